@@ -1,0 +1,207 @@
+"""The rule set as typed, immutable data: what the loader builds and the evaluators read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from .result import Citation
+
+if TYPE_CHECKING:
+    from .expr import Node
+
+FACT_TYPES = ("bool", "int", "number", "money", "enum")
+PARAM_TYPES = ("bool", "int", "number", "money")
+STATUSES = ("confirmed", "provisional")
+SOURCES = (
+    "roster",
+    "school",
+    "application",
+    "poverty_alleviation",
+    "civil_affairs",
+    "disabled_persons_federation",
+    "veterans_affairs",
+)
+PAYMENTS = ("semesters", "monthly_10", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where a rule item was written, for error messages and explanations."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    id: str
+    title: str
+    number: str
+    issued: date | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FactSpec:
+    """A fact of the catalogue; numbers are held as integers scaled by `scale`."""
+
+    name: str
+    type: str
+    label: str
+    source: str
+    required: bool = False
+    values: tuple[str, ...] = ()
+    min: Fraction | None = None
+    max: Fraction | None = None
+    decimals: int = 0
+    description: str = ""
+    where: Where | None = None
+
+    @property
+    def scale(self) -> int:
+        """Internal integer = value × scale (money in fen)."""
+        return 10**self.decimals
+
+    @property
+    def numeric(self) -> bool:
+        return self.type in ("int", "number", "money")
+
+    @property
+    def default(self) -> object:
+        """Booleans default to false; anything else missing is unknown."""
+        return False if self.type == "bool" else None
+
+
+@dataclass(frozen=True, slots=True)
+class Dated:
+    """One value of a parameter over an inclusive date range (None = open)."""
+
+    start: date | None
+    end: date | None
+    value: object  # internal: scaled int for numbers, bool, or None (no value)
+    status: str
+    note: str = ""
+
+    def holds(self, on: date) -> bool:
+        return (self.start is None or self.start <= on) and (self.end is None or on <= self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    name: str
+    type: str
+    label: str
+    status: str
+    note: str
+    basis: tuple[Citation, ...]
+    key: str | None  # the enum fact this parameter is keyed by
+    series: dict[str | None, tuple[Dated, ...]]  # key value (None when unkeyed) -> ranges
+    decimals: int = 0
+    unit: str = ""
+    description: str = ""
+    where: Where | None = None
+
+    @property
+    def scale(self) -> int:
+        return 10**self.decimals
+
+    def at(self, on: date, key: str | None = None) -> Dated | None:
+        """The range in force on `on` for `key`, or None when there is no value that day."""
+        for dated in self.series.get(key, ()):
+            if dated.holds(on):
+                return dated if dated.value is not None else None
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    name: str
+    type: str
+    label: str
+    expr: Node
+    decimals: int = 0
+    where: Where | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    id: str
+    level: str
+    label: str
+    when: Node
+    status: str
+    note: str
+    basis: tuple[Citation, ...]
+    where: Where | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Effective:
+    """An inclusive date range during which a program or amount case applies."""
+
+    start: date | None
+    end: date | None
+
+    def holds(self, on: date) -> bool:
+        return (self.start is None or self.start <= on) and (self.end is None or on <= self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class AmountCase:
+    value: Node
+    when: Node | None = None
+    label: str = ""
+    status: str = "confirmed"
+    note: str = ""
+    basis: tuple[Citation, ...] = ()
+    effective: Effective | None = None
+    where: Where | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    id: str
+    name: str
+    kind: str
+    when: Node
+    amount: tuple[AmountCase, ...]
+    status: str
+    note: str
+    basis: tuple[Citation, ...]
+    payment: str = "semesters"
+    stages: tuple[str, ...] = ()
+    effective: Effective | None = None
+    description: str = ""
+    where: Where | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Combination:
+    id: str
+    exclusive: tuple[str, ...]  # earlier programs win
+    status: str
+    note: str
+    basis: tuple[Citation, ...]
+    where: Where | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Everything loaded from one rules directory; evaluators compile from this."""
+
+    version: str
+    documents: dict[str, Document]
+    facts: dict[str, FactSpec]
+    parameters: dict[str, Parameter]
+    derived: dict[str, Derived]
+    clauses: tuple[Clause, ...]  # highest level first, file order within a level
+    level_labels: dict[str, str]
+    programs: tuple[Program, ...]
+    combinations: tuple[Combination, ...]
+    files: dict[str, str] = field(default_factory=dict)  # relative path -> text, for publishing

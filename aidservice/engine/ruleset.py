@@ -1,0 +1,193 @@
+"""RuleSet: the engine's one entry point for callers (API, CLI, services, batch)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import expr as ex
+from . import facts as fx
+from . import interp
+from .loader import load
+from .model import Parameter, Rules
+from .result import Result
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from .ruletests import TestOutcome
+
+
+class RuleSet:
+    """A loaded, validated rule set; evaluation is pure and thread-safe."""
+
+    def __init__(self, rules: Rules, path: Path | None = None) -> None:
+        self.rules = rules
+        self.path = path
+        self._compiled: dict[date, Any] = {}
+
+    @property
+    def version(self) -> str:
+        return self.rules.version
+
+    @property
+    def facts(self) -> Mapping[str, Any]:
+        return self.rules.facts
+
+    # ------------------------------------------------------------------ facts
+
+    def validate_facts(self, raw: Mapping[str, object], *, text: bool = False) -> dict[str, object]:
+        """Normalise raw facts, or raise FactsError naming each bad fact."""
+        return fx.normalise(self.rules.facts, raw, text=text)
+
+    def fact_to_json(self, name: str, value: object) -> object:
+        """Render an internal fact value for JSON (money as a two-place string)."""
+        spec = self.rules.facts.get(name)
+        return value if spec is None else fx.to_json(spec, value)
+
+    def facts_to_json(self, facts: Mapping[str, object]) -> dict[str, object]:
+        return {name: self.fact_to_json(name, value) for name, value in facts.items()}
+
+    # ------------------------------------------------------------- evaluation
+
+    def evaluate(self, facts: Mapping[str, object], as_of: date, *, trace: bool = False) -> Result:
+        """Evaluate normalised facts; with `trace` every clause, value and parameter is explained."""
+        if trace:
+            return interp.evaluate(self.rules, dict(facts), as_of, trace=True)
+        return self.compiled(as_of)(facts)
+
+    def explain(self, facts: Mapping[str, object], as_of: date) -> Result:
+        """The reference evaluation with its full trace (the semantics the fast paths must match)."""
+        return interp.evaluate(self.rules, dict(facts), as_of, trace=True)
+
+    def compiled(self, as_of: date) -> Any:
+        """The per-record evaluator specialised to one date (parameters folded in), cached."""
+        evaluator = self._compiled.get(as_of)
+        if evaluator is None:
+            from .compiler import compile_record
+
+            evaluator = compile_record(self.rules, as_of)
+            if len(self._compiled) > 64:
+                self._compiled.clear()
+            self._compiled[as_of] = evaluator
+        return evaluator
+
+    def evaluate_frame(self, frame: pl.DataFrame, as_of: date) -> pl.DataFrame:
+        """Columnar evaluation of a whole table of normalised facts (see `columnar`)."""
+        from .columnar import evaluate_frame
+
+        return evaluate_frame(self.rules, frame, as_of)
+
+    # ------------------------------------------------------------------ tests
+
+    def run_tests(self, tests_dir: str | Path) -> list[TestOutcome]:
+        """Run the data-driven rule tests (`rules/tests/*.yaml`) on every evaluation path."""
+        from .ruletests import run_tests
+
+        return run_tests(self, Path(tests_dir))
+
+    # -------------------------------------------------------------- describe
+
+    @cached_property
+    def description(self) -> dict[str, Any]:
+        return _describe(self.rules)
+
+    def describe(self) -> dict[str, Any]:
+        """The rule set as JSON-ready data: programs, parameters, statuses, citations."""
+        return self.description
+
+
+def load_rules(path: str | Path) -> RuleSet:
+    """Load and validate a rules directory; raises RulesError with file:line issues."""
+    return RuleSet(load(path), Path(path))
+
+
+def _citations(basis: tuple) -> list[dict[str, str]]:
+    return [{"document": c.document, "number": c.number, "title": c.title, "clause": c.clause, "text": str(c)} for c in basis]
+
+
+def _param(param: Parameter) -> dict[str, Any]:
+    def value(v: object) -> object:
+        if v is None or param.type in ("bool", "int"):
+            return v
+        from decimal import Decimal
+
+        return str(Decimal(v).scaleb(-param.decimals))  # type: ignore[arg-type]
+
+    return {
+        "name": param.name,
+        "label": param.label,
+        "type": param.type,
+        "unit": param.unit,
+        "key": param.key,
+        "status": param.status,
+        "note": param.note,
+        "basis": _citations(param.basis),
+        "values": [
+            {
+                "key": key,
+                "from": d.start.isoformat() if d.start else None,
+                "to": d.end.isoformat() if d.end else None,
+                "value": value(d.value),
+                "status": d.status,
+                "note": d.note,
+            }
+            for key, series in param.series.items()
+            for d in series
+        ],
+    }
+
+
+def _describe(rules: Rules) -> dict[str, Any]:
+    return {
+        "version": rules.version,
+        "documents": [
+            {"id": d.id, "title": d.title, "number": d.number, "issued": d.issued.isoformat() if d.issued else None, "url": d.url}
+            for d in rules.documents.values()
+        ],
+        "facts": [
+            {
+                "name": f.name, "type": f.type, "label": f.label, "source": f.source, "required": f.required,
+                "values": list(f.values) or None, "min": None if f.min is None else interp.render(f.min),
+                "max": None if f.max is None else interp.render(f.max), "decimals": f.decimals,
+            }
+            for f in rules.facts.values()
+        ],
+        "derived": [{"name": d.name, "label": d.label, "type": d.type, "formula": ex.to_text(d.expr)} for d in rules.derived.values()],
+        "levels": [
+            {
+                "level": level,
+                "label": rules.level_labels.get(level, level),
+                "clauses": [
+                    {"id": c.id, "label": c.label, "when": ex.to_text(c.when), "status": c.status, "note": c.note, "basis": _citations(c.basis)}
+                    for c in rules.clauses
+                    if c.level == level
+                ],
+            }
+            for level in ("special", "difficult", "general")
+        ],
+        "programs": [
+            {
+                "id": p.id, "name": p.name, "kind": p.kind, "stages": list(p.stages), "when": ex.to_text(p.when),
+                "payment": p.payment, "status": p.status, "note": p.note, "basis": _citations(p.basis),
+                "effective": None if p.effective is None else {
+                    "from": p.effective.start.isoformat() if p.effective.start else None,
+                    "to": p.effective.end.isoformat() if p.effective.end else None,
+                },
+                "amount": [
+                    {"when": None if c.when is None else ex.to_text(c.when), "value": ex.to_text(c.value), "label": c.label,
+                     "status": c.status, "note": c.note, "basis": _citations(c.basis)}
+                    for c in p.amount
+                ],
+            }
+            for p in rules.programs
+        ],
+        "parameters": [_param(p) for p in rules.parameters.values()],
+        "combinations": [
+            {"id": c.id, "exclusive": list(c.exclusive), "status": c.status, "note": c.note, "basis": _citations(c.basis)}
+            for c in rules.combinations
+        ],
+    }
