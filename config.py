@@ -1,0 +1,118 @@
+"""Configuration classes; values come from an environment mapping read once, when a config is built."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+REPO_ROOT = Path(__file__).resolve().parent
+MIB = 1024 * 1024
+DEV_SECRET = "dev-only-insecure-secret"  # development/testing only; production refuses to start without one
+DEV_HMAC_KEY = "dev-only-insecure-id-hmac-key"
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a usable configuration."""
+
+
+def database_url(env: Mapping[str, str]) -> str:
+    """SQLAlchemy URL from DATABASE_URL, defaulting to the embedded SQLite file; psycopg 3 is our driver."""
+    url = env.get("DATABASE_URL", "").strip()
+    if not url:
+        return f"sqlite:///{REPO_ROOT / 'instance' / 'aidservice.sqlite3'}"
+    for plain in ("postgres://", "postgresql://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url
+
+
+def _positive_int(env: Mapping[str, str], key: str, default: int) -> int:
+    """Parse a positive integer setting, naming the variable when it is wrong."""
+    raw = env.get(key)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be an integer, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{key} must be positive, got {value}")
+    return value
+
+
+class Config:
+    """Settings shared by every environment; build one with `from_env`, never at import time."""
+
+    NAME: ClassVar[str] = "base"
+    DEBUG = False
+    TESTING = False
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, Any]] = {"pool_pre_ping": True}
+    API_TITLE = "aidservice: Jiangsu student financial aid"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    OPENAPI_SWAGGER_UI_URL = "/api/v1/docs/assets/"  # served from the swagger-ui-bundle package, no CDN
+    dev_defaults: ClassVar[bool] = False
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        """Read every environment-dependent value now, once."""
+        self.SQLALCHEMY_DATABASE_URI = database_url(env)
+        self.AID_RULES_DIR = env.get("AID_RULES_DIR") or str(REPO_ROOT / "rules")
+        self.AID_SCHOOL_YEAR = env.get("AID_SCHOOL_YEAR") or "2020-2021"
+        self.MAX_CONTENT_LENGTH = _positive_int(env, "AID_MAX_BODY_BYTES", 16 * MIB)
+        self.SECRET_KEY = self._secret(env, "SECRET_KEY", DEV_SECRET)
+        self.AID_ID_HMAC_KEY = self._secret(env, "AID_ID_HMAC_KEY", DEV_HMAC_KEY)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        """Build this config from `env` (default: the process environment) as it is right now."""
+        return cls(dict(os.environ if env is None else env))
+
+    def _secret(self, env: Mapping[str, str], key: str, dev_default: str) -> str:
+        """A secret from the environment; only development and testing may fall back to a known value."""
+        value = env.get(key, "")
+        if value:
+            return value
+        if self.dev_defaults:
+            return dev_default
+        raise ConfigError(f"{key} must be set in the environment for the {self.NAME} configuration")
+
+
+class DevelopmentConfig(Config):
+    """Local runs (`make run`): insecure defaults for the secrets are acceptable."""
+
+    NAME = "development"
+    dev_defaults = True
+
+
+class TestingConfig(Config):
+    """The test suite: Flask testing mode and known secrets."""
+
+    NAME = "testing"
+    TESTING = True
+    dev_defaults = True
+
+
+class ProductionConfig(Config):
+    """Deployments: every secret must come from the environment."""
+
+    NAME = "production"
+
+
+CONFIGS: dict[str, type[Config]] = {c.NAME: c for c in (DevelopmentConfig, TestingConfig, ProductionConfig)}
+
+
+def load_config(env: Mapping[str, str] | None = None) -> Config:
+    """Select the config class named by AID_ENV (default development) and build it from the same mapping."""
+    env = dict(os.environ if env is None else env)
+    name = env.get("AID_ENV", "development").strip() or "development"
+    try:
+        cls = CONFIGS[name]
+    except KeyError:
+        raise ConfigError(f"AID_ENV must be one of {', '.join(sorted(CONFIGS))}, got {name!r}") from None
+    return cls.from_env(env)
