@@ -1,0 +1,88 @@
+"""aidservice: the Jiangsu student financial-aid eligibility service.
+
+Imports inside the functions below are deliberate: `import aidservice.engine` (batch workers,
+benchmarks, property tests) must not pull in Flask, SQLAlchemy and the API layer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from config import Config
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app; loads the rule set (refusing to start if broken) but never touches the schema."""
+    from flask import Flask
+
+    from aidservice.requestid import init_request_id
+    from config import load_config
+
+    app = Flask(__name__)
+    app.config.from_object(config if config is not None else load_config())
+    app.json.sort_keys = False  # keep the documented field order in responses
+    load_rule_set(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    init_request_id(app)
+    return app
+
+
+def load_rule_set(app: Flask) -> None:
+    """Load the rules once; every request and command of this process uses this one set."""
+    from aidservice.rulesets import load_or_refuse
+
+    app.extensions["aid_rules"] = load_or_refuse(app.config["AID_RULES_DIR"])
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind database, migrations and the API to this app."""
+    from pathlib import Path
+
+    from aidservice.extensions import api, db, migrate
+    from aidservice.models import Base  # noqa: F401 - every table registered before Alembic looks
+    from config import REPO_ROOT
+
+    _ensure_sqlite_folder(app.config["SQLALCHEMY_DATABASE_URI"])
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(Path(REPO_ROOT) / "migrations"), render_as_batch=True, compare_type=True
+    )
+    api.init_app(app)
+
+
+def _ensure_sqlite_folder(uri: str) -> None:
+    """SQLite creates the file but not its folder (instance/ is not in git)."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(uri)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def register_blueprints(app: Flask) -> None:
+    """The JSON API under /api/v1 and its locally served docs."""
+    from aidservice.api import register_api
+
+    register_api(app)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """One central handler for every error."""
+    from aidservice import errors
+
+    errors.register_error_handlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    """`flask --app wsgi aid ...`."""
+    from aidservice.cli import register_commands as register
+
+    register(app)

@@ -1,0 +1,231 @@
+"""One central error handler: every error under /api becomes application/problem+json, elsewhere an HTML page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+import marshmallow as ma
+from flask import Flask, Response, current_app, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from aidservice.engine import FactsError
+from aidservice.requestid import current_request_id
+from aidservice.services.errors import DomainError
+
+PROBLEM_TYPE_BASE = "https://aidservice.jiangsu/problems/"
+PROBLEM_MIMETYPE = "application/problem+json"
+API_PREFIX = "/api"
+
+TYPE_SUFFIXES = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    429: "too-many-requests",
+    500: "internal-error",
+}
+WEBARGS_LOCATIONS = {
+    "json": "body",
+    "json_or_form": "body",
+    "form": "body",
+    "files": "body",
+    "query": "query",
+    "querystring": "query",
+    "headers": "headers",
+    "cookies": "cookies",
+    "view_args": "path",
+    "path": "path",
+}
+"""webargs' locations, and the name a bare message for the whole location is given."""
+INVALID_FIELDS = "The request has invalid fields; see errors."
+UNEXPECTED = "The server could not complete the request. Quote the request id when reporting this."
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details as this service sends them (documentation only; responses are built by hand)."""
+
+    type = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "URI naming the kind of problem",
+            "example": PROBLEM_TYPE_BASE + "not-found",
+        },
+    )
+    title = ma.fields.String(required=True, metadata={"description": "Short summary of the kind of problem"})
+    status = ma.fields.Integer(required=True, metadata={"description": "HTTP status code"})
+    detail = ma.fields.String(required=True, metadata={"description": "What went wrong in this request"})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        required=True,
+        metadata={
+            "description": "Messages per field; nested fields joined with '.', e.g. facts.grade",
+            "example": {"facts.foo": ["unknown fact"]},
+        },
+    )
+    request_id = ma.fields.String(
+        required=True,
+        metadata={"description": "Echo of the X-Request-ID response header; quote it in reports"},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """What the client is told about one error, independent of how it is rendered."""
+
+    status: int
+    title: str
+    detail: str
+    type_suffix: str
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self, request_id: str) -> dict[str, Any]:
+        """The problem+json body."""
+        return {
+            "type": PROBLEM_TYPE_BASE + self.type_suffix,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "errors": self.errors,
+            "request_id": request_id,
+        }
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Turn marshmallow's nested messages into {"facts.grade": [...]}; `_schema` belongs to its parent."""
+    if isinstance(messages, Mapping):
+        flat: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            path = prefix if key == "_schema" else _join(prefix, str(key))
+            for name, texts in flatten_messages(value, path).items():
+                flat.setdefault(name, []).extend(texts)
+        return flat
+    if isinstance(messages, str):
+        return {prefix or "body": [messages]}
+    if isinstance(messages, Iterable):
+        flat = {}
+        for item in messages:
+            for name, texts in flatten_messages(item, prefix).items():
+                flat.setdefault(name, []).extend(texts)
+        return flat
+    return {prefix or "body": [str(messages)]}
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def webargs_messages(messages: Mapping[str, Any]) -> dict[str, list[str]]:
+    """webargs keys messages by location ({"json": {...}}); fields are named without it, bare lists by it."""
+    flat: dict[str, list[str]] = {}
+    for location, value in messages.items():
+        name = WEBARGS_LOCATIONS.get(location)
+        if name is None:
+            found = flatten_messages({location: value})
+        elif isinstance(value, Mapping):
+            found = flatten_messages(value)
+        else:
+            found = flatten_messages(value, name)
+        for key, texts in found.items():
+            flat.setdefault(key, []).extend(texts)
+    return flat
+
+
+def problem_for(error: BaseException) -> Problem:
+    """Classify any exception as a Problem; anything unforeseen is a 500 that reveals nothing internal."""
+    if isinstance(error, DomainError):
+        return Problem(error.status, error.title, error.detail, error.type_suffix, error.errors)
+    if isinstance(error, FactsError):
+        errors = flatten_messages(error.errors, "facts")
+        return Problem(
+            422, "Validation failed", "The facts are invalid; see errors.", "validation-error", errors
+        )
+    if isinstance(error, HTTPException) and error.code is not None:
+        return _http_problem(error)
+    return _http_problem(InternalServerError(UNEXPECTED))
+
+
+def _http_problem(error: HTTPException) -> Problem:
+    """Problem for a werkzeug HTTP error, including webargs' 400/422 with their per-field messages."""
+    code = error.code or 500
+    data = getattr(error, "data", None) or {}
+    errors = webargs_messages(data.get("messages") or {}) if isinstance(data, Mapping) else {}
+    detail = _http_detail(error, code, errors)
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    if isinstance(data, Mapping):
+        headers.update(data.get("headers") or {})
+    return Problem(code, _title(code, error), detail, _type_suffix(code, error), errors, headers)
+
+
+def _http_detail(error: HTTPException, code: int, errors: Mapping[str, list[str]]) -> str:
+    """A sentence a client developer can act on."""
+    if code == 422:
+        return INVALID_FIELDS
+    if code == 400 and errors:
+        return "The request body could not be read; see errors."
+    if code == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        return (
+            f"The request body is larger than the limit of {limit} bytes."
+            if limit
+            else "The body is too large."
+        )
+    if code >= 500:
+        return UNEXPECTED
+    return error.description or _title(code, error)
+
+
+TITLES = {422: "Validation failed"}
+"""Titles that read better than the HTTP reason phrase (and match ValidationFailed's)."""
+
+
+def _title(code: int, error: HTTPException) -> str:
+    if code in TITLES:
+        return TITLES[code]
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return error.name
+
+
+def _type_suffix(code: int, error: HTTPException) -> str:
+    return TYPE_SUFFIXES.get(code) or error.name.lower().replace(" ", "-")
+
+
+def wants_problem_json() -> bool:
+    """The JSON API answers with problem+json; the web UI with HTML pages."""
+    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
+
+
+def handle_error(error: Exception) -> Response | HTTPException:
+    """The one error handler: classify, log what the client must not see, render for API or UI."""
+    if isinstance(error, HTTPException) and (error.code is None or error.code < 400):
+        return error  # redirects and the like are responses, not errors
+    problem = problem_for(error)
+    request_id = current_request_id()
+    if problem.status >= 500:
+        current_app.logger.error("unhandled error, request %s", request_id, exc_info=error)
+    if wants_problem_json():
+        response = current_app.response_class(
+            current_app.json.dumps(problem.to_json(request_id)), problem.status, mimetype=PROBLEM_MIMETYPE
+        )
+    else:
+        html = render_template("error.html", problem=problem, request_id=request_id)
+        response = current_app.response_class(html, problem.status, mimetype="text/html")
+    response.headers.update(problem.headers)
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Route every exception to `handle_error`; HTTPException too, replacing flask-smorest's JSON handler."""
+    app.register_error_handler(HTTPException, handle_error)
+    app.register_error_handler(Exception, handle_error)

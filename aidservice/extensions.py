@@ -1,0 +1,45 @@
+"""Extension singletons, bound to an app in `create_app`."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from flask_migrate import Migrate
+from flask_smorest import Api
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import Engine, event
+
+from aidservice.errors import PROBLEM_MIMETYPE, ProblemSchema
+from aidservice.models import Base
+
+
+class AidApi(Api):
+    """flask-smorest Api documenting our problem+json errors instead of its own error schema."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        """Document the standard error responses as problem+json (smorest registers them as JSON)."""
+        super()._register_responses()
+        for response in self.spec.components.responses_lazy.values():
+            content = response.get("content") or {}
+            if self.DEFAULT_RESPONSE_CONTENT_TYPE in content:
+                response["content"] = {PROBLEM_MIMETYPE: content[self.DEFAULT_RESPONSE_CONTENT_TYPE]}
+
+
+def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite ignores foreign keys unless asked, per connection."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+event.listen(Engine, "connect", _sqlite_foreign_keys)
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+api = AidApi()
+
+__all__ = ["api", "db", "migrate"]

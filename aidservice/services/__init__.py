@@ -1,0 +1,1 @@
+"""Use cases: `fn(session, *, ...)`; they call the engine, raise domain errors and never commit."""
