@@ -1,0 +1,41 @@
+"""GET /api/v1/rules: the loaded rule set, with statuses and citations, as the engine describes it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, post_dump
+
+from aidservice.api.common import Blueprint
+from aidservice.rulesets import current_rules
+
+blp = Blueprint("rules", __name__, url_prefix="/api/v1/rules", description="The loaded rule set")
+
+
+def _section(description: str) -> fields.Raw:
+    return fields.Raw(required=True, metadata={"description": description})
+
+
+class RulesDescriptionSchema(Schema):
+    """Top-level keys of `describe()`; keys the engine adds later pass through unchanged."""
+
+    version = fields.String(required=True, metadata={"example": "sha256:0123456789abcdef"})
+    documents = _section("policy documents the rules cite")
+    facts = _section("the fact catalogue: type, bounds, source, label")
+    levels = _section("identification levels, highest first, with their clauses")
+    programs = _section("aid programs: conditions, amounts, kinds, statuses and citations")
+    parameters = _section("effective-dated parameters with statuses, notes and citations")
+    combinations = _section("exclusivity rules between programs")
+
+    @post_dump(pass_original=True)
+    def keep_other_sections(self, data: dict[str, Any], original: Any, **_: Any) -> dict[str, Any]:
+        """Keep sections not declared here, so the API shows everything the engine describes."""
+        extra = {k: v for k, v in original.items() if k not in data} if isinstance(original, dict) else {}
+        return {**data, **extra}
+
+
+@blp.route("", methods=["GET"])
+@blp.response(200, RulesDescriptionSchema)
+def describe_rules() -> dict[str, Any]:
+    """Everything the loaded rule set says: facts, levels, programs, parameters (with provisional marks)."""
+    return current_rules().describe()
