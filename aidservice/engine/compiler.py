@@ -110,7 +110,7 @@ class _Generator:
     def num(self, node: ex.Node) -> _Num:
         if isinstance(node, ex.Const):
             value = node.value
-            assert isinstance(value, Fraction)  # noqa: S101 - the checker guarantees it
+            assert isinstance(value, Fraction)
             return _Num(str(value.numerator), value.denominator, frozenset(), frozenset())
         if isinstance(node, ex.Ref):
             return self.num_ref(node)
@@ -143,7 +143,7 @@ class _Generator:
             return _Num(str(dated.value), param.scale, frozenset(), frozenset())
         if node.kind == "derived":
             value = self.derived(node.name)
-            assert isinstance(value, _Num)  # noqa: S101
+            assert isinstance(value, _Num)
             return value
         raise TypeError(node)  # pragma: no cover
 
@@ -193,7 +193,7 @@ class _Generator:
 
     # ------------------------------------------------------------- booleans
 
-    def boolean(self, node: ex.Node) -> _Bool:  # noqa: PLR0911 - one branch per node kind
+    def boolean(self, node: ex.Node) -> _Bool:
         if isinstance(node, ex.Const):
             return _Bool("True" if node.value else "False", False, frozenset())
         if isinstance(node, ex.Ref):
@@ -207,7 +207,7 @@ class _Generator:
                     return _Bool("None", True, frozenset({("param", node.name)}))
                 return _Bool(str(bool(dated.value)), False, frozenset())
             value = self.derived(node.name)
-            assert isinstance(value, _Bool)  # noqa: S101
+            assert isinstance(value, _Bool)
             return value
         if isinstance(node, ex.Not):
             inner = self.boolean(node.operand)
@@ -395,10 +395,7 @@ class _Generator:
             return f"Award({program.id!r}, {program.name!r}, {program.kind!r}, {fen_code}, {basis!r}, {status!r})"
 
         if value.none or not value.guards:
-            if value.none:
-                fen = None
-            else:
-                fen = _static_fen(value)
+            fen = None if value.none else _static_fen(value)
             if fen is not None or value.none:
                 constant = Award(program.id, program.name, program.kind, fen, basis, status,
                                  tuple(sorted(lf[1] for lf in value.leaves)) if value.none else ())
@@ -475,7 +472,7 @@ def compile_record(rules: Rules, as_of: date) -> Callable[[Mapping[str, object]]
     source = generator.generate()
     namespace = dict(generator.namespace)
     code = compile(source, f"<aidservice rules {rules.version} as of {as_of.isoformat()}>", "exec")
-    exec(code, namespace)  # noqa: S102 - source generated from the checked tree, see module docstring
+    exec(code, namespace)
     evaluate = namespace["evaluate"]
     evaluate.source = source  # type: ignore[attr-defined]
     return evaluate  # type: ignore[return-value]

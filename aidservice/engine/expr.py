@@ -11,7 +11,11 @@ from .result import LEVELS
 
 
 class ExprError(ValueError):
-    """An expression that is not valid in the rules language."""
+    """An expression that is not valid in the rules language; `name` is set for an unknown name."""
+
+    def __init__(self, message: str, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +188,7 @@ class _Checker:
             return Const(_LITERAL_NAMES[node.id], BOOL)
         symbol = self.symbols.get(node.id)
         if symbol is None:
-            raise self.fail(node, f"unknown name '{node.id}'")
+            raise ExprError(f"unknown name '{node.id}' in {self.text!r}", node.id)
         if symbol.key is not None:
             raise self.fail(node, f"parameter '{node.id}' is keyed by {symbol.key}: write {node.id}[{symbol.key}]")
         return Ref(node.id, symbol.kind, symbol.type)
@@ -205,7 +209,7 @@ class _Checker:
             raise self.fail(node, "only a keyed parameter can be subscripted")
         symbol = self.symbols.get(node.value.id)
         if symbol is None:
-            raise self.fail(node, f"unknown name '{node.value.id}'")
+            raise ExprError(f"unknown name '{node.value.id}' in {self.text!r}", node.value.id)
         if symbol.kind != "param" or symbol.key is None:
             raise self.fail(node, f"'{node.value.id}' is not a keyed parameter")
         key = self.visit(node.slice)

@@ -113,7 +113,7 @@ def _decimal(value: object, text: bool) -> Decimal:
         raise _Bad("must be a number")
     if isinstance(value, int | Decimal):
         exact = Decimal(value)
-    elif isinstance(value, float) or isinstance(value, str):
+    elif isinstance(value, (float, str)):
         try:
             exact = Decimal(str(value).strip())
         except InvalidOperation:

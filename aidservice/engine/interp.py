@@ -7,6 +7,7 @@ against it. Unknown values follow Kleene logic: `None` is unknown.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from fractions import Fraction
 from math import floor
 
@@ -20,17 +21,16 @@ RANK = {name: i for i, name in enumerate(LEVELS)}
 def round_fen(yuan: Fraction) -> int:
     """Yuan to integer fen, half away from zero (the usual rounding of money)."""
     fen = yuan * 100
-    return int(floor(abs(fen) + Fraction(1, 2))) * (1 if fen >= 0 else -1)
+    return floor(abs(fen) + Fraction(1, 2)) * (1 if fen >= 0 else -1)
 
 
-def render(value: object) -> object:
-    """JSON-ready rendering of an internal value for explanations: money-like fractions as strings."""
+def render(value: object, decimals: int | None = None) -> object:
+    """JSON-ready rendering of a value for explanations: numbers as exact strings, money with two places."""
     if isinstance(value, Fraction):
-        if value.denominator == 1:
-            return str(value.numerator)
-        from decimal import Decimal
-
-        return str(Decimal(value.numerator) / Decimal(value.denominator))
+        exact = Decimal(value.numerator) / Decimal(value.denominator)
+        if decimals is not None:
+            return str(exact.quantize(Decimal(1).scaleb(-decimals)))
+        return str(exact.normalize()) if value.denominator != 1 else str(value.numerator)
     return value
 
 
@@ -59,7 +59,7 @@ class _Scope:
             value = Fraction(raw, spec.scale)  # type: ignore[arg-type]
         else:
             value = raw
-        self.read[name] = render(value)
+        self.read[name] = render(value, spec.decimals if spec.numeric and spec.type != "int" else None)
         return value
 
     def param(self, name: str, key: str | None) -> object:
@@ -73,7 +73,7 @@ class _Scope:
         self.params.append({
             "name": name,
             "key": key,
-            "value": render(value),
+            "value": render(value, param.decimals if param.type == "money" else None),
             "from": dated.start.isoformat() if dated and dated.start else None,
             "to": dated.end.isoformat() if dated and dated.end else None,
             "status": dated.status if dated else param.status,
@@ -84,11 +84,12 @@ class _Scope:
 
     def derived(self, name: str) -> object:
         """Evaluated afresh for each item, so each item's trace lists the facts and parameters behind it."""
-        value = self.eval(self.rules.derived[name].expr)
-        self.read[name] = render(value)
+        derived = self.rules.derived[name]
+        value = self.eval(derived.expr)
+        self.read[name] = render(value, 2 if derived.type == "money" else None)
         return value
 
-    def eval(self, node: ex.Node) -> object:  # noqa: PLR0911 - one branch per node kind
+    def eval(self, node: ex.Node) -> object:
         if isinstance(node, ex.Const):
             return node.value
         if isinstance(node, ex.Ref):

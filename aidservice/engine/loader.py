@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Iterable
 from datetime import date
@@ -31,7 +32,7 @@ from .model import (
     Rules,
     Where,
 )
-from .result import KINDS, LEVELS, Citation
+from .result import KINDS, Citation
 from .yamlsrc import RuleIssue, YList, YMap, load_file
 
 IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -90,6 +91,7 @@ class _Builder:
         self.parameters: dict[str, Parameter] = {}
         self.derived: dict[str, Derived] = {}
         self.symbols: dict[str, ex.Symbol] = {}
+        self.unreadable: list[str] = []  # files that did not parse: their names are unknown, not wrong
 
     # ---------------------------------------------------------------- reading
 
@@ -103,7 +105,7 @@ class _Builder:
         self._build_derived()
         clauses, labels = self._build_levels()
         programs = self._build_programs()
-        combinations = self._build_combinations({p.id for p in programs})
+        combinations = self._build_combinations(set(self.sections["programs"]))
         if self.issues:
             raise RulesError(self.issues)
         return Rules(
@@ -125,6 +127,7 @@ class _Builder:
             top = load_file(path, display)
         except RuleIssue as issue:
             self.issues.append(issue)
+            self.unreadable.append(display)
             return
         if not isinstance(top, YMap):
             self.issues.append(RuleIssue(display, 1, f"a rules file is a mapping of sections ({', '.join(SECTIONS)})"))
@@ -390,7 +393,7 @@ class _Builder:
                 item_status, item_note = self.status(spec, file, what, required=False)
                 items.append(Dated(start, end, converted, item_status or status, item_note or note))
             items.sort(key=lambda d: d.start or date.min)
-            for before, after in zip(items, items[1:], strict=False):
+            for before, after in itertools.pairwise(items):
                 if before.end is None or (after.start is not None and after.start <= before.end) or after.start is None:
                     self.error(file, line, f"{what}: ranges overlap ({before.start}..{before.end} and {after.start}..{after.end})")
                     return None
@@ -480,8 +483,13 @@ class _Builder:
         try:
             return ex.parse(str(source), self.symbols, expect)
         except ex.ExprError as exc:
-            self.error(file, line, f"{what}: {exc}")
+            if exc.name is None or not self.declared_but_broken(exc.name):
+                self.error(file, line, f"{what}: {exc}")
             return None
+
+    def declared_but_broken(self, name: str) -> bool:
+        """A name whose own definition already failed: reporting its uses too would only add noise."""
+        return any(name in self.sections[s] for s in ("facts", "parameters", "derived")) or bool(self.unreadable)
 
     def _build_levels(self) -> tuple[list[Clause], dict[str, str]]:
         clauses: list[Clause] = []
