@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+from .account import ROLES, AuthToken, User
+from .agency import AgencyRecord, ApiClient, FeedBatch
+from .audit import AuditEvent
 from .base import Base
+from .determination import Counter, Determination, Job
+from .registry import Guardian, Region, School, Student
 from .rule_set import RuleSet
 
-__all__ = ["Base", "RuleSet"]
+__all__ = [
+    "ROLES",
+    "AgencyRecord",
+    "ApiClient",
+    "AuditEvent",
+    "AuthToken",
+    "Base",
+    "Counter",
+    "Determination",
+    "FeedBatch",
+    "Guardian",
+    "Job",
+    "Region",
+    "RuleSet",
+    "School",
+    "Student",
+    "User",
+]

@@ -1,0 +1,85 @@
+"""The roster: regions (division codes), schools, students and their guardians."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base
+from .rule_set import utcnow
+
+
+class Region(Base):
+    """A division (province, prefecture city, county) by its 6-digit code; scopes are code prefixes."""
+
+    __tablename__ = "regions"
+
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(16))  # province | city | county
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
+
+
+class School(Base):
+    """A school with the facts the rules read from it (tuition fee, inclusive kindergarten, ...)."""
+
+    __tablename__ = "schools"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    city_code: Mapped[str] = mapped_column(String(6), index=True)  # prefecture city, derived from region
+    stages: Mapped[list[str]] = mapped_column(JSON)
+    kind: Mapped[str] = mapped_column(String(16))  # public | private
+    inclusive_kindergarten: Mapped[bool] = mapped_column(Boolean, default=False)
+    tuition_fee_fen: Mapped[int | None] = mapped_column(BigInteger)
+    central_university: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Student(Base):
+    """An enrolled student; the ID number is matched through its keyed hash, never shown in full by default."""
+
+    __tablename__ = "students"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_id: Mapped[str] = mapped_column(String(32), unique=True)
+    id_number: Mapped[str] = mapped_column(String(18))
+    id_hmac: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    school_code: Mapped[str] = mapped_column(ForeignKey("schools.code"), index=True)
+    class_name: Mapped[str] = mapped_column(String(64), default="")
+    stage: Mapped[str] = mapped_column(String(16))
+    grade: Mapped[int] = mapped_column(Integer)
+    boarding: Mapped[bool] = mapped_column(Boolean, default=False)
+    rural_hukou: Mapped[bool] = mapped_column(Boolean, default=False)
+    agri_major: Mapped[bool] = mapped_column(Boolean, default=False)
+    arts_performance_major: Mapped[bool] = mapped_column(Boolean, default=False)
+    retired_soldier: Mapped[bool] = mapped_column(Boolean, default=False)
+    salaried: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    guardians: Mapped[list[Guardian]] = relationship(
+        back_populates="student", cascade="all, delete-orphan", order_by="Guardian.id"
+    )
+    school: Mapped[School] = relationship()
+
+
+class Guardian(Base):
+    """A parent or guardian; household agency statuses reach the student through them."""
+
+    __tablename__ = "guardians"
+    __table_args__ = (UniqueConstraint("student_pk", "id_hmac"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_pk: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), index=True)
+    id_number: Mapped[str] = mapped_column(String(18))
+    id_hmac: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    relation: Mapped[str] = mapped_column(String(16))  # father | mother | guardian | ...
+
+    student: Mapped[Student] = relationship(back_populates="guardians")
