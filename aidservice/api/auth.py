@@ -1,0 +1,73 @@
+"""Bearer authentication for the API: who is calling, and decorators that say who may call what."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import g, request
+from werkzeug.exceptions import Forbidden, Unauthorized
+
+from aidservice.extensions import db
+from aidservice.services.actors import Actor
+from aidservice.services.auth import AuthenticationFailed, resolve_token
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _bearer() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Send 'Authorization: Bearer TOKEN'.")
+    return token.strip()
+
+
+def current_actor() -> Actor:
+    """The authenticated caller of this request (401 when there is none)."""
+    actor = g.get("actor")
+    if actor is None:
+        try:
+            actor = resolve_token(db.session, _bearer())
+        except AuthenticationFailed as exc:
+            raise Unauthorized(f"Invalid credentials: {exc}.") from None
+        g.actor = actor
+    return actor
+
+
+def require_user(roles: Iterable[str] | None = None) -> Callable[[F], F]:
+    """Signed-in users only (not agency clients); optionally only these roles."""
+    allowed = None if roles is None else frozenset(roles)
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            actor = current_actor()
+            if actor.kind != "user":
+                raise Forbidden("This endpoint is for signed-in users, not agency clients.")
+            if allowed is not None and actor.role not in allowed:
+                raise Forbidden(f"Your role ({actor.role}) may not do this.")
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def require_client(source_arg: str = "source") -> Callable[[F], F]:
+    """Agency clients only, and only for their own source (the `source` path argument)."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            actor = current_actor()
+            if actor.kind != "client":
+                raise Forbidden("This endpoint is for agency clients.")
+            if kwargs.get(source_arg) != actor.source:
+                raise Forbidden(f"This token is for source '{actor.source}' only.")
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -1,0 +1,101 @@
+"""Credentials: password hashing, bearer tokens for users and agency clients, resolving a token to an Actor."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aidservice.models import ApiClient, AuthToken, User
+
+from .actors import Actor
+
+TOKEN_BYTES = 32
+USER_TOKEN_PREFIX = "aidu_"
+CLIENT_TOKEN_PREFIX = "aidc_"
+SESSION_LIFETIME = timedelta(hours=8)
+SOURCES = ("poverty_alleviation", "civil_affairs", "disabled_persons_federation", "veterans_affairs")
+
+_hasher = PasswordHasher()
+
+
+class AuthenticationFailed(Exception):
+    """No valid credentials: unknown, expired or revoked token, or a wrong password (401)."""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def token_digest(token: str) -> str:
+    """Tokens are random, so a plain SHA-256 is enough to store them without storing them."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; everything stored is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def user_actor(user: User) -> Actor:
+    return Actor("user", user.username, user.id, user.role, user.school_code, user.region_code)
+
+
+def client_actor(client: ApiClient) -> Actor:
+    return Actor("client", f"{client.id}:{client.name}", client.id, None, source=client.source)
+
+
+def issue_user_token(session: Session, user: User, lifetime: timedelta = SESSION_LIFETIME) -> tuple[str, datetime]:
+    """A new bearer token for a signed-in user; only its hash is stored. The caller commits."""
+    token = new_token(USER_TOKEN_PREFIX)
+    expires = now() + lifetime
+    session.add(AuthToken(user_id=user.id, token_hash=token_digest(token), expires_at=expires))
+    session.flush()
+    return token, expires
+
+
+def resolve_token(session: Session, token: str, at: datetime | None = None) -> Actor:
+    """The actor a bearer token stands for, or AuthenticationFailed (unknown, expired, revoked)."""
+    moment = at or now()
+    digest = token_digest(token)
+    if token.startswith(CLIENT_TOKEN_PREFIX):
+        client = session.execute(select(ApiClient).where(ApiClient.token_hash == digest)).scalar_one_or_none()
+        if client is None or client.revoked_at is not None:
+            raise AuthenticationFailed("unknown or revoked token")
+        expires = _aware(client.expires_at)
+        if expires is not None and expires <= moment:
+            raise AuthenticationFailed("token expired")
+        return client_actor(client)
+    row = session.execute(
+        select(AuthToken, User).join(User, User.id == AuthToken.user_id).where(AuthToken.token_hash == digest)
+    ).one_or_none()
+    if row is None:
+        raise AuthenticationFailed("unknown token")
+    auth, user = row
+    if auth.revoked_at is not None or not user.active:
+        raise AuthenticationFailed("token revoked")
+    if _aware(auth.expires_at) <= moment:  # type: ignore[operator]
+        raise AuthenticationFailed("token expired")
+    return user_actor(user)

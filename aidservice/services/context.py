@@ -1,0 +1,26 @@
+"""What use cases need from configuration, passed in explicitly so services never read Flask's config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+from aidservice.schoolyear import current_semester_start
+
+if TYPE_CHECKING:
+    from aidservice.engine import RuleSet
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The loaded rules, the current school year and the keys services use."""
+
+    rules: RuleSet
+    school_year: str
+    id_hmac_key: str
+    today: date | None = field(default=None)  # tests pin it; None means the real date
+
+    def default_as_of(self) -> date:
+        """First day of the current semester of the configured school year."""
+        return current_semester_start(self.school_year, self.today or date.today())
