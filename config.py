@@ -95,6 +95,7 @@ class TestingConfig(Config):
 
     NAME = "testing"
     TESTING = True
+    __test__ = False  # pytest: not a test class despite the name
     dev_defaults = True
 
 

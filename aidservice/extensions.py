@@ -8,7 +8,7 @@ from typing import Any
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 
 from aidservice.errors import PROBLEM_MIMETYPE, ProblemSchema
 from aidservice.models import Base
@@ -28,15 +28,23 @@ class AidApi(Api):
                 response["content"] = {PROBLEM_MIMETYPE: content[self.DEFAULT_RESPONSE_CONTENT_TYPE]}
 
 
-def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
-    """SQLite ignores foreign keys unless asked, per connection."""
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite ignores foreign keys unless asked; and the driver's own BEGIN handling breaks SAVEPOINTs."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself, see _sqlite_begin
 
 
-event.listen(Engine, "connect", _sqlite_foreign_keys)
+def _sqlite_begin(connection: Connection) -> None:
+    """Start SQLite transactions explicitly (SQLAlchemy's pysqlite recipe), so nested transactions work."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")
+
+
+event.listen(Engine, "connect", _sqlite_connect)
+event.listen(Engine, "begin", _sqlite_begin)
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()

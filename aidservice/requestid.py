@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import uuid
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, has_request_context, request
 
 HEADER = "X-Request-ID"
+ENVIRON_KEY = "aidservice.request_id"  # on the request itself: `g` can outlive one request (tests, CLI)
 SANE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 """Ids we accept from clients: short and harmless in logs and headers (no spaces, no control characters)."""
 
@@ -16,10 +17,10 @@ def current_request_id() -> str:
     """This request's id, assigning one if the request did not get that far."""
     if not has_request_context():
         return ""
-    if "request_id" not in g:
+    if ENVIRON_KEY not in request.environ:
         incoming = request.headers.get(HEADER, "")
-        g.request_id = incoming if SANE.fullmatch(incoming) else uuid.uuid4().hex
-    return g.request_id
+        request.environ[ENVIRON_KEY] = incoming if SANE.fullmatch(incoming) else uuid.uuid4().hex
+    return request.environ[ENVIRON_KEY]
 
 
 def _assign() -> None:

@@ -1,0 +1,174 @@
+"""Shared fixtures: an app per test on a migrated database, each test inside a transaction rolled back after it.
+
+Tests marked `@pytest.mark.databases` run once per backend: SQLite always, PostgreSQL when
+TEST_DATABASE_URL is set or a server answers on 127.0.0.1:5432 (under CI=true a missing
+PostgreSQL fails those tests instead of skipping them). Other tests use the SQLite database.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from flask import Flask
+from flask_migrate import upgrade
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import orm
+from sqlalchemy.engine import Connection, make_url
+
+from aidservice import create_app
+from aidservice.extensions import db
+from config import REPO_ROOT, TestingConfig, database_url
+
+BACKENDS = ("sqlite", "postgresql")
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+RULES_DIR = REPO_ROOT / "rules"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`@pytest.mark.databases` tests get one run per backend (ids: sqlite, postgresql)."""
+    if metafunc.definition.get_closest_marker("databases") and "db_url" in metafunc.fixturenames:
+        metafunc.parametrize("db_url", BACKENDS, indirect=True, scope="session")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _local_postgres_url() -> str | None:
+    """The local PostgreSQL server's maintenance database, if the server answers."""
+    if _port_open(PG_HOST, PG_PORT):
+        return f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/postgres"
+    return None
+
+
+def _libpq(url: str) -> str:
+    """SQLAlchemy URL -> libpq URL for psycopg."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _create_test_database(server_url: str) -> tuple[str, str]:
+    """A fresh database per session (concurrent runs on one server don't meet); returns (url, name)."""
+    name = f"aidservice_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_test_database(server_url: str, name: str) -> None:
+    with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _migrate(url: str) -> None:
+    """Build the schema the way production does: the Alembic migrations, never create_all."""
+    app = create_app(TestingConfig.from_env({"DATABASE_URL": url}))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database for the session: SQLite by default, PostgreSQL when parametrized so."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'aidservice.sqlite3'}"
+        _migrate(url)
+        yield url
+        return
+    if os.environ.get("TEST_DATABASE_URL"):
+        url = database_url({"DATABASE_URL": os.environ["TEST_DATABASE_URL"]})
+        _migrate(url)
+        yield url
+        return
+    server = _local_postgres_url()
+    if server is None:
+        message = f"PostgreSQL does not answer on {PG_HOST}:{PG_PORT} and TEST_DATABASE_URL is not set"
+        if in_ci():
+            pytest.fail(message + " (CI=true: PostgreSQL is required)")
+        pytest.skip(message)
+    url, name = _create_test_database(server)
+    try:
+        _migrate(url)
+        yield url
+    finally:
+        _drop_test_database(server, name)
+
+
+class ConnectionBoundSession(FlaskSession):
+    """Flask-SQLAlchemy's session routes by bind key and ignores `bind`; tests pin it to one connection."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):  # type: ignore[no-untyped-def]
+        return bind if bind is not None else self.bind
+
+
+def _bind_session_to(connection: Connection) -> orm.scoped_session:
+    """A session whose commits are savepoints inside the test's outer transaction."""
+    factory = orm.sessionmaker(
+        class_=ConnectionBoundSession, db=db, bind=connection, join_transaction_mode="create_savepoint"
+    )
+    return orm.scoped_session(factory)  # thread-local: a test and its test client share one thread
+
+
+def make_config(db_url: str, **env: str) -> TestingConfig:
+    """TestingConfig for `db_url` plus extra environment variables."""
+    return TestingConfig.from_env({"DATABASE_URL": db_url, "AID_RULES_DIR": str(RULES_DIR), **env})
+
+
+@pytest.fixture
+def app_factory(db_url: str) -> Callable[..., Flask]:
+    """Build another app (on the test database unless told otherwise) without the transaction wrapper."""
+
+    def build(url: str | None = None, **env: str) -> Flask:
+        return create_app(make_config(url or db_url, **env))
+
+    return build
+
+
+@pytest.fixture
+def app_env() -> dict[str, str]:
+    """Extra environment for the `app` fixture; override in a test module to change settings."""
+    return {}
+
+
+@pytest.fixture
+def app(db_url: str, app_env: dict[str, str]) -> Iterator[Flask]:
+    """The app on the session's database; everything a test writes is rolled back afterwards."""
+    application = create_app(make_config(db_url, **app_env))
+    with application.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        db.session = _bind_session_to(connection)
+        try:
+            yield application
+        finally:
+            db.session.remove()
+            db.session = original
+            outer.rollback()
+            connection.close()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def rules_copy(tmp_path: Path) -> Path:
+    """A private copy of the rules directory that a test may break."""
+    import shutil
+
+    target = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, target)
+    return target

@@ -1,0 +1,103 @@
+"""Configuration is read from an environment mapping once, when built, never at import time."""
+
+from __future__ import annotations
+
+import pytest
+
+import config
+from config import ConfigError, DevelopmentConfig, ProductionConfig, TestingConfig, load_config
+
+
+def test_values_come_from_the_mapping_given() -> None:
+    cfg = TestingConfig.from_env(
+        {
+            "DATABASE_URL": "sqlite:////tmp/x.sqlite3",
+            "AID_RULES_DIR": "/srv/rules",
+            "AID_SCHOOL_YEAR": "2021-2022",
+            "AID_MAX_BODY_BYTES": "2048",
+            "SECRET_KEY": "s3cret",
+            "AID_ID_HMAC_KEY": "k3y",
+        }
+    )
+    assert cfg.SQLALCHEMY_DATABASE_URI == "sqlite:////tmp/x.sqlite3"
+    assert cfg.AID_RULES_DIR == "/srv/rules"
+    assert cfg.AID_SCHOOL_YEAR == "2021-2022"
+    assert cfg.MAX_CONTENT_LENGTH == 2048
+    assert (cfg.SECRET_KEY, cfg.AID_ID_HMAC_KEY) == ("s3cret", "k3y")
+
+
+def test_defaults_point_into_the_repository() -> None:
+    cfg = DevelopmentConfig.from_env({})
+    root = config.REPO_ROOT
+    assert f"sqlite:///{root / 'instance' / 'aidservice.sqlite3'}" == cfg.SQLALCHEMY_DATABASE_URI
+    assert str(root / "rules") == cfg.AID_RULES_DIR
+    assert cfg.AID_SCHOOL_YEAR == "2020-2021"
+    assert cfg.MAX_CONTENT_LENGTH == 16 * 1024 * 1024
+    assert cfg.OPENAPI_URL_PREFIX == "/api/v1"
+    assert cfg.OPENAPI_VERSION == "3.0.3"
+
+
+def test_environment_is_read_once_when_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {"AID_SCHOOL_YEAR": "2020-2021"}
+    cfg = TestingConfig.from_env(env)
+    env["AID_SCHOOL_YEAR"] = "2030-2031"
+    monkeypatch.setenv("AID_SCHOOL_YEAR", "2040-2041")
+    assert cfg.AID_SCHOOL_YEAR == "2020-2021"
+
+
+def test_process_environment_is_read_when_built_not_at_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AID_SCHOOL_YEAR", "2019-2020")
+    first = TestingConfig.from_env()
+    monkeypatch.setenv("AID_SCHOOL_YEAR", "2022-2023")
+    assert first.AID_SCHOOL_YEAR == "2019-2020"
+    assert TestingConfig.from_env().AID_SCHOOL_YEAR == "2022-2023"
+    for key in (
+        "SQLALCHEMY_DATABASE_URI",
+        "AID_RULES_DIR",
+        "AID_SCHOOL_YEAR",
+        "SECRET_KEY",
+        "MAX_CONTENT_LENGTH",
+    ):
+        assert not hasattr(config.Config, key), f"{key} would be fixed at import time"
+
+
+def test_production_refuses_to_start_without_secrets() -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        ProductionConfig.from_env({"AID_ID_HMAC_KEY": "k"})
+    with pytest.raises(ConfigError, match="AID_ID_HMAC_KEY"):
+        ProductionConfig.from_env({"SECRET_KEY": "s"})
+    assert ProductionConfig.from_env({"SECRET_KEY": "s", "AID_ID_HMAC_KEY": "k"}).SECRET_KEY == "s"
+
+
+def test_development_and_testing_have_insecure_defaults_only_for_themselves() -> None:
+    assert DevelopmentConfig.from_env({}).SECRET_KEY
+    assert TestingConfig.from_env({}).AID_ID_HMAC_KEY
+    assert TestingConfig.TESTING is True
+
+
+def test_aid_env_selects_the_class() -> None:
+    assert isinstance(load_config({}), DevelopmentConfig)
+    assert isinstance(load_config({"AID_ENV": "testing"}), TestingConfig)
+    prod = load_config({"AID_ENV": "production", "SECRET_KEY": "s", "AID_ID_HMAC_KEY": "k"})
+    assert isinstance(prod, ProductionConfig)
+    with pytest.raises(ConfigError, match="AID_ENV"):
+        load_config({"AID_ENV": "staging"})
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u@h:5432/d", "postgresql+psycopg://u@h:5432/d"),
+        ("postgresql://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
+def test_database_url_uses_psycopg3(given: str, expected: str) -> None:
+    assert config.database_url({"DATABASE_URL": given}) == expected
+
+
+@pytest.mark.parametrize("raw", ["lots", "0", "-5"])
+def test_body_limit_must_be_a_positive_integer(raw: str) -> None:
+    with pytest.raises(ConfigError, match="AID_MAX_BODY_BYTES"):
+        TestingConfig.from_env({"AID_MAX_BODY_BYTES": raw})
