@@ -28,9 +28,8 @@ def test_values_come_from_the_mapping_given() -> None:
 
 def test_defaults_point_into_the_repository() -> None:
     cfg = DevelopmentConfig.from_env({})
-    root = config.REPO_ROOT
-    assert f"sqlite:///{root / 'instance' / 'aidservice.sqlite3'}" == cfg.SQLALCHEMY_DATABASE_URI
-    assert str(root / "rules") == cfg.AID_RULES_DIR
+    assert cfg.SQLALCHEMY_DATABASE_URI == f"sqlite:///{config.REPO_ROOT / 'instance' / 'aidservice.sqlite3'}"
+    assert cfg.AID_RULES_DIR == str(config.REPO_ROOT / "rules")
     assert cfg.AID_SCHOOL_YEAR == "2020-2021"
     assert cfg.MAX_CONTENT_LENGTH == 16 * 1024 * 1024
     assert cfg.OPENAPI_URL_PREFIX == "/api/v1"
