@@ -10,12 +10,14 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from aidservice.cli_audit import audit_group
 from aidservice.rulesets import RuleSetBroken, current_rules, load_or_refuse
 from aidservice.schoolyear import current_semester_start
 
 aid = AppGroup("aid", help="Student aid: rules, batch evaluation and administration.")
 rules_group = AppGroup("rules", help="The rule set: check it, publish it.")
 aid.add_command(rules_group)
+aid.add_command(audit_group)
 
 RULES_OPTION = click.option(
     "--rules",

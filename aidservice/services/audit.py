@@ -135,3 +135,21 @@ def events_for(session: Session, subject: str, limit: int = 500) -> list[AuditEv
     return list(session.execute(
         select(AuditEvent).where(AuditEvent.subject == subject).order_by(AuditEvent.seq).limit(limit)
     ).scalars())
+
+
+def subject_in_scope(session: Session, actor: Actor, subject: str) -> bool:
+    """Auditors and the province see every subject; others the students and schools of their scope."""
+    from aidservice.models import School, Student
+
+    if actor.kind == "system" or actor.is_auditor or (actor.role == "province_admin"):
+        return True
+    kind, _, key = subject.partition(":")
+    school: School | None = None
+    if kind == "student":
+        student = session.execute(select(Student).where(Student.student_id == key)).scalar_one_or_none()
+        school = student.school if student is not None else None
+    elif kind == "school":
+        school = session.get(School, key)
+    if school is None:
+        return False
+    return actor.reaches_school(school.code, school.region_code)
