@@ -8,6 +8,7 @@ PostgreSQL fails those tests instead of skipping them). Other tests use the SQLi
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -166,9 +167,16 @@ def app(db_url: str, app_env: dict[str, str]) -> Iterator[Flask]:
 
 @pytest.fixture
 def rules_copy(tmp_path: Path) -> Path:
-    """A private copy of the rules directory that a test may break."""
-    import shutil
-
+    """A private copy of the rules directory that a test may change."""
     target = tmp_path / "rules"
     shutil.copytree(RULES_DIR, target)
     return target
+
+
+@pytest.fixture
+def broken_rules(rules_copy: Path) -> Path:
+    """A copy of the rules with one bad fact (an unknown type) in zz_broken.yaml, line 2."""
+    (rules_copy / "zz_broken.yaml").write_text(
+        "facts:\n  favourite_colour: {type: colour, source: roster, label: 颜色}\n", encoding="utf-8"
+    )
+    return rules_copy
