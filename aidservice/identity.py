@@ -4,32 +4,39 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import date
 
 from stdnum.cn import ric
-from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
+from stdnum.exceptions import ValidationError
 
 
 class InvalidIdNumber(ValueError):
     """An identity number that is not a valid 18-character resident ID; the message says why."""
 
 
-def normalise_id_number(value: object) -> str:
-    """The canonical form (upper-case X) of a valid number, or InvalidIdNumber naming the problem."""
+def normalise_id_number(value: object, today: date | None = None) -> str:
+    """The canonical form (upper-case X) of a valid number, or InvalidIdNumber naming the problem.
+
+    Checks the format, the birth date and the check character (GB 11643). The division code is
+    not checked against a list: people keep the code of where they were first registered, and a
+    stale list would turn away real students.
+    """
     if not isinstance(value, str):
         raise InvalidIdNumber("must be an 18-character resident identity number")
     number = ric.compact(value)
     if len(number) != 18:
         raise InvalidIdNumber("must have 18 characters")
+    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+        raise InvalidIdNumber("must be 17 digits followed by a digit or X")
     try:
-        return ric.validate(number)
-    except InvalidChecksum:
-        raise InvalidIdNumber("check character does not match (GB 11643 MOD 11-2)") from None
-    except InvalidComponent:
+        birth = ric.get_birth_date(number)
+    except ValidationError:
         raise InvalidIdNumber("birth date is not a valid date") from None
-    except (InvalidFormat, InvalidLength):
-        raise InvalidIdNumber("must be 17 digits followed by a digit or X") from None
-    except ValidationError as exc:  # pragma: no cover - any other stdnum complaint
-        raise InvalidIdNumber(str(exc)) from None
+    if birth > (today or date.today()) or birth.year < 1900:
+        raise InvalidIdNumber("birth date is not plausible")
+    if ric.calc_check_digit(number) != number[17]:
+        raise InvalidIdNumber("check character does not match (GB 11643 MOD 11-2)")
+    return number
 
 
 def mask(number: str) -> str:

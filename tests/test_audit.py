@@ -20,8 +20,14 @@ OFFICER = Actor("user", "officer_a", 1, "school_officer", school_code="S-A")
 
 def _events(n: int) -> list[AuditEvent]:
     return [
-        audit.record(db.session, actor=OFFICER, action="student.update", subject=f"student:S{i}",
-                     summary={"after": {"grade": i}}, request_id=f"r{i}")
+        audit.record(
+            db.session,
+            actor=OFFICER,
+            action="student.update",
+            subject=f"student:S{i}",
+            summary={"after": {"grade": i}},
+            request_id=f"r{i}",
+        )
         for i in range(n)
     ]
 
@@ -40,7 +46,9 @@ def test_intact_chain_verifies(app: Flask) -> None:
 
 def test_edited_event_row_breaks_the_chain_at_that_event(app: Flask) -> None:
     events = _events(4)
-    db.session.execute(update(AuditEvent).where(AuditEvent.id == events[2].id).values(summary={"after": {"grade": 9}}))
+    db.session.execute(
+        update(AuditEvent).where(AuditEvent.id == events[2].id).values(summary={"after": {"grade": 9}})
+    )
     db.session.expire_all()
     code, output = _verify(app)
     assert code == 1
@@ -73,7 +81,9 @@ def test_removed_last_event_is_caught_by_the_chain_head(app: Flask) -> None:
 
 
 def test_summary_is_stored_canonically_so_the_hash_is_stable(app: Flask) -> None:
-    event = audit.record(db.session, actor=Actor.system(), action="x", subject="s:1", summary={"b": 1, "a": [1, 2]})
+    event = audit.record(
+        db.session, actor=Actor.system(), action="x", subject="s:1", summary={"b": 1, "a": [1, 2]}
+    )
     db.session.expire_all()
     reread = db.session.get(AuditEvent, event.id)
     assert audit.event_hash(reread) == event.hash
@@ -83,10 +93,20 @@ def _user(role: str, **scope: str) -> str:
     db.session.merge(Region(code="320000", name="江苏省", level="province", parent_code=None))
     db.session.merge(Region(code="320100", name="南京市", level="city", parent_code="320000"))
     db.session.flush()
-    db.session.merge(School(code="S-A", name="甲校", region_code="320100", city_code="320100", stages=["junior"],
-                            kind="public"))
+    db.session.merge(
+        School(
+            code="S-A",
+            name="甲校",
+            region_code="320100",
+            city_code="320100",
+            stages=["junior"],
+            kind="public",
+        )
+    )
     db.session.flush()
-    user = User(username=f"{role}_{len(scope)}", password_hash=hash_password("long enough pw"), role=role, **scope)
+    user = User(
+        username=f"{role}_{len(scope)}", password_hash=hash_password("long enough pw"), role=role, **scope
+    )
     db.session.add(user)
     db.session.flush()
     token, _ = issue_user_token(db.session, user)
@@ -103,12 +123,14 @@ def _user(role: str, **scope: str) -> str:
         ("city_admin", {"region_code": "320100"}, "school:S-A", 200),
     ],
 )
-def test_audit_events_are_readable_only_within_scope(client: FlaskClient, role: str, scope: dict, subject: str,
-                                                      status: int) -> None:
+def test_audit_events_are_readable_only_within_scope(
+    client: FlaskClient, role: str, scope: dict, subject: str, status: int
+) -> None:
     token = _user(role, **scope)
     audit.record(db.session, actor=OFFICER, action="note", subject=subject, summary={})
-    response = client.get("/api/v1/audit", query_string={"subject": subject},
-                          headers={"Authorization": f"Bearer {token}"})
+    response = client.get(
+        "/api/v1/audit", query_string={"subject": subject}, headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == status, response.get_json()
     if status == 200:
         items = response.get_json()["items"]
