@@ -1,0 +1,50 @@
+# aidservice: `make run` serves the demo, `make test` runs lint and the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+FLASK  := $(VENV)/bin/flask --app wsgi
+STAMP  := $(VENV)/.install.stamp
+
+.PHONY: help install run test lint bench
+
+help:
+	@echo "make install   create $(VENV) and install aidservice with its test extras"
+	@echo "make run       migrate the SQLite database, load the demo province once, serve on 127.0.0.1:\$${PORT:-5000}"
+	@echo "make test      ruff + pytest (SQLite always; PostgreSQL when TEST_DATABASE_URL is set or 127.0.0.1:5432 answers)"
+	@echo "make lint      ruff only"
+	@echo "make bench     run the benchmarks (bench/run_all.py)"
+
+install: $(STAMP)
+
+# Reinstalls only when pyproject.toml changes; a fresh clone gets a fresh virtualenv.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) aid rules publish
+	@# ---- demo data hook ----------------------------------------------------------------
+	@# Loads the synthetic province once: when `flask --app wsgi aid demo-data` exists and the
+	@# database has no students (see scripts/demo_needed.py). The command may write the demo
+	@# logins to instance/demo-logins.txt; they are printed below.
+	@if $(PY) scripts/demo_needed.py; then $(FLASK) aid demo-data; fi
+	@# -------------------------------------------------------------------------------------
+	@echo "aidservice:  http://127.0.0.1:$${PORT:-5000}/"
+	@echo "API docs:    http://127.0.0.1:$${PORT:-5000}/api/v1/docs"
+	@echo "health:      http://127.0.0.1:$${PORT:-5000}/api/v1/health"
+	@if [ -f instance/demo-logins.txt ]; then echo "demo logins:"; cat instance/demo-logins.txt; fi
+	exec $(VENV)/bin/gunicorn -w 2 -b 127.0.0.1:$${PORT:-5000} wsgi:app
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+bench: install
+	@if [ -f bench/run_all.py ]; then $(PY) bench/run_all.py; else echo "bench/run_all.py does not exist yet"; fi
