@@ -227,10 +227,12 @@ def param_names(rules: Rules, nodes: list[ex.Node | None]) -> set[str]:
 
 
 def param_provisional(param: Parameter, as_of: date) -> bool:
-    """A parameter counts as provisional on a date if it, or any value in force then, is."""
-    if param.status == "provisional":
-        return True
-    return any(d.status == "provisional" for series in param.series.values() for d in series if d.holds(as_of))
+    """Provisional on a date when a value in force then is (a value's own status overrides the parameter's);
+    with no value in force, the parameter's status counts."""
+    in_force = [d for series in param.series.values() for d in series if d.holds(as_of)]
+    if not in_force:
+        return param.status == "provisional"
+    return any(d.status == "provisional" for d in in_force)
 
 
 def award_status(rules: Rules, program: Program, case: AmountCase, as_of: date) -> str:
