@@ -28,6 +28,14 @@ def database_url(env: Mapping[str, str]) -> str:
     return url
 
 
+def engine_options(url: str) -> dict[str, Any]:
+    """Pool settings: drop dead connections; on PostgreSQL give up connecting after 5 s (health stays quick)."""
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        options["connect_args"] = {"connect_timeout": 5}
+    return options
+
+
 def _positive_int(env: Mapping[str, str], key: str, default: int) -> int:
     """Parse a positive integer setting, naming the variable when it is wrong."""
     raw = env.get(key)
@@ -49,7 +57,6 @@ class Config:
     DEBUG = False
     TESTING = False
     SQLALCHEMY_TRACK_MODIFICATIONS = False
-    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, Any]] = {"pool_pre_ping": True}
     API_TITLE = "aidservice: Jiangsu student financial aid"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
@@ -62,6 +69,7 @@ class Config:
     def __init__(self, env: Mapping[str, str]) -> None:
         """Read every environment-dependent value now, once."""
         self.SQLALCHEMY_DATABASE_URI = database_url(env)
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.AID_RULES_DIR = env.get("AID_RULES_DIR") or str(REPO_ROOT / "rules")
         self.AID_SCHOOL_YEAR = env.get("AID_SCHOOL_YEAR") or "2020-2021"
         self.MAX_CONTENT_LENGTH = _positive_int(env, "AID_MAX_BODY_BYTES", 16 * MIB)

@@ -100,3 +100,9 @@ def test_database_url_uses_psycopg3(given: str, expected: str) -> None:
 def test_body_limit_must_be_a_positive_integer(raw: str) -> None:
     with pytest.raises(ConfigError, match="AID_MAX_BODY_BYTES"):
         TestingConfig.from_env({"AID_MAX_BODY_BYTES": raw})
+
+
+def test_postgres_connections_time_out_quickly_sqlite_needs_no_option() -> None:
+    pg = TestingConfig.from_env({"DATABASE_URL": "postgresql://postgres@127.0.0.1/x"})
+    assert pg.SQLALCHEMY_ENGINE_OPTIONS["connect_args"] == {"connect_timeout": 5}
+    assert "connect_args" not in TestingConfig.from_env({}).SQLALCHEMY_ENGINE_OPTIONS
