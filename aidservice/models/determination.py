@@ -41,6 +41,8 @@ class Determination(Base):
     cause: Mapped[str] = mapped_column(String(160))  # "feed:civil_affairs/B-17", "roster", "redetermine"
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     content_hash: Mapped[str] = mapped_column(String(64))  # covered by the audit chain
+    # level, awards (program, amount) and facts only: a re-determination that reproduces it stores nothing
+    outcome_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class Counter(Base):
