@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from flask import Flask
+from flask import Flask, g
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import orm
@@ -146,10 +146,16 @@ def app_env() -> dict[str, str]:
     return {}
 
 
+def _fresh_g() -> None:
+    """pytest-flask keeps one app context for a whole test, so `g` would outlive a request; not in production."""
+    g.__dict__.clear()
+
+
 @pytest.fixture
 def app(db_url: str, app_env: dict[str, str]) -> Iterator[Flask]:
     """The app on the session's database; everything a test writes is rolled back afterwards."""
     application = create_app(make_config(db_url, **app_env))
+    application.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
     with application.app_context():
         connection = db.engine.connect()
         outer = connection.begin()

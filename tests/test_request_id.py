@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import Flask, g
 from flask.testing import FlaskClient
 
 
@@ -29,3 +30,17 @@ def test_errors_carry_the_same_id_in_header_and_body(client: FlaskClient) -> Non
     response = client.get("/api/v1/nowhere", headers={"X-Request-ID": "trace-1"})
     assert response.headers["X-Request-ID"] == "trace-1"
     assert response.get_json(force=True)["request_id"] == "trace-1"
+
+
+def test_each_request_starts_with_a_fresh_g_as_in_production(app: Flask, client: FlaskClient) -> None:
+    seen: list[bool] = []
+
+    @app.get("/api/v1/_test/g")
+    def remember() -> str:
+        seen.append("marker" in g)
+        g.marker = True
+        return "ok"
+
+    client.get("/api/v1/_test/g")
+    client.get("/api/v1/_test/g")
+    assert seen == [False, False]
