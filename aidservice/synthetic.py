@@ -248,4 +248,4 @@ def _money(fen: pl.Expr) -> pl.Expr:
 
 
 def _decimal(hundredths: pl.Expr, precision: int) -> pl.Expr:
-    return (hundredths.cast(pl.Decimal(38, 0)) / 100).cast(pl.Decimal(precision, 2))
+    return (hundredths.cast(pl.Decimal(38, 2)) / 100).cast(pl.Decimal(precision, 2))
