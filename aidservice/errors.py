@@ -32,6 +32,8 @@ TYPE_SUFFIXES = {
     429: "too-many-requests",
     500: "internal-error",
 }
+TITLES = {422: "Validation failed"}
+"""Titles that read better than the HTTP reason phrase (and match ValidationFailed's)."""
 WEBARGS_LOCATIONS = {
     "json": "body",
     "json_or_form": "body",
@@ -146,9 +148,7 @@ def problem_for(error: BaseException) -> Problem:
         return Problem(error.status, error.title, error.detail, error.type_suffix, error.errors)
     if isinstance(error, FactsError):
         errors = flatten_messages(error.errors, "facts")
-        return Problem(
-            422, "Validation failed", "The facts are invalid; see errors.", "validation-error", errors
-        )
+        return Problem(422, TITLES[422], "The facts are invalid; see errors.", "validation-error", errors)
     if isinstance(error, HTTPException) and error.code is not None:
         return _http_problem(error)
     return _http_problem(InternalServerError(UNEXPECTED))
@@ -179,13 +179,9 @@ def _http_detail(error: HTTPException, code: int, errors: Mapping[str, list[str]
             if limit
             else "The body is too large."
         )
-    if code >= 500:
-        return UNEXPECTED
+    if code == 500:
+        return UNEXPECTED  # whatever the exception said stays in the log
     return error.description or _title(code, error)
-
-
-TITLES = {422: "Validation failed"}
-"""Titles that read better than the HTTP reason phrase (and match ValidationFailed's)."""
 
 
 def _title(code: int, error: HTTPException) -> str:
