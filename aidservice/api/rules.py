@@ -12,8 +12,9 @@ from aidservice.rulesets import current_rules
 blp = Blueprint("rules", __name__, url_prefix="/api/v1/rules", description="The loaded rule set")
 
 
-def _section(description: str) -> fields.Raw:
-    return fields.Raw(required=True, metadata={"description": description})
+def _section(description: str) -> fields.List:
+    """A list of JSON objects, one per item of that section."""
+    return fields.List(fields.Dict(), required=True, metadata={"description": description})
 
 
 class RulesDescriptionSchema(Schema):
