@@ -37,7 +37,8 @@ run: install
 	@echo "API docs:    http://127.0.0.1:$${PORT:-5000}/api/v1/docs"
 	@echo "health:      http://127.0.0.1:$${PORT:-5000}/api/v1/health"
 	@if [ -f instance/demo-logins.txt ]; then echo "demo logins:"; cat instance/demo-logins.txt; fi
-	exec $(VENV)/bin/gunicorn -w 2 -b 127.0.0.1:$${PORT:-5000} wsgi:app
+	@# no control socket: it lives at one path in $$HOME, so two servers (or checkouts) would fight over it
+	exec $(VENV)/bin/gunicorn --no-control-socket -w 2 -b 127.0.0.1:$${PORT:-5000} wsgi:app
 
 test: install
 	$(VENV)/bin/ruff check .
