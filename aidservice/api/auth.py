@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import g, request
+from flask import request
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from aidservice.extensions import db
@@ -14,6 +14,7 @@ from aidservice.services.actors import Actor
 from aidservice.services.auth import AuthenticationFailed, resolve_token
 
 F = TypeVar("F", bound=Callable[..., Any])
+ACTOR_KEY = "aidservice.actor"
 
 
 def _bearer() -> str:
@@ -26,13 +27,13 @@ def _bearer() -> str:
 
 def current_actor() -> Actor:
     """The authenticated caller of this request (401 when there is none)."""
-    actor = g.get("actor")
+    actor = request.environ.get(ACTOR_KEY)  # on the request: `g` may outlive one request (tests, CLI)
     if actor is None:
         try:
             actor = resolve_token(db.session, _bearer())
         except AuthenticationFailed as exc:
             raise Unauthorized(f"Invalid credentials: {exc}.") from None
-        g.actor = actor
+        request.environ[ACTOR_KEY] = actor
     return actor
 
 
