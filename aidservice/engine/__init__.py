@@ -8,7 +8,7 @@ from __future__ import annotations
 from .facts import FactsError
 from .loader import RulesError
 from .result import LEVELS, Award, Reason, Result, TraceEntry
-from .ruleset import RuleSet, load_rules
+from .ruleset import RuleSet, load_rules, rules_from_files
 from .yamlsrc import RuleIssue
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "RulesError",
     "TraceEntry",
     "load_rules",
+    "rules_from_files",
 ]

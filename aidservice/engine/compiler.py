@@ -9,7 +9,7 @@ the reference evaluator (`interp`), which the tests hold this path equal to.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
@@ -321,6 +321,7 @@ class _Generator:
             if flag.nullable:
                 self.emit("elif c is None:")
                 self.missing_code(flag.leaves, 2)
+        self.emit("if lvo is not None: lv = lvo")
         award_locals = {}
         for program in rules.programs:
             if program.effective is not None and not program.effective.holds(self.as_of):
@@ -334,7 +335,7 @@ class _Generator:
                     self.emit(f"awards.remove({loser}); {loser} = None", 2)
         self.emit("return Result(_version, _as_of, LEVELS[lv], reasons, awards, sorted(missing) if missing else [])")
         prologue = [f"    f_{name} = f.get({name!r}, {self.rules.facts[name].default!r})" for name in sorted(self.facts_used)]
-        return "def evaluate(f):\n" + "\n".join(prologue + self.prelude + self.body) + "\n"
+        return "def evaluate(f, lvo=None):\n" + "\n".join(prologue + self.prelude + self.body) + "\n"
 
     def program(self, program: Program) -> str:
         local = f"a_{program.id}"
@@ -466,8 +467,12 @@ def _fen_code(value: _Num) -> str:
     return f"_fen({value.code}, {value.scale})"
 
 
-def compile_record(rules: Rules, as_of: date) -> Callable[[Mapping[str, object]], Result]:
-    """Generate, compile and return `evaluate(facts) -> Result` for one date."""
+def compile_record(rules: Rules, as_of: date) -> Callable[..., Result]:
+    """Generate, compile and return `evaluate(facts, level_rank=None) -> Result` for one date.
+
+    A given level rank replaces the identified level (a review's adjustment); reasons still list
+    the clauses that fired.
+    """
     generator = _Generator(rules, as_of)
     source = generator.generate()
     namespace = dict(generator.namespace)

@@ -160,8 +160,12 @@ def _basis(*groups: tuple) -> str:
     return "; ".join(str(c) for group in groups for c in group)
 
 
-def evaluate(rules: Rules, facts: dict[str, object], as_of: date, trace: bool = True) -> Result:
-    """Evaluate one student's normalised facts on `as_of`, explaining every step."""
+def evaluate(rules: Rules, facts: dict[str, object], as_of: date, trace: bool = True, level_override: str | None = None) -> Result:
+    """Evaluate one student's normalised facts on `as_of`, explaining every step.
+
+    A given `level` replaces the identified one (a review's adjustment); reasons still list the
+    clauses that fired.
+    """
     scope = _Scope(rules, facts, as_of)
     entries: list[TraceEntry] = []
     missing: set[str] = set()
@@ -173,6 +177,8 @@ def evaluate(rules: Rules, facts: dict[str, object], as_of: date, trace: bool = 
             reasons.append(Reason(clause.id, clause.level, clause.label, clause.status, _basis(clause.basis)))
             if RANK[clause.level] > RANK[level]:
                 level = clause.level
+    if level_override is not None:
+        level = level_override
     scope.level = level
     awarded: dict[str, Award] = {}
     for program in rules.programs:

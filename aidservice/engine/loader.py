@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -33,7 +33,7 @@ from .model import (
     Where,
 )
 from .result import KINDS, Citation
-from .yamlsrc import RuleIssue, YList, YMap, load_file
+from .yamlsrc import RuleIssue, YList, YMap, load_text
 
 IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 SECTIONS = ("documents", "facts", "derived", "parameters", "levels", "programs", "combinations")
@@ -53,16 +53,12 @@ def rule_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.yaml") if "tests" not in p.relative_to(root).parts[:1])
 
 
-def version_of(root: Path, files: Iterable[Path]) -> tuple[str, dict[str, str]]:
-    """Content hash over the rule files in path order; also returns their texts for publishing."""
+def version_of(texts: Mapping[str, str]) -> str:
+    """Content hash over the rule files in path order: the same files give the same version anywhere."""
     digest = hashlib.sha256()
-    texts: dict[str, str] = {}
-    for path in files:
-        rel = path.relative_to(root).as_posix()
-        data = path.read_bytes()
-        digest.update(rel.encode() + b"\0" + data + b"\0")
-        texts[rel] = data.decode("utf-8", errors="replace")
-    return "sha256:" + digest.hexdigest()[:16], texts
+    for rel in sorted(texts):
+        digest.update(rel.encode() + b"\0" + texts[rel].encode("utf-8") + b"\0")
+    return "sha256:" + digest.hexdigest()[:16]
 
 
 def load(root: str | Path) -> Rules:
@@ -73,16 +69,32 @@ def load(root: str | Path) -> Rules:
     files = rule_files(root)
     if not files:
         raise RulesError([RuleIssue(str(root), 0, "no rule files (*.yaml) found")])
-    version, texts = version_of(root, files)
-    return _Builder(root, files, version, texts).build()
+    texts: dict[str, str] = {}
+    issues: list[RuleIssue] = []
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        try:
+            texts[rel] = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            issues.append(RuleIssue(f"{root.name}/{rel}", 1, f"not UTF-8 text: {exc.reason}"))
+    if issues:
+        raise RulesError(issues)
+    return load_texts(texts, root.name)
+
+
+def load_texts(texts: Mapping[str, str], name: str = "rules") -> Rules:
+    """Build `Rules` from {relative path: text}: how a published rule set is loaded back for replay."""
+    rule_texts = {rel: text for rel, text in texts.items() if rel.endswith(".yaml") and not rel.startswith("tests/")}
+    if not rule_texts:
+        raise RulesError([RuleIssue(name, 0, "no rule files (*.yaml) found")])
+    return _Builder(name, rule_texts, version_of(rule_texts)).build()
 
 
 class _Builder:
-    def __init__(self, root: Path, files: list[Path], version: str, texts: dict[str, str]) -> None:
-        self.root = root
-        self.files = files
+    def __init__(self, name: str, texts: Mapping[str, str], version: str) -> None:
+        self.name = name
         self.version = version
-        self.texts = texts
+        self.texts = dict(sorted(texts.items()))
         self.issues: list[RuleIssue] = []
         self.sections: dict[str, dict[str, tuple[Any, str, int]]] = {s: {} for s in SECTIONS}
         self.ordered: dict[str, list[tuple[Any, str, int]]] = {"combinations": []}
@@ -96,8 +108,8 @@ class _Builder:
     # ---------------------------------------------------------------- reading
 
     def build(self) -> Rules:
-        for path in self.files:
-            self._read(path)
+        for rel, text in self.texts.items():
+            self._read(rel, text)
         self._build_documents()
         self._build_facts()
         self._build_parameters()
@@ -121,10 +133,10 @@ class _Builder:
             files=self.texts,
         )
 
-    def _read(self, path: Path) -> None:
-        display = (Path(self.root.name) / path.relative_to(self.root)).as_posix()
+    def _read(self, rel: str, text: str) -> None:
+        display = f"{self.name}/{rel}"
         try:
-            top = load_file(path, display)
+            top = load_text(text, display)
         except RuleIssue as issue:
             self.issues.append(issue)
             self.unreadable.append(display)
@@ -506,7 +518,7 @@ class _Builder:
                 _value, file, line = next(iter(levels.values()))
                 self.error(file, line, f"levels missing: {missing}")
         if not levels:
-            self.issues.append(RuleIssue(self.root.name, 0, "no levels defined (levels.yaml)"))
+            self.issues.append(RuleIssue(self.name, 0, "no levels defined (levels.yaml)"))
         for level in LEVEL_ORDER:
             if level not in levels:
                 continue

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from . import expr as ex
 from . import facts as fx
 from . import interp
-from .loader import load
+from .loader import load, load_texts
 from .model import Parameter, Rules
-from .result import Result
+from .result import LEVELS, Result
 
 if TYPE_CHECKING:
     import polars as pl
@@ -53,15 +53,21 @@ class RuleSet:
 
     # ------------------------------------------------------------- evaluation
 
-    def evaluate(self, facts: Mapping[str, object], as_of: date, *, trace: bool = False) -> Result:
-        """Evaluate normalised facts; with `trace` every clause, value and parameter is explained."""
-        if trace:
-            return interp.evaluate(self.rules, dict(facts), as_of, trace=True)
-        return self.compiled(as_of)(facts)
+    def evaluate(self, facts: Mapping[str, object], as_of: date, *, trace: bool = False,
+                 level: str | None = None) -> Result:
+        """Evaluate normalised facts; with `trace` every clause, value and parameter is explained.
 
-    def explain(self, facts: Mapping[str, object], as_of: date) -> Result:
+        `level` replaces the identified level (a review group's adjustment, recorded by the caller).
+        """
+        if level is not None and level not in LEVELS:
+            raise ValueError(f"unknown level {level!r}")
+        if trace:
+            return interp.evaluate(self.rules, dict(facts), as_of, trace=True, level_override=level)
+        return self.compiled(as_of)(facts, None if level is None else LEVELS.index(level))
+
+    def explain(self, facts: Mapping[str, object], as_of: date, *, level: str | None = None) -> Result:
         """The reference evaluation with its full trace (the semantics the fast paths must match)."""
-        return interp.evaluate(self.rules, dict(facts), as_of, trace=True)
+        return interp.evaluate(self.rules, dict(facts), as_of, trace=True, level_override=level)
 
     def compiled(self, as_of: date) -> Any:
         """The per-record evaluator specialised to one date (parameters folded in), cached."""
@@ -103,6 +109,11 @@ class RuleSet:
 def load_rules(path: str | Path) -> RuleSet:
     """Load and validate a rules directory; raises RulesError with file:line issues."""
     return RuleSet(load(path), Path(path))
+
+
+def rules_from_files(files: Mapping[str, str], name: str = "rules") -> RuleSet:
+    """A rule set from {relative path: text}, e.g. a published version loaded back to replay a decision."""
+    return RuleSet(load_texts(files, name))
 
 
 def _citations(basis: tuple) -> list[dict[str, str]]:

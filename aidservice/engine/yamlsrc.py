@@ -51,7 +51,15 @@ _STR = "tag:yaml.org,2002:str"
 
 def load_file(path: Path, display: str) -> Any:
     """Parse one YAML file into YMap/YList/scalars; decimals stay exact, dates become `date`."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise RuleIssue(display, 1, f"not UTF-8 text: {exc.reason}") from None
+    return load_text(text, display)
+
+
+def load_text(text: str, display: str) -> Any:
+    """Parse YAML text (see load_file)."""
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:

@@ -128,3 +128,21 @@ def test_describe_lists_provisional_values_with_their_notes(policy: RuleSet) -> 
     assert {p["id"] for p in described["programs"]} >= {"preschool_aid", "covid_hardship_subsidy", "student_loan"}
     provisional = [p for p in described["parameters"] if p["status"] == "provisional"]
     assert provisional and all(p["note"] for p in provisional)
+
+
+def test_reviewed_level_replaces_the_identified_one_on_every_path(mini: RuleSet) -> None:
+    facts = mini.validate_facts({"stage": "junior", "grade": 1, "city_code": "320100", "income": "20000"})
+    fast = mini.evaluate(facts, AUTUMN_2020, level="none")
+    slow = mini.explain(facts, AUTUMN_2020, level="none")
+    assert fast.level == slow.level == "none"
+    assert [r.clause for r in fast.reasons] == ["g_income"]  # the clause still fired; the review overrode it
+    assert summary(fast) == summary(slow)
+    assert "living" not in {a.program for a in fast.awards}
+
+
+def test_published_files_load_back_to_the_same_version(policy: RuleSet) -> None:
+    from aidservice.engine import rules_from_files
+
+    again = rules_from_files(policy.rules.files)
+    assert again.version == policy.version
+    assert again.describe()["programs"] == policy.describe()["programs"]
