@@ -434,15 +434,15 @@ class _Compiler:
                     if (Fraction(v) * value.scale).denominator == 1
                 }
             )
-            test = value.expr.is_in(pl.Series(scaled, dtype=pl.Int64))
+            test = value.expr.is_in(pl.lit(pl.Series(scaled, dtype=pl.Int64)).implode())
             return _Bool(~test if node.negate else test)
         if kind == "level":
             ranks = sorted({RANK[str(v)] for v in node.values})
-            test = pl.col(_LV).is_in(pl.Series(ranks, dtype=pl.Int8))
+            test = pl.col(_LV).is_in(pl.lit(pl.Series(ranks, dtype=pl.Int8)).implode())
             return _Bool(~test if node.negate else test, nullable=False)
         operand = self.scalar(node.operand)
         assert isinstance(operand, pl.Expr)
-        test = operand.is_in(pl.Series([str(v) for v in node.values], dtype=pl.Utf8))
+        test = operand.is_in([str(v) for v in node.values])
         return _Bool(~test if node.negate else test)
 
     # ------------------------------------------------------------ amounts
@@ -565,10 +565,12 @@ class _Compiler:
         stages.append([total.alias("total_fen")])
         drop = [*self.prep, _LV, *(f"{_PREFIX}fen_{p.id}" for p in self.rules.programs)]
 
+        results = result_columns(self.rules)
+
         def apply(frame: pl.LazyFrame) -> pl.LazyFrame:
             for stage in stages:
                 frame = frame.with_columns(stage)
-            return frame.drop(drop)
+            return frame.drop(drop).select(pl.all().exclude(results), *results)
 
         return apply
 
