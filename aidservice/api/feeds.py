@@ -1,0 +1,131 @@
+"""Agency feeds: POST /api/v1/feeds/{source}/batches (registers in) and GET .../outcomes (aid outcomes out)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from marshmallow import Schema, fields, validate
+
+from aidservice.api.auth import current_actor, require_client
+from aidservice.api.common import Blueprint
+from aidservice.api.settings import settings
+from aidservice.extensions import db
+from aidservice.requestid import current_request_id
+from aidservice.services import feeds
+from aidservice.services.errors import NotFound
+from aidservice.services.facts_assembly import SOURCE_STATUSES
+
+blp = Blueprint(
+    "feeds", __name__, url_prefix="/api/v1/feeds", description="Agency registers in, aid outcomes of their people out"
+)
+F = TypeVar("F", bound=Callable[..., Any])
+SOURCES_TEXT = ", ".join(SOURCE_STATUSES)
+
+
+def agency_client(view: F) -> F:
+    """Authenticated first (401), then a known source (404), then the caller's own source (403)."""
+    guarded = require_client()(view)
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        current_actor()
+        if kwargs.get("source") not in SOURCE_STATUSES:
+            raise NotFound(f"No agency source '{kwargs.get('source')}'; sources are {SOURCES_TEXT}.")
+        return guarded(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class RecordSchema(Schema):
+    """One register record (documentation: records are validated one by one and rejected by index)."""
+
+    id_number = fields.String(required=True, metadata={"example": "320102200803010012"})
+    name = fields.String(required=True, metadata={"example": "张三"})
+    status = fields.String(required=True, metadata={"description": f"allowed per source: {SOURCE_STATUSES}"})
+    valid_from = fields.Date(required=True)
+    valid_to = fields.Date(allow_none=True, metadata={"description": "exclusive; null or absent: open-ended"})
+    attributes = fields.Dict(metadata={"description": "disabled: {disability_grade: 1-4}"})
+
+
+class BatchSchema(Schema):
+    """A batch: `batch_id` makes a retry safe; at most 10,000 records."""
+
+    batch_id = fields.String(required=True, metadata={"example": "2020-09-civil-0001"})
+    records = fields.List(fields.Raw(metadata={"type": "object"}), required=True,
+                          metadata={"description": "RecordSchema objects"})
+
+
+class RejectionSchema(Schema):
+    index = fields.Integer(required=True)
+    field = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class BatchResultSchema(Schema):
+    """What was applied; a replay of the same batch returns this same answer."""
+
+    batch_id = fields.String(required=True)
+    accepted = fields.Integer(required=True)
+    rejected = fields.List(fields.Nested(RejectionSchema), required=True)
+    matched_students = fields.Integer(required=True)
+    reevaluated = fields.Integer(required=True, metadata={"description": "students whose level or awards changed"})
+
+
+class OutcomesQuerySchema(Schema):
+    cursor = fields.String(load_default=None, metadata={"description": "next_cursor of the previous page"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=feeds.OUTCOMES_MAX))
+
+
+class OutcomeAwardSchema(Schema):
+    program = fields.String(required=True)
+    amount = fields.String(required=True, allow_none=True, metadata={"example": "1250.00"})
+
+
+class OutcomeSchema(Schema):
+    """A determination of a student this source sent records about."""
+
+    student_id = fields.String(required=True)
+    person = fields.String(required=True, metadata={"description": "masked ID number of the matched person"})
+    school_code = fields.String(required=True)
+    school_year = fields.String(required=True)
+    level = fields.String(required=True)
+    awards = fields.List(fields.Nested(OutcomeAwardSchema), required=True)
+    total = fields.String(required=True, metadata={"example": "3300.00"})
+    as_of = fields.String(required=True)
+    rule_set_version = fields.String(required=True)
+    seq = fields.Integer(required=True)
+    changed = fields.Boolean(required=True, metadata={"description": "level or awards differ from the previous"})
+
+
+class OutcomesSchema(Schema):
+    items = fields.List(fields.Nested(OutcomeSchema), required=True)
+    next_cursor = fields.String(required=True, metadata={"description": "pass it back to resume after this page"})
+
+
+@blp.route("/<source>/batches", methods=["POST"])
+@agency_client
+@blp.arguments(BatchSchema)
+@blp.response(200, BatchResultSchema)
+@blp.alt_response(409, response="CONFLICT", description="batch_id already received with another body")
+@blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="more than 10,000 records")
+def post_batch(body: dict[str, Any], source: str) -> dict[str, Any]:
+    """Apply a batch of register records; replaying the same batch returns the first answer and changes nothing."""
+    outcome = feeds.apply_batch(
+        db.session, actor=current_actor(), settings=settings(), source=source, body=body,
+        request_id=current_request_id(),
+    )
+    if not outcome.replayed:
+        db.session.commit()
+    return outcome.response
+
+
+@blp.route("/<source>/outcomes", methods=["GET"])
+@agency_client
+@blp.arguments(OutcomesQuerySchema, location="query")
+@blp.response(200, OutcomesSchema)
+def get_outcomes(query: dict[str, Any], source: str) -> dict[str, Any]:
+    """Aid outcomes of the people this source sent, in change order; resume with `next_cursor`."""
+    return feeds.outcomes(db.session, actor=current_actor(), source=source, cursor=query["cursor"],
+                          limit=query["limit"])

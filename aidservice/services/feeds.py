@@ -1,0 +1,467 @@
+"""Agency feeds: batches of register records in, aid outcomes of the people they concern out.
+
+A batch is applied in one transaction with its `feed_batches` row: the row stores the canonical
+body hash and the answer, so a replay of the same batch_id and body returns the first answer and
+changes nothing, and another body under the same batch_id is a conflict. Records are validated in
+Python, inserted in bulk, supersede the current record for the same source, person and status with
+one UPDATE, are matched to students through the keyed hash of the number, and the students they
+reach are re-determined before the transaction ends.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Select, exists, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from aidservice.identity import InvalidIdNumber, mask, normalise_id_number
+from aidservice.models import AgencyRecord, Determination, FeedBatch, Guardian, Student
+
+from . import audit
+from .actors import Actor
+from .context import Settings
+from .determinations import lock, redetermine_students
+from .errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from .facts_assembly import GUARDIAN_STATUSES, SOURCE_STATUSES, chunks
+
+MAX_RECORDS = 10_000
+BATCH_ID_MAX = 100  # the cause "feed:<source>/<batch_id>" and audit subjects stay within 160 characters
+NAME_MAX = 64
+OUTCOMES_MAX = 1000
+RECORD_FIELDS = frozenset({"id_number", "name", "status", "valid_from", "valid_to", "attributes"})
+BODY_FIELDS = frozenset({"batch_id", "records"})
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+
+
+class PayloadTooLarge(DomainError):
+    """More records in one batch than the service takes."""
+
+    status = 413
+    title = "Payload too large"
+    type_suffix = "payload-too-large"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why one record of a batch was not applied."""
+
+    index: int
+    field: str
+    message: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"index": self.index, "field": self.field, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRecord:
+    """A valid record, ready to insert (the plain number never leaves this object)."""
+
+    index: int
+    person_hmac: str
+    person_mask: str
+    name: str
+    status: str
+    valid_from: date
+    valid_to: date | None
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """The answer to a batch, and whether it is the stored answer to an earlier identical request."""
+
+    response: dict[str, Any]
+    replayed: bool = False
+
+
+@dataclass(slots=True)
+class Checked:
+    """A batch's records after validation."""
+
+    records: list[ParsedRecord] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------- validation
+
+
+def check_source(actor: Actor, source: str) -> None:
+    """Known source (404) and the caller's own (403)."""
+    if source not in SOURCE_STATUSES:
+        raise NotFound(f"No agency source '{source}'; sources are {', '.join(SOURCE_STATUSES)}.")
+    if actor.kind != "client" or actor.source != source:
+        raise Forbidden(f"This endpoint is for the '{source}' agency's clients only.")
+
+
+def check_body(body: object) -> tuple[str, list[Any]]:
+    """The batch envelope: `{batch_id, records}`; 413 over the record limit, 422 for anything malformed."""
+    if not isinstance(body, Mapping):
+        raise ValidationFailed({"body": ["must be an object {batch_id, records}"]})
+    errors: dict[str, list[str]] = {key: ["unknown field"] for key in body if key not in BODY_FIELDS}
+    batch_id, records = body.get("batch_id"), body.get("records")
+    if isinstance(records, list) and len(records) > MAX_RECORDS:
+        raise PayloadTooLarge(
+            f"A batch may carry at most {MAX_RECORDS} records; this one has {len(records)}. Split it into batches."
+        )
+    if batch_id is None:
+        errors["batch_id"] = ["is required"]
+    elif not isinstance(batch_id, str) or not 1 <= len(batch_id) <= BATCH_ID_MAX or not BATCH_ID.match(batch_id):
+        errors["batch_id"] = [f"must be 1-{BATCH_ID_MAX} letters, digits or ._:- (starting with a letter or digit)"]
+    if records is None:
+        errors["records"] = ["is required"]
+    elif not isinstance(records, list):
+        errors["records"] = ["must be a list of records"]
+    if errors:
+        raise ValidationFailed(errors)
+    return batch_id, records  # type: ignore[return-value]
+
+
+class RecordChecker:
+    """Validates one source's records quickly (plain Python; 10,000 records in well under a second)."""
+
+    def __init__(self, source: str, hmac_key: str, today: date) -> None:
+        self.source = source
+        self.allowed = SOURCE_STATUSES[source]
+        self.key = hmac_key.encode("utf-8")
+        self.today = today
+
+    def check(self, records: Sequence[Any]) -> Checked:
+        """Every record validated; a later duplicate of person and status is rejected, naming the first."""
+        out = Checked()
+        first: dict[tuple[str, str], int] = {}
+        for index, raw in enumerate(records):
+            problems: list[Rejection] = []
+            parsed = self.record(index, raw, problems)
+            if parsed is not None:
+                seen = first.setdefault((parsed.person_hmac, parsed.status), index)
+                if seen != index:
+                    problems.append(Rejection(index, "id_number", f"duplicate of record {seen}: same person and status"))
+            if problems:
+                out.rejected.extend(problems)
+            elif parsed is not None:
+                out.records.append(parsed)
+        return out
+
+    def record(self, index: int, raw: Any, problems: list[Rejection]) -> ParsedRecord | None:
+        """One record, or None with its problems appended."""
+        if not isinstance(raw, Mapping):
+            problems.append(Rejection(index, "record", "must be an object"))
+            return None
+        problems.extend(Rejection(index, str(k), "unknown field") for k in raw if k not in RECORD_FIELDS)
+        number = self._number(index, raw.get("id_number"), problems)
+        name = self._name(index, raw.get("name"), problems)
+        status = self._status(index, raw.get("status"), problems)
+        valid_from = self._date(index, "valid_from", raw.get("valid_from"), problems, required=True)
+        valid_to = self._date(index, "valid_to", raw.get("valid_to"), problems, required=False)
+        if valid_from is not None and valid_to is not None and valid_to <= valid_from:
+            problems.append(Rejection(index, "valid_to", "must be after valid_from"))
+        attributes = self._attributes(index, raw.get("attributes"), status, problems)
+        if problems or number is None or name is None or status is None or valid_from is None or attributes is None:
+            return None
+        digest = hmac.new(self.key, number.encode("ascii"), hashlib.sha256).hexdigest()
+        return ParsedRecord(index, digest, mask(number), name, status, valid_from, valid_to, attributes)
+
+    def _number(self, index: int, value: object, problems: list[Rejection]) -> str | None:
+        if value is None:
+            problems.append(Rejection(index, "id_number", "is required"))
+            return None
+        try:
+            return normalise_id_number(value, self.today)
+        except InvalidIdNumber as exc:
+            problems.append(Rejection(index, "id_number", str(exc)))
+            return None
+
+    def _name(self, index: int, value: object, problems: list[Rejection]) -> str | None:
+        if value is None:
+            problems.append(Rejection(index, "name", "is required"))
+        elif not isinstance(value, str) or not value.strip():
+            problems.append(Rejection(index, "name", "must be a non-empty string"))
+        elif len(value) > NAME_MAX:
+            problems.append(Rejection(index, "name", f"must have at most {NAME_MAX} characters"))
+        else:
+            return value.strip()
+        return None
+
+    def _status(self, index: int, value: object, problems: list[Rejection]) -> str | None:
+        if value is None:
+            problems.append(Rejection(index, "status", "is required"))
+        elif not isinstance(value, str) or value not in self.allowed:
+            shown = value if isinstance(value, str) else type(value).__name__
+            problems.append(Rejection(
+                index, "status", f"'{shown}' is not a status {self.source} sends; allowed: {', '.join(self.allowed)}"
+            ))
+        else:
+            return value
+        return None
+
+    def _date(self, index: int, name: str, value: object, problems: list[Rejection], *, required: bool) -> date | None:
+        if value is None:
+            if required:
+                problems.append(Rejection(index, name, "is required"))
+            return None
+        if isinstance(value, str) and ISO_DATE.match(value):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+        problems.append(Rejection(index, name, "must be a date as YYYY-MM-DD"))
+        return None
+
+    def _attributes(
+        self, index: int, value: object, status: str | None, problems: list[Rejection]
+    ) -> dict[str, Any] | None:
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            problems.append(Rejection(index, "attributes", "must be an object"))
+            return None
+        if status == "disabled":
+            grade = value.get("disability_grade")
+            if type(grade) is not int or not 1 <= grade <= 4:
+                problems.append(Rejection(index, "attributes.disability_grade", "must be an integer 1-4 for disabled"))
+                return None
+        return dict(value)
+
+
+def body_hash(body: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of the body: the same batch sent again hashes the same."""
+    return hashlib.sha256(audit.canonical(dict(body)).encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------- applying
+
+
+def apply_batch(
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    source: str,
+    body: Mapping[str, Any],
+    request_id: str | None = None,
+) -> BatchOutcome:
+    """Apply one agency batch in the caller's transaction (the caller commits once)."""
+    check_source(actor, source)
+    batch_id, raw_records = check_body(body)
+    digest = body_hash(body)
+    lock(session, f"feed:{source}")  # batches of a source apply one at a time
+    earlier = _earlier(session, source, batch_id, digest)
+    if earlier is not None:
+        return earlier
+    checked = RecordChecker(source, settings.id_hmac_key, settings.today or date.today()).check(raw_records)
+    batch = _batch_row(session, actor, source, batch_id, digest, len(raw_records))
+    _insert_records(session, batch.id, source, checked.records)
+    _supersede(session, batch.id, source)
+    students = matched_students(session, checked.records)
+    redone = redetermine_students(
+        session, actor=actor, settings=settings, student_pks=students, cause=f"feed:{source}/{batch_id}",
+        request_id=request_id,
+    )
+    response = {
+        "batch_id": batch_id, "accepted": len(checked.records), "rejected": [r.as_json() for r in checked.rejected],
+        "matched_students": len(students), "reevaluated": redone.changed,
+    }
+    batch.accepted, batch.response = len(checked.records), response
+    _audit_batch(session, actor, source, batch_id, digest, response, len(raw_records), request_id)
+    return BatchOutcome(response)
+
+
+def _earlier(session: Session, source: str, batch_id: str, digest: str) -> BatchOutcome | None:
+    """The stored answer for a replay; a conflict when the batch_id came with another body."""
+    row = session.execute(
+        select(FeedBatch.body_hash, FeedBatch.response).where(FeedBatch.source == source, FeedBatch.batch_id == batch_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    if row.body_hash != digest:
+        raise Conflict(
+            f"Batch '{batch_id}' was already received with a different body; send changes under a new batch_id."
+        )
+    return BatchOutcome(dict(row.response), replayed=True)
+
+
+def _batch_row(session: Session, actor: Actor, source: str, batch_id: str, digest: str, count: int) -> FeedBatch:
+    """The batch row, inserted first so the records can point at it (its answer is set at the end)."""
+    batch = FeedBatch(source=source, batch_id=batch_id, body_hash=digest, client_id=actor.id, record_count=count,
+                      accepted=0, response={})
+    try:
+        with session.begin_nested():
+            session.add(batch)
+    except IntegrityError:  # only without the source lock (SQLite ignores FOR UPDATE): a concurrent twin won
+        raise Conflict(f"Batch '{batch_id}' is being applied by another request; retry to get its answer.") from None
+    return batch
+
+
+def _insert_records(session: Session, batch_pk: int, source: str, records: Sequence[ParsedRecord]) -> None:
+    """All valid records in bulk (executemany)."""
+    now = datetime.now(UTC)
+    for part in chunks(records, 5000):
+        session.execute(insert(AgencyRecord), [
+            {"source": source, "person_hmac": r.person_hmac, "person_mask": r.person_mask, "name": r.name,
+             "status": r.status, "attributes": r.attributes, "valid_from": r.valid_from, "valid_to": r.valid_to,
+             "batch_pk": batch_pk, "record_index": r.index, "received_at": now}
+            for r in part
+        ])
+
+
+def _supersede(session: Session, batch_pk: int, source: str) -> None:
+    """One UPDATE: this batch's records supersede the current ones for the same source, person and status."""
+    old, new = AgencyRecord.__table__, aliased(AgencyRecord.__table__)
+    session.execute(
+        update(old)
+        .where(
+            new.c.batch_pk == batch_pk, old.c.source == source, old.c.person_hmac == new.c.person_hmac,
+            old.c.status == new.c.status, old.c.superseded_by.is_(None), old.c.batch_pk != batch_pk,
+        )
+        .values(superseded_by=new.c.id)
+    )
+
+
+def matched_students(session: Session, records: Iterable[ParsedRecord]) -> list[int]:
+    """Students the records reach: by their own number (any status) or a guardian's (household, disabled)."""
+    own, household = set(), set()
+    for record in records:
+        own.add(record.person_hmac)
+        if record.status in GUARDIAN_STATUSES:
+            household.add(record.person_hmac)
+    found: set[int] = set()
+    for part in chunks(sorted(own)):
+        found.update(session.execute(select(Student.id).where(Student.id_hmac.in_(part))).scalars())
+    for part in chunks(sorted(household)):
+        found.update(session.execute(select(Guardian.student_pk).where(Guardian.id_hmac.in_(part))).scalars())
+    return sorted(found)
+
+
+def _audit_batch(
+    session: Session, actor: Actor, source: str, batch_id: str, digest: str, response: Mapping[str, Any], count: int,
+    request_id: str | None,
+) -> None:
+    audit.record(
+        session, actor=actor, action="feed.batch", subject=f"batch:{source}/{batch_id}",
+        summary={"records": count, "accepted": response["accepted"], "rejected": len(response["rejected"]),
+                 "matched_students": response["matched_students"], "reevaluated": response["reevaluated"],
+                 "body_hash": digest},
+        request_id=request_id,
+    )
+
+
+# ---------------------------------------------------------------------------------------- outcomes
+
+
+def encode_cursor(seq: int) -> str:
+    """Opaque to clients: base64 of 'seq:N'."""
+    return base64.urlsafe_b64encode(f"seq:{seq}".encode("ascii")).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """The last seq a client has seen (0 from the start); 422 for anything this service did not issue."""
+    if cursor is None or cursor == "":
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        kind, _, value = text.partition(":")
+        if kind != "seq" or not value.isdigit() or len(value) > 18:
+            raise ValueError(text)
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValidationFailed({"cursor": ["is not a cursor this service issued; start without one"]}) from None
+
+
+def _reached_by(source: str) -> Select[Any]:
+    """(student_pk, via, record id, masked number) for every record of this source that reaches a student.
+
+    `via` is 0 for the student's own number, 1 for a guardian's (household statuses and disability).
+    """
+    own = (
+        select(Student.id.label("student_pk"), literal(0).label("via"), AgencyRecord.id.label("rid"),
+               AgencyRecord.person_mask.label("person"))
+        .join(AgencyRecord, AgencyRecord.person_hmac == Student.id_hmac)
+        .where(AgencyRecord.source == source)
+    )
+    guardian = (
+        select(Guardian.student_pk.label("student_pk"), literal(1).label("via"), AgencyRecord.id.label("rid"),
+               AgencyRecord.person_mask.label("person"))
+        .join(AgencyRecord, AgencyRecord.person_hmac == Guardian.id_hmac)
+        .where(AgencyRecord.source == source, AgencyRecord.status.in_(sorted(GUARDIAN_STATUSES)))
+    )
+    return own.union_all(guardian)
+
+
+def outcomes(
+    session: Session, *, actor: Actor, source: str, cursor: str | None = None, limit: int = 100
+) -> dict[str, Any]:
+    """Determinations of the students this source sent records about, in change order after the cursor.
+
+    `seq` is assigned under the change-log lock held to commit, so paging by it has no gaps and
+    no repeats even while batches land.
+    """
+    check_source(actor, source)
+    after = decode_cursor(cursor)
+    limit = max(1, min(limit, OUTCOMES_MAX))
+    reached = _reached_by(source).subquery()
+    rows = session.execute(
+        select(Determination, Student.student_id, Student.school_code)
+        .join(Student, Student.id == Determination.student_pk)
+        .where(Determination.seq > after, exists().where(reached.c.student_pk == Determination.student_pk))
+        .order_by(Determination.seq)
+        .limit(limit)
+    ).all()
+    persons = _persons(session, source, sorted({det.student_pk for det, _sid, _school in rows}))
+    items = [_outcome(det, student_id, school, persons.get(det.student_pk, "")) for det, student_id, school in rows]
+    return {"items": items, "next_cursor": encode_cursor(rows[-1][0].seq if rows else after)}
+
+
+def _persons(session: Session, source: str, student_pks: Sequence[int]) -> dict[int, str]:
+    """The masked number each student was matched through: their own, else the guardian of the latest record."""
+    best: dict[int, tuple[int, int, str]] = {}
+    reached = _reached_by(source).subquery()
+    for part in chunks(list(student_pks)):
+        for pk, via, rid, person in session.execute(select(reached).where(reached.c.student_pk.in_(part))):
+            rank = (-via, rid, person)
+            if pk not in best or rank > best[pk]:
+                best[pk] = rank
+    return {pk: person for pk, (_via, _rid, person) in best.items()}
+
+
+def _outcome(det: Determination, student_id: str, school_code: str, person: str) -> dict[str, Any]:
+    return {
+        "student_id": student_id,
+        "person": person,
+        "school_code": school_code,
+        "school_year": det.school_year,
+        "level": det.level,
+        "awards": [{"program": a["program"], "amount": a["amount"]} for a in det.awards],
+        "total": _yuan(det.total_fen),
+        "as_of": det.as_of.isoformat(),
+        "rule_set_version": det.rule_set_version,
+        "seq": det.seq,
+        "changed": det.changed,
+    }
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+__all__ = [
+    "MAX_RECORDS",
+    "BatchOutcome",
+    "PayloadTooLarge",
+    "apply_batch",
+    "decode_cursor",
+    "encode_cursor",
+    "matched_students",
+    "outcomes",
+]
