@@ -1,0 +1,83 @@
+"""POST /api/v1/auth/login and /logout: a bearer token for a user's session, and ending it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from marshmallow import Schema, fields, validate
+from werkzeug.exceptions import Unauthorized
+
+from aidservice.api.auth import current_actor, require_user
+from aidservice.api.common import Blueprint
+from aidservice.extensions import db
+from aidservice.models import ROLES
+from aidservice.requestid import current_request_id
+from aidservice.services.accounts import PASSWORD_MAX, login, logout
+from aidservice.services.auth import AuthenticationFailed
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in and out")
+
+WRONG_CREDENTIALS = "Invalid username or password."
+
+
+class LoginSchema(Schema):
+    """Credentials of an officer, administrator or auditor."""
+
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=PASSWORD_MAX))
+
+
+class SessionUserSchema(Schema):
+    """Who signed in and what they may reach."""
+
+    username = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    school_code = fields.String(required=True, allow_none=True)
+    region_code = fields.String(required=True, allow_none=True)
+
+
+class SessionSchema(Schema):
+    """A session: send `Authorization: Bearer <token>` until `expires_at`."""
+
+    token = fields.String(required=True)
+    expires_at = fields.DateTime(required=True)
+    user = fields.Nested(SessionUserSchema, required=True)
+
+
+@blp.route("/login", methods=["POST"])
+@blp.arguments(LoginSchema)
+@blp.response(200, SessionSchema)
+@blp.alt_response(401, response="UNAUTHORIZED", description="Unknown user or wrong password (one message for both)")
+@blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE", description="Body is not application/json")
+def sign_in(body: dict[str, Any]) -> dict[str, Any]:
+    """Check the password and open a session; the token is returned once and stored only as a hash."""
+    try:
+        result = login(
+            db.session, username=body["username"], password=body["password"],
+            address=request.remote_addr, request_id=current_request_id(),
+        )
+    except AuthenticationFailed:
+        db.session.rollback()
+        raise Unauthorized(WRONG_CREDENTIALS) from None
+    db.session.commit()
+    user = result.user
+    return {
+        "token": result.token,
+        "expires_at": result.expires_at,
+        "user": {
+            "username": user.username, "role": user.role,
+            "school_code": user.school_code, "region_code": user.region_code,
+        },
+    }
+
+
+@blp.route("/logout", methods=["POST"])
+@blp.response(204)
+@blp.alt_response(401, response="UNAUTHORIZED", description="No valid session token")
+@require_user()
+def sign_out() -> None:
+    """Revoke the token this request was made with."""
+    token = request.headers["Authorization"].partition(" ")[2].strip()
+    logout(db.session, actor=current_actor(), token=token, request_id=current_request_id())
+    db.session.commit()

@@ -1,0 +1,201 @@
+"""The roster API: PUT schools and students, GET a student with its determination, import students from a file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask_smorest.fields import Upload
+from marshmallow import Schema, fields, validate
+
+from aidservice.api.auth import current_actor, require_user
+from aidservice.api.common import Blueprint
+from aidservice.api.settings import settings
+from aidservice.engine.result import LEVELS
+from aidservice.extensions import db
+from aidservice.requestid import current_request_id
+from aidservice.services import roster
+from aidservice.services.actors import ADMIN_ROLES
+from aidservice.services.roster import SchoolPayloadSchema, StudentPayloadSchema
+
+blp = Blueprint("roster", __name__, url_prefix="/api/v1", description="Schools and students (the roster)")
+
+WRITERS = ("school_officer", *ADMIN_ROLES)
+IMPORT_MAX_BYTES = 8 * 1024 * 1024
+"""Default upload limit of one import file (AID_IMPORT_MAX_BYTES overrides it); ~10 MB of CSV is 50,000 rows."""
+IMPORT_MAX_ROWS = 50_000
+"""Default row limit of one import file (AID_IMPORT_MAX_ROWS overrides it)."""
+
+
+def _money(**kwargs: Any) -> fields.Decimal:
+    return fields.Decimal(as_string=True, places=2, metadata={"example": "1250.00"}, **kwargs)
+
+
+class SchoolSchema(Schema):
+    """A school; `city_code` is derived from the region (its first four digits and 00)."""
+
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    region_code = fields.String(required=True)
+    city_code = fields.String(required=True)
+    stages = fields.List(fields.String(), required=True)
+    kind = fields.String(required=True)
+    inclusive_kindergarten = fields.Boolean(required=True)
+    tuition_fee = _money(required=True, allow_none=True)
+    central_university = fields.Boolean(required=True)
+
+
+class GuardianViewSchema(Schema):
+    """A guardian with the ID number masked (first 6 and last 4)."""
+
+    id_number = fields.String(required=True, metadata={"example": "320102********0012"})
+    name = fields.String(required=True)
+    relation = fields.String(required=True)
+
+
+class AwardViewSchema(Schema):
+    """An award of the current determination."""
+
+    program = fields.String(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True)
+    amount = _money(required=True, allow_none=True)
+    basis = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class DeterminationSchema(Schema):
+    """The student's current determination for the configured school year, as stored (replayable)."""
+
+    level = fields.String(required=True, validate=validate.OneOf(LEVELS))
+    awards = fields.List(fields.Nested(AwardViewSchema), required=True)
+    total = _money(required=True)
+    reasons = fields.List(fields.Raw(), required=True)
+    missing = fields.List(fields.String(), required=True)
+    rule_set_version = fields.String(required=True)
+    as_of = fields.Date(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class StudentSchema(Schema):
+    """A student with ID numbers masked and the current determination (null until one is made)."""
+
+    student_id = fields.String(required=True)
+    id_number = fields.String(required=True, metadata={"example": "320102********0011"})
+    name = fields.String(required=True)
+    school_code = fields.String(required=True)
+    class_name = fields.String(required=True)
+    stage = fields.String(required=True)
+    grade = fields.Integer(required=True)
+    boarding = fields.Boolean(required=True)
+    rural_hukou = fields.Boolean(required=True)
+    agri_major = fields.Boolean(required=True)
+    arts_performance_major = fields.Boolean(required=True)
+    retired_soldier = fields.Boolean(required=True)
+    salaried = fields.Boolean(required=True)
+    guardians = fields.List(fields.Nested(GuardianViewSchema), required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    determination = fields.Nested(DeterminationSchema, required=True, allow_none=True)
+
+
+class ImportQuerySchema(Schema):
+    partial = fields.Boolean(
+        load_default=False, metadata={"description": "write the valid rows and report the invalid ones"}
+    )
+
+
+class ImportFileSchema(Schema):
+    file = Upload(required=True, metadata={"description": "CSV (UTF-8) or XLSX; header row of payload field names"})
+
+
+class RowErrorSchema(Schema):
+    """A problem in one row; `row` counts the header as row 1."""
+
+    row = fields.Integer(required=True)
+    field = fields.String(required=True, metadata={"example": "guardian1_id_number"})
+    message = fields.String(required=True)
+
+
+class ImportResultSchema(Schema):
+    """What an import wrote, and (with partial=true) the rows it did not."""
+
+    created = fields.Integer(required=True)
+    updated = fields.Integer(required=True)
+    unchanged = fields.Integer(required=True)
+    rejected = fields.List(fields.Nested(RowErrorSchema), required=True)
+
+
+@blp.route("/schools/<code>", methods=["PUT"])
+@blp.arguments(SchoolPayloadSchema)
+@blp.response(200, SchoolSchema)
+@blp.alt_response(201, schema=SchoolSchema, description="Created")
+@blp.alt_response(403, response="FORBIDDEN", description="Not an administrator over this region")
+@blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE", description="Body is not application/json")
+@require_user(ADMIN_ROLES)
+def put_school(body: dict[str, Any], code: str) -> tuple[dict[str, Any], int]:
+    """Create or replace a school in the caller's region (201 when created)."""
+    saved = roster.put_school(
+        db.session, actor=current_actor(), settings=settings(), code=code, payload=body,
+        request_id=current_request_id(),
+    )
+    db.session.commit()
+    return roster.school_view(saved.record), 201 if saved.created else 200
+
+
+@blp.route("/students/<student_id>", methods=["PUT"])
+@blp.arguments(StudentPayloadSchema)
+@blp.response(200, StudentSchema)
+@blp.alt_response(201, schema=StudentSchema, description="Created")
+@blp.alt_response(403, response="FORBIDDEN", description="The student's current or new school is outside your scope")
+@blp.alt_response(409, response="CONFLICT", description="Another student record has this identity number")
+@blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE", description="Body is not application/json")
+@require_user(WRITERS)
+def put_student(body: dict[str, Any], student_id: str) -> tuple[dict[str, Any], int]:
+    """Create or replace a student and re-evaluate it; answers with the student as GET shows it."""
+    service_settings = settings()
+    saved = roster.put_student(
+        db.session, actor=current_actor(), settings=service_settings, student_id=student_id, payload=body,
+        request_id=current_request_id(),
+    )
+    view = roster.student_view(db.session, saved.record, service_settings)
+    db.session.commit()
+    return view, 201 if saved.created else 200
+
+
+@blp.route("/students/<student_id>", methods=["GET"])
+@blp.response(200, StudentSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="Outside your scope, or an agency client")
+@blp.alt_response(404, response="NOT_FOUND", description="No such student")
+@require_user()
+def get_student(student_id: str) -> dict[str, Any]:
+    """The student with masked ID numbers and the current determination of the configured school year."""
+    return roster.get_student(db.session, actor=current_actor(), settings=settings(), student_id=student_id)
+
+
+@blp.route("/students/import", methods=["POST"])
+@blp.arguments(ImportQuerySchema, location="query")
+@blp.arguments(ImportFileSchema, location="files")
+@blp.response(200, ImportResultSchema)
+@blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="File over the size or row limit")
+@require_user(WRITERS)
+def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+    """Import students from CSV or XLSX: all-or-nothing (422 listing every bad row) unless partial=true."""
+    upload = files["file"]
+    limit = int(current_app.config.get("AID_IMPORT_MAX_BYTES", IMPORT_MAX_BYTES))
+    data = upload.stream.read(limit + 1)
+    if len(data) > limit:
+        raise roster.PayloadTooLarge(f"The file is larger than the import limit of {limit} bytes.")
+    result = roster.import_student_file(
+        db.session, actor=current_actor(), settings=settings(), filename=upload.filename or "",
+        data=data, partial=query["partial"],
+        max_rows=int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS)),
+        request_id=current_request_id(),
+    )
+    db.session.commit()
+    return {
+        "created": result.created,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "rejected": [{"row": e.row, "field": e.field, "message": e.message} for e in result.rejected],
+    }

@@ -1,0 +1,221 @@
+"""Accounts: creating and deactivating users, signing in and out.
+
+Login throttling comes in a later issue; `LoginGuard` is the seam it plugs into: `login()` asks
+the guard before checking a password and tells it about each failure and success.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from aidservice.models import ROLES, AuthToken, Region, School, User
+
+from . import audit
+from .actors import ADMIN_ROLES, Actor
+from .auth import (
+    AuthenticationFailed,
+    check_password,
+    hash_password,
+    issue_user_token,
+    now,
+    token_digest,
+    user_actor,
+)
+from .errors import Conflict, NotFound, ValidationFailed
+
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
+PASSWORD_MIN = 10
+PASSWORD_MAX = 1024  # argon2 takes any length; this only bounds the work one request can ask for
+ADMIN_LEVELS = {"county_admin": "county", "city_admin": "city", "province_admin": "province"}
+BAD_CREDENTIALS = "invalid username or password"
+
+
+class LoginGuard(Protocol):
+    """Where login throttling plugs in (a later issue): refuse early, and learn from each outcome."""
+
+    def before_attempt(self, username: str, address: str | None) -> None:
+        """Raise to refuse an attempt (e.g. too many recent failures) before any password is checked."""
+
+    def after_failure(self, username: str, address: str | None) -> None:
+        """Count a failed attempt."""
+
+    def after_success(self, username: str, address: str | None) -> None:
+        """Reset what was counted for this user."""
+
+
+class NoThrottle:
+    """The guard until throttling is built: lets every attempt through."""
+
+    def before_attempt(self, username: str, address: str | None) -> None:
+        return None
+
+    def after_failure(self, username: str, address: str | None) -> None:
+        return None
+
+    def after_success(self, username: str, address: str | None) -> None:
+        return None
+
+
+NO_THROTTLE = NoThrottle()
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    """A new session: the bearer token (shown once), when it expires, and who signed in."""
+
+    token: str
+    expires_at: datetime
+    user: User
+
+
+def check_new_password(password: str) -> None:
+    """Refuse passwords that are short or all digits (a phone number or a birth date is not a password)."""
+    problems = []
+    if len(password) < PASSWORD_MIN:
+        problems.append(f"must have at least {PASSWORD_MIN} characters")
+    elif len(password) > PASSWORD_MAX:
+        problems.append(f"must have at most {PASSWORD_MAX} characters")
+    if password.isdigit():
+        problems.append("must not be only digits")
+    if problems:
+        raise ValidationFailed({"password": problems})
+
+
+def _check_scope(session: Session, role: str, school_code: str | None, region_code: str | None) -> None:
+    """A user's scope must fit the role: officers one existing school, admins a region of their level."""
+    errors: dict[str, list[str]] = {}
+    if role == "school_officer":
+        if not school_code:
+            errors["school"] = ["a school officer needs --school"]
+        elif session.get(School, school_code) is None:
+            errors["school"] = [f"unknown school {school_code}"]
+        if region_code:
+            errors["region"] = ["a school officer's scope is the school; give no region"]
+    elif role in ADMIN_ROLES:
+        level = ADMIN_LEVELS[role]
+        region = session.get(Region, region_code) if region_code else None
+        if not region_code:
+            errors["region"] = [f"a {role} needs --region (a {level} code)"]
+        elif region is None:
+            errors["region"] = [f"unknown region {region_code}"]
+        elif region.level != level:
+            errors["region"] = [f"a {role} needs a {level}; {region_code} is a {region.level}"]
+        if school_code:
+            errors["school"] = ["an administrator's scope is a region; give no school"]
+    elif school_code or region_code:
+        errors["role"] = ["an auditor reads the whole province; give neither school nor region"]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def create_user(
+    session: Session,
+    *,
+    actor: Actor,
+    username: str,
+    role: str,
+    password: str,
+    school_code: str | None = None,
+    region_code: str | None = None,
+    request_id: str | None = None,
+) -> User:
+    """Add an account with its role and scope; the password is stored only as an argon2 hash. Audited."""
+    if not USERNAME.fullmatch(username):
+        raise ValidationFailed({"username": ["2-64 letters, digits or . _ @ -, starting with a letter or digit"]})
+    if role not in ROLES:
+        raise ValidationFailed({"role": [f"must be one of {', '.join(ROLES)}"]})
+    check_new_password(password)
+    _check_scope(session, role, school_code, region_code)
+    if session.execute(select(User.id).where(User.username == username)).first() is not None:
+        raise Conflict(f"user {username} already exists", {"username": ["already exists"]})
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        school_code=school_code,
+        region_code=region_code,
+        active=True,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session, actor=actor, action="user.create", subject=f"user:{username}",
+        summary={"role": role, "school_code": school_code, "region_code": region_code}, request_id=request_id,
+    )
+    return user
+
+
+def deactivate_user(session: Session, *, actor: Actor, username: str, request_id: str | None = None) -> bool:
+    """Stop an account from signing in and end its sessions; False when it was already inactive. Audited."""
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"no user {username}")
+    if not user.active:
+        return False
+    user.active = False
+    revoked = session.execute(
+        update(AuthToken)
+        .where(AuthToken.user_id == user.id, AuthToken.revoked_at.is_(None))
+        .values(revoked_at=now())
+    ).rowcount
+    audit.record(
+        session, actor=actor, action="user.deactivate", subject=f"user:{username}",
+        summary={"sessions_revoked": revoked}, request_id=request_id,
+    )
+    return True
+
+
+@cache
+def _decoy_hash() -> str:
+    """A hash to check unknown usernames against, so they take as long as wrong passwords."""
+    return hash_password("decoy password, never valid")
+
+
+def login(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    address: str | None = None,
+    guard: LoginGuard = NO_THROTTLE,
+    request_id: str | None = None,
+) -> LoginResult:
+    """Check the password and open a session; the same error for an unknown user and a wrong password."""
+    guard.before_attempt(username, address)
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None or not user.active:
+        check_password(_decoy_hash(), password)
+        guard.after_failure(username, address)
+        raise AuthenticationFailed(BAD_CREDENTIALS)
+    if not check_password(user.password_hash, password):
+        guard.after_failure(username, address)
+        raise AuthenticationFailed(BAD_CREDENTIALS)
+    guard.after_success(username, address)
+    token, expires = issue_user_token(session, user)
+    audit.record(
+        session, actor=user_actor(user), action="auth.login", subject=f"user:{username}",
+        summary={"expires_at": expires.isoformat()}, request_id=request_id,
+    )
+    return LoginResult(token, expires, user)
+
+
+def logout(session: Session, *, actor: Actor, token: str, request_id: str | None = None) -> None:
+    """Revoke the session token the caller used; later requests with it get 401. Audited."""
+    auth = session.execute(
+        select(AuthToken).where(AuthToken.token_hash == token_digest(token))
+    ).scalar_one_or_none()
+    if auth is None or auth.user_id != actor.id:
+        raise NotFound("no such session")
+    if auth.revoked_at is None:
+        auth.revoked_at = now()
+    audit.record(
+        session, actor=actor, action="auth.logout", subject=f"user:{actor.name}", summary={},
+        request_id=request_id,
+    )

@@ -1,0 +1,1123 @@
+"""The roster: schools and students, put one at a time or imported from a file, scoped to the caller and audited.
+
+Every change re-evaluates the students it touches (`determinations.redetermine_students`) in the
+same transaction, so a student's current determination never lags behind the roster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from aidservice.engine.result import fen_to_yuan
+from aidservice.identity import InvalidIdNumber, id_hmac, mask, normalise_id_number
+from aidservice.models import Determination, Guardian, School, Student
+from aidservice.models.rule_set import utcnow
+
+from . import audit
+from .actors import Actor
+from .context import Settings
+from .errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from .regions import check_code, city_code_of, resolve_region
+
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+CODE_MESSAGE = "1-32 letters, digits, - or _"
+MAX_GUARDIANS = 6
+IN_CHUNK = 2000  # bound parameters per IN list, well inside SQLite's and PostgreSQL's limits
+BOOL_FIELDS = ("boarding", "rural_hukou", "agri_major", "arts_performance_major", "retired_soldier", "salaried")
+STUDENT_FIELDS = ("id_number", "name", "school_code", "class_name", "stage", "grade", *BOOL_FIELDS)
+SCHOOL_RULE_FIELDS = ("city_code", "inclusive_kindergarten", "tuition_fee", "central_university")
+"""School fields the rules read: changing one re-evaluates the school's students."""
+
+
+class PayloadTooLarge(DomainError):
+    """An upload with more rows than one import may carry."""
+
+    status = 413
+    title = "Payload too large"
+    type_suffix = "payload-too-large"
+
+
+# ---------------------------------------------------------------------------------- payload schemas
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true/false only: 1, "yes" or "false" are type errors, not guesses (imports convert text first)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class StrictInteger(fields.Integer):
+    """A JSON integer; booleans, floats and numeric strings are refused."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Text(fields.String):
+    """A string with surrounding whitespace removed."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class IdNumber(fields.String):
+    """A resident ID number (GB 11643): format, birth date and check character, normalised to upper-case X."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        try:
+            return normalise_id_number(value)
+        except InvalidIdNumber as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class Money(fields.Decimal):
+    """Yuan as a string ("1250.00"), at most two decimal places, never negative."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(as_string=True, validate=validate.Range(min=0, max=10_000_000), **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, bool | float):
+            raise ValidationError("must be a string of yuan with two decimal places, e.g. \"1250.00\"")
+        amount = super()._deserialize(value, attr, data, **kwargs)
+        if amount != amount.quantize(Decimal("0.01")):
+            raise ValidationError("has more than two decimal places (fen)")
+        return amount.quantize(Decimal("0.01"))
+
+
+def _code(**kwargs: Any) -> Text:
+    return Text(validate=validate.Regexp(CODE, error=CODE_MESSAGE), **kwargs)
+
+
+class SchoolPayloadSchema(Schema):
+    """A school as PUT /api/v1/schools/{code} takes it; `stages` come from the rules' `stage` values."""
+
+    name = Text(required=True, validate=validate.Length(min=1, max=128))
+    region_code = Text(
+        required=True,
+        validate=validate.Regexp(r"^\d{6}$", error="must be a 6-digit division code"),
+        metadata={"example": "320102", "description": "county (or city) division code; a new county is added"},
+    )
+    stages = fields.List(
+        Text(validate=validate.Length(min=1, max=16)),
+        required=True,
+        validate=validate.Length(min=1, max=8),
+        metadata={"example": ["primary", "junior"]},
+    )
+    kind = Text(required=True, validate=validate.OneOf(["public", "private"]))
+    inclusive_kindergarten = StrictBoolean(load_default=False)
+    tuition_fee = Money(load_default=None, allow_none=True, metadata={"example": "1250.00"})
+    central_university = StrictBoolean(load_default=False)
+
+
+class GuardianSchema(Schema):
+    """A parent or guardian; household statuses reach the student through this ID number."""
+
+    id_number = IdNumber(required=True, metadata={"example": "320102198001010012"})
+    name = Text(required=True, validate=validate.Length(min=1, max=64))
+    relation = Text(
+        required=True, validate=validate.Length(min=1, max=16), metadata={"example": "father"}
+    )
+
+
+class StudentPayloadSchema(Schema):
+    """A student as PUT /api/v1/students/{student_id} takes it (DESIGN.md student payload)."""
+
+    id_number = IdNumber(required=True, metadata={"example": "320102200803010011"})
+    name = Text(required=True, validate=validate.Length(min=1, max=64))
+    school_code = _code(required=True)
+    class_name = Text(load_default="", validate=validate.Length(max=64))
+    stage = Text(required=True, validate=validate.Length(min=1, max=16), metadata={"example": "junior"})
+    grade = StrictInteger(required=True, metadata={"example": 1})
+    boarding = StrictBoolean(load_default=False)
+    rural_hukou = StrictBoolean(load_default=False)
+    agri_major = StrictBoolean(load_default=False)
+    arts_performance_major = StrictBoolean(load_default=False)
+    retired_soldier = StrictBoolean(load_default=False)
+    salaried = StrictBoolean(load_default=False)
+    guardians = fields.List(
+        fields.Nested(GuardianSchema), load_default=list, validate=validate.Length(max=MAX_GUARDIANS)
+    )
+
+    @validates_schema
+    def _distinct_people(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        """A guardian is someone other than the student, and listed once."""
+        seen = {data.get("id_number")}
+        errors: dict[int, dict[str, list[str]]] = {}
+        for index, guardian in enumerate(data.get("guardians") or []):
+            number = guardian["id_number"]
+            if number == data.get("id_number"):
+                errors[index] = {"id_number": ["is the student's own number"]}
+            elif number in seen:
+                errors[index] = {"id_number": ["is listed twice"]}
+            seen.add(number)
+        if errors:
+            raise ValidationError({"guardians": errors})
+
+
+class StudentRowSchema(StudentPayloadSchema):
+    """One row of an import: the student payload with its `student_id`."""
+
+    student_id = _code(required=True)
+
+
+def load_payload(schema: Schema, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a payload; ValidationFailed names each bad field ("guardians.0.id_number")."""
+    try:
+        return schema.load(payload)
+    except ValidationError as exc:
+        raise ValidationFailed(_flatten(exc.messages)) from None
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as {"guardians.0.id_number": [...]}; `_schema` belongs to its parent."""
+    if isinstance(messages, Mapping):
+        flat: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            path = prefix if key == "_schema" else (f"{prefix}.{key}" if prefix else str(key))
+            for name, texts in _flatten(value, path).items():
+                flat.setdefault(name, []).extend(texts)
+        return flat
+    if isinstance(messages, str):
+        return {prefix or "body": [messages]}
+    flat = {}
+    for item in messages:
+        for name, texts in _flatten(item, prefix).items():
+            flat.setdefault(name, []).extend(texts)
+    return flat
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+
+def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def mask_name(name: str) -> str:
+    """What the audit trail keeps of a name: the first character."""
+    return name[:1] + "*" * max(len(name) - 1, 0)
+
+
+def _yuan(fen: int | None) -> str | None:
+    amount = fen_to_yuan(fen)
+    return None if amount is None else f"{amount:.2f}"
+
+
+def _fen(amount: Decimal | None) -> int | None:
+    return None if amount is None else int(amount.scaleb(2))
+
+
+def _redetermine(
+    session: Session, *, actor: Actor, settings: Settings, student_pks: Sequence[int], request_id: str | None
+) -> None:
+    """Re-evaluate the students a roster change touched, in this transaction."""
+    if not student_pks:
+        return
+    try:
+        from aidservice.services.determinations import redetermine_students
+    except ImportError as exc:  # TODO(issue 3): remove once services/determinations.py provides it
+        raise RuntimeError(
+            "TODO: aidservice.services.determinations.redetermine_students is not there yet; "
+            "roster changes cannot be re-evaluated"
+        ) from exc
+    redetermine_students(
+        session, actor=actor, settings=settings, student_pks=list(student_pks), cause="roster",
+        request_id=request_id,
+    )
+
+
+def _stage_errors(settings: Settings, stage: str, offered: Sequence[str] | None, path: str = "stage") -> list[str]:
+    """The stage must be one the rules know and (for a student) one the school offers."""
+    known = tuple(settings.rules.facts["stage"].values)
+    if stage not in known:
+        return [f"{stage!r} is not one of {', '.join(known)}"]
+    if offered is not None and stage not in offered:
+        return [f"the school does not offer {stage} (it offers {', '.join(offered)})"]
+    return []
+
+
+def _grade_errors(settings: Settings, grade: int) -> list[str]:
+    spec = settings.rules.facts["grade"]
+    low, high = spec.min, spec.max
+    if (low is not None and grade < low) or (high is not None and grade > high):
+        return [f"must be between {low} and {high}"]
+    return []
+
+
+# ---------------------------------------------------------------------------------------- schools
+
+
+def school_view(school: School) -> dict[str, Any]:
+    """A school as the API shows it and the audit trail records it (no personal data in a school)."""
+    return {
+        "code": school.code,
+        "name": school.name,
+        "region_code": school.region_code,
+        "city_code": school.city_code,
+        "stages": list(school.stages),
+        "kind": school.kind,
+        "inclusive_kindergarten": school.inclusive_kindergarten,
+        "tuition_fee": _yuan(school.tuition_fee_fen),
+        "central_university": school.central_university,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """The record a PUT left behind and whether it was created."""
+
+    record: Any
+    created: bool
+
+
+def put_school(
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    code: str,
+    payload: Mapping[str, Any],
+    request_id: str | None = None,
+) -> Saved:
+    """Create or replace a school in the caller's region; a county region not yet known is added.
+
+    Administrators only, within their region, both for where the school is and where it goes.
+    Changing a fact the rules read re-evaluates the school's students.
+    """
+    if not CODE.fullmatch(code or ""):
+        raise ValidationFailed({"code": [CODE_MESSAGE]})
+    data = load_payload(SchoolPayloadSchema(), payload)
+    if actor.kind == "user" and not actor.is_admin:
+        raise Forbidden("Only county, city and province administrators change schools.")
+    errors = {f"stages.{i}": problems for i, s in enumerate(data["stages"]) if (problems := _stage_errors(settings, s, None))}
+    if len(set(data["stages"])) != len(data["stages"]):
+        errors.setdefault("stages", []).append("lists a stage twice")
+    if errors:
+        raise ValidationFailed(errors)
+    check_code(data["region_code"])
+    school = session.get(School, code)
+    if school is not None and not actor.may_change_school(code, school.region_code):
+        raise Forbidden(f"School {code} is outside your region.")
+    if not actor.may_change_school(code, data["region_code"]):
+        raise Forbidden(f"Region {data['region_code']} is outside your region.")
+    region = resolve_region(session, data["region_code"], actor=actor, request_id=request_id)
+    if region.level == "province":
+        raise ValidationFailed({"region_code": ["place the school in its city or county"]})
+    if school is not None:
+        _refuse_dropping_taught_stages(session, school, data["stages"])
+    before = None if school is None else school_view(school)
+    if school is None:
+        school = School(code=code)
+        session.add(school)
+    school.name = data["name"]
+    school.region_code = region.code
+    school.city_code = city_code_of(region.code)
+    school.stages = list(data["stages"])
+    school.kind = data["kind"]
+    school.inclusive_kindergarten = data["inclusive_kindergarten"]
+    school.tuition_fee_fen = _fen(data["tuition_fee"])
+    school.central_university = data["central_university"]
+    session.flush()
+    after = school_view(school)
+    if before == after:
+        return Saved(school, False)
+    audit.record(
+        session, actor=actor, action="school.create" if before is None else "school.update",
+        subject=f"school:{code}", summary={"before": before, "after": after}, request_id=request_id,
+    )
+    if before is not None and any(before[f] != after[f] for f in SCHOOL_RULE_FIELDS):
+        pks = list(session.execute(select(Student.id).where(Student.school_code == code)).scalars())
+        _redetermine(session, actor=actor, settings=settings, student_pks=pks, request_id=request_id)
+    return Saved(school, before is None)
+
+
+def _refuse_dropping_taught_stages(session: Session, school: School, stages: Sequence[str]) -> None:
+    """A stage its students are in cannot be removed from a school (move the students first)."""
+    dropped = [s for s in school.stages if s not in stages]
+    if not dropped:
+        return
+    counts = dict(session.execute(
+        select(Student.stage, func.count()).where(Student.school_code == school.code, Student.stage.in_(dropped))
+        .group_by(Student.stage)
+    ).all())
+    if counts:
+        taught = ", ".join(f"{stage} ({n} students)" for stage, n in sorted(counts.items()))
+        raise ValidationFailed({"stages": [f"students are enrolled in stages it no longer lists: {taught}"]})
+
+
+# --------------------------------------------------------------------------------------- students
+
+
+def audit_view(values: Mapping[str, Any], guardians: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """A student as the audit trail records it: ID numbers masked, names cut to their first character."""
+    return {
+        "id_number": mask(values["id_number"]),
+        "name": mask_name(values["name"]),
+        **{name: values[name] for name in STUDENT_FIELDS[2:]},
+        "guardians": sorted(
+            ({"id_number": mask(g["id_number"]), "name": mask_name(g["name"]), "relation": g["relation"]}
+             for g in guardians),
+            key=lambda g: (g["id_number"], g["relation"]),
+        ),
+    }
+
+
+def student_audit_view(student: Student) -> dict[str, Any]:
+    """`audit_view` of a stored student."""
+    return audit_view(
+        {name: getattr(student, name) for name in STUDENT_FIELDS},
+        [{"id_number": g.id_number, "name": g.name, "relation": g.relation} for g in student.guardians],
+    )
+
+
+def _changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> dict[str, Any]:
+    """Audit summary of a change: the fields that differ, before and after."""
+    if before is None:
+        return {"before": None, "after": dict(after)}
+    changed = [k for k in after if before.get(k) != after[k]]
+    return {
+        "changed": changed,
+        "before": {k: before.get(k) for k in changed},
+        "after": {k: after[k] for k in changed},
+    }
+
+
+def _apply(student: Student, data: Mapping[str, Any], hmac_key: str) -> bool:
+    """Copy a validated payload onto a student (guardians matched by keyed hash); True when anything changed."""
+    changed = False
+    number = data["id_number"]
+    if student.id_number != number:
+        student.id_number, student.id_hmac = number, id_hmac(hmac_key, number)
+        changed = True
+    for name in STUDENT_FIELDS[1:]:
+        if getattr(student, name) != data[name]:
+            setattr(student, name, data[name])
+            changed = True
+    wanted = {id_hmac(hmac_key, g["id_number"]): g for g in data["guardians"]}
+    for guardian in list(student.guardians):
+        fresh = wanted.pop(guardian.id_hmac, None)
+        if fresh is None:
+            student.guardians.remove(guardian)
+            changed = True
+        elif (guardian.name, guardian.relation) != (fresh["name"], fresh["relation"]):
+            guardian.name, guardian.relation = fresh["name"], fresh["relation"]
+            changed = True
+    for hmac, fresh in wanted.items():
+        student.guardians.append(
+            Guardian(id_number=fresh["id_number"], id_hmac=hmac, name=fresh["name"], relation=fresh["relation"])
+        )
+        changed = True
+    return changed
+
+
+def _new_student(student_id: str) -> Student:
+    """An empty student for `_apply` to fill (the boolean columns start false, as the payload defaults)."""
+    return Student(student_id=student_id, **dict.fromkeys(BOOL_FIELDS, False), guardians=[])
+
+
+def _load_student(session: Session, student_id: str) -> Student | None:
+    return session.execute(
+        select(Student).options(selectinload(Student.guardians)).where(Student.student_id == student_id)
+    ).scalar_one_or_none()
+
+
+def put_student(
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    student_id: str,
+    payload: Mapping[str, Any],
+    request_id: str | None = None,
+) -> Saved:
+    """Create or replace one student; the caller must be able to change both its current and its new school.
+
+    The student's eligibility is re-evaluated when anything changed. Audited with masked numbers.
+    """
+    if not CODE.fullmatch(student_id or ""):
+        raise ValidationFailed({"student_id": [CODE_MESSAGE]})
+    data = load_payload(StudentPayloadSchema(), payload)
+    student = _load_student(session, student_id)
+    if student is not None and not actor.may_change_school(student.school_code, student.school.region_code):
+        raise Forbidden(f"Student {student_id} belongs to a school outside your scope.")
+    school = session.get(School, data["school_code"])
+    if school is None:
+        raise ValidationFailed({"school_code": [f"unknown school {data['school_code']}"]})
+    if not actor.may_change_school(school.code, school.region_code):
+        raise Forbidden(f"School {school.code} is outside your scope.")
+    errors = {}
+    if problems := _stage_errors(settings, data["stage"], school.stages):
+        errors["stage"] = problems
+    if problems := _grade_errors(settings, data["grade"]):
+        errors["grade"] = problems
+    if errors:
+        raise ValidationFailed(errors)
+    hmac = id_hmac(settings.id_hmac_key, data["id_number"])
+    other = session.execute(
+        select(Student.student_id).where(Student.id_hmac == hmac, Student.student_id != student_id).limit(1)
+    ).scalar_one_or_none()
+    if other is not None:
+        raise Conflict(
+            "Another student record has this identity number.",
+            {"id_number": ["another student record has this identity number"]},
+        )
+    before = None if student is None else student_audit_view(student)
+    created = student is None
+    if student is None:
+        student = _new_student(student_id)
+        session.add(student)
+    if not _apply(student, data, settings.id_hmac_key) and not created:
+        return Saved(student, False)
+    session.flush()
+    audit.record(
+        session, actor=actor, action="student.create" if created else "student.update",
+        subject=f"student:{student_id}", summary=_changes(before, student_audit_view(student)),
+        request_id=request_id,
+    )
+    _redetermine(session, actor=actor, settings=settings, student_pks=[student.id], request_id=request_id)
+    return Saved(student, created)
+
+
+def get_student(session: Session, *, actor: Actor, settings: Settings, student_id: str) -> dict[str, Any]:
+    """A student with masked ID numbers and the current determination of the configured school year."""
+    student = _load_student(session, student_id)
+    if student is None:
+        raise NotFound(f"No student {student_id}.")
+    if actor.kind != "user" or not actor.reaches_school(student.school_code, student.school.region_code):
+        raise Forbidden(f"Student {student_id} is outside your scope.")
+    return student_view(session, student, settings)
+
+
+def student_view(session: Session, student: Student, settings: Settings) -> dict[str, Any]:
+    """A student as the API shows it: ID numbers masked, with the current determination (or None)."""
+    current = session.execute(
+        select(Determination)
+        .where(
+            Determination.student_pk == student.id,
+            Determination.school_year == settings.school_year,
+            Determination.current.is_(True),
+        )
+        .order_by(Determination.seq.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return {
+        "student_id": student.student_id,
+        "id_number": mask(student.id_number),
+        "name": student.name,
+        "school_code": student.school_code,
+        "class_name": student.class_name,
+        "stage": student.stage,
+        "grade": student.grade,
+        **{name: getattr(student, name) for name in BOOL_FIELDS},
+        "guardians": [
+            {"id_number": mask(g.id_number), "name": g.name, "relation": g.relation} for g in student.guardians
+        ],
+        "created_at": student.created_at,
+        "updated_at": student.updated_at,
+        "determination": None if current is None else determination_view(current),
+    }
+
+
+def determination_view(determination: Determination) -> dict[str, Any]:
+    """A stored determination as the API shows it; amounts as two-place yuan strings."""
+    explanation = determination.explanation or {}
+    return {
+        "level": determination.level,
+        "awards": [_award_view(a) for a in determination.awards or []],
+        "total": _yuan(determination.total_fen),
+        "reasons": list(explanation.get("reasons") or []),
+        "missing": list(explanation.get("missing") or []),
+        "rule_set_version": determination.rule_set_version,
+        "as_of": determination.as_of,
+        "created_at": determination.created_at,
+    }
+
+
+def _award_view(award: Mapping[str, Any]) -> dict[str, Any]:
+    """One stored award; its amount is kept in fen (`amount_fen`) or as a yuan string (`amount`)."""
+    if "amount_fen" in award:
+        amount = _yuan(award["amount_fen"])
+    else:
+        raw = award.get("amount")
+        amount = None if raw is None else f"{Decimal(str(raw)):.2f}"
+    return {
+        "program": award.get("program"),
+        "name": award.get("name"),
+        "kind": award.get("kind"),
+        "amount": amount,
+        "basis": award.get("basis"),
+        "status": award.get("status"),
+    }
+
+
+# ----------------------------------------------------------------------------------------- import
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One problem in one row of an import; `row` counts the header as row 1, as spreadsheets do."""
+
+    row: int
+    field: str
+    message: str
+
+
+@dataclass(slots=True)
+class ImportResult:
+    """What an import did: counts, the rejected rows, and the students written (for re-evaluation)."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[RowError] = field(default_factory=list)
+    student_pks: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Row:
+    """A row that passed the payload schema, with what the checks against the database need."""
+
+    number: int
+    data: dict[str, Any]
+    guardian_columns: list[int]  # guardian list index -> the N of its guardianN_* columns
+    hmac: str = ""
+
+
+def row_messages(errors: Sequence[RowError]) -> dict[str, list[str]]:
+    """Row problems as problem+json `errors`: {"rows.<row>.<column>": [messages]}."""
+    messages: dict[str, list[str]] = {}
+    for error in errors:
+        messages.setdefault(f"rows.{error.row}.{error.field}", []).append(error.message)
+    return messages
+
+
+def reject_all(errors: Sequence[RowError], total: int) -> ValidationFailed:
+    """The all-or-nothing answer: every row problem, nothing written."""
+    rows = len({e.row for e in errors})
+    return ValidationFailed(
+        row_messages(errors),
+        f"{rows} of {total} rows are invalid and nothing was written; fix them, or send ?partial=true "
+        "to write the valid rows and get the invalid ones back.",
+    )
+
+
+def upsert_students(
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    rows: Sequence[tuple[int, Mapping[str, Any], Sequence[int]]],
+    partial: bool = False,
+    request_id: str | None = None,
+    audit_extra: Mapping[str, Any] | None = None,
+) -> ImportResult:
+    """Create or update many students set-based: a few statements per 2,000 rows, however many rows there are.
+
+    `rows` are (row number, payload with `student_id`, guardian column numbers). Every invalid row
+    is reported; without `partial` any invalid row rejects the whole set (ValidationFailed) and
+    nothing is written. Writes are executemany INSERT/UPDATE/DELETE statements, not one ORM
+    flush per object (SQLite cannot batch ORM inserts that need their new keys back).
+
+    Audit: one event for the whole set, not one per student. Per-student events would append
+    thousands of links to the hash chain one by one under its lock, holding every other writer
+    for the length of the import. The one event carries the counts, the student ids created and
+    updated, and a SHA-256 digest of every written row's audit view (masked), so the chain still
+    commits to exactly what the import changed; `audit_extra` adds the file's name and hash.
+    """
+    result = ImportResult()
+    valid = _validate_rows(rows, result.rejected, settings.id_hmac_key)
+    existing = _existing_students(session, [r.data["student_id"] for r in valid])
+    codes = {r.data["school_code"] for r in valid} | {e.values["school_code"] for e in existing.values()}
+    schools = _schools(session, codes)
+    owners = _id_owners(session, [r.hmac for r in valid])
+    accepted = [
+        row for row in valid
+        if _check_row(row, actor, settings, existing, schools, owners, result.rejected)
+    ]
+    result.rejected.sort(key=lambda e: e.row)
+    if result.rejected and not partial:
+        raise reject_all(result.rejected, len(rows))
+    plan = _plan_writes(accepted, existing, settings.id_hmac_key)
+    result.unchanged = plan.unchanged
+    result.created = sum(1 for kind, _d in plan.written if kind == "created")
+    result.updated = len(plan.written) - result.created
+    result.student_pks = _execute(session, plan)
+    if plan.written:
+        _audit_import(session, actor, plan.written, result, request_id, audit_extra)
+        _redetermine(session, actor=actor, settings=settings, student_pks=result.student_pks, request_id=request_id)
+    return result
+
+
+@dataclass(slots=True)
+class _Stored:
+    """An existing student as the import compares it: column values and guardians by keyed hash."""
+
+    pk: int
+    values: dict[str, Any]  # STUDENT_FIELDS and id_hmac
+    guardians: dict[str, tuple[int, str, str]]  # id_hmac -> (guardian pk, name, relation)
+
+
+@dataclass(slots=True)
+class _Plan:
+    """The statements an import will run, as parameter lists."""
+
+    new_students: list[dict[str, Any]] = field(default_factory=list)
+    new_guardians: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # student_id -> rows
+    student_updates: list[dict[str, Any]] = field(default_factory=list)
+    guardian_inserts: list[dict[str, Any]] = field(default_factory=list)
+    guardian_updates: list[dict[str, Any]] = field(default_factory=list)
+    guardian_deletes: list[int] = field(default_factory=list)
+    updated_pks: list[int] = field(default_factory=list)
+    written: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (created|updated, payload)
+    unchanged: int = 0
+
+
+def _plan_writes(accepted: Sequence[_Row], existing: Mapping[str, _Stored], hmac_key: str) -> _Plan:
+    """Compare each accepted row with the stored student and collect only the changes."""
+    plan = _Plan()
+    stamp = utcnow()
+    for row in accepted:
+        data = row.data
+        values = {name: data[name] for name in STUDENT_FIELDS} | {"id_hmac": row.hmac}
+        wanted = {id_hmac(hmac_key, g["id_number"]): g for g in data["guardians"]}
+        stored = existing.get(data["student_id"])
+        if stored is None:
+            plan.new_students.append({"student_id": data["student_id"], **values})
+            plan.new_guardians[data["student_id"]] = [
+                {"id_number": g["id_number"], "id_hmac": h, "name": g["name"], "relation": g["relation"]}
+                for h, g in wanted.items()
+            ]
+            plan.written.append(("created", data))
+            continue
+        changed = values != stored.values
+        for hmac, (guardian_pk, name, relation) in stored.guardians.items():
+            fresh = wanted.get(hmac)
+            if fresh is None:
+                plan.guardian_deletes.append(guardian_pk)
+                changed = True
+            elif (name, relation) != (fresh["name"], fresh["relation"]):
+                plan.guardian_updates.append({"id": guardian_pk, "name": fresh["name"], "relation": fresh["relation"]})
+                changed = True
+        for hmac, fresh in wanted.items():
+            if hmac not in stored.guardians:
+                plan.guardian_inserts.append({
+                    "student_pk": stored.pk, "id_number": fresh["id_number"], "id_hmac": hmac,
+                    "name": fresh["name"], "relation": fresh["relation"],
+                })
+                changed = True
+        if changed:
+            plan.student_updates.append({"id": stored.pk, **values, "updated_at": stamp})
+            plan.updated_pks.append(stored.pk)
+            plan.written.append(("updated", data))
+        else:
+            plan.unchanged += 1
+    return plan
+
+
+def _execute(session: Session, plan: _Plan) -> list[int]:
+    """Run the plan as executemany statements; returns the pks of every student written."""
+    for part in _chunks(plan.new_students):
+        session.execute(insert(Student), list(part))
+    new_pks: dict[str, int] = {}
+    for part in _chunks(list(plan.new_guardians)):
+        new_pks.update(
+            (student_id, pk) for pk, student_id in
+            session.execute(select(Student.id, Student.student_id).where(Student.student_id.in_(part)))
+        )
+    inserts = plan.guardian_inserts + [
+        {"student_pk": new_pks[student_id], **guardian}
+        for student_id, guardians in plan.new_guardians.items() for guardian in guardians
+    ]
+    for part in _chunks(plan.guardian_deletes):
+        session.execute(delete(Guardian).where(Guardian.id.in_(part)))
+    if plan.student_updates:
+        session.execute(update(Student), plan.student_updates)
+    if plan.guardian_updates:
+        session.execute(update(Guardian), plan.guardian_updates)
+    for part in _chunks(inserts):
+        session.execute(insert(Guardian), list(part))
+    for obj in list(session.identity_map.values()):  # bulk statements bypass loaded objects: reload them
+        if isinstance(obj, Student | Guardian):
+            session.expire(obj)
+    return [*new_pks.values(), *plan.updated_pks]
+
+
+def _validate_rows(
+    rows: Sequence[tuple[int, Mapping[str, Any], Sequence[int]]], rejected: list[RowError], hmac_key: str
+) -> list[_Row]:
+    """Rows through the payload schema; duplicates within the set are refused after their first row."""
+    schema = StudentRowSchema()
+    valid: list[_Row] = []
+    first_by_id: dict[str, int] = {}
+    first_by_number: dict[str, int] = {}
+    for number, payload, guardian_columns in rows:
+        try:
+            data = schema.load(payload)
+        except ValidationError as exc:
+            for path, messages in _flatten(exc.messages).items():
+                column = _column(path, guardian_columns)
+                rejected.extend(RowError(number, column, m) for m in messages)
+            continue
+        student_id, id_number = data["student_id"], data["id_number"]
+        if student_id in first_by_id:
+            rejected.append(RowError(number, "student_id", f"repeats row {first_by_id[student_id]}"))
+            continue
+        first_by_id[student_id] = number
+        if id_number in first_by_number:
+            rejected.append(RowError(number, "id_number", f"repeats the number on row {first_by_number[id_number]}"))
+            continue
+        first_by_number[id_number] = number
+        valid.append(_Row(number, data, list(guardian_columns), id_hmac(hmac_key, id_number)))
+    return valid
+
+
+def _column(path: str, guardian_columns: Sequence[int]) -> str:
+    """A schema path as the import's column name: guardians.0.name -> guardian1_name."""
+    parts = path.split(".")
+    if parts[0] == "guardians" and len(parts) >= 2 and parts[1].isdigit():
+        index = int(parts[1])
+        n = guardian_columns[index] if index < len(guardian_columns) else index + 1
+        return f"guardian{n}_{parts[2] if len(parts) > 2 else 'id_number'}"
+    return path
+
+
+def _existing_students(session: Session, student_ids: Sequence[str]) -> dict[str, _Stored]:
+    """The stored students among these ids, with their guardians: two queries per chunk, no ORM objects."""
+    found: dict[str, _Stored] = {}
+    columns = [getattr(Student, name) for name in STUDENT_FIELDS]
+    for part in _chunks(student_ids):
+        query = select(Student.id, Student.student_id, Student.id_hmac, *columns).where(Student.student_id.in_(part))
+        for row in session.execute(query):
+            values = {name: getattr(row, name) for name in STUDENT_FIELDS} | {"id_hmac": row.id_hmac}
+            found[row.student_id] = _Stored(row.id, values, {})
+    by_pk = {stored.pk: stored for stored in found.values()}
+    for part in _chunks(list(by_pk)):
+        query = select(Guardian.id, Guardian.student_pk, Guardian.id_hmac, Guardian.name, Guardian.relation).where(
+            Guardian.student_pk.in_(part)
+        )
+        for guardian_pk, student_pk, hmac, name, relation in session.execute(query):
+            by_pk[student_pk].guardians[hmac] = (guardian_pk, name, relation)
+    return found
+
+
+def _schools(session: Session, codes: set[str]) -> dict[str, School]:
+    found: dict[str, School] = {}
+    for part in _chunks(sorted(codes)):
+        found.update((s.code, s) for s in session.execute(select(School).where(School.code.in_(part))).scalars())
+    return found
+
+
+def _id_owners(session: Session, hmacs: Sequence[str]) -> dict[str, set[str]]:
+    """Which student records already hold each ID number (by keyed hash)."""
+    owners: dict[str, set[str]] = {}
+    for part in _chunks(hmacs):
+        for hmac, student_id in session.execute(
+            select(Student.id_hmac, Student.student_id).where(Student.id_hmac.in_(part))
+        ):
+            owners.setdefault(hmac, set()).add(student_id)
+    return owners
+
+
+def _check_row(
+    row: _Row,
+    actor: Actor,
+    settings: Settings,
+    existing: Mapping[str, _Stored],
+    schools: Mapping[str, School],
+    owners: Mapping[str, set[str]],
+    rejected: list[RowError],
+) -> bool:
+    """The checks that need the database: scope, school, stage offered, grade, ID number held elsewhere."""
+    data, before = row.data, len(rejected)
+    stored = existing.get(data["student_id"])
+    if stored is not None:
+        current = schools.get(stored.values["school_code"])
+        if current is None or not actor.may_change_school(current.code, current.region_code):
+            rejected.append(RowError(row.number, "student_id", "belongs to a school outside your scope"))
+            return False
+    school = schools.get(data["school_code"])
+    if school is None:
+        rejected.append(RowError(row.number, "school_code", f"unknown school {data['school_code']}"))
+        return False
+    if not actor.may_change_school(school.code, school.region_code):
+        rejected.append(RowError(row.number, "school_code", f"school {school.code} is outside your scope"))
+        return False
+    rejected.extend(RowError(row.number, "stage", m) for m in _stage_errors(settings, data["stage"], school.stages))
+    rejected.extend(RowError(row.number, "grade", m) for m in _grade_errors(settings, data["grade"]))
+    if owners.get(row.hmac, set()) - {data["student_id"]}:
+        rejected.append(RowError(row.number, "id_number", "another student record has this identity number"))
+    return len(rejected) == before
+
+
+def _audit_import(
+    session: Session,
+    actor: Actor,
+    written: Sequence[tuple[str, dict[str, Any]]],
+    result: ImportResult,
+    request_id: str | None,
+    extra: Mapping[str, Any] | None,
+) -> None:
+    """One event for the import (see `upsert_students`); its subject is the school when there is one."""
+    digest = hashlib.sha256()
+    for kind, data in sorted(written, key=lambda w: w[1]["student_id"]):
+        view = audit_view(data, data["guardians"])
+        digest.update(audit.canonical([kind, data["student_id"], view]).encode("utf-8") + b"\n")
+    schools = sorted({data["school_code"] for _kind, data in written})
+    subject = f"school:{schools[0]}" if len(schools) == 1 else f"import:{request_id or digest.hexdigest()[:16]}"
+    audit.record(
+        session, actor=actor, action="student.import", subject=subject,
+        summary={
+            **dict(extra or {}),
+            "created": result.created,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "rejected_rows": len({e.row for e in result.rejected}),
+            "schools": schools,
+            "students": {
+                "created": sorted(d["student_id"] for k, d in written if k == "created"),
+                "updated": sorted(d["student_id"] for k, d in written if k == "updated"),
+            },
+            "digest": digest.hexdigest(),
+        },
+        request_id=request_id,
+    )
+
+
+# ------------------------------------------------------------------------------------ import files
+
+XLSX_MAGIC = b"PK\x03\x04"
+XLS_MAGIC = b"\xd0\xcf\x11\xe0"
+GUARDIAN_COLUMN = re.compile(r"^guardian([1-9])_(id_number|name|relation)$")
+TEXT_COLUMNS = frozenset({"student_id", "id_number", "name", "school_code", "class_name", "stage"})
+REQUIRED_COLUMNS = ("student_id", "id_number", "name", "stage", "grade")
+
+
+def import_student_file(
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    filename: str,
+    data: bytes,
+    partial: bool = False,
+    max_rows: int = 50_000,
+    request_id: str | None = None,
+) -> ImportResult:
+    """Import students from a CSV (UTF-8, BOM or not) or XLSX file; columns are the student payload's fields.
+
+    Guardians are columns `guardian1_id_number, guardian1_name, guardian1_relation, guardian2_…`;
+    `school_code` may be left out by a school officer (their school). All-or-nothing unless `partial`.
+    """
+    table = read_table(filename, data, max_rows)
+    header, body = table[0], table[1:]
+    columns = _check_header(header, default_school=actor.school_code if actor.role == "school_officer" else None)
+    rows = []
+    extra_errors: list[RowError] = []
+    for offset, cells in enumerate(body):
+        number = offset + 2  # the header is row 1
+        if not any(_present(c) for c in cells):
+            continue
+        payload, guardian_columns, stray = _row_payload(columns, cells, actor)
+        extra_errors.extend(RowError(number, column, "has a value but no column header") for column in stray)
+        rows.append((number, payload, guardian_columns))
+    if not rows:
+        raise ValidationFailed({"file": ["has no data rows under the header"]})
+    if extra_errors:
+        bad = {e.row for e in extra_errors}
+        if not partial:
+            raise reject_all(extra_errors, len(rows))
+        rows = [r for r in rows if r[0] not in bad]
+    result = upsert_students(
+        session, actor=actor, settings=settings, rows=rows, partial=partial, request_id=request_id,
+        audit_extra={"file": {
+            "name": filename[-128:],
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "format": "xlsx" if data.startswith(XLSX_MAGIC) else "csv",
+            "rows": len(rows) + len({e.row for e in extra_errors}),
+        }},
+    )
+    result.rejected = sorted([*extra_errors, *result.rejected], key=lambda e: e.row)
+    return result
+
+
+def read_table(filename: str, data: bytes, max_rows: int) -> list[list[Any]]:
+    """The first sheet (XLSX) or the records (CSV) as rows of cells, header first; at most `max_rows` data rows."""
+    if data.startswith(XLS_MAGIC):
+        raise ValidationFailed({"file": ["is an old Excel (.xls) file; save it as .xlsx or CSV UTF-8"]})
+    rows = _xlsx_rows(data) if data.startswith(XLSX_MAGIC) else _csv_rows(data, filename)
+    table: list[list[Any]] = []
+    for cells in rows:
+        table.append(cells)
+        if len(table) > max_rows + 1:
+            raise PayloadTooLarge(f"The file has more than {max_rows} rows; split it into smaller files.")
+    if not table:
+        raise ValidationFailed({"file": ["is empty"]})
+    return table
+
+
+def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
+    """Cell values of the first worksheet, read-only (constant memory however large the sheet)."""
+    import io
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        raise ValidationFailed({"file": ["could not be read as an XLSX workbook"]}) from None
+    try:
+        if not workbook.worksheets:
+            raise ValidationFailed({"file": ["the workbook has no worksheet"]})
+        for values in workbook.worksheets[0].iter_rows(values_only=True):
+            yield list(values)
+    finally:
+        workbook.close()
+
+
+def _csv_rows(data: bytes, filename: str) -> Iterator[list[Any]]:
+    """Records of a UTF-8 CSV file (a byte-order mark, as Excel writes it, is skipped)."""
+    import csv
+    import io
+
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        name = "the XLSX file" if filename.lower().endswith(".xlsx") else "a CSV file"
+        raise ValidationFailed({"file": [f"could not be read as {name}: save it as CSV UTF-8 or XLSX"]}) from None
+    try:
+        yield from csv.reader(io.StringIO(text, newline=""))
+    except csv.Error as exc:
+        raise ValidationFailed({"file": [f"is not valid CSV: {exc}"]}) from None
+
+
+def _present(cell: Any) -> bool:
+    return cell is not None and not (isinstance(cell, str) and cell.strip() == "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """Where each payload field sits in the rows."""
+
+    student: dict[str, int]  # field -> column index
+    guardians: dict[int, dict[str, int]]  # N -> {id_number|name|relation -> column index}
+    ignored: list[tuple[int, str]]  # (index, spreadsheet letter) of columns with no header
+
+
+def _letter(index: int) -> str:
+    """Spreadsheet column letter of a 0-based index (0 -> A, 26 -> AA)."""
+    name, index = "", index + 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        name = chr(ord("A") + rest) + name
+    return name
+
+
+def _check_header(header: Sequence[Any], default_school: str | None) -> _Columns:
+    """Known columns only, each once, the required ones present: header problems reject the whole file."""
+    known = {"student_id", *STUDENT_FIELDS}
+    student: dict[str, int] = {}
+    guardians: dict[int, dict[str, int]] = {}
+    ignored: list[tuple[int, str]] = []
+    errors: list[RowError] = []
+    for index, cell in enumerate(header):
+        name = str(cell).strip().lower() if _present(cell) else ""
+        if not name:
+            ignored.append((index, _letter(index)))
+            continue
+        match = GUARDIAN_COLUMN.fullmatch(name)
+        if match:
+            slot = guardians.setdefault(int(match[1]), {})
+            if match[2] in slot:
+                errors.append(RowError(1, name, "appears twice"))
+            slot[match[2]] = index
+        elif name in known:
+            if name in student:
+                errors.append(RowError(1, name, "appears twice"))
+            student[name] = index
+        else:
+            errors.append(RowError(1, name, "unknown column"))
+    required = [c for c in REQUIRED_COLUMNS if c not in student]
+    if "school_code" not in student and default_school is None:
+        required.append("school_code")
+    for n, slot in sorted(guardians.items()):
+        required.extend(f"guardian{n}_{part}" for part in ("id_number", "name", "relation") if part not in slot)
+    errors.extend(RowError(1, c, "missing column") for c in required)
+    if errors:
+        raise ValidationFailed(row_messages(errors), "The header row (row 1) has problems; nothing was read.")
+    return _Columns(student, dict(sorted(guardians.items())), ignored)
+
+
+def _row_payload(columns: _Columns, cells: Sequence[Any], actor: Actor) -> tuple[dict[str, Any], list[int], list[str]]:
+    """One row as a payload: cells typed for the strict schema, empty cells left out (defaults apply)."""
+
+    def cell(index: int) -> Any:
+        return cells[index] if index < len(cells) else None
+
+    payload: dict[str, Any] = {}
+    for name, index in columns.student.items():
+        value = cell(index)
+        if _present(value):
+            payload[name] = _typed(name, value)
+    if "school_code" not in payload and actor.role == "school_officer":
+        payload["school_code"] = actor.school_code
+    guardians: list[dict[str, Any]] = []
+    guardian_columns: list[int] = []
+    for n, slot in columns.guardians.items():
+        guardian = {part: _typed(part, cell(i)) for part, i in slot.items() if _present(cell(i))}
+        if guardian:
+            guardians.append(guardian)
+            guardian_columns.append(n)
+    if guardians:
+        payload["guardians"] = guardians
+    stray = [letter for index, letter in columns.ignored if _present(cell(index))]
+    return payload, guardian_columns, stray
+
+
+def _typed(name: str, value: Any) -> Any:
+    """A spreadsheet cell as the JSON value the payload schema expects; what cannot be converted stays as is."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if name in TEXT_COLUMNS or name == "relation":
+        return value if isinstance(value, str) else str(value)
+    if name in BOOL_FIELDS:
+        return _flag(value)
+    if name == "grade" and isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value
+
+
+def _flag(value: Any) -> Any:
+    """true/false, 1/0, yes/no, 是/否 as booleans."""
+    from aidservice.engine.facts import FALSE_TEXT, TRUE_TEXT
+
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in TRUE_TEXT:
+            return True
+        if lowered in FALSE_TEXT:
+            return False
+    return value
