@@ -10,6 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from aidservice.cli_admin import client_group, regions_group, user_group
 from aidservice.cli_audit import audit_group
 from aidservice.rulesets import RuleSetBroken, current_rules, load_or_refuse
 from aidservice.schoolyear import current_semester_start
@@ -18,6 +19,8 @@ aid = AppGroup("aid", help="Student aid: rules, batch evaluation and administrat
 rules_group = AppGroup("rules", help="The rule set: check it, publish it.")
 aid.add_command(rules_group)
 aid.add_command(audit_group)
+for _group in (user_group, client_group, regions_group):
+    aid.add_command(_group)
 
 RULES_OPTION = click.option(
     "--rules",
