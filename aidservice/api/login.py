@@ -73,9 +73,9 @@ def sign_in(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/logout", methods=["POST"])
+@require_user()
 @blp.response(204)
 @blp.alt_response(401, response="UNAUTHORIZED", description="No valid session token")
-@require_user()
 def sign_out() -> None:
     """Revoke the token this request was made with."""
     token = request.headers["Authorization"].partition(" ")[2].strip()

@@ -127,12 +127,13 @@ class ImportResultSchema(Schema):
 
 
 @blp.route("/schools/<code>", methods=["PUT"])
+@require_user(ADMIN_ROLES)
+@blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
 @blp.arguments(SchoolPayloadSchema)
 @blp.response(200, SchoolSchema)
 @blp.alt_response(201, schema=SchoolSchema, description="Created")
 @blp.alt_response(403, response="FORBIDDEN", description="Not an administrator over this region")
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE", description="Body is not application/json")
-@require_user(ADMIN_ROLES)
 def put_school(body: dict[str, Any], code: str) -> tuple[dict[str, Any], int]:
     """Create or replace a school in the caller's region (201 when created)."""
     saved = roster.put_school(
@@ -144,13 +145,14 @@ def put_school(body: dict[str, Any], code: str) -> tuple[dict[str, Any], int]:
 
 
 @blp.route("/students/<student_id>", methods=["PUT"])
+@require_user(WRITERS)
+@blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
 @blp.arguments(StudentPayloadSchema)
 @blp.response(200, StudentSchema)
 @blp.alt_response(201, schema=StudentSchema, description="Created")
 @blp.alt_response(403, response="FORBIDDEN", description="The student's current or new school is outside your scope")
 @blp.alt_response(409, response="CONFLICT", description="Another student record has this identity number")
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE", description="Body is not application/json")
-@require_user(WRITERS)
 def put_student(body: dict[str, Any], student_id: str) -> tuple[dict[str, Any], int]:
     """Create or replace a student and re-evaluate it; answers with the student as GET shows it."""
     service_settings = settings()
@@ -164,21 +166,23 @@ def put_student(body: dict[str, Any], student_id: str) -> tuple[dict[str, Any], 
 
 
 @blp.route("/students/<student_id>", methods=["GET"])
+@require_user()
+@blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
 @blp.response(200, StudentSchema)
 @blp.alt_response(403, response="FORBIDDEN", description="Outside your scope, or an agency client")
 @blp.alt_response(404, response="NOT_FOUND", description="No such student")
-@require_user()
 def get_student(student_id: str) -> dict[str, Any]:
     """The student with masked ID numbers and the current determination of the configured school year."""
     return roster.get_student(db.session, actor=current_actor(), settings=settings(), student_id=student_id)
 
 
 @blp.route("/students/import", methods=["POST"])
+@require_user(WRITERS)
+@blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
 @blp.arguments(ImportQuerySchema, location="query")
 @blp.arguments(ImportFileSchema, location="files")
 @blp.response(200, ImportResultSchema)
 @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="File over the size or row limit")
-@require_user(WRITERS)
 def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
     """Import students from CSV or XLSX: all-or-nothing (422 listing every bad row) unless partial=true."""
     upload = files["file"]

@@ -15,6 +15,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from aidservice.engine.result import fen_to_yuan
@@ -245,6 +246,18 @@ def _redetermine(
     )
 
 
+def _concurrent_change() -> Conflict:
+    return Conflict("Another request changed the same records at the same time; send this one again.")
+
+
+def _flush_or_conflict(session: Session) -> None:
+    """Flush; a unique key taken by a concurrent request (same school code or student id) is a 409, not a 500."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise _concurrent_change() from None
+
+
 def _stage_errors(settings: Settings, stage: str, offered: Sequence[str] | None, path: str = "stage") -> list[str]:
     """The stage must be one the rules know and (for a student) one the school offers."""
     known = tuple(settings.rules.facts["stage"].values)
@@ -336,7 +349,7 @@ def put_school(
     school.inclusive_kindergarten = data["inclusive_kindergarten"]
     school.tuition_fee_fen = _fen(data["tuition_fee"])
     school.central_university = data["central_university"]
-    session.flush()
+    _flush_or_conflict(session)
     after = school_view(school)
     if before == after:
         return Saved(school, False)
@@ -487,7 +500,7 @@ def put_student(
         session.add(student)
     if not _apply(student, data, settings.id_hmac_key) and not created:
         return Saved(student, False)
-    session.flush()
+    _flush_or_conflict(session)
     audit.record(
         session, actor=actor, action="student.create" if created else "student.update",
         subject=f"student:{student_id}", summary=_changes(before, student_audit_view(student)),
@@ -660,7 +673,10 @@ def upsert_students(
     result.unchanged = plan.unchanged
     result.created = sum(1 for kind, _d in plan.written if kind == "created")
     result.updated = len(plan.written) - result.created
-    result.student_pks = _execute(session, plan)
+    try:
+        result.student_pks = _execute(session, plan)
+    except IntegrityError:
+        raise _concurrent_change() from None
     if plan.written:
         _audit_import(session, actor, plan.written, result, request_id, audit_extra)
         _redetermine(session, actor=actor, settings=settings, student_pks=result.student_pks, request_id=request_id)
