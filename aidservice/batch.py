@@ -574,7 +574,7 @@ class _Writer:
                     }
                 )
             with self.path.open("wb") as handle:
-                frame.write_parquet(handle, compression="zstd")
+                frame.write_parquet(handle, compression="zstd", compression_level=1)
                 handle.flush()
                 os.fsync(handle.fileno())
             return
