@@ -148,6 +148,8 @@ def _read(path: Path, fmt: str) -> pl.DataFrame:
             return pl.read_csv(
                 path, infer_schema=False
             )  # every column as text, like facts.normalise(text=True)
+        if not path.read_bytes().strip():  # no rows at all
+            return pl.DataFrame(schema={ID: pl.String, "stage": pl.String, "grade": pl.String})
         names = pl.scan_ndjson(path, infer_schema_length=None).collect_schema().names()
         return pl.read_ndjson(path, schema=dict.fromkeys(names, pl.String))  # JSON values as their text
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:

@@ -367,3 +367,16 @@ def test_chunked_run_writes_every_row_once(rules: RuleSet, students: pl.DataFram
     evaluate_file(rules, src, out, as_of=AS_OF, progress=False, chunk_rows=64)
     assert list(read_output(out)) == students["student_id"].to_list()
     assert read_output(out) == expected(rules, students)
+
+
+@pytest.mark.parametrize(("name", "text"), [("in.csv", "student_id,stage,grade\n"), ("in.jsonl", "")])
+def test_a_file_without_students_gives_an_empty_output(
+    rules: RuleSet, tmp_path: Path, name: str, text: str
+) -> None:
+    src = tmp_path / name
+    src.write_text(text, encoding="utf-8")
+    out = tmp_path / "out.parquet"
+    assert evaluate_file(rules, src, out, as_of=AS_OF, progress=False) == batch.BatchSummary(
+        rows=0, written=0, invalid=0
+    )
+    assert pl.read_parquet(out).height == 0
