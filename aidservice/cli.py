@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 
 from aidservice.cli_admin import client_group, regions_group, user_group
 from aidservice.cli_audit import audit_group
+from aidservice.cli_redetermine import redetermine_command
 from aidservice.rulesets import RuleSetBroken, current_rules, load_or_refuse
 from aidservice.schoolyear import current_semester_start
 
@@ -19,6 +20,7 @@ aid = AppGroup("aid", help="Student aid: rules, batch evaluation and administrat
 rules_group = AppGroup("rules", help="The rule set: check it, publish it.")
 aid.add_command(rules_group)
 aid.add_command(audit_group)
+aid.add_command(redetermine_command)
 for _group in (user_group, client_group, regions_group):
     aid.add_command(_group)
 

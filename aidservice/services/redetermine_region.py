@@ -1,0 +1,681 @@
+"""Bulk re-determination of a region (or the province) with the columnar path, resumable, with a dry-run diff.
+
+Per chunk of students (by primary key):
+
+1. read set-based without locks: students joined with schools (one query), and the current agency
+   records valid on the date that reach them through their own or a guardian's number (one query
+   per way, as SQL joins);
+2. evaluate the whole chunk with the columnar path; build each student's facts snapshot and the
+   outcome hash (level, awards, facts) as vectorised string expressions; compare with the current
+   determination's outcome hash;
+3. for the students whose outcome differs, evaluate each *distinct* fact combination once with the
+   compiled per-record path for the explanation (reasons, missing, award bases), and check that
+   it agrees with the columnar result;
+4. under the change-log locks: students re-determined by someone else since step 1 are done again
+   with the per-student path; the rest are stored in bulk (COPY on PostgreSQL) superseding their
+   current determinations; one audit event per chunk; the job's cursor moves to the chunk's last
+   student; the caller's `checkpoint` commits.
+
+A rerun with the same job key resumes after the cursor; `dry_run` writes nothing and returns who
+gains and loses what, and the money delta by program.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import func, literal, select, text
+from sqlalchemy.orm import Session
+
+from aidservice.engine import LEVELS, RuleSet
+from aidservice.identity import mask
+from aidservice.models import AgencyRecord, Counter, Determination, Guardian, Job, School, Student
+from aidservice.services import audit
+from aidservice.services.actors import Actor, region_prefix
+from aidservice.services.context import Settings
+from aidservice.services.determinations import (
+    Batch,
+    Candidate,
+    Previous,
+    Renderer,
+    Stored,
+    audit_stored,
+    award_key_of,
+    current_previous,
+    insert_rows,
+    lock_changes,
+    publish,
+    retire,
+    store,
+    take_seqs,
+    to_store,
+)
+from aidservice.services.errors import Conflict, ValidationFailed
+from aidservice.services.facts_assembly import (
+    GUARDIAN_STATUSES,
+    ROSTER_FACTS,
+    Match,
+    agency_facts,
+    assemble,
+    entry_json,
+    valid_on,
+)
+
+EXAMPLES = 20
+JOB_KIND = "redetermine"
+COPY_COLUMNS = (
+    "seq", "student_pk", "school_year", "as_of", "rule_set_version", "level", "awards", "total_fen", "facts",
+    "explanation", "changed", "current", "supersedes", "cause", "created_at", "content_hash", "outcome_hash",
+)
+BULK_COLUMNS = (
+    Student.id.label("pk"), Student.student_id, Student.school_code,
+    *(getattr(Student, name) for name in ROSTER_FACTS),
+    School.city_code, School.inclusive_kindergarten, School.tuition_fee_fen.label("tuition_fee"),
+    School.central_university,
+)
+BULK_SCHEMA: dict[str, Any] = {
+    "pk": pl.Int64, "student_id": pl.Utf8, "school_code": pl.Utf8, "stage": pl.Utf8, "grade": pl.Int64,
+    **{name: pl.Boolean for name in ROSTER_FACTS[2:]},
+    "city_code": pl.Utf8, "inclusive_kindergarten": pl.Boolean, "tuition_fee": pl.Int64, "central_university": pl.Boolean,
+}
+SOURCES_OF = {"roster": (*ROSTER_FACTS,), "school": ("city_code", "inclusive_kindergarten", "tuition_fee",
+                                                    "central_university")}
+
+
+# ------------------------------------------------------------------------------------------ results
+
+
+@dataclass(slots=True)
+class Diff:
+    """What a run would change: level moves, programs gained and lost, money delta by program (fen)."""
+
+    students: int = 0  # students whose level or awards would change
+    facts_only: int = 0  # new facts (e.g. a newer agency record), same level and awards
+    level_moves: Tally[tuple[str, str]] = field(default_factory=Tally)
+    gained: Tally[str] = field(default_factory=Tally)
+    lost: Tally[str] = field(default_factory=Tally)
+    delta_fen: Tally[str] = field(default_factory=Tally)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def up(self) -> int:
+        return sum(n for (a, b), n in self.level_moves.items() if LEVELS.index(b) > LEVELS.index(a))
+
+    @property
+    def down(self) -> int:
+        return sum(n for (a, b), n in self.level_moves.items() if LEVELS.index(b) < LEVELS.index(a))
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-ready: counts, moves as 'from->to', money in yuan strings."""
+        return {
+            "students_changing": self.students, "facts_only": self.facts_only, "level_up": self.up,
+            "level_down": self.down,
+            "level_moves": {f"{a}->{b}": n for (a, b), n in sorted(self.level_moves.items())},
+            "programs_gained": dict(sorted(self.gained.items())), "programs_lost": dict(sorted(self.lost.items())),
+            "money_delta": {p: _yuan(v) for p, v in sorted(self.delta_fen.items())},
+            "examples": self.examples,
+        }
+
+
+@dataclass(slots=True)
+class RegionResult:
+    """The run's counts; `diff` for a dry run."""
+
+    job_key: str | None
+    region: str | None
+    as_of: date
+    rule_set_version: str
+    dry_run: bool
+    students: int = 0
+    stored: int = 0
+    changed: int = 0
+    skipped: int = 0  # roster rows the rules cannot read (unknown stage, grade out of range)
+    resumed_after: int = 0
+    already_done: bool = False
+    diff: Diff | None = None
+
+    def counts(self) -> dict[str, int]:
+        return {"students": self.students, "stored": self.stored, "changed": self.changed, "skipped": self.skipped}
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Everything constant during a run."""
+
+    rules: RuleSet
+    batch: Batch
+    prefix: str | None
+    dry_run: bool
+    actor: Actor
+    backend: str
+
+
+# ------------------------------------------------------------------------------------------ entry point
+
+
+def count_students(session: Session, region: str | None = None) -> int:
+    """Students a run over `region` covers (for a progress bar)."""
+    query = select(func.count()).select_from(Student).join(School, School.code == Student.school_code)
+    if region:
+        query = query.where(School.region_code.like(region_prefix(region) + "%"))
+    return session.execute(query).scalar_one()
+
+
+def run(
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    region: str | None = None,
+    as_of: date | None = None,
+    rules: RuleSet | None = None,
+    dry_run: bool = False,
+    job_key: str | None = None,
+    chunk: int = 50_000,
+    progress: Callable[[int], None] | None = None,
+    checkpoint: Callable[[], None] | None = None,
+) -> RegionResult:
+    """Re-determine a region chunk by chunk; `checkpoint` (the command's commit) runs after every chunk."""
+    ruleset = rules or settings.rules
+    ctx = _context(session, actor, settings, ruleset, region, as_of, dry_run, job_key)
+    result = RegionResult(job_key, region, ctx.batch.as_of, ruleset.version, dry_run, diff=Diff() if dry_run else None)
+    job = None if dry_run else _job(session, ctx, job_key, region, result)
+    if result.already_done:
+        return result
+    if not dry_run:
+        publish(session, ruleset)
+    after = result.resumed_after
+    while True:
+        frame = read_chunk(session, ctx, after, chunk)
+        if frame.is_empty():
+            break
+        _chunk(session, ctx, frame, result)
+        after = int(frame["pk"][-1])
+        _advance(job, after, result)
+        if checkpoint is not None:
+            checkpoint()
+        if progress is not None:
+            progress(frame.height)
+    _finish(session, ctx, job, result, checkpoint)
+    return result
+
+
+def _context(
+    session: Session, actor: Actor, settings: Settings, rules: RuleSet, region: str | None, as_of: date | None,
+    dry_run: bool, job_key: str | None,
+) -> Context:
+    if region is not None and not (len(region) == 6 and region.isdigit()):
+        raise ValidationFailed({"region": ["must be a 6-digit division code"]})
+    day = as_of or settings.default_as_of()
+    cause = f"redetermine:{job_key}" if job_key else "redetermine"
+    return Context(
+        rules, Batch(settings.school_year, day, rules.version, cause[:160]),
+        region_prefix(region) if region else None, dry_run, actor, session.get_bind().dialect.name,
+    )
+
+
+def _job(session: Session, ctx: Context, key: str | None, region: str | None, result: RegionResult) -> Job:
+    """The job row: resumed when the key exists with the same parameters, refused when they differ."""
+    params = {"region": region, "as_of": ctx.batch.as_of.isoformat(), "rule_set_version": ctx.rules.version,
+              "school_year": ctx.batch.school_year}
+    key = key or f"{JOB_KIND}:{datetime.now(UTC):%Y%m%dT%H%M%S.%f}"
+    result.job_key = key
+    job = session.execute(select(Job).where(Job.key == key)).scalar_one_or_none()
+    if job is None:
+        job = Job(key=key, kind=JOB_KIND, params=params, state="running", cursor=0, counts={})
+        session.add(job)
+        session.flush()
+        audit.record(session, actor=ctx.actor, action="redetermine.started", subject=f"job:{key}"[:160],
+                     summary=params)
+        return job
+    if job.kind != JOB_KIND or job.params != params:
+        raise Conflict(f"Job '{key}' was started with other parameters ({job.params}); use another --job-key.")
+    result.resumed_after = job.cursor
+    for name, value in (job.counts or {}).items():
+        setattr(result, name, value)
+    result.already_done = job.state == "done"
+    job.state = "done" if result.already_done else "running"
+    return job
+
+
+def _advance(job: Job | None, cursor: int, result: RegionResult) -> None:
+    if job is not None:
+        job.cursor, job.counts = cursor, result.counts()
+
+
+def _finish(session: Session, ctx: Context, job: Job | None, result: RegionResult,
+            checkpoint: Callable[[], None] | None) -> None:
+    if job is None:
+        return
+    job.state = "done"
+    audit.record(session, actor=ctx.actor, action="redetermine.done", subject=f"job:{job.key}"[:160],
+                 summary={**result.counts(), "cursor": job.cursor})
+    session.flush()
+    if checkpoint is not None:
+        checkpoint()
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+def read_chunk(session: Session, ctx: Context, after: int, limit: int) -> pl.DataFrame:
+    """The next `limit` students after `after` (by primary key) with their schools, as a frame."""
+    query = select(*BULK_COLUMNS).join(School, School.code == Student.school_code).where(Student.id > after)
+    if ctx.prefix:
+        query = query.where(School.region_code.like(ctx.prefix + "%"))
+    rows = session.execute(query.order_by(Student.id).limit(limit)).all()
+    return pl.DataFrame(rows, schema=BULK_SCHEMA, orient="row")
+
+
+def chunk_matches(session: Session, day: date, lo: int, hi: int) -> dict[int, list[Match]]:
+    """Current, valid agency records reaching students lo..hi: their own numbers, and guardians'."""
+    columns = (AgencyRecord.id, AgencyRecord.source, AgencyRecord.status, AgencyRecord.attributes)
+    own = (
+        select(Student.id, *columns, literal(False))
+        .join(AgencyRecord, AgencyRecord.person_hmac == Student.id_hmac)
+        .where(Student.id.between(lo, hi), valid_on(day))
+    )
+    guardian = (
+        select(Guardian.student_pk, *columns, literal(True))
+        .join(AgencyRecord, AgencyRecord.person_hmac == Guardian.id_hmac)
+        .where(Guardian.student_pk.between(lo, hi), AgencyRecord.status.in_(sorted(GUARDIAN_STATUSES)), valid_on(day))
+    )
+    found: dict[int, list[Match]] = {}
+    for query in (own, guardian):
+        for pk, record_id, source, status, attributes, via in session.execute(query):
+            found.setdefault(pk, []).append(Match(pk, record_id, source, status, attributes or {}, bool(via)))
+    return found
+
+
+def agency_frame(matches: Mapping[int, Sequence[Match]], catalogue: Mapping[str, Any]) -> pl.DataFrame:
+    """Per matched student: each agency fact's value and its snapshot fragment (`"fact":{...}`)."""
+    names = sorted({"registered_poor", "poverty_monitored", "subsistence_allowance", "extreme_poverty_support",
+                    "orphan", "de_facto_orphan", "martyr_child", "disabled", "disability_grade", "disabled_parent"}
+                   & set(catalogue))
+    columns: dict[str, list[Any]] = {"pk": [], **{n: [] for n in names}, **{f"__frag_{n}": [] for n in names}}
+    for pk, found in matches.items():
+        facts = agency_facts(found)
+        columns["pk"].append(pk)
+        for name in names:
+            hit = facts.get(name)
+            columns[name].append(None if hit is None else hit[0])
+            columns[f"__frag_{name}"].append(
+                None if hit is None else entry_json(name, {"value": hit[0], "source": hit[1], "record_ids": hit[2]})
+            )
+    schema = {"pk": pl.Int64, **{n: (pl.Int64 if catalogue[n].type == "int" else pl.Boolean) for n in names},
+              **{f"__frag_{n}": pl.Utf8 for n in names}}
+    return pl.DataFrame(columns, schema=schema)
+
+
+# ------------------------------------------------------------------------------------------ facts frame
+
+
+def facts_of_chunk(session: Session, ctx: Context, roster: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Roster + school + agency facts of the chunk (engine units), with each row's snapshot JSON; and skips."""
+    catalogue = ctx.rules.facts
+    usable = _usable(roster, catalogue)
+    skipped = roster.height - usable.height
+    lo, hi = int(roster["pk"][0]), int(roster["pk"][-1])
+    agency = agency_frame(chunk_matches(session, ctx.batch.as_of, lo, hi), catalogue)
+    frame = usable.join(agency, on="pk", how="left").sort("pk")
+    bools = [n for n in agency.columns if not n.startswith("__frag_") and n != "pk" and catalogue[n].type == "bool"]
+    frame = frame.with_columns([pl.col(n).fill_null(False) for n in bools])
+    return frame.with_columns(_snapshot_expr(catalogue, agency.columns).alias("facts_text")), skipped
+
+
+def _usable(roster: pl.DataFrame, catalogue: Mapping[str, Any]) -> pl.DataFrame:
+    """Rows the rules can read: a known stage, a grade in range; a city code outside the catalogue is unknown."""
+    stage, grade = catalogue["stage"], catalogue["grade"]
+    keep = pl.col("stage").is_in(list(stage.values)) & pl.col("grade").is_not_null()
+    if grade.min is not None:
+        keep &= pl.col("grade") >= int(grade.min)
+    if grade.max is not None:
+        keep &= pl.col("grade") <= int(grade.max)
+    cities = list(catalogue["city_code"].values) if "city_code" in catalogue else []
+    return roster.filter(keep).with_columns(
+        pl.when(pl.col("city_code").is_in(cities)).then(pl.col("city_code")).otherwise(None).alias("city_code")
+    )
+
+
+def _snapshot_expr(catalogue: Mapping[str, Any], agency_columns: Sequence[str]) -> pl.Expr:
+    """The canonical snapshot JSON per row, fact by fact in name order (equal to `snapshot_json`)."""
+    parts: dict[str, pl.Expr] = {}
+    for source, names in SOURCES_OF.items():
+        for name in names:
+            if name in catalogue:
+                parts[name] = _fragment(name, source, _value_expr(name, catalogue[name]))
+    for column in agency_columns:
+        if column.startswith("__frag_"):
+            parts[column.removeprefix("__frag_")] = pl.col(column)
+    ordered = [parts[name] for name in sorted(parts)]
+    return pl.concat_str([pl.lit("{"), pl.concat_str(ordered, separator=",", ignore_nulls=True), pl.lit("}")])
+
+
+def _fragment(name: str, source: str, value: pl.Expr) -> pl.Expr:
+    return pl.concat_str([pl.lit(f'"{name}":{{"record_ids":[],"source":"{source}","value":'), value, pl.lit("}")])
+
+
+def _value_expr(name: str, spec: Any) -> pl.Expr:
+    """A fact column rendered as canonical JSON (null -> null, money -> "1250.00")."""
+    column = pl.col(name)
+    if spec.type == "bool":
+        rendered = pl.when(column).then(pl.lit("true")).otherwise(pl.lit("false"))
+    elif spec.type == "int":
+        rendered = column.cast(pl.Utf8)
+    elif spec.type == "money" and spec.decimals == 2:
+        fen = column.cast(pl.Int64)
+        rendered = pl.concat_str([pl.lit('"'), (fen // 100).cast(pl.Utf8), pl.lit("."),
+                                  (fen % 100).cast(pl.Utf8).str.zfill(2), pl.lit('"')])
+    else:
+        rendered = pl.concat_str([pl.lit('"'), column.cast(pl.Utf8), pl.lit('"')])
+    return pl.when(column.is_null()).then(pl.lit("null")).otherwise(rendered)
+
+
+# ------------------------------------------------------------------------------------------ evaluating
+
+
+def evaluate_chunk(ctx: Context, facts: pl.DataFrame) -> pl.DataFrame:
+    """Columnar evaluation, then the award key and outcome hash per row (what decides whether to store)."""
+    catalogue = ctx.rules.facts
+    inputs = [c for c in facts.columns if c in catalogue]
+    out = ctx.rules.evaluate_frame(facts.select(["pk", *inputs]), ctx.batch.as_of)
+    programs = sorted(p.id for p in ctx.rules.rules.programs)
+    key_parts = [
+        pl.when(pl.col(f"has_{p}")).then(pl.concat_str([
+            pl.lit(f'["{p}",'),
+            pl.when(pl.col(f"fen_{p}").is_null()).then(pl.lit("null")).otherwise(
+                pl.concat_str([pl.lit('"'), (pl.col(f"fen_{p}") // 100).cast(pl.Utf8), pl.lit("."),
+                               (pl.col(f"fen_{p}") % 100).cast(pl.Utf8).str.zfill(2), pl.lit('"')])
+            ),
+            pl.lit("]"),
+        ]))
+        for p in programs
+    ]
+    award_key = pl.concat_str([pl.lit("["), pl.concat_str(key_parts, separator=",", ignore_nulls=True), pl.lit("]")])
+    out = out.select(["pk", pl.col("level").cast(pl.Utf8), "total_fen", award_key.alias("award_key"),
+                      *(f"has_{p}" for p in programs), *(f"fen_{p}" for p in programs)])
+    frame = facts.join(out, on="pk", how="left").sort("pk")
+    outcome = pl.concat_str([pl.lit('{"awards":'), pl.col("award_key"), pl.lit(',"facts":'), pl.col("facts_text"),
+                             pl.lit(',"level":"'), pl.col("level"), pl.lit('"}')])
+    return frame.with_columns(pl.Series("outcome_hash", _sha256_all(frame.select(outcome).to_series())))
+
+
+def _sha256_all(texts: pl.Series) -> list[str]:
+    return [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts.to_list()]
+
+
+def explain_distinct(ctx: Context, todo: pl.DataFrame, renderer: Renderer) -> pl.DataFrame:
+    """Per-record evaluation once per distinct fact combination: awards, explanation and their texts."""
+    catalogue = ctx.rules.facts
+    inputs = [c for c in todo.columns if c in catalogue]
+    evaluate = ctx.rules.compiled(ctx.batch.as_of)
+    cache: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    columns: dict[str, list[Any]] = {k: [] for k in ("awards_text", "explanation_text", "key_text", "level_pr",
+                                                       "total_pr", "combo")}
+    for row in todo.select(inputs).rows():
+        hit = cache.get(row)
+        if hit is None:
+            result = evaluate(dict(zip(inputs, row, strict=True)))
+            _awards, awards_text, _key, key_text = renderer.awards(result.awards)
+            _expl, expl_text = renderer.explanation(result.reasons, result.missing)
+            hit = (awards_text, expl_text, key_text, result.level, result.total_fen, len(cache))
+            cache[row] = hit
+        for name, value in zip(columns, hit, strict=True):
+            columns[name].append(value)
+    return todo.with_columns([pl.Series(name, values) for name, values in columns.items()])
+
+
+def _check_paths_agree(frame: pl.DataFrame) -> None:
+    """The columnar and per-record paths must agree; storing either side of a disagreement would be wrong."""
+    bad = frame.filter(
+        (pl.col("level") != pl.col("level_pr")) | (pl.col("total_fen") != pl.col("total_pr"))
+        | (pl.col("award_key") != pl.col("key_text"))
+    )
+    if bad.height:
+        raise RuntimeError(
+            f"columnar and per-record evaluation disagree for {bad.height} student(s), e.g. student "
+            f"{bad['student_id'][0]}: columnar {bad['level'][0]} {bad['award_key'][0]}, "
+            f"per-record {bad['level_pr'][0]} {bad['key_text'][0]}; nothing stored"
+        )
+
+
+# ------------------------------------------------------------------------------------------ one chunk
+
+
+def _chunk(session: Session, ctx: Context, roster: pl.DataFrame, result: RegionResult) -> None:
+    """Read, evaluate, compare, and store (or, in a dry run, diff) one chunk."""
+    seen_seq = 0 if ctx.dry_run else _change_log_head(session)
+    facts, skipped = facts_of_chunk(session, ctx, roster)
+    frame = evaluate_chunk(ctx, facts)
+    previous = _previous_frame(session, ctx, int(roster["pk"][0]), int(roster["pk"][-1]))
+    frame = frame.join(previous, on="pk", how="left").sort("pk")
+    todo = frame.filter(pl.col("prev_hash").is_null() | (pl.col("prev_hash") != pl.col("outcome_hash")))
+    result.students += frame.height
+    result.skipped += skipped
+    if ctx.dry_run:
+        _diff(session, ctx, todo, result.diff)  # type: ignore[arg-type]
+        return
+    _store_chunk(session, ctx, todo, seen_seq, result)
+
+
+def _change_log_head(session: Session) -> int:
+    return session.execute(select(Counter.value).where(Counter.name == "changes")).scalar_one_or_none() or 0
+
+
+def _previous_frame(session: Session, ctx: Context, lo: int, hi: int) -> pl.DataFrame:
+    """Current determinations of students lo..hi: id, level, outcome hash."""
+    rows = session.execute(
+        select(Determination.student_pk, Determination.id, Determination.level, Determination.outcome_hash).where(
+            Determination.student_pk.between(lo, hi), Determination.school_year == ctx.batch.school_year,
+            Determination.current.is_(True),
+        )
+    ).all()
+    schema = {"pk": pl.Int64, "prev_id": pl.Int64, "prev_level": pl.Utf8, "prev_hash": pl.Utf8}
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _previous_awards(session: Session, prev_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """Stored awards of the determinations about to be superseded (only those: JSON is costly to read)."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    for start in range(0, len(prev_ids), 5000):
+        part = prev_ids[start : start + 5000]
+        rows = session.execute(select(Determination.id, Determination.awards).where(Determination.id.in_(part)))
+        found.update((det_id, awards) for det_id, awards in rows)
+    return found
+
+
+def _store_chunk(session: Session, ctx: Context, todo: pl.DataFrame, seen_seq: int, result: RegionResult) -> None:
+    """Under the locks: redo students someone else re-determined meanwhile, then store the rest in bulk."""
+    lock_changes(session)
+    stale = _redetermined_since(session, seen_seq, todo["pk"].to_list()) if todo.height else set()
+    if stale:
+        _redo_stale(session, ctx, sorted(stale), result)
+        todo = todo.filter(~pl.col("pk").is_in(sorted(stale)))
+    if todo.height == 0:
+        return
+    todo = explain_distinct(ctx, todo, Renderer())
+    _check_paths_agree(todo)
+    todo = _with_changed(session, todo)
+    stored = _write(session, ctx, todo)
+    result.stored += len(stored.seqs)
+    result.changed += stored.changed
+    audit_stored(session, actor=ctx.actor, batch=ctx.batch, stored=stored, evaluated=todo.height, request_id=None)
+
+
+def _redetermined_since(session: Session, seen_seq: int, pks: Sequence[int]) -> set[int]:
+    """Students of this chunk that got a determination after the chunk's facts were read."""
+    if not pks:
+        return set()
+    rows = session.execute(
+        select(Determination.student_pk).where(
+            Determination.seq > seen_seq, Determination.student_pk.between(min(pks), max(pks))
+        )
+    ).scalars()
+    wanted = set(pks)
+    return {pk for pk in rows if pk in wanted}
+
+
+def _redo_stale(session: Session, ctx: Context, pks: Sequence[int], result: RegionResult) -> None:
+    """The per-student path, under the locks already held, for students whose facts changed meanwhile."""
+    students = assemble(session, pks, ctx.batch.as_of, ctx.rules.facts)
+    renderer, evaluate = Renderer(), ctx.rules.compiled(ctx.batch.as_of)
+    candidates: list[Candidate] = [renderer.candidate(s, evaluate(s.values)) for s in students]
+    previous: dict[int, Previous] = current_previous(session, pks, ctx.batch.school_year)
+    stored = store(session, to_store(candidates, previous), previous, ctx.batch)
+    result.stored += len(stored.seqs)
+    result.changed += stored.changed
+    audit_stored(session, actor=ctx.actor, batch=ctx.batch, stored=stored, evaluated=len(students), request_id=None)
+
+
+def _with_changed(session: Session, todo: pl.DataFrame) -> pl.DataFrame:
+    """`changed`: level or awards differ from the superseded determination (or there is none)."""
+    prev_ids = [int(i) for i in todo["prev_id"].drop_nulls().to_list()]
+    prev_keys = {i: audit.canonical([list(k) for k in award_key_of(a)]) for i, a in _previous_awards(session, prev_ids).items()}
+    keys = pl.DataFrame({"prev_id": list(prev_keys), "prev_key": list(prev_keys.values())},
+                        schema={"prev_id": pl.Int64, "prev_key": pl.Utf8})
+    todo = todo.join(keys, on="prev_id", how="left").sort("pk")
+    changed = (pl.col("prev_id").is_null() | (pl.col("prev_level") != pl.col("level_pr"))
+               | (pl.col("prev_key") != pl.col("key_text")))
+    return todo.with_columns(changed.alias("changed"))
+
+
+def _write(session: Session, ctx: Context, todo: pl.DataFrame) -> Stored:
+    """Number the rows under the change-log lock, supersede the current ones, insert the new ones in bulk."""
+    stored = Stored()
+    first = take_seqs(session, todo.height)
+    batch = ctx.batch
+    content = pl.concat_str([
+        pl.lit(f'{{"as_of":"{batch.as_of.isoformat()}","awards":'), pl.col("awards_text"),
+        pl.lit(',"explanation":'), pl.col("explanation_text"), pl.lit(',"facts":'), pl.col("facts_text"),
+        pl.lit(',"level":"'), pl.col("level_pr"),
+        pl.lit(f'","rule_set_version":{json.dumps(batch.rule_set_version)},'
+               f'"school_year":{json.dumps(batch.school_year)},"student_pk":'),
+        pl.col("pk").cast(pl.Utf8), pl.lit(',"total_fen":'), pl.col("total_pr").cast(pl.Utf8), pl.lit("}"),
+    ])
+    todo = todo.with_columns(pl.int_range(first, first + todo.height, dtype=pl.Int64).alias("seq"))
+    hashes = _sha256_all(todo.select(content).to_series())
+    todo = todo.with_columns(pl.Series("content_hash", hashes))
+    stored.seqs, stored.hashes = todo["seq"].to_list(), hashes
+    stored.changed = int(todo["changed"].sum())
+    retire_many(session, ctx.backend, [int(i) for i in todo["prev_id"].drop_nulls().to_list()])
+    rows = todo.select(
+        "seq", pl.col("pk").alias("student_pk"), pl.lit(batch.school_year).alias("school_year"),
+        pl.lit(batch.as_of).alias("as_of"), pl.lit(batch.rule_set_version).alias("rule_set_version"),
+        pl.col("level_pr").alias("level"), pl.col("awards_text").alias("awards"),
+        pl.col("total_pr").alias("total_fen"), pl.col("facts_text").alias("facts"),
+        pl.col("explanation_text").alias("explanation"), "changed", pl.lit(True).alias("current"),
+        pl.col("prev_id").alias("supersedes"), pl.lit(batch.cause).alias("cause"),
+        pl.lit(datetime.now(UTC)).alias("created_at"), "content_hash", "outcome_hash",
+    )
+    if ctx.backend == "postgresql":
+        _copy(session, rows)
+    else:
+        _executemany(session, rows)
+    return stored
+
+
+def retire_many(session: Session, backend: str, ids: Sequence[int]) -> None:
+    """Superseded determinations are no longer current: one statement per chunk."""
+    if not ids:
+        return
+    if backend == "postgresql":
+        session.execute(text("UPDATE determinations SET current = false WHERE id = ANY(:ids)"), {"ids": list(ids)})
+    else:
+        retire(session, ids)
+
+
+def _copy(session: Session, rows: pl.DataFrame) -> None:
+    """PostgreSQL: COPY the rows as CSV in the session's transaction (JSON columns travel as text)."""
+    buffer = io.BytesIO()
+    moment = rows["created_at"][0].isoformat()
+    rows.with_columns(pl.lit(moment).alias("created_at")).write_csv(buffer, include_header=False,
+                                                                     date_format="%Y-%m-%d")
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
+        f"COPY determinations ({', '.join(COPY_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
+    ) as copy:
+        copy.write(buffer.getvalue())
+
+
+def _executemany(session: Session, rows: pl.DataFrame) -> None:
+    """Other databases: a bulk insert through the model (JSON columns as objects)."""
+    decoded = [
+        {**row, "awards": json.loads(row["awards"]), "facts": json.loads(row["facts"]),
+         "explanation": json.loads(row["explanation"])}
+        for row in rows.iter_rows(named=True)
+    ]
+    insert_rows(session, decoded)
+
+
+# ------------------------------------------------------------------------------------------ dry run
+
+
+def _diff(session: Session, ctx: Context, todo: pl.DataFrame, diff: Diff) -> None:
+    """Who would gain and lose what: level moves, programs, money by program (the current one vs the new)."""
+    if todo.height == 0:
+        return
+    programs = sorted(p.id for p in ctx.rules.rules.programs)
+    prev_ids = [int(i) for i in todo["prev_id"].drop_nulls().to_list()]
+    before = _previous_awards(session, prev_ids)
+    for row in todo.iter_rows(named=True):
+        old = {a["program"]: _fen(a["amount"]) for a in before.get(row["prev_id"], [])}
+        new = {p: row[f"fen_{p}"] for p in programs if row[f"has_{p}"]}
+        old_level = row["prev_level"] or "none"
+        if old_level == row["level"] and old.keys() == new.keys() and all(old[p] == new[p] for p in new):
+            diff.facts_only += 1
+            continue
+        _tally(diff, row, old_level, old, new, ctx.rules.rules.programs)
+
+
+def _tally(diff: Diff, row: Mapping[str, Any], old_level: str, old: Mapping[str, int | None],
+           new: Mapping[str, int | None], programs: Iterable[Any]) -> None:
+    counted = {p.id for p in programs if p.kind != "loan"}
+    diff.students += 1
+    if old_level != row["level"]:
+        diff.level_moves[(old_level, row["level"])] += 1
+    gained, lost = sorted(new.keys() - old.keys()), sorted(old.keys() - new.keys())
+    diff.gained.update(gained)
+    diff.lost.update(lost)
+    delta = 0
+    for program in new.keys() | old.keys():
+        change = (new.get(program) or 0) - (old.get(program) or 0)
+        if change:
+            diff.delta_fen[program] += change
+            delta += change if program in counted else 0
+    if len(diff.examples) < EXAMPLES:
+        diff.examples.append({
+            "student_id": row["student_id"], "pk": row["pk"], "level": [old_level, row["level"]],
+            "gained": gained, "lost": lost, "total_delta": _yuan(delta),
+        })
+
+
+def masked_numbers(session: Session, pks: Sequence[int]) -> dict[int, str]:
+    """Masked ID numbers of the example students, for the dry-run report."""
+    if not pks:
+        return {}
+    rows = session.execute(select(Student.id, Student.id_number).where(Student.id.in_(list(pks)))).all()
+    return {pk: mask(number) for pk, number in rows}
+
+
+def _fen(amount: str | None) -> int | None:
+    if amount is None:
+        return None
+    whole, _, cents = amount.partition(".")
+    sign = -1 if whole.startswith("-") else 1
+    return sign * (abs(int(whole)) * 100 + int((cents + "00")[:2]))
+
+
+def _yuan(fen: int) -> str:
+    sign, fen = ("-", -fen) if fen < 0 else ("", fen)
+    return f"{sign}{fen // 100}.{fen % 100:02d}"
+
+
+__all__ = ["Diff", "RegionResult", "count_students", "masked_numbers", "run"]
