@@ -12,7 +12,9 @@ from flask.cli import AppGroup
 
 from aidservice.cli_admin import client_group, regions_group, user_group
 from aidservice.cli_audit import audit_group
+from aidservice.cli_demo import demo_data
 from aidservice.cli_redetermine import redetermine_command
+from aidservice.cli_semester import semester_group
 from aidservice.rulesets import RuleSetBroken, current_rules, load_or_refuse
 from aidservice.schoolyear import current_semester_start
 
@@ -20,6 +22,8 @@ aid = AppGroup("aid", help="Student aid: rules, batch evaluation and administrat
 rules_group = AppGroup("rules", help="The rule set: check it, publish it.")
 aid.add_command(rules_group)
 aid.add_command(audit_group)
+aid.add_command(demo_data)
+aid.add_command(semester_group)
 aid.add_command(redetermine_command)
 for _group in (user_group, client_group, regions_group):
     aid.add_command(_group)

@@ -33,8 +33,18 @@ COUNTIES: dict[str, list[tuple[str, str]]] = {
     "321300": [("321302", "宿城区"), ("321311", "宿豫区")],
 }
 CITY_NAMES = {
-    "320100": "南京", "320200": "无锡", "320300": "徐州", "320400": "常州", "320500": "苏州", "320600": "南通",
-    "320700": "连云港", "320800": "淮安", "320900": "盐城", "321000": "扬州", "321100": "镇江", "321200": "泰州",
+    "320100": "南京",
+    "320200": "无锡",
+    "320300": "徐州",
+    "320400": "常州",
+    "320500": "苏州",
+    "320600": "南通",
+    "320700": "连云港",
+    "320800": "淮安",
+    "320900": "盐城",
+    "321000": "扬州",
+    "321100": "镇江",
+    "321200": "泰州",
     "321300": "宿迁",
 }
 NORTH = {"320300", "320700", "320800", "320900", "321300"}  # 苏北: more registered-poor households
@@ -48,10 +58,26 @@ SCHOOL_KINDS: dict[str, tuple[tuple[str, ...], tuple[int, int] | None, float, st
     "vocational": (("vocational",), (2000, 3600), 0.05, "中等职业学校"),
     "university": (("undergraduate", "master", "doctor"), (4600, 6600), 0.25, "大学"),
 }
-YEARS = {"preschool": 3, "primary": 6, "junior": 3, "senior_high": 3, "vocational": 3, "undergraduate": 4,
-         "master": 3, "doctor": 4}
-ENTRY_AGE = {"preschool": 3, "primary": 6, "junior": 12, "senior_high": 15, "vocational": 15, "undergraduate": 18,
-             "master": 22, "doctor": 25}
+YEARS = {
+    "preschool": 3,
+    "primary": 6,
+    "junior": 3,
+    "senior_high": 3,
+    "vocational": 3,
+    "undergraduate": 4,
+    "master": 3,
+    "doctor": 4,
+}
+ENTRY_AGE = {
+    "preschool": 3,
+    "primary": 6,
+    "junior": 12,
+    "senior_high": 15,
+    "vocational": 15,
+    "undergraduate": 18,
+    "master": 22,
+    "doctor": 25,
+}
 UNI_STAGES = (("undergraduate", 0.78), ("master", 0.17), ("doctor", 0.05))
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红鹏飞宇浩然子涵梓轩欣怡雨桐一诺思远嘉怡俊杰佳琪晨曦文博雅婷"
@@ -130,7 +156,9 @@ def _schools(demo: DemoProvince, rnd: random.Random, students: int) -> dict[str,
                         "stages": list(stages),
                         "kind": "public" if rnd.random() < 0.85 else "private",
                         "inclusive_kindergarten": kind == "kindergarten" and rnd.random() < 0.85,
-                        "tuition_fee": None if fee is None else f"{rnd.randrange(fee[0], fee[1] + 1, 100)}.00",
+                        "tuition_fee": None
+                        if fee is None
+                        else f"{rnd.randrange(fee[0], fee[1] + 1, 100)}.00",
                         "central_university": kind == "university" and city == "320100" and n == 0,
                     }
                     demo.schools.append(school)
@@ -163,7 +191,8 @@ def _student(rnd: random.Random, ids: _Ids, index: int, school: dict, kind: str,
         "class_name": f"{grade}年级{rnd.randint(1, 8)}班",
         "stage": stage,
         "grade": grade,
-        "boarding": stage in ("senior_high", "vocational", "undergraduate", "master", "doctor") or rnd.random() < 0.1,
+        "boarding": stage in ("senior_high", "vocational", "undergraduate", "master", "doctor")
+        or rnd.random() < 0.1,
         "rural_hukou": rnd.random() < 0.35,
         "agri_major": vocational and rnd.random() < 0.12,
         "arts_performance_major": vocational and rnd.random() < 0.04,
@@ -173,18 +202,31 @@ def _student(rnd: random.Random, ids: _Ids, index: int, school: dict, kind: str,
     }
 
 
-def _registers(rnd: random.Random, ids: _Ids, households: list[tuple[dict, str]], start: date) -> dict[str, list[dict]]:
+def _registers(
+    rnd: random.Random, ids: _Ids, households: list[tuple[dict, str]], start: date
+) -> dict[str, list[dict]]:
     """Agency records: household statuses on a guardian, personal ones on the student, some ended, some unmatched."""
-    records: dict[str, list[dict]] = {s: [] for s in ("poverty_alleviation", "civil_affairs",
-                                                      "disabled_persons_federation", "veterans_affairs")}
+    records: dict[str, list[dict]] = {
+        s: []
+        for s in ("poverty_alleviation", "civil_affairs", "disabled_persons_federation", "veterans_affairs")
+    }
     since = date(start.year - 3, 1, 1)
 
-    def add(source: str, person: dict, status: str, attributes: dict | None = None, ended: bool = False) -> None:
+    def add(
+        source: str, person: dict, status: str, attributes: dict | None = None, ended: bool = False
+    ) -> None:
         valid_from = since + timedelta(days=rnd.randrange(900))
         valid_to = (start - timedelta(days=rnd.randrange(30, 300))).isoformat() if ended else None
-        records[source].append({"id_number": person["id_number"], "name": person["name"], "status": status,
-                                "valid_from": valid_from.isoformat(), "valid_to": valid_to,
-                                "attributes": attributes or {}})
+        records[source].append(
+            {
+                "id_number": person["id_number"],
+                "name": person["name"],
+                "status": status,
+                "valid_from": valid_from.isoformat(),
+                "valid_to": valid_to,
+                "attributes": attributes or {},
+            }
+        )
 
     for student, city in households:
         head = student["guardians"][0] if student["guardians"] else student
@@ -205,21 +247,31 @@ def _registers(rnd: random.Random, ids: _Ids, households: list[tuple[dict, str]]
         if roll() < 0.006:
             add("disabled_persons_federation", student, "disabled", {"disability_grade": rnd.randint(1, 4)})
         if student["guardians"] and roll() < 0.01:
-            add("disabled_persons_federation", rnd.choice(student["guardians"]), "disabled",
-                {"disability_grade": rnd.randint(1, 4)})
+            add(
+                "disabled_persons_federation",
+                rnd.choice(student["guardians"]),
+                "disabled",
+                {"disability_grade": rnd.randint(1, 4)},
+            )
         if roll() < 0.0005:
             add("veterans_affairs", student, "martyr_child")
     for source, items in records.items():  # people the registers know who are not enrolled anywhere
         for _ in range(max(1, len(items) // 10)):
             county = rnd.choice([c for cs in COUNTIES.values() for c, _ in cs])
-            person = {"id_number": ids.take(county, date(1980, 1, 1) + timedelta(days=rnd.randrange(9000))),
-                      "name": _name(rnd)}
-            status = {"poverty_alleviation": "registered_poor", "civil_affairs": "subsistence_allowance",
-                      "disabled_persons_federation": "disabled", "veterans_affairs": "martyr_child"}[source]
+            person = {
+                "id_number": ids.take(county, date(1980, 1, 1) + timedelta(days=rnd.randrange(9000))),
+                "name": _name(rnd),
+            }
+            status = {
+                "poverty_alleviation": "registered_poor",
+                "civil_affairs": "subsistence_allowance",
+                "disabled_persons_federation": "disabled",
+                "veterans_affairs": "martyr_child",
+            }[source]
             add(source, person, status, {"disability_grade": 2} if status == "disabled" else None)
     return records
 
 
 def batches(records: list[dict], size: int = 10_000) -> Iterator[list[dict]]:
     for start in range(0, len(records), size):
-        yield records[start:start + size]
+        yield records[start : start + size]

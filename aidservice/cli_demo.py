@@ -1,0 +1,132 @@
+"""`flask --app wsgi aid demo-data`: a synthetic province loaded through the same services as real data."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+DEMO_USERS = (  # username, role, scope keyword, password (demo only; printed by `make run`)
+    ("officer", "school_officer", "school", "demo-officer-2020"),
+    ("county", "county_admin", "region", "demo-county-2020"),
+    ("city", "city_admin", "region", "demo-city-2020"),
+    ("province", "province_admin", "region", "demo-province-2020"),
+    ("auditor", "auditor", None, "demo-auditor-2020"),
+)
+
+
+@click.command("demo-data")
+@click.option("--students", default=20_000, show_default=True, help="How many students to enrol.")
+@click.option(
+    "--seed", default=2020, show_default=True, help="Random seed; the same seed gives the same province."
+)
+@click.option(
+    "--logins",
+    "logins_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the demo logins and agency tokens (default: instance/demo-logins.txt).",
+)
+@with_appcontext
+def demo_data(students: int, seed: int, logins_path: Path | None) -> None:
+    """Load a synthetic province: schools in the 13 cities, students in every stage, agency registers."""
+    from aidservice.api.settings import settings as app_settings
+    from aidservice.demo import generate
+    from aidservice.extensions import db
+    from aidservice.services.rule_sets import publish_current
+
+    started = time.perf_counter()
+    settings = app_settings()
+    province = generate(students, seed, settings.default_as_of())
+    session = db.session
+    publish_current(session, settings.rules, settings.rules.rules.files)
+    _schools(session, settings, province)
+    session.commit()
+    _students(session, settings, province)
+    lines = _accounts(session, province)
+    lines += _registers(session, settings, province)
+    session.commit()
+    path = logins_path or Path(current_app.instance_path) / "demo-logins.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    click.echo(
+        f"demo province: {len(province.schools)} schools, {len(province.students)} students, "
+        f"{sum(len(r) for r in province.records.values())} agency records in "
+        f"{time.perf_counter() - started:.1f} s; logins in {path}",
+        err=True,
+    )
+
+
+def _schools(session, settings, province) -> None:  # type: ignore[no-untyped-def]
+    from aidservice.services.actors import Actor
+    from aidservice.services.regions import ensure_county
+    from aidservice.services.roster import put_school
+
+    system = Actor.system("demo-data")
+    for code, name in province.counties:
+        ensure_county(session, code, name, actor=system)
+    with click.progressbar(province.schools, label="schools", file=click.get_text_stream("stderr")) as bar:
+        for school in bar:
+            payload = {k: v for k, v in school.items() if k not in ("code", "city_code")}
+            put_school(session, actor=system, settings=settings, code=school["code"], payload=payload)
+
+
+def _students(session, settings, province, chunk: int = 2000) -> None:  # type: ignore[no-untyped-def]
+    from aidservice.services.actors import Actor
+    from aidservice.services.roster import upsert_students
+
+    system = Actor.system("demo-data")
+    rows = province.students
+    with click.progressbar(length=len(rows), label="students", file=click.get_text_stream("stderr")) as bar:
+        for start in range(0, len(rows), chunk):
+            part = [(start + i + 2, row, ()) for i, row in enumerate(rows[start : start + chunk])]
+            upsert_students(
+                session, actor=system, settings=settings, rows=part, audit_extra={"source": "demo-data"}
+            )
+            session.commit()
+            bar.update(len(part))
+
+
+def _accounts(session, province) -> list[str]:  # type: ignore[no-untyped-def]
+    from aidservice.services.accounts import create_user
+    from aidservice.services.actors import Actor
+
+    system = Actor.system("demo-data")
+    first = province.schools[0]
+    scope = {"school": {"school_code": first["code"]}, None: {}}
+    regions = {"county": first["region_code"], "city": first["city_code"], "province": "320000"}
+    lines = ["demo logins (username / password):"]
+    for username, role, kind, password in DEMO_USERS:
+        extra = scope.get(kind, {"region_code": regions.get(username)})
+        create_user(session, actor=system, username=username, role=role, password=password, **extra)
+        where = extra.get("school_code") or extra.get("region_code") or "province"
+        lines.append(f"  {username:<9} {password:<20} {role} ({where})")
+    return lines
+
+
+def _registers(session, settings, province) -> list[str]:  # type: ignore[no-untyped-def]
+    from aidservice.demo import batches
+    from aidservice.services.actors import Actor
+    from aidservice.services.auth import client_actor
+    from aidservice.services.clients import create_client
+    from aidservice.services.feeds import apply_batch
+
+    lines = ["agency API tokens (demo only):"]
+    for source, records in province.records.items():
+        made = create_client(session, actor=Actor.system("demo-data"), name=f"demo {source}", source=source)
+        lines.append(f"  {source:<28} {made.token}")
+        actor = client_actor(made.client)
+        for number, part in enumerate(batches(records), start=1):
+            apply_batch(
+                session,
+                actor=actor,
+                settings=settings,
+                source=source,
+                body={"batch_id": f"demo-{number:04d}", "records": part},
+            )
+            session.commit()
+    return lines
