@@ -233,13 +233,9 @@ def _redetermine(
     """Re-evaluate the students a roster change touched, in this transaction."""
     if not student_pks:
         return
-    try:
-        from aidservice.services.determinations import redetermine_students
-    except ImportError as exc:  # TODO(issue 3): remove once services/determinations.py provides it
-        raise RuntimeError(
-            "TODO: aidservice.services.determinations.redetermine_students is not there yet; "
-            "roster changes cannot be re-evaluated"
-        ) from exc
+    # imported here: the roster module loads without the evaluation machinery
+    from aidservice.services.determinations import redetermine_students
+
     redetermine_students(
         session, actor=actor, settings=settings, student_pks=list(student_pks), cause="roster",
         request_id=request_id,
