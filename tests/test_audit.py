@@ -141,3 +141,7 @@ def test_audit_needs_authentication(client: FlaskClient) -> None:
     response = client.get("/api/v1/audit", query_string={"subject": "student:S1"})
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
+
+
+def test_anonymous_caller_without_a_subject_gets_401_not_a_schema(client: FlaskClient) -> None:
+    assert client.get("/api/v1/audit").status_code == 401

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import Forbidden
 
-from aidservice.api.auth import require_user
+from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint
 from aidservice.extensions import db
 from aidservice.services.audit import events_for, subject_in_scope
@@ -41,13 +41,11 @@ class AuditListSchema(Schema):
 
 
 @blp.route("", methods=["GET"])
+@require_user()  # before the arguments: an anonymous caller gets 401, not a description of the query
 @blp.arguments(AuditQuerySchema, location="query")
 @blp.response(200, AuditListSchema)
-@require_user()
 def list_events(query: dict[str, Any]) -> dict[str, Any]:
     """Events for one subject, oldest first; only subjects within the caller's scope."""
-    from aidservice.api.auth import current_actor
-
     actor = current_actor()
     if not subject_in_scope(db.session, actor, query["subject"]):
         raise Forbidden("This subject is outside your scope.")
