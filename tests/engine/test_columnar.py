@@ -161,3 +161,33 @@ def test_columnar_agrees_with_the_compiled_path_on_a_synthetic_province(policy: 
         assert got["total_fen"] == result.total_fen
         if i % 40 == 0:  # the reference is slower: every 40th student
             assert summary(policy.explain(record, on)) == summary(result)
+
+
+def test_synthetic_students_are_reproducible_valid_and_realistic(policy: RuleSet) -> None:
+    students = generate_facts(50_000, seed=9)
+    assert students.equals(generate_facts(50_000, seed=9))
+    assert students.head(100).equals(generate_facts(100, seed=9))  # row i does not depend on n
+    assert not students.equals(generate_facts(50_000, seed=10))
+    assert students.columns == ["student_id", *[c for c in students.columns if c != "student_id"]]
+    assert set(students.columns) - {"student_id"} == set(policy.rules.facts)
+    assert students.schema["per_capita_income"] == pl.Decimal(12, 2)
+    assert students["student_id"].n_unique() == 50_000
+    _, problems = validate(policy, students)
+    assert problems.height == 0  # every value within the catalogue's bounds
+    assert set(students["stage"]) == set(policy.rules.facts["stage"].values)
+    assert set(students["city_code"].drop_nulls()) == set(policy.rules.facts["city_code"].values)
+    share = {
+        c: students[c].mean() for c in ("registered_poor", "subsistence_allowance", "orphan", "disabled")
+    }
+    assert 0.02 <= share["registered_poor"] <= 0.04 and 0.015 <= share["subsistence_allowance"] <= 0.025
+    assert 0 < share["orphan"] < 0.01 and 0 < share["disabled"] < 0.03
+    assert set(students.filter(pl.col("disabled"))["disability_grade"].drop_nulls()) == {1, 2, 3, 4}
+    for column in ("per_capita_income", "academic_rank_pct", "tuition_fee", "city_code"):
+        assert 0 < students[column].null_count() < 0.15 * 50_000
+    # incomes exactly on 1.5 × the annual line of 南京 (900 × 12) occur
+    on_line = students.filter(
+        (pl.col("city_code") == "320100") & (pl.col("per_capita_income") == Decimal("16200.00"))
+    )
+    assert on_line.height > 0
+    levels = evaluate_frame(policy.rules, validate(policy, students)[0].drop("__row"), AUTUMN_2020)["level"]
+    assert set(levels) == {"none", "general", "difficult", "special"}
