@@ -461,10 +461,29 @@ def _bounds(spec: FactSpec, value: pl.Expr, error: pl.Expr) -> tuple[pl.Expr, pl
 # ---------------------------------------------------------------------------------------- output
 
 
-def _money(fen: pl.Expr) -> pl.Expr:
-    import polars as pl
+def _money(fen: pl.Series, fmt: str) -> Any:
+    """Integer fen → an Arrow array of Decimal(12, 2) yuan (Parquet) or "1250.00" strings (JSONL, CSV).
 
-    return (fen.cast(pl.Decimal(38, 2)) / 100).cast(pl.Decimal(38, 2))
+    Exact and cheap: the fen integers are the decimal's unscaled value, so the Decimal(38, 0) buffer
+    is reinterpreted with scale 2 instead of dividing.
+    """
+    import polars as pl
+    import pyarrow as pa
+
+    too_big = (fen.abs() >= 10 ** (MONEY_INT_DIGITS + 2)).fill_null(False)
+    if too_big.any():
+        raise BatchInputError(
+            f"an amount or total of {fen.filter(too_big)[0] / 100:.2f} does not fit Decimal(12, 2)"
+        )
+    raw = fen.cast(pl.Decimal(38, 0)).to_arrow()
+    if isinstance(raw, pa.ChunkedArray):
+        raw = raw.combine_chunks()
+    money = pa.Array.from_buffers(
+        pa.decimal128(12, 2), len(raw), raw.buffers(), null_count=raw.null_count, offset=raw.offset
+    )
+    if fmt == "parquet":
+        return money
+    return pl.Series(money).cast(pl.String).to_arrow()
 
 
 def _shape_output(result: pl.DataFrame, program_ids: list[str], fmt: str) -> Any:
@@ -476,7 +495,6 @@ def _shape_output(result: pl.DataFrame, program_ids: list[str], fmt: str) -> Any
     import polars as pl
     import pyarrow as pa
 
-    money_type = pl.String if fmt != "parquet" else pl.Decimal(12, 2)
     n = result.height
     long = (
         pl.concat(
@@ -490,7 +508,7 @@ def _shape_output(result: pl.DataFrame, program_ids: list[str], fmt: str) -> Any
             or [pl.LazyFrame(schema={"_r": pl.UInt32, "_p": pl.UInt32, "_fen": pl.Int64})]
         )
         .sort("_r", maintain_order=True)
-        .select("_p", _money(pl.col("_fen")).cast(money_type).alias("amount"))
+        .select("_p", "_fen")
         .collect()
     )
     counts = result.select(
@@ -502,7 +520,7 @@ def _shape_output(result: pl.DataFrame, program_ids: list[str], fmt: str) -> Any
         pl.concat([pl.Series([0], dtype=pl.Int64), counts.cast(pl.Int64).cum_sum()]).cast(pl.Int32).to_arrow()
     )
     programs = pa.array(program_ids, pa.string()).take(long.get_column("_p").to_arrow())
-    amounts = long.get_column("amount").to_arrow()
+    amounts = _money(long.get_column("_fen"), fmt)
     if fmt == "csv":
         entries = pl.Series(
             pa.array(
@@ -528,12 +546,9 @@ def _shape_output(result: pl.DataFrame, program_ids: list[str], fmt: str) -> Any
     else:
         values = pa.StructArray.from_arrays([programs, amounts], names=["program", "amount"])
         awards = pa.ListArray.from_arrays(offsets, values)
-    head = result.select(
-        pl.col(ID), pl.col("level"), _money(pl.col("total_fen")).cast(money_type).alias("total")
-    ).to_arrow()
-    return pa.table(
-        {ID: head.column(ID), "level": head.column("level"), "awards": awards, "total": head.column("total")}
-    )
+    head = result.select(ID, "level").to_arrow()
+    total = _money(result.get_column("total_fen"), fmt)
+    return pa.table({ID: head.column(ID), "level": head.column("level"), "awards": awards, "total": total})
 
 
 class _Writer:
