@@ -280,6 +280,10 @@ def report(results: dict) -> str:
             f"; validate+evaluate {rec['validate_evaluate_us_per_student']:.2f} µs ({rec['validate_students']:,})"
             f"; reference with trace {rec['reference_trace_us_per_student']:.1f} µs; peak RSS {rec['peak_rss_mb']:.0f} MB"
         )
+    if rec:
+        lines.append(
+            f"    fastest run (least disturbed): {min(rec['record_runs_s']) / rec['students'] * 1e6:.2f} µs/student"
+        )
     if col:
         lines.append(
             f"(b) columnar: {col['columnar_students_per_s'] / 1e6:.2f} M students/s ({col['columnar_s'] * 1e3:.0f} ms), "
@@ -287,8 +291,14 @@ def report(results: dict) -> str:
             f"time ratio {col['ratio_columnar_to_handwritten_time']:.2f}; string enums {col['columnar_text_enums_s'] * 1e3:.0f} ms; "
             f"agree {col['outputs_agree']}; peak RSS {col['peak_rss_mb']:.0f} MB"
         )
+    if col:
+        best = {k: min(v) for k, v in col["runs_s"].items()}
+        lines.append(
+            f"    fastest runs: columnar {col['students'] / best['columnar'] / 1e6:.2f} M/s, hand-written {col['students'] / best['handwritten'] / 1e6:.2f} M/s"
+        )
     if "cli" in results:
         cli = results["cli"]
+        lines.append(f"    fastest CLI run: {min(cli['runs_s']):.2f} s")
         extra = (
             f"; hyperfine median {cli['hyperfine']['median_s']:.2f} s ± {cli['hyperfine']['stddev_s']:.2f}"
             if "hyperfine" in cli
@@ -328,7 +338,9 @@ def main(argv: list[str] | None = None) -> dict:
     results["machine"]["loadavg_after"] = subprocess.run(
         ["cat", "/proc/loadavg"], capture_output=True, text=True
     ).stdout.strip()
-    (OUT / "engine.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    text = json.dumps(results, indent=2, ensure_ascii=False)
+    (OUT / "engine.json").write_text(text)
+    (OUT / f"engine-{datetime.now():%Y%m%dT%H%M%S}.json").write_text(text)
     print(report(results))
     return results
 

@@ -155,12 +155,12 @@ class _Compiler:
             return pl.col(name)
         return self.temp(("enum", name), lambda: pl.col(name).cast(pl.Utf8).cast(dtype))
 
-    def nullable(self, name: str) -> bool:
-        spec = self.rules.facts[name]
-        return spec.type != "bool" and not spec.required
-
     def temp(self, key: tuple, build: Callable[[], pl.Expr]) -> pl.Expr:
-        """A temporary column computed once in the first stage and shared by every user."""
+        """A temporary column computed once, before the level, and shared by every user.
+
+        Temporaries that read other temporaries (a lookup on an enum cast, a derived value on a
+        lookup) go in a later `with_columns` stage than those they read.
+        """
         name = self.lookups.get(key)
         if name is None:
             name = f"{_PREFIX}t{len(self.lookups)}"
