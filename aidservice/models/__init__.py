@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .account import ROLES, AuthToken, User
 from .agency import AgencyRecord, ApiClient, FeedBatch
+from .application import Application, ApplicationAction, Decision, Notice, Quota
 from .audit import AuditEvent
 from .base import Base
 from .determination import Counter, Determination, Job
@@ -14,14 +15,19 @@ __all__ = [
     "ROLES",
     "AgencyRecord",
     "ApiClient",
+    "Application",
+    "ApplicationAction",
     "AuditEvent",
     "AuthToken",
     "Base",
     "Counter",
+    "Decision",
     "Determination",
     "FeedBatch",
     "Guardian",
     "Job",
+    "Notice",
+    "Quota",
     "Region",
     "RuleSet",
     "School",
