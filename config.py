@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -50,6 +51,20 @@ def _positive_int(env: Mapping[str, str], key: str, default: int) -> int:
     return value
 
 
+def _holidays(env: Mapping[str, str], key: str) -> tuple[date, ...]:
+    """Comma-separated ISO dates (public holidays that are not working days), sorted; names a bad one."""
+    days = set()
+    for part in (env.get(key) or "").split(","):
+        text = part.strip()
+        if not text:
+            continue
+        try:
+            days.add(date.fromisoformat(text))
+        except ValueError:
+            raise ConfigError(f"{key} must be comma-separated ISO dates (2020-10-01,2020-10-02), got {text!r}") from None
+    return tuple(sorted(days))
+
+
 class Config:
     """Settings shared by every environment; build one with `from_env`, never at import time."""
 
@@ -73,6 +88,8 @@ class Config:
         self.AID_RULES_DIR = env.get("AID_RULES_DIR") or str(REPO_ROOT / "rules")
         self.AID_SCHOOL_YEAR = env.get("AID_SCHOOL_YEAR") or "2020-2021"
         self.MAX_CONTENT_LENGTH = _positive_int(env, "AID_MAX_BODY_BYTES", 16 * MIB)
+        self.AID_NOTICE_WORKING_DAYS = _positive_int(env, "AID_NOTICE_WORKING_DAYS", 5)
+        self.AID_HOLIDAYS = _holidays(env, "AID_HOLIDAYS")
         self.SECRET_KEY = self._secret(env, "SECRET_KEY", DEV_SECRET)
         self.AID_ID_HMAC_KEY = self._secret(env, "AID_ID_HMAC_KEY", DEV_HMAC_KEY)
 

@@ -14,4 +14,6 @@ def settings() -> Settings:
         rules=current_app.extensions["aid_rules"],
         school_year=config["AID_SCHOOL_YEAR"],
         id_hmac_key=config["AID_ID_HMAC_KEY"],
+        notice_working_days=config.get("AID_NOTICE_WORKING_DAYS", 5),
+        holidays=tuple(config.get("AID_HOLIDAYS", ())),
     )

@@ -20,7 +20,13 @@ class Settings:
     school_year: str
     id_hmac_key: str
     today: date | None = field(default=None)  # tests pin it; None means the real date
+    notice_working_days: int = 5  # AID_NOTICE_WORKING_DAYS: length of the public notice (公示)
+    holidays: tuple[date, ...] = ()  # AID_HOLIDAYS: days that are not working days besides weekends
+
+    def current_date(self) -> date:
+        """Today, as the services see it (pinned in tests)."""
+        return self.today or date.today()
 
     def default_as_of(self) -> date:
         """First day of the current semester of the configured school year."""
-        return current_semester_start(self.school_year, self.today or date.today())
+        return current_semester_start(self.school_year, self.current_date())
