@@ -42,17 +42,13 @@ def load_rule_set(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Bind database, migrations and the API to this app."""
-    from pathlib import Path
-
-    from aidservice.extensions import api, db, migrate
+    from aidservice.extensions import api, db
+    from aidservice.migrations_cli import register_lazy_migrations
     from aidservice.models import Base  # noqa: F401 - every table registered before Alembic looks
-    from config import REPO_ROOT
 
     _ensure_sqlite_folder(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
-    migrate.init_app(
-        app, db, directory=str(Path(REPO_ROOT) / "migrations"), render_as_batch=True, compare_type=True
-    )
+    register_lazy_migrations(app)
     api.init_app(app)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Connection, Engine, event
@@ -47,7 +46,6 @@ event.listen(Engine, "connect", _sqlite_connect)
 event.listen(Engine, "begin", _sqlite_begin)
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 api = AidApi()
 
-__all__ = ["api", "db", "migrate"]
+__all__ = ["api", "db"]
