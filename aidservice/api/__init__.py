@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from flask import Flask
 
-from aidservice.api import audit, evaluate, feeds, health, login, roster, rules
+from aidservice.api import (
+    applications,
+    audit,
+    decisions,
+    evaluate,
+    feeds,
+    health,
+    login,
+    notices,
+    quotas,
+    roster,
+    rules,
+)
 from aidservice.api.docs import register_docs_assets
 from aidservice.extensions import api
 
 
 def register_api(app: Flask) -> None:
     """Register every resource with the API (and so in the OpenAPI document) and the docs assets."""
-    for module in (health, evaluate, rules, audit, feeds, login, roster):
+    for module in (health, evaluate, rules, audit, feeds, login, roster, applications, decisions, quotas, notices):
         api.register_blueprint(module.blp)
     register_docs_assets(app)

@@ -1,0 +1,225 @@
+"""Applications: POST /api/v1/applications, GET one or a list, POST .../actions (the identification procedure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+import aidservice.api.settings as api_settings
+from aidservice.api.auth import current_actor, require_user
+from aidservice.api.common import Blueprint
+from aidservice.engine.result import LEVELS
+from aidservice.extensions import db
+from aidservice.models.application import STATES
+from aidservice.requestid import current_request_id
+from aidservice.services import applications
+from aidservice.services.applications import ACTIONS, RESOLUTIONS, ActionRequest
+
+blp = Blueprint(
+    "applications", __name__, url_prefix="/api/v1/applications",
+    description="Applications and their procedure: review, public notice, objection, approval",
+)
+OFFICERS = ("school_officer",)
+
+
+class ApplicationCreateSchema(Schema):
+    """A new application; `commitment_signed` must be true (the written commitment, 承诺书)."""
+
+    student_id = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    school_year = fields.String(required=True, metadata={"example": "2020-2021"})
+    declared = fields.Dict(
+        keys=fields.String(), values=fields.Raw(allow_none=True), load_default=dict,
+        metadata={"description": "household_size, per_capita_income, major_illness, disaster, unemployed_parent, "
+                                 "single_parent, covid_impact, covid_infected_family, academic_rank_pct; agency "
+                                 "statuses the family claims are compared with the records (the record wins); "
+                                 "checked against the fact catalogue, errors named declared.<fact>",
+                  "example": {"household_size": 4, "per_capita_income": "5000.00", "major_illness": True}},
+    )
+    commitment_signed = fields.Raw(load_default=None, metadata={"type": "boolean", "example": True})
+
+
+class ActionSchema(Schema):
+    """One step: `version` is the one you loaded (stale → 409); `note` is the reason where one is required
+    (object, resolve, reject, reassess, and a level adjustment in review)."""
+
+    action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
+    version = fields.Integer(required=True, strict=True)
+    note = fields.String(load_default="", validate=validate.Length(max=applications.NOTE_MAX))
+    level = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(LEVELS),
+                          metadata={"description": "review: adjusted level; resolve (upheld): the new level"})
+    outcome = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(RESOLUTIONS),
+                            metadata={"description": "resolve: upheld or dismissed"})
+
+
+class ApplicationListQuerySchema(Schema):
+    school = fields.String(load_default=None)
+    state = fields.String(load_default=None, validate=validate.OneOf(STATES))
+    school_year = fields.String(load_default=None)
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=applications.LIST_MAX))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class StudentBriefSchema(Schema):
+    """The student, ID number masked (first 6 and last 4)."""
+
+    student_id = fields.String(required=True)
+    name = fields.String(required=True)
+    id_number = fields.String(required=True, metadata={"example": "320102********0011"})
+    class_name = fields.String(required=True)
+    stage = fields.String(required=True)
+    grade = fields.Integer(required=True)
+
+
+class ApplicationAwardSchema(Schema):
+    program = fields.String(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True)
+    amount = fields.String(required=True, allow_none=True, metadata={"example": "1250.00"})
+    basis = fields.String(required=True)
+    status = fields.String(required=True)
+    missing = fields.List(fields.String(), required=True)
+
+
+class DeclaredConflictSchema(Schema):
+    """A status the family declared that the agency records contradict or lack: the record wins."""
+
+    fact = fields.String(required=True)
+    label = fields.String(required=True)
+    declared = fields.Raw(required=True)
+    agency = fields.Raw(required=True, allow_none=True)
+    source = fields.String(required=True)
+    record_ids = fields.List(fields.Integer(), required=True)
+    resolution = fields.String(required=True)
+
+
+class NoticeRefSchema(Schema):
+    id = fields.Integer(required=True)
+    published_on = fields.Date(required=True)
+    closes_on = fields.Date(required=True)
+    open = fields.Boolean(required=True)
+
+
+class ApplicationHistorySchema(Schema):
+    action = fields.String(required=True)
+    from_state = fields.String(required=True)
+    to_state = fields.String(required=True)
+    version = fields.Integer(required=True)
+    note = fields.String(required=True)
+    details = fields.Dict(required=True)
+    actor = fields.String(required=True)
+    at = fields.DateTime(required=True)
+
+
+class ApplicationSchema(Schema):
+    """An application with its evaluation, where every fact came from, conflicts, history, notice, decisions."""
+
+    id = fields.Integer(required=True)
+    student = fields.Nested(StudentBriefSchema, required=True)
+    school_code = fields.String(required=True)
+    school_year = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(STATES))
+    version = fields.Integer(required=True)
+    allowed_actions = fields.List(fields.String(), required=True)
+    commitment_signed_at = fields.DateTime(required=True)
+    declared = fields.Dict(required=True)
+    as_of = fields.Date(required=True)
+    rule_set_version = fields.String(required=True)
+    level = fields.String(required=True, validate=validate.OneOf(LEVELS))
+    evaluated_level = fields.String(required=True, validate=validate.OneOf(LEVELS))
+    level_adjustment = fields.Dict(required=True, allow_none=True)
+    reasons = fields.List(fields.Dict(), required=True)
+    awards = fields.List(fields.Nested(ApplicationAwardSchema), required=True)
+    total = fields.String(required=True, metadata={"example": "1250.00"})
+    missing = fields.List(fields.String(), required=True)
+    facts = fields.Dict(
+        keys=fields.String(), values=fields.Dict(), required=True,
+        metadata={"description": "{fact: {value, source, record_ids}}; source roster | school | declared | agency"},
+    )
+    conflicts = fields.List(fields.Nested(DeclaredConflictSchema), required=True)
+    notice = fields.Nested(NoticeRefSchema, required=True, allow_none=True)
+    history = fields.List(fields.Nested(ApplicationHistorySchema), required=True)
+    decisions = fields.List(fields.Dict(), required=True)
+    submitted_at = fields.DateTime(required=True)
+    created_by = fields.String(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class ApplicationItemSchema(Schema):
+    id = fields.Integer(required=True)
+    student = fields.Nested(StudentBriefSchema, required=True)
+    school_code = fields.String(required=True)
+    school_year = fields.String(required=True)
+    state = fields.String(required=True)
+    version = fields.Integer(required=True)
+    level = fields.String(required=True)
+    conflicts = fields.Integer(required=True)
+    notice_closes_on = fields.Date(required=True, allow_none=True)
+    submitted_at = fields.DateTime(required=True)
+
+
+class ApplicationListSchema(Schema):
+    items = fields.List(fields.Nested(ApplicationItemSchema), required=True)
+    total = fields.Integer(required=True)
+
+
+@blp.route("", methods=["POST"])
+@require_user(OFFICERS)
+@blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
+@blp.arguments(ApplicationCreateSchema)
+@blp.response(201, ApplicationSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="Not the officer of the student's school")
+@blp.alt_response(404, response="NOT_FOUND", description="No such student")
+@blp.alt_response(409, response="CONFLICT", description="An open or approved application exists for the year")
+def create(body: dict[str, Any]) -> dict[str, Any]:
+    """Take an application with the signed commitment; evaluates it at once (level, awards, reasons, sources)."""
+    settings = api_settings.settings()
+    application = applications.create_application(
+        db.session, actor=current_actor(), settings=settings, payload=body, request_id=current_request_id()
+    )
+    view = applications.application_view(db.session, application, settings)
+    db.session.commit()
+    return view
+
+
+@blp.route("", methods=["GET"])
+@require_user()
+@blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
+@blp.arguments(ApplicationListQuerySchema, location="query")
+@blp.response(200, ApplicationListSchema)
+def list_(query: dict[str, Any]) -> dict[str, Any]:
+    """Applications in your scope (ID numbers masked), newest first; filter by school, state, school year."""
+    return applications.list_applications(db.session, actor=current_actor(), settings=api_settings.settings(),
+                                          **query)
+
+
+@blp.route("/<int:application_id>", methods=["GET"])
+@require_user()
+@blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
+@blp.response(200, ApplicationSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="Outside your scope")
+@blp.alt_response(404, response="NOT_FOUND", description="No such application")
+def get(application_id: int) -> dict[str, Any]:
+    """One application with state, version, allowed actions, history, notice and decisions."""
+    return applications.get_application(db.session, actor=current_actor(), settings=api_settings.settings(),
+                                        application_id=application_id)
+
+
+@blp.route("/<int:application_id>/actions", methods=["POST"])
+@require_user(OFFICERS)
+@blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
+@blp.arguments(ActionSchema)
+@blp.response(200, ApplicationSchema)
+@blp.alt_response(409, response="CONFLICT", description="Stale version, action not allowed now, notice still open")
+def act(body: dict[str, Any], application_id: int) -> dict[str, Any]:
+    """review · publish_notice · object · resolve · approve · reject · reassess, naming the version you saw."""
+    settings = api_settings.settings()
+    application = applications.act(
+        db.session, actor=current_actor(), settings=settings, application_id=application_id,
+        request=ActionRequest(action=body["action"], version=body["version"], note=body["note"],
+                              level=body["level"], outcome=body["outcome"]),
+        request_id=current_request_id(),
+    )
+    view = applications.application_view(db.session, application, settings)
+    db.session.commit()
+    return view

@@ -1,0 +1,128 @@
+"""The public notice (公示) of a school's identification results: name, class and level only.
+
+Never the ID number, address, phone, birth date, or the category or reason (e.g. 低保): the entries
+are built from those three fields alone, so nothing else can leak into any format.
+
+A school has at most one open notice per school year at a time; publishing an application puts it on
+the open one (a new one when none is open). Each application keeps its own full period of
+`AID_NOTICE_WORKING_DAYS` working days (weekends and `AID_HOLIDAYS` excluded) from the day it was
+published, and the notice closes with its last entry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aidservice.engine.result import LEVELS
+from aidservice.models import Application, Notice, School, Student
+
+from . import audit
+from .actors import Actor
+from .applications import check_read, notice_period_end
+from .context import Settings
+from .errors import NotFound
+
+LISTED_STATES = ("notice", "objected", "approved")
+"""Entries shown: on notice, under objection review, approved (a rejected application leaves the notice)."""
+
+
+def place_on_notice(
+    session: Session, application: Application, *, actor: Actor, settings: Settings, request_id: str | None
+) -> Notice:
+    """Put an application on its school's open notice for the year (opening one when none is open)."""
+    today = settings.current_date()
+    closes = notice_period_end(settings, today)
+    notice = session.execute(
+        select(Notice)
+        .where(
+            Notice.school_code == application.school_code,
+            Notice.school_year == application.school_year,
+            Notice.opened_on <= today,
+            Notice.closes_on >= today,
+        )
+        .order_by(Notice.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    subject = f"school:{application.school_code}"
+    if notice is None:
+        notice = Notice(
+            school_code=application.school_code, school_year=application.school_year, opened_on=today,
+            closes_on=closes, working_days=settings.notice_working_days, created_by=actor.label,
+        )
+        session.add(notice)
+        session.flush()
+        audit.record(
+            session, actor=actor, action="notice.open", subject=subject,
+            summary={"notice_id": notice.id, "school_year": notice.school_year, "opened_on": today.isoformat(),
+                     "closes_on": closes.isoformat(), "working_days": notice.working_days},
+            request_id=request_id,
+        )
+    elif closes > notice.closes_on:
+        audit.record(
+            session, actor=actor, action="notice.extend", subject=subject,
+            summary={"notice_id": notice.id, "closes_on": {"before": notice.closes_on.isoformat(),
+                                                           "after": closes.isoformat()}},
+            request_id=request_id,
+        )
+        notice.closes_on = closes
+    application.notice_id = notice.id
+    application.notice_published_on = today
+    application.notice_closes_on = closes
+    return notice
+
+
+def _school(session: Session, actor: Actor, school_code: str) -> School:
+    school = session.get(School, school_code)
+    if school is None:
+        raise NotFound(f"No school {school_code}.")
+    check_read(actor, school, f"School {school_code}")
+    return school
+
+
+def _header(notice: Notice, school: School, settings: Settings) -> dict[str, Any]:
+    today = settings.current_date()
+    return {
+        "id": notice.id,
+        "school_code": school.code,
+        "school_name": school.name,
+        "school_year": notice.school_year,
+        "opened_on": notice.opened_on,
+        "closes_on": notice.closes_on,
+        "working_days": notice.working_days,
+        "open": notice.opened_on <= today <= notice.closes_on,
+    }
+
+
+def list_notices(session: Session, *, actor: Actor, settings: Settings, school_code: str) -> dict[str, Any]:
+    """The school's notices, newest first, without entries."""
+    school = _school(session, actor, school_code)
+    notices = session.execute(
+        select(Notice).where(Notice.school_code == school.code).order_by(Notice.id.desc())
+    ).scalars()
+    return {"items": [_header(n, school, settings) for n in notices]}
+
+
+def get_notice(
+    session: Session, *, actor: Actor, settings: Settings, school_code: str, notice_id: int
+) -> dict[str, Any]:
+    """One notice with its entries: name, class and level (code and label) only."""
+    school = _school(session, actor, school_code)
+    notice = session.get(Notice, notice_id)
+    if notice is None or notice.school_code != school.code:
+        raise NotFound(f"No notice {notice_id} at school {school_code}.")
+    labels = settings.rules.rules.level_labels
+    rows = session.execute(
+        select(Student.name, Student.class_name, Application.level)
+        .join(Student, Student.id == Application.student_pk)
+        .where(Application.notice_id == notice.id, Application.state.in_(LISTED_STATES),
+               Application.level != "none")
+    ).all()
+    entries = sorted(
+        ({"name": name, "class_name": class_name, "level": level, "level_label": labels.get(level, level)}
+         for name, class_name, level in rows),
+        key=lambda e: (e["class_name"], -LEVELS.index(e["level"]), e["name"]),
+    )
+    return {**_header(notice, school, settings), "entries": entries}

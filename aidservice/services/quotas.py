@@ -1,0 +1,234 @@
+"""Quotas (名额): how many students a school may fund from a capped program in a school year.
+
+Administrators set them within their region. When a program has a quota for the school and year,
+every approval (and reassessment, and quota change) allocates it with `procedure.allocate` over the
+school's approved applications for that program: special-group students are always funded (a
+shortfall is recorded, never absorbed by cutting them), then by level, lower per-capita income and
+application time. Decisions whose funding changes are superseded. The quota row is taken FOR
+UPDATE while allocating, after the audit head (the lock order of every writer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aidservice.models import Application, Decision, Quota, School, Student
+from aidservice.procedure import SPECIAL_GROUPS, Allocation, Candidate, allocate
+
+from . import audit
+from .actors import Actor
+from .applications import aware, check_read, fen, school_year_errors
+from .context import Settings
+from .decisions import reallocated
+from .errors import Forbidden, NotFound, ValidationFailed
+
+COMPETING = ("awarded", "not_funded")
+PLACES_MAX = 1_000_000
+
+
+def is_special(facts: Mapping[str, Mapping[str, Any]]) -> bool:
+    """In a special group per the agency records (declared claims never count)."""
+    return any((facts.get(name) or {}).get("value") is True for name in SPECIAL_GROUPS)
+
+
+def candidate_of(application: Application) -> Candidate:
+    income = (application.facts.get("per_capita_income") or {}).get("value")
+    return Candidate(
+        application_id=application.id,
+        special=is_special(application.facts),
+        level=application.level,
+        per_capita_income_fen=fen(income),
+        submitted_at=aware(application.submitted_at),
+    )
+
+
+def allocation_json(a: Allocation) -> dict[str, Any]:
+    return {"rank": a.rank, "of": a.of, "places": a.places, "funded": a.funded, "special": a.special,
+            "explanation": a.explanation}
+
+
+def locked_quota(session: Session, school_code: str, program: str, school_year: str) -> Quota | None:
+    return session.execute(
+        select(Quota).where(Quota.school_code == school_code, Quota.program == program,
+                            Quota.school_year == school_year).with_for_update()
+    ).scalar_one_or_none()
+
+
+def _competitors(session: Session, quota: Quota, exclude: int | None) -> list[tuple[Decision, Application]]:
+    """Current decisions of approved applications competing for this quota (one application left out)."""
+    query = (
+        select(Decision, Application)
+        .join(Application, Application.id == Decision.application_id)
+        .where(
+            Decision.school_code == quota.school_code, Decision.school_year == quota.school_year,
+            Decision.program == quota.program, Decision.current.is_(True), Decision.status.in_(COMPETING),
+            Application.state == "approved",
+        )
+        .order_by(Decision.id)
+    )
+    if exclude is not None:
+        query = query.where(Decision.application_id != exclude)
+    return [(d, a) for d, a in session.execute(query).all()]
+
+
+def allocate_program(
+    session: Session,
+    *,
+    quota: Quota,
+    pending: Application | None,
+    actor: Actor,
+    cause: str,
+    request_id: str | None = None,
+    exclude: int | None = None,
+) -> dict[str, Any] | None:
+    """Allocate a quota over its competitors plus `pending` (whose own decisions are being made); supersede
+    the competitors' decisions whose funding changes; return `pending`'s allocation."""
+    left_out = pending.id if pending is not None else exclude
+    competitors = _competitors(session, quota, left_out)
+    candidates = [candidate_of(a) for _d, a in competitors]
+    if pending is not None:
+        candidates.append(candidate_of(pending))
+    by_app = {a.application_id: a for a in allocate(candidates, quota.places)}
+    changed = []
+    for decision, application in competitors:
+        allocation = by_app[application.id]
+        status = "awarded" if allocation.funded else "not_funded"
+        if status != decision.status:
+            reason = f"re-allocation of quota {quota.program} ({cause}): {allocation.explanation}"
+            new = reallocated(session, decision, status=status, allocation=allocation_json(allocation),
+                              actor=actor, reason=reason)
+            changed.append((application, decision, new))
+    for application, old, new in changed:
+        student_id = session.scalar(select(Student.student_id).where(Student.id == application.student_pk))
+        audit.record(
+            session, actor=actor, action="decision.reallocated", subject=f"student:{student_id}",
+            summary={"application_id": application.id, "program": quota.program, "supersedes": old.id,
+                     "decision_id": new.id, "status": new.status, "content_hash": new.content_hash,
+                     "cause": cause[:200]},
+            request_id=request_id,
+        )
+    if pending is None:
+        return None
+    return allocation_json(by_app[pending.id])
+
+
+# --------------------------------------------------------------------------------------- use cases
+
+
+def _school(session: Session, school_code: str) -> School:
+    school = session.get(School, school_code)
+    if school is None:
+        raise NotFound(f"No school {school_code}.")
+    return school
+
+
+def _check(settings: Settings, program: str, school_year: str, places: object | None) -> None:
+    errors: dict[str, list[str]] = {}
+    programs = [p.id for p in settings.rules.rules.programs]
+    if program not in programs:
+        errors["program"] = [f"unknown program {program!r}; one of {', '.join(programs)}"]
+    if problems := school_year_errors(school_year):
+        errors["school_year"] = problems
+    if places is not None and (type(places) is not int or not 0 <= places <= PLACES_MAX):
+        errors["places"] = [f"must be a whole number from 0 to {PLACES_MAX}"]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def put_quota(
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    school_code: str,
+    program: str,
+    school_year: str,
+    places: object,
+    request_id: str | None = None,
+) -> tuple[Quota, bool]:
+    """Set a quota (administrators within their region); re-allocates the approved applications at once.
+
+    Returns (quota, created). 422: places below zero or not a whole number, an unknown program, a bad
+    school year. 404: unknown school. 403: not an administrator over the school's region.
+    """
+    _check(settings, program, school_year, places)
+    school = _school(session, school_code)
+    if not (actor.kind == "system" or (actor.is_admin and actor.may_change_school(school.code, school.region_code))):
+        if actor.kind == "user" and actor.is_admin:
+            raise Forbidden(f"School {school_code} is outside your region.")
+        raise Forbidden("Only county, city and province administrators set quotas.")
+    audit.lock_counter(session, "audit")  # lock order: the audit head first, then rows
+    quota = locked_quota(session, school.code, program, school_year)
+    before = None if quota is None else quota.places
+    created = quota is None
+    if quota is None:
+        quota = Quota(school_code=school.code, program=program, school_year=school_year, places=places,
+                      set_by=actor.label)
+        session.add(quota)
+    elif before == places:
+        return quota, False
+    else:
+        quota.places = places  # type: ignore[assignment]
+        quota.set_by = actor.label
+    session.flush()
+    audit.record(
+        session, actor=actor, action="quota.set", subject=f"school:{school.code}",
+        summary={"program": program, "school_year": school_year, "places": {"before": before, "after": places}},
+        request_id=request_id,
+    )
+    allocate_program(session, quota=quota, pending=None, actor=actor,
+                     cause=f"quota set to {places} by {actor.label}", request_id=request_id)
+    return quota, created
+
+
+def get_quota(
+    session: Session, *, actor: Actor, settings: Settings, school_code: str, program: str, school_year: str
+) -> dict[str, Any]:
+    """A quota with the allocation as it stands: funded, shortfall (special-group students beyond it)."""
+    _check(settings, program, school_year, None)
+    school = _school(session, school_code)
+    check_read(actor, school, f"School {school_code}")
+    quota = session.execute(
+        select(Quota).where(Quota.school_code == school.code, Quota.program == program,
+                            Quota.school_year == school_year)
+    ).scalar_one_or_none()
+    if quota is None:
+        raise NotFound(f"No quota for {program} at school {school_code} in {school_year}.")
+    return quota_view(session, quota)
+
+
+def quota_view(session: Session, quota: Quota) -> dict[str, Any]:
+    competitors = _competitors(session, quota, None)
+    by_app = {a.application_id: a for a in allocate([candidate_of(a) for _d, a in competitors], quota.places)}
+    students = {
+        s.id: s for s in session.execute(
+            select(Student).where(Student.id.in_([a.student_pk for _d, a in competitors] or [-1]))
+        ).scalars()
+    }
+    rows = []
+    for decision, application in competitors:
+        allocation = by_app[application.id]
+        student = students[application.student_pk]
+        rows.append({
+            "rank": allocation.rank, "of": allocation.of, "application_id": application.id,
+            "decision_id": decision.id, "student_id": student.student_id, "name": student.name,
+            "class_name": student.class_name, "level": application.level, "special": allocation.special,
+            "funded": allocation.funded, "explanation": allocation.explanation,
+        })
+    rows.sort(key=lambda r: r["rank"])
+    funded = sum(1 for r in rows if r["funded"])
+    return {
+        "school_code": quota.school_code,
+        "program": quota.program,
+        "school_year": quota.school_year,
+        "places": quota.places,
+        "funded": funded,
+        "shortfall": max(0, funded - quota.places),
+        "set_by": quota.set_by,
+        "updated_at": quota.updated_at,
+        "allocations": rows,
+    }
