@@ -17,6 +17,8 @@ help:
 	@echo "make bench     run the benchmarks (bench/run_all.py)"
 
 install: $(STAMP)
+	@# this environment sets PYTHONDONTWRITEBYTECODE: compile once here so commands start without recompiling
+	@$(PY) -m compileall -q aidservice config.py wsgi.py >/dev/null
 
 # Reinstalls only when pyproject.toml changes; a fresh clone gets a fresh virtualenv.
 $(STAMP): pyproject.toml
