@@ -14,6 +14,7 @@ from aidservice.cli_admin import client_group, regions_group, user_group
 from aidservice.cli_audit import audit_group
 from aidservice.cli_demo import demo_data
 from aidservice.cli_redetermine import redetermine_command
+from aidservice.cli_report import report_group
 from aidservice.cli_semester import semester_group
 from aidservice.rulesets import RuleSetBroken, current_rules, load_or_refuse
 from aidservice.schoolyear import current_semester_start
@@ -25,6 +26,7 @@ aid.add_command(audit_group)
 aid.add_command(demo_data)
 aid.add_command(semester_group)
 aid.add_command(redetermine_command)
+aid.add_command(report_group)
 for _group in (user_group, client_group, regions_group):
     aid.add_command(_group)
 

@@ -25,4 +25,7 @@ def register_api(app: Flask) -> None:
     """Register every resource with the API (and so in the OpenAPI document) and the docs assets."""
     for module in (health, evaluate, rules, audit, feeds, login, roster, applications, decisions, quotas, notices):
         api.register_blueprint(module.blp)
+    from aidservice.api import reports  # periodic reports (issue 5)
+
+    api.register_blueprint(reports.blp)
     register_docs_assets(app)

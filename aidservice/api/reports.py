@@ -1,0 +1,138 @@
+"""Periodic reports: GET /api/v1/reports/{kind} (JSON, CSV, XLSX, HTML; streamed) and the archive of scheduled ones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response
+from marshmallow import Schema, fields, validate
+from sqlalchemy.orm import Session
+
+import aidservice.api.settings as api_settings
+from aidservice.api.auth import current_actor, require_user
+from aidservice.api.common import Blueprint
+from aidservice.extensions import db
+from aidservice.requestid import current_request_id
+from aidservice.services import reports
+from aidservice.services.reports import archive
+
+blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
+                description="Periodic reports: special-group coverage, programs, regions; the archive")
+
+HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
+class ReportQuerySchema(Schema):
+    """Checked by the service, so a bad value is a 422 naming its field (and an unknown kind a 404 first)."""
+
+    period = fields.String(load_default=None, metadata={
+        "description": "2020-2021-autumn, 2020-2021-spring, 2020-2021 or 2020-09-01..2021-01-31",
+        "example": "2020-2021-autumn"})
+    region = fields.String(load_default=None, metadata={
+        "description": "320000, a city, a county or a school code; default: your scope", "example": "320100"})
+    format = fields.String(load_default="json", metadata={"description": "json | csv | xlsx | html"})
+    as_of = fields.String(load_default=None, metadata={
+        "description": "regenerate from history as of this ISO time (naive = Jiangsu time); default: now",
+        "example": "2021-03-01T00:00:00+08:00"})
+
+
+class ArchiveQuerySchema(Schema):
+    kind = fields.String(load_default=None)
+    period = fields.String(load_default=None)
+    region = fields.String(load_default=None)
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=archive.LIST_MAX))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class ArchiveEntrySchema(Schema):
+    """An archived report: what makes it reproducible and the hash of its bytes."""
+
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    period = fields.String(required=True)
+    region = fields.String(required=True)
+    region_level = fields.String(required=True)
+    format = fields.String(required=True)
+    as_of = fields.String(required=True)
+    rule_set_versions = fields.Dict(required=True)
+    feed_watermark = fields.List(fields.Dict(), required=True)
+    empty = fields.Boolean(required=True)
+    filename = fields.String(required=True)
+    media_type = fields.String(required=True)
+    size = fields.Integer(required=True)
+    content_hash = fields.String(required=True)
+    trigger = fields.String(required=True)
+    created_by = fields.String(required=True)
+    created_at = fields.String(required=True)
+
+
+class ArchiveListSchema(Schema):
+    items = fields.List(fields.Nested(ArchiveEntrySchema), required=True)
+    total = fields.Integer(required=True)
+
+
+@blp.route("/archive", methods=["GET"])
+@require_user()
+@blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
+@blp.arguments(ArchiveQuerySchema, location="query")
+@blp.response(200, ArchiveListSchema)
+def list_archive(query: dict[str, Any]) -> dict[str, Any]:
+    """Archived (scheduled) reports within your scope, newest first."""
+    return archive.list_archive(db.session, actor=current_actor(), settings=api_settings.settings(), **query)
+
+
+@blp.route("/archive/<int:report_id>", methods=["GET"])
+@require_user()
+@blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
+@blp.alt_response(403, response="FORBIDDEN", description="The report's region is outside your scope")
+@blp.alt_response(404, response="NOT_FOUND", description="No such archived report")
+@blp.response(200, description="The archived file, byte for byte (its sha256 is X-Content-SHA256)")
+def download(report_id: int) -> Response:
+    """Download an archived report."""
+    entry, content = archive.download(db.session, actor=current_actor(), settings=api_settings.settings(),
+                                      report_id=report_id, request_id=current_request_id())
+    db.session.commit()
+    response = Response(content, mimetype=entry["media_type"], headers={
+        "Content-Disposition": f'attachment; filename="{entry["filename"]}"',
+        "X-Content-SHA256": entry["content_hash"],
+        "X-Report-As-Of": entry["as_of"],
+    })
+    if entry["format"] == "html":
+        response.headers["Content-Security-Policy"] = HTML_POLICY
+    return response
+
+
+@blp.route("/<kind>", methods=["GET"])
+@require_user()
+@blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
+@blp.alt_response(403, response="FORBIDDEN", description="Region outside your scope, or an agency token")
+@blp.alt_response(404, response="NOT_FOUND", description="No such report kind")
+@blp.arguments(ReportQuerySchema, location="query")
+@blp.response(200, description="The report: JSON, CSV (UTF-8 with BOM), XLSX or a printable HTML page; streamed")
+def get_report(query: dict[str, Any], kind: str) -> Response:
+    """A report (`special-groups`, `programs`, `regions`) for a period and region, as of now or a past time."""
+    reports.check_kind(kind)
+    actor = current_actor()
+    session = db.session()  # the request's session: the stream goes on using it after the request context ends
+    made = reports.generate(
+        session, actor=actor, settings=api_settings.settings(), kind=kind, period=query["period"],
+        region=query["region"], fmt=query["format"], as_of=query["as_of"], request_id=current_request_id(),
+    )
+    session.commit()  # the audit event is kept even if the client stops reading
+    disposition = "inline" if made.format in ("json", "html") else "attachment"
+    response = Response(_closing(made.chunks, session), mimetype=made.media_type, headers={
+        "Content-Disposition": f'{disposition}; filename="{made.filename}"',
+        "X-Report-As-Of": made.report.meta["as_of"],
+    })
+    if made.format == "html":
+        response.headers["Content-Security-Policy"] = HTML_POLICY
+    return response
+
+
+def _closing(chunks: Iterator[bytes], session: Session) -> Iterator[bytes]:
+    """Stream the report, then end the session's read transaction (also when the client goes away)."""
+    try:
+        yield from chunks
+    finally:
+        session.close()

@@ -1,0 +1,495 @@
+"""What every report kind shares: the scope, the time the data is read at, the SQL for "current at that time",
+special-group membership, the definition of "aided", and the report structure the renderers write.
+
+Reading history (`as_of`): determinations and decisions are never overwritten; a row was current at time T
+when it was created by T and no row superseding it was created by T. Agency records are superseded through
+`superseded_by`: a record was current at T when received by T and its successor (if any) arrived after T.
+An application's state at T is the state its last action up to T led to (`application_actions`). Students
+count from their `created_at`. What has no history here is read as it is now: the roster's other fields
+(school, stage, guardians), an application's listed conflicts, and quota places.
+Without `as_of` the report reads the live `current` flags at the time it starts (recorded as its as_of), which
+is the same set the history predicates select for that time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Float,
+    Integer,
+    Numeric,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union,
+)
+from sqlalchemy.orm import Session, aliased
+
+from aidservice.models import (
+    AgencyRecord,
+    Application,
+    ApplicationAction,
+    Decision,
+    Determination,
+    FeedBatch,
+    Guardian,
+    Region,
+    School,
+    Student,
+)
+from aidservice.models.application import OPEN_STATES
+
+from ..actors import Actor
+from ..context import Settings
+from ..errors import Forbidden, ValidationFailed
+from ..facts_assembly import HOUSEHOLD_STATUSES
+from .periods import Period, utc_text
+
+GROUPS = (
+    "registered_poor",
+    "poverty_monitored",
+    "subsistence_allowance",
+    "extreme_poverty_support",
+    "orphan",
+    "de_facto_orphan",
+    "martyr_child",
+    "disabled",
+)
+"""The special groups in report order (the same set as procedure.SPECIAL_GROUPS)."""
+GROUP_NAMES = {
+    "registered_poor": "建档立卡学生",
+    "poverty_monitored": "防返贫监测对象学生",
+    "subsistence_allowance": "低保家庭学生",
+    "extreme_poverty_support": "特困供养学生",
+    "orphan": "孤儿",
+    "de_facto_orphan": "事实无人抚养儿童",
+    "martyr_child": "烈士子女",
+    "disabled": "残疾学生",
+}
+STAGES = ("preschool", "primary", "junior", "senior_high", "vocational", "undergraduate", "master", "doctor")
+STAGE_NAMES = {
+    "preschool": "学前教育", "primary": "小学", "junior": "初中", "senior_high": "普通高中", "vocational": "中职",
+    "undergraduate": "本专科", "master": "硕士研究生", "doctor": "博士研究生", "all": "合计",
+}
+AID_KINDS = ("grant", "waiver", "scholarship")
+"""Kinds of award that count as aid: money paid or fees waived. A loan is a ceiling, not aid paid."""
+REASONS = ("no_application", "in_review", "rejected", "quota_shortfall", "data_conflict", "no_award", "unmatched")
+REASON_NAMES = {
+    "no_application": "未申请", "in_review": "审核中", "rejected": "未通过认定", "quota_shortfall": "名额不足未获资助",
+    "data_conflict": "数据不一致", "no_award": "已认定但无适用资助项目", "unmatched": "未匹配到在校学生",
+}
+LEVEL_NAMES = {"special": "特别困难", "difficult": "困难", "general": "一般困难", "none": "不困难"}
+LEVEL_KEYS = ("special", "difficult", "general", "none")
+
+
+# --------------------------------------------------------------------------------------- structure
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column: its key (JSON, CSV header row 1), its Chinese heading and its type."""
+
+    key: str
+    heading: str
+    type: str = "text"  # text | int | money | rate | date
+    width: int = 12
+
+
+@dataclass(slots=True)
+class Section:
+    """A table of the report; `rows` yields tuples in column order (a callable when streamed from the database)."""
+
+    key: str
+    title: str
+    columns: Sequence[Column]
+    rows: Sequence[Sequence[Any]] | Callable[[], Iterable[Sequence[Any]]]
+    note: str = ""
+
+    def iter_rows(self) -> Iterator[Sequence[Any]]:
+        """The rows; a streamed section runs its query again each time."""
+        source = self.rows() if callable(self.rows) else self.rows
+        yield from source
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    label: str
+    value: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """A horizontal bar chart the HTML page draws as inline SVG."""
+
+    title: str
+    bars: Sequence[Bar]
+    unit: str = ""
+    scale_max: float | None = None  # fixed maximum (1.0 for rates); None = the largest bar
+
+
+@dataclass(slots=True)
+class Report:
+    """A generated report: metadata that makes it reproducible, its sections and its charts."""
+
+    kind: str
+    title: str
+    meta: dict[str, Any]
+    sections: list[Section]
+    charts: list[Chart] = field(default_factory=list)
+    empty: bool = False
+    message: str = ""
+
+
+# ------------------------------------------------------------------------------------------- scope
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The region a report covers: the province, a city, a county or one school."""
+
+    code: str
+    level: str  # province | city | county | school
+    name: str
+    access_region: str  # the region that decides who may read it (a school's county for a school)
+
+    def schools(self) -> ColumnElement[bool]:
+        """SQL condition on `schools`: the school lies in this scope."""
+        if self.level == "province":
+            return true()
+        if self.level == "city":
+            return School.city_code == self.code
+        if self.level == "county":
+            return School.region_code == self.code
+        return School.code == self.code
+
+    def child(self) -> Any:
+        """The column that names the next level down: cities of the province, counties of a city, schools."""
+        if self.level == "province":
+            return School.city_code
+        if self.level == "city":
+            return School.region_code
+        return School.code
+
+    @property
+    def child_level(self) -> str:
+        return {"province": "city", "city": "county"}.get(self.level, "school")
+
+    def person_prefix(self) -> str | None:
+        """Division-code prefix of people's numbers attributed to this region; None: every number (province)."""
+        if self.level == "province":
+            return None
+        if self.level == "city":
+            return self.code[:4]
+        if self.level == "county":
+            return self.code
+        return "-"  # a school: no agency record is attributed to one school
+
+    def as_json(self) -> dict[str, str]:
+        return {"code": self.code, "level": self.level, "name": self.name}
+
+
+def default_region(actor: Actor) -> str:
+    """The caller's own scope: their school, their region, or the province."""
+    if actor.role == "school_officer" and actor.school_code:
+        return actor.school_code
+    if actor.is_admin and actor.region_code:
+        return actor.region_code
+    return "320000"
+
+
+def resolve_scope(session: Session, actor: Actor, region: str | None) -> Scope:
+    """The report's region (default: the caller's scope); 422 when unknown, 403 when outside the caller's scope."""
+    if actor.kind == "client":
+        raise Forbidden("Reports are for signed-in users, not agency clients.")
+    code = (region or "").strip() or default_region(actor)
+    row = session.get(Region, code) if code.isdigit() and len(code) == 6 else None
+    if row is not None:
+        if not actor.reaches_region(code):
+            raise Forbidden(f"Region {code} is outside your scope.")
+        return Scope(code, row.level, row.name, code)
+    school = session.get(School, code) if len(code) <= 32 else None
+    if school is None:
+        raise ValidationFailed({"region": [f"no region or school {code!r}: use 320000, a city, a county or a school code"]})
+    if not actor.reaches_school(school.code, school.region_code):
+        raise Forbidden(f"School {code} is outside your scope.")
+    return Scope(school.code, "school", school.name, school.region_code)
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Everything a report query needs: the session, the period, the scope and the time it reads the data at."""
+
+    session: Session
+    settings: Settings
+    period: Period
+    scope: Scope
+    as_of: datetime  # aware, UTC
+    live: bool  # no as_of given: read the `current` flags
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    def concat(self, column: Any) -> Any:
+        """Aggregate text values joined by ';' (order is fixed by the caller, which sorts them)."""
+        if self.dialect == "postgresql":
+            return func.string_agg(column, literal(";"))
+        return func.group_concat(column, ";")
+
+    # -- current at the report time
+
+    def determination_current(self, d: Any = Determination) -> ColumnElement[bool]:
+        if self.live:
+            return d.current.is_(True)
+        later = aliased(Determination)
+        return and_(d.created_at <= self.as_of,
+                    ~exists().where(later.supersedes == d.id, later.created_at <= self.as_of))
+
+    def decision_current(self, d: Any = Decision) -> ColumnElement[bool]:
+        if self.live:
+            return d.current.is_(True)
+        later = aliased(Decision)
+        return and_(d.decided_at <= self.as_of,
+                    ~exists().where(later.supersedes == d.id, later.decided_at <= self.as_of))
+
+    def record_current(self, a: Any = AgencyRecord) -> ColumnElement[bool]:
+        if self.live:
+            return a.superseded_by.is_(None)
+        successor = aliased(AgencyRecord)
+        return and_(a.received_at <= self.as_of, or_(
+            a.superseded_by.is_(None),
+            exists().where(successor.id == a.superseded_by, successor.received_at > self.as_of),
+        ))
+
+    def record_valid(self, a: Any = AgencyRecord) -> ColumnElement[bool]:
+        """Valid on some day of the period (valid_to is exclusive; open ends allowed)."""
+        return and_(or_(a.valid_from.is_(None), a.valid_from <= self.period.end),
+                    or_(a.valid_to.is_(None), a.valid_to > self.period.start))
+
+    def enrolled(self, s: Any = Student) -> ColumnElement[bool]:
+        return true() if self.live else s.created_at <= self.as_of
+
+    def application_seen(self, a: Any = Application) -> ColumnElement[bool]:
+        return true() if self.live else a.submitted_at <= self.as_of
+
+    def application_state(self, a: Any = Application) -> Any:
+        """The application's state at the report time."""
+        if self.live:
+            return a.state
+        step = aliased(ApplicationAction)
+        return (select(step.to_state).where(step.application_id == a.id, step.at <= self.as_of)
+                .order_by(step.id.desc()).limit(1).scalar_subquery())
+
+    def rejection_note(self, a: Any = Application) -> Any:
+        step = aliased(ApplicationAction)
+        query = select(step.note).where(step.application_id == a.id, step.action == "reject")
+        if not self.live:
+            query = query.where(step.at <= self.as_of)
+        return query.order_by(step.id.desc()).limit(1).scalar_subquery()
+
+    # -- building blocks
+
+    def in_scope(self) -> Select[Any]:
+        """Enrolled students of the scope: (student_pk, stage, school_code, child)."""
+        return (select(Student.id.label("student_pk"), Student.stage.label("stage"),
+                       Student.school_code.label("school_code"), self.scope.child().label("child"))
+                .join(School, School.code == Student.school_code)
+                .where(self.scope.schools(), self.enrolled()))
+
+    def members(self) -> Any:
+        """CTE (student_pk, grp): students of the scope in a special group during the period.
+
+        Household statuses reach a student through their own number or a guardian's, personal ones only
+        through their own (the matching of facts_assembly); records current at the report time and valid on
+        some day of the period.
+        """
+        rec = (select(AgencyRecord.person_hmac.label("hmac"), AgencyRecord.status.label("grp"))
+               .where(AgencyRecord.status.in_(GROUPS), self.record_current(), self.record_valid())
+               .cte("rec"))
+        own = select(Student.id.label("student_pk"), rec.c.grp).join(rec, rec.c.hmac == Student.id_hmac)
+        via = (select(Guardian.student_pk.label("student_pk"), rec.c.grp)
+               .join(rec, rec.c.hmac == Guardian.id_hmac).where(rec.c.grp.in_(sorted(HOUSEHOLD_STATUSES))))
+        matched = union(own, via).subquery("matched")
+        return (select(matched.c.student_pk, matched.c.grp, Student.stage.label("stage"),
+                       self.scope.child().label("child"))
+                .join(Student, Student.id == matched.c.student_pk)
+                .join(School, School.code == Student.school_code)
+                .where(self.scope.schools(), self.enrolled())
+                .cte("member"))
+
+    def aided(self) -> Any:
+        """CTE (student_pk): students with aid in the period's school year (see `aided_definition`)."""
+        return (select(Decision.student_pk).where(
+            Decision.school_year == self.period.school_year, self.decision_current(),
+            Decision.status == "awarded", Decision.kind.in_(AID_KINDS),
+        ).distinct().cte("aided"))
+
+    def classified(self, member: Any) -> Any:
+        """CTE (student_pk, app_id, outcome): each special-group student, aided or the reason they are not."""
+        aided = self.aided()
+        latest = (select(Application.student_pk, func.max(Application.id).label("app_id"))
+                  .where(Application.school_year == self.period.school_year, self.application_seen())
+                  .group_by(Application.student_pk).cte("latest_app"))
+        people = select(member.c.student_pk).distinct().cte("special_students")
+        state = self.application_state()
+        unfunded = aliased(Decision)
+        not_funded = exists().where(unfunded.application_id == Application.id, unfunded.status == "not_funded",
+                                    self.decision_current(unfunded))
+        shows_group = or_(*[Application.facts[(g, "value")].as_boolean().is_(True) for g in GROUPS])
+        conflicts = func.coalesce(func.json_array_length(Application.conflicts), 0) > 0
+        outcome = case(
+            (aided.c.student_pk.is_not(None), "aided"),
+            (Application.id.is_(None), "no_application"),
+            (state == "rejected", "rejected"),
+            (and_(state.in_(OPEN_STATES), conflicts), "data_conflict"),
+            (state.in_(OPEN_STATES), "in_review"),
+            (not_funded, "quota_shortfall"),
+            (or_(conflicts, ~shows_group), "data_conflict"),
+            else_="no_award",
+        )
+        return (select(people.c.student_pk, latest.c.app_id, outcome.label("outcome"))
+                .select_from(people)
+                .outerjoin(aided, aided.c.student_pk == people.c.student_pk)
+                .outerjoin(latest, latest.c.student_pk == people.c.student_pk)
+                .outerjoin(Application, Application.id == latest.c.app_id)
+                .cte("classified"))
+
+    def instalments(self) -> Any:
+        """Subquery (decision_id, student_pk, program, kind, due, amount_fen): instalments of the current
+        awarded decisions of the school year that fall due in the period."""
+        base = Decision
+        if self.dialect == "postgresql":
+            element = func.json_array_elements(base.instalments).table_valued("value").lateral("element")
+            due = cast(element.c.value.op("->>")("due"), Date())
+            amount = cast(func.round(cast(element.c.value.op("->>")("amount"), Numeric()) * 100), Integer)
+        else:
+            element = func.json_each(base.instalments).table_valued("value").alias("element")
+            due = func.json_extract(element.c.value, "$.due")
+            amount = cast(func.round(cast(func.json_extract(element.c.value, "$.amount"), Float()) * 100), Integer)
+        return (select(base.id.label("decision_id"), base.student_pk, base.program, base.kind,
+                       due.label("due"), amount.label("amount_fen"))
+                .select_from(base).join(element, true())
+                .where(base.school_year == self.period.school_year, self.decision_current(base),
+                       base.status == "awarded")
+                .subquery("instalment"))
+
+    def due_in_period(self, due: Any) -> ColumnElement[bool]:
+        if self.dialect == "postgresql":
+            return and_(due >= self.period.start, due <= self.period.end)
+        return and_(due >= self.period.start.isoformat(), due <= self.period.end.isoformat())
+
+    # -- metadata
+
+    def watermark(self) -> list[dict[str, Any]]:
+        """The last batch of each agency source received by the report time."""
+        latest = (select(FeedBatch.source, func.max(FeedBatch.received_at).label("at"))
+                  .where(FeedBatch.received_at <= self.as_of).group_by(FeedBatch.source).subquery())
+        rows = self.session.execute(
+            select(FeedBatch.source, FeedBatch.batch_id, FeedBatch.received_at)
+            .join(latest, and_(latest.c.source == FeedBatch.source, latest.c.at == FeedBatch.received_at))
+            .order_by(FeedBatch.source, FeedBatch.batch_id)
+        ).all()
+        out: dict[str, dict[str, Any]] = {}
+        for source, batch_id, received in rows:
+            out.setdefault(source, {"source": source, "batch_id": batch_id, "received_at": utc_text(aware(received))})
+        return list(out.values())
+
+    def decision_versions(self) -> list[str]:
+        rows = self.session.execute(
+            select(Decision.rule_set_version).join(Student, Student.id == Decision.student_pk)
+            .join(School, School.code == Student.school_code)
+            .where(Decision.school_year == self.period.school_year, self.decision_current(), self.scope.schools())
+            .distinct()
+        ).scalars()
+        return sorted(rows)
+
+    def determination_versions(self) -> list[str]:
+        rows = self.session.execute(
+            select(Determination.rule_set_version).join(Student, Student.id == Determination.student_pk)
+            .join(School, School.code == Student.school_code)
+            .where(Determination.school_year == self.period.school_year, self.determination_current(),
+                   self.scope.schools())
+            .distinct()
+        ).scalars()
+        return sorted(rows)
+
+    def meta(self, kind: str, versions: dict[str, list[str]]) -> dict[str, Any]:
+        """The reproducibility record every report carries."""
+        return {
+            "kind": kind,
+            "period": self.period.as_json(),
+            "region": self.scope.as_json(),
+            "as_of": utc_text(self.as_of),
+            "rule_set_versions": versions,
+            "feed_watermark": self.watermark(),
+            "running_rule_set_version": self.settings.rules.version,
+            "aided_definition": AIDED_DEFINITION,
+        }
+
+
+AIDED_DEFINITION = (
+    "aided: the student has at least one decision for the period's school year that was current at the "
+    "report time, with status 'awarded' (funded, within or beyond a quota) and of kind grant, waiver or "
+    "scholarship; loans (a ceiling, not money paid), unfunded and withdrawn decisions do not count"
+)
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite returns naive UTC datetimes; everything stored is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def rate(part: int, whole: int) -> float | None:
+    """part / whole rounded to 4 places; None when there is nothing to cover."""
+    return None if not whole else round(part / whole, 4)
+
+
+def child_names(ctx: Context, codes: Sequence[str]) -> dict[str, str]:
+    """Names of the next-level units: cities and counties from `regions`, schools from `schools`."""
+    if not codes:
+        return {}
+    if ctx.scope.child_level in ("city", "county"):
+        query = select(Region.code, Region.name).where(Region.code.in_(list(codes)))
+    else:
+        query = select(School.code, School.name).where(School.code.in_(list(codes)))
+    return {code: name for code, name in ctx.session.execute(query)}
+
+
+def program_names(settings: Settings) -> dict[str, str]:
+    """Program ids to their Chinese names, from the running rule set."""
+    return {p.id: p.name for p in settings.rules.rules.programs}
+
+
+def coverage_by_child(ctx: Context, classified: Any) -> dict[str, tuple[int, int]]:
+    """{next-level unit: (special-group students, of them aided)}."""
+    query = (select(ctx.scope.child().label("child"), func.count(),
+                    func.sum(case((classified.c.outcome == "aided", 1), else_=0)))
+             .select_from(classified).join(Student, Student.id == classified.c.student_pk)
+             .join(School, School.code == Student.school_code).group_by(ctx.scope.child()))
+    return {child: (n, int(aided or 0)) for child, n, aided in ctx.session.execute(query)}
+
+
+def known_children(ctx: Context) -> dict[str, str]:
+    """Every next-level unit of the scope with its name, data or not (so an empty one still shows)."""
+    if ctx.scope.child_level in ("city", "county"):
+        rows = ctx.session.execute(select(Region.code, Region.name).where(Region.parent_code == ctx.scope.code))
+    else:
+        rows = ctx.session.execute(select(School.code, School.name).where(ctx.scope.schools()))
+    return {code: name for code, name in rows}

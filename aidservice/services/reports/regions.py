@@ -1,0 +1,134 @@
+"""The regions report: the province by city, a city by county, a county by school (a school: itself), with
+students, identification levels (current determinations), aided students, money and special-group coverage,
+weakest coverage first."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+
+from aidservice.models import Decision, Determination, School, Student
+
+from .common import (
+    AID_KINDS,
+    LEVEL_KEYS,
+    LEVEL_NAMES,
+    Bar,
+    Chart,
+    Column,
+    Context,
+    Report,
+    Section,
+    coverage_by_child,
+    known_children,
+    rate,
+)
+
+TITLE = "学生资助分地区情况报告"
+COLUMNS = (
+    Column("code", "代码", width=14), Column("name", "名称", width=26), Column("level", "层级", width=8),
+    Column("students", "在校学生数", "int"),
+    *(Column(f"level_{k}", f"认定{LEVEL_NAMES[k]}", "int") for k in LEVEL_KEYS),
+    Column("undetermined", "未认定", "int"), Column("aided", "受资助学生数", "int"),
+    Column("committed", "资助金额（元）", "money", 16), Column("paid", "本期应发（元）", "money", 16),
+    Column("special_group_students", "特殊群体学生数", "int"), Column("special_group_aided", "特殊群体已资助", "int"),
+    Column("coverage", "特殊群体资助覆盖率", "rate"),
+)
+LEVEL_LABELS = {"city": "市", "county": "县（市、区）", "school": "学校", "province": "省", "total": "合计"}
+
+
+def build(ctx: Context) -> Report:
+    """The regions report for the context's period, scope and time."""
+    data: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    _students_and_levels(ctx, data)
+    _aid(ctx, data)
+    _paid(ctx, data)
+    classified = ctx.classified(ctx.members())
+    for child, (n, aided) in coverage_by_child(ctx, classified).items():
+        data[child]["special_group_students"] = n
+        data[child]["special_group_aided"] = aided
+    names = known_children(ctx) if ctx.scope.level != "school" else {ctx.scope.code: ctx.scope.name}
+    for code in names:
+        data.setdefault(code, defaultdict(int))  # every known unit gets a row, with data or not
+    rows = [_row(code, names.get(code, code), ctx.scope.child_level, values) for code, values in data.items()]
+    rows.sort(key=lambda r: (r[-1] if r[-1] is not None else 2.0, r[0]))
+    total: dict[str, int] = defaultdict(int)
+    for values in data.values():
+        for key, n in values.items():
+            total[key] += n
+    rows.append(_row(ctx.scope.code, f"{ctx.scope.name}合计", "total", total))
+    decided = total["committed"] or total["aided"] or sum(total[f"level_{k}"] for k in LEVEL_KEYS)
+    empty = not decided and not total["special_group_students"]
+    report = Report(
+        kind="regions",
+        title=TITLE,
+        meta=ctx.meta("regions", {"determinations": ctx.determination_versions(),
+                                  "decisions": ctx.decision_versions()}),
+        sections=[Section("regions", f"分地区情况（按{LEVEL_LABELS[ctx.scope.child_level]}，特殊群体覆盖率由低到高）",
+                          COLUMNS, rows, "覆盖率为空表示该地区没有特殊群体学生；最后一行为合计。")],
+        charts=[
+            Chart("各地区特殊群体资助覆盖率", [Bar(r[1], r[-1] or 0.0, _pct(r[-1])) for r in rows[:-1]], "%", 1.0),
+            Chart("各地区资助金额（元）", [Bar(r[1], r[10] / 100, f"{r[10] / 100:,.2f}") for r in rows[:-1]], "元"),
+        ],
+        empty=empty,
+    )
+    if empty:
+        report.message = f"{ctx.period.name}，{ctx.scope.name}没有认定结果、资助决定或特殊群体学生：本报告为空。"
+    return report
+
+
+def _row(code: str, name: str, level: str, v: dict[str, int]) -> tuple:
+    return (
+        code, name, LEVEL_LABELS.get(level, level), v["students"], *(v[f"level_{k}"] for k in LEVEL_KEYS),
+        v["students"] - sum(v[f"level_{k}"] for k in LEVEL_KEYS), v["aided"], v["committed"], v["paid"],
+        v["special_group_students"], v["special_group_aided"],
+        rate(v["special_group_aided"], v["special_group_students"]),
+    )
+
+
+def _students_and_levels(ctx: Context, data: dict[str, dict[str, int]]) -> None:
+    """Enrolled students and the level of each one's current determination for the school year."""
+    child = ctx.scope.child()
+    joined = and_(Determination.student_pk == Student.id, Determination.school_year == ctx.period.school_year,
+                  ctx.determination_current())
+    query = (select(child, func.count(Student.id),
+                    *(func.sum(case((Determination.level == k, 1), else_=0)) for k in LEVEL_KEYS))
+             .select_from(Student).join(School, School.code == Student.school_code)
+             .outerjoin(Determination, joined)
+             .where(ctx.scope.schools(), ctx.enrolled()).group_by(child))
+    for code, students, *levels in ctx.session.execute(query):
+        data[code]["students"] = students
+        for key, n in zip(LEVEL_KEYS, levels, strict=True):
+            data[code][f"level_{key}"] = int(n or 0)
+
+
+def _aid(ctx: Context, data: dict[str, dict[str, int]]) -> None:
+    """Aided students and money committed (current awarded decisions of the school year, aid kinds)."""
+    child = ctx.scope.child()
+    query = (select(child, func.count(func.distinct(Decision.student_pk)), func.coalesce(func.sum(Decision.amount_fen), 0))
+             .select_from(Decision).join(Student, Student.id == Decision.student_pk)
+             .join(School, School.code == Student.school_code)
+             .where(Decision.school_year == ctx.period.school_year, ctx.decision_current(),
+                    Decision.status == "awarded", Decision.kind.in_(AID_KINDS), ctx.scope.schools(), ctx.enrolled())
+             .group_by(child))
+    for code, aided, fen in ctx.session.execute(query):
+        data[code]["aided"] = aided
+        data[code]["committed"] = int(fen)
+
+
+def _paid(ctx: Context, data: dict[str, dict[str, int]]) -> None:
+    """Instalments of aid due in the period."""
+    child = ctx.scope.child()
+    due: Any = ctx.instalments()
+    query = (select(child, func.sum(due.c.amount_fen)).select_from(due)
+             .join(Student, Student.id == due.c.student_pk).join(School, School.code == Student.school_code)
+             .where(ctx.due_in_period(due.c.due), due.c.kind.in_(AID_KINDS), ctx.scope.schools(), ctx.enrolled())
+             .group_by(child))
+    for code, fen in ctx.session.execute(query):
+        data[code]["paid"] = int(fen or 0)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.2f}%"
