@@ -18,21 +18,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from aidservice.models import Counter, Determination
 from aidservice.services import audit
 from aidservice.services.actors import Actor
+from aidservice.services.bulk import backend, insert_many, where_in
 from aidservice.services.context import Settings
-from aidservice.services.facts_assembly import StudentFacts, assemble, chunks, snapshot_json
+from aidservice.services.facts_assembly import StudentFacts, assemble, snapshot_json
 from aidservice.services.rule_sets import publish_current
 
 if TYPE_CHECKING:
     from aidservice.engine import Award, Reason, Result, RuleSet
     from aidservice.services.redetermine_region import RegionResult
 
+VECTOR_MIN = 200  # from this many students on, the columnar path (one frame) is cheaper than per student
+VECTOR_MAX = 30_000  # SQLite's IN lists stop here; larger sets go student by student in chunks
 AwardKey = tuple[tuple[str, str | None], ...]
 """(program, amount as "1250.00" or None), sorted: what `changed` compares."""
 
@@ -64,12 +67,12 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class Previous:
-    """The current determination a candidate would supersede."""
+    """The current determination a candidate would supersede (its award key is read only when needed)."""
 
     id: int
     level: str
-    award_key: AwardKey
     outcome_hash: str | None
+    award_key: AwardKey | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,17 +216,27 @@ def current_determination(session: Session, student_pk: int, school_year: str) -
 def current_previous(session: Session, student_pks: Sequence[int], school_year: str) -> dict[int, Previous]:
     """The current determinations of these students: what new candidates compare with and supersede."""
     found: dict[int, Previous] = {}
-    columns = (Determination.id, Determination.student_pk, Determination.level, Determination.awards,
-               Determination.outcome_hash)
-    for part in chunks(list(student_pks)):
+    columns = (Determination.id, Determination.student_pk, Determination.level, Determination.outcome_hash)
+    for condition in where_in(session, Determination.student_pk, student_pks):
         query = select(*columns).where(
-            Determination.student_pk.in_(part),
+            condition,
             Determination.school_year == school_year,
             Determination.current.is_(True),
         )
-        for det_id, pk, level, awards, digest in session.execute(query):
-            found[pk] = Previous(det_id, level, award_key_of(awards), digest)
+        for det_id, pk, level, digest in session.execute(query):
+            found[pk] = Previous(det_id, level, digest)
     return found
+
+
+def with_award_keys(session: Session, previous: Mapping[int, Previous], student_pks: Iterable[int]) -> dict[int, Previous]:
+    """`previous` with the award keys of these students' determinations read (stored JSON: read only these)."""
+    wanted = {previous[pk].id: pk for pk in student_pks if pk in previous}
+    out = dict(previous)
+    for condition in where_in(session, Determination.id, list(wanted)):
+        for det_id, awards in session.execute(select(Determination.id, Determination.awards).where(condition)):
+            before = previous[wanted[det_id]]
+            out[wanted[det_id]] = Previous(before.id, before.level, before.outcome_hash, award_key_of(awards))
+    return out
 
 
 # ------------------------------------------------------------------------------------------ writing
@@ -263,9 +276,13 @@ def is_changed(candidate: Candidate, before: Previous | None) -> bool:
 
 
 def determination_rows(
-    todo: Sequence[Candidate], previous: Mapping[int, Previous], batch: Batch, first_seq: int, stored: Stored
+    todo: Sequence[Candidate], previous: Mapping[int, Previous], batch: Batch, first_seq: int, stored: Stored,
+    *, as_text: bool = False,
 ) -> list[dict[str, Any]]:
-    """Rows for the new determinations, with seq and content hash; records them in `stored`."""
+    """Rows for the new determinations, with seq and content hash; records them in `stored`.
+
+    `as_text`: JSON columns as their canonical texts (for COPY) instead of objects.
+    """
     now = datetime.now(UTC)
     rows = []
     for offset, candidate in enumerate(todo):
@@ -278,9 +295,11 @@ def determination_rows(
         stored.changed += changed
         rows.append({
             "seq": seq, "student_pk": candidate.student.pk, "school_year": batch.school_year, "as_of": batch.as_of,
-            "rule_set_version": batch.rule_set_version, "level": candidate.level, "awards": candidate.awards,
-            "total_fen": candidate.total_fen, "facts": candidate.student.snapshot,
-            "explanation": candidate.explanation, "changed": changed, "current": True,
+            "rule_set_version": batch.rule_set_version, "level": candidate.level,
+            "awards": candidate.awards_text if as_text else candidate.awards, "total_fen": candidate.total_fen,
+            "facts": candidate.facts_text if as_text else candidate.student.snapshot,
+            "explanation": candidate.explanation_text if as_text else candidate.explanation,
+            "changed": changed, "current": True,
             "supersedes": None if before is None else before.id, "cause": batch.cause, "created_at": now,
             "content_hash": digest, "outcome_hash": candidate.outcome_hash,
         })
@@ -298,33 +317,29 @@ def take_seqs(session: Session, count: int) -> int:
 
 def retire(session: Session, determination_ids: Sequence[int]) -> None:
     """Mark superseded determinations not current (the only change ever made to a stored determination)."""
-    for part in chunks(list(determination_ids)):
-        session.execute(update(Determination).where(Determination.id.in_(part)).values(current=False))
-
-
-InsertRows = Callable[[Session, list[dict[str, Any]]], None]
+    table = Determination.__table__
+    for condition in where_in(session, table.c.id, determination_ids):
+        session.execute(update(table).where(condition).values(current=False))
+    retired = set(determination_ids)
+    for obj in list(session.identity_map.values()):  # loaded copies must not keep saying current
+        if isinstance(obj, Determination) and obj.id in retired:
+            session.expire(obj, ["current"])
 
 
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Bulk insert (executemany); the bulk path passes a COPY writer on PostgreSQL instead."""
-    if rows:
-        session.execute(insert(Determination), rows)
+    """Bulk insert: COPY on PostgreSQL (JSON columns as text), executemany through the model elsewhere."""
+    insert_many(session, Determination, rows)
 
 
-def store(
-    session: Session,
-    todo: Sequence[Candidate],
-    previous: Mapping[int, Previous],
-    batch: Batch,
-    write: InsertRows = insert_rows,
-) -> Stored:
+def store(session: Session, todo: Sequence[Candidate], previous: Mapping[int, Previous], batch: Batch) -> Stored:
     """Supersede the current determinations of `todo` and insert the new ones, numbered in commit order."""
     stored = Stored()
     if not todo:
         return stored
     first = take_seqs(session, len(todo))
     retire(session, [previous[c.student.pk].id for c in todo if c.student.pk in previous])
-    write(session, determination_rows(todo, previous, batch, first, stored))
+    as_text = backend(session) == "postgresql"
+    insert_rows(session, determination_rows(todo, previous, batch, first, stored, as_text=as_text))
     return stored
 
 
@@ -376,9 +391,11 @@ def redetermine_students(
 ) -> Redetermined:
     """Re-evaluate these students now and store what changed; the caller commits.
 
-    Facts are read set-based (students+schools, guardians, agency records: one query each per
-    5,000 students) after the locks are taken, so a concurrent batch is either wholly seen or
-    waited for. `declared` (student pk -> application facts) plugs in declared facts.
+    Facts are read set-based (students+schools, guardians, agency records: one query each) after
+    the locks are taken, so a concurrent batch is either wholly seen or waited for. From
+    VECTOR_MIN students on, the columnar path evaluates them as one frame (the per-record path
+    explains each distinct fact combination). `declared` (student pk -> application facts) plugs in
+    declared facts.
     """
     pks = sorted(set(student_pks))
     if not pks:
@@ -387,12 +404,19 @@ def redetermine_students(
     batch = Batch(settings.school_year, as_of or settings.default_as_of(), rules.version, cause[:160])
     publish(session, rules)
     lock_changes(session)
+    if declared is None and VECTOR_MIN <= len(pks) <= VECTOR_MAX:
+        from aidservice.services.redetermine_region import redetermine_set
+
+        evaluated, stored = redetermine_set(session, actor=actor, rules=rules, batch=batch, student_pks=pks,
+                                            request_id=request_id)
+        return Redetermined(evaluated, stored.changed, len(stored.seqs))
     students = assemble(session, pks, batch.as_of, rules.facts, declared)
     renderer = Renderer()
     evaluate = rules.compiled(batch.as_of)
     candidates = [renderer.candidate(s, evaluate(s.values)) for s in students]
     previous = current_previous(session, [s.pk for s in students], batch.school_year)
     todo = to_store(candidates, previous)
+    previous = with_award_keys(session, previous, [c.student.pk for c in todo])
     stored = store(session, todo, previous, batch)
     single = (students[0].student_id, todo[0]) if len(students) == 1 and todo else None
     audit_stored(session, actor=actor, batch=batch, stored=stored, evaluated=len(students),

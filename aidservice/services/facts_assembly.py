@@ -6,15 +6,16 @@ when the record's person is the student or one of the student's guardians; perso
 own number; `disabled` on a guardian gives `disabled_parent`. Only current records (not
 superseded) valid on the evaluation date (`valid_from <= date < valid_to`, open ends allowed) count.
 
-Each fact's snapshot is `{value, source, record_ids}`; booleans that no source set are left out
-(the rules default them to false), so a snapshot replays to the same facts.
+Each fact's snapshot is `{value, source, record_ids}`. Roster and school booleans that are false,
+and agency statuses nobody reported, are left out: the rules default every boolean to false, so the
+snapshot still replays to the same facts, at about half the size (a province stores millions).
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from aidservice.engine import FactsError
 from aidservice.engine.facts import convert, to_json
 from aidservice.models import AgencyRecord, Guardian, School, Student
+from aidservice.services.bulk import where_in
 
 SOURCE_STATUSES: dict[str, tuple[str, ...]] = {
     "poverty_alleviation": ("registered_poor", "poverty_monitored"),
@@ -41,7 +43,6 @@ ROSTER_FACTS = (
     "stage", "grade", "boarding", "rural_hukou", "agri_major", "arts_performance_major", "retired_soldier", "salaried",
 )
 SCHOOL_FACTS = ("city_code", "inclusive_kindergarten", "tuition_fee", "central_university")
-IN_CHUNK = 5000  # bound parameters per IN list (SQLite allows 32766)
 
 ROSTER_COLUMNS = (
     Student.id, Student.student_id, Student.id_number, Student.id_hmac, Student.school_code,
@@ -75,12 +76,6 @@ class StudentFacts:
     snapshot: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
-    """Slices of at most `size`: IN lists stay within every database's parameter limit."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def valid_on(day: date) -> Any:
     """SQL condition: a current agency record valid on `day` (open ends allowed)."""
     return and_(
@@ -93,9 +88,9 @@ def valid_on(day: date) -> Any:
 def roster_rows(session: Session, student_pks: Sequence[int]) -> list[Any]:
     """Students joined with their schools: one query per IN chunk."""
     rows: list[Any] = []
-    for part in chunks(student_pks):
+    for condition in where_in(session, Student.id, student_pks):
         rows.extend(session.execute(
-            select(*ROSTER_COLUMNS).join(School, School.code == Student.school_code).where(Student.id.in_(part))
+            select(*ROSTER_COLUMNS).join(School, School.code == Student.school_code).where(condition)
             .order_by(Student.id)
         ).all())
     return rows
@@ -106,15 +101,15 @@ def matches_for(session: Session, rows: Sequence[Any], day: date) -> dict[int, l
     people: dict[str, list[tuple[int, bool]]] = defaultdict(list)
     for row in rows:
         people[row.id_hmac].append((row.id, False))
-    for part in chunks([row.id for row in rows]):
-        query = select(Guardian.student_pk, Guardian.id_hmac).where(Guardian.student_pk.in_(part))
+    for condition in where_in(session, Guardian.student_pk, [row.id for row in rows]):
+        query = select(Guardian.student_pk, Guardian.id_hmac).where(condition)
         for pk, hmac in session.execute(query):
             people[hmac].append((pk, True))
     found: dict[int, list[Match]] = defaultdict(list)
-    for part in chunks(list(people)):
+    for condition in where_in(session, AgencyRecord.person_hmac, list(people)):
         query = select(
             AgencyRecord.id, AgencyRecord.person_hmac, AgencyRecord.source, AgencyRecord.status, AgencyRecord.attributes
-        ).where(AgencyRecord.person_hmac.in_(part), valid_on(day))
+        ).where(condition, valid_on(day))
         for record_id, hmac, source, status, attributes in session.execute(query):
             for pk, via_guardian in people[hmac]:
                 if not via_guardian or status in GUARDIAN_STATUSES:
@@ -164,11 +159,14 @@ def _enum_values(catalogue: Mapping[str, Any], name: str) -> tuple[str, ...]:
 
 def _put(facts: StudentFacts, catalogue: Mapping[str, Any], name: str, value: object, source: str,
          record_ids: Sequence[int] = ()) -> None:
-    """Set a fact the rule set knows, with its snapshot entry (JSON form of the value)."""
+    """Set a fact the rule set knows, with its snapshot entry (JSON form of the value); a false roster or
+    school boolean is the default and is not recorded."""
     spec = catalogue.get(name)
     if spec is None:
         return
     facts.values[name] = value
+    if value is False and source in ("roster", "school"):
+        return
     facts.snapshot[name] = {"value": _json_value(spec, value), "source": source, "record_ids": sorted(record_ids)}
 
 

@@ -20,19 +20,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, insert, literal, select, update
+from sqlalchemy import Select, exists, literal, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from aidservice.identity import InvalidIdNumber, mask, normalise_id_number
 from aidservice.models import AgencyRecord, Determination, FeedBatch, Guardian, Student
 
 from . import audit
 from .actors import Actor
+from .bulk import insert_many, set_many, where_in
 from .context import Settings
 from .determinations import lock, redetermine_students
 from .errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
-from .facts_assembly import GUARDIAN_STATUSES, SOURCE_STATUSES, chunks
+from .facts_assembly import GUARDIAN_STATUSES, SOURCE_STATUSES
 
 MAX_RECORDS = 10_000
 BATCH_ID_MAX = 100  # the cause "feed:<source>/<batch_id>" and audit subjects stay within 160 characters
@@ -263,7 +264,7 @@ def apply_batch(
     checked = RecordChecker(source, settings.id_hmac_key, settings.today or date.today()).check(raw_records)
     batch = _batch_row(session, actor, source, batch_id, digest, len(raw_records))
     _insert_records(session, batch.id, source, checked.records)
-    _supersede(session, batch.id, source)
+    _supersede(session, batch.id, source, checked.records)
     students = matched_students(session, checked.records)
     redone = redetermine_students(
         session, actor=actor, settings=settings, student_pks=students, cause=f"feed:{source}/{batch_id}",
@@ -307,26 +308,32 @@ def _batch_row(session: Session, actor: Actor, source: str, batch_id: str, diges
 def _insert_records(session: Session, batch_pk: int, source: str, records: Sequence[ParsedRecord]) -> None:
     """All valid records in bulk (executemany)."""
     now = datetime.now(UTC)
-    for part in chunks(records, 5000):
-        session.execute(insert(AgencyRecord), [
-            {"source": source, "person_hmac": r.person_hmac, "person_mask": r.person_mask, "name": r.name,
-             "status": r.status, "attributes": r.attributes, "valid_from": r.valid_from, "valid_to": r.valid_to,
-             "batch_pk": batch_pk, "record_index": r.index, "received_at": now}
-            for r in part
-        ])
+    insert_many(session, AgencyRecord, [
+        {"source": source, "person_hmac": r.person_hmac, "person_mask": r.person_mask, "name": r.name,
+         "status": r.status, "attributes": r.attributes, "valid_from": r.valid_from, "valid_to": r.valid_to,
+         "batch_pk": batch_pk, "record_index": r.index, "received_at": now}
+        for r in records
+    ])
 
 
-def _supersede(session: Session, batch_pk: int, source: str) -> None:
-    """One UPDATE: this batch's records supersede the current ones for the same source, person and status."""
-    old, new = AgencyRecord.__table__, aliased(AgencyRecord.__table__)
-    session.execute(
-        update(old)
-        .where(
-            new.c.batch_pk == batch_pk, old.c.source == source, old.c.person_hmac == new.c.person_hmac,
-            old.c.status == new.c.status, old.c.superseded_by.is_(None), old.c.batch_pk != batch_pk,
-        )
-        .values(superseded_by=new.c.id)
-    )
+def _supersede(session: Session, batch_pk: int, source: str, records: Sequence[ParsedRecord]) -> None:
+    """This batch's records supersede the current ones for the same source, person and status.
+
+    Driven from the batch's own people through the person index (one query per list), then one
+    UPDATE for all: the planner never has to choose between that and scanning every record.
+    """
+    if not records:
+        return
+    table = AgencyRecord.__table__
+    new_ids = {(h, s): i for i, h, s in session.execute(
+        select(table.c.id, table.c.person_hmac, table.c.status).where(table.c.batch_pk == batch_pk))}
+    pairs: list[tuple[int, int]] = []
+    for condition in where_in(session, table.c.person_hmac, sorted({r.person_hmac for r in records})):
+        query = select(table.c.id, table.c.person_hmac, table.c.status).where(
+            condition, table.c.source == source, table.c.superseded_by.is_(None), table.c.batch_pk != batch_pk)
+        pairs.extend((old, new_ids[(h, s)]) for old, h, s in session.execute(query) if (h, s) in new_ids)
+    if pairs:
+        set_many(session, table, "superseded_by", pairs)
 
 
 def matched_students(session: Session, records: Iterable[ParsedRecord]) -> list[int]:
@@ -337,10 +344,10 @@ def matched_students(session: Session, records: Iterable[ParsedRecord]) -> list[
         if record.status in GUARDIAN_STATUSES:
             household.add(record.person_hmac)
     found: set[int] = set()
-    for part in chunks(sorted(own)):
-        found.update(session.execute(select(Student.id).where(Student.id_hmac.in_(part))).scalars())
-    for part in chunks(sorted(household)):
-        found.update(session.execute(select(Guardian.student_pk).where(Guardian.id_hmac.in_(part))).scalars())
+    for condition in where_in(session, Student.id_hmac, sorted(own)):
+        found.update(session.execute(select(Student.id).where(condition)).scalars())
+    for condition in where_in(session, Guardian.id_hmac, sorted(household)):
+        found.update(session.execute(select(Guardian.student_pk).where(condition)).scalars())
     return sorted(found)
 
 
@@ -427,8 +434,8 @@ def _persons(session: Session, source: str, student_pks: Sequence[int]) -> dict[
     """The masked number each student was matched through: their own, else the guardian of the latest record."""
     best: dict[int, tuple[int, int, str]] = {}
     reached = _reached_by(source).subquery()
-    for part in chunks(list(student_pks)):
-        for pk, via, rid, person in session.execute(select(reached).where(reached.c.student_pk.in_(part))):
+    for condition in where_in(session, reached.c.student_pk, student_pks):
+        for pk, via, rid, person in session.execute(select(reached).where(condition)):
             rank = (-via, rid, person)
             if pk not in best or rank > best[pk]:
                 best[pk] = rank

@@ -32,7 +32,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func, literal, select, text
+from sqlalchemy import Integer, any_, bindparam, case, func, literal, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from aidservice.engine import LEVELS, RuleSet
@@ -40,6 +41,7 @@ from aidservice.identity import mask
 from aidservice.models import AgencyRecord, Counter, Determination, Guardian, Job, School, Student
 from aidservice.services import audit
 from aidservice.services.actors import Actor, region_prefix
+from aidservice.services.bulk import read_frame, where_in
 from aidservice.services.context import Settings
 from aidservice.services.determinations import (
     Batch,
@@ -57,15 +59,15 @@ from aidservice.services.determinations import (
     store,
     take_seqs,
     to_store,
+    with_award_keys,
 )
 from aidservice.services.errors import Conflict, ValidationFailed
 from aidservice.services.facts_assembly import (
     GUARDIAN_STATUSES,
+    HOUSEHOLD_STATUSES,
     ROSTER_FACTS,
-    Match,
-    agency_facts,
+    SOURCE_STATUSES,
     assemble,
-    entry_json,
     valid_on,
 )
 
@@ -86,6 +88,12 @@ BULK_SCHEMA: dict[str, Any] = {
     **{name: pl.Boolean for name in ROSTER_FACTS[2:]},
     "city_code": pl.Utf8, "inclusive_kindergarten": pl.Boolean, "tuition_fee": pl.Int64, "central_university": pl.Boolean,
 }
+AGENCY_FACTS = frozenset({
+    "registered_poor", "poverty_monitored", "subsistence_allowance", "extreme_poverty_support", "orphan",
+    "de_facto_orphan", "martyr_child", "disabled", "disability_grade", "disabled_parent",
+})
+FACT_SOURCE = {status: source for source, statuses in SOURCE_STATUSES.items() for status in statuses} | {
+    "disabled_parent": "disabled_persons_federation"}
 SOURCES_OF = {"roster": (*ROSTER_FACTS,), "school": ("city_code", "inclusive_kindergarten", "tuition_fee",
                                                     "central_university")}
 
@@ -156,6 +164,24 @@ class Context:
     dry_run: bool
     actor: Actor
     backend: str
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which students a chunk covers: a primary-key range (region runs) or a list (feed batches)."""
+
+    lo: int = 0
+    hi: int = 0
+    pks: tuple[int, ...] | None = None
+    array: bool = False  # PostgreSQL: the list as one array (SQLite: an IN list, within its parameter limit)
+
+    def on(self, column: Any) -> Any:
+        """SQL condition on a student primary key column."""
+        if self.pks is None:
+            return column.between(self.lo, self.hi)
+        if self.array:
+            return column == any_(bindparam(None, list(self.pks), type_=ARRAY(Integer)))
+        return column.in_(self.pks)
 
 
 # ------------------------------------------------------------------------------------------ entry point
@@ -271,60 +297,79 @@ def read_chunk(session: Session, ctx: Context, after: int, limit: int) -> pl.Dat
     query = select(*BULK_COLUMNS).join(School, School.code == Student.school_code).where(Student.id > after)
     if ctx.prefix:
         query = query.where(School.region_code.like(ctx.prefix + "%"))
-    rows = session.execute(query.order_by(Student.id).limit(limit)).all()
-    return pl.DataFrame(rows, schema=BULK_SCHEMA, orient="row")
+    return read_frame(session, query.order_by(Student.id).limit(limit), BULK_SCHEMA)
 
 
-def chunk_matches(session: Session, day: date, lo: int, hi: int) -> dict[int, list[Match]]:
-    """Current, valid agency records reaching students lo..hi: their own numbers, and guardians'."""
-    columns = (AgencyRecord.id, AgencyRecord.source, AgencyRecord.status, AgencyRecord.attributes)
+MATCH_SCHEMA: dict[str, Any] = {"pk": pl.Int64, "record_id": pl.Int64, "status": pl.Utf8, "grade": pl.Int64,
+                                "via": pl.Boolean}
+
+
+def chunk_matches(session: Session, day: date, scope: Scope) -> pl.DataFrame:
+    """Current, valid agency records reaching the scope's students: own numbers (via false), and guardians'."""
+    grade = case((AgencyRecord.status == "disabled", AgencyRecord.attributes["disability_grade"].as_integer()),
+                 else_=None)
+    columns = (AgencyRecord.id, AgencyRecord.status, grade)
     own = (
         select(Student.id, *columns, literal(False))
         .join(AgencyRecord, AgencyRecord.person_hmac == Student.id_hmac)
-        .where(Student.id.between(lo, hi), valid_on(day))
+        .where(scope.on(Student.id), valid_on(day))
     )
     guardian = (
         select(Guardian.student_pk, *columns, literal(True))
         .join(AgencyRecord, AgencyRecord.person_hmac == Guardian.id_hmac)
-        .where(Guardian.student_pk.between(lo, hi), AgencyRecord.status.in_(sorted(GUARDIAN_STATUSES)), valid_on(day))
+        .where(scope.on(Guardian.student_pk), AgencyRecord.status.in_(sorted(GUARDIAN_STATUSES)), valid_on(day))
     )
-    found: dict[int, list[Match]] = {}
-    for query in (own, guardian):
-        for pk, record_id, source, status, attributes, via in session.execute(query):
-            found.setdefault(pk, []).append(Match(pk, record_id, source, status, attributes or {}, bool(via)))
-    return found
+    return read_frame(session, own.union_all(guardian), MATCH_SCHEMA)
 
 
-def agency_frame(matches: Mapping[int, Sequence[Match]], catalogue: Mapping[str, Any]) -> pl.DataFrame:
-    """Per matched student: each agency fact's value and its snapshot fragment (`"fact":{...}`)."""
-    names = sorted({"registered_poor", "poverty_monitored", "subsistence_allowance", "extreme_poverty_support",
-                    "orphan", "de_facto_orphan", "martyr_child", "disabled", "disability_grade", "disabled_parent"}
-                   & set(catalogue))
-    columns: dict[str, list[Any]] = {"pk": [], **{n: [] for n in names}, **{f"__frag_{n}": [] for n in names}}
-    for pk, found in matches.items():
-        facts = agency_facts(found)
-        columns["pk"].append(pk)
-        for name in names:
-            hit = facts.get(name)
-            columns[name].append(None if hit is None else hit[0])
-            columns[f"__frag_{name}"].append(
-                None if hit is None else entry_json(name, {"value": hit[0], "source": hit[1], "record_ids": hit[2]})
-            )
-    schema = {"pk": pl.Int64, **{n: (pl.Int64 if catalogue[n].type == "int" else pl.Boolean) for n in names},
-              **{f"__frag_{n}": pl.Utf8 for n in names}}
-    return pl.DataFrame(columns, schema=schema)
+def agency_frame(matches: pl.DataFrame, catalogue: Mapping[str, Any]) -> pl.DataFrame:
+    """Per matched student: each agency fact's value and its snapshot fragment (`"fact":{...}`).
+
+    The matching rules of `facts_assembly.agency_facts`, vectorised (a test holds both paths equal).
+    """
+    names = sorted(AGENCY_FACTS & set(catalogue))
+    via, status = pl.col("via"), pl.col("status")
+    fact = (pl.when(via & (status == "disabled")).then(pl.lit("disabled_parent"))
+            .when(via & ~status.is_in(sorted(HOUSEHOLD_STATUSES))).then(pl.lit(None, dtype=pl.Utf8))
+            .otherwise(status))
+    found = matches.with_columns(fact.alias("fact")).filter(pl.col("fact").is_in(names))
+    flags = found.group_by("pk", "fact").agg(pl.col("record_id").sort().cast(pl.Utf8).str.join(",").alias("ids"))
+    flags = flags.with_columns(pl.concat_str([
+        pl.lit('"'), pl.col("fact"), pl.lit('":{"record_ids":['), pl.col("ids"), pl.lit('],"source":"'),
+        pl.col("fact").replace_strict(FACT_SOURCE, default=None), pl.lit('","value":true}'),
+    ]).alias("frag"))
+    grades = (
+        found.filter(~via & (status == "disabled") & pl.col("grade").is_between(1, 4))
+        .sort("pk", "grade", "record_id").group_by("pk", maintain_order=True).first()
+        .select("pk", pl.lit("disability_grade").alias("fact"), pl.concat_str([
+            pl.lit('"disability_grade":{"record_ids":['), pl.col("record_id").cast(pl.Utf8),
+            pl.lit('],"source":"disabled_persons_federation","value":'), pl.col("grade").cast(pl.Utf8), pl.lit("}"),
+        ]).alias("frag"), pl.col("grade"))
+    )
+    long = pl.concat([flags.select("pk", "fact", "frag"), grades.select("pk", "fact", "frag")])
+    wide = long.pivot(on="fact", index="pk", values="frag") if long.height else pl.DataFrame({"pk": []})
+    wide = wide.with_columns(pl.col("pk").cast(pl.Int64))
+    out = [pl.col("pk")]
+    for name in names:
+        frag = pl.col(name) if name in wide.columns else pl.lit(None, dtype=pl.Utf8)
+        out.append(frag.cast(pl.Utf8).alias(f"__frag_{name}"))
+        if catalogue[name].type == "bool":
+            out.append(frag.is_not_null().alias(name))
+    wide = wide.select(out)
+    if "disability_grade" in names:
+        wide = wide.join(grades.select("pk", pl.col("grade").alias("disability_grade")), on="pk", how="left")
+    return wide
 
 
 # ------------------------------------------------------------------------------------------ facts frame
 
 
-def facts_of_chunk(session: Session, ctx: Context, roster: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+def facts_of_chunk(session: Session, ctx: Context, roster: pl.DataFrame, scope: Scope) -> tuple[pl.DataFrame, int]:
     """Roster + school + agency facts of the chunk (engine units), with each row's snapshot JSON; and skips."""
     catalogue = ctx.rules.facts
     usable = _usable(roster, catalogue)
     skipped = roster.height - usable.height
-    lo, hi = int(roster["pk"][0]), int(roster["pk"][-1])
-    agency = agency_frame(chunk_matches(session, ctx.batch.as_of, lo, hi), catalogue)
+    agency = agency_frame(chunk_matches(session, ctx.batch.as_of, scope), catalogue)
     frame = usable.join(agency, on="pk", how="left").sort("pk")
     bools = [n for n in agency.columns if not n.startswith("__frag_") and n != "pk" and catalogue[n].type == "bool"]
     frame = frame.with_columns([pl.col(n).fill_null(False) for n in bools])
@@ -351,7 +396,7 @@ def _snapshot_expr(catalogue: Mapping[str, Any], agency_columns: Sequence[str]) 
     for source, names in SOURCES_OF.items():
         for name in names:
             if name in catalogue:
-                parts[name] = _fragment(name, source, _value_expr(name, catalogue[name]))
+                parts[name] = _fragment(name, source, catalogue[name])
     for column in agency_columns:
         if column.startswith("__frag_"):
             parts[column.removeprefix("__frag_")] = pl.col(column)
@@ -359,7 +404,11 @@ def _snapshot_expr(catalogue: Mapping[str, Any], agency_columns: Sequence[str]) 
     return pl.concat_str([pl.lit("{"), pl.concat_str(ordered, separator=",", ignore_nulls=True), pl.lit("}")])
 
 
-def _fragment(name: str, source: str, value: pl.Expr) -> pl.Expr:
+def _fragment(name: str, source: str, spec: Any) -> pl.Expr:
+    """A roster or school fact's snapshot entry; a false boolean is the default and is left out (null)."""
+    if spec.type == "bool":
+        return pl.when(pl.col(name)).then(pl.lit(f'"{name}":{{"record_ids":[],"source":"{source}","value":true}}'))
+    value = _value_expr(name, spec)
     return pl.concat_str([pl.lit(f'"{name}":{{"record_ids":[],"source":"{source}","value":'), value, pl.lit("}")])
 
 
@@ -417,20 +466,19 @@ def explain_distinct(ctx: Context, todo: pl.DataFrame, renderer: Renderer) -> pl
     catalogue = ctx.rules.facts
     inputs = [c for c in todo.columns if c in catalogue]
     evaluate = ctx.rules.compiled(ctx.batch.as_of)
-    cache: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    combos = todo.select(inputs).unique()
     columns: dict[str, list[Any]] = {k: [] for k in ("awards_text", "explanation_text", "key_text", "level_pr",
-                                                       "total_pr", "combo")}
-    for row in todo.select(inputs).rows():
-        hit = cache.get(row)
-        if hit is None:
-            result = evaluate(dict(zip(inputs, row, strict=True)))
-            _awards, awards_text, _key, key_text = renderer.awards(result.awards)
-            _expl, expl_text = renderer.explanation(result.reasons, result.missing)
-            hit = (awards_text, expl_text, key_text, result.level, result.total_fen, len(cache))
-            cache[row] = hit
-        for name, value in zip(columns, hit, strict=True):
+                                                       "total_pr")}
+    for row in combos.rows():
+        result = evaluate(dict(zip(inputs, row, strict=True)))
+        _awards, awards_text, _key, key_text = renderer.awards(result.awards)
+        _expl, expl_text = renderer.explanation(result.reasons, result.missing)
+        for name, value in zip(columns, (awards_text, expl_text, key_text, result.level, result.total_fen),
+                               strict=True):
             columns[name].append(value)
-    return todo.with_columns([pl.Series(name, values) for name, values in columns.items()])
+    combos = combos.with_columns([pl.Series(name, values, dtype=pl.Int64 if name == "total_pr" else pl.Utf8)
+                                  for name, values in columns.items()])
+    return todo.join(combos, on=inputs, how="left", nulls_equal=True).sort("pk")
 
 
 def _check_paths_agree(frame: pl.DataFrame) -> None:
@@ -453,12 +501,8 @@ def _check_paths_agree(frame: pl.DataFrame) -> None:
 def _chunk(session: Session, ctx: Context, roster: pl.DataFrame, result: RegionResult) -> None:
     """Read, evaluate, compare, and store (or, in a dry run, diff) one chunk."""
     seen_seq = 0 if ctx.dry_run else _change_log_head(session)
-    facts, skipped = facts_of_chunk(session, ctx, roster)
-    frame = evaluate_chunk(ctx, facts)
-    previous = _previous_frame(session, ctx, int(roster["pk"][0]), int(roster["pk"][-1]))
-    frame = frame.join(previous, on="pk", how="left").sort("pk")
-    todo = frame.filter(pl.col("prev_hash").is_null() | (pl.col("prev_hash") != pl.col("outcome_hash")))
-    result.students += frame.height
+    todo, evaluated, skipped = _compare(session, ctx, roster, Scope(int(roster["pk"][0]), int(roster["pk"][-1])))
+    result.students += evaluated
     result.skipped += skipped
     if ctx.dry_run:
         _diff(session, ctx, todo, result.diff)  # type: ignore[arg-type]
@@ -466,28 +510,51 @@ def _chunk(session: Session, ctx: Context, roster: pl.DataFrame, result: RegionR
     _store_chunk(session, ctx, todo, seen_seq, result)
 
 
+def _compare(session: Session, ctx: Context, roster: pl.DataFrame, scope: Scope) -> tuple[pl.DataFrame, int, int]:
+    """Facts, columnar evaluation and the current determinations: (students whose outcome differs, evaluated,
+    skipped)."""
+    facts, skipped = facts_of_chunk(session, ctx, roster, scope)
+    frame = evaluate_chunk(ctx, facts)
+    frame = frame.join(_previous_frame(session, ctx, scope), on="pk", how="left").sort("pk")
+    todo = frame.filter(pl.col("prev_hash").is_null() | (pl.col("prev_hash") != pl.col("outcome_hash")))
+    return todo, frame.height, skipped
+
+
+def redetermine_set(
+    session: Session, *, actor: Actor, rules: RuleSet, batch: Batch, student_pks: Sequence[int],
+    request_id: str | None = None,
+) -> tuple[int, Stored]:
+    """The vectorised path for a set of students (a large feed batch); the caller holds the change-log locks."""
+    ctx = Context(rules, batch, None, False, actor, session.get_bind().dialect.name)
+    scope = Scope(pks=tuple(sorted(set(student_pks))), array=ctx.backend == "postgresql")
+    query = select(*BULK_COLUMNS).join(School, School.code == Student.school_code).where(scope.on(Student.id))
+    roster = read_frame(session, query.order_by(Student.id), BULK_SCHEMA)
+    if roster.is_empty():
+        return 0, Stored()
+    todo, evaluated, _skipped = _compare(session, ctx, roster, scope)
+    stored = _store_todo(session, ctx, todo, evaluated, request_id)
+    return evaluated, stored
+
+
 def _change_log_head(session: Session) -> int:
     return session.execute(select(Counter.value).where(Counter.name == "changes")).scalar_one_or_none() or 0
 
 
-def _previous_frame(session: Session, ctx: Context, lo: int, hi: int) -> pl.DataFrame:
-    """Current determinations of students lo..hi: id, level, outcome hash."""
-    rows = session.execute(
-        select(Determination.student_pk, Determination.id, Determination.level, Determination.outcome_hash).where(
-            Determination.student_pk.between(lo, hi), Determination.school_year == ctx.batch.school_year,
-            Determination.current.is_(True),
-        )
-    ).all()
+def _previous_frame(session: Session, ctx: Context, scope: Scope) -> pl.DataFrame:
+    """Current determinations of the scope's students: id, level, outcome hash."""
+    query = select(Determination.student_pk, Determination.id, Determination.level, Determination.outcome_hash).where(
+        scope.on(Determination.student_pk), Determination.school_year == ctx.batch.school_year,
+        Determination.current.is_(True),
+    )
     schema = {"pk": pl.Int64, "prev_id": pl.Int64, "prev_level": pl.Utf8, "prev_hash": pl.Utf8}
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    return read_frame(session, query, schema)
 
 
 def _previous_awards(session: Session, prev_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
     """Stored awards of the determinations about to be superseded (only those: JSON is costly to read)."""
     found: dict[int, list[dict[str, Any]]] = {}
-    for start in range(0, len(prev_ids), 5000):
-        part = prev_ids[start : start + 5000]
-        rows = session.execute(select(Determination.id, Determination.awards).where(Determination.id.in_(part)))
+    for condition in where_in(session, Determination.id, prev_ids):
+        rows = session.execute(select(Determination.id, Determination.awards).where(condition))
         found.update((det_id, awards) for det_id, awards in rows)
     return found
 
@@ -499,15 +566,23 @@ def _store_chunk(session: Session, ctx: Context, todo: pl.DataFrame, seen_seq: i
     if stale:
         _redo_stale(session, ctx, sorted(stale), result)
         todo = todo.filter(~pl.col("pk").is_in(sorted(stale)))
+    stored = _store_todo(session, ctx, todo, todo.height, None)
+    result.stored += len(stored.seqs)
+    result.changed += stored.changed
+
+
+def _store_todo(session: Session, ctx: Context, todo: pl.DataFrame, evaluated: int,
+                request_id: str | None) -> Stored:
+    """Explain, check, number, write and audit the determinations that differ (locks held)."""
     if todo.height == 0:
-        return
+        return Stored()
     todo = explain_distinct(ctx, todo, Renderer())
     _check_paths_agree(todo)
     todo = _with_changed(session, todo)
     stored = _write(session, ctx, todo)
-    result.stored += len(stored.seqs)
-    result.changed += stored.changed
-    audit_stored(session, actor=ctx.actor, batch=ctx.batch, stored=stored, evaluated=todo.height, request_id=None)
+    audit_stored(session, actor=ctx.actor, batch=ctx.batch, stored=stored, evaluated=evaluated,
+                 request_id=request_id)
+    return stored
 
 
 def _redetermined_since(session: Session, seen_seq: int, pks: Sequence[int]) -> set[int]:
@@ -529,7 +604,9 @@ def _redo_stale(session: Session, ctx: Context, pks: Sequence[int], result: Regi
     renderer, evaluate = Renderer(), ctx.rules.compiled(ctx.batch.as_of)
     candidates: list[Candidate] = [renderer.candidate(s, evaluate(s.values)) for s in students]
     previous: dict[int, Previous] = current_previous(session, pks, ctx.batch.school_year)
-    stored = store(session, to_store(candidates, previous), previous, ctx.batch)
+    todo = to_store(candidates, previous)
+    previous = with_award_keys(session, previous, [c.student.pk for c in todo])
+    stored = store(session, todo, previous, ctx.batch)
     result.stored += len(stored.seqs)
     result.changed += stored.changed
     audit_stored(session, actor=ctx.actor, batch=ctx.batch, stored=stored, evaluated=len(students), request_id=None)
@@ -661,8 +738,11 @@ def masked_numbers(session: Session, pks: Sequence[int]) -> dict[int, str]:
     """Masked ID numbers of the example students, for the dry-run report."""
     if not pks:
         return {}
-    rows = session.execute(select(Student.id, Student.id_number).where(Student.id.in_(list(pks)))).all()
-    return {pk: mask(number) for pk, number in rows}
+    found = {}
+    for condition in where_in(session, Student.id, pks):
+        found.update({pk: mask(number) for pk, number in session.execute(select(Student.id, Student.id_number)
+                                                                          .where(condition))})
+    return found
 
 
 def _fen(amount: str | None) -> int | None:

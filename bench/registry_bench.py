@@ -1,0 +1,523 @@
+"""Registry benchmarks on PostgreSQL: agency feed ingest and bulk re-determination at province scale.
+
+    .venv/bin/python bench/registry_bench.py                                   # 1,000,000 students, 3 runs
+    .venv/bin/python bench/registry_bench.py --students 100000 --batches 10 --runs 1
+
+(a) ingest: `--batches` batches of `--batch-size` agency records (default 100 x 10,000) through the
+    service function `feeds.apply_batch`, one transaction each (validation, keyed-hash matching,
+    supersession, re-determination of the students reached, audit), against `--students` enrolled
+    students with about 1.9 guardians each. Target: >= 20,000 records/s.
+(b) `redetermine_region` over every student, chunks of 50,000 committed one by one: cold (no
+    determinations: every student gets one), warm (nothing changed: nothing stored), and a dry
+    run of a draft rule set. Target: <= 60 s for 1,000,000 students.
+
+The database (`--database`, default aidservice_bench) is dropped and created on the server of
+`--server`; the roster is loaded with COPY (not timed). Every timed run starts from the same state
+(tables truncated). Times are medians of `--runs`; results also go to bench/out/registry.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+OUT = REPO / "bench" / "out"
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+CHECK = "10X98765432"
+COUNTIES = (
+    "320102",
+    "320104",
+    "320213",
+    "320214",
+    "320302",
+    "320311",
+    "320402",
+    "320404",
+    "320505",
+    "320506",
+    "320612",
+    "320613",
+    "320703",
+    "320706",
+    "320803",
+    "320804",
+    "320902",
+    "320903",
+    "321002",
+    "321003",
+    "321102",
+    "321111",
+    "321202",
+    "321203",
+    "321302",
+    "321311",
+)
+STAGES = {
+    "preschool": 0.16,
+    "primary": 0.31,
+    "junior": 0.15,
+    "senior_high": 0.08,
+    "vocational": 0.05,
+    "undergraduate": 0.19,
+    "master": 0.045,
+    "doctor": 0.015,
+}
+YEARS = {
+    "preschool": 3,
+    "primary": 6,
+    "junior": 3,
+    "senior_high": 3,
+    "vocational": 3,
+    "undergraduate": 4,
+    "master": 3,
+    "doctor": 4,
+}
+FEES = {
+    "preschool": (1800, 4800),
+    "senior_high": (1200, 2000),
+    "vocational": (2000, 3600),
+    "undergraduate": (4600, 6600),
+    "master": (8000, 8000),
+    "doctor": (10000, 10000),
+}
+SOURCES = {  # batches per 100, statuses with weights, share of records about enrolled students or guardians
+    "poverty_alleviation": (40, {"registered_poor": 0.85, "poverty_monitored": 0.15}),
+    "civil_affairs": (
+        40,
+        {
+            "subsistence_allowance": 0.8,
+            "extreme_poverty_support": 0.08,
+            "orphan": 0.06,
+            "de_facto_orphan": 0.06,
+        },
+    ),
+    "disabled_persons_federation": (15, {"disabled": 1.0}),
+    "veterans_affairs": (5, {"martyr_child": 1.0}),
+}
+HOUSEHOLD = {"registered_poor", "poverty_monitored", "subsistence_allowance"}
+PER_SCHOOL = 400
+
+
+def id_number(county: str, birth: date, sequence: int) -> str:
+    first17 = f"{county}{birth:%Y%m%d}{sequence % 1000:03d}"
+    return first17 + CHECK[sum(int(d) * w for d, w in zip(first17, WEIGHTS, strict=True)) % 11]
+
+
+def person_number(kind: int, i: int) -> str:
+    """Unique valid numbers per kind (0 students, 1 guardians, 2 people no school knows)."""
+    base = (date(2000, 1, 1), date(1965, 1, 1), date(1940, 1, 1))[kind]
+    county, rest = COUNTIES[i % len(COUNTIES)], i // len(COUNTIES)
+    return id_number(county, base + timedelta(days=rest // 1000), rest % 1000)
+
+
+# ------------------------------------------------------------------------------------------ database
+
+
+def libpq(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def create_database(server: str, name: str) -> str:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    with psycopg.connect(libpq(server), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+def make_app(url: str) -> Any:
+    from aidservice import create_app
+    from config import DevelopmentConfig
+
+    return create_app(DevelopmentConfig.from_env({"DATABASE_URL": url, "AID_RULES_DIR": str(REPO / "rules")}))
+
+
+def migrate(app: Any) -> None:
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+
+
+# ------------------------------------------------------------------------------------------ roster
+
+
+@dataclass
+class Roster:
+    students: int
+    guardians: list[tuple[int, int]]  # (student index, guardian index)
+
+
+def load_roster(url: str, n: int, seed: int) -> Roster:
+    """Counties, schools, `n` students and their guardians, with COPY."""
+    import psycopg
+
+    from aidservice.identity import id_hmac
+    from config import DEV_HMAC_KEY
+
+    rnd = random.Random(seed)
+    now = datetime.now(UTC)
+    stages = rnd.choices(list(STAGES), weights=list(STAGES.values()), k=n)
+    schools = _schools(n, rnd)
+    guardians: list[tuple[int, int]] = []
+    with psycopg.connect(libpq(url)) as conn, conn.cursor() as cur:
+        with cur.copy("COPY regions (code, name, level, parent_code) FROM STDIN") as copy:
+            for code in COUNTIES:
+                copy.write_row((code, f"县{code}", "county", code[:4] + "00"))
+        with cur.copy(
+            "COPY schools (code, name, region_code, city_code, stages, kind, inclusive_kindergarten, "
+            "tuition_fee_fen, central_university, created_at, updated_at) FROM STDIN"
+        ) as copy:
+            for code, (county, stage, fee) in schools.items():
+                copy.write_row(
+                    (
+                        code,
+                        f"学校{code}",
+                        county,
+                        county[:4] + "00",
+                        json.dumps([stage]),
+                        "public",
+                        stage == "preschool" and rnd.random() < 0.85,
+                        fee,
+                        stage in ("master", "doctor") and rnd.random() < 0.2,
+                        now,
+                        now,
+                    )
+                )
+        by_stage: dict[str, list[str]] = {}
+        for code, (_county, stage, _fee) in schools.items():
+            by_stage.setdefault(stage, []).append(code)
+        with cur.copy(
+            "COPY students (id, student_id, id_number, id_hmac, name, school_code, class_name, stage, "
+            "grade, boarding, rural_hukou, agri_major, arts_performance_major, retired_soldier, salaried, "
+            "created_at, updated_at) FROM STDIN"
+        ) as copy:
+            for i, stage in enumerate(stages):
+                number = person_number(0, i)
+                school = by_stage[stage][i % len(by_stage[stage])]
+                copy.write_row(
+                    (
+                        i + 1,
+                        f"S{i:08d}",
+                        number,
+                        id_hmac(DEV_HMAC_KEY, number),
+                        "学生",
+                        school,
+                        "一班",
+                        stage,
+                        rnd.randint(1, YEARS[stage]),
+                        stage != "primary",
+                        rnd.random() < 0.35,
+                        stage == "vocational" and rnd.random() < 0.12,
+                        stage == "vocational" and rnd.random() < 0.04,
+                        stage == "undergraduate" and rnd.random() < 0.01,
+                        stage in ("master", "doctor") and rnd.random() < 0.08,
+                        now,
+                        now,
+                    )
+                )
+        with cur.copy("COPY guardians (student_pk, id_number, id_hmac, name, relation) FROM STDIN") as copy:
+            g = 0
+            for i, stage in enumerate(stages):
+                count = (
+                    0
+                    if stage in ("master", "doctor") and rnd.random() < 0.5
+                    else (2 if rnd.random() < 0.9 else 1)
+                )
+                for relation in ("father", "mother")[:count]:
+                    number = person_number(1, g)
+                    copy.write_row((i + 1, number, id_hmac(DEV_HMAC_KEY, number), "家长", relation))
+                    guardians.append((i, g))
+                    g += 1
+        cur.execute("SELECT setval(pg_get_serial_sequence('students', 'id'), %s)", (n,))
+        conn.commit()
+        conn.autocommit = True
+        cur.execute("ANALYZE")
+    return Roster(n, guardians)
+
+
+def _schools(n: int, rnd: random.Random) -> dict[str, tuple[str, str, int | None]]:
+    schools: dict[str, tuple[str, str, int | None]] = {}
+    for stage, share in STAGES.items():
+        for k in range(max(1, round(n * share / PER_SCHOOL))):
+            county = COUNTIES[k % len(COUNTIES)]
+            fee = FEES.get(stage)
+            schools[f"{county}{list(STAGES).index(stage)}{k:05d}"] = (
+                county,
+                stage,
+                None if fee is None else rnd.randrange(fee[0], fee[1] + 1, 100) * 100,
+            )
+    return schools
+
+
+# ------------------------------------------------------------------------------------------ feeds
+
+
+def make_batches(roster: Roster, batches: int, size: int, seed: int) -> list[tuple[str, dict[str, Any]]]:
+    """`batches` batches of `size` records: 25 % on a guardian, 5 % on a student, the rest on people no
+    school knows; about 10 % re-send an earlier record (a new validity: it supersedes the old one)."""
+    rnd = random.Random(seed + 1)
+    plan = [source for source, (share, _) in SOURCES.items() for _ in range(max(1, batches * share // 100))]
+    plan = (plan * (batches // len(plan) + 1))[:batches]
+    rnd.shuffle(plan)
+    sent: dict[str, list[tuple[str, str]]] = {source: [] for source in SOURCES}
+    stranger = 0
+    out = []
+    for index, source in enumerate(plan):
+        records, seen = [], set()
+        statuses, weights = zip(*SOURCES[source][1].items(), strict=True)
+        while len(records) < size:
+            if sent[source] and index >= 10 and rnd.random() < 0.1:
+                number, status = rnd.choice(sent[source])
+            else:
+                status = rnd.choices(statuses, weights=weights)[0]
+                roll = rnd.random()
+                if roll < 0.25 and (status in HOUSEHOLD or status == "disabled"):
+                    number = person_number(1, rnd.choice(roster.guardians)[1])
+                elif roll < 0.30:
+                    number = person_number(0, rnd.randrange(roster.students))
+                else:
+                    number = person_number(2, stranger)
+                    stranger += 1
+            if (number, status) in seen:
+                continue
+            seen.add((number, status))
+            sent[source].append((number, status))
+            start = date(2017, 1, 1) + timedelta(days=rnd.randrange(1300))
+            ended = rnd.random() < 0.1
+            records.append(
+                {
+                    "id_number": number,
+                    "name": "某人",
+                    "status": status,
+                    "valid_from": start.isoformat(),
+                    "valid_to": (start + timedelta(days=rnd.randrange(30, 700))).isoformat()
+                    if ended
+                    else None,
+                    "attributes": {"disability_grade": rnd.randint(1, 4)} if status == "disabled" else {},
+                }
+            )
+        out.append((source, {"batch_id": f"{source}-{index:04d}", "records": records}))
+    return out
+
+
+def reset(url: str, *tables: str) -> None:
+    import psycopg
+
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        conn.execute("VACUUM ANALYZE")
+
+
+def clients(app: Any) -> dict[str, Any]:
+    from aidservice.extensions import db
+    from aidservice.services.actors import Actor
+    from aidservice.services.clients import create_client
+
+    with app.app_context():
+        made = {
+            source: create_client(
+                db.session, actor=Actor.system("bench"), name=f"{source} bench", source=source
+            )
+            for source in SOURCES
+        }
+        db.session.commit()
+        return {source: (new.client.id, new.token) for source, new in made.items()}
+
+
+def ingest(app: Any, batches: list[tuple[str, dict[str, Any]]], tokens: dict[str, Any]) -> dict[str, Any]:
+    """Every batch through the service function, one transaction each; seconds per batch."""
+    from aidservice.api.settings import settings
+    from aidservice.extensions import db
+    from aidservice.services.auth import resolve_token
+    from aidservice.services.feeds import apply_batch
+
+    seconds, matched, reevaluated = [], 0, 0
+    with app.app_context():
+        actors = {source: resolve_token(db.session, token) for source, (_id, token) in tokens.items()}
+        db.session.commit()
+        service = settings()
+        for source, body in batches:
+            start = time.perf_counter()
+            outcome = apply_batch(
+                db.session, actor=actors[source], settings=service, source=source, body=body
+            )
+            db.session.commit()
+            seconds.append(time.perf_counter() - start)
+            matched += outcome.response["matched_students"]
+            reevaluated += outcome.response["reevaluated"]
+        db.session.remove()
+    records = sum(len(body["records"]) for _s, body in batches)
+    total = sum(seconds)
+    return {
+        "records": records,
+        "seconds": total,
+        "records_per_s": records / total,
+        "batch_median_s": statistics.median(seconds),
+        "batch_max_s": max(seconds),
+        "matched_students": matched,
+        "reevaluated": reevaluated,
+    }
+
+
+def redetermine(app: Any, **kwargs: Any) -> dict[str, Any]:
+    from aidservice.api.settings import settings
+    from aidservice.extensions import db
+    from aidservice.services.actors import Actor
+    from aidservice.services.determinations import redetermine_region
+
+    with app.app_context():
+        start = time.perf_counter()
+        result = redetermine_region(
+            db.session,
+            actor=Actor.system("bench"),
+            settings=settings(),
+            checkpoint=None if kwargs.get("dry_run") else db.session.commit,
+            **kwargs,
+        )
+        db.session.commit()
+        seconds = time.perf_counter() - start
+        db.session.remove()
+    out = {
+        "seconds": seconds,
+        "students": result.students,
+        "stored": result.stored,
+        "changed": result.changed,
+        "students_per_s": result.students / seconds,
+    }
+    if result.diff is not None:
+        out["diff_students"] = result.diff.students
+    return out
+
+
+def draft_rules() -> Any:
+    """The policy rules with the junior living subsidy for subsistence-allowance families raised."""
+    from aidservice.engine import load_rules
+
+    target = Path(tempfile.mkdtemp()) / "rules"
+    shutil.copytree(REPO / "rules", target)
+    path = target / "parameters" / "basic_education.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("values: {2019-01-01: 2000}", "values: {2019-01-01: 2200}"),
+        encoding="utf-8",
+    )
+    return load_rules(target)
+
+
+# ------------------------------------------------------------------------------------------ main
+
+
+def timed_runs(
+    runs: int, prepare: Callable[[], None], measure: Callable[[], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    results = []
+    for _ in range(runs):
+        prepare()
+        results.append(measure())
+        print(
+            "   ",
+            json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in results[-1].items()}),
+            flush=True,
+        )
+    return results
+
+
+def median_of(results: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(r[key] for r in results)
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load": os.getloadavg(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=1_000_000)
+    parser.add_argument("--batches", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument(
+        "--server",
+        default=os.environ.get("BENCH_SERVER_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    )
+    parser.add_argument("--database", default="aidservice_bench")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["ingest", "redetermine"])
+    args = parser.parse_args(argv)
+    report: dict[str, Any] = {"machine": machine(), "args": vars(args)}
+    url = create_database(args.server, args.database)
+    app = make_app(url)
+    migrate(app)
+    start = time.perf_counter()
+    roster = load_roster(url, args.students, args.seed)
+    report["load_seconds"] = time.perf_counter() - start
+    print(
+        f"roster: {args.students} students, {len(roster.guardians)} guardians in {report['load_seconds']:.1f} s",
+        flush=True,
+    )
+    tokens = clients(app)
+    batches = make_batches(roster, args.batches, args.batch_size, args.seed)
+    feed_tables = ("feed_batches", "agency_records", "determinations", "audit_events", "counters", "jobs")
+    if "ingest" not in args.skip:
+        print(f"ingest: {args.batches} x {args.batch_size} records, {args.runs} run(s)", flush=True)
+        runs = timed_runs(args.runs, lambda: reset(url, *feed_tables), lambda: ingest(app, batches, tokens))
+        report["ingest"] = {
+            "runs": runs,
+            "median_records_per_s": median_of(runs, "records_per_s"),
+            "median_seconds": median_of(runs, "seconds"),
+        }
+    else:
+        ingest(app, batches, tokens)
+    if "redetermine" not in args.skip:
+        print(f"redetermine cold (no determinations), {args.runs} run(s)", flush=True)
+        cold = timed_runs(args.runs, lambda: reset(url, "determinations", "jobs"), lambda: redetermine(app))
+        print("redetermine warm (nothing changed)", flush=True)
+        warm = timed_runs(args.runs, lambda: None, lambda: redetermine(app))
+        print("redetermine dry run of a draft rule set", flush=True)
+        rules = draft_rules()
+        dry = timed_runs(args.runs, lambda: None, lambda: redetermine(app, rules=rules, dry_run=True))
+        report["redetermine"] = {
+            name: {"runs": runs, "median_seconds": median_of(runs, "seconds")}
+            for name, runs in (("cold", cold), ("warm", warm), ("dry_run", dry))
+        }
+    report["machine"]["load_after"] = os.getloadavg()
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "registry.json").write_text(json.dumps(report, indent=2, default=str))
+    print(json.dumps({k: v for k, v in report.items() if k != "args"}, indent=2, default=str)[:4000])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
