@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def _schools(session, settings, province) -> None:  # type: ignore[no-untyped-de
     system = Actor.system("demo-data")
     for code, name in province.counties:
         ensure_county(session, code, name, actor=system)
-    with click.progressbar(province.schools, label="schools", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(province.schools, label="schools", file=sys.stderr) as bar:
         for school in bar:
             payload = {k: v for k, v in school.items() if k not in ("code", "city_code")}
             put_school(session, actor=system, settings=settings, code=school["code"], payload=payload)
@@ -81,7 +82,7 @@ def _students(session, settings, province, chunk: int = 2000) -> None:  # type: 
 
     system = Actor.system("demo-data")
     rows = province.students
-    with click.progressbar(length=len(rows), label="students", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=len(rows), label="students", file=sys.stderr) as bar:
         for start in range(0, len(rows), chunk):
             part = [(start + i + 2, row, ()) for i, row in enumerate(rows[start : start + chunk])]
             upsert_students(
