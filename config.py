@@ -51,6 +51,18 @@ def _positive_int(env: Mapping[str, str], key: str, default: int) -> int:
     return value
 
 
+def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
+    """A yes/no setting (1/0, true/false, yes/no, on/off), naming the variable when it is neither."""
+    raw = (env.get(key) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{key} must be true or false, got {raw!r}")
+
+
 def _holidays(env: Mapping[str, str], key: str) -> tuple[date, ...]:
     """Comma-separated ISO dates (public holidays that are not working days), sorted; names a bad one."""
     days = set()
@@ -79,6 +91,14 @@ class Config:
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "docs"
     OPENAPI_SWAGGER_UI_URL = "/api/v1/docs/assets/"  # served from the swagger-ui-bundle package, no CDN
+    # The officer web UI: its session cookie and CSRF protection (Flask-WTF, checked by the web blueprint only;
+    # the JSON API uses bearer tokens, which a browser never sends by itself).
+    SESSION_COOKIE_NAME = "aid_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_CHECK_DEFAULT = False
+    WTF_CSRF_TIME_LIMIT = 8 * 3600  # as long as a login session (services.auth.SESSION_LIFETIME)
+    secure_cookies_by_default: ClassVar[bool] = False
     dev_defaults: ClassVar[bool] = False
 
     def __init__(self, env: Mapping[str, str]) -> None:
@@ -92,6 +112,12 @@ class Config:
         self.AID_HOLIDAYS = _holidays(env, "AID_HOLIDAYS")
         self.SECRET_KEY = self._secret(env, "SECRET_KEY", DEV_SECRET)
         self.AID_ID_HMAC_KEY = self._secret(env, "AID_ID_HMAC_KEY", DEV_HMAC_KEY)
+        # Secure cookies need TLS (directly or at the proxy in front): on by default in production only.
+        self.SESSION_COOKIE_SECURE = _flag(env, "AID_SECURE_COOKIES", self.secure_cookies_by_default)
+        self.AID_UI_LANGUAGE = (env.get("AID_UI_LANGUAGE") or "zh-CN").strip()
+        if self.AID_UI_LANGUAGE not in ("zh-CN", "en"):
+            raise ConfigError(f"AID_UI_LANGUAGE must be zh-CN or en, got {self.AID_UI_LANGUAGE!r}")
+        self.AID_WHATIF_FILE = env.get("AID_WHATIF_FILE") or str(REPO_ROOT / "instance" / "whatif-last.json")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -128,6 +154,7 @@ class ProductionConfig(Config):
     """Deployments: every secret must come from the environment."""
 
     NAME = "production"
+    secure_cookies_by_default = True
 
 
 CONFIGS: dict[str, type[Config]] = {c.NAME: c for c in (DevelopmentConfig, TestingConfig, ProductionConfig)}

@@ -80,5 +80,7 @@ def register_error_handlers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """`flask --app wsgi aid ...`."""
     from aidservice.cli import register_commands as register
+    from aidservice.cli_whatif import register_whatif
 
     register(app)
+    register_whatif(app)

@@ -4,23 +4,17 @@ students and callers, a pinned clock for the API, and the procedure driven throu
 from __future__ import annotations
 
 import dataclasses
-import os
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
-from sqlalchemy.engine import make_url
 
 import aidservice.api.settings as api_settings
-from aidservice import create_app
 from aidservice.extensions import db
 from aidservice.models import Application, AuditEvent, Decision, School, Student
 from aidservice.services import applications as svc
@@ -29,8 +23,8 @@ from aidservice.services.applications import ActionRequest
 from aidservice.services.auth import resolve_token
 from aidservice.services.context import Settings
 from aidservice.services.feeds import apply_batch
-from config import REPO_ROOT, TestingConfig
-from tests.factories import HMAC_KEY, bearer, id_number, make_client, make_school, make_student, make_user
+from tests.factories import HMAC_KEY, bearer, make_client, make_school, make_student, make_user
+from tests.feeds_support import committed_app, person, record, scratch_database  # noqa: F401 - re-exported
 
 SUBMITTED = date(2020, 10, 12)  # a Monday in the autumn semester: evaluations are as of 2020-09-01
 NOTICE_LAST_DAY = date(2020, 10, 16)  # five working days from Monday 12 October
@@ -38,18 +32,6 @@ AFTER_NOTICE = date(2020, 10, 19)
 AS_OF = date(2020, 9, 1)
 YEAR = "2020-2021"
 LOW_INCOME = "5000.00"  # below 1.5 × 南京 line (900 × 12 × 1.5 = 16200): difficult
-
-
-def person(seed: int) -> str:
-    """An adult's valid ID number: what `World.student(guardians=[seed])` gives a guardian."""
-    return id_number(seed, born=date(1980, 1, 1))
-
-
-def record(number: str, status: str, valid_from: str = "2020-01-01", valid_to: str | None = None,
-           **attributes: Any) -> dict[str, Any]:
-    """One agency register record as a feed batch carries it."""
-    return {"id_number": number, "name": "某人", "status": status, "valid_from": valid_from, "valid_to": valid_to,
-            "attributes": attributes}
 
 
 @dataclass
@@ -222,39 +204,3 @@ def subsistence(world: World, guardian_seed: int, batch_id: str, valid_to: str |
     """A 低保 record for a guardian (household status reaches the student)."""
     world.agency("civil_affairs", batch_id, [record(person(guardian_seed), "subsistence_allowance",
                                                     valid_to=valid_to)])
-
-
-# --------------------------------------------------------------- committed data (two sessions at once)
-
-
-def scratch_database(db_url: str, tmp_path: Any) -> Iterator[str]:
-    """A freshly migrated database beside the session's (same backend), for tests that must really commit."""
-    url = make_url(db_url)
-    if url.get_backend_name() == "sqlite":
-        scratch = f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
-        _migrate(scratch)
-        yield scratch
-        return
-    name = f"aidservice_scratch_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    server = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    scratch = url.set(database=name).render_as_string(hide_password=False)
-    try:
-        _migrate(scratch)
-        yield scratch
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def committed_app(url: str) -> Flask:
-    """An app on `url` whose session really commits."""
-    return create_app(TestingConfig.from_env({"DATABASE_URL": url, "AID_RULES_DIR": str(REPO_ROOT / "rules")}))
-
-
-def _migrate(url: str) -> None:
-    application = committed_app(url)
-    with application.app_context():
-        upgrade()
-        db.engine.dispose()

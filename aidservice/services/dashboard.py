@@ -1,0 +1,218 @@
+"""The officer UI's start page, per role: counts in SQL, scoped through the Actor, no personal data but the
+names of a school's own students for its own officer.
+
+- school officer: the school's applications by state, its special-group students without an application
+  this school year, and its quotas with how many places are used;
+- administrators and auditors: the region's students, current determinations by level, special-group
+  students (and how many applied and were approved), applications by state, and the latest agency batches.
+
+Special-group membership is read from the agency records valid on the current semester's first day, with
+the matching rules of `facts_assembly` (household statuses through the student or a guardian, personal
+statuses on the student only; a guardian's disability is `disabled_parent`, not a special group).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select, union
+from sqlalchemy.orm import Session
+
+from aidservice.models import (
+    AgencyRecord,
+    Application,
+    Determination,
+    FeedBatch,
+    Guardian,
+    Quota,
+    Region,
+    School,
+    Student,
+)
+from aidservice.models.application import STATES
+from aidservice.procedure import SPECIAL_GROUPS
+
+from .actors import Actor, region_prefix
+from .context import Settings
+from .errors import Forbidden, NotFound
+from .facts_assembly import HOUSEHOLD_STATUSES, valid_on
+from .quotas import quota_view
+
+UNAPPLIED_SHOWN = 100
+BATCHES_SHOWN = 8
+LEVEL_ORDER = ("special", "difficult", "general", "none")
+GROUP_ORDER = ("registered_poor", "poverty_monitored", "subsistence_allowance", "extreme_poverty_support", "orphan",
+               "de_facto_orphan", "martyr_child", "disabled")
+"""The special groups in the order of the periodic report (the same set as procedure.SPECIAL_GROUPS)."""
+assert set(GROUP_ORDER) == set(SPECIAL_GROUPS)
+
+
+def dashboard(session: Session, *, actor: Actor, settings: Settings) -> dict[str, Any]:
+    """The start page for the caller's role."""
+    if actor.kind != "user":
+        raise Forbidden("The dashboard is for signed-in users.")
+    if actor.role == "school_officer":
+        return school_dashboard(session, actor=actor, settings=settings)
+    return region_dashboard(session, actor=actor, settings=settings)
+
+
+# -------------------------------------------------------------------------------------- school officer
+
+
+def school_dashboard(session: Session, *, actor: Actor, settings: Settings) -> dict[str, Any]:
+    school = session.get(School, actor.school_code) if actor.school_code else None
+    if school is None:
+        raise NotFound("Your account's school does not exist.")
+    in_school = Student.school_code == school.code
+    as_of = settings.default_as_of()
+    members = _members(as_of, in_school)
+    unapplied = (
+        select(Student.student_id, Student.name, Student.class_name, members.c.status)
+        .join(members, members.c.pk == Student.id)
+        .where(~select(Application.id).where(Application.student_pk == Student.id,
+                                             Application.school_year == settings.school_year).exists())
+        .order_by(Student.class_name, Student.student_id)
+    )
+    by_student: dict[str, dict[str, Any]] = {}
+    for student_id, name, class_name, status in session.execute(unapplied):
+        entry = by_student.setdefault(student_id, {"student_id": student_id, "name": name, "class_name": class_name,
+                                                   "groups": []})
+        entry["groups"].append(status)
+    quotas = session.execute(
+        select(Quota).where(Quota.school_code == school.code, Quota.school_year == settings.school_year)
+        .order_by(Quota.program)
+    ).scalars()
+    program_names = {p.id: p.name for p in settings.rules.rules.programs}
+    return {
+        "kind": "school",
+        "school": {"code": school.code, "name": school.name},
+        "school_year": settings.school_year,
+        "as_of": as_of,
+        "students": session.scalar(select(func.count()).select_from(Student).where(in_school)) or 0,
+        "applications": _by_state(session, Application.school_code == school.code, settings.school_year),
+        "unapplied": list(by_student.values())[:UNAPPLIED_SHOWN],
+        "unapplied_total": len(by_student),
+        "quotas": [
+            {**{k: v for k, v in quota_view(session, q).items() if k != "allocations"},
+             "program_name": program_names.get(q.program, q.program)}
+            for q in quotas
+        ],
+    }
+
+
+# ------------------------------------------------------------------------------ administrators, auditors
+
+
+def region_dashboard(session: Session, *, actor: Actor, settings: Settings) -> dict[str, Any]:
+    if actor.is_admin and actor.region_code:
+        code = actor.region_code
+    elif actor.is_auditor:
+        code = "320000"
+    else:
+        raise Forbidden("Your role has no region.")
+    region = session.get(Region, code)
+    in_region = School.region_code.like(region_prefix(code) + "%")
+    as_of = settings.default_as_of()
+    year = settings.school_year
+    students = session.scalar(
+        select(func.count()).select_from(Student).join(School, School.code == Student.school_code).where(in_region)
+    ) or 0
+    levels = dict(session.execute(
+        select(Determination.level, func.count())
+        .join(Student, Student.id == Determination.student_pk)
+        .join(School, School.code == Student.school_code)
+        .where(Determination.current.is_(True), Determination.school_year == year, in_region)
+        .group_by(Determination.level)
+    ).all())
+    members = _members(as_of, in_region)
+    groups = {status: {"students": 0, "applied": 0, "approved": 0} for status in SPECIAL_GROUPS}
+    latest = _latest_state(year)
+    rows = session.execute(
+        select(members.c.status, func.count(), func.count(latest.c.state),
+               func.count(latest.c.state).filter(latest.c.state == "approved"))
+        .select_from(members)
+        .outerjoin(latest, latest.c.student_pk == members.c.pk)
+        .group_by(members.c.status)
+    )
+    for status, count, applied, approved in rows:
+        groups[status] = {"students": count, "applied": applied, "approved": approved}
+    in_any_group = session.scalar(select(func.count(func.distinct(members.c.pk))).select_from(members)) or 0
+    return {
+        "kind": "region",
+        "region": {"code": code, "name": region.name if region is not None else code,
+                   "level": region.level if region is not None else ""},
+        "school_year": year,
+        "as_of": as_of,
+        "students": students,
+        "levels": [{"level": level, "count": levels.get(level, 0)} for level in LEVEL_ORDER],
+        "determined": sum(levels.values()),
+        "groups": [{"group": status, **groups[status]} for status in GROUP_ORDER],
+        "special_students": in_any_group,
+        "applications": _by_state(
+            session,
+            Application.school_code.in_(select(School.code).where(in_region)),
+            year,
+        ),
+        "batches": latest_batches(session),
+    }
+
+
+def latest_batches(session: Session, limit: int = BATCHES_SHOWN) -> list[dict[str, Any]]:
+    """The agency batches received last (counts only: batches carry no personal data here)."""
+    rows = session.execute(
+        select(FeedBatch).order_by(FeedBatch.received_at.desc(), FeedBatch.id.desc()).limit(limit)
+    ).scalars()
+    return [
+        {
+            "source": b.source, "batch_id": b.batch_id, "received_at": b.received_at, "records": b.record_count,
+            "accepted": b.accepted, "rejected": b.record_count - b.accepted,
+            "matched_students": (b.response or {}).get("matched_students"),
+        }
+        for b in rows
+    ]
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _members(as_of: date, scope: ColumnElement[bool]) -> Any:
+    """Subquery (pk, status): students of the scope in each special group on `as_of`, once per group."""
+    own: Select[Any] = (
+        select(Student.id.label("pk"), AgencyRecord.status.label("status"))
+        .join(School, School.code == Student.school_code)
+        .join(AgencyRecord, AgencyRecord.person_hmac == Student.id_hmac)
+        .where(scope, valid_on(as_of), AgencyRecord.status.in_(SPECIAL_GROUPS))
+    )
+    via_guardian: Select[Any] = (
+        select(Student.id.label("pk"), AgencyRecord.status.label("status"))
+        .join(School, School.code == Student.school_code)
+        .join(Guardian, Guardian.student_pk == Student.id)
+        .join(AgencyRecord, AgencyRecord.person_hmac == Guardian.id_hmac)
+        .where(scope, valid_on(as_of), AgencyRecord.status.in_(sorted(HOUSEHOLD_STATUSES)))
+    )
+    return union(own, via_guardian).subquery("members")  # UNION: each (student, group) once
+
+
+def _latest_state(school_year: str) -> Any:
+    """Subquery (student_pk, state) of each student's latest application of the school year."""
+    newest = (
+        select(Application.student_pk, func.max(Application.id).label("id"))
+        .where(Application.school_year == school_year)
+        .group_by(Application.student_pk)
+        .subquery()
+    )
+    return (
+        select(Application.student_pk, Application.state)
+        .join(newest, newest.c.id == Application.id)
+        .subquery("latest")
+    )
+
+
+def _by_state(session: Session, scope: ColumnElement[bool], school_year: str) -> list[dict[str, Any]]:
+    counts = dict(session.execute(
+        select(Application.state, func.count())
+        .where(scope, Application.school_year == school_year)
+        .group_by(Application.state)
+    ).all())
+    return [{"state": state, "count": counts.get(state, 0)} for state in STATES]

@@ -1,0 +1,334 @@
+"""What the officer UI reads about students: the roster searched and paged within the caller's scope, one
+student with every fact's source, the facts an application would start from, and the full ID number
+for the school's own aid officer (audited). Reads only, except that reading a full number is recorded.
+
+ID numbers are masked (first 6 and last 4) everywhere here but in `reveal_id_number`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from math import ceil
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
+
+from aidservice.identity import InvalidIdNumber, id_hmac, mask, normalise_id_number
+from aidservice.models import AgencyRecord, Application, FeedBatch, School, Student
+from aidservice.models.application import ACTIVE_STATES
+
+from . import audit, roster
+from .actors import Actor, region_prefix
+from .applications import check_act, check_read, may_act
+from .context import Settings
+from .decisions import list_decisions
+from .determinations import current_determination
+from .errors import DomainError, Forbidden, NotFound, ValidationFailed
+from .facts_assembly import assemble
+
+PER_PAGE = 50
+QUERY_MAX = 64
+SOURCE_ORDER = ("roster", "school", "poverty_alleviation", "civil_affairs", "disabled_persons_federation",
+                "veterans_affairs", "declared")
+ID_READ_ACTION = "student.id_number.read"
+ID_COLUMN = re.compile(r"^(id_number|guardian[1-9]_id_number)$")
+ID_LIKE = re.compile(r"^\d{17}[\dXx]$")
+
+
+# ------------------------------------------------------------------------------------------- scope
+
+
+def scope_condition(actor: Actor) -> ColumnElement[bool] | None:
+    """SQL condition on students joined with schools: the caller's scope (None: the whole province)."""
+    if actor.kind == "system" or actor.is_auditor:
+        return None
+    if actor.kind == "user" and actor.role == "school_officer" and actor.school_code:
+        return Student.school_code == actor.school_code
+    if actor.kind == "user" and actor.is_admin and actor.region_code:
+        return School.region_code.like(region_prefix(actor.region_code) + "%")
+    raise Forbidden("The roster is for signed-in officers, administrators and auditors.")
+
+
+def may_read_full_id(actor: Actor, school_code: str) -> bool:
+    """Only the aid officer of the student's own school sees the full number (to check the commitment)."""
+    return actor.kind == "user" and actor.role == "school_officer" and actor.school_code == school_code
+
+
+# ------------------------------------------------------------------------------------------ listing
+
+
+@dataclass(frozen=True, slots=True)
+class StudentQuery:
+    text: str = ""
+    school: str | None = None
+    page: int = 1
+
+
+def list_students(session: Session, *, actor: Actor, settings: Settings, query: StudentQuery,
+                  per_page: int = PER_PAGE) -> dict[str, Any]:
+    """A page of the students in the caller's scope, searched by name, student id or class; ID numbers masked.
+    A full ID number is not a search text (it would travel in URLs and logs): `find_by_id_number` takes it."""
+    text = query.text.strip()
+    if len(text) > QUERY_MAX:
+        raise ValidationFailed({"q": [f"at most {QUERY_MAX} characters"]})
+    if looks_like_id_number(text):
+        raise ValidationFailed({"q": ["请使用“按身份证号查找”。"]})
+    if query.page < 1:
+        raise ValidationFailed({"page": ["must be 1 or more"]})
+    base = select(Student, School.name).join(School, School.code == Student.school_code)
+    condition = scope_condition(actor)
+    if condition is not None:
+        base = base.where(condition)
+    if query.school:
+        base = base.where(Student.school_code == query.school)
+    if text:
+        base = base.where(_search(settings, text))
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = session.execute(
+        base.order_by(Student.school_code, Student.class_name, Student.student_id)
+        .limit(per_page).offset((query.page - 1) * per_page)
+    ).all()
+    pks = [student.id for student, _name in rows]
+    levels = _levels(session, pks, settings.school_year)
+    latest = _latest_applications(session, pks, settings.school_year)
+    return {
+        "items": [
+            {
+                "student_id": s.student_id, "name": s.name, "id_number": mask(s.id_number),
+                "school_code": s.school_code, "school_name": school_name, "class_name": s.class_name,
+                "stage": s.stage, "grade": s.grade, "level": levels.get(s.id), "application": latest.get(s.id),
+            }
+            for s, school_name in rows
+        ],
+        "total": total,
+        "page": query.page,
+        "per_page": per_page,
+        "pages": max(1, ceil(total / per_page)),
+        "query": {"q": text, "school": query.school},
+    }
+
+
+def looks_like_id_number(text: str) -> bool:
+    """18 characters of digits (the last may be X): never searched in the clear, nor echoed back."""
+    return bool(ID_LIKE.fullmatch(text.strip()))
+
+
+def _search(settings: Settings, text: str) -> ColumnElement[bool]:
+    return or_(
+        Student.name.contains(text, autoescape=True),
+        Student.student_id.istartswith(text, autoescape=True),
+        Student.class_name.contains(text, autoescape=True),
+    )
+
+
+def find_by_id_number(session: Session, *, actor: Actor, settings: Settings, id_number: str) -> str | None:
+    """The student id of the student with this full ID number within the caller's scope (matched on the keyed
+    hash), or None. 422 for a number that is not a valid resident ID."""
+    try:
+        number = normalise_id_number(id_number.strip())
+    except InvalidIdNumber as exc:
+        raise ValidationFailed({"id_number": [str(exc)]}) from None
+    query = (select(Student.student_id).join(School, School.code == Student.school_code)
+             .where(Student.id_hmac == id_hmac(settings.id_hmac_key, number)))
+    condition = scope_condition(actor)
+    if condition is not None:
+        query = query.where(condition)
+    return session.execute(query.limit(1)).scalar_one_or_none()
+
+
+def _levels(session: Session, pks: list[int], school_year: str) -> dict[int, str]:
+    from aidservice.models import Determination
+
+    if not pks:
+        return {}
+    rows = session.execute(
+        select(Determination.student_pk, Determination.level).where(
+            Determination.student_pk.in_(pks), Determination.school_year == school_year,
+            Determination.current.is_(True),
+        )
+    )
+    return {pk: level for pk, level in rows}
+
+
+def _latest_applications(session: Session, pks: list[int], school_year: str) -> dict[int, dict[str, Any]]:
+    if not pks:
+        return {}
+    found: dict[int, dict[str, Any]] = {}
+    rows = session.execute(
+        select(Application.student_pk, Application.id, Application.state, Application.level)
+        .where(Application.student_pk.in_(pks), Application.school_year == school_year)
+        .order_by(Application.id)
+    )
+    for pk, application_id, state, level in rows:
+        found[pk] = {"id": application_id, "state": state, "level": level}  # the newest wins
+    return found
+
+
+# ------------------------------------------------------------------------------------------ one student
+
+
+def _student(session: Session, student_id: str) -> Student:
+    student = session.execute(select(Student).where(Student.student_id == student_id)).scalar_one_or_none()
+    if student is None:
+        raise NotFound(f"No student {student_id}.")
+    return student
+
+
+def student_page(session: Session, *, actor: Actor, settings: Settings, student_id: str) -> dict[str, Any]:
+    """The student (ID numbers masked) with the current determination, every fact with its source, the
+    applications and current decisions of the school year, and what the caller may do here."""
+    view = roster.get_student(session, actor=actor, settings=settings, student_id=student_id)  # scope: 403
+    student = _student(session, student_id)
+    school = student.school
+    determination = current_determination(session, student.id, settings.school_year)
+    applications = session.execute(
+        select(Application).where(Application.student_pk == student.id).order_by(Application.id.desc())
+    ).scalars().all()
+    active = [a for a in applications if a.school_year == settings.school_year and a.state in ACTIVE_STATES]
+    decisions = list_decisions(session, actor=actor, settings=settings, student_id=student_id,
+                               school_year=settings.school_year, current_only=True)["items"]
+    return {
+        **view,
+        "school_name": school.name,
+        "facts": fact_rows(session, settings, determination.facts if determination is not None else {}),
+        "applications": [
+            {"id": a.id, "school_year": a.school_year, "state": a.state, "level": a.level,
+             "submitted_at": a.submitted_at, "conflicts": len(a.conflicts or [])}
+            for a in applications
+        ],
+        "decisions": decisions,
+        "may_apply": may_act(actor, school) and not active,
+        "may_read_full_id": may_read_full_id(actor, school.code),
+    }
+
+
+def reveal_id_number(session: Session, *, actor: Actor, settings: Settings, student_id: str,
+                     request_id: str | None = None) -> str:
+    """The full ID number, for the aid officer of the student's school only; every read is an audit event."""
+    student = _student(session, student_id)
+    school = student.school
+    check_read(actor, school, f"Student {student_id}")
+    if not may_read_full_id(actor, school.code):
+        raise Forbidden("Only the aid officer of the student's school may read the full ID number.")
+    audit.record(session, actor=actor, action=ID_READ_ACTION, subject=f"student:{student_id}",
+                 summary={"field": "id_number", "page": "student detail"}, request_id=request_id)
+    return student.id_number
+
+
+def application_start(session: Session, *, actor: Actor, settings: Settings, student_id: str) -> dict[str, Any]:
+    """What a new application starts from: the student (masked), the facts the roster, the school and the
+    agencies give today with their sources, and the open or approved application that would block a new one."""
+    student = _student(session, student_id)
+    check_act(actor, student.school, f"Student {student_id}")
+    as_of = settings.default_as_of()
+    (found,) = assemble(session, [student.id], as_of, settings.rules.facts)
+    blocking = session.execute(
+        select(Application.id, Application.state).where(
+            Application.student_pk == student.id, Application.school_year == settings.school_year,
+            Application.state.in_(ACTIVE_STATES),
+        )
+    ).first()
+    return {
+        "student": {
+            "student_id": student.student_id, "name": student.name, "id_number": mask(student.id_number),
+            "school_code": student.school_code, "school_name": student.school.name,
+            "class_name": student.class_name, "stage": student.stage, "grade": student.grade,
+        },
+        "as_of": as_of,
+        "school_year": settings.school_year,
+        "facts": fact_rows(session, settings, found.snapshot),
+        "blocking": None if blocking is None else {"id": blocking.id, "state": blocking.state},
+    }
+
+
+def fact_rows(session: Session, settings: Settings, snapshot: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Facts of a snapshot in catalogue order, grouped by source, each with where it came from: agency facts
+    name their records' batches and validity. Facts not listed are false (booleans) or unknown."""
+    catalogue = settings.rules.facts
+    record_ids = sorted({i for entry in snapshot.values() for i in entry.get("record_ids") or ()})
+    records = _records(session, record_ids)
+    order = {name: index for index, name in enumerate(catalogue)}
+    rows = []
+    for name, entry in snapshot.items():
+        spec = catalogue.get(name)
+        source = entry.get("source") or ""
+        rows.append({
+            "name": name,
+            "label": spec.label if spec is not None else name,
+            "type": spec.type if spec is not None else "",
+            "value": entry.get("value"),
+            "source": source,
+            "records": [records[i] for i in entry.get("record_ids") or () if i in records],
+        })
+    rank = {s: i for i, s in enumerate(SOURCE_ORDER)}
+    rows.sort(key=lambda r: (rank.get(r["source"], len(rank)), order.get(r["name"], len(order))))
+    return rows
+
+
+def _records(session: Session, record_ids: list[int]) -> dict[int, dict[str, Any]]:
+    if not record_ids:
+        return {}
+    rows = session.execute(
+        select(AgencyRecord.id, AgencyRecord.valid_from, AgencyRecord.valid_to, FeedBatch.batch_id,
+               FeedBatch.received_at)
+        .join(FeedBatch, FeedBatch.id == AgencyRecord.batch_pk)
+        .where(AgencyRecord.id.in_(record_ids))
+    )
+    return {
+        r.id: {"id": r.id, "batch_id": r.batch_id, "received_at": r.received_at, "valid_from": r.valid_from,
+               "valid_to": r.valid_to}
+        for r in rows
+    }
+
+
+# ------------------------------------------------------------------------------------------- import
+
+
+@dataclass(slots=True)
+class RejectedRows:
+    """An import's rejected rows as the file had them (ID numbers masked), each cell with its messages."""
+
+    header: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    file_errors: list[str] = field(default_factory=list)
+    total: int = 0
+
+
+def rejected_rows(filename: str, data: bytes, errors: Mapping[str, Sequence[str]], *, max_rows: int,
+                  shown: int) -> RejectedRows:
+    """Put the import's messages (`rows.<row>.<column>`, header problems as row 1, `file`) beside the rows
+    of the uploaded file, so the officer sees each bad row with what is wrong in it."""
+    out = RejectedRows()
+    by_row: dict[int, dict[str, list[str]]] = {}
+    for key, messages in errors.items():
+        parts = key.split(".", 2)
+        if parts[0] == "rows" and len(parts) == 3 and parts[1].isdigit() and int(parts[1]) > 1:
+            by_row.setdefault(int(parts[1]), {}).setdefault(parts[2], []).extend(messages)
+        elif parts[0] == "rows" and len(parts) == 3:
+            out.file_errors.extend(f"{parts[2]}: {m}" for m in messages)  # the header row
+        else:
+            out.file_errors.extend(messages if key == "file" else [f"{key}: {m}" for m in messages])
+    out.total = len(by_row)
+    if not by_row:
+        return out
+    try:
+        table = roster.read_table(filename, data, max_rows)
+    except DomainError:
+        table = []
+    out.header = ["" if c is None else str(c).strip() for c in table[0]] if table else []
+    for number in sorted(by_row)[:shown]:
+        raw = table[number - 1] if 0 < number - 1 < len(table) else []
+        problems = by_row[number]
+        cells = []
+        for index, column in enumerate(out.header):
+            value = raw[index] if index < len(raw) else None
+            text = "" if value is None else str(value)
+            if text and ID_COLUMN.match(column):
+                text = mask(text.strip())
+            cells.append({"column": column, "value": text, "errors": problems.get(column, [])})
+        other = {column: messages for column, messages in problems.items() if column not in out.header}
+        out.rows.append({"row": number, "cells": cells, "other": other})
+    return out

@@ -1,0 +1,54 @@
+"""The loaded rule set as the rules page shows it: `RuleSet.describe()` with each program's amounts resolved
+to the parameter values in force on a date, so a reader sees ¥1,250.00 rather than a parameter name."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from aidservice.engine import RuleSet
+
+FEE_FACT = "tuition_fee"
+
+
+def overview(rules: RuleSet, on: date) -> dict[str, Any]:
+    """Version, documents, level clauses, programs with amounts in force on `on`, parameters, combinations."""
+    described = rules.describe()
+    parameters = {p["name"]: p for p in described["parameters"]}
+    programs = []
+    for program in described["programs"]:
+        amounts = [{**case, "values": _values(parameters.get(case["value"]), case["value"], on)}
+                   for case in program["amount"]]
+        programs.append({**program, "amounts": amounts})
+    return {
+        "version": described["version"],
+        "on": on,
+        "documents": described["documents"],
+        "levels": described["levels"],
+        "programs": programs,
+        "parameters": described["parameters"],
+        "combinations": described["combinations"],
+        "level_labels": dict(rules.rules.level_labels),
+    }
+
+
+def _values(parameter: dict[str, Any] | None, expression: str, on: date) -> list[dict[str, Any]]:
+    """The amount a case pays: a parameter's values in force on `on` (one per key; all of them, with their
+    dates, when none is in force then), or the fee, or the formula as written."""
+    if parameter is None:
+        return [{"kind": "fee" if expression == FEE_FACT else "formula", "text": expression}]
+    values = [
+        {"kind": "money" if parameter["type"] == "money" else "value", "text": value["value"], "key": value["key"],
+         "status": value["status"] or parameter["status"], "note": value["note"], "from": value["from"],
+         "to": value["to"], "in_force": _holds(value, on)}
+        for value in parameter["values"]
+    ]
+    in_force = [v for v in values if v["in_force"]]
+    return in_force or values or [{"kind": "formula", "text": expression}]
+
+
+def _holds(value: dict[str, Any], on: date) -> bool:
+    """Whether a dated value applies on `on` (both ends inclusive, as in the engine)."""
+    start = date.fromisoformat(value["from"]) if value["from"] else None
+    end = date.fromisoformat(value["to"]) if value["to"] else None
+    return (start is None or start <= on) and (end is None or on <= end)
