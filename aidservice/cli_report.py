@@ -57,10 +57,9 @@ def _make_kind_command(kind: str) -> click.Command:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        meta = made.report.meta
-        note = " (empty: " + made.report.message + ")" if made.report.empty else ""
-        click.echo(f"{kind} {meta['period']['label']} {meta['region']['code']} as of {meta['as_of']} -> {output}{note}",
-                   err=True)
+        report = made.report
+        note = f" (empty: {report.message})" if report is not None and report.empty else ""
+        click.echo(f"{made.filename} as of {made.as_of} -> {output}{note}", err=True)
 
     return command
 

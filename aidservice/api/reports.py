@@ -123,7 +123,7 @@ def get_report(query: dict[str, Any], kind: str) -> Response:
     disposition = "inline" if made.format in ("json", "html") else "attachment"
     response = Response(_closing(made.chunks, session), mimetype=made.media_type, headers={
         "Content-Disposition": f'{disposition}; filename="{made.filename}"',
-        "X-Report-As-Of": made.report.meta["as_of"],
+        "X-Report-As-Of": made.as_of,
     })
     if made.format == "html":
         response.headers["Content-Security-Policy"] = HTML_POLICY

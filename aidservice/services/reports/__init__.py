@@ -28,13 +28,15 @@ KINDS: dict[str, Callable[[Context], Report]] = {
 
 @dataclass(slots=True)
 class Generated:
-    """A report ready to send: its data, how it is written, and the bytes as a stream."""
+    """A report ready to send: how it is written and its bytes as a stream; `report` is set once it is built."""
 
-    report: Report
+    kind: str
     format: str
     media_type: str
     filename: str
+    as_of: str
     chunks: Iterator[bytes]
+    report: Report | None = None
 
 
 def check_kind(kind: str) -> None:
@@ -43,7 +45,7 @@ def check_kind(kind: str) -> None:
         raise NotFound(f"No report kind {kind!r}; one of {', '.join(KINDS)}.")
 
 
-def prepare(
+def context(
     session: Session,
     *,
     actor: Actor,
@@ -54,11 +56,8 @@ def prepare(
     as_of: str | datetime | None = None,
     fmt: str = "json",
     now: datetime | None = None,
-) -> Report:
-    """Validate the request (kind 404; period, format, as_of 422; region 422/403) and compute the report.
-
-    The long sections stay queries until rendered; nothing is written.
-    """
+) -> Context:
+    """Validate a request (kind 404; period, format, as_of 422; region 422 or 403) and fix the time it reads at."""
     check_kind(kind)
     errors: dict[str, list[str]] = {}
     moment = now or datetime.now(UTC)
@@ -77,7 +76,14 @@ def prepare(
     if errors or parsed is None:
         raise ValidationFailed(errors, "The report request is invalid; see errors.")
     scope = resolve_scope(session, actor, region)
-    ctx = Context(session, settings, parsed, scope, (read_at or moment).astimezone(UTC), live=read_at is None)
+    return Context(session, settings, parsed, scope, (read_at or moment).astimezone(UTC), live=read_at is None)
+
+
+def prepare(session: Session, *, actor: Actor, settings: Settings, kind: str, period: str | None,
+            region: str | None = None, as_of: str | datetime | None = None, fmt: str = "json") -> Report:
+    """Validate and compute a report now (its long sections stay queries until rendered); nothing is written."""
+    ctx = context(session, actor=actor, settings=settings, kind=kind, period=period, region=region, as_of=as_of,
+                  fmt=fmt)
     return KINDS[kind](ctx)
 
 
@@ -93,12 +99,26 @@ def generate(
     as_of: str | datetime | None = None,
     request_id: str | None = None,
 ) -> Generated:
-    """Prepare a report and record its generation in the audit trail (the caller commits, then streams)."""
-    report = prepare(session, actor=actor, settings=settings, kind=kind, period=period, region=region, as_of=as_of,
-                     fmt=fmt)
-    audit.record(session, actor=actor, action="report.generated", subject=subject(report),
-                 summary={**summary(report), "format": fmt}, request_id=request_id)
-    return Generated(report, fmt, MEDIA_TYPES[fmt], filename(report, fmt), render(report, fmt))
+    """Validate a request and record it in the audit trail; the report is computed as its bytes are read.
+
+    The caller commits first (the audit event stays even if the reader stops), then reads `chunks`: the report
+    is built in the next transaction, as of the time fixed here, so the same numbers whenever it is read.
+    """
+    ctx = context(session, actor=actor, settings=settings, kind=kind, period=period, region=region, as_of=as_of,
+                  fmt=fmt)
+    meta = {"kind": kind, "period": ctx.period.label, "region": ctx.scope.code, "as_of": utc_text(ctx.as_of),
+            "format": fmt, "feed_watermark": ctx.watermark()}
+    audit.record(session, actor=actor, action="report.generated",
+                 subject=f"report:{kind}/{ctx.scope.code}/{ctx.period.label}", summary=meta, request_id=request_id)
+    made = Generated(kind, fmt, MEDIA_TYPES[fmt], filename(kind, ctx.scope.code, ctx.period.label, fmt),
+                     utc_text(ctx.as_of), iter(()))
+    made.chunks = _stream(ctx, made)
+    return made
+
+
+def _stream(ctx: Context, made: Generated) -> Iterator[bytes]:
+    made.report = KINDS[made.kind](ctx)
+    yield from render(made.report, made.format)
 
 
 def subject(report: Report) -> str:
@@ -115,4 +135,4 @@ def summary(report: Report) -> dict[str, Any]:
             "feed_watermark": meta["feed_watermark"], "empty": report.empty}
 
 
-__all__ = ["FORMATS", "KINDS", "Generated", "check_kind", "generate", "prepare", "subject", "summary", "utc_text"]
+__all__ = ["FORMATS", "KINDS", "Generated", "check_kind", "context", "generate", "prepare", "subject", "summary"]

@@ -121,7 +121,7 @@ def archive_one(session: Session, *, actor: Actor, settings: Settings, due: Due,
         access_region=_access_region(session, report), region_level=meta["region"]["level"], format=due.format,
         as_of=due.as_of, as_of_day=due.as_of_day, rule_set_versions=meta["rule_set_versions"],
         feed_watermark=meta["feed_watermark"], empty=report.empty, media_type=MEDIA_TYPES[due.format],
-        filename=filename(report, due.format), size=len(content),
+        filename=filename(due.kind, meta["region"]["code"], due.period, due.format), size=len(content),
         content_hash=hashlib.sha256(content).hexdigest(), content=content, trigger=trigger, created_by=actor.label,
     )
     try:

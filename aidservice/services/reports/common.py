@@ -18,23 +18,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import (
     ColumnElement,
     Date,
     Float,
     Integer,
+    MetaData,
     Numeric,
     Select,
+    String,
+    Table,
     and_,
     case,
     cast,
     exists,
     func,
+    insert,
+    inspect,
     literal,
     or_,
     select,
+    text,
     true,
-    union,
+    union_all,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -232,7 +239,7 @@ def resolve_scope(session: Session, actor: Actor, region: str | None) -> Scope:
 # ------------------------------------------------------------------------------------------ reading
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Context:
     """Everything a report query needs: the session, the period, the scope and the time it reads the data at."""
 
@@ -242,10 +249,18 @@ class Context:
     scope: Scope
     as_of: datetime  # aware, UTC
     live: bool  # no as_of given: read the `current` flags
+    tables: dict[str, Table] = field(default_factory=dict)  # special-group students, computed once per transaction
 
     @property
     def dialect(self) -> str:
         return self.session.get_bind().dialect.name
+
+    def tune(self) -> None:
+        """PostgreSQL: no JIT for this transaction's report queries (the correlated subplans inflate the cost
+        estimates, and compiling them took seconds while running them takes milliseconds)."""
+        if self.dialect == "postgresql":
+            self.session.execute(text("SET LOCAL jit = off"))
+            self.session.execute(text("SET LOCAL work_mem = '64MB'"))  # hash joins over the roster stay in memory
 
     def concat(self, column: Any) -> Any:
         """Aggregate text values joined by ';' (order is fixed by the caller, which sorts them)."""
@@ -297,13 +312,6 @@ class Context:
         return (select(step.to_state).where(step.application_id == a.id, step.at <= self.as_of)
                 .order_by(step.id.desc()).limit(1).scalar_subquery())
 
-    def rejection_note(self, a: Any = Application) -> Any:
-        step = aliased(ApplicationAction)
-        query = select(step.note).where(step.application_id == a.id, step.action == "reject")
-        if not self.live:
-            query = query.where(step.at <= self.as_of)
-        return query.order_by(step.id.desc()).limit(1).scalar_subquery()
-
     # -- building blocks
 
     def in_scope(self) -> Select[Any]:
@@ -313,41 +321,126 @@ class Context:
                 .join(School, School.code == Student.school_code)
                 .where(self.scope.schools(), self.enrolled()))
 
-    def members(self) -> Any:
-        """CTE (student_pk, grp): students of the scope in a special group during the period.
+    def members(self) -> Table:
+        """Temporary table (student_pk, grp, stage, child): students of the scope in a special group in the period.
 
-        Household statuses reach a student through their own number or a guardian's, personal ones only
-        through their own (the matching of facts_assembly); records current at the report time and valid on
-        some day of the period.
+        Household statuses reach a student through their own number or a guardian's, personal ones only through
+        their own (the matching of facts_assembly); records current at the report time and valid on some day of
+        the period. Computed once per report and transaction (the matching is the expensive part).
         """
-        rec = (select(AgencyRecord.person_hmac.label("hmac"), AgencyRecord.status.label("grp"))
-               .where(AgencyRecord.status.in_(GROUPS), self.record_current(), self.record_valid())
-               .cte("rec"))
-        own = select(Student.id.label("student_pk"), rec.c.grp).join(rec, rec.c.hmac == Student.id_hmac)
-        via = (select(Guardian.student_pk.label("student_pk"), rec.c.grp)
-               .join(rec, rec.c.hmac == Guardian.id_hmac).where(rec.c.grp.in_(sorted(HOUSEHOLD_STATUSES))))
-        matched = union(own, via).subquery("matched")
-        return (select(matched.c.student_pk, matched.c.grp, Student.stage.label("stage"),
+        self.materialize()
+        return self.tables["member"]
+
+    def classified(self) -> Table:
+        """Temporary table (student_pk, app_id, outcome, stage, child): each special-group student, aided or why not."""
+        self.materialize()
+        return self.tables["classified"]
+
+    def materialize(self) -> None:
+        """Create and fill this report's temporary tables (dropped with the transaction on PostgreSQL): the
+        province-wide matches of special-group records, the scope's members, their classification, and what
+        their decisions pay in the period."""
+        connection = self.session.connection()
+        if self.tables and _exists(connection, self.tables["classified"].name):
+            return
+        metadata = MetaData()
+        options = {"postgresql_on_commit": "DROP"} if self.dialect == "postgresql" else {}
+
+        def temporary(name: str, *columns: sa.Column[Any]) -> Table:
+            table = Table(name, metadata, *columns, prefixes=["TEMPORARY"], **options)
+            connection.execute(text(f"DROP TABLE IF EXISTS {name}"))
+            table.create(connection)
+            return table
+
+        record = temporary("report_record", sa.Column("hmac", String(64)), sa.Column("grp", String(40)))
+        connection.execute(insert(record).from_select(["hmac", "grp"], select(
+            AgencyRecord.person_hmac, AgencyRecord.status
+        ).where(AgencyRecord.status.in_(GROUPS), self.record_current(), self.record_valid()).distinct()))
+        match = temporary("report_match", sa.Column("hmac", String(64)), sa.Column("grp", String(40)),
+                          sa.Column("student_pk", Integer), sa.Column("via_guardian", sa.Boolean))
+        member = temporary("report_member", sa.Column("student_pk", Integer), sa.Column("grp", String(40)),
+                           sa.Column("stage", String(16)), sa.Column("child", String(32)))
+        classified = temporary("report_classified", sa.Column("student_pk", Integer, primary_key=True),
+                               sa.Column("app_id", Integer), sa.Column("outcome", String(20)),
+                               sa.Column("stage", String(16)), sa.Column("child", String(32)))
+        analyze = self.dialect == "postgresql"  # temporary tables get no statistics otherwise
+        if analyze:
+            connection.execute(text("ANALYZE report_record"))
+        connection.execute(insert(match).from_select(["hmac", "grp", "student_pk", "via_guardian"],
+                                                     self._match_select(record)))
+        connection.execute(text("CREATE INDEX ix_report_match_hmac ON report_match (hmac)"))
+        if analyze:
+            connection.execute(text("ANALYZE report_match"))
+        connection.execute(insert(member).from_select(["student_pk", "grp", "stage", "child"],
+                                                      self._member_select(match)))
+        connection.execute(text("CREATE INDEX ix_report_member_student ON report_member (student_pk)"))
+        if analyze:
+            connection.execute(text("ANALYZE report_member"))
+        connection.execute(insert(classified).from_select(
+            ["student_pk", "app_id", "outcome", "stage", "child"], self._classified_select(member)))
+        if analyze:
+            connection.execute(text("ANALYZE report_classified"))
+        self.tables.update(match=match, member=member, classified=classified)
+
+    def special_paid(self) -> Table:
+        """Temporary table (decision_id, student_pk, program, kind, amount_fen): instalments of special-group
+        students' decisions due in the period."""
+        classified = self.classified()
+        if "paid" in self.tables:
+            return self.tables["paid"]
+        connection = self.session.connection()
+        options = {"postgresql_on_commit": "DROP"} if self.dialect == "postgresql" else {}
+        paid = Table("report_paid", MetaData(), sa.Column("decision_id", Integer), sa.Column("student_pk", Integer),
+                     sa.Column("program", String(64)), sa.Column("kind", String(16)),
+                     sa.Column("amount_fen", sa.BigInteger), prefixes=["TEMPORARY"], **options)
+        connection.execute(text("DROP TABLE IF EXISTS report_paid"))
+        paid.create(connection)
+        due = self.instalments(students=select(classified.c.student_pk))
+        connection.execute(insert(paid).from_select(
+            ["decision_id", "student_pk", "program", "kind", "amount_fen"],
+            select(due.c.decision_id, due.c.student_pk, due.c.program, due.c.kind, due.c.amount_fen)
+            .where(self.due_in_period(due.c.due))))
+        self.tables["paid"] = paid
+        return paid
+
+    def special_records(self) -> Select[Any]:
+        """Current special-group records valid in the period (the people the special-group report is about)."""
+        return select(AgencyRecord).where(AgencyRecord.status.in_(GROUPS), self.record_current(), self.record_valid())
+
+    def _match_select(self, rec: Table) -> Any:
+        """Every such record with each student it reaches, directly or as a guardian's (any status); enrolment at
+        the report time is checked where the matches are used."""
+        own = (select(rec.c.hmac, rec.c.grp, Student.id.label("student_pk"), literal(False).label("via_guardian"))
+               .join(rec, rec.c.hmac == Student.id_hmac))
+        via = (select(rec.c.hmac, rec.c.grp, Guardian.student_pk.label("student_pk"), literal(True).label("via_guardian"))
+               .join(rec, rec.c.hmac == Guardian.id_hmac))
+        return union_all(own, via)
+
+    def _member_select(self, match: Table) -> Select[Any]:
+        """Household statuses through the student or a guardian, personal ones through the student's own number."""
+        reaches = or_(match.c.via_guardian.is_(False), match.c.grp.in_(sorted(HOUSEHOLD_STATUSES)))
+        return (select(match.c.student_pk, match.c.grp, Student.stage.label("stage"),
                        self.scope.child().label("child"))
-                .join(Student, Student.id == matched.c.student_pk)
+                .join(Student, Student.id == match.c.student_pk)
                 .join(School, School.code == Student.school_code)
-                .where(self.scope.schools(), self.enrolled())
-                .cte("member"))
+                .where(reaches, self.scope.schools(), self.enrolled())
+                .distinct())
 
     def aided(self) -> Any:
-        """CTE (student_pk): students with aid in the period's school year (see `aided_definition`)."""
+        """Subquery (student_pk): students with aid in the period's school year (see `AIDED_DEFINITION`)."""
         return (select(Decision.student_pk).where(
             Decision.school_year == self.period.school_year, self.decision_current(),
             Decision.status == "awarded", Decision.kind.in_(AID_KINDS),
-        ).distinct().cte("aided"))
+        ).distinct().subquery("aided"))
 
-    def classified(self, member: Any) -> Any:
-        """CTE (student_pk, app_id, outcome): each special-group student, aided or the reason they are not."""
+    def _classified_select(self, member: Table) -> Select[Any]:
         aided = self.aided()
         latest = (select(Application.student_pk, func.max(Application.id).label("app_id"))
                   .where(Application.school_year == self.period.school_year, self.application_seen())
-                  .group_by(Application.student_pk).cte("latest_app"))
-        people = select(member.c.student_pk).distinct().cte("special_students")
+                  .group_by(Application.student_pk).subquery("latest_app"))
+        people = (select(member.c.student_pk, func.min(member.c.stage).label("stage"),
+                         func.min(member.c.child).label("child"))
+                  .group_by(member.c.student_pk).subquery("special_students"))
         state = self.application_state()
         unfunded = aliased(Decision)
         not_funded = exists().where(unfunded.application_id == Application.id, unfunded.status == "not_funded",
@@ -364,15 +457,15 @@ class Context:
             (or_(conflicts, ~shows_group), "data_conflict"),
             else_="no_award",
         )
-        return (select(people.c.student_pk, latest.c.app_id, outcome.label("outcome"))
+        return (select(people.c.student_pk, latest.c.app_id, outcome.label("outcome"), people.c.stage,
+                       people.c.child)
                 .select_from(people)
                 .outerjoin(aided, aided.c.student_pk == people.c.student_pk)
                 .outerjoin(latest, latest.c.student_pk == people.c.student_pk)
-                .outerjoin(Application, Application.id == latest.c.app_id)
-                .cte("classified"))
+                .outerjoin(Application, Application.id == latest.c.app_id))
 
-    def instalments(self) -> Any:
-        """Subquery (decision_id, student_pk, program, kind, due, amount_fen): instalments of the current
+    def instalments(self, students: Any = None) -> Any:
+        """Subquery (decision_id, student_pk, school_code, program, kind, due, amount_fen): instalments of the current
         awarded decisions of the school year that fall due in the period."""
         base = Decision
         if self.dialect == "postgresql":
@@ -383,11 +476,11 @@ class Context:
             element = func.json_each(base.instalments).table_valued("value").alias("element")
             due = func.json_extract(element.c.value, "$.due")
             amount = cast(func.round(cast(func.json_extract(element.c.value, "$.amount"), Float()) * 100), Integer)
-        return (select(base.id.label("decision_id"), base.student_pk, base.program, base.kind,
+        return (select(base.id.label("decision_id"), base.student_pk, base.school_code, base.program, base.kind,
                        due.label("due"), amount.label("amount_fen"))
                 .select_from(base).join(element, true())
                 .where(base.school_year == self.period.school_year, self.decision_current(base),
-                       base.status == "awarded")
+                       base.status == "awarded", true() if students is None else base.student_pk.in_(students))
                 .subquery("instalment"))
 
     def due_in_period(self, due: Any) -> ColumnElement[bool]:
@@ -410,25 +503,6 @@ class Context:
         for source, batch_id, received in rows:
             out.setdefault(source, {"source": source, "batch_id": batch_id, "received_at": utc_text(aware(received))})
         return list(out.values())
-
-    def decision_versions(self) -> list[str]:
-        rows = self.session.execute(
-            select(Decision.rule_set_version).join(Student, Student.id == Decision.student_pk)
-            .join(School, School.code == Student.school_code)
-            .where(Decision.school_year == self.period.school_year, self.decision_current(), self.scope.schools())
-            .distinct()
-        ).scalars()
-        return sorted(rows)
-
-    def determination_versions(self) -> list[str]:
-        rows = self.session.execute(
-            select(Determination.rule_set_version).join(Student, Student.id == Determination.student_pk)
-            .join(School, School.code == Student.school_code)
-            .where(Determination.school_year == self.period.school_year, self.determination_current(),
-                   self.scope.schools())
-            .distinct()
-        ).scalars()
-        return sorted(rows)
 
     def meta(self, kind: str, versions: dict[str, list[str]]) -> dict[str, Any]:
         """The reproducibility record every report carries."""
@@ -479,10 +553,8 @@ def program_names(settings: Settings) -> dict[str, str]:
 
 def coverage_by_child(ctx: Context, classified: Any) -> dict[str, tuple[int, int]]:
     """{next-level unit: (special-group students, of them aided)}."""
-    query = (select(ctx.scope.child().label("child"), func.count(),
-                    func.sum(case((classified.c.outcome == "aided", 1), else_=0)))
-             .select_from(classified).join(Student, Student.id == classified.c.student_pk)
-             .join(School, School.code == Student.school_code).group_by(ctx.scope.child()))
+    query = (select(classified.c.child, func.count(), func.sum(case((classified.c.outcome == "aided", 1), else_=0)))
+             .group_by(classified.c.child))
     return {child: (n, int(aided or 0)) for child, n, aided in ctx.session.execute(query)}
 
 
@@ -493,3 +565,9 @@ def known_children(ctx: Context) -> dict[str, str]:
     else:
         rows = ctx.session.execute(select(School.code, School.name).where(ctx.scope.schools()))
     return {code: name for code, name in rows}
+
+
+def _exists(connection: Any, name: str) -> bool:
+    """Whether this connection still has the temporary table (a commit drops it on PostgreSQL)."""
+    return bool(inspect(connection).has_table(name)) if connection.dialect.name == "sqlite" else bool(
+        connection.execute(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": f"pg_temp.{name}"}).scalar())

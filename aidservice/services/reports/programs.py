@@ -53,11 +53,11 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def build(ctx: Context) -> Report:
     """The programs report for the context's period, scope and time."""
-    versions = ctx.decision_versions()
+    ctx.tune()
     names = program_names(ctx.settings)
-    flags = provisional_items(ctx, versions)
     kinds = {p.id: p.kind for p in ctx.settings.rules.rules.programs}
-    data = _committed(ctx)
+    data, versions = _committed(ctx)
+    flags = provisional_items(ctx, versions)
     _paid(ctx, data)
     rows = _program_rows(data, names, kinds, flags)
     quotas = _quotas(ctx, names)
@@ -98,31 +98,36 @@ def build(ctx: Context) -> Report:
 Data = dict[tuple[str, str], dict[str, int]]
 
 
-def _committed(ctx: Context) -> Data:
-    """Recipients, unfunded and committed money by program and stage (current decisions of the school year)."""
+def _committed(ctx: Context) -> tuple[Data, list[str]]:
+    """Recipients, unfunded and committed money by program and stage (current decisions of the school year, by the
+    school that decided them); the rule-set versions of those decisions."""
     data: Data = defaultdict(lambda: defaultdict(int))
     awarded = Decision.status == "awarded"
-    query = (select(Decision.program, Student.stage,
+    query = (select(Decision.program, Student.stage, Decision.rule_set_version,
                     func.count(func.distinct(case((awarded, Decision.student_pk)))),
                     func.count(func.distinct(case((Decision.status == "not_funded", Decision.student_pk)))),
                     func.coalesce(func.sum(case((awarded, Decision.amount_fen), else_=0)), 0))
              .select_from(Decision).join(Student, Student.id == Decision.student_pk)
-             .join(School, School.code == Student.school_code)
+             .join(School, School.code == Decision.school_code)
              .where(Decision.school_year == ctx.period.school_year, ctx.decision_current(),
-                    Decision.status.in_(("awarded", "not_funded")), ctx.scope.schools(), ctx.enrolled())
-             .group_by(Decision.program, Student.stage))
-    for program, stage, recipients, not_funded, fen in ctx.session.execute(query):
+                    Decision.status.in_(("awarded", "not_funded")), ctx.scope.schools())
+             .group_by(Decision.program, Student.stage, Decision.rule_set_version))
+    versions: set[str] = set()
+    for program, stage, version, recipients, not_funded, fen in ctx.session.execute(query):
         entry = data[(program, stage)]
-        entry["recipients"], entry["not_funded"], entry["committed"] = recipients, not_funded, int(fen)
-    return data
+        entry["recipients"] += recipients
+        entry["not_funded"] += not_funded
+        entry["committed"] += int(fen)
+        versions.add(version)
+    return data, sorted(versions)
 
 
 def _paid(ctx: Context, data: Data) -> None:
     """Instalments due in the period by program, stage and semester (grouped by due date, a handful a year)."""
     due: Any = ctx.instalments()
     query = (select(due.c.program, Student.stage, due.c.due, func.sum(due.c.amount_fen)).select_from(due)
-             .join(Student, Student.id == due.c.student_pk).join(School, School.code == Student.school_code)
-             .where(ctx.due_in_period(due.c.due), ctx.scope.schools(), ctx.enrolled())
+             .join(Student, Student.id == due.c.student_pk).join(School, School.code == due.c.school_code)
+             .where(ctx.due_in_period(due.c.due), ctx.scope.schools())
              .group_by(due.c.program, Student.stage, due.c.due))
     spring = spring_start(ctx.period.school_year)
     for program, stage, day, fen in ctx.session.execute(query):

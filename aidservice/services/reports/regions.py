@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 
 from aidservice.models import Decision, Determination, School, Student
 
@@ -41,11 +41,12 @@ LEVEL_LABELS = {"city": "市", "county": "县（市、区）", "school": "学校
 
 def build(ctx: Context) -> Report:
     """The regions report for the context's period, scope and time."""
+    ctx.tune()
     data: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    _students_and_levels(ctx, data)
-    _aid(ctx, data)
+    determination_versions = _students_and_levels(ctx, data)
+    decision_versions = _aid(ctx, data)
     _paid(ctx, data)
-    classified = ctx.classified(ctx.members())
+    classified = ctx.classified()
     for child, (n, aided) in coverage_by_child(ctx, classified).items():
         data[child]["special_group_students"] = n
         data[child]["special_group_aided"] = aided
@@ -64,8 +65,7 @@ def build(ctx: Context) -> Report:
     report = Report(
         kind="regions",
         title=TITLE,
-        meta=ctx.meta("regions", {"determinations": ctx.determination_versions(),
-                                  "decisions": ctx.decision_versions()}),
+        meta=ctx.meta("regions", {"determinations": determination_versions, "decisions": decision_versions}),
         sections=[Section("regions", f"分地区情况（按{LEVEL_LABELS[ctx.scope.child_level]}，特殊群体覆盖率由低到高）",
                           COLUMNS, rows, "覆盖率为空表示该地区没有特殊群体学生；最后一行为合计。")],
         charts=[
@@ -88,43 +88,52 @@ def _row(code: str, name: str, level: str, v: dict[str, int]) -> tuple:
     )
 
 
-def _students_and_levels(ctx: Context, data: dict[str, dict[str, int]]) -> None:
-    """Enrolled students and the level of each one's current determination for the school year."""
+def _students_and_levels(ctx: Context, data: dict[str, dict[str, int]]) -> list[str]:
+    """Enrolled students and the level of each one's current determination for the school year; the versions."""
     child = ctx.scope.child()
-    joined = and_(Determination.student_pk == Student.id, Determination.school_year == ctx.period.school_year,
-                  ctx.determination_current())
-    query = (select(child, func.count(Student.id),
-                    *(func.sum(case((Determination.level == k, 1), else_=0)) for k in LEVEL_KEYS))
+    current = (select(Determination.student_pk, Determination.level, Determination.rule_set_version)
+               .where(Determination.school_year == ctx.period.school_year, ctx.determination_current())
+               .subquery("current_determination"))  # a derived table: history is one anti-join, not one per student
+    query = (select(child, current.c.rule_set_version, func.count(Student.id),
+                    *(func.sum(case((current.c.level == k, 1), else_=0)) for k in LEVEL_KEYS))
              .select_from(Student).join(School, School.code == Student.school_code)
-             .outerjoin(Determination, joined)
-             .where(ctx.scope.schools(), ctx.enrolled()).group_by(child))
-    for code, students, *levels in ctx.session.execute(query):
-        data[code]["students"] = students
+             .outerjoin(current, current.c.student_pk == Student.id)
+             .where(ctx.scope.schools(), ctx.enrolled()).group_by(child, current.c.rule_set_version))
+    versions: set[str] = set()
+    for code, version, students, *levels in ctx.session.execute(query):
+        data[code]["students"] += students
         for key, n in zip(LEVEL_KEYS, levels, strict=True):
-            data[code][f"level_{key}"] = int(n or 0)
+            data[code][f"level_{key}"] += int(n or 0)
+        if version is not None:
+            versions.add(version)
+    return sorted(versions)
 
 
-def _aid(ctx: Context, data: dict[str, dict[str, int]]) -> None:
-    """Aided students and money committed (current awarded decisions of the school year, aid kinds)."""
+def _aid(ctx: Context, data: dict[str, dict[str, int]]) -> list[str]:
+    """Aided students and money committed (current awarded decisions of the school year, aid kinds), by the
+    school that decided them; the versions."""
     child = ctx.scope.child()
-    query = (select(child, func.count(func.distinct(Decision.student_pk)), func.coalesce(func.sum(Decision.amount_fen), 0))
-             .select_from(Decision).join(Student, Student.id == Decision.student_pk)
-             .join(School, School.code == Student.school_code)
+    query = (select(child, Decision.rule_set_version, func.count(func.distinct(Decision.student_pk)),
+                    func.coalesce(func.sum(Decision.amount_fen), 0))
+             .select_from(Decision).join(School, School.code == Decision.school_code)
              .where(Decision.school_year == ctx.period.school_year, ctx.decision_current(),
-                    Decision.status == "awarded", Decision.kind.in_(AID_KINDS), ctx.scope.schools(), ctx.enrolled())
-             .group_by(child))
-    for code, aided, fen in ctx.session.execute(query):
-        data[code]["aided"] = aided
-        data[code]["committed"] = int(fen)
+                    Decision.status == "awarded", Decision.kind.in_(AID_KINDS), ctx.scope.schools())
+             .group_by(child, Decision.rule_set_version))
+    versions: set[str] = set()
+    for code, version, aided, fen in ctx.session.execute(query):
+        data[code]["aided"] += aided
+        data[code]["committed"] += int(fen)
+        versions.add(version)
+    return sorted(versions)
 
 
 def _paid(ctx: Context, data: dict[str, dict[str, int]]) -> None:
-    """Instalments of aid due in the period."""
+    """Instalments of aid due in the period, by the school that decided them."""
     child = ctx.scope.child()
     due: Any = ctx.instalments()
     query = (select(child, func.sum(due.c.amount_fen)).select_from(due)
-             .join(Student, Student.id == due.c.student_pk).join(School, School.code == Student.school_code)
-             .where(ctx.due_in_period(due.c.due), due.c.kind.in_(AID_KINDS), ctx.scope.schools(), ctx.enrolled())
+             .join(School, School.code == due.c.school_code)
+             .where(ctx.due_in_period(due.c.due), due.c.kind.in_(AID_KINDS), ctx.scope.schools())
              .group_by(child))
     for code, fen in ctx.session.execute(query):
         data[code]["paid"] = int(fen or 0)

@@ -39,9 +39,9 @@ def yuan(fen: int | None) -> str | None:
     return f"{sign}{fen // 100}.{fen % 100:02d}"
 
 
-def filename(report: Report, fmt: str) -> str:
-    meta = report.meta
-    return f"{report.kind}_{meta['region']['code']}_{meta['period']['label']}.{fmt}".replace("..", "_")
+def filename(kind: str, region: str, period: str, fmt: str) -> str:
+    """special-groups_320000_2020-2021-autumn.xlsx (a date range's '..' becomes '_')."""
+    return f"{kind}_{region}_{period}".replace("..", "_") + f".{fmt}"
 
 
 def render(report: Report, fmt: str) -> Iterator[bytes]:

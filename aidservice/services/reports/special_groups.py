@@ -28,10 +28,10 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, literal, select
+from sqlalchemy import and_, case, exists, func, literal, select, true
 from sqlalchemy.orm import aliased
 
-from aidservice.models import AgencyRecord, Application, Decision, Guardian, School, Student
+from aidservice.models import AgencyRecord, Application, ApplicationAction, Decision, School, Student
 
 from .common import (
     AID_KINDS,
@@ -90,11 +90,12 @@ UNAIDED_COLUMNS = (
 
 def build(ctx: Context) -> Report:
     """The special-group report for the context's period, scope and time."""
+    ctx.tune()
     member = ctx.members()
-    classified = ctx.classified(member)
+    classified = ctx.classified()
     counts = _outcomes(ctx, member, classified)
     unmatched = _unmatched_counts(ctx)
-    money = _money(ctx, member, classified)
+    money, versions = _money(ctx, member, classified)
     names = program_names(ctx.settings)
     summary = _summary_rows(counts, unmatched, money)
     total_students = sum(n for (grp, _stage, _o), n in counts.items() if grp == "*")
@@ -103,7 +104,7 @@ def build(ctx: Context) -> Report:
     report = Report(
         kind="special-groups",
         title=TITLE,
-        meta=ctx.meta("special-groups", {"decisions": ctx.decision_versions()}),
+        meta=ctx.meta("special-groups", {"decisions": versions}),
         sections=[
             Section("groups", "各特殊群体资助覆盖情况（按学段）", SUMMARY_COLUMNS, summary,
                     "“合计”行按学生去重；一名学生可属于多个群体。未匹配记录只计入群体合计行。"),
@@ -136,25 +137,22 @@ def _outcomes(ctx: Context, member: Any, classified: Any) -> dict[tuple[str, str
                 .group_by(member.c.grp, member.c.stage, classified.c.outcome))
     for grp, stage, outcome, n in ctx.session.execute(by_group):
         out[(grp, stage, outcome)] = n
-    anyone = (select(Student.stage, classified.c.outcome, func.count())
-              .join(Student, Student.id == classified.c.student_pk)
-              .group_by(Student.stage, classified.c.outcome))
+    anyone = (select(classified.c.stage, classified.c.outcome, func.count())
+              .group_by(classified.c.stage, classified.c.outcome))
     for stage, outcome, n in ctx.session.execute(anyone):
         out[("*", stage, outcome)] = n
     return out
 
 
 def unmatched_condition(ctx: Context, a: Any = AgencyRecord) -> Any:
-    """SQL: a current special-group record valid in the period that reaches no enrolled student or guardian,
-    attributed to the scope by its number's division code."""
-    student = aliased(Student)
-    guardian = aliased(Guardian)
-    ward = aliased(Student)
-    conditions = [
-        a.status.in_(GROUPS), ctx.record_current(a), ctx.record_valid(a),
-        ~exists().where(student.id_hmac == a.person_hmac, ctx.enrolled(student)),
-        ~exists().where(guardian.id_hmac == a.person_hmac, ward.id == guardian.student_pk, ctx.enrolled(ward)),
-    ]
+    """SQL: a current special-group record valid in the period that reaches no enrolled student or guardian
+    (anywhere in the province), attributed to the scope by its number's division code."""
+    match = ctx.tables["match"]
+    reached = exists().where(match.c.hmac == a.person_hmac)
+    if not ctx.live:
+        ward = aliased(Student)
+        reached = exists().where(match.c.hmac == a.person_hmac, ward.id == match.c.student_pk, ctx.enrolled(ward))
+    conditions = [a.status.in_(GROUPS), ctx.record_current(a), ctx.record_valid(a), ~reached]
     prefix = ctx.scope.person_prefix()
     if prefix is not None:
         conditions.append(a.person_mask.like(prefix + "%"))
@@ -171,35 +169,37 @@ Money = dict[tuple[str, str, str, str], list[int]]
 """{(group or '*', stage, program, kind): [recipients, committed fen, paid fen]}"""
 
 
-def _money(ctx: Context, member: Any, classified: Any) -> Money:
-    """Committed (current awarded decisions) and paid (instalments due in the period) by group, stage, program."""
+def _money(ctx: Context, member: Any, classified: Any) -> tuple[Money, list[str]]:
+    """Committed (current awarded decisions) and paid (instalments due in the period) by group, stage, program;
+    and the rule-set versions of those decisions."""
     out: Money = defaultdict(lambda: [0, 0, 0])
+    versions: set[str] = set()
     awarded = and_(Decision.school_year == ctx.period.school_year, ctx.decision_current(), Decision.status == "awarded")
-    by_group = (select(member.c.grp, member.c.stage, Decision.program, Decision.kind,
+    by_group = (select(member.c.grp, member.c.stage, Decision.program, Decision.kind, Decision.rule_set_version,
                        func.count(func.distinct(Decision.student_pk)), func.coalesce(func.sum(Decision.amount_fen), 0))
                 .join(Decision, Decision.student_pk == member.c.student_pk).where(awarded)
-                .group_by(member.c.grp, member.c.stage, Decision.program, Decision.kind))
-    anyone = (select(literal("*"), Student.stage, Decision.program, Decision.kind,
+                .group_by(member.c.grp, member.c.stage, Decision.program, Decision.kind, Decision.rule_set_version))
+    anyone = (select(literal("*"), classified.c.stage, Decision.program, Decision.kind, Decision.rule_set_version,
                      func.count(func.distinct(Decision.student_pk)), func.coalesce(func.sum(Decision.amount_fen), 0))
-              .select_from(classified).join(Student, Student.id == classified.c.student_pk)
               .join(Decision, Decision.student_pk == classified.c.student_pk).where(awarded)
-              .group_by(Student.stage, Decision.program, Decision.kind))
+              .group_by(classified.c.stage, Decision.program, Decision.kind, Decision.rule_set_version))
     for query in (by_group, anyone):
-        for grp, stage, program, kind, n, fen in ctx.session.execute(query):
+        for grp, stage, program, kind, version, n, fen in ctx.session.execute(query):
             entry = out[(grp, stage, program, kind)]
-            entry[0], entry[1] = n, int(fen)
-    due = ctx.instalments()
-    paid_group = (select(member.c.grp, member.c.stage, due.c.program, due.c.kind, func.sum(due.c.amount_fen))
-                  .join(due, due.c.student_pk == member.c.student_pk).where(ctx.due_in_period(due.c.due))
-                  .group_by(member.c.grp, member.c.stage, due.c.program, due.c.kind))
-    paid_any = (select(literal("*"), Student.stage, due.c.program, due.c.kind, func.sum(due.c.amount_fen))
-                .select_from(classified).join(Student, Student.id == classified.c.student_pk)
-                .join(due, due.c.student_pk == classified.c.student_pk).where(ctx.due_in_period(due.c.due))
-                .group_by(Student.stage, due.c.program, due.c.kind))
+            entry[0] += n
+            entry[1] += int(fen)
+            versions.add(version)
+    paid = ctx.special_paid()
+    paid_group = (select(member.c.grp, member.c.stage, paid.c.program, paid.c.kind, func.sum(paid.c.amount_fen))
+                  .join(paid, paid.c.student_pk == member.c.student_pk)
+                  .group_by(member.c.grp, member.c.stage, paid.c.program, paid.c.kind))
+    paid_any = (select(literal("*"), classified.c.stage, paid.c.program, paid.c.kind, func.sum(paid.c.amount_fen))
+                .join(paid, paid.c.student_pk == classified.c.student_pk)
+                .group_by(classified.c.stage, paid.c.program, paid.c.kind))
     for query in (paid_group, paid_any):
         for grp, stage, program, kind, fen in ctx.session.execute(query):
             out[(grp, stage, program, kind)][2] = int(fen or 0)
-    return out
+    return out, sorted(versions)
 
 
 def _summary_rows(counts: dict[tuple[str, str, str], int], unmatched: dict[str, int], money: Money) -> list[tuple]:
@@ -273,25 +273,36 @@ def _pct(value: float | None) -> str:
 
 def _unaided_rows(ctx: Context, member: Any, classified: Any) -> Iterator[tuple]:
     """Every special-group student not aided, then every unmatched record: streamed from the database."""
+    ctx.tune()  # the stream may run in a transaction of its own
+    member, classified = ctx.members(), ctx.classified()  # again, if that transaction is a new one
     groups = (select(member.c.student_pk, ctx.concat(member.c.grp).label("groups"))
-              .group_by(member.c.student_pk).cte("student_groups"))
-    unfunded = aliased(Decision)
-    not_funded = (select(ctx.concat(unfunded.program))
-                  .where(unfunded.application_id == Application.id, unfunded.status == "not_funded",
-                         ctx.decision_current(unfunded))
-                  .scalar_subquery())
-    order = case({r: i for i, r in enumerate(REASONS)}, value=classified.c.outcome, else_=99)
+              .group_by(member.c.student_pk).subquery("student_groups"))
+    not_funded = (select(Decision.application_id, ctx.concat(Decision.program).label("programs"))
+                  .where(Decision.status == "not_funded", Decision.school_year == ctx.period.school_year,
+                         ctx.decision_current())
+                  .group_by(Decision.application_id).subquery("not_funded"))
+    last_reject = (select(ApplicationAction.application_id, func.max(ApplicationAction.id).label("action_id"))
+                   .where(ApplicationAction.action == "reject",
+                          true() if ctx.live else ApplicationAction.at <= ctx.as_of)
+                   .group_by(ApplicationAction.application_id).subquery("last_reject"))
+    rejection = aliased(ApplicationAction)
+    outcome = classified.c.outcome
+    order = case({r: i for i, r in enumerate(REASONS)}, value=outcome, else_=99)
     masked = func.substr(Student.id_number, 1, 6) + literal("********") + func.substr(Student.id_number, 15, 4)
     query = (
-        select(classified.c.outcome, Student.student_id, Student.name, masked, School.code, School.name,
+        select(outcome, Student.student_id, Student.name, masked, School.code, School.name,
                Student.class_name, Student.stage, Student.grade, groups.c.groups, Application.id,
-               ctx.application_state(), Application.conflicts, ctx.rejection_note(), not_funded, Application.level)
+               ctx.application_state(), Application.conflicts, rejection.note, not_funded.c.programs,
+               Application.level)
         .select_from(classified)
         .join(Student, Student.id == classified.c.student_pk)
         .join(School, School.code == Student.school_code)
         .join(groups, groups.c.student_pk == classified.c.student_pk)
         .outerjoin(Application, Application.id == classified.c.app_id)
-        .where(classified.c.outcome != "aided")
+        .outerjoin(last_reject, last_reject.c.application_id == Application.id)
+        .outerjoin(rejection, rejection.id == last_reject.c.action_id)
+        .outerjoin(not_funded, not_funded.c.application_id == Application.id)
+        .where(outcome != "aided")
         .order_by(order, School.code, Student.student_id)
     )
     result = ctx.session.execute(query.execution_options(yield_per=2000))
