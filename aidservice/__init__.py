@@ -64,10 +64,12 @@ def _ensure_sqlite_folder(uri: str) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """The JSON API under /api/v1 and its locally served docs."""
+    """The JSON API under /api/v1 and its locally served docs; the officer web UI at /."""
     from aidservice.api import register_api
+    from aidservice.web import register_web
 
     register_api(app)
+    register_web(app)
 
 
 def register_error_handlers(app: Flask) -> None:

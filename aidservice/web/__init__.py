@@ -1,0 +1,25 @@
+"""The officer web UI: server-rendered Jinja pages in Chinese (English on request), one stylesheet, no script.
+
+Views are thin: they read the request (Flask-WTF forms, CSRF-checked), call the services with the signed-in
+Actor and the request's Settings, commit once, and render. Personal data stays masked except on a student's
+own page for the school's aid officer, who may read the full ID number (audited).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+GUARD_KEY = "aid_login_guard"
+
+
+def register_web(app: Flask) -> None:
+    """The `web` blueprint at /, its CSRF protection, login throttle, filters and security headers."""
+    from aidservice.services.throttle import MemoryLoginGuard
+
+    from . import applications, auth, reports, roster, rules, ui  # noqa: F401 - the modules attach their routes
+    from .blueprint import bp, csrf
+
+    csrf.init_app(app)
+    app.extensions[GUARD_KEY] = MemoryLoginGuard()
+    ui.init_app(app)
+    app.register_blueprint(bp)

@@ -1,0 +1,159 @@
+"""Application pages: the list, a new application (facts with their sources, declared facts, the signed
+commitment), one application with its result and explanation, the procedure's buttons, and the public notice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+import aidservice.api.settings as api_settings
+from aidservice.extensions import db
+from aidservice.models.application import STATES
+from aidservice.requestid import current_request_id
+from aidservice.services import applications, directory, notices
+from aidservice.services.applications import ActionRequest
+from aidservice.services.errors import Conflict, ValidationFailed
+
+from .blueprint import bp
+from .forms import CLAIMABLE, DECLARED_BOOLEANS, ActionForm, ApplicationFilterForm, ApplicationForm
+from .session import actor
+from .ui import _
+
+PER_PAGE = 50
+
+
+@bp.route("/applications")
+def application_list() -> tuple[str, int] | str:
+    form = ApplicationFilterForm(request.args)
+    form.state.choices = ["", *STATES]
+    if not form.validate() or (form.state.data and form.state.data not in STATES):
+        return render_template("web/applications.html", form=form, result=None), 422
+    page = form.page.data or 1
+    result = applications.list_applications(
+        db.session, actor=actor(), settings=api_settings.settings(), state=form.state.data or None,
+        school_year=api_settings.settings().school_year, limit=PER_PAGE, offset=(page - 1) * PER_PAGE,
+    )
+    pages = max(1, -(-result["total"] // PER_PAGE))
+    return render_template("web/applications.html", form=form, result=result, page=page, pages=pages)
+
+
+@bp.route("/students/<student_id>/apply", methods=["GET", "POST"])
+def apply(student_id: str) -> Response | tuple[str, int] | str:
+    settings = api_settings.settings()
+    start = directory.application_start(db.session, actor=actor(), settings=settings, student_id=student_id)
+    form = ApplicationForm()
+    if request.method == "GET":
+        return _apply_page(start, form)
+    if not form.validate_on_submit():
+        return _apply_page(start, form, status=422)
+    payload = {"student_id": student_id, "school_year": settings.school_year, "declared": form.declared(),
+               "commitment_signed": bool(form.commitment.data)}
+    try:
+        application = applications.create_application(db.session, actor=actor(), settings=settings,
+                                                      payload=payload, request_id=current_request_id())
+    except ValidationFailed as exc:
+        db.session.rollback()
+        general = _attach(form, exc.errors)
+        return _apply_page(start, form, status=422, general=general)
+    except Conflict as exc:
+        db.session.rollback()
+        return _apply_page(start, form, status=409, general=[_("该学生本学年已有申请。") + " " + exc.detail])
+    application_id = application.id
+    db.session.commit()
+    flash(_("申请已提交并完成认定。"), "ok")
+    return redirect(url_for("web.application", application_id=application_id))
+
+
+def _apply_page(start: dict[str, Any], form: ApplicationForm, status: int = 200,
+                general: list[str] | None = None) -> tuple[str, int]:
+    return render_template("web/apply.html", start=start, form=form, general=general or [],
+                           declared_booleans=DECLARED_BOOLEANS, claimable=CLAIMABLE), status
+
+
+def _attach(form: Any, errors: dict[str, list[str]]) -> list[str]:
+    """Service messages next to their fields; those no field matches are returned for the top of the form."""
+    general = []
+    for key, messages in errors.items():
+        field = form.field_for(key) if hasattr(form, "field_for") else form._fields.get(key)
+        if field is None:
+            general.extend(f"{key}: {m}" for m in messages)
+        else:
+            field.errors = [*field.errors, *messages]
+    return general
+
+
+@bp.route("/applications/<int:application_id>")
+def application(application_id: int) -> tuple[str, int] | str:
+    return _application_page(application_id)
+
+
+@bp.route("/applications/<int:application_id>/<any(review, publish_notice, object, resolve, approve, reject):action>",
+          methods=["POST"])
+def act(application_id: int, action: str) -> Response | tuple[str, int] | str:
+    form = ActionForm(action)
+    if not form.validate_on_submit():
+        return _application_page(application_id, failed=form, status=422)
+    settings = api_settings.settings()
+    version = int(form.version.data)
+    note = (form.note.data or "").strip()
+    request_ = ActionRequest(action=action, version=version, note=note, level=form.level.data or None,
+                             outcome=form.outcome.data or None)
+    try:
+        applications.act(db.session, actor=actor(), settings=settings, application_id=application_id,
+                         request=request_, request_id=current_request_id())
+    except ValidationFailed as exc:
+        db.session.rollback()
+        form.general = _attach(form, exc.errors)
+        return _application_page(application_id, failed=form, status=422)
+    except Conflict as exc:
+        db.session.rollback()
+        return _application_page(application_id, failed=form, status=409, conflict=_conflict_message(exc, version))
+    db.session.commit()
+    flash(_("操作已完成：{action}。", action=_label_action(action)), "ok")
+    return redirect(url_for("web.application", application_id=application_id))
+
+
+def _conflict_message(exc: Conflict, seen: int) -> dict[str, Any]:
+    stale = "version" in exc.errors
+    return {"stale": stale, "seen": seen, "detail": exc.detail}
+
+
+def _label_action(action: str) -> str:
+    from aidservice import i18n
+
+    from .ui import language
+
+    return i18n.label(i18n.ACTIONS, action, language())
+
+
+def _application_page(application_id: int, *, failed: ActionForm | None = None, status: int = 200,
+                      conflict: dict[str, Any] | None = None) -> tuple[str, int]:
+    settings = api_settings.settings()
+    view = applications.get_application(db.session, actor=actor(), settings=settings, application_id=application_id)
+    facts = directory.fact_rows(db.session, settings, view["facts"])
+    forms = {}
+    if actor().role == "school_officer":
+        for action in view["allowed_actions"]:
+            if action == "reassess":
+                continue
+            if failed is not None and failed.action_name == action and conflict is None:
+                forms[action] = failed
+            else:
+                form = ActionForm(action, formdata=None)
+                form.version.data = str(view["version"])
+                if failed is not None and failed.action_name == action:
+                    form.note.data = failed.note.data  # keep what was typed; the version is the new one
+                    form.level.data = failed.level.data
+                    form.outcome.data = failed.outcome.data
+                forms[action] = form
+    return render_template("web/application.html", app=view, facts=facts, forms=forms, conflict=conflict,
+                           failed_action=failed.action_name if failed is not None else None), status
+
+
+@bp.route("/schools/<school_code>/notices/<int:notice_id>")
+def notice(school_code: str, notice_id: int) -> str:
+    data = notices.get_notice(db.session, actor=actor(), settings=api_settings.settings(), school_code=school_code,
+                              notice_id=notice_id)
+    return render_template("web/notice.html", notice=data)

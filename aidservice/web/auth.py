@@ -1,0 +1,60 @@
+"""Sign in and out of the web UI; failed sign-ins are throttled per account and per address (services.throttle)."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from aidservice.extensions import db
+from aidservice.requestid import current_request_id
+from aidservice.services import accounts
+from aidservice.services.auth import AuthenticationFailed
+from aidservice.services.errors import NotFound
+from aidservice.services.throttle import TooManyAttempts
+
+from . import GUARD_KEY
+from . import session as web_session
+from .blueprint import bp
+from .forms import LoginForm, PostForm
+from .ui import _
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | tuple[str, int] | str:
+    if web_session.current_actor() is not None and request.method == "GET":
+        return redirect(url_for("web.dashboard"))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = web_session.safe_next(request.args.get("next")) or ""
+    if not form.validate_on_submit():
+        return render_template("web/login.html", form=form), 200 if request.method == "GET" else 422
+    try:
+        result = accounts.login(
+            db.session, username=form.username.data.strip(), password=form.password.data,
+            address=request.remote_addr, guard=current_app.extensions[GUARD_KEY], request_id=current_request_id(),
+        )
+    except AuthenticationFailed:
+        db.session.rollback()
+        return render_template("web/login.html", form=form, failure=_("用户名或密码错误。")), 401
+    except TooManyAttempts as exc:
+        db.session.rollback()
+        failure = _("登录失败次数过多，请 {minutes} 分钟后再试。", minutes=exc.minutes)
+        return render_template("web/login.html", form=form, failure=failure), 429, {"Retry-After": str(exc.retry_after)}
+    db.session.commit()
+    web_session.remember(result)
+    return redirect(web_session.safe_next(form.next.data) or url_for("web.dashboard"))
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    PostForm()  # the CSRF token was checked by the blueprint
+    token = web_session.token()
+    if token:
+        try:
+            accounts.logout(db.session, actor=web_session.actor(), token=token, request_id=current_request_id())
+            db.session.commit()
+        except NotFound:
+            db.session.rollback()
+    web_session.forget()
+    flash(_("您已退出登录。"), "info")
+    return redirect(url_for("web.login"))

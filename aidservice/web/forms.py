@@ -1,0 +1,185 @@
+"""Forms of the officer UI (Flask-WTF: every POST form carries a CSRF token). Messages are Chinese texts that
+the templates translate; the services check everything again and their messages land next to the same fields.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from aidservice.engine.result import LEVELS
+from aidservice.services.applications import NOTE_MAX, RESOLUTIONS
+
+DECLARED_BOOLEANS = ("major_illness", "disaster", "unemployed_parent", "single_parent", "covid_impact",
+                     "covid_infected_family")
+CLAIMABLE = ("registered_poor", "poverty_monitored", "subsistence_allowance", "extreme_poverty_support", "orphan",
+             "de_facto_orphan", "martyr_child", "disabled", "disabled_parent")
+"""Agency statuses a family may state on the application; they are compared with the records (the record wins)."""
+LEVEL_CHOICES = ["", *reversed(LEVELS)]  # values only: the templates label them in the page's language
+ACTION_NAMES = ("review", "publish_notice", "object", "resolve", "approve", "reject")
+
+
+class GetForm(FlaskForm):
+    """Search and filter forms: GET, no CSRF token (they change nothing)."""
+
+    class Meta:
+        csrf = False
+
+
+class LoginForm(FlaskForm):
+    username = StringField(validators=[DataRequired("请输入用户名"), Length(max=64)])
+    password = PasswordField(validators=[DataRequired("请输入密码"), Length(max=1024)])
+    next = HiddenField()
+
+
+class PostForm(FlaskForm):
+    """A button that changes something (sign out, read the full ID number): the CSRF token only."""
+
+
+class StudentSearchForm(GetForm):
+    q = StringField(validators=[Optional(), Length(max=64)])
+    school = StringField(validators=[Optional(), Length(max=32)])
+    page = IntegerField(default=1, validators=[Optional(), NumberRange(min=1, message="请输入整数。")])
+
+
+class IdLookupForm(FlaskForm):
+    """Find a student by full ID number: a POST, so the number never sits in a URL (or an access log)."""
+
+    id_number = StringField(validators=[DataRequired("请输入完整的18位身份证号。"), Length(max=32)])
+
+
+class ApplicationFilterForm(GetForm):
+    state = SelectField(validate_choice=False, validators=[Optional()])
+    page = IntegerField(default=1, validators=[Optional(), NumberRange(min=1, message="请输入整数。")])
+
+
+class ImportForm(FlaskForm):
+    file = FileField(validators=[InputRequired("请选择文件")])
+    partial = BooleanField()
+
+
+class MoneyField(StringField):
+    """A yuan amount kept as typed (so a bad value is shown back as it was), checked as two-place Decimal."""
+
+    def pre_validate(self, form: Any) -> None:
+        text = (self.data or "").strip().replace(",", "").replace("，", "").lstrip("¥￥")
+        if not text:
+            self.data = ""
+            return
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            raise ValidationError("请输入金额，如 5000.00。") from None
+        if not amount.is_finite():
+            raise ValidationError("请输入金额，如 5000.00。")
+        if amount < 0:
+            raise ValidationError("金额不能为负数。")
+        if amount != amount.quantize(Decimal("0.01")):
+            raise ValidationError("金额最多两位小数。")
+        self.data = text
+
+
+class ApplicationForm(FlaskForm):
+    household_size = IntegerField(validators=[Optional(), NumberRange(min=1, message="家庭人口数至少为 1。")])
+    per_capita_income = MoneyField(validators=[Optional()])
+    academic_rank_pct = MoneyField(validators=[Optional()])
+    major_illness = BooleanField()
+    disaster = BooleanField()
+    unemployed_parent = BooleanField()
+    single_parent = BooleanField()
+    covid_impact = BooleanField()
+    covid_infected_family = BooleanField()
+    registered_poor = BooleanField()
+    poverty_monitored = BooleanField()
+    subsistence_allowance = BooleanField()
+    extreme_poverty_support = BooleanField()
+    orphan = BooleanField()
+    de_facto_orphan = BooleanField()
+    martyr_child = BooleanField()
+    disabled = BooleanField()
+    disabled_parent = BooleanField()
+    commitment = BooleanField(validators=[DataRequired("必须签署承诺书。")])
+
+    def validate_academic_rank_pct(self, field: MoneyField) -> None:
+        if field.data and not (Decimal("0") <= Decimal(field.data) <= Decimal("100")):
+            raise ValidationError("请输入 0 到 100 之间的数。")
+
+    def declared(self) -> dict[str, Any]:
+        """The application's `declared` facts: numbers typed, the ticked yes/no facts and stated statuses."""
+        out: dict[str, Any] = {}
+        if self.household_size.data is not None:
+            out["household_size"] = self.household_size.data
+        if self.per_capita_income.data:
+            out["per_capita_income"] = self.per_capita_income.data
+        if self.academic_rank_pct.data:
+            out["academic_rank_pct"] = self.academic_rank_pct.data
+        for name in (*DECLARED_BOOLEANS, *CLAIMABLE):
+            if self[name].data:
+                out[name] = True
+        return out
+
+    def field_for(self, key: str) -> Any:
+        """The form field a service error key names (`declared.household_size`, `commitment_signed`)."""
+        name = key.removeprefix("declared.")
+        if name == "commitment_signed":
+            name = "commitment"
+        return self._fields.get(name)
+
+
+class ActionForm(FlaskForm):
+    """One step of the procedure, naming the version the officer saw; fields are prefixed by the action
+    (`review-note`), so the page can hold one form per allowed action."""
+
+    version = HiddenField(validators=[DataRequired("无法办理")])
+    # No Optional(): it would stop the chain before the checks below, which depend on the action.
+    note = TextAreaField(validators=[Length(max=NOTE_MAX, message="理由最多 2000 字。")])
+    level = SelectField(choices=LEVEL_CHOICES, validate_choice=False, default="")
+    outcome = SelectField(choices=["", *RESOLUTIONS], validate_choice=False, default="")
+
+    def __init__(self, action: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, prefix=action, **kwargs)
+        self.action_name = action
+
+    def validate_version(self, field: HiddenField) -> None:
+        if not str(field.data or "").isdigit():
+            raise ValidationError("无法办理")
+
+    def validate_note(self, field: TextAreaField) -> None:
+        note = (field.data or "").strip()
+        if self.action_name in ("object", "resolve", "reject") and not note:
+            raise ValidationError("请填写理由。")
+        if self.action_name == "review" and self.level.data and not note:
+            raise ValidationError("调整等级必须填写理由。")
+
+    def validate_outcome(self, field: SelectField) -> None:
+        field.data = field.data or ""
+        if field.data not in field.choices:
+            raise ValidationError("请选择复核结论。")
+        if self.action_name == "resolve" and not field.data:
+            raise ValidationError("请选择复核结论。")
+
+    def validate_level(self, field: SelectField) -> None:
+        field.data = field.data or ""
+        if field.data not in field.choices:
+            raise ValidationError("无法办理")
+        if self.action_name == "resolve" and self.outcome.data == "upheld" and not field.data:
+            raise ValidationError("异议成立时请选择新等级。")
+
+
+class ReportForm(GetForm):
+    kind = SelectField(validate_choice=False, validators=[Optional()])
+    period = StringField(validators=[Optional(), Length(max=40)])
+    region = StringField(validators=[Optional(), Length(max=32)])

@@ -1,0 +1,94 @@
+"""Report pages: the three kinds (special groups, programs, regions) with their charts, and their download as
+XLSX or CSV, through the reports services (each generation is an audit event)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any
+
+from flask import Response, render_template, request, stream_with_context
+from sqlalchemy.orm import Session
+
+import aidservice.api.settings as api_settings
+from aidservice.extensions import db
+from aidservice.requestid import current_request_id
+from aidservice.services import report_page, reports
+from aidservice.services.errors import ValidationFailed
+from aidservice.services.reports.render import layout, meta_lines
+
+from .blueprint import bp
+from .forms import ReportForm
+from .session import actor
+
+ROWS_SHOWN = 200
+DOWNLOAD_FORMATS = ("xlsx", "csv")
+
+
+def _semester_label() -> str:
+    settings = api_settings.settings()
+    start = settings.default_as_of()
+    return f"{settings.school_year}-{'autumn' if start.month == 9 else 'spring'}"
+
+
+@bp.route("/reports")
+def reports_page() -> tuple[str, int] | str:
+    form = ReportForm(request.args)
+    form.kind.choices = list(reports.KINDS)
+    if not request.args.get("kind"):
+        form.period.data = form.period.data or _semester_label()
+        return render_template("web/reports.html", form=form, report=None), 200
+    if not form.validate() or form.kind.data not in reports.KINDS:
+        if form.kind.data not in reports.KINDS:
+            form.kind.errors = [*form.kind.errors, "请选择报告类型。"]
+        return render_template("web/reports.html", form=form, report=None), 422
+    try:
+        report = report_page.view_report(
+            db.session, actor=actor(), settings=api_settings.settings(), kind=form.kind.data,
+            period=form.period.data or None, region=form.region.data or None, request_id=current_request_id(),
+        )
+    except ValidationFailed as exc:
+        db.session.rollback()
+        for key, messages in exc.errors.items():
+            field = form._fields.get(key) or form.period
+            field.errors = [*field.errors, *messages]
+        return render_template("web/reports.html", form=form, report=None), 422
+    sections = [_section(s) for s in report.sections]
+    db.session.commit()
+    return render_template("web/reports.html", form=form, report=report, meta=meta_lines(report),
+                           charts=[layout(c) for c in report.charts], sections=sections,
+                           formats=DOWNLOAD_FORMATS)
+
+
+@bp.route("/reports/<kind>/download")
+def report_download(kind: str) -> Response:
+    """The report as a file: XLSX (a sheet per section) or CSV (UTF-8 with BOM); streamed."""
+    reports.check_kind(kind)
+    fmt = request.args.get("format", "xlsx")
+    if fmt not in DOWNLOAD_FORMATS:
+        raise ValidationFailed({"format": [f"one of {', '.join(DOWNLOAD_FORMATS)}"]})
+    session = db.session()  # the stream goes on reading after the view returns
+    made = reports.generate(
+        session, actor=actor(), settings=api_settings.settings(), kind=kind,
+        period=request.args.get("period") or None, region=request.args.get("region") or None, fmt=fmt,
+        request_id=current_request_id(),
+    )
+    session.commit()  # the audit event is kept even if the download is abandoned
+    # stream_with_context: the rows are read while streaming, and the session needs the app context then
+    return Response(stream_with_context(_closing(made.chunks, session)), mimetype=made.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{made.filename}"'})
+
+
+def _section(section: Any) -> dict[str, Any]:
+    rows = section.iter_rows()
+    head = list(islice(rows, ROWS_SHOWN))
+    more = sum(1 for _row in rows)
+    return {"key": section.key, "title": section.title, "note": section.note, "columns": section.columns,
+            "rows": head, "more": more}
+
+
+def _closing(chunks: Iterator[bytes], session: Session) -> Iterator[bytes]:
+    try:
+        yield from chunks
+    finally:
+        session.close()

@@ -1,0 +1,136 @@
+"""Dashboard and roster pages: the start page per role, the student list and search, a student's page (with
+the audited full ID number for the school's own officer), and the roster import with errors beside the rows."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from werkzeug.exceptions import Forbidden
+from werkzeug.wrappers import Response
+
+import aidservice.api.settings as api_settings
+from aidservice.extensions import db
+from aidservice.requestid import current_request_id
+from aidservice.services import dashboard as dashboard_service
+from aidservice.services import directory, roster
+from aidservice.services.actors import ADMIN_ROLES
+from aidservice.services.errors import ValidationFailed
+
+from .blueprint import bp
+from .forms import IdLookupForm, ImportForm, PostForm, StudentSearchForm
+from .session import actor
+from .ui import _
+
+WRITERS = ("school_officer", *ADMIN_ROLES)
+IMPORT_MAX_BYTES = 8 * 1024 * 1024
+IMPORT_MAX_ROWS = 50_000
+ROW_ERRORS_SHOWN = 500
+
+
+@bp.route("/")
+def dashboard() -> str:
+    data = dashboard_service.dashboard(db.session, actor=actor(), settings=api_settings.settings())
+    return render_template("web/dashboard.html", data=data)
+
+
+@bp.route("/students")
+def students() -> tuple[str, int] | str:
+    form = StudentSearchForm(request.args)
+    if directory.looks_like_id_number(form.q.data or ""):
+        form.q.data = ""  # never echo a full number back
+        form.q.errors = ["请使用“按身份证号查找”。"]
+        return _students_page(form, None, 422)
+    if not form.validate():
+        return _students_page(form, None, 422)
+    query = directory.StudentQuery(text=form.q.data or "", school=form.school.data or None, page=form.page.data or 1)
+    try:
+        result = directory.list_students(db.session, actor=actor(), settings=api_settings.settings(), query=query)
+    except ValidationFailed as exc:
+        _attach(form, exc)
+        return _students_page(form, None, 422)
+    return _students_page(form, result, 200)
+
+
+@bp.route("/students/lookup", methods=["POST"])
+def student_lookup() -> Response | tuple[str, int]:
+    """Open a student's page by full ID number (within your scope)."""
+    lookup = IdLookupForm()
+    status = 422
+    if lookup.validate_on_submit():
+        try:
+            found = directory.find_by_id_number(db.session, actor=actor(), settings=api_settings.settings(),
+                                                id_number=lookup.id_number.data)
+        except ValidationFailed as exc:
+            lookup.id_number.errors = [*lookup.id_number.errors, *exc.errors.get("id_number", [])]
+        else:
+            if found is not None:
+                return redirect(url_for("web.student", student_id=found))
+            lookup.id_number.errors = [*lookup.id_number.errors, "未找到该身份证号对应的学生，或该学生不在您的管理范围内。"]
+            status = 404
+    lookup.id_number.data = ""  # never echo a full number back
+    return _students_page(StudentSearchForm(formdata=None), None, status, lookup=lookup)
+
+
+def _students_page(form: StudentSearchForm, result: dict | None, status: int,
+                   lookup: IdLookupForm | None = None) -> tuple[str, int]:
+    return render_template("web/students.html", form=form, result=result, lookup=lookup or IdLookupForm(),
+                           may_import=actor().role in WRITERS), status
+
+
+@bp.route("/students/<student_id>")
+def student(student_id: str) -> str:
+    page = directory.student_page(db.session, actor=actor(), settings=api_settings.settings(), student_id=student_id)
+    return render_template("web/student.html", page=page, form=PostForm(), full_id=None)
+
+
+@bp.route("/students/<student_id>/id-number", methods=["POST"])
+def student_id_number(student_id: str) -> str:
+    """Show the full ID number: POST, because the read is recorded in the audit trail."""
+    settings = api_settings.settings()
+    full = directory.reveal_id_number(db.session, actor=actor(), settings=settings, student_id=student_id,
+                                      request_id=current_request_id())
+    page = directory.student_page(db.session, actor=actor(), settings=settings, student_id=student_id)
+    db.session.commit()
+    return render_template("web/student.html", page=page, form=PostForm(), full_id=full)
+
+
+@bp.route("/students/import", methods=["GET", "POST"])
+def import_students() -> tuple[str, int] | str:
+    if actor().role not in WRITERS:
+        raise Forbidden(_("您没有权限查看此页面，或该数据不在您的管理范围内。"))
+    form = ImportForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        return render_template("web/import.html", form=form, outcome=None), 200 if request.method == "GET" else 422
+    upload = form.file.data
+    limit = int(current_app.config.get("AID_IMPORT_MAX_BYTES", IMPORT_MAX_BYTES))
+    data = upload.stream.read(limit + 1)
+    if len(data) > limit:
+        raise roster.PayloadTooLarge(f"The file is larger than the import limit of {limit} bytes.")
+    filename = upload.filename or ""
+    max_rows = int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS))
+    try:
+        result = roster.import_student_file(
+            db.session, actor=actor(), settings=api_settings.settings(), filename=filename, data=data,
+            partial=bool(form.partial.data), max_rows=max_rows, request_id=current_request_id(),
+        )
+    except ValidationFailed as exc:
+        db.session.rollback()
+        rows = directory.rejected_rows(filename, data, exc.errors, max_rows=max_rows, shown=ROW_ERRORS_SHOWN)
+        for message in rows.file_errors:
+            form.file.errors = [*form.file.errors, message]
+        return render_template("web/import.html", form=form, outcome={"written": False, "rows": rows}), 422
+    db.session.commit()
+    errors = roster.row_messages(result.rejected)
+    rows = directory.rejected_rows(filename, data, errors, max_rows=max_rows, shown=ROW_ERRORS_SHOWN)
+    flash(_("导入完成：新增 {created} 人，更新 {updated} 人，未变 {unchanged} 人。", created=result.created,
+            updated=result.updated, unchanged=result.unchanged), "ok")
+    if not result.rejected:
+        return redirect(url_for("web.students"))
+    return render_template("web/import.html", form=ImportForm(formdata=None),
+                           outcome={"written": True, "rows": rows}), 200
+
+
+def _attach(form: StudentSearchForm, exc: ValidationFailed) -> None:
+    for key, messages in exc.errors.items():
+        field = form._fields.get(key)
+        if field is not None:
+            field.errors = [*field.errors, *messages]

@@ -1,0 +1,21 @@
+"""The rules page: programs, amounts, citations and statuses of the loaded rule set, and the last what-if."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template
+
+import aidservice.api.settings as api_settings
+from aidservice import i18n
+from aidservice.services import rules_overview, whatif
+
+from .blueprint import bp
+
+
+@bp.route("/rules")
+def rules() -> str:
+    settings = api_settings.settings()
+    data = rules_overview.overview(settings.rules, settings.default_as_of())
+    last = whatif.load(current_app.config["AID_WHATIF_FILE"])
+    program_names = {p["id"]: p["name"] for p in data["programs"]}
+    return render_template("web/rules.html", rules=data, whatif=last, program_names=program_names,
+                           cities=i18n.CITIES)

@@ -1,0 +1,98 @@
+"""Who is signed in to the web UI: the session cookie carries the login's bearer token (HttpOnly, SameSite=Lax,
+Secure behind TLS; signed by SECRET_KEY) and, for display only, the user's name, role and scope.
+
+Every request resolves the token again (`services.auth.resolve_token`): an expired, revoked or deactivated
+login ends at once, whatever the cookie still says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request, session
+from werkzeug.exceptions import Unauthorized
+
+from aidservice.extensions import db
+from aidservice.services.accounts import LoginResult
+from aidservice.services.actors import Actor
+from aidservice.services.auth import AuthenticationFailed, resolve_token
+
+TOKEN_KEY = "token"
+USER_KEY = "user"
+LANGUAGE_KEY = "lang"
+ACTOR_KEY = "aidservice.web_actor"
+EXPIRED_KEY = "aidservice.web_expired"
+
+
+def current_actor() -> Actor | None:
+    """The signed-in user of this request, or None (no login, or it expired or was revoked)."""
+    if ACTOR_KEY in request.environ:
+        return request.environ[ACTOR_KEY]
+    actor = None
+    token = session.get(TOKEN_KEY)
+    if isinstance(token, str) and token:
+        try:
+            found = resolve_token(db.session, token)
+        except AuthenticationFailed:
+            found = None
+        if found is not None and found.kind == "user":
+            actor = found
+        else:
+            request.environ[EXPIRED_KEY] = True
+            forget()
+    request.environ[ACTOR_KEY] = actor
+    return actor
+
+
+def actor() -> Actor:
+    """The signed-in user (the blueprint has already sent everyone else to the login page)."""
+    found = current_actor()
+    if found is None:
+        raise Unauthorized("请先登录。")
+    return found
+
+
+def login_expired() -> bool:
+    return bool(request.environ.get(EXPIRED_KEY))
+
+
+def remember(result: LoginResult) -> None:
+    """Start a fresh session (no fixation: whatever the old cookie held is dropped, but the language)."""
+    language = session.get(LANGUAGE_KEY)
+    session.clear()
+    if language:
+        session[LANGUAGE_KEY] = language
+    user = result.user
+    session[TOKEN_KEY] = result.token
+    session[USER_KEY] = {"username": user.username, "role": user.role, "school_code": user.school_code,
+                         "region_code": user.region_code}
+    request.environ.pop(ACTOR_KEY, None)
+
+
+def forget() -> None:
+    """End the web session (keeping the language choice)."""
+    language = session.get(LANGUAGE_KEY)
+    session.clear()
+    if language:
+        session[LANGUAGE_KEY] = language
+    request.environ[ACTOR_KEY] = None
+
+
+def token() -> str | None:
+    value = session.get(TOKEN_KEY)
+    return value if isinstance(value, str) else None
+
+
+def display_user() -> dict[str, Any] | None:
+    """Name, role and scope for the page header (not for authorisation)."""
+    user = session.get(USER_KEY)
+    return user if isinstance(user, dict) and session.get(TOKEN_KEY) else None
+
+
+def safe_next(target: str | None) -> str | None:
+    """A local path to return to after signing in; anything else (other hosts, schemes) is dropped."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if target.startswith("/api") or any(ord(c) < 32 for c in target):
+        return None
+    return target

@@ -1,0 +1,154 @@
+"""What every page shares: the language, Jinja filters (dates as 2020年9月1日, money as ¥1,250.00, labels),
+and the security headers (a Content-Security-Policy without inline script or style)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, Response, current_app, has_request_context, request, session
+
+from aidservice import i18n
+
+from .session import LANGUAGE_KEY, display_user
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+API_PREFIX = "/api"
+ID_LIKE = re.compile(r"^\d{17}[\dXx]$")  # a full ID number is never echoed back into a link
+
+
+def language() -> str:
+    """?lang=en (or zh-CN) for this request, else the one chosen earlier in the session, else AID_UI_LANGUAGE."""
+    if not has_request_context():
+        return i18n.DEFAULT_LANGUAGE
+    chosen = i18n.normalise_language(request.args.get("lang"))
+    if chosen:
+        return chosen
+    remembered = i18n.normalise_language(session.get(LANGUAGE_KEY))
+    return remembered or current_app.config.get("AID_UI_LANGUAGE", i18n.DEFAULT_LANGUAGE)
+
+
+def _(text: str, **values: object) -> str:
+    """Translate a UI text (written in Chinese) into the page's language."""
+    return i18n.translate(text, language(), **values)
+
+
+def _remember_language() -> None:
+    if request.path.startswith(API_PREFIX):
+        return
+    chosen = i18n.normalise_language(request.args.get("lang"))
+    if chosen and session.get(LANGUAGE_KEY) != chosen:
+        session[LANGUAGE_KEY] = chosen
+
+
+def _labeller(table: dict[str, str]) -> Callable[[object], str]:
+    return lambda key: i18n.label(table, key, language())
+
+
+def fact_value(entry: dict[str, Any]) -> str:
+    """A fact's value as a person reads it: 是/否, money, a stage or a city by name, or the number."""
+    value, kind, name = entry.get("value"), entry.get("type"), entry.get("name")
+    if value is None:
+        return _("未知")
+    if isinstance(value, bool):
+        return _("是") if value else _("否")
+    if kind == "money":
+        return i18n.format_money(value)
+    if name == "stage":
+        return i18n.label(i18n.STAGES, value, language())
+    if name == "city_code":
+        city = i18n.CITIES.get(str(value))
+        return f"{city}（{value}）" if city else str(value)
+    return str(value)
+
+
+def report_cell(value: object, column: Any) -> str:
+    """A report cell by its column type: money in fen as ¥, rates as percentages, dates in Chinese."""
+    if value is None or value == "":
+        return ""
+    kind = getattr(column, "type", "text")
+    if kind == "money" and isinstance(value, int | float):
+        return i18n.format_money(Decimal(int(value)).scaleb(-2))
+    if kind == "rate" and isinstance(value, int | float):
+        return f"{value * 100:.1f}%"
+    if kind == "date":
+        return i18n.format_date(value, language())
+    return str(value)
+
+
+def fact_labels(names: list[str] | tuple[str, ...]) -> str:
+    """Fact names (from `missing` lists) as their catalogue labels, joined with 、."""
+    catalogue = current_app.extensions["aid_rules"].facts
+    return "、".join(getattr(catalogue.get(n), "label", n) for n in names)
+
+
+def fact_label(name: str) -> str:
+    """A fact's label from the running rule set's catalogue."""
+    spec = current_app.extensions["aid_rules"].facts.get(name)
+    return spec.label if spec is not None else name
+
+
+def lang_url(code: str) -> str:
+    """This page in another language (the query kept, `lang` replaced)."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang" and not ID_LIKE.fullmatch(v.strip())]
+    return request.path + "?" + urlencode([*args, ("lang", code)])
+
+
+def _context() -> dict[str, Any]:
+    lang = language()
+    return {
+        "lang": lang,
+        "html_lang": "en" if lang == "en" else "zh-CN",
+        "ui_user": display_user() if has_request_context() else None,
+        "school_year": current_app.config.get("AID_SCHOOL_YEAR"),
+    }
+
+
+def _security_headers(response: Response) -> Response:
+    """Pages of the UI (everything outside /api, error pages included) get the strict policy."""
+    if request.path.startswith(API_PREFIX):
+        return response
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if response.mimetype == "text/html" or request.blueprint == "web":
+        response.headers.setdefault("Cache-Control", "no-store")  # pages carry personal data
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        date_cn=lambda v: i18n.format_date(v, language()),
+        datetime_cn=lambda v: i18n.format_datetime(v, language()),
+        money=i18n.format_money,
+        level_label=_labeller(i18n.LEVELS),
+        state_label=_labeller(i18n.STATES),
+        action_label=_labeller(i18n.ACTIONS),
+        outcome_label=_labeller(i18n.OUTCOMES),
+        role_label=_labeller(i18n.ROLES),
+        source_label=_labeller(i18n.SOURCES),
+        stage_label=_labeller(i18n.STAGES),
+        group_label=_labeller(i18n.GROUPS),
+        status_label=_labeller(i18n.STATUSES),
+        kind_label=_labeller(i18n.KINDS),
+        decision_status_label=_labeller(i18n.DECISION_STATUSES),
+        report_label=_labeller(i18n.REPORT_KINDS),
+        fact_value=fact_value,
+        fact_labels=fact_labels,
+        report_cell=report_cell,
+    )
+    app.jinja_env.globals.update(  # globals: imported macros see them too
+        _=_,
+        fact_label=fact_label,
+        lang_url=lang_url,
+        level_label_fn=_labeller(i18n.LEVELS),
+        outcome_label_fn=_labeller(i18n.OUTCOMES),
+    )
+    app.context_processor(_context)
+    app.before_request(_remember_language)
+    app.after_request(_security_headers)
