@@ -168,91 +168,81 @@ class Roster:
 
 
 def load_roster(url: str, n: int, seed: int) -> Roster:
-    """Counties, schools, `n` students and their guardians, with COPY."""
-    import psycopg
+    """Counties, schools, `n` students and their guardians, with COPY.
 
-    from aidservice.identity import id_hmac
-    from config import DEV_HMAC_KEY
+    Rows are generated before each COPY opens: a COPY left waiting on a slow client keeps every
+    `DROP DATABASE` on the server waiting too (other test runs share the server).
+    """
+    import psycopg
 
     rnd = random.Random(seed)
     now = datetime.now(UTC)
     stages = rnd.choices(list(STAGES), weights=list(STAGES.values()), k=n)
     schools = _schools(n, rnd)
-    guardians: list[tuple[int, int]] = []
+    school_rows = [
+        (code, f"学校{code}", county, county[:4] + "00", json.dumps([stage]), "public",
+         stage == "preschool" and rnd.random() < 0.85, fee, stage in ("master", "doctor") and rnd.random() < 0.2,
+         now, now)
+        for code, (county, stage, fee) in schools.items()
+    ]
+    student_rows = _student_rows(stages, schools, rnd, now)
+    guardian_rows, guardians = _guardian_rows(stages, rnd)
     with psycopg.connect(libpq(url)) as conn, conn.cursor() as cur:
-        with cur.copy("COPY regions (code, name, level, parent_code) FROM STDIN") as copy:
-            for code in COUNTIES:
-                copy.write_row((code, f"县{code}", "county", code[:4] + "00"))
-        with cur.copy(
-            "COPY schools (code, name, region_code, city_code, stages, kind, inclusive_kindergarten, "
-            "tuition_fee_fen, central_university, created_at, updated_at) FROM STDIN"
-        ) as copy:
-            for code, (county, stage, fee) in schools.items():
-                copy.write_row(
-                    (
-                        code,
-                        f"学校{code}",
-                        county,
-                        county[:4] + "00",
-                        json.dumps([stage]),
-                        "public",
-                        stage == "preschool" and rnd.random() < 0.85,
-                        fee,
-                        stage in ("master", "doctor") and rnd.random() < 0.2,
-                        now,
-                        now,
-                    )
-                )
-        by_stage: dict[str, list[str]] = {}
-        for code, (_county, stage, _fee) in schools.items():
-            by_stage.setdefault(stage, []).append(code)
-        with cur.copy(
-            "COPY students (id, student_id, id_number, id_hmac, name, school_code, class_name, stage, "
-            "grade, boarding, rural_hukou, agri_major, arts_performance_major, retired_soldier, salaried, "
-            "created_at, updated_at) FROM STDIN"
-        ) as copy:
-            for i, stage in enumerate(stages):
-                number = person_number(0, i)
-                school = by_stage[stage][i % len(by_stage[stage])]
-                copy.write_row(
-                    (
-                        i + 1,
-                        f"S{i:08d}",
-                        number,
-                        id_hmac(DEV_HMAC_KEY, number),
-                        "学生",
-                        school,
-                        "一班",
-                        stage,
-                        rnd.randint(1, YEARS[stage]),
-                        stage != "primary",
-                        rnd.random() < 0.35,
-                        stage == "vocational" and rnd.random() < 0.12,
-                        stage == "vocational" and rnd.random() < 0.04,
-                        stage == "undergraduate" and rnd.random() < 0.01,
-                        stage in ("master", "doctor") and rnd.random() < 0.08,
-                        now,
-                        now,
-                    )
-                )
-        with cur.copy("COPY guardians (student_pk, id_number, id_hmac, name, relation) FROM STDIN") as copy:
-            g = 0
-            for i, stage in enumerate(stages):
-                count = (
-                    0
-                    if stage in ("master", "doctor") and rnd.random() < 0.5
-                    else (2 if rnd.random() < 0.9 else 1)
-                )
-                for relation in ("father", "mother")[:count]:
-                    number = person_number(1, g)
-                    copy.write_row((i + 1, number, id_hmac(DEV_HMAC_KEY, number), "家长", relation))
-                    guardians.append((i, g))
-                    g += 1
+        _copy(cur, "regions (code, name, level, parent_code)",
+              [(code, f"县{code}", "county", code[:4] + "00") for code in COUNTIES])
+        _copy(cur, "schools (code, name, region_code, city_code, stages, kind, inclusive_kindergarten, "
+                   "tuition_fee_fen, central_university, created_at, updated_at)", school_rows)
+        _copy(cur, "students (id, student_id, id_number, id_hmac, name, school_code, class_name, stage, grade, "
+                   "boarding, rural_hukou, agri_major, arts_performance_major, retired_soldier, salaried, "
+                   "created_at, updated_at)", student_rows)
+        _copy(cur, "guardians (student_pk, id_number, id_hmac, name, relation)", guardian_rows)
         cur.execute("SELECT setval(pg_get_serial_sequence('students', 'id'), %s)", (n,))
         conn.commit()
         conn.autocommit = True
         cur.execute("ANALYZE")
     return Roster(n, guardians)
+
+
+def _copy(cursor: Any, target: str, rows: list[tuple[Any, ...]]) -> None:
+    with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _student_rows(stages: list[str], schools: dict[str, tuple[str, str, int | None]], rnd: random.Random,
+                  now: datetime) -> list[tuple[Any, ...]]:
+    from aidservice.identity import id_hmac
+    from config import DEV_HMAC_KEY
+
+    by_stage: dict[str, list[str]] = {}
+    for code, (_county, stage, _fee) in schools.items():
+        by_stage.setdefault(stage, []).append(code)
+    rows = []
+    for i, stage in enumerate(stages):
+        number = person_number(0, i)
+        rows.append((
+            i + 1, f"S{i:08d}", number, id_hmac(DEV_HMAC_KEY, number), "学生",
+            by_stage[stage][i % len(by_stage[stage])], "一班", stage, rnd.randint(1, YEARS[stage]),
+            stage != "primary", rnd.random() < 0.35, stage == "vocational" and rnd.random() < 0.12,
+            stage == "vocational" and rnd.random() < 0.04, stage == "undergraduate" and rnd.random() < 0.01,
+            stage in ("master", "doctor") and rnd.random() < 0.08, now, now,
+        ))
+    return rows
+
+
+def _guardian_rows(stages: list[str], rnd: random.Random) -> tuple[list[tuple[Any, ...]], list[tuple[int, int]]]:
+    """About 1.9 guardians a student (half the graduate students list none)."""
+    from aidservice.identity import id_hmac
+    from config import DEV_HMAC_KEY
+
+    rows, guardians = [], []
+    for i, stage in enumerate(stages):
+        count = 0 if stage in ("master", "doctor") and rnd.random() < 0.5 else (2 if rnd.random() < 0.9 else 1)
+        for relation in ("father", "mother")[:count]:
+            number = person_number(1, len(guardians))
+            rows.append((i + 1, number, id_hmac(DEV_HMAC_KEY, number), "家长", relation))
+            guardians.append((i, len(guardians)))
+    return rows, guardians
 
 
 def _schools(n: int, rnd: random.Random) -> dict[str, tuple[str, str, int | None]]:

@@ -43,13 +43,13 @@ def where_in(session: Session, column: Any, values: Iterable[Any]) -> Iterator[C
 
 
 def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """PostgreSQL COPY in the session's transaction; dicts and lists go as JSON text."""
+    """PostgreSQL COPY in the session's transaction (JSON columns as text)."""
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
         f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     ) as copy:
         for row in rows:
-            copy.write_row([_copy_value(v) for v in row])
+            copy.write_row(row)
 
 
 def _copy_value(value: Any) -> Any:
@@ -64,7 +64,7 @@ def insert_many(session: Session, model: Any, rows: Sequence[dict[str, Any]]) ->
         return
     if backend(session) == "postgresql":
         columns = list(rows[0])
-        copy_rows(session, model.__tablename__, columns, ([row[c] for c in columns] for row in rows))
+        copy_rows(session, model.__tablename__, columns, ([_copy_value(row[c]) for c in columns] for row in rows))
     else:
         session.execute(insert(model), list(rows))
 

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from aidservice.models import Counter, Determination
+from aidservice.models import RuleSet as RuleSetRow
 from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.bulk import backend, insert_many, where_in
@@ -223,7 +224,7 @@ def current_previous(session: Session, student_pks: Sequence[int], school_year: 
             Determination.school_year == school_year,
             Determination.current.is_(True),
         )
-        for det_id, pk, level, digest in session.execute(query):
+        for det_id, pk, level, digest in session.execute(query).all():
             found[pk] = Previous(det_id, level, digest)
     return found
 
@@ -371,8 +372,13 @@ def audit_stored(
 
 
 def publish(session: Session, rules: RuleSet) -> None:
-    """Make sure the rule set a determination names is stored (its version is a foreign key)."""
-    publish_current(session, rules, rules.rules.files)
+    """Make sure the rule set a determination names is stored (its version is a foreign key).
+
+    Checked with a key-only query first: loading the stored files on every batch would cost more.
+    """
+    stored = session.execute(select(RuleSetRow.version).where(RuleSetRow.version == rules.version)).first()
+    if stored is None:
+        publish_current(session, rules, rules.rules.files)
 
 
 # ------------------------------------------------------------------------------------------ use cases

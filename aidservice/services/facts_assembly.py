@@ -103,14 +103,14 @@ def matches_for(session: Session, rows: Sequence[Any], day: date) -> dict[int, l
         people[row.id_hmac].append((row.id, False))
     for condition in where_in(session, Guardian.student_pk, [row.id for row in rows]):
         query = select(Guardian.student_pk, Guardian.id_hmac).where(condition)
-        for pk, hmac in session.execute(query):
+        for pk, hmac in session.execute(query).all():
             people[hmac].append((pk, True))
     found: dict[int, list[Match]] = defaultdict(list)
     for condition in where_in(session, AgencyRecord.person_hmac, list(people)):
         query = select(
             AgencyRecord.id, AgencyRecord.person_hmac, AgencyRecord.source, AgencyRecord.status, AgencyRecord.attributes
         ).where(condition, valid_on(day))
-        for record_id, hmac, source, status, attributes in session.execute(query):
+        for record_id, hmac, source, status, attributes in session.execute(query).all():
             for pk, via_guardian in people[hmac]:
                 if not via_guardian or status in GUARDIAN_STATUSES:
                     found[pk].append(Match(pk, record_id, source, status, attributes or {}, via_guardian))

@@ -14,13 +14,14 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, literal, select
+from sqlalchemy import Select, exists, literal, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,7 @@ from aidservice.models import AgencyRecord, Determination, FeedBatch, Guardian, 
 
 from . import audit
 from .actors import Actor
-from .bulk import insert_many, set_many, where_in
+from .bulk import backend, copy_rows, insert_many, set_many, where_in
 from .context import Settings
 from .determinations import lock, redetermine_students
 from .errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
@@ -263,8 +264,7 @@ def apply_batch(
         return earlier
     checked = RecordChecker(source, settings.id_hmac_key, settings.today or date.today()).check(raw_records)
     batch = _batch_row(session, actor, source, batch_id, digest, len(raw_records))
-    _insert_records(session, batch.id, source, checked.records)
-    _supersede(session, batch.id, source, checked.records)
+    _store_records(session, batch.id, source, checked.records)
     students = matched_students(session, checked.records)
     redone = redetermine_students(
         session, actor=actor, settings=settings, student_pks=students, cause=f"feed:{source}/{batch_id}",
@@ -305,35 +305,64 @@ def _batch_row(session: Session, actor: Actor, source: str, batch_id: str, diges
     return batch
 
 
-def _insert_records(session: Session, batch_pk: int, source: str, records: Sequence[ParsedRecord]) -> None:
-    """All valid records in bulk (executemany)."""
+RECORD_COLUMNS = ("id", "source", "person_hmac", "person_mask", "name", "status", "attributes", "valid_from",
+                  "valid_to", "batch_pk", "record_index", "received_at")
+
+
+def _store_records(session: Session, batch_pk: int, source: str, records: Sequence[ParsedRecord]) -> None:
+    """Insert the valid records in bulk; each supersedes the current record for its source, person and status.
+
+    The current ones are found first, through the person index (one query per list), then one
+    UPDATE links them all: the planner never has to choose between that and scanning every record.
+    """
+    if not records:
+        return
+    current = _current_records(session, source, records)
+    ids = _insert_records(session, batch_pk, source, records)
+    pairs = [(old, new) for r, new in zip(records, ids, strict=True) for old in current.get((r.person_hmac, r.status), ())]
+    if pairs:
+        set_many(session, AgencyRecord.__table__, "superseded_by", pairs)
+
+
+def _current_records(session: Session, source: str, records: Sequence[ParsedRecord]) -> dict[tuple[str, str], list[int]]:
+    """Current records of this source about the batch's people, by (person, status)."""
+    table = AgencyRecord.__table__
+    found: dict[tuple[str, str], list[int]] = {}
+    for condition in where_in(session, table.c.person_hmac, sorted({r.person_hmac for r in records})):
+        query = select(table.c.id, table.c.person_hmac, table.c.status).where(
+            condition, table.c.source == source, table.c.superseded_by.is_(None))
+        for record_id, person, status in session.execute(query).all():
+            found.setdefault((person, status), []).append(record_id)
+    return found
+
+
+def _insert_records(session: Session, batch_pk: int, source: str, records: Sequence[ParsedRecord]) -> list[int]:
+    """All valid records in bulk; returns their ids in order (COPY with ids drawn from the sequence on PostgreSQL)."""
     now = datetime.now(UTC)
+    if backend(session) == "postgresql":
+        ids = list(session.execute(
+            text("SELECT nextval(pg_get_serial_sequence('agency_records', 'id')) FROM generate_series(1, :n)"),
+            {"n": len(records)},
+        ).scalars().all())
+        copy_rows(session, "agency_records", RECORD_COLUMNS, (
+            (i, source, r.person_hmac, r.person_mask, r.name, r.status, _attributes_json(r.attributes), r.valid_from,
+             r.valid_to, batch_pk, r.index, now)
+            for i, r in zip(ids, records, strict=True)
+        ))
+        return ids
     insert_many(session, AgencyRecord, [
         {"source": source, "person_hmac": r.person_hmac, "person_mask": r.person_mask, "name": r.name,
          "status": r.status, "attributes": r.attributes, "valid_from": r.valid_from, "valid_to": r.valid_to,
          "batch_pk": batch_pk, "record_index": r.index, "received_at": now}
         for r in records
     ])
+    query = select(AgencyRecord.record_index, AgencyRecord.id).where(AgencyRecord.batch_pk == batch_pk)
+    by_index = {index: record_id for index, record_id in session.execute(query)}
+    return [by_index[r.index] for r in records]
 
 
-def _supersede(session: Session, batch_pk: int, source: str, records: Sequence[ParsedRecord]) -> None:
-    """This batch's records supersede the current ones for the same source, person and status.
-
-    Driven from the batch's own people through the person index (one query per list), then one
-    UPDATE for all: the planner never has to choose between that and scanning every record.
-    """
-    if not records:
-        return
-    table = AgencyRecord.__table__
-    new_ids = {(h, s): i for i, h, s in session.execute(
-        select(table.c.id, table.c.person_hmac, table.c.status).where(table.c.batch_pk == batch_pk))}
-    pairs: list[tuple[int, int]] = []
-    for condition in where_in(session, table.c.person_hmac, sorted({r.person_hmac for r in records})):
-        query = select(table.c.id, table.c.person_hmac, table.c.status).where(
-            condition, table.c.source == source, table.c.superseded_by.is_(None), table.c.batch_pk != batch_pk)
-        pairs.extend((old, new_ids[(h, s)]) for old, h, s in session.execute(query) if (h, s) in new_ids)
-    if pairs:
-        set_many(session, table, "superseded_by", pairs)
+def _attributes_json(attributes: dict[str, Any]) -> str:
+    return "{}" if not attributes else json.dumps(attributes, ensure_ascii=False)
 
 
 def matched_students(session: Session, records: Iterable[ParsedRecord]) -> list[int]:
@@ -345,9 +374,9 @@ def matched_students(session: Session, records: Iterable[ParsedRecord]) -> list[
             household.add(record.person_hmac)
     found: set[int] = set()
     for condition in where_in(session, Student.id_hmac, sorted(own)):
-        found.update(session.execute(select(Student.id).where(condition)).scalars())
+        found.update(session.execute(select(Student.id).where(condition)).scalars().all())
     for condition in where_in(session, Guardian.id_hmac, sorted(household)):
-        found.update(session.execute(select(Guardian.student_pk).where(condition)).scalars())
+        found.update(session.execute(select(Guardian.student_pk).where(condition)).scalars().all())
     return sorted(found)
 
 

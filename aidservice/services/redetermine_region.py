@@ -171,14 +171,14 @@ class Scope:
     """Which students a chunk covers: a primary-key range (region runs) or a list (feed batches)."""
 
     lo: int = 0
-    hi: int = 0
+    hi: int | None = 0  # None: every student from `lo` on
     pks: tuple[int, ...] | None = None
     array: bool = False  # PostgreSQL: the list as one array (SQLite: an IN list, within its parameter limit)
 
     def on(self, column: Any) -> Any:
         """SQL condition on a student primary key column."""
         if self.pks is None:
-            return column.between(self.lo, self.hi)
+            return column >= self.lo if self.hi is None else column.between(self.lo, self.hi)
         if self.array:
             return column == any_(bindparam(None, list(self.pks), type_=ARRAY(Integer)))
         return column.in_(self.pks)
@@ -219,11 +219,13 @@ def run(
     if not dry_run:
         publish(session, ruleset)
     after = result.resumed_after
+    seen_seq = 0 if dry_run else _change_log_head(session)
+    matches = chunk_matches(session, ctx.batch.as_of, Scope(after + 1, None))  # one hash join for the run
     while True:
         frame = read_chunk(session, ctx, after, chunk)
         if frame.is_empty():
             break
-        _chunk(session, ctx, frame, result)
+        _chunk(session, ctx, frame, matches, seen_seq, result)
         after = int(frame["pk"][-1])
         _advance(job, after, result)
         if checkpoint is not None:
@@ -364,12 +366,12 @@ def agency_frame(matches: pl.DataFrame, catalogue: Mapping[str, Any]) -> pl.Data
 # ------------------------------------------------------------------------------------------ facts frame
 
 
-def facts_of_chunk(session: Session, ctx: Context, roster: pl.DataFrame, scope: Scope) -> tuple[pl.DataFrame, int]:
+def facts_of_chunk(ctx: Context, roster: pl.DataFrame, matches: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     """Roster + school + agency facts of the chunk (engine units), with each row's snapshot JSON; and skips."""
     catalogue = ctx.rules.facts
     usable = _usable(roster, catalogue)
     skipped = roster.height - usable.height
-    agency = agency_frame(chunk_matches(session, ctx.batch.as_of, scope), catalogue)
+    agency = agency_frame(matches, catalogue)
     frame = usable.join(agency, on="pk", how="left").sort("pk")
     bools = [n for n in agency.columns if not n.startswith("__frag_") and n != "pk" and catalogue[n].type == "bool"]
     frame = frame.with_columns([pl.col(n).fill_null(False) for n in bools])
@@ -498,10 +500,16 @@ def _check_paths_agree(frame: pl.DataFrame) -> None:
 # ------------------------------------------------------------------------------------------ one chunk
 
 
-def _chunk(session: Session, ctx: Context, roster: pl.DataFrame, result: RegionResult) -> None:
-    """Read, evaluate, compare, and store (or, in a dry run, diff) one chunk."""
-    seen_seq = 0 if ctx.dry_run else _change_log_head(session)
-    todo, evaluated, skipped = _compare(session, ctx, roster, Scope(int(roster["pk"][0]), int(roster["pk"][-1])))
+def _chunk(session: Session, ctx: Context, roster: pl.DataFrame, matches: pl.DataFrame, seen_seq: int,
+           result: RegionResult) -> None:
+    """Evaluate and compare one chunk, then store (or, in a dry run, diff) what differs.
+
+    `matches` and `seen_seq` were read once for the run (the change-log head first): a student
+    re-determined since then by anyone else is redone under the lock with fresh facts.
+    """
+    lo, hi = int(roster["pk"][0]), int(roster["pk"][-1])
+    mine = matches.filter(pl.col("pk").is_between(lo, hi))
+    todo, evaluated, skipped = _compare(session, ctx, roster, Scope(lo, hi), mine)
     result.students += evaluated
     result.skipped += skipped
     if ctx.dry_run:
@@ -510,10 +518,11 @@ def _chunk(session: Session, ctx: Context, roster: pl.DataFrame, result: RegionR
     _store_chunk(session, ctx, todo, seen_seq, result)
 
 
-def _compare(session: Session, ctx: Context, roster: pl.DataFrame, scope: Scope) -> tuple[pl.DataFrame, int, int]:
+def _compare(session: Session, ctx: Context, roster: pl.DataFrame, scope: Scope,
+             matches: pl.DataFrame) -> tuple[pl.DataFrame, int, int]:
     """Facts, columnar evaluation and the current determinations: (students whose outcome differs, evaluated,
     skipped)."""
-    facts, skipped = facts_of_chunk(session, ctx, roster, scope)
+    facts, skipped = facts_of_chunk(ctx, roster, matches)
     frame = evaluate_chunk(ctx, facts)
     frame = frame.join(_previous_frame(session, ctx, scope), on="pk", how="left").sort("pk")
     todo = frame.filter(pl.col("prev_hash").is_null() | (pl.col("prev_hash") != pl.col("outcome_hash")))
@@ -531,7 +540,8 @@ def redetermine_set(
     roster = read_frame(session, query.order_by(Student.id), BULK_SCHEMA)
     if roster.is_empty():
         return 0, Stored()
-    todo, evaluated, _skipped = _compare(session, ctx, roster, scope)
+    matches = chunk_matches(session, batch.as_of, scope)
+    todo, evaluated, _skipped = _compare(session, ctx, roster, scope, matches)
     stored = _store_todo(session, ctx, todo, evaluated, request_id)
     return evaluated, stored
 
@@ -562,7 +572,7 @@ def _previous_awards(session: Session, prev_ids: Sequence[int]) -> dict[int, lis
 def _store_chunk(session: Session, ctx: Context, todo: pl.DataFrame, seen_seq: int, result: RegionResult) -> None:
     """Under the locks: redo students someone else re-determined meanwhile, then store the rest in bulk."""
     lock_changes(session)
-    stale = _redetermined_since(session, seen_seq, todo["pk"].to_list()) if todo.height else set()
+    stale = _redetermined_since(session, seen_seq, todo["pk"].to_list(), ctx.batch.school_year) if todo.height else set()
     if stale:
         _redo_stale(session, ctx, sorted(stale), result)
         todo = todo.filter(~pl.col("pk").is_in(sorted(stale)))
@@ -585,15 +595,20 @@ def _store_todo(session: Session, ctx: Context, todo: pl.DataFrame, evaluated: i
     return stored
 
 
-def _redetermined_since(session: Session, seen_seq: int, pks: Sequence[int]) -> set[int]:
-    """Students of this chunk that got a determination after the chunk's facts were read."""
+def _redetermined_since(session: Session, seen_seq: int, pks: Sequence[int], school_year: str) -> set[int]:
+    """Students of this chunk that got a determination after the run read their facts.
+
+    Grouped over the chunk's key range (the student index), never a scan of every newer change:
+    the run's own earlier chunks add many of those.
+    """
     if not pks:
         return set()
     rows = session.execute(
-        select(Determination.student_pk).where(
-            Determination.seq > seen_seq, Determination.student_pk.between(min(pks), max(pks))
-        )
-    ).scalars()
+        select(Determination.student_pk)
+        .where(Determination.student_pk.between(min(pks), max(pks)), Determination.school_year == school_year)
+        .group_by(Determination.student_pk)
+        .having(func.max(Determination.seq) > seen_seq)
+    ).scalars().all()
     wanted = set(pks)
     return {pk for pk in rows if pk in wanted}
 
