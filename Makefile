@@ -12,7 +12,8 @@ STAMP  := $(VENV)/.install.stamp
 help:
 	@echo "make install   create $(VENV) and install aidservice with its test extras"
 	@echo "make run       migrate the SQLite database, load the demo province once, serve on 127.0.0.1:\$${PORT:-5000}"
-	@echo "make test      ruff + pytest (SQLite always; PostgreSQL when TEST_DATABASE_URL is set or 127.0.0.1:5432 answers)"
+	@echo "make test      ruff + pytest (SQLite always; PostgreSQL when TEST_DATABASE_URL is set or 127.0.0.1:5432 answers;"
+	@echo "               browser tests when /usr/bin/chromium is installed, screenshots in tests/browser/screenshots/)"
 	@echo "make lint      ruff only"
 	@echo "make bench     run the benchmarks (bench/run_all.py)"
 
