@@ -108,6 +108,8 @@ class Config:
         self.AID_RULES_DIR = env.get("AID_RULES_DIR") or str(REPO_ROOT / "rules")
         self.AID_SCHOOL_YEAR = env.get("AID_SCHOOL_YEAR") or "2020-2021"
         self.MAX_CONTENT_LENGTH = _positive_int(env, "AID_MAX_BODY_BYTES", 16 * MIB)
+        self.AID_IMPORT_MAX_BYTES = _positive_int(env, "AID_IMPORT_MAX_BYTES", 8 * MIB)
+        self.AID_IMPORT_MAX_ROWS = _positive_int(env, "AID_IMPORT_MAX_ROWS", 50_000)
         self.AID_NOTICE_WORKING_DAYS = _positive_int(env, "AID_NOTICE_WORKING_DAYS", 5)
         self.AID_HOLIDAYS = _holidays(env, "AID_HOLIDAYS")
         self.SECRET_KEY = self._secret(env, "SECRET_KEY", DEV_SECRET)

@@ -106,3 +106,13 @@ def test_postgres_connections_time_out_quickly_sqlite_needs_no_option() -> None:
     pg = TestingConfig.from_env({"DATABASE_URL": "postgresql://postgres@127.0.0.1/x"})
     assert pg.SQLALCHEMY_ENGINE_OPTIONS["connect_args"] == {"connect_timeout": 5}
     assert "connect_args" not in TestingConfig.from_env({}).SQLALCHEMY_ENGINE_OPTIONS
+
+
+def test_import_limits_come_from_the_environment() -> None:
+    from config import ConfigError, TestingConfig
+
+    config = TestingConfig.from_env({"AID_IMPORT_MAX_BYTES": "1024", "AID_IMPORT_MAX_ROWS": "10"})
+    assert (config.AID_IMPORT_MAX_BYTES, config.AID_IMPORT_MAX_ROWS) == (1024, 10)
+    assert TestingConfig.from_env({}).AID_IMPORT_MAX_ROWS == 50_000
+    with pytest.raises(ConfigError, match="AID_IMPORT_MAX_ROWS"):
+        TestingConfig.from_env({"AID_IMPORT_MAX_ROWS": "-3"})
