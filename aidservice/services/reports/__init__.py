@@ -99,11 +99,9 @@ def generate(
     as_of: str | datetime | None = None,
     request_id: str | None = None,
 ) -> Generated:
-    """Validate a request and record it in the audit trail; the report is computed as its bytes are read.
-
-    The caller commits first (the audit event stays even if the reader stops), then reads `chunks`: the report
-    is built in the next transaction, as of the time fixed here, so the same numbers whenever it is read.
-    """
+    """Validate and audit a request; the report is computed, as of the time fixed here, as its bytes are read."""
+    # The caller commits first (the audit event stays even if the reader stops), then reads `chunks`:
+    # the report is built in the next transaction, as of the time fixed here.
     ctx = context(session, actor=actor, settings=settings, kind=kind, period=period, region=region, as_of=as_of,
                   fmt=fmt)
     meta = {"kind": kind, "period": ctx.period.label, "region": ctx.scope.code, "as_of": utc_text(ctx.as_of),

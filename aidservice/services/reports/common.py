@@ -256,8 +256,7 @@ class Context:
         return self.session.get_bind().dialect.name
 
     def tune(self) -> None:
-        """PostgreSQL: no JIT for this transaction's report queries (the correlated subplans inflate the cost
-        estimates, and compiling them took seconds while running them takes milliseconds)."""
+        """PostgreSQL: no JIT (correlated sub-plans inflate the estimates) and room for roster-sized hash joins."""
         if self.dialect == "postgresql":
             self.session.execute(text("SET LOCAL jit = off"))
             self.session.execute(text("SET LOCAL work_mem = '64MB'"))  # hash joins over the roster stay in memory
@@ -322,12 +321,10 @@ class Context:
                 .where(self.scope.schools(), self.enrolled()))
 
     def members(self) -> Table:
-        """Temporary table (student_pk, grp, stage, child): students of the scope in a special group in the period.
-
-        Household statuses reach a student through their own number or a guardian's, personal ones only through
-        their own (the matching of facts_assembly); records current at the report time and valid on some day of
-        the period. Computed once per report and transaction (the matching is the expensive part).
-        """
+        """Temporary table (student_pk, grp, stage, child): the scope's special-group students (see `materialize`)."""
+        # Household statuses reach a student through their own number or a guardian's, personal ones only
+        # through their own (the matching of facts_assembly); records current at the report time and valid
+        # on some day of the period.
         self.materialize()
         return self.tables["member"]
 
@@ -337,12 +334,12 @@ class Context:
         return self.tables["classified"]
 
     def materialize(self) -> None:
-        """Create and fill this report's temporary tables (dropped with the transaction on PostgreSQL): the
-        province-wide matches of special-group records, the scope's members, their classification, and what
-        their decisions pay in the period."""
+        """Fill this report's temporary tables once per transaction: record matches, members, classification."""
+        # Dropped with the transaction on PostgreSQL; dropped and made again on the next report on SQLite.
         connection = self.session.connection()
         if self.tables and _exists(connection, self.tables["classified"].name):
             return
+        self.tables.clear()  # a commit dropped them (PostgreSQL): every one is made again, the instalments too
         metadata = MetaData()
         options = {"postgresql_on_commit": "DROP"} if self.dialect == "postgresql" else {}
 
@@ -383,8 +380,7 @@ class Context:
         self.tables.update(match=match, member=member, classified=classified)
 
     def special_paid(self) -> Table:
-        """Temporary table (decision_id, student_pk, program, kind, amount_fen): instalments of special-group
-        students' decisions due in the period."""
+        """Temporary table (decision_id, student_pk, program, kind, amount_fen): special-group instalments due."""
         classified = self.classified()
         if "paid" in self.tables:
             return self.tables["paid"]
@@ -408,8 +404,7 @@ class Context:
         return select(AgencyRecord).where(AgencyRecord.status.in_(GROUPS), self.record_current(), self.record_valid())
 
     def _match_select(self, rec: Table) -> Any:
-        """Every such record with each student it reaches, directly or as a guardian's (any status); enrolment at
-        the report time is checked where the matches are used."""
+        """Each special-group record with every student it reaches, directly or through a guardian."""
         own = (select(rec.c.hmac, rec.c.grp, Student.id.label("student_pk"), literal(False).label("via_guardian"))
                .join(rec, rec.c.hmac == Student.id_hmac))
         via = (select(rec.c.hmac, rec.c.grp, Guardian.student_pk.label("student_pk"), literal(True).label("via_guardian"))
@@ -465,8 +460,7 @@ class Context:
                 .outerjoin(Application, Application.id == latest.c.app_id))
 
     def instalments(self, students: Any = None) -> Any:
-        """Subquery (decision_id, student_pk, school_code, program, kind, due, amount_fen): instalments of the current
-        awarded decisions of the school year that fall due in the period."""
+        """Subquery of the instalments of current awarded decisions of the school year (optionally some students)."""
         base = Decision
         if self.dialect == "postgresql":
             element = func.json_array_elements(base.instalments).table_valued("value").lateral("element")

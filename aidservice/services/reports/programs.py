@@ -99,8 +99,7 @@ Data = dict[tuple[str, str], dict[str, int]]
 
 
 def _committed(ctx: Context) -> tuple[Data, list[str]]:
-    """Recipients, unfunded and committed money by program and stage (current decisions of the school year, by the
-    school that decided them); the rule-set versions of those decisions."""
+    """Recipients, unfunded and committed money by program and stage, and the rule-set versions used."""
     data: Data = defaultdict(lambda: defaultdict(int))
     awarded = Decision.status == "awarded"
     query = (select(Decision.program, Student.stage, Decision.rule_set_version,
@@ -183,8 +182,7 @@ def _quotas(ctx: Context, names: dict[str, str]) -> list[tuple]:
 
 
 def _places(ctx: Context) -> tuple[Any, Any]:
-    """(places, whether the quota existed) at the report time: now, or from the audit trail's `quota.set` events
-    (their `places.after`), the quota's history; a quota no event describes counts from its last update."""
+    """Quota places at the report time: now, or the last `quota.set` audit event by then (its `places.after`)."""
     if ctx.live:
         return Quota.places, Quota.id.is_not(None)
     summary = AuditEvent.summary

@@ -110,8 +110,7 @@ def _students_and_levels(ctx: Context, data: dict[str, dict[str, int]]) -> list[
 
 
 def _aid(ctx: Context, data: dict[str, dict[str, int]]) -> list[str]:
-    """Aided students and money committed (current awarded decisions of the school year, aid kinds), by the
-    school that decided them; the versions."""
+    """Aided students and committed money by the deciding school's unit, and the rule-set versions used."""
     child = ctx.scope.child()
     query = (select(child, Decision.rule_set_version, func.count(func.distinct(Decision.student_pk)),
                     func.coalesce(func.sum(Decision.amount_fen), 0))

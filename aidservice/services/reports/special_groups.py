@@ -145,8 +145,7 @@ def _outcomes(ctx: Context, member: Any, classified: Any) -> dict[tuple[str, str
 
 
 def unmatched_condition(ctx: Context, a: Any = AgencyRecord) -> Any:
-    """SQL: a current special-group record valid in the period that reaches no enrolled student or guardian
-    (anywhere in the province), attributed to the scope by its number's division code."""
+    """SQL: a special-group record that reaches no enrolled student or guardian, placed by its division code."""
     match = ctx.tables["match"]
     reached = exists().where(match.c.hmac == a.person_hmac)
     if not ctx.live:
@@ -170,8 +169,7 @@ Money = dict[tuple[str, str, str, str], list[int]]
 
 
 def _money(ctx: Context, member: Any, classified: Any) -> tuple[Money, list[str]]:
-    """Committed (current awarded decisions) and paid (instalments due in the period) by group, stage, program;
-    and the rule-set versions of those decisions."""
+    """Committed and paid money by group, stage and program, and the rule-set versions of those decisions."""
     out: Money = defaultdict(lambda: [0, 0, 0])
     versions: set[str] = set()
     awarded = and_(Decision.school_year == ctx.period.school_year, ctx.decision_current(), Decision.status == "awarded")
