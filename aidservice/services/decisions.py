@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aidservice.engine import RuleSet, rules_from_files
-from aidservice.models import Application, Decision, School, Student
+from aidservice.models import Application, Decision, Determination, School, Student
 from aidservice.procedure import instalments
 
 from . import audit
@@ -503,3 +503,32 @@ def open_semester(
         request_id=request_id,
     )
     return summary
+
+
+def flag_after_agency_change(
+    session: Session, *, actor: Actor, cause: str, after_seq: int, request_id: str | None = None
+) -> list[int]:
+    """Flag for the officer's review the current decisions of students whose determination an agency batch
+    just changed (level or awards): the officer then reassesses, which supersedes them. Nothing is decided
+    here. `after_seq` is the change-log head before the batch, so only its determinations are read.
+    """
+    changed = select(Determination.student_pk).where(
+        Determination.seq > after_seq, Determination.cause == cause, Determination.changed
+    )
+    decisions = session.execute(
+        select(Decision).where(
+            Decision.student_pk.in_(changed), Decision.current, Decision.needs_review.is_(False),
+            Decision.status != "withdrawn",
+        ).order_by(Decision.id)
+    ).scalars().all()
+    for decision in decisions:
+        decision.needs_review = True
+    if decisions:
+        session.flush()
+        audit.record(
+            session, actor=actor, action="decisions.flagged", subject=cause,
+            summary={"cause": cause, "decision_ids": [d.id for d in decisions],
+                     "students": len({d.student_pk for d in decisions})},
+            request_id=request_id,
+        )
+    return [d.id for d in decisions]

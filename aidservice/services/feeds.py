@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, literal, select, text
+from sqlalchemy import Select, exists, func, literal, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -266,10 +266,17 @@ def apply_batch(
     batch = _batch_row(session, actor, source, batch_id, digest, len(raw_records))
     _store_records(session, batch.id, source, checked.records)
     students = matched_students(session, checked.records)
+    head = session.scalar(select(func.coalesce(func.max(Determination.seq), 0)))
     redone = redetermine_students(
         session, actor=actor, settings=settings, student_pks=students, cause=f"feed:{source}/{batch_id}",
         request_id=request_id,
     )
+    if redone.changed:
+        # imported here: decisions -> applications -> determinations, which feeds also import at the top
+        from aidservice.services.decisions import flag_after_agency_change
+
+        flag_after_agency_change(session, actor=actor, cause=f"feed:{source}/{batch_id}", after_seq=head,
+                                 request_id=request_id)
     response = {
         "batch_id": batch_id, "accepted": len(checked.records), "rejected": [r.as_json() for r in checked.rejected],
         "matched_students": len(students), "reevaluated": redone.changed,
