@@ -102,3 +102,18 @@ def test_bad_arguments(app: Flask, world: World) -> None:
 def test_nothing_approved_nothing_flagged(app: Flask, world: World) -> None:
     result = run(app)
     assert result.exit_code == 0 and "0 approved application(s)" in result.output
+
+
+def test_a_new_agency_record_that_changes_a_student_flags_the_decisions_for_review(app: Flask, world: World) -> None:
+    world.student("C1", guardians=[5101])
+    student = student_row("C1")
+    application = approve_through_services(app, world, student)
+    before = decisions_of(application.id, current=True)
+    assert before and not any(d.needs_review for d in before)
+    subsistence(world, 5101, "B-C1")  # the family is now a 低保 household: level and amounts change
+    db.session.expire_all()
+    after = decisions_of(application.id, current=True)
+    assert [d.id for d in after] == [d.id for d in before], "flagged, not superseded: the officer reassesses"
+    assert all(d.needs_review for d in after if d.status != "withdrawn")
+    flagged = events("decisions.flagged")
+    assert flagged and flagged[-1].subject == "feed:civil_affairs/B-C1"
