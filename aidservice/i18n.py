@@ -43,6 +43,7 @@ GROUPS = {
     "extreme_poverty_support": "特困供养学生", "orphan": "孤儿", "de_facto_orphan": "事实无人抚养儿童",
     "martyr_child": "烈士子女", "disabled": "残疾学生",
 }
+RELATIONS = {"father": "父亲", "mother": "母亲", "guardian": "其他监护人", "grandfather": "祖父", "grandmother": "祖母"}
 STATUSES = {"confirmed": "已确认", "provisional": "暂定"}
 KINDS = {"grant": "助学金", "waiver": "免学费", "scholarship": "奖学金", "loan": "贷款（额度）"}
 DECISION_STATUSES = {"awarded": "已资助", "not_funded": "名额不足未资助", "withdrawn": "已撤销"}
@@ -71,6 +72,7 @@ EN: dict[str, str] = {
     "当前学年": "School year",
     "学年": "School year",
     "返回首页": "Back to the dashboard",
+    "分页": "Pages",
     "上一页": "Previous",
     "下一页": "Next",
     "第 {page} / {pages} 页，共 {total} 条": "Page {page} of {pages}, {total} in all",
@@ -140,6 +142,11 @@ EN: dict[str, str] = {
     "事实无人抚养儿童": "De facto orphans",
     "烈士子女": "Martyrs' children",
     "残疾学生": "Disabled students",
+    "父亲": "Father",
+    "母亲": "Mother",
+    "其他监护人": "Other guardian",
+    "祖父": "Grandfather",
+    "祖母": "Grandmother",
     "已确认": "Confirmed",
     "暂定": "Provisional",
     "助学金": "Grant",

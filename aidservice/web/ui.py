@@ -135,6 +135,7 @@ def init_app(app: Flask) -> None:
         stage_label=_labeller(i18n.STAGES),
         group_label=_labeller(i18n.GROUPS),
         status_label=_labeller(i18n.STATUSES),
+        relation_label=_labeller(i18n.RELATIONS),
         kind_label=_labeller(i18n.KINDS),
         decision_status_label=_labeller(i18n.DECISION_STATUSES),
         report_label=_labeller(i18n.REPORT_KINDS),

@@ -183,7 +183,7 @@ def used_texts() -> set[str]:
     form_messages = re.compile(r"""(?:ValidationError|DataRequired|InputRequired|message=)\(?\s*["']([^"']*[\u4e00-\u9fff][^"']*)["']""")
     found.update(form_messages.findall((WEB_CODE / "forms.py").read_text(encoding="utf-8")))
     for table in (i18n.LEVELS, i18n.STATES, i18n.ACTIONS, i18n.OUTCOMES, i18n.ROLES, i18n.SOURCES, i18n.STAGES,
-                  i18n.GROUPS, i18n.STATUSES, i18n.KINDS, i18n.DECISION_STATUSES, i18n.REPORT_KINDS):
+                  i18n.GROUPS, i18n.STATUSES, i18n.RELATIONS, i18n.KINDS, i18n.DECISION_STATUSES, i18n.REPORT_KINDS):
         found.update(table.values())
     return {t for t in found if re.search(r"[\u4e00-\u9fff]", t)}
 

@@ -75,6 +75,7 @@ def test_student_page_shows_facts_with_their_sources_and_the_determination(
     assert "张伟" in html and "初二(2)班" in html
     assert "孤儿" in html and "民政部门" in html and "批次 M-2020-09-01" in html  # the agency record, its batch
     assert "学籍名册" in html and "学校信息" in html
+    assert "张家长（父亲）" in html  # the guardian's relation in Chinese
     assert 'class="level level-special"' in html  # the current determination: 特别困难
     assert "教财〔2018〕16号" in html and "暂定" in html
 
