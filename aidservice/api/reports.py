@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response
+from flask import Response, stream_with_context
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
@@ -121,7 +121,8 @@ def get_report(query: dict[str, Any], kind: str) -> Response:
     )
     session.commit()  # the audit event is kept even if the client stops reading
     disposition = "inline" if made.format in ("json", "html") else "attachment"
-    response = Response(_closing(made.chunks, session), mimetype=made.media_type, headers={
+    # the request context is kept while the body streams, so the session and the app stay reachable
+    response = Response(stream_with_context(_closing(made.chunks, session)), mimetype=made.media_type, headers={
         "Content-Disposition": f'{disposition}; filename="{made.filename}"',
         "X-Report-As-Of": made.as_of,
     })
