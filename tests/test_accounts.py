@@ -172,6 +172,18 @@ def test_login_refuses_bad_credentials_with_one_message(
     assert events("auth.login") == []
 
 
+def test_repeated_failed_api_logins_are_throttled_with_429(client: FlaskClient, db_url: str) -> None:
+    make_user(db.session, "auditor", username="olga")
+    statuses = [
+        client.post("/api/v1/auth/login", json={"username": "olga", "password": "wrong password!"}).status_code
+        for _ in range(6)
+    ]
+    assert statuses == [401] * 5 + [429]
+    locked = client.post("/api/v1/auth/login", json={"username": "olga", "password": TEST_PASSWORD})
+    assert locked.status_code == 429, "even the right password waits while the account is locked"
+    assert locked.mimetype == "application/problem+json"
+
+
 def test_login_names_missing_fields(client: FlaskClient, db_url: str) -> None:
     response = client.post("/api/v1/auth/login", json={"username": ""})
     assert response.status_code == 422

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import Unauthorized
 
@@ -13,8 +13,9 @@ from aidservice.api.common import Blueprint
 from aidservice.extensions import db
 from aidservice.models import ROLES
 from aidservice.requestid import current_request_id
-from aidservice.services.accounts import PASSWORD_MAX, login, logout
+from aidservice.services.accounts import NO_THROTTLE, PASSWORD_MAX, login, logout
 from aidservice.services.auth import AuthenticationFailed
+from aidservice.web import GUARD_KEY
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in and out")
 
@@ -55,7 +56,8 @@ def sign_in(body: dict[str, Any]) -> dict[str, Any]:
     try:
         result = login(
             db.session, username=body["username"], password=body["password"],
-            address=request.remote_addr, request_id=current_request_id(),
+            address=request.remote_addr, guard=current_app.extensions.get(GUARD_KEY, NO_THROTTLE),
+            request_id=current_request_id(),
         )
     except AuthenticationFailed:
         db.session.rollback()
