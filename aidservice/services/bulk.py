@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, any_, bindparam, insert, text, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -36,10 +36,20 @@ def where_in(session: Session, column: Any, values: Iterable[Any]) -> Iterator[C
     if not items:
         return
     if backend(session) == "postgresql":
-        yield column == any_(bindparam(None, items, type_=ARRAY(column.type)))
+        yield in_array(column, items)
         return
     for part in chunks(items):
         yield column.in_(part)
+
+
+def in_array(column: Any, items: Sequence[Any]) -> ColumnElement[bool]:
+    """PostgreSQL: `column IN (SELECT unnest(:array))`, a semi-join.
+
+    Never `= ANY(:array)`: with a bound array the server tests each row against the whole list, so
+    a plan that scans (stale statistics, a table just loaded) becomes rows x keys comparisons; the
+    semi-join is an index nested loop or a hash join whatever the statistics say.
+    """
+    return column.in_(select(func.unnest(bindparam(None, list(items), type_=ARRAY(column.type)))).scalar_subquery())
 
 
 def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -106,4 +116,4 @@ def set_many(session: Session, table: Any, column: str, pairs: Sequence[tuple[in
     )
 
 
-__all__ = ["backend", "chunks", "copy_rows", "insert_many", "read_frame", "set_many", "where_in"]
+__all__ = ["backend", "chunks", "copy_rows", "in_array", "insert_many", "read_frame", "set_many", "where_in"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from aidservice.engine import FactsError
@@ -76,10 +76,19 @@ class StudentFacts:
     snapshot: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+def current_record(superseded_by: Any) -> Any:
+    """SQL condition: a record nothing superseded.
+
+    Not written `IS NULL`: nearly every record is current, and a planner with stale statistics
+    that ANDs the superseded_by index into each lookup reads all of them per probe.
+    """
+    return func.coalesce(superseded_by, 0) == 0
+
+
 def valid_on(day: date) -> Any:
     """SQL condition: a current agency record valid on `day` (open ends allowed)."""
     return and_(
-        AgencyRecord.superseded_by.is_(None),
+        current_record(AgencyRecord.superseded_by),
         or_(AgencyRecord.valid_from.is_(None), AgencyRecord.valid_from <= day),
         or_(AgencyRecord.valid_to.is_(None), AgencyRecord.valid_to > day),
     )

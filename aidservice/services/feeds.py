@@ -3,9 +3,9 @@
 A batch is applied in one transaction with its `feed_batches` row: the row stores the canonical
 body hash and the answer, so a replay of the same batch_id and body returns the first answer and
 changes nothing, and another body under the same batch_id is a conflict. Records are validated in
-Python, inserted in bulk, supersede the current record for the same source, person and status with
-one UPDATE, are matched to students through the keyed hash of the number, and the students they
-reach are re-determined before the transaction ends.
+Python, inserted in bulk (COPY on PostgreSQL), supersede the current record for the same source,
+person and status (one UPDATE), are matched to students through the keyed hash of the number, and
+the students they reach are re-determined before the transaction ends.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from .bulk import backend, copy_rows, insert_many, set_many, where_in
 from .context import Settings
 from .determinations import lock, redetermine_students
 from .errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
-from .facts_assembly import GUARDIAN_STATUSES, SOURCE_STATUSES
+from .facts_assembly import GUARDIAN_STATUSES, SOURCE_STATUSES, current_record
 
 MAX_RECORDS = 10_000
 BATCH_ID_MAX = 100  # the cause "feed:<source>/<batch_id>" and audit subjects stay within 160 characters
@@ -337,7 +337,7 @@ def _current_records(session: Session, source: str, records: Sequence[ParsedReco
     found: dict[tuple[str, str], list[int]] = {}
     for condition in where_in(session, table.c.person_hmac, sorted({r.person_hmac for r in records})):
         query = select(table.c.id, table.c.person_hmac, table.c.status).where(
-            condition, table.c.source == source, table.c.superseded_by.is_(None))
+            condition, table.c.source == source, current_record(table.c.superseded_by))
         for record_id, person, status in session.execute(query).all():
             found.setdefault((person, status), []).append(record_id)
     return found

@@ -1,23 +1,24 @@
 """Bulk re-determination of a region (or the province) with the columnar path, resumable, with a dry-run diff.
 
-Per chunk of students (by primary key):
+Once per run, without locks: the change-log head, then the current agency records valid on the date
+that reach the run's students through their own or a guardian's number (one hash join per way).
+Then per chunk of students (by primary key):
 
-1. read set-based without locks: students joined with schools (one query), and the current agency
-   records valid on the date that reach them through their own or a guardian's number (one query
-   per way, as SQL joins);
+1. read set-based: students joined with schools (one query) and their current determinations;
 2. evaluate the whole chunk with the columnar path; build each student's facts snapshot and the
    outcome hash (level, awards, facts) as vectorised string expressions; compare with the current
    determination's outcome hash;
 3. for the students whose outcome differs, evaluate each *distinct* fact combination once with the
    compiled per-record path for the explanation (reasons, missing, award bases), and check that
    it agrees with the columnar result;
-4. under the change-log locks: students re-determined by someone else since step 1 are done again
-   with the per-student path; the rest are stored in bulk (COPY on PostgreSQL) superseding their
+4. under the change-log locks: students someone else re-determined since the run read the change-log
+   head are done again with the per-student path (fresh facts); the rest are stored in bulk (COPY on PostgreSQL) superseding their
    current determinations; one audit event per chunk; the job's cursor moves to the chunk's last
    student; the caller's `checkpoint` commits.
 
 A rerun with the same job key resumes after the cursor; `dry_run` writes nothing and returns who
-gains and loses what, and the money delta by program.
+gains and loses what, and the money delta by program. `redetermine_set` runs steps 1-4 for a list of
+students (large feed batches), under locks its caller already holds.
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Integer, any_, bindparam, case, func, literal, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import case, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from aidservice.engine import LEVELS, RuleSet
@@ -41,7 +41,7 @@ from aidservice.identity import mask
 from aidservice.models import AgencyRecord, Counter, Determination, Guardian, Job, School, Student
 from aidservice.services import audit
 from aidservice.services.actors import Actor, region_prefix
-from aidservice.services.bulk import read_frame, where_in
+from aidservice.services.bulk import in_array, read_frame, where_in
 from aidservice.services.context import Settings
 from aidservice.services.determinations import (
     Batch,
@@ -180,7 +180,7 @@ class Scope:
         if self.pks is None:
             return column >= self.lo if self.hi is None else column.between(self.lo, self.hi)
         if self.array:
-            return column == any_(bindparam(None, list(self.pks), type_=ARRAY(Integer)))
+            return in_array(column, self.pks)
         return column.in_(self.pks)
 
 
@@ -679,7 +679,8 @@ def retire_many(session: Session, backend: str, ids: Sequence[int]) -> None:
     if not ids:
         return
     if backend == "postgresql":
-        session.execute(text("UPDATE determinations SET current = false WHERE id = ANY(:ids)"), {"ids": list(ids)})
+        session.execute(text("UPDATE determinations SET current = false WHERE id IN (SELECT unnest(CAST(:ids AS bigint[])))"),
+                        {"ids": list(ids)})
     else:
         retire(session, ids)
 
