@@ -14,23 +14,39 @@ if TYPE_CHECKING:
     from config import Config
 
 
-def create_app(config: Config | None = None) -> Flask:
-    """Build the app; loads the rule set (refusing to start if broken) but never touches the schema."""
+def create_app(config: Config | None = None, *, offline: bool | None = None) -> Flask:
+    """Build the app; loads the rule set (refusing to start if broken) but never touches the schema.
+
+    `offline` builds only the rules and the commands, for batch commands that never serve a request
+    or open the database; by default it is decided from the `flask` command line (aidservice.startup).
+    """
     from flask import Flask
 
-    from aidservice.requestid import init_request_id
     from config import load_config
 
+    if offline is None:
+        offline = _offline_process()
     app = Flask(__name__)
     app.config.from_object(config if config is not None else load_config())
     app.json.sort_keys = False  # keep the documented field order in responses
+    app.extensions["aid_offline"] = offline
     load_rule_set(app)
-    register_extensions(app)
-    register_blueprints(app)
-    register_error_handlers(app)
+    if not offline:
+        register_extensions(app)
+        register_blueprints(app)
+        register_error_handlers(app)
+        register_request_hooks(app)
     register_commands(app)
-    init_request_id(app)
     return app
+
+
+def _offline_process() -> bool:
+    """This process is the `flask` command line running a batch command listed in aidservice.startup."""
+    import sys
+
+    from aidservice.startup import is_offline_command, running_flask_cli
+
+    return running_flask_cli() and is_offline_command(sys.argv[1:])
 
 
 def load_rule_set(app: Flask) -> None:
@@ -77,6 +93,13 @@ def register_error_handlers(app: Flask) -> None:
     from aidservice import errors
 
     errors.register_error_handlers(app)
+
+
+def register_request_hooks(app: Flask) -> None:
+    """Per-request plumbing: the request id that ties a response to its log lines."""
+    from aidservice.requestid import init_request_id
+
+    init_request_id(app)
 
 
 def register_commands(app: Flask) -> None:

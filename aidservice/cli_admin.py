@@ -11,9 +11,7 @@ from typing import TypeVar
 import click
 from flask.cli import AppGroup
 
-from aidservice.models import ROLES
-from aidservice.services.actors import Actor
-from aidservice.services.auth import SOURCES
+from aidservice.services.actors import ROLES, SOURCES, Actor
 from aidservice.services.errors import DomainError
 
 user_group = AppGroup("user", help="Accounts of officers, administrators and auditors.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -64,3 +65,54 @@ def test_create_app_never_creates_tables(app_factory: Callable[..., Flask], tmp_
     engine = sa.create_engine(url)
     assert sa.inspect(engine).get_table_names() == []
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("argv", "offline"),
+    [
+        (["--app", "wsgi", "aid", "evaluate", "--input", "a.parquet", "--output", "b.parquet"], True),
+        (["-A", "wsgi", "aid", "rules", "check"], True),
+        (["--app=wsgi", "--debug", "aid", "evaluate", "--help"], True),
+        (["--app", "aid", "aid", "rules", "publish"], False),  # publish writes to the database
+        (["--app", "wsgi", "aid", "user", "create", "x"], False),
+        (["--app", "wsgi", "aid", "redetermine"], False),
+        (["--app", "wsgi", "run"], False),
+        (["--app", "wsgi", "routes"], False),
+        (["--app", "wsgi", "db", "upgrade"], False),
+        ([], False),
+    ],
+)
+def test_only_listed_batch_commands_start_without_routes_and_database(argv: list[str], offline: bool) -> None:
+    from aidservice.startup import is_offline_command
+
+    assert is_offline_command(argv) is offline
+
+
+def test_an_offline_app_has_rules_and_commands_but_no_routes_or_database(tmp_path: Path) -> None:
+    from aidservice import create_app
+    from config import TestingConfig
+
+    config = TestingConfig.from_env({"DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}"})
+    app = create_app(config, offline=True)
+    assert app.extensions["aid_rules"].version.startswith("sha256:")
+    assert "sqlalchemy" not in app.extensions and not app.blueprints
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"student_id": "S1", "stage": "junior", "grade": 1, "orphan": true}\n', encoding="utf-8")
+    args = ["aid", "evaluate", "--input", str(source), "--output", str(tmp_path / "out.jsonl")]
+    result = app.test_cli_runner().invoke(args=[*args, "--as-of", "2020-09-01"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8"))["level"] == "special"
+
+
+def test_the_flask_command_line_builds_the_whole_app_for_other_commands(db_url: str) -> None:
+    env = {**os.environ, "AID_ENV": "testing", "DATABASE_URL": db_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "routes"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "/api/v1/health" in done.stdout and "/api/v1/evaluate" in done.stdout

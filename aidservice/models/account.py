@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from aidservice.services.actors import ROLES  # noqa: F401 - re-exported: the vocabulary lives without SQLAlchemy
+
 from .base import Base
 from .rule_set import utcnow
-
-ROLES = ("school_officer", "county_admin", "city_admin", "province_admin", "auditor")
 
 
 class User(Base):

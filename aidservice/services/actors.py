@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+ROLES = ("school_officer", "county_admin", "city_admin", "province_admin", "auditor")
 ADMIN_ROLES = ("county_admin", "city_admin", "province_admin")
+SOURCES = ("poverty_alleviation", "civil_affairs", "disabled_persons_federation", "veterans_affairs")
 
 
 def region_prefix(code: str) -> str:

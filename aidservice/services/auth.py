@@ -13,13 +13,12 @@ from sqlalchemy.orm import Session
 
 from aidservice.models import ApiClient, AuthToken, User
 
-from .actors import Actor
+from .actors import SOURCES, Actor  # noqa: F401 - SOURCES re-exported for callers of this module
 
 TOKEN_BYTES = 32
 USER_TOKEN_PREFIX = "aidu_"
 CLIENT_TOKEN_PREFIX = "aidc_"
 SESSION_LIFETIME = timedelta(hours=8)
-SOURCES = ("poverty_alleviation", "civil_affairs", "disabled_persons_federation", "veterans_affairs")
 
 _hasher = PasswordHasher()
 
