@@ -19,7 +19,24 @@ from aidservice.cli_semester import semester_group
 from aidservice.rulesets import RuleSetBroken, current_rules, load_or_refuse
 from aidservice.schoolyear import current_semester_start
 
-aid = AppGroup("aid", help="Student aid: rules, batch evaluation and administration.")
+
+class FaultReportingGroup(AppGroup):
+    """Reports a database fault (server down, disk full, read-only file) as one clear line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; a database fault becomes a ClickException instead of a traceback with SQL in it."""
+        from aidservice.dbfaults import database_fault
+
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            fault = database_fault(error)
+            if fault is None:
+                raise
+            raise click.ClickException(fault.cli_message) from None
+
+
+aid = FaultReportingGroup("aid", help="Student aid: rules, batch evaluation and administration.")
 rules_group = AppGroup("rules", help="The rule set: check it, publish it.")
 aid.add_command(rules_group)
 aid.add_command(audit_group)

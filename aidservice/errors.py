@@ -11,6 +11,7 @@ import marshmallow as ma
 from flask import Flask, Response, current_app, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from aidservice.dbfaults import database_fault
 from aidservice.engine import FactsError
 from aidservice.requestid import current_request_id
 from aidservice.services.errors import DomainError
@@ -31,6 +32,7 @@ TYPE_SUFFIXES = {
     422: "validation-error",
     429: "too-many-requests",
     500: "internal-error",
+    503: "service-unavailable",
 }
 TITLES = {422: "Validation failed"}
 """Titles that read better than the HTTP reason phrase (and match ValidationFailed's)."""
@@ -151,6 +153,9 @@ def problem_for(error: BaseException) -> Problem:
         return Problem(422, TITLES[422], "The facts are invalid; see errors.", "validation-error", errors)
     if isinstance(error, HTTPException) and error.code is not None:
         return _http_problem(error)
+    fault = database_fault(error)
+    if fault is not None:
+        return Problem(fault.status, fault.title, fault.detail, fault.type_suffix, headers=fault.headers)
     return _http_problem(InternalServerError(UNEXPECTED))
 
 
@@ -208,8 +213,7 @@ def handle_error(error: Exception) -> Response | HTTPException:
         return error  # redirects and the like are responses, not errors
     problem = problem_for(error)
     request_id = current_request_id()
-    if problem.status >= 500:
-        current_app.logger.error("unhandled error, request %s", request_id, exc_info=error)
+    _log(error, problem, request_id)
     if wants_problem_json():
         response = current_app.response_class(
             current_app.json.dumps(problem.to_json(request_id)), problem.status, mimetype=PROBLEM_MIMETYPE
@@ -219,6 +223,15 @@ def handle_error(error: Exception) -> Response | HTTPException:
         response = current_app.response_class(html, problem.status, mimetype="text/html")
     response.headers.update(problem.headers)
     return response
+
+
+def _log(error: Exception, problem: Problem, request_id: str) -> None:
+    """A bug is logged with its traceback; a database fault by its code only (its text may quote personal data)."""
+    fault = database_fault(error)
+    if fault is not None:
+        current_app.logger.warning("database fault %s (%s), request %s", fault.type_suffix, fault.code, request_id)
+    elif problem.status >= 500:
+        current_app.logger.error("unhandled error, request %s", request_id, exc_info=error)
 
 
 def register_error_handlers(app: Flask) -> None:

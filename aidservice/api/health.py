@@ -15,7 +15,7 @@ blp = Blueprint("health", __name__, url_prefix="/api/v1/health", description="Li
 
 
 class HealthSchema(Schema):
-    """Health report; `degraded` means evaluation works but the database does not answer."""
+    """Health report; `degraded` (with status 503) means evaluation works but the database does not answer."""
 
     status = fields.String(required=True, validate=validate.OneOf(["ok", "degraded"]))
     rule_set_version = fields.String(required=True, metadata={"example": "sha256:0123456789abcdef"})
@@ -24,11 +24,15 @@ class HealthSchema(Schema):
 
 @blp.route("", methods=["GET"])
 @blp.response(200, HealthSchema)
-def health() -> dict[str, Any]:
+@blp.alt_response(
+    503, schema=HealthSchema, description="The database does not answer (load balancers: not ready)"
+)
+def health() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Report the rule-set version and whether the database answers; needs no authentication."""
     database_ok = database_available(db.session)
-    return {
+    body = {
         "status": "ok" if database_ok else "degraded",
         "rule_set_version": current_rules().version,
         "database": "ok" if database_ok else "unavailable",
     }
+    return (body, 200, {}) if database_ok else (body, 503, {"Retry-After": "5"})
