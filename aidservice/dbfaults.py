@@ -8,6 +8,8 @@ text, and without importing a driver the process does not use.
 
 from __future__ import annotations
 
+import sqlite3
+import sys
 from dataclasses import dataclass
 
 from sqlalchemy import exc
@@ -98,17 +100,28 @@ def database_fault(error: BaseException) -> DatabaseFault | None:
 
 
 def _fault_of(error: BaseException) -> DatabaseFault | None:
-    """The fault this one exception reports, by the driver's code."""
+    """The fault this one exception reports, wrapped by SQLAlchemy or raw from the driver (COPY)."""
     if isinstance(error, exc.TimeoutError):
         return unavailable("pool-timeout")  # every pooled connection busy: the database is saturated
-    if not isinstance(error, exc.DBAPIError):
-        return None
-    orig = error.orig
+    if isinstance(error, exc.DBAPIError):
+        return _driver_fault(error.orig, invalidated=error.connection_invalidated)
+    if isinstance(error, (sqlite3.Error, *_psycopg_errors())):
+        return _driver_fault(error, invalidated=False)
+    return None
+
+
+def _psycopg_errors() -> tuple[type[BaseException], ...]:
+    """psycopg's base error, if this process loaded the driver (never imported just to look)."""
+    psycopg = sys.modules.get("psycopg")
+    return (psycopg.Error,) if psycopg is not None else ()
+
+
+def _driver_fault(orig: BaseException, *, invalidated: bool) -> DatabaseFault | None:
     sqlite_code = getattr(orig, "sqlite_errorcode", None)
     if sqlite_code is not None:
         return _sqlite_fault(sqlite_code & 0xFF, getattr(orig, "sqlite_errorname", str(sqlite_code)))
     sqlstate = getattr(orig, "sqlstate", None)
-    if error.connection_invalidated:
+    if invalidated:
         return unavailable(sqlstate or "disconnected")
     if sqlstate == PG_DISK_FULL:
         return full(sqlstate)
@@ -116,7 +129,7 @@ def _fault_of(error: BaseException) -> DatabaseFault | None:
         return read_only(sqlstate)
     if sqlstate in PG_UNAVAILABLE or (sqlstate or "").startswith("08"):
         return unavailable(sqlstate or "")
-    if sqlstate is None and isinstance(error, exc.OperationalError | exc.InterfaceError):
+    if sqlstate is None and type(orig).__name__ in ("OperationalError", "InterfaceError"):
         return unavailable("no-connection")  # psycopg: connection refused, closed, or lost mid-query
     return None
 

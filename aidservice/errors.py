@@ -214,6 +214,8 @@ def handle_error(error: Exception) -> Response | HTTPException:
     problem = problem_for(error)
     request_id = current_request_id()
     _log(error, problem, request_id)
+    if database_fault(error) is not None:
+        _discard_connections()
     if wants_problem_json():
         response = current_app.response_class(
             current_app.json.dumps(problem.to_json(request_id)), problem.status, mimetype=PROBLEM_MIMETYPE
@@ -232,6 +234,13 @@ def _log(error: Exception, problem: Problem, request_id: str) -> None:
         current_app.logger.warning("database fault %s (%s), request %s", fault.type_suffix, fault.code, request_id)
     elif problem.status >= 500:
         current_app.logger.error("unhandled error, request %s", request_id, exc_info=error)
+
+
+def _discard_connections() -> None:
+    """After a database fault the request's connection may be dead: close it rather than pool it again."""
+    from aidservice.extensions import db  # the extensions import this module
+
+    db.session().invalidate()  # the scoped_session does not proxy invalidate
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -80,6 +80,7 @@ def read_only_sqlite(tmp: Path) -> sqlite3.Error:
         (lambda tmp: wrapped(psycopg.errors.DiskFull()), (507, "database-full")),
         (lambda tmp: wrapped(psycopg.errors.ReadOnlySqlTransaction(), exc.InternalError),
          (503, "database-read-only")),
+        (lambda tmp: psycopg.errors.AdminShutdown(), (503, "database-unavailable")),  # raw, as COPY raises it
         (lambda tmp: exc.TimeoutError("QueuePool limit reached"), (503, "database-unavailable")),
         (lambda tmp: wrapped(full_sqlite()), (507, "database-full")),
         (lambda tmp: wrapped(read_only_sqlite(tmp)), (503, "database-read-only")),
@@ -87,13 +88,14 @@ def read_only_sqlite(tmp: Path) -> sqlite3.Error:
         (lambda tmp: wrapped(psycopg.errors.UniqueViolation(), exc.IntegrityError), None),
         (lambda tmp: wrapped(psycopg.errors.UndefinedTable(), exc.ProgrammingError), None),
         (lambda tmp: wrapped(psycopg.errors.QueryCanceled()), None),
+        (lambda tmp: psycopg.errors.UniqueViolation(), None),
         (lambda tmp: wrapped(sqlite_error([], "SELECT * FROM missing")), None),
         (lambda tmp: ValueError("not a database error"), None),
     ],
     ids=["pg-refused", "pg-closed", "pg-admin-shutdown", "pg-starting-up", "pg-connection-failure",
-         "pg-too-many-connections", "pg-disk-full", "pg-read-only", "pool-timeout", "sqlite-full",
-         "sqlite-read-only", "pg-unique", "pg-undefined-table", "pg-query-canceled", "sqlite-no-table",
-         "not-database"],
+         "pg-too-many-connections", "pg-disk-full", "pg-read-only", "pg-raw-admin-shutdown", "pool-timeout",
+         "sqlite-full", "sqlite-read-only", "pg-unique", "pg-undefined-table", "pg-query-canceled",
+         "pg-raw-unique", "sqlite-no-table", "not-database"],
 )
 def test_faults_of_the_environment_are_told_apart_from_bugs(make: Any, expected: Any, tmp_path: Path) -> None:
     fault = database_fault(make(tmp_path))
