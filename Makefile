@@ -7,13 +7,16 @@ PY     := $(VENV)/bin/python
 FLASK  := $(VENV)/bin/flask --app wsgi
 STAMP  := $(VENV)/.install.stamp
 
-.PHONY: help install run test lint bench
+.PHONY: help install run test faults lint bench
 
 help:
 	@echo "make install   create $(VENV) and install aidservice with its test extras"
 	@echo "make run       migrate the SQLite database, load the demo province once, serve on 127.0.0.1:\$${PORT:-5000}"
 	@echo "make test      ruff + pytest (SQLite always; PostgreSQL when TEST_DATABASE_URL is set or 127.0.0.1:5432 answers;"
 	@echo "               browser tests when /usr/bin/chromium is installed, screenshots in tests/browser/screenshots/)"
+	@echo "make faults    the real fault scenarios (tests/faults, marker outage): gunicorn worker and aid redetermine"
+	@echo "               killed with -9, a private PostgreSQL restarted under load, SQLite on a full and a read-only"
+	@echo "               file system; needs root (private PostgreSQL as the postgres user, unshare for a tmpfs)"
 	@echo "make lint      ruff only"
 	@echo "make bench     run the benchmarks (bench/run_all.py)"
 
@@ -46,6 +49,10 @@ run: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -q
+
+# Not in `make test` (about 2 minutes on a quiet machine, far more on a busy one); .ci/run runs both.
+faults: install
+	$(VENV)/bin/pytest -q -m outage tests/faults
 
 lint: install
 	$(VENV)/bin/ruff check .

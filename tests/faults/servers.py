@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,13 +117,13 @@ class Gunicorn:
     """`gunicorn wsgi:app` with its own workers on a free port, as `make run` serves the app."""
 
     def __init__(self, env: Mapping[str, str], *, workers: int = 2, preferred_port: int = 5308,
-                 app: str = "wsgi:app", log: Path | None = None) -> None:
+                 app: str = "wsgi:app", log: Path | None = None, prefix: Sequence[str] = ()) -> None:
         self.port = free_port(preferred_port)
         self.log = log
         out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed in stop()
         self._out = out
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", str(workers), "--timeout", "60",
+            [*prefix, sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", str(workers), "--timeout", "60",
              "--graceful-timeout", "2", "-b", f"127.0.0.1:{self.port}", app],
             cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env},
             stdout=out, stderr=out, start_new_session=True,
@@ -159,6 +159,50 @@ class Gunicorn:
                 self.process.wait(timeout=20)
         if self._out is not subprocess.DEVNULL:
             self._out.close()
+
+
+class PrivateMount:
+    """A small tmpfs at a folder that only a private mount namespace sees, held open by a sleeping process.
+
+    SQLite resolves symbolic links in file names, so /proc/PID/root/... would lead it back to the host's
+    folder: whatever must see the tmpfs runs inside the namespace (`inside`, `prefix`).
+    """
+
+    def __init__(self, size_kib: int) -> None:
+        if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("nsenter") is None:
+            missing("a private tmpfs needs root and util-linux's unshare and nsenter")
+        self.folder = Path(tempfile.mkdtemp(prefix="aid-faults-fs-", dir="/tmp"))
+        self.holder = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+             f"mount -t tmpfs -o size={size_kib}k,mode=0755 tmpfs {self.folder} && echo mounted && exec sleep 900"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        line = self.holder.stdout.readline().strip()  # type: ignore[union-attr]
+        if line != "mounted":
+            self.holder.kill()
+            missing(f"cannot mount a tmpfs in a private mount namespace: {self.holder.stderr.read()[-500:]}")  # type: ignore[union-attr]
+
+    @property
+    def prefix(self) -> list[str]:
+        """Run a command inside the namespace: `[*mount.prefix, argv...]`."""
+        return ["nsenter", "-t", str(self.holder.pid), "-m", "--"]
+
+    def inside(self, *argv: str, check: bool = True, timeout: float = 120,
+               env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*self.prefix, *argv], check=check, capture_output=True, text=True, timeout=timeout,
+                              cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})})
+
+    def remount(self, mode: str) -> None:
+        """`ro` or `rw`: the instance folder's file system turns read-only (or back) under a running server."""
+        self.inside("mount", "-o", f"remount,{mode}", str(self.folder))
+
+    def close(self) -> None:
+        self.holder.kill()
+        self.holder.wait(timeout=20)
+        for stream in (self.holder.stdout, self.holder.stderr):
+            if stream is not None:
+                stream.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 @dataclass

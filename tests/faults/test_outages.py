@@ -3,11 +3,15 @@
 While PostgreSQL is down every request is a quick 503 problem+json (none is a 500, none hangs), and the
 same gunicorn workers serve again once it is back, without a restart; batches that failed are retried by
 their batch_id and every batch ends up stored whole, once. The SQLite tests put the instance folder on a
-small tmpfs in a private mount namespace (`unshare -m`), so ENOSPC and EROFS come from a real file system.
+small tmpfs in a private mount namespace (`unshare -m`), so ENOSPC and EROFS come from a real file system:
+the disk fills under a running server; the folder is read-only when a server starts (a file system with files
+open for writing cannot be remounted read-only).
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import threading
 import time
 import uuid
@@ -24,10 +28,10 @@ from flask_migrate import upgrade
 from aidservice.extensions import db
 from aidservice.models import AgencyRecord, FeedBatch
 from tests.factories import make_client
-from tests.faults.servers import Gunicorn, PrivatePostgres, Reply, request
+from tests.faults.servers import Gunicorn, PrivateMount, PrivatePostgres, Reply, request
 from tests.feeds_support import committed_app, person, record, school, student
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.outage, pytest.mark.timeout(300)]
 FEED = "/api/v1/feeds/civil_affairs/batches"
 OUTCOMES = "/api/v1/feeds/civil_affairs/outcomes?limit=5"
 WRITERS, PER_WRITER = 2, 15  # each writer's batches name its own students' guardians
@@ -217,3 +221,77 @@ def assert_every_batch_stored_whole_once(url: str, answered: dict[str, Reply]) -
     with app.app_context():
         db.engine.dispose()
     assert audit.exit_code == 0, audit.output  # the hash chain has no hole where a batch died
+
+
+PROBE = """
+import json, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1])
+found = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+         for t in ("feed_batches", "agency_records", "determinations", "audit_events")}
+print(json.dumps({"integrity": conn.execute("PRAGMA integrity_check").fetchone()[0], **found}))
+"""
+
+
+def big_batch(batch_id: str) -> dict[str, Any]:
+    """Enough records that the batch must grow the file (and its journal) by many pages."""
+    records = [record(person(7000 + i), "subsistence_allowance") for i in range(WRITERS * PER_WRITER)]
+    return {"batch_id": batch_id, "records": records + [record(person(80_000 + i), "orphan") for i in range(300)]}
+
+
+def test_sqlite_on_a_full_then_read_only_file_system_refuses_writes_clearly_and_keeps_the_file_whole(
+    tmp_path: Path,
+) -> None:
+    seed = tmp_path / "seed.sqlite3"
+    token = migrated(f"sqlite:///{seed}")
+    mount = PrivateMount(size_kib=8 * 1024)
+    database = mount.folder / "aidservice.sqlite3"
+    env = {"DATABASE_URL": f"sqlite:///{database}"}
+    mount.inside("cp", str(seed), str(database))
+
+    def probe() -> dict[str, Any]:
+        return json.loads(mount.inside(sys.executable, "-c", PROBE, str(database)).stdout)
+
+    def cli_client_create() -> Any:
+        return mount.inside(sys.executable, "-m", "flask", "--app", "wsgi", "aid", "client", "create", "民政",
+                            "--source", "civil_affairs", check=False, env=env)
+
+    server = Gunicorn(env, workers=1, prefix=mount.prefix, log=tmp_path / "gunicorn.log")
+    try:
+        start = probe()
+        mount.inside("sh", "-c", f"dd if=/dev/zero of={mount.folder / 'filler'} bs=64k 2>/dev/null; true")
+        full = request("POST", server.port, FEED, body=big_batch("FULL-1"), token=token)
+        assert full.status == 507, (full.body, server.tail())
+        assert full.content_type == "application/problem+json" and full.body["type"].endswith("/database-full")
+        assert request("GET", server.port, "/api/v1/health").status == 200  # reads go on
+        refused = cli_client_create()
+        assert refused.returncode == 1 and "Database out of space (SQLITE_FULL)" in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+        assert probe() == start and start["integrity"] == "ok"  # nothing of the batch, the file whole
+
+        mount.inside("rm", str(mount.folder / "filler"))
+        retry = request("POST", server.port, FEED, body=big_batch("FULL-1"), token=token)
+        assert retry.status == 200 and retry.body["accepted"] == WRITERS * PER_WRITER + 300, retry.body
+        stored = probe()
+        assert stored["feed_batches"] == start["feed_batches"] + 1 and stored["integrity"] == "ok"
+
+        server.stop()  # a file system with files open for writing cannot turn read-only
+        mount.remount("ro")
+        server = Gunicorn(env, workers=1, prefix=mount.prefix, log=tmp_path / "gunicorn-ro.log")
+        read_only = request("POST", server.port, FEED, body=big_batch("RO-1"), token=token)
+        assert read_only.status == 503, (read_only.body, server.tail())
+        assert read_only.content_type == "application/problem+json", read_only.body
+        assert read_only.body["type"].endswith("/database-read-only") and "read-only" in read_only.body["detail"]
+        assert request("GET", server.port, "/api/v1/health").status == 200
+        refused = cli_client_create()
+        assert refused.returncode == 1 and "Database read-only" in refused.stderr, refused.stderr
+        assert probe() == stored
+
+        server.stop()
+        mount.remount("rw")
+        server = Gunicorn(env, workers=1, prefix=mount.prefix, log=tmp_path / "gunicorn-rw.log")
+        again = request("POST", server.port, FEED, body=big_batch("RO-1"), token=token)
+        assert again.status == 200, again.body
+        assert probe()["feed_batches"] == stored["feed_batches"] + 1
+    finally:
+        server.stop()
+        mount.close()
