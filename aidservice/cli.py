@@ -25,11 +25,12 @@ class FaultReportingGroup(AppGroup):
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand; a database fault becomes a ClickException instead of a traceback with SQL in it."""
-        from aidservice.dbfaults import database_fault
-
         try:
             return super().invoke(ctx)
         except Exception as error:
+            # imported only now: batch commands (aid evaluate) start without SQLAlchemy
+            from aidservice.dbfaults import database_fault
+
             fault = database_fault(error)
             if fault is None:
                 raise
