@@ -151,7 +151,7 @@ def wait_for(replies_of: Any, since: float) -> None:
 
 
 def test_postgresql_restarted_and_stopped_under_load_gives_clean_503s_and_the_same_workers_recover(
-    postgres: PrivatePostgres, tmp_path: Path
+    postgres: PrivatePostgres, tmp_path: Path, record_property: Any
 ) -> None:
     url = postgres.create_database(f"aid_faults_{uuid.uuid4().hex[:8]}")
     token = migrated(url)
@@ -187,10 +187,14 @@ def test_postgresql_restarted_and_stopped_under_load_gives_clean_503s_and_the_sa
     gap = between(replies, down, up)
     assert Counter(kind_of(n) for n, _ in gap).keys() == {"write", "read", "health"}, gap
     assert all(r.status == 503 for _, r in gap), Counter(r.status for _, r in gap)
-    for since in (back, started):
+    for label, since in (("restart", back), ("start", started)):
         recovery = recovered_by(replies, since)
         assert set(recovery) == {"write", "read", "health"}, recovery
         assert max(recovery.values()) < RECOVERY_S, recovery
+        record_property(f"served_again_after_{label}_s", round(max(recovery.values()), 3))  # docs/benchmarks.md
+    record_property("requests", len(replies))
+    record_property("status_503", statuses[503])
+    record_property("slowest_503_s", round(max(r.ended - r.started for _, r in replies if r.status == 503), 3))
     assert_every_batch_stored_whole_once(url, retried)
 
 
