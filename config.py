@@ -114,6 +114,7 @@ class Config:
         self.AID_HOLIDAYS = _holidays(env, "AID_HOLIDAYS")
         self.SECRET_KEY = self._secret(env, "SECRET_KEY", DEV_SECRET)
         self.AID_ID_HMAC_KEY = self._secret(env, "AID_ID_HMAC_KEY", DEV_HMAC_KEY)
+        self.AID_ID_KEYS, self.AID_ID_KEY_CURRENT = self._id_keys(env)
         # Secure cookies need TLS (directly or at the proxy in front): on by default in production only.
         self.SESSION_COOKIE_SECURE = _flag(env, "AID_SECURE_COOKIES", self.secure_cookies_by_default)
         self.AID_UI_LANGUAGE = (env.get("AID_UI_LANGUAGE") or "zh-CN").strip()
@@ -134,6 +135,17 @@ class Config:
         if self.dev_defaults:
             return dev_default
         raise ConfigError(f"{key} must be set in the environment for the {self.NAME} configuration")
+
+
+    def _id_keys(self, env: Mapping[str, str]) -> tuple[dict[str, bytes], str]:
+        """The AES-GCM keyring for identity numbers at rest; development and testing use a labelled dev key."""
+        from aidservice.crypto import DEV_KEY, DEV_KEY_ID, KeyringError, parse_keys
+
+        text = self._secret(env, "AID_ID_KEYS", f"{DEV_KEY_ID}:{DEV_KEY}")
+        try:
+            return parse_keys(text, env.get("AID_ID_KEY_CURRENT", ""))
+        except KeyringError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 class DevelopmentConfig(Config):

@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 from aidservice.cli_admin import client_group, regions_group, user_group
 from aidservice.cli_audit import audit_group
 from aidservice.cli_demo import demo_data
+from aidservice.cli_keys import keys_group
 from aidservice.cli_redetermine import redetermine_command
 from aidservice.cli_report import report_group
 from aidservice.cli_semester import semester_group
@@ -45,6 +46,7 @@ aid.add_command(demo_data)
 aid.add_command(semester_group)
 aid.add_command(redetermine_command)
 aid.add_command(report_group)
+aid.add_command(keys_group)
 for _group in (user_group, client_group, regions_group):
     aid.add_command(_group)
 

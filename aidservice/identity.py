@@ -6,9 +6,6 @@ import hashlib
 import hmac
 from datetime import date
 
-from stdnum.cn import ric
-from stdnum.exceptions import ValidationError
-
 
 class InvalidIdNumber(ValueError):
     """An identity number that is not a valid 18-character resident ID; the message says why."""
@@ -21,6 +18,9 @@ def normalise_id_number(value: object, today: date | None = None) -> str:
     not checked against a list: people keep the code of where they were first registered, and a
     stale list would turn away real students.
     """
+    from stdnum.cn import ric  # 70 ms to import (division list): only where numbers are validated
+    from stdnum.exceptions import ValidationError
+
     if not isinstance(value, str):
         raise InvalidIdNumber("must be an 18-character resident identity number")
     number = ric.compact(value)

@@ -192,10 +192,10 @@ def load_roster(url: str, n: int, seed: int) -> Roster:
               [(code, f"县{code}", "county", code[:4] + "00") for code in COUNTIES])
         _copy(cur, "schools (code, name, region_code, city_code, stages, kind, inclusive_kindergarten, "
                    "tuition_fee_fen, central_university, created_at, updated_at)", school_rows)
-        _copy(cur, "students (id, student_id, id_number, id_hmac, name, school_code, class_name, stage, grade, "
+        _copy(cur, "students (id, student_id, id_cipher, id_key_id, id_hmac, id_mask, name, school_code, class_name, stage, grade, "
                    "boarding, rural_hukou, agri_major, arts_performance_major, retired_soldier, salaried, "
                    "created_at, updated_at)", student_rows)
-        _copy(cur, "guardians (student_pk, id_number, id_hmac, name, relation)", guardian_rows)
+        _copy(cur, "guardians (student_pk, id_cipher, id_key_id, id_hmac, id_mask, name, relation)", guardian_rows)
         cur.execute("SELECT setval(pg_get_serial_sequence('students', 'id'), %s)", (n,))
         conn.commit()
         conn.autocommit = True
@@ -209,10 +209,25 @@ def _copy(cursor: Any, target: str, rows: list[tuple[Any, ...]]) -> None:
             copy.write_row(row)
 
 
+def _vault() -> Any:
+    """The development keyring and HMAC key (what `make run` and the benchmarks' app use)."""
+    from aidservice.crypto import vault_from_config
+    from config import DevelopmentConfig
+
+    return vault_from_config(DevelopmentConfig.from_env({}))
+
+
+def _sealed(vault: Any, kind: str, number: str) -> tuple[Any, ...]:
+    """A number's stored columns (id_cipher, id_key_id, id_hmac, id_mask): the same seal as every writer."""
+    from aidservice.crypto import SEALED_COLUMNS
+
+    columns = vault.seal(kind, number)
+    return tuple(columns[name] for name in SEALED_COLUMNS)
+
+
 def _student_rows(stages: list[str], schools: dict[str, tuple[str, str, int | None]], rnd: random.Random,
                   now: datetime) -> list[tuple[Any, ...]]:
-    from aidservice.identity import id_hmac
-    from config import DEV_HMAC_KEY
+    vault = _vault()
 
     by_stage: dict[str, list[str]] = {}
     for code, (_county, stage, _fee) in schools.items():
@@ -221,7 +236,7 @@ def _student_rows(stages: list[str], schools: dict[str, tuple[str, str, int | No
     for i, stage in enumerate(stages):
         number = person_number(0, i)
         rows.append((
-            i + 1, f"S{i:08d}", number, id_hmac(DEV_HMAC_KEY, number), "学生",
+            i + 1, f"S{i:08d}", *_sealed(vault, "student", number), "学生",
             by_stage[stage][i % len(by_stage[stage])], "一班", stage, rnd.randint(1, YEARS[stage]),
             stage != "primary", rnd.random() < 0.35, stage == "vocational" and rnd.random() < 0.12,
             stage == "vocational" and rnd.random() < 0.04, stage == "undergraduate" and rnd.random() < 0.01,
@@ -232,15 +247,14 @@ def _student_rows(stages: list[str], schools: dict[str, tuple[str, str, int | No
 
 def _guardian_rows(stages: list[str], rnd: random.Random) -> tuple[list[tuple[Any, ...]], list[tuple[int, int]]]:
     """About 1.9 guardians a student (half the graduate students list none)."""
-    from aidservice.identity import id_hmac
-    from config import DEV_HMAC_KEY
+    vault = _vault()
 
     rows, guardians = [], []
     for i, stage in enumerate(stages):
         count = 0 if stage in ("master", "doctor") and rnd.random() < 0.5 else (2 if rnd.random() < 0.9 else 1)
         for relation in ("father", "mother")[:count]:
             number = person_number(1, len(guardians))
-            rows.append((i + 1, number, id_hmac(DEV_HMAC_KEY, number), "家长", relation))
+            rows.append((i + 1, *_sealed(vault, "guardian", number), "家长", relation))
             guardians.append((i, len(guardians)))
     return rows, guardians
 

@@ -115,8 +115,14 @@ def load(url: str, n: int, seed: int, version: str) -> dict[str, int]:
     """The synthetic province, with COPY; returns row counts."""
     import psycopg
 
-    from aidservice.identity import id_hmac
-    from config import DEV_HMAC_KEY
+    from aidservice.crypto import SEALED_COLUMNS, vault_from_config
+    from config import DevelopmentConfig
+
+    vault = vault_from_config(DevelopmentConfig.from_env({}))  # the development keyring and HMAC key
+
+    def sealed(kind: str, person: str) -> tuple[Any, ...]:
+        columns = vault.seal(kind, person)
+        return tuple(columns[name] for name in SEALED_COLUMNS)
 
     rnd = random.Random(seed)
     now = datetime.now(UTC) - timedelta(days=1)
@@ -146,15 +152,17 @@ def load(url: str, n: int, seed: int, version: str) -> dict[str, int]:
         for i, stage in enumerate(stages):
             school, county = schools[stage][i % len(schools[stage])]
             own = number(0, i, county)
-            own_hmac = id_hmac(DEV_HMAC_KEY, own)
-            student_rows.append((i + 1, f"S{i:08d}", own, own_hmac, "学生", school, "一班", stage,
+            own_columns = sealed("student", own)
+            own_hmac = own_columns[2]
+            student_rows.append((i + 1, f"S{i:08d}", *own_columns, "学生", school, "一班", stage,
                                  rnd.randint(1, YEARS[stage]), False, False, False, False, False, False, now, now))
             guardian_hmacs = []
             for relation in ("father", "mother")[: (2 if rnd.random() < 0.9 else 1)]:
                 g = number(1, guardian_index, county)
                 guardian_index += 1
-                g_hmac = id_hmac(DEV_HMAC_KEY, g)
-                guardian_rows.append((i + 1, g, g_hmac, "家长", relation))
+                g_columns = sealed("guardian", g)
+                g_hmac = g_columns[2]
+                guardian_rows.append((i + 1, *g_columns, "家长", relation))
                 guardian_hmacs.append((g, g_hmac))
             north = 2.0 if county[:4] + "00" in NORTH else 0.6
             groups: set[str] = set()
@@ -175,12 +183,13 @@ def load(url: str, n: int, seed: int, version: str) -> dict[str, int]:
                     records.append((SOURCE[status], status, mask(own), own_hmac))
             if groups:
                 members[i + 1] = groups
-        with cur.copy("COPY students (id, student_id, id_number, id_hmac, name, school_code, class_name, stage, "
+        with cur.copy("COPY students (id, student_id, id_cipher, id_key_id, id_hmac, id_mask, name, school_code, class_name, stage, "
                       "grade, boarding, rural_hukou, agri_major, arts_performance_major, retired_soldier, salaried, "
                       "created_at, updated_at) FROM STDIN") as copy:
             for row in student_rows:
                 copy.write_row(row)
-        with cur.copy("COPY guardians (student_pk, id_number, id_hmac, name, relation) FROM STDIN") as copy:
+        with cur.copy("COPY guardians (student_pk, id_cipher, id_key_id, id_hmac, id_mask, name, relation) "
+                      "FROM STDIN") as copy:
             for row in guardian_rows:
                 copy.write_row(row)
         del student_rows, guardian_rows
@@ -189,7 +198,7 @@ def load(url: str, n: int, seed: int, version: str) -> dict[str, int]:
             county = counties[k % len(counties)][1]
             person = number(2, k, county)
             status = rnd.choice(("registered_poor", "subsistence_allowance", "disabled"))
-            records.append((SOURCE[status], status, mask(person), id_hmac(DEV_HMAC_KEY, person)))
+            records.append((SOURCE[status], status, mask(person), vault.hmac(person)))
         with cur.copy("COPY feed_batches (id, source, batch_id, body_hash, received_at, record_count, accepted, "
                       "response) FROM STDIN") as copy:
             for b, source in enumerate(sorted(set(SOURCE.values())), start=1):

@@ -23,7 +23,7 @@ from aidservice.services.applications import ActionRequest
 from aidservice.services.auth import resolve_token
 from aidservice.services.context import Settings
 from aidservice.services.feeds import apply_batch
-from tests.factories import HMAC_KEY, bearer, make_client, make_school, make_student, make_user
+from tests.factories import HMAC_KEY, VAULT, bearer, make_client, make_school, make_student, make_user
 from tests.feeds_support import committed_app, person, record, scratch_database  # noqa: F401 - re-exported
 
 SUBMITTED = date(2020, 10, 12)  # a Monday in the autumn semester: evaluations are as of 2020-09-01
@@ -57,7 +57,7 @@ def clock_fixture(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Clock:
 def service_settings(app: Flask, today: date = SUBMITTED, **changes: Any) -> Settings:
     config = app.config
     values: dict[str, Any] = {
-        "rules": app.extensions["aid_rules"], "school_year": YEAR, "id_hmac_key": HMAC_KEY, "today": today,
+        "rules": app.extensions["aid_rules"], "school_year": YEAR, "id_hmac_key": HMAC_KEY, "ids": VAULT, "today": today,
         "notice_working_days": config["AID_NOTICE_WORKING_DAYS"], "holidays": tuple(config["AID_HOLIDAYS"]),
     }
     return Settings(**{**values, **changes})

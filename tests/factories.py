@@ -12,7 +12,7 @@ from functools import cache
 
 from sqlalchemy.orm import Session
 
-from aidservice.identity import id_hmac
+from aidservice.crypto import DEV_KEY, DEV_KEY_ID, IdVault, parse_keys
 from aidservice.models import ApiClient, Guardian, Region, School, Student, User
 from aidservice.services.auth import (
     CLIENT_TOKEN_PREFIX,
@@ -29,6 +29,7 @@ WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK = "10X98765432"
 TEST_PASSWORD = "correct horse battery"
 HMAC_KEY = DEV_HMAC_KEY  # what TestingConfig uses for AID_ID_HMAC_KEY
+VAULT = IdVault(*parse_keys(f"{DEV_KEY_ID}:{DEV_KEY}"), hmac_key=HMAC_KEY)  # TestingConfig's keyring
 
 
 def check_character(first17: str) -> str:
@@ -94,14 +95,12 @@ def make_student(
     """A student of `school` with ID number `id_number(seed)` and guardians given as (seed, name, relation)."""
     number = id_number(seed)
     student = Student(
-        student_id=student_id, id_number=number, id_hmac=id_hmac(HMAC_KEY, number), name=name,
+        student_id=student_id, **VAULT.seal("student", number), name=name,
         school_code=school.code, class_name="一班", stage=stage or school.stages[0], grade=grade, **flags,
     )
     for g_seed, g_name, relation in guardians:
         g_number = id_number(g_seed, born=date(1980, 1, 1))
-        student.guardians.append(
-            Guardian(id_number=g_number, id_hmac=id_hmac(HMAC_KEY, g_number), name=g_name, relation=relation)
-        )
+        student.guardians.append(Guardian(**VAULT.seal("guardian", g_number), name=g_name, relation=relation))
     session.add(student)
     session.flush()
     return student

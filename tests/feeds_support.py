@@ -22,7 +22,7 @@ from aidservice.services.auth import resolve_token
 from aidservice.services.context import Settings
 from aidservice.services.feeds import BatchOutcome, apply_batch
 from config import REPO_ROOT, TestingConfig
-from tests.factories import HMAC_KEY, id_number, make_client, make_school, make_student
+from tests.factories import HMAC_KEY, VAULT, id_number, make_client, make_school, make_student
 
 TODAY = date(2020, 10, 1)  # autumn semester of 2020-2021: determinations are as of 2020-09-01
 AS_OF = date(2020, 9, 1)
@@ -30,7 +30,7 @@ AS_OF = date(2020, 9, 1)
 
 def settings_for(app: Flask, today: date = TODAY) -> Settings:
     """The services' settings for the test app, with today pinned."""
-    return Settings(rules=app.extensions["aid_rules"], school_year="2020-2021", id_hmac_key=HMAC_KEY, today=today)
+    return Settings(rules=app.extensions["aid_rules"], school_year="2020-2021", id_hmac_key=HMAC_KEY, ids=VAULT, today=today)
 
 
 def client_actor(source: str) -> tuple[Actor, str]:

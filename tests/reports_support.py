@@ -42,7 +42,16 @@ from aidservice.services.context import Settings
 from aidservice.services.determinations import redetermine_students
 from aidservice.services.feeds import apply_batch
 from aidservice.services.quotas import put_quota
-from tests.factories import HMAC_KEY, bearer, id_number, make_client, make_school, make_student, make_user
+from tests.factories import (
+    HMAC_KEY,
+    VAULT,
+    bearer,
+    id_number,
+    make_client,
+    make_school,
+    make_student,
+    make_user,
+)
 
 YEAR = "2020-2021"
 SUBMITTED = date(2020, 10, 12)
@@ -51,7 +60,7 @@ LOW_INCOME = "5000.00"
 
 
 def settings_for(app: Flask, today: date = SUBMITTED) -> Settings:
-    return Settings(rules=app.extensions["aid_rules"], school_year=YEAR, id_hmac_key=HMAC_KEY, today=today,
+    return Settings(rules=app.extensions["aid_rules"], school_year=YEAR, id_hmac_key=HMAC_KEY, ids=VAULT, today=today,
                     notice_working_days=5, holidays=())
 
 

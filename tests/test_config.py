@@ -60,12 +60,17 @@ def test_process_environment_is_read_when_built_not_at_import(monkeypatch: pytes
         assert not hasattr(config.Config, key), f"{key} would be fixed at import time"
 
 
+PRODUCTION_KEYS = {"AID_ID_KEYS": "k1:" + "A" * 43 + "="}  # 32 zero bytes: a well-formed key, not a secret one
+
+
 def test_production_refuses_to_start_without_secrets() -> None:
     with pytest.raises(ConfigError, match="SECRET_KEY"):
-        ProductionConfig.from_env({"AID_ID_HMAC_KEY": "k"})
+        ProductionConfig.from_env({"AID_ID_HMAC_KEY": "k", **PRODUCTION_KEYS})
     with pytest.raises(ConfigError, match="AID_ID_HMAC_KEY"):
-        ProductionConfig.from_env({"SECRET_KEY": "s"})
-    assert ProductionConfig.from_env({"SECRET_KEY": "s", "AID_ID_HMAC_KEY": "k"}).SECRET_KEY == "s"
+        ProductionConfig.from_env({"SECRET_KEY": "s", **PRODUCTION_KEYS})
+    with pytest.raises(ConfigError, match="AID_ID_KEYS"):
+        ProductionConfig.from_env({"SECRET_KEY": "s", "AID_ID_HMAC_KEY": "k"})
+    assert ProductionConfig.from_env({"SECRET_KEY": "s", "AID_ID_HMAC_KEY": "k", **PRODUCTION_KEYS}).SECRET_KEY == "s"
 
 
 def test_development_and_testing_have_insecure_defaults_only_for_themselves() -> None:
@@ -77,7 +82,7 @@ def test_development_and_testing_have_insecure_defaults_only_for_themselves() ->
 def test_aid_env_selects_the_class() -> None:
     assert isinstance(load_config({}), DevelopmentConfig)
     assert isinstance(load_config({"AID_ENV": "testing"}), TestingConfig)
-    prod = load_config({"AID_ENV": "production", "SECRET_KEY": "s", "AID_ID_HMAC_KEY": "k"})
+    prod = load_config({"AID_ENV": "production", "SECRET_KEY": "s", "AID_ID_HMAC_KEY": "k", **PRODUCTION_KEYS})
     assert isinstance(prod, ProductionConfig)
     with pytest.raises(ConfigError, match="AID_ENV"):
         load_config({"AID_ENV": "staging"})

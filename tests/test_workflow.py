@@ -40,7 +40,7 @@ from tests.applications_support import (
     subsistence,
     world_fixture,  # noqa: F401 - fixture "world"
 )
-from tests.factories import HMAC_KEY, make_school, make_student, make_user
+from tests.factories import HMAC_KEY, VAULT, make_school, make_student, make_user
 
 pytestmark = pytest.mark.databases
 
@@ -228,7 +228,7 @@ def committed(db_url: str, tmp_path: Any) -> Iterator[tuple[Flask, int, dict[str
 
 
 def _settings(application: Flask) -> Settings:
-    return Settings(rules=application.extensions["aid_rules"], school_year=YEAR, id_hmac_key=HMAC_KEY, today=SUBMITTED)
+    return Settings(rules=application.extensions["aid_rules"], school_year=YEAR, id_hmac_key=HMAC_KEY, ids=VAULT, today=SUBMITTED)
 
 
 def _review(session: Session, application: Flask, actor: Actor, application_id: int, version: int) -> Application:
@@ -302,8 +302,8 @@ def test_two_officers_racing_in_threads_one_wins(committed: tuple[Flask, int, di
 
 
 def test_the_notice_period_counts_working_days(app: Flask) -> None:
-    settings = Settings(rules=app.extensions["aid_rules"], school_year=YEAR, id_hmac_key=HMAC_KEY,
+    settings = Settings(rules=app.extensions["aid_rules"], school_year=YEAR, id_hmac_key=HMAC_KEY, ids=VAULT,
                         holidays=(date(2020, 10, 14),))
     assert svc.notice_period_end(settings, SUBMITTED) == NOTICE_LAST_DAY + timedelta(days=3)  # Wed off, weekend
-    plain = Settings(rules=app.extensions["aid_rules"], school_year=YEAR, id_hmac_key=HMAC_KEY)
+    plain = Settings(rules=app.extensions["aid_rules"], school_year=YEAR, id_hmac_key=HMAC_KEY, ids=VAULT)
     assert svc.notice_period_end(plain, date(2020, 10, 10)) == date(2020, 10, 16)  # published on a Saturday

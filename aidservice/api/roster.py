@@ -14,7 +14,7 @@ from aidservice.api.settings import settings
 from aidservice.engine.result import LEVELS
 from aidservice.extensions import db
 from aidservice.requestid import current_request_id
-from aidservice.services import roster
+from aidservice.services import directory, roster
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.roster import SchoolPayloadSchema, StudentPayloadSchema
 
@@ -174,6 +174,29 @@ def put_student(body: dict[str, Any], student_id: str) -> tuple[dict[str, Any], 
 def get_student(student_id: str) -> dict[str, Any]:
     """The student with masked ID numbers and the current determination of the configured school year."""
     return roster.get_student(db.session, actor=current_actor(), settings=settings(), student_id=student_id)
+
+
+class RevealedIdNumberSchema(Schema):
+    """A student's full ID number, for the aid officer of the student's school; each read is audited."""
+
+    student_id = fields.String(required=True)
+    id_number = fields.String(required=True, metadata={"example": "320102200803010011"})
+
+
+@blp.route("/students/<student_id>/id-number", methods=["POST"])
+@require_user(("school_officer",))
+@blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
+@blp.response(200, RevealedIdNumberSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="Not the aid officer of the student's school")
+@blp.alt_response(404, response="NOT_FOUND", description="No such student")
+def reveal_id_number(student_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """The full ID number (POST: the read is recorded as an audit event); never cached."""
+    number = directory.reveal_id_number(
+        db.session, actor=current_actor(), settings=settings(), student_id=student_id,
+        request_id=current_request_id(), channel="api",
+    )
+    db.session.commit()
+    return {"student_id": student_id, "id_number": number}, 200, {"Cache-Control": "no-store"}
 
 
 @blp.route("/students/import", methods=["POST"])

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from flask import current_app
 
+from aidservice.crypto import IdVault, vault_from_config
 from aidservice.services.context import Settings
+
+
+def id_vault() -> IdVault:
+    """The app's identity-number keyring, built once from its config (AID_ID_KEYS, AID_ID_KEY_CURRENT)."""
+    vault = current_app.extensions.get("aid_ids")
+    if vault is None:
+        vault = current_app.extensions["aid_ids"] = vault_from_config(current_app.config)
+    return vault
 
 
 def settings() -> Settings:
@@ -14,6 +23,7 @@ def settings() -> Settings:
         rules=current_app.extensions["aid_rules"],
         school_year=config["AID_SCHOOL_YEAR"],
         id_hmac_key=config["AID_ID_HMAC_KEY"],
+        ids=id_vault(),
         notice_working_days=config.get("AID_NOTICE_WORKING_DAYS", 5),
         holidays=tuple(config.get("AID_HOLIDAYS", ())),
     )

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base
@@ -40,15 +50,23 @@ class School(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
-class Student(Base):
+class SealedIdNumber:
+    """An identity number at rest: AES-GCM ciphertext and its key id (aidservice.crypto), the keyed hash that
+    lookups match on, and the mask (first 6, last 4) that lists show. Never the plain number."""
+
+    id_cipher: Mapped[bytes] = mapped_column(LargeBinary)  # nonce || ciphertext || tag
+    id_key_id: Mapped[str] = mapped_column(String(16))
+    id_hmac: Mapped[str] = mapped_column(String(64), index=True)
+    id_mask: Mapped[str] = mapped_column(String(18))
+
+
+class Student(SealedIdNumber, Base):
     """An enrolled student; the ID number is matched through its keyed hash, never shown in full by default."""
 
     __tablename__ = "students"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     student_id: Mapped[str] = mapped_column(String(32), unique=True)
-    id_number: Mapped[str] = mapped_column(String(18))
-    id_hmac: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(64))
     school_code: Mapped[str] = mapped_column(ForeignKey("schools.code"), index=True)
     class_name: Mapped[str] = mapped_column(String(64), default="")
@@ -69,7 +87,7 @@ class Student(Base):
     school: Mapped[School] = relationship()
 
 
-class Guardian(Base):
+class Guardian(SealedIdNumber, Base):
     """A parent or guardian; household agency statuses reach the student through them."""
 
     __tablename__ = "guardians"
@@ -77,8 +95,6 @@ class Guardian(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     student_pk: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), index=True)
-    id_number: Mapped[str] = mapped_column(String(18))
-    id_hmac: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(64))
     relation: Mapped[str] = mapped_column(String(16))  # father | mother | guardian | ...
 

@@ -26,7 +26,6 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from aidservice.engine.facts import convert, to_json
 from aidservice.engine.result import LEVELS, Result, TraceEntry, fen_to_yuan
-from aidservice.identity import mask
 from aidservice.models import Application, ApplicationAction, Decision, School, Student
 from aidservice.models.application import ACTIVE_STATES
 from aidservice.procedure import (
@@ -418,7 +417,7 @@ def _student_brief(student: Student) -> dict[str, Any]:
     return {
         "student_id": student.student_id,
         "name": student.name,
-        "id_number": mask(student.id_number),
+        "id_number": student.id_mask,
         "class_name": student.class_name,
         "stage": student.stage,
         "grade": student.grade,

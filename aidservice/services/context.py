@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from aidservice.schoolyear import current_semester_start
 
 if TYPE_CHECKING:
+    from aidservice.crypto import IdVault
     from aidservice.engine import RuleSet
 
 
@@ -19,9 +20,14 @@ class Settings:
     rules: RuleSet
     school_year: str
     id_hmac_key: str
+    ids: IdVault  # seals identity numbers at rest and opens them for an authorised, audited read
     today: date | None = field(default=None)  # tests pin it; None means the real date
     notice_working_days: int = 5  # AID_NOTICE_WORKING_DAYS: length of the public notice (公示)
     holidays: tuple[date, ...] = ()  # AID_HOLIDAYS: days that are not working days besides weekends
+
+    def __post_init__(self) -> None:
+        if self.ids.hmac_key != self.id_hmac_key:
+            raise ValueError("Settings.ids must match on the keyed hash key (id_hmac_key)")
 
     def current_date(self) -> date:
         """Today, as the services see it (pinned in tests)."""

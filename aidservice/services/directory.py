@@ -97,7 +97,7 @@ def list_students(session: Session, *, actor: Actor, settings: Settings, query: 
     return {
         "items": [
             {
-                "student_id": s.student_id, "name": s.name, "id_number": mask(s.id_number),
+                "student_id": s.student_id, "name": s.name, "id_number": s.id_mask,
                 "school_code": s.school_code, "school_name": school_name, "class_name": s.class_name,
                 "stage": s.stage, "grade": s.grade, "level": levels.get(s.id), "application": latest.get(s.id),
             }
@@ -206,16 +206,18 @@ def student_page(session: Session, *, actor: Actor, settings: Settings, student_
 
 
 def reveal_id_number(session: Session, *, actor: Actor, settings: Settings, student_id: str,
-                     request_id: str | None = None) -> str:
-    """The full ID number, for the aid officer of the student's school only; every read is an audit event."""
+                     request_id: str | None = None, channel: str = "student detail") -> str:
+    """The full ID number, for the aid officer of the student's school only; every read is an audit event.
+
+    The only place a stored number is decrypted (aidservice.crypto); the event is in the caller's transaction."""
     student = _student(session, student_id)
     school = student.school
     check_read(actor, school, f"Student {student_id}")
     if not may_read_full_id(actor, school.code):
         raise Forbidden("Only the aid officer of the student's school may read the full ID number.")
     audit.record(session, actor=actor, action=ID_READ_ACTION, subject=f"student:{student_id}",
-                 summary={"field": "id_number", "page": "student detail"}, request_id=request_id)
-    return student.id_number
+                 summary={"field": "id_number", "page": channel}, request_id=request_id)
+    return settings.ids.open_row("student", student)
 
 
 def application_start(session: Session, *, actor: Actor, settings: Settings, student_id: str) -> dict[str, Any]:
@@ -233,7 +235,7 @@ def application_start(session: Session, *, actor: Actor, settings: Settings, stu
     ).first()
     return {
         "student": {
-            "student_id": student.student_id, "name": student.name, "id_number": mask(student.id_number),
+            "student_id": student.student_id, "name": student.name, "id_number": student.id_mask,
             "school_code": student.school_code, "school_name": student.school.name,
             "class_name": student.class_name, "stage": student.stage, "grade": student.grade,
         },

@@ -45,7 +45,7 @@ ROSTER_FACTS = (
 SCHOOL_FACTS = ("city_code", "inclusive_kindergarten", "tuition_fee", "central_university")
 
 ROSTER_COLUMNS = (
-    Student.id, Student.student_id, Student.id_number, Student.id_hmac, Student.school_code,
+    Student.id, Student.student_id, Student.id_mask, Student.id_hmac, Student.school_code,
     *(getattr(Student, name) for name in ROSTER_FACTS),
     School.city_code, School.inclusive_kindergarten, School.tuition_fee_fen, School.central_university,
 )
@@ -70,7 +70,7 @@ class StudentFacts:
 
     pk: int
     student_id: str
-    id_number: str
+    id_mask: str  # first 6 and last 4: facts never carry the full number
     school_code: str
     values: dict[str, object]
     snapshot: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -147,7 +147,7 @@ def build(
     declared: Mapping[str, object] | None = None,
 ) -> StudentFacts:
     """One student's facts from a roster row (see ROSTER_COLUMNS) and the agency records that reach them."""
-    facts = StudentFacts(row.id, row.student_id, row.id_number, row.school_code, {})
+    facts = StudentFacts(row.id, row.student_id, row.id_mask, row.school_code, {})
     for name in ROSTER_FACTS:
         _put(facts, catalogue, name, getattr(row, name), "roster")
     city = row.city_code if row.city_code in _enum_values(catalogue, "city_code") else None

@@ -37,7 +37,6 @@ from sqlalchemy import case, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from aidservice.engine import LEVELS, RuleSet
-from aidservice.identity import mask
 from aidservice.models import AgencyRecord, Counter, Determination, Guardian, Job, School, Student
 from aidservice.services import audit
 from aidservice.services.actors import Actor, region_prefix
@@ -756,8 +755,8 @@ def masked_numbers(session: Session, pks: Sequence[int]) -> dict[int, str]:
         return {}
     found = {}
     for condition in where_in(session, Student.id, pks):
-        found.update({pk: mask(number) for pk, number in session.execute(select(Student.id, Student.id_number)
-                                                                          .where(condition))})
+        found.update({pk: masked for pk, masked in session.execute(select(Student.id, Student.id_mask)
+                                                                        .where(condition))})
     return found
 
 

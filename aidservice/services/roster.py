@@ -35,6 +35,7 @@ MAX_GUARDIANS = 6
 IN_CHUNK = 2000  # bound parameters per IN list, well inside SQLite's and PostgreSQL's limits
 BOOL_FIELDS = ("boarding", "rural_hukou", "agri_major", "arts_performance_major", "retired_soldier", "salaried")
 STUDENT_FIELDS = ("id_number", "name", "school_code", "class_name", "stage", "grade", *BOOL_FIELDS)
+ROW_FIELDS = STUDENT_FIELDS[1:]  # stored as plain columns; the number is sealed (aidservice.crypto)
 SCHOOL_RULE_FIELDS = ("city_code", "inclusive_kindergarten", "tuition_fee", "central_university")
 """School fields the rules read: changing one re-evaluates the school's students."""
 
@@ -391,10 +392,10 @@ def audit_view(values: Mapping[str, Any], guardians: Iterable[Mapping[str, Any]]
 
 
 def student_audit_view(student: Student) -> dict[str, Any]:
-    """`audit_view` of a stored student."""
+    """`audit_view` of a stored student (from the stored masks: nothing is decrypted)."""
     return audit_view(
-        {name: getattr(student, name) for name in STUDENT_FIELDS},
-        [{"id_number": g.id_number, "name": g.name, "relation": g.relation} for g in student.guardians],
+        {"id_number": student.id_mask, **{name: getattr(student, name) for name in ROW_FIELDS}},
+        [{"id_number": g.id_mask, "name": g.name, "relation": g.relation} for g in student.guardians],
     )
 
 
@@ -410,18 +411,24 @@ def _changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> dict
     }
 
 
-def _apply(student: Student, data: Mapping[str, Any], hmac_key: str) -> bool:
+def _seal(row: Student | Guardian, columns: Mapping[str, Any]) -> None:
+    for name, value in columns.items():
+        setattr(row, name, value)
+
+
+def _apply(student: Student, data: Mapping[str, Any], settings: Settings) -> bool:
     """Copy a validated payload onto a student (guardians matched by keyed hash); True when anything changed."""
     changed = False
+    vault = settings.ids
     number = data["id_number"]
-    if student.id_number != number:
-        student.id_number, student.id_hmac = number, id_hmac(hmac_key, number)
+    if student.id_hmac != vault.hmac(number):
+        _seal(student, vault.seal("student", number))
         changed = True
-    for name in STUDENT_FIELDS[1:]:
+    for name in ROW_FIELDS:
         if getattr(student, name) != data[name]:
             setattr(student, name, data[name])
             changed = True
-    wanted = {id_hmac(hmac_key, g["id_number"]): g for g in data["guardians"]}
+    wanted = {vault.hmac(g["id_number"]): g for g in data["guardians"]}
     for guardian in list(student.guardians):
         fresh = wanted.pop(guardian.id_hmac, None)
         if fresh is None:
@@ -431,9 +438,9 @@ def _apply(student: Student, data: Mapping[str, Any], hmac_key: str) -> bool:
             guardian.name, guardian.relation = fresh["name"], fresh["relation"]
             changed = True
     for hmac, fresh in wanted.items():
-        student.guardians.append(
-            Guardian(id_number=fresh["id_number"], id_hmac=hmac, name=fresh["name"], relation=fresh["relation"])
-        )
+        student.guardians.append(Guardian(
+            **vault.seal("guardian", fresh["id_number"], hmac), name=fresh["name"], relation=fresh["relation"]
+        ))
         changed = True
     return changed
 
@@ -494,7 +501,7 @@ def put_student(
     if student is None:
         student = _new_student(student_id)
         session.add(student)
-    if not _apply(student, data, settings.id_hmac_key) and not created:
+    if not _apply(student, data, settings) and not created:
         return Saved(student, False)
     _flush_or_conflict(session)
     audit.record(
@@ -530,7 +537,7 @@ def student_view(session: Session, student: Student, settings: Settings) -> dict
     ).scalar_one_or_none()
     return {
         "student_id": student.student_id,
-        "id_number": mask(student.id_number),
+        "id_number": student.id_mask,
         "name": student.name,
         "school_code": student.school_code,
         "class_name": student.class_name,
@@ -538,7 +545,7 @@ def student_view(session: Session, student: Student, settings: Settings) -> dict
         "grade": student.grade,
         **{name: getattr(student, name) for name in BOOL_FIELDS},
         "guardians": [
-            {"id_number": mask(g.id_number), "name": g.name, "relation": g.relation} for g in student.guardians
+            {"id_number": g.id_mask, "name": g.name, "relation": g.relation} for g in student.guardians
         ],
         "created_at": student.created_at,
         "updated_at": student.updated_at,
@@ -665,7 +672,7 @@ def upsert_students(
     result.rejected.sort(key=lambda e: e.row)
     if result.rejected and not partial:
         raise reject_all(result.rejected, len(rows))
-    plan = _plan_writes(accepted, existing, settings.id_hmac_key)
+    plan = _plan_writes(accepted, existing, settings)
     result.unchanged = plan.unchanged
     result.created = sum(1 for kind, _d in plan.written if kind == "created")
     result.updated = len(plan.written) - result.created
@@ -684,7 +691,7 @@ class _Stored:
     """An existing student as the import compares it: column values and guardians by keyed hash."""
 
     pk: int
-    values: dict[str, Any]  # STUDENT_FIELDS and id_hmac
+    values: dict[str, Any]  # ROW_FIELDS and id_hmac
     guardians: dict[str, tuple[int, str, str]]  # id_hmac -> (guardian pk, name, relation)
 
 
@@ -703,19 +710,22 @@ class _Plan:
     unchanged: int = 0
 
 
-def _plan_writes(accepted: Sequence[_Row], existing: Mapping[str, _Stored], hmac_key: str) -> _Plan:
+def _plan_writes(accepted: Sequence[_Row], existing: Mapping[str, _Stored], settings: Settings) -> _Plan:
     """Compare each accepted row with the stored student and collect only the changes."""
     plan = _Plan()
     stamp = utcnow()
+    vault = settings.ids
     for row in accepted:
         data = row.data
-        values = {name: data[name] for name in STUDENT_FIELDS} | {"id_hmac": row.hmac}
-        wanted = {id_hmac(hmac_key, g["id_number"]): g for g in data["guardians"]}
+        values = {name: data[name] for name in ROW_FIELDS} | {"id_hmac": row.hmac}
+        wanted = {vault.hmac(g["id_number"]): g for g in data["guardians"]}
         stored = existing.get(data["student_id"])
         if stored is None:
-            plan.new_students.append({"student_id": data["student_id"], **values})
+            plan.new_students.append(
+                {"student_id": data["student_id"], **values, **vault.seal("student", data["id_number"], row.hmac)}
+            )
             plan.new_guardians[data["student_id"]] = [
-                {"id_number": g["id_number"], "id_hmac": h, "name": g["name"], "relation": g["relation"]}
+                {**vault.seal("guardian", g["id_number"], h), "name": g["name"], "relation": g["relation"]}
                 for h, g in wanted.items()
             ]
             plan.written.append(("created", data))
@@ -732,12 +742,13 @@ def _plan_writes(accepted: Sequence[_Row], existing: Mapping[str, _Stored], hmac
         for hmac, fresh in wanted.items():
             if hmac not in stored.guardians:
                 plan.guardian_inserts.append({
-                    "student_pk": stored.pk, "id_number": fresh["id_number"], "id_hmac": hmac,
+                    "student_pk": stored.pk, **vault.seal("guardian", fresh["id_number"], hmac),
                     "name": fresh["name"], "relation": fresh["relation"],
                 })
                 changed = True
         if changed:
-            plan.student_updates.append({"id": stored.pk, **values, "updated_at": stamp})
+            sealed = vault.seal("student", data["id_number"], row.hmac)  # every update row has the same keys
+            plan.student_updates.append({"id": stored.pk, **values, **sealed, "updated_at": stamp})
             plan.updated_pks.append(stored.pk)
             plan.written.append(("updated", data))
         else:
@@ -815,11 +826,11 @@ def _column(path: str, guardian_columns: Sequence[int]) -> str:
 def _existing_students(session: Session, student_ids: Sequence[str]) -> dict[str, _Stored]:
     """The stored students among these ids, with their guardians: two queries per chunk, no ORM objects."""
     found: dict[str, _Stored] = {}
-    columns = [getattr(Student, name) for name in STUDENT_FIELDS]
+    columns = [getattr(Student, name) for name in ROW_FIELDS]
     for part in _chunks(student_ids):
         query = select(Student.id, Student.student_id, Student.id_hmac, *columns).where(Student.student_id.in_(part))
         for row in session.execute(query):
-            values = {name: getattr(row, name) for name in STUDENT_FIELDS} | {"id_hmac": row.id_hmac}
+            values = {name: getattr(row, name) for name in ROW_FIELDS} | {"id_hmac": row.id_hmac}
             found[row.student_id] = _Stored(row.id, values, {})
     by_pk = {stored.pk: stored for stored in found.values()}
     for part in _chunks(list(by_pk)):

@@ -21,7 +21,7 @@ from aidservice.services.clients import create_client
 from aidservice.services.context import Settings
 from aidservice.services.feeds import apply_batch
 from aidservice.services.regions import ensure_county
-from tests.factories import HMAC_KEY, TEST_PASSWORD, id_number, make_user
+from tests.factories import HMAC_KEY, TEST_PASSWORD, VAULT, id_number, make_user
 
 YEAR = "2020-2021"
 SUBMITTED = date(2020, 10, 12)  # a Monday of the autumn semester: determinations as of 2020-09-01
@@ -45,7 +45,7 @@ ROLES_OF = {name: role for name, (role, _school, _region) in USERS.items()}
 def settings_for(app: Flask, today: date = SUBMITTED) -> Settings:
     config = app.config
     return Settings(
-        rules=app.extensions["aid_rules"], school_year=YEAR, id_hmac_key=HMAC_KEY, today=today,
+        rules=app.extensions["aid_rules"], school_year=YEAR, id_hmac_key=HMAC_KEY, ids=VAULT, today=today,
         notice_working_days=config["AID_NOTICE_WORKING_DAYS"], holidays=tuple(config["AID_HOLIDAYS"]),
     )
 

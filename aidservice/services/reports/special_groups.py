@@ -286,7 +286,7 @@ def _unaided_rows(ctx: Context, member: Any, classified: Any) -> Iterator[tuple]
     rejection = aliased(ApplicationAction)
     outcome = classified.c.outcome
     order = case({r: i for i, r in enumerate(REASONS)}, value=outcome, else_=99)
-    masked = func.substr(Student.id_number, 1, 6) + literal("********") + func.substr(Student.id_number, 15, 4)
+    masked = Student.id_mask
     query = (
         select(outcome, Student.student_id, Student.name, masked, School.code, School.name,
                Student.class_name, Student.stage, Student.grade, groups.c.groups, Application.id,
