@@ -229,3 +229,26 @@ def test_migration_0007_seals_plain_numbers_and_its_downgrade_opens_them(empty_d
             assert conn.execute(sa.text("SELECT id_number FROM students")).scalar_one() == plain["student"]
             assert conn.execute(sa.text("SELECT id_number FROM guardians")).scalar_one() == plain["guardian"]
         db.engine.dispose()
+
+
+@pytest.mark.databases
+def test_a_row_rewritten_while_its_batch_runs_keeps_the_new_number(app: Flask, world: World) -> None:
+    students(world, 2)
+    vault = IdVault(*parse_keys(f"dev:{DEV_KEY},{K2}", "k2"), hmac_key=HMAC_KEY)
+    fresh = id_number(398)
+
+    class RacingVault(IdVault):
+        """Between reading R0 and writing its re-sealed number, the roster gives R0 another number."""
+
+        def open_row(self, kind, row):  # type: ignore[no-untyped-def]
+            number = super().open_row(kind, row)
+            if kind == "student" and number == id_number(300):
+                db.session.execute(sa.update(Student).where(Student.id == row.id)
+                                   .values(**vault.seal("student", fresh)))
+            return number
+
+    racing = RacingVault(keys=vault.keys, current=vault.current, hmac_key=HMAC_KEY)
+    batch = rotate_batch(db.session, vault=racing, kind="student", size=10)
+    assert (batch.resealed, batch.skipped) == (1, 1)
+    db.session.expire_all()
+    assert [vault.open_row("student", s) for s in rows(Student)] == [fresh, id_number(301)]
