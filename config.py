@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -77,6 +78,20 @@ def _holidays(env: Mapping[str, str], key: str) -> tuple[date, ...]:
     return tuple(sorted(days))
 
 
+def _seconds_list(env: Mapping[str, str], key: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """Comma-separated whole seconds (0 allowed), e.g. retry back-off `30,120,600`; names a bad one."""
+    raw = (env.get(key) or "").strip()
+    if not raw:
+        return default
+    try:
+        values = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigError(f"{key} must be comma-separated whole seconds (30,120,600), got {raw!r}") from None
+    if any(v < 0 for v in values):
+        raise ConfigError(f"{key} must not be negative, got {raw!r}")
+    return values
+
+
 class Config:
     """Settings shared by every environment; build one with `from_env`, never at import time."""
 
@@ -121,6 +136,20 @@ class Config:
         if self.AID_UI_LANGUAGE not in ("zh-CN", "en"):
             raise ConfigError(f"AID_UI_LANGUAGE must be zh-CN or en, got {self.AID_UI_LANGUAGE!r}")
         self.AID_WHATIF_FILE = env.get("AID_WHATIF_FILE") or str(REPO_ROOT / "instance" / "whatif-last.json")
+        self._jobs(env)
+
+    def _jobs(self, env: Mapping[str, str]) -> None:
+        """Background jobs: RQ on Redis when a URL is set, else in-process (see aidservice/jobs)."""
+        self.AID_REDIS_URL = (env.get("AID_REDIS_URL") or env.get("REDIS_URL") or "").strip() or None
+        self.AID_JOB_QUEUE = (env.get("AID_JOB_QUEUE") or "aidservice").strip()
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.AID_JOB_QUEUE):
+            raise ConfigError(f"AID_JOB_QUEUE must be 1-64 letters, digits, - or _, got {self.AID_JOB_QUEUE!r}")
+        self.AID_JOB_ATTEMPTS = _positive_int(env, "AID_JOB_ATTEMPTS", 3)
+        self.AID_JOB_RETRY_INTERVALS = _seconds_list(env, "AID_JOB_RETRY_INTERVALS", (30, 120, 600))
+        self.AID_JOB_TIMEOUT = _positive_int(env, "AID_JOB_TIMEOUT", 6 * 3600)
+        self.AID_JOB_LEASE_SECONDS = _positive_int(env, "AID_JOB_LEASE_SECONDS", 900)
+        self.AID_IMPORT_ASYNC_BYTES = _positive_int(env, "AID_IMPORT_ASYNC_BYTES", 2 * MIB)
+        self.AID_REDETERMINE_CHUNK = _positive_int(env, "AID_REDETERMINE_CHUNK", 50_000)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:

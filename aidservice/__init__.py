@@ -106,6 +106,8 @@ def register_commands(app: Flask) -> None:
     """`flask --app wsgi aid ...`."""
     from aidservice.cli import register_commands as register
     from aidservice.cli_whatif import register_whatif
+    from aidservice.jobs.worker import register_jobs
 
     register(app)
     register_whatif(app)
+    register_jobs(app)

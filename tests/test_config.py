@@ -121,3 +121,24 @@ def test_import_limits_come_from_the_environment() -> None:
     assert TestingConfig.from_env({}).AID_IMPORT_MAX_ROWS == 50_000
     with pytest.raises(ConfigError, match="AID_IMPORT_MAX_ROWS"):
         TestingConfig.from_env({"AID_IMPORT_MAX_ROWS": "-3"})
+
+
+def test_background_jobs_run_in_process_unless_a_redis_url_is_given() -> None:
+    assert TestingConfig.from_env({}).AID_REDIS_URL is None
+    assert TestingConfig.from_env({"REDIS_URL": "redis://h:6379/1"}).AID_REDIS_URL == "redis://h:6379/1"
+    both = {"REDIS_URL": "redis://h:6379/1", "AID_REDIS_URL": "redis://a:6379/2"}
+    assert TestingConfig.from_env(both).AID_REDIS_URL == "redis://a:6379/2"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("", (30, 120, 600)), ("0", (0,)), ("5, 10", (5, 10))])
+def test_job_retry_intervals_are_whole_seconds(raw: str, expected: tuple[int, ...]) -> None:
+    assert TestingConfig.from_env({"AID_JOB_RETRY_INTERVALS": raw}).AID_JOB_RETRY_INTERVALS == expected
+
+
+@pytest.mark.parametrize(("key", "raw"), [
+    ("AID_JOB_RETRY_INTERVALS", "soon"), ("AID_JOB_RETRY_INTERVALS", "-1"), ("AID_JOB_ATTEMPTS", "0"),
+    ("AID_JOB_QUEUE", "has space"), ("AID_IMPORT_ASYNC_BYTES", "big"),
+])
+def test_bad_job_settings_name_their_variable(key: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        TestingConfig.from_env({key: raw})

@@ -28,4 +28,7 @@ def register_api(app: Flask) -> None:
     from aidservice.api import reports  # periodic reports (issue 5)
 
     api.register_blueprint(reports.blp)
+    from aidservice.api import jobs  # background jobs (issue 8)
+
+    api.register_blueprint(jobs.blp)
     register_docs_assets(app)

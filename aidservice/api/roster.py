@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import Response, current_app
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint
+from aidservice.api.jobs import JobSchema, idempotency_key, submit
 from aidservice.api.settings import settings
 from aidservice.engine.result import LEVELS
 from aidservice.extensions import db
+from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
 from aidservice.services import directory, roster
 from aidservice.services.actors import ADMIN_ROLES
@@ -103,6 +105,10 @@ class ImportQuerySchema(Schema):
     partial = fields.Boolean(
         load_default=False, metadata={"description": "write the valid rows and report the invalid ones"}
     )
+    run_async = fields.Boolean(data_key="async", load_default=False, metadata={
+        "description": "run as a background job (202 and the job); files over AID_IMPORT_ASYNC_BYTES always do"})
+    key = fields.String(load_default=None, metadata={
+        "description": "background import: idempotency key (or the Idempotency-Key header)"})
 
 
 class ImportFileSchema(Schema):
@@ -205,14 +211,21 @@ def reveal_id_number(student_id: str) -> tuple[dict[str, Any], int, dict[str, st
 @blp.arguments(ImportQuerySchema, location="query")
 @blp.arguments(ImportFileSchema, location="files")
 @blp.response(200, ImportResultSchema)
+@blp.alt_response(202, schema=JobSchema, description="Accepted as a background job (async=true or a large file)")
+@blp.alt_response(409, response="CONFLICT", description="Background import: the key was used for another file")
 @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="File over the size or row limit")
-def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, Any] | Response:
     """Import students from CSV or XLSX: all-or-nothing (422 listing every bad row) unless partial=true."""
     upload = files["file"]
     limit = int(current_app.config.get("AID_IMPORT_MAX_BYTES", IMPORT_MAX_BYTES))
     data = upload.stream.read(limit + 1)
     if len(data) > limit:
         raise roster.PayloadTooLarge(f"The file is larger than the import limit of {limit} bytes.")
+    if query["run_async"] or len(data) > int(current_app.config.get("AID_IMPORT_ASYNC_BYTES", limit)):
+        key = idempotency_key(query["key"])
+        params, scope = kinds.prepare_import(db.session, actor=current_actor(), filename=upload.filename or "",
+                                             data=data, partial=query["partial"])
+        return submit(kinds.IMPORT, params, scope, key, payload=data)
     result = roster.import_student_file(
         db.session, actor=current_actor(), settings=settings(), filename=upload.filename or "",
         data=data, partial=query["partial"],

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
@@ -56,9 +67,14 @@ class Counter(Base):
 
 
 class Job(Base):
-    """Long work (bulk re-determination, imports, reports) with an idempotent key and a resumable cursor."""
+    """Long work (bulk re-determination, imports, reports) with an idempotent key and a resumable cursor.
+
+    `aid redetermine` uses the key, cursor and counts on its own; jobs run by `aidservice.jobs` (API,
+    worker) also keep progress, attempts, the result, who asked and the scope that may see them.
+    """
 
     __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_scope", "scope_region", "scope_school"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(160), unique=True)
@@ -70,3 +86,15 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    progress_done: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    progress_total: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    max_attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    actor: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # who asked: the Actor's fields, replayed by the worker
+    created_by: Mapped[str | None] = mapped_column(String(160))  # the actor's audit label
+    scope_school: Mapped[str | None] = mapped_column(String(32))  # a school's job: only that school (and above)
+    scope_region: Mapped[str | None] = mapped_column(String(6))  # the division the job touches
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # an upload; dropped when finished
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
