@@ -102,14 +102,8 @@ def submit(kind: str, params: dict[str, Any], scope: jobs.Scope, key: str | None
            fixed: dict[str, Any] | None = None, payload: bytes | None = None) -> Response:
     """Record the job (idempotent by key), commit, dispatch it if new; 202 with the job and its Location."""
     actor = current_actor()
-    enqueued = jobs.enqueue(
-        db.session, actor=actor, kind=kind, params=params, key=jobs.stored_key(actor, key), scope=scope,
-        max_attempts=runner.max_attempts(), fixed=fixed, payload=payload, request_id=current_request_id(),
-    )
-    job_id = enqueued.job.id
-    db.session.commit()
-    if enqueued.created:
-        runner.dispatch(enqueued.job)
+    job_id = runner.start(db.session, actor=actor, kind=kind, params=params, scope=scope, key=key, fixed=fixed,
+                          payload=payload, request_id=current_request_id())
     view = jobs.job_view(jobs.get_job(db.session, actor=actor, job_id=job_id))
     response = jsonify(JobSchema().dump(view))
     response.status_code = 202

@@ -23,8 +23,11 @@ from flask import current_app, has_app_context
 
 if TYPE_CHECKING:
     from flask import Flask
+    from sqlalchemy.orm import Session
 
     from aidservice.models import Job
+    from aidservice.services.actors import Actor
+    from aidservice.services.jobs import Scope
 
     from .execute import Outcome
 
@@ -134,10 +137,27 @@ def dispatch(job: Job) -> None:
     runner().dispatch(job)
 
 
+def start(session: Session, *, actor: Actor, kind: str, params: dict[str, Any], scope: Scope, key: str | None,
+          fixed: dict[str, Any] | None = None, payload: bytes | None = None, request_id: str | None = None) -> int:
+    """Record the job (idempotent by the requester's key), commit, dispatch it when new; returns its id.
+
+    The commit is the request's one commit: the job must exist before a worker can see it.
+    """
+    from aidservice.services.jobs import enqueue, stored_key
+
+    enqueued = enqueue(session, actor=actor, kind=kind, params=params, key=stored_key(actor, key), scope=scope,
+                       max_attempts=max_attempts(), fixed=fixed, payload=payload, request_id=request_id)
+    job_id = enqueued.job.id
+    session.commit()
+    if enqueued.created:
+        dispatch(enqueued.job)
+    return job_id
+
+
 def max_attempts() -> int:
     """Attempts per job (AID_JOB_ATTEMPTS)."""
     return int(current_app.config.get("AID_JOB_ATTEMPTS", 3)) if has_app_context() else 3
 
 
 __all__ = ["AttemptFailed", "InlineRunner", "RQRunner", "Runner", "build_runner", "dispatch", "execute_now",
-           "max_attempts", "rq_job_id", "runner"]
+           "max_attempts", "rq_job_id", "runner", "start"]
