@@ -52,6 +52,8 @@ CITIES = {
     "320700": "连云港", "320800": "淮安", "320900": "盐城", "321000": "扬州", "321100": "镇江", "321200": "泰州",
     "321300": "宿迁",
 }
+JOB_KINDS = {"redetermine": "批量重新认定", "roster.import": "名册导入", "report": "报告生成"}
+JOB_STATES = {"queued": "排队中", "running": "运行中", "done": "已完成", "failed": "失败"}
 REPORT_KINDS = {"special-groups": "特殊群体学生资助情况", "programs": "资助项目情况", "regions": "地区资助情况"}
 FORMATS = {"xlsx": "Excel（XLSX）", "csv": "CSV"}
 
@@ -61,6 +63,33 @@ EN: dict[str, str] = {
     "江苏省学生资助申请平台": "Jiangsu Student Aid Platform",
     "首页": "Dashboard",
     "学生名册": "Roster",
+    # background jobs
+    "后台任务": "Background jobs",
+    "批量重新认定": "Bulk re-determination",
+    "名册导入": "Roster import",
+    "报告生成": "Report generation",
+    "排队中": "Queued",
+    "运行中": "Running",
+    "已完成": "Done",
+    "失败": "Failed",
+    "{done} / {total}": "{done} / {total}",
+    "{done} / 未知": "{done} / unknown",
+    "导入、重新认定和报告生成在后台运行；本页自动更新进度。": "Imports, re-determinations and reports run in the background; this page updates their progress.",
+    "刷新": "Refresh",
+    "编号": "No.",
+    "类型": "Kind",
+    "进度": "Progress",
+    "尝试次数": "Attempts",
+    "创建时间": "Created",
+    "完成时间": "Finished",
+    "结果": "Result",
+    "暂无后台任务。": "No background jobs.",
+    "全部后台任务": "All background jobs",
+    "第 {row} 行": "Row {row}",
+    "重新认定 {students} 名学生，新增认定 {stored} 条，其中等级或资助变化 {changed} 条。": "Re-determined {students} students: {stored} new determinations, {changed} with another level or awards.",
+    "未导入任何数据。请修正以下问题后重新导入：": "Nothing was imported. Fix these problems and import again:",
+    "在后台导入（大文件适用；可在“后台任务”查看进度）": "Import in the background (for large files; follow it under “Background jobs”)",
+    "已在后台开始导入，完成后本页显示结果。": "The import runs in the background; this page shows the result when it is done.",
     "申请": "Applications",
     "统计报告": "Reports",
     "认定规则": "Rules",

@@ -16,7 +16,7 @@ def register_web(app: Flask) -> None:
     """The `web` blueprint at /, its CSRF protection, login throttle, filters and security headers."""
     from aidservice.services.throttle import MemoryLoginGuard
 
-    from . import applications, auth, reports, roster, rules, ui  # noqa: F401 - the modules attach their routes
+    from . import applications, auth, jobs, reports, roster, rules, ui  # noqa: F401 - the modules attach their routes
     from .blueprint import bp, csrf
 
     csrf.init_app(app)

@@ -69,6 +69,7 @@ class ApplicationFilterForm(GetForm):
 class ImportForm(FlaskForm):
     file = FileField(validators=[InputRequired("请选择文件")])
     partial = BooleanField()
+    background = BooleanField()
 
 
 class MoneyField(StringField):

@@ -8,7 +8,9 @@ from werkzeug.exceptions import Forbidden
 from werkzeug.wrappers import Response
 
 import aidservice.api.settings as api_settings
+from aidservice import jobs
 from aidservice.extensions import db
+from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
 from aidservice.services import dashboard as dashboard_service
 from aidservice.services import directory, roster
@@ -106,6 +108,8 @@ def import_students() -> tuple[str, int] | str:
     if len(data) > limit:
         raise roster.PayloadTooLarge(f"The file is larger than the import limit of {limit} bytes.")
     filename = upload.filename or ""
+    if form.background.data or len(data) > int(current_app.config.get("AID_IMPORT_ASYNC_BYTES", limit)):
+        return _background_import(filename, data, bool(form.partial.data))
     max_rows = int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS))
     try:
         result = roster.import_student_file(
@@ -127,6 +131,15 @@ def import_students() -> tuple[str, int] | str:
         return redirect(url_for("web.students"))
     return render_template("web/import.html", form=ImportForm(formdata=None),
                            outcome={"written": True, "rows": rows}), 200
+
+
+def _background_import(filename: str, data: bytes, partial: bool) -> Response:
+    """Start the import as a background job and show its page (progress, then the result)."""
+    params, scope = kinds.prepare_import(db.session, actor=actor(), filename=filename, data=data, partial=partial)
+    job_id = jobs.start(db.session, actor=actor(), kind=kinds.IMPORT, params=params, scope=scope, key=None,
+                        payload=data, request_id=current_request_id())
+    flash(_("已在后台开始导入，完成后本页显示结果。"), "info")
+    return redirect(url_for("web.job", job_id=job_id))
 
 
 def _attach(form: StudentSearchForm, exc: ValidationFailed) -> None:
