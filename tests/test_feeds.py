@@ -14,7 +14,7 @@ from aidservice.extensions import db
 from aidservice.models import AgencyRecord, AuditEvent, FeedBatch
 from aidservice.services.feeds import MAX_RECORDS
 from tests.factories import bearer, id_number, make_client, make_user
-from tests.feeds_support import count, current, person, record, row_counts, school, student
+from tests.feeds_support import count, current, history, person, record, row_counts, school, student
 
 pytestmark = pytest.mark.databases
 URL = "/api/v1/feeds/civil_affairs/batches"
@@ -278,3 +278,66 @@ def test_the_endpoint_is_documented(client: FlaskClient) -> None:
     spec = client.get("/api/v1/openapi.json").json
     assert "/api/v1/feeds/{source}/batches" in spec["paths"]
     assert "/api/v1/feeds/{source}/outcomes" in spec["paths"]
+
+
+@pytest.fixture(params=["per_student", "columnar"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both re-determination paths: student by student, and the columnar frame (from one student on)."""
+    from aidservice.services import determinations
+
+    if request.param == "columnar":
+        monkeypatch.setattr(determinations, "VECTOR_MIN", 1)
+    return str(request.param)
+
+
+def determinations_of(student_pk: int) -> list[tuple[int, str]]:
+    return [(d.seq, d.cause) for d in history(student_pk)]
+
+
+@pytest.mark.parametrize(("again", "changes"), [
+    (record(person(7001), "subsistence_allowance", "2019-06-01"), False),  # re-sent, still valid: same facts
+    (record(person(7001), "subsistence_allowance", "2019-06-01", "2020-03-01"), True),  # ended before as_of
+    (record(person(7001), "subsistence_allowance", "2024-01-01"), True),  # starts after as_of
+])
+def test_only_a_record_that_changes_the_students_facts_makes_a_new_determination(
+    client: FlaskClient, token: str, enrolled: list[int], path: str, again: dict[str, Any], changes: bool
+) -> None:
+    post(client, token, {"batch_id": "B-1", "records": [record(person(7001), "subsistence_allowance")]})
+    before = determinations_of(enrolled[0])
+    response = post(client, token, {"batch_id": "B-2", "records": [again]})
+    assert response.status_code == 200, response.json
+    assert response.json["matched_students"] == 1
+    after = determinations_of(enrolled[0])
+    if not changes:
+        assert after == before and response.json["reevaluated"] == 0
+        return
+    assert after[:-1] == before and after[-1][1] == "feed:civil_affairs/B-2"
+    assert "subsistence_allowance" not in current(enrolled[0]).facts
+    assert response.json["reevaluated"] == 1
+
+
+def test_a_second_guardians_household_record_adds_no_fact_and_no_determination(
+    client: FlaskClient, token: str, app: Flask, path: str
+) -> None:
+    pk = student("S9", school(stages=("junior",)), seed=9, guardians=[7091, 7092]).id
+    post(client, token, {"batch_id": "B-1", "records": [record(person(7091), "subsistence_allowance")]})
+    before = determinations_of(pk)
+    response = post(client, token, {"batch_id": "B-2", "records": [record(person(7092), "subsistence_allowance")]})
+    assert response.json["matched_students"] == 1 and response.json["reevaluated"] == 0
+    assert determinations_of(pk) == before and len(before) == 1
+    # the fact still stands on the first guardian's record, which the stored determination cites
+    (first,) = db.session.scalars(sa.select(AgencyRecord.id).where(AgencyRecord.batch_pk == FeedBatch.id,
+                                                                   FeedBatch.batch_id == "B-1"))
+    assert current(pk).facts["subsistence_allowance"]["record_ids"] == [first]
+
+
+def test_a_new_disability_grade_is_a_changed_fact(client: FlaskClient, app: Flask, path: str) -> None:
+    token = make_client(db.session, "disabled_persons_federation")
+    url = "/api/v1/feeds/disabled_persons_federation/batches"
+    pk = student("S8", school(stages=("junior",)), seed=8).id
+    post(client, token, {"batch_id": "D-1", "records": [record(id_number(8), "disabled", disability_grade=3)]}, url)
+    same = post(client, token, {"batch_id": "D-2", "records": [
+        record(id_number(8), "disabled", "2019-01-01", disability_grade=3)]}, url)
+    assert len(history(pk)) == 1 and same.json["matched_students"] == 1
+    post(client, token, {"batch_id": "D-3", "records": [record(id_number(8), "disabled", disability_grade=1)]}, url)
+    assert len(history(pk)) == 2 and current(pk).facts["disability_grade"]["value"] == 1

@@ -80,13 +80,16 @@ def insert_many(session: Session, model: Any, rows: Sequence[dict[str, Any]]) ->
 
 
 def read_frame(session: Session, query: Any, schema: Mapping[str, Any]) -> Any:
-    """A SELECT as a polars frame with `schema` (column names in select order): COPY ... TO STDOUT as CSV on
-    PostgreSQL (no per-row Python objects), fetched rows elsewhere."""
+    """A SELECT (or, on PostgreSQL, its SQL text) as a polars frame with `schema` (column names in select order):
+    COPY ... TO STDOUT as CSV on PostgreSQL (no per-row Python objects), fetched rows elsewhere."""
     import polars as pl
 
     if backend(session) != "postgresql":
         return pl.DataFrame(session.execute(query).all(), schema=dict(schema), orient="row")
-    sql = str(query.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}))
+    if isinstance(query, str):  # SQL text with its values already inlined
+        sql = query
+    else:
+        sql = str(query.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}))
     buffer = io.BytesIO()
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:  # type: ignore[union-attr]

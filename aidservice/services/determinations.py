@@ -394,6 +394,7 @@ def redetermine_students(
     as_of: date | None = None,
     request_id: str | None = None,
     declared: Mapping[int, Mapping[str, object]] | None = None,
+    matches: Any = None,
 ) -> Redetermined:
     """Re-evaluate these students now and store what changed; the caller commits.
 
@@ -401,7 +402,7 @@ def redetermine_students(
     the locks are taken, so a concurrent batch is either wholly seen or waited for. From
     VECTOR_MIN students on, the columnar path evaluates them as one frame (the per-record path
     explains each distinct fact combination). `declared` (student pk -> application facts) plugs in
-    declared facts.
+    declared facts. `matches`: their agency matches as a frame, if the caller read them under the locks.
     """
     pks = sorted(set(student_pks))
     if not pks:
@@ -414,7 +415,7 @@ def redetermine_students(
         from aidservice.services.redetermine_region import redetermine_set
 
         evaluated, stored = redetermine_set(session, actor=actor, rules=rules, batch=batch, student_pks=pks,
-                                            request_id=request_id)
+                                            request_id=request_id, matches=matches)
         return Redetermined(evaluated, stored.changed, len(stored.seqs))
     students = assemble(session, pks, batch.as_of, rules.facts, declared)
     renderer = Renderer()

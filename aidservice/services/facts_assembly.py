@@ -87,8 +87,12 @@ def current_record(superseded_by: Any) -> Any:
 
 def valid_on(day: date) -> Any:
     """SQL condition: a current agency record valid on `day` (open ends allowed)."""
+    return and_(current_record(AgencyRecord.superseded_by), in_force(day))
+
+
+def in_force(day: date) -> Any:
+    """SQL condition: an agency record's validity covers `day`, current or not."""
     return and_(
-        current_record(AgencyRecord.superseded_by),
         or_(AgencyRecord.valid_from.is_(None), AgencyRecord.valid_from <= day),
         or_(AgencyRecord.valid_to.is_(None), AgencyRecord.valid_to > day),
     )

@@ -3,9 +3,13 @@
 A batch is applied in one transaction with its `feed_batches` row: the row stores the canonical
 body hash and the answer, so a replay of the same batch_id and body returns the first answer and
 changes nothing, and another body under the same batch_id is a conflict. Records are validated in
-Python, inserted in bulk (COPY on PostgreSQL), supersede the current record for the same source,
-person and status (one UPDATE), are matched to students through the keyed hash of the number, and
-the students they reach are re-determined before the transaction ends.
+Python (a fast path for canonical ID numbers, every rejection still named by index and field),
+inserted in bulk (COPY on PostgreSQL), supersede the current record for the same source, person and
+status (one probe query and one UPDATE), and are matched to students through the keyed hash of the
+number (one query). Under the change-log locks, the students whose agency facts on the evaluation
+date differ before and after the batch (a value, not just the record that states it), and matched
+students with no determination yet, are re-determined before the transaction ends; the others keep
+their determination, whose snapshot still names a record stating the same fact.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Select, exists, func, literal, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from stdnum.cn import ric
 
 from aidservice.identity import InvalidIdNumber, mask, normalise_id_number
 from aidservice.models import AgencyRecord, Determination, FeedBatch, Guardian, Student
@@ -32,7 +38,7 @@ from . import audit
 from .actors import Actor
 from .bulk import backend, copy_rows, insert_many, set_many, where_in
 from .context import Settings
-from .determinations import lock, redetermine_students
+from .determinations import lock, lock_changes, redetermine_students
 from .errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from .facts_assembly import GUARDIAN_STATUSES, SOURCE_STATUSES, current_record
 
@@ -43,6 +49,7 @@ OUTCOMES_MAX = 1000
 RECORD_FIELDS = frozenset({"id_number", "name", "status", "valid_from", "valid_to", "attributes"})
 BODY_FIELDS = frozenset({"batch_id", "records"})
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+CANONICAL_ID = re.compile(r"[0-9]{17}[0-9X]\Z")
 BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 
 
@@ -172,18 +179,27 @@ class RecordChecker:
         attributes = self._attributes(index, raw.get("attributes"), status, problems)
         if problems or number is None or name is None or status is None or valid_from is None or attributes is None:
             return None
-        digest = hmac.new(self.key, number.encode("ascii"), hashlib.sha256).hexdigest()
+        digest = hmac.digest(self.key, number.encode("ascii"), "sha256").hex()
         return ParsedRecord(index, digest, mask(number), name, status, valid_from, valid_to, attributes)
 
     def _number(self, index: int, value: object, problems: list[Rejection]) -> str | None:
         if value is None:
             problems.append(Rejection(index, "id_number", "is required"))
             return None
+        if type(value) is str and CANONICAL_ID.match(value) and self._plausible(value):
+            return value  # already canonical and valid: what normalise_id_number would return
         try:
             return normalise_id_number(value, self.today)
         except InvalidIdNumber as exc:
             problems.append(Rejection(index, "id_number", str(exc)))
             return None
+
+    def _plausible(self, number: str) -> bool:
+        """The checks of `normalise_id_number` on a canonical number, fast; False sends it the slow way for the
+        message."""
+        birth = _birth_date(number[6:14])
+        return (birth is not None and 1900 <= birth.year and birth <= self.today
+                and ric.calc_check_digit(number) == number[17])
 
     def _name(self, index: int, value: object, problems: list[Rejection]) -> str | None:
         if value is None:
@@ -237,6 +253,15 @@ class RecordChecker:
         return dict(value)
 
 
+@lru_cache(maxsize=65536)
+def _birth_date(digits: str) -> date | None:
+    """YYYYMMDD as a date, or None; cached (a batch holds a few thousand distinct birth dates)."""
+    try:
+        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
+        return None
+
+
 def body_hash(body: Mapping[str, Any]) -> str:
     """sha256 of the canonical JSON of the body: the same batch sent again hashes the same."""
     return hashlib.sha256(audit.canonical(dict(body)).encode("utf-8")).hexdigest()
@@ -264,26 +289,42 @@ def apply_batch(
         return earlier
     checked = RecordChecker(source, settings.id_hmac_key, settings.today or date.today()).check(raw_records)
     batch = _batch_row(session, actor, source, batch_id, digest, len(raw_records))
-    _store_records(session, batch.id, source, checked.records)
+    new_ids = _store_records(session, batch.id, source, checked.records)
     students = matched_students(session, checked.records)
-    head = session.scalar(select(func.coalesce(func.max(Determination.seq), 0)))
-    redone = redetermine_students(
-        session, actor=actor, settings=settings, student_pks=students, cause=f"feed:{source}/{batch_id}",
-        request_id=request_id,
-    )
-    if redone.changed:
-        # imported here: decisions -> applications -> determinations, which feeds also import at the top
-        from aidservice.services.decisions import flag_after_agency_change
-
-        flag_after_agency_change(session, actor=actor, cause=f"feed:{source}/{batch_id}", after_seq=head,
-                                 request_id=request_id)
+    changed = _redetermine_reached(session, actor, settings, f"feed:{source}/{batch_id}", students, new_ids,
+                                   request_id)
     response = {
         "batch_id": batch_id, "accepted": len(checked.records), "rejected": [r.as_json() for r in checked.rejected],
-        "matched_students": len(students), "reevaluated": redone.changed,
+        "matched_students": len(students), "reevaluated": changed,
     }
     batch.accepted, batch.response = len(checked.records), response
     _audit_batch(session, actor, source, batch_id, digest, response, len(raw_records), request_id)
     return BatchOutcome(response)
+
+
+def _redetermine_reached(
+    session: Session, actor: Actor, settings: Settings, cause: str, students: Sequence[int], new_ids: Sequence[int],
+    request_id: str | None,
+) -> int:
+    """Re-determine the reached students whose agency facts changed (or who have no determination yet); flag
+    the decisions of those whose level or awards changed. Returns how many changed."""
+    if not students:
+        return 0
+    from .redetermine_region import facts_changed, undetermined  # polars: imported when a batch comes
+
+    lock_changes(session)  # the facts below are read after every earlier writer committed
+    first = undetermined(session, students, settings.school_year)  # a first determination whatever changed
+    affected, matches = facts_changed(session, settings.default_as_of(), settings.rules.facts, students, new_ids,
+                                      include=first)
+    head = session.scalar(select(func.coalesce(func.max(Determination.seq), 0)))
+    redone = redetermine_students(session, actor=actor, settings=settings, student_pks=affected, cause=cause,
+                                  request_id=request_id, matches=matches)
+    if redone.changed:
+        # imported here: decisions -> applications -> determinations, which feeds also import at the top
+        from aidservice.services.decisions import flag_after_agency_change
+
+        flag_after_agency_change(session, actor=actor, cause=cause, after_seq=head, request_id=request_id)
+    return redone.changed
 
 
 def _earlier(session: Session, source: str, batch_id: str, digest: str) -> BatchOutcome | None:
@@ -316,19 +357,52 @@ RECORD_COLUMNS = ("id", "source", "person_hmac", "person_mask", "name", "status"
                   "valid_to", "batch_pk", "record_index", "received_at")
 
 
-def _store_records(session: Session, batch_pk: int, source: str, records: Sequence[ParsedRecord]) -> None:
+def _store_records(session: Session, batch_pk: int, source: str, records: Sequence[ParsedRecord]) -> list[int]:
     """Insert the valid records in bulk; each supersedes the current record for its source, person and status.
 
-    The current ones are found first, through the person index (one query per list), then one
-    UPDATE links them all: the planner never has to choose between that and scanning every record.
+    Returns the new records' ids. The current ones are found first, through the person index, then
+    one UPDATE links them all: never a per-record round trip, and never a plan that scans every record.
     """
     if not records:
-        return
-    current = _current_records(session, source, records)
-    ids = _insert_records(session, batch_pk, source, records)
-    pairs = [(old, new) for r, new in zip(records, ids, strict=True) for old in current.get((r.person_hmac, r.status), ())]
+        return []
+    if backend(session) == "postgresql":
+        pairs = _superseded_pg(session, batch_pk, source, records)
+        ids = _insert_records(session, batch_pk, source, records)
+        pairs = [(old, ids[position]) for old, position in pairs]
+    else:
+        current = _current_records(session, source, records)
+        ids = _insert_records(session, batch_pk, source, records)
+        pairs = [(old, new) for r, new in zip(records, ids, strict=True)
+                 for old in current.get((r.person_hmac, r.status), ())]
     if pairs:
         set_many(session, AgencyRecord.__table__, "superseded_by", pairs)
+    return ids
+
+
+SUPERSEDED = text("""
+SELECT current.id, k.position - 1
+FROM unnest(string_to_array(:people, ','), string_to_array(:statuses, ',')) WITH ORDINALITY AS k(person, status, position)
+CROSS JOIN LATERAL (
+    SELECT agency_records.id FROM agency_records
+    WHERE agency_records.person_hmac = k.person AND agency_records.status = k.status
+      AND agency_records.source = :source AND coalesce(agency_records.superseded_by, 0) = 0
+    OFFSET 0
+) AS current
+""")
+"""PostgreSQL: (current record, position in the batch) for every record a batch supersedes.
+
+One index probe per record by person (the lateral subquery with OFFSET 0 cannot be flattened), so
+the plan stays linear in the batch whatever the statistics say about a table that has just grown.
+The lists travel as one text each: binding 10,000-element arrays costs more than the query.
+"""
+
+
+def _superseded_pg(session: Session, batch_pk: int, source: str, records: Sequence[ParsedRecord]) -> list[tuple[int, int]]:
+    rows = session.execute(SUPERSEDED, {
+        "people": ",".join(r.person_hmac for r in records), "statuses": ",".join(r.status for r in records),
+        "source": source,
+    })
+    return [(old, position) for old, position in rows]
 
 
 def _current_records(session: Session, source: str, records: Sequence[ParsedRecord]) -> dict[tuple[str, str], list[int]]:
@@ -372,6 +446,16 @@ def _attributes_json(attributes: dict[str, Any]) -> str:
     return "{}" if not attributes else json.dumps(attributes, ensure_ascii=False)
 
 
+MATCHED = text("""
+SELECT reached.id FROM unnest(string_to_array(:own, ',')) AS k(person)
+CROSS JOIN LATERAL (SELECT students.id FROM students WHERE students.id_hmac = k.person OFFSET 0) AS reached
+UNION
+SELECT reached.student_pk FROM unnest(string_to_array(:household, ',')) AS k(person)
+CROSS JOIN LATERAL (SELECT guardians.student_pk FROM guardians WHERE guardians.id_hmac = k.person OFFSET 0) AS reached
+""")
+"""PostgreSQL: students reached by a batch, one index probe per person (see SUPERSEDED)."""
+
+
 def matched_students(session: Session, records: Iterable[ParsedRecord]) -> list[int]:
     """Students the records reach: by their own number (any status) or a guardian's (household, disabled)."""
     own, household = set(), set()
@@ -379,12 +463,17 @@ def matched_students(session: Session, records: Iterable[ParsedRecord]) -> list[
         own.add(record.person_hmac)
         if record.status in GUARDIAN_STATUSES:
             household.add(record.person_hmac)
-    found: set[int] = set()
+    if not own:
+        return []
+    if backend(session) == "postgresql":
+        found = session.execute(MATCHED, {"own": ",".join(sorted(own)), "household": ",".join(sorted(household))})
+        return sorted(found.scalars())
+    found_pks: set[int] = set()
     for condition in where_in(session, Student.id_hmac, sorted(own)):
-        found.update(session.execute(select(Student.id).where(condition)).scalars().all())
+        found_pks.update(session.execute(select(Student.id).where(condition)).scalars().all())
     for condition in where_in(session, Guardian.id_hmac, sorted(household)):
-        found.update(session.execute(select(Guardian.student_pk).where(condition)).scalars().all())
-    return sorted(found)
+        found_pks.update(session.execute(select(Guardian.student_pk).where(condition)).scalars().all())
+    return sorted(found_pks)
 
 
 def _audit_batch(
