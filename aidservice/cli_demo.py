@@ -10,6 +10,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+BULK_FROM = 50_000  # students from which `--path auto` loads the roster in bulk
+
 DEMO_USERS = (  # username, role, scope keyword, password (demo only; printed by `make run`)
     ("officer", "school_officer", "school", "demo-officer-2020"),
     ("county", "county_admin", "region", "demo-county-2020"),
@@ -31,25 +33,49 @@ DEMO_USERS = (  # username, role, scope keyword, password (demo only; printed by
     default=None,
     help="Where to write the demo logins and agency tokens (default: instance/demo-logins.txt).",
 )
+@click.option(
+    "--path",
+    "load_path",
+    type=click.Choice(["auto", "services", "bulk"]),
+    default="auto",
+    show_default=True,
+    help=f"services: every row through the roster services; bulk: COPY/executemany roster, agency batches "
+    f"through the feed service, columnar re-determination; auto: bulk from {BULK_FROM:,} students.",
+)
 @with_appcontext
-def demo_data(students: int, seed: int, logins_path: Path | None) -> None:
+def demo_data(students: int, seed: int, logins_path: Path | None, load_path: str) -> None:
     """Load a synthetic province: schools in the 13 cities, students in every stage, agency registers."""
     from aidservice.api.settings import settings as app_settings
     from aidservice.demo import generate
     from aidservice.extensions import db
+    from aidservice.services.bulk_roster import NotEmpty, refuse_if_loaded
     from aidservice.services.rule_sets import publish_current
 
     started = time.perf_counter()
     settings = app_settings()
-    province = generate(students, seed, settings.default_as_of())
     session = db.session
+    try:
+        refuse_if_loaded(session)
+    except NotEmpty as exc:
+        raise click.ClickException(f"demo-data loads an empty database only: {exc}") from None
+    session.rollback()  # no snapshot held open while the province is generated
+    bulk = load_path == "bulk" or (load_path == "auto" and students >= BULK_FROM)
+    province = generate(students, seed, settings.default_as_of())
+    _note(started, f"generated {len(province.students):,} students")
     publish_current(session, settings.rules, settings.rules.rules.files)
-    _schools(session, settings, province)
-    session.commit()
-    _students(session, settings, province)
+    if bulk:
+        _bulk_roster(session, settings, province, started)
+    else:
+        _schools(session, settings, province)
+        session.commit()
+        _students(session, settings, province)
     lines = _accounts(session, province)
     lines += _registers(session, settings, province)
     session.commit()
+    _note(started, "agency batches applied")
+    if bulk:
+        _redetermine(session, settings)
+        _note(started, "determinations stored")
     path = logins_path or Path(current_app.instance_path) / "demo-logins.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -60,6 +86,49 @@ def demo_data(students: int, seed: int, logins_path: Path | None) -> None:
         f"{time.perf_counter() - started:.1f} s; logins in {path}",
         err=True,
     )
+
+
+def _note(started: float, what: str) -> None:
+    click.echo(f"{time.perf_counter() - started:7.1f} s  {what}", err=True)
+
+
+def _bulk_roster(session, settings, province, started: float) -> None:  # type: ignore[no-untyped-def]
+    """Counties through their service, schools and students set-based with their audit events."""
+    from aidservice.services.actors import Actor
+    from aidservice.services.bulk_roster import load_schools, load_students
+    from aidservice.services.regions import ensure_county
+
+    system = Actor.system("demo-data")
+    for code, name in province.counties:
+        ensure_county(session, code, name, actor=system)
+    load_schools(session, actor=system, schools=province.schools)
+    session.commit()
+    _note(started, f"{len(province.schools):,} schools")
+    with click.progressbar(length=len(province.students), label="students", file=sys.stderr) as bar:
+        load_students(
+            session, actor=system, settings=settings, students=province.students, progress=bar.update,
+            checkpoint=session.commit,
+        )
+    _note(started, "students and guardians")
+
+
+def _redetermine(session, settings) -> None:  # type: ignore[no-untyped-def]
+    """Everyone the agency batches did not reach gets a determination from the columnar path."""
+    from aidservice.services.actors import Actor
+    from aidservice.services.determinations import redetermine_region
+
+    with click.progressbar(length=_count_students(session), label="determinations", file=sys.stderr) as bar:
+        redetermine_region(
+            session, actor=Actor.system("demo-data"), settings=settings, progress=bar.update,
+            checkpoint=session.commit,
+        )
+    session.commit()
+
+
+def _count_students(session) -> int:  # type: ignore[no-untyped-def]
+    from aidservice.services.redetermine_region import count_students
+
+    return count_students(session, None)
 
 
 def _schools(session, settings, province) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from operator import mul
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK = "10X98765432"
@@ -85,11 +86,12 @@ GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英�
 
 def check_char(first17: str) -> str:
     """GB 11643 check character (ISO 7064 MOD 11-2)."""
-    return CHECK[sum(int(d) * w for d, w in zip(first17, WEIGHTS, strict=True)) % 11]
+    return CHECK[sum(map(mul, map(int, first17), WEIGHTS)) % 11]
 
 
 def id_number(county: str, birth: date, sequence: int) -> str:
-    first17 = f"{county}{birth:%Y%m%d}{sequence % 1000:03d}"
+    # not f"{birth:%Y%m%d}": strftime is the slowest part of generating a million numbers
+    first17 = f"{county}{birth.year:04d}{birth.month:02d}{birth.day:02d}{sequence % 1000:03d}"
     return first17 + check_char(first17)
 
 

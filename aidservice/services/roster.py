@@ -681,7 +681,7 @@ def upsert_students(
     except IntegrityError:
         raise _concurrent_change() from None
     if plan.written:
-        _audit_import(session, actor, plan.written, result, request_id, audit_extra)
+        audit_import(session, actor, plan.written, result, request_id, audit_extra)
         _redetermine(session, actor=actor, settings=settings, student_pks=result.student_pks, request_id=request_id)
     return result
 
@@ -891,7 +891,7 @@ def _check_row(
     return len(rejected) == before
 
 
-def _audit_import(
+def audit_import(
     session: Session,
     actor: Actor,
     written: Sequence[tuple[str, dict[str, Any]]],
