@@ -58,4 +58,5 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 bench: install
+	@$(PY) -c "import aiohttp, pyinstrument" 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	@if [ -f bench/run_all.py ]; then $(PY) bench/run_all.py; else echo "bench/run_all.py does not exist yet"; fi

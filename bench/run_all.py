@@ -1,28 +1,56 @@
-"""Run every benchmark under bench/ and print their summaries (results: bench/out/, git-ignored).
+"""Run the benchmarks under bench/ and print their summaries (results: bench/out/, git-ignored).
 
-    .venv/bin/python bench/run_all.py            # 1,000,000 students
-    .venv/bin/python bench/run_all.py --n 100000 # quicker
+    .venv/bin/python bench/run_all.py                       # the engine benchmark, 1,000,000 students
+    .venv/bin/python bench/run_all.py --n 100000            # quicker
+    .venv/bin/python bench/run_all.py --with demo --with load --only
+        # `aid demo-data --students 1000000` on PostgreSQL, then the 50-client load test against it
 
-Arguments are passed on to each benchmark. Copy the numbers into docs/benchmarks.md with the
-command, the machine and the date.
+`--with NAME` adds an optional benchmark (demo: bench/demo_bench.py; load: bench/load.py, which needs
+the province demo leaves in h6_demo_bench); `--only` skips the default ones. Other arguments are
+passed on to the default benchmarks. Copy the numbers into docs/benchmarks.md with the command, the
+machine and the date.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import engine_bench
 
-BENCHES = [("engine", engine_bench.main)]
+def _engine(argv: list[str]) -> None:
+    import engine_bench
+
+    engine_bench.main(argv)
+
+
+def _demo(_argv: list[str]) -> None:
+    import demo_bench
+
+    demo_bench.main([])
+
+
+def _load(_argv: list[str]) -> None:
+    import load
+
+    load.main(["--database", "h6_demo_bench"])
+
+
+DEFAULT = {"engine": _engine}
+OPTIONAL = {"demo": _demo, "load": _load}
 
 
 def main(argv: list[str]) -> None:
-    for name, run in BENCHES:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--with", dest="extra", action="append", choices=sorted(OPTIONAL), default=[])
+    parser.add_argument("--only", action="store_true")
+    args, rest = parser.parse_known_args(argv)
+    chosen = ({} if args.only else dict(DEFAULT)) | {name: OPTIONAL[name] for name in args.extra}
+    for name, run in chosen.items():
         print(f"== {name}", flush=True)
-        run(argv)
+        run(rest)
 
 
 if __name__ == "__main__":
