@@ -108,6 +108,17 @@ def _insert_chunk(session: Session, key: str, students: Sequence[Mapping[str, An
     insert_many(session, Guardian, guardians)
 
 
+def analyze(session: Session, *tables: str) -> None:
+    """PostgreSQL: fresh planner statistics for tables that just grew by orders of magnitude.
+
+    Until autovacuum gets to them, the planner estimates a freshly loaded table from default
+    selectivities (a handful of rows) and picks nested loops that are quadratic at this size.
+    """
+    if backend(session) == "postgresql":
+        for table in tables:
+            session.execute(text(f"ANALYZE {table}"))
+
+
 def take_ids(session: Session, model: Any, count: int) -> list[int]:
     """`count` fresh primary keys: from the table's sequence on PostgreSQL, after the largest key elsewhere."""
     if count == 0:
@@ -145,4 +156,4 @@ def append_events(session: Session, actor: Actor, items: Iterable[tuple[str, str
     return len(rows)
 
 
-__all__ = ["NotEmpty", "append_events", "load_schools", "load_students", "refuse_if_loaded", "take_ids"]
+__all__ = ["NotEmpty", "analyze", "append_events", "load_schools", "load_students", "refuse_if_loaded", "take_ids"]
