@@ -18,6 +18,8 @@ The database must already hold a province (`aid demo-data --students N` on Postg
    | county/city administrator (8 %) | GET student, GET applications, GET report (programs/regions of the region) |
    | agency (8 %) | POST feed batch of 100 records (own and guardians' numbers), GET outcomes page |
 
+   `--mix online` leaves out reports, feed batches and outcome pages (the agencies' share goes to the
+   calculator), to see the interactive routes without the heavy ones.
    Every client waits an exponentially distributed think time (mean `--think-ms`) between calls.
    Only calls that start after the warm-up count. Any status other than the expected one is an error.
 4. reports per route: count, errors, p50/p95/p99 (ms); overall requests/s; CPU seconds used by the
@@ -288,9 +290,9 @@ async def act(c: Client, apps: dict[int, dict[str, Any]]) -> None:
         apps[app_id] = {"version": done["version"], "state": done["state"], "level": done["level"]}
 
 
-async def admin(c: Client, plan: dict[str, Any], stop: float, think: float) -> None:
+async def admin(c: Client, plan: dict[str, Any], stop: float, think: float, reports: bool = True) -> None:
     while time.perf_counter() < stop:
-        roll = c.rnd.random()
+        roll = c.rnd.random() * (1 if reports else 0.85)
         if roll < 0.45:
             sid = c.rnd.choice(plan["students"])
             await c.call("GET /students/{id}", "GET", f"/api/v1/students/{sid}", 200)
@@ -340,7 +342,7 @@ async def login(http: Any, base: str, username: str) -> str:
 
 
 async def run_load(plan: dict[str, Any], port: int, clients: int, warmup: float, duration: float,
-                   think: float, seed: int) -> Stats:
+                   think: float, seed: int, online: bool = False) -> Stats:
     import aiohttp
 
     base = f"http://127.0.0.1:{port}"
@@ -349,8 +351,8 @@ async def run_load(plan: dict[str, Any], port: int, clients: int, warmup: float,
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
         n_admin = max(1, round(clients * 0.08))
-        n_agency = max(1, round(clients * 0.08))
-        n_public = max(1, round(clients * 0.24))
+        n_agency = 0 if online else max(1, round(clients * 0.08))
+        n_public = max(1, round(clients * 0.24)) + (round(clients * 0.08) if online else 0)
         n_officer = clients - n_admin - n_agency - n_public
         officers = plan["officers"][:n_officer]
         tokens = await asyncio.gather(*(login(http, base, o["username"]) for o in officers))
@@ -365,7 +367,7 @@ async def run_load(plan: dict[str, Any], port: int, clients: int, warmup: float,
         for i in range(n_admin):
             a = plan["admins"][i % len(plan["admins"])]
             tasks.append(admin(Client(http, base, stats, random.Random(rnd.random()), admin_tokens[i % 2]), a, stop,
-                               think))
+                               think, reports=not online))
         for i in range(n_agency):
             g = plan["agencies"][i % len(plan["agencies"])]
             tasks.append(agency(Client(http, base, stats, random.Random(rnd.random()), g["token"]), g, plan["people"],
@@ -430,6 +432,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--think-ms", type=float, default=100, help="mean think time between a client's calls")
     parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument("--mix", choices=["full", "online"], default="full",
+                        help="online: without the heavy calls (reports, feed batches, outcome pages); agency "
+                             "clients become public-calculator clients")
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     url = f"{args.server}/{args.database}"
@@ -440,7 +445,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         load_before = os.getloadavg()
         self_before = resource.getrusage(resource.RUSAGE_SELF)
         stats = asyncio.run(run_load(plan, args.port, args.clients, args.warmup, args.duration,
-                                     args.think_ms / 1000, args.seed))
+                                     args.think_ms / 1000, args.seed, online=args.mix == "online"))
         # CPU of the whole run (warm-up and logins included): the processes' totals at the end
         self_after = resource.getrusage(resource.RUSAGE_SELF)
         gunicorn_cpu = cpu_seconds(children(server.pid))
