@@ -63,6 +63,7 @@ def setup(url: str, tag: str, officers: int) -> dict[str, Any]:
     from sqlalchemy import func, select
 
     from aidservice import create_app
+    from aidservice.api.settings import settings
     from aidservice.extensions import db
     from aidservice.models import Application, Guardian, School, Student
     from aidservice.services.accounts import create_user
@@ -96,8 +97,10 @@ def setup(url: str, tag: str, officers: int) -> dict[str, Any]:
                 select(Student.student_id).join(School).where(School.region_code.startswith(region.rstrip("0")))
                 .order_by(Student.id).limit(2000)))
             plan["admins"].append({"username": name, "region": region, "students": in_region})
-        people = [n for (n,) in session.execute(select(Guardian.id_number).order_by(Guardian.id).limit(20000))]
-        people += [n for (n,) in session.execute(select(Student.id_number).order_by(Student.id.desc()).limit(5000))]
+        vault = settings().ids  # numbers are sealed at rest: the agencies' records carry them in full
+        people = [vault.open_row("guardian", g) for g in session.scalars(select(Guardian).order_by(Guardian.id).limit(20000))]
+        people += [vault.open_row("student", s)
+                   for s in session.scalars(select(Student).order_by(Student.id.desc()).limit(5000))]
         for source in ("civil_affairs", "poverty_alleviation"):
             made = create_client(session, actor=system, name=f"load {tag} {source}", source=source)
             plan["agencies"].append({"source": source, "token": made.token})
@@ -111,10 +114,13 @@ def setup(url: str, tag: str, officers: int) -> dict[str, Any]:
 
 
 def start_server(url: str, port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
+    from aidservice.crypto import DEV_KEY, DEV_KEY_ID
     from config import DEV_HMAC_KEY
 
+    # production settings with the development keys the demo province was loaded with
     env = {**os.environ, "DATABASE_URL": url, "AID_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
-           "AID_ID_HMAC_KEY": DEV_HMAC_KEY, "AID_RULES_DIR": str(REPO / "rules")}
+           "AID_ID_HMAC_KEY": DEV_HMAC_KEY, "AID_ID_KEYS": f"{DEV_KEY_ID}:{DEV_KEY}",
+           "AID_RULES_DIR": str(REPO / "rules")}
     log = open(OUT / f"gunicorn-{port}.log", "ab")  # noqa: SIM115 - lives as long as the server
     command = [str(REPO / ".venv" / "bin" / "gunicorn"), "--no-control-socket", "-k", "gthread",
                "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--backlog", "512",

@@ -10,10 +10,11 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
+from aidservice.api.settings import settings
 from aidservice.extensions import db
 from aidservice.models import AgencyRecord, Determination, Guardian, School, Student
 from aidservice.services import audit
-from aidservice.services.roster import STUDENT_FIELDS, school_view
+from aidservice.services.roster import ROW_FIELDS, school_view
 
 STUDENTS = 2000
 
@@ -21,13 +22,16 @@ STUDENTS = 2000
 def _snapshot() -> dict[str, Any]:
     """What a load leaves behind, keyed so that two loads compare equal when they are equivalent."""
     session = db.session
-    guardians: dict[int, list[tuple[str, str, str, str]]] = {}
-    for pk, number, hmac, name, relation in session.execute(
-        select(Guardian.student_pk, Guardian.id_number, Guardian.id_hmac, Guardian.name, Guardian.relation)
-    ):
-        guardians.setdefault(pk, []).append((number, hmac, name, relation))
+    vault = settings().ids
+    guardians: dict[int, list[tuple[str, str, str, str, str]]] = {}
+    for row in session.execute(select(Guardian)).scalars():
+        number = vault.open_row("guardian", row)
+        guardians.setdefault(row.student_pk, []).append((number, row.id_hmac, row.id_mask, row.name, row.relation))
     students = {
-        row.student_id: (tuple(getattr(row, f) for f in STUDENT_FIELDS), row.id_hmac, sorted(guardians.get(row.id, [])))
+        row.student_id: (
+            vault.open_row("student", row), tuple(getattr(row, f) for f in ROW_FIELDS), row.id_hmac, row.id_mask,
+            sorted(guardians.get(row.id, [])),
+        )
         for row in session.execute(select(Student))
         .scalars()
     }

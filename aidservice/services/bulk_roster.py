@@ -20,13 +20,12 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from aidservice.identity import id_hmac
 from aidservice.models import AuditEvent, Guardian, School, Student
 from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.bulk import backend, insert_many
 from aidservice.services.context import Settings
-from aidservice.services.roster import STUDENT_FIELDS, ImportResult, audit_import, school_view
+from aidservice.services.roster import ROW_FIELDS, ImportResult, audit_import, school_view
 
 AUDIT_SLICE = 2_000  # students per `student.import` event, as `aid demo-data` imports them on the services path
 
@@ -79,7 +78,7 @@ def load_students(
     """Insert students and guardians `chunk` at a time (the caller's `checkpoint` commits each chunk)."""
     for start in range(0, len(students), chunk):
         part = students[start : start + chunk]
-        _insert_chunk(session, settings.id_hmac_key, part)
+        _insert_chunk(session, settings, part)
         for offset in range(0, len(part), AUDIT_SLICE):
             written = [("created", dict(s)) for s in part[offset : offset + AUDIT_SLICE]]
             audit_import(session, actor, written, ImportResult(created=len(written)), None, {"source": "demo-data"})
@@ -90,18 +89,19 @@ def load_students(
     return len(students)
 
 
-def _insert_chunk(session: Session, key: str, students: Sequence[Mapping[str, Any]]) -> None:
+def _insert_chunk(session: Session, settings: Settings, students: Sequence[Mapping[str, Any]]) -> None:
+    """Students and guardians of one chunk; ID numbers sealed (AES-GCM, keyed hash, mask) as every writer does."""
     stamp = datetime.now(UTC)
+    vault = settings.ids
     pks = take_ids(session, Student, len(students))
     rows, guardians = [], []
     for pk, student in zip(pks, students, strict=True):
         rows.append({
-            "id": pk, "student_id": student["student_id"], "id_hmac": id_hmac(key, student["id_number"]),
-            **{name: student[name] for name in STUDENT_FIELDS}, "created_at": stamp, "updated_at": stamp,
+            "id": pk, "student_id": student["student_id"], **vault.seal("student", student["id_number"]),
+            **{name: student[name] for name in ROW_FIELDS}, "created_at": stamp, "updated_at": stamp,
         })
         guardians.extend(
-            {"student_pk": pk, "id_number": g["id_number"], "id_hmac": id_hmac(key, g["id_number"]),
-             "name": g["name"], "relation": g["relation"]}
+            {"student_pk": pk, **vault.seal("guardian", g["id_number"]), "name": g["name"], "relation": g["relation"]}
             for g in student["guardians"]
         )
     insert_many(session, Student, rows)
