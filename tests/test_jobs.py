@@ -281,3 +281,33 @@ def test_bad_report_jobs_are_refused_before_any_job_exists(
 
 def test_every_kind_has_a_handler() -> None:
     assert set(kinds.HANDLERS) == {kinds.REDETERMINE, kinds.IMPORT, kinds.REPORT}
+
+
+# ------------------------------------------------------------------------------------------ manual retry
+
+
+def test_a_failed_job_can_be_retried_and_resumes_from_its_cursor(
+    client: FlaskClient, province: Province, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real, calls = bulk.read_chunk, []
+
+    def fails_after_one_chunk(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) > 1:
+            raise ConnectionError("database gone for a while")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bulk, "read_chunk", fails_after_one_chunk)
+    job = redetermine(client, province).json
+    assert job["state"] == "failed" and job["attempts"] == 3
+    monkeypatch.setattr(bulk, "read_chunk", real)
+    assert client.post(job["url"] + "/retry", headers=province.headers("auditor")).status_code == 403
+    assert client.post(job["url"] + "/retry", headers=province.headers("wuxi_admin")).status_code == 404
+    retried = client.post(job["url"] + "/retry", headers=province.headers("city_admin"))
+    assert retried.status_code == 202 and retried.headers["Location"] == job["url"]
+    done = retried.json
+    assert done["state"] == "done" and done["attempts"] == 1 and done["error"] is None
+    assert done["result"]["resumed_after"] > 0 and done["result"]["students"] == 6
+    assert audit_actions(f"job:{job['id']}") == ["job.enqueued", "job.failed", "job.retried", "job.done"]
+    again = client.post(job["url"] + "/retry", headers=province.headers("city_admin"))
+    assert again.status_code == 409 and "only a failed job" in again.json["detail"]

@@ -104,7 +104,12 @@ def submit(kind: str, params: dict[str, Any], scope: jobs.Scope, key: str | None
     actor = current_actor()
     job_id = runner.start(db.session, actor=actor, kind=kind, params=params, scope=scope, key=key, fixed=fixed,
                           payload=payload, request_id=current_request_id())
-    view = jobs.job_view(jobs.get_job(db.session, actor=actor, job_id=job_id))
+    return accepted(job_id)
+
+
+def accepted(job_id: int) -> Response:
+    """202 with the job as it is now (done already when it ran in-process) and its Location."""
+    view = jobs.job_view(jobs.get_job(db.session, actor=current_actor(), job_id=job_id))
     response = jsonify(JobSchema().dump(view))
     response.status_code = 202
     response.headers["Location"] = view["url"]
@@ -129,6 +134,22 @@ def list_jobs(query: dict[str, Any]) -> dict[str, Any]:
 def get_job(job_id: int) -> dict[str, Any]:
     """A job's state, progress, attempts and result (or error)."""
     return jobs.job_view(jobs.get_job(db.session, actor=current_actor(), job_id=job_id))
+
+
+@blp.route("/jobs/<int:job_id>/retry", methods=["POST"])
+@require_user()
+@blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
+@blp.response(202, JobSchema, headers={"Location": {"description": "the job", "schema": {"type": "string"}}})
+@blp.alt_response(403, response="FORBIDDEN", description="Neither the job's creator nor an administrator over it")
+@blp.alt_response(404, response="NOT_FOUND", description="No such job in your scope")
+@blp.alt_response(409, response="CONFLICT", description="The job has not failed")
+def retry_job(job_id: int) -> Response:
+    """Run a failed job again with fresh attempts; resumable work resumes from its cursor."""
+    job = jobs.reopen(db.session, actor=current_actor(), job_id=job_id, max_attempts=runner.max_attempts(),
+                      request_id=current_request_id())
+    db.session.commit()
+    runner.dispatch(job)
+    return accepted(job_id)
 
 
 @blp.route("/redeterminations", methods=["POST"])

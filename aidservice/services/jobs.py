@@ -122,6 +122,25 @@ def actor_of(job: Job) -> Actor:
     return Actor(**job.actor) if job.actor else Actor.system("job")
 
 
+def reopen(session: Session, *, actor: Actor, job_id: int, max_attempts: int, request_id: str | None = None) -> Job:
+    """Queue a failed job again with fresh attempts; its cursor stays, so resumable work goes on where it stopped.
+
+    Its creator or an administrator over its scope may; anything but a failed job is a 409.
+    """
+    job = get_job(session, actor=actor, job_id=job_id)
+    if actor.is_auditor or (job.created_by != actor.label and not actor.is_admin):
+        raise Forbidden(f"Only the job's creator or an administrator over its region may retry job {job_id}.")
+    if job.state != "failed":
+        raise Conflict(f"Job {job_id} is {job.state}; only a failed job can be retried.")
+    previous = job.error
+    job.state, job.attempts, job.max_attempts = "queued", 0, max_attempts
+    job.error = job.result = job.finished_at = None
+    session.flush()
+    audit.record(session, actor=actor, action="job.retried", subject=f"job:{job.id}",
+                 summary={"kind": job.kind, "previous_error": previous}, request_id=request_id)
+    return job
+
+
 # ---------------------------------------------------------------------------------------------- reading
 
 
@@ -187,5 +206,5 @@ def job_view(job: Job) -> dict[str, Any]:
 
 __all__ = [
     "LIST_MAX", "STATES", "Enqueued", "Scope", "actor_of", "actor_record", "check_key", "enqueue", "get_job",
-    "job_view", "list_jobs", "stored_key", "visible",
+    "job_view", "list_jobs", "reopen", "stored_key", "visible",
 ]
