@@ -45,6 +45,7 @@ def queue_name(redis: Any) -> Iterator[str]:  # noqa: F811 - the fixture above
     yield name
     for key in redis.scan_iter(match=f"*{name}*"):
         redis.delete(key)
+    redis.srem("rq:queues", f"rq:queue:{name}")  # RQ's set of known queues
 
 
 def worker_env(url: str, queue: str) -> dict[str, str]:

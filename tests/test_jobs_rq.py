@@ -48,6 +48,7 @@ def queue_name(redis: Any) -> Iterator[str]:
     yield name
     for key in redis.scan_iter(match=f"*{name}*"):
         redis.delete(key)
+    redis.srem("rq:queues", f"rq:queue:{name}")  # RQ's set of known queues
 
 
 @pytest.fixture
