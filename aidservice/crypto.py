@@ -89,9 +89,8 @@ class IdVault:
     _ciphers: dict[str, AESGCM] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        from cryptography.hazmat.primitives.ciphers.aead import (
-            AESGCM,  # config imports this module: stay light
-        )
+        # imported here, not at the top: config.py imports this module and must stay light
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         if self.current not in self.keys:
             raise KeyringError(f"current key id {self.current!r} is not in the keyring")
