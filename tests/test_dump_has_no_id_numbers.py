@@ -31,10 +31,15 @@ ID_SHAPED = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 """18 characters shaped like a resident ID, not inside a longer run of letters and digits (hex digests, bytea)."""
 
 
+BLOB = re.compile(r"\\x([0-9a-fA-F]+)|X'([0-9a-fA-F]*)'")
+"""Binary columns as dumps write them: pg_dump's bytea `\\x3332...`, SQLite's `X'3332...'`."""
+
+
 def plain_numbers(text: str) -> set[str]:
-    """Every valid resident ID number standing on its own in `text`."""
+    """Every valid resident ID number standing on its own in `text`, or in the bytes of a dumped binary column."""
+    blobs = [bytes.fromhex(pg or lite).decode("latin-1") for pg, lite in BLOB.findall(text) if len(pg or lite) % 2 == 0]
     found = set()
-    for match in ID_SHAPED.findall(text):
+    for match in ID_SHAPED.findall("\n".join([text, *blobs])):
         try:
             found.add(normalise_id_number(match, today=date(2030, 1, 1)))
         except InvalidIdNumber:
@@ -50,6 +55,9 @@ def test_the_scanner_finds_a_plain_number_wherever_a_dump_could_hold_one() -> No
     digest = "ab" + number + "cd" * 22
     assert plain_numbers(f"'{digest}' \\x{number}ff X'{number}00'") == set()  # inside hex, not a number
     assert plain_numbers(f"'{mask(number)}'") == set()
+    as_bytes = f"id_number\n{number},x".encode().hex()  # an upload kept in a binary column
+    assert plain_numbers(f"7\t\\x{as_bytes}\n") == {number}
+    assert plain_numbers(f"INSERT INTO t VALUES(X'{as_bytes.upper()}');") == {number}
 
 
 @pytest.fixture
