@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+import marshmallow as ma
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Connection, Engine, event
@@ -18,6 +19,11 @@ class AidApi(Api):
 
     ERROR_SCHEMA = ProblemSchema
 
+    def _init_spec(self, **kwargs: Any) -> None:
+        """Teach the spec how our fields are sent, so the documented types are the ones on the wire."""
+        super()._init_spec(**kwargs)
+        self.ma_plugin.converter.add_attribute_function(decimal_as_sent)
+
     def _register_responses(self) -> None:
         """Document the standard error responses as problem+json (smorest registers them as JSON)."""
         super()._register_responses()
@@ -25,6 +31,16 @@ class AidApi(Api):
             content = response.get("content") or {}
             if self.DEFAULT_RESPONSE_CONTENT_TYPE in content:
                 response["content"] = {PROBLEM_MIMETYPE: content[self.DEFAULT_RESPONSE_CONTENT_TYPE]}
+
+
+def decimal_as_sent(_converter: Any, field: ma.fields.Field, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """Money is a string like "1250.00" in JSON (Decimal with as_string), not the number apispec assumes."""
+    if not (isinstance(field, ma.fields.Decimal) and field.as_string):
+        return {}
+    bounds = [f"{word} {ret.pop(key)}" for key, word in (("minimum", "at least"), ("maximum", "at most")) if key in ret]
+    described = "; ".join(filter(None, [ret.get("description"), *bounds]))
+    return {"type": "string", "format": "decimal", "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
+            **({"description": described} if described else {})}
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

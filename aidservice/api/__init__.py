@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_smorest.spec.plugins import integerconverter2paramschema
 
 from aidservice.api import (
     applications,
@@ -17,12 +18,16 @@ from aidservice.api import (
     roster,
     rules,
 )
+from aidservice.api.common import RowIdConverter
 from aidservice.api.docs import register_docs_assets
 from aidservice.extensions import api
+from aidservice.inputguard import init_input_guard
 
 
 def register_api(app: Flask) -> None:
     """Register every resource with the API (and so in the OpenAPI document) and the docs assets."""
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added: rules bind their converter
+    api.register_converter(RowIdConverter, integerconverter2paramschema)
     for module in (health, evaluate, rules, audit, feeds, login, roster, applications, decisions, quotas, notices):
         api.register_blueprint(module.blp)
     from aidservice.api import reports  # periodic reports (issue 5)
@@ -32,3 +37,4 @@ def register_api(app: Flask) -> None:
 
     api.register_blueprint(jobs.blp)
     register_docs_assets(app)
+    init_input_guard(app)  # app-wide: the web UI's forms reach the same database

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 
 import aidservice.api.settings as api_settings
 from aidservice.api.auth import current_actor, require_user
-from aidservice.api.common import Blueprint
+from aidservice.api.common import ROW_ID_MAX, Blueprint, DateTime
 from aidservice.engine.result import LEVELS
 from aidservice.extensions import db
 from aidservice.models.application import STATES
@@ -57,7 +57,7 @@ class ApplicationListQuerySchema(Schema):
     state = fields.String(load_default=None, validate=validate.OneOf(STATES))
     school_year = fields.String(load_default=None)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=applications.LIST_MAX))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=ROW_ID_MAX))
 
 
 class StudentBriefSchema(Schema):
@@ -108,7 +108,7 @@ class ApplicationHistorySchema(Schema):
     note = fields.String(required=True)
     details = fields.Dict(required=True)
     actor = fields.String(required=True)
-    at = fields.DateTime(required=True)
+    at = DateTime(required=True)
 
 
 class ApplicationSchema(Schema):
@@ -121,7 +121,7 @@ class ApplicationSchema(Schema):
     state = fields.String(required=True, validate=validate.OneOf(STATES))
     version = fields.Integer(required=True)
     allowed_actions = fields.List(fields.String(), required=True)
-    commitment_signed_at = fields.DateTime(required=True)
+    commitment_signed_at = DateTime(required=True)
     declared = fields.Dict(required=True)
     as_of = fields.Date(required=True)
     rule_set_version = fields.String(required=True)
@@ -140,9 +140,9 @@ class ApplicationSchema(Schema):
     notice = fields.Nested(NoticeRefSchema, required=True, allow_none=True)
     history = fields.List(fields.Nested(ApplicationHistorySchema), required=True)
     decisions = fields.List(fields.Dict(), required=True)
-    submitted_at = fields.DateTime(required=True)
+    submitted_at = DateTime(required=True)
     created_by = fields.String(required=True)
-    updated_at = fields.DateTime(required=True)
+    updated_at = DateTime(required=True)
 
 
 class ApplicationItemSchema(Schema):
@@ -155,7 +155,7 @@ class ApplicationItemSchema(Schema):
     level = fields.String(required=True)
     conflicts = fields.Integer(required=True)
     notice_closes_on = fields.Date(required=True, allow_none=True)
-    submitted_at = fields.DateTime(required=True)
+    submitted_at = DateTime(required=True)
 
 
 class ApplicationListSchema(Schema):

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import Forbidden
 
 from aidservice.api.auth import current_actor, require_user
-from aidservice.api.common import Blueprint
+from aidservice.api.common import Blueprint, DateTime
 from aidservice.extensions import db
 from aidservice.services.audit import events_for, subject_in_scope
 
@@ -26,7 +26,7 @@ class AuditEventSchema(Schema):
     """One event: who did what, when, with the hash that chains it to the one before."""
 
     seq = fields.Integer(required=True)
-    occurred_at = fields.DateTime(required=True)
+    occurred_at = DateTime(required=True)
     actor = fields.String(required=True)
     action = fields.String(required=True)
     subject = fields.String(required=True)

@@ -1,14 +1,19 @@
-"""What every API resource shares: a blueprint that insists on JSON bodies."""
+"""What every API resource shares: a blueprint that insists on JSON bodies, row ids in paths, UTC timestamps."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import flask_smorest
 from flask import Request
-from marshmallow import Schema
+from marshmallow import Schema, fields
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.routing import IntegerConverter, Map
+
+ROW_ID_MAX = 2**31 - 1
+"""The largest id an INTEGER primary key holds on PostgreSQL; also a bound for offsets."""
 
 
 class JsonBodyParser(FlaskParser):
@@ -25,3 +30,20 @@ class Blueprint(flask_smorest.Blueprint):
     """flask-smorest blueprint with our JSON-only body parser."""
 
     ARGUMENTS_PARSER = JsonBodyParser()
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:id>` in paths: an id beyond the database's integer range is no such row (404), never an overflow."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", ROW_ID_MAX)
+        super().__init__(map, *args, **kwargs)
+
+
+class DateTime(fields.DateTime):
+    """An instant as ISO 8601 with its offset; SQLite hands back naive UTC values, which would read as local."""
+
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | float | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)

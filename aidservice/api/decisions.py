@@ -8,7 +8,7 @@ from marshmallow import Schema, fields
 
 import aidservice.api.settings as api_settings
 from aidservice.api.auth import current_actor, require_user
-from aidservice.api.common import Blueprint
+from aidservice.api.common import Blueprint, DateTime
 from aidservice.extensions import db
 from aidservice.services import decisions
 
@@ -46,7 +46,7 @@ class DecisionSchema(Schema):
     explanation = fields.Dict(required=True)
     basis = fields.String(required=True)
     decided_by = fields.String(required=True)
-    decided_at = fields.DateTime(required=True)
+    decided_at = DateTime(required=True)
     current = fields.Boolean(required=True)
     supersedes = fields.Integer(required=True, allow_none=True)
     superseded_reason = fields.String(required=True, allow_none=True)

@@ -53,7 +53,7 @@ class BatchSchema(Schema):
     """A batch: `batch_id` makes a retry safe; at most 10,000 records."""
 
     batch_id = fields.String(required=True, metadata={"example": "2020-09-civil-0001"})
-    records = fields.List(fields.Raw(metadata={"type": "object"}), required=True,
+    records = fields.List(fields.Raw(allow_none=True, metadata={"type": "object"}), required=True,
                           metadata={"description": "RecordSchema objects"})
 
 

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import Unauthorized
 
 from aidservice.api.auth import current_actor, require_user
-from aidservice.api.common import Blueprint
+from aidservice.api.common import Blueprint, DateTime
 from aidservice.extensions import db
 from aidservice.models import ROLES
 from aidservice.requestid import current_request_id
@@ -42,7 +42,7 @@ class SessionSchema(Schema):
     """A session: send `Authorization: Bearer <token>` until `expires_at`."""
 
     token = fields.String(required=True)
-    expires_at = fields.DateTime(required=True)
+    expires_at = DateTime(required=True)
     user = fields.Nested(SessionUserSchema, required=True)
 
 

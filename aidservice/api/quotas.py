@@ -8,7 +8,7 @@ from marshmallow import Schema, fields
 
 import aidservice.api.settings as api_settings
 from aidservice.api.auth import current_actor, require_user
-from aidservice.api.common import Blueprint
+from aidservice.api.common import Blueprint, DateTime
 from aidservice.extensions import db
 from aidservice.requestid import current_request_id
 from aidservice.services import quotas
@@ -46,7 +46,7 @@ class QuotaSchema(Schema):
     funded = fields.Integer(required=True)
     shortfall = fields.Integer(required=True)
     set_by = fields.String(required=True)
-    updated_at = fields.DateTime(required=True)
+    updated_at = DateTime(required=True)
     allocations = fields.List(fields.Nested(QuotaAllocationSchema), required=True)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 import aidservice.api.settings as api_settings
 from aidservice.api.auth import current_actor, require_user
-from aidservice.api.common import Blueprint
+from aidservice.api.common import ROW_ID_MAX, Blueprint
 from aidservice.extensions import db
 from aidservice.requestid import current_request_id
 from aidservice.services import reports
@@ -42,7 +42,7 @@ class ArchiveQuerySchema(Schema):
     period = fields.String(load_default=None)
     region = fields.String(load_default=None)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=archive.LIST_MAX))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=ROW_ID_MAX))
 
 
 class ArchiveEntrySchema(Schema):

@@ -9,7 +9,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from aidservice.api.auth import current_actor, require_user
-from aidservice.api.common import Blueprint
+from aidservice.api.common import Blueprint, DateTime
 from aidservice.api.jobs import JobSchema, idempotency_key, submit
 from aidservice.api.settings import settings
 from aidservice.engine.result import LEVELS
@@ -76,7 +76,7 @@ class DeterminationSchema(Schema):
     missing = fields.List(fields.String(), required=True)
     rule_set_version = fields.String(required=True)
     as_of = fields.Date(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = DateTime(required=True)
 
 
 class StudentSchema(Schema):
@@ -96,8 +96,8 @@ class StudentSchema(Schema):
     retired_soldier = fields.Boolean(required=True)
     salaried = fields.Boolean(required=True)
     guardians = fields.List(fields.Nested(GuardianViewSchema), required=True)
-    created_at = fields.DateTime(required=True)
-    updated_at = fields.DateTime(required=True)
+    created_at = DateTime(required=True)
+    updated_at = DateTime(required=True)
     determination = fields.Nested(DeterminationSchema, required=True, allow_none=True)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, post_dump
+from marshmallow import INCLUDE, Schema, fields, post_dump
 
 from aidservice.api.common import Blueprint
 from aidservice.rulesets import current_rules
@@ -20,9 +20,13 @@ def _section(description: str) -> fields.List:
 class RulesDescriptionSchema(Schema):
     """Top-level keys of `describe()`; keys the engine adds later pass through unchanged."""
 
+    class Meta:
+        unknown = INCLUDE  # documented as open: sections the engine adds later are allowed
+
     version = fields.String(required=True, metadata={"example": "sha256:0123456789abcdef"})
     documents = _section("policy documents the rules cite")
     facts = _section("the fact catalogue: type, bounds, source, label")
+    derived = _section("derived facts: their type and formula")
     levels = _section("identification levels, highest first, with their clauses")
     programs = _section("aid programs: conditions, amounts, kinds, statuses and citations")
     parameters = _section("effective-dated parameters with statuses, notes and citations")

@@ -66,6 +66,10 @@ def load_text(text: str, display: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise RuleIssue(display, line, f"YAML syntax error: {exc.problem or exc}") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (a control character, say)
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        raise RuleIssue(display, line, f"YAML syntax error: character U+{code:04X} is not allowed") from None
     if node is None:
         return YMap()
     return _convert(node, display)

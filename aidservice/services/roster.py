@@ -73,10 +73,13 @@ class StrictInteger(fields.Integer):
 
 
 class Text(fields.String):
-    """A string with surrounding whitespace removed."""
+    """A string with surrounding whitespace removed; never U+0000 (PostgreSQL cannot store it; imports read files)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        return super()._deserialize(value, attr, data, **kwargs).strip()
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if "\x00" in text:
+            raise ValidationError("must not contain the character U+0000")
+        return text
 
 
 class IdNumber(fields.String):
