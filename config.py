@@ -52,6 +52,20 @@ def _positive_int(env: Mapping[str, str], key: str, default: int) -> int:
     return value
 
 
+def _count(env: Mapping[str, str], key: str, default: int) -> int:
+    """Parse a non-negative integer setting (0 allowed), naming the variable when it is wrong."""
+    raw = env.get(key)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be an integer, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{key} must not be negative, got {value}")
+    return value
+
+
 def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
     """A yes/no setting (1/0, true/false, yes/no, on/off), naming the variable when it is neither."""
     raw = (env.get(key) or "").strip().lower()
@@ -135,6 +149,11 @@ class Config:
         self.AID_UI_LANGUAGE = (env.get("AID_UI_LANGUAGE") or "zh-CN").strip()
         if self.AID_UI_LANGUAGE not in ("zh-CN", "en"):
             raise ConfigError(f"AID_UI_LANGUAGE must be zh-CN or en, got {self.AID_UI_LANGUAGE!r}")
+        # Behind N reverse proxies, trust their X-Forwarded-For/-Proto/-Host (scheme for HSTS, address for the throttle).
+        self.AID_PROXY_HOPS = _count(env, "AID_PROXY_HOPS", 0)
+        # HSTS is sent on requests that arrived over TLS; AID_HSTS=true sends it always (TLS ended at a proxy
+        # that does not say so).
+        self.AID_HSTS = _flag(env, "AID_HSTS", False)
         self.AID_WHATIF_FILE = env.get("AID_WHATIF_FILE") or str(REPO_ROOT / "instance" / "whatif-last.json")
         self._jobs(env)
 

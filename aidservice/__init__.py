@@ -36,6 +36,7 @@ def create_app(config: Config | None = None, *, offline: bool | None = None) -> 
         register_blueprints(app)
         register_error_handlers(app)
         register_request_hooks(app)
+        register_security(app)
     register_commands(app)
     return app
 
@@ -100,6 +101,13 @@ def register_request_hooks(app: Flask) -> None:
     from aidservice.requestid import init_request_id
 
     init_request_id(app)
+
+
+def register_security(app: Flask) -> None:
+    """Security headers on every response, JSON-only API bodies, the configured proxies trusted."""
+    from aidservice.security import register_security as register
+
+    register(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -13,7 +13,7 @@ GUARD_KEY = "aid_login_guard"
 
 
 def register_web(app: Flask) -> None:
-    """The `web` blueprint at /, its CSRF protection, login throttle, filters and security headers."""
+    """The `web` blueprint at /, its CSRF protection, login throttle and filters."""
     from aidservice.services.throttle import MemoryLoginGuard
 
     from . import applications, auth, jobs, reports, roster, rules, ui  # noqa: F401 - the modules attach their routes

@@ -1,5 +1,6 @@
-"""What every page shares: the language, Jinja filters (dates as 2020年9月1日, money as ¥1,250.00, labels),
-and the security headers (a Content-Security-Policy without inline script or style)."""
+"""What every page shares: the language and Jinja filters (dates as 2020年9月1日, money as ¥1,250.00, labels).
+
+The security headers (a Content-Security-Policy without inline script or style) are aidservice.security's."""
 
 from __future__ import annotations
 
@@ -9,14 +10,12 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, current_app, has_request_context, request, session
+from flask import Flask, current_app, has_request_context, request, session
 
 from aidservice import i18n
 
 from .session import LANGUAGE_KEY, display_user
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
-       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 API_PREFIX = "/api"
 ID_LIKE = re.compile(r"^\d{17}[\dXx]$")  # a full ID number is never echoed back into a link
 
@@ -108,19 +107,6 @@ def _context() -> dict[str, Any]:
     }
 
 
-def _security_headers(response: Response) -> Response:
-    """Pages of the UI (everything outside /api, error pages included) get the strict policy."""
-    if request.path.startswith(API_PREFIX):
-        return response
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if response.mimetype == "text/html" or request.blueprint == "web":
-        response.headers.setdefault("Cache-Control", "no-store")  # pages carry personal data
-    return response
-
-
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         date_cn=lambda v: i18n.format_date(v, language()),
@@ -152,4 +138,3 @@ def init_app(app: Flask) -> None:
     )
     app.context_processor(_context)
     app.before_request(_remember_language)
-    app.after_request(_security_headers)
