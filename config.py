@@ -32,7 +32,8 @@ def database_url(env: Mapping[str, str]) -> str:
 
 def engine_options(url: str) -> dict[str, Any]:
     """Pool settings: drop dead connections; on PostgreSQL give up connecting after 5 s (health stays quick)."""
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    # hide_parameters: a database error's text (logged with a 500) never carries the row's personal data
+    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if url.startswith("postgresql"):
         options["connect_args"] = {"connect_timeout": 5}
     return options
@@ -63,6 +64,17 @@ def _count(env: Mapping[str, str], key: str, default: int) -> int:
         raise ConfigError(f"{key} must be an integer, got {raw!r}") from None
     if value < 0:
         raise ConfigError(f"{key} must not be negative, got {value}")
+    return value
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _log_level(env: Mapping[str, str], key: str, default: str) -> str:
+    """A logging level name, naming the variable when it is not one."""
+    value = (env.get(key) or default).strip().upper()
+    if value not in LOG_LEVELS:
+        raise ConfigError(f"{key} must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
     return value
 
 
@@ -129,6 +141,7 @@ class Config:
     WTF_CSRF_TIME_LIMIT = 8 * 3600  # as long as a login session (services.auth.SESSION_LIFETIME)
     secure_cookies_by_default: ClassVar[bool] = False
     dev_defaults: ClassVar[bool] = False
+    default_log_level: ClassVar[str] = "INFO"
 
     def __init__(self, env: Mapping[str, str]) -> None:
         """Read every environment-dependent value now, once."""
@@ -154,6 +167,7 @@ class Config:
         # HSTS is sent on requests that arrived over TLS; AID_HSTS=true sends it always (TLS ended at a proxy
         # that does not say so).
         self.AID_HSTS = _flag(env, "AID_HSTS", False)
+        self.AID_LOG_LEVEL = _log_level(env, "AID_LOG_LEVEL", self.default_log_level)
         self.AID_WHATIF_FILE = env.get("AID_WHATIF_FILE") or str(REPO_ROOT / "instance" / "whatif-last.json")
         self._jobs(env)
 
@@ -210,6 +224,7 @@ class TestingConfig(Config):
     TESTING = True
     __test__ = False  # pytest: not a test class despite the name
     dev_defaults = True
+    default_log_level = "DEBUG"  # the suite's log scan sees every record (tests/log_scan_support.py)
 
 
 class ProductionConfig(Config):

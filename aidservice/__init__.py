@@ -30,6 +30,7 @@ def create_app(config: Config | None = None, *, offline: bool | None = None) -> 
     app.config.from_object(config if config is not None else load_config())
     app.json.sort_keys = False  # keep the documented field order in responses
     app.extensions["aid_offline"] = offline
+    register_logging(app)
     load_rule_set(app)
     if not offline:
         register_extensions(app)
@@ -48,6 +49,13 @@ def _offline_process() -> bool:
     from aidservice.startup import is_offline_command, running_flask_cli
 
     return running_flask_cli() and is_offline_command(sys.argv[1:])
+
+
+def register_logging(app: Flask) -> None:
+    """JSON log lines with request ids and an access line per request (first, so its timer sees everything)."""
+    from aidservice.logs import register_logging as register
+
+    register(app)
 
 
 def load_rule_set(app: Flask) -> None:

@@ -9,8 +9,9 @@ from alembic import context
 from flask import current_app
 
 config = context.config
-if config.config_file_name is not None:
-    # keep the app's loggers alive: fileConfig would otherwise disable every logger created before it
+if config.config_file_name is not None and not logging.getLogger().handlers:
+    # keep the app's loggers alive: fileConfig would otherwise disable every logger created before it;
+    # and leave logging alone when it is already set up (the test run's log scan sits on the root logger)
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 

@@ -7,6 +7,7 @@ PostgreSQL fails those tests instead of skipping them). Other tests use the SQLi
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -25,6 +26,7 @@ from sqlalchemy.engine import Connection, make_url
 from aidservice import create_app
 from aidservice.extensions import db
 from config import REPO_ROOT, TestingConfig, database_url
+from tests.log_scan_support import LogScan
 
 BACKENDS = ("sqlite", "postgresql")
 PG_HOST, PG_PORT = "127.0.0.1", 5432
@@ -35,6 +37,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """`@pytest.mark.databases` tests get one run per backend (ids: sqlite, postgresql)."""
     if metafunc.definition.get_closest_marker("databases") and "db_url" in metafunc.fixturenames:
         metafunc.parametrize("db_url", BACKENDS, indirect=True, scope="session")
+
+
+LOG_SCAN_TEST = "test_zz_log_scan.py::test_no_personal_data_reached_any_log_record"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The log scan's verdict runs after every other test, so it judges the whole run's records."""
+    last = [item for item in items if item.nodeid.endswith(LOG_SCAN_TEST)]
+    items[:] = [item for item in items if item not in last] + last
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_scan() -> Iterator[LogScan]:
+    """Every record of the run, from any logger, passes the personal-data scan (tests/log_scan_support.py)."""
+    scan = LogScan()
+    root = logging.getLogger()
+    root.addHandler(scan)
+    try:
+        yield scan
+    finally:
+        root.removeHandler(scan)
 
 
 def in_ci() -> bool:

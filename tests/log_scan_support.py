@@ -1,0 +1,74 @@
+"""The log scan: every log record of the test run is checked for personal data as it is emitted.
+
+A record is rendered raw (message, arguments, extra fields, exception text, percent-decoded), before any
+redaction, so the scan finds what the code itself tried to log: an ID number (any 18-character number with a
+valid GB 11643 check character), Chinese text (the test data's names are all Chinese; the logs are English),
+or an agency status value.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from stdnum.cn import ric
+
+from aidservice.services.facts_assembly import SOURCE_STATUSES
+
+STANDARD = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "", None, None))) | {"message", "asctime"}
+ID_LIKE = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+STATUSES = tuple(sorted({status for statuses in SOURCE_STATUSES.values() for status in statuses}))
+STATUS_WORD = re.compile(r"(?<![A-Za-z_])(" + "|".join(STATUSES) + r")(?![A-Za-z_])")
+EXCEPTIONS = logging.Formatter()
+
+
+def render(record: logging.LogRecord) -> str:
+    """Everything a handler could write for this record, unredacted."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string: scan its parts
+        message = f"{record.msg} {record.args}"
+    parts = [message]
+    parts += [f"{k}={v}" for k, v in vars(record).items() if k not in STANDARD]
+    if record.exc_info:
+        parts.append(EXCEPTIONS.formatException(record.exc_info))
+    if record.stack_info:
+        parts.append(record.stack_info)
+    text = "\n".join(parts)
+    return text + "\n" + unquote(text)
+
+
+def findings_in(text: str) -> list[str]:
+    """What in this text is personal data: ID numbers, Chinese text (names), status values."""
+    found = [f"ID number {m}" for m in ID_LIKE.findall(text) if ric.is_valid(m)]
+    found += [f"Chinese text {m!r}" for m in CHINESE.findall(text)]
+    found += [f"status {m!r}" for m in STATUS_WORD.findall(text)]
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    test: str
+    logger: str
+    what: str
+
+
+class LogScan(logging.Handler):
+    """A handler at DEBUG on the root logger for the whole run; keeps counts and findings, never the records."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records = 0
+        self.access_lines = 0
+        self.findings: list[Finding] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records += 1
+        self.access_lines += record.name == "aidservice.access"
+        test = os.environ.get("PYTEST_CURRENT_TEST", "(outside a test)")
+        for what in dict.fromkeys(findings_in(render(record))):
+            self.findings.append(Finding(test, record.name, what))
