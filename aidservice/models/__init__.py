@@ -5,7 +5,7 @@ from __future__ import annotations
 from .account import ROLES, AuthToken, User
 from .agency import AgencyRecord, ApiClient, FeedBatch
 from .application import Application, ApplicationAction, Decision, Notice, Quota
-from .audit import AuditEvent
+from .audit import AuditCheckpoint, AuditEvent
 from .base import Base
 from .determination import Counter, Determination, Job
 from .registry import Guardian, Region, School, Student
@@ -17,6 +17,7 @@ __all__ = [
     "ApiClient",
     "Application",
     "ApplicationAction",
+    "AuditCheckpoint",
     "AuditEvent",
     "AuthToken",
     "Base",

@@ -27,3 +27,14 @@ class AuditEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """The chain's head hash at a moment (`aid audit checkpoint`); its exported line anchors the chain outside."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)  # the last event covered; 0 for an empty chain
+    chain_hash: Mapped[str] = mapped_column(String(64))  # that event's hash (GENESIS for an empty chain)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

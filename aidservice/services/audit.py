@@ -2,13 +2,18 @@
 
 The chain head lives in the `counters` row 'audit', taken FOR UPDATE, so concurrent writers
 append one after another and the chain has no forks.
+
+A hash chain alone cannot show a wholesale rewrite: whoever can write the table can recompute every hash.
+Checkpoints anchor it: each records the head's (seq, hash) in `audit_checkpoints` and as a JSON line for an
+external record (a file kept elsewhere, a printout); `verify` checks the recomputed chain against every
+recorded checkpoint and every anchor line it is given, so a rewrite or a removed tail no longer matches.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aidservice.models.audit import AuditEvent
+from aidservice.models.audit import AuditCheckpoint, AuditEvent
 from aidservice.models.determination import Counter
 
 from .actors import Actor
@@ -112,22 +117,109 @@ def iter_events(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
         session.expunge_all()
 
 
-def verify(session: Session) -> tuple[int, Broken | None]:
-    """Walk the chain; returns (events checked, first broken event or None)."""
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A checkpoint as recorded: the chain's head was event `seq` with hash `chain_hash`; `origin` says where."""
+
+    seq: int
+    chain_hash: str
+    origin: str
+
+    def line(self, created_at: datetime) -> str:
+        """The JSON line exported for an external record."""
+        return canonical({"seq": self.seq, "chain_hash": self.chain_hash, "created_at": _utc_text(created_at)})
+
+
+class AnchorError(ValueError):
+    """An anchor line that cannot be read; names the line."""
+
+
+def parse_anchor_lines(lines: Iterable[str], name: str) -> list[Anchor]:
+    """Anchor lines as `aid audit checkpoint` writes them (blank lines skipped); names the first bad line."""
+    anchors = []
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            data = json.loads(text)
+            seq, chain_hash = data["seq"], data["chain_hash"]
+        except (ValueError, TypeError, KeyError):
+            raise AnchorError(f"{name}, line {number}: not a checkpoint line (JSON with seq and chain_hash)") from None
+        if not isinstance(seq, int) or seq < 0 or not isinstance(chain_hash, str) or len(chain_hash) != 64:
+            raise AnchorError(f"{name}, line {number}: seq must be a whole number and chain_hash 64 hex digits")
+        anchors.append(Anchor(seq, chain_hash, f"{name}, line {number}"))
+    return anchors
+
+
+def take_checkpoint(session: Session, *, actor: Actor, request_id: str | None = None) -> tuple[Anchor, str]:
+    """Record the chain head as a checkpoint (after the chain verifies) and audit it; returns it and its line."""
+    count, broken = verify(session)
+    if broken is not None:
+        raise ChainBroken(count, broken)
+    head = lock_counter(session, "audit")
+    anchor = Anchor(head.value, head.last_hash or GENESIS, "table")
+    row = AuditCheckpoint(seq=anchor.seq, chain_hash=anchor.chain_hash, created_at=datetime.now(UTC))
+    session.add(row)
+    session.flush()
+    record(session, actor=actor, action="audit.checkpoint", subject=f"audit:checkpoint/{row.id}",
+           summary={"seq": anchor.seq, "chain_hash": anchor.chain_hash}, request_id=request_id)
+    return anchor, anchor.line(row.created_at)
+
+
+class ChainBroken(RuntimeError):
+    """The chain does not verify, so it must not be anchored."""
+
+    def __init__(self, checked: int, broken: Broken) -> None:
+        super().__init__(f"audit chain broken at event seq {broken.seq}: {broken.reason}")
+        self.checked, self.broken = checked, broken
+
+
+def recorded_checkpoints(session: Session) -> list[Anchor]:
+    """The checkpoints kept in the database, oldest first."""
+    rows = session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id)).scalars()
+    return [Anchor(row.seq, row.chain_hash, f"checkpoint {row.id}") for row in rows]
+
+
+def verify(session: Session, anchors: Iterable[Anchor] = ()) -> tuple[int, Broken | None]:
+    """Walk the chain, then hold it against the recorded checkpoints and the given anchors.
+
+    Returns (events checked, the first problem or None).
+    """
+    wanted = [*recorded_checkpoints(session), *anchors]
+    count, broken, hashes = _walk(session, {a.seq for a in wanted})
+    if broken is not None:
+        return count, broken
+    last_seq = count
+    for anchor in wanted:
+        found = hashes.get(anchor.seq)
+        if found is None:
+            return count, Broken(anchor.seq, 0, f"{anchor.origin} covers event seq {anchor.seq} but the chain "
+                                                f"ends at seq {last_seq} (events removed)")
+        if found != anchor.chain_hash:
+            return count, Broken(anchor.seq, 0, f"{anchor.origin} does not match the chain at seq {anchor.seq} "
+                                                "(events rewritten)")
+    return count, None
+
+
+def _walk(session: Session, keep: set[int]) -> tuple[int, Broken | None, dict[int, str]]:
+    """Check every event's hash and link; keep the hashes at the `keep` seqs (0 is the genesis)."""
     expected_prev, expected_seq, count = GENESIS, 1, 0
+    hashes = {0: GENESIS}
     for event in iter_events(session):
         count += 1
         if event.seq != expected_seq:
-            return count, Broken(event.seq, event.id, f"sequence gap: expected {expected_seq}")
+            return count, Broken(event.seq, event.id, f"sequence gap: expected {expected_seq}"), hashes
         if event.prev_hash != expected_prev:
-            return count, Broken(event.seq, event.id, "link to the previous event does not match")
+            return count, Broken(event.seq, event.id, "link to the previous event does not match"), hashes
         if event_hash(event) != event.hash:
-            return count, Broken(event.seq, event.id, "content does not match its hash (edited)")
+            return count, Broken(event.seq, event.id, "content does not match its hash (edited)"), hashes
+        if event.seq in keep:
+            hashes[event.seq] = event.hash
         expected_prev, expected_seq = event.hash, event.seq + 1
     head = session.execute(select(Counter).where(Counter.name == "audit")).scalar_one_or_none()
     if head is not None and (head.value != expected_seq - 1 or (count and head.last_hash != expected_prev)):
-        return count, Broken(expected_seq, 0, "chain head does not match the last event (events removed)")
-    return count, None
+        return count, Broken(expected_seq, 0, "chain head does not match the last event (events removed)"), hashes
+    return count, None, hashes
 
 
 def events_for(session: Session, subject: str, limit: int = 500) -> list[AuditEvent]:
