@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
 import marshmallow as ma
 from flask import Flask, Response, current_app, render_template, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from aidservice.dbfaults import database_fault
@@ -243,7 +245,29 @@ def _discard_connections() -> None:
     db.session().invalidate()  # the scoped_session does not proxy invalidate
 
 
+def end_session(_error: BaseException | None) -> None:
+    """Close the request's session; a database lost after the answer was made must not turn it into a 500.
+
+    Registered after Flask-SQLAlchemy's teardown, so it runs before it (teardowns run in reverse order)
+    and leaves it nothing to close.
+    """
+    from aidservice.extensions import db  # the extensions import this module
+
+    try:
+        db.session.remove()
+    except SQLAlchemyError as error:
+        fault = database_fault(error)
+        if fault is None:
+            raise
+        current_app.logger.warning("database fault %s (%s) while closing the session, request %s",
+                                   fault.type_suffix, fault.code, current_request_id())
+        with suppress(SQLAlchemyError):
+            db.session().invalidate()
+        db.session.registry.clear()
+
+
 def register_error_handlers(app: Flask) -> None:
     """Route every exception to `handle_error`; HTTPException too, replacing flask-smorest's JSON handler."""
     app.register_error_handler(HTTPException, handle_error)
     app.register_error_handler(Exception, handle_error)
+    app.teardown_appcontext(end_session)

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from sqlalchemy import event, exc
+from sqlalchemy import event, exc, orm
 
 from aidservice.dbfaults import database_fault
 from aidservice.extensions import db
@@ -241,3 +241,27 @@ def test_a_read_only_sqlite_file_gives_503_for_writes_and_serves_reads(populated
     cli = app.test_cli_runner().invoke(args=["aid", "client", "create", "民政", "--source", "civil_affairs"])
     assert cli.exit_code == 1 and "Database read-only (SQLITE_READONLY)" in cli.output
     assert written(committed_app(url))[:3] == (0, 0, 0)
+
+
+def test_a_database_lost_after_the_answer_was_made_does_not_turn_it_into_a_500(
+    populated: tuple[str, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server went away between the view's last query and the session's closing ROLLBACK (seen under load)."""
+    url, token = populated
+    app = committed_app(url)
+    lost = psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly")
+    original, calls = orm.Session.close, []
+
+    def close(self: orm.Session) -> None:
+        calls.append(self)
+        if len(calls) == 1:
+            raise exc.OperationalError("ROLLBACK", {}, lost)
+        original(self)
+
+    monkeypatch.setattr(orm.Session, "close", close)
+    with caplog.at_level(logging.WARNING):
+        response = app.test_client().get("/api/v1/feeds/civil_affairs/outcomes", headers=bearer(token))
+    assert response.status_code == 200 and response.get_json()["items"] == []
+    assert calls and "database-unavailable (no-connection) while closing the session" in caplog.text
+    with app.app_context():
+        db.engine.dispose()
