@@ -113,21 +113,39 @@ class PrivatePostgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def listening_socket(preferred: int) -> socket.socket:
+    """A listening socket on `preferred` if free, else on any port; gunicorn inherits it, so no one can take
+    the port between choosing it and binding it (a foreign server answering there once failed a test)."""
+    for port in (preferred, 0):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            sock.close()
+            continue
+        sock.listen(128)
+        return sock
+    raise RuntimeError("no free port")
+
+
 class Gunicorn:
     """`gunicorn wsgi:app` with its own workers on a free port, as `make run` serves the app."""
 
     def __init__(self, env: Mapping[str, str], *, workers: int = 2, preferred_port: int = 5308,
                  app: str = "wsgi:app", log: Path | None = None, prefix: Sequence[str] = ()) -> None:
-        self.port = free_port(preferred_port)
+        listener = listening_socket(preferred_port)
+        self.port = listener.getsockname()[1]
         self.log = log
         out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed in stop()
         self._out = out
         self.process = subprocess.Popen(
             [*prefix, sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", str(workers), "--timeout", "60",
-             "--graceful-timeout", "2", "-b", f"127.0.0.1:{self.port}", app],
+             "--graceful-timeout", "2", "-b", f"fd://{listener.fileno()}", app],
             cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env},
-            stdout=out, stderr=out, start_new_session=True,
+            stdout=out, stderr=out, start_new_session=True, pass_fds=(listener.fileno(),),
         )
+        listener.close()  # gunicorn holds its own copy
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 60) -> None:
