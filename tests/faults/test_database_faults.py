@@ -218,15 +218,15 @@ def test_a_full_sqlite_disk_gives_507_writes_nothing_and_the_retry_completes(pop
     assert written(app)[:3] == (1, STUDENTS + 1, STUDENTS) and written(app)[-1] == "ok"
 
 
-def test_a_full_sqlite_disk_stops_a_cli_command_with_a_clear_message(populated: tuple[str, str]) -> None:
-    url, _ = populated
-    app = committed_app(url)
-    before = written(app)
-    cap_pages(app)
-    result = app.test_cli_runner().invoke(args=["aid", "demo-data", "--students", "200"])
-    assert result.exit_code == 1, result.output
-    assert "Database out of space (SQLITE_FULL)" in result.output and "Traceback" not in result.output
-    assert written(app) == before
+def test_a_full_sqlite_disk_stops_a_cli_command_with_a_clear_message(db_url: str, tmp_path: Path) -> None:
+    for url in scratch_database(db_url, tmp_path):  # empty: demo-data loads an empty database only
+        app = committed_app(url)
+        before = written(app)
+        cap_pages(app)
+        result = app.test_cli_runner().invoke(args=["aid", "demo-data", "--students", "200"])
+        assert result.exit_code == 1, result.output
+        assert "Database out of space (SQLITE_FULL)" in result.output and "Traceback" not in result.output
+        assert written(app) == before
 
 
 def test_a_read_only_sqlite_file_gives_503_for_writes_and_serves_reads(populated: tuple[str, str]) -> None:
