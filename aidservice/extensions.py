@@ -13,6 +13,9 @@ from sqlalchemy import Connection, Engine, event
 from aidservice.errors import PROBLEM_MIMETYPE, ProblemSchema
 from aidservice.models import Base
 
+SECURITY_SCHEME = "bearerAuth"
+"""The OpenAPI security scheme (HTTP bearer) that operations needing a token name (api/auth.py)."""
+
 
 class AidApi(Api):
     """flask-smorest Api documenting our problem+json errors instead of its own error schema."""
@@ -23,6 +26,9 @@ class AidApi(Api):
         """Teach the spec how our fields are sent, so the documented types are the ones on the wire."""
         super()._init_spec(**kwargs)
         self.ma_plugin.converter.add_attribute_function(decimal_as_sent)
+        self.spec.components.security_scheme(
+            SECURITY_SCHEME, {"type": "http", "scheme": "bearer", "description": "POST /api/v1/auth/login, or an agency "
+                                                                              "client's token (aid client create)"})
 
     def _register_responses(self) -> None:
         """Document the standard error responses as problem+json (smorest registers them as JSON)."""

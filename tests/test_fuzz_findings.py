@@ -158,3 +158,39 @@ def test_a_nul_character_in_an_imported_cell_rejects_its_row(client: FlaskClient
                            content_type="multipart/form-data", headers=admin)
     problem = _problem(response, 422)
     assert problem["errors"] == {"rows.2.name": ["must not contain the character U+0000"]}
+
+
+OPEN_OPERATIONS = {("get", "/api/v1/health"), ("get", "/api/v1/rules"), ("post", "/api/v1/evaluate"),
+                   ("post", "/api/v1/auth/login")}
+
+
+def _operations(client: FlaskClient) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(method, path, operation) for path, item in _openapi(client)["paths"].items()
+            for method, operation in item.items() if method in ("get", "post", "put", "delete", "patch")]
+
+
+def test_operations_that_need_a_token_document_it_and_their_401_and_403(client: FlaskClient) -> None:
+    scheme = _openapi(client)["components"]["securitySchemes"]["bearerAuth"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    guarded = [(m, p, o) for m, p, o in _operations(client) if (m, p) not in OPEN_OPERATIONS]
+    assert len(guarded) >= 20
+    for method, path, operation in guarded:
+        assert operation.get("security") == [{"bearerAuth": []}], (method, path)
+        assert {"401", "403"} <= set(operation["responses"]), (method, path)
+    for method, path, operation in _operations(client):
+        if (method, path) in OPEN_OPERATIONS:
+            assert "security" not in operation, (method, path)
+
+
+def test_operations_with_a_json_body_document_400_413_and_415(client: FlaskClient) -> None:
+    with_body = [(m, p, o) for m, p, o in _operations(client)
+                 if "application/json" in o.get("requestBody", {}).get("content", {})]
+    assert len(with_body) >= 7
+    for method, path, operation in with_body:
+        assert {"400", "413", "415", "422"} <= set(operation["responses"]), (method, path)
+
+
+def test_an_unknown_agency_source_and_a_locked_login_are_documented(client: FlaskClient) -> None:
+    paths = _openapi(client)["paths"]
+    assert "404" in paths["/api/v1/feeds/{source}/batches"]["post"]["responses"]
+    assert "429" in paths["/api/v1/auth/login"]["post"]["responses"]

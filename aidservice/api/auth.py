@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from copy import deepcopy
 from functools import wraps
 from typing import Any, TypeVar
 
 from flask import request
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from aidservice.extensions import db
+from aidservice.extensions import SECURITY_SCHEME, db
 from aidservice.services.actors import Actor
 from aidservice.services.auth import AuthenticationFailed, resolve_token
 
 F = TypeVar("F", bound=Callable[..., Any])
 ACTOR_KEY = "aidservice.actor"
+
+
+def documented_as_guarded(wrapper: F, *refusals: tuple[int, str]) -> F:
+    """Record in the operation's OpenAPI doc that it needs a bearer token and may answer these problems.
+
+    flask-smorest reads `_apidoc` from the view; refusals already documented by the view are kept as they are.
+    """
+    doc = deepcopy(getattr(wrapper, "_apidoc", {}))  # wraps() shares the inner view's dict: never change that
+    doc.setdefault("manual_doc", {}).setdefault("security", [{SECURITY_SCHEME: []}])
+    responses = doc.setdefault("response", {}).setdefault("responses", {})
+    for status, name in refusals:
+        responses.setdefault(status, [name])
+    wrapper._apidoc = doc  # type: ignore[attr-defined]
+    return wrapper
 
 
 def _bearer() -> str:
@@ -51,7 +66,7 @@ def require_user(roles: Iterable[str] | None = None) -> Callable[[F], F]:
                 raise Forbidden(f"Your role ({actor.role}) may not do this.")
             return view(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return documented_as_guarded(wrapper, (401, "UNAUTHORIZED"), (403, "FORBIDDEN"))  # type: ignore[return-value]
 
     return decorate
 
@@ -69,6 +84,6 @@ def require_client(source_arg: str = "source") -> Callable[[F], F]:
                 raise Forbidden(f"This token is for source '{actor.source}' only.")
             return view(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return documented_as_guarded(wrapper, (401, "UNAUTHORIZED"), (403, "FORBIDDEN"))  # type: ignore[return-value]
 
     return decorate

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import flask_smorest
 from flask import Request
@@ -12,6 +13,7 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.routing import IntegerConverter, Map
 
+F = TypeVar("F", bound=Callable[..., Any])
 ROW_ID_MAX = 2**31 - 1
 """The largest id an INTEGER primary key holds on PostgreSQL; also a bound for offsets."""
 
@@ -27,9 +29,25 @@ class JsonBodyParser(FlaskParser):
 
 
 class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest blueprint with our JSON-only body parser."""
+    """flask-smorest blueprint with our JSON-only body parser, which documents the refusals it makes."""
 
     ARGUMENTS_PARSER = JsonBodyParser()
+
+    def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Callable[[F], F]:
+        """As flask-smorest's, and a JSON body documents 400 (not JSON), 413 (too large) and 415 (not JSON)."""
+        parse = super().arguments(schema, location=location, **kwargs)
+        if location != "json":
+            return parse
+        refusals = [(400, "BAD_REQUEST"), (413, "REQUEST_ENTITY_TOO_LARGE"), (415, "UNSUPPORTED_MEDIA_TYPE")]
+
+        def decorate(view: F) -> F:
+            documented = parse(view)
+            doc = documented._apidoc.setdefault("response", {}).setdefault("responses", {})  # type: ignore[attr-defined]
+            for status, name in refusals:
+                doc.setdefault(status, [name])
+            return documented
+
+        return decorate
 
 
 class RowIdConverter(IntegerConverter):

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from marshmallow import Schema, fields, validate
 
-from aidservice.api.auth import current_actor, require_client
+from aidservice.api.auth import current_actor, documented_as_guarded, require_client
 from aidservice.api.common import Blueprint
 from aidservice.api.settings import settings
 from aidservice.extensions import db
@@ -35,7 +35,8 @@ def agency_client(view: F) -> F:
             raise NotFound(f"No agency source '{kwargs.get('source')}'; sources are {SOURCES_TEXT}.")
         return guarded(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    refusals = ((401, "UNAUTHORIZED"), (403, "FORBIDDEN"), (404, "NOT_FOUND"))
+    return documented_as_guarded(wrapper, *refusals)  # type: ignore[return-value]
 
 
 class RecordSchema(Schema):

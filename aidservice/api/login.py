@@ -51,6 +51,7 @@ class SessionSchema(Schema):
 @blp.response(200, SessionSchema)
 @blp.alt_response(401, response="UNAUTHORIZED", description="Unknown user or wrong password (one message for both)")
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE", description="Body is not application/json")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS", description="Too many failed sign-ins: locked for a while")
 def sign_in(body: dict[str, Any]) -> dict[str, Any]:
     """Check the password and open a session; the token is returned once and stored only as a hash."""
     try:
