@@ -28,6 +28,8 @@ class FaultReportingGroup(AppGroup):
         """Run the subcommand; a database fault becomes a ClickException instead of a traceback with SQL in it."""
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise  # click's own outcomes (--help, usage errors): nothing to classify
         except Exception as error:
             # imported only now: batch commands (aid evaluate) start without SQLAlchemy
             from aidservice.dbfaults import database_fault

@@ -116,3 +116,12 @@ def test_the_flask_command_line_builds_the_whole_app_for_other_commands(db_url: 
     )
     assert done.returncode == 0, done.stderr
     assert "/api/v1/health" in done.stdout and "/api/v1/evaluate" in done.stdout
+
+
+@pytest.mark.parametrize("extra", [["--help"], ["--input", "missing.parquet", "--output", "x.parquet"]])
+def test_batch_evaluate_never_imports_sqlalchemy_even_for_help_or_usage_errors(extra: list[str]) -> None:
+    command = [sys.executable, "-X", "importtime", "-m", "flask", "--app", "wsgi", "aid", "evaluate", *extra]
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert "aidservice.engine" in imported
+    assert not {name for name in imported if name.startswith(("sqlalchemy", "flask_smorest"))}
