@@ -81,6 +81,18 @@ def user_deactivate(username: str) -> None:
     click.echo(f"user {username} {'deactivated' if changed else 'was already inactive'}")
 
 
+@user_group.command("password")
+@click.argument("username")
+def user_password(username: str) -> None:
+    """Set an account's password (read like `user create`'s) and end its open sessions."""
+    from aidservice.extensions import db
+    from aidservice.services.accounts import set_password
+
+    password = _read_password()
+    revoked = run(lambda: set_password(db.session, actor=cli_actor(), username=username, password=password))
+    click.echo(f"password of {username} changed; {revoked} open sessions ended")
+
+
 @client_group.command("create")
 @click.argument("name")
 @click.option("--source", required=True, type=click.Choice(SOURCES))

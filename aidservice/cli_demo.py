@@ -13,11 +13,11 @@ from flask.cli import with_appcontext
 BULK_FROM = 50_000  # students from which `--path auto` loads the roster in bulk
 
 DEMO_USERS = (  # username, role, scope keyword, password (demo only; printed by `make run`)
-    ("officer", "school_officer", "school", "demo-officer-2020"),
-    ("county", "county_admin", "region", "demo-county-2020"),
-    ("city", "city_admin", "region", "demo-city-2020"),
-    ("province", "province_admin", "region", "demo-province-2020"),
-    ("auditor", "auditor", None, "demo-auditor-2020"),
+    ("officer", "school_officer", "school", "demo-school-2020"),
+    ("county", "county_admin", "region", "demo-xianqu-2020"),
+    ("city", "city_admin", "region", "demo-shiqu-2020"),
+    ("province", "province_admin", "region", "demo-shengji-2020"),
+    ("auditor", "auditor", None, "demo-shenji-2020"),
 )
 
 

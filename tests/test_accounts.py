@@ -69,9 +69,12 @@ def test_user_create_is_audited_without_the_password(app: Flask, db_url: str) ->
 @pytest.mark.parametrize(
     ("password", "message"),
     [
-        ("short1", "at least 10 characters"),
+        ("short1", "at least 12 characters"),
         ("1234567890123", "only digits"),
-        ("", "at least 10 characters"),
+        ("", "at least 12 characters"),
+        ("weak-account-2020", "must not contain the username"),
+        ("Password2020!", "well-known password"),
+        ("alllowercaseletters", "at least two kinds of character"),
     ],
 )
 def test_user_create_refuses_a_weak_password(app: Flask, db_url: str, password: str, message: str) -> None:

@@ -1,7 +1,7 @@
 """Accounts: creating and deactivating users, signing in and out.
 
-Login throttling comes in a later issue; `LoginGuard` is the seam it plugs into: `login()` asks
-the guard before checking a password and tells it about each failure and success.
+Login throttling plugs in through `LoginGuard` (services.throttle has the backends): `login()` asks the guard
+before checking a password and tells it about each failure and success. Password rules: services.passwords.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from aidservice.models import ROLES, AuthToken, Region, School, User
 
-from . import audit
+from . import audit, passwords
 from .actors import ADMIN_ROLES, Actor
 from .auth import (
     AuthenticationFailed,
@@ -31,8 +31,8 @@ from .auth import (
 from .errors import Conflict, NotFound, ValidationFailed
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
-PASSWORD_MIN = 10
-PASSWORD_MAX = 1024  # argon2 takes any length; this only bounds the work one request can ask for
+PASSWORD_MIN = passwords.MIN_LENGTH
+PASSWORD_MAX = passwords.MAX_LENGTH
 ADMIN_LEVELS = {"county_admin": "county", "city_admin": "city", "province_admin": "province"}
 BAD_CREDENTIALS = "invalid username or password"
 
@@ -75,15 +75,9 @@ class LoginResult:
     user: User
 
 
-def check_new_password(password: str) -> None:
-    """Refuse passwords that are short or all digits (a phone number or a birth date is not a password)."""
-    problems = []
-    if len(password) < PASSWORD_MIN:
-        problems.append(f"must have at least {PASSWORD_MIN} characters")
-    elif len(password) > PASSWORD_MAX:
-        problems.append(f"must have at most {PASSWORD_MAX} characters")
-    if password.isdigit():
-        problems.append("must not be only digits")
+def check_new_password(password: str, username: str | None = None) -> None:
+    """Refuse a password the rules in services.passwords reject, naming every rule it breaks."""
+    problems = passwords.problems(password, username)
     if problems:
         raise ValidationFailed({"password": problems})
 
@@ -131,7 +125,7 @@ def create_user(
         raise ValidationFailed({"username": ["2-64 letters, digits or . _ @ -, starting with a letter or digit"]})
     if role not in ROLES:
         raise ValidationFailed({"role": [f"must be one of {', '.join(ROLES)}"]})
-    check_new_password(password)
+    check_new_password(password, username)
     _check_scope(session, role, school_code, region_code)
     if session.execute(select(User.id).where(User.username == username)).first() is not None:
         raise Conflict(f"user {username} already exists", {"username": ["already exists"]})
@@ -160,16 +154,38 @@ def deactivate_user(session: Session, *, actor: Actor, username: str, request_id
     if not user.active:
         return False
     user.active = False
-    revoked = session.execute(
-        update(AuthToken)
-        .where(AuthToken.user_id == user.id, AuthToken.revoked_at.is_(None))
-        .values(revoked_at=now())
-    ).rowcount
+    revoked = _revoke_sessions(session, user.id)
     audit.record(
         session, actor=actor, action="user.deactivate", subject=f"user:{username}",
         summary={"sessions_revoked": revoked}, request_id=request_id,
     )
     return True
+
+
+def set_password(
+    session: Session, *, actor: Actor, username: str, password: str, request_id: str | None = None
+) -> int:
+    """Give an account a new password (same rules as at creation) and end its open sessions. Audited."""
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"no user {username}")
+    check_new_password(password, username)
+    user.password_hash = hash_password(password)
+    revoked = _revoke_sessions(session, user.id)
+    audit.record(
+        session, actor=actor, action="user.password", subject=f"user:{username}",
+        summary={"sessions_revoked": revoked}, request_id=request_id,
+    )
+    return revoked
+
+
+def _revoke_sessions(session: Session, user_id: int) -> int:
+    """Revoke every open session token of one account; how many there were."""
+    return session.execute(
+        update(AuthToken)
+        .where(AuthToken.user_id == user_id, AuthToken.revoked_at.is_(None))
+        .values(revoked_at=now())
+    ).rowcount
 
 
 @cache

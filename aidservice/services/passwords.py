@@ -1,0 +1,64 @@
+"""Password rules for officers', administrators' and auditors' accounts, checked when a password is set.
+
+At least 12 characters; at least two kinds of character (lower-case, upper-case, digits, others); not the
+username nor containing it; not a well-known password, nor one with a well-known word as its only letters
+(`Password2020!`, `qwerty123456`). Argon2 makes each guess slow; these rules keep the first guesses useless.
+"""
+
+from __future__ import annotations
+
+import re
+
+MIN_LENGTH = 12
+MAX_LENGTH = 1024  # argon2 takes any length; this only bounds the work one request can ask for
+MIN_CLASSES = 2
+
+COMMON = frozenset({
+    "000000000000", "111111111111", "123123123123", "123456789012", "1234567890ab", "1q2w3e4r5t6y",
+    "1qaz2wsx3edc", "a1b2c3d4e5f6", "abc123456789", "abcd12345678", "abcdefghijkl", "asdfghjkl123",
+    "iloveyou1234", "password1234", "password123!", "qazwsxedcrfv", "qwerty123456", "qwertyuiop12",
+    "qwertyuiopas", "zaq12wsxcde3", "zxcvbnm12345", "woaini1314520", "5201314woaini", "aa123456789a",
+    "p@ssw0rd1234", "passw0rd1234", "welcome12345", "changeme1234", "letmein12345", "admin1234567",
+})
+"""Well-known passwords of 12 characters or more (from public lists of the most used ones), lower-cased."""
+
+COMMON_WORDS = frozenset({
+    "password", "passwort", "qwerty", "qwertyuiop", "asdfgh", "asdfghjkl", "zxcvbnm",
+    "abcdef", "abcdefgh", "abcdefghijkl", "abc", "abcd", "admin", "administrator", "root", "welcome",
+    "letmein", "changeme", "iloveyou", "woaini", "jiangsu", "nanjing", "china", "zhongguo", "aidservice",
+    "secret", "default", "test", "user", "login", "qazwsx", "qazwsxedc", "qwe", "qweasd", "monkey", "dragon",
+    "football", "baseball", "master", "shadow", "sunshine", "princess", "superman", "trustno", "xuesheng",
+    "zizhu", "school", "officer", "auditor", "province", "county", "city",
+})
+"""Words that, with only digits and symbols around them, make a guessable password (`Welcome2020!!`)."""
+
+LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+CLASSES = (re.compile(r"[a-z]"), re.compile(r"[A-Z]"), re.compile(r"[0-9]"), re.compile(r"[^a-zA-Z0-9]"))
+
+
+def problems(password: str, username: str | None = None) -> list[str]:
+    """Every rule the password breaks, in words an officer can act on (empty when it is acceptable)."""
+    found: list[str] = []
+    if len(password) < MIN_LENGTH:
+        found.append(f"must have at least {MIN_LENGTH} characters")
+    elif len(password) > MAX_LENGTH:
+        found.append(f"must have at most {MAX_LENGTH} characters")
+    if password.isdigit():
+        found.append("must not be only digits")
+    elif sum(1 for kind in CLASSES if kind.search(password)) < MIN_CLASSES:
+        found.append("must mix at least two kinds of character: lower-case, upper-case, digits, symbols")
+    name = (username or "").strip().casefold()
+    if name and name in password.casefold():
+        found.append("must not contain the username")
+    elif is_common(password):
+        found.append("is a well-known password; choose another")
+    return found
+
+
+def is_common(password: str) -> bool:
+    """A listed password, or a listed word (letters for look-alike digits too) with only digits and symbols around it."""
+    lowered = password.casefold()
+    if lowered in COMMON:
+        return True
+    core = re.sub(r"^[^a-z]+|[^a-z]+$", "", lowered).translate(LEET)
+    return re.sub(r"[^a-z]", "", core) in COMMON_WORDS
