@@ -13,6 +13,7 @@ REPO_ROOT = Path(__file__).resolve().parent
 MIB = 1024 * 1024
 DEV_SECRET = "dev-only-insecure-secret"  # development/testing only; production refuses to start without one
 DEV_HMAC_KEY = "dev-only-insecure-id-hmac-key"
+LOGIN_THROTTLES = ("redis", "database", "memory")
 
 
 class ConfigError(RuntimeError):
@@ -142,6 +143,7 @@ class Config:
     secure_cookies_by_default: ClassVar[bool] = False
     dev_defaults: ClassVar[bool] = False
     default_log_level: ClassVar[str] = "INFO"
+    login_throttle_default: ClassVar[str | None] = None  # None: Redis when a URL is set, else the database
 
     def __init__(self, env: Mapping[str, str]) -> None:
         """Read every environment-dependent value now, once."""
@@ -170,6 +172,8 @@ class Config:
         self.AID_LOG_LEVEL = _log_level(env, "AID_LOG_LEVEL", self.default_log_level)
         self.AID_WHATIF_FILE = env.get("AID_WHATIF_FILE") or str(REPO_ROOT / "instance" / "whatif-last.json")
         self._jobs(env)
+        self.AID_REDIS_PREFIX = env.get("AID_REDIS_PREFIX") or "aidservice:"
+        self.AID_LOGIN_THROTTLE = self._login_throttle(env)
 
     def _jobs(self, env: Mapping[str, str]) -> None:
         """Background jobs: RQ on Redis when a URL is set, else in-process (see aidservice/jobs)."""
@@ -183,6 +187,16 @@ class Config:
         self.AID_JOB_LEASE_SECONDS = _positive_int(env, "AID_JOB_LEASE_SECONDS", 900)
         self.AID_IMPORT_ASYNC_BYTES = _positive_int(env, "AID_IMPORT_ASYNC_BYTES", 2 * MIB)
         self.AID_REDETERMINE_CHUNK = _positive_int(env, "AID_REDETERMINE_CHUNK", 50_000)
+
+    def _login_throttle(self, env: Mapping[str, str]) -> str:
+        """Where failed sign-ins are counted: AID_LOGIN_THROTTLE, else Redis when configured, else the database."""
+        default = self.login_throttle_default or ("redis" if self.AID_REDIS_URL else "database")
+        backend = (env.get("AID_LOGIN_THROTTLE") or default).strip().lower()
+        if backend not in LOGIN_THROTTLES:
+            raise ConfigError(f"AID_LOGIN_THROTTLE must be one of {', '.join(LOGIN_THROTTLES)}, got {backend!r}")
+        if backend == "redis" and not self.AID_REDIS_URL:
+            raise ConfigError("AID_LOGIN_THROTTLE=redis needs AID_REDIS_URL (or REDIS_URL)")
+        return backend
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -225,6 +239,7 @@ class TestingConfig(Config):
     __test__ = False  # pytest: not a test class despite the name
     dev_defaults = True
     default_log_level = "DEBUG"  # the suite's log scan sees every record (tests/log_scan_support.py)
+    login_throttle_default = "memory"  # tests choose the database or Redis backend explicitly
 
 
 class ProductionConfig(Config):

@@ -149,7 +149,8 @@ def webargs_messages(messages: Mapping[str, Any]) -> dict[str, list[str]]:
 def problem_for(error: BaseException) -> Problem:
     """Classify any exception as a Problem; anything unforeseen is a 500 that reveals nothing internal."""
     if isinstance(error, DomainError):
-        return Problem(error.status, error.title, error.detail, error.type_suffix, error.errors)
+        headers = dict(getattr(error, "headers", None) or {})  # e.g. Retry-After of a 429
+        return Problem(error.status, error.title, error.detail, error.type_suffix, error.errors, headers)
     if isinstance(error, FactsError):
         errors = flatten_messages(error.errors, "facts")
         return Problem(422, TITLES[422], "The facts are invalid; see errors.", "validation-error", errors)

@@ -185,6 +185,7 @@ def test_repeated_failed_api_logins_are_throttled_with_429(client: FlaskClient, 
     locked = client.post("/api/v1/auth/login", json={"username": "olga", "password": TEST_PASSWORD})
     assert locked.status_code == 429, "even the right password waits while the account is locked"
     assert locked.mimetype == "application/problem+json"
+    assert 14 * 60 < int(locked.headers["Retry-After"]) <= 15 * 60
 
 
 def test_login_names_missing_fields(client: FlaskClient, db_url: str) -> None:

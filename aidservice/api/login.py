@@ -61,7 +61,7 @@ def sign_in(body: dict[str, Any]) -> dict[str, Any]:
             request_id=current_request_id(),
         )
     except AuthenticationFailed:
-        db.session.rollback()
+        db.session.commit()  # the failure's count (database throttle); a failed sign-in writes nothing else
         raise Unauthorized(WRONG_CREDENTIALS) from None
     db.session.commit()
     user = result.user

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .account import ROLES, AuthToken, User
+from .account import ROLES, AuthToken, LoginFailure, User
 from .agency import AgencyRecord, ApiClient, FeedBatch
 from .application import Application, ApplicationAction, Decision, Notice, Quota
 from .audit import AuditCheckpoint, AuditEvent
@@ -27,6 +27,7 @@ __all__ = [
     "FeedBatch",
     "Guardian",
     "Job",
+    "LoginFailure",
     "Notice",
     "Quota",
     "Region",

@@ -203,7 +203,7 @@ def login(
     guard: LoginGuard = NO_THROTTLE,
     request_id: str | None = None,
 ) -> LoginResult:
-    """Check the password and open a session; the same error for an unknown user and a wrong password."""
+    """Check the password and open a session; one error for unknown user and wrong password (commit it too)."""
     guard.before_attempt(username, address)
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None or not user.active:

@@ -14,12 +14,13 @@ GUARD_KEY = "aid_login_guard"
 
 def register_web(app: Flask) -> None:
     """The `web` blueprint at /, its CSRF protection, login throttle and filters."""
-    from aidservice.services.throttle import MemoryLoginGuard
+    from aidservice.extensions import db
+    from aidservice.services.throttle import guard_from_config
 
     from . import applications, auth, jobs, reports, roster, rules, ui  # noqa: F401 - the modules attach their routes
     from .blueprint import bp, csrf
 
     csrf.init_app(app)
-    app.extensions[GUARD_KEY] = MemoryLoginGuard()
+    app.extensions[GUARD_KEY] = guard_from_config(app.config, lambda: db.session())
     ui.init_app(app)
     app.register_blueprint(bp)

@@ -34,7 +34,7 @@ def login() -> Response | tuple[str, int] | str:
             address=request.remote_addr, guard=current_app.extensions[GUARD_KEY], request_id=current_request_id(),
         )
     except AuthenticationFailed:
-        db.session.rollback()
+        db.session.commit()  # the failure's count (database throttle); a failed sign-in writes nothing else
         return render_template("web/login.html", form=form, failure=_("用户名或密码错误。")), 401
     except TooManyAttempts as exc:
         db.session.rollback()
