@@ -1,0 +1,387 @@
+"""The access matrix (issue 7): every API route and UI page, called as every role, against ONE table of outcomes.
+
+Each row of `MATRIX` is a (rule, method) of the app's URL map, a concrete request for it, and the status each
+role gets. `test_every_route_has_a_row` fails when a route is added without a row. Denied calls (401, 403,
+404, and the UI's redirect to the login page) are checked to change nothing in the database; every call runs
+inside a savepoint rolled back afterwards, so the cells do not depend on each other.
+
+Roles: anonymous; the aid officers of school A (Nanjing, 玄武区) and school B (Wuxi, 梁溪区); the county and
+city administrators over school A, the city administrator over school B, the province administrator; the
+auditor; one agency client per source; a revoked session (province administrator) and an expired one
+(officer of school A). API calls carry only the bearer token; UI calls carry only the session cookie (agency
+clients have no UI login: they call the UI with their bearer token, which the UI ignores).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from flask import Flask, g
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import select, update
+
+import aidservice.api.settings as api_settings
+from aidservice import create_app
+from aidservice.extensions import db
+from aidservice.models import Base, School
+from aidservice.services.auth import SOURCES
+from tests.conftest import _bind_session_to, make_config
+from tests.security import world as mw
+from tests.web import world as w
+
+pytestmark = pytest.mark.databases
+
+ROLES = mw.ROLES
+USERS = tuple(mw.USERS)
+AGENCIES = SOURCES
+NO_LOGIN = {"anonymous": 401, "revoked": 401, "expired": 401}
+
+S1_READERS = {"officer_a", "county_a", "city_a", "province", "auditor"}
+S1_ADMINS = {"county_a", "city_a", "province"}
+S1_WRITERS = {"officer_a", *S1_ADMINS}
+COUNTY_A_READERS = S1_READERS - {"officer_a"}
+ANY_WRITER = {"officer_a", "officer_b", "county_a", "city_a", "city_b", "province"}
+NO_SESSION = ("anonymous", "revoked", "expired", *SOURCES)
+
+
+def outcomes(default: int, **by_role: int) -> dict[str, int]:
+    """The status of every role: `default` unless named (keyword names are roles)."""
+    unknown = set(by_role) - set(ROLES)
+    assert not unknown, unknown
+    return {role: by_role.get(role, default) for role in ROLES}
+
+
+def public(status: int = 200) -> dict[str, int]:
+    """Everyone, signed in or not (health, rules, documentation, sign-in)."""
+    return outcomes(status)
+
+
+def api_users(allowed: set[str] | tuple[str, ...], ok: int = 200, denied: int = 403) -> dict[str, int]:
+    """A user-only API route: 401 without a valid token, 403 for agency clients and users outside `allowed`."""
+    return {**outcomes(denied, **dict.fromkeys(allowed, ok)), **NO_LOGIN}
+
+
+def api_agency(source: str, ok: int = 200) -> dict[str, int]:
+    """An agency route of one source: that source's client only."""
+    return {**outcomes(403, **{source: ok}), **NO_LOGIN}
+
+
+def ui(allowed: set[str] | tuple[str, ...], ok: int = 200, denied: int = 403) -> dict[str, int]:
+    """A UI page: without a valid session (agency clients too), a redirect to the login page."""
+    return {**outcomes(denied, **dict.fromkeys(allowed, ok)), **dict.fromkeys(("anonymous", "revoked", "expired",
+                                                                                  *AGENCIES), 302)}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One (rule, method) of the URL map, the request that exercises it, and each role's status."""
+
+    rule: str
+    method: str
+    path: str
+    expected: dict[str, int]
+    json: Any = None
+    data: dict[str, Any] | None = None
+    files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    why: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.rule, self.method
+
+    @property
+    def is_api(self) -> bool:
+        return self.rule.startswith("/api/")
+
+
+SCHOOL_A = {"name": "南京市玄武区第一中学", "region_code": "320102", "stages": ["junior"], "kind": "public",
+            "inclusive_kindergarten": False, "tuition_fee": None, "central_university": False}
+CSV_ROW = ("student_id,id_number,name,school_code,class_name,stage,grade,boarding,rural_hukou\r\n"
+           "S1-009,{number},新同学,3201020001,初一(2)班,junior,1,false,false\r\n")
+FEED = {"batch_id": "matrix-new", "records": []}
+PERIOD = "period=2020-2021-autumn&region=320102"
+ALL = ROLES
+EVERY_USER = set(USERS)
+
+MATRIX: tuple[Row, ...] = (
+    # ---------------------------------------------------------------- public API
+    Row("/api/v1/health", "GET", "/api/v1/health", public(), why="load balancers ask it without a token"),
+    Row("/api/v1/openapi.json", "GET", "/api/v1/openapi.json", public(), why="the interface, not data"),
+    Row("/api/v1/docs", "GET", "/api/v1/docs", public()),
+    Row("/api/v1/docs/assets/<path:filename>", "GET", "/api/v1/docs/assets/index.css", public()),
+    Row("/api/v1/rules", "GET", "/api/v1/rules", public(), why="the published policy"),
+    Row("/api/v1/evaluate", "POST", "/api/v1/evaluate", public(),
+        json={"as_of": "2020-09-01", "facts": {"stage": "junior", "grade": 2}}, why="stateless: the caller's own facts"),
+    Row("/api/v1/auth/login", "POST", "/api/v1/auth/login", public(),
+        json={"username": "officer1", "password": w.PASSWORD}, why="a bearer token is neither needed nor used"),
+    Row("/api/v1/auth/logout", "POST", "/api/v1/auth/logout", api_users(EVERY_USER, 204)),
+    # ---------------------------------------------------------------- roster
+    Row("/api/v1/schools/<code>", "PUT", f"/api/v1/schools/{w.S1}", api_users(S1_ADMINS), json=SCHOOL_A),
+    Row("/api/v1/students/<student_id>", "PUT", "/api/v1/students/S1-005", api_users(S1_WRITERS), json="student"),
+    Row("/api/v1/students/<student_id>", "GET", "/api/v1/students/S1-001", api_users(S1_READERS)),
+    Row("/api/v1/students/import", "POST", "/api/v1/students/import",
+        {**api_users(S1_WRITERS), "officer_b": 422, "city_b": 422}, files={"file": (b"csv", "students.csv")},
+        why="a writer elsewhere may import, but a row of another school is refused by row (422), nothing written"),
+    # ---------------------------------------------------------------- applications, decisions, quotas, notices
+    Row("/api/v1/applications", "POST", "/api/v1/applications", api_users({"officer_a"}, 201),
+        json={"student_id": "S1-003", "school_year": w.YEAR, "commitment_signed": True,
+              "declared": {"household_size": 3, "per_capita_income": "6000.00"}}),
+    Row("/api/v1/applications", "GET", "/api/v1/applications", api_users(EVERY_USER),
+        why="each user gets the applications in their scope"),
+    Row("/api/v1/applications/<int:application_id>", "GET", "/api/v1/applications/{approved}",
+        api_users(S1_READERS)),
+    Row("/api/v1/applications/<int:application_id>/actions", "POST", "/api/v1/applications/{submitted}/actions",
+        api_users({"officer_a"}), json={"action": "review", "version": "{submitted_version}"}),
+    Row("/api/v1/decisions", "GET", "/api/v1/decisions?student_id=S1-001", api_users(S1_READERS)),
+    Row("/api/v1/decisions/<int:decision_id>/replay", "POST", "/api/v1/decisions/{decision}/replay",
+        api_users(S1_READERS)),
+    Row("/api/v1/quotas/<school_code>/<program>/<school_year>", "PUT",
+        f"/api/v1/quotas/{w.S1}/{mw.QUOTA_PROGRAM}/{w.YEAR}", api_users(S1_ADMINS), json={"places": 4}),
+    Row("/api/v1/quotas/<school_code>/<program>/<school_year>", "GET",
+        f"/api/v1/quotas/{w.S1}/{mw.QUOTA_PROGRAM}/{w.YEAR}", api_users(S1_READERS)),
+    Row("/api/v1/schools/<code>/notices", "GET", f"/api/v1/schools/{w.S1}/notices", api_users(S1_READERS)),
+    Row("/api/v1/schools/<code>/notices/<int:notice_id>", "GET", f"/api/v1/schools/{w.S1}/notices/{{notice}}",
+        api_users(S1_READERS)),
+    # ---------------------------------------------------------------- reports, audit
+    Row("/api/v1/reports/<kind>", "GET", f"/api/v1/reports/programs?{PERIOD}", api_users(COUNTY_A_READERS),
+        why="an officer's reports cover the school, not its county"),
+    Row("/api/v1/reports/archive", "GET", "/api/v1/reports/archive", api_users(EVERY_USER)),
+    Row("/api/v1/reports/archive/<int:report_id>", "GET", "/api/v1/reports/archive/{archive}",
+        api_users(COUNTY_A_READERS)),
+    Row("/api/v1/audit", "GET", "/api/v1/audit?subject=student:S1-001", api_users(S1_READERS)),
+    # ---------------------------------------------------------------- agency feeds
+    Row("/api/v1/feeds/<source>/batches", "POST", "/api/v1/feeds/poverty_alleviation/batches",
+        api_agency("poverty_alleviation"), json=FEED),
+    Row("/api/v1/feeds/<source>/outcomes", "GET", "/api/v1/feeds/civil_affairs/outcomes",
+        api_agency("civil_affairs")),
+    # ---------------------------------------------------------------- web UI
+    Row("/static/<path:filename>", "GET", "/static/aid.css", public(), why="the stylesheet"),
+    Row("/login", "GET", "/login", outcomes(200, **dict.fromkeys(USERS, 302)), why="signed in: to the dashboard"),
+    Row("/login", "POST", "/login", public(302), data={"username": "officer1", "password": w.PASSWORD}),
+    Row("/logout", "POST", "/logout", public(302)),
+    Row("/", "GET", "/", ui(EVERY_USER)),
+    Row("/students", "GET", "/students", ui(EVERY_USER)),
+    Row("/students/lookup", "POST", "/students/lookup", ui(S1_READERS, 302, denied=404),
+        data={"id_number": "{id_number}"}, why="outside the scope the number is 'not found' (its existence hidden)"),
+    Row("/students/<student_id>", "GET", "/students/S1-001", ui(S1_READERS)),
+    Row("/students/<student_id>/id-number", "POST", "/students/S1-001/id-number", ui({"officer_a"})),
+    Row("/students/import", "GET", "/students/import", ui(ANY_WRITER)),
+    Row("/students/import", "POST", "/students/import", {**ui(S1_WRITERS, 302), "officer_b": 422, "city_b": 422},
+        files={"file": (b"csv", "students.csv")}),
+    Row("/students/<student_id>/apply", "GET", "/students/S1-003/apply", ui({"officer_a"})),
+    Row("/students/<student_id>/apply", "POST", "/students/S1-003/apply", ui({"officer_a"}, 302),
+        data={"household_size": "3", "per_capita_income": "6000.00", "commitment": "y"}),
+    Row("/applications", "GET", "/applications", ui(EVERY_USER)),
+    Row("/applications/<int:application_id>", "GET", "/applications/{approved}", ui(S1_READERS)),
+    Row("/applications/<int:application_id>/<any(review, publish_notice, object, resolve, approve, reject):action>",
+        "POST", "/applications/{submitted}/review", ui({"officer_a"}, 302), data={"review-version": "{submitted_version}"}),
+    Row("/schools/<school_code>/notices/<int:notice_id>", "GET", f"/schools/{w.S1}/notices/{{notice}}",
+        ui(S1_READERS)),
+    Row("/reports", "GET", "/reports", ui(EVERY_USER)),
+    Row("/reports/<kind>/download", "GET", f"/reports/programs/download?{PERIOD}&format=csv",
+        ui(COUNTY_A_READERS)),
+    Row("/rules", "GET", "/rules", ui(EVERY_USER)),
+)
+"""THE table: one row per (rule, method) of the URL map."""
+
+NOT_IN_MATRIX: dict[tuple[str, str], str] = {}
+"""(rule, method) deliberately left out, with the reason (none: static files and docs have rows too)."""
+
+DENIED = {401, 403, 404}
+
+
+# ------------------------------------------------------------------ the world, built once per database
+
+
+@dataclass
+class Setup:
+    app: Flask
+    world: mw.MatrixWorld
+    connection: Any
+    baseline: str  # the fingerprint of the world: every cell starts from it (each is rolled back)
+
+
+@pytest.fixture(scope="module")
+def matrix(db_url: str) -> Iterator[Setup]:
+    """One app and one world per database for the whole table, in a transaction rolled back at the end."""
+    application = create_app(make_config(db_url))
+    application.before_request_funcs.setdefault(None, []).insert(0, lambda: g.__dict__.clear())
+    patch = pytest.MonkeyPatch()
+    original = api_settings.settings
+    patch.setattr(api_settings, "settings", lambda: _pinned(original))
+    with application.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        saved = db.session
+        db.session = _bind_session_to(connection)
+        try:
+            built = mw.build(db.session, application)
+            db.session.commit()
+            yield Setup(application, built, connection, fingerprint(connection))
+        finally:
+            db.session.remove()
+            db.session = saved
+            outer.rollback()
+            connection.close()
+            db.engine.dispose()
+            patch.undo()
+
+
+def _pinned(original: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(original(), today=w.AFTER_NOTICE)
+
+
+# ------------------------------------------------------------------ calling a row as a role
+
+
+def _csrf(app: Flask, client: FlaskClient) -> str:
+    """A valid CSRF token for this client's session, made as Flask-WTF makes them (the server checks it)."""
+    raw = hashlib.sha1(secrets.token_bytes(32)).hexdigest()
+    with client.session_transaction() as session:
+        session["csrf_token"] = raw
+    return URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)
+
+
+def _client(setup: Setup, row: Row, role: str) -> tuple[FlaskClient, dict[str, str], str | None]:
+    """A fresh client for the role: the bearer header for the API, the session cookie for the UI."""
+    caller = setup.world.callers[role]
+    client = setup.app.test_client()
+    headers: dict[str, str] = {}
+    if caller.token and (row.is_api or caller.web_user is None):
+        headers["Authorization"] = f"Bearer {caller.token}"
+    csrf = None
+    if not row.is_api:
+        if caller.web_user is not None:
+            with client.session_transaction() as session:
+                session["token"], session["user"] = caller.token, caller.web_user
+        csrf = _csrf(setup.app, client)
+    return client, headers, csrf
+
+
+def _fill(value: Any, ids: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        whole = value.strip("{}")
+        if value.startswith("{") and value.endswith("}") and whole in ids:
+            return ids[whole]
+        return value.format(**ids)
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    return value
+
+
+def _student_payload(setup: Setup) -> dict[str, Any]:
+    pupil = setup.world.base.pupils["S1-005"]
+    return {"id_number": pupil.id_number, "name": "刘洋", "school_code": w.S1, "class_name": "初一(3)班",
+            "stage": "junior", "grade": 1, "boarding": False, "rural_hukou": False,
+            "guardians": [{"id_number": pupil.guardian, "name": "刘家长", "relation": "father"}]}
+
+
+def _csv(setup: Setup) -> bytes:
+    from tests.factories import id_number
+
+    return CSV_ROW.format(number=id_number(99, county="320102")).encode()
+
+
+def call(setup: Setup, row: Row, role: str) -> Any:
+    """Make the row's request as the role; the body is read (a report streams), nothing is kept."""
+    client, headers, csrf = _client(setup, row, role)
+    ids = setup.world.ids
+    kwargs: dict[str, Any] = {"headers": headers}
+    if csrf:
+        headers["X-CSRFToken"] = csrf
+    if row.json == "student":
+        kwargs["json"] = _student_payload(setup)
+    elif row.json is not None:
+        kwargs["json"] = _fill(row.json, ids)
+    if row.data is not None or row.files or csrf:
+        data: dict[str, Any] = {k: _fill(v, ids) for k, v in (row.data or {}).items()}
+        if csrf and row.method == "POST":
+            data["csrf_token"] = csrf
+        for name, (_content, filename) in row.files.items():
+            data[name] = (io.BytesIO(_csv(setup)), filename)
+        if row.method == "POST":
+            kwargs["data"] = data
+    if row.path.startswith("/api/v1/feeds/") and row.method == "POST":
+        kwargs["json"] = {"batch_id": f"matrix-{role}", "records": []}
+    response = client.open(_fill(row.path, ids), method=row.method, **kwargs)
+    response.get_data()
+    return response
+
+
+def fingerprint(connection: Any) -> str:
+    """Every row of every table: a denied call must leave this unchanged."""
+    digest = hashlib.sha256()
+    for table in Base.metadata.sorted_tables:
+        rows = connection.execute(select(table)).all()
+        digest.update(table.name.encode())
+        digest.update(repr(sorted(map(repr, rows))).encode())
+    return digest.hexdigest()
+
+
+def run_cell(setup: Setup, row: Row, role: str) -> tuple[int, bool]:
+    """(status, whether a denied call changed the database), inside a savepoint rolled back afterwards."""
+    db.session.commit()  # the session holds no savepoint of its own across cells
+    savepoint = setup.connection.begin_nested()
+    try:
+        response = call(setup, row, role)
+        db.session.close()
+        denied = _denied(row, role, response.status_code)
+        return response.status_code, denied and fingerprint(setup.connection) != setup.baseline
+    finally:
+        savepoint.rollback()
+        db.session.close()
+
+
+def _denied(row: Row, role: str, status: int) -> bool:
+    """401/403/404, or a page sent to the login page (not the login form itself, whose 302 is a sign-in)."""
+    to_login = status == 302 and not row.is_api and role in NO_SESSION and row.rule != "/login"
+    return status in DENIED or to_login
+
+
+# ------------------------------------------------------------------ the tests
+
+
+def test_every_route_has_a_row(app: Flask) -> None:
+    """A route added without a row (or a row for a route that is gone) fails here."""
+    routes = {(rule.rule, method) for rule in app.url_map.iter_rules()
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    rows = [row.key for row in MATRIX]
+    assert len(rows) == len(set(rows)), "one row per (rule, method)"
+    missing = routes - set(rows) - set(NOT_IN_MATRIX)
+    assert not missing, f"routes without a row in MATRIX: {sorted(missing)}"
+    assert not set(rows) - routes, f"rows for routes that do not exist: {sorted(set(rows) - routes)}"
+
+
+@pytest.mark.parametrize("row", MATRIX, ids=lambda row: f"{row.method} {row.rule}")
+def test_each_role_gets_exactly_its_outcome(matrix: Setup, row: Row) -> None:
+    """Every role's status for this row, and no change to the database by any denied call."""
+    wrong = []
+    for role in ROLES:
+        status, changed = run_cell(matrix, row, role)
+        if status != row.expected[role]:
+            wrong.append(f"{role}: {status}, expected {row.expected[role]}")
+        elif changed:
+            wrong.append(f"{role}: denied ({status}) but the database changed")
+    assert not wrong, wrong
+
+
+def test_the_fingerprint_sees_any_change(matrix: Setup) -> None:
+    """The check behind "denied calls change nothing" notices a changed field, not only a new row."""
+    db.session.commit()
+    savepoint = matrix.connection.begin_nested()
+    try:
+        assert fingerprint(matrix.connection) == matrix.baseline
+        matrix.connection.execute(update(School).where(School.code == w.S1).values(name="改过的名字"))
+        assert fingerprint(matrix.connection) != matrix.baseline
+    finally:
+        savepoint.rollback()
+    assert fingerprint(matrix.connection) == matrix.baseline
