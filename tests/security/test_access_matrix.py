@@ -385,3 +385,75 @@ def test_the_fingerprint_sees_any_change(matrix: Setup) -> None:
     finally:
         savepoint.rollback()
     assert fingerprint(matrix.connection) == matrix.baseline
+
+
+# ------------------------------------------------------------------ what lists show each role
+
+
+def _application_students(response: Any) -> set[str]:
+    return {item["student"]["student_id"] for item in response.get_json()["items"]}
+
+
+def _archive_regions(response: Any) -> set[str]:
+    return {item["region"] for item in response.get_json()["items"]}
+
+
+def _outcome_students(response: Any) -> set[str]:
+    return {item["student_id"] for item in response.get_json()["items"]}
+
+
+def _names_on_page(response: Any) -> set[str]:
+    html = response.get_data(as_text=True)
+    return {name for name in ("王小明", "李娜", "张伟", "陈静", "刘洋", "赵六") if name in html}
+
+
+S1_APPLICANTS = frozenset({"S1-001", "S1-002"})
+S1_NAMES = frozenset({"王小明", "李娜", "张伟", "陈静", "刘洋"})
+LISTS: tuple[tuple[str, str, Any, dict[str, Any]], ...] = (
+    ("GET", "/api/v1/applications", _application_students,
+     {**dict.fromkeys(S1_READERS, S1_APPLICANTS), "officer_b": set(), "city_b": set()}),
+    ("GET", f"/api/v1/applications?school={w.S1}", _application_students,
+     {**dict.fromkeys(S1_READERS, S1_APPLICANTS), "officer_b": {"status 403"}, "city_b": {"status 403"}}),
+    ("GET", "/api/v1/reports/archive", _archive_regions,
+     {**dict.fromkeys(COUNTY_A_READERS, frozenset({mw.ARCHIVED_REGION})), "officer_a": set(), "officer_b": set(),
+      "city_b": set()}),
+    ("GET", "/api/v1/feeds/poverty_alleviation/outcomes", _outcome_students,
+     {"poverty_alleviation": {"S1-002", "S1-004"}}),
+    ("GET", "/api/v1/feeds/civil_affairs/outcomes", _outcome_students,
+     {"civil_affairs": {"S1-001", "S1-003", "S1-004"}}),
+    ("GET", "/students", _names_on_page,
+     {"county_a": S1_NAMES, "city_a": S1_NAMES, "officer_a": S1_NAMES,
+      "officer_b": {"赵六"}, "city_b": {"赵六"}, "province": {*S1_NAMES, "赵六"}, "auditor": {*S1_NAMES, "赵六"}}),
+    ("GET", f"/students?school={w.S1}", _names_on_page,
+     {"officer_a": S1_NAMES, "officer_b": set(), "city_b": set(), "county_a": S1_NAMES}),
+    ("GET", "/applications", _names_on_page,
+     {**dict.fromkeys(S1_READERS, frozenset({"王小明", "李娜"})), "officer_b": set(), "city_b": set()}),
+)
+
+
+@pytest.mark.parametrize(("method", "path", "seen", "expected"), LISTS, ids=[f"{m} {p}" for m, p, _s, _e in LISTS])
+def test_lists_show_each_role_only_its_scope(
+    matrix: Setup, method: str, path: str, seen: Any, expected: dict[str, set[str]]
+) -> None:
+    """Allowed is not enough: a list must hold nothing outside the caller's scope (and all that is inside)."""
+    row = Row(path.split("?")[0], method, path, {})
+    wrong = []
+    for role, want in expected.items():
+        response = run_call(matrix, row, role)
+        got = seen(response) if response.status_code == 200 else {f"status {response.status_code}"}
+        if got != want:
+            wrong.append(f"{role}: {sorted(got)}, expected {sorted(want)}")
+    assert not wrong, wrong
+
+
+def run_call(setup: Setup, row: Row, role: str) -> Any:
+    """The row's response as the role, in a savepoint rolled back afterwards."""
+    db.session.commit()
+    savepoint = setup.connection.begin_nested()
+    try:
+        response = call(setup, row, role)
+        db.session.close()
+        return response
+    finally:
+        savepoint.rollback()
+        db.session.close()
