@@ -8,7 +8,7 @@ inside a savepoint rolled back afterwards, so the cells do not depend on each ot
 Roles: anonymous; the aid officers of school A (Nanjing, 玄武区) and school B (Wuxi, 梁溪区); the county and
 city administrators over school A, the city administrator over school B, the province administrator; the
 auditor; one agency client per source; a revoked session (province administrator) and an expired one
-(officer of school A). API calls carry only the bearer token; UI calls carry only the session cookie (agency
+(officer of school A); a revoked agency token (civil affairs) and an expired one (poverty alleviation). API calls carry only the bearer token; UI calls carry only the session cookie (agency
 clients have no UI login: they call the UI with their bearer token, which the UI ignores).
 """
 
@@ -41,14 +41,14 @@ pytestmark = pytest.mark.databases
 ROLES = mw.ROLES
 USERS = tuple(mw.USERS)
 AGENCIES = SOURCES
-NO_LOGIN = {"anonymous": 401, "revoked": 401, "expired": 401}
+NO_LOGIN = dict.fromkeys(("anonymous", "revoked", "expired", "revoked_client", "expired_client"), 401)
 
 S1_READERS = {"officer_a", "county_a", "city_a", "province", "auditor"}
 S1_ADMINS = {"county_a", "city_a", "province"}
 S1_WRITERS = {"officer_a", *S1_ADMINS}
 COUNTY_A_READERS = S1_READERS - {"officer_a"}
 ANY_WRITER = {"officer_a", "officer_b", "county_a", "city_a", "city_b", "province"}
-NO_SESSION = ("anonymous", "revoked", "expired", *SOURCES)
+NO_SESSION = (*NO_LOGIN, *SOURCES)
 
 
 def outcomes(default: int, **by_role: int) -> dict[str, int]:
@@ -75,8 +75,7 @@ def api_agency(source: str, ok: int = 200) -> dict[str, int]:
 
 def ui(allowed: set[str] | tuple[str, ...], ok: int = 200, denied: int = 403) -> dict[str, int]:
     """A UI page: without a valid session (agency clients too), a redirect to the login page."""
-    return {**outcomes(denied, **dict.fromkeys(allowed, ok)), **dict.fromkeys(("anonymous", "revoked", "expired",
-                                                                                  *AGENCIES), 302)}
+    return {**outcomes(denied, **dict.fromkeys(allowed, ok)), **dict.fromkeys(NO_SESSION, 302)}
 
 
 @dataclass(frozen=True)
@@ -454,6 +453,72 @@ def run_call(setup: Setup, row: Row, role: str) -> Any:
         response = call(setup, row, role)
         db.session.close()
         return response
+    finally:
+        savepoint.rollback()
+        db.session.close()
+
+
+# ------------------------------------------------------------------ reaching out of scope by the body or the query
+
+S2_STUDENT = "S2-001"
+S2_COUNTY = "320213"
+
+
+def _moved_student(setup: Setup, student_id: str, school: str) -> dict[str, Any]:
+    """The student's own payload, with its school changed."""
+    pupil = setup.world.base.pupils[student_id]
+    stage, grade = ("junior", 1) if school == w.S1 else ("primary", 3)
+    return {"id_number": pupil.id_number, "name": pupil.name, "school_code": school, "class_name": "一班",
+            "stage": stage, "grade": grade, "boarding": False, "rural_hukou": False,
+            "guardians": [{"id_number": pupil.guardian, "name": "家长", "relation": "father"}]}
+
+
+ACROSS: tuple[tuple[str, str, str, Any, int, str], ...] = (
+    # role, method, path, body (callable of setup or plain), status, why
+    ("officer_a", "PUT", f"/api/v1/students/{S2_STUDENT}", lambda s: _moved_student(s, S2_STUDENT, w.S1), 403,
+     "taking another school's student into one's own"),
+    ("officer_b", "PUT", "/api/v1/students/S1-005", lambda s: _moved_student(s, "S1-005", w.S2), 403,
+     "moving a student of another school into one's own"),
+    ("county_a", "PUT", f"/api/v1/schools/{w.S2}", {**SCHOOL_A, "name": "无锡市梁溪区实验小学"}, 403,
+     "moving another region's school into one's own region"),
+    ("city_a", "PUT", f"/api/v1/quotas/{w.S2}/{mw.QUOTA_PROGRAM}/{w.YEAR}", {"places": 1}, 403,
+     "a quota of another city's school"),
+    ("county_a", "GET", f"/api/v1/quotas/{w.S2}/{mw.QUOTA_PROGRAM}/{w.YEAR}", None, 403, "another county's quota"),
+    ("officer_a", "POST", "/api/v1/applications", {"student_id": S2_STUDENT, "school_year": w.YEAR,
+                                                    "commitment_signed": True, "declared": {}}, 403,
+     "applying for another school's student"),
+    ("officer_a", "GET", f"/api/v1/decisions?student_id={S2_STUDENT}", None, 403, "another school's decisions"),
+    ("city_a", "GET", f"/api/v1/reports/programs?period=2020-2021-autumn&region={S2_COUNTY}", None, 403,
+     "another city's county"),
+    ("officer_b", "GET", f"/api/v1/reports/programs?period=2020-2021-autumn&region={w.S1}", None, 403,
+     "another school's report"),
+    ("officer_a", "GET", f"/api/v1/reports/programs?period=2020-2021-autumn&region={w.S1}", None, 200,
+     "the officer's own school"),
+    ("county_a", "GET", f"/api/v1/audit?subject=school:{w.S2}", None, 403, "another county's school's trail"),
+    ("county_a", "GET", "/api/v1/audit?subject=user:officer1", None, 403, "accounts are the auditor's"),
+    ("auditor", "GET", "/api/v1/audit?subject=user:officer1", None, 200, "the auditor reads every subject"),
+    ("officer_a", "GET", f"/api/v1/schools/{w.S2}/notices", None, 403, "another school's notices"),
+    ("poverty_alleviation", "GET", "/api/v1/students/S1-002", None, 403, "agencies read outcomes, not the roster"),
+)
+
+
+@pytest.mark.parametrize(("role", "method", "path", "body", "status", "why"), ACROSS,
+                         ids=[f"{r} {m} {p}" for r, m, p, _b, _s, _w in ACROSS])
+def test_scope_cannot_be_left_through_the_body_or_the_query(
+    matrix: Setup, role: str, method: str, path: str, body: Any, status: int, why: str
+) -> None:
+    db.session.commit()
+    savepoint = matrix.connection.begin_nested()
+    try:
+        caller = matrix.world.callers[role]
+        payload = body(matrix) if callable(body) else body
+        response = matrix.app.test_client().open(path, method=method, json=payload,
+                                                 headers={"Authorization": f"Bearer {caller.token}"})
+        response.get_data()
+        db.session.close()
+        assert response.status_code == status, (why, response.get_json())
+        if status >= 400:
+            assert fingerprint(matrix.connection) == matrix.baseline, why
     finally:
         savepoint.rollback()
         db.session.close()

@@ -33,7 +33,7 @@ USERS = {  # matrix role: the web world's user
     "province": "province1",
     "auditor": "auditor1",
 }
-ROLES = ("anonymous", *USERS, *SOURCES, "revoked", "expired")
+ROLES = ("anonymous", *USERS, *SOURCES, "revoked", "expired", "revoked_client", "expired_client")
 """Every caller the matrix asks: columns of the table, in order."""
 
 
@@ -69,6 +69,10 @@ def build(session: Session, app: Flask) -> MatrixWorld:
             "batch_id": f"matrix-{index}", "records": [_record_for(world.base, source)]})
     world.callers["revoked"] = Caller("revoked", _revoked_province_token(session), _user_of("province1"))
     world.callers["expired"] = Caller("expired", _expired_officer_token(session), _user_of("officer1"))
+    world.callers["revoked_client"] = Caller("revoked_client", make_client(
+        session, "civil_affairs", name="matrix revoked", revoked=True))
+    world.callers["expired_client"] = Caller("expired_client", make_client(
+        session, "poverty_alleviation", name="matrix expired", expires_at=datetime.now(UTC) - timedelta(days=1)))
     world.ids["id_number"] = world.base.pupils["S1-001"].id_number
     _applications(session, app, world)
     _quota_and_archive(session, app, world)
