@@ -222,7 +222,7 @@ def test_two_workers_on_one_database_share_the_lock(scratch_url: str) -> None:
 
 
 @pytest.mark.databases
-def test_a_web_sign_in_after_failures_clears_the_accounts_row(scratch_url: str) -> None:
+def test_a_sign_in_after_failures_clears_the_accounts_row(scratch_url: str) -> None:
     application = _app_with_user(scratch_url, AID_LOGIN_THROTTLE="database")
     assert [_api_login(application, "wrong password!").status_code for _ in range(2)] == [401, 401]
     assert _api_login(application, TEST_PASSWORD).status_code == 200
@@ -231,6 +231,28 @@ def test_a_web_sign_in_after_failures_clears_the_accounts_row(scratch_url: str) 
         keys = set(db.session.execute(sa.select(LoginFailure.key)).scalars())
         db.engine.dispose()
     assert account_key not in keys and len(keys) == 1  # the address keeps its count
+
+
+@pytest.mark.databases
+def test_web_sign_in_failures_are_counted_in_the_database(scratch_url: str) -> None:
+    """The web form commits each failure's count too: the sixth attempt, from another worker, gets 429."""
+    from tests.web.conftest import csrf_from
+
+    first = _app_with_user(scratch_url, AID_LOGIN_THROTTLE="database")
+    second = _app_with_user(scratch_url, AID_LOGIN_THROTTLE="database")
+
+    def web_login(application: Flask, password: str) -> Any:
+        client = application.test_client()
+        token = csrf_from(client.get("/login").get_data(as_text=True))
+        return client.post("/login", data={"csrf_token": token, "username": "olga", "password": password})
+
+    assert [web_login(first, "wrong password!").status_code for _ in range(5)] == [401] * 5
+    locked = web_login(second, TEST_PASSWORD)
+    assert locked.status_code == 429 and 14 * 60 < int(locked.headers["Retry-After"]) <= 15 * 60
+    assert _api_login(second, TEST_PASSWORD).status_code == 429  # the API shares the lock
+    for worker in (first, second):
+        with worker.app_context():
+            db.engine.dispose()
 
 
 # ------------------------------------------------------------------ Redis backend
