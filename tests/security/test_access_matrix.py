@@ -499,6 +499,15 @@ ACROSS: tuple[tuple[str, str, str, Any, int, str], ...] = (
     ("auditor", "GET", "/api/v1/audit?subject=user:officer1", None, 200, "the auditor reads every subject"),
     ("officer_a", "GET", f"/api/v1/schools/{w.S2}/notices", None, 403, "another school's notices"),
     ("poverty_alleviation", "GET", "/api/v1/students/S1-002", None, 403, "agencies read outcomes, not the roster"),
+    ("county_other", "GET", "/api/v1/students/S1-001", None, 403, "a county is not its whole city"),
+    ("county_other", "PUT", f"/api/v1/quotas/{w.S1}/{mw.QUOTA_PROGRAM}/{w.YEAR}", {"places": 1}, 403,
+     "a quota of the neighbouring county's school"),
+    ("county_other", "GET", f"/api/v1/reports/programs?period=2020-2021-autumn&region={mw.ARCHIVED_REGION}", None,
+     403, "the neighbouring county's report"),
+    ("county_other", "GET", "/api/v1/reports/archive/{archive}", None, 403, "the neighbouring county's archive"),
+    ("county_other", "GET", "/api/v1/audit?subject=student:S1-001", None, 403, "the neighbouring county's trail"),
+    ("officer_a", "GET", f"/api/v1/audit?subject=student:{S2_STUDENT}", None, 403, "another school's trail"),
+    ("county_a", "GET", f"/api/v1/applications?school={w.S2}", None, 403, "another county's applications"),
 )
 
 
@@ -512,7 +521,7 @@ def test_scope_cannot_be_left_through_the_body_or_the_query(
     try:
         caller = matrix.world.callers[role]
         payload = body(matrix) if callable(body) else body
-        response = matrix.app.test_client().open(path, method=method, json=payload,
+        response = matrix.app.test_client().open(_fill(path, matrix.world.ids), method=method, json=payload,
                                                  headers={"Authorization": f"Bearer {caller.token}"})
         response.get_data()
         db.session.close()

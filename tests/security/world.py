@@ -18,12 +18,14 @@ from aidservice.services import applications, quotas
 from aidservice.services.actors import Actor
 from aidservice.services.auth import SOURCES, resolve_token
 from aidservice.services.feeds import apply_batch
+from aidservice.services.regions import ensure_county
 from aidservice.services.reports.archive import Due, archive_one
 from tests.factories import make_client, make_user
 from tests.web import world as w
 
 QUOTA_PROGRAM = "compulsory_living_subsidy"
 ARCHIVED_REGION = "320102"  # the county of school A
+OTHER_COUNTY = "320104"  # another county of school A's city
 USERS = {  # matrix role: the web world's user
     "officer_a": "officer1",
     "officer_b": "officer2",
@@ -73,6 +75,7 @@ def build(session: Session, app: Flask) -> MatrixWorld:
         session, "civil_affairs", name="matrix revoked", revoked=True))
     world.callers["expired_client"] = Caller("expired_client", make_client(
         session, "poverty_alleviation", name="matrix expired", expires_at=datetime.now(UTC) - timedelta(days=1)))
+    world.callers["county_other"] = Caller("county_other", _other_county_token(session))
     world.ids["id_number"] = world.base.pupils["S1-001"].id_number
     _applications(session, app, world)
     _quota_and_archive(session, app, world)
@@ -96,6 +99,13 @@ def _record_for(base: w.World, source: str) -> dict[str, object]:
     number = pupil.id_number if source in ("disabled_persons_federation", "veterans_affairs") else pupil.guardian
     return {"id_number": number, "name": "某人", "status": status, "valid_from": "2020-01-01", "valid_to": None,
             "attributes": attributes}
+
+
+def _other_county_token(session: Session) -> str:
+    """The administrator of another county of school A's city (秦淮区, Nanjing): not a column, used for probes."""
+    ensure_county(session, OTHER_COUNTY, "秦淮区", actor=w.SYSTEM)
+    _user, token = make_user(session, "county_admin", username="county-qinhuai", region_code=OTHER_COUNTY)
+    return token
 
 
 def _revoked_province_token(session: Session) -> str:
