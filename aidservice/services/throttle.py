@@ -47,7 +47,6 @@ WINDOW_SECONDS = 15 * 60
 LOCKOUT_SECONDS = 15 * 60
 MAX_KEYS = 10_000  # past this, forget keys with nothing recent (a spray of usernames cannot grow memory)
 PRUNE_EVERY = 50  # the database guard deletes rows with nothing recent once per this many failures
-BACKENDS = ("redis", "database", "memory")
 log = logging.getLogger(__name__)
 
 
