@@ -125,6 +125,8 @@ MATRIX: tuple[Row, ...] = (
     Row("/api/v1/schools/<code>", "PUT", f"/api/v1/schools/{w.S1}", api_users(S1_ADMINS), json=SCHOOL_A),
     Row("/api/v1/students/<student_id>", "PUT", "/api/v1/students/S1-005", api_users(S1_WRITERS), json="student"),
     Row("/api/v1/students/<student_id>", "GET", "/api/v1/students/S1-001", api_users(S1_READERS)),
+    Row("/api/v1/students/<student_id>/id-number", "POST", "/api/v1/students/S1-001/id-number",
+        api_users({"officer_a"}), why="the full number: only the aid officer of the student's school (audited)"),
     Row("/api/v1/students/import", "POST", "/api/v1/students/import",
         {**api_users(S1_WRITERS), "officer_b": 422, "city_b": 422}, files={"file": (b"csv", "students.csv")},
         why="a writer elsewhere may import, but a row of another school is refused by row (422), nothing written"),
