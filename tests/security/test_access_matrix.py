@@ -157,6 +157,14 @@ MATRIX: tuple[Row, ...] = (
     Row("/api/v1/reports/archive/<int:report_id>", "GET", "/api/v1/reports/archive/{archive}",
         api_users(COUNTY_A_READERS)),
     Row("/api/v1/audit", "GET", "/api/v1/audit?subject=student:S1-001", api_users(S1_READERS)),
+    # ---------------------------------------------------------------- background jobs
+    Row("/api/v1/jobs", "GET", "/api/v1/jobs", api_users(EVERY_USER), why="each user lists the jobs in scope"),
+    Row("/api/v1/jobs/<int:job_id>", "GET", "/api/v1/jobs/{job}", api_users(COUNTY_A_READERS, denied=404),
+        why="a job outside the scope is 'not found'"),
+    Row("/api/v1/redeterminations", "POST", "/api/v1/redeterminations", api_users(S1_ADMINS, 202),
+        json={"region": mw.ARCHIVED_REGION}),
+    Row("/api/v1/reports/<kind>/jobs", "POST", "/api/v1/reports/programs/jobs", api_users(COUNTY_A_READERS, 202),
+        json={"period": "2020-2021-autumn", "region": mw.ARCHIVED_REGION, "format": "json"}),
     # ---------------------------------------------------------------- agency feeds
     Row("/api/v1/feeds/<source>/batches", "POST", "/api/v1/feeds/poverty_alleviation/batches",
         api_agency("poverty_alleviation"), json=FEED),
@@ -189,6 +197,9 @@ MATRIX: tuple[Row, ...] = (
     Row("/reports/<kind>/download", "GET", f"/reports/programs/download?{PERIOD}&format=csv",
         ui(COUNTY_A_READERS)),
     Row("/rules", "GET", "/rules", ui(EVERY_USER)),
+    Row("/jobs", "GET", "/jobs", ui(EVERY_USER)),
+    Row("/jobs/<int:job_id>", "GET", "/jobs/{job}", ui(COUNTY_A_READERS, denied=404)),
+    Row("/jobs/<int:job_id>/status", "GET", "/jobs/{job}/status", ui(COUNTY_A_READERS, denied=404)),
 )
 """THE table: one row per (rule, method) of the URL map."""
 

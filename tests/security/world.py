@@ -79,7 +79,18 @@ def build(session: Session, app: Flask) -> MatrixWorld:
     world.ids["id_number"] = world.base.pupils["S1-001"].id_number
     _applications(session, app, world)
     _quota_and_archive(session, app, world)
+    _job(session, world)
     return world
+
+
+def _job(session: Session, world: MatrixWorld) -> None:
+    """A queued re-determination of school A's county, made by its county administrator (never run here)."""
+    from aidservice.services.jobs import Scope, enqueue
+
+    county = resolve_token(session, world.base.tokens["county1"])
+    made = enqueue(session, actor=county, kind="redetermine", params={"region": ARCHIVED_REGION, "as_of": None},
+                   key="matrix-job", scope=Scope(region=ARCHIVED_REGION), max_attempts=1)
+    world.ids["job"] = made.job.id
 
 
 def _user_of(username: str) -> dict[str, str | None]:
