@@ -159,8 +159,9 @@ MATRIX: tuple[Row, ...] = (
     Row("/api/v1/audit", "GET", "/api/v1/audit?subject=student:S1-001", api_users(S1_READERS)),
     # ---------------------------------------------------------------- background jobs
     Row("/api/v1/jobs", "GET", "/api/v1/jobs", api_users(EVERY_USER), why="each user lists the jobs in scope"),
-    Row("/api/v1/jobs/<int:job_id>", "GET", "/api/v1/jobs/{job}", api_users(COUNTY_A_READERS, denied=404),
-        why="a job outside the scope is 'not found'"),
+    Row("/api/v1/jobs/<int:job_id>", "GET", "/api/v1/jobs/{job}",
+        {**api_users(COUNTY_A_READERS, denied=404), **dict.fromkeys(AGENCIES, 403)},
+        why="to a user, a job outside the scope is 'not found'; agency clients may not ask"),
     Row("/api/v1/redeterminations", "POST", "/api/v1/redeterminations", api_users(S1_ADMINS, 202),
         json={"region": mw.ARCHIVED_REGION}),
     Row("/api/v1/reports/<kind>/jobs", "POST", "/api/v1/reports/programs/jobs", api_users(COUNTY_A_READERS, 202),
