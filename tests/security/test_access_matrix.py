@@ -162,6 +162,10 @@ MATRIX: tuple[Row, ...] = (
     Row("/api/v1/jobs/<int:job_id>", "GET", "/api/v1/jobs/{job}",
         {**api_users(COUNTY_A_READERS, denied=404), **dict.fromkeys(AGENCIES, 403)},
         why="to a user, a job outside the scope is 'not found'; agency clients may not ask"),
+    Row("/api/v1/jobs/<int:job_id>/retry", "POST", "/api/v1/jobs/{job}/retry",
+        {**api_users(S1_ADMINS, 409, denied=404), **dict.fromkeys(AGENCIES, 403), "auditor": 403},
+        why="the creator or an administrator over its region retries a failed job (this one is queued: 409); "
+            "the auditor sees it but may not"),
     Row("/api/v1/redeterminations", "POST", "/api/v1/redeterminations", api_users(S1_ADMINS, 202),
         json={"region": mw.ARCHIVED_REGION}),
     Row("/api/v1/reports/<kind>/jobs", "POST", "/api/v1/reports/programs/jobs", api_users(COUNTY_A_READERS, 202),
