@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response, current_app, request
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
@@ -106,7 +106,7 @@ class ImportQuerySchema(Schema):
         load_default=False, metadata={"description": "write the valid rows and report the invalid ones"}
     )
     run_async = fields.Boolean(data_key="async", load_default=False, metadata={
-        "description": "run as a background job (202 and the job); files over AID_IMPORT_ASYNC_BYTES always do"})
+        "description": "run as a background job (202 and the job); so does the header `Prefer: respond-async`"})
     key = fields.String(load_default=None, metadata={
         "description": "background import: idempotency key (or the Idempotency-Key header)"})
 
@@ -205,13 +205,19 @@ def reveal_id_number(student_id: str) -> tuple[dict[str, Any], int, dict[str, st
     return {"student_id": student_id, "id_number": number}, 200, {"Cache-Control": "no-store"}
 
 
+def _prefers_async() -> bool:
+    """RFC 7240 `Prefer: respond-async`: the client asks for a job; without it the answer stays synchronous (200)."""
+    prefer = request.headers.get("Prefer", "")
+    return any(part.strip().lower() == "respond-async" for part in prefer.replace(";", ",").split(","))
+
+
 @blp.route("/students/import", methods=["POST"])
 @require_user(WRITERS)
 @blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
 @blp.arguments(ImportQuerySchema, location="query")
 @blp.arguments(ImportFileSchema, location="files")
 @blp.response(200, ImportResultSchema)
-@blp.alt_response(202, schema=JobSchema, description="Accepted as a background job (async=true or a large file)")
+@blp.alt_response(202, schema=JobSchema, description="Accepted as a background job (async=true or Prefer: respond-async)")
 @blp.alt_response(409, response="CONFLICT", description="Background import: the key was used for another file")
 @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="File over the size or row limit")
 def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, Any] | Response:
@@ -221,7 +227,7 @@ def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, A
     data = upload.stream.read(limit + 1)
     if len(data) > limit:
         raise roster.PayloadTooLarge(f"The file is larger than the import limit of {limit} bytes.")
-    if query["run_async"] or len(data) > int(current_app.config.get("AID_IMPORT_ASYNC_BYTES", limit)):
+    if query["run_async"] or _prefers_async():
         key = idempotency_key(query["key"])
         params, scope = kinds.prepare_import(db.session, actor=current_actor(), filename=upload.filename or "",
                                              data=data, partial=query["partial"])
