@@ -79,6 +79,10 @@ def _aad(kind: Kind, key_id: str, hmac: str) -> bytes:
     return f"aidservice:id_number:v1:{kind}:{key_id}:{hmac}".encode("ascii")
 
 
+def _blob_aad(purpose: str, key_id: str) -> bytes:
+    return f"aidservice:blob:v1:{purpose}:{key_id}".encode()
+
+
 @dataclass(frozen=True)
 class IdVault:
     """The keys identity numbers are sealed and matched with; built once per app from its config."""
@@ -127,6 +131,25 @@ class IdVault:
         except InvalidTag:
             raise CannotOpen(f"stored {kind} number does not authenticate under key {key_id!r}") from None
         return plain.decode("ascii")
+
+    def seal_blob(self, purpose: str, data: bytes) -> bytes:
+        """An opaque sealed copy of a file that holds identity numbers (a queued upload): key id, nonce, ciphertext."""
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._ciphers[self.current].encrypt(nonce, data, _blob_aad(purpose, self.current))
+        return self.current.encode("ascii") + b"$" + nonce + sealed
+
+    def open_blob(self, purpose: str, blob: bytes) -> bytes:
+        """The plain bytes of `seal_blob`; CannotOpen when its key is gone or anything was altered."""
+        from cryptography.exceptions import InvalidTag
+
+        kid, sep, rest = bytes(blob).partition(b"$")
+        aes = self._ciphers.get(kid.decode("ascii", "replace")) if sep else None
+        if aes is None or len(rest) <= NONCE_BYTES:
+            raise CannotOpen("the sealed file's key is not in the keyring (AID_ID_KEYS) or the file is truncated")
+        try:
+            return aes.decrypt(rest[:NONCE_BYTES], rest[NONCE_BYTES:], _blob_aad(purpose, kid.decode("ascii")))
+        except InvalidTag:
+            raise CannotOpen(f"sealed {purpose} does not authenticate") from None
 
     def open_row(self, kind: Kind, row: Any) -> str:
         """`open` for a row (model instance or result row) with id_cipher, id_key_id and id_hmac."""

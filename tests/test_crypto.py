@@ -127,3 +127,16 @@ def test_production_needs_the_keys_and_development_uses_the_labelled_dev_key() -
 def test_the_vault_never_prints_key_material() -> None:
     text = repr(vault(f"{K1},{K2}"))
     assert K1.split(":")[1] not in text and "k1" in text
+
+
+def test_a_sealed_blob_opens_only_for_its_purpose_and_untouched() -> None:
+    from aidservice.crypto import CannotOpen, IdVault
+
+    vault = IdVault(keys={"k1": b"k" * 32}, current="k1", hmac_key="h")
+    blob = vault.seal_blob("job-upload", b"320102200001011234,name")
+    assert b"320102200001011234" not in blob and vault.open_blob("job-upload", blob) == b"320102200001011234,name"
+    for bad in (blob[:-1] + bytes([blob[-1] ^ 1]), b"k2$" + blob[3:], b"no-separator"):
+        with pytest.raises(CannotOpen):
+            vault.open_blob("job-upload", bad)
+    with pytest.raises(CannotOpen):
+        vault.open_blob("report", blob)

@@ -7,6 +7,7 @@ test, removed afterwards. Without Redis these tests skip; under CI=true they fai
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +19,15 @@ from flask.testing import FlaskClient
 from aidservice.jobs import RQRunner, rq_job_id, runner
 from aidservice.services import redetermine_region as bulk
 from tests.conftest import in_ci
-from tests.jobs_support import AS_OF, Province, current_determinations, import_csv, make_province, post_import
+from tests.jobs_support import (
+    AS_OF,
+    Province,
+    current_determinations,
+    import_csv,
+    job_row,
+    make_province,
+    post_import,
+)
 
 pytestmark = pytest.mark.databases
 REDIS_URL = os.environ.get("AID_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
@@ -151,9 +160,16 @@ def test_rq_gives_up_after_the_last_attempt_and_the_job_says_why(
     assert rq_job(app, job["id"]).get_status() == "failed"
 
 
-def test_a_background_import_travels_through_the_queue(app: Flask, client: FlaskClient, province: Province) -> None:
-    job = post_import(client, province, import_csv("Q1", "Q2")).json
+def test_a_background_import_travels_through_the_queue_sealed(
+    app: Flask, client: FlaskClient, province: Province
+) -> None:
+    content = import_csv("Q1", "Q2")
+    job = post_import(client, province, content).json
     assert job["state"] == "queued"
+    waiting = bytes(job_row(job["id"]).payload)  # what a dump taken while the job waits would hold
+    numbers = re.findall(rb"\d{17}[\dX]", content)
+    assert len(numbers) == 4 and not any(number in waiting for number in numbers)
+    assert b"Q1" not in waiting
     work(app)
     done = client.get(job["url"], headers=province.headers("officer_a")).json
     assert done["state"] == "done" and done["result"]["created"] == 2

@@ -137,14 +137,20 @@ def dispatch(job: Job) -> None:
     runner().dispatch(job)
 
 
+UPLOAD_PURPOSE = "job-upload"
+
+
 def start(session: Session, *, actor: Actor, kind: str, params: dict[str, Any], scope: Scope, key: str | None,
           fixed: dict[str, Any] | None = None, payload: bytes | None = None, request_id: str | None = None) -> int:
     """Record the job (idempotent by the requester's key), commit, dispatch it when new; returns its id.
 
     The commit is the request's one commit: the job must exist before a worker can see it.
     """
+    from aidservice.api.settings import id_vault
     from aidservice.services.jobs import enqueue, stored_key
 
+    if payload is not None:  # an upload holds identity numbers: sealed like them while it waits in the database
+        payload = id_vault().seal_blob(UPLOAD_PURPOSE, payload)
     enqueued = enqueue(session, actor=actor, kind=kind, params=params, key=stored_key(actor, key), scope=scope,
                        max_attempts=max_attempts(), fixed=fixed, payload=payload, request_id=request_id)
     job_id = enqueued.job.id
