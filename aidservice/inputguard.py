@@ -51,7 +51,7 @@ def refuse_unstorable_text() -> None:
 
 def _multi(values: MultiDict[str, str]) -> Iterator[str]:
     """Query or form fields, named as sent (a repeated field once)."""
-    seen = {name for name, value in values.items(multi=True) if UNSTORABLE.search(name + value)}
+    seen = {name or "" for name, value in values.items(multi=True) if UNSTORABLE.search((name or "") + value)}
     return iter(sorted(seen))
 
 

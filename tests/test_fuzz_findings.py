@@ -160,6 +160,17 @@ def test_a_nul_character_in_an_imported_cell_rejects_its_row(client: FlaskClient
     assert problem["errors"] == {"rows.2.name": ["must not contain the character U+0000"]}
 
 
+def test_a_multipart_part_without_a_name_is_a_clear_error_not_a_crash(
+    client: FlaskClient, admin: dict[str, str]
+) -> None:
+    body = (b"--B\r\nContent-Disposition: form-data\r\n\r\nvalue\r\n"
+            b"--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--B--\r\n")
+    response = client.post("/api/v1/students/import", data=body, headers=admin,
+                           content_type="multipart/form-data; boundary=B")
+    problem = _problem(response, 422)
+    assert "file" in problem["errors"], problem
+
+
 OPEN_OPERATIONS = {("get", "/api/v1/health"), ("get", "/api/v1/rules"), ("post", "/api/v1/evaluate"),
                    ("post", "/api/v1/auth/login")}
 
