@@ -42,20 +42,15 @@ def engine_options(url: str) -> dict[str, Any]:
 
 def _positive_int(env: Mapping[str, str], key: str, default: int) -> int:
     """Parse a positive integer setting, naming the variable when it is wrong."""
-    raw = env.get(key)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{key} must be an integer, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{key} must be positive, got {value}")
-    return value
+    return _int_at_least(env, key, default, 1)
 
 
 def _count(env: Mapping[str, str], key: str, default: int) -> int:
     """Parse a non-negative integer setting (0 allowed), naming the variable when it is wrong."""
+    return _int_at_least(env, key, default, 0)
+
+
+def _int_at_least(env: Mapping[str, str], key: str, default: int, minimum: int) -> int:
     raw = env.get(key)
     if raw is None or raw.strip() == "":
         return default
@@ -63,8 +58,9 @@ def _count(env: Mapping[str, str], key: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise ConfigError(f"{key} must be an integer, got {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"{key} must not be negative, got {value}")
+    if value < minimum:
+        raise ConfigError(f"{key} must be positive, got {value}" if minimum == 1
+                          else f"{key} must not be negative, got {value}")
     return value
 
 
