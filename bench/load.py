@@ -113,7 +113,7 @@ def setup(url: str, tag: str, officers: int) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ server
 
 
-def start_server(url: str, port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, workers: int, threads: int, kind: str = "gthread") -> subprocess.Popen[bytes]:
     from aidservice.crypto import DEV_KEY, DEV_KEY_ID
     from config import DEV_HMAC_KEY
 
@@ -122,7 +122,7 @@ def start_server(url: str, port: int, workers: int, threads: int) -> subprocess.
            "AID_ID_HMAC_KEY": DEV_HMAC_KEY, "AID_ID_KEYS": f"{DEV_KEY_ID}:{DEV_KEY}",
            "AID_RULES_DIR": str(REPO / "rules")}
     log = open(OUT / f"gunicorn-{port}.log", "ab")  # noqa: SIM115 - lives as long as the server
-    command = [str(REPO / ".venv" / "bin" / "gunicorn"), "--no-control-socket", "-k", "gthread",
+    command = [str(REPO / ".venv" / "bin" / "gunicorn"), "--no-control-socket", "-k", kind,
                "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--backlog", "512",
                "wsgi:app"]
     server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
@@ -433,6 +433,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--port", type=int, default=5306)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"],
+                        help="gunicorn worker class (sync: one request at a time per process, no keep-alive)")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--warmup", type=float, default=5)
@@ -446,7 +448,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     url = f"{args.server}/{args.database}"
     tag = datetime.now(UTC).strftime("%H%M%S")
     plan = setup(url, tag, officers=args.clients)
-    server = start_server(url, args.port, args.workers, args.threads)
+    server = start_server(url, args.port, args.workers, args.threads, args.worker_class)
     try:
         load_before = os.getloadavg()
         self_before = resource.getrusage(resource.RUSAGE_SELF)
