@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -58,11 +59,29 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-def user_actor(user: User) -> Actor:
+class UserColumns(Protocol):
+    """What an Actor needs of a user: a User, or a row of its columns."""
+
+    id: int
+    username: str
+    role: str
+    school_code: str | None
+    region_code: str | None
+
+
+class ClientColumns(Protocol):
+    """What an Actor needs of an agency client: an ApiClient, or a row of its columns."""
+
+    id: int
+    name: str
+    source: str
+
+
+def user_actor(user: UserColumns) -> Actor:
     return Actor("user", user.username, user.id, user.role, user.school_code, user.region_code)
 
 
-def client_actor(client: ApiClient) -> Actor:
+def client_actor(client: ClientColumns) -> Actor:
     return Actor("client", f"{client.id}:{client.name}", client.id, None, source=client.source)
 
 
@@ -75,12 +94,20 @@ def issue_user_token(session: Session, user: User, lifetime: timedelta = SESSION
     return token, expires
 
 
+_CLIENT_COLUMNS = (ApiClient.id, ApiClient.name, ApiClient.source, ApiClient.revoked_at, ApiClient.expires_at)
+_USER_COLUMNS = (AuthToken.revoked_at, AuthToken.expires_at, User.active, User.id, User.username, User.role,
+                 User.school_code, User.region_code)
+
+
 def resolve_token(session: Session, token: str, at: datetime | None = None) -> Actor:
-    """The actor a bearer token stands for, or AuthenticationFailed (unknown, expired, revoked)."""
+    """The actor a bearer token stands for, or AuthenticationFailed (unknown, expired, revoked).
+
+    Every API request runs this first, so it reads the few columns it needs in one query, not ORM entities.
+    """
     moment = at or now()
     digest = token_digest(token)
     if token.startswith(CLIENT_TOKEN_PREFIX):
-        client = session.execute(select(ApiClient).where(ApiClient.token_hash == digest)).scalar_one_or_none()
+        client = session.execute(select(*_CLIENT_COLUMNS).where(ApiClient.token_hash == digest)).one_or_none()
         if client is None or client.revoked_at is not None:
             raise AuthenticationFailed("unknown or revoked token")
         expires = _aware(client.expires_at)
@@ -88,13 +115,12 @@ def resolve_token(session: Session, token: str, at: datetime | None = None) -> A
             raise AuthenticationFailed("token expired")
         return client_actor(client)
     row = session.execute(
-        select(AuthToken, User).join(User, User.id == AuthToken.user_id).where(AuthToken.token_hash == digest)
+        select(*_USER_COLUMNS).join(User, User.id == AuthToken.user_id).where(AuthToken.token_hash == digest)
     ).one_or_none()
     if row is None:
         raise AuthenticationFailed("unknown token")
-    auth, user = row
-    if auth.revoked_at is not None or not user.active:
+    if row.revoked_at is not None or not row.active:
         raise AuthenticationFailed("token revoked")
-    if _aware(auth.expires_at) <= moment:  # type: ignore[operator]
+    if _aware(row.expires_at) <= moment:  # type: ignore[operator]
         raise AuthenticationFailed("token expired")
-    return user_actor(user)
+    return user_actor(row)
