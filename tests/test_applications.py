@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from flask.testing import FlaskClient
 
+from aidservice.api.applications import ApplicationListSchema
+from aidservice.extensions import db
+from aidservice.services import applications as svc
 from tests.applications_support import (
     AS_OF,
     Clock,
@@ -16,6 +21,7 @@ from tests.applications_support import (
     events,
     ok,
     person,
+    service_settings,
     submit,
     subsistence,
     world_fixture,  # noqa: F401 - fixture "world"
@@ -201,3 +207,21 @@ def test_the_list_is_scoped_and_masks_id_numbers(client: FlaskClient, world: Wor
     assert client.get("/api/v1/applications", headers=world.headers("client")).status_code == 403
     assert client.get("/api/v1/applications").status_code == 401
     assert client.get("/api/v1/applications?state=bogus", headers=world.headers("officer")).status_code == 422
+
+
+def test_the_list_answer_is_exactly_what_its_schema_would_dump(client: FlaskClient, world: World, clock: Clock) -> None:
+    """The list route skips the marshmallow pass (api/common.dumped_response): its items must stay in the schema's
+    shape, with the same keys, dates and instants (a notice's last day, naive SQLite timestamps as UTC)."""
+    world.student("A1", guardians=[5001])
+    world.student("A2", class_name="初二(2)班")
+    a1 = ok(submit(client, world, "A1"), 201)
+    ok(submit(client, world, "A2"), 201)
+    ok(act(client, world, ok(act(client, world, a1, "review")), "publish_notice"))
+    for who, query in (("officer", {}), ("officer", {"school": "S1", "limit": 1, "offset": 1}),
+                       ("county_admin", {"state": "notice"}), ("auditor", {})):
+        answer = client.get("/api/v1/applications", query_string=query, headers=world.headers(who))
+        raw = svc.list_applications(db.session, actor=world.actor(who), settings=service_settings(world.app), **query)
+        assert answer.status_code == 200 and answer.json["items"]
+        assert answer.json == json.loads(json.dumps(ApplicationListSchema().dump(raw))), who
+    noticed = client.get("/api/v1/applications?state=notice", headers=world.headers("officer")).json["items"]
+    assert noticed[0]["notice_closes_on"] == "2020-10-16" and noticed[0]["submitted_at"].endswith("+00:00")

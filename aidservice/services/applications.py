@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -94,14 +94,14 @@ def may_act(actor: Actor, school: School) -> bool:
     return actor.kind == "user" and actor.role == "school_officer" and actor.school_code == school.code
 
 
-def may_read(actor: Actor, school: School) -> bool:
+def may_read(actor: Actor, school: School | Row[Any]) -> bool:
     """Officers their school, administrators their region, auditors all; agency clients never."""
     if actor.kind == "system":
         return True
     return actor.kind == "user" and actor.reaches_school(school.code, school.region_code)
 
 
-def check_read(actor: Actor, school: School, what: str) -> None:
+def check_read(actor: Actor, school: School | Row[Any], what: str) -> None:
     if not may_read(actor, school):
         raise Forbidden(f"{what} belongs to a school outside your scope.")
 
@@ -340,10 +340,17 @@ def outcome_summary(application: Application) -> dict[str, Any]:
 
 
 def load(session: Session, application_id: int) -> Application:
-    application = session.get(Application, application_id)
-    if application is None:
+    """The application, with its school and student in the same query: every caller checks the school's scope
+    and shows the student, and `session.get` then finds both in the identity map instead of asking again."""
+    row = session.execute(
+        select(Application, School, Student)
+        .join(School, School.code == Application.school_code)
+        .join(Student, Student.id == Application.student_pk)
+        .where(Application.id == application_id)
+    ).first()
+    if row is None:
         raise NotFound(f"No application {application_id}.")
-    return application
+    return row[0]
 
 
 def get_application(session: Session, *, actor: Actor, settings: Settings, application_id: int) -> dict[str, Any]:
@@ -354,6 +361,11 @@ def get_application(session: Session, *, actor: Actor, settings: Settings, appli
     return application_view(session, application, settings)
 
 
+HISTORY_COLUMNS = tuple(getattr(ApplicationAction, name) for name in
+                        ("action", "from_state", "to_state", "version", "note", "details", "actor", "at"))
+"""One history entry as the view shows it, read as plain columns rather than ORM entities."""
+
+
 def application_view(session: Session, application: Application, settings: Settings) -> dict[str, Any]:
     """An application for the officer's screen: student (ID masked), state, what may be done next, the
     evaluation with every fact's source, the conflicts, the history, its notice and its decisions."""
@@ -362,9 +374,9 @@ def application_view(session: Session, application: Application, settings: Setti
     student = session.get(Student, application.student_pk)
     assert student is not None
     history = session.execute(
-        select(ApplicationAction).where(ApplicationAction.application_id == application.id)
+        select(*HISTORY_COLUMNS).where(ApplicationAction.application_id == application.id)
         .order_by(ApplicationAction.id)
-    ).scalars()
+    ).mappings()
     decisions = session.execute(
         select(Decision).where(Decision.application_id == application.id).order_by(Decision.id)
     ).scalars()
@@ -401,11 +413,7 @@ def application_view(session: Session, application: Application, settings: Setti
         "facts": application.facts,
         "conflicts": application.conflicts,
         "notice": notice,
-        "history": [
-            {"action": h.action, "from_state": h.from_state, "to_state": h.to_state, "version": h.version,
-             "note": h.note, "details": h.details, "actor": h.actor, "at": h.at}
-            for h in history
-        ],
+        "history": [dict(h) for h in history],
         "decisions": [decision_view(d, student) for d in decisions],
         "submitted_at": application.submitted_at,
         "created_by": application.created_by,
@@ -413,7 +421,7 @@ def application_view(session: Session, application: Application, settings: Setti
     }
 
 
-def _student_brief(student: Student) -> dict[str, Any]:
+def _student_brief(student: Student | Row[Any]) -> dict[str, Any]:
     return {
         "student_id": student.student_id,
         "name": student.name,
@@ -438,42 +446,56 @@ def list_applications(
     """Applications in the caller's scope (officer: their school; administrators: their region), newest first."""
     if actor.kind != "user" and actor.kind != "system":
         raise Forbidden("Applications are for signed-in users.")
-    query = select(Application, Student).join(Student, Student.id == Application.student_pk)
+    conditions = []
+    in_region = None
     if school is not None:
-        row = session.get(School, school)
+        row = session.execute(select(School.code, School.region_code).where(School.code == school)).first()
         if row is None:
             raise NotFound(f"No school {school}.")
         check_read(actor, row, f"School {school}")
-        query = query.where(Application.school_code == school)
+        conditions.append(Application.school_code == school)
     elif actor.role == "school_officer":
-        query = query.where(Application.school_code == actor.school_code)
+        conditions.append(Application.school_code == actor.school_code)
     elif actor.is_admin:
-        prefix = region_prefix(actor.region_code or "")
-        query = query.join(School, School.code == Application.school_code).where(
-            School.region_code.like(f"{prefix}%")
-        )
+        in_region = School.region_code.like(f"{region_prefix(actor.region_code or '')}%")
     elif not (actor.kind == "system" or actor.is_auditor):
         raise Forbidden("Your role does not reach applications.")
     if state is not None:
-        query = query.where(Application.state == state)
+        conditions.append(Application.state == state)
     if school_year is not None:
-        query = query.where(Application.school_year == school_year)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        conditions.append(Application.school_year == school_year)
+
+    def scoped(query: Select[Any]) -> Select[Any]:
+        if in_region is not None:
+            query = query.join(School, School.code == Application.school_code).where(in_region)
+        return query.where(*conditions)
+
+    # every application has its student (a non-null foreign key), so counting needs no join to students
+    total = session.scalar(scoped(select(func.count(Application.id)))) or 0
     rows = session.execute(
-        query.order_by(Application.id.desc()).limit(min(limit, LIST_MAX)).offset(offset)
+        scoped(select(*LIST_COLUMNS).join(Student, Student.id == Application.student_pk))
+        .order_by(Application.id.desc()).limit(min(limit, LIST_MAX)).offset(offset)
     ).all()
     return {
         "items": [
             {
-                "id": a.id, "student": _student_brief(s), "school_code": a.school_code,
-                "school_year": a.school_year, "state": a.state, "version": a.version, "level": a.level,
-                "conflicts": len(a.conflicts or []), "notice_closes_on": a.notice_closes_on,
-                "submitted_at": a.submitted_at,
+                "id": r.id, "student": _student_brief(r), "school_code": r.school_code,
+                "school_year": r.school_year, "state": r.state, "version": r.version, "level": r.level,
+                "conflicts": len(r.conflicts or []), "notice_closes_on": r.notice_closes_on,
+                "submitted_at": r.submitted_at,
             }
-            for a, s in rows
+            for r in rows
         ],
         "total": total,
     }
+
+
+LIST_COLUMNS = (
+    Application.id, Application.school_code, Application.school_year, Application.state, Application.version,
+    Application.level, Application.conflicts, Application.notice_closes_on, Application.submitted_at,
+    Student.student_id, Student.name, Student.id_mask, Student.class_name, Student.stage, Student.grade,
+)
+"""What a list item shows: the large JSON columns (facts, result, declared) stay in the database."""
 
 
 # ---------------------------------------------------------------------------------------- writing
