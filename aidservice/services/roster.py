@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -518,18 +518,27 @@ def put_student(
 
 def get_student(session: Session, *, actor: Actor, settings: Settings, student_id: str) -> dict[str, Any]:
     """A student with masked ID numbers and the current determination of the configured school year."""
-    student = _load_student(session, student_id)
-    if student is None:
+    row = session.execute(
+        select(Student, School.region_code).join(School, School.code == Student.school_code)
+        .options(selectinload(Student.guardians)).where(Student.student_id == student_id)
+    ).one_or_none()
+    if row is None:
         raise NotFound(f"No student {student_id}.")
-    if actor.kind != "user" or not actor.reaches_school(student.school_code, student.school.region_code):
+    student, region_code = row
+    if actor.kind != "user" or not actor.reaches_school(student.school_code, region_code):
         raise Forbidden(f"Student {student_id} is outside your scope.")
     return student_view(session, student, settings)
+
+
+DETERMINATION_VIEW_COLUMNS = tuple(getattr(Determination, name) for name in (
+    "level", "awards", "total_fen", "explanation", "rule_set_version", "as_of", "created_at"))
+"""What `determination_view` shows: the facts snapshot, the largest column, stays in the database."""
 
 
 def student_view(session: Session, student: Student, settings: Settings) -> dict[str, Any]:
     """A student as the API shows it: ID numbers masked, with the current determination (or None)."""
     current = session.execute(
-        select(Determination)
+        select(*DETERMINATION_VIEW_COLUMNS)
         .where(
             Determination.student_pk == student.id,
             Determination.school_year == settings.school_year,
@@ -537,7 +546,7 @@ def student_view(session: Session, student: Student, settings: Settings) -> dict
         )
         .order_by(Determination.seq.desc())
         .limit(1)
-    ).scalar_one_or_none()
+    ).one_or_none()
     return {
         "student_id": student.student_id,
         "id_number": student.id_mask,
@@ -556,7 +565,7 @@ def student_view(session: Session, student: Student, settings: Settings) -> dict
     }
 
 
-def determination_view(determination: Determination) -> dict[str, Any]:
+def determination_view(determination: Determination | Row[Any]) -> dict[str, Any]:
     """A stored determination as the API shows it; amounts as two-place yuan strings."""
     explanation = determination.explanation or {}
     return {
