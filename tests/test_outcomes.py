@@ -127,6 +127,42 @@ def test_pages_resume_after_the_cursor_with_no_gaps_or_repeats_while_batches_lan
     assert seen == everything and len(set(seen)) == 12
 
 
+def test_pages_cross_long_runs_of_other_peoples_determinations_without_gaps_or_repeats(
+    client: FlaskClient, token: str
+) -> None:
+    """A page walks 10 × limit determinations, then 40 × limit more, then takes the rest from everyone the
+    source reached (services/feeds.py): with limit 1 and 60 determinations of people the source never sent
+    between its own, every path runs, and paging still lists exactly the source's people, in order, once."""
+    at = school(stages=("junior",))
+    ours = [student(f"S{i}", at, seed=i, guardians=[7000 + i]) for i in range(1, 4)]
+    others = [student(f"X{i:02d}", at, seed=100 + i) for i in range(1, 61)]
+    send(client, token, "B-1", [record(person(7001), "subsistence_allowance")])
+    settings = settings_for(client.application)
+    redetermine_students(db.session, actor=Actor.system(), settings=settings, student_pks=[o.id for o in others[:5]],
+                         cause="roster")
+    send(client, token, "B-2", [record(person(7002), "subsistence_allowance")])
+    redetermine_students(db.session, actor=Actor.system(), settings=settings, student_pks=[o.id for o in others[5:]],
+                         cause="roster")
+    send(client, token, "B-3", [record(id_number(3), "orphan")])
+    mine = {s.id for s in ours}
+    expected = db.session.scalars(
+        sa.select(Determination.seq).where(Determination.student_pk.in_(mine)).order_by(Determination.seq)).all()
+    assert len(expected) == 3 and db.session.scalar(sa.select(sa.func.count()).select_from(Determination)) == 63
+    for limit in (1, 2, 100):
+        seen: list[int] = []
+        cursor = None
+        while True:
+            body = page(client, token, cursor, limit=limit)
+            seen.extend(i["seq"] for i in body["items"])
+            cursor = body["next_cursor"]
+            if not body["items"]:
+                break
+        assert seen == expected, limit
+    whole = page(client, token)["items"]
+    assert [(i["student_id"], i["person"][-4:]) for i in whole] == [
+        ("S1", person(7001)[-4:]), ("S2", person(7002)[-4:]), ("S3", id_number(3)[-4:])]
+
+
 def test_limit_is_bounded_and_a_bad_cursor_is_422(client: FlaskClient, token: str) -> None:
     for limit in (0, 1001):
         response = client.get(URL, query_string={"limit": limit}, headers=bearer(token))

@@ -26,9 +26,9 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, exists, func, literal, select, text
+from sqlalchemy import ColumnElement, Row, Select, exists, func, literal, or_, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from stdnum.cn import ric
 
 from aidservice.identity import InvalidIdNumber, mask, normalise_id_number
@@ -36,7 +36,7 @@ from aidservice.models import AgencyRecord, Determination, FeedBatch, Guardian, 
 
 from . import audit
 from .actors import Actor
-from .bulk import backend, copy_rows, insert_many, set_many, where_in
+from .bulk import backend, copy_rows, in_array, insert_many, set_many, where_in
 from .context import Settings
 from .determinations import lock, lock_changes, redetermine_students
 from .errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
@@ -511,8 +511,9 @@ def decode_cursor(cursor: str | None) -> int:
         raise ValidationFailed({"cursor": ["is not a cursor this service issued; start without one"]}) from None
 
 
-def _reached_by(source: str) -> Select[Any]:
-    """(student_pk, via, record id, masked number) for every record of this source that reaches a student.
+def _reached_by(source: str, among: Sequence[int] | None = None, arrays: bool = False) -> Select[Any]:
+    """(student_pk, via, record id, masked number) for every record of this source that reaches a student,
+    or only one of the students `among` (as a PostgreSQL array semi-join with `arrays`, else an IN list).
 
     `via` is 0 for the student's own number, 1 for a guardian's (household statuses and disability).
     """
@@ -528,7 +529,37 @@ def _reached_by(source: str) -> Select[Any]:
         .join(AgencyRecord, AgencyRecord.person_hmac == Guardian.id_hmac)
         .where(AgencyRecord.source == source, AgencyRecord.status.in_(sorted(GUARDIAN_STATUSES)))
     )
+    if among is not None:
+        own = own.where(in_array(Student.id, among) if arrays else Student.id.in_(among))
+        guardian = guardian.where(in_array(Guardian.student_pk, among) if arrays else Guardian.student_pk.in_(among))
     return own.union_all(guardian)
+
+
+def _reaches(source: str) -> ColumnElement[bool]:
+    """Whether this source sent a record about the student of the row (`Student` in the enclosing query).
+
+    Two correlated EXISTS under an OR, each with an OFFSET 0: PostgreSQL then keeps both as per-row index
+    probes. Without the OFFSET it turns the first into a hashed subplan, which reads every record of the
+    source first; an EXISTS outside an OR it would flatten into a semi-join with everyone the source reached.
+    """
+    record = aliased(AgencyRecord)
+    own = select(AgencyRecord.id).where(AgencyRecord.person_hmac == Student.id_hmac, AgencyRecord.source == source)
+    household = select(record.id).join(Guardian, record.person_hmac == Guardian.id_hmac).where(
+        Guardian.student_pk == Student.id, record.source == source, record.status.in_(sorted(GUARDIAN_STATUSES)),
+    )
+    return or_(own.offset(0).exists(), household.offset(0).exists())
+
+
+DETERMINATION_OUTCOME = (
+    Determination.seq, Determination.student_pk, Determination.school_year, Determination.level,
+    Determination.awards, Determination.total_fen, Determination.as_of, Determination.rule_set_version,
+    Determination.changed,
+)
+OUTCOME_COLUMNS = (*DETERMINATION_OUTCOME, Student.student_id, Student.school_code)
+"""What an outcome shows; the facts and explanation of a determination (its large columns) stay behind."""
+WALK_WINDOWS = ((10, 2_500), (40, 7_500))
+"""Determinations a page walks, in two windows of (multiple of the limit, at most this many rows), before it
+takes the rest from the set of everyone the source reached (a probe costs ~20 µs: 10,000 rows ≈ that set)."""
 
 
 def outcomes(
@@ -537,49 +568,96 @@ def outcomes(
     """Determinations of the students this source sent records about, in change order after the cursor.
 
     `seq` is assigned under the change-log lock held to commit, so paging by it has no gaps and
-    no repeats even while batches land.
+    no repeats even while batches land. A page walks the next determinations by seq and probes each
+    for the source's records (cost in proportion to the page where the source's people are not rare);
+    only when the walk (WALK_WINDOWS: 50 × limit, at most 10,000 determinations) holds too few of them
+    does it take the rest from the set of everyone the source reached, which costs what that set costs.
     """
     check_source(actor, source)
-    after = decode_cursor(cursor)
+    start = after = decode_cursor(cursor)
     limit = max(1, min(limit, OUTCOMES_MAX))
+    rows: list[Row[Any]] = []
+    for multiple, most in WALK_WINDOWS:
+        window = min(multiple * limit, most)
+        found, walked, last = _walk(session, source, after, limit - len(rows), window)
+        rows += found
+        if len(rows) >= limit or walked < window:  # the page is full, or the change log ends here
+            break
+        after = last
+    else:
+        rows += _from_reached_set(session, source, after, limit - len(rows))
+    persons = _persons(session, source, sorted({row.student_pk for row in rows}))
+    items = [_outcome(row, persons.get(row.student_pk, "")) for row in rows]
+    return {"items": items, "next_cursor": encode_cursor(rows[-1].seq if rows else start)}
+
+
+def _walk(session: Session, source: str, after: int, wanted: int, window: int) -> tuple[list[Row[Any]], int, int]:
+    """The first `wanted` determinations of the source's people among the `window` after seq `after`, how many
+    determinations the window held and its last seq, all from one statement (one snapshot: a later statement
+    could see rows commit inside a window this one saw end)."""
+    taken = (
+        select(*DETERMINATION_OUTCOME).where(Determination.seq > after).order_by(Determination.seq).limit(window)
+        .subquery()
+    )
+    # window functions run before a LIMIT of their own level: counted one level up, over the window only
+    span = select(taken, func.count().over().label("walked"), func.max(taken.c.seq).over().label("last")).subquery()
+    # OFFSET 0 keeps the probes inside: flattened, the filter and the output would each evaluate them
+    probed = (
+        select(span, Student.student_id, Student.school_code, _reaches(source).label("reached"))
+        .join(Student, Student.id == span.c.student_pk).order_by(span.c.seq).offset(0).subquery()
+    )
+    found = session.execute(
+        select(probed).where(or_(probed.c.reached, probed.c.seq == probed.c.last))
+        .order_by(probed.c.seq).limit(wanted + 1)
+    ).all()
+    if not found:
+        return [], 0, after
+    reached = [row for row in found if row.reached][:wanted]
+    # the window's last row closes the answer unless the page filled first
+    return reached, found[-1].walked, found[-1].last
+
+
+def _from_reached_set(session: Session, source: str, after: int, wanted: int) -> list[Row[Any]]:
+    """The next determinations of the source's people after seq `after`, from the whole set it reached."""
     reached = _reached_by(source).subquery()
-    rows = session.execute(
-        select(Determination, Student.student_id, Student.school_code)
+    return list(session.execute(
+        select(*OUTCOME_COLUMNS)
         .join(Student, Student.id == Determination.student_pk)
         .where(Determination.seq > after, exists().where(reached.c.student_pk == Determination.student_pk))
         .order_by(Determination.seq)
-        .limit(limit)
-    ).all()
-    persons = _persons(session, source, sorted({det.student_pk for det, _sid, _school in rows}))
-    items = [_outcome(det, student_id, school, persons.get(det.student_pk, "")) for det, student_id, school in rows]
-    return {"items": items, "next_cursor": encode_cursor(rows[-1][0].seq if rows else after)}
+        .limit(wanted)
+    ).all())
 
 
 def _persons(session: Session, source: str, student_pks: Sequence[int]) -> dict[int, str]:
-    """The masked number each student was matched through: their own, else the guardian of the latest record."""
+    """The masked number each student was matched through: their own, else the guardian of the latest record.
+
+    The page's students (at most OUTCOMES_MAX) go into both branches of the union, so each is an index probe
+    rather than a filter on everyone the source reached."""
     best: dict[int, tuple[int, int, str]] = {}
-    reached = _reached_by(source).subquery()
-    for condition in where_in(session, reached.c.student_pk, student_pks):
-        for pk, via, rid, person in session.execute(select(reached).where(condition)):
-            rank = (-via, rid, person)
-            if pk not in best or rank > best[pk]:
-                best[pk] = rank
+    if not student_pks:
+        return {}
+    on_pg = backend(session) == "postgresql"
+    for pk, via, rid, person in session.execute(_reached_by(source, among=list(student_pks), arrays=on_pg)):
+        rank = (-via, rid, person)
+        if pk not in best or rank > best[pk]:
+            best[pk] = rank
     return {pk: person for pk, (_via, _rid, person) in best.items()}
 
 
-def _outcome(det: Determination, student_id: str, school_code: str, person: str) -> dict[str, Any]:
+def _outcome(row: Row[Any], person: str) -> dict[str, Any]:
     return {
-        "student_id": student_id,
+        "student_id": row.student_id,
         "person": person,
-        "school_code": school_code,
-        "school_year": det.school_year,
-        "level": det.level,
-        "awards": [{"program": a["program"], "amount": a["amount"]} for a in det.awards],
-        "total": _yuan(det.total_fen),
-        "as_of": det.as_of.isoformat(),
-        "rule_set_version": det.rule_set_version,
-        "seq": det.seq,
-        "changed": det.changed,
+        "school_code": row.school_code,
+        "school_year": row.school_year,
+        "level": row.level,
+        "awards": [{"program": a["program"], "amount": a["amount"]} for a in row.awards],
+        "total": _yuan(row.total_fen),
+        "as_of": row.as_of.isoformat(),
+        "rule_set_version": row.rule_set_version,
+        "seq": row.seq,
+        "changed": row.changed,
     }
 
 
