@@ -95,6 +95,12 @@ def calls(client: Any, plan: dict[str, Any], rnd: random.Random) -> dict[str, Ca
         body = {"batch_id": f"cpu-{secrets.token_hex(6)}", "records": records}
         expect(client.post(f"/api/v1/feeds/{plan['agencies'][0]['source']}/batches", json=body, headers=agency), 200)
 
+    def archived() -> None:
+        """An archived report of the county administrator's region (setup archived it): the file, not JSON."""
+        answer = client.get(f"/api/v1/reports/archive/{rnd.choice(plan['admins'][0]['reports'])}", headers=county)
+        if answer.status_code != 200:
+            raise SystemExit(f"{answer.status_code}: {answer.get_data(as_text=True)[:300]}")
+
     return {
         "POST /evaluate": lambda: expect(client.post("/api/v1/evaluate", json=load.evaluate_body(rnd)), 200),
         "GET /students/{id}": lambda: expect(
@@ -108,6 +114,7 @@ def calls(client: Any, plan: dict[str, Any], rnd: random.Random) -> dict[str, Ca
         "GET /feeds/{source}/outcomes": lambda: expect(
             client.get(f"/api/v1/feeds/{plan['agencies'][0]['source']}/outcomes?limit=100", headers=agency), 200),
         "POST /feeds/{source}/batches (100)": batch,
+        "GET /reports/archive/{id}": archived,
         "GET /reports/programs": lambda: expect(client.get(
             f"/api/v1/reports/programs?period=2020-2021-autumn&region={plan['admins'][0]['region']}&format=json",
             headers=county), 200),
