@@ -9,7 +9,7 @@ from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from aidservice.models import ApiClient, AuthToken, User
@@ -94,9 +94,12 @@ def issue_user_token(session: Session, user: User, lifetime: timedelta = SESSION
     return token, expires
 
 
-_CLIENT_COLUMNS = (ApiClient.id, ApiClient.name, ApiClient.source, ApiClient.revoked_at, ApiClient.expires_at)
-_USER_COLUMNS = (AuthToken.revoked_at, AuthToken.expires_at, User.active, User.id, User.username, User.role,
-                 User.school_code, User.region_code)
+CLIENT_TOKEN = select(ApiClient.id, ApiClient.name, ApiClient.source, ApiClient.revoked_at, ApiClient.expires_at).where(
+    ApiClient.token_hash == bindparam("digest"))
+USER_TOKEN = select(AuthToken.revoked_at, AuthToken.expires_at, User.active, User.id, User.username, User.role,
+                    User.school_code, User.region_code).join(User, User.id == AuthToken.user_id).where(
+    AuthToken.token_hash == bindparam("digest"))
+"""Built once (statements are immutable): every API request runs one of them."""
 
 
 def resolve_token(session: Session, token: str, at: datetime | None = None) -> Actor:
@@ -107,16 +110,14 @@ def resolve_token(session: Session, token: str, at: datetime | None = None) -> A
     moment = at or now()
     digest = token_digest(token)
     if token.startswith(CLIENT_TOKEN_PREFIX):
-        client = session.execute(select(*_CLIENT_COLUMNS).where(ApiClient.token_hash == digest)).one_or_none()
+        client = session.execute(CLIENT_TOKEN, {"digest": digest}).one_or_none()
         if client is None or client.revoked_at is not None:
             raise AuthenticationFailed("unknown or revoked token")
         expires = _aware(client.expires_at)
         if expires is not None and expires <= moment:
             raise AuthenticationFailed("token expired")
         return client_actor(client)
-    row = session.execute(
-        select(*_USER_COLUMNS).join(User, User.id == AuthToken.user_id).where(AuthToken.token_hash == digest)
-    ).one_or_none()
+    row = session.execute(USER_TOKEN, {"digest": digest}).one_or_none()
     if row is None:
         raise AuthenticationFailed("unknown token")
     if row.revoked_at is not None or not row.active:

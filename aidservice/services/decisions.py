@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from aidservice.engine import RuleSet, rules_from_files
@@ -257,7 +257,7 @@ def decide(
 # ---------------------------------------------------------------------------------------- reading
 
 
-def decision_view(d: Decision, student: Student | None = None) -> dict[str, Any]:
+def decision_view(d: Decision, student: Student | Row[Any] | None = None) -> dict[str, Any]:
     """A decision as the API shows it: money as two-place strings, instalments with due dates."""
     return {
         "id": d.id,

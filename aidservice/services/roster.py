@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -516,12 +516,16 @@ def put_student(
     return Saved(student, created)
 
 
+STUDENT_READ = (
+    select(Student, School.region_code).join(School, School.code == Student.school_code)
+    .options(selectinload(Student.guardians)).where(Student.student_id == bindparam("student_id"))
+)
+"""A student with the region that scopes it, and its guardians; built once (statements are immutable)."""
+
+
 def get_student(session: Session, *, actor: Actor, settings: Settings, student_id: str) -> dict[str, Any]:
     """A student with masked ID numbers and the current determination of the configured school year."""
-    row = session.execute(
-        select(Student, School.region_code).join(School, School.code == Student.school_code)
-        .options(selectinload(Student.guardians)).where(Student.student_id == student_id)
-    ).one_or_none()
+    row = session.execute(STUDENT_READ, {"student_id": student_id}).one_or_none()
     if row is None:
         raise NotFound(f"No student {student_id}.")
     student, region_code = row
@@ -530,22 +534,20 @@ def get_student(session: Session, *, actor: Actor, settings: Settings, student_i
     return student_view(session, student, settings)
 
 
-DETERMINATION_VIEW_COLUMNS = tuple(getattr(Determination, name) for name in (
-    "level", "awards", "total_fen", "explanation", "rule_set_version", "as_of", "created_at"))
+CURRENT_DETERMINATION = (
+    select(*(getattr(Determination, name) for name in (
+        "level", "awards", "total_fen", "explanation", "rule_set_version", "as_of", "created_at")))
+    .where(Determination.student_pk == bindparam("student_pk"), Determination.school_year == bindparam("school_year"),
+           Determination.current.is_(True))
+    .order_by(Determination.seq.desc()).limit(1)
+)
 """What `determination_view` shows: the facts snapshot, the largest column, stays in the database."""
 
 
 def student_view(session: Session, student: Student, settings: Settings) -> dict[str, Any]:
     """A student as the API shows it: ID numbers masked, with the current determination (or None)."""
     current = session.execute(
-        select(*DETERMINATION_VIEW_COLUMNS)
-        .where(
-            Determination.student_pk == student.id,
-            Determination.school_year == settings.school_year,
-            Determination.current.is_(True),
-        )
-        .order_by(Determination.seq.desc())
-        .limit(1)
+        CURRENT_DETERMINATION, {"student_pk": student.id, "school_year": settings.school_year}
     ).one_or_none()
     return {
         "student_id": student.student_id,
