@@ -17,7 +17,7 @@ from aidservice.models import AgencyRecord
 from aidservice.services.facts_assembly import SOURCE_STATUSES
 from aidservice.services.feeds import CANONICAL_ID, RecordChecker, Rejection
 from tests.factories import bearer, id_number, make_client
-from tests.feeds_support import person, record
+from tests.feeds_support import apply, client_actor, person, record
 from tests.fuzz.test_loaders_fuzz import (
     ALL_STATUSES,
     DATES,
@@ -136,3 +136,13 @@ def test_names_and_attributes_with_tabs_backslashes_and_newlines_are_stored_as_s
     assert [(i, n, a, t) for i, n, a, t in stored] == [
         (i, name, {"note": name, "quote": "\"\\", "n": i}, None) for i, name in enumerate(names)
     ]
+
+
+@pytest.mark.databases
+def test_a_batch_transaction_on_postgresql_runs_without_jit(app: Flask) -> None:
+    """The probe queries look costly to the planner but are index lookups: JIT compiling them only adds time."""
+    actor, _token = client_actor("civil_affairs")
+    apply(app, actor, "civil_affairs", "B-jit", [record(person(8100), "subsistence_allowance")])
+    if db.engine.dialect.name == "postgresql":
+        assert db.session.execute(sa.text("SHOW jit")).scalar_one() == "off"
+    assert db.session.execute(sa.select(sa.func.count()).select_from(AgencyRecord)).scalar_one() == 1
