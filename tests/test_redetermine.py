@@ -14,7 +14,12 @@ from aidservice.models import AgencyRecord, AuditEvent, Determination, Job
 from aidservice.services import audit
 from aidservice.services import redetermine_region as bulk
 from aidservice.services.actors import Actor
-from aidservice.services.determinations import content_hash_of, redetermine_region, redetermine_students
+from aidservice.services.determinations import (
+    award_key_of,
+    content_hash_of,
+    redetermine_region,
+    redetermine_students,
+)
 from aidservice.services.errors import Conflict
 from aidservice.services.facts_assembly import assemble, snapshot_json
 from tests.factories import id_number, make_school
@@ -261,3 +266,11 @@ def test_the_command_refuses_a_broken_draft_and_a_reused_job_key(
     assert runner.invoke(args=["aid", "redetermine", "--job-key", "k", "--region", "320300"]).exit_code == 0
     reused = runner.invoke(args=["aid", "redetermine", "--job-key", "k", "--region", "320100"])
     assert reused.exit_code == 1 and "other parameters" in reused.output
+
+
+def test_award_keys_read_as_stored_text_equal_the_keys_of_the_decoded_awards(app: Flask, province: list[int]) -> None:
+    run(app)
+    rows = db.session.execute(sa.select(Determination.id, Determination.awards)).all()
+    expected = {det_id: audit.canonical([list(k) for k in award_key_of(awards)]) for det_id, awards in rows}
+    assert len(set(expected.values())) > 1  # several distinct award lists, some shared
+    assert bulk._previous_award_keys(db.session, list(expected)) == expected

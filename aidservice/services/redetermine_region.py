@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import and_, case, func, literal, or_, select, text
+from sqlalchemy import Text, and_, case, cast, func, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 from aidservice.engine import LEVELS, RuleSet
@@ -693,6 +693,24 @@ def _previous_awards(session: Session, prev_ids: Sequence[int]) -> dict[int, lis
     return found
 
 
+def _previous_award_keys(session: Session, prev_ids: Sequence[int]) -> dict[int, str]:
+    """The award keys (canonical text) of the determinations about to be superseded.
+
+    Read as the stored text and decoded once per distinct text: thousands of determinations share a
+    handful of award lists, and decoding each one's JSON cost more than the rest of the comparison.
+    """
+    found: dict[int, str] = {}
+    keys: dict[str, str] = {}
+    stored = cast(Determination.awards, Text)
+    for condition in where_in(session, Determination.id, prev_ids):
+        for det_id, awards in session.execute(select(Determination.id, stored).where(condition)):
+            key = keys.get(awards)
+            if key is None:
+                key = keys[awards] = audit.canonical([list(k) for k in award_key_of(json.loads(awards))])
+            found[det_id] = key
+    return found
+
+
 def _store_chunk(session: Session, ctx: Context, todo: pl.DataFrame, seen_seq: int, result: RegionResult) -> None:
     """Under the locks: redo students someone else re-determined meanwhile, then store the rest in bulk."""
     lock_changes(session)
@@ -754,7 +772,7 @@ def _redo_stale(session: Session, ctx: Context, pks: Sequence[int], result: Regi
 def _with_changed(session: Session, todo: pl.DataFrame) -> pl.DataFrame:
     """`changed`: level or awards differ from the superseded determination (or there is none)."""
     prev_ids = [int(i) for i in todo["prev_id"].drop_nulls().to_list()]
-    prev_keys = {i: audit.canonical([list(k) for k in award_key_of(a)]) for i, a in _previous_awards(session, prev_ids).items()}
+    prev_keys = _previous_award_keys(session, prev_ids)
     keys = pl.DataFrame({"prev_id": list(prev_keys), "prev_key": list(prev_keys.values())},
                         schema={"prev_id": pl.Int64, "prev_key": pl.Utf8})
     todo = todo.join(keys, on="prev_id", how="left").sort("pk")
