@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aidservice.extensions import db
+from aidservice.identity import id_hmac
 from aidservice.models import AgencyRecord
 from aidservice.services.facts_assembly import SOURCE_STATUSES
 from aidservice.services.feeds import CANONICAL_ID, RecordChecker, Rejection
@@ -146,3 +147,10 @@ def test_a_batch_transaction_on_postgresql_runs_without_jit(app: Flask) -> None:
     if db.engine.dialect.name == "postgresql":
         assert db.session.execute(sa.text("SHOW jit")).scalar_one() == "off"
     assert db.session.execute(sa.select(sa.func.count()).select_from(AgencyRecord)).scalar_one() == 1
+
+
+def test_the_keyed_hash_of_a_record_is_the_one_students_are_matched_by() -> None:
+    number = id_number(5)
+    parsed = RecordChecker("civil_affairs", KEY, TODAY).check([record(number, "orphan"), {**record(number.lower(),
+                                                                                                  "de_facto_orphan")}])
+    assert [r.person_hmac for r in parsed.records] == [id_hmac(KEY, number)] * 2

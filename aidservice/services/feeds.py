@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Row, Select, exists, func, literal, or_, select, text
 from sqlalchemy.exc import IntegrityError
@@ -73,9 +73,12 @@ class Rejection:
         return {"index": self.index, "field": self.field, "message": self.message}
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedRecord:
-    """A valid record, ready to insert (the plain number never leaves this object)."""
+class ParsedRecord(NamedTuple):
+    """A valid record, ready to insert (the plain number never leaves this object).
+
+    A named tuple, not a frozen dataclass: a batch makes 10,000 of them, and a tuple is made in a
+    fifth of the time.
+    """
 
     index: int
     person_hmac: str
@@ -145,6 +148,7 @@ class RecordChecker:
         self.allowed = SOURCE_STATUSES[source]
         self.allowed_set = frozenset(self.allowed)
         self.key = hmac_key.encode("utf-8")
+        self.keyed = hmac.new(self.key, digestmod="sha256")  # copied per number: cheaper than keying each time
         self.today = today
 
     def check(self, records: Sequence[Any]) -> Checked:
@@ -192,8 +196,9 @@ class RecordChecker:
             grade = attributes.get("disability_grade")
             if type(grade) is not int or not 1 <= grade <= 4:
                 return None
-        digest = hmac.digest(self.key, number.encode("ascii"), "sha256").hex()
-        return ParsedRecord(index, digest, f"{number[:6]}********{number[14:]}", name, status, valid_from, valid_to,
+        digest = self.keyed.copy()
+        digest.update(number.encode("ascii"))
+        return ParsedRecord(index, digest.hexdigest(), f"{number[:6]}********{number[14:]}", name, status, valid_from, valid_to,
                             dict(attributes))
 
     def record(self, index: int, raw: Any, problems: list[Rejection]) -> ParsedRecord | None:
@@ -212,8 +217,9 @@ class RecordChecker:
         attributes = self._attributes(index, raw.get("attributes"), status, problems)
         if problems or number is None or name is None or status is None or valid_from is None or attributes is None:
             return None
-        digest = hmac.digest(self.key, number.encode("ascii"), "sha256").hex()
-        return ParsedRecord(index, digest, mask(number), name, status, valid_from, valid_to, attributes)
+        digest = self.keyed.copy()
+        digest.update(number.encode("ascii"))
+        return ParsedRecord(index, digest.hexdigest(), mask(number), name, status, valid_from, valid_to, attributes)
 
     def _number(self, index: int, value: object, problems: list[Rejection]) -> str | None:
         if value is None:
