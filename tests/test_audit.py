@@ -19,7 +19,8 @@ OFFICER = Actor("user", "officer_a", 1, "school_officer", school_code="S-A")
 
 
 def _events(n: int) -> list[AuditEvent]:
-    return [
+    """n events, committed: the chain appends queued events at commit."""
+    events = [
         audit.record(
             db.session,
             actor=OFFICER,
@@ -30,6 +31,8 @@ def _events(n: int) -> list[AuditEvent]:
         )
         for i in range(n)
     ]
+    db.session.commit()
+    return events
 
 
 def _verify(app: Flask) -> tuple[int, str]:
@@ -84,6 +87,7 @@ def test_summary_is_stored_canonically_so_the_hash_is_stable(app: Flask) -> None
     event = audit.record(
         db.session, actor=Actor.system(), action="x", subject="s:1", summary={"b": 1, "a": [1, 2]}
     )
+    db.session.commit()
     db.session.expire_all()
     reread = db.session.get(AuditEvent, event.id)
     assert audit.event_hash(reread) == event.hash

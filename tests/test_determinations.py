@@ -183,6 +183,7 @@ def test_seq_follows_the_change_log_counter_and_batches_are_audited_with_a_diges
     at = school(stages=("junior",))
     pks = [student(f"S{i}", at, seed=i).id for i in range(1, 4)]
     redo(app, *pks, cause="roster")
+    db.session.commit()  # the audit chain is appended at commit
     dets = db.session.execute(sa.select(Determination).order_by(Determination.seq)).scalars().all()
     assert [d.seq for d in dets] == [1, 2, 3]
     event = db.session.execute(
@@ -199,6 +200,7 @@ def test_seq_follows_the_change_log_counter_and_batches_are_audited_with_a_diges
 def test_a_single_student_gets_its_own_audit_event(app: Flask, db_url: str) -> None:
     s = student("S1", school(stages=("junior",)), seed=1)
     redo(app, s.id, cause="roster")
+    db.session.commit()  # the audit chain is appended at commit
     event = db.session.execute(sa.select(AuditEvent).where(AuditEvent.subject == "student:S1")).scalar_one()
     assert event.action == "determination.stored" and event.summary["level"] == "none"
     assert id_number(1) not in str(event.summary)

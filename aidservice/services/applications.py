@@ -6,8 +6,12 @@ read the applications of their region and auditors all of them, but neither acts
 the school's procedure (its review group and aid office), administrators set quotas and oversee.
 Agency clients never reach applications.
 
-Lock order, as in every writer: the audit chain head first (`audit.lock_counter`), then rows. The
-application itself is guarded optimistically (`Application.version`, SQLAlchemy's version_id_col).
+Lock order, as in every writer: the writers' mutex first where an action changes shared rows (a notice,
+decisions and quotas: `audit.lock_writers`), then rows, and the audit chain head last, at commit. Taking
+an application and the steps that change only the application (review, objection, its resolution,
+rejection) take no mutex: the application itself is guarded optimistically (`Application.version`,
+SQLAlchemy's version_id_col) and a second open application by the unique index, so officers of
+different schools never wait for each other.
 """
 
 from __future__ import annotations
@@ -553,7 +557,6 @@ def create_application(
     assert school is not None
     check_act(actor, school, f"Student {student_id}")
 
-    audit.lock_counter(session, "audit")  # lock order: the audit head first, then rows
     _refuse_second_application(session, student.id, settings.school_year)
     publish_current(session, settings.rules, settings.rules.rules.files)
     as_of = settings.default_as_of()
@@ -615,7 +618,8 @@ def _record(
         application_id=application.id, action=action, from_state=from_state, to_state=application.state,
         version=application.version, note=note, details=dict(details), actor=actor.label, at=now(),
     ))
-    student_id = session.scalar(select(Student.student_id).where(Student.id == application.student_pk))
+    student = session.get(Student, application.student_pk)  # loaded already for the view: no query
+    student_id = student.student_id if student is not None else ""
     audit.record(
         session, actor=actor, action=f"application.{action}", subject=f"student:{student_id}",
         summary={
@@ -655,7 +659,8 @@ def act(
     school = session.get(School, application.school_code)
     assert school is not None
     check_act(actor, school, f"Application {application_id}")
-    audit.lock_counter(session, "audit")  # lock order: the audit head first, then rows
+    if request.action in SHARED_ROW_ACTIONS:
+        audit.lock_writers(session)  # lock order: the writers' mutex first, then rows
     note = (request.note or "").strip()
     _check_request(application, request, note)
     before = application.state
@@ -679,6 +684,10 @@ def act(
                cause=request.action if request.action == "approve" else f"reassess: {note}"[:200],
                request_id=request_id)
     return application
+
+
+SHARED_ROW_ACTIONS = frozenset({"publish_notice", "approve", "reassess"})
+"""Steps that change rows other applications share (the school's notice; decisions against quotas)."""
 
 
 def _check_request(application: Application, request: ActionRequest, note: str) -> None:

@@ -1,7 +1,12 @@
 """The audit trail: events appended in the caller's transaction and chained by hash.
 
 The chain head lives in the `counters` row 'audit', taken FOR UPDATE, so concurrent writers
-append one after another and the chain has no forks.
+append one after another and the chain has no forks. `record` only queues an event on the session;
+the queue is appended when the transaction commits, after everything else it wrote has been flushed,
+so the head's lock is the last lock a transaction takes and is held for the commit alone: writers do
+their work side by side and queue only to append (no lock cycle can pass through the head). A
+savepoint rolled back drops the events queued inside it. Writers that must exclude each other while
+they work (notices, quotas, decisions, determinations) take `lock_writers` first.
 
 A hash chain alone cannot show a wholesale rewrite: whoever can write the table can recompute every hash.
 Checkpoints anchor it: each records the head's (seq, hash) in `audit_checkpoints` and as a JSON line for an
@@ -18,8 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import event as orm_event
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
 from aidservice.models.audit import AuditCheckpoint, AuditEvent
 from aidservice.models.determination import Counter
@@ -56,14 +63,25 @@ def event_hash(event: AuditEvent) -> str:
 
 
 def lock_counter(session: Session, name: str) -> Counter:
-    """Take a named counter row under a row lock (created on first use)."""
-    counter = session.execute(select(Counter).where(Counter.name == name).with_for_update()).scalar_one_or_none()
+    """Take a named counter row under a row lock (created on first use; a concurrent first use waits)."""
+    query = select(Counter).where(Counter.name == name).with_for_update().execution_options(populate_existing=True)
+    counter = session.execute(query).scalar_one_or_none()
     if counter is None:
-        counter = Counter(name=name, value=0, last_hash=GENESIS if name == "audit" else "")
-        session.add(counter)
-        session.flush()
-        counter = session.execute(select(Counter).where(Counter.name == name).with_for_update()).scalar_one()
+        try:
+            with session.begin_nested():
+                session.add(Counter(name=name, value=0, last_hash=GENESIS if name == "audit" else ""))
+        except IntegrityError:
+            pass  # another transaction created it first; taking the lock below waits for it
+        counter = session.execute(query).scalar_one()
     return counter
+
+
+def lock_writers(session: Session) -> None:
+    """The mutex of writers that read and change shared rows (notices, quotas, decisions, determinations).
+
+    Taken first and held to commit; the chain head is not needed for this (it is taken at commit).
+    """
+    lock_counter(session, "writers")
 
 
 def record(
@@ -75,23 +93,81 @@ def record(
     summary: Mapping[str, Any] | None = None,
     request_id: str | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain in the caller's transaction (the caller commits)."""
-    head = lock_counter(session, "audit")
+    """Queue one event for the chain in the caller's transaction; it is appended when the caller commits.
+
+    Its seq, time and hashes are set then (`append_pending`), in commit order.
+    """
     event = AuditEvent(
-        seq=head.value + 1,
-        occurred_at=datetime.now(UTC),
         actor=actor.label,
         action=action,
         subject=subject,
         summary=json.loads(canonical(dict(summary or {}))),
         request_id=request_id,
-        prev_hash=head.last_hash or GENESIS,
     )
-    event.hash = event_hash(event)
-    head.value, head.last_hash = event.seq, event.hash
-    session.add(event)
-    session.flush()
+    session.info.setdefault(PENDING, []).append((event, _innermost(session)))
     return event
+
+
+PENDING = "aidservice.audit.pending"
+
+
+def _innermost(session: Session) -> SessionTransaction | None:
+    """The transaction an event is queued in (a savepoint's events go if it rolls back)."""
+    real = session() if isinstance(session, scoped_session) else session
+    if real.get_transaction() is None:
+        real.connection()  # begin now, so a rollback before any query still drops the event
+    return real.get_nested_transaction() or real.get_transaction()
+
+
+def append_pending(session: Session) -> int:
+    """Append the queued events to the chain now: flush the rest first, then take the head and add them.
+
+    Runs before every commit; readers of the chain in the same transaction call it to see their own events.
+    """
+    pending = session.info.pop(PENDING, None)
+    if not pending:
+        return 0
+    session.flush()  # every other row lock first: the head is the last lock taken
+    head = lock_counter(session, "audit")
+    seq, prev = head.value, head.last_hash or GENESIS
+    now = datetime.now(UTC)
+    for event, _transaction in pending:
+        seq += 1
+        event.seq, event.occurred_at, event.prev_hash = seq, now, prev
+        event.hash = prev = event_hash(event)
+        session.add(event)
+    head.value, head.last_hash = seq, prev
+    session.flush()
+    return len(pending)
+
+
+@orm_event.listens_for(Session, "before_commit")
+def _append_before_commit(session: Session) -> None:
+    """Also on a savepoint's release (SQLAlchemy does not say which is committing): correct, only earlier."""
+    append_pending(session)
+
+
+@orm_event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    """Events queued inside a rolled-back transaction or savepoint never happened."""
+    pending = session.info.get(PENDING)
+    if pending:
+        pending[:] = [] if previous.parent is None else [(e, t) for e, t in pending if not _within(t, previous)]
+
+
+@orm_event.listens_for(Session, "after_transaction_end")
+def _forget_at_end(session: Session, transaction: SessionTransaction) -> None:
+    """A session closed without committing drops its queue (a committed one has appended it already)."""
+    if transaction.parent is None:
+        session.info.pop(PENDING, None)
+
+
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +180,8 @@ class Broken:
 
 
 def iter_events(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
-    """All events in chain order, read in pages."""
+    """All events in chain order, read in pages (this transaction's queued events appended first)."""
+    append_pending(session)
     last = 0
     while True:
         rows = session.execute(
@@ -156,7 +233,7 @@ def take_checkpoint(session: Session, *, actor: Actor, request_id: str | None = 
     count, broken = verify(session)
     if broken is not None:
         raise ChainBroken(count, broken)
-    head = lock_counter(session, "audit")
+    head = lock_counter(session, "audit")  # held to commit: the checkpoint names the head
     anchor = Anchor(head.value, head.last_hash or GENESIS, "table")
     row = AuditCheckpoint(seq=anchor.seq, chain_hash=anchor.chain_hash, created_at=datetime.now(UTC))
     session.add(row)
@@ -224,6 +301,7 @@ def _walk(session: Session, keep: set[int]) -> tuple[int, Broken | None, dict[in
 
 def events_for(session: Session, subject: str, limit: int = 500) -> list[AuditEvent]:
     """Events about one subject, oldest first."""
+    append_pending(session)
     return list(session.execute(
         select(AuditEvent).where(AuditEvent.subject == subject).order_by(AuditEvent.seq).limit(limit)
     ).scalars())

@@ -135,6 +135,7 @@ def take_ids(session: Session, model: Any, count: int) -> list[int]:
 
 def append_events(session: Session, actor: Actor, items: Iterable[tuple[str, str, Mapping[str, Any]]]) -> int:
     """Append (action, subject, summary) events to the audit chain in one bulk insert, under the chain's lock."""
+    audit.append_pending(session)  # events queued earlier in this transaction come first
     head = audit.lock_counter(session, "audit")
     seq, prev = head.value, head.last_hash or audit.GENESIS
     now = datetime.now(UTC)

@@ -456,7 +456,7 @@ def open_semester(
         raise ValidationFailed({"semester": [str(exc)]}) from None
     if school is not None and session.get(School, school) is None:
         raise NotFound(f"No school {school}.")
-    audit.lock_counter(session, "audit")  # lock order: the audit head first, then rows
+    audit.lock_writers(session)  # lock order: the writers' mutex first, then rows
     query = select(Application).where(Application.school_year == school_year, Application.state == "approved")
     if school is not None:
         query = query.where(Application.school_code == school)

@@ -3,10 +3,11 @@
 A new determination is stored only when its level, awards (program and amount) or facts differ
 from the student's current one (`outcome_hash`), so re-running changes nothing when nothing changed.
 
-Lock order: the audit chain head ('audit'), then the change log ('changes'), both `counters` rows
-taken FOR UPDATE and held until the caller commits. Every writer of determinations takes them in
-this order (`services.audit.record` takes 'audit' again, harmlessly), so writers queue instead of
-deadlocking and `seq` grows in commit order: a reader paging by seq never skips a late commit.
+Lock order: the writers' mutex ('writers'), then the change log ('changes'), both `counters` rows
+taken FOR UPDATE and held until the caller commits; the audit chain head ('audit') last, at commit
+(`services.audit` appends queued events then). Every writer of determinations takes them in this
+order, so writers queue instead of deadlocking and `seq` grows in commit order: a reader paging by
+seq never skips a late commit.
 """
 
 from __future__ import annotations
@@ -256,8 +257,8 @@ def lock(session: Session, name: str) -> Counter:
 
 
 def lock_changes(session: Session) -> None:
-    """Take the audit head, then the change log, in the one order every writer uses."""
-    lock(session, "audit")
+    """Take the writers' mutex, then the change log, in the one order every writer uses."""
+    lock(session, "writers")
     lock(session, "changes")
 
 

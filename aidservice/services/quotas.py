@@ -161,7 +161,7 @@ def put_quota(
         if actor.kind == "user" and actor.is_admin:
             raise Forbidden(f"School {school_code} is outside your region.")
         raise Forbidden("Only county, city and province administrators set quotas.")
-    audit.lock_counter(session, "audit")  # lock order: the audit head first, then rows
+    audit.lock_writers(session)  # lock order: the writers' mutex first, then rows
     quota = locked_quota(session, school.code, program, school_year)
     before = None if quota is None else quota.places
     created = quota is None

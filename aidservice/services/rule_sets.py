@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,8 +19,11 @@ class VersionedRules(Protocol):
 
 
 def publish_current(session: Session, ruleset: VersionedRules, files: Mapping[str, str]) -> bool:
-    """Add the rule set unless its version is already stored; True when added. The caller commits."""
-    if session.get(RuleSet, ruleset.version) is not None:
+    """Add the rule set unless its version is already stored; True when added. The caller commits.
+
+    Checked with a key-only query: loading the stored files (every rule text) on each application costs more.
+    """
+    if session.execute(select(RuleSet.version).where(RuleSet.version == ruleset.version)).first() is not None:
         return False
     try:
         with session.begin_nested():  # a concurrent publisher of the same version is not an error
