@@ -148,7 +148,8 @@ def archived_reports(session: Any, actor: Any, region: str) -> list[int]:
 # ------------------------------------------------------------------------------------------ server
 
 
-def start_server(url: str, port: int, workers: int, threads: int, kind: str = "gthread") -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, workers: int, threads: int, kind: str = "gthread",
+                 switch_ms: float | None = None) -> subprocess.Popen[bytes]:
     from aidservice.crypto import DEV_KEY, DEV_KEY_ID
     from config import DEV_HMAC_KEY
 
@@ -156,8 +157,10 @@ def start_server(url: str, port: int, workers: int, threads: int, kind: str = "g
     env = {**os.environ, "DATABASE_URL": url, "AID_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
            "AID_ID_HMAC_KEY": DEV_HMAC_KEY, "AID_ID_KEYS": f"{DEV_KEY_ID}:{DEV_KEY}",
            "AID_RULES_DIR": str(REPO / "rules")}
+    if switch_ms:
+        env["LOAD_SWITCH_INTERVAL_MS"] = str(switch_ms)
     log = open(OUT / f"gunicorn-{port}.log", "ab")  # noqa: SIM115 - lives as long as the server
-    command = [str(REPO / ".venv" / "bin" / "gunicorn"), "--no-control-socket", "-k", kind,
+    command = [str(REPO / ".venv" / "bin" / "gunicorn"), "--no-control-socket", "-c", str(REPO / "bench" / "gunicorn_load.py"), "-k", kind,
                "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--backlog", "512",
                "wsgi:app"]
     server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
@@ -469,6 +472,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"],
                         help="gunicorn worker class (sync: one request at a time per process, no keep-alive)")
+    parser.add_argument("--switch-interval-ms", type=float, default=None,
+                        help="each worker's GIL switch interval (sys.setswitchinterval; Python's default is 5 ms)")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--warmup", type=float, default=5)
@@ -482,7 +487,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     url = f"{args.server}/{args.database}"
     tag = datetime.now(UTC).strftime("%H%M%S")
     plan = setup(url, tag, officers=args.clients)
-    server = start_server(url, args.port, args.workers, args.threads, args.worker_class)
+    server = start_server(url, args.port, args.workers, args.threads, args.worker_class, args.switch_interval_ms)
     try:
         load_before = os.getloadavg()
         self_before = resource.getrusage(resource.RUSAGE_SELF)
