@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -21,10 +21,13 @@ from sqlalchemy import (
     inspect,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base
 from .rule_set import utcnow
+
+if TYPE_CHECKING:
+    from .registry import School, Student
 
 STATES = ("submitted", "reviewed", "notice", "objected", "approved", "rejected")
 OPEN_STATES = ("submitted", "reviewed", "notice", "objected")
@@ -80,6 +83,11 @@ class Application(Base):
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(128))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    # read-only links: once loaded, the application holds its student and school, so a request that loaded
+    # them once does not read them again (the session's identity map keeps no object alive by itself)
+    student: Mapped[Student] = relationship(viewonly=True)
+    school: Mapped[School] = relationship(viewonly=True)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it as a class attribute
 

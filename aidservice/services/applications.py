@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 from sqlalchemy.orm.exc import StaleDataError
 
 from aidservice.engine.facts import convert, to_json
@@ -346,15 +346,14 @@ def outcome_summary(application: Application) -> dict[str, Any]:
 def load(session: Session, application_id: int) -> Application:
     """The application, with its school and student in the same query: every caller checks the school's scope
     and shows the student, and `session.get` then finds both in the identity map instead of asking again."""
-    row = session.execute(
-        select(Application, School, Student)
-        .join(School, School.code == Application.school_code)
-        .join(Student, Student.id == Application.student_pk)
+    application = session.execute(
+        select(Application).join(Application.school).join(Application.student)
+        .options(contains_eager(Application.school), contains_eager(Application.student))
         .where(Application.id == application_id)
-    ).first()
-    if row is None:
+    ).scalar_one_or_none()
+    if application is None:
         raise NotFound(f"No application {application_id}.")
-    return row[0]
+    return application
 
 
 BRIEF_COLUMNS = (Student.student_id, Student.name, Student.id_mask, Student.class_name, Student.stage, Student.grade)
@@ -396,10 +395,12 @@ def application_view(session: Session, application: Application, settings: Setti
     from .decisions import decision_view  # decisions import this module
 
     if student is None:
-        student = session.get(Student, application.student_pk)
-        assert student is not None
+        student = application.student
     history = session.execute(HISTORY_READ, {"application_id": application.id}).mappings()
-    decisions = session.execute(DECISIONS_READ, {"application_id": application.id}).scalars()
+    # decisions are made at approval (and by reassessment, quotas and semester checks of approved ones), and an
+    # approved application stays approved: before that there is nothing to read
+    decisions = (session.execute(DECISIONS_READ, {"application_id": application.id}).scalars()
+                 if application.state == "approved" else ())
     result = application.result
     notice = None
     if application.notice_id is not None:
@@ -550,11 +551,12 @@ def create_application(
         raise ValidationFailed(errors)
     declared, claims = split_declared(settings.rules, raw)
     student_id = str(payload.get("student_id") or "")
-    student = session.execute(select(Student).where(Student.student_id == student_id)).scalar_one_or_none()
-    if student is None:
+    found = session.execute(
+        select(Student, School).join(School, School.code == Student.school_code).where(Student.student_id == student_id)
+    ).first()
+    if found is None:
         raise NotFound(f"No student {student_id}.")
-    school = session.get(School, student.school_code)
-    assert school is not None
+    student, school = found
     check_act(actor, school, f"Student {student_id}")
 
     _refuse_second_application(session, student.id, settings.school_year)
@@ -618,8 +620,7 @@ def _record(
         application_id=application.id, action=action, from_state=from_state, to_state=application.state,
         version=application.version, note=note, details=dict(details), actor=actor.label, at=now(),
     ))
-    student = session.get(Student, application.student_pk)  # loaded already for the view: no query
-    student_id = student.student_id if student is not None else ""
+    student_id = application.student.student_id  # loaded with the application or by the caller: no query
     audit.record(
         session, actor=actor, action=f"application.{action}", subject=f"student:{student_id}",
         summary={
@@ -656,9 +657,7 @@ def act(
     422: a reason missing where one is required, a resolution or level missing.
     """
     application = load(session, application_id)
-    school = session.get(School, application.school_code)
-    assert school is not None
-    check_act(actor, school, f"Application {application_id}")
+    check_act(actor, application.school, f"Application {application_id}")
     if request.action in SHARED_ROW_ACTIONS:
         audit.lock_writers(session)  # lock order: the writers' mutex first, then rows
     note = (request.note or "").strip()
