@@ -396,6 +396,7 @@ def redetermine_students(
     request_id: str | None = None,
     declared: Mapping[int, Mapping[str, object]] | None = None,
     matches: Any = None,
+    seen_seq: int | None = None,
 ) -> Redetermined:
     """Re-evaluate these students now and store what changed; the caller commits.
 
@@ -404,6 +405,8 @@ def redetermine_students(
     VECTOR_MIN students on, the columnar path evaluates them as one frame (the per-record path
     explains each distinct fact combination). `declared` (student pk -> application facts) plugs in
     declared facts. `matches`: their agency matches as a frame, if the caller read them under the locks.
+    `seen_seq`: the change log's head before the caller read anything; a large set is then evaluated before
+    the locks are taken and checked against the change log under them (`redetermine_set`).
     """
     pks = sorted(set(student_pks))
     if not pks:
@@ -411,13 +414,15 @@ def redetermine_students(
     rules = settings.rules
     batch = Batch(settings.school_year, as_of or settings.default_as_of(), rules.version, cause[:160])
     publish(session, rules)
-    lock_changes(session)
     if declared is None and VECTOR_MIN <= len(pks) <= VECTOR_MAX:
         from aidservice.services.redetermine_region import redetermine_set
 
+        if seen_seq is None:
+            lock_changes(session)
         evaluated, stored = redetermine_set(session, actor=actor, rules=rules, batch=batch, student_pks=pks,
-                                            request_id=request_id, matches=matches)
+                                            request_id=request_id, matches=matches, seen_seq=seen_seq)
         return Redetermined(evaluated, stored.changed, len(stored.seqs))
+    lock_changes(session)
     students = assemble(session, pks, batch.as_of, rules.facts, declared)
     renderer = Renderer()
     evaluate = rules.compiled(batch.as_of)

@@ -38,7 +38,7 @@ from . import audit
 from .actors import Actor
 from .bulk import NULL, backend, copy_escape, copy_text, in_array, insert_many, set_many, where_in
 from .context import Settings
-from .determinations import lock, lock_changes, redetermine_students
+from .determinations import lock, redetermine_students
 from .errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from .facts_assembly import GUARDIAN_STATUSES, SOURCE_STATUSES, current_record
 
@@ -369,15 +369,16 @@ def _redetermine_reached(
     the decisions of those whose level or awards changed. Returns how many changed."""
     if not students:
         return 0
-    from .redetermine_region import facts_changed, undetermined  # polars: imported when a batch comes
+    from .redetermine_region import change_log_head, facts_changed, undetermined  # polars: when a batch comes
 
-    lock_changes(session)  # the facts below are read after every earlier writer committed
+    # Read and evaluated without the change-log locks, so batches of different sources overlap here; storing
+    # takes them and evaluates again whoever another writer re-determined since `head` (see redetermine_set).
+    head = change_log_head(session)
     first = undetermined(session, students, settings.school_year)  # a first determination whatever changed
     affected, matches = facts_changed(session, settings.default_as_of(), settings.rules.facts, students, new_ids,
                                       include=first)
-    head = session.scalar(select(func.coalesce(func.max(Determination.seq), 0)))
     redone = redetermine_students(session, actor=actor, settings=settings, student_pks=affected, cause=cause,
-                                  request_id=request_id, matches=matches)
+                                  request_id=request_id, matches=matches, seen_seq=head)
     if redone.changed:
         # imported here: decisions -> applications -> determinations, which feeds also import at the top
         from aidservice.services.decisions import flag_after_agency_change

@@ -220,7 +220,7 @@ def run(
     if not dry_run:
         publish(session, ruleset)
     after = result.resumed_after
-    seen_seq = 0 if dry_run else _change_log_head(session)
+    seen_seq = 0 if dry_run else change_log_head(session)
     matches = chunk_matches(session, ctx.batch.as_of, Scope(after + 1, None))  # one hash join for the run
     while True:
         frame = read_chunk(session, ctx, after, chunk)
@@ -651,26 +651,52 @@ def _compare(session: Session, ctx: Context, roster: pl.DataFrame, scope: Scope,
 
 def redetermine_set(
     session: Session, *, actor: Actor, rules: RuleSet, batch: Batch, student_pks: Sequence[int],
-    request_id: str | None = None, matches: pl.DataFrame | None = None,
+    request_id: str | None = None, matches: pl.DataFrame | None = None, seen_seq: int | None = None,
 ) -> tuple[int, Stored]:
-    """The vectorised path for a set of students (a large feed batch); the caller holds the change-log locks.
+    """The vectorised path for a set of students (a large feed batch).
 
-    `matches`: the students' agency matches if the caller read them under those locks (`facts_changed`).
+    Without `seen_seq` the caller holds the change-log locks, and `matches` are the students' agency matches if
+    it read them under those locks (`facts_changed`). With `seen_seq` (the change log's head before the caller
+    read anything) the facts are read and evaluated without the locks, so concurrent batches overlap there; the
+    locks are taken to store, and the students someone re-determined meanwhile are read and evaluated again
+    under them (optimistic: the change log says who, as for a region run's chunks).
     """
     ctx = Context(rules, batch, None, False, actor, session.get_bind().dialect.name)
     scope = Scope(pks=tuple(sorted(set(student_pks))), array=ctx.backend == "postgresql")
-    query = select(*BULK_COLUMNS).join(School, School.code == Student.school_code).where(scope.on(Student.id))
-    roster = read_frame(session, query.order_by(Student.id), BULK_SCHEMA)
+    roster = _roster_frame(session, scope)
     if roster.is_empty():
         return 0, Stored()
     if matches is None:
         matches = chunk_matches(session, batch.as_of, scope)
     todo, evaluated, _skipped = _compare(session, ctx, roster, scope, matches)
+    if seen_seq is not None:
+        lock_changes(session)
+        stale = _changed_since(session, seen_seq, scope.pks, batch.school_year)
+        if stale:
+            again = Scope(pks=tuple(stale), array=scope.array)
+            redone, _evaluated, _skipped = _compare(session, ctx, _roster_frame(session, again), again,
+                                                    chunk_matches(session, batch.as_of, again))
+            todo = pl.concat([todo.filter(~pl.col("pk").is_in(stale)), redone], how="vertical_relaxed").sort("pk")
     stored = _store_todo(session, ctx, todo, evaluated, request_id)
     return evaluated, stored
 
 
-def _change_log_head(session: Session) -> int:
+def _roster_frame(session: Session, scope: Scope) -> pl.DataFrame:
+    query = select(*BULK_COLUMNS).join(School, School.code == Student.school_code).where(scope.on(Student.id))
+    return read_frame(session, query.order_by(Student.id), BULK_SCHEMA)
+
+
+def _changed_since(session: Session, seen_seq: int, pks: Sequence[int], school_year: str) -> list[int]:
+    """Students of the set that got a determination after `seen_seq` (read by seq: only the newer changes)."""
+    newer = session.execute(
+        select(Determination.student_pk).where(Determination.seq > seen_seq,
+                                               Determination.school_year == school_year)
+    ).scalars()
+    return sorted(set(newer) & set(pks))
+
+
+def change_log_head(session: Session) -> int:
+    """The last seq handed out and committed (as this transaction sees it): a watermark for optimistic work."""
     return session.execute(select(Counter.value).where(Counter.name == "changes")).scalar_one_or_none() or 0
 
 
