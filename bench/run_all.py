@@ -6,7 +6,8 @@
         # `aid demo-data --students 1000000` on PostgreSQL, then the 50-client load test against it
 
 `--with NAME` adds an optional benchmark (demo: bench/demo_bench.py; load: bench/load.py, which needs
-the province demo leaves in h6_demo_bench); `--only` skips the default ones. Other arguments are
+the province demo leaves in h6_demo_bench; registry: bench/registry_bench.py, ingest with two agency clients
+and redetermine at 1,000,000 students); `--only` skips the default ones. Other arguments are
 passed on to the default benchmarks. Copy the numbers into docs/benchmarks.md with the command, the
 machine and the date.
 """
@@ -32,6 +33,13 @@ def _demo(_argv: list[str]) -> None:
     demo_bench.main([])
 
 
+def _registry(_argv: list[str]) -> None:
+    import registry_bench
+
+    # issue 3's figures: 1,000,000 records in 100 batches from two agencies at once, and redetermine at 1 M
+    registry_bench.main(["--runs", "1", "--workers", "2"])
+
+
 def _load(_argv: list[str]) -> None:
     import load
 
@@ -39,7 +47,7 @@ def _load(_argv: list[str]) -> None:
 
 
 DEFAULT = {"engine": _engine}
-OPTIONAL = {"demo": _demo, "load": _load}
+OPTIONAL = {"demo": _demo, "load": _load, "registry": _registry}
 
 
 def main(argv: list[str]) -> None:
