@@ -381,18 +381,19 @@ async def login(http: Any, base: str, username: str, attempts: int = 5) -> str:
     """Sign in before the run; a connection reset while workers are still starting is retried."""
     import aiohttp
 
-    for attempt in range(attempts):
+    for attempt in range(1, attempts):
         try:
-            async with http.post(f"{base}/api/v1/auth/login",
-                                 json={"username": username, "password": PASSWORD}) as answer:
-                if answer.status != 200:
-                    raise SystemExit(f"login of {username} failed: {answer.status} {await answer.text()}")
-                return (await answer.json())["token"]
+            return await _sign_in(http, base, username)
         except aiohttp.ClientConnectionError:
-            if attempt == attempts - 1:
-                raise
-            await asyncio.sleep(0.5 * (attempt + 1))
-    raise AssertionError("unreachable")
+            await asyncio.sleep(0.5 * attempt)
+    return await _sign_in(http, base, username)  # the last attempt's error is the run's
+
+
+async def _sign_in(http: Any, base: str, username: str) -> str:
+    async with http.post(f"{base}/api/v1/auth/login", json={"username": username, "password": PASSWORD}) as answer:
+        if answer.status != 200:
+            raise SystemExit(f"login of {username} failed: {answer.status} {await answer.text()}")
+        return (await answer.json())["token"]
 
 
 async def run_load(plan: dict[str, Any], port: int, clients: int, warmup: float, duration: float,

@@ -76,6 +76,10 @@ def lock_counter(session: Session, name: str) -> Counter:
     return counter
 
 
+PENDING = "aidservice.audit.pending"
+"""session.info key of the events queued in the current transaction, each with the transaction it was queued in."""
+
+
 def lock_writers(session: Session) -> None:
     """The mutex of writers that read and change shared rows (notices, quotas, decisions, determinations).
 
@@ -106,9 +110,6 @@ def record(
     )
     session.info.setdefault(PENDING, []).append((event, _innermost(session)))
     return event
-
-
-PENDING = "aidservice.audit.pending"
 
 
 def _innermost(session: Session) -> SessionTransaction | None:

@@ -295,9 +295,13 @@ def _finish(session: Session, ctx: Context, job: Job | None, result: RegionResul
 # ------------------------------------------------------------------------------------------ reading
 
 
+ROSTER = select(*BULK_COLUMNS).join(School, School.code == Student.school_code)
+"""Students with their schools' facts, as the columnar path reads them (narrowed by each caller)."""
+
+
 def read_chunk(session: Session, ctx: Context, after: int, limit: int) -> pl.DataFrame:
     """The next `limit` students after `after` (by primary key) with their schools, as a frame."""
-    query = select(*BULK_COLUMNS).join(School, School.code == Student.school_code).where(Student.id > after)
+    query = ROSTER.where(Student.id > after)
     if ctx.prefix:
         query = query.where(School.region_code.like(ctx.prefix + "%"))
     return read_frame(session, query.order_by(Student.id).limit(limit), BULK_SCHEMA)
@@ -682,12 +686,15 @@ def redetermine_set(
 
 
 def _roster_frame(session: Session, scope: Scope) -> pl.DataFrame:
-    query = select(*BULK_COLUMNS).join(School, School.code == Student.school_code).where(scope.on(Student.id))
-    return read_frame(session, query.order_by(Student.id), BULK_SCHEMA)
+    return read_frame(session, ROSTER.where(scope.on(Student.id)).order_by(Student.id), BULK_SCHEMA)
 
 
 def _changed_since(session: Session, seen_seq: int, pks: Sequence[int], school_year: str) -> list[int]:
-    """Students of the set that got a determination after `seen_seq` (read by seq: only the newer changes)."""
+    """Students of the set that got a determination after `seen_seq`, read by seq: only the newer changes.
+
+    Not `_redetermined_since`: a batch's students are scattered over the whole key range, which that query
+    (made for a region run's contiguous chunks) would read in full.
+    """
     newer = session.execute(
         select(Determination.student_pk).where(Determination.seq > seen_seq,
                                                Determination.school_year == school_year)
