@@ -31,12 +31,20 @@ def database_url(env: Mapping[str, str]) -> str:
     return url
 
 
-def engine_options(url: str) -> dict[str, Any]:
-    """Pool settings: drop dead connections; on PostgreSQL give up connecting after 5 s (health stays quick)."""
+def engine_options(url: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Pool settings: on PostgreSQL a pool sized for AID_DB_POOL_SIZE concurrent requests per process, kept
+    open (connections beyond it are opened and closed per request), and a 5 s connect timeout (health stays quick).
+
+    Dead connections are found by aidservice.dbpool (a ping for connections that sat idle), not pool_pre_ping,
+    which costs a round trip on every request.
+    """
+    env = env or {}
     # hide_parameters: a database error's text (logged with a 500) never carries the row's personal data
-    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    options: dict[str, Any] = {"hide_parameters": True}
     if url.startswith("postgresql"):
         options["connect_args"] = {"connect_timeout": 5}
+        options["pool_size"] = _positive_int(env, "AID_DB_POOL_SIZE", 10)
+        options["max_overflow"] = _count(env, "AID_DB_MAX_OVERFLOW", 10)
     return options
 
 
@@ -144,7 +152,9 @@ class Config:
     def __init__(self, env: Mapping[str, str]) -> None:
         """Read every environment-dependent value now, once."""
         self.SQLALCHEMY_DATABASE_URI = database_url(env)
-        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI, env)
+        # Connections unused this long are pinged when taken from the pool (0: every time, as pool_pre_ping).
+        self.AID_DB_PING_IDLE_SECONDS = _count(env, "AID_DB_PING_IDLE_SECONDS", 10)
         self.AID_RULES_DIR = env.get("AID_RULES_DIR") or str(REPO_ROOT / "rules")
         self.AID_SCHOOL_YEAR = env.get("AID_SCHOOL_YEAR") or "2020-2021"
         self.MAX_CONTENT_LENGTH = _positive_int(env, "AID_MAX_BODY_BYTES", 16 * MIB)

@@ -73,8 +73,19 @@ def register_extensions(app: Flask) -> None:
 
     _ensure_sqlite_folder(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
+    _check_idle_connections(app)
     register_lazy_migrations(app)
     api.init_app(app)
+
+
+def _check_idle_connections(app: Flask) -> None:
+    """Ping pooled connections that sat idle before use (aidservice.dbpool), on every engine of this app."""
+    from aidservice.dbpool import ping_idle_connections
+    from aidservice.extensions import db
+
+    with app.app_context():
+        for engine in db.engines.values():
+            ping_idle_connections(engine, app.config.get("AID_DB_PING_IDLE_SECONDS", 10))
 
 
 def _ensure_sqlite_folder(uri: str) -> None:

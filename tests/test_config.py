@@ -113,6 +113,25 @@ def test_postgres_connections_time_out_quickly_sqlite_needs_no_option() -> None:
     assert "connect_args" not in TestingConfig.from_env({}).SQLALCHEMY_ENGINE_OPTIONS
 
 
+def test_postgres_pool_is_sized_from_the_environment_and_pings_only_idle_connections() -> None:
+    url = "postgresql://postgres@127.0.0.1/x"
+    default = TestingConfig.from_env({"DATABASE_URL": url})
+    assert (default.SQLALCHEMY_ENGINE_OPTIONS["pool_size"], default.SQLALCHEMY_ENGINE_OPTIONS["max_overflow"]) == (10, 10)
+    assert "pool_pre_ping" not in default.SQLALCHEMY_ENGINE_OPTIONS and default.AID_DB_PING_IDLE_SECONDS == 10
+    sized = TestingConfig.from_env({"DATABASE_URL": url, "AID_DB_POOL_SIZE": "25", "AID_DB_MAX_OVERFLOW": "0",
+                                    "AID_DB_PING_IDLE_SECONDS": "0"})
+    assert (sized.SQLALCHEMY_ENGINE_OPTIONS["pool_size"], sized.SQLALCHEMY_ENGINE_OPTIONS["max_overflow"]) == (25, 0)
+    assert sized.AID_DB_PING_IDLE_SECONDS == 0
+    assert "pool_size" not in TestingConfig.from_env({}).SQLALCHEMY_ENGINE_OPTIONS  # SQLite keeps its own pool
+
+
+@pytest.mark.parametrize(("key", "raw"), [("AID_DB_POOL_SIZE", "0"), ("AID_DB_POOL_SIZE", "many"),
+                                          ("AID_DB_MAX_OVERFLOW", "-1"), ("AID_DB_PING_IDLE_SECONDS", "soon")])
+def test_bad_pool_settings_are_refused_by_name(key: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        TestingConfig.from_env({"DATABASE_URL": "postgresql://postgres@127.0.0.1/x", key: raw})
+
+
 def test_import_limits_come_from_the_environment() -> None:
     from config import ConfigError, TestingConfig
 
