@@ -148,8 +148,8 @@ def archived_reports(session: Any, actor: Any, region: str) -> list[int]:
 # ------------------------------------------------------------------------------------------ server
 
 
-def start_server(url: str, port: int, workers: int, threads: int, kind: str = "gthread",
-                 switch_ms: float | None = None) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, workers: int, threads: int, kind: str = "gevent",
+                 switch_ms: float | None = None, pool_size: int | None = None) -> subprocess.Popen[bytes]:
     from aidservice.crypto import DEV_KEY, DEV_KEY_ID
     from config import DEV_HMAC_KEY
 
@@ -159,6 +159,8 @@ def start_server(url: str, port: int, workers: int, threads: int, kind: str = "g
            "AID_RULES_DIR": str(REPO / "rules")}
     if switch_ms:
         env["LOAD_SWITCH_INTERVAL_MS"] = str(switch_ms)
+    if pool_size:
+        env["AID_DB_POOL_SIZE"] = str(pool_size)
     log = open(OUT / f"gunicorn-{port}.log", "ab")  # noqa: SIM115 - lives as long as the server
     command = [str(REPO / ".venv" / "bin" / "gunicorn"), "--no-control-socket", "-c", str(REPO / "bench" / "gunicorn_load.py"), "-k", kind,
                "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--backlog", "512",
@@ -482,8 +484,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--port", type=int, default=5306)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"],
-                        help="gunicorn worker class (sync: one request at a time per process, no keep-alive)")
+    parser.add_argument("--worker-class", default="gevent", choices=["gevent", "gthread", "sync"],
+                        help="gunicorn worker class (gevent: greenlets; gthread: --threads per process; "
+                             "sync: one request at a time per process, no keep-alive)")
+    parser.add_argument("--pool-size", type=int, default=None,
+                        help="database connections each worker keeps open (AID_DB_POOL_SIZE; the service's default "
+                             "when not given)")
     parser.add_argument("--switch-interval-ms", type=float, default=None,
                         help="each worker's GIL switch interval (sys.setswitchinterval; Python's default is 5 ms)")
     parser.add_argument("--clients", type=int, default=50)
@@ -499,7 +505,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     url = f"{args.server}/{args.database}"
     tag = datetime.now(UTC).strftime("%H%M%S")
     plan = setup(url, tag, officers=args.clients)
-    server = start_server(url, args.port, args.workers, args.threads, args.worker_class, args.switch_interval_ms)
+    server = start_server(url, args.port, args.workers, args.threads, args.worker_class, args.switch_interval_ms,
+                          args.pool_size)
     try:
         load_before = os.getloadavg()
         self_before = resource.getrusage(resource.RUSAGE_SELF)

@@ -133,14 +133,16 @@ class Gunicorn:
     """`gunicorn wsgi:app` with its own workers on a free port, as `make run` serves the app."""
 
     def __init__(self, env: Mapping[str, str], *, workers: int = 2, preferred_port: int = 5308,
-                 app: str = "wsgi:app", log: Path | None = None, prefix: Sequence[str] = ()) -> None:
+                 app: str = "wsgi:app", log: Path | None = None, prefix: Sequence[str] = (),
+                 worker_class: str = "sync") -> None:
         listener = listening_socket(preferred_port)
         self.port = listener.getsockname()[1]
         self.log = log
         out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed in stop()
         self._out = out
         self.process = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", str(workers), "--timeout", "60",
+            [*prefix, sys.executable, "-m", "gunicorn", "--no-control-socket", "-k", worker_class, "-w", str(workers),
+             "--timeout", "60",
              "--graceful-timeout", "2", "-b", f"fd://{listener.fileno()}", app],
             cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env},
             stdout=out, stderr=out, start_new_session=True, pass_fds=(listener.fileno(),),

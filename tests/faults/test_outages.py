@@ -150,12 +150,13 @@ def wait_for(replies_of: Any, since: float) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.parametrize("worker_class", ["sync", "gevent"])  # make run's workers; PostgreSQL deployments' workers
 def test_postgresql_restarted_and_stopped_under_load_gives_clean_503s_and_the_same_workers_recover(
-    postgres: PrivatePostgres, tmp_path: Path, record_property: Any
+    postgres: PrivatePostgres, tmp_path: Path, record_property: Any, worker_class: str
 ) -> None:
     url = postgres.create_database(f"aid_faults_{uuid.uuid4().hex[:8]}")
     token = migrated(url)
-    server = Gunicorn({"DATABASE_URL": url}, log=tmp_path / "gunicorn.log")
+    server = Gunicorn({"DATABASE_URL": url}, log=tmp_path / "gunicorn.log", worker_class=worker_class)
     try:
         workers_before = server.worker_pids()
         load = Load(server.port, token)
