@@ -20,6 +20,7 @@ from aidservice.api import (
 )
 from aidservice.api.common import RowIdConverter
 from aidservice.api.docs import register_docs_assets
+from aidservice.api.reads import init_read_only
 from aidservice.extensions import api
 from aidservice.inputguard import init_input_guard
 
@@ -38,3 +39,4 @@ def register_api(app: Flask) -> None:
     api.register_blueprint(jobs.blp)
     register_docs_assets(app)
     init_input_guard(app)  # app-wide: the web UI's forms reach the same database
+    init_read_only(app)

@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 import aidservice.api.settings as api_settings
 from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import ROW_ID_MAX, Blueprint, DateTime, dumped_response
+from aidservice.api.reads import read_only
 from aidservice.engine.result import LEVELS
 from aidservice.extensions import db
 from aidservice.models.application import STATES
@@ -188,6 +189,7 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
 @blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
 @blp.arguments(ApplicationListQuerySchema, location="query")
 @blp.response(200, ApplicationListSchema)
+@read_only
 def list_(query: dict[str, Any]) -> Response:
     """Applications in your scope (ID numbers masked), newest first; filter by school, state, school year."""
     # the service builds each item in ApplicationItemSchema's shape (tests/test_applications.py holds it equal
@@ -202,6 +204,7 @@ def list_(query: dict[str, Any]) -> Response:
 @blp.response(200, ApplicationSchema)
 @blp.alt_response(403, response="FORBIDDEN", description="Outside your scope")
 @blp.alt_response(404, response="NOT_FOUND", description="No such application")
+@read_only
 def get(application_id: int) -> dict[str, Any]:
     """One application with state, version, allowed actions, history, notice and decisions."""
     return applications.get_application(db.session, actor=current_actor(), settings=api_settings.settings(),

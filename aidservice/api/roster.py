@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint, DateTime
 from aidservice.api.jobs import JobSchema, idempotency_key, submit
+from aidservice.api.reads import read_only
 from aidservice.api.settings import settings
 from aidservice.engine.result import LEVELS
 from aidservice.extensions import db
@@ -177,6 +178,7 @@ def put_student(body: dict[str, Any], student_id: str) -> tuple[dict[str, Any], 
 @blp.response(200, StudentSchema)
 @blp.alt_response(403, response="FORBIDDEN", description="Outside your scope, or an agency client")
 @blp.alt_response(404, response="NOT_FOUND", description="No such student")
+@read_only
 def get_student(student_id: str) -> dict[str, Any]:
     """The student with masked ID numbers and the current determination of the configured school year."""
     return roster.get_student(db.session, actor=current_actor(), settings=settings(), student_id=student_id)
