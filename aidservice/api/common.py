@@ -34,7 +34,12 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = JsonBodyParser()
 
     def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Callable[[F], F]:
-        """As flask-smorest's, and a JSON body documents 400 (not JSON), 413 (too large) and 415 (not JSON)."""
+        """As flask-smorest's, and a JSON body documents 400 (not JSON), 413 (too large) and 415 (not JSON).
+
+        A schema class is instantiated here, once: webargs would build a new instance on every request.
+        """
+        if isinstance(schema, type):
+            schema = schema()
         parse = super().arguments(schema, location=location, **kwargs)
         if location != "json":
             return parse
