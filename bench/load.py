@@ -72,7 +72,7 @@ def setup(url: str, tag: str, officers: int) -> dict[str, Any]:
     from aidservice.extensions import db
     from aidservice.models import Application, Guardian, School, Student
     from aidservice.services.accounts import create_user
-    from aidservice.services.actors import Actor
+    from aidservice.services.actors import Actor, region_prefix
     from aidservice.services.clients import create_client
     from config import DevelopmentConfig
 
@@ -99,7 +99,7 @@ def setup(url: str, tag: str, officers: int) -> dict[str, Any]:
             name = f"load{tag}{role.split('_')[0]}"
             create_user(session, actor=system, username=name, role=role, password=PASSWORD, region_code=region)
             in_region = list(session.scalars(
-                select(Student.student_id).join(School).where(School.region_code.startswith(region.rstrip("0")))
+                select(Student.student_id).join(School).where(School.region_code.startswith(region_prefix(region)))
                 .order_by(Student.id).limit(2000)))
             plan["admins"].append({"username": name, "region": region, "students": in_region,
                                    "reports": archived_reports(session, system, region)})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement, and_, true
+
 ROLES = ("school_officer", "county_admin", "city_admin", "province_admin", "auditor")
 ADMIN_ROLES = ("county_admin", "city_admin", "province_admin")
 SOURCES = ("poverty_alleviation", "civil_affairs", "disabled_persons_federation", "veterans_affairs")
@@ -16,6 +18,21 @@ def region_prefix(code: str) -> str:
     if code.endswith("00"):
         return code[:4]
     return code
+
+
+def in_region(column: ColumnElement[str], code: str) -> ColumnElement[bool]:
+    """`column` (a division code) lies in the region `code` covers, as a range of codes.
+
+    A range uses the column's btree index under any collation; LIKE 'prefix%' uses one only under the C
+    collation, so a county's query would otherwise read every school (or application) of the province.
+    """
+    prefix = region_prefix(code)
+    if not prefix:
+        return true()
+    if not prefix.isdigit():
+        return column.like(prefix + "%")
+    upper = str(int(prefix) + 1).zfill(len(prefix))  # 3209 -> 3210: the first code past the prefix
+    return and_(column >= prefix, column < upper)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,8 @@ from aidservice.procedure import (
 from aidservice.schoolyear import parse_school_year
 
 from . import audit
-from .actors import ADMIN_ROLES, Actor, region_prefix
+from .actors import ADMIN_ROLES, Actor
+from .actors import in_region as region_range
 from .context import Settings
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .facts_assembly import SOURCE_STATUSES, assemble
@@ -478,7 +479,7 @@ def list_applications(
     elif actor.role == "school_officer":
         conditions.append(Application.school_code == actor.school_code)
     elif actor.is_admin:
-        in_region = School.region_code.like(f"{region_prefix(actor.region_code or '')}%")
+        in_region = region_range(School.region_code, actor.region_code or "")
     elif not (actor.kind == "system" or actor.is_auditor):
         raise Forbidden("Your role does not reach applications.")
     if state is not None:
@@ -492,7 +493,7 @@ def list_applications(
         return query.where(*conditions)
 
     # every application has its student (a non-null foreign key), so counting needs no join to students
-    total = session.scalar(scoped(select(func.count(Application.id)))) or 0
+    total = session.scalar(scoped(select(func.count()).select_from(Application))) or 0  # count(*): index-only
     rows = session.execute(
         scoped(select(*LIST_COLUMNS).join(Student, Student.id == Application.student_pk))
         .order_by(Application.id.desc()).limit(min(limit, LIST_MAX)).offset(offset)

@@ -33,7 +33,8 @@ from aidservice.models import (
 from aidservice.models.application import STATES
 from aidservice.procedure import SPECIAL_GROUPS
 
-from .actors import Actor, region_prefix
+from .actors import Actor
+from .actors import in_region as region_range
 from .context import Settings
 from .errors import Forbidden, NotFound
 from .facts_assembly import HOUSEHOLD_STATUSES, valid_on
@@ -112,7 +113,7 @@ def region_dashboard(session: Session, *, actor: Actor, settings: Settings) -> d
     else:
         raise Forbidden("Your role has no region.")
     region = session.get(Region, code)
-    in_region = School.region_code.like(region_prefix(code) + "%")
+    in_region = region_range(School.region_code, code)
     as_of = settings.default_as_of()
     year = settings.school_year
     students = session.scalar(

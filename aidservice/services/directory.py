@@ -21,7 +21,7 @@ from aidservice.models import AgencyRecord, Application, FeedBatch, School, Stud
 from aidservice.models.application import ACTIVE_STATES
 
 from . import audit, roster
-from .actors import Actor, region_prefix
+from .actors import Actor, in_region
 from .applications import check_act, check_read, may_act
 from .context import Settings
 from .decisions import list_decisions
@@ -48,7 +48,7 @@ def scope_condition(actor: Actor) -> ColumnElement[bool] | None:
     if actor.kind == "user" and actor.role == "school_officer" and actor.school_code:
         return Student.school_code == actor.school_code
     if actor.kind == "user" and actor.is_admin and actor.region_code:
-        return School.region_code.like(region_prefix(actor.region_code) + "%")
+        return in_region(School.region_code, actor.region_code)
     raise Forbidden("The roster is for signed-in officers, administrators and auditors.")
 
 

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from aidservice.engine import LEVELS, RuleSet
 from aidservice.models import AgencyRecord, Counter, Determination, Guardian, Job, School, Student
 from aidservice.services import audit
-from aidservice.services.actors import Actor, region_prefix
+from aidservice.services.actors import Actor, in_region, region_prefix
 from aidservice.services.bulk import chunks, in_array, read_frame, where_in
 from aidservice.services.context import Settings
 from aidservice.services.determinations import (
@@ -192,7 +192,7 @@ def count_students(session: Session, region: str | None = None) -> int:
     """Students a run over `region` covers (for a progress bar)."""
     query = select(func.count()).select_from(Student).join(School, School.code == Student.school_code)
     if region:
-        query = query.where(School.region_code.like(region_prefix(region) + "%"))
+        query = query.where(in_region(School.region_code, region))
     return session.execute(query).scalar_one()
 
 
