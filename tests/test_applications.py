@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from aidservice.api.applications import ApplicationListSchema
 from aidservice.extensions import db
+from aidservice.models import Application, Student
 from aidservice.services import applications as svc
 from tests.applications_support import (
     AS_OF,
@@ -153,6 +155,21 @@ def test_one_open_application_per_student_and_year(client: FlaskClient, world: W
     rejected = ok(act(client, world, first, "reject", note="材料不实"))
     assert rejected["state"] == "rejected"
     ok(submit(client, world, "A1"), 201)  # a rejected application does not block a new one
+
+
+def test_two_officers_taking_the_same_student_at_once_get_one_application_and_a_409(
+        client: FlaskClient, world: World, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    world.student("A1")
+    first = ok(submit(client, world, "A1"), 201)
+    # the second request passed its check before the first committed: only the unique index stops it
+    monkeypatch.setattr(svc, "_refuse_second_application", lambda *_args, **_kwargs: None)
+    again = submit(client, world, "A1", who="officer2")
+    assert again.status_code == 409 and "already has an open or approved application" in again.json["detail"]
+    db.session.rollback()
+    rows = db.session.scalars(sa.select(Application).join(Student).where(Student.student_id == "A1")).all()
+    assert [a.id for a in rows] == [first["id"]]  # nothing of the second request was stored
+    assert ok(client.get(f"/api/v1/applications/{first['id']}", headers=world.headers("officer")))["history"][-1][
+        "action"] == "submit"
 
 
 @pytest.mark.parametrize(("who", "status"), [

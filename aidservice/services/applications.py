@@ -571,11 +571,12 @@ def create_application(
         submitted_at=now(), created_by=actor.label,
     )
     apply_evaluation(application, evaluation)
+    session.add(application)
     try:
-        with session.begin_nested():
-            session.add(application)
-            session.flush()
+        session.flush()
     except IntegrityError:
+        # another request took one for this student since the check above (the unique index holds the rule);
+        # this request's transaction is lost either way, so no savepoint is paid for on every application
         raise Conflict(
             f"Student {student_id} already has an open or approved application for {settings.school_year}."
         ) from None
