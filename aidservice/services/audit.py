@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event as orm_event
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
@@ -132,14 +132,23 @@ def append_pending(session: Session) -> int:
     head = lock_counter(session, "audit")
     seq, prev = head.value, head.last_hash or GENESIS
     now = datetime.now(UTC)
-    for event, _transaction in pending:
+    events = [event for event, _transaction in pending]
+    for event in events:
         seq += 1
         event.seq, event.occurred_at, event.prev_hash = seq, now, prev
         event.hash = prev = event_hash(event)
-        session.add(event)
-    head.value, head.last_hash = seq, prev
-    session.flush()
+    # two statements, not a unit-of-work flush: this runs under the chain's lock on every write
+    ids = session.scalars(insert(AuditEvent).returning(AuditEvent.id, sort_by_parameter_order=True),
+                          [{column: getattr(event, column) for column in EVENT_COLUMNS} for event in events]).all()
+    for event, event_id in zip(events, ids, strict=True):
+        event.id = event_id
+    session.execute(update(Counter).where(Counter.name == "audit").values(value=seq, last_hash=prev),
+                    execution_options={"synchronize_session": False})
+    session.expire(head)  # the row changed underneath the loaded object
     return len(pending)
+
+
+EVENT_COLUMNS = ("seq", "occurred_at", "actor", "action", "subject", "summary", "request_id", "prev_hash", "hash")
 
 
 @orm_event.listens_for(Session, "before_commit")
