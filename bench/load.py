@@ -7,7 +7,8 @@ The database must already hold a province (`aid demo-data --students N` on Postg
 
 1. creates accounts and agency clients for this run (`load<tag>-…`, through the services): one school
    officer for each of the largest schools, a county and a city administrator, two agency clients;
-2. starts gunicorn (`--workers`, `--threads`, gthread) on 127.0.0.1:`--port` with AID_ENV=production;
+2. starts gunicorn (`--workers`, gevent by default or `--worker-class gthread|sync` with `--threads`,
+   `--pool-size` connections per worker) on 127.0.0.1:`--port` with AID_ENV=production;
 3. logs everyone in over HTTP, then runs `--clients` asyncio clients (aiohttp, one process) for
    `--warmup` + `--duration` seconds, each with a role and that role's mix of calls:
 
