@@ -43,8 +43,7 @@ from aidservice.procedure import (
 from aidservice.schoolyear import parse_school_year
 
 from . import audit
-from .actors import ADMIN_ROLES, Actor
-from .actors import in_region as region_range
+from .actors import ADMIN_ROLES, Actor, in_region
 from .context import Settings
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .facts_assembly import SOURCE_STATUSES, assemble
@@ -469,7 +468,7 @@ def list_applications(
     if actor.kind != "user" and actor.kind != "system":
         raise Forbidden("Applications are for signed-in users.")
     conditions = []
-    in_region = None
+    region_filter = None
     if school is not None:
         row = session.execute(select(School.code, School.region_code).where(School.code == school)).first()
         if row is None:
@@ -479,7 +478,7 @@ def list_applications(
     elif actor.role == "school_officer":
         conditions.append(Application.school_code == actor.school_code)
     elif actor.is_admin:
-        in_region = region_range(School.region_code, actor.region_code or "")
+        region_filter = in_region(School.region_code, actor.region_code or "")
     elif not (actor.kind == "system" or actor.is_auditor):
         raise Forbidden("Your role does not reach applications.")
     if state is not None:
@@ -488,8 +487,8 @@ def list_applications(
         conditions.append(Application.school_year == school_year)
 
     def scoped(query: Select[Any]) -> Select[Any]:
-        if in_region is not None:
-            query = query.join(School, School.code == Application.school_code).where(in_region)
+        if region_filter is not None:
+            query = query.join(School, School.code == Application.school_code).where(region_filter)
         return query.where(*conditions)
 
     # every application has its student (a non-null foreign key), so counting needs no join to students

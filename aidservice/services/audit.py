@@ -120,6 +120,10 @@ def _innermost(session: Session) -> SessionTransaction | None:
     return real.get_nested_transaction() or real.get_transaction()
 
 
+EVENT_COLUMNS = ("seq", "occurred_at", "actor", "action", "subject", "summary", "request_id", "prev_hash", "hash")
+"""The columns an appended event is inserted with (its id comes back from the insert)."""
+
+
 def append_pending(session: Session) -> int:
     """Append the queued events to the chain now: flush the rest first, then take the head and add them.
 
@@ -147,8 +151,6 @@ def append_pending(session: Session) -> int:
     session.expire(head)  # the row changed underneath the loaded object
     return len(pending)
 
-
-EVENT_COLUMNS = ("seq", "occurred_at", "actor", "action", "subject", "summary", "request_id", "prev_hash", "hash")
 
 
 @orm_event.listens_for(Session, "before_commit")

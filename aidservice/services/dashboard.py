@@ -33,8 +33,7 @@ from aidservice.models import (
 from aidservice.models.application import STATES
 from aidservice.procedure import SPECIAL_GROUPS
 
-from .actors import Actor
-from .actors import in_region as region_range
+from .actors import Actor, in_region
 from .context import Settings
 from .errors import Forbidden, NotFound
 from .facts_assembly import HOUSEHOLD_STATUSES, valid_on
@@ -113,20 +112,20 @@ def region_dashboard(session: Session, *, actor: Actor, settings: Settings) -> d
     else:
         raise Forbidden("Your role has no region.")
     region = session.get(Region, code)
-    in_region = region_range(School.region_code, code)
+    region_filter = in_region(School.region_code, code)
     as_of = settings.default_as_of()
     year = settings.school_year
     students = session.scalar(
-        select(func.count()).select_from(Student).join(School, School.code == Student.school_code).where(in_region)
+        select(func.count()).select_from(Student).join(School, School.code == Student.school_code).where(region_filter)
     ) or 0
     levels = dict(session.execute(
         select(Determination.level, func.count())
         .join(Student, Student.id == Determination.student_pk)
         .join(School, School.code == Student.school_code)
-        .where(Determination.current.is_(True), Determination.school_year == year, in_region)
+        .where(Determination.current.is_(True), Determination.school_year == year, region_filter)
         .group_by(Determination.level)
     ).all())
-    members = _members(as_of, in_region)
+    members = _members(as_of, region_filter)
     groups = {status: {"students": 0, "applied": 0, "approved": 0} for status in SPECIAL_GROUPS}
     latest = _latest_state(year)
     rows = session.execute(
@@ -152,7 +151,7 @@ def region_dashboard(session: Session, *, actor: Actor, settings: Settings) -> d
         "special_students": in_any_group,
         "applications": _by_state(
             session,
-            Application.school_code.in_(select(School.code).where(in_region)),
+            Application.school_code.in_(select(School.code).where(region_filter)),
             year,
         ),
         "batches": latest_batches(session),
