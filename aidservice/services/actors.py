@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, and_, true
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
 
 ROLES = ("school_officer", "county_admin", "city_admin", "province_admin", "auditor")
 ADMIN_ROLES = ("county_admin", "city_admin", "province_admin")
@@ -26,6 +28,8 @@ def in_region(column: ColumnElement[str], code: str) -> ColumnElement[bool]:
     A range uses the column's btree index under any collation; LIKE 'prefix%' uses one only under the C
     collation, so a county's query would otherwise read every school (or application) of the province.
     """
+    from sqlalchemy import and_, true  # here: batch commands import this module and must not load SQLAlchemy
+
     prefix = region_prefix(code)
     if not prefix:
         return true()
