@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from aidservice.api.reads import read_only
 from aidservice.extensions import db
 from aidservice.models import Region
-from tests.factories import bearer, make_school, make_user
+from tests.factories import bearer, make_school, make_student, make_user
 from tests.feeds_support import committed_app, scratch_database
 
 pytestmark = pytest.mark.databases
@@ -59,8 +59,6 @@ def committed(db_url: str, tmp_path: Path) -> Iterator[tuple[Flask, str]]:
         app = committed_app(url)
         with app.app_context():
             at = make_school(db.session, "3201020001", "320102", stages=("primary", "junior"))
-            from tests.factories import make_student
-
             make_student(db.session, "S0001", at, seed=1)
             _user, token = make_user(db.session, "school_officer", school_code=at.code)
             db.session.commit()

@@ -152,7 +152,6 @@ def append_pending(session: Session) -> int:
     return len(pending)
 
 
-
 @orm_event.listens_for(Session, "before_commit")
 def _append_before_commit(session: Session) -> None:
     """Also on a savepoint's release (SQLAlchemy does not say which is committing): correct, only earlier."""

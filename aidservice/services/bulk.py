@@ -139,4 +139,5 @@ def set_many(session: Session, table: Any, column: str, pairs: Sequence[tuple[in
     )
 
 
-__all__ = ["NULL", "backend", "chunks", "copy_escape", "copy_rows", "copy_text", "in_array", "insert_many", "read_frame", "set_many", "where_in"]
+__all__ = ["NULL", "backend", "chunks", "copy_escape", "copy_rows", "copy_text", "in_array", "insert_many",
+           "read_frame", "set_many", "where_in"]

@@ -196,10 +196,7 @@ class RecordChecker:
             grade = attributes.get("disability_grade")
             if type(grade) is not int or not 1 <= grade <= 4:
                 return None
-        digest = self.keyed.copy()
-        digest.update(number.encode("ascii"))
-        return ParsedRecord(index, digest.hexdigest(), f"{number[:6]}********{number[14:]}", name, status, valid_from, valid_to,
-                            dict(attributes))
+        return ParsedRecord(index, self._hmac(number), mask(number), name, status, valid_from, valid_to, dict(attributes))
 
     def record(self, index: int, raw: Any, problems: list[Rejection]) -> ParsedRecord | None:
         """One record, or None with its problems appended."""
@@ -217,9 +214,13 @@ class RecordChecker:
         attributes = self._attributes(index, raw.get("attributes"), status, problems)
         if problems or number is None or name is None or status is None or valid_from is None or attributes is None:
             return None
+        return ParsedRecord(index, self._hmac(number), mask(number), name, status, valid_from, valid_to, attributes)
+
+    def _hmac(self, number: str) -> str:
+        """The keyed hash records are matched by (a copy of the keyed object: cheaper than keying each time)."""
         digest = self.keyed.copy()
         digest.update(number.encode("ascii"))
-        return ParsedRecord(index, digest.hexdigest(), mask(number), name, status, valid_from, valid_to, attributes)
+        return digest.hexdigest()
 
     def _number(self, index: int, value: object, problems: list[Rejection]) -> str | None:
         if value is None:
@@ -505,6 +506,10 @@ def _insert_records(session: Session, batch_pk: int, source: str, records: Seque
     return [by_index[r.index] for r in records]
 
 
+_ATTRIBUTES_TEXT: dict[tuple[tuple[str, type, Any], ...], str] = {}
+"""Attribute JSON texts by content, at most 1,024 shapes per process (_attributes_json)."""
+
+
 def _attributes_json(attributes: dict[str, Any]) -> str:
     """The stored JSON text of a record's attributes, cached by content (a batch repeats a few shapes)."""
     if not attributes:
@@ -519,9 +524,6 @@ def _attributes_json(attributes: dict[str, Any]) -> str:
         if len(_ATTRIBUTES_TEXT) < 1024:
             _ATTRIBUTES_TEXT[key] = text
     return text
-
-
-_ATTRIBUTES_TEXT: dict[tuple[tuple[str, type, Any], ...], str] = {}
 
 
 MATCHED = text("""
