@@ -96,6 +96,8 @@ def test_taking_and_reviewing_an_application_lock_only_the_chain_head_and_last(a
         pytest.skip("row locks are PostgreSQL's (SQLite serialises writers on the file)")
     world.student("A1")
     officer = world.actor("officer")
+    audit.record(db.session, actor=SYSTEM, action="x", subject="s:0")
+    db.session.commit()  # the chain's head row exists (its first use creates it)
     with _statements() as seen:
         made = svc.create_application(db.session, actor=officer, settings=service_settings(app), payload=body("A1"))
         svc.act(db.session, actor=officer, settings=service_settings(app), application_id=made.id,
@@ -105,4 +107,7 @@ def test_taking_and_reviewing_an_application_lock_only_the_chain_head_and_last(a
     writes = [i for i, s in enumerate(seen) if s.startswith(("INSERT", "UPDATE")) and "audit_events" not in s
               and "counters" not in s]
     assert locks and min(locks) > max(writes), "counters (only the chain head) are locked after every other write"
-    assert [s for s in seen if s.startswith("INSERT INTO audit_events")], "the events were appended"
+    assert [s for s in seen if "INSERT INTO audit_events" in s], "the events were appended"
+    # one round trip holds the lock until commit: the statement that takes the head also appends and moves it
+    assert [seen[i] for i in locks] == [s for s in seen if "audit_events" in s or "counters" in s]
+    assert all("INSERT INTO audit_events" in seen[i] and "UPDATE counters" in seen[i] for i in locks)

@@ -24,9 +24,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event as orm_event
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction, scoped_session
+from sqlalchemy.orm.util import identity_key
 
 from aidservice.models.audit import AuditCheckpoint, AuditEvent
 from aidservice.models.determination import Counter
@@ -60,6 +61,22 @@ def event_hash(event: AuditEvent) -> str:
         "prev_hash": event.prev_hash,
     })
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+HASHED_BETWEEN_TIME_AND_PREDECESSOR = '","prev_hash":"'
+
+
+def hashed_layout(event: AuditEvent) -> tuple[str, str, str]:
+    """The text `event_hash` hashes, cut where the time, the predecessor's hash and the seq go.
+
+    text = head + time + HASHED_BETWEEN_TIME_AND_PREDECESSOR + prev_hash + middle + str(seq) + tail: the keys in
+    sorted order, each value as `canonical` writes it, so the database can finish the hash under the chain's
+    lock (`_append_in_one_statement`) and `verify` recomputes the same with `event_hash`.
+    """
+    head = f'{{"action":{canonical(event.action)},"actor":{canonical(event.actor)},"occurred_at":"'
+    middle = f'","request_id":{canonical(event.request_id)},"seq":'
+    tail = f',"subject":{canonical(event.subject)},"summary":{canonical(event.summary)}}}'
+    return head, middle, tail
 
 
 def lock_counter(session: Session, name: str) -> Counter:
@@ -133,15 +150,23 @@ def append_pending(session: Session) -> int:
     if not pending:
         return 0
     session.flush()  # every other row lock first: the head is the last lock taken
+    events = [event for event, _transaction in pending]
+    if session.get_bind().dialect.name == "postgresql":
+        _append_in_one_statement(session, events)
+    else:
+        _append_in_steps(session, events)
+    return len(events)
+
+
+def _append_in_steps(session: Session, events: list[AuditEvent]) -> None:
+    """Take the head, hash here, insert the events and move the head: three statements under the lock."""
     head = lock_counter(session, "audit")
     seq, prev = head.value, head.last_hash or GENESIS
     now = datetime.now(UTC)
-    events = [event for event, _transaction in pending]
     for event in events:
         seq += 1
         event.seq, event.occurred_at, event.prev_hash = seq, now, prev
         event.hash = prev = event_hash(event)
-    # two statements, not a unit-of-work flush: this runs under the chain's lock on every write
     ids = session.scalars(insert(AuditEvent).returning(AuditEvent.id, sort_by_parameter_order=True),
                           [{column: getattr(event, column) for column in EVENT_COLUMNS} for event in events]).all()
     for event, event_id in zip(events, ids, strict=True):
@@ -149,7 +174,70 @@ def append_pending(session: Session) -> int:
     session.execute(update(Counter).where(Counter.name == "audit").values(value=seq, last_hash=prev),
                     execution_options={"synchronize_session": False})
     session.expire(head)  # the row changed underneath the loaded object
-    return len(pending)
+
+
+APPEND_STATEMENT = text("""
+WITH RECURSIVE
+head AS MATERIALIZED (
+    SELECT value, last_hash FROM counters WHERE name = 'audit' FOR UPDATE
+),
+stamp AS MATERIALIZED (  -- read once the lock is held, so times rise with seq
+    SELECT at, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00' AS iso
+    FROM (SELECT clock_timestamp() AS at, value FROM head) AS locked
+),
+event AS (
+    SELECT * FROM unnest(CAST(:head AS text[]), CAST(:middle AS text[]), CAST(:tail AS text[]),
+                         CAST(:actor AS text[]), CAST(:action AS text[]), CAST(:subject AS text[]),
+                         CAST(:summary AS text[]), CAST(:request_id AS text[]))
+        WITH ORDINALITY AS e(head, middle, tail, actor, action, subject, summary, request_id, n)
+),
+chain (n, seq, prev_hash, hash) AS (
+    SELECT CAST(0 AS bigint), value, CAST('' AS text), coalesce(nullif(last_hash, ''), :genesis) FROM head
+    UNION ALL
+    SELECT event.n, chain.seq + 1, chain.hash,
+           encode(sha256(convert_to(event.head || stamp.iso || :between || chain.hash || event.middle
+                                    || CAST(chain.seq + 1 AS text) || event.tail, 'UTF8')), 'hex')
+    FROM chain JOIN event ON event.n = chain.n + 1 CROSS JOIN stamp
+),
+appended AS (
+    INSERT INTO audit_events (seq, occurred_at, actor, action, subject, summary, request_id, prev_hash, hash)
+    SELECT chain.seq, stamp.at, event.actor, event.action, event.subject, CAST(event.summary AS json),
+           event.request_id, chain.prev_hash, chain.hash
+    FROM chain JOIN event ON event.n = chain.n CROSS JOIN stamp
+    RETURNING id, seq, occurred_at, prev_hash, hash
+),
+moved AS (
+    UPDATE counters SET value = last.seq, last_hash = last.hash
+    FROM (SELECT seq, hash FROM chain ORDER BY n DESC LIMIT 1) AS last
+    WHERE counters.name = 'audit'
+)
+SELECT id, seq, occurred_at, prev_hash, hash FROM appended ORDER BY seq
+""")
+"""PostgreSQL: lock the head, hash the events in order (sha256 of `hashed_layout` with the time, predecessor and
+seq filled in), insert them and move the head, in one round trip: under gevent every round trip held under the
+lock also waits for its worker's event loop, and every writer queues behind that."""
+
+
+def _append_in_one_statement(session: Session, events: list[AuditEvent]) -> None:
+    """The chain's lock is held from this statement to the commit that follows it."""
+    layouts = [hashed_layout(event) for event in events]
+    params = {
+        "head": [layout[0] for layout in layouts], "middle": [layout[1] for layout in layouts],
+        "tail": [layout[2] for layout in layouts], "actor": [event.actor for event in events],
+        "action": [event.action for event in events], "subject": [event.subject for event in events],
+        "summary": [canonical(event.summary) for event in events],
+        "request_id": [event.request_id for event in events],
+        "genesis": GENESIS, "between": HASHED_BETWEEN_TIME_AND_PREDECESSOR,
+    }
+    rows = session.execute(APPEND_STATEMENT, params).all()
+    if not rows:  # a new database: the head row does not exist yet (lock_counter creates it), then append
+        lock_counter(session, "audit")
+        rows = session.execute(APPEND_STATEMENT, params).all()
+    for event, row in zip(events, rows, strict=True):
+        event.id, event.seq, event.occurred_at, event.prev_hash, event.hash = row
+    loaded = session.identity_map.get(identity_key(Counter, "audit"))
+    if loaded is not None:
+        session.expire(loaded)  # the row changed underneath an object read earlier in this session
 
 
 @orm_event.listens_for(Session, "before_commit")
@@ -225,11 +313,11 @@ class AnchorError(ValueError):
 def parse_anchor_lines(lines: Iterable[str], name: str) -> list[Anchor]:
     """Anchor lines as `aid audit checkpoint` writes them (blank lines skipped); names the first bad line."""
     anchors = []
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
             continue
         try:
-            data = json.loads(text)
+            data = json.loads(line)
             seq, chain_hash = data["seq"], data["chain_hash"]
         except (ValueError, TypeError, KeyError):
             raise AnchorError(f"{name}, line {number}: not a checkpoint line (JSON with seq and chain_hash)") from None
