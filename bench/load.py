@@ -493,6 +493,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                              "when not given)")
     parser.add_argument("--switch-interval-ms", type=float, default=None,
                         help="each worker's GIL switch interval (sys.setswitchinterval; Python's default is 5 ms)")
+    parser.add_argument("--socket-dir", default=None,
+                        help="serve over PostgreSQL's Unix socket in this directory (as a server on the same host is "
+                             "reached) instead of TCP; setup and the CPU count still use --server")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--warmup", type=float, default=5)
@@ -506,7 +509,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     url = f"{args.server}/{args.database}"
     tag = datetime.now(UTC).strftime("%H%M%S")
     plan = setup(url, tag, officers=args.clients)
-    server = start_server(url, args.port, args.workers, args.threads, args.worker_class, args.switch_interval_ms,
+    served = f"{url}?host={args.socket_dir}" if args.socket_dir else url
+    server = start_server(served, args.port, args.workers, args.threads, args.worker_class, args.switch_interval_ms,
                           args.pool_size)
     try:
         load_before = os.getloadavg()
