@@ -242,3 +242,28 @@ def test_the_list_answer_is_exactly_what_its_schema_would_dump(client: FlaskClie
         assert answer.json == json.loads(json.dumps(ApplicationListSchema().dump(raw))), who
     noticed = client.get("/api/v1/applications?state=notice", headers=world.headers("officer")).json["items"]
     assert noticed[0]["notice_closes_on"] == "2020-10-16" and noticed[0]["submitted_at"].endswith("+00:00")
+
+
+def test_reading_an_application_shows_its_whole_history_in_order_from_one_statement(
+        client: FlaskClient, world: World, clock: Clock) -> None:
+    world.student("A1")
+    made = ok(submit(client, world, "A1"), 201)
+    reviewed = ok(act(client, world, made, "review", note="复核"))
+    ok(act(client, world, reviewed, "reject", note="家庭经济情况未达认定标准"))
+    world.headers("officer")  # the token exists before counting
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        view = ok(client.get(f"/api/v1/applications/{made['id']}", headers=world.headers("officer")))
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", note)
+    assert [(h["action"], h["from_state"], h["to_state"], h["version"]) for h in view["history"]] == [
+        ("submit", "", "submitted", 1), ("review", "submitted", "reviewed", 2), ("reject", "reviewed", "rejected", 3)]
+    assert view["history"][2]["note"] == "家庭经济情况未达认定标准" and view["history"][0]["at"]
+    assert [s for s in seen if "application_actions" in s] == [s for s in seen if "FROM applications" in s]
+    queries = [s for s in seen if not s.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))]  # the test's own
+    assert len(queries) == 2, queries  # the caller's token, then the application with its student, school, history

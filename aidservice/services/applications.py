@@ -360,43 +360,53 @@ BRIEF_COLUMNS = (Student.student_id, Student.name, Student.id_mask, Student.clas
 """What `_student_brief` shows of a student."""
 
 
-APPLICATION_READ = (
-    select(Application, School.code, School.region_code, *BRIEF_COLUMNS)
-    .join(School, School.code == Application.school_code)
-    .join(Student, Student.id == Application.student_pk)
-    .where(Application.id == bindparam("application_id"))
-)
-"""The application, its school's scope and its student's brief: a read needs no more of either (every column read
-costs CPU in the driver and the ORM, on the most frequent route); built once, as statements are immutable."""
+HISTORY_FIELDS = ("action", "from_state", "to_state", "version", "note", "details", "actor", "at")
+"""One history entry as the view shows it."""
 HISTORY_READ = (
-    select(*(getattr(ApplicationAction, name) for name in
-             ("action", "from_state", "to_state", "version", "note", "details", "actor", "at")))
+    select(*(getattr(ApplicationAction, name) for name in HISTORY_FIELDS))
     .where(ApplicationAction.application_id == bindparam("application_id")).order_by(ApplicationAction.id)
 )
-"""One history entry as the view shows it, read as plain columns rather than ORM entities."""
+"""The history as plain columns rather than ORM entities (a view of an application already loaded)."""
+APPLICATION_READ = (
+    select(Application, School.code, School.region_code, *BRIEF_COLUMNS,
+           *(getattr(ApplicationAction, name).label(f"history_{name}") for name in HISTORY_FIELDS))
+    .join(School, School.code == Application.school_code)
+    .join(Student, Student.id == Application.student_pk)
+    .outerjoin(ApplicationAction, ApplicationAction.application_id == Application.id)
+    .where(Application.id == bindparam("application_id"))
+    .order_by(ApplicationAction.id)
+)
+"""The application, its school's scope, its student's brief and its history, one row per history entry: one round
+trip on the most frequent route (each is also a wait for the worker's event loop), and no more columns than the
+view shows (every column read costs CPU in the driver and the ORM); built once, as statements are immutable."""
 DECISIONS_READ = (
     select(Decision).where(Decision.application_id == bindparam("application_id")).order_by(Decision.id)
 )
 
 
 def get_application(session: Session, *, actor: Actor, settings: Settings, application_id: int) -> dict[str, Any]:
-    row = session.execute(APPLICATION_READ, {"application_id": application_id}).first()
-    if row is None:
+    rows = session.execute(APPLICATION_READ, {"application_id": application_id}).all()
+    if not rows:
         raise NotFound(f"No application {application_id}.")
+    row = rows[0]
     check_read(actor, row, f"Application {application_id}")
-    return application_view(session, row[0], settings, student=row)
+    history = [{name: getattr(r, f"history_{name}") for name in HISTORY_FIELDS}
+               for r in rows if r.history_action is not None]
+    return application_view(session, row[0], settings, student=row, history=history)
 
 
 def application_view(session: Session, application: Application, settings: Settings,
-                     student: Student | Row[Any] | None = None) -> dict[str, Any]:
+                     student: Student | Row[Any] | None = None,
+                     history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """An application for the officer's screen: student (ID masked), state, what may be done next, the
     evaluation with every fact's source, the conflicts, the history, its notice and its decisions.
-    `student`: the student, or a row of BRIEF_COLUMNS, when the caller has read it already."""
+    `student`: the student, or a row of BRIEF_COLUMNS, and `history`, when the caller has read them already."""
     from .decisions import decision_view  # decisions import this module
 
     if student is None:
         student = application.student
-    history = session.execute(HISTORY_READ, {"application_id": application.id}).mappings()
+    if history is None:
+        history = [dict(h) for h in session.execute(HISTORY_READ, {"application_id": application.id}).mappings()]
     # decisions are made at approval (and by reassessment, quotas and semester checks of approved ones), and an
     # approved application stays approved: before that there is nothing to read
     decisions = (session.execute(DECISIONS_READ, {"application_id": application.id}).scalars()
@@ -434,7 +444,7 @@ def application_view(session: Session, application: Application, settings: Setti
         "facts": application.facts,
         "conflicts": application.conflicts,
         "notice": notice,
-        "history": [dict(h) for h in history],
+        "history": history,
         "decisions": [decision_view(d, student) for d in decisions],
         "submitted_at": application.submitted_at,
         "created_by": application.created_by,
