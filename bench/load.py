@@ -400,10 +400,12 @@ async def _sign_in(http: Any, base: str, username: str) -> str:
 
 
 async def run_load(plan: dict[str, Any], port: int, clients: int, warmup: float, duration: float,
-                   think: float, seed: int, online: bool = False) -> Stats:
+                   think: float, seed: int, online: bool = False, feed_port: int | None = None) -> Stats:
+    """Run the clients; agencies call `feed_port` when given (a proxy routing /api/v1/feeds/ to its own pool)."""
     import aiohttp
 
     base = f"http://127.0.0.1:{port}"
+    feed_base = f"http://127.0.0.1:{feed_port}" if feed_port else base
     stats = Stats()
     connector = aiohttp.TCPConnector(limit=clients + 5)
     timeout = aiohttp.ClientTimeout(total=120)
@@ -428,7 +430,7 @@ async def run_load(plan: dict[str, Any], port: int, clients: int, warmup: float,
                                think, reports=not online))
         for i in range(n_agency):
             g = plan["agencies"][i % len(plan["agencies"])]
-            tasks.append(agency(Client(http, base, stats, random.Random(rnd.random()), g["token"]), g, plan["people"],
+            tasks.append(agency(Client(http, feed_base, stats, random.Random(rnd.random()), g["token"]), g, plan["people"],
                                 plan["tag"], stop, think))
         for _ in range(n_public):
             tasks.append(public(Client(http, base, stats, random.Random(rnd.random()), None), stop, think))
@@ -496,6 +498,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--socket-dir", default=None,
                         help="serve over PostgreSQL's Unix socket in this directory (as a server on the same host is "
                              "reached) instead of TCP; setup and the CPU count still use --server")
+    parser.add_argument("--feed-workers", type=int, default=0,
+                        help="serve the agencies' feed routes (/api/v1/feeds/) from a second gunicorn with this many "
+                             "gevent workers on --port + 1, as a proxy in front would route them; 0: one server")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--warmup", type=float, default=5)
@@ -512,19 +517,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     served = f"{url}?host={args.socket_dir}" if args.socket_dir else url
     server = start_server(served, args.port, args.workers, args.threads, args.worker_class, args.switch_interval_ms,
                           args.pool_size)
+    feeds = (start_server(served, args.port + 1, args.feed_workers, args.threads, args.worker_class,
+                          args.switch_interval_ms, args.pool_size) if args.feed_workers else None)
     try:
         load_before = os.getloadavg()
         self_before = resource.getrusage(resource.RUSAGE_SELF)
         stats = asyncio.run(run_load(plan, args.port, args.clients, args.warmup, args.duration,
-                                     args.think_ms / 1000, args.seed, online=args.mix == "online"))
+                                     args.think_ms / 1000, args.seed, online=args.mix == "online",
+                                     feed_port=args.port + 1 if feeds else None))
         # CPU of the whole run (warm-up and logins included): the processes' totals at the end
         self_after = resource.getrusage(resource.RUSAGE_SELF)
-        gunicorn_cpu = cpu_seconds(children(server.pid))
+        gunicorn_cpu = cpu_seconds(children(server.pid)) + (cpu_seconds(children(feeds.pid)) if feeds else 0)
         pg_cpu = cpu_seconds(backend_pids(args.server + "/postgres", args.database))
         load_after = os.getloadavg()
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+        for process in (server, feeds):
+            if process is not None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=60)
     result = summarise(stats, args.duration)
     result |= {
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "args": vars(args),
