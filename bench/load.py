@@ -150,7 +150,8 @@ def archived_reports(session: Any, actor: Any, region: str) -> list[int]:
 
 
 def start_server(url: str, port: int, workers: int, threads: int, kind: str = "gevent",
-                 switch_ms: float | None = None, pool_size: int | None = None) -> subprocess.Popen[bytes]:
+                 switch_ms: float | None = None, pool_size: int | None = None,
+                 nice: int = 0) -> subprocess.Popen[bytes]:
     from aidservice.crypto import DEV_KEY, DEV_KEY_ID
     from config import DEV_HMAC_KEY
 
@@ -163,7 +164,7 @@ def start_server(url: str, port: int, workers: int, threads: int, kind: str = "g
     if pool_size:
         env["AID_DB_POOL_SIZE"] = str(pool_size)
     log = open(OUT / f"gunicorn-{port}.log", "ab")  # noqa: SIM115 - lives as long as the server
-    command = [str(REPO / ".venv" / "bin" / "gunicorn"), "--no-control-socket", "-c", str(REPO / "bench" / "gunicorn_load.py"), "-k", kind,
+    command = ["nice", "-n", str(nice)] * bool(nice) + [str(REPO / ".venv" / "bin" / "gunicorn"), "--no-control-socket", "-c", str(REPO / "bench" / "gunicorn_load.py"), "-k", kind,
                "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--backlog", "512",
                "wsgi:app"]
     server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
@@ -501,6 +502,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--feed-workers", type=int, default=0,
                         help="serve the agencies' feed routes (/api/v1/feeds/) from a second gunicorn with this many "
                              "gevent workers on --port + 1, as a proxy in front would route them; 0: one server")
+    parser.add_argument("--feed-nice", type=int, default=0,
+                        help="run the feed pool at this niceness (a lower CPU weight, as systemd's CPUWeight= would "
+                             "give it), so officers' requests go first when the CPUs are busy")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--warmup", type=float, default=5)
@@ -518,7 +522,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     server = start_server(served, args.port, args.workers, args.threads, args.worker_class, args.switch_interval_ms,
                           args.pool_size)
     feeds = (start_server(served, args.port + 1, args.feed_workers, args.threads, args.worker_class,
-                          args.switch_interval_ms, args.pool_size) if args.feed_workers else None)
+                          args.switch_interval_ms, args.pool_size, nice=args.feed_nice) if args.feed_workers else None)
     try:
         load_before = os.getloadavg()
         self_before = resource.getrusage(resource.RUSAGE_SELF)
