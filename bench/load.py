@@ -8,7 +8,9 @@ The database must already hold a province (`aid demo-data --students N` on Postg
 1. creates accounts and agency clients for this run (`load<tag>-…`, through the services): one school
    officer for each of the largest schools, a county and a city administrator, two agency clients;
 2. starts gunicorn (`--workers`, gevent by default or `--worker-class gthread|sync` with `--threads`,
-   `--pool-size` connections per worker) on 127.0.0.1:`--port` with AID_ENV=production;
+   `--pool-size` connections per worker) on 127.0.0.1:`--port` with AID_ENV=production, reaching PostgreSQL
+   over TCP or, with `--socket-dir`, its Unix socket; with `--feed-workers N` a second gunicorn on `--port` + 1
+   serves the agencies' calls (as a proxy routing /api/v1/feeds/ would), at niceness `--feed-nice`;
 3. logs everyone in over HTTP, then runs `--clients` asyncio clients (aiohttp, one process) for
    `--warmup` + `--duration` seconds, each with a role and that role's mix of calls:
 
@@ -164,7 +166,7 @@ def start_server(url: str, port: int, workers: int, threads: int, kind: str = "g
     if pool_size:
         env["AID_DB_POOL_SIZE"] = str(pool_size)
     log = open(OUT / f"gunicorn-{port}.log", "ab")  # noqa: SIM115 - lives as long as the server
-    command = ["nice", "-n", str(nice)] * bool(nice) + [str(REPO / ".venv" / "bin" / "gunicorn"), "--no-control-socket", "-c", str(REPO / "bench" / "gunicorn_load.py"), "-k", kind,
+    command = (["nice", "-n", str(nice)] if nice else []) + [str(REPO / ".venv" / "bin" / "gunicorn"), "--no-control-socket", "-c", str(REPO / "bench" / "gunicorn_load.py"), "-k", kind,
                "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--backlog", "512",
                "wsgi:app"]
     server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
@@ -521,9 +523,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     served = f"{url}?host={args.socket_dir}" if args.socket_dir else url
     server = start_server(served, args.port, args.workers, args.threads, args.worker_class, args.switch_interval_ms,
                           args.pool_size)
-    feeds = (start_server(served, args.port + 1, args.feed_workers, args.threads, args.worker_class,
-                          args.switch_interval_ms, args.pool_size, nice=args.feed_nice) if args.feed_workers else None)
+    feeds = None
     try:
+        if args.feed_workers:
+            feeds = start_server(served, args.port + 1, args.feed_workers, args.threads, args.worker_class,
+                                 args.switch_interval_ms, args.pool_size, nice=args.feed_nice)
         load_before = os.getloadavg()
         self_before = resource.getrusage(resource.RUSAGE_SELF)
         stats = asyncio.run(run_load(plan, args.port, args.clients, args.warmup, args.duration,
