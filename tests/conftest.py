@@ -105,6 +105,18 @@ def _migrate(url: str) -> None:
         db.engine.dispose()
 
 
+@pytest.fixture
+def pg_server() -> str:
+    """The local PostgreSQL server's maintenance URL, for tests that need a server of their own (skipped
+    without one, except in CI)."""
+    server = _local_postgres_url()
+    if server is None:
+        if in_ci():
+            pytest.fail("PostgreSQL is required in CI")
+        pytest.skip("PostgreSQL does not answer")
+    return server
+
+
 @pytest.fixture(scope="session")
 def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database for the session: SQLite by default, PostgreSQL when parametrized so."""

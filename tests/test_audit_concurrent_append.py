@@ -15,28 +15,23 @@ from sqlalchemy.orm import Session
 from aidservice.models import AuditEvent
 from aidservice.services import audit
 from aidservice.services.actors import Actor
-from tests.conftest import _create_test_database, _drop_test_database, _local_postgres_url, _migrate, in_ci
+from tests.conftest import _create_test_database, _drop_test_database, _migrate
 
 WRITERS = 8
 COMMITS_EACH = 15
 
 
 @pytest.fixture
-def pg_engine() -> Iterator[sa.Engine]:
+def pg_engine(pg_server: str) -> Iterator[sa.Engine]:
     """A migrated database of its own: the writers commit, which the per-test transaction would not allow."""
-    server = _local_postgres_url()
-    if server is None:
-        if in_ci():
-            pytest.fail("PostgreSQL is required in CI")
-        pytest.skip("PostgreSQL does not answer")
-    url, name = _create_test_database(server)
+    url, name = _create_test_database(pg_server)
     engine = sa.create_engine(url, pool_size=WRITERS)
     try:
         _migrate(url)
         yield engine
     finally:
         engine.dispose()
-        _drop_test_database(server, name)
+        _drop_test_database(pg_server, name)
 
 
 def _write(engine: sa.Engine, writer: int, start: threading.Barrier, failures: list[BaseException]) -> None:

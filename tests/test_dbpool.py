@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from aidservice.dbpool import LAST_USED, ping_idle_connections
-from tests.conftest import _libpq, _local_postgres_url, in_ci
+from tests.conftest import _libpq
 
 
 def counted_pings(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
@@ -39,16 +39,6 @@ def sqlite_engine(tmp_path: Path) -> Iterator[sa.Engine]:
     ping_idle_connections(engine, idle_seconds=10)
     yield engine
     engine.dispose()
-
-
-@pytest.fixture
-def pg_server() -> str:
-    server = _local_postgres_url()
-    if server is None:
-        if in_ci():
-            pytest.fail("PostgreSQL is required in CI")
-        pytest.skip("PostgreSQL does not answer")
-    return server
 
 
 def use(engine: sa.Engine) -> int:

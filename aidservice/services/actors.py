@@ -36,6 +36,8 @@ def in_region(column: ColumnElement[str], code: str) -> ColumnElement[bool]:
     if not prefix.isdigit():
         return column.like(prefix + "%")
     upper = str(int(prefix) + 1).zfill(len(prefix))  # 3209 -> 3210: the first code past the prefix
+    if len(upper) > len(prefix):  # 99 -> 100 sorts before 99: every digit code from 99 on starts with it
+        return column >= prefix
     return and_(column >= prefix, column < upper)
 
 

@@ -220,10 +220,9 @@ lock also waits for its worker's event loop, and every writer queues behind that
 
 def _append_in_one_statement(session: Session, events: list[AuditEvent]) -> None:
     """The chain's lock is held from this statement to the commit that follows it."""
-    layouts = [hashed_layout(event) for event in events]
+    heads, middles, tails = zip(*(hashed_layout(event) for event in events), strict=True)
     params = {
-        "head": [layout[0] for layout in layouts], "middle": [layout[1] for layout in layouts],
-        "tail": [layout[2] for layout in layouts], "actor": [event.actor for event in events],
+        "head": list(heads), "middle": list(middles), "tail": list(tails), "actor": [event.actor for event in events],
         "action": [event.action for event in events], "subject": [event.subject for event in events],
         "summary": [canonical(event.summary) for event in events],
         "request_id": [event.request_id for event in events],

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from aidservice.models import Job
 
 from . import audit
-from .actors import Actor, region_prefix
+from .actors import Actor, in_region
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,80}$")
@@ -154,7 +154,7 @@ def visible(actor: Actor) -> ColumnElement[bool]:
     if actor.role == "school_officer":
         return or_(own, Job.scope_school == (actor.school_code or "-"))
     if actor.is_admin and actor.region_code:
-        return or_(own, Job.scope_region.like(region_prefix(actor.region_code) + "%"))
+        return or_(own, in_region(Job.scope_region, actor.region_code))
     return own if actor.kind == "user" else false()
 
 

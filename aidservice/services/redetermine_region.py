@@ -303,7 +303,7 @@ def read_chunk(session: Session, ctx: Context, after: int, limit: int) -> pl.Dat
     """The next `limit` students after `after` (by primary key) with their schools, as a frame."""
     query = ROSTER.where(Student.id > after)
     if ctx.prefix:
-        query = query.where(School.region_code.like(ctx.prefix + "%"))
+        query = query.where(in_region(School.region_code, ctx.prefix))  # a prefix is its own region_prefix
     return read_frame(session, query.order_by(Student.id).limit(limit), BULK_SCHEMA)
 
 

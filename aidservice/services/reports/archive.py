@@ -29,7 +29,7 @@ from aidservice.models import Region
 from aidservice.models.report import ArchivedReport
 
 from .. import audit
-from ..actors import Actor, region_prefix
+from ..actors import Actor, in_region
 from ..context import Settings
 from ..errors import Forbidden, NotFound, ValidationFailed
 from . import KINDS, prepare, subject, summary
@@ -195,7 +195,7 @@ def _visible(actor: Actor) -> Any:
     if actor.role == "school_officer":
         return ArchivedReport.region_code == (actor.school_code or "-")
     if actor.is_admin and actor.region_code:
-        return ArchivedReport.access_region.like(region_prefix(actor.region_code) + "%")
+        return in_region(ArchivedReport.access_region, actor.region_code)
     raise Forbidden("Your role does not reach reports.")
 
 
