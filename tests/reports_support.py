@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -52,6 +53,7 @@ from tests.factories import (
     make_student,
     make_user,
 )
+from tests.feeds_support import committed_app, scratch_database
 
 YEAR = "2020-2021"
 SUBMITTED = date(2020, 10, 12)
@@ -197,6 +199,18 @@ def build_province(app: Flask) -> Province:
                          student_pks=[s.id for s in province.students.values()], cause="test")
     session.commit()
     return province
+
+
+def seeded_province_database(db_url: str, tmp_path: Any, tokens: dict[str, dict[str, str]]) -> Iterator[str]:
+    """A migrated scratch database of `db_url`'s backend holding the province, committed; its callers' tokens
+    go to `tokens[url]` (for session fixtures that override `db_url` in one directory or module)."""
+    for url in scratch_database(db_url, tmp_path):
+        app = committed_app(url)
+        with app.app_context():
+            tokens[url] = dict(build_province(app).tokens)
+            db.session.remove()
+            db.engine.dispose()
+        yield url
 
 
 @pytest.fixture(name="province")

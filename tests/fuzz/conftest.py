@@ -10,9 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from aidservice.extensions import db
-from tests.feeds_support import committed_app, scratch_database
-from tests.reports_support import build_province
+from tests.reports_support import seeded_province_database
 
 _TOKENS: dict[str, dict[str, str]] = {}
 """Bearer tokens of each seeded world's callers, by its database URL."""
@@ -21,13 +19,7 @@ _TOKENS: dict[str, dict[str, str]] = {}
 @pytest.fixture(scope="session")
 def db_url(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated scratch database of the same backend as the session's, holding the province."""
-    for url in scratch_database(db_url, tmp_path_factory.mktemp("fuzz")):
-        app = committed_app(url)
-        with app.app_context():
-            _TOKENS[url] = dict(build_province(app).tokens)
-            db.session.remove()
-            db.engine.dispose()
-        yield url
+    yield from seeded_province_database(db_url, tmp_path_factory.mktemp("fuzz"), _TOKENS)
 
 
 @pytest.fixture
