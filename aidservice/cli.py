@@ -17,6 +17,8 @@ from aidservice.cli_keys import keys_group
 from aidservice.cli_redetermine import redetermine_command
 from aidservice.cli_report import report_group
 from aidservice.cli_semester import semester_group
+from aidservice.engine import OutsideCoverage
+from aidservice.engine.coverage import require_covered
 from aidservice.rulesets import RuleSetBroken, current_rules, load_or_refuse
 from aidservice.schoolyear import current_semester_start
 
@@ -141,6 +143,10 @@ def evaluate(
 
     ruleset = _load(rules_dir) if rules_dir is not None else current_rules()
     day = _date(as_of) or current_semester_start(current_app.config["AID_SCHOOL_YEAR"], date.today())
+    try:
+        require_covered(ruleset.rules, day)  # before the input is read: one line naming the date and the coverage
+    except OutsideCoverage as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         summary = evaluate_file(
             ruleset,

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from aidservice.rulesets import RuleSetBroken, load_or_refuse
+from aidservice.services.errors import DomainError
 
 
 @click.command("redetermine")
@@ -25,18 +26,23 @@ from aidservice.rulesets import RuleSetBroken, load_or_refuse
               help="Students per transaction.")
 @click.option("--examples", type=click.IntRange(min=0, max=20), default=10, show_default=True,
               help="Dry run: how many example students to print.")
+@click.option("--force", is_flag=True,
+              help="Allow an --as-of in an earlier school year (still inside the rules' coverage); audited.")
 def redetermine_command(
     region: str | None, as_of: datetime | None, rules_dir: Path | None, dry_run: bool, job_key: str | None,
-    chunk: int, examples: int,
+    chunk: int, examples: int, force: bool,
 ) -> None:
-    """Re-determine every student of a region; commits per chunk; --dry-run prints the diff instead."""
+    """Re-determine every student of a region; commits per chunk; --dry-run prints the diff instead.
+
+    --as-of must lie in the current school year (AID_SCHOOL_YEAR) and the rules' coverage; --force also
+    accepts an earlier school year inside coverage and records a `redetermine.forced` audit event.
+    """
     from tqdm import tqdm
 
     from aidservice.api.settings import settings
     from aidservice.extensions import db
     from aidservice.services.actors import Actor
     from aidservice.services.determinations import redetermine_region
-    from aidservice.services.errors import DomainError
     from aidservice.services.redetermine_region import count_students
 
     rules = _draft(rules_dir) if rules_dir is not None else None
@@ -46,16 +52,22 @@ def redetermine_command(
             result = redetermine_region(
                 db.session, actor=Actor.system("cli:redetermine"), settings=settings(), region=region,
                 as_of=as_of.date() if as_of else None, rules=rules, dry_run=dry_run, job_key=job_key,
-                chunk=chunk, progress=bar.update, checkpoint=None if dry_run else db.session.commit,
+                chunk=chunk, progress=bar.update, checkpoint=None if dry_run else db.session.commit, force=force,
             )
     except DomainError as exc:
         db.session.rollback()
-        raise click.ClickException(exc.detail) from None
+        raise click.ClickException(refusal(exc)) from None
     shown = _masks(db.session, result.diff.examples[:examples]) if result.diff is not None else []
     db.session.rollback() if dry_run else db.session.commit()
     _summary(result)
     if result.diff is not None:
         _print_diff(result.diff.as_json(), shown)
+
+
+def refusal(exc: DomainError) -> str:
+    """One line: the error and each field's messages (`as_of: 2019-10-01 is before the current school year ...`)."""
+    messages = "; ".join(f"{name}: {', '.join(texts)}" for name, texts in exc.errors.items())
+    return f"{exc.detail} {messages}" if messages else exc.detail
 
 
 def _draft(rules_dir: Path) -> Any:

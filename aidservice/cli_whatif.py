@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 
-from aidservice.cli_redetermine import redetermine_command
+from aidservice.cli_redetermine import redetermine_command, refusal
 
 
 @click.command("whatif")
@@ -36,7 +36,7 @@ def whatif_command(region: str | None, as_of: datetime | None, rules_dir: Path |
             as_of=as_of.date() if as_of else None, rules=rules, dry_run=True,
         )
     except DomainError as exc:
-        raise click.ClickException(exc.detail) from None
+        raise click.ClickException(refusal(exc)) from None
     finally:
         db.session.rollback()
     summary = whatif.summary_of(result, running_version=service_settings.rules.version,

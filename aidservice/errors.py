@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from aidservice.dbfaults import database_fault
-from aidservice.engine import FactsError
+from aidservice.engine import FactsError, OutsideCoverage
 from aidservice.requestid import current_request_id
 from aidservice.services.errors import DomainError
 
@@ -154,6 +154,8 @@ def problem_for(error: BaseException) -> Problem:
     if isinstance(error, FactsError):
         errors = flatten_messages(error.errors, "facts")
         return Problem(422, TITLES[422], "The facts are invalid; see errors.", "validation-error", errors)
+    if isinstance(error, OutsideCoverage):  # any path that reached the engine with a date the rules do not cover
+        return Problem(422, TITLES[422], INVALID_FIELDS, "validation-error", {"as_of": [str(error)]})
     if isinstance(error, HTTPException) and error.code is not None:
         return _http_problem(error)
     fault = database_fault(error)

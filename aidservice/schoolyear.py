@@ -35,3 +35,9 @@ def current_semester_start(school_year: str, today: date) -> date:
     """First day of the semester of `school_year` that `today` falls in (clamped to the school year)."""
     spring = semester_start(school_year, "spring")
     return spring if today >= spring else semester_start(school_year, "autumn")
+
+
+def school_year_span(school_year: str) -> tuple[date, date]:
+    """First and last day of a school year: 1 September of the first year to 31 August of the second."""
+    first, second = parse_school_year(school_year)
+    return date(first, 9, 1), date(second, 8, 31)

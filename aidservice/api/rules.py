@@ -17,6 +17,13 @@ def _section(description: str) -> fields.List:
     return fields.List(fields.Dict(), required=True, metadata={"description": description})
 
 
+class CoverageSchema(Schema):
+    """The dates the rule set describes (inclusive); evaluation outside them is refused with a 422 naming as_of."""
+
+    from_ = fields.String(required=True, data_key="from", attribute="from", metadata={"example": "2018-09-01"})
+    to = fields.String(required=True, metadata={"example": "2021-08-31"})
+
+
 class RulesDescriptionSchema(Schema):
     """Top-level keys of `describe()`; keys the engine adds later pass through unchanged."""
 
@@ -24,6 +31,7 @@ class RulesDescriptionSchema(Schema):
         unknown = INCLUDE  # documented as open: sections the engine adds later are allowed
 
     version = fields.String(required=True, metadata={"example": "sha256:0123456789abcdef"})
+    coverage = fields.Nested(CoverageSchema, required=True)
     documents = _section("policy documents the rules cite")
     facts = _section("the fact catalogue: type, bounds, source, label")
     derived = _section("derived facts: their type and formula")

@@ -5,6 +5,7 @@ No Flask, no SQLAlchemy, no I/O beyond reading rule files (a test asserts it).
 
 from __future__ import annotations
 
+from .coverage import OutsideCoverage
 from .facts import FactsError
 from .loader import RulesError
 from .result import LEVELS, Award, Reason, Result, TraceEntry
@@ -15,6 +16,7 @@ __all__ = [
     "LEVELS",
     "Award",
     "FactsError",
+    "OutsideCoverage",
     "Reason",
     "Result",
     "RuleIssue",

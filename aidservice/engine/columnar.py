@@ -34,6 +34,7 @@ from typing import Any
 import polars as pl
 
 from . import expr as ex
+from .coverage import require_covered
 from .interp import RANK, round_fen
 from .model import Program, Rules
 from .result import COUNTED_KINDS, LEVELS, fen_to_yuan
@@ -632,7 +633,11 @@ _CACHE_LOCK = threading.Lock()
 
 
 def compile_frame(rules: Rules, as_of: date) -> Callable[[pl.LazyFrame | pl.DataFrame], pl.DataFrame]:
-    """`run(frame) -> frame + level, has_<program>, fen_<program>, total_fen` for one date (cached)."""
+    """`run(frame) -> frame + level, has_<program>, fen_<program>, total_fen` for one date (cached).
+
+    A date outside the rules' coverage is refused (OutsideCoverage) before anything is compiled.
+    """
+    require_covered(rules, as_of)
     key = (rules.version, as_of)
     with _CACHE_LOCK:
         run = _CACHE.get(key)

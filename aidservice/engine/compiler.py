@@ -16,6 +16,7 @@ from fractions import Fraction
 from math import gcd
 
 from . import expr as ex
+from .coverage import require_covered
 from .interp import RANK, award_status, round_fen
 from .model import Program, Rules
 from .result import LEVELS, Award, Reason, Result
@@ -471,8 +472,9 @@ def compile_record(rules: Rules, as_of: date) -> Callable[..., Result]:
     """Generate, compile and return `evaluate(facts, level_rank=None) -> Result` for one date.
 
     A given level rank replaces the identified level (a review's adjustment); reasons still list
-    the clauses that fired.
+    the clauses that fired. A date outside the rules' coverage is refused (OutsideCoverage).
     """
+    require_covered(rules, as_of)
     generator = _Generator(rules, as_of)
     source = generator.generate()
     namespace = dict(generator.namespace)

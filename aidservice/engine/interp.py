@@ -12,6 +12,7 @@ from fractions import Fraction
 from math import floor
 
 from . import expr as ex
+from .coverage import require_covered
 from .model import AmountCase, Clause, Dated, Parameter, Program, Rules
 from .result import LEVELS, Award, Reason, Result, TraceEntry
 
@@ -164,8 +165,9 @@ def evaluate(rules: Rules, facts: dict[str, object], as_of: date, trace: bool = 
     """Evaluate one student's normalised facts on `as_of`, explaining every step.
 
     A given `level` replaces the identified one (a review's adjustment); reasons still list the
-    clauses that fired.
+    clauses that fired. A date outside the rules' coverage is refused (OutsideCoverage).
     """
+    require_covered(rules, as_of)
     scope = _Scope(rules, facts, as_of)
     entries: list[TraceEntry] = []
     missing: set[str] = set()

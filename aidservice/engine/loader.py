@@ -22,6 +22,7 @@ from .model import (
     AmountCase,
     Clause,
     Combination,
+    Coverage,
     Dated,
     Derived,
     Document,
@@ -36,7 +37,7 @@ from .result import KINDS, Citation
 from .yamlsrc import RuleIssue, YList, YMap, load_text
 
 IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
-SECTIONS = ("documents", "facts", "derived", "parameters", "levels", "programs", "combinations")
+SECTIONS = ("coverage", "documents", "facts", "derived", "parameters", "levels", "programs", "combinations")
 LEVEL_ORDER = ("special", "difficult", "general")  # highest first, as clauses are tried and listed
 
 
@@ -97,7 +98,7 @@ class _Builder:
         self.texts = dict(sorted(texts.items()))
         self.issues: list[RuleIssue] = []
         self.sections: dict[str, dict[str, tuple[Any, str, int]]] = {s: {} for s in SECTIONS}
-        self.ordered: dict[str, list[tuple[Any, str, int]]] = {"combinations": []}
+        self.ordered: dict[str, list[tuple[Any, str, int]]] = {"combinations": [], "coverage": []}
         self.documents: dict[str, Document] = {}
         self.facts: dict[str, FactSpec] = {}
         self.parameters: dict[str, Parameter] = {}
@@ -110,6 +111,7 @@ class _Builder:
     def build(self) -> Rules:
         for rel, text in self.texts.items():
             self._read(rel, text)
+        coverage = self._build_coverage()
         self._build_documents()
         self._build_facts()
         self._build_parameters()
@@ -118,7 +120,7 @@ class _Builder:
         clauses, labels = self._build_levels()
         programs = self._build_programs()
         combinations = self._build_combinations(set(self.sections["programs"]))
-        if self.issues:
+        if self.issues or coverage is None:
             raise RulesError(self.issues)
         return Rules(
             version=self.version,
@@ -130,6 +132,7 @@ class _Builder:
             level_labels=labels,
             programs=tuple(programs),
             combinations=tuple(combinations),
+            coverage=coverage,
             files=self.texts,
         )
 
@@ -148,6 +151,9 @@ class _Builder:
             line = top.key_lines[section]
             if section not in SECTIONS:
                 self.error(display, line, f"unknown section '{section}' (allowed: {', '.join(SECTIONS)})")
+                continue
+            if section == "coverage":
+                self.ordered["coverage"].append((body, display, line))
                 continue
             if section == "combinations":
                 if not isinstance(body, YList):
@@ -252,6 +258,30 @@ class _Builder:
         return Effective(start, end)
 
     # ---------------------------------------------------------------- sections
+
+    def _build_coverage(self) -> Coverage | None:
+        """The one `coverage: {from, to}` of the rule set (policy §0): both dates required, from <= to."""
+        declared = self.ordered["coverage"]
+        if not declared:
+            if not self.unreadable:  # an unreadable file may hold it
+                self.issues.append(RuleIssue(self.name, 0, "no coverage declared: the rule set needs "
+                                             "'coverage: {from: YYYY-MM-DD, to: YYYY-MM-DD}' (policy §0)"))
+            return None
+        value, file, line = declared[0]
+        for _other, other_file, other_line in declared[1:]:
+            self.error(other_file, other_line, f"duplicate coverage (first at {file}:{line})")
+        spec = self.fields(value, file, line, "coverage", {"from", "to"}, set())
+        if spec is None:
+            return None
+        for key in ("from", "to"):
+            if type(spec[key]) is not date:
+                self.error(file, self.line_of(spec, key), f"coverage.{key} must be a date (YYYY-MM-DD)")
+                return None
+        start, end = spec["from"], spec["to"]
+        if end < start:
+            self.error(file, line, f"coverage is reversed ({start} after {end})")
+            return None
+        return Coverage(start, end, Where(file, line)) if len(declared) == 1 else None
 
     def _build_documents(self) -> None:
         for doc_id, (value, file, line) in self.sections["documents"].items():

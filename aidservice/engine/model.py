@@ -192,6 +192,21 @@ class Combination:
 
 
 @dataclass(frozen=True, slots=True)
+class Coverage:
+    """The inclusive date range the rule set describes (policy §0); outside it the engine refuses to evaluate."""
+
+    start: date
+    end: date
+    where: Where | None = None
+
+    def holds(self, on: date) -> bool:
+        return self.start <= on <= self.end
+
+    def __str__(self) -> str:
+        return f"{self.start.isoformat()} to {self.end.isoformat()}"
+
+
+@dataclass(frozen=True, slots=True)
 class Rules:
     """Everything loaded from one rules directory; evaluators compile from this."""
 
@@ -204,4 +219,5 @@ class Rules:
     level_labels: dict[str, str]
     programs: tuple[Program, ...]
     combinations: tuple[Combination, ...]
+    coverage: Coverage
     files: dict[str, str] = field(default_factory=dict)  # relative path -> text, for publishing

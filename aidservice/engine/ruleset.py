@@ -155,6 +155,7 @@ def _param(param: Parameter) -> dict[str, Any]:
 def _describe(rules: Rules) -> dict[str, Any]:
     return {
         "version": rules.version,
+        "coverage": {"from": rules.coverage.start.isoformat(), "to": rules.coverage.end.isoformat()},
         "documents": [
             {"id": d.id, "title": d.title, "number": d.number, "issued": d.issued.isoformat() if d.issued else None, "url": d.url}
             for d in rules.documents.values()

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from aidservice.services.actors import Actor
 from aidservice.services.context import Settings
 from aidservice.services.errors import ValidationFailed
+from aidservice.services.evaluation_dates import redetermination_date
 from aidservice.services.jobs import Scope
 
 from .execute import Handler, JobContext
@@ -37,7 +38,7 @@ def prepare_redetermine(session: Session, *, actor: Actor, settings: Settings, r
         raise ValidationFailed({"region": ["must be a 6-digit division code"]})
     if not actor.reaches_region(code):
         raise Forbidden(f"Region {code} is outside your scope.")
-    day = as_of or settings.default_as_of()
+    day = redetermination_date(settings, settings.rules, as_of)  # refused here, before any job exists
     params = {"region": code, "as_of": day.isoformat(), "rule_set_version": settings.rules.version,
               "school_year": settings.school_year}
     return params, Scope(region=code)

@@ -31,6 +31,7 @@ from .actors import Actor
 from .applications import check_read, evaluate_snapshot, fen, yuan
 from .context import Settings
 from .errors import Conflict, NotFound, ValidationFailed
+from .evaluation_dates import require_covered
 from .rule_sets import published_files
 
 SUBSTANCE = ("status", "level", "level_override", "amount_fen", "kind", "rule_status")
@@ -454,6 +455,7 @@ def open_semester(
         as_of = semester_start(school_year, semester)  # type: ignore[arg-type]
     except ValueError as exc:
         raise ValidationFailed({"semester": [str(exc)]}) from None
+    require_covered(settings.rules, as_of)
     if school is not None and session.get(School, school) is None:
         raise NotFound(f"No school {school}.")
     audit.lock_writers(session)  # lock order: the writers' mutex first, then rows

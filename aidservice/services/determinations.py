@@ -29,6 +29,7 @@ from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.bulk import backend, insert_many, where_in
 from aidservice.services.context import Settings
+from aidservice.services.evaluation_dates import is_forced, record_forced, redetermination_date
 from aidservice.services.facts_assembly import StudentFacts, assemble, snapshot_json
 from aidservice.services.rule_sets import publish_current
 
@@ -450,11 +451,20 @@ def redetermine_region(
     chunk: int = 50_000,
     progress: Callable[[int], None] | None = None,
     checkpoint: Callable[[], None] | None = None,
+    force: bool = False,
 ) -> RegionResult:
-    """Re-determine every student of a region (default: the province) with the columnar path; see that module."""
+    """Re-determine every student of a region (default: the province) with the columnar path; see that module.
+
+    The date is checked first (`evaluation_dates`): inside the rules' coverage and the current school year;
+    `force` also allows an earlier school year, and such a run is audited (`redetermine.forced`).
+    """
     from aidservice.services.redetermine_region import run
 
+    day = redetermination_date(settings, rules or settings.rules, as_of, force=force, dry_run=dry_run)
+    if not dry_run and is_forced(settings, day):
+        job_key = job_key or f"redetermine:{datetime.now(UTC):%Y%m%dT%H%M%S.%f}"
+        record_forced(session, actor=actor, settings=settings, day=day, region=region, job_key=job_key)
     return run(
-        session, actor=actor, settings=settings, region=region, as_of=as_of, rules=rules, dry_run=dry_run,
+        session, actor=actor, settings=settings, region=region, as_of=day, rules=rules, dry_run=dry_run,
         job_key=job_key, chunk=chunk, progress=progress, checkpoint=checkpoint,
     )

@@ -12,6 +12,9 @@ from aidservice.engine import RuleSet, load_rules
 REPO = Path(__file__).resolve().parents[2]
 
 MINI_TEXT = {
+    "coverage.yaml": """\
+        coverage: {from: 2017-09-01, to: 2021-08-31}
+        """,
     "documents.yaml": """\
         documents:
           doc_a:

@@ -39,7 +39,7 @@ from .conftest import REPO, write_rules
 
 
 def boundary_dates(rules: Rules) -> list[date]:
-    """Every date where something changes (range starts and ends), with the day before and after."""
+    """Every date where something changes (range starts and ends), with the day before and after, in coverage."""
     edges: set[date] = set()
     for param in rules.parameters.values():
         for series in param.series.values():
@@ -51,9 +51,10 @@ def boundary_dates(rules: Rules) -> list[date]:
             if effective is not None:
                 edges.update(d for d in (effective.start, effective.end) if d is not None)
     days = {date(2020, 9, 1), date(2021, 3, 1)}
+    edges.update({rules.coverage.start, rules.coverage.end})
     for edge in edges:
         days.update({edge - timedelta(days=1), edge, edge + timedelta(days=1)})
-    return sorted(days)
+    return sorted(day for day in days if rules.coverage.holds(day))  # outside coverage the engine refuses
 
 
 def _nodes(rules: Rules) -> Iterable[ex.Node]:
@@ -273,6 +274,7 @@ def test_reference_compiled_and_columnar_agree_on_the_policy(data: st.DataObject
 # --------------------------------------------------------------------------- a rule set exercising the rest of the language
 
 ODD_RULES = {
+    "coverage.yaml": "coverage: {from: 2018-09-01, to: 2021-08-31}\n",
     "documents.yaml": """\
         documents:
           doc: {title: 测试, number: 测试〔2020〕1号}
