@@ -19,6 +19,7 @@ from .model import (
     PAYMENTS,
     SOURCES,
     STATUSES,
+    UNBOUNDED,
     AmountCase,
     Clause,
     Combination,
@@ -83,17 +84,23 @@ def load(root: str | Path) -> Rules:
     return load_texts(texts, root.name)
 
 
-def load_texts(texts: Mapping[str, str], name: str = "rules") -> Rules:
-    """Build `Rules` from {relative path: text}: how a published rule set is loaded back for replay."""
+def load_texts(texts: Mapping[str, str], name: str = "rules", *, published: bool = False) -> Rules:
+    """Build `Rules` from {relative path: text}: how a published rule set is loaded back for replay.
+
+    `published`: the texts are a set the service ran before (the `rule_sets` table). Sets published before
+    rule sets declared a coverage have none; they evaluated whatever date they were asked, so they load with
+    an unbounded coverage, and replay asks them again only for the dates their decisions recorded.
+    """
     rule_texts = {rel: text for rel, text in texts.items() if rel.endswith(".yaml") and not rel.startswith("tests/")}
     if not rule_texts:
         raise RulesError([RuleIssue(name, 0, "no rule files (*.yaml) found")])
-    return _Builder(name, rule_texts, version_of(rule_texts)).build()
+    return _Builder(name, rule_texts, version_of(rule_texts), published=published).build()
 
 
 class _Builder:
-    def __init__(self, name: str, texts: Mapping[str, str], version: str) -> None:
+    def __init__(self, name: str, texts: Mapping[str, str], version: str, *, published: bool = False) -> None:
         self.name = name
+        self.published = published
         self.version = version
         self.texts = dict(sorted(texts.items()))
         self.issues: list[RuleIssue] = []
@@ -262,6 +269,8 @@ class _Builder:
     def _build_coverage(self) -> Coverage | None:
         """The one `coverage: {from, to}` of the rule set (policy §0): both dates required, from <= to."""
         declared = self.ordered["coverage"]
+        if not declared and self.published:
+            return UNBOUNDED
         if not declared:
             if not self.unreadable:  # an unreadable file may hold it
                 self.issues.append(RuleIssue(self.name, 0, "no coverage declared: the rule set needs "

@@ -206,6 +206,10 @@ class Coverage:
         return f"{self.start.isoformat()} to {self.end.isoformat()}"
 
 
+UNBOUNDED = Coverage(date.min, date.max)
+"""The coverage of a published rule set from before rule sets declared one (see loader.load_texts)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Rules:
     """Everything loaded from one rules directory; evaluators compile from this."""

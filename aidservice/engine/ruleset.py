@@ -111,9 +111,10 @@ def load_rules(path: str | Path) -> RuleSet:
     return RuleSet(load(path), Path(path))
 
 
-def rules_from_files(files: Mapping[str, str], name: str = "rules") -> RuleSet:
-    """A rule set from {relative path: text}, e.g. a published version loaded back to replay a decision."""
-    return RuleSet(load_texts(files, name))
+def rules_from_files(files: Mapping[str, str], name: str = "rules", *, published: bool = False) -> RuleSet:
+    """A rule set from {relative path: text}, e.g. a published version loaded back to replay a decision
+    (`published`: one the service ran before, which may predate the coverage; see `load_texts`)."""
+    return RuleSet(load_texts(files, name, published=published))
 
 
 def _citations(basis: tuple) -> list[dict[str, str]]:

@@ -342,7 +342,7 @@ def rules_of_version(session: Session, version: str) -> RuleSet:
     files = published_files(session, version)
     if files is None:
         raise Conflict(f"Rule set {version} was never published; its decisions cannot be replayed.")
-    rules = rules_from_files(files, name=f"published {version}")
+    rules = rules_from_files(files, name=f"published {version}", published=True)
     with _rules_lock:
         if len(_rules_cache) >= REPLAY_CACHE:
             _rules_cache.pop(next(iter(_rules_cache)))

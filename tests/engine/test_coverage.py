@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from aidservice.engine import OutsideCoverage, RulesError, RuleSet, load_rules
+from aidservice.engine import OutsideCoverage, RulesError, RuleSet, load_rules, rules_from_files
 from aidservice.engine.columnar import evaluate_rows
 from aidservice.engine.compiler import compile_record
 from aidservice.engine.interp import evaluate as interpret
+from aidservice.engine.model import UNBOUNDED
 
 from .conftest import MINI, write_rules
 
@@ -99,3 +100,16 @@ def test_both_ends_of_the_coverage_are_evaluated(mini: RuleSet, day: date) -> No
     facts = mini.validate_facts(FACTS)
     assert mini.evaluate(facts, day).level == mini.explain(facts, day).level == "special"
     assert evaluate_rows(mini.rules, [facts], day)[0]["level"] == "special"
+
+
+def test_a_set_published_before_coverage_existed_loads_unbounded_for_replay(policy: RuleSet) -> None:
+    """Decisions recorded under a set from before `coverage:` must still replay (the `rule_sets` table keeps
+    such sets); the running rules and any draft still need a coverage."""
+    files = {rel: text for rel, text in policy.rules.files.items() if rel != "coverage.yaml"}
+    with pytest.raises(RulesError, match="no coverage declared"):
+        rules_from_files(files)
+    older = rules_from_files(files, published=True)
+    assert older.rules.coverage == UNBOUNDED
+    facts = older.validate_facts({"stage": "junior", "grade": 2, "registered_poor": True})
+    assert older.evaluate(facts, date(2020, 9, 1)).level == policy.evaluate(facts, date(2020, 9, 1)).level
+    assert older.evaluate(facts, date(2017, 9, 1)).level  # the date its decisions may have recorded
