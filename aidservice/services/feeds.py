@@ -96,8 +96,17 @@ def check_body(body: object) -> tuple[str, list[Any]]:
 
 
 def body_hash(body: Mapping[str, Any]) -> str:
-    """sha256 of the canonical JSON of the body: the same batch sent again hashes the same."""
-    return hashlib.sha256(audit.canonical(dict(body)).encode("utf-8")).hexdigest()
+    """sha256 of the canonical JSON of the body: the same batch sent again hashes the same.
+
+    An integer past Python's limit on digits written out (4,300) cannot be hashed: only a Python caller can
+    hand one over (the JSON parser does not), and the batch is refused whole, naming `records`.
+    """
+    try:
+        text = audit.canonical(dict(body))
+    except ValueError:
+        raise ValidationFailed({"records": ["hold an integer too long to handle; numbers in a record are small"]}) \
+            from None
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------- applying
