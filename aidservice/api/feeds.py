@@ -42,12 +42,17 @@ def agency_client(view: F) -> F:
 class RecordSchema(Schema):
     """One register record (documentation: records are validated one by one and rejected by index)."""
 
-    id_number = fields.String(required=True, metadata={"example": "320102200803010012"})
+    id_number = fields.String(required=True, metadata={
+        "example": "320102200803010012", "description": "18 characters: ASCII digits 0-9, the last may be X"})
     name = fields.String(required=True, metadata={"example": "张三"})
     status = fields.String(required=True, metadata={"description": f"allowed per source: {SOURCE_STATUSES}"})
-    valid_from = fields.Date(required=True)
-    valid_to = fields.Date(allow_none=True, metadata={"description": "exclusive; null or absent: open-ended"})
-    attributes = fields.Dict(metadata={"description": "disabled: {disability_grade: 1-4}"})
+    valid_from = fields.Date(required=True, metadata={"description": "1900-01-01 to 2100-12-31"})
+    valid_to = fields.Date(allow_none=True, metadata={
+        "description": "exclusive, after valid_from, at most 2100-12-31; null or absent: open-ended"})
+    attributes = fields.Dict(metadata={"description": (
+        "a flat object: at most 16 keys of 1-64 characters; values strings (at most 256 characters), true, false, "
+        "null or finite numbers (|x| <= 10^15; NaN and Infinity are rejected); disabled: {disability_grade: 1-4}"
+    )})
 
 
 class BatchSchema(Schema):

@@ -2,9 +2,8 @@
 
 A batch is applied in one transaction with its `feed_batches` row: the row stores the canonical
 body hash and the answer, so a replay of the same batch_id and body returns the first answer and
-changes nothing, and another body under the same batch_id is a conflict. Records are validated in
-Python (a fast path for canonical ID numbers, every rejection still named by index and field),
-inserted in bulk (COPY on PostgreSQL), supersede the current record for the same source, person and
+changes nothing, and another body under the same batch_id is a conflict. Records are validated one
+by one in `feed_records` (rejected by index and field, the others applied), inserted in bulk (COPY on PostgreSQL), supersede the current record for the same source, person and
 status (one probe query and one UPDATE), and are matched to students through the keyed hash of the
 number (one query). Under the change-log locks, the students whose agency facts on the evaluation
 date differ before and after the batch (a value, not just the record that states it), and matched
@@ -17,21 +16,17 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, exists, func, literal, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
-from stdnum.cn import ric
 
-from aidservice.identity import InvalidIdNumber, mask, normalise_id_number
 from aidservice.models import AgencyRecord, Determination, FeedBatch, Guardian, Student
 
 from . import audit
@@ -41,16 +36,13 @@ from .context import Settings
 from .determinations import lock, redetermine_students
 from .errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from .facts_assembly import GUARDIAN_STATUSES, SOURCE_STATUSES, current_record
+from .feed_records import ParsedRecord, RecordChecker
 
 MAX_RECORDS = 10_000
 BATCH_ID_MAX = 100  # the cause "feed:<source>/<batch_id>" and audit subjects stay within 160 characters
-NAME_MAX = 64
 OUTCOMES_MAX = 1000
-RECORD_FIELDS = frozenset({"id_number", "name", "status", "valid_from", "valid_to", "attributes"})
 BODY_FIELDS = frozenset({"batch_id", "records"})
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-CANONICAL_ID = re.compile(r"[0-9]{17}[0-9X]\Z")
-BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+BATCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*\Z")
 
 
 class PayloadTooLarge(DomainError):
@@ -62,48 +54,11 @@ class PayloadTooLarge(DomainError):
 
 
 @dataclass(frozen=True, slots=True)
-class Rejection:
-    """Why one record of a batch was not applied."""
-
-    index: int
-    field: str
-    message: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {"index": self.index, "field": self.field, "message": self.message}
-
-
-class ParsedRecord(NamedTuple):
-    """A valid record, ready to insert (the plain number never leaves this object).
-
-    A named tuple, not a frozen dataclass: a batch makes 10,000 of them, and a tuple is made in a
-    fifth of the time.
-    """
-
-    index: int
-    person_hmac: str
-    person_mask: str
-    name: str
-    status: str
-    valid_from: date
-    valid_to: date | None
-    attributes: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
 class BatchOutcome:
     """The answer to a batch, and whether it is the stored answer to an earlier identical request."""
 
     response: dict[str, Any]
     replayed: bool = False
-
-
-@dataclass(slots=True)
-class Checked:
-    """A batch's records after validation."""
-
-    records: list[ParsedRecord] = field(default_factory=list)
-    rejected: list[Rejection] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------- validation
@@ -140,187 +95,18 @@ def check_body(body: object) -> tuple[str, list[Any]]:
     return batch_id, records  # type: ignore[return-value]
 
 
-class RecordChecker:
-    """Validates one source's records quickly (plain Python; 10,000 records in well under a second)."""
-
-    def __init__(self, source: str, hmac_key: str, today: date) -> None:
-        self.source = source
-        self.allowed = SOURCE_STATUSES[source]
-        self.allowed_set = frozenset(self.allowed)
-        self.key = hmac_key.encode("utf-8")
-        self.keyed = hmac.new(self.key, digestmod="sha256")  # copied per number: cheaper than keying each time
-        self.today = today
-
-    def check(self, records: Sequence[Any]) -> Checked:
-        """Every record validated; a later duplicate of person and status is rejected, naming the first."""
-        out = Checked()
-        first: dict[tuple[str, str], int] = {}
-        for index, raw in enumerate(records):
-            problems: list[Rejection] = []
-            parsed = self.valid(index, raw)
-            if parsed is None:
-                parsed = self.record(index, raw, problems)
-            if parsed is not None:
-                seen = first.setdefault((parsed.person_hmac, parsed.status), index)
-                if seen != index:
-                    problems.append(Rejection(index, "id_number", f"duplicate of record {seen}: same person and status"))
-            if problems:
-                out.rejected.extend(problems)
-            elif parsed is not None:
-                out.records.append(parsed)
-        return out
-
-    def valid(self, index: int, raw: Any) -> ParsedRecord | None:
-        """A record that passes every check, parsed in one go; None sends it to `record`, which names the problems.
-
-        Accepts exactly what `record` accepts without problems (a test holds the two paths equal).
-        """
-        if type(raw) is not dict or not raw.keys() <= RECORD_FIELDS:
-            return None
-        get = raw.get
-        number, name, status = get("id_number"), get("name"), get("status")
-        if (type(number) is not str or not CANONICAL_ID.match(number) or not self._plausible(number)
-                or type(name) is not str or len(name) > NAME_MAX or type(status) is not str
-                or status not in self.allowed_set):
-            return None
-        name = name.strip()
-        valid_from, to_text, attributes = _iso_date(get("valid_from")), get("valid_to"), get("attributes")
-        valid_to = None if to_text is None else _iso_date(to_text)
-        if (not name or valid_from is None or (to_text is not None and (valid_to is None or valid_to <= valid_from))):
-            return None
-        if attributes is None:
-            attributes = {}
-        elif type(attributes) is not dict:
-            return None
-        if status == "disabled":
-            grade = attributes.get("disability_grade")
-            if type(grade) is not int or not 1 <= grade <= 4:
-                return None
-        return ParsedRecord(index, self._hmac(number), mask(number), name, status, valid_from, valid_to, dict(attributes))
-
-    def record(self, index: int, raw: Any, problems: list[Rejection]) -> ParsedRecord | None:
-        """One record, or None with its problems appended."""
-        if not isinstance(raw, Mapping):
-            problems.append(Rejection(index, "record", "must be an object"))
-            return None
-        problems.extend(Rejection(index, str(k), "unknown field") for k in raw if k not in RECORD_FIELDS)
-        number = self._number(index, raw.get("id_number"), problems)
-        name = self._name(index, raw.get("name"), problems)
-        status = self._status(index, raw.get("status"), problems)
-        valid_from = self._date(index, "valid_from", raw.get("valid_from"), problems, required=True)
-        valid_to = self._date(index, "valid_to", raw.get("valid_to"), problems, required=False)
-        if valid_from is not None and valid_to is not None and valid_to <= valid_from:
-            problems.append(Rejection(index, "valid_to", "must be after valid_from"))
-        attributes = self._attributes(index, raw.get("attributes"), status, problems)
-        if problems or number is None or name is None or status is None or valid_from is None or attributes is None:
-            return None
-        return ParsedRecord(index, self._hmac(number), mask(number), name, status, valid_from, valid_to, attributes)
-
-    def _hmac(self, number: str) -> str:
-        """The keyed hash records are matched by (a copy of the keyed object: cheaper than keying each time)."""
-        digest = self.keyed.copy()
-        digest.update(number.encode("ascii"))
-        return digest.hexdigest()
-
-    def _number(self, index: int, value: object, problems: list[Rejection]) -> str | None:
-        if value is None:
-            problems.append(Rejection(index, "id_number", "is required"))
-            return None
-        if type(value) is str and CANONICAL_ID.match(value) and self._plausible(value):
-            return value  # already canonical and valid: what normalise_id_number would return
-        try:
-            return normalise_id_number(value, self.today)
-        except InvalidIdNumber as exc:
-            problems.append(Rejection(index, "id_number", str(exc)))
-            return None
-
-    def _plausible(self, number: str) -> bool:
-        """The checks of `normalise_id_number` on a canonical number, fast; False sends it the slow way for the
-        message."""
-        birth = _birth_date(number[6:14])
-        return (birth is not None and 1900 <= birth.year and birth <= self.today
-                and ric.calc_check_digit(number) == number[17])
-
-    def _name(self, index: int, value: object, problems: list[Rejection]) -> str | None:
-        if value is None:
-            problems.append(Rejection(index, "name", "is required"))
-        elif not isinstance(value, str) or not value.strip():
-            problems.append(Rejection(index, "name", "must be a non-empty string"))
-        elif len(value) > NAME_MAX:
-            problems.append(Rejection(index, "name", f"must have at most {NAME_MAX} characters"))
-        else:
-            return value.strip()
-        return None
-
-    def _status(self, index: int, value: object, problems: list[Rejection]) -> str | None:
-        if value is None:
-            problems.append(Rejection(index, "status", "is required"))
-        elif not isinstance(value, str) or value not in self.allowed:
-            shown = value if isinstance(value, str) else type(value).__name__
-            problems.append(Rejection(
-                index, "status", f"'{shown}' is not a status {self.source} sends; allowed: {', '.join(self.allowed)}"
-            ))
-        else:
-            return value
-        return None
-
-    def _date(self, index: int, name: str, value: object, problems: list[Rejection], *, required: bool) -> date | None:
-        if value is None:
-            if required:
-                problems.append(Rejection(index, name, "is required"))
-            return None
-        if isinstance(value, str) and ISO_DATE.match(value):
-            try:
-                return date.fromisoformat(value)
-            except ValueError:
-                pass
-        problems.append(Rejection(index, name, "must be a date as YYYY-MM-DD"))
-        return None
-
-    def _attributes(
-        self, index: int, value: object, status: str | None, problems: list[Rejection]
-    ) -> dict[str, Any] | None:
-        if value is None:
-            value = {}
-        if not isinstance(value, dict):
-            problems.append(Rejection(index, "attributes", "must be an object"))
-            return None
-        if status == "disabled":
-            grade = value.get("disability_grade")
-            if type(grade) is not int or not 1 <= grade <= 4:
-                problems.append(Rejection(index, "attributes.disability_grade", "must be an integer 1-4 for disabled"))
-                return None
-        return dict(value)
-
-
-def _iso_date(value: object) -> date | None:
-    """A YYYY-MM-DD text as a date, or None for anything else (what `RecordChecker._date` accepts)."""
-    return _parse_iso(value) if type(value) is str else None
-
-
-@lru_cache(maxsize=4096)
-def _parse_iso(value: str) -> date | None:
-    """Cached: a batch repeats a few thousand dates."""
-    if not ISO_DATE.match(value):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-@lru_cache(maxsize=65536)
-def _birth_date(digits: str) -> date | None:
-    """YYYYMMDD as a date, or None; cached (a batch holds a few thousand distinct birth dates)."""
-    try:
-        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
-    except ValueError:
-        return None
-
-
 def body_hash(body: Mapping[str, Any]) -> str:
-    """sha256 of the canonical JSON of the body: the same batch sent again hashes the same."""
-    return hashlib.sha256(audit.canonical(dict(body)).encode("utf-8")).hexdigest()
+    """sha256 of the canonical JSON of the body: the same batch sent again hashes the same.
+
+    An integer past Python's limit on digits written out (4,300) cannot be hashed: only a Python caller can
+    hand one over (the JSON parser does not), and the batch is refused whole, naming `records`.
+    """
+    try:
+        text = audit.canonical(dict(body))
+    except ValueError:
+        raise ValidationFailed({"records": ["hold an integer too long to handle; numbers in a record are small"]}) \
+            from None
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------- applying
