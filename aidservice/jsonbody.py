@@ -16,8 +16,8 @@ Every `request.get_json` (the input guard, webargs through `api.common.JsonBodyP
    out-of-range number with a 422 naming the field. No long digit string is ever given to `int()`.
 
 Anonymous routes take smaller bodies than the global `MAX_CONTENT_LENGTH` (`AID_LOGIN_MAX_BYTES`,
-`AID_EVALUATE_MAX_BYTES`): decided from Content-Length before reading, and a chunked body is cut off at the
-same limit by werkzeug (`request.max_content_length`); both are a 413 naming the limit.
+`AID_EVALUATE_MAX_BYTES`): decided from Content-Length before reading; a chunked body is read at most one byte
+past the limit (`request.max_content_length`) and kept for the parser; both are a 413 naming the limit.
 """
 
 from __future__ import annotations
@@ -127,9 +127,13 @@ def limit_small_bodies() -> None:
     if setting is None:
         return
     limit = int(current_app.config[setting])
-    if request.content_length is not None and request.content_length > limit:
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise BodyTooLarge(limit)
+        return
+    request.max_content_length = limit + 1  # chunked: read at most one byte past the limit, and keep it cached
+    if len(request.get_data(cache=True)) > limit:
         raise BodyTooLarge(limit)
-    request.max_content_length = limit
 
 
 def body_limits(config: Mapping[str, Any]) -> dict[str, int]:

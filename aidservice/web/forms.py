@@ -117,7 +117,7 @@ class ApplicationForm(FlaskForm):
     commitment = BooleanField(validators=[DataRequired("必须签署承诺书。")])
 
     def validate_academic_rank_pct(self, field: MoneyField) -> None:
-        if field.data and not (Decimal("0") <= Decimal(field.data) <= Decimal("100")):
+        if field.data and not field.errors and not (Decimal("0") <= Decimal(field.data) <= Decimal("100")):
             raise ValidationError("请输入 0 到 100 之间的数。")
 
     def declared(self) -> dict[str, Any]:
