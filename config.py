@@ -158,6 +158,9 @@ class Config:
         self.AID_RULES_DIR = env.get("AID_RULES_DIR") or str(REPO_ROOT / "rules")
         self.AID_SCHOOL_YEAR = env.get("AID_SCHOOL_YEAR") or "2020-2021"
         self.MAX_CONTENT_LENGTH = _positive_int(env, "AID_MAX_BODY_BYTES", 16 * MIB)
+        # Anonymous routes take small bodies (413 beyond, aidservice.jsonbody).
+        self.AID_LOGIN_MAX_BYTES = _positive_int(env, "AID_LOGIN_MAX_BYTES", 16 * 1024)
+        self.AID_EVALUATE_MAX_BYTES = _positive_int(env, "AID_EVALUATE_MAX_BYTES", 64 * 1024)
         self.AID_IMPORT_MAX_BYTES = _positive_int(env, "AID_IMPORT_MAX_BYTES", 8 * MIB)
         self.AID_IMPORT_MAX_ROWS = _positive_int(env, "AID_IMPORT_MAX_ROWS", 50_000)
         self.AID_NOTICE_WORKING_DAYS = _positive_int(env, "AID_NOTICE_WORKING_DAYS", 5)

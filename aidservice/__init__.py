@@ -34,6 +34,7 @@ def create_app(config: Config | None = None, *, offline: bool | None = None) -> 
     load_rule_set(app)
     if not offline:
         register_extensions(app)
+        register_json_bodies(app)
         register_blueprints(app)
         register_error_handlers(app)
         register_request_hooks(app)
@@ -97,6 +98,13 @@ def _ensure_sqlite_folder(uri: str) -> None:
     url = make_url(uri)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def register_json_bodies(app: Flask) -> None:
+    """Request bodies parsed within bounds (depth, size, numbers), before any hook or view reads one."""
+    from aidservice.jsonbody import init_json_bodies
+
+    init_json_bodies(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -183,7 +183,7 @@ def _http_detail(error: HTTPException, code: int, errors: Mapping[str, list[str]
     if code == 400 and errors:
         return "The request body could not be read; see errors."
     if code == 413:
-        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        limit = request.max_content_length  # the route's own limit when it set one (aidservice.jsonbody)
         return (
             f"The request body is larger than the limit of {limit} bytes."
             if limit

@@ -8,7 +8,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from aidservice.api.common import Blueprint
+from aidservice.api.common import Blueprint, Date
 from aidservice.engine.result import LEVELS, Result, TraceEntry, fen_to_yuan
 from aidservice.rulesets import current_rules
 from aidservice.services.evaluation import evaluate_facts
@@ -35,7 +35,7 @@ class EvaluateQuerySchema(Schema):
 class EvaluateRequestSchema(Schema):
     """One student's facts, already true on `as_of`; fact names as in GET /api/v1/rules."""
 
-    as_of = fields.Date(required=True, metadata={"description": "evaluation date (ISO 8601)"})
+    as_of = Date(required=True, metadata={"description": "evaluation date (ISO 8601, years 1900-2100)"})
     facts = fields.Dict(
         keys=fields.String(),
         values=fields.Raw(allow_none=True),

@@ -1,12 +1,17 @@
-"""Check and normalise raw facts (JSON or text) into the engine's internal values."""
+"""Check and normalise raw facts (JSON or text) into the engine's internal values.
+
+Numbers are bounded on their text before any exact work (aidservice.engine.numbers): a huge exponent or a
+5,000-digit integer is refused in microseconds, and money never exceeds `numbers.MONEY_MAX` whatever the rules say.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 
 from .model import FactSpec
+from .numbers import CEILINGS, NumberRefused, bounded_decimal, bounded_int
 
 TRUE_TEXT = frozenset({"true", "1", "yes", "y", "t", "是"})
 FALSE_TEXT = frozenset({"false", "0", "no", "n", "f", "否", ""})
@@ -94,42 +99,28 @@ def _enum(spec: FactSpec, value: object) -> str:
 
 
 def _int(value: object, text: bool) -> int:
-    if isinstance(value, bool):
-        raise _Bad("must be an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if text and isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
-    raise _Bad("must be an integer")
+    """An integer fact: a JSON integer (or integral float), or a text of one in text mode; bounded first."""
+    try:
+        return bounded_int(value, text=text)
+    except NumberRefused as exc:
+        raise _Bad(str(exc)) from None
 
 
 def _decimal(value: object, text: bool) -> Decimal:
-    if isinstance(value, bool):
-        raise _Bad("must be a number")
-    if isinstance(value, int | Decimal):
-        exact = Decimal(value)
-    elif isinstance(value, (float, str)):
-        try:
-            exact = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise _Bad("must be a number") from None
-    else:
-        raise _Bad("must be a number")
-    if not exact.is_finite():
-        raise _Bad("must be a finite number")
-    return exact
+    """A number fact as a finite Decimal of bounded size (its text checked before it is parsed)."""
+    try:
+        return bounded_decimal(value)
+    except NumberRefused as exc:
+        raise _Bad(str(exc)) from None
 
 
 def _bounds(spec: FactSpec, value: Fraction) -> None:
+    ceiling = CEILINGS.get(spec.type)
+    high = spec.max if ceiling is None or (spec.max is not None and spec.max <= ceiling) else Fraction(ceiling)
     if spec.min is not None and value < spec.min:
         raise _Bad(f"must be at least {_show(spec.min)}")
-    if spec.max is not None and value > spec.max:
-        raise _Bad(f"must be at most {_show(spec.max)}")
+    if high is not None and value > high:
+        raise _Bad(f"must be at most {_show(high)}")
 
 
 def _show(value: Fraction) -> str:

@@ -18,12 +18,14 @@ from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from aidservice.engine.numbers import INTEGER_LIMIT, MONEY_MAX, NumberRefused, bounded_decimal
 from aidservice.engine.result import fen_to_yuan
 from aidservice.identity import InvalidIdNumber, id_hmac, mask, normalise_id_number
 from aidservice.models import Determination, Guardian, School, Student
 from aidservice.models.rule_set import utcnow
 
 from . import audit
+from . import cells as cell_values
 from .actors import Actor
 from .context import Settings
 from .errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
@@ -69,7 +71,10 @@ class StrictInteger(fields.Integer):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, bool):
             raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
+        number = super()._deserialize(value, attr, data, **kwargs)
+        if abs(number) >= INTEGER_LIMIT:
+            raise ValidationError("is too large")
+        return number
 
 
 class Text(fields.String):
@@ -93,15 +98,18 @@ class IdNumber(fields.String):
 
 
 class Money(fields.Decimal):
-    """Yuan as a string ("1250.00"), at most two decimal places, never negative."""
+    """Yuan as a string ("1250.00"), at most two decimal places, 0 to MONEY_MAX; bounded on its text first."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(as_string=True, validate=validate.Range(min=0, max=10_000_000), **kwargs)
+        super().__init__(as_string=True, validate=validate.Range(min=0, max=MONEY_MAX), **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
         if isinstance(value, bool | float):
             raise ValidationError("must be a string of yuan with two decimal places, e.g. \"1250.00\"")
-        amount = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            amount = bounded_decimal(value)
+        except NumberRefused as exc:
+            raise ValidationError(str(exc)) from None
         if amount != amount.quantize(Decimal("0.01")):
             raise ValidationError("has more than two decimal places (fen)")
         return amount.quantize(Decimal("0.01"))
@@ -1132,29 +1140,10 @@ def _row_payload(columns: _Columns, cells: Sequence[Any], actor: Actor) -> tuple
 
 def _typed(name: str, value: Any) -> Any:
     """A spreadsheet cell as the JSON value the payload schema expects; what cannot be converted stays as is."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
     if name in TEXT_COLUMNS or name == "relation":
-        return value if isinstance(value, str) else str(value)
+        return cell_values.text(value)
     if name in BOOL_FIELDS:
-        return _flag(value)
-    if name == "grade" and isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return value
-
-
-def _flag(value: Any) -> Any:
-    """true/false, 1/0, yes/no, 是/否 as booleans."""
-    from aidservice.engine.facts import FALSE_TEXT, TRUE_TEXT
-
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in TRUE_TEXT:
-            return True
-        if lowered in FALSE_TEXT:
-            return False
+        return cell_values.flag(value)
+    if name == "grade":
+        return cell_values.integer(value)
     return value

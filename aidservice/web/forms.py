@@ -4,7 +4,7 @@ the templates translate; the services check everything again and their messages 
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -20,6 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from aidservice.engine.numbers import MONEY_MAX, NumberRefused, bounded_decimal
 from aidservice.engine.result import LEVELS
 from aidservice.services.applications import NOTE_MAX, RESOLUTIONS
 
@@ -81,20 +82,21 @@ class MoneyField(StringField):
             self.data = ""
             return
         try:
-            amount = Decimal(text)
-        except InvalidOperation:
+            amount = bounded_decimal(text)  # its text checked (length, exponent) before it is made exact
+        except NumberRefused:
             raise ValidationError("请输入金额，如 5000.00。") from None
-        if not amount.is_finite():
-            raise ValidationError("请输入金额，如 5000.00。")
         if amount < 0:
             raise ValidationError("金额不能为负数。")
+        if amount > MONEY_MAX:
+            raise ValidationError("金额不能超过 10000000.00。")
         if amount != amount.quantize(Decimal("0.01")):
             raise ValidationError("金额最多两位小数。")
         self.data = text
 
 
 class ApplicationForm(FlaskForm):
-    household_size = IntegerField(validators=[Optional(), NumberRange(min=1, message="家庭人口数至少为 1。")])
+    household_size = IntegerField(validators=[Optional(), NumberRange(min=1, message="家庭人口数至少为 1。"),
+                                              NumberRange(max=30, message="家庭人口数最多为 30。")])
     per_capita_income = MoneyField(validators=[Optional()])
     academic_rank_pct = MoneyField(validators=[Optional()])
     major_illness = BooleanField()
@@ -115,7 +117,7 @@ class ApplicationForm(FlaskForm):
     commitment = BooleanField(validators=[DataRequired("必须签署承诺书。")])
 
     def validate_academic_rank_pct(self, field: MoneyField) -> None:
-        if field.data and not (Decimal("0") <= Decimal(field.data) <= Decimal("100")):
+        if field.data and not field.errors and not (Decimal("0") <= Decimal(field.data) <= Decimal("100")):
             raise ValidationError("请输入 0 到 100 之间的数。")
 
     def declared(self) -> dict[str, Any]:
