@@ -177,7 +177,7 @@ def _wide(keys: int) -> str:
 
 NUMBERS = ("1e100000000", "-1e100000000", "1E-100000000", "9" * 5000, "-" + "9" * 5000, "0." + "0" * 5000 + "1",
            "123456789012345678901234567890.001", "1" * 31, "NaN", "Infinity", "-Infinity", "-0", "1e308", "4e-324",
-           "-1", "0", "2147483648", "9223372036854775808")
+           "-1", "0", "2147483648", "9223372036854775808", "1" * 30, "-" + "9" * 30)
 STRINGS = ("1e100000000", "9" * 5000, "123456789012345678901234567890.001", "NaN", "Infinity", "-1",
            "٣٢٠١٠٢٢٠٠٨٠٣٠١٠٠١٢", "３２０１０２２００８０３０１００１２", "32010220080301001\u0663",
            "0001-01-01", "9999-12-31", "+10000-01-01", "2020-02-30", "20200901", "\u202e\u202d", "\r\n\t",
@@ -245,3 +245,22 @@ def test_hostile_json_never_answers_500_nor_takes_a_second(
     assert seconds < SECOND, (route.name, seconds, text[:200])
     if status >= 400:
         assert content_type == "application/problem+json", (route.name, status, content_type)
+
+
+INTEGER_FIELDS = [("action", ("version",)), ("quota", ("places",)), ("student", ("grade",)),
+                  ("application", ("declared", "household_size")), ("evaluate", ("facts", "grade")),
+                  ("disability batch", ("records", 0, "attributes", "disability_grade"))]
+
+
+@pytest.mark.databases
+@pytest.mark.parametrize("name, path", INTEGER_FIELDS)
+@pytest.mark.parametrize("number", ["1" * 30, "-" + "9" * 30, "9223372036854775808", "1" * 31, "1e400"])
+def test_an_integer_past_any_column_is_refused_not_sent_to_the_database(
+        call: Callable[[Route, str], tuple[int, str, float]], name: str, path: tuple[Any, ...], number: str) -> None:
+    """30 digits stay an int through the parser: each integer field must refuse it before a query binds it."""
+    route = BY_NAME[name]
+    text = json.dumps(_with_placeholder(route.body, path), ensure_ascii=False)
+    status, content_type, seconds = call(route, text.replace(json.dumps(PLACEHOLDER, ensure_ascii=False), number))
+    assert status < 500 and seconds < SECOND, (name, status)
+    if name != "disability batch":
+        assert status in (409, 422) and content_type == "application/problem+json", (name, status)
