@@ -1,0 +1,188 @@
+"""Hostile clients against the serving layer: per-address rate limits (429 with RateLimit-* and Retry-After),
+long request ids, and the report downloads' Content-Type (issue 15, items 6 and 8)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from aidservice.extensions import db
+from aidservice.models import AuthToken
+from config import ConfigError, DevelopmentConfig, ProductionConfig, TestingConfig
+from tests.conftest import in_ci
+from tests.factories import TEST_PASSWORD, make_user
+from tests.web.conftest import csrf_from
+
+EVALUATE_LIMIT, LOGIN_LIMIT = 3, 3
+EVALUATION = {"as_of": "2020-09-01", "facts": {"stage": "junior", "grade": 1}}
+REDIS_URL = "redis://127.0.0.1:6379/3"
+DEAD_REDIS_URL = "redis://127.0.0.1:1/3"  # nothing listens on port 1
+RATE_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
+
+
+@pytest.fixture
+def app_env() -> dict[str, str]:
+    """This module's apps limit evaluate and sign-in to 3 a minute per address."""
+    return limits_env()
+
+
+def limits_env(**extra: str) -> dict[str, str]:
+    return {"AID_RATELIMIT_ENABLED": "true", "AID_RATELIMIT_EVALUATE": f"{EVALUATE_LIMIT}/minute",
+            "AID_RATELIMIT_LOGIN": f"{LOGIN_LIMIT}/minute", **extra}
+
+
+def evaluate(client: FlaskClient, address: str = "203.0.113.7", **headers: str) -> TestResponse:
+    return client.post("/api/v1/evaluate", json=EVALUATION, headers=headers, environ_base={"REMOTE_ADDR": address})
+
+
+def api_login(client: FlaskClient, password: str, address: str = "203.0.113.7") -> TestResponse:
+    return client.post("/api/v1/auth/login", json={"username": "olga", "password": password},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def web_login(client: FlaskClient, password: str, address: str = "203.0.113.7") -> TestResponse:
+    environ = {"REMOTE_ADDR": address}
+    token = csrf_from(client.get("/login", environ_base=environ).get_data(as_text=True))
+    return client.post("/login", data={"csrf_token": token, "username": "olga", "password": password},
+                       environ_base=environ)
+
+
+def timed(call: Callable[[], TestResponse]) -> tuple[TestResponse, float]:
+    started = time.perf_counter()
+    response = call()
+    return response, time.perf_counter() - started
+
+
+def assert_limited(response: TestResponse, elapsed: float, limit: int) -> None:
+    """A 429 with the limit's headers, answered at once."""
+    assert response.status_code == 429 and elapsed < 1
+    assert response.headers["RateLimit-Limit"] == str(limit) and response.headers["RateLimit-Remaining"] == "0"
+    assert 0 < int(response.headers["Retry-After"]) <= 61 and 0 <= int(response.headers["RateLimit-Reset"]) <= 61
+
+
+# ------------------------------------------------------------------ rate limits
+
+
+def test_the_fourth_evaluation_a_minute_from_one_address_is_a_429_problem_with_ratelimit_headers(
+        client: FlaskClient) -> None:
+    answers = [evaluate(client) for _ in range(EVALUATE_LIMIT)]
+    assert [r.status_code for r in answers] == [200] * EVALUATE_LIMIT
+    assert [r.headers["RateLimit-Remaining"] for r in answers] == ["2", "1", "0"]
+    assert all("Retry-After" not in r.headers for r in answers)  # only a refusal says when to come back
+    response, elapsed = timed(lambda: evaluate(client))
+    assert_limited(response, elapsed, EVALUATE_LIMIT)
+    problem = response.get_json()
+    assert response.mimetype == "application/problem+json"
+    assert problem["status"] == 429 and problem["type"].endswith("/too-many-requests")
+    assert "Too many requests from this address" in problem["detail"] and problem["request_id"]
+
+
+def test_other_addresses_and_other_routes_are_not_limited_by_one_address(client: FlaskClient) -> None:
+    for _ in range(EVALUATE_LIMIT + 1):
+        evaluate(client)
+    assert evaluate(client).status_code == 429
+    assert evaluate(client, address="198.51.100.9").status_code == 200  # another address counts on its own
+    for _ in range(10):
+        health = client.get("/api/v1/health", environ_base={"REMOTE_ADDR": "203.0.113.7"})
+        assert health.status_code == 200 and not any(h in health.headers for h in RATE_HEADERS)
+        rules = client.get("/api/v1/rules", environ_base={"REMOTE_ADDR": "203.0.113.7"})
+        assert rules.status_code == 200 and "RateLimit-Limit" not in rules.headers
+
+
+def test_the_limit_resets_when_its_window_ends(app_factory: Callable[..., Flask]) -> None:
+    client = app_factory(**limits_env(AID_RATELIMIT_EVALUATE="2/second")).test_client()
+    assert [evaluate(client).status_code for _ in range(3)] == [200, 200, 429]
+    refused = evaluate(client)
+    assert refused.status_code == 429
+    time.sleep(int(refused.headers["Retry-After"]))
+    again = evaluate(client)
+    assert again.status_code == 200 and again.headers["RateLimit-Remaining"] == "1"
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_one_counted(app_factory: Callable[..., Flask]) -> None:
+    client = app_factory(**limits_env(AID_PROXY_HOPS="1")).test_client()
+    first = {"X-Forwarded-For": "192.0.2.1"}
+    assert [evaluate(client, address="10.0.0.2", **first).status_code for _ in range(4)] == [200, 200, 200, 429]
+    # the same proxy forwards another client: a count of its own
+    assert evaluate(client, address="10.0.0.2", **{"X-Forwarded-For": "192.0.2.2"}).status_code == 200
+
+
+def test_a_fourth_api_sign_in_a_minute_is_refused_before_the_password_is_checked(app: Flask,
+                                                                                  client: FlaskClient) -> None:
+    make_user(db.session, "auditor", username="olga")
+    db.session.commit()
+    tokens_before = db.session.scalar(sa.select(sa.func.count()).select_from(AuthToken))
+    assert [api_login(client, "wrong password!").status_code for _ in range(LOGIN_LIMIT)] == [401] * LOGIN_LIMIT
+    response, elapsed = timed(lambda: api_login(client, TEST_PASSWORD))
+    assert_limited(response, elapsed, LOGIN_LIMIT)
+    assert response.mimetype == "application/problem+json" and response.get_json()["status"] == 429
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuthToken)) == tokens_before  # no session
+
+
+def test_the_web_sign_in_form_shares_the_limit_and_answers_an_html_page(app: Flask, client: FlaskClient) -> None:
+    make_user(db.session, "auditor", username="olga")
+    db.session.commit()
+    assert [api_login(client, "wrong password!").status_code for _ in range(2)] == [401, 401]
+    assert web_login(client, "wrong password!").status_code == 401  # the third try of this address
+    assert client.get("/login", environ_base={"REMOTE_ADDR": "203.0.113.7"}).status_code == 200  # showing the form
+    response, elapsed = timed(lambda: web_login(client, TEST_PASSWORD))
+    assert_limited(response, elapsed, LOGIN_LIMIT)
+    assert response.mimetype == "text/html" and "429" in response.get_data(as_text=True)
+    assert web_login(client, TEST_PASSWORD, address="198.51.100.9").status_code == 302  # another address signs in
+
+
+def test_a_redis_outage_counts_in_memory_and_never_answers_500(app_factory: Callable[..., Flask],
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    client = app_factory(**limits_env(AID_REDIS_URL=DEAD_REDIS_URL)).test_client()
+    with caplog.at_level(logging.WARNING):
+        answers = [timed(lambda: evaluate(client)) for _ in range(EVALUATE_LIMIT + 1)]
+    assert [r.status_code for r, _ in answers] == [200] * EVALUATE_LIMIT + [429]
+    assert all(elapsed < 1 for _, elapsed in answers)
+    assert answers[-1][0].headers["Retry-After"]
+    assert "falling back to in-memory storage" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]  # no traceback
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test on the machine's Redis; its keys are deleted afterwards."""
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if in_ci():
+            pytest.fail(f"Redis does not answer at {REDIS_URL} (CI=true: Redis is required)")
+        pytest.skip(f"Redis does not answer at {REDIS_URL} ({type(exc).__name__})")
+    prefix = f"h15test:{time.time_ns()}:"
+    yield prefix
+    for key in client.scan_iter(match=f"*{prefix}*"):
+        client.delete(key)
+
+
+def test_two_workers_on_one_redis_share_the_count(app_factory: Callable[..., Flask], redis_prefix: str) -> None:
+    env = limits_env(AID_REDIS_URL=REDIS_URL, AID_REDIS_PREFIX=redis_prefix)
+    first, second = app_factory(**env).test_client(), app_factory(**env).test_client()
+    statuses = [evaluate(worker).status_code for worker in (first, second, first, second)]
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_limits_are_on_in_production_with_sane_defaults_and_off_in_the_test_suite() -> None:
+    secrets = {"SECRET_KEY": "s", "AID_ID_HMAC_KEY": "k", "AID_ID_KEYS": "k1:" + "A" * 43 + "="}
+    for config in (ProductionConfig.from_env(secrets), DevelopmentConfig.from_env({})):
+        assert config.AID_RATELIMIT_ENABLED is True
+        assert (config.AID_RATELIMIT_EVALUATE, config.AID_RATELIMIT_LOGIN) == ("60/minute", "10/minute")
+    assert TestingConfig.from_env({}).AID_RATELIMIT_ENABLED is False
+
+
+@pytest.mark.parametrize("setting", ["AID_RATELIMIT_EVALUATE", "AID_RATELIMIT_LOGIN"])
+def test_a_rate_that_is_not_one_is_a_configuration_error_naming_it(setting: str) -> None:
+    with pytest.raises(ConfigError, match=setting):
+        DevelopmentConfig.from_env({setting: "sixty a minute"})
