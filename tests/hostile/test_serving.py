@@ -15,10 +15,13 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from aidservice.extensions import db
-from aidservice.models import AuthToken
+from aidservice.models import AuditEvent, AuthToken
+from aidservice.services.audit import verify
 from config import ConfigError, DevelopmentConfig, ProductionConfig, TestingConfig
 from tests.conftest import in_ci
 from tests.factories import TEST_PASSWORD, make_user
+from tests.reports_support import Province
+from tests.reports_support import province_fixture as province_fixture  # fixture "province"
 from tests.web.conftest import csrf_from
 
 EVALUATE_LIMIT, LOGIN_LIMIT = 3, 3
@@ -186,3 +189,64 @@ def test_limits_are_on_in_production_with_sane_defaults_and_off_in_the_test_suit
 def test_a_rate_that_is_not_one_is_a_configuration_error_naming_it(setting: str) -> None:
     with pytest.raises(ConfigError, match=setting):
         DevelopmentConfig.from_env({setting: "sixty a minute"})
+
+
+# ------------------------------------------------------------------ request ids
+
+
+LONGEST_ID = ("gw-" + "0123456789abcdef:." * 8)[:128]  # the documented longest X-Request-ID
+
+
+@pytest.mark.databases
+def test_a_128_character_request_id_is_echoed_and_stored_whole_in_the_audit_trail(app: Flask,
+                                                                                   client: FlaskClient) -> None:
+    assert len(LONGEST_ID) == 128
+    make_user(db.session, "auditor", username="olga")
+    db.session.commit()
+    response, elapsed = timed(lambda: client.post(
+        "/api/v1/auth/login", json={"username": "olga", "password": TEST_PASSWORD},
+        headers={"X-Request-ID": LONGEST_ID}))
+    assert response.status_code == 200, response.get_json()
+    assert response.headers["X-Request-ID"] == LONGEST_ID and elapsed < 1
+    stored = db.session.scalars(sa.select(AuditEvent.request_id).where(AuditEvent.action == "auth.login")).all()
+    assert stored == [LONGEST_ID]
+    assert verify(db.session)[1] is None  # the chain, which hashes the id, still verifies
+
+
+def test_a_129_character_request_id_is_replaced_by_a_generated_one(client: FlaskClient) -> None:
+    response = client.get("/api/v1/health", headers={"X-Request-ID": LONGEST_ID + "9"})
+    assert response.status_code == 200 and response.headers["X-Request-ID"] != LONGEST_ID + "9"
+    assert len(response.headers["X-Request-ID"]) == 32
+
+
+# ------------------------------------------------------------------ report downloads: one charset
+
+REPORT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "html": "text/html; charset=utf-8",
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(REPORT_TYPES))
+def test_an_api_report_carries_exactly_one_charset(client: FlaskClient, province: Province, fmt: str) -> None:
+    response = client.get("/api/v1/reports/regions", query_string={"period": "2020-2021-autumn", "format": fmt},
+                          headers=province.headers("province_admin"))
+    body = response.get_data()  # the streamed report read whole, before any assertion
+    assert response.status_code == 200, body[:300]
+    assert response.headers["Content-Type"] == REPORT_TYPES[fmt]
+    assert response.headers["Content-Type"].count("charset") == (1 if fmt in ("csv", "html") else 0)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_web_report_download_carries_exactly_one_charset(client: FlaskClient, province: Province,
+                                                           fmt: str) -> None:
+    with client.session_transaction() as session:
+        session["token"] = province.tokens["province_admin"]
+        session["user"] = {"username": "province_admin-320000", "role": "province_admin", "school_code": None,
+                           "region_code": "320000"}
+    response = client.get(f"/reports/regions/download?period=2020-2021-autumn&format={fmt}")
+    body = response.get_data()  # the streamed report read whole, before any assertion
+    assert response.status_code == 200, body[:300]
+    assert response.headers["Content-Type"] == REPORT_TYPES[fmt]
