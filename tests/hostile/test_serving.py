@@ -4,8 +4,12 @@ long request ids, and the report downloads' Content-Type (issue 15, items 6 and 
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -17,7 +21,7 @@ from werkzeug.test import TestResponse
 from aidservice.extensions import db
 from aidservice.models import AuditEvent, AuthToken
 from aidservice.services.audit import verify
-from config import ConfigError, DevelopmentConfig, ProductionConfig, TestingConfig
+from config import REPO_ROOT, ConfigError, DevelopmentConfig, ProductionConfig, TestingConfig
 from tests.conftest import in_ci
 from tests.factories import TEST_PASSWORD, make_user
 from tests.reports_support import Province
@@ -250,3 +254,47 @@ def test_a_web_report_download_carries_exactly_one_charset(client: FlaskClient, 
     body = response.get_data()  # the streamed report read whole, before any assertion
     assert response.status_code == 200, body[:300]
     assert response.headers["Content-Type"] == REPORT_TYPES[fmt]
+
+
+# ------------------------------------------------------------------ gunicorn.conf.py
+
+SHIPPED = {"bind": "['127.0.0.1:5000']", "workers": "2", "worker_class": "sync", "timeout": "30",
+           "graceful_timeout": "20", "max_requests": "1000", "max_requests_jitter": "100",
+           "control_socket_disable": "True", "accesslog": "None"}
+
+
+def gunicorn_settings(config: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """gunicorn's own reading of a config file (--print-config loads it, and the app, then exits)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AID_") and k != "PORT"}
+    return subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--print-config", "-c", config, "wsgi:app"], cwd=REPO_ROOT,
+        env={**clean, "PYTHONPATH": str(REPO_ROOT), "DATABASE_URL": f"sqlite:///{tmp_path / 'g.sqlite3'}", **env},
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def printed(output: str) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in output.splitlines() if "=" in line)
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+@pytest.mark.parametrize("config", ["gunicorn.conf.py", "python:aidservice.gunicorn_conf"])
+def test_the_shipped_gunicorn_config_loads_with_its_values(config: str, tmp_path: Path) -> None:
+    result = gunicorn_settings(config, tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    settings = printed(result.stdout)
+    assert {name: settings[name] for name in SHIPPED} == SHIPPED
+
+
+def test_the_gunicorn_config_takes_port_workers_and_worker_class_from_the_environment(tmp_path: Path) -> None:
+    result = gunicorn_settings("gunicorn.conf.py", tmp_path, PORT="5999", AID_WORKERS="4",
+                               AID_WORKER_CLASS="gevent", AID_WORKER_TIMEOUT="45")
+    assert result.returncode == 0, result.stderr[-2000:]
+    settings = printed(result.stdout)
+    assert (settings["bind"], settings["workers"], settings["worker_class"], settings["timeout"]) == (
+        "['127.0.0.1:5999']", "4", "gevent", "45")
+
+
+def test_a_wrong_worker_class_stops_gunicorn_naming_the_variable(tmp_path: Path) -> None:
+    result = gunicorn_settings("gunicorn.conf.py", tmp_path, AID_WORKER_CLASS="threads")
+    assert result.returncode != 0 and "AID_WORKER_CLASS" in result.stderr
