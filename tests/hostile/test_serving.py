@@ -142,7 +142,8 @@ def test_the_web_sign_in_form_shares_the_limit_and_answers_an_html_page(app: Fla
     assert client.get("/login", environ_base={"REMOTE_ADDR": "203.0.113.7"}).status_code == 200  # showing the form
     response, elapsed = timed(lambda: web_login(client, TEST_PASSWORD))
     assert_limited(response, elapsed, LOGIN_LIMIT)
-    assert response.mimetype == "text/html" and "429" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert response.mimetype == "text/html" and "429" in page and "请求过于频繁" in page
     assert web_login(client, TEST_PASSWORD, address="198.51.100.9").status_code == 302  # another address signs in
 
 
