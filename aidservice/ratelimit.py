@@ -22,6 +22,7 @@ use has the limits too) wraps the marked views of that app with its own Limiter,
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 MARK = "_aid_rate_limit"
 EXTENSION = "aid_limiter"
 RESET_AT = "X-Aid-RateLimit-Reset-At"  # Flask-Limiter's timestamp, turned into RateLimit-Reset seconds below
+LIMITER_LOGGER = "flask-limiter"
+"""Its INFO line for each refusal names the client's address; the access line already records the 429."""
 LIMITER_RETRY_AFTER = "X-Aid-RateLimit-Retry-After"  # Flask-Limiter sends one on every answer; a 429 keeps it
 HEADERS = {
     HeaderNames.LIMIT: "RateLimit-Limit",
@@ -132,6 +135,7 @@ def register_rate_limits(app: Flask) -> None:
     """Wrap this app's marked views with its own Limiter; nothing when AID_RATELIMIT_ENABLED is false."""
     if not app.config.get("AID_RATELIMIT_ENABLED"):
         return
+    logging.getLogger(LIMITER_LOGGER).setLevel(logging.WARNING)  # no client addresses in the logs
     app.after_request(standard_headers)  # before the limiter's own hook, so it runs after it (reverse order)
     limiter = build_limiter(app.config)
     limiter.init_app(app)

@@ -79,7 +79,8 @@ def assert_limited(response: TestResponse, elapsed: float, limit: int) -> None:
 
 
 def test_the_fourth_evaluation_a_minute_from_one_address_is_a_429_problem_with_ratelimit_headers(
-        client: FlaskClient) -> None:
+        client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     answers = [evaluate(client) for _ in range(EVALUATE_LIMIT)]
     assert [r.status_code for r in answers] == [200] * EVALUATE_LIMIT
     assert [r.headers["RateLimit-Remaining"] for r in answers] == ["2", "1", "0"]
@@ -90,6 +91,7 @@ def test_the_fourth_evaluation_a_minute_from_one_address_is_a_429_problem_with_r
     assert response.mimetype == "application/problem+json"
     assert problem["status"] == 429 and problem["type"].endswith("/too-many-requests")
     assert "Too many requests from this address" in problem["detail"] and problem["request_id"]
+    assert "203.0.113.7" not in caplog.text  # the client's address is not logged
 
 
 def test_other_addresses_and_other_routes_are_not_limited_by_one_address(client: FlaskClient) -> None:
