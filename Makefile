@@ -43,8 +43,9 @@ run: install
 	@echo "API docs:    http://127.0.0.1:$${PORT:-5000}/api/v1/docs"
 	@echo "health:      http://127.0.0.1:$${PORT:-5000}/api/v1/health"
 	@if [ -f instance/demo-logins.txt ]; then echo "demo logins:"; cat instance/demo-logins.txt; fi
-	@# no control socket: it lives at one path in $$HOME, so two servers (or checkouts) would fight over it
-	exec $(VENV)/bin/gunicorn --no-control-socket -w 2 -b 127.0.0.1:$${PORT:-5000} wsgi:app
+	@# gunicorn.conf.py: 127.0.0.1:$$PORT, 2 sync workers, timeout 30 s, a worker replaced after ~1000 requests,
+	@# no control socket (it lives at one path in $$HOME, so two servers or checkouts would fight over it)
+	exec $(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: install
 	$(VENV)/bin/ruff check .

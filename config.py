@@ -9,6 +9,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
 
+from limits import parse_many
+
 REPO_ROOT = Path(__file__).resolve().parent
 MIB = 1024 * 1024
 DEV_SECRET = "dev-only-insecure-secret"  # development/testing only; production refuses to start without one
@@ -41,6 +43,10 @@ def engine_options(url: str, env: Mapping[str, str] | None = None) -> dict[str, 
     env = env or {}
     # hide_parameters: a database error's text (logged with a 500) never carries the row's personal data
     options: dict[str, Any] = {"hide_parameters": True}
+    if url.startswith("sqlite"):
+        # sqlite3's timeout is SQLite's busy_timeout: a writer waits this long for another to finish (and writes
+        # start with BEGIN IMMEDIATE, aidservice.extensions, so the wait applies) before the request fails.
+        options["connect_args"] = {"timeout": _positive_int(env, "AID_SQLITE_BUSY_TIMEOUT_MS", 10_000) / 1000}
     if url.startswith("postgresql"):
         options["connect_args"] = {"connect_timeout": 5}
         options["pool_size"] = _positive_int(env, "AID_DB_POOL_SIZE", 10)
@@ -93,6 +99,16 @@ def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{key} must be true or false, got {raw!r}")
+
+
+def _rate(env: Mapping[str, str], key: str, default: str) -> str:
+    """A rate limit in the limits library's notation (`60/minute`, `10 per minute;100/hour`), naming a bad one."""
+    value = (env.get(key) or default).strip()
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{key} must be a rate such as 60/minute or 10 per minute;100/hour, got {value!r}") from None
+    return value
 
 
 def _holidays(env: Mapping[str, str], key: str) -> tuple[date, ...]:
@@ -148,6 +164,7 @@ class Config:
     dev_defaults: ClassVar[bool] = False
     default_log_level: ClassVar[str] = "INFO"
     login_throttle_default: ClassVar[str | None] = None  # None: Redis when a URL is set, else the database
+    rate_limits_by_default: ClassVar[bool] = True
 
     def __init__(self, env: Mapping[str, str]) -> None:
         """Read every environment-dependent value now, once."""
@@ -183,6 +200,7 @@ class Config:
         self._jobs(env)
         self.AID_REDIS_PREFIX = env.get("AID_REDIS_PREFIX") or "aidservice:"
         self.AID_LOGIN_THROTTLE = self._login_throttle(env)
+        self._rate_limits(env)
 
     def _jobs(self, env: Mapping[str, str]) -> None:
         """Background jobs: RQ on Redis when a URL is set, else in-process (see aidservice/jobs)."""
@@ -206,6 +224,13 @@ class Config:
         if backend == "redis" and not self.AID_REDIS_URL:
             raise ConfigError("AID_LOGIN_THROTTLE=redis needs AID_REDIS_URL (or REDIS_URL)")
         return backend
+
+    def _rate_limits(self, env: Mapping[str, str]) -> None:
+        """Per-address request limits of the anonymous routes (aidservice/ratelimit.py), counted in Redis when
+        AID_REDIS_URL is set (shared by every worker), else in each process's memory."""
+        self.AID_RATELIMIT_ENABLED = _flag(env, "AID_RATELIMIT_ENABLED", self.rate_limits_by_default)
+        self.AID_RATELIMIT_EVALUATE = _rate(env, "AID_RATELIMIT_EVALUATE", "60/minute")
+        self.AID_RATELIMIT_LOGIN = _rate(env, "AID_RATELIMIT_LOGIN", "10/minute")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -249,6 +274,7 @@ class TestingConfig(Config):
     dev_defaults = True
     default_log_level = "DEBUG"  # the suite's log scan sees every record (tests/log_scan_support.py)
     login_throttle_default = "memory"  # tests choose the database or Redis backend explicitly
+    rate_limits_by_default = False  # the suite signs in and evaluates far more often; tests/hostile turns them on
 
 
 class ProductionConfig(Config):

@@ -36,6 +36,7 @@ def create_app(config: Config | None = None, *, offline: bool | None = None) -> 
         register_extensions(app)
         register_json_bodies(app)
         register_blueprints(app)
+        register_rate_limits(app)
         register_error_handlers(app)
         register_request_hooks(app)
         register_security(app)
@@ -114,6 +115,13 @@ def register_blueprints(app: Flask) -> None:
 
     register_api(app)
     register_web(app)
+
+
+def register_rate_limits(app: Flask) -> None:
+    """Per-address limits of the anonymous routes (evaluate, sign-in), on every app that serves them."""
+    from aidservice.ratelimit import register_rate_limits as register
+
+    register(app)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import suppress
 from typing import Any
 
 import marshmallow as ma
@@ -49,19 +50,49 @@ def decimal_as_sent(_converter: Any, field: ma.fields.Field, ret: dict[str, Any]
             **({"description": described} if described else {})}
 
 
+SQLITE_BEGIN = "aid_sqlite_begin"
+"""Connection execution option: how a SQLite transaction begins. IMMEDIATE (the default) takes the write lock at
+BEGIN, waiting up to the busy timeout (AID_SQLITE_BUSY_TIMEOUT_MS) for another writer to finish. DEFERRED, for
+the routes marked read-only (aidservice.api.reads), takes no lock: in WAL mode a reader never waits for a writer.
+
+Why not DEFERRED everywhere: a deferred transaction that reads and then writes must upgrade its read lock, and
+when another connection holds the write lock SQLite refuses the upgrade with SQLITE_BUSY at once, without
+calling the busy handler (waiting could deadlock two upgraders), so concurrent writers got 503s instead of
+taking turns.
+"""
+SQLITE_BEGINS = {"IMMEDIATE": "BEGIN IMMEDIATE", "DEFERRED": "BEGIN DEFERRED"}
+
+
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    """SQLite ignores foreign keys unless asked; and the driver's own BEGIN handling breaks SAVEPOINTs."""
+    """SQLite ignores foreign keys unless asked; WAL lets readers and the writer proceed together; and the driver's
+    own BEGIN handling breaks SAVEPOINTs."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        _write_ahead_log(cursor)
         cursor.close()
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself, see _sqlite_begin
 
 
+def _write_ahead_log(cursor: sqlite3.Cursor) -> None:
+    """WAL journal for file databases (kept in the file: set once, a no-op after); `:memory:` stays as it is.
+
+    A file that cannot switch (read-only, or another connection mid-transaction at the first switch) keeps its
+    journal mode: the service still works, readers may then wait for a commit.
+    """
+    databases = cursor.execute("PRAGMA database_list").fetchall()
+    if not any(name == "main" and path for _seq, name, path in databases):
+        return
+    with suppress(sqlite3.OperationalError):
+        cursor.execute("PRAGMA journal_mode=WAL")
+
+
 def _sqlite_begin(connection: Connection) -> None:
-    """Start SQLite transactions explicitly (SQLAlchemy's pysqlite recipe), so nested transactions work."""
+    """Start SQLite transactions explicitly (SQLAlchemy's pysqlite recipe), so nested transactions work; writes
+    begin IMMEDIATE unless the connection was marked DEFERRED (SQLITE_BEGIN)."""
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        mode = connection.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
+        connection.exec_driver_sql(SQLITE_BEGINS[mode])
 
 
 event.listen(Engine, "connect", _sqlite_connect)
@@ -70,4 +101,4 @@ event.listen(Engine, "begin", _sqlite_begin)
 db = SQLAlchemy(model_class=Base)
 api = AidApi()
 
-__all__ = ["api", "db"]
+__all__ = ["SQLITE_BEGIN", "api", "db"]

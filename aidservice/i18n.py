@@ -454,6 +454,7 @@ EN: dict[str, str] = {
     "您访问的页面不存在，或该记录已被删除。": "The page does not exist, or the record was removed.",
     "请求无法处理，请返回上一页重试。": "The request could not be handled; go back and try again.",
     "服务器暂时无法完成请求。": "The server could not complete the request.",
+    "请求过于频繁，请稍后再试。": "Too many requests; wait a moment and try again.",
     "表单已过期或来源无法验证，请返回上一页、刷新后重试。": "The form has expired or its origin could not be verified; go back, reload the page and try again.",
 }
 

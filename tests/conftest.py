@@ -24,7 +24,7 @@ from sqlalchemy import orm
 from sqlalchemy.engine import Connection, make_url
 
 from aidservice import create_app
-from aidservice.extensions import db
+from aidservice.extensions import SQLITE_BEGIN, db
 from config import REPO_ROOT, TestingConfig, database_url
 from tests.log_scan_support import LogScan
 
@@ -192,7 +192,9 @@ def app(db_url: str, app_env: dict[str, str]) -> Iterator[Flask]:
     application = create_app(make_config(db_url, **app_env))
     application.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
     with application.app_context():
-        connection = db.engine.connect()
+        # Deferred on SQLite: the harness's outer transaction takes the write lock at its first write, as before
+        # writes began IMMEDIATE, so a second app a test builds on this database may still read and write.
+        connection = db.engine.connect().execution_options(**{SQLITE_BEGIN: "DEFERRED"})
         outer = connection.begin()
         original = db.session
         db.session = _bind_session_to(connection)

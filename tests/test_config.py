@@ -107,10 +107,15 @@ def test_body_limit_must_be_a_positive_integer(raw: str) -> None:
         TestingConfig.from_env({"AID_MAX_BODY_BYTES": raw})
 
 
-def test_postgres_connections_time_out_quickly_sqlite_needs_no_option() -> None:
+def test_postgres_connections_time_out_quickly_sqlite_writers_wait_for_each_other() -> None:
     pg = TestingConfig.from_env({"DATABASE_URL": "postgresql://postgres@127.0.0.1/x"})
     assert pg.SQLALCHEMY_ENGINE_OPTIONS["connect_args"] == {"connect_timeout": 5}
-    assert "connect_args" not in TestingConfig.from_env({}).SQLALCHEMY_ENGINE_OPTIONS
+    # sqlite3's timeout is SQLite's busy_timeout, in seconds (issue 15: writers wait instead of failing)
+    assert TestingConfig.from_env({}).SQLALCHEMY_ENGINE_OPTIONS["connect_args"] == {"timeout": 10.0}
+    waits = TestingConfig.from_env({"AID_SQLITE_BUSY_TIMEOUT_MS": "2500"}).SQLALCHEMY_ENGINE_OPTIONS
+    assert waits["connect_args"] == {"timeout": 2.5}
+    with pytest.raises(ConfigError, match="AID_SQLITE_BUSY_TIMEOUT_MS"):
+        TestingConfig.from_env({"AID_SQLITE_BUSY_TIMEOUT_MS": "0"})
 
 
 def test_postgres_pool_is_sized_from_the_environment_and_pings_only_idle_connections() -> None:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from aidservice.engine import load_rules
-from aidservice.extensions import db
+from aidservice.extensions import SQLITE_BEGIN, db
 from aidservice.models import RuleSet
 from aidservice.services.rule_sets import publish_current, published_files
 from config import REPO_ROOT
@@ -76,7 +76,9 @@ def test_publish_command_stores_the_running_rule_set_once(app: Flask) -> None:
 def test_commits_in_a_test_are_invisible_outside_it(app: Flask) -> None:
     db.session.add(RuleSet(version="sha256:isolation-check", files={}))
     db.session.commit()
-    with db.engine.connect() as other:
+    # a reader, as a read-only route reads: on SQLite a connection that begins IMMEDIATE would wait for the
+    # write lock this test's transaction holds
+    with db.engine.connect().execution_options(**{SQLITE_BEGIN: "DEFERRED"}) as other:
         seen = other.scalar(sa.select(sa.func.count()).select_from(RuleSet.__table__))
     assert seen == 0
     assert db.session.get(RuleSet, "sha256:isolation-check") is not None

@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from aidservice.api.common import Blueprint, Date
 from aidservice.engine.result import LEVELS, Result, TraceEntry, fen_to_yuan
+from aidservice.ratelimit import rate_limited
 from aidservice.rulesets import current_rules
 from aidservice.services.evaluation import evaluate_facts
 
@@ -97,12 +98,14 @@ class EvaluationSchema(Schema):
 
 
 @blp.route("", methods=["POST"])
+@rate_limited("evaluate")
 @blp.arguments(EvaluateQuerySchema, location="query", as_kwargs=False)
 @blp.arguments(EvaluateRequestSchema)
 @blp.response(200, EvaluationSchema)
 @blp.alt_response(400, response="BAD_REQUEST", description="Malformed JSON body")
 @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="Body over the size limit")
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE", description="Body is not application/json")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS", description="Too many requests from this address (AID_RATELIMIT_EVALUATE)")
 def evaluate(query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """Validate the facts against the fact catalogue, evaluate them on `as_of`, explain the result."""
     rules = current_rules()

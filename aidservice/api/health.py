@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from aidservice.api.common import Blueprint
+from aidservice.api.reads import read_only
 from aidservice.extensions import db
 from aidservice.rulesets import current_rules
 from aidservice.services.health import database_available
@@ -23,6 +24,7 @@ class HealthSchema(Schema):
 
 
 @blp.route("", methods=["GET"])
+@read_only  # never waits for a writer's lock on SQLite
 @blp.response(200, HealthSchema)
 @blp.alt_response(
     503, schema=HealthSchema, description="The database does not answer (load balancers: not ready)"

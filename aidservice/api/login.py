@@ -12,6 +12,7 @@ from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint, DateTime
 from aidservice.extensions import db
 from aidservice.models import ROLES
+from aidservice.ratelimit import rate_limited
 from aidservice.requestid import current_request_id
 from aidservice.services.accounts import NO_THROTTLE, PASSWORD_MAX, login, logout
 from aidservice.services.auth import AuthenticationFailed
@@ -47,11 +48,13 @@ class SessionSchema(Schema):
 
 
 @blp.route("/login", methods=["POST"])
+@rate_limited("login")
 @blp.arguments(LoginSchema)
 @blp.response(200, SessionSchema)
 @blp.alt_response(401, response="UNAUTHORIZED", description="Unknown user or wrong password (one message for both)")
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE", description="Body is not application/json")
-@blp.alt_response(429, response="TOO_MANY_REQUESTS", description="Too many failed sign-ins: locked for a while")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS", description="Too many failed sign-ins: locked for a while; or too many "
+                                                                 "sign-ins from this address (AID_RATELIMIT_LOGIN)")
 def sign_in(body: dict[str, Any]) -> dict[str, Any]:
     """Check the password and open a session; the token is returned once and stored only as a hash."""
     try:

@@ -8,7 +8,9 @@ to hold. A route is marked with `@read_only`; a guard refuses any write in such 
 error: 500, nothing stored), so the mark cannot turn a write into one that skips the audit hook at commit.
 The guard is armed on every database, so the whole test suite checks the marked routes; the autocommit is for
 PostgreSQL only (SQLite's statements are in-process calls, and a test's session joined to an outer transaction
-keeps it).
+keeps it). On SQLite, where every other transaction begins IMMEDIATE (takes the write lock at once, see
+aidservice.extensions), a read-only route's transaction begins DEFERRED: it takes no write lock, so in WAL mode
+it neither waits for a writer nor makes one wait.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from aidservice.extensions import db
+from aidservice.extensions import SQLITE_BEGIN, db
 
 F = TypeVar("F", bound=Callable[..., Any])
 MARK = "_aid_read_only"
@@ -39,15 +42,24 @@ def read_only(view: F) -> F:
 
 
 def begin_read_only() -> None:
-    """Before a read-only route: the guard armed and, on PostgreSQL, the session's connection in autocommit."""
+    """Before a read-only route: the guard armed; on PostgreSQL the session's connection in autocommit, on SQLite
+    its transaction deferred (no write lock)."""
     view = current_app.view_functions.get(request.endpoint or "")
     if not getattr(view, MARK, False):
         return
     session = db.session()
     session.info[READ_ONLY] = True
     bind = session.get_bind()
-    if isinstance(bind, Engine) and bind.dialect.name == "postgresql" and not session.in_transaction():
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    if not isinstance(bind, Engine) or session.in_transaction():
+        return
+    options = {"postgresql": {"isolation_level": "AUTOCOMMIT"},
+               "sqlite": {SQLITE_BEGIN: "DEFERRED"}}.get(bind.dialect.name)  # SQLite: no write lock, no wait
+    if options is None:
+        return
+    try:
+        session.connection(execution_options=options)
+    except SQLAlchemyError:
+        session.rollback()  # the database is down: the view meets it and answers (health says "unavailable")
 
 
 def end_read_only(_error: BaseException | None) -> None:

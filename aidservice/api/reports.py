@@ -93,7 +93,8 @@ def download(report_id: int) -> Response:
     entry, content = archive.download(db.session, actor=current_actor(), settings=api_settings.settings(),
                                       report_id=report_id, request_id=current_request_id())
     db.session.commit()
-    response = Response(content, mimetype=entry["media_type"], headers={
+    # content_type, not mimetype: the media type names its charset already (werkzeug would add a second one)
+    response = Response(content, content_type=entry["media_type"], headers={
         "Content-Disposition": f'attachment; filename="{entry["filename"]}"',
         "X-Content-SHA256": entry["content_hash"],
         "X-Report-As-Of": entry["as_of"],
@@ -122,7 +123,8 @@ def get_report(query: dict[str, Any], kind: str) -> Response:
     session.commit()  # the audit event is kept even if the client stops reading
     disposition = "inline" if made.format in ("json", "html") else "attachment"
     # the request context is kept while the body streams, so the session and the app stay reachable
-    response = Response(stream_with_context(_closing(made.chunks, session)), mimetype=made.media_type, headers={
+    # content_type, not mimetype: the media type names its charset already (werkzeug would add a second one)
+    response = Response(stream_with_context(_closing(made.chunks, session)), content_type=made.media_type, headers={
         "Content-Disposition": f'{disposition}; filename="{made.filename}"',
         "X-Report-As-Of": made.as_of,
     })

@@ -6,6 +6,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from werkzeug.wrappers import Response
 
 from aidservice.extensions import db
+from aidservice.ratelimit import rate_limited
 from aidservice.requestid import current_request_id
 from aidservice.services import accounts
 from aidservice.services.auth import AuthenticationFailed
@@ -20,6 +21,7 @@ from .ui import _
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@rate_limited("login")  # POST only: a sign-in attempt
 def login() -> Response | tuple[str, int] | str:
     if web_session.current_actor() is not None and request.method == "GET":
         return redirect(url_for("web.dashboard"))

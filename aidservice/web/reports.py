@@ -75,7 +75,8 @@ def report_download(kind: str) -> Response:
     )
     session.commit()  # the audit event is kept even if the download is abandoned
     # stream_with_context: the rows are read while streaming, and the session needs the app context then
-    return Response(stream_with_context(_closing(made.chunks, session)), mimetype=made.media_type,
+    # content_type, not mimetype: the media type names its charset already (werkzeug would add a second one)
+    return Response(stream_with_context(_closing(made.chunks, session)), content_type=made.media_type,
                     headers={"Content-Disposition": f'attachment; filename="{made.filename}"'})
 
 
