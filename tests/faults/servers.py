@@ -130,20 +130,29 @@ def listening_socket(preferred: int) -> socket.socket:
 
 
 class Gunicorn:
-    """`gunicorn wsgi:app` with its own workers on a free port, as `make run` serves the app."""
+    """`gunicorn wsgi:app` with its own workers on a free port, as `make run` serves the app.
+
+    `shipped`: with the repository's gunicorn.conf.py (its timeout, max_requests, no control socket), workers
+    and worker class passed as its environment variables; otherwise with the fault tests' own flags (a longer
+    timeout, a short graceful one).
+    """
 
     def __init__(self, env: Mapping[str, str], *, workers: int = 2, preferred_port: int = 5308,
                  app: str = "wsgi:app", log: Path | None = None, prefix: Sequence[str] = (),
-                 worker_class: str = "sync") -> None:
+                 worker_class: str = "sync", shipped: bool = False) -> None:
         listener = listening_socket(preferred_port)
         self.port = listener.getsockname()[1]
         self.log = log
         out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed in stop()
         self._out = out
+        if shipped:
+            flags = ["-c", "gunicorn.conf.py"]
+            env = {"AID_WORKERS": str(workers), "AID_WORKER_CLASS": worker_class, **env}
+        else:
+            flags = ["--no-control-socket", "-k", worker_class, "-w", str(workers), "--timeout", "60",
+                     "--graceful-timeout", "2"]
         self.process = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "gunicorn", "--no-control-socket", "-k", worker_class, "-w", str(workers),
-             "--timeout", "60",
-             "--graceful-timeout", "2", "-b", f"fd://{listener.fileno()}", app],
+            [*prefix, sys.executable, "-m", "gunicorn", *flags, "-b", f"fd://{listener.fileno()}", app],
             cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env},
             stdout=out, stderr=out, start_new_session=True, pass_fds=(listener.fileno(),),
         )

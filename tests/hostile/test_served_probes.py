@@ -43,7 +43,8 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """gunicorn with the shipped configuration on a committed SQLite database holding a school and callers."""
+    """gunicorn with the shipped gunicorn.conf.py (2 sync workers, as `make run`) on a committed SQLite database
+    holding a school and its callers."""
     folder = tmp_path_factory.mktemp("served-probes")
     url = next(scratch_database(f"sqlite:///{folder / 'x.sqlite3'}", folder))
     app = committed_app(url)
@@ -53,7 +54,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         agency = make_client(db.session, "civil_affairs")
         db.session.commit()
         db.engine.dispose()
-    server = Gunicorn({"DATABASE_URL": url}, log=folder / "gunicorn.log")
+    server = Gunicorn({"DATABASE_URL": url, "AID_ENV": "development"}, log=folder / "gunicorn.log", shipped=True)
     try:
         yield Served(server, officer, agency, url, frozenset(server.worker_pids()))
     finally:

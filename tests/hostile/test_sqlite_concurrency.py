@@ -8,9 +8,6 @@ WAL mode a read-only route answers without waiting for the writers.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +23,7 @@ from aidservice.extensions import db
 from aidservice.models import Student
 from config import REPO_ROOT
 from tests.factories import id_number, make_school, make_user
-from tests.faults.servers import listening_socket, request
+from tests.faults.servers import Gunicorn, request
 from tests.feeds_support import committed_app, scratch_database
 
 CLIENTS, WRITES = 6, 30
@@ -61,33 +58,13 @@ def served(tmp_path: Path) -> Iterator[Served]:
         _user, token = make_user(db.session, "school_officer", school_code=SCHOOL)
         db.session.commit()
         db.engine.dispose()
-    listener = listening_socket(5317)
-    port = listener.getsockname()[1]
     log = tmp_path / "gunicorn.log"
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "DATABASE_URL": url, "AID_ENV": "development",
-           "AID_RULES_DIR": str(REPO_ROOT / "rules"), "AID_WORKERS": "2", "AID_WORKER_CLASS": "sync"}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b", f"fd://{listener.fileno()}", "wsgi:app"],
-            cwd=REPO_ROOT, env=env, stdout=out, stderr=out, start_new_session=True, pass_fds=(listener.fileno(),),
-        )
-    listener.close()
+    server = Gunicorn({"DATABASE_URL": url, "AID_ENV": "development", "AID_RULES_DIR": str(REPO_ROOT / "rules")},
+                      workers=2, preferred_port=5317, log=log, shipped=True)
     try:
-        _wait_ready(process, port, log)
-        yield Served(port, token, url, log)
+        yield Served(server.port, token, url, log)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-        if request("GET", port, "/api/v1/health", timeout=5).status == 200:
-            return
-        time.sleep(0.1)
-    raise AssertionError("gunicorn did not answer within 60 s")
+        server.stop()
 
 
 def test_six_clients_writing_students_at_once_get_no_error_and_reads_do_not_wait(served: Served) -> None:
