@@ -28,7 +28,7 @@ from .actors import Actor
 from .context import Settings
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .regions import check_code, city_code_of, resolve_region
-from .spreadsheets import XLSX_MAGIC, id_number_problem, read_table
+from .spreadsheets import XLSX_MAGIC, id_number_problem, iter_table
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 CODE_MESSAGE = "1-32 letters, digits, - or _"
@@ -958,12 +958,12 @@ def import_student_file(
     Guardians are columns `guardian1_id_number, guardian1_name, guardian1_relation, guardian2_…`;
     `school_code` may be left out by a school officer (their school). All-or-nothing unless `partial`.
     """
-    table = read_table(filename, data, max_rows)
-    header, body = table[0], table[1:]
+    table = iter_table(filename, data, max_rows)  # rows are read as they are used: never the whole table at once
+    header = next(table)
     columns = _check_header(header, default_school=actor.school_code if actor.role == "school_officer" else None)
     rows = []
     extra_errors: list[RowError] = []
-    for offset, cells in enumerate(body):
+    for offset, cells in enumerate(table):
         number = offset + 2  # the header is row 1
         if not any(_present(c) for c in cells):
             continue

@@ -20,7 +20,7 @@ from typing import Any
 
 from .errors import ValidationFailed
 from .sheet_limits import SheetLimits, too_many_rows, unreadable
-from .xlsx import xlsx_rows
+from .xlsx import Interned, xlsx_rows
 
 XLSX_MAGIC = b"PK\x03\x04"
 XLS_MAGIC = b"\xd0\xcf\x11\xe0"
@@ -29,18 +29,23 @@ ID_NUMBER_CHARACTERS = "must contain only the ASCII digits 0-9 and X (no full-wi
 
 def read_table(filename: str, data: bytes, max_rows: int, limits: SheetLimits | None = None) -> list[list[Any]]:
     """The first sheet (XLSX) or the records (CSV) as rows of cells, header first; at most `max_rows` data rows."""
+    return list(iter_table(filename, data, max_rows, limits))
+
+
+def iter_table(filename: str, data: bytes, max_rows: int, limits: SheetLimits | None = None) -> Iterator[list[Any]]:
+    """`read_table` one row at a time: the import keeps what it makes of each row, never the whole table."""
     bounds = replace(limits or SheetLimits(), max_rows=max_rows)
     if data.startswith(XLS_MAGIC):
         raise ValidationFailed({"file": ["is an old Excel (.xls) file; save it as .xlsx or CSV UTF-8"]})
     rows = xlsx_rows(data, bounds) if data.startswith(XLSX_MAGIC) else csv_rows(data, filename, bounds)
-    table: list[list[Any]] = []
+    count = 0
     for cells in rows:
-        table.append(cells)
-        if len(table) > max_rows + 1:
+        count += 1
+        if count > max_rows + 1:
             raise too_many_rows(max_rows)
-    if not table:
+        yield cells
+    if not count:
         raise ValidationFailed({"file": ["is empty"]})
-    return table
 
 
 def csv_rows(data: bytes, filename: str, limits: SheetLimits) -> Iterator[list[str]]:
@@ -52,11 +57,12 @@ def csv_rows(data: bytes, filename: str, limits: SheetLimits) -> Iterator[list[s
         raise ValidationFailed({"file": [f"could not be read as {name}: save it as CSV UTF-8 or XLSX"]}) from None
     budget = _RecordBudget(limits.max_columns * (2 * limits.max_cell_chars + 3) + 2, limits)
     number = 0
+    interned = Interned()
     try:
         for record in csv.reader(budget.lines(text)):
             budget.used = 0
             number += 1
-            yield _checked(record, number, limits)
+            yield [interned(cell) for cell in _checked(record, number, limits)]
     except csv.Error as exc:
         if "field limit" in str(exc):
             raise budget.refusal() from None

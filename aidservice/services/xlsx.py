@@ -36,6 +36,25 @@ End = Callable[[str], None]
 Text = Callable[[str], None]
 
 
+class Interned:
+    """One object for each short text seen again ("junior", "否", a school code): a roster repeats a few values
+    in most columns, and 50,000 copies of each would cost tens of MB. At most `size` texts are kept."""
+
+    def __init__(self, size: int = 10_000, longest: int = 16) -> None:
+        self.seen: dict[str, str] = {}
+        self.size, self.longest = size, longest
+
+    def __call__(self, text: str) -> str:
+        if len(text) > self.longest:
+            return text
+        found = self.seen.get(text)
+        if found is not None:
+            return found
+        if len(self.seen) < self.size:
+            self.seen[text] = text
+        return text
+
+
 def xlsx_rows(data: bytes, limits: SheetLimits) -> Iterator[list[Any]]:
     """Cell values of the first worksheet, row by row (header first); refusals as `sheet_limits` describes."""
     archive = Archive(data, limits)
@@ -43,7 +62,7 @@ def xlsx_rows(data: bytes, limits: SheetLimits) -> Iterator[list[Any]]:
     strings = _shared_strings(archive, book.strings, limits) if book.strings else []
     formats = _date_formats(archive, book.styles, limits) if book.styles else {}
     sheet = _Sheet(strings, formats, CALENDAR_MAC_1904 if book.date1904 else CALENDAR_WINDOWS_1900, limits)
-    parser = _parser(sheet.start, sheet.end, sheet.text)
+    parser = _parser(sheet.start, sheet.end, sheet.runs.text)
     try:
         for chunk in archive.chunks(book.sheet):
             parser.Parse(chunk, False)
@@ -84,8 +103,17 @@ def _parse(archive: Archive, name: str, start: Start, end: End, text: Text | Non
         raise unreadable(MALFORMED) from None
 
 
+_LOCAL_NAMES: dict[str, str] = {}
+
+
 def _local(name: str) -> str:
-    return name.rpartition("}")[2]
+    """`uri}local` -> `local`, remembered (a sheet repeats a handful of names a million times)."""
+    local = _LOCAL_NAMES.get(name)
+    if local is None:
+        local = name.rpartition("}")[2]
+        if len(_LOCAL_NAMES) < 1_000:
+            _LOCAL_NAMES[name] = local
+    return local
 
 
 def _ignore(_name: str) -> None:
@@ -265,6 +293,7 @@ class _Sheet:
         self.kind = "n"
         self.style = 0
         self.runs = _Runs(limits.max_cell_chars)
+        self.interned = Interned()
 
     def take(self) -> Iterator[list[Any]]:
         ready, self.ready = self.ready, []
@@ -294,9 +323,6 @@ class _Sheet:
         elif self.in_row:
             self.runs.end(local)
 
-    def text(self, data: str) -> None:
-        self.runs.text(data)
-
     def _open_row(self, reference: str | None) -> None:
         number = _int(reference, -1) if reference else self.row + 1
         if not 0 < number <= MAX_SHEET_ROW or number <= self.row:
@@ -325,7 +351,7 @@ class _Sheet:
     def _value(self, text: str | None) -> Any:
         kind = self.kind
         if not text or kind in ("str", "e", "inlineStr"):
-            return text or None
+            return self.interned(text) if text else None
         if kind == "s":
             index = _int(text.strip(), -1)
             if not 0 <= index < len(self.strings):
@@ -355,14 +381,19 @@ class _Sheet:
             return number
 
 
+_COLUMNS: dict[str, int] = {}
+
+
 def _column(reference: str) -> int:
     """0-based column of a cell reference ("B7" -> 1); not a reference -> a refusal."""
-    letters = 0
-    while letters < len(reference) and reference[letters].isascii() and reference[letters].isalpha():
-        letters += 1
-    if not 0 < letters <= 3 or not (reference[letters:].isascii() and reference[letters:].isdigit()):
+    letters = reference.rstrip("0123456789")
+    index = _COLUMNS.get(letters)
+    if index is not None and len(letters) < len(reference):
+        return index
+    if not (0 < len(letters) <= 3 and letters.isascii() and letters.isalpha() and len(letters) < len(reference)):
         raise unreadable("could not be read as an XLSX workbook (a cell reference is not valid)")
     index = 0
-    for char in reference[:letters].upper():
+    for char in letters.upper():
         index = index * 26 + ord(char) - ord("A") + 1
+    _COLUMNS[letters] = index - 1  # at most 2 x 18,278 one- to three-letter names
     return index - 1
