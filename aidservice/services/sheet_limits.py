@@ -27,6 +27,7 @@ class SheetLimits:
     max_members: int = 1_000  # parts in the archive (and relationships of the workbook)
     max_shared_strings: int = 1_000_000
     max_styles: int = 65_536  # cell formats (Excel allows 64,000)
+    max_idle_elements: int = 2_000_000  # XML elements holding no value, per part (each costs parse time)
 
 
 def unreadable(message: str) -> ValidationFailed:

@@ -93,7 +93,30 @@ def _parser(start: Start, end: End, text: Text | None = None) -> Any:
     return parser
 
 
-def _parse(archive: Archive, name: str, start: Start, end: End, text: Text | None = None) -> None:
+class _Idle:
+    """Counts the XML elements of a part that hold no value (formatting, empty cells, anything unknown): each
+    costs a call however small it is, so a part of millions of `<x/>` is refused instead of parsed for seconds."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+        self.limit = limit
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise unreadable(f"has more than {self.limit} XML elements that hold no value in one part")
+
+
+def _parse(archive: Archive, name: str, start: Start, end: End, text: Text | None = None, *,
+           counted: bool = True) -> None:
+    """Parse one part; unless `counted` is False (the handler counts), every element spends from an idle budget."""
+    if counted:
+        idle, inner = _Idle(archive.limits.max_idle_elements), start
+
+        def start(name: str, attrs: dict[str, str]) -> None:
+            idle.spend()
+            inner(name, attrs)
+
     parser = _parser(start, end, text)
     try:
         for chunk in archive.chunks(name):
@@ -184,9 +207,12 @@ def _shared_strings(archive: Archive, part: str, limits: SheetLimits) -> list[st
     """The shared string table: each `<si>`'s text runs joined, phonetic runs (`<rPh>`) left out."""
     strings: list[str] = []
     state = _Runs(limits.max_cell_chars)
+    idle = _Idle(limits.max_idle_elements)
 
     def start(name: str, _attrs: dict[str, str]) -> None:
         local = _local(name)
+        if local != "si" and local != "t":
+            idle.spend()
         if local == "si":
             if len(strings) >= limits.max_shared_strings:
                 raise too_large(f"has more than {limits.max_shared_strings} shared strings")
@@ -201,7 +227,7 @@ def _shared_strings(archive: Archive, part: str, limits: SheetLimits) -> list[st
         else:
             state.end(local)
 
-    _parse(archive, part, start, end, state.text)
+    _parse(archive, part, start, end, state.text, counted=False)
     return strings
 
 
@@ -294,6 +320,7 @@ class _Sheet:
         self.style = 0
         self.runs = _Runs(limits.max_cell_chars)
         self.interned = Interned()
+        self.idle = _Idle(limits.max_idle_elements)
 
     def take(self) -> Iterator[list[Any]]:
         ready, self.ready = self.ready, []
@@ -311,8 +338,11 @@ class _Sheet:
             self.kind = attrs.get("t", "n")
             self.style = _int(attrs.get("s"), 0)
             self.runs.open()
-        elif self.in_row:
-            self.runs.start(local)
+        else:
+            if local not in ("v", "is", "t"):
+                self.idle.spend()
+            if self.in_row:
+                self.runs.start(local)
 
     def end(self, name: str) -> None:
         local = _local(name)
@@ -331,6 +361,7 @@ class _Sheet:
 
     def _place(self, value: Any) -> None:
         if value is None or value == "":
+            self.idle.spend()
             return
         if self.column >= self.limits.max_columns:
             raise unreadable(f"has more than {self.limits.max_columns} columns (row {self.row})")
@@ -341,6 +372,7 @@ class _Sheet:
     def _close_row(self) -> None:
         self.in_row = False
         if not self.cells:
+            self.idle.spend()
             return  # an empty row (formatting only) is handed on only if a row with values follows it
         if self.row > self.limits.max_rows + 1:
             raise too_many_rows(self.limits.max_rows)

@@ -241,6 +241,15 @@ def test_a_workbook_inflating_past_64_mib_at_a_modest_ratio_is_a_413(
     refused(response, elapsed, 413, "inflates to more than 64 MiB", limit=5.0)
 
 
+def test_a_sheet_of_millions_of_empty_elements_is_a_422(client: FlaskClient, officer: dict[str, str]) -> None:
+    """Each element costs a parser call however small: 9 million `<x/>` (random names, so the ratio stays low)."""
+    names = random.Random(15).choices("abcdefghijklmnopqrstuvwxyz", k=9_000_000)
+    content = workbook(sheet(body="".join(f"<{name}/>" for name in names)))
+    assert len(content) < 8 * 1024 * 1024
+    response, elapsed = upload(client, officer, content)
+    refused(response, elapsed, 422, "XML elements that hold no value", limit=4.0)
+
+
 def test_more_than_1000_parts_are_a_422(client: FlaskClient, officer: dict[str, str]) -> None:
     response, elapsed = upload(client, officer, workbook(sheet([HEADER, row("M1", 401)]), extra=1_000))
     refused(response, elapsed, 422, "more than 1000 parts")
