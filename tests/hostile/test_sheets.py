@@ -18,6 +18,7 @@ from typing import Any
 import openpyxl
 import pytest
 import sqlalchemy as sa
+import xlsxwriter
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -139,8 +140,7 @@ def test_sparse_rows_and_cells_without_references_keep_the_sheets_row_numbers(
     assert elapsed < 5
 
 
-def test_cells_read_as_openpyxl_reads_them(tmp_path: Any) -> None:
-    """Inline and shared strings, numbers, booleans, dates, formulas' cached values: the same raw cells."""
+def _openpyxl_book() -> bytes:
     book = openpyxl.Workbook()
     sheet_ = book.active
     sheet_.append(["text", 7, 2.5, True, dt.datetime(2020, 9, 1), None, "末尾"])
@@ -148,8 +148,29 @@ def test_cells_read_as_openpyxl_reads_them(tmp_path: Any) -> None:
     sheet_["C5"] = "far"
     buffer = io.BytesIO()
     book.save(buffer)
-    expected = [[c.value for c in r] for r in openpyxl.load_workbook(io.BytesIO(buffer.getvalue()), data_only=True).active.iter_rows()]
-    got = read_table("x.xlsx", buffer.getvalue(), 50_000)
+    return buffer.getvalue()
+
+
+def _xlsxwriter_book() -> bytes:
+    """Shared strings, a date format in styles.xml, rich text, a formula with its cached value."""
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet_ = book.add_worksheet()
+    sheet_.write_row(0, 0, ["text", 7, 2.5, True, None, "末尾"])
+    sheet_.write_datetime(0, 4, dt.datetime(2020, 9, 1), book.add_format({"num_format": "yyyy-mm-dd"}))
+    sheet_.write_rich_string(1, 0, "ab", book.add_format({"bold": True}), "cd")
+    sheet_.write_formula(1, 1, "=1+1", None, 2)
+    sheet_.write(4, 2, "far")
+    book.close()
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("make", [_openpyxl_book, _xlsxwriter_book], ids=["openpyxl", "xlsxwriter"])
+def test_cells_read_as_openpyxl_reads_them(make: Any) -> None:
+    """Inline and shared strings, numbers, booleans, dates, formulas' cached values: the same raw cells."""
+    content = make()
+    expected = [[c.value for c in r] for r in openpyxl.load_workbook(io.BytesIO(content), data_only=True).active.iter_rows()]
+    got = read_table("x.xlsx", content, 50_000)
     assert [r + [None] * (len(e) - len(r)) for r, e in zip(got, expected, strict=True)] == expected
 
 
