@@ -35,9 +35,9 @@ def unreadable(message: str) -> ValidationFailed:
     return ValidationFailed({"file": [message]}, f"The file {message}; nothing was read.")
 
 
-def too_large(message: str) -> PayloadTooLarge:
+def too_large(message: str, advice: str = "split it into smaller files") -> PayloadTooLarge:
     """413: the file is over a size bound."""
-    return PayloadTooLarge(f"The file {message}; split it into smaller files.", {"file": [message]})
+    return PayloadTooLarge(f"The file {message}; {advice}.", {"file": [message]})
 
 
 def too_many_rows(max_rows: int) -> PayloadTooLarge:

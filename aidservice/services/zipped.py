@@ -103,7 +103,8 @@ class Archive:
         if self.inflated > limits.max_inflated_bytes:
             raise too_large(f"inflates to more than {limits.max_inflated_bytes // (1024 * 1024)} MiB")
         if produced > limits.ratio_after and produced > limits.max_ratio * max(consumed, 1):
-            raise too_large(f"has a part compressed more than {limits.max_ratio}:1")
+            raise too_large(f"has a part compressed more than {limits.max_ratio}:1",
+                            "no spreadsheet program writes that; save the sheet again as .xlsx or CSV UTF-8")
 
 
 def _stored(raw: memoryview) -> Iterator[bytes]:
