@@ -95,7 +95,7 @@ def run_import(ctx: JobContext) -> dict[str, Any]:
     except CannotOpen:
         raise ValidationFailed({"file": ["the upload cannot be opened with the current keys; send it again"]}) from None
     max_rows = int(ctx.config.get("AID_IMPORT_MAX_ROWS", 50_000))
-    rows = len(spreadsheets.read_table(ctx.job.params["filename"], data, max_rows)) - 1
+    rows = sum(1 for _row in spreadsheets.iter_table(ctx.job.params["filename"], data, max_rows)) - 1
     ctx.progress(0, rows)
     ctx.checkpoint()
     result = roster.import_student_file(
