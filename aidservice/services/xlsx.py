@@ -68,7 +68,7 @@ def xlsx_rows(data: bytes, limits: SheetLimits) -> Iterator[list[Any]]:
             parser.Parse(chunk, False)
             yield from sheet.take()
         parser.Parse(b"", True)
-    except expat.ExpatError:
+    except (expat.ExpatError, LookupError, ValueError):  # an encoding Python or expat does not take
         raise unreadable(MALFORMED) from None
     yield from sheet.take()
 
@@ -122,7 +122,7 @@ def _parse(archive: Archive, name: str, start: Start, end: End, text: Text | Non
         for chunk in archive.chunks(name):
             parser.Parse(chunk, False)
         parser.Parse(b"", True)
-    except expat.ExpatError:
+    except (expat.ExpatError, LookupError, ValueError):  # an encoding Python or expat does not take
         raise unreadable(MALFORMED) from None
 
 

@@ -21,9 +21,12 @@ import sqlalchemy as sa
 import xlsxwriter
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aidservice.extensions import db
 from aidservice.models import AuditEvent, Student
+from aidservice.services.errors import DomainError
 from aidservice.services.spreadsheets import read_table
 from tests.factories import bearer, id_number, make_school, make_user
 from tests.hostile.workbooks import bomb, by_hand, rows_xml, shared_strings, sheet, workbook
@@ -298,15 +301,61 @@ def _broken(kind: str) -> bytes:
         return workbook(sheet(body='<row r="1"><c t="inlineStr"><is><t>&boom;</t></is></c></row>'))
     if kind == "shared string out of range":
         return workbook(sheet([[("shared", 5)]]), strings=shared_strings(["a"]))
+    if kind in ("unknown encoding", "multi-byte encoding"):
+        declared = "UTF-9" if kind == "unknown encoding" else "Shift_JIS"
+        return workbook(sheet([HEADER]), replace={"xl/workbook.xml": (
+            f'<?xml version="1.0" encoding="{declared}"?><workbook xmlns="http://schemas.openxmlformats.org/'
+            'spreadsheetml/2006/main"/>').encode()})
     assert kind == "member twice"
     return by_hand([("xl/worksheets/sheet1.xml", b"\x03\x00", 0, 0)] * 2)
 
 
 @pytest.mark.parametrize("kind", ["truncated XML", "truncated archive", "damaged data", "missing sheet",
-                                  "undeclared entity", "shared string out of range", "member twice"])
+                                  "undeclared entity", "shared string out of range", "member twice",
+                                  "unknown encoding", "multi-byte encoding"])
 def test_a_broken_workbook_is_a_422(client: FlaskClient, officer: dict[str, str], kind: str) -> None:
     response, elapsed = upload(client, officer, _broken(kind))
     refused(response, elapsed, 422, "could not be read as an XLSX workbook")
+
+
+@settings(max_examples=300, deadline=1000)
+@given(
+    part=st.sampled_from(["[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
+                          "xl/worksheets/sheet1.xml", "xl/sharedStrings.xml"]),
+    edits=st.lists(st.tuples(st.floats(0, 1), st.sampled_from([
+        b"<", b">", b'"', b'r="ZZZZ9"', b"<c>", b"</row>", b' t="s"', b' t="d"', b' t="b"', b' s="1"', b"<v>99</v>",
+        b"<v>1e999</v>", b"&#0;", b"\xff", b'<row r="0">', b"<is><t>q</t></is>", b"", b'encoding="UTF-16"',
+    ])), min_size=1, max_size=4),
+    archive_byte=st.none() | st.tuples(st.floats(0, 1), st.integers(0, 255)),
+)
+def test_a_mangled_workbook_is_read_or_refused_never_a_crash(
+    part: str, edits: list[tuple[float, bytes]], archive_byte: tuple[float, int] | None
+) -> None:
+    """Bytes inserted into or cut from any part, or a byte of the archive changed: rows, or a DomainError."""
+    good = workbook(sheet([["a", 1, True, ("shared", 0)], [2.5, "x"]]), strings=shared_strings(["s"]))
+    with zipfile.ZipFile(io.BytesIO(good)) as archive:
+        content = archive.read(part)
+    for where, text in edits:
+        at = int(where * len(content))
+        content = content[:at] + text + content[at + (0 if text else 7):]
+    data = workbook(sheet([["a", 1, True, ("shared", 0)], [2.5, "x"]]), strings=shared_strings(["s"]),
+                    replace={part: content})
+    if archive_byte is not None:
+        at = int(archive_byte[0] * (len(data) - 1))
+        data = data[:at] + bytes([archive_byte[1]]) + data[at + 1:]
+    try:
+        read_table("x.xlsx", data, 50_000)
+    except DomainError as refusal:
+        assert refusal.status in (413, 422) and "file" in refusal.errors
+
+
+@settings(max_examples=200, deadline=1000)
+@given(st.binary(max_size=2000) | st.text(alphabet=',"\r\n\x00ab٣３', max_size=2000).map(str.encode))
+def test_any_csv_bytes_are_read_or_refused_never_a_crash(content: bytes) -> None:
+    try:
+        read_table("x.csv", content, 50_000)
+    except DomainError as refusal:
+        assert refusal.status in (413, 422) and "file" in refusal.errors
 
 
 # ------------------------------------------------------------------------- ID numbers, row by row
