@@ -205,7 +205,7 @@ def _tall(kind: str) -> bytes:
 @pytest.mark.parametrize("kind", ["xlsx", "csv"])
 def test_50001_rows_are_a_413_naming_the_bound(client: FlaskClient, officer: dict[str, str], kind: str) -> None:
     response, elapsed = upload(client, officer, _tall(kind), name=f"roster.{kind}")
-    refused(response, elapsed, 413, "has more than 50000 rows", limit=5.0)
+    refused(response, elapsed, 413, "has more than 50000 rows", limit=10.0)  # ~2.5 s for XLSX on an idle machine
 
 
 def test_one_row_numbered_past_the_bound_is_a_413_at_once(client: FlaskClient, officer: dict[str, str]) -> None:
