@@ -19,6 +19,7 @@ from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
 from aidservice.services import directory, roster
 from aidservice.services.actors import ADMIN_ROLES
+from aidservice.services.errors import PayloadTooLarge
 from aidservice.services.roster import SchoolPayloadSchema, StudentPayloadSchema
 
 blp = Blueprint("roster", __name__, url_prefix="/api/v1", description="Schools and students (the roster)")
@@ -228,7 +229,7 @@ def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, A
     limit = int(current_app.config.get("AID_IMPORT_MAX_BYTES", IMPORT_MAX_BYTES))
     data = upload.stream.read(limit + 1)
     if len(data) > limit:
-        raise roster.PayloadTooLarge(f"The file is larger than the import limit of {limit} bytes.")
+        raise PayloadTooLarge(f"The file is larger than the import limit of {limit} bytes.")
     if query["run_async"] or _prefers_async():
         key = idempotency_key(query["key"])
         params, scope = kinds.prepare_import(db.session, actor=current_actor(), filename=upload.filename or "",

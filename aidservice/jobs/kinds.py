@@ -87,7 +87,7 @@ def run_import(ctx: JobContext) -> dict[str, Any]:
     """Import the uploaded file all-or-nothing (or partially), as the synchronous import does."""
     from aidservice.crypto import CannotOpen
     from aidservice.jobs import UPLOAD_PURPOSE
-    from aidservice.services import roster
+    from aidservice.services import roster, spreadsheets
 
     if ctx.job.payload is None:
         raise ValidationFailed({"file": ["the upload is no longer kept; send the file again with a new key"]})
@@ -96,7 +96,7 @@ def run_import(ctx: JobContext) -> dict[str, Any]:
     except CannotOpen:
         raise ValidationFailed({"file": ["the upload cannot be opened with the current keys; send it again"]}) from None
     max_rows = int(ctx.config.get("AID_IMPORT_MAX_ROWS", 50_000))
-    rows = len(roster.read_table(ctx.job.params["filename"], data, max_rows)) - 1
+    rows = sum(1 for _row in spreadsheets.iter_table(ctx.job.params["filename"], data, max_rows)) - 1
     ctx.progress(0, rows)
     ctx.checkpoint()
     result = roster.import_student_file(

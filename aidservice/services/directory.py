@@ -28,6 +28,7 @@ from .decisions import list_decisions
 from .determinations import current_determination
 from .errors import DomainError, Forbidden, NotFound, ValidationFailed
 from .facts_assembly import assemble
+from .spreadsheets import read_table
 
 PER_PAGE = 50
 QUERY_MAX = 64
@@ -317,7 +318,7 @@ def rejected_rows(filename: str, data: bytes, errors: Mapping[str, Sequence[str]
     if not by_row:
         return out
     try:
-        table = roster.read_table(filename, data, max_rows)
+        table = read_table(filename, data, max_rows)
     except DomainError:
         table = []
     out.header = ["" if c is None else str(c).strip() for c in table[0]] if table else []

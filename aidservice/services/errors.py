@@ -51,3 +51,11 @@ class ValidationFailed(DomainError):
 
     def __init__(self, errors: Mapping[str, Sequence[str]], detail: str = "") -> None:
         super().__init__(detail or "The request has invalid fields; see errors.", errors)
+
+
+class PayloadTooLarge(DomainError):
+    """An upload over a size bound: bytes, rows, or what a compressed file inflates to."""
+
+    status = 413
+    title = "Payload too large"
+    type_suffix = "payload-too-large"

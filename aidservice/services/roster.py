@@ -28,8 +28,9 @@ from . import audit
 from . import cells as cell_values
 from .actors import Actor
 from .context import Settings
-from .errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .regions import check_code, city_code_of, resolve_region
+from .spreadsheets import XLSX_MAGIC, id_number_problem, iter_table
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 CODE_MESSAGE = "1-32 letters, digits, - or _"
@@ -40,14 +41,6 @@ STUDENT_FIELDS = ("id_number", "name", "school_code", "class_name", "stage", "gr
 ROW_FIELDS = STUDENT_FIELDS[1:]  # stored as plain columns; the number is sealed (aidservice.crypto)
 SCHOOL_RULE_FIELDS = ("city_code", "inclusive_kindergarten", "tuition_fee", "central_university")
 """School fields the rules read: changing one re-evaluates the school's students."""
-
-
-class PayloadTooLarge(DomainError):
-    """An upload with more rows than one import may carry."""
-
-    status = 413
-    title = "Payload too large"
-    type_suffix = "payload-too-large"
 
 
 # ---------------------------------------------------------------------------------- payload schemas
@@ -91,6 +84,9 @@ class IdNumber(fields.String):
     """A resident ID number (GB 11643): format, birth date and check character, normalised to upper-case X."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        problem = id_number_problem(value)
+        if problem:
+            raise ValidationError(problem)
         try:
             return normalise_id_number(value)
         except InvalidIdNumber as exc:
@@ -949,8 +945,6 @@ def audit_import(
 
 # ------------------------------------------------------------------------------------ import files
 
-XLSX_MAGIC = b"PK\x03\x04"
-XLS_MAGIC = b"\xd0\xcf\x11\xe0"
 GUARDIAN_COLUMN = re.compile(r"^guardian([1-9])_(id_number|name|relation)$")
 TEXT_COLUMNS = frozenset({"student_id", "id_number", "name", "school_code", "class_name", "stage"})
 REQUIRED_COLUMNS = ("student_id", "id_number", "name", "stage", "grade")
@@ -972,12 +966,12 @@ def import_student_file(
     Guardians are columns `guardian1_id_number, guardian1_name, guardian1_relation, guardian2_…`;
     `school_code` may be left out by a school officer (their school). All-or-nothing unless `partial`.
     """
-    table = read_table(filename, data, max_rows)
-    header, body = table[0], table[1:]
+    table = iter_table(filename, data, max_rows)  # rows are read as they are used: never the whole table at once
+    header = next(table)
     columns = _check_header(header, default_school=actor.school_code if actor.role == "school_officer" else None)
     rows = []
     extra_errors: list[RowError] = []
-    for offset, cells in enumerate(body):
+    for offset, cells in enumerate(table):
         number = offset + 2  # the header is row 1
         if not any(_present(c) for c in cells):
             continue
@@ -1002,57 +996,6 @@ def import_student_file(
     )
     result.rejected = sorted([*extra_errors, *result.rejected], key=lambda e: e.row)
     return result
-
-
-def read_table(filename: str, data: bytes, max_rows: int) -> list[list[Any]]:
-    """The first sheet (XLSX) or the records (CSV) as rows of cells, header first; at most `max_rows` data rows."""
-    if data.startswith(XLS_MAGIC):
-        raise ValidationFailed({"file": ["is an old Excel (.xls) file; save it as .xlsx or CSV UTF-8"]})
-    rows = _xlsx_rows(data) if data.startswith(XLSX_MAGIC) else _csv_rows(data, filename)
-    table: list[list[Any]] = []
-    for cells in rows:
-        table.append(cells)
-        if len(table) > max_rows + 1:
-            raise PayloadTooLarge(f"The file has more than {max_rows} rows; split it into smaller files.")
-    if not table:
-        raise ValidationFailed({"file": ["is empty"]})
-    return table
-
-
-def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
-    """Cell values of the first worksheet, read-only (constant memory however large the sheet)."""
-    import io
-    import zipfile
-
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
-        raise ValidationFailed({"file": ["could not be read as an XLSX workbook"]}) from None
-    try:
-        if not workbook.worksheets:
-            raise ValidationFailed({"file": ["the workbook has no worksheet"]})
-        for values in workbook.worksheets[0].iter_rows(values_only=True):
-            yield list(values)
-    finally:
-        workbook.close()
-
-
-def _csv_rows(data: bytes, filename: str) -> Iterator[list[Any]]:
-    """Records of a UTF-8 CSV file (a byte-order mark, as Excel writes it, is skipped)."""
-    import csv
-    import io
-
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        name = "the XLSX file" if filename.lower().endswith(".xlsx") else "a CSV file"
-        raise ValidationFailed({"file": [f"could not be read as {name}: save it as CSV UTF-8 or XLSX"]}) from None
-    try:
-        yield from csv.reader(io.StringIO(text, newline=""))
-    except csv.Error as exc:
-        raise ValidationFailed({"file": [f"is not valid CSV: {exc}"]}) from None
 
 
 def _present(cell: Any) -> bool:

@@ -15,7 +15,7 @@ from aidservice.requestid import current_request_id
 from aidservice.services import dashboard as dashboard_service
 from aidservice.services import directory, roster
 from aidservice.services.actors import ADMIN_ROLES
-from aidservice.services.errors import ValidationFailed
+from aidservice.services.errors import PayloadTooLarge, ValidationFailed
 
 from .blueprint import bp
 from .forms import IdLookupForm, ImportForm, PostForm, StudentSearchForm
@@ -106,7 +106,7 @@ def import_students() -> tuple[str, int] | str:
     limit = int(current_app.config.get("AID_IMPORT_MAX_BYTES", IMPORT_MAX_BYTES))
     data = upload.stream.read(limit + 1)
     if len(data) > limit:
-        raise roster.PayloadTooLarge(f"The file is larger than the import limit of {limit} bytes.")
+        raise PayloadTooLarge(f"The file is larger than the import limit of {limit} bytes.")
     filename = upload.filename or ""
     if form.background.data or len(data) > int(current_app.config.get("AID_IMPORT_ASYNC_BYTES", limit)):
         return _background_import(filename, data, bool(form.partial.data))
