@@ -150,7 +150,7 @@ def _schools(session, settings, province) -> None:  # type: ignore[no-untyped-de
 
 def _students(session, settings, province, chunk: int = 2000) -> None:  # type: ignore[no-untyped-def]
     from aidservice.services.actors import Actor
-    from aidservice.services.roster import upsert_students
+    from aidservice.services.roster_upsert import upsert_students
 
     system = Actor.system("demo-data")
     rows = province.students

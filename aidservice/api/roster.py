@@ -17,7 +17,7 @@ from aidservice.engine.result import LEVELS
 from aidservice.extensions import db
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
-from aidservice.services import directory, roster
+from aidservice.services import directory, roster, roster_import
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import PayloadTooLarge
 from aidservice.services.roster import SchoolPayloadSchema, StudentPayloadSchema
@@ -235,7 +235,7 @@ def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, A
         params, scope = kinds.prepare_import(db.session, actor=current_actor(), filename=upload.filename or "",
                                              data=data, partial=query["partial"])
         return submit(kinds.IMPORT, params, scope, key, payload=data)
-    result = roster.import_student_file(
+    result = roster_import.import_student_file(
         db.session, actor=current_actor(), settings=settings(), filename=upload.filename or "",
         data=data, partial=query["partial"],
         max_rows=int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS)),

@@ -87,7 +87,7 @@ def run_import(ctx: JobContext) -> dict[str, Any]:
     """Import the uploaded file all-or-nothing (or partially), as the synchronous import does."""
     from aidservice.crypto import CannotOpen
     from aidservice.jobs import UPLOAD_PURPOSE
-    from aidservice.services import roster, spreadsheets
+    from aidservice.services import roster_import, spreadsheets
 
     if ctx.job.payload is None:
         raise ValidationFailed({"file": ["the upload is no longer kept; send the file again with a new key"]})
@@ -99,7 +99,7 @@ def run_import(ctx: JobContext) -> dict[str, Any]:
     rows = sum(1 for _row in spreadsheets.iter_table(ctx.job.params["filename"], data, max_rows)) - 1
     ctx.progress(0, rows)
     ctx.checkpoint()
-    result = roster.import_student_file(
+    result = roster_import.import_student_file(
         ctx.session, actor=ctx.actor, settings=ctx.settings, filename=ctx.job.params["filename"], data=data,
         partial=bool(ctx.job.params["partial"]), max_rows=max_rows, request_id=f"job-{ctx.job.id}",
     )

@@ -25,7 +25,8 @@ from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.bulk import backend, insert_many
 from aidservice.services.context import Settings
-from aidservice.services.roster import ROW_FIELDS, ImportResult, audit_import, school_view
+from aidservice.services.roster import ROW_FIELDS, school_view
+from aidservice.services.roster_upsert import ImportResult, audit_import
 
 AUDIT_SLICE = 2_000  # students per `student.import` event, as `aid demo-data` imports them on the services path
 

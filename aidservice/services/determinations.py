@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from aidservice.services.redetermine_region import RegionResult
 
 VECTOR_MIN = 200  # from this many students on, the columnar path (one frame) is cheaper than per student
-VECTOR_MAX = 30_000  # SQLite's IN lists stop here; larger sets go student by student in chunks
+VECTOR_MAX = 30_000  # SQLite's IN lists stop here; larger sets go through the columnar path in chunks
+VECTOR_CHUNK = 10_000  # students per columnar frame in a larger set: each frame costs memory while it lives
 AwardKey = tuple[tuple[str, str | None], ...]
 """(program, amount as "1250.00" or None), sorted: what `changed` compares."""
 
@@ -407,7 +408,9 @@ def redetermine_students(
     explains each distinct fact combination). `declared` (student pk -> application facts) plugs in
     declared facts. `matches`: their agency matches as a frame, if the caller read them under the locks.
     `seen_seq`: the change log's head before the caller read anything; a large set is then evaluated before
-    the locks are taken and checked against the change log under them (`redetermine_set`).
+    the locks are taken and checked against the change log under them (`redetermine_set`). A set larger than
+    VECTOR_MAX (without `declared`, `matches` or `seen_seq`) is evaluated VECTOR_CHUNK students at a time
+    under the locks, with one audit event for all of it (`_redetermine_chunked`).
     """
     pks = sorted(set(student_pks))
     if not pks:
@@ -415,6 +418,8 @@ def redetermine_students(
     rules = settings.rules
     batch = Batch(settings.school_year, as_of or settings.default_as_of(), rules.version, cause[:160])
     publish(session, rules)
+    if declared is None and matches is None and seen_seq is None and len(pks) > VECTOR_MAX:
+        return _redetermine_chunked(session, actor=actor, rules=rules, batch=batch, pks=pks, request_id=request_id)
     if declared is None and VECTOR_MIN <= len(pks) <= VECTOR_MAX:
         from aidservice.services.redetermine_region import redetermine_set
 
@@ -436,6 +441,27 @@ def redetermine_students(
     audit_stored(session, actor=actor, batch=batch, stored=stored, evaluated=len(students),
                  request_id=request_id, single=single)
     return Redetermined(len(students), stored.changed, len(stored.seqs))
+
+
+def _redetermine_chunked(
+    session: Session, *, actor: Actor, rules: RuleSet, batch: Batch, pks: Sequence[int], request_id: str | None,
+) -> Redetermined:
+    """The columnar path VECTOR_CHUNK students at a time, under the locks taken once; one audit event for the
+    set, whose seqs are contiguous (the lock is held throughout), so its digest is the one a single batch has."""
+    # imported here: polars loads when a large set comes (and redetermine_region imports this module)
+    from aidservice.services.redetermine_region import redetermine_set
+
+    lock_changes(session)
+    total, evaluated = Stored(), 0
+    for start in range(0, len(pks), VECTOR_CHUNK):
+        count, stored = redetermine_set(session, actor=actor, rules=rules, batch=batch, audited=False,
+                                        student_pks=pks[start : start + VECTOR_CHUNK], request_id=request_id)
+        evaluated += count
+        total.seqs.extend(stored.seqs)
+        total.hashes.extend(stored.hashes)
+        total.changed += stored.changed
+    audit_stored(session, actor=actor, batch=batch, stored=total, evaluated=evaluated, request_id=request_id)
+    return Redetermined(evaluated, total.changed, len(total.seqs))
 
 
 def redetermine_region(

@@ -655,7 +655,7 @@ def _compare(session: Session, ctx: Context, roster: pl.DataFrame, scope: Scope,
 
 def redetermine_set(
     session: Session, *, actor: Actor, rules: RuleSet, batch: Batch, student_pks: Sequence[int],
-    request_id: str | None = None, matches: pl.DataFrame | None = None, seen_seq: int | None = None,
+    request_id: str | None = None, matches: pl.DataFrame | None = None, seen_seq: int | None = None, audited: bool = True,
 ) -> tuple[int, Stored]:
     """The vectorised path for a set of students (a large feed batch).
 
@@ -663,7 +663,8 @@ def redetermine_set(
     it read them under those locks (`facts_changed`). With `seen_seq` (the change log's head before the caller
     read anything) the facts are read and evaluated without the locks, so concurrent batches overlap there; the
     locks are taken to store, and the students someone re-determined meanwhile are read and evaluated again
-    under them (optimistic: the change log says who, as for a region run's chunks).
+    under them (optimistic: the change log says who, as for a region run's chunks). `audited`: False leaves the
+    audit event to the caller (`determinations.redetermine_students` audits its chunks once).
     """
     ctx = Context(rules, batch, None, False, actor, session.get_bind().dialect.name)
     scope = Scope(pks=tuple(sorted(set(student_pks))), array=ctx.backend == "postgresql")
@@ -681,8 +682,7 @@ def redetermine_set(
             redone, _evaluated, _skipped = _compare(session, ctx, _roster_frame(session, again), again,
                                                     chunk_matches(session, batch.as_of, again))
             todo = pl.concat([todo.filter(~pl.col("pk").is_in(stale)), redone], how="vertical_relaxed").sort("pk")
-    stored = _store_todo(session, ctx, todo, evaluated, request_id)
-    return evaluated, stored
+    return evaluated, _store_todo(session, ctx, todo, evaluated, request_id, audited)
 
 
 def _roster_frame(session: Session, scope: Scope) -> pl.DataFrame:
@@ -756,8 +756,8 @@ def _store_chunk(session: Session, ctx: Context, todo: pl.DataFrame, seen_seq: i
     result.changed += stored.changed
 
 
-def _store_todo(session: Session, ctx: Context, todo: pl.DataFrame, evaluated: int,
-                request_id: str | None) -> Stored:
+def _store_todo(session: Session, ctx: Context, todo: pl.DataFrame, evaluated: int, request_id: str | None,
+                audited: bool = True) -> Stored:
     """Explain, check, number, write and audit the determinations that differ (locks held)."""
     if todo.height == 0:
         return Stored()
@@ -765,8 +765,9 @@ def _store_todo(session: Session, ctx: Context, todo: pl.DataFrame, evaluated: i
     _check_paths_agree(todo)
     todo = _with_changed(session, todo)
     stored = _write(session, ctx, todo)
-    audit_stored(session, actor=ctx.actor, batch=ctx.batch, stored=stored, evaluated=evaluated,
-                 request_id=request_id)
+    if audited:
+        audit_stored(session, actor=ctx.actor, batch=ctx.batch, stored=stored, evaluated=evaluated,
+                     request_id=request_id)
     return stored
 
 
@@ -873,14 +874,12 @@ def _copy(session: Session, rows: pl.DataFrame) -> None:
         copy.write(buffer.getvalue())
 
 
-def _executemany(session: Session, rows: pl.DataFrame) -> None:
-    """Other databases: a bulk insert through the model (JSON columns as objects)."""
-    decoded = [
-        {**row, "awards": json.loads(row["awards"]), "facts": json.loads(row["facts"]),
-         "explanation": json.loads(row["explanation"])}
-        for row in rows.iter_rows(named=True)
-    ]
-    insert_rows(session, decoded)
+def _executemany(session: Session, rows: pl.DataFrame, size: int = 1000) -> None:
+    """Other databases: a bulk insert through the model (JSON columns as objects, `size` rows decoded at a time)."""
+    for start in range(0, rows.height, size):
+        insert_rows(session, [{**row, "awards": json.loads(row["awards"]), "facts": json.loads(row["facts"]),
+                               "explanation": json.loads(row["explanation"])}
+                              for row in rows.slice(start, size).iter_rows(named=True)])
 
 
 # ------------------------------------------------------------------------------------------ dry run

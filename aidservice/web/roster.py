@@ -13,7 +13,7 @@ from aidservice.extensions import db
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
 from aidservice.services import dashboard as dashboard_service
-from aidservice.services import directory, roster
+from aidservice.services import directory, roster_import
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import PayloadTooLarge, ValidationFailed
 
@@ -112,7 +112,7 @@ def import_students() -> tuple[str, int] | str:
         return _background_import(filename, data, bool(form.partial.data))
     max_rows = int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS))
     try:
-        result = roster.import_student_file(
+        result = roster_import.import_student_file(
             db.session, actor=actor(), settings=api_settings.settings(), filename=filename, data=data,
             partial=bool(form.partial.data), max_rows=max_rows, request_id=current_request_id(),
         )
@@ -123,7 +123,7 @@ def import_students() -> tuple[str, int] | str:
             form.file.errors = [*form.file.errors, message]
         return render_template("web/import.html", form=form, outcome={"written": False, "rows": rows}), 422
     db.session.commit()
-    errors = roster.row_messages(result.rejected)
+    errors = roster_import.row_messages(result.rejected)
     rows = directory.rejected_rows(filename, data, errors, max_rows=max_rows, shown=ROW_ERRORS_SHOWN)
     flash(_("导入完成：新增 {created} 人，更新 {updated} 人，未变 {unchanged} 人。", created=result.created,
             updated=result.updated, unchanged=result.unchanged), "ok")
