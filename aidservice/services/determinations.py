@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 VECTOR_MIN = 200  # from this many students on, the columnar path (one frame) is cheaper than per student
 VECTOR_MAX = 30_000  # SQLite's IN lists stop here; larger sets go through the columnar path in chunks
-VECTOR_CHUNK = 10_000  # students per columnar frame in a larger set: each frame costs memory while it lives
+VECTOR_CHUNK = 5_000  # students per columnar frame in a larger set: each frame costs memory while it lives
 AwardKey = tuple[tuple[str, str | None], ...]
 """(program, amount as "1250.00" or None), sorted: what `changed` compares."""
 

@@ -138,6 +138,7 @@ def test_the_largest_allowed_file_and_a_zip_bomb_keep_the_worker_under_200_mb(
     print(f"largest file: +{largest // 1024} MiB peak; bomb refused in {elapsed:.2f} s")
 
 
+@pytest.mark.databases
 def test_importing_the_largest_allowed_file_keeps_the_worker_under_200_mb(
     database: str, tmp_path: Path, largest: bytes,
 ) -> None:
