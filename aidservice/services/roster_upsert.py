@@ -7,10 +7,12 @@ Two passes over the rows, both chunk by chunk (`CHUNK` rows), inside the caller'
    scope, school known and in scope, stage offered, grade, ID number held by another record). Nothing
    is written in this pass, so every row is checked against the roster as it was before the import.
    The accepted rows of a chunk are kept as one compressed blob (`pack`: about 100 bytes a row, not
-   the kilobytes of their dicts); the rows themselves are dropped. Across chunks only the student ids
+   the kilobytes of their dicts), each with the stored student it was checked against (or none); the
+   rows themselves are dropped. Across chunks only the student ids
    and ID numbers seen (for the repeat checks) and the row problems are kept.
 2. Write: when no row was refused (or `partial`), each blob is opened, compared with the stored
-   students of its chunk and written with executemany statements (no ORM objects, nothing left in the
+   students pass 1 read (a student someone else creates meanwhile is a unique key taken: 409, as a
+   concurrent change always was) and written with executemany statements (no ORM objects, nothing left in the
    identity map), then dropped. What the audit event needs (its digest lines, the ids created and
    updated) and the written students' keys are collected as it goes.
 
@@ -173,7 +175,8 @@ def check_rows(session: Session, *, actor: Actor, settings: Settings, rows: Iter
         accepted = [row for row in valid
                     if _check_row(row, actor, settings, existing, schools, owners, checked.rejected)]
         if accepted:
-            checked.blobs.append(pack([(r.number, r.hmac, r.data) for r in accepted]))
+            checked.blobs.append(pack([(r.number, r.hmac, r.data, _as_tuple(existing.get(r.data["student_id"])))
+                                       for r in accepted]))
     checked.rejected.sort(key=lambda e: e.row)
     return checked
 
@@ -196,6 +199,10 @@ def pack(items: Sequence[Any]) -> bytes:
 def unpack(blob: bytes) -> list[Any]:
     """The rows `pack` kept."""
     return pickle.loads(zlib.decompress(blob))  # our own blob, made by `pack` in this call
+
+
+def _as_tuple(stored: _Stored | None) -> tuple[int, dict[str, Any], dict[str, tuple[int, str, str]]] | None:
+    return None if stored is None else (stored.pk, stored.values, stored.guardians)
 
 
 def _validate_rows(rows: Sequence[RawRow], rejected: list[RowError], hmac_key: str, seen: _Seen) -> list[_Row]:
@@ -331,9 +338,14 @@ def write_checked(
         raise reject_all(result.rejected, checked.total)
     trail = ImportTrail()
     while checked.blobs:
-        rows = [_Row(number, data, [], hmac) for number, hmac, data in unpack(checked.blobs.pop(0))]
-        plan = _plan_writes(rows, _existing_students(session, [r.data["student_id"] for r in rows]), settings)
-        del rows
+        rows: list[_Row] = []
+        existing: dict[str, _Stored] = {}
+        for number, hmac, data, stored in unpack(checked.blobs.pop(0)):
+            rows.append(_Row(number, data, [], hmac))
+            if stored is not None:
+                existing[data["student_id"]] = _Stored(*stored)
+        plan = _plan_writes(rows, existing, settings)
+        del rows, existing
         result.unchanged += plan.unchanged
         try:
             result.student_pks.extend(_execute(session, plan))

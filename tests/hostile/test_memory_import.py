@@ -26,9 +26,9 @@ from aidservice.models import AuditEvent, Determination, Guardian, Student
 from aidservice.services import audit, determinations, redetermine_region, roster_import, roster_upsert
 from aidservice.services.actors import Actor
 from aidservice.services.redetermine_region import redetermine_set
-from aidservice.services.roster import audit_view
-from aidservice.services.roster_upsert import _execute
-from tests.factories import bearer, id_number, make_school, make_user
+from aidservice.services.roster import BOOL_FIELDS, audit_view
+from aidservice.services.roster_upsert import _execute, check_rows
+from tests.factories import VAULT, bearer, id_number, make_school, make_user
 from tests.feeds_support import committed_app, scratch_database, settings_for
 
 pytestmark = pytest.mark.databases
@@ -190,3 +190,25 @@ def test_a_set_over_vector_max_is_re_determined_in_columnar_chunks_as_the_per_re
                                                     settings=settings_for(committed), student_pks=pks, cause="test")
         db.session.rollback()
     assert (again.evaluated, again.stored) == (ROWS, 0)
+
+
+def test_a_student_created_elsewhere_between_the_checks_and_the_writes_is_a_409_not_an_update(
+    committed: Flask, http: FlaskClient, officer: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pass 2 writes against what pass 1 checked: a row checked as new stays an insert (the key is taken: 409),
+    never an update of a student of a school the caller was not checked against."""
+    with committed.app_context():
+        make_school(db.session, "S2", "320213", stages=("primary", "junior"))
+        db.session.commit()
+
+    def meanwhile(session: Any, **kwargs: Any) -> Any:
+        checked = check_rows(session, **kwargs)
+        session.execute(sa.insert(Student), [{
+            "student_id": "K011", **VAULT.seal("student", id_number(999)), "name": "别校生", "school_code": "S2",
+            "class_name": "", "stage": "junior", "grade": 1, **dict.fromkeys(BOOL_FIELDS, False)}])
+        return checked
+
+    monkeypatch.setattr(roster_import, "check_rows", meanwhile)
+    response, _elapsed = upload(http, officer, roster_csv(list(range(ROWS))))
+    assert response.status_code == 409, response.json
+    assert stored(committed) == (0, 0, 0, 0)
