@@ -353,8 +353,9 @@ def write_checked(
             raise _concurrent_change() from None
         for kind, data in plan.written:
             trail.add(kind, data)
+        trail.end_chunk()
     result.created, result.updated = len(trail.created), len(trail.updated)
-    if trail.lines:
+    if trail.created or trail.updated:
         trail.record(session, actor, result, request_id, audit_extra)
         _redetermine(session, actor=actor, settings=settings, student_pks=result.student_pks, request_id=request_id)
     return result
@@ -457,24 +458,41 @@ class ImportTrail:
     """The import's one audit event, collected row by row as rows are written (never the rows themselves).
 
     Each written row leaves its digest line (the masked audit view as canonical JSON) and its student id;
-    the digest is taken over the lines in student-id order when the event is recorded.
+    the digest is taken over the lines in student-id order when the event is recorded. The lines of each
+    written chunk are sorted and packed (`end_chunk`); when every chunk's ids come after the previous
+    chunk's (a file sorted by student id), the digest reads the chunks one at a time, else all at once.
     """
 
-    lines: list[tuple[str, bytes]] = field(default_factory=list)  # (student_id, digest line)
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     schools: set[str] = field(default_factory=set)
+    chunk: list[tuple[str, bytes]] = field(default_factory=list)  # (student_id, digest line) not packed yet
+    packed: list[bytes] = field(default_factory=list)
+    last: str | None = None  # the largest student id packed so far, while the chunks are in order
+    in_order: bool = True
 
     def add(self, kind: str, data: Mapping[str, Any]) -> None:
         view = audit_view(data, data["guardians"])
-        self.lines.append((data["student_id"], audit.canonical([kind, data["student_id"], view]).encode("utf-8")))
+        self.chunk.append((data["student_id"], audit.canonical([kind, data["student_id"], view]).encode("utf-8")))
         (self.created if kind == "created" else self.updated).append(data["student_id"])
         self.schools.add(data["school_code"])
 
+    def end_chunk(self) -> None:
+        if not self.chunk:
+            return
+        self.chunk.sort(key=lambda line: line[0])
+        self.in_order = self.in_order and (self.last is None or self.chunk[0][0] > self.last)
+        self.last = self.chunk[-1][0]
+        self.packed.append(pack(self.chunk))
+        self.chunk = []
+
     def digest(self) -> str:
+        self.end_chunk()
+        lines: Iterable[tuple[str, bytes]] = (line for blob in self.packed for line in unpack(blob))
+        if not self.in_order:
+            lines = sorted(lines, key=lambda line: line[0])
         digest = hashlib.sha256()
-        self.lines.sort(key=lambda line: line[0])
-        for _student_id, line in self.lines:
+        for _student_id, line in lines:
             digest.update(line + b"\n")
         return digest.hexdigest()
 
