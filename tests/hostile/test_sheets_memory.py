@@ -9,7 +9,8 @@ First the file names a school that does not exist on every row, so the import re
 validates all 50,000 rows, looks them up, and refuses them all (422 listing each); then a zip bomb (1 GiB
 of sheet from 1 MB) is refused at once. Second the same file is imported once its school exists: all
 50,000 students and their 100,000 guardians are written and re-determined in the one transaction (the
-worker's timeout is raised for it: it takes 30-90 s on a loaded 2-core machine).
+worker's timeout is raised for it), on both databases: +119 MiB in 26 s on SQLite, +146 MiB in 31 s on
+PostgreSQL on a 2-core machine (the growth was about +490 MB before the import wrote in chunks).
 """
 
 from __future__ import annotations
