@@ -61,7 +61,7 @@ def import_student_file(
     Guardians are columns `guardian1_id_number, guardian1_name, guardian1_relation, guardian2_…`;
     `school_code` may be left out by a school officer (their school). All-or-nothing unless `partial`.
     """
-    table = iter_table(filename, data, max_rows)  # rows are read as they are used: never the whole table at once
+    table = iter_table(filename, data, max_rows)  # streamed: each row is typed and packed as it is read
     header = next(table)
     columns = _check_header(header, default_school=actor.school_code if actor.role == "school_officer" else None)
     reading = _FileRows(columns, actor)
