@@ -227,18 +227,18 @@ def test_an_address_with_many_officers_is_slowed_not_blocked(guarded: Flask) -> 
     """A school's NAT: thirty officers mistype once each; the address waits a minute, known devices never."""
     nat = "192.0.2.10"
     device = known_device(guarded)
-    for n in range(29):
-        make_user(db.session, "auditor", username=f"officer{n:02d}")
-    db.session.commit()
-    for n in range(29):  # each mistypes once, then signs in from a new device
-        assert api_login(guarded, WRONG, address=nat, username=f"officer{n:02d}").status_code == 401
-        assert api_login(guarded, TEST_PASSWORD, address=nat, username=f"officer{n:02d}").status_code == 200
+    guard = guarded.extensions[GUARD_KEY]
+    for n in range(26):  # officers mistyping, counted as the sign-in service counts them (no argon2 wait)
+        guard.after_failure(f"officer{n:02d}", nat)
+    for n in range(3):  # three more mistype once through the API, then sign in from new devices
+        assert api_login(guarded, WRONG, address=nat, username="olga" if n else "oscar").status_code == 401
+        assert api_login(guarded, TEST_PASSWORD, address=nat, username="olga" if n else "oscar").status_code == 200
     assert api_login(guarded, WRONG, address=nat, username="someone").status_code == 401  # the thirtieth failure
-    slowed, elapsed = timed(lambda: api_login(guarded, TEST_PASSWORD, address=nat, username="officer00"))
+    slowed, elapsed = timed(lambda: api_login(guarded, TEST_PASSWORD, address=nat, username="oscar"))
     assert slowed.status_code == 429 and elapsed < 1 and 0 < int(slowed.headers["Retry-After"]) <= 60
     assert "from this address" in slowed.json["detail"]
     assert api_login(guarded, TEST_PASSWORD, device=device, address=nat).status_code == 200  # a known device
-    assert api_login(guarded, TEST_PASSWORD, address="192.0.2.11", username="officer00").status_code == 200
+    assert api_login(guarded, TEST_PASSWORD, address="192.0.2.11", username="oscar").status_code == 200
 
 
 def test_the_address_wait_ends_after_a_minute() -> None:
