@@ -195,6 +195,7 @@ EN: dict[str, str] = {
     "请输入密码": "Enter your password",
     "用户名或密码错误。": "Wrong username or password.",
     "登录失败次数过多，请 {minutes} 分钟后再试。": "Too many failed sign-ins; try again in {minutes} minutes.",
+    "在以前登录过的设备上仍可登录。": "You can still sign in from a device you have signed in with before.",
     "请先登录。": "Please sign in first.",
     "登录已过期，请重新登录。": "Your session has ended; please sign in again.",
     "您已退出登录。": "You have signed out.",
