@@ -12,12 +12,12 @@ from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint, DateTime
 from aidservice.api.jobs import JobSchema, idempotency_key, submit
 from aidservice.api.reads import read_only
-from aidservice.api.settings import settings
+from aidservice.api.settings import id_probe_budget, settings
 from aidservice.engine.result import LEVELS
 from aidservice.extensions import db
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
-from aidservice.services import directory, roster
+from aidservice.services import directory, id_probes, roster
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.roster import SchoolPayloadSchema, StudentPayloadSchema
 
@@ -158,15 +158,25 @@ def put_school(body: dict[str, Any], code: str) -> tuple[dict[str, Any], int]:
 @blp.response(200, StudentSchema)
 @blp.alt_response(201, schema=StudentSchema, description="Created")
 @blp.alt_response(403, response="FORBIDDEN", description="The student's current or new school is outside your scope")
-@blp.alt_response(409, response="CONFLICT", description="Another student record has this identity number")
+@blp.alt_response(409, response="CONFLICT", description="Another student record has this identity number (no more said)")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS", description="Ten conflicts or lookup misses within an hour: "
+                  "saves refused until midnight (Beijing)")
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE", description="Body is not application/json")
 def put_student(body: dict[str, Any], student_id: str) -> tuple[dict[str, Any], int]:
     """Create or replace a student and re-evaluate it; answers with the student as GET shows it."""
-    service_settings = settings()
-    saved = roster.put_student(
-        db.session, actor=current_actor(), settings=service_settings, student_id=student_id, payload=body,
-        request_id=current_request_id(),
-    )
+    service_settings, budget, who = settings(), id_probe_budget(), current_actor()
+    id_probes.check_not_locked(who, budget)  # 429: a locked account's saves would answer "taken or not"
+    try:
+        saved = roster.put_student(
+            db.session, actor=who, settings=service_settings, student_id=student_id, payload=body,
+            request_id=current_request_id(),
+        )
+    except id_probes.IdNumberTaken as exc:
+        db.session.rollback()  # nothing of the save; the conflict is audited and charged on its own
+        id_probes.charge_conflict(db.session, actor=who, budget=budget, masked=exc.masked, channel="api save",
+                                  request_id=current_request_id())
+        db.session.commit()
+        raise
     view = roster.student_view(db.session, saved.record, service_settings)
     db.session.commit()
     return view, 201 if saved.created else 200

@@ -13,7 +13,7 @@ from aidservice.extensions import db
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
 from aidservice.services import dashboard as dashboard_service
-from aidservice.services import directory, roster
+from aidservice.services import directory, id_probes, roster
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import ValidationFailed
 
@@ -54,16 +54,24 @@ def students() -> tuple[str, int] | str:
 
 @bp.route("/students/lookup", methods=["POST"])
 def student_lookup() -> Response | tuple[str, int]:
-    """Open a student's page by full ID number (within your scope)."""
+    """Open a student's page by full ID number (school officers, county administrators; audited, budgeted)."""
+    if not id_probes.may_look_up(actor()):
+        raise Forbidden(_("按身份证号查找仅限学校资助专员和县级管理员；请按姓名、学校或班级搜索。"))
     lookup = IdLookupForm()
     status = 422
     if lookup.validate_on_submit():
         try:
-            found = directory.find_by_id_number(db.session, actor=actor(), settings=api_settings.settings(),
-                                                id_number=lookup.id_number.data)
+            found = id_probes.find_by_id_number(
+                db.session, actor=actor(), settings=api_settings.settings(), budget=api_settings.id_probe_budget(),
+                id_number=lookup.id_number.data, request_id=current_request_id(),
+            )
         except ValidationFailed as exc:
             lookup.id_number.errors = [*lookup.id_number.errors, *exc.errors.get("id_number", [])]
+        except id_probes.LookupsLocked:
+            db.session.commit()  # the refused try stays in the audit trail
+            raise
         else:
+            db.session.commit()  # the audit event, and a miss's count
             if found is not None:
                 return redirect(url_for("web.student", student_id=found))
             lookup.id_number.errors = [*lookup.id_number.errors, "未找到该身份证号对应的学生，或该学生不在您的管理范围内。"]
@@ -75,7 +83,7 @@ def student_lookup() -> Response | tuple[str, int]:
 def _students_page(form: StudentSearchForm, result: dict | None, status: int,
                    lookup: IdLookupForm | None = None) -> tuple[str, int]:
     return render_template("web/students.html", form=form, result=result, lookup=lookup or IdLookupForm(),
-                           may_import=actor().role in WRITERS), status
+                           may_import=actor().role in WRITERS, may_look_up=id_probes.may_look_up(actor())), status
 
 
 @bp.route("/students/<student_id>")
