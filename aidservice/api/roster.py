@@ -49,9 +49,9 @@ class SchoolSchema(Schema):
 
 
 class GuardianViewSchema(Schema):
-    """A guardian with the ID number masked (first 6 and last 4)."""
+    """A guardian with the ID number masked (region and check character)."""
 
-    id_number = fields.String(required=True, metadata={"example": "320102********0012"})
+    id_number = fields.String(required=True, metadata={"example": "320102***********2"})
     name = fields.String(required=True)
     relation = fields.String(required=True)
 
@@ -84,7 +84,7 @@ class StudentSchema(Schema):
     """A student with ID numbers masked and the current determination (null until one is made)."""
 
     student_id = fields.String(required=True)
-    id_number = fields.String(required=True, metadata={"example": "320102********0011"})
+    id_number = fields.String(required=True, metadata={"example": "320102***********1"})
     name = fields.String(required=True)
     school_code = fields.String(required=True)
     class_name = fields.String(required=True)
