@@ -71,6 +71,10 @@ class LookupsLocked(DomainError):
         self.headers = {"Retry-After": str(self.retry_after)}
 
 
+class LookupForbidden(Forbidden):
+    """A role that searches by name and masked number only asked by full number (403, audited)."""
+
+
 class IdNumberTaken(Conflict):
     """A save whose number another student record holds: a neutral 409 naming no school, city or student."""
 
@@ -279,12 +283,12 @@ def find_by_id_number(session: Session, *, actor: Actor, settings: Settings, bud
                       channel: str = "web lookup", request_id: str | None = None) -> str | None:
     """The student id of the student with this full number in the caller's scope, or None (a miss).
 
-    403 for roles that may not look up (nothing read, nothing counted); 429 while locked (audited as refused);
-    422 for a number that is not a valid resident ID (not counted: it cannot be anyone's). Hit or miss, an audit
-    event in the caller's transaction; a miss is charged. The caller commits in every case but 403 and 422."""
+    LookupForbidden (403) for roles that may not look up: audited, nothing searched, nothing counted; 429 while
+    locked (audited as refused); 422 for a number that is not a valid resident ID (not audited, not counted: it
+    cannot be anyone's). Hit or miss, an audit event in the caller's transaction; a miss is charged. The caller
+    commits after a hit, a miss, a 403 and a 429."""
     if not may_look_up(actor):
-        raise Forbidden("Only a school's aid officer or a county administrator looks students up by full "
-                        "identity number; search by name, school or class.")
+        raise refuse_lookup(session, actor=actor, id_number=id_number, channel=channel, request_id=request_id)
     try:
         number = normalise_id_number((id_number or "").strip())
     except InvalidIdNumber as exc:
@@ -301,6 +305,19 @@ def find_by_id_number(session: Session, *, actor: Actor, settings: Settings, bud
     _audit(session, actor, LOOKUP_ACTION, "lookup:id_number", "miss", number, channel, request_id)
     _charge(actor, budget)
     return None
+
+
+def refuse_lookup(session: Session, *, actor: Actor, id_number: str | None, channel: str = "web lookup",
+                  request_id: str | None = None) -> LookupForbidden:
+    """The 403 of a role that may not look up, with its audit event (the number masked when it is one)."""
+    try:
+        shown = mask(normalise_id_number((id_number or "").strip()))
+    except InvalidIdNumber:
+        shown = "invalid"
+    audit.record(session, actor=actor, action=LOOKUP_ACTION, subject="lookup:id_number",
+                 summary={"outcome": "forbidden", "id_number": shown, "channel": channel}, request_id=request_id)
+    return LookupForbidden("Only a school's aid officer or a county administrator looks students up by full "
+                           "identity number; search by name, school or class.")
 
 
 def charge_conflict(session: Session, *, actor: Actor, budget: Budget, masked: str, channel: str,

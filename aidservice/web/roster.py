@@ -56,7 +56,10 @@ def students() -> tuple[str, int] | str:
 def student_lookup() -> Response | tuple[str, int]:
     """Open a student's page by full ID number (school officers, county administrators; audited, budgeted)."""
     if not id_probes.may_look_up(actor()):
-        raise Forbidden(_("按身份证号查找仅限学校资助专员和县级管理员；请按姓名、学校或班级搜索。"))
+        refused = id_probes.refuse_lookup(db.session, actor=actor(), id_number=request.form.get("id_number"),
+                                          request_id=current_request_id())
+        db.session.commit()  # the refused try stays in the audit trail
+        raise Forbidden(_("按身份证号查找仅限学校资助专员和县级管理员；请按姓名、学校或班级搜索。")) from refused
     lookup = IdLookupForm()
     status = 422
     if lookup.validate_on_submit():
