@@ -19,6 +19,7 @@ from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
 from aidservice.services import directory, id_probes, roster
 from aidservice.services.actors import ADMIN_ROLES
+from aidservice.services.errors import ValidationFailed
 from aidservice.services.roster import SchoolPayloadSchema, StudentPayloadSchema
 
 blp = Blueprint("roster", __name__, url_prefix="/api/v1", description="Schools and students (the roster)")
@@ -232,6 +233,8 @@ def _prefers_async() -> bool:
 @blp.alt_response(202, schema=JobSchema, description="Accepted as a background job (async=true or Prefer: respond-async)")
 @blp.alt_response(409, response="CONFLICT", description="Background import: the key was used for another file")
 @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="File over the size or row limit")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS", description="Ten conflicts or lookup misses within an hour: "
+                  "imports refused until midnight (Beijing)")
 def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, Any] | Response:
     """Import students from CSV or XLSX: all-or-nothing (422 listing every bad row) unless partial=true."""
     upload = files["file"]
@@ -239,17 +242,28 @@ def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, A
     data = upload.stream.read(limit + 1)
     if len(data) > limit:
         raise roster.PayloadTooLarge(f"The file is larger than the import limit of {limit} bytes.")
+    who, budget = current_actor(), id_probe_budget()
+    id_probes.check_not_locked(who, budget)  # 429: its rows would answer "taken or not" for each number
     if query["run_async"] or _prefers_async():
         key = idempotency_key(query["key"])
-        params, scope = kinds.prepare_import(db.session, actor=current_actor(), filename=upload.filename or "",
+        params, scope = kinds.prepare_import(db.session, actor=who, filename=upload.filename or "",
                                              data=data, partial=query["partial"])
         return submit(kinds.IMPORT, params, scope, key, payload=data)
-    result = roster.import_student_file(
-        db.session, actor=current_actor(), settings=settings(), filename=upload.filename or "",
-        data=data, partial=query["partial"],
-        max_rows=int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS)),
-        request_id=current_request_id(),
-    )
+    try:
+        result = roster.import_student_file(
+            db.session, actor=who, settings=settings(), filename=upload.filename or "",
+            data=data, partial=query["partial"],
+            max_rows=int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS)),
+            request_id=current_request_id(),
+        )
+    except ValidationFailed as exc:
+        db.session.rollback()  # nothing of the file; its rows with taken numbers are charged
+        id_probes.charge_import(db.session, actor=who, budget=budget, errors=exc.errors, channel="api import",
+                                request_id=current_request_id())
+        db.session.commit()
+        raise
+    id_probes.charge_import(db.session, actor=who, budget=budget, errors=roster.row_messages(result.rejected),
+                            channel="api import", request_id=current_request_id())
     db.session.commit()
     return {
         "created": result.created,

@@ -30,7 +30,7 @@ import hashlib
 import hmac
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, timezone
 from math import ceil
@@ -52,6 +52,8 @@ MAX_MISSES = 10
 WINDOW_SECONDS = 60 * 60
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 LOOKUP_ROLES = ("school_officer", "county_admin")
+CONFLICT_MESSAGE = "another student record has this identity number"
+"""The row message of an import (services.roster) and the field message of a save whose number is taken."""
 LOOKUP_ACTION = "student.id_number.lookup"
 CONFLICT_ACTION = "student.id_number.conflict"
 log = logging.getLogger(__name__)
@@ -79,8 +81,7 @@ class IdNumberTaken(Conflict):
     """A save whose number another student record holds: a neutral 409 naming no school, city or student."""
 
     def __init__(self, masked: str) -> None:
-        super().__init__("Another student record has this identity number.",
-                         {"id_number": ["another student record has this identity number"]})
+        super().__init__("Another student record has this identity number.", {"id_number": [CONFLICT_MESSAGE]})
         self.masked = masked
 
 
@@ -320,14 +321,31 @@ def refuse_lookup(session: Session, *, actor: Actor, id_number: str | None, chan
                            "identity number; search by name, school or class.")
 
 
-def charge_conflict(session: Session, *, actor: Actor, budget: Budget, masked: str, channel: str,
+def charge_conflict(session: Session, *, actor: Actor, budget: Budget, masked: str | None, channel: str,
                     request_id: str | None = None, count: int = 1) -> None:
-    """A save refused because another record holds the number: audited (masked) and charged, `count` times."""
-    audit.record(session, actor=actor, action=CONFLICT_ACTION, subject="lookup:id_number",
-                 summary={"outcome": "conflict", "id_number": masked, "channel": channel, "count": count},
+    """A save refused because another record holds the number: audited (masked) and charged, `count` times
+    (an import's rows: `masked` None)."""
+    summary: dict[str, Any] = {"outcome": "conflict", "channel": channel, "count": count}
+    if masked is not None:
+        summary["id_number"] = masked
+    audit.record(session, actor=actor, action=CONFLICT_ACTION, subject="lookup:id_number", summary=summary,
                  request_id=request_id)
     for _ in range(count):
         _charge(actor, budget)
+
+
+def conflicts_in(errors: Mapping[str, Sequence[str]]) -> int:
+    """How many rows of an import's `errors` ({"rows.<n>.id_number": [...]}) hold a number taken elsewhere."""
+    return sum(1 for key, messages in errors.items() if key.endswith(".id_number") and CONFLICT_MESSAGE in messages)
+
+
+def charge_import(session: Session, *, actor: Actor, budget: Budget, errors: Mapping[str, Sequence[str]],
+                  channel: str, request_id: str | None = None) -> None:
+    """Charge an import's rows refused because another record holds their number (audited as one event)."""
+    count = conflicts_in(errors)
+    if count:
+        charge_conflict(session, actor=actor, budget=budget, masked=None, channel=channel, request_id=request_id,
+                        count=count)
 
 
 def _lookup_query(actor: Actor, digest: str) -> Any:

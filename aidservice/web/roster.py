@@ -119,6 +119,8 @@ def import_students() -> tuple[str, int] | str:
     if len(data) > limit:
         raise roster.PayloadTooLarge(f"The file is larger than the import limit of {limit} bytes.")
     filename = upload.filename or ""
+    budget = api_settings.id_probe_budget()
+    id_probes.check_not_locked(actor(), budget)  # 429: its rows would answer "taken or not" for each number
     if form.background.data or len(data) > int(current_app.config.get("AID_IMPORT_ASYNC_BYTES", limit)):
         return _background_import(filename, data, bool(form.partial.data))
     max_rows = int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS))
@@ -129,12 +131,17 @@ def import_students() -> tuple[str, int] | str:
         )
     except ValidationFailed as exc:
         db.session.rollback()
+        id_probes.charge_import(db.session, actor=actor(), budget=budget, errors=exc.errors, channel="web import",
+                                request_id=current_request_id())
+        db.session.commit()
         rows = directory.rejected_rows(filename, data, exc.errors, max_rows=max_rows, shown=ROW_ERRORS_SHOWN)
         for message in rows.file_errors:
             form.file.errors = [*form.file.errors, message]
         return render_template("web/import.html", form=form, outcome={"written": False, "rows": rows}), 422
-    db.session.commit()
     errors = roster.row_messages(result.rejected)
+    id_probes.charge_import(db.session, actor=actor(), budget=budget, errors=errors, channel="web import",
+                            request_id=current_request_id())
+    db.session.commit()
     rows = directory.rejected_rows(filename, data, errors, max_rows=max_rows, shown=ROW_ERRORS_SHOWN)
     flash(_("导入完成：新增 {created} 人，更新 {updated} 人，未变 {unchanged} 人。", created=result.created,
             updated=result.updated, unchanged=result.unchanged), "ok")
