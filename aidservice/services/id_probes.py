@@ -21,7 +21,8 @@ Counts live where the sign-in throttle keeps its own (services.throttle, AID_LOG
 `login_failures` table under a key of their own (an HMAC with SECRET_KEY of "idprobe:<actor>"), Redis, or the
 process's memory. In the table a row's `locked_until` holds the end of the hour while counting (so the sign-in
 throttle's pruning keeps it) and the end of the day once locked; `failures` reaching the limit is the lock.
-Unlike sign-in, an outage of Redis fails closed: lookups answer 503 (a search by name still works).
+Unlike sign-in, an outage of Redis fails closed for lookups: they answer 503 (a search by name still works);
+saves and imports go on (the outage is logged, their conflicts audited but not counted).
 """
 
 from __future__ import annotations
@@ -273,9 +274,15 @@ def may_look_up(actor: Actor) -> bool:
     return bool(actor.school_code) if actor.role == "school_officer" else bool(actor.region_code)
 
 
-def check_not_locked(actor: Actor, budget: Budget) -> None:
-    """Raise LookupsLocked (429) while the account's budget is spent."""
-    left = budget.counter.locked_for(account_key(budget.secret, actor), budget.clock())
+def check_not_locked(actor: Actor, budget: Budget, *, fail_open: bool = False) -> None:
+    """Raise LookupsLocked (429) while the account's budget is spent. Saves and imports pass `fail_open`: when
+    the counter cannot be read (Redis down) they go on (logged) rather than stop every roster write."""
+    try:
+        left = budget.counter.locked_for(account_key(budget.secret, actor), budget.clock())
+    except LookupsUnavailable:
+        if fail_open:
+            return
+        raise
     if left > 0:
         raise LookupsLocked(left)
 
@@ -330,8 +337,11 @@ def charge_conflict(session: Session, *, actor: Actor, budget: Budget, masked: s
         summary["id_number"] = masked
     audit.record(session, actor=actor, action=CONFLICT_ACTION, subject="lookup:id_number", summary=summary,
                  request_id=request_id)
-    for _ in range(count):
-        _charge(actor, budget)
+    try:
+        for _ in range(count):
+            _charge(actor, budget)
+    except LookupsUnavailable:
+        pass  # a save's conflict is still answered and audited; the outage is logged by the counter
 
 
 def conflicts_in(errors: Mapping[str, Sequence[str]]) -> int:

@@ -30,6 +30,8 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import downgrade, upgrade
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -37,6 +39,7 @@ from aidservice.extensions import db
 from aidservice.identity import mask
 from aidservice.models import AuditEvent, LoginFailure, Student
 from aidservice.services import id_probes
+from aidservice.services.actors import Actor
 from tests.factories import VAULT, id_number
 from tests.feeds_support import committed_app
 from tests.web import world as w
@@ -294,6 +297,18 @@ def test_misses_an_hour_apart_do_not_add_up(app: Flask, kind: str, request: pyte
         counter.charge("k", now + timedelta(minutes=i))
     assert counter.charge("k", now + timedelta(minutes=61)) == 0  # a new hour: the count starts again
     assert counter.locked_for("k", now + timedelta(minutes=62)) == 0
+
+
+def test_a_redis_outage_refuses_lookups_and_lets_saves_go_on() -> None:
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2,
+                       retry=Retry(NoBackoff(), 0))  # as counter_from_config builds it
+    budget = id_probes.Budget(id_probes.RedisProbeCounter(dead, prefix="test-dead:"), "secret")
+    officer = Actor("user", "o", id=1, role="school_officer", school_code="S")
+    started = time.perf_counter()
+    with pytest.raises(id_probes.LookupsUnavailable):
+        id_probes.check_not_locked(officer, budget)
+    id_probes.check_not_locked(officer, budget, fail_open=True)
+    assert time.perf_counter() - started < FAST
 
 
 def test_the_day_ends_at_midnight_in_beijing() -> None:
