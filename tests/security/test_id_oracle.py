@@ -177,6 +177,18 @@ def test_a_county_admin_finds_a_student_of_the_county(as_user: Callable[[str], F
     assert response.status_code == 302 and response.headers["Location"] == f"/students/{TARGET}"
 
 
+@pytest.mark.parametrize("username", FORBIDDEN_ROLES)
+def test_roles_without_the_lookup_search_by_masked_number(
+    as_user: Callable[[str], FlaskClient], world: w.World, username: str,
+) -> None:
+    masked = mask(world.number("S2-001"))
+    response = as_user(username).get("/students", query_string={"q": masked})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    expected = username != "city1"  # school B lies outside Nanjing
+    assert ("赵六" in html) is expected and world.number("S2-001") not in html
+
+
 def _actor(world: w.World, username: str) -> Any:
     from aidservice.services.auth import resolve_token
 
