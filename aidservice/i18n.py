@@ -242,6 +242,9 @@ EN: dict[str, str] = {
     "请输入完整的18位身份证号。": "Enter the full 18-character ID number.",
     "请使用“按身份证号查找”。": "Use “find by ID number” for an ID number.",
     "未找到该身份证号对应的学生，或该学生不在您的管理范围内。": "No student with this ID number in your scope.",
+    "按身份证号查找仅限学校资助专员和县级管理员；请按姓名、学校或班级搜索。":
+        "Looking up by full ID number is for school aid officers and county administrators; search by name, "
+        "school or class.",
     "学校代码": "School code",
     "学号": "Student id",
     "姓名": "Name",

@@ -135,7 +135,7 @@ def _forbidden(app: Flask, world: World) -> set[str]:
     numbers = [id_number(seed) for seed in world.seeds.values()] + [person(s) for s in range(6001, 6007)]
     for number in numbers:
         birth = number[6:14]
-        words |= {number, number[:6] + "********" + number[-4:], birth, f"{birth[:4]}-{birth[4:6]}-{birth[6:]}"}
+        words |= {number, number[:6] + "*" * 11 + number[-1:], birth, f"{birth[:4]}-{birth[4:6]}-{birth[6:]}"}
     rules = app.extensions["aid_rules"]
     for name, spec in rules.facts.items():
         if spec.source not in ("roster", "school"):  # agency statuses and declared facts: never on a notice

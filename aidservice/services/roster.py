@@ -29,6 +29,7 @@ from . import cells as cell_values
 from .actors import Actor
 from .context import Settings
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
+from .id_probes import IdNumberTaken
 from .regions import check_code, city_code_of, resolve_region
 from .spreadsheets import XLSX_MAGIC, id_number_problem, iter_table
 
@@ -499,10 +500,7 @@ def put_student(
         select(Student.student_id).where(Student.id_hmac == hmac, Student.student_id != student_id).limit(1)
     ).scalar_one_or_none()
     if other is not None:
-        raise Conflict(
-            "Another student record has this identity number.",
-            {"id_number": ["another student record has this identity number"]},
-        )
+        raise IdNumberTaken(mask(data["id_number"]))  # the caller audits and charges it (id_probes)
     before = None if student is None else student_audit_view(student)
     created = student is None
     if student is None:
