@@ -69,7 +69,8 @@ def check_app_keys(app: Flask) -> None:
 
 
 def _check_before_first_request() -> None:
-    """The start-up check, deferred: until it has passed, every request answers 503 naming the key."""
+    """The start-up check, deferred until the database answers: while the keys do not match, every request answers
+    503 naming the key."""
     if current_app.extensions.get(CHECKED):
         return
     try:
@@ -78,5 +79,5 @@ def _check_before_first_request() -> None:
         log.error("refusing requests: %s", exc)
         raise ServiceUnavailable(str(exc)) from None
     except OperationalError:
-        raise ServiceUnavailable("the database does not answer") from None
+        return  # still unavailable: the request fails (or /api/v1/health reports it) as it would anyway
     current_app.extensions[CHECKED] = True

@@ -11,14 +11,16 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
-from aidservice import create_app
+from aidservice import create_app, keycheck
 from aidservice.crypto import DEV_KEY, vault_from_config
 from aidservice.extensions import db
 from aidservice.keysafety import KeysMismatch
@@ -148,6 +150,28 @@ def test_rotation_records_the_new_key_ids_fingerprint(fresh_url: str) -> None:
     assert result.exit_code == 0, result.output
     assert ("aes", "k2") in fingerprints(app)
     assert "lacks key id 'k1'" not in refusal_or_none(fresh_url, AID_ID_KEYS=f"k2:{AES_K2}")  # k1 may go now
+
+
+def test_a_database_unavailable_at_start_is_checked_at_the_first_request(
+    fresh_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seal_students(build(fresh_url))
+    real, calls = keycheck.check_keys, []
+
+    def down_at_start(engine: Any, vault: Any) -> Any:
+        calls.append(engine)
+        if len(calls) == 1:
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("down"))
+        return real(engine, vault)
+
+    monkeypatch.setattr(keycheck, "check_keys", down_at_start)
+    client = build(fresh_url, AID_ID_HMAC_KEY="e" + HMAC_KEY[1:]).test_client()
+    for _ in range(2):
+        response = client.get("/api/v1/health")
+        assert response.status_code == 503
+        assert "AID_ID_HMAC_KEY does not match" in response.get_json()["detail"]
+    calls.clear()
+    assert build(fresh_url).test_client().get("/api/v1/health").status_code == 200  # matching keys: served
 
 
 def refusal_or_none(url: str, **env: str) -> str:
