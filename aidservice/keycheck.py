@@ -37,7 +37,7 @@ def check_keys(engine: Engine, vault: IdVault) -> KeysChecked | None:
             return None
         found = ensure_keys(session, vault, record=False)
         session.rollback()
-    if not found.recorded:
+    if not found.writes:
         return found
     for attempt in (1, 2):  # a second process may record the same fingerprints at the same moment
         with Session(engine) as session:
@@ -51,6 +51,8 @@ def check_keys(engine: Engine, vault: IdVault) -> KeysChecked | None:
                 continue
         for kind, key_id in found.recorded:
             log.info("recorded the fingerprint of %s key %s", kind, key_id or "AID_ID_HMAC_KEY")
+        for key_id in found.retired:
+            log.info("retired the fingerprint of aes key %s (not in AID_ID_KEYS, no number sealed with it)", key_id)
         return found
     return found
 

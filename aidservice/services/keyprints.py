@@ -5,8 +5,10 @@ under, and a process whose keys differ is refused (it would otherwise match noth
 
 1. every recorded fingerprint of a configured key is compared (constant time) with the configured key's: a
    difference is KeysMismatch naming the variable (AID_ID_HMAC_KEY, or AID_ID_KEYS and the key id);
-2. a key id the stored numbers are sealed with but AID_ID_KEYS lacks is KeysMismatch naming it (recorded ids
-   absent from the keyring are looked up in the rows; when nothing is recorded yet, the rows' distinct ids are);
+2. a key id the stored numbers are sealed with but AID_ID_KEYS lacks is KeysMismatch naming it: a recorded id
+   absent from the keyring is looked up in the rows (none left: its fingerprint is retired, so that scan happens
+   once); when no AES fingerprint is recorded yet, the rows' distinct key ids are (once). Every key the service
+   seals with is recorded before its first use, so these two cover every id its own writes can leave;
 3. the fingerprints not recorded yet (a fresh database, a database from before fingerprints, a new key id added
    for rotation) are recorded, after one stored number sealed under that key id has been opened with it, and one
    stored number opened and hashed again has given its stored keyed hash (so a database that already holds
@@ -21,7 +23,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, select, union
+from sqlalchemy import delete, exists, select, union
 from sqlalchemy.orm import Session
 
 from aidservice.crypto import CannotOpen, IdVault, Kind
@@ -34,10 +36,17 @@ HMAC_VARIABLE, AES_VARIABLE = "AID_ID_HMAC_KEY", "AID_ID_KEYS"
 
 @dataclass(frozen=True, slots=True)
 class KeysChecked:
-    """What a check found: the fingerprints it recorded now (kind, key id) and those that already matched."""
+    """What a check found: the fingerprints it recorded now (kind, key id), those that already matched, and the AES
+    key ids retired (gone from the keyring, no row sealed under them)."""
 
     recorded: tuple[tuple[str, str], ...]
     matched: tuple[tuple[str, str], ...]
+    retired: tuple[str, ...] = ()
+
+    @property
+    def writes(self) -> bool:
+        """True when recording this check changes the table."""
+        return bool(self.recorded or self.retired)
 
 
 def hmac_mismatch() -> KeysMismatch:
@@ -74,19 +83,23 @@ def ensure_keys(session: Session, vault: IdVault, *, record: bool = True) -> Key
             if not same_fingerprint(recorded[slot], computed):
                 raise hmac_mismatch() if slot[0] == HMAC_KIND else aes_mismatch(slot[1])
             matched.append(slot)
-    _require_used_ids(session, vault, recorded)
+    retired = _require_used_ids(session, vault, recorded)
     missing = [slot for slot in ours if slot not in recorded]
     for kind, key_id in missing:
         _verify_against_a_stored_number(session, vault, kind, key_id)
-    if record and missing:
+    if record and (missing or retired):
         session.add_all(KeyFingerprint(kind=kind, key_id=key_id, fingerprint=ours[(kind, key_id)])
                         for kind, key_id in missing)
+        if retired:
+            session.execute(delete(KeyFingerprint).where(KeyFingerprint.kind == AES_KIND,
+                                                         KeyFingerprint.key_id.in_(retired)))
         session.flush()
-    return KeysChecked(recorded=tuple(missing), matched=tuple(matched))
+    return KeysChecked(recorded=tuple(missing), matched=tuple(matched), retired=tuple(retired))
 
 
-def _require_used_ids(session: Session, vault: IdVault, recorded: dict[tuple[str, str], str]) -> None:
-    """Every key id the stored numbers are sealed with is in the keyring."""
+def _require_used_ids(session: Session, vault: IdVault, recorded: dict[tuple[str, str], str]) -> list[str]:
+    """Every key id the stored numbers are sealed with is in the keyring; returns the recorded ids that left the
+    keyring with no row sealed under them any more (their fingerprints are retired, so the scan happens once)."""
     absent = [kid for kind, kid in recorded if kind == AES_KIND and kid not in vault.keys]
     for kid in absent:  # rare: a key taken out of AID_ID_KEYS; allowed once no row is sealed with it
         if any(session.scalar(select(exists().where(model.id_key_id == kid))) for _, model in SEALED):
@@ -96,6 +109,7 @@ def _require_used_ids(session: Session, vault: IdVault, recorded: dict[tuple[str
         for kid in sorted(used):
             if kid not in vault.keys:
                 raise aes_missing(kid)
+    return absent
 
 
 def _verify_against_a_stored_number(session: Session, vault: IdVault, kind: str, key_id: str) -> None:
