@@ -13,6 +13,7 @@ Every value can be changed by the environment at start (or by gunicorn's own com
 - `max_requests` (`AID_MAX_REQUESTS`, 1000) with `max_requests_jitter` (`AID_MAX_REQUESTS_JITTER`, 100): a worker
   is replaced after about that many requests (the jitter keeps the workers from restarting together), which
   bounds what a slow leak or a fragmented heap can cost;
+- an unsafe configuration (aidservice/refusal.py) stops the master before any worker starts, with one line;
 - no control socket: gunicorn 25+ opens one at a fixed path in $HOME, so two servers or checkouts would fight over
   it; no access log: the app writes its own access line per request (aidservice/logs.py, JSON, with request id).
 """
@@ -20,6 +21,10 @@ Every value can be changed by the environment at start (or by gunicorn's own com
 from __future__ import annotations
 
 import os
+from typing import Any
+
+from aidservice.refusal import refusing_to_start
+from config import load_config
 
 WORKER_CLASSES = ("sync", "gevent", "gthread")
 
@@ -55,3 +60,10 @@ max_requests = _int("AID_MAX_REQUESTS", 1000)
 max_requests_jitter = _int("AID_MAX_REQUESTS_JITTER", 100)
 control_socket_disable = True
 accesslog = None
+
+
+def on_starting(_server: Any) -> None:
+    """gunicorn hook, in the master before any worker: an unsafe configuration stops it with one line (status 3);
+    whether the keys match the database is checked by each worker as it builds the app (aidservice/keycheck.py)."""
+    with refusing_to_start():
+        load_config()

@@ -24,6 +24,7 @@ from aidservice.services.audit import verify
 from config import REPO_ROOT, ConfigError, DevelopmentConfig, ProductionConfig, TestingConfig
 from tests.conftest import in_ci
 from tests.factories import TEST_PASSWORD, make_user
+from tests.production_keys import PRODUCTION_SECRETS
 from tests.reports_support import Province
 from tests.reports_support import province_fixture as province_fixture  # fixture "province"
 from tests.web.conftest import csrf_from
@@ -185,8 +186,7 @@ def test_two_workers_on_one_redis_share_the_count(app_factory: Callable[..., Fla
 
 
 def test_limits_are_on_in_production_with_sane_defaults_and_off_in_the_test_suite() -> None:
-    secrets = {"SECRET_KEY": "s", "AID_ID_HMAC_KEY": "k", "AID_ID_KEYS": "k1:" + "A" * 43 + "="}
-    for config in (ProductionConfig.from_env(secrets), DevelopmentConfig.from_env({})):
+    for config in (ProductionConfig.from_env(PRODUCTION_SECRETS), DevelopmentConfig.from_env({})):
         assert config.AID_RATELIMIT_ENABLED is True
         assert (config.AID_RATELIMIT_EVALUATE, config.AID_RATELIMIT_LOGIN) == ("60/minute", "10/minute")
     assert TestingConfig.from_env({}).AID_RATELIMIT_ENABLED is False

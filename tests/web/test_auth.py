@@ -45,11 +45,12 @@ def test_login_sets_a_safe_cookie_and_logout_ends_the_session(app: Flask, client
 
 def test_production_cookies_are_secure_and_the_settings_are_checked() -> None:
     from config import ConfigError, DevelopmentConfig, ProductionConfig
+    from tests.production_keys import PRODUCTION_SECRETS
 
-    config = ProductionConfig.from_env({"SECRET_KEY": "x", "AID_ID_HMAC_KEY": "y", "AID_ID_KEYS": "k1:" + "A" * 43 + "="})
+    config = ProductionConfig.from_env(PRODUCTION_SECRETS)
     assert config.SESSION_COOKIE_SECURE is True and config.SESSION_COOKIE_HTTPONLY is True
     assert config.SESSION_COOKIE_SAMESITE == "Lax"
-    plain = ProductionConfig.from_env({"SECRET_KEY": "x", "AID_ID_HMAC_KEY": "y", "AID_ID_KEYS": "k1:" + "A" * 43 + "=", "AID_SECURE_COOKIES": "false"})
+    plain = ProductionConfig.from_env({**PRODUCTION_SECRETS, "AID_SECURE_COOKIES": "false"})
     assert plain.SESSION_COOKIE_SECURE is False
     assert DevelopmentConfig.from_env({"AID_SECURE_COOKIES": "yes"}).SESSION_COOKIE_SECURE is True
     with pytest.raises(ConfigError, match="AID_SECURE_COOKIES"):
