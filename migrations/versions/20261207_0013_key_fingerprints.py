@@ -1,7 +1,7 @@
 """key fingerprints: which HMAC key and AES key ids the stored identity numbers were written with
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-08 10:00:00
 
 A new, empty table: the running service records the fingerprints at its first start against it (after checking
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
