@@ -28,7 +28,8 @@ from . import audit
 from . import cells as cell_values
 from .actors import Actor
 from .context import Settings
-from .errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from .errors import Conflict, DomainError, Forbidden, ValidationFailed
+from .hidden import not_found
 from .regions import check_code, city_code_of, resolve_region
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -533,12 +534,12 @@ STUDENT_READ = (
 
 def get_student(session: Session, *, actor: Actor, settings: Settings, student_id: str) -> dict[str, Any]:
     """A student with masked ID numbers and the current determination of the configured school year."""
+    if actor.kind != "user":
+        raise Forbidden("The roster is for signed-in users.")
     row = session.execute(STUDENT_READ, {"student_id": student_id}).one_or_none()
-    if row is None:
-        raise NotFound(f"No student {student_id}.")
-    student, region_code = row
-    if actor.kind != "user" or not actor.reaches_school(student.school_code, region_code):
-        raise Forbidden(f"Student {student_id} is outside your scope.")
+    if row is None or not actor.reaches_school(row[0].school_code, row[1]):
+        raise not_found("student")  # outside the scope as if it did not exist (hidden)
+    student, _region_code = row
     return student_view(session, student, settings)
 
 
