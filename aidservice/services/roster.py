@@ -534,11 +534,9 @@ STUDENT_READ = (
 
 def get_student(session: Session, *, actor: Actor, settings: Settings, student_id: str) -> dict[str, Any]:
     """A student with masked ID numbers and the current determination of the configured school year."""
-    if actor.kind != "user":
-        raise Forbidden("The roster is for signed-in users.")
     row = session.execute(STUDENT_READ, {"student_id": student_id}).one_or_none()
-    if row is None or not actor.reaches_school(row[0].school_code, row[1]):
-        raise not_found("student")  # outside the scope as if it did not exist (hidden)
+    if actor.kind != "user" or row is None or not actor.reaches_school(row[0].school_code, row[1]):
+        raise not_found("student")  # outside the scope as if it did not exist (hidden); the route refuses clients
     student, _region_code = row
     return student_view(session, student, settings)
 
