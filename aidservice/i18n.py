@@ -455,7 +455,7 @@ EN: dict[str, str] = {
     "尝试次数过多": "Too many attempts",
     "服务器错误": "Server error",
     "您没有权限查看此页面，或该数据不在您的管理范围内。": "You may not open this page, or the data lies outside your scope.",
-    "您访问的页面不存在，或该记录已被删除。": "The page does not exist, or the record was removed.",
+    "您访问的页面或记录不存在，或不在您的管理范围内。": "The page or record does not exist, or is outside your scope.",
     "请求无法处理，请返回上一页重试。": "The request could not be handled; go back and try again.",
     "服务器暂时无法完成请求。": "The server could not complete the request.",
     "请求过于频繁，请稍后再试。": "Too many requests; wait a moment and try again.",

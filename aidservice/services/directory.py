@@ -27,8 +27,9 @@ from .applications import check_act, check_read, may_act
 from .context import Settings
 from .decisions import list_decisions
 from .determinations import current_determination
-from .errors import DomainError, Forbidden, NotFound, ValidationFailed
+from .errors import DomainError, Forbidden, ValidationFailed
 from .facts_assembly import assemble
+from .hidden import not_found
 from .spreadsheets import read_table
 
 PER_PAGE = 50
@@ -168,14 +169,14 @@ def _latest_applications(session: Session, pks: list[int], school_year: str) -> 
 def _student(session: Session, student_id: str) -> Student:
     student = session.execute(select(Student).where(Student.student_id == student_id)).scalar_one_or_none()
     if student is None:
-        raise NotFound(f"No student {student_id}.")
+        raise not_found("student")
     return student
 
 
 def student_page(session: Session, *, actor: Actor, settings: Settings, student_id: str) -> dict[str, Any]:
     """The student (ID numbers masked) with the current determination, every fact with its source, the
     applications and current decisions of the school year, and what the caller may do here."""
-    view = roster.get_student(session, actor=actor, settings=settings, student_id=student_id)  # scope: 403
+    view = roster.get_student(session, actor=actor, settings=settings, student_id=student_id)  # scope: 404
     student = _student(session, student_id)
     school = student.school
     determination = current_determination(session, student.id, settings.school_year)
@@ -219,7 +220,7 @@ def application_start(session: Session, *, actor: Actor, settings: Settings, stu
     """What a new application starts from: the student (masked), the facts the roster, the school and the
     agencies give today with their sources, and the open or approved application that would block a new one."""
     student = _student(session, student_id)
-    check_act(actor, student.school, f"Student {student_id}")
+    check_act(actor, student.school, f"Student {student_id}", "student")
     as_of = settings.default_as_of()
     (found,) = assemble(session, [student.id], as_of, settings.rules.facts)
     blocking = session.execute(

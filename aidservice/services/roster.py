@@ -28,7 +28,8 @@ from . import audit
 from . import cells as cell_values
 from .actors import Actor
 from .context import Settings
-from .errors import Conflict, Forbidden, NotFound, ValidationFailed
+from .errors import Conflict, Forbidden, ValidationFailed
+from .hidden import not_found
 from .id_probes import IdNumberTaken
 from .regions import check_code, city_code_of, resolve_region
 from .spreadsheets import XLSX_MAGIC, id_number_problem, iter_table
@@ -528,11 +529,9 @@ STUDENT_READ = (
 def get_student(session: Session, *, actor: Actor, settings: Settings, student_id: str) -> dict[str, Any]:
     """A student with masked ID numbers and the current determination of the configured school year."""
     row = session.execute(STUDENT_READ, {"student_id": student_id}).one_or_none()
-    if row is None:
-        raise NotFound(f"No student {student_id}.")
-    student, region_code = row
-    if actor.kind != "user" or not actor.reaches_school(student.school_code, region_code):
-        raise Forbidden(f"Student {student_id} is outside your scope.")
+    if actor.kind != "user" or row is None or not actor.reaches_school(row[0].school_code, row[1]):
+        raise not_found("student")  # outside the scope as if it did not exist (hidden); the route refuses clients
+    student, _region_code = row
     return student_view(session, student, settings)
 
 
