@@ -158,16 +158,19 @@ def test_a_reassessment_note_stays_out_of_decisions_and_the_audit_trail(
     client: FlaskClient, province: Province
 ) -> None:
     reason = "家访：父亲重病住院"
-    province.step("AIDED", "S1", "reassess", note=reason)
+    province.step("QUOTA", "S1", "reassess", note=reason)  # the martyr record came after approval: decisions change
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ApplicationAction)
                              .where(ApplicationAction.note == reason)) == 1  # kept for the school
+    made = db.session.execute(sa.select(AuditEvent.summary).where(AuditEvent.action == "decisions.made")
+                              .order_by(AuditEvent.seq.desc())).scalars().first()
+    assert made is not None and made["cause"] == "reassess"  # the reassessment did make decisions
     summaries = [str(s) for s in db.session.execute(sa.select(AuditEvent.summary)).scalars()]
     subjects = list(db.session.execute(sa.select(AuditEvent.subject)).scalars())
     assert not [s for s in summaries + subjects if reason in s]
     decisions = db.session.execute(sa.select(Decision.explanation, Decision.superseded_reason)).all()
     assert not [d for d in decisions if reason in str(d.explanation) or reason in (d.superseded_reason or "")]
     for who in ("province_admin", "auditor"):
-        audit = client.get("/api/v1/audit", query_string={"subject": "student:ST-AIDED"}, headers=province.headers(who))
+        audit = client.get("/api/v1/audit", query_string={"subject": "student:ST-QUOTA"}, headers=province.headers(who))
         assert audit.status_code in (200, 403) and reason not in audit.data.decode()
 
 
