@@ -117,14 +117,15 @@ def _check_idle_connections(app: Flask) -> None:
 
 
 def _ensure_sqlite_folder(uri: str) -> None:
-    """SQLite creates the file but not its folder (instance/ is not in git)."""
-    from pathlib import Path
-
+    """SQLite creates the file but not its folder (instance/ is not in git); both are made private here (0600)."""
     from sqlalchemy.engine import make_url
 
+    from aidservice.extensions import private_sqlite_file
+
     url = make_url(uri)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    database = url.database or ""
+    if url.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not database.startswith("file:"):
+        private_sqlite_file(database)
 
 
 def register_json_bodies(app: Flask) -> None:

@@ -48,6 +48,7 @@ from .context import Settings
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .facts_assembly import SOURCE_STATUSES, assemble
 from .hidden import check_visible, may_read, not_found
+from .plaintext import note_problem
 from .rule_sets import publish_current
 
 AGENCY_SOURCES = frozenset(SOURCE_STATUSES)
@@ -687,8 +688,7 @@ def act(
         from .decisions import decide
 
         decide(session, actor=actor, settings=settings, application=application,
-               cause=request.action if request.action == "approve" else f"reassess: {note}"[:200],
-               request_id=request_id)
+               cause=request.action, request_id=request_id)  # never the note: decisions and audit go region-wide
     return application
 
 
@@ -718,8 +718,8 @@ def _check_request(application: Application, request: ActionRequest, note: str) 
         raise Conflict(detail, {"action": [f"allowed: {', '.join(allowed) or 'none'}"]})
     if request.action in NEEDS_REASON and not note:
         raise ValidationFailed({"note": [f"a reason is required for '{request.action}'"]})
-    if len(note) > NOTE_MAX:
-        raise ValidationFailed({"note": [f"at most {NOTE_MAX} characters"]})
+    if (problem := note_problem(note, NOTE_MAX)) is not None:
+        raise ValidationFailed({"note": [problem]})
     if request.level is not None and request.level not in LEVELS:
         raise ValidationFailed({"level": [f"must be one of {', '.join(LEVELS)}"]})
 

@@ -31,6 +31,7 @@ from .context import Settings
 from .errors import Conflict, Forbidden, ValidationFailed
 from .hidden import not_found
 from .id_probes import IdNumberTaken
+from .plaintext import Line, Text
 from .regions import check_code, city_code_of, resolve_region
 from .spreadsheets import XLSX_MAGIC, id_number_problem, iter_table
 
@@ -72,16 +73,6 @@ class StrictInteger(fields.Integer):
         return number
 
 
-class Text(fields.String):
-    """A string with surrounding whitespace removed; never U+0000 (PostgreSQL cannot store it; imports read files)."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
-        if "\x00" in text:
-            raise ValidationError("must not contain the character U+0000")
-        return text
-
-
 class IdNumber(fields.String):
     """A resident ID number (GB 11643): format, birth date and check character, normalised to upper-case X."""
 
@@ -120,7 +111,7 @@ def _code(**kwargs: Any) -> Text:
 class SchoolPayloadSchema(Schema):
     """A school as PUT /api/v1/schools/{code} takes it; `stages` come from the rules' `stage` values."""
 
-    name = Text(required=True, validate=validate.Length(min=1, max=128))
+    name = Line(required=True, validate=validate.Length(min=1, max=128))
     region_code = Text(
         required=True,
         validate=validate.Regexp(r"^\d{6}$", error="must be a 6-digit division code"),
@@ -142,8 +133,8 @@ class GuardianSchema(Schema):
     """A parent or guardian; household statuses reach the student through this ID number."""
 
     id_number = IdNumber(required=True, metadata={"example": "320102198001010012"})
-    name = Text(required=True, validate=validate.Length(min=1, max=64))
-    relation = Text(
+    name = Line(required=True, validate=validate.Length(min=1, max=64))
+    relation = Line(
         required=True, validate=validate.Length(min=1, max=16), metadata={"example": "father"}
     )
 
@@ -152,9 +143,9 @@ class StudentPayloadSchema(Schema):
     """A student as PUT /api/v1/students/{student_id} takes it (DESIGN.md student payload)."""
 
     id_number = IdNumber(required=True, metadata={"example": "320102200803010011"})
-    name = Text(required=True, validate=validate.Length(min=1, max=64))
+    name = Line(required=True, validate=validate.Length(min=1, max=64))
     school_code = _code(required=True)
-    class_name = Text(load_default="", validate=validate.Length(max=64))
+    class_name = Line(load_default="", validate=validate.Length(max=64))
     stage = Text(required=True, validate=validate.Length(min=1, max=16), metadata={"example": "junior"})
     grade = StrictInteger(required=True, metadata={"example": 1})
     boarding = StrictBoolean(load_default=False)
