@@ -36,11 +36,11 @@ from tests.feeds_support import (
     settings_for,
     student,
 )
+from tests.hostile.timing import FAST
 from tests.log_scan_support import render
 
 pytestmark = pytest.mark.databases
 
-FAST = 1.0  # seconds: generous; the probes are answered in milliseconds
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
