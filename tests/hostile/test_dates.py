@@ -31,8 +31,8 @@ from aidservice.services.actors import Actor
 from aidservice.services.determinations import redetermine_students
 from aidservice.services.errors import ValidationFailed
 from aidservice.services.evaluation_dates import redetermination_date
-from tests.hostile.timing import FAST
 from tests.jobs_support import Province, make_province
+from tests.timing_support import FAST
 
 COVERAGE = "(2018-09-01 to 2021-08-31)"
 FACTS = {"stage": "junior", "grade": 1, "orphan": True}

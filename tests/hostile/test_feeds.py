@@ -36,8 +36,8 @@ from tests.feeds_support import (
     settings_for,
     student,
 )
-from tests.hostile.timing import FAST
 from tests.log_scan_support import render
+from tests.timing_support import FAST
 
 pytestmark = pytest.mark.databases
 

@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 from aidservice.extensions import db
 from aidservice.models import Application, Decision
 from tests.factories import bearer, id_number
-from tests.hostile.timing import FAST
 from tests.reports_support import seeded_province_database
+from tests.timing_support import FAST
 
 SECOND = FAST
 PLACEHOLDER = "\ue000hostile\ue000"

@@ -20,7 +20,7 @@ from aidservice.extensions import db
 from aidservice.models import Application, School, Student
 from tests.applications_support import YEAR, World, world_fixture  # noqa: F401 - fixture "world"
 from tests.factories import id_number
-from tests.hostile.timing import FAST
+from tests.timing_support import FAST
 
 pytestmark = pytest.mark.databases
 

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from aidservice.extensions import db
 from aidservice.models import Application
-from tests.hostile.timing import FAST
+from tests.timing_support import FAST
 from tests.web.conftest import app_env, as_user, clock, csrf, world  # noqa: F401 - the web suite's fixtures
 
 pytestmark = pytest.mark.databases

@@ -24,10 +24,10 @@ from aidservice.services.audit import verify
 from config import REPO_ROOT, ConfigError, DevelopmentConfig, ProductionConfig, TestingConfig
 from tests.conftest import in_ci
 from tests.factories import TEST_PASSWORD, make_user
-from tests.hostile.timing import FAST
 from tests.production_keys import PRODUCTION_SECRETS
 from tests.reports_support import Province
 from tests.reports_support import province_fixture as province_fixture  # fixture "province"
+from tests.timing_support import FAST
 from tests.web.conftest import csrf_from
 
 EVALUATE_LIMIT, LOGIN_LIMIT = 3, 3

@@ -25,7 +25,7 @@ from config import REPO_ROOT
 from tests.factories import id_number, make_school, make_user
 from tests.faults.servers import Gunicorn, request
 from tests.feeds_support import committed_app, scratch_database
-from tests.hostile.timing import FAST
+from tests.timing_support import FAST
 
 CLIENTS, WRITES = 6, 30
 SCHOOL = "3201020001"

@@ -1,4 +1,4 @@
-"""The time bound every hostile probe is held to.
+"""The time bound every hostile or security probe is held to (tests/hostile, tests/security).
 
 It separates "answered at once" from the failures the probes guard against: before issue 15 a huge exponent
 pinned a worker for 212 s, 100,000 keys took 8.6 s, a deep body or a zip bomb could take the process down. On a
