@@ -34,15 +34,16 @@ run: install
 	$(FLASK) db upgrade
 	$(FLASK) aid rules publish
 	@# ---- demo data hook ----------------------------------------------------------------
-	@# Loads the synthetic province once: when `flask --app wsgi aid demo-data` exists and the
-	@# database has no students (see scripts/demo_needed.py). The command may write the demo
-	@# logins to instance/demo-logins.txt; they are printed below.
+	@# Loads the synthetic province once, into the embedded demo database only: DATABASE_URL unset,
+	@# AID_ENV not production, `flask --app wsgi aid demo-data` exists and the database has no
+	@# students (see scripts/demo_needed.py). The command writes the demo logins to
+	@# instance/demo-logins.txt; they are printed below (for the embedded database only).
 	@if $(PY) scripts/demo_needed.py; then $(FLASK) aid demo-data; fi
 	@# -------------------------------------------------------------------------------------
 	@echo "aidservice:  http://127.0.0.1:$${PORT:-5000}/"
 	@echo "API docs:    http://127.0.0.1:$${PORT:-5000}/api/v1/docs"
 	@echo "health:      http://127.0.0.1:$${PORT:-5000}/api/v1/health"
-	@if [ -f instance/demo-logins.txt ]; then echo "demo logins:"; cat instance/demo-logins.txt; fi
+	@if [ -z "$${DATABASE_URL}" ] && [ -f instance/demo-logins.txt ]; then echo "demo logins:"; cat instance/demo-logins.txt; fi
 	@# gunicorn.conf.py: 127.0.0.1:$$PORT, 2 sync workers, timeout 30 s, a worker replaced after ~1000 requests,
 	@# no control socket (it lives at one path in $$HOME, so two servers or checkouts would fight over it)
 	exec $(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Mapping
@@ -10,6 +11,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from limits import parse_many
+
+from aidservice.crypto import DEV_KEY, DEV_KEY_ID, KeyringError, parse_keys
+from aidservice.keysafety import weak_aes_key, weak_secret
 
 REPO_ROOT = Path(__file__).resolve().parent
 MIB = 1024 * 1024
@@ -165,6 +169,7 @@ class Config:
     default_log_level: ClassVar[str] = "INFO"
     login_throttle_default: ClassVar[str | None] = None  # None: Redis when a URL is set, else the database
     rate_limits_by_default: ClassVar[bool] = True
+    refuses_unsafe_keys: ClassVar[bool] = False
 
     def __init__(self, env: Mapping[str, str]) -> None:
         """Read every environment-dependent value now, once."""
@@ -185,6 +190,12 @@ class Config:
         self.SECRET_KEY = self._secret(env, "SECRET_KEY", DEV_SECRET)
         self.AID_ID_HMAC_KEY = self._secret(env, "AID_ID_HMAC_KEY", DEV_HMAC_KEY)
         self.AID_ID_KEYS, self.AID_ID_KEY_CURRENT = self._id_keys(env)
+        self.AID_ENV = self.NAME
+        # Which secrets fell back to their published development value (the start-up warning names them).
+        self.AID_DEV_KEYS_IN_USE = tuple(name for name in ("SECRET_KEY", "AID_ID_HMAC_KEY", "AID_ID_KEYS")
+                                         if not env.get(name, ""))
+        if self.refuses_unsafe_keys:
+            self._refuse_unsafe_keys()
         # Secure cookies need TLS (directly or at the proxy in front): on by default in production only.
         self.SESSION_COOKIE_SECURE = _flag(env, "AID_SECURE_COOKIES", self.secure_cookies_by_default)
         self.AID_UI_LANGUAGE = (env.get("AID_UI_LANGUAGE") or "zh-CN").strip()
@@ -247,10 +258,31 @@ class Config:
         raise ConfigError(f"{key} must be set in the environment for the {self.NAME} configuration")
 
 
+    def _refuse_unsafe_keys(self) -> None:
+        """Production: no development key, no weak or repeated key, no key reused for another purpose (one line
+        naming the variable; the strength estimate is aidservice/keysafety.py)."""
+        if self.SECRET_KEY == DEV_SECRET:
+            raise ConfigError("SECRET_KEY is the published development key: production needs its own")
+        if self.AID_ID_HMAC_KEY == DEV_HMAC_KEY:
+            raise ConfigError("AID_ID_HMAC_KEY is the published development key: production needs its own")
+        for reason in (weak_secret("SECRET_KEY", self.SECRET_KEY), weak_secret("AID_ID_HMAC_KEY", self.AID_ID_HMAC_KEY)):
+            if reason:
+                raise ConfigError(reason)
+        if self.AID_ID_HMAC_KEY == self.SECRET_KEY:
+            raise ConfigError("AID_ID_HMAC_KEY equals SECRET_KEY: the matching key must be a separate secret")
+        hmac_bytes = self.AID_ID_HMAC_KEY.encode()
+        for key_id, key in self.AID_ID_KEYS.items():
+            if key == base64.b64decode(DEV_KEY):
+                raise ConfigError(f"AID_ID_KEYS key {key_id!r} is the published development key: production needs its own")
+            reason = weak_aes_key(key_id, key)
+            if reason:
+                raise ConfigError(reason)
+            if hmac_bytes in (key, base64.b64encode(key)) or self.SECRET_KEY.encode() in (key, base64.b64encode(key)):
+                raise ConfigError(f"AID_ID_KEYS key {key_id!r} equals AID_ID_HMAC_KEY or SECRET_KEY: each key must be "
+                                  "a separate secret")
+
     def _id_keys(self, env: Mapping[str, str]) -> tuple[dict[str, bytes], str]:
         """The AES-GCM keyring for identity numbers at rest; development and testing use a labelled dev key."""
-        from aidservice.crypto import DEV_KEY, DEV_KEY_ID, KeyringError, parse_keys
-
         text = self._secret(env, "AID_ID_KEYS", f"{DEV_KEY_ID}:{DEV_KEY}")
         try:
             return parse_keys(text, env.get("AID_ID_KEY_CURRENT", ""))
@@ -282,6 +314,7 @@ class ProductionConfig(Config):
 
     NAME = "production"
     secure_cookies_by_default = True
+    refuses_unsafe_keys = True  # development keys, weak or repeated keys, one key for two purposes: no start
 
 
 CONFIGS: dict[str, type[Config]] = {c.NAME: c for c in (DevelopmentConfig, TestingConfig, ProductionConfig)}

@@ -9,6 +9,7 @@ from aidservice.gunicorn_conf import (  # noqa: F401 - gunicorn reads these name
     graceful_timeout,
     max_requests,
     max_requests_jitter,
+    on_starting,
     timeout,
     worker_class,
     worker_connections,

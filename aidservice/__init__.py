@@ -31,9 +31,12 @@ def create_app(config: Config | None = None, *, offline: bool | None = None) -> 
     app.json.sort_keys = False  # keep the documented field order in responses
     app.extensions["aid_offline"] = offline
     register_logging(app)
+    warn_if_development(app)
     load_rule_set(app)
     if not offline:
         register_extensions(app)
+        if not _skips_key_check():
+            check_keys(app)
         register_json_bodies(app)
         register_blueprints(app)
         register_rate_limits(app)
@@ -58,6 +61,29 @@ def register_logging(app: Flask) -> None:
     from aidservice.logs import register_logging as register
 
     register(app)
+
+
+def _skips_key_check() -> bool:
+    """This process is the `flask` command line running a migration or `aid keys generate` (aidservice.startup)."""
+    import sys
+
+    from aidservice.startup import running_flask_cli, skips_key_check
+
+    return running_flask_cli() and skips_key_check(sys.argv[1:])
+
+
+def warn_if_development(app: Flask) -> None:
+    """The development configuration says so loudly on every start (aidservice/refusal.py)."""
+    from aidservice.refusal import warn_if_development as warn
+
+    warn(app.config)
+
+
+def check_keys(app: Flask) -> None:
+    """The keys match the fingerprints the database recorded, or KeysMismatch names the wrong one (keycheck.py)."""
+    from aidservice.keycheck import check_app_keys
+
+    check_app_keys(app)
 
 
 def load_rule_set(app: Flask) -> None:
@@ -91,14 +117,15 @@ def _check_idle_connections(app: Flask) -> None:
 
 
 def _ensure_sqlite_folder(uri: str) -> None:
-    """SQLite creates the file but not its folder (instance/ is not in git)."""
-    from pathlib import Path
-
+    """SQLite creates the file but not its folder (instance/ is not in git); both are made private here (0600)."""
     from sqlalchemy.engine import make_url
 
+    from aidservice.extensions import private_sqlite_file
+
     url = make_url(uri)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    database = url.database or ""
+    if url.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not database.startswith("file:"):
+        private_sqlite_file(database)
 
 
 def register_json_bodies(app: Flask) -> None:

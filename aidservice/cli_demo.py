@@ -51,6 +51,9 @@ def demo_data(students: int, seed: int, logins_path: Path | None, load_path: str
     from aidservice.services.bulk_roster import NotEmpty, refuse_if_loaded
     from aidservice.services.rule_sets import publish_current
 
+    if current_app.config.get("AID_ENV") == "production":
+        raise click.ClickException("demo-data refuses to run with AID_ENV=production: it creates accounts with "
+                                   "published passwords")
     started = time.perf_counter()
     settings = app_settings()
     session = db.session

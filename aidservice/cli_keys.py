@@ -34,6 +34,28 @@ def keys_status() -> None:
         click.echo(f"{kind}s: {listed}")
 
 
+@keys_group.command("check")
+def keys_check() -> None:
+    """Compare the keys with the fingerprints this database recorded, and record the missing ones (exit 1 naming a
+    key that does not match)."""
+    from aidservice.api.settings import id_vault
+    from aidservice.extensions import db
+    from aidservice.keysafety import KeysMismatch
+    from aidservice.services.keyprints import ensure_keys
+
+    try:
+        found = ensure_keys(db.session, id_vault())
+    except KeysMismatch as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    names = {("hmac", ""): "AID_ID_HMAC_KEY"}
+    for slot in found.matched:
+        click.echo(f"matches: {names.get(slot, f'AID_ID_KEYS key {slot[1]!r}')}")
+    for slot in found.recorded:
+        click.echo(f"recorded: {names.get(slot, f'AID_ID_KEYS key {slot[1]!r}')}")
+
+
 @keys_group.command("rotate")
 @click.option("--batch", "size", type=click.IntRange(min=1, max=100_000), default=1000, show_default=True,
               help="Rows re-sealed and committed per transaction.")
@@ -42,10 +64,18 @@ def keys_rotate(size: int) -> None:
     from aidservice.api.settings import id_vault
     from aidservice.crypto import KINDS, CannotOpen
     from aidservice.extensions import db
+    from aidservice.keysafety import KeysMismatch
     from aidservice.services.actors import Actor
     from aidservice.services.idkeys import key_counts, record_rotation, remaining, rotate_batch
+    from aidservice.services.keyprints import ensure_keys
 
     vault, session = id_vault(), db.session
+    try:  # the new current key's fingerprint is recorded before the first row is sealed with it
+        ensure_keys(session, vault)
+    except KeysMismatch as exc:
+        session.rollback()
+        raise click.ClickException(str(exc)) from None
+    session.commit()
     resealed: dict[str, int] = {}
     for kind in KINDS:
         total, done, skipped, after = remaining(session, vault, kind), 0, 0, 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from contextlib import suppress
 from typing import Any
 
@@ -69,9 +71,35 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        _owner_only(cursor)  # before WAL: SQLite gives the -wal and -shm files the database file's mode
         _write_ahead_log(cursor)
         cursor.close()
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself, see _sqlite_begin
+
+
+SQLITE_FILE_MODE = 0o600
+SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def _owner_only(cursor: sqlite3.Cursor) -> None:
+    """A file database and its side files are readable by their owner only (0600): they hold every name, keyed
+    hash and sealed number. A file someone else owns, or a file system without modes, is left as it is."""
+    for _seq, name, path in cursor.execute("PRAGMA database_list").fetchall():
+        if name == "main" and path:
+            for suffix in SQLITE_SIDE_FILES:
+                with suppress(OSError):
+                    mode = stat.S_IMODE(os.stat(path + suffix).st_mode)
+                    if mode & 0o077:
+                        os.chmod(path + suffix, mode & SQLITE_FILE_MODE)
+
+
+def private_sqlite_file(path: str) -> None:
+    """Create a missing database file empty with mode 0600 (an empty file is an empty SQLite database), and its
+    folder with 0700, so the file is never readable by others, not even before the first connection."""
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE))
 
 
 def _write_ahead_log(cursor: sqlite3.Cursor) -> None:

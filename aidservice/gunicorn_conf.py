@@ -13,13 +13,25 @@ Every value can be changed by the environment at start (or by gunicorn's own com
 - `max_requests` (`AID_MAX_REQUESTS`, 1000) with `max_requests_jitter` (`AID_MAX_REQUESTS_JITTER`, 100): a worker
   is replaced after about that many requests (the jitter keeps the workers from restarting together), which
   bounds what a slow leak or a fragmented heap can cost;
+- an unsafe configuration (aidservice/refusal.py) stops the master before any worker starts, with one line;
 - no control socket: gunicorn 25+ opens one at a fixed path in $HOME, so two servers or checkouts would fight over
-  it; no access log: the app writes its own access line per request (aidservice/logs.py, JSON, with request id).
+  it; no access log: the app writes its own access line per request (aidservice/logs.py, JSON, with request id);
+- the `Server` header is the app's (`aidservice`, aidservice/security.py): gunicorn always writes `Server: gunicorn`
+  and drops an app's `Server` as hop-by-hop, so here the app's value becomes the one gunicorn writes
+  (`app_names_the_server`): one `Server` header, naming no product or version.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any
+
+from gunicorn.http.wsgi import Response
+
+from aidservice.refusal import refusing_to_start
+from config import load_config
 
 WORKER_CLASSES = ("sync", "gevent", "gthread")
 
@@ -55,3 +67,34 @@ max_requests = _int("AID_MAX_REQUESTS", 1000)
 max_requests_jitter = _int("AID_MAX_REQUESTS_JITTER", 100)
 control_socket_disable = True
 accesslog = None
+
+
+def on_starting(_server: Any) -> None:
+    """gunicorn hook, in the master before any worker: an unsafe configuration stops it with one line (status 3);
+    whether the keys match the database is checked by each worker as it builds the app (aidservice/keycheck.py)."""
+    with refusing_to_start():
+        load_config()
+
+
+def app_names_the_server(process_headers: Callable[[Any, Sequence[tuple[str, str]]], None]) -> Callable[..., None]:
+    """Wrap gunicorn's `Response.process_headers`: an app's `Server` header becomes the one gunicorn writes
+    (`Response.version`, which gunicorn otherwise sets to "gunicorn")."""
+    if getattr(process_headers, "app_names_the_server", False):
+        return process_headers  # this module may be read twice (master and the app's import): wrap once
+
+    @wraps(process_headers)
+    def process(response: Any, headers: Sequence[tuple[str, str]]) -> None:
+        kept = []
+        for name, value in headers:
+            if (isinstance(name, str) and name.lower() == "server" and isinstance(value, str)
+                    and value.isascii() and value.isprintable()):  # else gunicorn's own check refuses it
+                response.version = value.strip(" \t")
+            else:
+                kept.append((name, value))
+        process_headers(response, kept)
+
+    process.app_names_the_server = True  # type: ignore[attr-defined]
+    return process
+
+
+Response.process_headers = app_names_the_server(Response.process_headers)  # type: ignore[method-assign]

@@ -52,11 +52,24 @@ def normalise_id_number(value: object, today: date | None = None) -> str:
     return number
 
 
+MASK_KEEP_HEAD = 6
+"""The division code (where the person was first registered): reports group by it."""
+MASK_KEEP_TAIL = 1
+"""The check character: with the head alone a list cannot tell two people of one county apart at a glance."""
+
+
 def mask(number: str) -> str:
-    """First 6 and last 4 characters; what lists, notices, logs and exports show."""
-    if len(number) < 10:
+    """Region code and check character (320102***********1); what lists, notices, logs and exports show.
+
+    Hidden: the birth date (8 digits) and the sequence (3 digits). The check character is a function of the
+    other 17, so it rules out 10 of every 11 guesses: someone who knows the student's grade (the birth year
+    within about two years: ~730 dates) still faces ~730 x 1000 / 11 = ~66,000 numbers (~33,000 knowing the
+    sex, the sequence's parity), against ~130 when the last four were shown (sequence and check known, the
+    birth date the only unknown). Masks of another shape (too short to be a number) are all stars.
+    """
+    if len(number) < MASK_KEEP_HEAD + MASK_KEEP_TAIL + 4:
         return "*" * len(number)
-    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+    return number[:MASK_KEEP_HEAD] + "*" * (len(number) - MASK_KEEP_HEAD - MASK_KEEP_TAIL) + number[-MASK_KEEP_TAIL:]
 
 
 def id_hmac(key: str | bytes, number: str) -> str:

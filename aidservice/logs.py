@@ -24,15 +24,16 @@ ACCESS_LOGGER = "aidservice.access"
 START_KEY = "aidservice.request_started"
 ACTOR_KEYS = ("aidservice.actor", "aidservice.web_actor")
 """Where the API's bearer auth and the web UI's session put the request's Actor (api/auth.py, web/session.py)."""
-ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
-"""18-character resident ID numbers (GB 11643) standing alone: kept as first 6 and last 4 characters."""
+ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{11}([\dXx])(?![0-9A-Za-z])")
+"""18-character resident ID numbers (GB 11643) standing alone: kept as region and check character, as
+aidservice.identity.mask keeps them."""
 FIELDS = ("asctime", "levelname", "name", "message")
 RENAMED = {"asctime": "time", "levelname": "level", "name": "logger"}
 
 
 def redact(text: str) -> str:
-    """Mask every ID-number-shaped run of characters as 320102********0011."""
-    return ID_NUMBER.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
+    """Mask every ID-number-shaped run of characters as 320102***********1."""
+    return ID_NUMBER.sub(lambda m: f"{m.group(1)}***********{m.group(2)}", text)
 
 
 class RedactingJsonFormatter(JsonFormatter):

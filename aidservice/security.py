@@ -2,7 +2,8 @@
 
 The web UI gets a Content-Security-Policy without inline script or style; the API's JSON gets a policy that
 loads nothing; the API docs page loads Swagger UI's script from our own origin (its start-up code is a static
-file, not an inline script). Pages that set their own policy (printable notices and reports) keep it.
+file, not an inline script). Pages that set their own policy (printable notices and reports) keep it, with
+`frame-ancestors 'none'` added when it lacks one: no response may be framed. `Server` names no product.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-
 DOCS_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
                "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 HSTS = "max-age=31536000; includeSubDomains"
+SERVER = "aidservice"
+"""The `Server` header: no product or version (gunicorn's and werkzeug's would name theirs; gunicorn_conf makes
+gunicorn send this one instead of its own)."""
+NO_FRAMING = "frame-ancestors 'none'"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 UPLOAD_ENDPOINTS = frozenset({"roster.import_students"})
 """API routes whose body is a multipart file upload (CSV/XLSX import); every other API body must be JSON."""
@@ -58,9 +63,14 @@ def _policy_for(path: str) -> str:
 
 
 def security_headers(response: Response) -> Response:
-    """Headers for every response, errors included; a view's own policy or caching wins (setdefault)."""
+    """Headers for every response, errors included; a view's own policy (never framed) or caching wins."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", _policy_for(request.path))
+    headers["Server"] = SERVER
+    policy = headers.get("Content-Security-Policy")
+    if policy is None:
+        headers["Content-Security-Policy"] = _policy_for(request.path)
+    elif "frame-ancestors" not in policy:  # a view's own policy (printable pages) is never framed either
+        headers["Content-Security-Policy"] = f"{policy.rstrip('; ')}; {NO_FRAMING}"
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")

@@ -13,6 +13,10 @@ from collections.abc import Sequence
 # Command paths (after `flask [options]`) that touch neither routes nor the database.
 OFFLINE_COMMANDS: tuple[tuple[str, ...], ...] = (("aid", "evaluate"), ("aid", "rules", "check"))
 
+# Command paths that open the database but skip the key check: the migrations (they create the fingerprint table;
+# keys are about the data, not the schema) and printing a new key.
+UNCHECKED_COMMANDS: tuple[tuple[str, ...], ...] = (("db",), ("aid", "keys", "generate"))
+
 # `flask` options that take a value, so the value is not mistaken for a command name.
 _FLASK_VALUE_OPTIONS = frozenset({"--app", "-A", "--env-file", "-e"})
 
@@ -39,6 +43,12 @@ def is_offline_command(argv: Sequence[str]) -> bool:
     """True when `argv` (without the program name) runs a command that needs no routes and no database."""
     words = command_words(argv)
     return any(words[: len(path)] == path for path in OFFLINE_COMMANDS)
+
+
+def skips_key_check(argv: Sequence[str]) -> bool:
+    """True when `argv` (without the program name) runs a command that does not check the keys against the data."""
+    words = command_words(argv)
+    return any(words[: len(path)] == path for path in UNCHECKED_COMMANDS)
 
 
 def running_flask_cli() -> bool:

@@ -8,7 +8,7 @@ The database must already hold a province (`aid demo-data --students N` on Postg
 1. creates accounts and agency clients for this run (`load<tag>-…`, through the services): one school
    officer for each of the largest schools, a county and a city administrator, two agency clients;
 2. starts gunicorn (`--workers`, gevent by default or `--worker-class gthread|sync` with `--threads`,
-   `--pool-size` connections per worker) on 127.0.0.1:`--port` with AID_ENV=production, reaching PostgreSQL
+   `--pool-size` connections per worker) on 127.0.0.1:`--port` with production's settings (development keys: the demo's), reaching PostgreSQL
    over TCP or, with `--socket-dir`, its Unix socket; with `--feed-workers N` a second gunicorn on `--port` + 1
    serves the agencies' calls (as a proxy routing /api/v1/feeds/ would), at niceness `--feed-nice`;
 3. logs everyone in over HTTP, then runs `--clients` asyncio clients (aiohttp, one process) for
@@ -154,13 +154,10 @@ def archived_reports(session: Any, actor: Any, region: str) -> list[int]:
 def start_server(url: str, port: int, workers: int, threads: int, kind: str = "gevent",
                  switch_ms: float | None = None, pool_size: int | None = None,
                  nice: int = 0) -> subprocess.Popen[bytes]:
-    from aidservice.crypto import DEV_KEY, DEV_KEY_ID
-    from config import DEV_HMAC_KEY
-
-    # production settings with the development keys the demo province was loaded with
-    env = {**os.environ, "DATABASE_URL": url, "AID_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
-           "AID_ID_HMAC_KEY": DEV_HMAC_KEY, "AID_ID_KEYS": f"{DEV_KEY_ID}:{DEV_KEY}",
-           "AID_RULES_DIR": str(REPO / "rules")}
+    # The demo province was loaded with the development keys, which production refuses: the development
+    # configuration with production's secure cookies and a random SECRET_KEY serves it the same way.
+    env = {**os.environ, "DATABASE_URL": url, "AID_ENV": "development", "AID_SECURE_COOKIES": "true",
+           "SECRET_KEY": secrets.token_hex(32), "AID_RULES_DIR": str(REPO / "rules")}
     if switch_ms:
         env["LOAD_SWITCH_INTERVAL_MS"] = str(switch_ms)
     if pool_size:

@@ -74,7 +74,8 @@ def number(kind: int, i: int, county: str) -> str:
 
 
 def mask(value: str) -> str:
-    return value[:6] + "********" + value[-4:]
+    """As aidservice.identity.mask: region code and check character."""
+    return value[:6] + "*" * 11 + value[-1:]
 
 
 def libpq(url: str) -> str:

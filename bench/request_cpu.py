@@ -33,12 +33,11 @@ import load  # noqa: E402 - the load test's setup and request bodies
 
 def build_app(url: str) -> Any:
     from aidservice import create_app
-    from aidservice.crypto import DEV_KEY, DEV_KEY_ID
-    from config import DEV_HMAC_KEY, load_config
+    from config import load_config
 
-    env = {**os.environ, "DATABASE_URL": url, "AID_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
-           "AID_ID_HMAC_KEY": DEV_HMAC_KEY, "AID_ID_KEYS": f"{DEV_KEY_ID}:{DEV_KEY}",
-           "AID_RULES_DIR": str(REPO / "rules")}
+    # the demo province's development keys, which production refuses; otherwise production's settings
+    env = {**os.environ, "DATABASE_URL": url, "AID_ENV": "development", "AID_SECURE_COOKIES": "true",
+           "SECRET_KEY": secrets.token_hex(32), "AID_RULES_DIR": str(REPO / "rules")}
     return create_app(load_config(env))
 
 

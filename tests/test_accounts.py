@@ -204,14 +204,14 @@ def test_login_asks_the_throttling_guard_first(app: Flask, db_url: str) -> None:
     calls: list[str] = []
 
     class Refuse:
-        def before_attempt(self, username: str, address: str | None) -> None:
+        def before_attempt(self, username: str, address: str | None, device: str | None = None) -> None:
             calls.append(f"before:{username}")
             raise AuthenticationFailed("too many attempts")
 
-        def after_failure(self, username: str, address: str | None) -> None:
+        def after_failure(self, username: str, address: str | None, device: str | None = None) -> None:
             calls.append("failure")
 
-        def after_success(self, username: str, address: str | None) -> None:
+        def after_success(self, username: str, address: str | None, device: str | None = None) -> None:
             calls.append("success")
 
     with pytest.raises(AuthenticationFailed, match="too many"):

@@ -6,6 +6,7 @@ import pytest
 
 import config
 from config import ConfigError, DevelopmentConfig, ProductionConfig, TestingConfig, load_config
+from tests.production_keys import PRODUCTION_SECRETS
 
 
 def test_values_come_from_the_mapping_given() -> None:
@@ -60,17 +61,11 @@ def test_process_environment_is_read_when_built_not_at_import(monkeypatch: pytes
         assert not hasattr(config.Config, key), f"{key} would be fixed at import time"
 
 
-PRODUCTION_KEYS = {"AID_ID_KEYS": "k1:" + "A" * 43 + "="}  # 32 zero bytes: a well-formed key, not a secret one
-
-
 def test_production_refuses_to_start_without_secrets() -> None:
-    with pytest.raises(ConfigError, match="SECRET_KEY"):
-        ProductionConfig.from_env({"AID_ID_HMAC_KEY": "k", **PRODUCTION_KEYS})
-    with pytest.raises(ConfigError, match="AID_ID_HMAC_KEY"):
-        ProductionConfig.from_env({"SECRET_KEY": "s", **PRODUCTION_KEYS})
-    with pytest.raises(ConfigError, match="AID_ID_KEYS"):
-        ProductionConfig.from_env({"SECRET_KEY": "s", "AID_ID_HMAC_KEY": "k"})
-    assert ProductionConfig.from_env({"SECRET_KEY": "s", "AID_ID_HMAC_KEY": "k", **PRODUCTION_KEYS}).SECRET_KEY == "s"
+    for missing in ("SECRET_KEY", "AID_ID_HMAC_KEY", "AID_ID_KEYS"):
+        with pytest.raises(ConfigError, match=missing):
+            ProductionConfig.from_env({k: v for k, v in PRODUCTION_SECRETS.items() if k != missing})
+    assert ProductionConfig.from_env(PRODUCTION_SECRETS).SECRET_KEY == PRODUCTION_SECRETS["SECRET_KEY"]
 
 
 def test_development_and_testing_have_insecure_defaults_only_for_themselves() -> None:
@@ -82,7 +77,7 @@ def test_development_and_testing_have_insecure_defaults_only_for_themselves() ->
 def test_aid_env_selects_the_class() -> None:
     assert isinstance(load_config({}), DevelopmentConfig)
     assert isinstance(load_config({"AID_ENV": "testing"}), TestingConfig)
-    prod = load_config({"AID_ENV": "production", "SECRET_KEY": "s", "AID_ID_HMAC_KEY": "k", **PRODUCTION_KEYS})
+    prod = load_config({"AID_ENV": "production", **PRODUCTION_SECRETS})
     assert isinstance(prod, ProductionConfig)
     with pytest.raises(ConfigError, match="AID_ENV"):
         load_config({"AID_ENV": "staging"})

@@ -18,6 +18,8 @@ from aidservice.crypto import (
 from aidservice.identity import id_hmac
 from config import ConfigError, DevelopmentConfig, ProductionConfig
 from tests.factories import HMAC_KEY, id_number
+from tests.production_keys import AES_K1, AES_K2, SECRET_KEY
+from tests.production_keys import HMAC_KEY as PROD_HMAC_KEY
 
 NUMBER = id_number(7)
 K1 = "k1:" + base64.b64encode(b"1" * 32).decode()
@@ -32,7 +34,7 @@ def test_a_sealed_number_opens_to_itself_and_stores_no_plain_digits() -> None:
     sealed = vault().seal("student", NUMBER)
     assert set(sealed) == {"id_cipher", "id_key_id", "id_hmac", "id_mask"}
     assert sealed["id_key_id"] == "k1" and sealed["id_hmac"] == id_hmac(HMAC_KEY, NUMBER)
-    assert sealed["id_mask"] == NUMBER[:6] + "********" + NUMBER[-4:]
+    assert sealed["id_mask"] == NUMBER[:6] + "*" * 11 + NUMBER[-1:]
     assert NUMBER.encode() not in sealed["id_cipher"] and len(sealed["id_cipher"]) == 12 + 18 + 16
     assert vault().open("student", cipher=sealed["id_cipher"], key_id="k1", hmac=sealed["id_hmac"]) == NUMBER
 
@@ -112,12 +114,12 @@ def test_generated_key_lines_parse_and_differ() -> None:
 
 
 def test_production_needs_the_keys_and_development_uses_the_labelled_dev_key() -> None:
+    secrets = {"SECRET_KEY": SECRET_KEY, "AID_ID_HMAC_KEY": PROD_HMAC_KEY}
     with pytest.raises(ConfigError, match="AID_ID_KEYS must be set"):
-        ProductionConfig.from_env({"SECRET_KEY": "s", "AID_ID_HMAC_KEY": "h"})
+        ProductionConfig.from_env(secrets)
     with pytest.raises(ConfigError, match="must be 32 bytes"):
-        ProductionConfig.from_env({"SECRET_KEY": "s", "AID_ID_HMAC_KEY": "h", "AID_ID_KEYS": "k1:AAAA"})
-    prod = ProductionConfig.from_env({"SECRET_KEY": "s", "AID_ID_HMAC_KEY": "h", "AID_ID_KEYS": f"{K1},{K2}",
-                                      "AID_ID_KEY_CURRENT": "k1"})
+        ProductionConfig.from_env({**secrets, "AID_ID_KEYS": "k1:AAAA"})
+    prod = ProductionConfig.from_env({**secrets, "AID_ID_KEYS": f"k1:{AES_K1},k2:{AES_K2}", "AID_ID_KEY_CURRENT": "k1"})
     assert (sorted(prod.AID_ID_KEYS), prod.AID_ID_KEY_CURRENT) == (["k1", "k2"], "k1")
     dev = DevelopmentConfig.from_env({})
     assert (dev.AID_ID_KEY_CURRENT, dev.AID_ID_KEYS[DEV_KEY_ID]) == ("dev", base64.b64decode(DEV_KEY))

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from aidservice.crypto import DEV_KEY, CannotOpen, IdVault, parse_keys
 from aidservice.extensions import db
 from aidservice.models import AuditEvent, Guardian, Student
-from aidservice.services import directory
+from aidservice.services import directory, id_probes
 from aidservice.services.idkeys import ROTATED_ACTION, rotate_batch
 from tests.applications_support import (
     World,
@@ -54,14 +54,16 @@ def test_numbers_are_stored_sealed_and_found_by_keyed_hash(client: FlaskClient, 
     numbers = students(world, 2)
     stored = rows(Student)
     assert [VAULT.open_row("student", s) for s in stored] == numbers
-    assert all(n.encode() not in s.id_cipher and s.id_mask == n[:6] + "********" + n[-4:]
+    assert all(n.encode() not in s.id_cipher and s.id_mask == n[:6] + "*" * 11 + n[-1:]
                for s, n in zip(stored, numbers, strict=True))
     assert {g.id_key_id for g in rows(Guardian)} == {"dev"}
     officer = world.actor("officer")
     settings = service_settings(world.app)
-    assert directory.find_by_id_number(db.session, actor=officer, settings=settings, id_number=numbers[1]) == "R1"
-    assert directory.find_by_id_number(db.session, actor=world.actor("other_officer"), settings=settings,
-                                       id_number=numbers[1]) is None
+    budget = id_probes.Budget(id_probes.MemoryProbeCounter(), "test-secret")
+    assert id_probes.find_by_id_number(db.session, actor=officer, settings=settings, budget=budget,
+                                       id_number=numbers[1]) == "R1"
+    assert id_probes.find_by_id_number(db.session, actor=world.actor("other_officer"), settings=settings,
+                                       budget=budget, id_number=numbers[1]) is None
 
 
 # ------------------------------------------------------------------------------------------ reveal
@@ -223,7 +225,7 @@ def test_migration_0007_seals_plain_numbers_and_its_downgrade_opens_them(empty_d
             for kind, table in (("student", "students"), ("guardian", "guardians")):
                 assert "id_number" not in {c["name"] for c in sa.inspect(conn).get_columns(table)}
                 row = conn.execute(sa.text(f"SELECT id_cipher, id_key_id, id_hmac, id_mask FROM {table}")).one()
-                assert VAULT.open_row(kind, row) == plain[kind] and row.id_mask == plain[kind][:6] + "*" * 8 + plain[kind][-4:]
+                assert VAULT.open_row(kind, row) == plain[kind] and row.id_mask == plain[kind][:6] + "*" * 11 + plain[kind][-1:]
         downgrade(revision="0006")
         with db.engine.connect() as conn:
             assert conn.execute(sa.text("SELECT id_number FROM students")).scalar_one() == plain["student"]

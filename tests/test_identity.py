@@ -35,8 +35,29 @@ def test_division_code_is_not_checked_against_a_list() -> None:
     assert normalise_id_number(number) == number
 
 
-def test_mask_keeps_first_six_and_last_four() -> None:
-    assert mask("11010519491231002X") == "110105********002X"
+def test_mask_keeps_the_region_and_the_check_character_only() -> None:
+    assert mask("11010519491231002X") == "110105***********X"
+    assert mask("320102200803010011") == "320102***********1"
+
+
+def test_mask_hides_the_birth_date_and_the_sequence() -> None:
+    number = "320102200803010011"
+    masked = mask(number)
+    assert len(masked) == 18 and masked[6:17] == "*" * 11
+    assert "20080301" not in masked and "001" not in masked[6:]
+
+
+def test_two_numbers_differing_in_birth_date_and_sequence_have_one_mask() -> None:
+    """What the mask leaves to guess: every date and sequence with the same check character looks alike."""
+    a = id_number("320102", date(2008, 3, 1), 1)
+    b = next(id_number("320102", date(2009, 7, 15), seq) for seq in range(1000)
+             if id_number("320102", date(2009, 7, 15), seq)[-1] == a[-1])
+    assert a != b and mask(a) == mask(b)
+
+
+@pytest.mark.parametrize("short", ["", "1", "123456789", "1234567890"])
+def test_a_short_value_masks_to_stars_only(short: str) -> None:
+    assert mask(short) == "*" * len(short)
 
 
 def test_keyed_hash_depends_on_the_key() -> None:

@@ -260,7 +260,7 @@ def test_a_report_job_archives_the_report_for_download(client: FlaskClient, prov
     assert job["state"] == "done" and job["result"]["reused"] is False, job
     download = client.get(job["result"]["download"], headers=province.headers("city_admin"))
     assert download.status_code == 200 and download.headers["X-Content-SHA256"] == job["result"]["content_hash"]
-    assert client.get(job["result"]["download"], headers=province.headers("wuxi_admin")).status_code == 403
+    assert client.get(job["result"]["download"], headers=province.headers("wuxi_admin")).status_code == 404
     again = client.post("/api/v1/reports/programs/jobs", json=body, headers=province.headers("city_admin")).json
     assert again["result"]["archive_id"] == job["result"]["archive_id"] and again["result"]["reused"] is True
 

@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from aidservice.extensions import db
+from aidservice.identity import mask
 from aidservice.models import Determination
 from aidservice.services.actors import Actor
 from aidservice.services.determinations import redetermine_students
@@ -62,17 +63,18 @@ def test_outcomes_list_the_students_the_source_sent_with_the_matched_person_mask
     student("S3", at, seed=3, guardians=[7003])  # never sent: never listed
     send(client, token, "B-1", [record(person(7001), "subsistence_allowance"), record(id_number(2), "orphan")])
     body = page(client, token)
-    assert [i["student_id"] for i in body["items"]] == ["S1", "S2"]
+    assert [i["reference"] for i in body["items"]] == [{"batch_id": "B-1", "index": 0}, {"batch_id": "B-1", "index": 1}]
     first = body["items"][0]
-    assert first["person"] == person(7001)[:6] + "********" + person(7001)[-4:]
-    assert body["items"][1]["person"] == id_number(2)[:6] + "********" + id_number(2)[-4:]
+    assert first["person"] == person(7001)[:6] + "*" * 11 + person(7001)[-1:]
+    assert body["items"][1]["person"] == id_number(2)[:6] + "*" * 11 + id_number(2)[-1:]
     assert first == first | {
-        "school_code": "3201020001", "school_year": "2020-2021", "level": "special",
+        "school_year": "2020-2021", "level": "special",
         "awards": [{"program": "compulsory_living_subsidy", "amount": "2000.00"}], "total": "2000.00",
         "as_of": "2021-03-01", "changed": True,  # the API evaluates as of the current semester (spring)
     }
     assert first["rule_set_version"].startswith("sha256:") and first["seq"] < body["items"][1]["seq"]
     assert id_number(1) not in str(body) and person(7001) not in str(body)
+    assert "student_id" not in first and "school_code" not in first and "3201020001" not in str(body)  # issue 16
 
 
 def test_other_sources_see_only_their_own_people(client: FlaskClient, token: str) -> None:
@@ -85,8 +87,9 @@ def test_other_sources_see_only_their_own_people(client: FlaskClient, token: str
         "batch_id": "V-1", "records": [record(id_number(2), "martyr_child"), record(person(7001), "martyr_child")]})
     assert response.json["matched_students"] == 1  # a guardian's martyr_child status reaches no one
     ours = page(client, veterans, url="/api/v1/feeds/veterans_affairs/outcomes")
-    assert [i["student_id"] for i in ours["items"]] == ["S2"]
-    assert [i["student_id"] for i in page(client, token)["items"]] == ["S1"]
+    assert [i["reference"]["batch_id"] for i in ours["items"]] == ["V-1"]
+    assert [i["person"] for i in ours["items"]] == [mask(id_number(2))]
+    assert [i["reference"]["batch_id"] for i in page(client, token)["items"]] == ["B-1"]
 
 
 def test_later_determinations_of_a_student_follow_in_change_order(client: FlaskClient, token: str) -> None:
@@ -159,8 +162,8 @@ def test_pages_cross_long_runs_of_other_peoples_determinations_without_gaps_or_r
                 break
         assert seen == expected, limit
     whole = page(client, token)["items"]
-    assert [(i["student_id"], i["person"][-4:]) for i in whole] == [
-        ("S1", person(7001)[-4:]), ("S2", person(7002)[-4:]), ("S3", id_number(3)[-4:])]
+    assert [(i["reference"]["batch_id"], i["person"][-1:]) for i in whole] == [
+        ("B-1", person(7001)[-1:]), ("B-2", person(7002)[-1:]), ("B-3", id_number(3)[-1:])]
 
 
 def test_limit_is_bounded_and_a_bad_cursor_is_422(client: FlaskClient, token: str) -> None:

@@ -106,9 +106,9 @@ def test_the_archive_is_listed_and_downloaded_within_scope(client: FlaskClient, 
     assert len(events("report.downloaded")) == 1
     for who, row_id in (("wuxi_admin", province_row.id), ("officer_S3", school_row.id), ("nanjing_admin", wuxi_row.id)):
         response = client.get(f"/api/v1/reports/archive/{row_id}", headers=province.headers(who))
-        assert response.status_code == 403 and response.mimetype == "application/problem+json"
-    missing = client.get("/api/v1/reports/archive/99999", headers=province.headers("auditor"))
-    assert missing.status_code == 404
+        assert response.status_code == 404 and response.mimetype == "application/problem+json"  # issue 16
+    missing = client.get("/api/v1/reports/archive/99999", headers=province.headers("wuxi_admin"))
+    assert missing.status_code == 404 and missing.json["detail"] == response.json["detail"]
     assert client.get(f"/api/v1/reports/archive/{wuxi_row.id}").status_code == 401
     client_token = client.get(f"/api/v1/reports/archive/{wuxi_row.id}", headers=province.headers("client_civil_affairs"))
     assert client_token.status_code == 403

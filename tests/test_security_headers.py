@@ -85,13 +85,13 @@ def test_hsts_can_be_forced_by_configuration(app_factory) -> None:  # type: igno
     assert "Strict-Transport-Security" in response.headers
 
 
-def test_own_policy_of_a_view_is_kept(app: Flask, client: FlaskClient) -> None:
+def test_own_policy_of_a_view_is_kept_and_never_allows_framing(app: Flask, client: FlaskClient) -> None:
     def printable() -> tuple[str, int, dict[str, str]]:
         return "<p>x</p>", 200, {"Content-Security-Policy": "default-src 'none'"}
 
     app.add_url_rule("/api/v1/_test/printable", "printable", printable)
     response = client.get("/api/v1/_test/printable")
-    assert response.headers["Content-Security-Policy"] == "default-src 'none'"
+    assert response.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
     assert response.headers["X-Frame-Options"] == "DENY"
 
 

@@ -243,11 +243,13 @@ def test_two_officers_acting_on_one_version_never_lose_an_update(committed: tupl
         engine = db.engine
         one, two = Session(engine, expire_on_commit=False), Session(engine, expire_on_commit=False)
         try:
+            # each read ends its transaction before the other starts: on SQLite every transaction outside a
+            # read-only route begins IMMEDIATE (the writer's lock), as a request's would
             seen_one = one.get(Application, application_id)
-            seen_two = two.get(Application, application_id)
-            assert seen_one is not None and seen_two is not None and seen_one.version == seen_two.version == 1
             one.commit()
+            seen_two = two.get(Application, application_id)
             two.commit()  # both hold version 1 in memory, no transaction open
+            assert seen_one is not None and seen_two is not None and seen_one.version == seen_two.version == 1
 
             _review(one, application, actors["one"], application_id, 1)
             one.commit()

@@ -63,11 +63,11 @@ class ApplicationListQuerySchema(Schema):
 
 
 class StudentBriefSchema(Schema):
-    """The student, ID number masked (first 6 and last 4)."""
+    """The student, ID number masked (region and check character)."""
 
     student_id = fields.String(required=True)
     name = fields.String(required=True)
-    id_number = fields.String(required=True, metadata={"example": "320102********0011"})
+    id_number = fields.String(required=True, metadata={"example": "320102***********1"})
     class_name = fields.String(required=True)
     stage = fields.String(required=True)
     grade = fields.Integer(required=True)

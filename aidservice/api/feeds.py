@@ -75,7 +75,8 @@ class BatchResultSchema(Schema):
     batch_id = fields.String(required=True)
     accepted = fields.Integer(required=True)
     rejected = fields.List(fields.Nested(RejectionSchema), required=True)
-    matched_students = fields.Integer(required=True)
+    matched_students = fields.Integer(required=True, metadata={"description": (
+        "students reached by the accepted records inside the rules' coverage; records outside it match nobody")})
     reevaluated = fields.Integer(required=True, metadata={"description": "students whose level or awards changed"})
 
 
@@ -89,12 +90,19 @@ class OutcomeAwardSchema(Schema):
     amount = fields.String(required=True, allow_none=True, metadata={"example": "1250.00"})
 
 
-class OutcomeSchema(Schema):
-    """A determination of a student this source sent records about."""
+class OutcomeReferenceSchema(Schema):
+    batch_id = fields.String(required=True, metadata={"description": "the batch that carried the matched record"})
+    index = fields.Integer(required=True, metadata={"description": "its position in that batch"})
 
-    student_id = fields.String(required=True)
+
+class OutcomeSchema(Schema):
+    """A determination of a student this source reached with a record valid in its school year.
+
+    Only what the agency needs: no student number, school code or school name."""
+
     person = fields.String(required=True, metadata={"description": "masked ID number of the matched person"})
-    school_code = fields.String(required=True)
+    reference = fields.Nested(OutcomeReferenceSchema, required=True, metadata={
+        "description": "the record the student was matched through (the student's own, else a guardian's)"})
     school_year = fields.String(required=True)
     level = fields.String(required=True)
     awards = fields.List(fields.Nested(OutcomeAwardSchema), required=True)
@@ -132,6 +140,7 @@ def post_batch(body: dict[str, Any], source: str) -> dict[str, Any]:
 @blp.arguments(OutcomesQuerySchema, location="query")
 @blp.response(200, OutcomesSchema)
 def get_outcomes(query: dict[str, Any], source: str) -> dict[str, Any]:
-    """Aid outcomes of the people this source sent, in change order; resume with `next_cursor`."""
+    """Aid outcomes of the people this source reached with a record valid in the school year, in change order;
+    resume with `next_cursor`."""
     return feeds.outcomes(db.session, actor=current_actor(), source=source, cursor=query["cursor"],
                           limit=query["limit"])

@@ -21,7 +21,7 @@ from aidservice.services import notices
 blp = Blueprint("notices", __name__, url_prefix="/api/v1/schools",
                 description="Public notices of identification results (name, class, level only)")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 """The printable page runs no script and loads nothing: its only style is the inline sheet."""
 
 

@@ -20,7 +20,7 @@ from aidservice.services.reports import archive
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
                 description="Periodic reports: special-group coverage, programs, regions; the archive")
 
-HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 
 class ReportQuerySchema(Schema):

@@ -12,14 +12,14 @@ from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint, DateTime
 from aidservice.api.jobs import JobSchema, idempotency_key, submit
 from aidservice.api.reads import read_only
-from aidservice.api.settings import settings
+from aidservice.api.settings import id_probe_budget, settings
 from aidservice.engine.result import LEVELS
 from aidservice.extensions import db
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
-from aidservice.services import directory, roster, roster_import
+from aidservice.services import directory, id_probes, roster, roster_import
 from aidservice.services.actors import ADMIN_ROLES
-from aidservice.services.errors import PayloadTooLarge
+from aidservice.services.errors import PayloadTooLarge, ValidationFailed
 from aidservice.services.roster import SchoolPayloadSchema, StudentPayloadSchema
 
 blp = Blueprint("roster", __name__, url_prefix="/api/v1", description="Schools and students (the roster)")
@@ -50,9 +50,9 @@ class SchoolSchema(Schema):
 
 
 class GuardianViewSchema(Schema):
-    """A guardian with the ID number masked (first 6 and last 4)."""
+    """A guardian with the ID number masked (region and check character)."""
 
-    id_number = fields.String(required=True, metadata={"example": "320102********0012"})
+    id_number = fields.String(required=True, metadata={"example": "320102***********2"})
     name = fields.String(required=True)
     relation = fields.String(required=True)
 
@@ -85,7 +85,7 @@ class StudentSchema(Schema):
     """A student with ID numbers masked and the current determination (null until one is made)."""
 
     student_id = fields.String(required=True)
-    id_number = fields.String(required=True, metadata={"example": "320102********0011"})
+    id_number = fields.String(required=True, metadata={"example": "320102***********1"})
     name = fields.String(required=True)
     school_code = fields.String(required=True)
     class_name = fields.String(required=True)
@@ -159,15 +159,25 @@ def put_school(body: dict[str, Any], code: str) -> tuple[dict[str, Any], int]:
 @blp.response(200, StudentSchema)
 @blp.alt_response(201, schema=StudentSchema, description="Created")
 @blp.alt_response(403, response="FORBIDDEN", description="The student's current or new school is outside your scope")
-@blp.alt_response(409, response="CONFLICT", description="Another student record has this identity number")
+@blp.alt_response(409, response="CONFLICT", description="Another student record has this identity number (no more said)")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS", description="Ten conflicts or lookup misses within an hour: "
+                  "saves refused until midnight (Beijing)")
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE", description="Body is not application/json")
 def put_student(body: dict[str, Any], student_id: str) -> tuple[dict[str, Any], int]:
     """Create or replace a student and re-evaluate it; answers with the student as GET shows it."""
-    service_settings = settings()
-    saved = roster.put_student(
-        db.session, actor=current_actor(), settings=service_settings, student_id=student_id, payload=body,
-        request_id=current_request_id(),
-    )
+    service_settings, budget, who = settings(), id_probe_budget(), current_actor()
+    id_probes.check_not_locked(who, budget, fail_open=True)  # 429: a locked account's saves would answer "taken or not"
+    try:
+        saved = roster.put_student(
+            db.session, actor=who, settings=service_settings, student_id=student_id, payload=body,
+            request_id=current_request_id(),
+        )
+    except id_probes.IdNumberTaken as exc:
+        db.session.rollback()  # nothing of the save; the conflict is audited and charged on its own
+        id_probes.charge_conflict(db.session, actor=who, budget=budget, masked=exc.masked, channel="api save",
+                                  request_id=current_request_id())
+        db.session.commit()
+        raise
     view = roster.student_view(db.session, saved.record, service_settings)
     db.session.commit()
     return view, 201 if saved.created else 200
@@ -223,6 +233,8 @@ def _prefers_async() -> bool:
 @blp.alt_response(202, schema=JobSchema, description="Accepted as a background job (async=true or Prefer: respond-async)")
 @blp.alt_response(409, response="CONFLICT", description="Background import: the key was used for another file")
 @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="File over the size or row limit")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS", description="Ten conflicts or lookup misses within an hour: "
+                  "imports refused until midnight (Beijing)")
 def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, Any] | Response:
     """Import students from CSV or XLSX: all-or-nothing (422 listing every bad row) unless partial=true."""
     upload = files["file"]
@@ -230,17 +242,28 @@ def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, A
     data = upload.stream.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"The file is larger than the import limit of {limit} bytes.")
+    who, budget = current_actor(), id_probe_budget()
+    id_probes.check_not_locked(who, budget, fail_open=True)  # 429: its rows would answer "taken or not" for each number
     if query["run_async"] or _prefers_async():
         key = idempotency_key(query["key"])
-        params, scope = kinds.prepare_import(db.session, actor=current_actor(), filename=upload.filename or "",
+        params, scope = kinds.prepare_import(db.session, actor=who, filename=upload.filename or "",
                                              data=data, partial=query["partial"])
         return submit(kinds.IMPORT, params, scope, key, payload=data)
-    result = roster_import.import_student_file(
-        db.session, actor=current_actor(), settings=settings(), filename=upload.filename or "",
-        data=data, partial=query["partial"],
-        max_rows=int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS)),
-        request_id=current_request_id(),
-    )
+    try:
+        result = roster_import.import_student_file(
+            db.session, actor=who, settings=settings(), filename=upload.filename or "",
+            data=data, partial=query["partial"],
+            max_rows=int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS)),
+            request_id=current_request_id(),
+        )
+    except ValidationFailed as exc:
+        db.session.rollback()  # nothing of the file; its rows with taken numbers are charged
+        id_probes.charge_import(db.session, actor=who, budget=budget, errors=exc.errors, channel="api import",
+                                request_id=current_request_id())
+        db.session.commit()
+        raise
+    id_probes.charge_import(db.session, actor=who, budget=budget, errors=roster_import.row_messages(result.rejected),
+                            channel="api import", request_id=current_request_id())
     db.session.commit()
     return {
         "created": result.created,

@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import current_app
 
 from aidservice.crypto import IdVault, vault_from_config
+from aidservice.extensions import db
 from aidservice.services.context import Settings
+from aidservice.services.id_probes import Budget, counter_from_config
 
 
 def id_vault() -> IdVault:
@@ -27,3 +29,11 @@ def settings() -> Settings:
         notice_working_days=config.get("AID_NOTICE_WORKING_DAYS", 5),
         holidays=tuple(config.get("AID_HOLIDAYS", ())),
     )
+
+
+def id_probe_budget() -> Budget:
+    """The per-account budget of identity-number lookups (services.id_probes), its counter built once."""
+    counter = current_app.extensions.get("aid_id_probes")
+    if counter is None:
+        counter = current_app.extensions["aid_id_probes"] = counter_from_config(current_app.config, lambda: db.session())
+    return Budget(counter, current_app.config["SECRET_KEY"])

@@ -52,7 +52,7 @@ class AgencyRecord(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(40))
     person_hmac: Mapped[str] = mapped_column(String(64), index=True)
-    person_mask: Mapped[str] = mapped_column(String(18))  # first 6 and last 4 digits
+    person_mask: Mapped[str] = mapped_column(String(18))  # region and check character (identity.mask)
     name: Mapped[str] = mapped_column(String(64), default="")
     status: Mapped[str] = mapped_column(String(40))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -52,7 +52,7 @@ class School(Base):
 
 class SealedIdNumber:
     """An identity number at rest: AES-GCM ciphertext and its key id (aidservice.crypto), the keyed hash that
-    lookups match on, and the mask (first 6, last 4) that lists show. Never the plain number."""
+    lookups match on, and the mask (region and check character) that lists show. Never the plain number."""
 
     id_cipher: Mapped[bytes] = mapped_column(LargeBinary)  # nonce || ciphertext || tag
     id_key_id: Mapped[str] = mapped_column(String(16))

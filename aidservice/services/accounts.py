@@ -1,12 +1,15 @@
 """Accounts: creating and deactivating users, signing in and out.
 
-Login throttling plugs in through `LoginGuard` (services.throttle has the backends): `login()` asks the guard
-before checking a password and tells it about each failure and success. Password rules: services.passwords.
+Login throttling plugs in through `LoginGuard` (services.throttle has the backends): `login()` checks the
+client's device tokens (services.devices) for the account, asks the guard before checking a password, tells it
+about each failure and success (with the device's nonce when the client is a known device), and gives a
+successful client a new device token. Password rules: services.passwords.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -28,6 +31,7 @@ from .auth import (
     token_digest,
     user_actor,
 )
+from .devices import DeviceTokens
 from .errors import Conflict, NotFound, ValidationFailed
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
@@ -38,28 +42,31 @@ BAD_CREDENTIALS = "invalid username or password"
 
 
 class LoginGuard(Protocol):
-    """Where login throttling plugs in (a later issue): refuse early, and learn from each outcome."""
+    """Where login throttling plugs in: refuse early, and learn from each outcome.
 
-    def before_attempt(self, username: str, address: str | None) -> None:
+    `device` is the nonce of a valid device token for this account (a known device), else None.
+    """
+
+    def before_attempt(self, username: str, address: str | None, device: str | None = None) -> None:
         """Raise to refuse an attempt (e.g. too many recent failures) before any password is checked."""
 
-    def after_failure(self, username: str, address: str | None) -> None:
+    def after_failure(self, username: str, address: str | None, device: str | None = None) -> None:
         """Count a failed attempt."""
 
-    def after_success(self, username: str, address: str | None) -> None:
-        """Reset what was counted for this user."""
+    def after_success(self, username: str, address: str | None, device: str | None = None) -> None:
+        """Reset what was counted for this user (or this device)."""
 
 
 class NoThrottle:
-    """The guard until throttling is built: lets every attempt through."""
+    """The guard that lets every attempt through (no app configured one)."""
 
-    def before_attempt(self, username: str, address: str | None) -> None:
+    def before_attempt(self, username: str, address: str | None, device: str | None = None) -> None:
         return None
 
-    def after_failure(self, username: str, address: str | None) -> None:
+    def after_failure(self, username: str, address: str | None, device: str | None = None) -> None:
         return None
 
-    def after_success(self, username: str, address: str | None) -> None:
+    def after_success(self, username: str, address: str | None, device: str | None = None) -> None:
         return None
 
 
@@ -68,11 +75,12 @@ NO_THROTTLE = NoThrottle()
 
 @dataclass(frozen=True, slots=True)
 class LoginResult:
-    """A new session: the bearer token (shown once), when it expires, and who signed in."""
+    """A new session: the bearer token (shown once), when it expires, who signed in, and a new device token."""
 
     token: str
     expires_at: datetime
     user: User
+    device_token: str | None = None
 
 
 def check_new_password(password: str, username: str | None = None) -> None:
@@ -202,24 +210,33 @@ def login(
     address: str | None = None,
     guard: LoginGuard = NO_THROTTLE,
     request_id: str | None = None,
+    devices: DeviceTokens | None = None,
+    device_tokens: Sequence[str] = (),
 ) -> LoginResult:
-    """Check the password and open a session; one error for unknown user and wrong password (commit it too)."""
-    guard.before_attempt(username, address)
+    """Check the password and open a session; one error for unknown user and wrong password (commit it too).
+
+    With `devices`, `device_tokens` (what the client holds) tell a known device from an unknown one for the
+    throttle, and a success carries a new device token for the client to keep.
+    """
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-    if user is None or not user.active:
+    if user is not None and not user.active:
+        user = None
+    device = devices.verify(device_tokens, user) if devices is not None else None
+    guard.before_attempt(username, address, device)
+    if user is None:
         check_password(_decoy_hash(), password)
-        guard.after_failure(username, address)
+        guard.after_failure(username, address, device)
         raise AuthenticationFailed(BAD_CREDENTIALS)
     if not check_password(user.password_hash, password):
-        guard.after_failure(username, address)
+        guard.after_failure(username, address, device)
         raise AuthenticationFailed(BAD_CREDENTIALS)
-    guard.after_success(username, address)
+    guard.after_success(username, address, device)
     token, expires = issue_user_token(session, user)
     audit.record(
         session, actor=user_actor(user), action="auth.login", subject=f"user:{username}",
-        summary={"expires_at": expires.isoformat()}, request_id=request_id,
+        summary={"expires_at": expires.isoformat(), "known_device": device is not None}, request_id=request_id,
     )
-    return LoginResult(token, expires, user)
+    return LoginResult(token, expires, user, devices.issue(user) if devices is not None else None)
 
 
 def logout(session: Session, *, actor: Actor, token: str, request_id: str | None = None) -> None:

@@ -47,6 +47,8 @@ from .actors import ADMIN_ROLES, Actor, in_region
 from .context import Settings
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .facts_assembly import SOURCE_STATUSES, assemble
+from .hidden import check_visible, may_read, not_found
+from .plaintext import note_problem
 from .rule_sets import publish_current
 
 AGENCY_SOURCES = frozenset(SOURCE_STATUSES)
@@ -98,24 +100,19 @@ def may_act(actor: Actor, school: School) -> bool:
     return actor.kind == "user" and actor.role == "school_officer" and actor.school_code == school.code
 
 
-def may_read(actor: Actor, school: School | Row[Any]) -> bool:
-    """Officers their school, administrators their region, auditors all; agency clients never."""
-    if actor.kind == "system":
-        return True
-    return actor.kind == "user" and actor.reaches_school(school.code, school.region_code)
-
-
 def check_read(actor: Actor, school: School | Row[Any], what: str) -> None:
     if not may_read(actor, school):
         raise Forbidden(f"{what} belongs to a school outside your scope.")
 
 
-def check_act(actor: Actor, school: School, what: str) -> None:
+def check_act(actor: Actor, school: School, what: str, kind: str) -> None:
+    """The school's officer acts; a reader of the school is told why not (403); anyone else is told the `kind`
+    of record does not exist in their scope (404, see hidden)."""
     if may_act(actor, school):
         return
     if actor.kind == "user" and actor.role in (*ADMIN_ROLES, "auditor") and may_read(actor, school):
         raise Forbidden(f"Only the school's aid officer acts on {what}; your role ({actor.role}) reads it.")
-    raise Forbidden(f"{what} belongs to a school outside your scope.")
+    raise not_found(kind)
 
 
 def school_year_errors(school_year: object) -> list[str]:
@@ -352,7 +349,7 @@ def load(session: Session, application_id: int) -> Application:
         .where(Application.id == application_id)
     ).scalar_one_or_none()
     if application is None:
-        raise NotFound(f"No application {application_id}.")
+        raise not_found("application")
     return application
 
 
@@ -387,9 +384,9 @@ DECISIONS_READ = (
 def get_application(session: Session, *, actor: Actor, settings: Settings, application_id: int) -> dict[str, Any]:
     rows = session.execute(APPLICATION_READ, {"application_id": application_id}).all()
     if not rows:
-        raise NotFound(f"No application {application_id}.")
+        raise not_found("application")
     row = rows[0]
-    check_read(actor, row, f"Application {application_id}")
+    check_visible(actor, row, "application")
     history = [{name: getattr(r, f"history_{name}") for name in HISTORY_FIELDS}
                for r in rows if r.history_action is not None]
     return application_view(session, row[0], settings, student=row, history=history)
@@ -565,9 +562,9 @@ def create_application(
         select(Student, School).join(School, School.code == Student.school_code).where(Student.student_id == student_id)
     ).first()
     if found is None:
-        raise NotFound(f"No student {student_id}.")
+        raise not_found("student")
     student, school = found
-    check_act(actor, school, f"Student {student_id}")
+    check_act(actor, school, f"Student {student_id}", "student")
 
     _refuse_second_application(session, student.id, settings.school_year)
     publish_current(session, settings.rules, settings.rules.rules.files)
@@ -668,7 +665,7 @@ def act(
     422: a reason missing where one is required, a resolution or level missing.
     """
     application = load(session, application_id)
-    check_act(actor, application.school, f"Application {application_id}")
+    check_act(actor, application.school, f"Application {application_id}", "application")
     if request.action in SHARED_ROW_ACTIONS:
         audit.lock_writers(session)  # lock order: the writers' mutex first, then rows
     note = (request.note or "").strip()
@@ -691,8 +688,7 @@ def act(
         from .decisions import decide
 
         decide(session, actor=actor, settings=settings, application=application,
-               cause=request.action if request.action == "approve" else f"reassess: {note}"[:200],
-               request_id=request_id)
+               cause=request.action, request_id=request_id)  # never the note: decisions and audit go region-wide
     return application
 
 
@@ -722,8 +718,8 @@ def _check_request(application: Application, request: ActionRequest, note: str) 
         raise Conflict(detail, {"action": [f"allowed: {', '.join(allowed) or 'none'}"]})
     if request.action in NEEDS_REASON and not note:
         raise ValidationFailed({"note": [f"a reason is required for '{request.action}'"]})
-    if len(note) > NOTE_MAX:
-        raise ValidationFailed({"note": [f"at most {NOTE_MAX} characters"]})
+    if (problem := note_problem(note, NOTE_MAX)) is not None:
+        raise ValidationFailed({"note": [problem]})
     if request.level is not None and request.level not in LEVELS:
         raise ValidationFailed({"level": [f"must be one of {', '.join(LEVELS)}"]})
 

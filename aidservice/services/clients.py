@@ -14,6 +14,7 @@ from . import audit
 from .actors import Actor
 from .auth import CLIENT_TOKEN_PREFIX, SOURCES, new_token, now, token_digest
 from .errors import NotFound, ValidationFailed
+from .plaintext import name_problem
 
 NAME_MAX = 128
 PREFIX_LENGTH = 12  # "aidc_" and 7 random characters: enough to tell tokens apart in a list, useless to guess
@@ -41,6 +42,8 @@ def create_client(
     clean_name = name.strip()
     if not clean_name or len(clean_name) > NAME_MAX:
         errors["name"] = [f"must have 1-{NAME_MAX} characters"]
+    elif (problem := name_problem(clean_name)) is not None:
+        errors["name"] = [problem]
     if source not in SOURCES:
         errors["source"] = [f"must be one of {', '.join(SOURCES)}"]
     if expires_days is not None and expires_days <= 0:

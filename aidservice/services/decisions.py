@@ -28,10 +28,11 @@ from aidservice.procedure import instalments
 
 from . import audit
 from .actors import Actor
-from .applications import check_read, evaluate_snapshot, fen, yuan
+from .applications import evaluate_snapshot, fen, yuan
 from .context import Settings
 from .errors import Conflict, NotFound, ValidationFailed
 from .evaluation_dates import require_covered
+from .hidden import check_visible, not_found
 from .rule_sets import published_files
 
 SUBSTANCE = ("status", "level", "level_override", "amount_fen", "kind", "rule_status")
@@ -303,10 +304,10 @@ def list_decisions(
     """A student's decisions (all of them, superseded ones too, oldest first) within the caller's scope."""
     student = session.execute(select(Student).where(Student.student_id == student_id)).scalar_one_or_none()
     if student is None:
-        raise NotFound(f"No student {student_id}.")
+        raise not_found("student")
     school = session.get(School, student.school_code)
     assert school is not None
-    check_read(actor, school, f"Student {student_id}")
+    check_visible(actor, school, "student")
     query = select(Decision).where(Decision.student_pk == student.id)
     if school_year is not None:
         query = query.where(Decision.school_year == school_year)
@@ -319,11 +320,11 @@ def list_decisions(
 def _load_scoped(session: Session, actor: Actor, decision_id: int) -> tuple[Decision, Student]:
     decision = session.get(Decision, decision_id)
     if decision is None:
-        raise NotFound(f"No decision {decision_id}.")
+        raise not_found("decision")
     school = session.get(School, decision.school_code)
     student = session.get(Student, decision.student_pk)
     assert school is not None and student is not None
-    check_read(actor, school, f"Decision {decision_id}")
+    check_visible(actor, school, "decision")
     return decision, student
 
 

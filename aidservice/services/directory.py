@@ -2,7 +2,8 @@
 student with every fact's source, the facts an application would start from, and the full ID number
 for the school's own aid officer (audited). Reads only, except that reading a full number is recorded.
 
-ID numbers are masked (first 6 and last 4) everywhere here but in `reveal_id_number`.
+ID numbers are masked (region and check character: aidservice.identity.mask) everywhere here but in
+`reveal_id_number`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from aidservice.identity import InvalidIdNumber, id_hmac, mask, normalise_id_number
+from aidservice.identity import mask
 from aidservice.models import AgencyRecord, Application, FeedBatch, School, Student
 from aidservice.models.application import ACTIVE_STATES
 
@@ -26,8 +27,9 @@ from .applications import check_act, check_read, may_act
 from .context import Settings
 from .decisions import list_decisions
 from .determinations import current_determination
-from .errors import DomainError, Forbidden, NotFound, ValidationFailed
+from .errors import DomainError, Forbidden, ValidationFailed
 from .facts_assembly import assemble
+from .hidden import not_found
 from .spreadsheets import read_table
 
 PER_PAGE = 50
@@ -70,8 +72,10 @@ class StudentQuery:
 
 def list_students(session: Session, *, actor: Actor, settings: Settings, query: StudentQuery,
                   per_page: int = PER_PAGE) -> dict[str, Any]:
-    """A page of the students in the caller's scope, searched by name, student id or class; ID numbers masked.
-    A full ID number is not a search text (it would travel in URLs and logs): `find_by_id_number` takes it."""
+    """A page of the students in the caller's scope, searched by name, student id, class or masked number (as
+    lists show it: 320102***********1); ID numbers masked.
+    A full ID number is not a search text (it would travel in URLs and logs): `id_probes.find_by_id_number`
+    takes it, audited and within a budget."""
     text = query.text.strip()
     if len(text) > QUERY_MAX:
         raise ValidationFailed({"q": [f"at most {QUERY_MAX} characters"]})
@@ -117,27 +121,18 @@ def looks_like_id_number(text: str) -> bool:
     return bool(ID_LIKE.fullmatch(text.strip()))
 
 
+MASKED = re.compile(r"\d{6}\*{11}[\dX]")
+"""A masked number as lists show it (aidservice.identity.mask): searched as it is stored."""
+
+
 def _search(settings: Settings, text: str) -> ColumnElement[bool]:
+    if MASKED.fullmatch(text.upper()):
+        return Student.id_mask == text.upper()
     return or_(
         Student.name.contains(text, autoescape=True),
         Student.student_id.istartswith(text, autoescape=True),
         Student.class_name.contains(text, autoescape=True),
     )
-
-
-def find_by_id_number(session: Session, *, actor: Actor, settings: Settings, id_number: str) -> str | None:
-    """The student id of the student with this full ID number within the caller's scope (matched on the keyed
-    hash), or None. 422 for a number that is not a valid resident ID."""
-    try:
-        number = normalise_id_number(id_number.strip())
-    except InvalidIdNumber as exc:
-        raise ValidationFailed({"id_number": [str(exc)]}) from None
-    query = (select(Student.student_id).join(School, School.code == Student.school_code)
-             .where(Student.id_hmac == id_hmac(settings.id_hmac_key, number)))
-    condition = scope_condition(actor)
-    if condition is not None:
-        query = query.where(condition)
-    return session.execute(query.limit(1)).scalar_one_or_none()
 
 
 def _levels(session: Session, pks: list[int], school_year: str) -> dict[int, str]:
@@ -174,14 +169,14 @@ def _latest_applications(session: Session, pks: list[int], school_year: str) -> 
 def _student(session: Session, student_id: str) -> Student:
     student = session.execute(select(Student).where(Student.student_id == student_id)).scalar_one_or_none()
     if student is None:
-        raise NotFound(f"No student {student_id}.")
+        raise not_found("student")
     return student
 
 
 def student_page(session: Session, *, actor: Actor, settings: Settings, student_id: str) -> dict[str, Any]:
     """The student (ID numbers masked) with the current determination, every fact with its source, the
     applications and current decisions of the school year, and what the caller may do here."""
-    view = roster.get_student(session, actor=actor, settings=settings, student_id=student_id)  # scope: 403
+    view = roster.get_student(session, actor=actor, settings=settings, student_id=student_id)  # scope: 404
     student = _student(session, student_id)
     school = student.school
     determination = current_determination(session, student.id, settings.school_year)
@@ -225,7 +220,7 @@ def application_start(session: Session, *, actor: Actor, settings: Settings, stu
     """What a new application starts from: the student (masked), the facts the roster, the school and the
     agencies give today with their sources, and the open or approved application that would block a new one."""
     student = _student(session, student_id)
-    check_act(actor, student.school, f"Student {student_id}")
+    check_act(actor, student.school, f"Student {student_id}", "student")
     as_of = settings.default_as_of()
     (found,) = assemble(session, [student.id], as_of, settings.rules.facts)
     blocking = session.execute(

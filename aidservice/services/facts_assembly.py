@@ -70,7 +70,7 @@ class StudentFacts:
 
     pk: int
     student_id: str
-    id_mask: str  # first 6 and last 4: facts never carry the full number
+    id_mask: str  # region and check character: facts never carry the full number
     school_code: str
     values: dict[str, object]
     snapshot: dict[str, dict[str, Any]] = field(default_factory=dict)

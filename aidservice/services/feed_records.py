@@ -3,7 +3,7 @@
 Each record is an object `{id_number, name, status, valid_from, valid_to, attributes}`. A record that fails
 any check is rejected by index and field (`Rejection`), the others go on; nothing here raises for a bad
 record. Two paths with one meaning: `RecordChecker.valid` parses a record that passes every check in one go
-(a canonical ASCII number, dates in range, plain attributes); anything else goes to `RecordChecker.record`,
+(a canonical ASCII number, a one-line name, dates in range, plain attributes); anything else goes to `RecordChecker.record`,
 which runs the same checks one field at a time and names every problem (a test holds the two equal).
 
 Every size and number is bounded before it is worked on: the ID number is ASCII digits and X only (see
@@ -29,6 +29,7 @@ from stdnum.cn import ric
 from aidservice.identity import InvalidIdNumber, mask, normalise_id_number
 
 from .facts_assembly import SOURCE_STATUSES
+from .plaintext import NOT_IN_NAME, name_problem
 
 NAME_MAX = 64
 RECORD_FIELDS = frozenset({"id_number", "name", "status", "valid_from", "valid_to", "attributes"})
@@ -133,6 +134,8 @@ class RecordChecker:
                 or status not in self.allowed_set):
             return None
         name = name.strip()
+        if NOT_IN_NAME.search(name):
+            return None
         valid_from, to_text, attributes = _iso_date(get("valid_from")), get("valid_to"), get("attributes")
         valid_to = None if to_text is None else _iso_date(to_text)
         if (not name or valid_from is None or (to_text is not None and (valid_to is None or valid_to <= valid_from))):
@@ -195,6 +198,8 @@ class RecordChecker:
             problems.append(Rejection(index, "name", "must be a non-empty string"))
         elif len(value) > NAME_MAX:
             problems.append(Rejection(index, "name", f"must have at most {NAME_MAX} characters"))
+        elif (problem := name_problem(value.strip())) is not None:
+            problems.append(Rejection(index, "name", problem))
         else:
             return value.strip()
         return None

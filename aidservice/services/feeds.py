@@ -9,12 +9,14 @@ number (one query). Under the change-log locks, the students whose agency facts 
 date differ before and after the batch (a value, not just the record that states it), and matched
 students with no determination yet, are re-determined before the transaction ends; the others keep
 their determination, whose snapshot still names a record stating the same fact.
+
+Only records inside the rules' coverage are matched (and so counted in `matched_students` and re-determined);
+records outside it are stored, rationed per source per day, and tell the agency nothing (feed_entitlement).
+The outcomes the agencies read back are in feed_outcomes.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import re
@@ -23,24 +25,25 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, exists, func, literal, or_, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
-from aidservice.models import AgencyRecord, Determination, FeedBatch, Guardian, Student
+from aidservice.models import AgencyRecord, FeedBatch, Guardian, Student
 
 from . import audit
 from .actors import Actor
-from .bulk import NULL, backend, copy_escape, copy_text, in_array, insert_many, set_many, where_in
+from .bulk import NULL, backend, copy_escape, copy_text, insert_many, set_many, where_in
 from .context import Settings
 from .determinations import lock, redetermine_students
-from .errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
-from .facts_assembly import GUARDIAN_STATUSES, SOURCE_STATUSES, current_record
+from .errors import Conflict, DomainError, ValidationFailed
+from .facts_assembly import GUARDIAN_STATUSES, current_record
+from .feed_entitlement import sort_out
+from .feed_outcomes import OUTCOMES_MAX, check_source, decode_cursor, encode_cursor, outcomes
 from .feed_records import ParsedRecord, RecordChecker
 
 MAX_RECORDS = 10_000
 BATCH_ID_MAX = 100  # the cause "feed:<source>/<batch_id>" and audit subjects stay within 160 characters
-OUTCOMES_MAX = 1000
 BODY_FIELDS = frozenset({"batch_id", "records"})
 BATCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*\Z")
 
@@ -62,14 +65,6 @@ class BatchOutcome:
 
 
 # ---------------------------------------------------------------------------------------- validation
-
-
-def check_source(actor: Actor, source: str) -> None:
-    """Known source (404) and the caller's own (403)."""
-    if source not in SOURCE_STATUSES:
-        raise NotFound(f"No agency source '{source}'; sources are {', '.join(SOURCE_STATUSES)}.")
-    if actor.kind != "client" or actor.source != source:
-        raise Forbidden(f"This endpoint is for the '{source}' agency's clients only.")
 
 
 def check_body(body: object) -> tuple[str, list[Any]]:
@@ -134,26 +129,34 @@ def apply_batch(
         # compiling them (about 20 ms a query) costs more than it saves
         session.execute(text("SET LOCAL jit = off"))
     checked = RecordChecker(source, settings.id_hmac_key, settings.today or date.today()).check(raw_records)
+    sorted_out = sort_out(session, source, checked.records, settings.rules.rules.coverage)
+    rejected = sorted([*checked.rejected, *sorted_out.refused], key=lambda r: r.index)
     batch = _batch_row(session, actor, source, batch_id, digest, len(raw_records))
-    new_ids = _store_records(session, batch.id, source, checked.records)
-    students = matched_students(session, checked.records)
-    changed = _redetermine_reached(session, actor, settings, f"feed:{source}/{batch_id}", students, new_ids,
-                                   request_id)
+    new_ids = _store_records(session, batch.id, source, sorted_out.stored)
+    reached = matched_students(session, sorted_out.stored)
+    # records outside the coverage tell the agency nothing: not counted, no first determination (feed_entitlement)
+    students = reached if len(sorted_out.entitled) == len(sorted_out.stored) else \
+        matched_students(session, sorted_out.entitled)
+    changed = _redetermine_reached(session, actor, settings, f"feed:{source}/{batch_id}", reached, new_ids,
+                                   request_id, students)
     response = {
-        "batch_id": batch_id, "accepted": len(checked.records), "rejected": [r.as_json() for r in checked.rejected],
+        "batch_id": batch_id, "accepted": len(sorted_out.stored), "rejected": [r.as_json() for r in rejected],
         "matched_students": len(students), "reevaluated": changed,
     }
-    batch.accepted, batch.response = len(checked.records), response
+    batch.accepted, batch.response = len(sorted_out.stored), response
     _audit_batch(session, actor, source, batch_id, digest, response, len(raw_records), request_id)
     return BatchOutcome(response)
 
 
 def _redetermine_reached(
     session: Session, actor: Actor, settings: Settings, cause: str, students: Sequence[int], new_ids: Sequence[int],
-    request_id: str | None,
+    request_id: str | None, entitled: Sequence[int],
 ) -> int:
-    """Re-determine the reached students whose agency facts changed (or who have no determination yet); flag
-    the decisions of those whose level or awards changed. Returns how many changed."""
+    """Re-determine the reached students whose agency facts changed (or, among the `entitled`, who have no
+    determination yet); flag the decisions of those whose level or awards changed. Returns how many changed.
+
+    A record outside the coverage changes a student's facts only by superseding a record of the same source
+    about the same person that held on the evaluation date, i.e. someone the source was entitled to reach."""
     if not students:
         return 0
     from .redetermine_region import change_log_head, facts_changed, undetermined  # polars: when a batch comes
@@ -161,7 +164,7 @@ def _redetermine_reached(
     # Read and evaluated without the change-log locks, so batches of different sources overlap here; storing
     # takes them and evaluates again whoever another writer re-determined since `head` (see redetermine_set).
     head = change_log_head(session)
-    first = undetermined(session, students, settings.school_year)  # a first determination whatever changed
+    first = undetermined(session, entitled, settings.school_year) if entitled else []  # a first determination
     affected, matches = facts_changed(session, settings.default_as_of(), settings.rules.facts, students, new_ids,
                                       include=first)
     redone = redetermine_students(session, actor=actor, settings=settings, student_pks=affected, cause=cause,
@@ -355,187 +358,13 @@ def _audit_batch(
     )
 
 
-# ---------------------------------------------------------------------------------------- outcomes
-
-
-def encode_cursor(seq: int) -> str:
-    """Opaque to clients: base64 of 'seq:N'."""
-    return base64.urlsafe_b64encode(f"seq:{seq}".encode("ascii")).decode("ascii").rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int:
-    """The last seq a client has seen (0 from the start); 422 for anything this service did not issue."""
-    if cursor is None or cursor == "":
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        kind, _, value = text.partition(":")
-        if kind != "seq" or not value.isdigit() or len(value) > 18:
-            raise ValueError(text)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailed({"cursor": ["is not a cursor this service issued; start without one"]}) from None
-
-
-def _reached_by(source: str, among: Sequence[int] | None = None, arrays: bool = False) -> Select[Any]:
-    """(student_pk, via, record id, masked number) for every record of this source that reaches a student,
-    or only one of the students `among` (as a PostgreSQL array semi-join with `arrays`, else an IN list).
-
-    `via` is 0 for the student's own number, 1 for a guardian's (household statuses and disability).
-    """
-    own = (
-        select(Student.id.label("student_pk"), literal(0).label("via"), AgencyRecord.id.label("rid"),
-               AgencyRecord.person_mask.label("person"))
-        .join(AgencyRecord, AgencyRecord.person_hmac == Student.id_hmac)
-        .where(AgencyRecord.source == source)
-    )
-    guardian = (
-        select(Guardian.student_pk.label("student_pk"), literal(1).label("via"), AgencyRecord.id.label("rid"),
-               AgencyRecord.person_mask.label("person"))
-        .join(AgencyRecord, AgencyRecord.person_hmac == Guardian.id_hmac)
-        .where(AgencyRecord.source == source, AgencyRecord.status.in_(sorted(GUARDIAN_STATUSES)))
-    )
-    if among is not None:
-        own = own.where(in_array(Student.id, among) if arrays else Student.id.in_(among))
-        guardian = guardian.where(in_array(Guardian.student_pk, among) if arrays else Guardian.student_pk.in_(among))
-    return own.union_all(guardian)
-
-
-def _reaches(source: str) -> ColumnElement[bool]:
-    """Whether this source sent a record about the student of the row (`Student` in the enclosing query).
-
-    Two correlated EXISTS under an OR, each with an OFFSET 0: PostgreSQL then keeps both as per-row index
-    probes. Without the OFFSET it turns the first into a hashed subplan, which reads every record of the
-    source first; an EXISTS outside an OR it would flatten into a semi-join with everyone the source reached.
-    """
-    record = aliased(AgencyRecord)
-    own = select(AgencyRecord.id).where(AgencyRecord.person_hmac == Student.id_hmac, AgencyRecord.source == source)
-    household = select(record.id).join(Guardian, record.person_hmac == Guardian.id_hmac).where(
-        Guardian.student_pk == Student.id, record.source == source, record.status.in_(sorted(GUARDIAN_STATUSES)),
-    )
-    return or_(own.offset(0).exists(), household.offset(0).exists())
-
-
-DETERMINATION_OUTCOME = (
-    Determination.seq, Determination.student_pk, Determination.school_year, Determination.level,
-    Determination.awards, Determination.total_fen, Determination.as_of, Determination.rule_set_version,
-    Determination.changed,
-)
-OUTCOME_COLUMNS = (*DETERMINATION_OUTCOME, Student.student_id, Student.school_code)
-"""What an outcome shows; the facts and explanation of a determination (its large columns) stay behind."""
-WALK_WINDOWS = ((10, 2_500), (40, 7_500))
-"""Determinations a page walks, in two windows of (multiple of the limit, at most this many rows), before it
-takes the rest from the set of everyone the source reached (a probe costs ~20 µs: 10,000 rows ≈ that set)."""
-
-
-def outcomes(
-    session: Session, *, actor: Actor, source: str, cursor: str | None = None, limit: int = 100
-) -> dict[str, Any]:
-    """Determinations of the students this source sent records about, in change order after the cursor.
-
-    `seq` is assigned under the change-log lock held to commit, so paging by it has no gaps and
-    no repeats even while batches land. A page walks the next determinations by seq and probes each
-    for the source's records (cost in proportion to the page where the source's people are not rare);
-    only when the walk (WALK_WINDOWS: 50 × limit, at most 10,000 determinations) holds too few of them
-    does it take the rest from the set of everyone the source reached, which costs what that set costs.
-    """
-    check_source(actor, source)
-    start = after = decode_cursor(cursor)
-    limit = max(1, min(limit, OUTCOMES_MAX))
-    rows: list[Row[Any]] = []
-    for multiple, most in WALK_WINDOWS:
-        window = min(multiple * limit, most)
-        found, walked, last = _walk(session, source, after, limit - len(rows), window)
-        rows += found
-        if len(rows) >= limit or walked < window:  # the page is full, or the change log ends here
-            break
-        after = last
-    else:
-        rows += _from_reached_set(session, source, after, limit - len(rows))
-    persons = _persons(session, source, sorted({row.student_pk for row in rows}))
-    items = [_outcome(row, persons.get(row.student_pk, "")) for row in rows]
-    return {"items": items, "next_cursor": encode_cursor(rows[-1].seq if rows else start)}
-
-
-def _walk(session: Session, source: str, after: int, wanted: int, window: int) -> tuple[list[Row[Any]], int, int]:
-    """The first `wanted` determinations of the source's people among the `window` after seq `after`, how many
-    determinations the window held and its last seq, all from one statement (one snapshot: a later statement
-    could see rows commit inside a window this one saw end)."""
-    taken = (
-        select(*DETERMINATION_OUTCOME).where(Determination.seq > after).order_by(Determination.seq).limit(window)
-        .subquery()
-    )
-    # window functions run before a LIMIT of their own level: counted one level up, over the window only
-    span = select(taken, func.count().over().label("walked"), func.max(taken.c.seq).over().label("last")).subquery()
-    # OFFSET 0 keeps the probes inside: flattened, the filter and the output would each evaluate them
-    probed = (
-        select(span, Student.student_id, Student.school_code, _reaches(source).label("reached"))
-        .join(Student, Student.id == span.c.student_pk).order_by(span.c.seq).offset(0).subquery()
-    )
-    found = session.execute(
-        select(probed).where(or_(probed.c.reached, probed.c.seq == probed.c.last))
-        .order_by(probed.c.seq).limit(wanted + 1)
-    ).all()
-    if not found:
-        return [], 0, after
-    reached = [row for row in found if row.reached][:wanted]
-    # the window's last row closes the answer unless the page filled first
-    return reached, found[-1].walked, found[-1].last
-
-
-def _from_reached_set(session: Session, source: str, after: int, wanted: int) -> list[Row[Any]]:
-    """The next determinations of the source's people after seq `after`, from the whole set it reached."""
-    reached = _reached_by(source).subquery()
-    return list(session.execute(
-        select(*OUTCOME_COLUMNS)
-        .join(Student, Student.id == Determination.student_pk)
-        .where(Determination.seq > after, exists().where(reached.c.student_pk == Determination.student_pk))
-        .order_by(Determination.seq)
-        .limit(wanted)
-    ).all())
-
-
-def _persons(session: Session, source: str, student_pks: Sequence[int]) -> dict[int, str]:
-    """The masked number each student was matched through: their own, else the guardian of the latest record.
-
-    The page's students (at most OUTCOMES_MAX) go into both branches of the union, so each is an index probe
-    rather than a filter on everyone the source reached."""
-    best: dict[int, tuple[int, int, str]] = {}
-    if not student_pks:
-        return {}
-    on_pg = backend(session) == "postgresql"
-    for pk, via, rid, person in session.execute(_reached_by(source, among=list(student_pks), arrays=on_pg)):
-        rank = (-via, rid, person)
-        if pk not in best or rank > best[pk]:
-            best[pk] = rank
-    return {pk: person for pk, (_via, _rid, person) in best.items()}
-
-
-def _outcome(row: Row[Any], person: str) -> dict[str, Any]:
-    return {
-        "student_id": row.student_id,
-        "person": person,
-        "school_code": row.school_code,
-        "school_year": row.school_year,
-        "level": row.level,
-        "awards": [{"program": a["program"], "amount": a["amount"]} for a in row.awards],
-        "total": _yuan(row.total_fen),
-        "as_of": row.as_of.isoformat(),
-        "rule_set_version": row.rule_set_version,
-        "seq": row.seq,
-        "changed": row.changed,
-    }
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
 __all__ = [
     "MAX_RECORDS",
+    "OUTCOMES_MAX",
     "BatchOutcome",
     "PayloadTooLarge",
     "apply_batch",
+    "check_source",
     "decode_cursor",
     "encode_cursor",
     "matched_students",

@@ -21,7 +21,8 @@ from aidservice.models import Job
 
 from . import audit
 from .actors import Actor, in_region
-from .errors import Conflict, Forbidden, NotFound, ValidationFailed
+from .errors import Conflict, Forbidden, ValidationFailed
+from .hidden import not_found
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,80}$")
 KEY_MESSAGE = "1-80 letters, digits, '.', '_', ':' or '-'"
@@ -162,7 +163,7 @@ def get_job(session: Session, *, actor: Actor, job_id: int) -> Job:
     """One job; 404 when it does not exist or lies outside the caller's scope (its existence is not revealed)."""
     job = session.execute(select(Job).where(Job.id == job_id, visible(actor))).scalar_one_or_none()
     if job is None:
-        raise NotFound(f"No job {job_id} in your scope.")
+        raise not_found("job")
     return job
 
 

@@ -24,6 +24,7 @@ from .actors import Actor
 from .applications import check_read, notice_period_end
 from .context import Settings
 from .errors import NotFound
+from .hidden import check_visible, not_found
 
 LISTED_STATES = ("notice", "objected", "approved")
 """Entries shown: on notice, under objection review, approved (a rejected application leaves the notice)."""
@@ -108,11 +109,13 @@ def list_notices(session: Session, *, actor: Actor, settings: Settings, school_c
 def get_notice(
     session: Session, *, actor: Actor, settings: Settings, school_code: str, notice_id: int
 ) -> dict[str, Any]:
-    """One notice with its entries: name, class and level (code and label) only."""
-    school = _school(session, actor, school_code)
+    """One notice with its entries: name, class and level (code and label) only; a notice of a school outside
+    the caller's scope is one that does not exist (404, see hidden)."""
+    school = session.get(School, school_code)
     notice = session.get(Notice, notice_id)
-    if notice is None or notice.school_code != school.code:
-        raise NotFound(f"No notice {notice_id} at school {school_code}.")
+    if school is None or notice is None or notice.school_code != school.code:
+        raise not_found("notice")
+    check_visible(actor, school, "notice")
     labels = settings.rules.rules.level_labels
     rows = session.execute(
         select(Student.name, Student.class_name, Application.level)

@@ -3,11 +3,19 @@
 At least 12 characters; at least two kinds of character (lower-case, upper-case, digits, others); not the
 username nor containing it; not a well-known password, nor one with a well-known word as its only letters
 (`Password2020!`, `qwerty123456`). Argon2 makes each guess slow; these rules keep the first guesses useless.
+
+Beyond the rules, the zxcvbn estimator (Dropbox's, pinned) must score the password at least `MIN_SCORE` (3 of
+4: about 10^8 guesses or more), with the username and the service's own words as known inputs. It is asked
+twice: about the password as typed, and about the same keys pressed without Shift (`1qaz@WSX#EDC` is the
+keyboard walk `1qaz2wsx3edc`, which zxcvbn does not see through the Shift key); the lower score counts.
+zxcvbn reads at most `ESTIMATED_LENGTH` characters: a longer password is judged by its beginning.
 """
 
 from __future__ import annotations
 
 import re
+
+from zxcvbn import zxcvbn
 
 MIN_LENGTH = 12
 MAX_LENGTH = 1024  # argon2 takes any length; this only bounds the work one request can ask for
@@ -32,6 +40,13 @@ COMMON_WORDS = frozenset({
 })
 """Words that, with only digits and symbols around them, make a guessable password (`Welcome2020!!`)."""
 
+MIN_SCORE = 3
+ESTIMATED_LENGTH = 72  # zxcvbn refuses longer input; its work grows with the length
+KNOWN_INPUTS = ("aidservice", "jiangsu", "xuesheng", "zizhu", "xueshengzizhu", "jiangsuzizhu")
+"""Words of this service the estimator treats as known to an attacker, beside the username."""
+UNSHIFT = str.maketrans('!@#$%^&*()_+{}|:"<>?~', "1234567890-=[]\\;',./`")
+"""A US keyboard's shifted symbols back to the keys that type them (letters are lower-cased apart)."""
+
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 CLASSES = (re.compile(r"[a-z]"), re.compile(r"[A-Z]"), re.compile(r"[0-9]"), re.compile(r"[^a-zA-Z0-9]"))
 
@@ -52,7 +67,19 @@ def problems(password: str, username: str | None = None) -> list[str]:
         found.append("must not contain the username")
     elif is_common(password):
         found.append("is a well-known password; choose another")
+    elif MIN_LENGTH <= len(password) <= MAX_LENGTH and strength(password, username) < MIN_SCORE:
+        found.append("is too easy to guess (a keyboard pattern, repeats, a sequence or common words); "
+                     "use a longer phrase of uncommon words")
     return found
+
+
+def strength(password: str, username: str | None = None) -> int:
+    """zxcvbn's score 0-4, the lower of the password as typed and the same keys without Shift."""
+    inputs = [*KNOWN_INPUTS, *([username.strip()] if username and username.strip() else [])]
+    typed = password[:ESTIMATED_LENGTH]
+    unshifted = typed.translate(UNSHIFT).lower()
+    scores = [int(zxcvbn(candidate, user_inputs=inputs)["score"]) for candidate in dict.fromkeys((typed, unshifted))]
+    return min(scores)
 
 
 def is_common(password: str) -> bool:

@@ -21,10 +21,11 @@ from aidservice.procedure import SPECIAL_GROUPS, Allocation, Candidate, allocate
 
 from . import audit
 from .actors import Actor
-from .applications import aware, check_read, fen, school_year_errors
+from .applications import aware, fen, school_year_errors
 from .context import Settings
 from .decisions import reallocated
-from .errors import Forbidden, NotFound, ValidationFailed
+from .errors import Forbidden, ValidationFailed
+from .hidden import check_visible, not_found
 
 COMPETING = ("awarded", "not_funded")
 PLACES_MAX = 1_000_000
@@ -122,7 +123,7 @@ def allocate_program(
 def _school(session: Session, school_code: str) -> School:
     school = session.get(School, school_code)
     if school is None:
-        raise NotFound(f"No school {school_code}.")
+        raise not_found("quota")
     return school
 
 
@@ -153,14 +154,14 @@ def put_quota(
     """Set a quota (administrators within their region); re-allocates the approved applications at once.
 
     Returns (quota, created). 422: places below zero or not a whole number, an unknown program, a bad
-    school year. 404: unknown school. 403: not an administrator over the school's region.
+    school year. 403: not an administrator. 404: an unknown school, or one outside the caller's region (hidden).
     """
+    if not (actor.kind == "system" or (actor.kind == "user" and actor.is_admin)):
+        raise Forbidden("Only county, city and province administrators set quotas.")
     _check(settings, program, school_year, places)
     school = _school(session, school_code)
-    if not (actor.kind == "system" or (actor.is_admin and actor.may_change_school(school.code, school.region_code))):
-        if actor.kind == "user" and actor.is_admin:
-            raise Forbidden(f"School {school_code} is outside your region.")
-        raise Forbidden("Only county, city and province administrators set quotas.")
+    if not (actor.kind == "system" or actor.may_change_school(school.code, school.region_code)):
+        raise not_found("quota")
     audit.lock_writers(session)  # lock order: the writers' mutex first, then rows
     quota = locked_quota(session, school.code, program, school_year)
     before = None if quota is None else quota.places
@@ -191,13 +192,13 @@ def get_quota(
     """A quota with the allocation as it stands: funded, shortfall (special-group students beyond it)."""
     _check(settings, program, school_year, None)
     school = _school(session, school_code)
-    check_read(actor, school, f"School {school_code}")
+    check_visible(actor, school, "quota")
     quota = session.execute(
         select(Quota).where(Quota.school_code == school.code, Quota.program == program,
                             Quota.school_year == school_year)
     ).scalar_one_or_none()
     if quota is None:
-        raise NotFound(f"No quota for {program} at school {school_code} in {school_year}.")
+        raise not_found("quota")
     return quota_view(session, quota)
 
 

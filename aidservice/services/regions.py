@@ -11,6 +11,7 @@ from aidservice.models import Region
 from . import audit
 from .actors import Actor
 from .errors import ValidationFailed
+from .plaintext import name_problem
 
 PROVINCE_CODE = "320000"
 DIVISION_CODE = re.compile(r"^\d{6}$")
@@ -61,6 +62,8 @@ def ensure_county(
     clean_name = (name or "").strip()
     if len(clean_name) > NAME_MAX:
         raise ValidationFailed({"name": [f"must be at most {NAME_MAX} characters"]})
+    if (problem := name_problem(clean_name)) is not None:
+        raise ValidationFailed({"name": [problem]})
     who = actor or Actor.system()
     existing = session.get(Region, code)
     if existing is not None:

@@ -26,7 +26,10 @@ from aidservice.models import Determination, Guardian, School, Student
 from . import audit
 from .actors import Actor
 from .context import Settings
-from .errors import Conflict, Forbidden, NotFound, ValidationFailed
+from .errors import Conflict, Forbidden, ValidationFailed
+from .hidden import not_found
+from .id_probes import IdNumberTaken
+from .plaintext import Line, Text
 from .regions import check_code, city_code_of, resolve_region
 from .spreadsheets import id_number_problem
 
@@ -68,16 +71,6 @@ class StrictInteger(fields.Integer):
         return number
 
 
-class Text(fields.String):
-    """A string with surrounding whitespace removed; never U+0000 (PostgreSQL cannot store it; imports read files)."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
-        if "\x00" in text:
-            raise ValidationError("must not contain the character U+0000")
-        return text
-
-
 class IdNumber(fields.String):
     """A resident ID number (GB 11643): format, birth date and check character, normalised to upper-case X."""
 
@@ -116,7 +109,7 @@ def _code(**kwargs: Any) -> Text:
 class SchoolPayloadSchema(Schema):
     """A school as PUT /api/v1/schools/{code} takes it; `stages` come from the rules' `stage` values."""
 
-    name = Text(required=True, validate=validate.Length(min=1, max=128))
+    name = Line(required=True, validate=validate.Length(min=1, max=128))
     region_code = Text(
         required=True,
         validate=validate.Regexp(r"^\d{6}$", error="must be a 6-digit division code"),
@@ -138,8 +131,8 @@ class GuardianSchema(Schema):
     """A parent or guardian; household statuses reach the student through this ID number."""
 
     id_number = IdNumber(required=True, metadata={"example": "320102198001010012"})
-    name = Text(required=True, validate=validate.Length(min=1, max=64))
-    relation = Text(
+    name = Line(required=True, validate=validate.Length(min=1, max=64))
+    relation = Line(
         required=True, validate=validate.Length(min=1, max=16), metadata={"example": "father"}
     )
 
@@ -148,9 +141,9 @@ class StudentPayloadSchema(Schema):
     """A student as PUT /api/v1/students/{student_id} takes it (DESIGN.md student payload)."""
 
     id_number = IdNumber(required=True, metadata={"example": "320102200803010011"})
-    name = Text(required=True, validate=validate.Length(min=1, max=64))
+    name = Line(required=True, validate=validate.Length(min=1, max=64))
     school_code = _code(required=True)
-    class_name = Text(load_default="", validate=validate.Length(max=64))
+    class_name = Line(load_default="", validate=validate.Length(max=64))
     stage = Text(required=True, validate=validate.Length(min=1, max=16), metadata={"example": "junior"})
     grade = StrictInteger(required=True, metadata={"example": 1})
     boarding = StrictBoolean(load_default=False)
@@ -497,10 +490,7 @@ def put_student(
         select(Student.student_id).where(Student.id_hmac == hmac, Student.student_id != student_id).limit(1)
     ).scalar_one_or_none()
     if other is not None:
-        raise Conflict(
-            "Another student record has this identity number.",
-            {"id_number": ["another student record has this identity number"]},
-        )
+        raise IdNumberTaken(mask(data["id_number"]))  # the caller audits and charges it (id_probes)
     before = None if student is None else student_audit_view(student)
     created = student is None
     if student is None:
@@ -528,11 +518,9 @@ STUDENT_READ = (
 def get_student(session: Session, *, actor: Actor, settings: Settings, student_id: str) -> dict[str, Any]:
     """A student with masked ID numbers and the current determination of the configured school year."""
     row = session.execute(STUDENT_READ, {"student_id": student_id}).one_or_none()
-    if row is None:
-        raise NotFound(f"No student {student_id}.")
-    student, region_code = row
-    if actor.kind != "user" or not actor.reaches_school(student.school_code, region_code):
-        raise Forbidden(f"Student {student_id} is outside your scope.")
+    if actor.kind != "user" or row is None or not actor.reaches_school(row[0].school_code, row[1]):
+        raise not_found("student")  # outside the scope as if it did not exist (hidden); the route refuses clients
+    student, _region_code = row
     return student_view(session, student, settings)
 
 

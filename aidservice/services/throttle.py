@@ -1,8 +1,21 @@
 """Login throttling: `LoginGuard`s (see services.accounts) that count failed sign-ins and refuse while locked.
 
-Five failures within 15 minutes for one account (case-insensitive), or from one address, lock that account or
-address for 15 minutes; a successful sign-in clears the account's count. Three backends, chosen by
-`guard_from_config` (AID_LOGIN_THROTTLE):
+OWASP's device-cookie technique ("Slow Down Online Guessing Attacks with Device Cookies"): a client that has
+signed in to an account before holds a device token for it (services.devices), and failures are counted so that
+a stranger can never lock the owner out of the devices they already use:
+
+- from a **known device** (a valid token for this account): against that device alone, key `dev:<nonce>`. Five
+  failures within 15 minutes lock that device for 15 minutes; no other device, and not the account, notices. Its
+  attempts pass the two locks below.
+- from an **unknown device** (no token, or a forged, expired or other account's token): against the account's
+  "unrecognised devices" bucket, key `user:<username, case-folded>`, five in 15 minutes locking it for 15 minutes
+  (only known devices may then try that account), and against the client's address, key `addr:<address>`.
+- an **address** is slowed, not blocked: 30 failures within 15 minutes make it wait one minute, and the count
+  starts again; a school's officers behind one NAT address lose at most a minute, and only on new devices.
+
+A success clears what the attempt was counted under (the device's count, or the account's unrecognised bucket);
+the address keeps its count, as it may be trying many accounts. Three backends, chosen by `guard_from_config`
+(AID_LOGIN_THROTTLE), all counting the same keys:
 
 - `RedisLoginGuard` when a Redis URL is configured: one counter per key, INCR and EXPIRE in one Lua script, the
   lock a key with a TTL. Every worker and every host sees the same counts. Should Redis stop answering, sign-ins
@@ -13,9 +26,9 @@ address for 15 minutes; a successful sign-in clears the account's count. Three b
 - `MemoryLoginGuard`: per process (workers × 5 attempts per window); the test configuration's default.
 
 The Redis and database guards count a fixed window from a key's first failure; keys are HMACs (SECRET_KEY) of
-the username or the address, so what someone typed as a username is never stored. Behind a proxy the address
-is the proxy's unless the app is told the client's (ProxyFix), and then one address stands for everyone: the
-per-account limit still holds.
+the username, the device's nonce or the address, so what someone typed as a username is never stored. Behind a
+proxy the address is the proxy's unless the app is told the client's (AID_PROXY_HOPS, ProxyFix), and then one
+address stands for everyone: the account and device limits still hold.
 """
 
 from __future__ import annotations
@@ -45,24 +58,87 @@ if TYPE_CHECKING:
 MAX_FAILURES = 5
 WINDOW_SECONDS = 15 * 60
 LOCKOUT_SECONDS = 15 * 60
+ADDRESS_MAX_FAILURES = 30
+ADDRESS_WINDOW_SECONDS = 15 * 60
+ADDRESS_WAIT_SECONDS = 60
 MAX_KEYS = 10_000  # past this, forget keys with nothing recent (a spray of usernames cannot grow memory)
 PRUNE_EVERY = 50  # the database guard deletes rows with nothing recent once per this many failures
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """`max_failures` within `window` seconds lock a key for `lockout` seconds."""
+
+    max_failures: int
+    window: float
+    lockout: float
+
+
+ADDRESS_LIMIT = Limit(ADDRESS_MAX_FAILURES, ADDRESS_WINDOW_SECONDS, ADDRESS_WAIT_SECONDS)
+
+MESSAGES = {
+    "account": "Too many failed sign-ins to this account from devices it has not signed in from; sign in from a "
+               "device you have signed in with before, or try again in {minutes} minutes.",
+    "device": "Too many failed sign-ins from this device; try again in {minutes} minutes.",
+    "address": "Too many failed sign-ins from this address; try again in {minutes} minutes.",
+}
+
+
 class TooManyAttempts(DomainError):
-    """Sign-in refused before any password is checked: too many recent failures (429)."""
+    """Sign-in refused before any password is checked: too many recent failures (429).
+
+    `reason` says which count is locked: "account" (its unrecognised devices), "device" or "address".
+    """
 
     status = 429
     title = "Too many attempts"
     type_suffix = "too-many-requests"
 
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, reason: str = "account") -> None:
         minutes = max(1, ceil(retry_after / 60))
-        super().__init__(f"Too many failed sign-ins; try again in {minutes} minutes.")
+        super().__init__(MESSAGES[reason].format(minutes=minutes))
         self.retry_after = retry_after
         self.minutes = minutes
+        self.reason = reason
         self.headers = {"Retry-After": str(retry_after)}
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """One count an attempt is checked against and charged to: its name (before hashing), kind and limit."""
+
+    name: str
+    kind: str
+    limit: Limit
+
+
+def attempt_keys(username: str, address: str | None, device: str | None, account: Limit, addr: Limit) -> list[Key]:
+    """A known device's own key; else the account's unrecognised-devices key and the address's."""
+    if device:
+        return [Key(f"dev:{device}", "device", account)]
+    keys = [Key(f"user:{username.strip().casefold()}", "account", account)]
+    if address:
+        keys.append(Key(f"addr:{address}", "address", addr))
+    return keys
+
+
+def refuse_longest(waits: list[tuple[float, str]]) -> None:
+    """Raise TooManyAttempts for the longest of the (seconds, kind) locks in force, if any."""
+    if waits:
+        seconds, kind = max(waits)
+        raise TooManyAttempts(ceil(seconds), kind)
+
+
+def digest(secret: str, name: str) -> str:
+    """A key as stored: HMAC-SHA256 hex digest under SECRET_KEY."""
+    return hmac.new(secret.encode(), name.encode(), hashlib.sha256).hexdigest()
+
+
+def key_digests(secret: str, username: str, address: str | None, device: str | None = None) -> list[str]:
+    """The stored keys an attempt counts under: a known device's; else the account's, then the address's."""
+    keys = attempt_keys(username, address, device, ADDRESS_LIMIT, ADDRESS_LIMIT)
+    return [digest(secret, key.name) for key in keys]
 
 
 @dataclass(slots=True)
@@ -72,7 +148,7 @@ class _Count:
 
 
 class MemoryLoginGuard:
-    """Counts failures per account (case-insensitive) and per address; thread-safe, one per process."""
+    """Counts failures per device, account (case-insensitive) and address; thread-safe, one per process."""
 
     def __init__(
         self,
@@ -80,67 +156,56 @@ class MemoryLoginGuard:
         window: float = WINDOW_SECONDS,
         lockout: float = LOCKOUT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        address_limit: Limit = ADDRESS_LIMIT,
     ) -> None:
-        self.max_failures = max_failures
-        self.window = window
-        self.lockout = lockout
+        self.limit = Limit(max_failures, window, lockout)
+        self.address_limit = address_limit
         self.clock = clock
         self._counts: dict[str, _Count] = {}
         self._lock = threading.Lock()
 
-    @staticmethod
-    def _keys(username: str, address: str | None) -> list[str]:
-        keys = [f"user:{username.strip().casefold()}"]
-        if address:
-            keys.append(f"addr:{address}")
-        return keys
+    def _keys(self, username: str, address: str | None, device: str | None) -> list[Key]:
+        return attempt_keys(username, address, device, self.limit, self.address_limit)
 
-    def before_attempt(self, username: str, address: str | None) -> None:
-        """Raise TooManyAttempts while the account or the address is locked."""
+    def before_attempt(self, username: str, address: str | None, device: str | None = None) -> None:
+        """Raise TooManyAttempts while the device, or (unknown devices) the account or the address, is locked."""
         now = self.clock()
         with self._lock:
-            waits = [c.locked_until - now for k in self._keys(username, address)
-                     if (c := self._counts.get(k)) is not None and c.locked_until > now]
-        if waits:
-            raise TooManyAttempts(ceil(max(waits)))
+            waits = [(c.locked_until - now, k.kind) for k in self._keys(username, address, device)
+                     if (c := self._counts.get(k.name)) is not None and c.locked_until > now]
+        refuse_longest(waits)
 
-    def after_failure(self, username: str, address: str | None) -> None:
-        """Count a failure; the fifth within the window locks the key."""
+    def after_failure(self, username: str, address: str | None, device: str | None = None) -> None:
+        """Count a failure under each key; the last one a key's limit allows locks it."""
         now = self.clock()
         with self._lock:
             if len(self._counts) > MAX_KEYS:
                 self._forget_idle(now)
-            for key in self._keys(username, address):
-                count = self._counts.setdefault(key, _Count())
-                self._prune(count, now)
+            for key in self._keys(username, address, device):
+                count = self._counts.setdefault(key.name, _Count())
+                self._prune(count, now, key.limit.window)
                 count.failures.append(now)
-                if len(count.failures) >= self.max_failures:
-                    count.locked_until = now + self.lockout
+                if len(count.failures) >= key.limit.max_failures:
+                    count.locked_until = now + key.limit.lockout
                     count.failures.clear()
 
-    def after_success(self, username: str, address: str | None) -> None:
-        """Forget the account's failures (the address keeps its count: it may be trying many accounts)."""
+    def after_success(self, username: str, address: str | None, device: str | None = None) -> None:
+        """Forget the device's, or the account's, failures (the address keeps its count)."""
         with self._lock:
-            self._counts.pop(self._keys(username, None)[0], None)
+            self._counts.pop(self._keys(username, None, device)[0].name, None)
 
-    def _prune(self, count: _Count, now: float) -> None:
-        while count.failures and count.failures[0] <= now - self.window:
+    @staticmethod
+    def _prune(count: _Count, now: float, window: float) -> None:
+        while count.failures and count.failures[0] <= now - window:
             count.failures.popleft()
 
     def _forget_idle(self, now: float) -> None:
+        window = max(self.limit.window, self.address_limit.window)
         for key in list(self._counts):
             count = self._counts[key]
-            self._prune(count, now)
+            self._prune(count, now, window)
             if not count.failures and count.locked_until <= now:
                 del self._counts[key]
-
-
-def key_digests(secret: str, username: str, address: str | None) -> list[str]:
-    """The account's key, then the address's: HMAC-SHA256 hex digests, so no typed username is stored."""
-    keys = [f"user:{username.strip().casefold()}"]
-    if address:
-        keys.append(f"addr:{address}")
-    return [hmac.new(secret.encode(), key.encode(), hashlib.sha256).hexdigest() for key in keys]
 
 
 def _utcnow() -> datetime:
@@ -163,52 +228,59 @@ class DatabaseLoginGuard:
         window: float = WINDOW_SECONDS,
         lockout: float = LOCKOUT_SECONDS,
         clock: Callable[[], datetime] = _utcnow,
+        address_limit: Limit = ADDRESS_LIMIT,
     ) -> None:
         self.session = session
         self.secret = secret
-        self.max_failures = max_failures
-        self.window = timedelta(seconds=window)
-        self.lockout = timedelta(seconds=lockout)
+        self.limit = Limit(max_failures, window, lockout)
+        self.address_limit = address_limit
+        self.window = timedelta(seconds=max(window, address_limit.window))  # what prune keeps
         self.clock = clock
         self._failures_seen = 0
 
-    def before_attempt(self, username: str, address: str | None) -> None:
-        """Raise TooManyAttempts while the account or the address is locked."""
-        now = self.clock()
-        keys = key_digests(self.secret, username, address)
-        locks = self.session().execute(
-            select(LoginFailure.locked_until).where(LoginFailure.key.in_(keys), LoginFailure.locked_until.is_not(None))
-        ).scalars()
-        waits = [(_aware(until) - now).total_seconds() for until in locks if _aware(until) > now]
-        if waits:
-            raise TooManyAttempts(ceil(max(waits)))
+    def _keys(self, username: str, address: str | None, device: str | None) -> dict[str, Key]:
+        keys = attempt_keys(username, address, device, self.limit, self.address_limit)
+        return {digest(self.secret, key.name): key for key in keys}
 
-    def after_failure(self, username: str, address: str | None) -> None:
-        """Count a failure under each key; the fifth within the window locks the key."""
+    def before_attempt(self, username: str, address: str | None, device: str | None = None) -> None:
+        """Raise TooManyAttempts while the device, or (unknown devices) the account or the address, is locked."""
+        now = self.clock()
+        keys = self._keys(username, address, device)
+        locks = self.session().execute(
+            select(LoginFailure.key, LoginFailure.locked_until)
+            .where(LoginFailure.key.in_(keys), LoginFailure.locked_until.is_not(None))
+        ).all()
+        refuse_longest([((_aware(until) - now).total_seconds(), keys[key].kind)
+                        for key, until in locks if _aware(until) > now])
+
+    def after_failure(self, username: str, address: str | None, device: str | None = None) -> None:
+        """Count a failure under each key; the last one a key's limit allows locks it."""
         session, now = self.session(), self.clock()
-        for key in key_digests(self.secret, username, address):
-            self._count(session, key, now)
+        for key, spec in self._keys(username, address, device).items():
+            self._count(session, key, spec.limit, now)
         self._failures_seen += 1
         if self._failures_seen % PRUNE_EVERY == 0:
             self.prune(session, now)
 
-    def after_success(self, username: str, address: str | None) -> None:
-        """Forget the account's failures (the address keeps its count: it may be trying many accounts)."""
-        key = key_digests(self.secret, username, None)[0]
+    def after_success(self, username: str, address: str | None, device: str | None = None) -> None:
+        """Forget the device's, or the account's, failures (the address keeps its count)."""
+        key = next(iter(self._keys(username, None, device)))
         self.session().execute(delete(LoginFailure).where(LoginFailure.key == key))
 
-    def _count(self, session: Session, key: str, now: datetime) -> None:
+    @staticmethod
+    def _count(session: Session, key: str, limit: Limit, now: datetime) -> None:
         """Add one failure to a key's row, made if missing and locked while counted (concurrent workers wait)."""
         session.execute(_insert_missing(session, key, now))
         row = session.execute(
             select(LoginFailure).where(LoginFailure.key == key).with_for_update()
             .execution_options(populate_existing=True)
         ).scalar_one()
-        if _aware(row.window_started_at) <= now - self.window:
+        if _aware(row.window_started_at) <= now - timedelta(seconds=limit.window):
             row.failures, row.window_started_at = 0, now
         row.failures += 1
-        if row.failures >= self.max_failures:
-            row.failures, row.window_started_at, row.locked_until = 0, now, now + self.lockout
+        if row.failures >= limit.max_failures:
+            row.failures, row.window_started_at = 0, now
+            row.locked_until = now + timedelta(seconds=limit.lockout)
         session.flush()
 
     def prune(self, session: Session, now: datetime) -> int:
@@ -255,51 +327,55 @@ class RedisLoginGuard:
         max_failures: int = MAX_FAILURES,
         window: float = WINDOW_SECONDS,
         lockout: float = LOCKOUT_SECONDS,
+        address_limit: Limit = ADDRESS_LIMIT,
     ) -> None:
         self.client = client
         self.secret = secret
         self.prefix = prefix + "login:"
-        self.max_failures = max_failures
-        self.window = int(window)
-        self.lockout = int(lockout)
+        self.limit = Limit(max_failures, int(window), int(lockout))
+        self.address_limit = address_limit
         self._count = client.register_script(COUNT_SCRIPT)
 
-    def _names(self, kind: str, keys: list[str]) -> list[str]:
-        return [f"{self.prefix}{kind}:{key}" for key in keys]
+    def _keys(self, username: str, address: str | None, device: str | None) -> dict[str, Key]:
+        keys = attempt_keys(username, address, device, self.limit, self.address_limit)
+        return {digest(self.secret, key.name): key for key in keys}
 
-    def before_attempt(self, username: str, address: str | None) -> None:
-        """Raise TooManyAttempts while the account or the address is locked."""
+    def _name(self, kind: str, key: str) -> str:
+        return f"{self.prefix}{kind}:{key}"
+
+    def before_attempt(self, username: str, address: str | None, device: str | None = None) -> None:
+        """Raise TooManyAttempts while the device, or (unknown devices) the account or the address, is locked."""
         from redis.exceptions import RedisError
 
+        keys = self._keys(username, address, device)
         pipe = self.client.pipeline(transaction=False)
-        for name in self._names("lock", key_digests(self.secret, username, address)):
-            pipe.pttl(name)
+        for key in keys:
+            pipe.pttl(self._name("lock", key))
         try:
             ttls = pipe.execute()
         except RedisError as exc:
             log.error("login throttle: Redis unavailable (%s); sign-in not throttled", type(exc).__name__)
             return
-        waits = [ttl for ttl in ttls if ttl > 0]
-        if waits:
-            raise TooManyAttempts(ceil(max(waits) / 1000))
+        refuse_longest([(ttl / 1000, spec.kind) for ttl, spec in zip(ttls, keys.values(), strict=True) if ttl > 0])
 
-    def after_failure(self, username: str, address: str | None) -> None:
-        """Count a failure under each key; the fifth within the window locks the key."""
+    def after_failure(self, username: str, address: str | None, device: str | None = None) -> None:
+        """Count a failure under each key; the last one a key's limit allows locks it."""
         from redis.exceptions import RedisError
 
         try:
-            for key in key_digests(self.secret, username, address):
-                fail, lock = self._names("fail", [key])[0], self._names("lock", [key])[0]
-                self._count(keys=[fail, lock], args=[self.window, self.max_failures, self.lockout])
+            for key, spec in self._keys(username, address, device).items():
+                limit = spec.limit
+                self._count(keys=[self._name("fail", key), self._name("lock", key)],
+                            args=[int(limit.window), limit.max_failures, int(limit.lockout)])
         except RedisError as exc:
             log.error("login throttle: Redis unavailable (%s); failure not counted", type(exc).__name__)
 
-    def after_success(self, username: str, address: str | None) -> None:
-        """Forget the account's failures (the address keeps its count: it may be trying many accounts)."""
+    def after_success(self, username: str, address: str | None, device: str | None = None) -> None:
+        """Forget the device's, or the account's, failures (the address keeps its count)."""
         from redis.exceptions import RedisError
 
         try:
-            self.client.delete(*self._names("fail", key_digests(self.secret, username, None)))
+            self.client.delete(self._name("fail", next(iter(self._keys(username, None, device)))))
         except RedisError as exc:
             log.error("login throttle: Redis unavailable (%s); count not reset", type(exc).__name__)
 

@@ -1,4 +1,5 @@
-"""Sign in and out of the web UI; failed sign-ins are throttled per account and per address (services.throttle)."""
+"""Sign in and out of the web UI; failed sign-ins are throttled per device, per account's unrecognised devices
+and per address (services.throttle), the browser's device cookie telling a known device (web.session)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from aidservice.services.auth import AuthenticationFailed
 from aidservice.services.errors import NotFound
 from aidservice.services.throttle import TooManyAttempts
 
-from . import GUARD_KEY
+from . import DEVICES_KEY, GUARD_KEY
 from . import session as web_session
 from .blueprint import bp
 from .forms import LoginForm, PostForm
@@ -34,6 +35,7 @@ def login() -> Response | tuple[str, int] | str:
         result = accounts.login(
             db.session, username=form.username.data.strip(), password=form.password.data,
             address=request.remote_addr, guard=current_app.extensions[GUARD_KEY], request_id=current_request_id(),
+            devices=current_app.extensions[DEVICES_KEY], device_tokens=web_session.device_tokens(),
         )
     except AuthenticationFailed:
         db.session.commit()  # the failure's count (database throttle); a failed sign-in writes nothing else
@@ -41,10 +43,13 @@ def login() -> Response | tuple[str, int] | str:
     except TooManyAttempts as exc:
         db.session.rollback()
         failure = _("登录失败次数过多，请 {minutes} 分钟后再试。", minutes=exc.minutes)
+        if exc.reason == "account":
+            failure += " " + _("在以前登录过的设备上仍可登录。")
         return render_template("web/login.html", form=form, failure=failure), 429, {"Retry-After": str(exc.retry_after)}
     db.session.commit()
     web_session.remember(result)
-    return redirect(web_session.safe_next(form.next.data) or url_for("web.dashboard"))
+    response = redirect(web_session.safe_next(form.next.data) or url_for("web.dashboard"))
+    return web_session.remember_device(response, result.device_token)
 
 
 @bp.route("/logout", methods=["POST"])

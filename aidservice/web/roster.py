@@ -13,7 +13,7 @@ from aidservice.extensions import db
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
 from aidservice.services import dashboard as dashboard_service
-from aidservice.services import directory, roster_import
+from aidservice.services import directory, id_probes, roster_import
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import PayloadTooLarge, ValidationFailed
 
@@ -54,16 +54,27 @@ def students() -> tuple[str, int] | str:
 
 @bp.route("/students/lookup", methods=["POST"])
 def student_lookup() -> Response | tuple[str, int]:
-    """Open a student's page by full ID number (within your scope)."""
+    """Open a student's page by full ID number (school officers, county administrators; audited, budgeted)."""
+    if not id_probes.may_look_up(actor()):
+        refused = id_probes.refuse_lookup(db.session, actor=actor(), id_number=request.form.get("id_number"),
+                                          request_id=current_request_id())
+        db.session.commit()  # the refused try stays in the audit trail
+        raise Forbidden(_("按身份证号查找仅限学校资助专员和县级管理员；请按姓名、学校或班级搜索。")) from refused
     lookup = IdLookupForm()
     status = 422
     if lookup.validate_on_submit():
         try:
-            found = directory.find_by_id_number(db.session, actor=actor(), settings=api_settings.settings(),
-                                                id_number=lookup.id_number.data)
+            found = id_probes.find_by_id_number(
+                db.session, actor=actor(), settings=api_settings.settings(), budget=api_settings.id_probe_budget(),
+                id_number=lookup.id_number.data, request_id=current_request_id(),
+            )
         except ValidationFailed as exc:
             lookup.id_number.errors = [*lookup.id_number.errors, *exc.errors.get("id_number", [])]
+        except id_probes.LookupsLocked:
+            db.session.commit()  # the refused try stays in the audit trail
+            raise
         else:
+            db.session.commit()  # the audit event, and a miss's count
             if found is not None:
                 return redirect(url_for("web.student", student_id=found))
             lookup.id_number.errors = [*lookup.id_number.errors, "未找到该身份证号对应的学生，或该学生不在您的管理范围内。"]
@@ -75,7 +86,7 @@ def student_lookup() -> Response | tuple[str, int]:
 def _students_page(form: StudentSearchForm, result: dict | None, status: int,
                    lookup: IdLookupForm | None = None) -> tuple[str, int]:
     return render_template("web/students.html", form=form, result=result, lookup=lookup or IdLookupForm(),
-                           may_import=actor().role in WRITERS), status
+                           may_import=actor().role in WRITERS, may_look_up=id_probes.may_look_up(actor())), status
 
 
 @bp.route("/students/<student_id>")
@@ -108,6 +119,8 @@ def import_students() -> tuple[str, int] | str:
     if len(data) > limit:
         raise PayloadTooLarge(f"The file is larger than the import limit of {limit} bytes.")
     filename = upload.filename or ""
+    budget = api_settings.id_probe_budget()
+    id_probes.check_not_locked(actor(), budget, fail_open=True)  # 429: its rows would answer "taken or not" for each number
     if form.background.data or len(data) > int(current_app.config.get("AID_IMPORT_ASYNC_BYTES", limit)):
         return _background_import(filename, data, bool(form.partial.data))
     max_rows = int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS))
@@ -118,12 +131,17 @@ def import_students() -> tuple[str, int] | str:
         )
     except ValidationFailed as exc:
         db.session.rollback()
+        id_probes.charge_import(db.session, actor=actor(), budget=budget, errors=exc.errors, channel="web import",
+                                request_id=current_request_id())
+        db.session.commit()
         rows = directory.rejected_rows(filename, data, exc.errors, max_rows=max_rows, shown=ROW_ERRORS_SHOWN)
         for message in rows.file_errors:
             form.file.errors = [*form.file.errors, message]
         return render_template("web/import.html", form=form, outcome={"written": False, "rows": rows}), 422
-    db.session.commit()
     errors = roster_import.row_messages(result.rejected)
+    id_probes.charge_import(db.session, actor=actor(), budget=budget, errors=errors, channel="web import",
+                            request_id=current_request_id())
+    db.session.commit()
     rows = directory.rejected_rows(filename, data, errors, max_rows=max_rows, shown=ROW_ERRORS_SHOWN)
     flash(_("导入完成：新增 {created} 人，更新 {updated} 人，未变 {unchanged} 人。", created=result.created,
             updated=result.updated, unchanged=result.unchanged), "ok")

@@ -1,6 +1,10 @@
 """Who is signed in to the web UI: the session cookie carries the login's bearer token (HttpOnly, SameSite=Lax,
 Secure behind TLS; signed by SECRET_KEY) and, for display only, the user's name, role and scope.
 
+The device cookie (`aid_device`: HttpOnly, SameSite=Strict, Secure with AID_SECURE_COOKIES, 180 days) holds
+the device tokens (services.devices) of the accounts that signed in from this browser, at most five, so the
+sign-in throttle knows it as a known device of each of them.
+
 Every request resolves the token again (`services.auth.resolve_token`): an expired, revoked or deactivated
 login ends at once, whatever the cookie still says.
 """
@@ -9,19 +13,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request, session
+from flask import current_app, request, session
 from werkzeug.exceptions import Unauthorized
+from werkzeug.wrappers import Response
 
 from aidservice.extensions import db
 from aidservice.services.accounts import LoginResult
 from aidservice.services.actors import Actor
 from aidservice.services.auth import AuthenticationFailed, resolve_token
+from aidservice.services.devices import MAX_AGE_SECONDS, TOKEN_MAX_LENGTH, merged
 
 TOKEN_KEY = "token"
 USER_KEY = "user"
 LANGUAGE_KEY = "lang"
 ACTOR_KEY = "aidservice.web_actor"
 EXPIRED_KEY = "aidservice.web_expired"
+DEVICE_COOKIE = "aid_device"
+DEVICE_TOKENS_KEPT = 5
+DEVICE_SEPARATOR = "~"
 
 
 def current_actor() -> Actor | None:
@@ -96,3 +105,22 @@ def safe_next(target: str | None) -> str | None:
     if target.startswith("/api") or any(ord(c) < 32 for c in target):
         return None
     return target
+
+
+def device_tokens() -> list[str]:
+    """The device tokens this browser holds (unchecked; an oversized cookie is ignored)."""
+    value = request.cookies.get(DEVICE_COOKIE, "")
+    if not value or len(value) > DEVICE_TOKENS_KEPT * (TOKEN_MAX_LENGTH + 1):
+        return []
+    return value.split(DEVICE_SEPARATOR)[:DEVICE_TOKENS_KEPT]
+
+
+def remember_device(response: Response, new_token: str | None) -> Response:
+    """Keep the account's new device token in the device cookie, beside other accounts' tokens."""
+    if new_token:
+        response.set_cookie(
+            DEVICE_COOKIE, DEVICE_SEPARATOR.join(merged(device_tokens(), new_token, DEVICE_TOKENS_KEPT)),
+            max_age=MAX_AGE_SECONDS, httponly=True, samesite="Strict",
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        )
+    return response

@@ -23,7 +23,7 @@ def test_a_hostile_number_is_refused_by_name_within_milliseconds(policy: RuleSet
     started = time.perf_counter()
     with pytest.raises(FactsError) as caught:
         normalise(policy.facts, raw, text=text)
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < 0.5  # milliseconds when quiet; the unbounded Decimal took minutes
     assert fact in caught.value.errors
 
 

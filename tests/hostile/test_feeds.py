@@ -37,10 +37,10 @@ from tests.feeds_support import (
     student,
 )
 from tests.log_scan_support import render
+from tests.timing_support import FAST
 
 pytestmark = pytest.mark.databases
 
-FAST = 1.0  # seconds: generous; the probes are answered in milliseconds
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 

@@ -31,8 +31,9 @@ from aidservice.extensions import db
 from aidservice.models import Application, Decision
 from tests.factories import bearer, id_number
 from tests.reports_support import seeded_province_database
+from tests.timing_support import FAST
 
-SECOND = 1.0
+SECOND = FAST
 PLACEHOLDER = "\ue000hostile\ue000"
 """Stands in a base body for the value a fragment replaces (a private-use character no base body holds)."""
 

@@ -20,6 +20,7 @@ from aidservice.extensions import db
 from aidservice.models import Application, School, Student
 from tests.applications_support import YEAR, World, world_fixture  # noqa: F401 - fixture "world"
 from tests.factories import id_number
+from tests.timing_support import FAST
 
 pytestmark = pytest.mark.databases
 
@@ -39,7 +40,7 @@ def timed_post(client: FlaskClient, method: str, url: str, body: str, headers: d
     started = time.perf_counter()
     response = client.open(url, method=method, data=body, content_type=JSON, headers=headers or {})
     elapsed = time.perf_counter() - started
-    assert elapsed < 1, f"{url} took {elapsed:.2f} s"
+    assert elapsed < FAST, f"{url} took {elapsed:.2f} s"
     return response
 
 
@@ -109,15 +110,16 @@ def test_a_hostile_tuition_fee_is_a_422_naming_it_and_no_school_is_stored(
     assert db.session.get(School, "S9") is None
 
 
-@pytest.mark.parametrize("cell", ["1e100000000", "9" * 5000, "123456789012345678901234567890.001", "-1", "NaN"])
+@pytest.mark.parametrize("cell", ["1e100000000", "9" * 999, "123456789012345678901234567890.001", "-1", "NaN"])
 def test_a_hostile_grade_cell_is_a_rejection_naming_its_row_and_column_and_nothing_is_stored(
     client: FlaskClient, world: World, cell: str
 ) -> None:
+    # 999 digits: a longer cell is refused with the whole file by the import's cell bound (tests/hostile/test_sheets.py)
     csv_text = ("student_id,school_code,id_number,name,stage,grade\n"
                 f"N1,S1,{id_number(101)},李四,junior,1\nN2,S1,{id_number(102)},王五,junior,{cell}\n")
     started = time.perf_counter()
     response = client.post("/api/v1/students/import", data={"file": (io.BytesIO(csv_text.encode()), "r.csv")},
                            headers=world.headers("officer"), content_type="multipart/form-data")
-    assert time.perf_counter() - started < 1
+    assert time.perf_counter() - started < FAST
     refused(response, "rows.3.grade")
     assert count(Student) == 0

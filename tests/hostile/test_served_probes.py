@@ -27,9 +27,10 @@ from config import REPO_ROOT
 from tests.factories import id_number, make_client, make_school, make_user
 from tests.faults.servers import Gunicorn
 from tests.feeds_support import committed_app, scratch_database
+from tests.timing_support import FAST, SLOW_FILE
 
-SECOND = 1.0
-SHEET_SECONDS = 5.0  # a spreadsheet probe reads (and refuses) a file of up to a few megabytes
+SECOND = FAST
+SHEET_SECONDS = SLOW_FILE  # a spreadsheet probe reads (and refuses) a file of up to a few megabytes
 
 
 @dataclass(frozen=True)

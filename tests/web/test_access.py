@@ -23,13 +23,14 @@ WRITERS = {"officer1", "officer2", "county1", "city1", "city2", "province1"}
 
 
 def expected(url: str, user: str) -> int:
-    """The status each user gets: 200, or 403 outside their scope or role."""
+    """The status each user gets: 200; 403 for a role refused the page; 404 for a record outside the scope
+    (issue 16: as if it did not exist)."""
     if url.startswith(("/students/S1-001/apply",)):
-        return 200 if user == "officer1" else 403
+        return 200 if user == "officer1" else 403 if user in S1_READERS else 404
     if url.startswith(("/students/S1-", "/applications/{app}", "/schools/" + w.S1)):
-        return 200 if user in S1_READERS else 403
+        return 200 if user in S1_READERS else 404
     if url.startswith("/students/S2-"):
-        return 200 if user in S2_READERS else 403
+        return 200 if user in S2_READERS else 404
     if url == "/students/import":
         return 200 if user in WRITERS else 403
     return 200
@@ -71,10 +72,11 @@ def test_each_role_reaches_its_pages_and_no_more(
         want = expected(page, user)
         if response.status_code != want or response.mimetype != "text/html":
             wrong.append((url, response.status_code, want))
-        elif want == 403:
+        elif want in (403, 404):
             text = response.get_data(as_text=True)
-            if "无权访问" not in text or "aid.css" not in text:  # the Chinese error page in the layout
-                wrong.append((url, "not the Chinese 403 page", want))
+            title = "无权访问" if want == 403 else "页面不存在"
+            if title not in text or "aid.css" not in text:  # the Chinese error page in the layout
+                wrong.append((url, f"not the Chinese {want} page", want))
     assert not wrong, wrong
 
 
@@ -90,9 +92,9 @@ def test_without_a_login_every_page_sends_you_to_the_login_page(
 
 def test_an_officer_cannot_open_another_schools_student_by_url(as_user: Callable[[str], FlaskClient]) -> None:
     response = as_user("officer2").get("/students/S1-003")
-    assert response.status_code == 403
+    assert response.status_code == 404  # issue 16: as if the student did not exist
     text = response.get_data(as_text=True)
-    assert "张伟" not in text and "无权访问" in text
+    assert "张伟" not in text and "页面不存在" in text
 
 
 def test_unknown_student_is_a_chinese_404_page(as_user: Callable[[str], FlaskClient]) -> None:

@@ -1,4 +1,5 @@
-"""The login guard: five failures within 15 minutes lock an account or an address for 15 minutes."""
+"""The login guard: five failures within 15 minutes lock an account (unknown devices) for 15 minutes; thirty from one
+address make it wait a minute."""
 
 from __future__ import annotations
 
@@ -57,13 +58,17 @@ def test_usernames_are_counted_case_insensitively(clock: FakeClock) -> None:
         guard.before_attempt("officer", None)
 
 
-def test_an_address_trying_many_accounts_is_locked(clock: FakeClock) -> None:
+def test_an_address_trying_many_accounts_waits_a_minute(clock: FakeClock) -> None:
+    """Issue 16: thirty failures (was five) make the address wait one minute (was fifteen)."""
     guard = MemoryLoginGuard(clock=clock)
-    for n in range(5):
+    for n in range(30):
         fail(guard, 1, user=f"user{n}")
-    with pytest.raises(TooManyAttempts):
+    with pytest.raises(TooManyAttempts) as slowed:
         guard.before_attempt("someone-else", "10.0.0.1")
+    assert slowed.value.retry_after == 60 and slowed.value.reason == "address"
     guard.before_attempt("someone-else", "10.0.0.2")
+    clock.now += 60
+    guard.before_attempt("someone-else", "10.0.0.1")
 
 
 def test_a_success_clears_the_account_but_not_the_address(clock: FakeClock) -> None:
@@ -72,7 +77,8 @@ def test_a_success_clears_the_account_but_not_the_address(clock: FakeClock) -> N
     guard.after_success("officer", "10.0.0.1")
     fail(guard, 4, address="10.0.0.2")  # the account's count started again
     guard.before_attempt("officer", "10.0.0.2")
-    guard.after_failure("other", "10.0.0.1")  # the address's fifth
+    for n in range(26):
+        guard.after_failure(f"other{n}", "10.0.0.1")  # the address's thirtieth
     with pytest.raises(TooManyAttempts):
         guard.before_attempt("anyone", "10.0.0.1")
 

@@ -15,7 +15,7 @@ from ..actors import Actor
 from ..context import Settings
 from ..errors import NotFound, ValidationFailed
 from . import programs, regions, special_groups
-from .common import Context, Report, resolve_scope
+from .common import Context, Report, Scope, resolve_scope
 from .periods import parse_as_of, parse_period, utc_text
 from .render import FORMATS, MEDIA_TYPES, filename, render
 
@@ -76,7 +76,15 @@ def context(
     if errors or parsed is None:
         raise ValidationFailed(errors, "The report request is invalid; see errors.")
     scope = resolve_scope(session, actor, region)
-    return Context(session, settings, parsed, scope, (read_at or moment).astimezone(UTC), live=read_at is None)
+    return Context(session, settings, parsed, scope, (read_at or moment).astimezone(UTC), live=read_at is None,
+                   notes=sees_notes(actor, scope))
+
+
+def sees_notes(actor: Actor, scope: Scope) -> bool:
+    """An officer's note reaches the school's own officer only: region, city and province reports (and the
+    archive, written by the system) carry the reason's category, never the text."""
+    return (actor.kind == "user" and actor.role == "school_officer" and scope.level == "school"
+            and scope.code == actor.school_code)
 
 
 def prepare(session: Session, *, actor: Actor, settings: Settings, kind: str, period: str | None,

@@ -31,7 +31,8 @@ from aidservice.models.report import ArchivedReport
 from .. import audit
 from ..actors import Actor, in_region
 from ..context import Settings
-from ..errors import Forbidden, NotFound, ValidationFailed
+from ..errors import Forbidden, ValidationFailed
+from ..hidden import not_found
 from . import KINDS, prepare, subject, summary
 from .periods import LOCAL, school_year_of, spring_start, utc_text
 from .render import FORMATS, MEDIA_TYPES, filename, render
@@ -249,12 +250,12 @@ def list_archive(
 
 def download(session: Session, *, actor: Actor, settings: Settings, report_id: int,
              request_id: str | None = None) -> tuple[dict[str, Any], bytes]:
-    """An archived report's entry and bytes (404 unknown, 403 outside the caller's scope); audited."""
+    """An archived report's entry and bytes (404 unknown or outside the caller's scope, see hidden); audited."""
+    if actor.kind == "client":
+        raise Forbidden("The report archive is for signed-in users, not agency clients.")
     row = session.get(ArchivedReport, report_id)
-    if row is None:
-        raise NotFound(f"No archived report {report_id}.")
-    if actor.kind == "client" or not may_read(actor, row):
-        raise Forbidden(f"Archived report {report_id} is outside your scope.")
+    if row is None or not may_read(actor, row):
+        raise not_found("archived report")
     audit.record(session, actor=actor, action="report.downloaded",
                  subject=f"report:{row.kind}/{row.region_code}/{row.period}",
                  summary={"archive_id": row.id, "format": row.format, "content_hash": row.content_hash},

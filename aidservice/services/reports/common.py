@@ -250,6 +250,8 @@ class Context:
     as_of: datetime  # aware, UTC
     live: bool  # no as_of given: read the `current` flags
     tables: dict[str, Table] = field(default_factory=dict)  # special-group students, computed once per transaction
+    notes: bool = False
+    """Officers' free-text notes (a rejection's reason) may appear: only in a school officer's own school report."""
 
     @property
     def dialect(self) -> str:

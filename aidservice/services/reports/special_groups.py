@@ -8,7 +8,8 @@ matching of facts_assembly), the record current at the report time and valid on 
 application of the period's school year as it stood at the report time, first that applies:
 
 - `no_application`: no application for the school year;
-- `rejected`: the application was rejected (the officer's rejection note is the detail);
+- `rejected`: the application was rejected (the officer's rejection note is the detail in the school's own
+  report, read by its officer; every other report says only that the reason is kept by the school);
 - `data_conflict`: the application is open and lists conflicts between declared and agency data; or it was
   approved without a funded award while it lists conflicts or its recorded facts show no special group
   (the agency data arrived or changed after the evaluation: reassess);
@@ -55,6 +56,7 @@ from .common import (
 
 TITLE = "家庭经济困难特殊群体学生资助情况报告"
 LIST_REASONS = tuple(r for r in REASONS if r != "unmatched")
+REJECTED_ELSEWHERE = "学校不予认定；理由由学校记录，不在本报告中"
 STATE_NAMES = {"submitted": "已提交", "reviewed": "已评议", "notice": "公示中", "objected": "有异议",
                "approved": "已认定", "rejected": "未通过"}
 
@@ -307,7 +309,8 @@ def _unaided_rows(ctx: Context, member: Any, classified: Any) -> Iterator[tuple]
     for (outcome, student_id, name, masked_id, school_code, school_name, class_name, stage, grade, groups_text,
          app_id, state, conflicts, note, unfunded_programs, level) in result:
         keys = sorted(set((groups_text or "").split(";")) - {""}, key=GROUPS.index)
-        yield (outcome, REASON_NAMES[outcome], _detail(outcome, state, conflicts, note, unfunded_programs, level),
+        detail = _detail(outcome, state, conflicts, note if ctx.notes else None, unfunded_programs, level)
+        yield (outcome, REASON_NAMES[outcome], detail,
                student_id, name, masked_id, school_code, school_name, class_name, STAGE_NAMES.get(stage, stage),
                grade, ";".join(keys), "、".join(GROUP_NAMES[k] for k in keys), app_id,
                STATE_NAMES.get(state or "", state or ""), "")
@@ -327,7 +330,7 @@ def _detail(outcome: str, state: str | None, conflicts: Any, note: str | None, u
             level: str | None) -> str:
     """What the administrator reads beside the reason."""
     if outcome == "rejected":
-        return note or ""
+        return REJECTED_ELSEWHERE if note is None else note
     if outcome == "in_review":
         return f"申请状态：{STATE_NAMES.get(state or '', state or '')}"
     if outcome == "quota_shortfall":

@@ -1,0 +1,13 @@
+"""The time bound every hostile or security probe is held to (tests/hostile, tests/security).
+
+It separates "answered at once" from the failures the probes guard against: before issue 15 a huge exponent
+pinned a worker for 212 s, 100,000 keys took 8.6 s, a deep body or a zip bomb could take the process down. On a
+quiet machine every probe answers in milliseconds; the bound leaves room for a machine loaded several times
+over (seen: 1.5-3.7 s for millisecond probes with five test runs sharing two cores), so it never flakes in CI
+and still fails on any return of the slow paths. Speed itself is measured in bench/, never here.
+"""
+
+FAST = 3.0
+"""Seconds for one probe of a request."""
+SLOW_FILE = 3 * FAST
+"""Seconds for a probe that must read a whole file of the largest allowed size before refusing it."""
