@@ -44,7 +44,7 @@ run: install
 	@echo "API docs:    http://127.0.0.1:$${PORT:-5000}/api/v1/docs"
 	@echo "health:      http://127.0.0.1:$${PORT:-5000}/api/v1/health"
 	@if [ -z "$${DATABASE_URL}" ] && [ -f instance/demo-logins.txt ]; then echo "demo logins:"; cat instance/demo-logins.txt; fi
-	@# gunicorn.conf.py: 127.0.0.1:$$PORT, 2 sync workers, timeout 30 s, a worker replaced after ~1000 requests,
+	@# gunicorn.conf.py: 127.0.0.1:$$PORT, 2 sync workers, timeout 120 s, a worker replaced after ~1000 requests,
 	@# no control socket (it lives at one path in $$HOME, so two servers or checkouts would fight over it)
 	exec $(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 

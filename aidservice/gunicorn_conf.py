@@ -7,8 +7,10 @@ Every value can be changed by the environment at start (or by gunicorn's own com
 - workers: `AID_WORKERS` (default 2); worker class `AID_WORKER_CLASS`: `sync` (default; right for the embedded
   SQLite, whose writers take turns anyway) or `gevent` on PostgreSQL (docs/deployment.md), with
   `AID_WORKER_CONNECTIONS` (default 1000) concurrent requests per gevent worker;
-- `timeout` (`AID_WORKER_TIMEOUT`, 30 s): a worker silent that long is killed and replaced, so one request can pin
-  a worker for at most that long; `graceful_timeout` (`AID_GRACEFUL_TIMEOUT`, 20 s) to finish requests in flight
+- `timeout` (`AID_WORKER_TIMEOUT`, 120 s): a worker silent that long is killed and replaced, so one request can pin
+  a worker for at most that long; it is above the longest legitimate request (a synchronous import of the
+  largest allowed file: ~30 s on an idle 2-core machine, ~75 s under load), since every hostile input is refused
+  in milliseconds before it costs anything; `graceful_timeout` (`AID_GRACEFUL_TIMEOUT`, 20 s) to finish requests in flight
   on restart or stop;
 - `max_requests` (`AID_MAX_REQUESTS`, 1000) with `max_requests_jitter` (`AID_MAX_REQUESTS_JITTER`, 100): a worker
   is replaced after about that many requests (the jitter keeps the workers from restarting together), which
@@ -61,7 +63,7 @@ bind = [os.environ.get("AID_BIND") or f"127.0.0.1:{_int('PORT', 5000, 1)}"]
 workers = _int("AID_WORKERS", 2, 1)
 worker_class = _worker_class()
 worker_connections = _int("AID_WORKER_CONNECTIONS", 1000, 1)
-timeout = _int("AID_WORKER_TIMEOUT", 30, 1)
+timeout = _int("AID_WORKER_TIMEOUT", 120, 1)
 graceful_timeout = _int("AID_GRACEFUL_TIMEOUT", 20, 1)
 max_requests = _int("AID_MAX_REQUESTS", 1000)
 max_requests_jitter = _int("AID_MAX_REQUESTS_JITTER", 100)

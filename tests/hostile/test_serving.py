@@ -262,7 +262,7 @@ def test_a_web_report_download_carries_exactly_one_charset(client: FlaskClient, 
 
 # ------------------------------------------------------------------ gunicorn.conf.py
 
-SHIPPED = {"bind": "['127.0.0.1:5000']", "workers": "2", "worker_class": "sync", "timeout": "30",
+SHIPPED = {"bind": "['127.0.0.1:5000']", "workers": "2", "worker_class": "sync", "timeout": "120",
            "graceful_timeout": "20", "max_requests": "1000", "max_requests_jitter": "100",
            "control_socket_disable": "True", "accesslog": "None"}
 
