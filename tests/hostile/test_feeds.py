@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 
 from aidservice.extensions import db
 from aidservice.models import AgencyRecord, FeedBatch, Guardian, Student
-from aidservice.services import directory
+from aidservice.services import id_probes
 from aidservice.services.auth import resolve_token
 from aidservice.services.errors import ValidationFailed
 from tests.factories import bearer, id_number, make_client, make_user
@@ -447,8 +447,9 @@ def test_an_import_row_with_an_id_number_in_unicode_digits_is_rejected_by_row(
 @pytest.mark.parametrize("kind", sorted(ODD_DIGITS))
 def test_a_lookup_by_an_id_number_in_unicode_digits_is_a_422_naming_id_number(app: Flask, kind: str) -> None:
     school("S1", stages=("junior",))
-    _user, token = make_user(db.session, "province_admin", region_code="320000")
+    _user, token = make_user(db.session, "school_officer", school_code="S1")  # a role that may look up
+    budget = id_probes.Budget(id_probes.MemoryProbeCounter(), "test-secret")
     with pytest.raises(ValidationFailed) as refused:
-        directory.find_by_id_number(db.session, actor=resolve_token(db.session, token), settings=settings_for(app),
-                                    id_number=ODD_DIGITS[kind](id_number(101)))
+        id_probes.find_by_id_number(db.session, actor=resolve_token(db.session, token), settings=settings_for(app),
+                                    budget=budget, id_number=ODD_DIGITS[kind](id_number(101)))
     assert set(refused.value.errors) == {"id_number"}
