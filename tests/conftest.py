@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 from flask import Flask, g
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session as FlaskSession
@@ -103,6 +104,32 @@ def _migrate(url: str) -> None:
     with app.app_context():
         upgrade()
         db.engine.dispose()
+
+
+TEST_REDIS_URL = os.environ.get("AID_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
+"""The local Redis database the tests may write to (under a prefix of their own, see `redis_prefix`)."""
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test on TEST_REDIS_URL; every key holding it is deleted afterwards (skipped without
+    Redis, except under CI=true)."""
+    client = redis.Redis.from_url(TEST_REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        message = f"Redis does not answer at {TEST_REDIS_URL} ({type(exc).__name__})"
+        if in_ci():
+            pytest.fail(message + " (CI=true: Redis is required)")
+        pytest.skip(message)
+    prefix = f"aidtest:{uuid.uuid4().hex[:12]}:"
+    try:
+        yield prefix
+    finally:
+        keys = list(client.scan_iter(match=f"*{prefix}*"))  # Flask-Limiter puts its own word before the prefix
+        if keys:
+            client.delete(*keys)
+        client.close()
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ it they skip, and under CI=true they fail.
 from __future__ import annotations
 
 import logging
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,35 +31,15 @@ from aidservice.services.throttle import (
 )
 from aidservice.web import GUARD_KEY
 from config import ConfigError, TestingConfig
-from tests.conftest import in_ci
+from tests.conftest import TEST_REDIS_URL
 from tests.factories import TEST_PASSWORD
 from tests.feeds_support import scratch_database
 
-REDIS_URL = os.environ.get("AID_TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
+REDIS_URL = TEST_REDIS_URL
 SECRET = "throttle-test-secret"
 BACKENDS = ("memory", "database", "redis")
 Guard = MemoryLoginGuard | DatabaseLoginGuard | RedisLoginGuard
 
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A key prefix of this test on the machine's Redis; its keys are deleted afterwards."""
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        message = f"Redis does not answer at {REDIS_URL} ({type(exc).__name__})"
-        if in_ci():
-            pytest.fail(message + " (CI=true: Redis is required)")
-        pytest.skip(message)
-    prefix = f"h3test:{uuid.uuid4().hex[:12]}:"
-    try:
-        yield prefix
-    finally:
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
 
 
 @pytest.fixture

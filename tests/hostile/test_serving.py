@@ -8,11 +8,10 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import redis
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -22,7 +21,7 @@ from aidservice.extensions import db
 from aidservice.models import AuditEvent, AuthToken
 from aidservice.services.audit import verify
 from config import REPO_ROOT, ConfigError, DevelopmentConfig, ProductionConfig, TestingConfig
-from tests.conftest import in_ci
+from tests.conftest import TEST_REDIS_URL
 from tests.factories import TEST_PASSWORD, make_user
 from tests.production_keys import PRODUCTION_SECRETS
 from tests.reports_support import Province
@@ -32,7 +31,7 @@ from tests.web.conftest import csrf_from
 
 EVALUATE_LIMIT, LOGIN_LIMIT = 3, 3
 EVALUATION = {"as_of": "2020-09-01", "facts": {"stage": "junior", "grade": 1}}
-REDIS_URL = "redis://127.0.0.1:6379/3"
+REDIS_URL = TEST_REDIS_URL
 DEAD_REDIS_URL = "redis://127.0.0.1:1/3"  # nothing listens on port 1
 RATE_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
 
@@ -162,21 +161,6 @@ def test_a_redis_outage_counts_in_memory_and_never_answers_500(app_factory: Call
     assert "falling back to in-memory storage" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]  # no traceback
 
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A key prefix of this test on the machine's Redis; its keys are deleted afterwards."""
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if in_ci():
-            pytest.fail(f"Redis does not answer at {REDIS_URL} (CI=true: Redis is required)")
-        pytest.skip(f"Redis does not answer at {REDIS_URL} ({type(exc).__name__})")
-    prefix = f"h15test:{time.time_ns()}:"
-    yield prefix
-    for key in client.scan_iter(match=f"*{prefix}*"):
-        client.delete(key)
 
 
 def test_two_workers_on_one_redis_share_the_count(app_factory: Callable[..., Flask], redis_prefix: str) -> None:

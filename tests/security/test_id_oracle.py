@@ -40,6 +40,7 @@ from aidservice.identity import mask
 from aidservice.models import AuditEvent, LoginFailure, Student
 from aidservice.services import id_probes
 from aidservice.services.actors import Actor
+from tests.conftest import TEST_REDIS_URL
 from tests.factories import VAULT, id_number
 from tests.feeds_support import committed_app
 from tests.web import world as w
@@ -261,30 +262,13 @@ def test_an_import_of_guessed_numbers_is_charged_per_taken_number_then_refused(a
 # ------------------------------------------------------------------------------------------ the counter
 
 
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    url = os.environ.get("AID_TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
-    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Redis does not answer at {url}")
-        pytest.skip(f"Redis does not answer at {url}")
-    prefix = f"test-idprobe-{uuid.uuid4().hex[:8]}:"
-    yield prefix
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
-
-
 def _counter(kind: str, request: pytest.FixtureRequest) -> id_probes.ProbeCounter:
     if kind == "memory":
         return id_probes.MemoryProbeCounter()
     if kind == "database":
         return id_probes.DatabaseProbeCounter(lambda: db.session())
     prefix = request.getfixturevalue("redis_prefix")
-    url = os.environ.get("AID_TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
-    return id_probes.RedisProbeCounter(redis.Redis.from_url(url), prefix=prefix)
+    return id_probes.RedisProbeCounter(redis.Redis.from_url(TEST_REDIS_URL), prefix=prefix)
 
 
 @pytest.mark.parametrize("kind", ["memory", "database", "redis"])

@@ -12,10 +12,8 @@ databases, and nothing it does puts a password or a device token into a log reco
 from __future__ import annotations
 
 import logging
-import os
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -31,38 +29,18 @@ from aidservice.services.auth import hash_password
 from aidservice.services.devices import DeviceTokens
 from aidservice.services.throttle import DatabaseLoginGuard, MemoryLoginGuard, RedisLoginGuard
 from aidservice.web import GUARD_KEY
-from tests.conftest import in_ci
+from tests.conftest import TEST_REDIS_URL
 from tests.factories import TEST_PASSWORD, make_user
 from tests.timing_support import FAST
 from tests.web.conftest import csrf_from
 
 pytestmark = pytest.mark.databases
-REDIS_URL = os.environ.get("AID_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
+REDIS_URL = TEST_REDIS_URL
 BACKENDS = ("memory", "database", "redis")
 WRONG = "not the password!"
 OWNER_ADDRESS = "10.0.0.1"
 NEW_PASSWORD = "another horse battery staple"
 
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A key prefix of this test on the local Redis (DB 7); its keys are deleted afterwards."""
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        message = f"Redis does not answer at {REDIS_URL} ({type(exc).__name__})"
-        if in_ci():
-            pytest.fail(message + " (CI=true: Redis is required)")
-        pytest.skip(message)
-    prefix = f"signin-test:{uuid.uuid4().hex[:12]}:"
-    try:
-        yield prefix
-    finally:
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
 
 
 @pytest.fixture(params=BACKENDS)
