@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from aidservice import jobs
-from aidservice.extensions import db
+from aidservice.extensions import SQLITE_BEGIN, db
 from aidservice.jobs import kinds
 from aidservice.models import Determination, Job
 from aidservice.services.actors import Actor
@@ -69,6 +69,8 @@ def children(pid: int) -> list[int]:
 
 def job_state(app: Any, job_id: int) -> tuple[str, int, int | None, int, dict[str, Any] | None]:
     with app.app_context():
+        # a reader: on SQLite a deferred transaction, so polling never takes the writer's lock from the worker
+        db.session.connection(execution_options={SQLITE_BEGIN: "DEFERRED"})
         job = db.session.get(Job, job_id)
         assert job is not None
         state = (job.state, job.progress_done, job.progress_total, job.attempts, job.result)
