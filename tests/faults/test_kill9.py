@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from aidservice.extensions import db
+from aidservice.extensions import SQLITE_BEGIN, db
 from aidservice.models import Determination, Job, Student
 from config import REPO_ROOT
 from tests.factories import id_number, make_client
@@ -149,7 +149,8 @@ def cli(url: str, *args: str) -> subprocess.Popen[str]:
 
 
 def job_cursor(url: str, key: str) -> tuple[str, int | None] | None:
-    engine = sa.create_engine(url)
+    # a reader: on SQLite a deferred transaction, or polling takes the writer's lock between the run's chunks
+    engine = sa.create_engine(url, execution_options={SQLITE_BEGIN: "DEFERRED"})
     with engine.connect() as conn:
         row = conn.execute(sa.select(Job.state, Job.cursor).where(Job.key == key)).first()
     engine.dispose()
