@@ -175,14 +175,15 @@ def test_a_stale_version_is_explained(context: Any, live: Live) -> None:
     live.shot(second, "12-stale-version")
 
 
-def test_another_schools_student_is_forbidden(context: Any, live: Live) -> None:
+def test_another_schools_student_is_not_found(context: Any, live: Live) -> None:
+    """Out of scope answers as a missing record does (issue 16): the page does not say the student exists."""
     page = context.new_page()
     sign_in(page, live, "officer2")
     response = page.goto(live.url + "/students/S1-001")
-    assert response.status == 403
-    assert "无权访问" in page.locator("h1").inner_text()
+    assert response.status == 404
+    assert "页面不存在" in page.locator("h1").inner_text()
     assert "王小明" not in page.content()
-    live.shot(page, "13-forbidden")
+    live.shot(page, "13-not-found")
 
 
 def test_an_administrator_reads_reports_and_downloads_one(context: Any, live: Live) -> None:
