@@ -91,12 +91,14 @@ def history(student_pk: int) -> list[Determination]:
 # ------------------------------------------------------------------ committed data (other processes, threads)
 
 
-def scratch_database(db_url: str, tmp_path: Any) -> Iterator[str]:
-    """A freshly migrated database beside the session's (same backend), for tests that must really commit."""
+def scratch_database(db_url: str, tmp_path: Any, *, migrated: bool = True) -> Iterator[str]:
+    """A freshly migrated database beside the session's (same backend), for tests that must really commit;
+    `migrated=False`: an empty one, for tests that run the migrations themselves."""
     url = make_url(db_url)
     if url.get_backend_name() == "sqlite":
         scratch = f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
-        _migrate(scratch)
+        if migrated:
+            _migrate(scratch)
         yield scratch
         return
     name = f"aidservice_scratch_{os.getpid()}_{uuid.uuid4().hex[:8]}"
@@ -105,7 +107,8 @@ def scratch_database(db_url: str, tmp_path: Any) -> Iterator[str]:
         conn.execute(f'CREATE DATABASE "{name}"')
     scratch = url.set(database=name).render_as_string(hide_password=False)
     try:
-        _migrate(scratch)
+        if migrated:
+            _migrate(scratch)
         yield scratch
     finally:
         with psycopg.connect(server, autocommit=True) as conn:

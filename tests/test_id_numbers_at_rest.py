@@ -4,19 +4,15 @@ the school's aid officer (audited), and sealed by migration 0007 from the plain 
 from __future__ import annotations
 
 import base64
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import downgrade, upgrade
-from sqlalchemy.engine import make_url
 
 from aidservice.crypto import DEV_KEY, CannotOpen, IdVault, parse_keys
 from aidservice.extensions import db
@@ -29,7 +25,7 @@ from tests.applications_support import (
     world_fixture,  # noqa: F401 - fixture "world"
 )
 from tests.factories import HMAC_KEY, VAULT, id_number
-from tests.feeds_support import committed_app
+from tests.feeds_support import committed_app, scratch_database
 
 K2 = "k2:" + base64.b64encode(b"second key, rotated in 2026 ....").decode()
 REVEALED = directory.ID_READ_ACTION
@@ -184,20 +180,7 @@ def test_keys_generate_prints_a_usable_line(app: Flask) -> None:
 @pytest.fixture
 def empty_database(db_url: str, tmp_path: Any) -> Iterator[str]:
     """An unmigrated database on the session's backend."""
-    url = make_url(db_url)
-    if url.get_backend_name() == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.sqlite3'}"
-        return
-    name = f"aidservice_h2mig_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    server = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
+    yield from scratch_database(db_url, tmp_path, migrated=False)
 
 @pytest.mark.databases
 def test_migration_0007_seals_plain_numbers_and_its_downgrade_opens_them(empty_database: str) -> None:

@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import psycopg
 import pytest
 import redis
 import sqlalchemy as sa
@@ -33,7 +30,6 @@ from flask_migrate import downgrade, upgrade
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from aidservice.extensions import db
 from aidservice.identity import mask
@@ -42,7 +38,7 @@ from aidservice.services import id_probes
 from aidservice.services.actors import Actor
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import VAULT, id_number
-from tests.feeds_support import committed_app
+from tests.feeds_support import committed_app, scratch_database
 from tests.web import world as w
 from tests.web.conftest import as_user, clock, csrf, world  # noqa: F401 - fixtures of the web world
 
@@ -318,20 +314,7 @@ def test_the_day_ends_at_midnight_in_beijing() -> None:
 @pytest.fixture
 def empty_database(db_url: str, tmp_path: Any) -> Iterator[str]:
     """An unmigrated database on the session's backend."""
-    url = make_url(db_url)
-    if url.get_backend_name() == "sqlite":
-        yield f"sqlite:///{tmp_path / 'remask.sqlite3'}"
-        return
-    name = f"aidservice_remask_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    server = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
+    yield from scratch_database(db_url, tmp_path, migrated=False)
 
 def old_mask(number: str) -> str:
     return number[:6] + "*" * 8 + number[-4:]

@@ -8,16 +8,13 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from aidservice import create_app, keycheck
@@ -26,8 +23,8 @@ from aidservice.extensions import db
 from aidservice.keysafety import KeysMismatch
 from aidservice.models import KeyFingerprint, Student
 from config import DEV_HMAC_KEY, REPO_ROOT, TestingConfig
-from tests.conftest import _migrate
 from tests.factories import id_number, make_school
+from tests.feeds_support import scratch_database
 from tests.production_keys import AES_K1, AES_K2, HMAC_KEY
 
 pytestmark = pytest.mark.databases
@@ -38,24 +35,7 @@ KEYS = {"AID_ID_HMAC_KEY": HMAC_KEY, "AID_ID_KEYS": f"k1:{AES_K1}"}
 @pytest.fixture
 def fresh_url(db_url: str, tmp_path: Path) -> Iterator[str]:
     """A migrated database of its own on the session's backend (the fingerprints of one test stay in it)."""
-    url = make_url(db_url)
-    if url.get_backend_name() == "sqlite":
-        fresh = f"sqlite:///{tmp_path / 'keys.sqlite3'}"
-        _migrate(fresh)
-        yield fresh
-        return
-    name = f"aidservice_keys_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    server = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        fresh = url.set(database=name).render_as_string(hide_password=False)
-        _migrate(fresh)
-        yield fresh
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
+    yield from scratch_database(db_url, tmp_path)
 
 def build(url: str, **env: str) -> Flask:
     return create_app(TestingConfig.from_env({"DATABASE_URL": url, "AID_RULES_DIR": RULES, **KEYS, **env}))
