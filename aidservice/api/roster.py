@@ -17,7 +17,7 @@ from aidservice.engine.result import LEVELS
 from aidservice.extensions import db
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
-from aidservice.services import directory, id_probes, roster, roster_import
+from aidservice.services import directory, id_probes, import_guard, roster
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import PayloadTooLarge, ValidationFailed
 from aidservice.services.roster import SchoolPayloadSchema, StudentPayloadSchema
@@ -250,20 +250,15 @@ def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, A
                                              data=data, partial=query["partial"])
         return submit(kinds.IMPORT, params, scope, key, payload=data)
     try:
-        result = roster_import.import_student_file(
-            db.session, actor=who, settings=settings(), filename=upload.filename or "",
-            data=data, partial=query["partial"],
+        result = import_guard.import_charged(
+            db.session, actor=who, settings=settings(), budget=budget, channel="api import",
+            filename=upload.filename or "", data=data, partial=query["partial"],
             max_rows=int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS)),
             request_id=current_request_id(),
         )
-    except ValidationFailed as exc:
-        db.session.rollback()  # nothing of the file; its rows with taken numbers are charged
-        id_probes.charge_import(db.session, actor=who, budget=budget, errors=exc.errors, channel="api import",
-                                request_id=current_request_id())
-        db.session.commit()
+    except (ValidationFailed, id_probes.LookupsLocked):
+        db.session.commit()  # nothing of the file; the audit event and the charges of its taken rows
         raise
-    id_probes.charge_import(db.session, actor=who, budget=budget, errors=roster_import.row_messages(result.rejected),
-                            channel="api import", request_id=current_request_id())
     db.session.commit()
     return {
         "created": result.created,

@@ -49,7 +49,7 @@ class AttemptFailed(Exception):
 
 def execute_now(job_id: int) -> Outcome:
     """One attempt of a job in this app context (the worker's, the request's or the command's)."""
-    from aidservice.api.settings import settings
+    from aidservice.api.settings import id_probe_budget, settings
     from aidservice.extensions import db
 
     from .execute import run_attempt
@@ -57,7 +57,8 @@ def execute_now(job_id: int) -> Outcome:
 
     config = current_app.config
     return run_attempt(db.session, job_id, handlers=HANDLERS, settings=settings(), config=dict(config),
-                       lease=timedelta(seconds=int(config.get("AID_JOB_LEASE_SECONDS", 900))))
+                       lease=timedelta(seconds=int(config.get("AID_JOB_LEASE_SECONDS", 900))),
+                       budget=id_probe_budget())
 
 
 @dataclass(frozen=True, slots=True)

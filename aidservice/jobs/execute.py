@@ -22,6 +22,7 @@ from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.context import Settings
 from aidservice.services.errors import DomainError
+from aidservice.services.id_probes import Budget
 from aidservice.services.jobs import actor_of
 
 log = logging.getLogger("aidservice.jobs")
@@ -30,13 +31,15 @@ ERROR_MAX = 2000
 
 @dataclass(slots=True)
 class JobContext:
-    """What a handler gets: the job row, its session, who it acts for, settings, and progress/checkpoint hooks."""
+    """What a handler gets: the job row, its session, who it acts for, settings, progress/checkpoint hooks, and
+    the account's identity-number lookup budget (an import's taken rows are charged to it)."""
 
     session: Session
     job: Job
     actor: Actor
     settings: Settings
     config: dict[str, Any] = field(default_factory=dict)
+    budget: Budget | None = None
 
     def progress(self, done: int, total: int | None = None) -> None:
         """Record progress; it is stored with the next checkpoint (or the outcome)."""
@@ -82,14 +85,14 @@ def claim(session: Session, job_id: int, lease: timedelta) -> Job | None:
 
 
 def run_attempt(session: Session, job_id: int, *, handlers: dict[str, Handler], settings: Settings,
-                config: dict[str, Any], lease: timedelta) -> Outcome:
+                config: dict[str, Any], lease: timedelta, budget: Budget | None = None) -> Outcome:
     """Run one attempt of job `job_id`; the job's last allowed attempt that fails is its last word."""
     job = claim(session, job_id, lease)
     if job is None:
         return Outcome("skipped")
     final = job.attempts >= job.max_attempts
     handler = handlers.get(job.kind)
-    ctx = JobContext(session, job, actor_of(job), settings, config)
+    ctx = JobContext(session, job, actor_of(job), settings, config, budget)
     try:
         if handler is None:
             raise DomainError(f"No handler for jobs of kind {job.kind!r}.")

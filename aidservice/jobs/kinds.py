@@ -87,7 +87,8 @@ def run_import(ctx: JobContext) -> dict[str, Any]:
     """Import the uploaded file all-or-nothing (or partially), as the synchronous import does."""
     from aidservice.crypto import CannotOpen
     from aidservice.jobs import UPLOAD_PURPOSE
-    from aidservice.services import roster_import, spreadsheets
+    from aidservice.services import import_guard, spreadsheets
+    from aidservice.services.id_probes import LookupsLocked
 
     if ctx.job.payload is None:
         raise ValidationFailed({"file": ["the upload is no longer kept; send the file again with a new key"]})
@@ -99,10 +100,17 @@ def run_import(ctx: JobContext) -> dict[str, Any]:
     rows = sum(1 for _row in spreadsheets.iter_table(ctx.job.params["filename"], data, max_rows)) - 1
     ctx.progress(0, rows)
     ctx.checkpoint()
-    result = roster_import.import_student_file(
-        ctx.session, actor=ctx.actor, settings=ctx.settings, filename=ctx.job.params["filename"], data=data,
-        partial=bool(ctx.job.params["partial"]), max_rows=max_rows, request_id=f"job-{ctx.job.id}",
-    )
+    if ctx.budget is None:  # every caller passes the account's budget; without it the rows would go uncounted
+        raise RuntimeError("a background import needs the account's identity-number lookup budget")
+    try:
+        result = import_guard.import_charged(
+            ctx.session, actor=ctx.actor, settings=ctx.settings, budget=ctx.budget, channel="background import",
+            filename=ctx.job.params["filename"], data=data, partial=bool(ctx.job.params["partial"]),
+            max_rows=max_rows, request_id=f"job-{ctx.job.id}",
+        )
+    except (ValidationFailed, LookupsLocked):
+        ctx.checkpoint()  # nothing of the file; the audit event and the charges of its taken rows are kept
+        raise
     ctx.job.counts = {"created": result.created, "updated": result.updated, "unchanged": result.unchanged,
                       "rejected_rows": len({e.row for e in result.rejected})}
     return {"created": result.created, "updated": result.updated, "unchanged": result.unchanged,

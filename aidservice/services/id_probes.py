@@ -99,6 +99,10 @@ class ProbeCounter(Protocol):
 
     def locked_for(self, key: str, now: datetime) -> int: ...
 
+    def left(self, key: str, now: datetime) -> int:
+        """How many more misses the account may have before the one that locks it (0 while locked)."""
+        ...
+
     def charge(self, key: str, now: datetime) -> int:
         """Count one miss; the seconds of the lock it started (0 when it did not lock)."""
         ...
@@ -142,6 +146,15 @@ class MemoryProbeCounter:
             return 0
         return ceil((tally.locked_until - now).total_seconds())
 
+    def left(self, key: str, now: datetime) -> int:
+        with self._lock:
+            tally = self._tallies.get(key)
+        if tally is not None and tally.locked_until is not None and tally.locked_until > now:
+            return 0
+        if tally is None or tally.window_ends <= now:
+            return self.max_misses
+        return max(0, self.max_misses - tally.misses)
+
     def charge(self, key: str, now: datetime) -> int:
         with self._lock:
             tally = self._tallies.get(key)
@@ -173,6 +186,14 @@ class DatabaseProbeCounter:
             return 0
         until = _aware(row.locked_until)
         return ceil((until - now).total_seconds()) if until > now else 0
+
+    def left(self, key: str, now: datetime) -> int:
+        row = self.session().execute(
+            select(LoginFailure.failures, LoginFailure.locked_until).where(LoginFailure.key == key)
+        ).first()
+        if row is None or row.locked_until is None or _aware(row.locked_until) <= now:  # no window, or it is over
+            return self.max_misses
+        return max(0, self.max_misses - row.failures)
 
     def charge(self, key: str, now: datetime) -> int:
         session = self.session()
@@ -225,6 +246,17 @@ class RedisProbeCounter:
             log.error("id lookup budget: Redis unavailable (%s); lookups refused", type(exc).__name__)
             raise LookupsUnavailable("Lookups by identity number are unavailable; search by name.") from None
         return ceil(ttl / 1000) if ttl > 0 else 0
+
+    def left(self, key: str, now: datetime) -> int:
+        from redis.exceptions import RedisError
+
+        try:
+            locked, misses = self.client.pipeline(transaction=False).exists(f"{self.prefix}lock:{key}").get(
+                f"{self.prefix}fail:{key}").execute()
+        except RedisError as exc:
+            log.error("id lookup budget: Redis unavailable (%s)", type(exc).__name__)
+            raise LookupsUnavailable("Lookups by identity number are unavailable; search by name.") from None
+        return 0 if locked else max(0, self.max_misses - int(misses or 0))
 
     def charge(self, key: str, now: datetime) -> int:
         from redis.exceptions import RedisError
@@ -329,33 +361,39 @@ def refuse_lookup(session: Session, *, actor: Actor, id_number: str | None, chan
 
 
 def charge_conflict(session: Session, *, actor: Actor, budget: Budget, masked: str | None, channel: str,
-                    request_id: str | None = None, count: int = 1) -> None:
+                    request_id: str | None = None, count: int = 1, charged: int | None = None,
+                    refused: bool = False) -> int:
     """A save refused because another record holds the number: audited (masked) and charged, `count` times
-    (an import's rows: `masked` None)."""
+    (an import's rows: `masked` None; `charged` of them when fewer are left, `refused` when none was answered).
+    Returns the seconds of the lock the charges started (0 when they did not lock)."""
     summary: dict[str, Any] = {"outcome": "conflict", "channel": channel, "count": count}
     if masked is not None:
         summary["id_number"] = masked
+    if refused:
+        summary["refused"] = True
     audit.record(session, actor=actor, action=CONFLICT_ACTION, subject="lookup:id_number", summary=summary,
                  request_id=request_id)
+    locked = 0
     try:
-        for _ in range(count):
-            _charge(actor, budget)
+        for _ in range(count if charged is None else charged):
+            locked = max(locked, _charge(actor, budget))
     except LookupsUnavailable:
         pass  # a save's conflict is still answered and audited; the outage is logged by the counter
+    return locked
+
+
+def budget_left(actor: Actor, budget: Budget) -> int | None:
+    """How many more misses or conflicts the account may have before the one that locks it; None when the
+    counter cannot be read (Redis down: saves and imports go on, their conflicts audited, not counted)."""
+    try:
+        return budget.counter.left(account_key(budget.secret, actor), budget.clock())
+    except LookupsUnavailable:
+        return None
 
 
 def conflicts_in(errors: Mapping[str, Sequence[str]]) -> int:
     """How many rows of an import's `errors` ({"rows.<n>.id_number": [...]}) hold a number taken elsewhere."""
     return sum(1 for key, messages in errors.items() if key.endswith(".id_number") and CONFLICT_MESSAGE in messages)
-
-
-def charge_import(session: Session, *, actor: Actor, budget: Budget, errors: Mapping[str, Sequence[str]],
-                  channel: str, request_id: str | None = None) -> None:
-    """Charge an import's rows refused because another record holds their number (audited as one event)."""
-    count = conflicts_in(errors)
-    if count:
-        charge_conflict(session, actor=actor, budget=budget, masked=None, channel=channel, request_id=request_id,
-                        count=count)
 
 
 def _lookup_query(actor: Actor, digest: str) -> Any:
@@ -366,13 +404,14 @@ def _lookup_query(actor: Actor, digest: str) -> Any:
     return query.where(in_region(School.region_code, actor.region_code or "")).limit(1)
 
 
-def _charge(actor: Actor, budget: Budget) -> None:
+def _charge(actor: Actor, budget: Budget) -> int:
     now = budget.clock()
     locked = budget.counter.charge(account_key(budget.secret, actor), now)
     if locked:
         log.warning("id lookup alert: account %s reached %d lookups or conflicts without a match within an hour; "
                     "its lookups and student saves are refused for %d s (until midnight, Beijing)",
                     f"{actor.kind}#{actor.id}", MAX_MISSES, locked)
+    return locked
 
 
 def _audit(session: Session, actor: Actor, action: str, subject: str, outcome: str, number: str, channel: str,

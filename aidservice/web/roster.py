@@ -13,7 +13,7 @@ from aidservice.extensions import db
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
 from aidservice.services import dashboard as dashboard_service
-from aidservice.services import directory, id_probes, roster_import
+from aidservice.services import directory, id_probes, import_guard, roster_import
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import PayloadTooLarge, ValidationFailed
 
@@ -125,23 +125,22 @@ def import_students() -> tuple[str, int] | str:
         return _background_import(filename, data, bool(form.partial.data))
     max_rows = int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS))
     try:
-        result = roster_import.import_student_file(
-            db.session, actor=actor(), settings=api_settings.settings(), filename=filename, data=data,
-            partial=bool(form.partial.data), max_rows=max_rows, request_id=current_request_id(),
+        result = import_guard.import_charged(
+            db.session, actor=actor(), settings=api_settings.settings(), budget=budget, channel="web import",
+            filename=filename, data=data, partial=bool(form.partial.data), max_rows=max_rows,
+            request_id=current_request_id(),
         )
+    except id_probes.LookupsLocked:
+        db.session.commit()  # nothing of the file; the audit event and the charges of its taken rows
+        raise
     except ValidationFailed as exc:
-        db.session.rollback()
-        id_probes.charge_import(db.session, actor=actor(), budget=budget, errors=exc.errors, channel="web import",
-                                request_id=current_request_id())
         db.session.commit()
         rows = directory.rejected_rows(filename, data, exc.errors, max_rows=max_rows, shown=ROW_ERRORS_SHOWN)
         for message in rows.file_errors:
             form.file.errors = [*form.file.errors, message]
         return render_template("web/import.html", form=form, outcome={"written": False, "rows": rows}), 422
-    errors = roster_import.row_messages(result.rejected)
-    id_probes.charge_import(db.session, actor=actor(), budget=budget, errors=errors, channel="web import",
-                            request_id=current_request_id())
     db.session.commit()
+    errors = roster_import.row_messages(result.rejected)
     rows = directory.rejected_rows(filename, data, errors, max_rows=max_rows, shown=ROW_ERRORS_SHOWN)
     flash(_("导入完成：新增 {created} 人，更新 {updated} 人，未变 {unchanged} 人。", created=result.created,
             updated=result.updated, unchanged=result.unchanged), "ok")

@@ -4,7 +4,7 @@ An attacker holds a student's masked number (region and check character) and the
 Through the web lookup "按身份证号查找": roles that may not look up get 403 and learn nothing; those that may
 (a school officer, a county administrator) get 404 for a miss, and after ten misses 429 for the rest of the
 Beijing day, even for the right number. Through the API, saving a student with a guessed number: a neutral 409
-naming no school, city or student, and after ten such conflicts 429. Every try is an audit event holding the
+naming no school, city or student, and after ten such conflicts 429 (imports: test_import_guesses.py). Every try is an audit event holding the
 masked number only; an alert line (without the number) is logged when an account is locked.
 
 The budget is counted by the backend the sign-in throttle uses: the database here (both databases), memory and
@@ -14,7 +14,6 @@ Redis in the counter's own contract tests.
 # ruff: noqa: F811 - the web world's fixtures are imported, then named as parameters
 from __future__ import annotations
 
-import io
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -224,35 +223,6 @@ def test_saving_a_student_with_another_schools_number_is_a_neutral_409_then_429(
     events = conflict_events(username)
     assert len(events) == 10 and {e.summary["id_number"] for e in events} == {mask(number)}
     assert all(number not in str(e.summary) for e in events)
-
-
-IMPORT_HEADER = "student_id,id_number,name,class_name,stage,grade,boarding,rural_hukou"
-
-
-def _import_file(numbers: list[str], start: int) -> bytes:
-    rows = [f"PROBE-{start + i},{n},某某,三(2)班,primary,3,否,否" for i, n in enumerate(numbers)]
-    return "\r\n".join([IMPORT_HEADER, *rows, ""]).encode("utf-8")
-
-
-def test_an_import_of_guessed_numbers_is_charged_per_taken_number_then_refused(app: Flask, world: w.World) -> None:
-    """officer2 (school B) imports files of school A's numbers: each taken number costs one, then 429."""
-    api = app.test_client()
-    headers = {"Authorization": f"Bearer {world.tokens['officer2']}"}
-    taken = [world.number(s) for s in ("S1-001", "S1-002", "S1-003", "S1-004", "S1-005")]
-    before = db.session.scalar(select(sa.func.count()).select_from(Student))
-    for attempt in range(2):  # 5 + 5 taken numbers: the tenth locks
-        started = time.perf_counter()
-        response = api.post("/api/v1/students/import", data={"file": (io.BytesIO(_import_file(taken, 10 * attempt)),
-                                                                      "r.csv")},
-                            headers=headers, content_type="multipart/form-data")
-        assert response.status_code == 422 and time.perf_counter() - started < FAST
-        assert all(m == [id_probes.CONFLICT_MESSAGE] for m in response.json["errors"].values())
-        nothing_about(TARGET, response.get_data(as_text=True), taken[0])
-    refused = api.post("/api/v1/students/import", data={"file": (io.BytesIO(_import_file(taken, 50)), "r.csv")},
-                       headers=headers, content_type="multipart/form-data")
-    assert refused.status_code == 429 and not refused.json.get("errors")
-    assert db.session.scalar(select(sa.func.count()).select_from(Student)) == before
-    assert [e.summary["count"] for e in conflict_events("officer2")] == [5, 5]
 
 
 # ------------------------------------------------------------------------------------------ the counter
