@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.install.stamp
 help:
 	@echo "make install   create $(VENV) and install aidservice with its test extras"
 	@echo "make run       migrate the SQLite database, load the demo province once, serve on 127.0.0.1:\$${PORT:-5000}"
-	@echo "make test      ruff + pytest (SQLite always; PostgreSQL when TEST_DATABASE_URL is set or 127.0.0.1:5432 answers;"
+	@echo "make test      ruff + pytest on TEST_WORKERS=2 workers (SQLite always; PostgreSQL when TEST_DATABASE_URL is set or 127.0.0.1:5432 answers;"
 	@echo "               browser tests when /usr/bin/chromium is installed, screenshots in tests/browser/screenshots/)"
 	@echo "make faults    the real fault scenarios (tests/faults, marker outage): gunicorn worker and aid redetermine"
 	@echo "               killed with -9, a private PostgreSQL restarted under load, SQLite on a full and a read-only"
@@ -48,9 +48,12 @@ run: install
 	@# no control socket (it lives at one path in $$HOME, so two servers or checkouts would fight over it)
 	exec $(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
+# Two workers (pytest-xdist) on these 2-core machines: about 10 minutes against 18 in one process.
+TEST_WORKERS ?= 2
+
 test: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS))
 
 # Not in `make test` (about 2 minutes on a quiet machine, far more on a busy one); .ci/run runs both.
 faults: install

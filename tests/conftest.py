@@ -14,6 +14,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -27,7 +28,7 @@ from sqlalchemy.engine import Connection, make_url
 from aidservice import create_app
 from aidservice.extensions import SQLITE_BEGIN, db
 from config import REPO_ROOT, TestingConfig, database_url
-from tests.log_scan_support import LogScan
+from tests.log_scan_support import WORKER_SCANS, LogScan, LogScanTotals
 
 BACKENDS = ("sqlite", "postgresql")
 PG_HOST, PG_PORT = "127.0.0.1", 5432
@@ -41,6 +42,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 LOG_SCAN_TEST = "test_zz_log_scan.py::test_no_personal_data_reached_any_log_record"
+SCAN = LogScan()
+"""This process's scan: on the root logger from configuration to the end (tests/log_scan_support.py)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    logging.getLogger().addHandler(SCAN)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    logging.getLogger().removeHandler(SCAN)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -49,16 +60,43 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items[:] = [item for item in items if item not in last] + last
 
 
-@pytest.fixture(scope="session", autouse=True)
-def log_scan() -> Iterator[LogScan]:
-    """Every record of the run, from any logger, passes the personal-data scan (tests/log_scan_support.py)."""
-    scan = LogScan()
-    root = logging.getLogger()
-    root.addHandler(scan)
-    try:
-        yield scan
-    finally:
-        root.removeHandler(scan)
+@pytest.fixture(scope="session")
+def log_scan() -> LogScan:
+    """Every record of this process, from any logger, passes the personal-data scan."""
+    return SCAN
+
+
+# With pytest-xdist (`make test` runs two workers) the verdict test sees only its own worker's records: each
+# worker hands its scan to the controller, which fails the run if any worker's records held personal data.
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker
+        workeroutput["log_scan"] = SCAN.summary()
+        return
+    merged: LogScanTotals | None = session.config.stash.get(WORKER_SCANS, None)
+    if merged is not None and merged.findings and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """The controller adds up what each xdist worker's scan saw."""
+    totals = node.config.stash.setdefault(WORKER_SCANS, LogScanTotals())
+    totals.add(getattr(node, "workeroutput", {}).get("log_scan"))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    totals: LogScanTotals | None = config.stash.get(WORKER_SCANS, None)
+    if totals is None:
+        return
+    verdict = "the run fails" if totals.findings else "none held personal data"
+    terminalreporter.write_line(f"log scan: {totals.records} records from {totals.workers} workers, "
+                                f"{len(totals.findings)} holding personal data: {verdict}",
+                                red=bool(totals.findings), green=not totals.findings)
+    for finding in totals.findings[:50]:
+        terminalreporter.write_line(f"  personal data in a log record: {finding}", red=True)
 
 
 def in_ci() -> bool:

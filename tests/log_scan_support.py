@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote
 
+import pytest
 from stdnum.cn import ric
 
 from aidservice.services.facts_assembly import SOURCE_STATUSES
@@ -66,9 +68,34 @@ class LogScan(logging.Handler):
         self.access_lines = 0
         self.findings: list[Finding] = []
 
+    def summary(self) -> dict[str, Any]:
+        """What an xdist worker hands the controller (plain data: it crosses a process boundary)."""
+        return {"records": self.records, "access_lines": self.access_lines,
+                "findings": [f"{f.test} [{f.logger}]: {f.what}" for f in self.findings]}
+
     def emit(self, record: logging.LogRecord) -> None:
         self.records += 1
         self.access_lines += record.name == "aidservice.access"
         test = os.environ.get("PYTEST_CURRENT_TEST", "(outside a test)")
         for what in dict.fromkeys(findings_in(render(record))):
             self.findings.append(Finding(test, record.name, what))
+
+
+@dataclass(slots=True)
+class LogScanTotals:
+    """The controller's sum of its xdist workers' scans (`LogScan.summary`)."""
+
+    workers: int = 0
+    records: int = 0
+    findings: list[str] = field(default_factory=list)
+
+    def add(self, summary: dict[str, Any] | None) -> None:
+        if summary is None:  # a worker that crashed hands nothing; xdist reports the crash itself
+            return
+        self.workers += 1
+        self.records += int(summary["records"])
+        self.findings += list(summary["findings"])
+
+
+WORKER_SCANS = pytest.StashKey[LogScanTotals]()
+"""Where the controller keeps the totals (conftest.py's xdist hooks)."""

@@ -2,7 +2,9 @@
 
 conftest.py attaches `LogScan` (tests/log_scan_support.py) to the root logger for the run and moves this test
 to the end, so it judges every record every other test caused. Run alone, it still judges the requests below,
-which carry ID numbers, names and statuses through the roster, the feeds and the error paths.
+which carry ID numbers, names and statuses through the roster, the feeds and the error paths. Under
+pytest-xdist (`make test`) it judges its own worker's records, and the controller fails the run when any
+worker's scan found personal data (conftest.py, `pytest_testnodedown`), naming the test and logger.
 """
 
 from __future__ import annotations
