@@ -17,7 +17,7 @@ help:
 	@echo "make faults    the real fault scenarios (tests/faults, marker outage): gunicorn worker and aid redetermine"
 	@echo "               killed with -9, a private PostgreSQL restarted under load, SQLite on a full and a read-only"
 	@echo "               file system; needs root (private PostgreSQL as the postgres user, unshare for a tmpfs)"
-	@echo "make lint      ruff only"
+	@echo "make lint      ruff check, ruff format --check"
 	@echo "make bench     run the benchmarks (bench/run_all.py)"
 
 install: $(STAMP)
@@ -51,8 +51,7 @@ run: install
 # Two workers (pytest-xdist) on these 2-core machines: about 10 minutes against 18 in one process.
 TEST_WORKERS ?= 2
 
-test: install
-	$(VENV)/bin/ruff check .
+test: lint
 	$(VENV)/bin/pytest -q $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS))
 
 # Not in `make test` (about 2 minutes on a quiet machine, far more on a busy one); .ci/run runs both.
@@ -61,6 +60,7 @@ faults: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: install
 	@$(PY) -c "import aiohttp, pyinstrument" 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'

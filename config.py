@@ -77,8 +77,11 @@ def _int_at_least(env: Mapping[str, str], key: str, default: int, minimum: int) 
     except ValueError:
         raise ConfigError(f"{key} must be an integer, got {raw!r}") from None
     if value < minimum:
-        raise ConfigError(f"{key} must be positive, got {value}" if minimum == 1
-                          else f"{key} must not be negative, got {value}")
+        raise ConfigError(
+            f"{key} must be positive, got {value}"
+            if minimum == 1
+            else f"{key} must not be negative, got {value}"
+        )
     return value
 
 
@@ -111,7 +114,9 @@ def _rate(env: Mapping[str, str], key: str, default: str) -> str:
     try:
         parse_many(value)
     except ValueError:
-        raise ConfigError(f"{key} must be a rate such as 60/minute or 10 per minute;100/hour, got {value!r}") from None
+        raise ConfigError(
+            f"{key} must be a rate such as 60/minute or 10 per minute;100/hour, got {value!r}"
+        ) from None
     return value
 
 
@@ -125,7 +130,9 @@ def _holidays(env: Mapping[str, str], key: str) -> tuple[date, ...]:
         try:
             days.add(date.fromisoformat(text))
         except ValueError:
-            raise ConfigError(f"{key} must be comma-separated ISO dates (2020-10-01,2020-10-02), got {text!r}") from None
+            raise ConfigError(
+                f"{key} must be comma-separated ISO dates (2020-10-01,2020-10-02), got {text!r}"
+            ) from None
     return tuple(sorted(days))
 
 
@@ -192,8 +199,9 @@ class Config:
         self.AID_ID_KEYS, self.AID_ID_KEY_CURRENT = self._id_keys(env)
         self.AID_ENV = self.NAME
         # Which secrets fell back to their published development value (the start-up warning names them).
-        self.AID_DEV_KEYS_IN_USE = tuple(name for name in ("SECRET_KEY", "AID_ID_HMAC_KEY", "AID_ID_KEYS")
-                                         if not env.get(name, ""))
+        self.AID_DEV_KEYS_IN_USE = tuple(
+            name for name in ("SECRET_KEY", "AID_ID_HMAC_KEY", "AID_ID_KEYS") if not env.get(name, "")
+        )
         if self.refuses_unsafe_keys:
             self._refuse_unsafe_keys()
         # Secure cookies need TLS (directly or at the proxy in front): on by default in production only.
@@ -218,7 +226,9 @@ class Config:
         self.AID_REDIS_URL = (env.get("AID_REDIS_URL") or env.get("REDIS_URL") or "").strip() or None
         self.AID_JOB_QUEUE = (env.get("AID_JOB_QUEUE") or "aidservice").strip()
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.AID_JOB_QUEUE):
-            raise ConfigError(f"AID_JOB_QUEUE must be 1-64 letters, digits, - or _, got {self.AID_JOB_QUEUE!r}")
+            raise ConfigError(
+                f"AID_JOB_QUEUE must be 1-64 letters, digits, - or _, got {self.AID_JOB_QUEUE!r}"
+            )
         self.AID_JOB_ATTEMPTS = _positive_int(env, "AID_JOB_ATTEMPTS", 3)
         self.AID_JOB_RETRY_INTERVALS = _seconds_list(env, "AID_JOB_RETRY_INTERVALS", (30, 120, 600))
         self.AID_JOB_TIMEOUT = _positive_int(env, "AID_JOB_TIMEOUT", 6 * 3600)
@@ -231,7 +241,9 @@ class Config:
         default = self.login_throttle_default or ("redis" if self.AID_REDIS_URL else "database")
         backend = (env.get("AID_LOGIN_THROTTLE") or default).strip().lower()
         if backend not in LOGIN_THROTTLES:
-            raise ConfigError(f"AID_LOGIN_THROTTLE must be one of {', '.join(LOGIN_THROTTLES)}, got {backend!r}")
+            raise ConfigError(
+                f"AID_LOGIN_THROTTLE must be one of {', '.join(LOGIN_THROTTLES)}, got {backend!r}"
+            )
         if backend == "redis" and not self.AID_REDIS_URL:
             raise ConfigError("AID_LOGIN_THROTTLE=redis needs AID_REDIS_URL (or REDIS_URL)")
         return backend
@@ -257,7 +269,6 @@ class Config:
             return dev_default
         raise ConfigError(f"{key} must be set in the environment for the {self.NAME} configuration")
 
-
     def _refuse_unsafe_keys(self) -> None:
         """Production: no development key, no weak or repeated key, no key reused for another purpose (one line
         naming the variable; the strength estimate is aidservice/keysafety.py)."""
@@ -265,7 +276,10 @@ class Config:
             raise ConfigError("SECRET_KEY is the published development key: production needs its own")
         if self.AID_ID_HMAC_KEY == DEV_HMAC_KEY:
             raise ConfigError("AID_ID_HMAC_KEY is the published development key: production needs its own")
-        for reason in (weak_secret("SECRET_KEY", self.SECRET_KEY), weak_secret("AID_ID_HMAC_KEY", self.AID_ID_HMAC_KEY)):
+        for reason in (
+            weak_secret("SECRET_KEY", self.SECRET_KEY),
+            weak_secret("AID_ID_HMAC_KEY", self.AID_ID_HMAC_KEY),
+        ):
             if reason:
                 raise ConfigError(reason)
         if self.AID_ID_HMAC_KEY == self.SECRET_KEY:
@@ -273,13 +287,20 @@ class Config:
         hmac_bytes = self.AID_ID_HMAC_KEY.encode()
         for key_id, key in self.AID_ID_KEYS.items():
             if key == base64.b64decode(DEV_KEY):
-                raise ConfigError(f"AID_ID_KEYS key {key_id!r} is the published development key: production needs its own")
+                raise ConfigError(
+                    f"AID_ID_KEYS key {key_id!r} is the published development key: production needs its own"
+                )
             reason = weak_aes_key(key_id, key)
             if reason:
                 raise ConfigError(reason)
-            if hmac_bytes in (key, base64.b64encode(key)) or self.SECRET_KEY.encode() in (key, base64.b64encode(key)):
-                raise ConfigError(f"AID_ID_KEYS key {key_id!r} equals AID_ID_HMAC_KEY or SECRET_KEY: each key must be "
-                                  "a separate secret")
+            if hmac_bytes in (key, base64.b64encode(key)) or self.SECRET_KEY.encode() in (
+                key,
+                base64.b64encode(key),
+            ):
+                raise ConfigError(
+                    f"AID_ID_KEYS key {key_id!r} equals AID_ID_HMAC_KEY or SECRET_KEY: each key must be "
+                    "a separate secret"
+                )
 
     def _id_keys(self, env: Mapping[str, str]) -> tuple[dict[str, bytes], str]:
         """The AES-GCM keyring for identity numbers at rest; development and testing use a labelled dev key."""
@@ -306,7 +327,9 @@ class TestingConfig(Config):
     dev_defaults = True
     default_log_level = "DEBUG"  # the suite's log scan sees every record (tests/log_scan_support.py)
     login_throttle_default = "memory"  # tests choose the database or Redis backend explicitly
-    rate_limits_by_default = False  # the suite signs in and evaluates far more often; tests/hostile turns them on
+    rate_limits_by_default = (
+        False  # the suite signs in and evaluates far more often; tests/hostile turns them on
+    )
 
 
 class ProductionConfig(Config):

@@ -124,7 +124,11 @@ def _ensure_sqlite_folder(uri: str) -> None:
 
     url = make_url(uri)
     database = url.database or ""
-    if url.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not database.startswith("file:"):
+    if (
+        url.get_backend_name() == "sqlite"
+        and database not in ("", ":memory:")
+        and not database.startswith("file:")
+    ):
         private_sqlite_file(database)
 
 

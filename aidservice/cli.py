@@ -144,7 +144,9 @@ def evaluate(
     ruleset = _load(rules_dir) if rules_dir is not None else current_rules()
     day = _date(as_of) or current_semester_start(current_app.config["AID_SCHOOL_YEAR"], date.today())
     try:
-        require_covered(ruleset.rules, day)  # before the input is read: one line naming the date and the coverage
+        require_covered(
+            ruleset.rules, day
+        )  # before the input is read: one line naming the date and the coverage
     except OutsideCoverage as exc:
         raise click.ClickException(str(exc)) from None
     try:

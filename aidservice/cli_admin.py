@@ -62,10 +62,17 @@ def user_create(username: str, role: str, school_code: str | None, region_code: 
     from aidservice.services.accounts import create_user
 
     password = _read_password()
-    user = run(lambda: create_user(
-        db.session, actor=cli_actor(), username=username, role=role, password=password,
-        school_code=school_code, region_code=region_code,
-    ))
+    user = run(
+        lambda: create_user(
+            db.session,
+            actor=cli_actor(),
+            username=username,
+            role=role,
+            password=password,
+            school_code=school_code,
+            region_code=region_code,
+        )
+    )
     scope = user.school_code or user.region_code or "province"
     click.echo(f"user {user.username} created: {user.role}, scope {scope}")
 
@@ -96,15 +103,23 @@ def user_password(username: str) -> None:
 @client_group.command("create")
 @click.argument("name")
 @click.option("--source", required=True, type=click.Choice(SOURCES))
-@click.option("--expires-days", type=click.IntRange(min=1), default=None, help="Token lifetime (default: none).")
+@click.option(
+    "--expires-days", type=click.IntRange(min=1), default=None, help="Token lifetime (default: none)."
+)
 def client_create(name: str, source: str, expires_days: int | None) -> None:
     """Create an agency client; its token is printed once, on the last line, and cannot be shown again."""
     from aidservice.extensions import db
     from aidservice.services.clients import create_client
 
-    new = run(lambda: create_client(
-        db.session, actor=cli_actor(), name=name, source=source, expires_days=expires_days,
-    ))
+    new = run(
+        lambda: create_client(
+            db.session,
+            actor=cli_actor(),
+            name=name,
+            source=source,
+            expires_days=expires_days,
+        )
+    )
     expires = _when(new.client.expires_at) or "never"
     click.echo(f"client {new.client.id} ({new.client.name}) for {source}, expires {expires}")
     click.echo("token (shown once; store it now):", err=True)
@@ -130,10 +145,17 @@ def client_list() -> None:
 
     rows = [("id", "name", "source", "token", "created", "expires", "revoked")]
     for c in list_clients(db.session):
-        rows.append((
-            str(c.id), c.name, c.source, c.token_prefix + "…", _when(c.created_at) or "",
-            _when(c.expires_at) or "never", _when(c.revoked_at) or "-",
-        ))
+        rows.append(
+            (
+                str(c.id),
+                c.name,
+                c.source,
+                c.token_prefix + "…",
+                _when(c.created_at) or "",
+                _when(c.expires_at) or "never",
+                _when(c.revoked_at) or "-",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

@@ -11,31 +11,44 @@ audit_group = AppGroup("audit", help="The audit trail: verify its hash chain; an
 
 
 @audit_group.command("verify")
-@click.option("--anchor", "anchor_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Checkpoint lines kept outside the database (from `aid audit checkpoint --output`); repeatable.")
+@click.option(
+    "--anchor",
+    "anchor_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Checkpoint lines kept outside the database (from `aid audit checkpoint --output`); repeatable.",
+)
 def audit_verify(anchor_files: tuple[Path, ...]) -> None:
     """Walk the hash chain and hold it against every checkpoint; exit 1 naming the first problem."""
     from aidservice.extensions import db
     from aidservice.services.audit import AnchorError, parse_anchor_lines, verify
 
     try:
-        anchors = [a for path in anchor_files
-                   for a in parse_anchor_lines(path.read_text(encoding="utf-8").splitlines(), str(path))]
+        anchors = [
+            a
+            for path in anchor_files
+            for a in parse_anchor_lines(path.read_text(encoding="utf-8").splitlines(), str(path))
+        ]
     except AnchorError as error:
         raise click.BadParameter(str(error), param_hint="--anchor") from None
     checked, broken = verify(db.session, anchors)
     if broken is not None:
         where = f" (id {broken.id})" if broken.id else ""
-        click.echo(f"audit chain BROKEN at event seq {broken.seq}{where}: {broken.reason}; {checked} event(s) read",
-                   err=True)
+        click.echo(
+            f"audit chain BROKEN at event seq {broken.seq}{where}: {broken.reason}; {checked} event(s) read",
+            err=True,
+        )
         raise SystemExit(1)
     anchored = f", {len(anchors)} external anchor(s) matched" if anchors else ""
     click.echo(f"audit chain intact: {checked} event(s) verified{anchored}")
 
 
 @audit_group.command("checkpoint")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Append the checkpoint line to this file (keep it off the database server).")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append the checkpoint line to this file (keep it off the database server).",
+)
 def audit_checkpoint(output: Path | None) -> None:
     """Record the chain head as a checkpoint and print its line for an external record (run it daily)."""
     from aidservice.extensions import db

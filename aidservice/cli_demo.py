@@ -52,8 +52,9 @@ def demo_data(students: int, seed: int, logins_path: Path | None, load_path: str
     from aidservice.services.rule_sets import publish_current
 
     if current_app.config.get("AID_ENV") == "production":
-        raise click.ClickException("demo-data refuses to run with AID_ENV=production: it creates accounts with "
-                                   "published passwords")
+        raise click.ClickException(
+            "demo-data refuses to run with AID_ENV=production: it creates accounts with published passwords"
+        )
     started = time.perf_counter()
     settings = app_settings()
     session = db.session
@@ -110,7 +111,11 @@ def _bulk_roster(session, settings, province, started: float) -> None:  # type: 
     _note(started, f"{len(province.schools):,} schools")
     with click.progressbar(length=len(province.students), label="students", file=sys.stderr) as bar:
         load_students(
-            session, actor=system, settings=settings, students=province.students, progress=bar.update,
+            session,
+            actor=system,
+            settings=settings,
+            students=province.students,
+            progress=bar.update,
             checkpoint=session.commit,
         )
     analyze(session, "schools", "students", "guardians")
@@ -125,7 +130,10 @@ def _redetermine(session, settings) -> None:  # type: ignore[no-untyped-def]
 
     with click.progressbar(length=_count_students(session), label="determinations", file=sys.stderr) as bar:
         redetermine_region(
-            session, actor=Actor.system("demo-data"), settings=settings, progress=bar.update,
+            session,
+            actor=Actor.system("demo-data"),
+            settings=settings,
+            progress=bar.update,
             checkpoint=session.commit,
         )
     session.commit()

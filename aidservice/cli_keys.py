@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-keys_group = AppGroup("keys", help="Identity-number encryption keys: generate one, see which are in use, rotate.")
+keys_group = AppGroup(
+    "keys", help="Identity-number encryption keys: generate one, see which are in use, rotate."
+)
 
 
 @keys_group.command("generate")
@@ -57,8 +59,14 @@ def keys_check() -> None:
 
 
 @keys_group.command("rotate")
-@click.option("--batch", "size", type=click.IntRange(min=1, max=100_000), default=1000, show_default=True,
-              help="Rows re-sealed and committed per transaction.")
+@click.option(
+    "--batch",
+    "size",
+    type=click.IntRange(min=1, max=100_000),
+    default=1000,
+    show_default=True,
+    help="Rows re-sealed and committed per transaction.",
+)
 def keys_rotate(size: int) -> None:
     """Re-encrypt every identity number under AID_ID_KEY_CURRENT; safe to stop and run again (audited)."""
     from aidservice.api.settings import id_vault
@@ -84,15 +92,24 @@ def keys_rotate(size: int) -> None:
                 batch = rotate_batch(session, vault=vault, kind=kind, after_pk=after, size=size)
             except CannotOpen as exc:
                 session.rollback()
-                raise click.ClickException(f"{kind} rows after id {after}: {exc}; {done} re-sealed so far") from None
+                raise click.ClickException(
+                    f"{kind} rows after id {after}: {exc}; {done} re-sealed so far"
+                ) from None
             if batch.last_pk is None:
                 break
             session.commit()
             done, skipped, after = done + batch.resealed, skipped + batch.skipped, batch.last_pk
             click.echo(f"{kind}s: {done}/{total} re-sealed under {vault.current}", err=True)
         resealed[kind] = done
-        click.echo(f"{kind}s: {done} re-sealed, {skipped} changed meanwhile (already current), "
-                   f"{remaining(session, vault, kind)} left under other keys")
-    record_rotation(session, actor=Actor.system("cli:keys-rotate"), vault=vault, resealed=resealed,
-                    counts=key_counts(session))
+        click.echo(
+            f"{kind}s: {done} re-sealed, {skipped} changed meanwhile (already current), "
+            f"{remaining(session, vault, kind)} left under other keys"
+        )
+    record_rotation(
+        session,
+        actor=Actor.system("cli:keys-rotate"),
+        vault=vault,
+        resealed=resealed,
+        counts=key_counts(session),
+    )
     session.commit()

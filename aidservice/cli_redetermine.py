@@ -15,22 +15,48 @@ from aidservice.services.errors import DomainError
 
 
 @click.command("redetermine")
-@click.option("--region", default=None, help="Division code (320000 province, 320100 a city, 320102 a county).")
-@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Evaluation date (default: first day of the current semester of AID_SCHOOL_YEAR).")
-@click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="A draft rules directory: the what-if before publishing a rule change.")
+@click.option(
+    "--region", default=None, help="Division code (320000 province, 320100 a city, 320102 a county)."
+)
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Evaluation date (default: first day of the current semester of AID_SCHOOL_YEAR).",
+)
+@click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="A draft rules directory: the what-if before publishing a rule change.",
+)
 @click.option("--dry-run", is_flag=True, help="Write nothing; print who would gain and lose what.")
 @click.option("--job-key", default=None, help="Resume the job with this key after a crash (same parameters).")
-@click.option("--chunk", type=click.IntRange(min=1), default=50_000, show_default=True,
-              help="Students per transaction.")
-@click.option("--examples", type=click.IntRange(min=0, max=20), default=10, show_default=True,
-              help="Dry run: how many example students to print.")
-@click.option("--force", is_flag=True,
-              help="Allow an --as-of in an earlier school year (still inside the rules' coverage); audited.")
+@click.option(
+    "--chunk", type=click.IntRange(min=1), default=50_000, show_default=True, help="Students per transaction."
+)
+@click.option(
+    "--examples",
+    type=click.IntRange(min=0, max=20),
+    default=10,
+    show_default=True,
+    help="Dry run: how many example students to print.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Allow an --as-of in an earlier school year (still inside the rules' coverage); audited.",
+)
 def redetermine_command(
-    region: str | None, as_of: datetime | None, rules_dir: Path | None, dry_run: bool, job_key: str | None,
-    chunk: int, examples: int, force: bool,
+    region: str | None,
+    as_of: datetime | None,
+    rules_dir: Path | None,
+    dry_run: bool,
+    job_key: str | None,
+    chunk: int,
+    examples: int,
+    force: bool,
 ) -> None:
     """Re-determine every student of a region; commits per chunk; --dry-run prints the diff instead.
 
@@ -50,9 +76,18 @@ def redetermine_command(
     try:
         with tqdm(total=total, unit="student", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
             result = redetermine_region(
-                db.session, actor=Actor.system("cli:redetermine"), settings=settings(), region=region,
-                as_of=as_of.date() if as_of else None, rules=rules, dry_run=dry_run, job_key=job_key,
-                chunk=chunk, progress=bar.update, checkpoint=None if dry_run else db.session.commit, force=force,
+                db.session,
+                actor=Actor.system("cli:redetermine"),
+                settings=settings(),
+                region=region,
+                as_of=as_of.date() if as_of else None,
+                rules=rules,
+                dry_run=dry_run,
+                job_key=job_key,
+                chunk=chunk,
+                progress=bar.update,
+                checkpoint=None if dry_run else db.session.commit,
+                force=force,
             )
     except DomainError as exc:
         db.session.rollback()
@@ -101,10 +136,16 @@ def _masks(session: Any, examples: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 
 def _print_diff(diff: Mapping[str, Any], examples: list[dict[str, Any]]) -> None:
-    click.echo(f"{diff['students_changing']} students would change level or awards "
-               f"({diff['level_up']} up, {diff['level_down']} down); {diff['facts_only']} only facts")
-    for title, key in (("level moves", "level_moves"), ("programs gained", "programs_gained"),
-                       ("programs lost", "programs_lost"), ("money delta by program (yuan)", "money_delta")):
+    click.echo(
+        f"{diff['students_changing']} students would change level or awards "
+        f"({diff['level_up']} up, {diff['level_down']} down); {diff['facts_only']} only facts"
+    )
+    for title, key in (
+        ("level moves", "level_moves"),
+        ("programs gained", "programs_gained"),
+        ("programs lost", "programs_lost"),
+        ("money delta by program (yuan)", "money_delta"),
+    ):
         if diff[key]:
             click.echo(f"{title}:")
             for name, value in diff[key].items():
@@ -114,5 +155,7 @@ def _print_diff(diff: Mapping[str, Any], examples: list[dict[str, Any]]) -> None
     for e in examples:
         gained = ",".join(e["gained"]) or "-"
         lost = ",".join(e["lost"]) or "-"
-        click.echo(f"  {e['student_id']:<16} {e['person']:<18} {e['level'][0]:>9} -> {e['level'][1]:<9} "
-                   f"total {e['total_delta']:>10}  gained {gained}  lost {lost}")
+        click.echo(
+            f"  {e['student_id']:<16} {e['person']:<18} {e['level'][0]:>9} -> {e['level'][1]:<9} "
+            f"total {e['total_delta']:>10}  gained {gained}  lost {lost}"
+        )

@@ -13,7 +13,9 @@ from flask.cli import AppGroup
 KINDS = ("special-groups", "programs", "regions")
 FORMATS = ("json", "csv", "xlsx", "html")
 
-report_group = AppGroup("report", help="Periodic reports: special-groups, programs, regions; `schedule` archives the due ones.")
+report_group = AppGroup(
+    "report", help="Periodic reports: special-groups, programs, regions; `schedule` archives the due ones."
+)
 
 
 def _fail(exc: Exception) -> click.ClickException:
@@ -28,11 +30,17 @@ def _fail(exc: Exception) -> click.ClickException:
 
 def _make_kind_command(kind: str) -> click.Command:
     @click.command(kind, help=f"Generate the {kind} report into --output.")
-    @click.option("--period", required=True, help="2020-2021-autumn, 2020-2021-spring, 2020-2021 or 2020-09-01..2021-01-31")
+    @click.option(
+        "--period",
+        required=True,
+        help="2020-2021-autumn, 2020-2021-spring, 2020-2021 or 2020-09-01..2021-01-31",
+    )
     @click.option("--region", default=None, help="320000 (default), a city, a county or a school code")
     @click.option("--format", "fmt", required=True, type=click.Choice(FORMATS))
     @click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
-    @click.option("--as-of", "as_of", default=None, help="ISO time to regenerate from history (naive = Jiangsu time)")
+    @click.option(
+        "--as-of", "as_of", default=None, help="ISO time to regenerate from history (naive = Jiangsu time)"
+    )
     def command(period: str, region: str | None, fmt: str, output: Path, as_of: str | None) -> None:
         from aidservice.api.settings import settings
         from aidservice.extensions import db
@@ -41,8 +49,16 @@ def _make_kind_command(kind: str) -> click.Command:
         from aidservice.services.errors import DomainError
 
         try:
-            made = reports.generate(db.session, actor=Actor.system("cli-report"), settings=settings(), kind=kind,
-                                    period=period, region=region, fmt=fmt, as_of=as_of)
+            made = reports.generate(
+                db.session,
+                actor=Actor.system("cli-report"),
+                settings=settings(),
+                kind=kind,
+                period=period,
+                region=region,
+                fmt=fmt,
+                as_of=as_of,
+            )
         except DomainError as exc:
             db.session.rollback()
             raise _fail(exc) from None
@@ -70,7 +86,9 @@ for _kind in KINDS:
 
 @report_group.command("schedule")
 @click.option("--now", "now_text", default=None, help="Pretend it is this ISO time (default: now)")
-@click.option("--region", "regions", multiple=True, help="Regions to report on (default: the province and each city)")
+@click.option(
+    "--region", "regions", multiple=True, help="Regions to report on (default: the province and each city)"
+)
 @click.option("--formats", default="xlsx,json", show_default=True, help="Comma-separated formats to archive")
 def schedule(now_text: str | None, regions: tuple[str, ...], formats: str) -> None:
     """Generate and archive the monthly and end-of-semester reports that are due (idempotent)."""
@@ -91,14 +109,26 @@ def schedule(now_text: str | None, regions: tuple[str, ...], formats: str) -> No
 
     def progress(due, archived: bool) -> None:  # type: ignore[no-untyped-def]
         state = "archived" if archived else "already archived"
-        click.echo(f"{due.kind} {due.period} {due.region} {due.format} as of {due.as_of.isoformat()}: {state}", err=True)
+        click.echo(
+            f"{due.kind} {due.period} {due.region} {due.format} as of {due.as_of.isoformat()}: {state}",
+            err=True,
+        )
 
     try:
-        result = run_schedule(db.session, actor=Actor.system("report-schedule"), settings=settings(), now=now,
-                              regions=select_regions(regions), formats=[f.strip() for f in formats.split(",") if f.strip()],
-                              checkpoint=db.session.commit, progress=progress)
+        result = run_schedule(
+            db.session,
+            actor=Actor.system("report-schedule"),
+            settings=settings(),
+            now=now,
+            regions=select_regions(regions),
+            formats=[f.strip() for f in formats.split(",") if f.strip()],
+            checkpoint=db.session.commit,
+            progress=progress,
+        )
     except DomainError as exc:
         db.session.rollback()
         raise _fail(exc) from None
     db.session.commit()
-    click.echo(f"schedule at {result.now}: {len(result.archived)} archived, {len(result.skipped)} already there")
+    click.echo(
+        f"schedule at {result.now}: {len(result.archived)} archived, {len(result.skipped)} already there"
+    )

@@ -23,8 +23,12 @@ def semester_open(school_year: str, semester: str, school: str | None) -> None:
 
     try:
         summary = open_semester(
-            db.session, actor=Actor.system("cli:semester-open"), settings=settings(), school_year=school_year,
-            semester=semester, school=school,
+            db.session,
+            actor=Actor.system("cli:semester-open"),
+            settings=settings(),
+            school_year=school_year,
+            semester=semester,
+            school=school,
         )
     except DomainError as exc:
         db.session.rollback()

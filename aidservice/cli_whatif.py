@@ -14,10 +14,19 @@ from aidservice.cli_redetermine import redetermine_command, refusal
 
 @click.command("whatif")
 @click.option("--region", default=None, help="Division code (default: the province).")
-@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Evaluation date (default: first day of the current semester of AID_SCHOOL_YEAR).")
-@click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="A draft rules directory (default: the running rule set).")
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Evaluation date (default: first day of the current semester of AID_SCHOOL_YEAR).",
+)
+@click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="A draft rules directory (default: the running rule set).",
+)
 def whatif_command(region: str | None, as_of: datetime | None, rules_dir: Path | None) -> None:
     """Dry-run re-determination (writes nothing to the database); prints the diff and saves its summary
     (counts only) to AID_WHATIF_FILE for the web UI's rules page."""
@@ -32,15 +41,23 @@ def whatif_command(region: str | None, as_of: datetime | None, rules_dir: Path |
     service_settings = settings()
     try:
         result = redetermine_region(
-            db.session, actor=Actor.system("cli:whatif"), settings=service_settings, region=region,
-            as_of=as_of.date() if as_of else None, rules=rules, dry_run=True,
+            db.session,
+            actor=Actor.system("cli:whatif"),
+            settings=service_settings,
+            region=region,
+            as_of=as_of.date() if as_of else None,
+            rules=rules,
+            dry_run=True,
         )
     except DomainError as exc:
         raise click.ClickException(refusal(exc)) from None
     finally:
         db.session.rollback()
-    summary = whatif.summary_of(result, running_version=service_settings.rules.version,
-                                rules_dir=str(rules_dir) if rules_dir is not None else None)
+    summary = whatif.summary_of(
+        result,
+        running_version=service_settings.rules.version,
+        rules_dir=str(rules_dir) if rules_dir is not None else None,
+    )
     path = current_app.config["AID_WHATIF_FILE"]
     whatif.save(path, summary)
     click.echo(json.dumps(summary["diff"], ensure_ascii=False, indent=1))

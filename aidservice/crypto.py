@@ -48,7 +48,9 @@ def parse_keys(text: str, current: str = "") -> tuple[dict[str, bytes], str]:
         kid, sep, encoded = item.partition(":")
         kid = kid.strip()
         if not sep or not KEY_ID.fullmatch(kid):
-            raise KeyringError("AID_ID_KEYS must be comma-separated kid:base64key (kid: 1-16 of A-Z a-z 0-9 _ -)")
+            raise KeyringError(
+                "AID_ID_KEYS must be comma-separated kid:base64key (kid: 1-16 of A-Z a-z 0-9 _ -)"
+            )
         if kid in keys:
             raise KeyringError(f"AID_ID_KEYS lists key id {kid!r} twice")
         try:
@@ -56,7 +58,9 @@ def parse_keys(text: str, current: str = "") -> tuple[dict[str, bytes], str]:
         except (binascii.Error, ValueError):
             raise KeyringError(f"AID_ID_KEYS: key {kid!r} is not valid base64") from None
         if len(key) != KEY_BYTES:
-            raise KeyringError(f"AID_ID_KEYS: key {kid!r} must be {KEY_BYTES} bytes (AES-256), got {len(key)}")
+            raise KeyringError(
+                f"AID_ID_KEYS: key {kid!r} must be {KEY_BYTES} bytes (AES-256), got {len(key)}"
+            )
         keys[kid] = key
     if not keys:
         raise KeyringError("AID_ID_KEYS holds no key")
@@ -113,8 +117,15 @@ class IdVault:
         The one function every writer uses (ORM rows, bulk inserts, COPY loaders)."""
         digest = hmac if hmac is not None else self.hmac(number)
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self._ciphers[self.current].encrypt(nonce, number.encode("ascii"), _aad(kind, self.current, digest))
-        return {"id_cipher": nonce + sealed, "id_key_id": self.current, "id_hmac": digest, "id_mask": mask(number)}
+        sealed = self._ciphers[self.current].encrypt(
+            nonce, number.encode("ascii"), _aad(kind, self.current, digest)
+        )
+        return {
+            "id_cipher": nonce + sealed,
+            "id_key_id": self.current,
+            "id_hmac": digest,
+            "id_mask": mask(number),
+        }
 
     def open(self, kind: Kind, *, cipher: bytes, key_id: str, hmac: str) -> str:
         """The plain number of a stored row; CannotOpen when the key is missing or anything was altered."""
@@ -145,9 +156,13 @@ class IdVault:
         kid, sep, rest = bytes(blob).partition(b"$")
         aes = self._ciphers.get(kid.decode("ascii", "replace")) if sep else None
         if aes is None or len(rest) <= NONCE_BYTES:
-            raise CannotOpen("the sealed file's key is not in the keyring (AID_ID_KEYS) or the file is truncated")
+            raise CannotOpen(
+                "the sealed file's key is not in the keyring (AID_ID_KEYS) or the file is truncated"
+            )
         try:
-            return aes.decrypt(rest[:NONCE_BYTES], rest[NONCE_BYTES:], _blob_aad(purpose, kid.decode("ascii")))
+            return aes.decrypt(
+                rest[:NONCE_BYTES], rest[NONCE_BYTES:], _blob_aad(purpose, kid.decode("ascii"))
+            )
         except InvalidTag:
             raise CannotOpen(f"sealed {purpose} does not authenticate") from None
 
@@ -164,5 +179,6 @@ def vault_from_config(config: Mapping[str, Any] | object) -> IdVault:
     """The vault of an app's config mapping or a config object (AID_ID_KEYS, AID_ID_KEY_CURRENT, AID_ID_HMAC_KEY)."""
     if not isinstance(config, Mapping):
         config = vars(config)
-    return IdVault(keys=config["AID_ID_KEYS"], current=config["AID_ID_KEY_CURRENT"],
-                   hmac_key=config["AID_ID_HMAC_KEY"])
+    return IdVault(
+        keys=config["AID_ID_KEYS"], current=config["AID_ID_KEY_CURRENT"], hmac_key=config["AID_ID_HMAC_KEY"]
+    )

@@ -154,7 +154,9 @@ def problem_for(error: BaseException) -> Problem:
     if isinstance(error, FactsError):
         errors = flatten_messages(error.errors, "facts")
         return Problem(422, TITLES[422], "The facts are invalid; see errors.", "validation-error", errors)
-    if isinstance(error, OutsideCoverage):  # any path that reached the engine with a date the rules do not cover
+    if isinstance(
+        error, OutsideCoverage
+    ):  # any path that reached the engine with a date the rules do not cover
         return Problem(422, TITLES[422], INVALID_FIELDS, "validation-error", {"as_of": [str(error)]})
     if isinstance(error, HTTPException) and error.code is not None:
         return _http_problem(error)
@@ -236,7 +238,9 @@ def _log(error: Exception, problem: Problem, request_id: str) -> None:
     """A bug is logged with its traceback; a database fault by its code only (its text may quote personal data)."""
     fault = database_fault(error)
     if fault is not None:
-        current_app.logger.warning("database fault %s (%s), request %s", fault.type_suffix, fault.code, request_id)
+        current_app.logger.warning(
+            "database fault %s (%s), request %s", fault.type_suffix, fault.code, request_id
+        )
     elif problem.status >= 500:
         current_app.logger.error("unhandled error, request %s", request_id, exc_info=error)
 
@@ -262,8 +266,12 @@ def end_session(_error: BaseException | None) -> None:
         fault = database_fault(error)
         if fault is None:
             raise
-        current_app.logger.warning("database fault %s (%s) while closing the session, request %s",
-                                   fault.type_suffix, fault.code, current_request_id())
+        current_app.logger.warning(
+            "database fault %s (%s) while closing the session, request %s",
+            fault.type_suffix,
+            fault.code,
+            current_request_id(),
+        )
         with suppress(SQLAlchemyError):
             db.session().invalidate()
         db.session.registry.clear()

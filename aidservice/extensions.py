@@ -30,8 +30,13 @@ class AidApi(Api):
         super()._init_spec(**kwargs)
         self.ma_plugin.converter.add_attribute_function(decimal_as_sent)
         self.spec.components.security_scheme(
-            SECURITY_SCHEME, {"type": "http", "scheme": "bearer", "description": "POST /api/v1/auth/login, or an agency "
-                                                                              "client's token (aid client create)"})
+            SECURITY_SCHEME,
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "POST /api/v1/auth/login, or an agency client's token (aid client create)",
+            },
+        )
 
     def _register_responses(self) -> None:
         """Document the standard error responses as problem+json (smorest registers them as JSON)."""
@@ -46,10 +51,18 @@ def decimal_as_sent(_converter: Any, field: ma.fields.Field, ret: dict[str, Any]
     """Money is a string like "1250.00" in JSON (Decimal with as_string), not the number apispec assumes."""
     if not (isinstance(field, ma.fields.Decimal) and field.as_string):
         return {}
-    bounds = [f"{word} {ret.pop(key)}" for key, word in (("minimum", "at least"), ("maximum", "at most")) if key in ret]
+    bounds = [
+        f"{word} {ret.pop(key)}"
+        for key, word in (("minimum", "at least"), ("maximum", "at most"))
+        if key in ret
+    ]
     described = "; ".join(filter(None, [ret.get("description"), *bounds]))
-    return {"type": "string", "format": "decimal", "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
-            **({"description": described} if described else {})}
+    return {
+        "type": "string",
+        "format": "decimal",
+        "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
+        **({"description": described} if described else {}),
+    }
 
 
 SQLITE_BEGIN = "aid_sqlite_begin"

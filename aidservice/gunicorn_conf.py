@@ -78,7 +78,9 @@ def on_starting(_server: Any) -> None:
         load_config()
 
 
-def app_names_the_server(process_headers: Callable[[Any, Sequence[tuple[str, str]]], None]) -> Callable[..., None]:
+def app_names_the_server(
+    process_headers: Callable[[Any, Sequence[tuple[str, str]]], None],
+) -> Callable[..., None]:
     """Wrap gunicorn's `Response.process_headers`: an app's `Server` header becomes the one gunicorn writes
     (`Response.version`, which gunicorn otherwise sets to "gunicorn")."""
     if getattr(process_headers, "app_names_the_server", False):
@@ -88,8 +90,13 @@ def app_names_the_server(process_headers: Callable[[Any, Sequence[tuple[str, str
     def process(response: Any, headers: Sequence[tuple[str, str]]) -> None:
         kept = []
         for name, value in headers:
-            if (isinstance(name, str) and name.lower() == "server" and isinstance(value, str)
-                    and value.isascii() and value.isprintable()):  # else gunicorn's own check refuses it
+            if (
+                isinstance(name, str)
+                and name.lower() == "server"
+                and isinstance(value, str)
+                and value.isascii()
+                and value.isprintable()
+            ):  # else gunicorn's own check refuses it
                 response.version = value.strip(" \t")
             else:
                 kept.append((name, value))

@@ -17,44 +17,93 @@ EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct
 
 LEVELS = {"special": "特别困难", "difficult": "困难", "general": "一般困难", "none": "不困难"}
 STATES = {
-    "submitted": "已提交", "reviewed": "已评议", "notice": "公示中", "objected": "异议复核中",
-    "approved": "已批准", "rejected": "未通过",
+    "submitted": "已提交",
+    "reviewed": "已评议",
+    "notice": "公示中",
+    "objected": "异议复核中",
+    "approved": "已批准",
+    "rejected": "未通过",
 }
 ACTIONS = {
-    "submit": "提交申请", "review": "评议", "publish_notice": "公示", "object": "登记异议", "resolve": "复核异议",
-    "approve": "批准", "reject": "不予认定", "reassess": "重新认定",
+    "submit": "提交申请",
+    "review": "评议",
+    "publish_notice": "公示",
+    "object": "登记异议",
+    "resolve": "复核异议",
+    "approve": "批准",
+    "reject": "不予认定",
+    "reassess": "重新认定",
 }
 OUTCOMES = {"upheld": "异议成立（调整等级）", "dismissed": "异议不成立（维持等级）"}
 ROLES = {
-    "school_officer": "学校资助专员", "county_admin": "县（区）管理员", "city_admin": "设区市管理员",
-    "province_admin": "省级管理员", "auditor": "审计人员",
+    "school_officer": "学校资助专员",
+    "county_admin": "县（区）管理员",
+    "city_admin": "设区市管理员",
+    "province_admin": "省级管理员",
+    "auditor": "审计人员",
 }
 SOURCES = {
-    "roster": "学籍名册", "school": "学校信息", "declared": "申请人申报（承诺书）", "application": "申请人申报（承诺书）",
-    "poverty_alleviation": "扶贫部门", "civil_affairs": "民政部门", "disabled_persons_federation": "残联",
+    "roster": "学籍名册",
+    "school": "学校信息",
+    "declared": "申请人申报（承诺书）",
+    "application": "申请人申报（承诺书）",
+    "poverty_alleviation": "扶贫部门",
+    "civil_affairs": "民政部门",
+    "disabled_persons_federation": "残联",
     "veterans_affairs": "退役军人事务部门",
 }
 STAGES = {
-    "preschool": "学前教育", "primary": "小学", "junior": "初中", "senior_high": "普通高中", "vocational": "中职",
-    "undergraduate": "本专科", "master": "硕士研究生", "doctor": "博士研究生",
+    "preschool": "学前教育",
+    "primary": "小学",
+    "junior": "初中",
+    "senior_high": "普通高中",
+    "vocational": "中职",
+    "undergraduate": "本专科",
+    "master": "硕士研究生",
+    "doctor": "博士研究生",
 }
 GROUPS = {
-    "registered_poor": "建档立卡学生", "poverty_monitored": "防返贫监测对象学生", "subsistence_allowance": "低保家庭学生",
-    "extreme_poverty_support": "特困供养学生", "orphan": "孤儿", "de_facto_orphan": "事实无人抚养儿童",
-    "martyr_child": "烈士子女", "disabled": "残疾学生",
+    "registered_poor": "建档立卡学生",
+    "poverty_monitored": "防返贫监测对象学生",
+    "subsistence_allowance": "低保家庭学生",
+    "extreme_poverty_support": "特困供养学生",
+    "orphan": "孤儿",
+    "de_facto_orphan": "事实无人抚养儿童",
+    "martyr_child": "烈士子女",
+    "disabled": "残疾学生",
 }
-RELATIONS = {"father": "父亲", "mother": "母亲", "guardian": "其他监护人", "grandfather": "祖父", "grandmother": "祖母"}
+RELATIONS = {
+    "father": "父亲",
+    "mother": "母亲",
+    "guardian": "其他监护人",
+    "grandfather": "祖父",
+    "grandmother": "祖母",
+}
 STATUSES = {"confirmed": "已确认", "provisional": "暂定"}
 KINDS = {"grant": "助学金", "waiver": "免学费", "scholarship": "奖学金", "loan": "贷款（额度）"}
 DECISION_STATUSES = {"awarded": "已资助", "not_funded": "名额不足未资助", "withdrawn": "已撤销"}
 CITIES = {
-    "320100": "南京", "320200": "无锡", "320300": "徐州", "320400": "常州", "320500": "苏州", "320600": "南通",
-    "320700": "连云港", "320800": "淮安", "320900": "盐城", "321000": "扬州", "321100": "镇江", "321200": "泰州",
+    "320100": "南京",
+    "320200": "无锡",
+    "320300": "徐州",
+    "320400": "常州",
+    "320500": "苏州",
+    "320600": "南通",
+    "320700": "连云港",
+    "320800": "淮安",
+    "320900": "盐城",
+    "321000": "扬州",
+    "321100": "镇江",
+    "321200": "泰州",
     "321300": "宿迁",
 }
 JOB_KINDS = {"redetermine": "批量重新认定", "roster.import": "名册导入", "report": "报告生成"}
 JOB_STATES = {"queued": "排队中", "running": "运行中", "done": "已完成", "failed": "失败"}
-REPORT_KINDS = {"special-groups": "特殊群体学生资助情况", "programs": "资助项目情况", "regions": "地区资助情况"}
+REPORT_KINDS = {
+    "special-groups": "特殊群体学生资助情况",
+    "programs": "资助项目情况",
+    "regions": "地区资助情况",
+}
 FORMATS = {"xlsx": "Excel（XLSX）", "csv": "CSV"}
 
 EN: dict[str, str] = {
@@ -242,9 +291,8 @@ EN: dict[str, str] = {
     "请输入完整的18位身份证号。": "Enter the full 18-character ID number.",
     "请使用“按身份证号查找”。": "Use “find by ID number” for an ID number.",
     "未找到该身份证号对应的学生，或该学生不在您的管理范围内。": "No student with this ID number in your scope.",
-    "按身份证号查找仅限学校资助专员和县级管理员；请按姓名、学校或班级搜索。":
-        "Looking up by full ID number is for school aid officers and county administrators; search by name, "
-        "school or class.",
+    "按身份证号查找仅限学校资助专员和县级管理员；请按姓名、学校或班级搜索。": "Looking up by full ID number is for school aid officers and county administrators; search by name, "
+    "school or class.",
     "学校代码": "School code",
     "学号": "Student id",
     "姓名": "Name",

@@ -34,8 +34,10 @@ def normalise_id_number(value: object, today: date | None = None) -> str:
     if len(text) > ID_TEXT_MAX:
         raise InvalidIdNumber("must have 18 characters")
     if not text.isascii():
-        raise InvalidIdNumber("must be written with the ASCII digits 0-9 and X only "
-                              "(not full-width, Arabic-Indic or other digits)")
+        raise InvalidIdNumber(
+            "must be written with the ASCII digits 0-9 and X only "
+            "(not full-width, Arabic-Indic or other digits)"
+        )
     number = ric.compact(text)
     if len(number) != 18:
         raise InvalidIdNumber("must have 18 characters")
@@ -69,7 +71,11 @@ def mask(number: str) -> str:
     """
     if len(number) < MASK_KEEP_HEAD + MASK_KEEP_TAIL + 4:
         return "*" * len(number)
-    return number[:MASK_KEEP_HEAD] + "*" * (len(number) - MASK_KEEP_HEAD - MASK_KEEP_TAIL) + number[-MASK_KEEP_TAIL:]
+    return (
+        number[:MASK_KEEP_HEAD]
+        + "*" * (len(number) - MASK_KEEP_HEAD - MASK_KEEP_TAIL)
+        + number[-MASK_KEEP_TAIL:]
+    )
 
 
 def id_hmac(key: str | bytes, number: str) -> str:

@@ -41,7 +41,9 @@ def refuse_unstorable_text() -> None:
     """422 naming each path parameter, query parameter, form field or JSON field that holds such a character."""
     found = [*unstorable_fields(dict(request.view_args or {})), *_multi(request.args)]
     if request.is_json:
-        found.extend(unstorable_fields(request.get_json(silent=True)))  # malformed JSON: the parser's 400 later
+        found.extend(
+            unstorable_fields(request.get_json(silent=True))
+        )  # malformed JSON: the parser's 400 later
     elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         found.extend(_multi(request.form))
         found.extend(unstorable_fields({k: f.filename or "" for k, f in request.files.items(multi=True)}))

@@ -131,7 +131,9 @@ def limit_small_bodies() -> None:
         if request.content_length > limit:
             raise BodyTooLarge(limit)
         return
-    request.max_content_length = limit + 1  # chunked: read at most one byte past the limit, and keep it cached
+    request.max_content_length = (
+        limit + 1
+    )  # chunked: read at most one byte past the limit, and keep it cached
     if len(request.get_data(cache=True)) > limit:
         raise BodyTooLarge(limit)
 

@@ -52,7 +52,9 @@ def check_keys(engine: Engine, vault: IdVault) -> KeysChecked | None:
         for kind, key_id in found.recorded:
             log.info("recorded the fingerprint of %s key %s", kind, key_id or "AID_ID_HMAC_KEY")
         for key_id in found.retired:
-            log.info("retired the fingerprint of aes key %s (not in AID_ID_KEYS, no number sealed with it)", key_id)
+            log.info(
+                "retired the fingerprint of aes key %s (not in AID_ID_KEYS, no number sealed with it)", key_id
+            )
         return found
     return found
 
@@ -63,8 +65,11 @@ def check_app_keys(app: Flask) -> None:
         try:
             check_keys(db.engine, id_vault())
         except OperationalError as exc:
-            log.warning("key fingerprints not checked at start (database unavailable: %s); checked at the first "
-                        "request", exc.__class__.__name__)
+            log.warning(
+                "key fingerprints not checked at start (database unavailable: %s); checked at the first "
+                "request",
+                exc.__class__.__name__,
+            )
             app.before_request(_check_before_first_request)
             return
     app.extensions[CHECKED] = True

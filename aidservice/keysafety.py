@@ -57,8 +57,10 @@ def weak_secret(variable: str, value: str) -> str | None:
     advice = 'e.g. python3 -c "import secrets; print(secrets.token_hex(32))"'
     bits = estimated_bits(value)
     if bits < MIN_SECRET_BITS:
-        return (f"{variable} is too weak for production: about {bits:.0f} bits, at least {MIN_SECRET_BITS} needed "
-                f"(64 hex characters; {advice})")
+        return (
+            f"{variable} is too weak for production: about {bits:.0f} bits, at least {MIN_SECRET_BITS} needed "
+            f"(64 hex characters; {advice})"
+        )
     if len(set(value)) < MIN_SECRET_DISTINCT or _repeats_a_piece(value):
         return f"{variable} is too regular for production (repeated characters or a repeated piece; {advice})"
     return None

@@ -103,7 +103,9 @@ def build_limiter(config: Mapping[str, Any]) -> Limiter:
     uri = storage_uri(config.get("AID_REDIS_URL"))
     # No retries and short timeouts, as the sign-in throttle: a request must not wait for an outage.
     options: dict[str, Any] = (
-        {"socket_timeout": 1, "socket_connect_timeout": 1, "retry": Retry(NoBackoff(), 0)} if uri != "memory://" else {}
+        {"socket_timeout": 1, "socket_connect_timeout": 1, "retry": Retry(NoBackoff(), 0)}
+        if uri != "memory://"
+        else {}
     )
     return Limiter(
         key_func=client_address,
@@ -146,7 +148,9 @@ def register_rate_limits(app: Flask) -> None:
             continue
         limit = LIMITS[name]
         app.view_functions[endpoint] = limiter.shared_limit(
-            _rate(limit.setting), scope=limit.scope, methods=list(limit.methods) if limit.methods else None,
+            _rate(limit.setting),
+            scope=limit.scope,
+            methods=list(limit.methods) if limit.methods else None,
             error_message=_message(limit),
         )(view)
 

@@ -42,5 +42,8 @@ def warn_if_development(config: Any) -> None:
     if config.get("AID_ENV") != "development":
         return
     keys = ", ".join(config.get("AID_DEV_KEYS_IN_USE") or ()) or "none"
-    log.warning("AID_ENV is not production: development configuration, published development keys in use (%s); "
-                "never run it with real data (set AID_ENV=production and real keys)", keys)
+    log.warning(
+        "AID_ENV is not production: development configuration, published development keys in use (%s); "
+        "never run it with real data (set AID_ENV=production and real keys)",
+        keys,
+    )

@@ -14,12 +14,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 API_PREFIX = "/api"
 DOCS_PREFIX = "/api/v1/docs"
-UI_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
-             "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+UI_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # Swagger UI (React) sets element styles at run time, so its page allows inline *style*, never inline script.
-DOCS_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-               "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+DOCS_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 HSTS = "max-age=31536000; includeSubDomains"
 SERVER = "aidservice"
 """The `Server` header: no product or version (gunicorn's and werkzeug's would name theirs; gunicorn_conf makes
@@ -33,7 +37,9 @@ UPLOAD_TYPES = frozenset({"multipart/form-data"})
 
 def is_json_mimetype(mimetype: str) -> bool:
     """application/json and the structured +json types (application/merge-patch+json ...)."""
-    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
 
 
 def _has_body() -> bool:

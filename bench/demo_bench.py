@@ -54,8 +54,12 @@ class BackendSampler(threading.Thread):
 
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
             while not self.done.wait(0.5):
-                pids = [p for (p,) in conn.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database,))]
+                pids = [
+                    p
+                    for (p,) in conn.execute(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database,)
+                    )
+                ]
                 for pid in pids:
                     cpu = cpu_of(pid)
                     if cpu is not None:
@@ -73,8 +77,13 @@ def fresh_database(name: str) -> str:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = f"{SERVER}/{name}"
     flask = [str(REPO / ".venv" / "bin" / "flask"), "--app", "wsgi"]
-    subprocess.run([*flask, "db", "upgrade"], cwd=REPO, env={**os.environ, "DATABASE_URL": url}, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [*flask, "db", "upgrade"],
+        cwd=REPO,
+        env={**os.environ, "DATABASE_URL": url},
+        check=True,
+        capture_output=True,
+    )
     return url
 
 
@@ -83,22 +92,40 @@ def one_run(database: str, students: int, seed: int) -> dict[str, Any]:
     sampler = BackendSampler(database)
     sampler.start()
     load_before = os.getloadavg()
-    command = [str(REPO / ".venv" / "bin" / "flask"), "--app", "wsgi", "aid", "demo-data", "--students",
-               str(students), "--seed", str(seed), "--logins", str(OUT / f"demo-logins-{database}.txt")]
+    command = [
+        str(REPO / ".venv" / "bin" / "flask"),
+        "--app",
+        "wsgi",
+        "aid",
+        "demo-data",
+        "--students",
+        str(students),
+        "--seed",
+        str(seed),
+        "--logins",
+        str(OUT / f"demo-logins-{database}.txt"),
+    ]
     started = time.perf_counter()
     before = os.times()
-    done = subprocess.run(command, cwd=REPO, env={**os.environ, "DATABASE_URL": url}, capture_output=True, text=True)
+    done = subprocess.run(
+        command, cwd=REPO, env={**os.environ, "DATABASE_URL": url}, capture_output=True, text=True
+    )
     wall = time.perf_counter() - started
     after = os.times()
     sampler.done.set()
     sampler.join()
     if done.returncode != 0:
         raise SystemExit(f"demo-data failed:\n{done.stderr[-3000:]}")
-    notes = [(float(m[1]), m[2]) for line in done.stderr.replace("\r", "\n").splitlines() if (m := NOTE.match(line))]
+    notes = [
+        (float(m[1]), m[2])
+        for line in done.stderr.replace("\r", "\n").splitlines()
+        if (m := NOTE.match(line))
+    ]
     return {
         "wall_s": round(wall, 1),
-        "command_cpu_s": round(after.children_user + after.children_system
-                               - before.children_user - before.children_system, 1),
+        "command_cpu_s": round(
+            after.children_user + after.children_system - before.children_user - before.children_system, 1
+        ),
         "postgres_cpu_s": sampler.total(),
         "phases": notes,
         "loadavg_before": [round(x, 2) for x in load_before],
@@ -121,13 +148,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         runs.append(run)
         print(f"run {i + 1}: {json.dumps(run, ensure_ascii=False)}", flush=True)
     result = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"), "students": args.students, "runs": runs,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "students": args.students,
+        "runs": runs,
         "median_wall_s": statistics.median(r["wall_s"] for r in runs),
         "median_cpu_s": statistics.median(r["command_cpu_s"] + r["postgres_cpu_s"] for r in runs),
     }
     (OUT / f"demo-{args.students}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    print(f"demo-data {args.students:,} students: median wall {result['median_wall_s']} s, "
-          f"median CPU (command + PostgreSQL) {result['median_cpu_s']} s")
+    print(
+        f"demo-data {args.students:,} students: median wall {result['median_wall_s']} s, "
+        f"median CPU (command + PostgreSQL) {result['median_cpu_s']} s"
+    )
     return result
 
 

@@ -31,25 +31,53 @@ def _interrupt(_signal: int, _frame: FrameType | None) -> None:
 
 
 def evaluate(income: str) -> bytes:
-    return ('{"as_of":"2020-09-01","facts":{"stage":"primary","grade":1,"per_capita_income":' + income + "}}").encode()
+    return (
+        '{"as_of":"2020-09-01","facts":{"stage":"primary","grade":1,"per_capita_income":' + income + "}}"
+    ).encode()
 
 
 PROBES: list[tuple[str, str, str, bytes]] = [
     ("5,000-deep array on /api/v1/health", "GET", "/api/v1/health", b"[" * 5000 + b"]" * 5000),
     ("5,000-deep array on /api/v1/auth/login", "POST", "/api/v1/auth/login", b"[" * 5000 + b"]" * 5000),
-    ("5,000-deep object on /api/v1/evaluate", "POST", "/api/v1/evaluate", b'{"a":' * 5000 + b"1" + b"}" * 5000),
+    (
+        "5,000-deep object on /api/v1/evaluate",
+        "POST",
+        "/api/v1/evaluate",
+        b'{"a":' * 5000 + b"1" + b"}" * 5000,
+    ),
     ('income "1e100000000" (text)', "POST", "/api/v1/evaluate", evaluate('"1e100000000"')),
     ("income 1e100000000 (number)", "POST", "/api/v1/evaluate", evaluate("1e100000000")),
     ("income of 5,000 digits", "POST", "/api/v1/evaluate", evaluate("9" * 5000)),
-    ('income "123456789012345678901234567890.001"', "POST", "/api/v1/evaluate",
-     evaluate('"123456789012345678901234567890.001"')),
-    ("grade of 5,000 digits", "POST", "/api/v1/evaluate",
-     b'{"as_of":"2020-09-01","facts":{"stage":"primary","grade":' + b"9" * 5000 + b"}}"),
-    ("as_of 9999-09-01", "POST", "/api/v1/evaluate", b'{"as_of":"9999-09-01","facts":{"stage":"primary","grade":1}}'),
-    ("as_of 2021-09-01 (past coverage)", "POST", "/api/v1/evaluate",
-     b'{"as_of":"2021-09-01","facts":{"stage":"primary","grade":1}}'),
-    ("100,000 keys on /api/v1/evaluate", "POST", "/api/v1/evaluate",
-     ("{" + ",".join(f'"k{i}":1' for i in range(100_000)) + "}").encode()),
+    (
+        'income "123456789012345678901234567890.001"',
+        "POST",
+        "/api/v1/evaluate",
+        evaluate('"123456789012345678901234567890.001"'),
+    ),
+    (
+        "grade of 5,000 digits",
+        "POST",
+        "/api/v1/evaluate",
+        b'{"as_of":"2020-09-01","facts":{"stage":"primary","grade":' + b"9" * 5000 + b"}}",
+    ),
+    (
+        "as_of 9999-09-01",
+        "POST",
+        "/api/v1/evaluate",
+        b'{"as_of":"9999-09-01","facts":{"stage":"primary","grade":1}}',
+    ),
+    (
+        "as_of 2021-09-01 (past coverage)",
+        "POST",
+        "/api/v1/evaluate",
+        b'{"as_of":"2021-09-01","facts":{"stage":"primary","grade":1}}',
+    ),
+    (
+        "100,000 keys on /api/v1/evaluate",
+        "POST",
+        "/api/v1/evaluate",
+        ("{" + ",".join(f'"k{i}":1' for i in range(100_000)) + "}").encode(),
+    ),
     ("1 MB login body", "POST", "/api/v1/auth/login", b'{"username":"' + b"x" * 1_000_000 + b'"}'),
 ]
 
@@ -71,7 +99,9 @@ def main() -> None:
         started = time.perf_counter()
         signal.alarm(INTERRUPT_AFTER)
         try:
-            outcome = str(client.open(path, method=method, data=body, content_type="application/json").status_code)
+            outcome = str(
+                client.open(path, method=method, data=body, content_type="application/json").status_code
+            )
         except StillRunning:
             outcome = f"still running after {INTERRUPT_AFTER} s"
         finally:

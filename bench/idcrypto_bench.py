@@ -59,23 +59,51 @@ def rotation(students: int, server: str) -> dict[str, float]:
     url = f"{server}/{name}"
     env = {**os.environ, "DATABASE_URL": url, "AID_ENV": "development"}
     try:
-        subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         vault = vault_from_config(DevelopmentConfig.from_env({}))
         now = datetime.now(UTC)
         with psycopg.connect(url) as conn, conn.cursor() as cur:
-            cur.execute("INSERT INTO schools (code, name, region_code, city_code, stages, kind, inclusive_kindergarten,"
-                        " central_university, created_at, updated_at) VALUES ('B1', 'b', '320100', '320100', "
-                        "'[\"junior\"]', 'public', false, false, now(), now())")
-            with cur.copy("COPY students (id, student_id, " + ", ".join(SEALED_COLUMNS) + ", name, school_code, "
-                          "class_name, stage, grade, boarding, rural_hukou, agri_major, arts_performance_major, "
-                          "retired_soldier, salaried, created_at, updated_at) FROM STDIN") as copy:
+            cur.execute(
+                "INSERT INTO schools (code, name, region_code, city_code, stages, kind, inclusive_kindergarten,"
+                " central_university, created_at, updated_at) VALUES ('B1', 'b', '320100', '320100', "
+                "'[\"junior\"]', 'public', false, false, now(), now())"
+            )
+            with cur.copy(
+                "COPY students (id, student_id, " + ", ".join(SEALED_COLUMNS) + ", name, school_code, "
+                "class_name, stage, grade, boarding, rural_hukou, agri_major, arts_performance_major, "
+                "retired_soldier, salaried, created_at, updated_at) FROM STDIN"
+            ) as copy:
                 for i in range(students):
                     s = vault.seal("student", id_number(i))
-                    copy.write_row((i + 1, f"B{i:07d}", *(s[c] for c in SEALED_COLUMNS), "学生", "B1", "一班",
-                                    "junior", 1, False, False, False, False, False, False, now, now))
-            with cur.copy("COPY guardians (student_pk, " + ", ".join(SEALED_COLUMNS) + ", name, relation) "
-                          "FROM STDIN") as copy:
+                    copy.write_row(
+                        (
+                            i + 1,
+                            f"B{i:07d}",
+                            *(s[c] for c in SEALED_COLUMNS),
+                            "学生",
+                            "B1",
+                            "一班",
+                            "junior",
+                            1,
+                            False,
+                            False,
+                            False,
+                            False,
+                            False,
+                            False,
+                            now,
+                            now,
+                        )
+                    )
+            with cur.copy(
+                "COPY guardians (student_pk, " + ", ".join(SEALED_COLUMNS) + ", name, relation) FROM STDIN"
+            ) as copy:
                 for i in range(students):
                     for k, relation in enumerate(("father", "mother")):
                         s = vault.seal("guardian", id_number(2 * i + k, born=datetime(1980, 1, 1).date()))
@@ -83,8 +111,13 @@ def rotation(students: int, server: str) -> dict[str, float]:
             conn.commit()
         env["AID_ID_KEYS"] = f"dev:{base64.b64encode(vault.keys['dev']).decode()},{K2}"
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "aid", "keys", "rotate", "--batch", "2000"],
-                       cwd=ROOT, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "aid", "keys", "rotate", "--batch", "2000"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         seconds = time.perf_counter() - start
     finally:
         with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
@@ -100,8 +133,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432")
     args = parser.parse_args(argv)
-    print(f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} CPUs, "
-          f"load {os.getloadavg()[0]:.1f}")
+    print(
+        f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} CPUs, "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
     print(micro(args.numbers, args.runs))
     if args.students:
         print(rotation(args.students, args.server))

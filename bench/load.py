@@ -85,31 +85,62 @@ def setup(url: str, tag: str, officers: int) -> dict[str, Any]:
         taken = select(Application.student_pk)
         sizes = (
             select(Student.school_code, func.count().label("n"))
-            .where(Student.id.not_in(taken)).group_by(Student.school_code)
-            .order_by(func.count().desc(), Student.school_code).limit(officers)
+            .where(Student.id.not_in(taken))
+            .group_by(Student.school_code)
+            .order_by(func.count().desc(), Student.school_code)
+            .limit(officers)
         )
         plan: dict[str, Any] = {"officers": [], "admins": [], "agencies": [], "tag": tag}
         for i, (code, _n) in enumerate(session.execute(sizes).all()):
             name = f"load{tag}o{i}"
-            create_user(session, actor=system, username=name, role="school_officer", password=PASSWORD,
-                        school_code=code)
-            students = list(session.scalars(
-                select(Student.student_id).where(Student.school_code == code, Student.id.not_in(taken))
-                .order_by(Student.student_id)))
+            create_user(
+                session,
+                actor=system,
+                username=name,
+                role="school_officer",
+                password=PASSWORD,
+                school_code=code,
+            )
+            students = list(
+                session.scalars(
+                    select(Student.student_id)
+                    .where(Student.school_code == code, Student.id.not_in(taken))
+                    .order_by(Student.student_id)
+                )
+            )
             plan["officers"].append({"username": name, "school": code, "students": students})
         first = session.get(School, plan["officers"][0]["school"])
         for role, region in (("county_admin", first.region_code), ("city_admin", first.city_code)):
             name = f"load{tag}{role.split('_')[0]}"
-            create_user(session, actor=system, username=name, role=role, password=PASSWORD, region_code=region)
-            in_region = list(session.scalars(
-                select(Student.student_id).join(School).where(School.region_code.startswith(region_prefix(region)))
-                .order_by(Student.id).limit(2000)))
-            plan["admins"].append({"username": name, "region": region, "students": in_region,
-                                   "reports": archived_reports(session, system, region)})
+            create_user(
+                session, actor=system, username=name, role=role, password=PASSWORD, region_code=region
+            )
+            in_region = list(
+                session.scalars(
+                    select(Student.student_id)
+                    .join(School)
+                    .where(School.region_code.startswith(region_prefix(region)))
+                    .order_by(Student.id)
+                    .limit(2000)
+                )
+            )
+            plan["admins"].append(
+                {
+                    "username": name,
+                    "region": region,
+                    "students": in_region,
+                    "reports": archived_reports(session, system, region),
+                }
+            )
         vault = settings().ids  # numbers are sealed at rest: the agencies' records carry them in full
-        people = [vault.open_row("guardian", g) for g in session.scalars(select(Guardian).order_by(Guardian.id).limit(20000))]
-        people += [vault.open_row("student", s)
-                   for s in session.scalars(select(Student).order_by(Student.id.desc()).limit(5000))]
+        people = [
+            vault.open_row("guardian", g)
+            for g in session.scalars(select(Guardian).order_by(Guardian.id).limit(20000))
+        ]
+        people += [
+            vault.open_row("student", s)
+            for s in session.scalars(select(Student).order_by(Student.id.desc()).limit(5000))
+        ]
         for source in ("civil_affairs", "poverty_alleviation"):
             made = create_client(session, actor=system, name=f"load {tag} {source}", source=source)
             plan["agencies"].append({"source": source, "token": made.token})
@@ -135,9 +166,16 @@ def archived_reports(session: Any, actor: Any, region: str) -> list[int]:
     ids = []
     for kind in REPORT_KINDS:
         found = session.scalar(
-            select(ArchivedReport.id).where(ArchivedReport.kind == kind, ArchivedReport.period == REPORT_PERIOD,
-                                            ArchivedReport.region_code == region, ArchivedReport.format == "json")
-            .order_by(ArchivedReport.id.desc()).limit(1))
+            select(ArchivedReport.id)
+            .where(
+                ArchivedReport.kind == kind,
+                ArchivedReport.period == REPORT_PERIOD,
+                ArchivedReport.region_code == region,
+                ArchivedReport.format == "json",
+            )
+            .order_by(ArchivedReport.id.desc())
+            .limit(1)
+        )
         if found is None:
             due = archive.Due(kind, REPORT_PERIOD, region, "json", datetime.now(UTC), "bench")
             row = archive.archive_one(session, actor=actor, settings=settings(), due=due, trigger="manual")
@@ -151,21 +189,48 @@ def archived_reports(session: Any, actor: Any, region: str) -> list[int]:
 # ------------------------------------------------------------------------------------------ server
 
 
-def start_server(url: str, port: int, workers: int, threads: int, kind: str = "gevent",
-                 switch_ms: float | None = None, pool_size: int | None = None,
-                 nice: int = 0) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str,
+    port: int,
+    workers: int,
+    threads: int,
+    kind: str = "gevent",
+    switch_ms: float | None = None,
+    pool_size: int | None = None,
+    nice: int = 0,
+) -> subprocess.Popen[bytes]:
     # The demo province was loaded with the development keys, which production refuses: the development
     # configuration with production's secure cookies and a random SECRET_KEY serves it the same way.
-    env = {**os.environ, "DATABASE_URL": url, "AID_ENV": "development", "AID_SECURE_COOKIES": "true",
-           "SECRET_KEY": secrets.token_hex(32), "AID_RULES_DIR": str(REPO / "rules")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "AID_ENV": "development",
+        "AID_SECURE_COOKIES": "true",
+        "SECRET_KEY": secrets.token_hex(32),
+        "AID_RULES_DIR": str(REPO / "rules"),
+    }
     if switch_ms:
         env["LOAD_SWITCH_INTERVAL_MS"] = str(switch_ms)
     if pool_size:
         env["AID_DB_POOL_SIZE"] = str(pool_size)
     log = open(OUT / f"gunicorn-{port}.log", "ab")  # noqa: SIM115 - lives as long as the server
-    command = (["nice", "-n", str(nice)] if nice else []) + [str(REPO / ".venv" / "bin" / "gunicorn"), "--no-control-socket", "-c", str(REPO / "bench" / "gunicorn_load.py"), "-k", kind,
-               "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--backlog", "512",
-               "wsgi:app"]
+    command = (["nice", "-n", str(nice)] if nice else []) + [
+        str(REPO / ".venv" / "bin" / "gunicorn"),
+        "--no-control-socket",
+        "-c",
+        str(REPO / "bench" / "gunicorn_load.py"),
+        "-k",
+        kind,
+        "-w",
+        str(workers),
+        "--threads",
+        str(threads),
+        "-b",
+        f"127.0.0.1:{port}",
+        "--backlog",
+        "512",
+        "wsgi:app",
+    ]
     server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
     deadline = time.monotonic() + 60
     import urllib.request
@@ -209,8 +274,12 @@ def backend_pids(url: str, database: str) -> list[int]:
     import psycopg
 
     with psycopg.connect(url.replace("+psycopg", "")) as conn:
-        return [pid for (pid,) in conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (database,))]
+        return [
+            pid
+            for (pid,) in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (database,)
+            )
+        ]
 
 
 # ------------------------------------------------------------------------------------------ clients
@@ -263,9 +332,15 @@ def declared(rnd: random.Random) -> dict[str, Any]:
 def evaluate_body(rnd: random.Random) -> dict[str, Any]:
     stage = rnd.choice(["primary", "junior", "senior_high", "vocational", "undergraduate"])
     grade = rnd.randint(1, 3)
-    facts: dict[str, Any] = {"stage": stage, "grade": grade, "city_code": rnd.choice(["320100", "320300", "320700", "321300"]),
-                             "household_size": rnd.randint(2, 6), "per_capita_income": f"{rnd.randrange(1500, 40000, 50)}.00",
-                             "boarding": rnd.random() < 0.4, "rural_hukou": rnd.random() < 0.35}
+    facts: dict[str, Any] = {
+        "stage": stage,
+        "grade": grade,
+        "city_code": rnd.choice(["320100", "320300", "320700", "321300"]),
+        "household_size": rnd.randint(2, 6),
+        "per_capita_income": f"{rnd.randrange(1500, 40000, 50)}.00",
+        "boarding": rnd.random() < 0.4,
+        "rural_hukou": rnd.random() < 0.35,
+    }
     if rnd.random() < 0.1:
         facts["registered_poor"] = True
     return {"as_of": "2020-09-01", "facts": facts, "trace": rnd.random() < 0.2}
@@ -298,11 +373,19 @@ async def officer(c: Client, plan: dict[str, Any], stop: float, think: float) ->
             sid = c.rnd.choice(plan["students"])
             await c.call("GET /students/{id}", "GET", f"/api/v1/students/{sid}", 200)
         elif op == "create":
-            body = {"student_id": students.pop(), "school_year": "2020-2021", "declared": declared(c.rnd),
-                    "commitment_signed": True}
+            body = {
+                "student_id": students.pop(),
+                "school_year": "2020-2021",
+                "declared": declared(c.rnd),
+                "commitment_signed": True,
+            }
             made = await c.call("POST /applications", "POST", "/api/v1/applications", 201, json=body)
             if made:
-                apps[made["id"]] = {"version": made["version"], "state": made["state"], "level": made["level"]}
+                apps[made["id"]] = {
+                    "version": made["version"],
+                    "state": made["state"],
+                    "level": made["level"],
+                }
         elif op == "act":
             await act(c, apps)
         else:
@@ -323,16 +406,20 @@ async def act(c: Client, apps: dict[int, dict[str, Any]]) -> None:
     if not open_:
         return
     app_id = c.rnd.choice(open_)
-    body: dict[str, Any] = {"action": next_action(apps[app_id]["state"], apps[app_id]["level"]),
-                            "version": apps[app_id]["version"], "note": ""}
+    body: dict[str, Any] = {
+        "action": next_action(apps[app_id]["state"], apps[app_id]["level"]),
+        "version": apps[app_id]["version"],
+        "note": "",
+    }
     if body["action"] == "reject":
         body["note"] = "家庭经济情况未达认定标准"
     if body["action"] == "object":
         body["note"] = "家长对认定等级有异议"
     if body["action"] == "resolve":
         body |= {"note": "复核维持原认定", "outcome": "dismissed"}
-    done = await c.call("POST /applications/{id}/actions", "POST", f"/api/v1/applications/{app_id}/actions",
-                        200, json=body)
+    done = await c.call(
+        "POST /applications/{id}/actions", "POST", f"/api/v1/applications/{app_id}/actions", 200, json=body
+    )
     if done:
         apps[app_id] = {"version": done["version"], "state": done["state"], "level": done["level"]}
 
@@ -351,26 +438,41 @@ async def admin(c: Client, plan: dict[str, Any], stop: float, think: float, repo
         await pause(c.rnd, think)
 
 
-async def agency(c: Client, plan: dict[str, Any], people: list[str], tag: str, stop: float, think: float) -> None:
-    status = {"civil_affairs": "subsistence_allowance", "poverty_alleviation": "registered_poor"}[plan["source"]]
+async def agency(
+    c: Client, plan: dict[str, Any], people: list[str], tag: str, stop: float, think: float
+) -> None:
+    status = {"civil_affairs": "subsistence_allowance", "poverty_alleviation": "registered_poor"}[
+        plan["source"]
+    ]
     cursor: str | None = None
     number = 0
     while time.perf_counter() < stop:
         if c.rnd.random() < 0.3:
             number += 1
             records = [
-                {"id_number": n, "name": "张某", "status": status,
-                 "valid_from": (date(2020, 1, 1) + timedelta(days=c.rnd.randrange(200))).isoformat(),
-                 "valid_to": None, "attributes": {}}
+                {
+                    "id_number": n,
+                    "name": "张某",
+                    "status": status,
+                    "valid_from": (date(2020, 1, 1) + timedelta(days=c.rnd.randrange(200))).isoformat(),
+                    "valid_to": None,
+                    "attributes": {},
+                }
                 for n in c.rnd.sample(people, 100)
             ]
             body = {"batch_id": f"load-{tag}-{id(c)}-{number}", "records": records}
-            await c.call("POST /feeds/{source}/batches", "POST", f"/api/v1/feeds/{plan['source']}/batches", 200,
-                         json=body)
+            await c.call(
+                "POST /feeds/{source}/batches",
+                "POST",
+                f"/api/v1/feeds/{plan['source']}/batches",
+                200,
+                json=body,
+            )
         else:
             query = f"?limit=100&cursor={cursor}" if cursor else "?limit=100"
-            page = await c.call("GET /feeds/{source}/outcomes", "GET", f"/api/v1/feeds/{plan['source']}/outcomes{query}",
-                                200)
+            page = await c.call(
+                "GET /feeds/{source}/outcomes", "GET", f"/api/v1/feeds/{plan['source']}/outcomes{query}", 200
+            )
             if page:
                 cursor = page.get("next_cursor") or cursor
         await pause(c.rnd, think)
@@ -393,14 +495,25 @@ async def login(http: Any, base: str, username: str, attempts: int = 5) -> str:
 
 
 async def _sign_in(http: Any, base: str, username: str) -> str:
-    async with http.post(f"{base}/api/v1/auth/login", json={"username": username, "password": PASSWORD}) as answer:
+    async with http.post(
+        f"{base}/api/v1/auth/login", json={"username": username, "password": PASSWORD}
+    ) as answer:
         if answer.status != 200:
             raise SystemExit(f"login of {username} failed: {answer.status} {await answer.text()}")
         return (await answer.json())["token"]
 
 
-async def run_load(plan: dict[str, Any], port: int, clients: int, warmup: float, duration: float,
-                   think: float, seed: int, online: bool = False, feed_port: int | None = None) -> Stats:
+async def run_load(
+    plan: dict[str, Any],
+    port: int,
+    clients: int,
+    warmup: float,
+    duration: float,
+    think: float,
+    seed: int,
+    online: bool = False,
+    feed_port: int | None = None,
+) -> Stats:
     """Run the clients; agencies call `feed_port` when given (a proxy routing /api/v1/feeds/ to its own pool)."""
     import aiohttp
 
@@ -423,15 +536,32 @@ async def run_load(plan: dict[str, Any], port: int, clients: int, warmup: float,
         rnd = random.Random(seed)
         tasks = []
         for o, token in zip(officers, tokens, strict=True):
-            tasks.append(officer(Client(http, base, stats, random.Random(rnd.random()), token), o, stop, think))
+            tasks.append(
+                officer(Client(http, base, stats, random.Random(rnd.random()), token), o, stop, think)
+            )
         for i in range(n_admin):
             a = plan["admins"][i % len(plan["admins"])]
-            tasks.append(admin(Client(http, base, stats, random.Random(rnd.random()), admin_tokens[i % 2]), a, stop,
-                               think, reports=not online))
+            tasks.append(
+                admin(
+                    Client(http, base, stats, random.Random(rnd.random()), admin_tokens[i % 2]),
+                    a,
+                    stop,
+                    think,
+                    reports=not online,
+                )
+            )
         for i in range(n_agency):
             g = plan["agencies"][i % len(plan["agencies"])]
-            tasks.append(agency(Client(http, feed_base, stats, random.Random(rnd.random()), g["token"]), g, plan["people"],
-                                plan["tag"], stop, think))
+            tasks.append(
+                agency(
+                    Client(http, feed_base, stats, random.Random(rnd.random()), g["token"]),
+                    g,
+                    plan["people"],
+                    plan["tag"],
+                    stop,
+                    think,
+                )
+            )
         for _ in range(n_public):
             tasks.append(public(Client(http, base, stats, random.Random(rnd.random()), None), stop, think))
         await asyncio.gather(*tasks)
@@ -452,9 +582,12 @@ def summarise(stats: Stats, duration: float) -> dict[str, Any]:
     for route, values in sorted(stats.latencies.items()):
         every += values
         routes[route] = {
-            "count": len(values), "errors": len(stats.errors.get(route, [])),
-            "p50_ms": round(percentile(values, 50) * 1000, 1), "p95_ms": round(percentile(values, 95) * 1000, 1),
-            "p99_ms": round(percentile(values, 99) * 1000, 1), "max_ms": round(max(values) * 1000, 1),
+            "count": len(values),
+            "errors": len(stats.errors.get(route, [])),
+            "p50_ms": round(percentile(values, 50) * 1000, 1),
+            "p95_ms": round(percentile(values, 95) * 1000, 1),
+            "p99_ms": round(percentile(values, 99) * 1000, 1),
+            "max_ms": round(max(values) * 1000, 1),
         }
     return {
         "routes": routes,
@@ -471,11 +604,17 @@ def print_table(result: dict[str, Any]) -> None:
     print("| route | requests | errors | p50 ms | p95 ms | p99 ms | max ms |")
     print("|---|---|---|---|---|---|---|")
     for route, r in result["routes"].items():
-        print(f"| {route} | {r['count']} | {r['errors']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['max_ms']} |")
-    print(f"| all | {result['requests']} | {result['errors']} | {result['p50_ms']} | | {result['p99_ms']} | |")
-    print(f"requests/s {result['requests_per_s']}; CPU s: load generator {result['cpu']['load_generator']}, "
-          f"gunicorn {result['cpu']['gunicorn']}, postgres backends {result['cpu']['postgres']}; "
-          f"load average {result['loadavg_before']} -> {result['loadavg_after']}")
+        print(
+            f"| {route} | {r['count']} | {r['errors']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['max_ms']} |"
+        )
+    print(
+        f"| all | {result['requests']} | {result['errors']} | {result['p50_ms']} | | {result['p99_ms']} | |"
+    )
+    print(
+        f"requests/s {result['requests_per_s']}; CPU s: load generator {result['cpu']['load_generator']}, "
+        f"gunicorn {result['cpu']['gunicorn']}, postgres backends {result['cpu']['postgres']}; "
+        f"load average {result['loadavg_before']} -> {result['loadavg_after']}"
+    )
     for route, examples in result["error_examples"].items():
         print(f"errors on {route}: {examples}")
 
@@ -487,49 +626,103 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--port", type=int, default=5306)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--worker-class", default="gevent", choices=["gevent", "gthread", "sync"],
-                        help="gunicorn worker class (gevent: greenlets; gthread: --threads per process; "
-                             "sync: one request at a time per process, no keep-alive)")
-    parser.add_argument("--pool-size", type=int, default=None,
-                        help="database connections each worker keeps open (AID_DB_POOL_SIZE; the service's default "
-                             "when not given)")
-    parser.add_argument("--switch-interval-ms", type=float, default=None,
-                        help="each worker's GIL switch interval (sys.setswitchinterval; Python's default is 5 ms)")
-    parser.add_argument("--socket-dir", default=None,
-                        help="serve over PostgreSQL's Unix socket in this directory (as a server on the same host is "
-                             "reached) instead of TCP; setup and the CPU count still use --server")
-    parser.add_argument("--feed-workers", type=int, default=0,
-                        help="serve the agencies' feed routes (/api/v1/feeds/) from a second gunicorn with this many "
-                             "gevent workers on --port + 1, as a proxy in front would route them; 0: one server")
-    parser.add_argument("--feed-nice", type=int, default=0,
-                        help="run the feed pool at this niceness (a lower CPU weight, as systemd's CPUWeight= would "
-                             "give it), so officers' requests go first when the CPUs are busy")
+    parser.add_argument(
+        "--worker-class",
+        default="gevent",
+        choices=["gevent", "gthread", "sync"],
+        help="gunicorn worker class (gevent: greenlets; gthread: --threads per process; "
+        "sync: one request at a time per process, no keep-alive)",
+    )
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        default=None,
+        help="database connections each worker keeps open (AID_DB_POOL_SIZE; the service's default "
+        "when not given)",
+    )
+    parser.add_argument(
+        "--switch-interval-ms",
+        type=float,
+        default=None,
+        help="each worker's GIL switch interval (sys.setswitchinterval; Python's default is 5 ms)",
+    )
+    parser.add_argument(
+        "--socket-dir",
+        default=None,
+        help="serve over PostgreSQL's Unix socket in this directory (as a server on the same host is "
+        "reached) instead of TCP; setup and the CPU count still use --server",
+    )
+    parser.add_argument(
+        "--feed-workers",
+        type=int,
+        default=0,
+        help="serve the agencies' feed routes (/api/v1/feeds/) from a second gunicorn with this many "
+        "gevent workers on --port + 1, as a proxy in front would route them; 0: one server",
+    )
+    parser.add_argument(
+        "--feed-nice",
+        type=int,
+        default=0,
+        help="run the feed pool at this niceness (a lower CPU weight, as systemd's CPUWeight= would "
+        "give it), so officers' requests go first when the CPUs are busy",
+    )
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--warmup", type=float, default=5)
-    parser.add_argument("--think-ms", type=float, default=100, help="mean think time between a client's calls")
+    parser.add_argument(
+        "--think-ms", type=float, default=100, help="mean think time between a client's calls"
+    )
     parser.add_argument("--seed", type=int, default=2020)
-    parser.add_argument("--mix", choices=["full", "online"], default="full",
-                        help="online: without the heavy calls (reports, feed batches, outcome pages); agency "
-                             "clients become public-calculator clients")
+    parser.add_argument(
+        "--mix",
+        choices=["full", "online"],
+        default="full",
+        help="online: without the heavy calls (reports, feed batches, outcome pages); agency "
+        "clients become public-calculator clients",
+    )
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     url = f"{args.server}/{args.database}"
     tag = datetime.now(UTC).strftime("%H%M%S")
     plan = setup(url, tag, officers=args.clients)
     served = f"{url}?host={args.socket_dir}" if args.socket_dir else url
-    server = start_server(served, args.port, args.workers, args.threads, args.worker_class, args.switch_interval_ms,
-                          args.pool_size)
+    server = start_server(
+        served,
+        args.port,
+        args.workers,
+        args.threads,
+        args.worker_class,
+        args.switch_interval_ms,
+        args.pool_size,
+    )
     feeds = None
     try:
         if args.feed_workers:
-            feeds = start_server(served, args.port + 1, args.feed_workers, args.threads, args.worker_class,
-                                 args.switch_interval_ms, args.pool_size, nice=args.feed_nice)
+            feeds = start_server(
+                served,
+                args.port + 1,
+                args.feed_workers,
+                args.threads,
+                args.worker_class,
+                args.switch_interval_ms,
+                args.pool_size,
+                nice=args.feed_nice,
+            )
         load_before = os.getloadavg()
         self_before = resource.getrusage(resource.RUSAGE_SELF)
-        stats = asyncio.run(run_load(plan, args.port, args.clients, args.warmup, args.duration,
-                                     args.think_ms / 1000, args.seed, online=args.mix == "online",
-                                     feed_port=args.port + 1 if feeds else None))
+        stats = asyncio.run(
+            run_load(
+                plan,
+                args.port,
+                args.clients,
+                args.warmup,
+                args.duration,
+                args.think_ms / 1000,
+                args.seed,
+                online=args.mix == "online",
+                feed_port=args.port + 1 if feeds else None,
+            )
+        )
         # CPU of the whole run (warm-up and logins included): the processes' totals at the end
         self_after = resource.getrusage(resource.RUSAGE_SELF)
         gunicorn_cpu = cpu_seconds(children(server.pid)) + (cpu_seconds(children(feeds.pid)) if feeds else 0)
@@ -542,12 +735,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 process.wait(timeout=60)
     result = summarise(stats, args.duration)
     result |= {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"), "args": vars(args),
-        "cpu": {"load_generator": round(self_after.ru_utime + self_after.ru_stime
-                                        - self_before.ru_utime - self_before.ru_stime, 1),
-                "gunicorn": round(gunicorn_cpu, 1), "postgres": round(pg_cpu, 1),
-                "window_s": args.warmup + args.duration},
-        "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in load_after],
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "args": vars(args),
+        "cpu": {
+            "load_generator": round(
+                self_after.ru_utime + self_after.ru_stime - self_before.ru_utime - self_before.ru_stime, 1
+            ),
+            "gunicorn": round(gunicorn_cpu, 1),
+            "postgres": round(pg_cpu, 1),
+            "window_s": args.warmup + args.duration,
+        },
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in load_after],
     }
     (OUT / f"load-{tag}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print_table(result)

@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database", required=True)
     parser.add_argument("--server", default=SERVER)
     parser.add_argument("--source", default="civil_affairs", choices=feeds.SOURCE_STATUSES)
-    parser.add_argument("--after", default="0", help="comma-separated seqs to start pages after (0: first page)")
+    parser.add_argument(
+        "--after", default="0", help="comma-separated seqs to start pages after (0: first page)"
+    )
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
@@ -42,12 +44,17 @@ def main(argv: list[str] | None = None) -> None:
         for _ in range(args.repeat):
             with Session(engine) as session:
                 began = time.perf_counter()
-                page = feeds.outcomes(session, actor=actor, source=args.source, cursor=cursor, limit=args.limit)
+                page = feeds.outcomes(
+                    session, actor=actor, source=args.source, cursor=cursor, limit=args.limit
+                )
                 times.append(time.perf_counter() - began)
         items = page["items"]
         span = f"{items[0]['seq']}..{items[-1]['seq']}" if items else "-"
-        print(f"{args.source} after {after}: {len(items)} items, seq {span}, wall ms "
-              f"{', '.join(f'{t * 1000:.0f}' for t in times)}", flush=True)
+        print(
+            f"{args.source} after {after}: {len(items)} items, seq {span}, wall ms "
+            f"{', '.join(f'{t * 1000:.0f}' for t in times)}",
+            flush=True,
+        )
     engine.dispose()
 
 

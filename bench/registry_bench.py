@@ -183,22 +183,47 @@ def load_roster(url: str, n: int, seed: int) -> Roster:
     stages = rnd.choices(list(STAGES), weights=list(STAGES.values()), k=n)
     schools = _schools(n, rnd)
     school_rows = [
-        (code, f"学校{code}", county, county[:4] + "00", json.dumps([stage]), "public",
-         stage == "preschool" and rnd.random() < 0.85, fee, stage in ("master", "doctor") and rnd.random() < 0.2,
-         now, now)
+        (
+            code,
+            f"学校{code}",
+            county,
+            county[:4] + "00",
+            json.dumps([stage]),
+            "public",
+            stage == "preschool" and rnd.random() < 0.85,
+            fee,
+            stage in ("master", "doctor") and rnd.random() < 0.2,
+            now,
+            now,
+        )
         for code, (county, stage, fee) in schools.items()
     ]
     student_rows = _student_rows(stages, schools, rnd, now)
     guardian_rows, guardians = _guardian_rows(stages, rnd)
     with psycopg.connect(libpq(url)) as conn, conn.cursor() as cur:
-        _copy(cur, "regions (code, name, level, parent_code)",
-              [(code, f"县{code}", "county", code[:4] + "00") for code in COUNTIES])
-        _copy(cur, "schools (code, name, region_code, city_code, stages, kind, inclusive_kindergarten, "
-                   "tuition_fee_fen, central_university, created_at, updated_at)", school_rows)
-        _copy(cur, "students (id, student_id, id_cipher, id_key_id, id_hmac, id_mask, name, school_code, class_name, stage, grade, "
-                   "boarding, rural_hukou, agri_major, arts_performance_major, retired_soldier, salaried, "
-                   "created_at, updated_at)", student_rows)
-        _copy(cur, "guardians (student_pk, id_cipher, id_key_id, id_hmac, id_mask, name, relation)", guardian_rows)
+        _copy(
+            cur,
+            "regions (code, name, level, parent_code)",
+            [(code, f"县{code}", "county", code[:4] + "00") for code in COUNTIES],
+        )
+        _copy(
+            cur,
+            "schools (code, name, region_code, city_code, stages, kind, inclusive_kindergarten, "
+            "tuition_fee_fen, central_university, created_at, updated_at)",
+            school_rows,
+        )
+        _copy(
+            cur,
+            "students (id, student_id, id_cipher, id_key_id, id_hmac, id_mask, name, school_code, class_name, stage, grade, "
+            "boarding, rural_hukou, agri_major, arts_performance_major, retired_soldier, salaried, "
+            "created_at, updated_at)",
+            student_rows,
+        )
+        _copy(
+            cur,
+            "guardians (student_pk, id_cipher, id_key_id, id_hmac, id_mask, name, relation)",
+            guardian_rows,
+        )
         cur.execute("SELECT setval(pg_get_serial_sequence('students', 'id'), %s)", (n,))
         conn.commit()
         conn.autocommit = True
@@ -228,8 +253,9 @@ def _sealed(vault: Any, kind: str, number: str) -> tuple[Any, ...]:
     return tuple(columns[name] for name in SEALED_COLUMNS)
 
 
-def _student_rows(stages: list[str], schools: dict[str, tuple[str, str, int | None]], rnd: random.Random,
-                  now: datetime) -> list[tuple[Any, ...]]:
+def _student_rows(
+    stages: list[str], schools: dict[str, tuple[str, str, int | None]], rnd: random.Random, now: datetime
+) -> list[tuple[Any, ...]]:
     vault = _vault()
 
     by_stage: dict[str, list[str]] = {}
@@ -238,23 +264,40 @@ def _student_rows(stages: list[str], schools: dict[str, tuple[str, str, int | No
     rows = []
     for i, stage in enumerate(stages):
         number = person_number(0, i)
-        rows.append((
-            i + 1, f"S{i:08d}", *_sealed(vault, "student", number), "学生",
-            by_stage[stage][i % len(by_stage[stage])], "一班", stage, rnd.randint(1, YEARS[stage]),
-            stage != "primary", rnd.random() < 0.35, stage == "vocational" and rnd.random() < 0.12,
-            stage == "vocational" and rnd.random() < 0.04, stage == "undergraduate" and rnd.random() < 0.01,
-            stage in ("master", "doctor") and rnd.random() < 0.08, now, now,
-        ))
+        rows.append(
+            (
+                i + 1,
+                f"S{i:08d}",
+                *_sealed(vault, "student", number),
+                "学生",
+                by_stage[stage][i % len(by_stage[stage])],
+                "一班",
+                stage,
+                rnd.randint(1, YEARS[stage]),
+                stage != "primary",
+                rnd.random() < 0.35,
+                stage == "vocational" and rnd.random() < 0.12,
+                stage == "vocational" and rnd.random() < 0.04,
+                stage == "undergraduate" and rnd.random() < 0.01,
+                stage in ("master", "doctor") and rnd.random() < 0.08,
+                now,
+                now,
+            )
+        )
     return rows
 
 
-def _guardian_rows(stages: list[str], rnd: random.Random) -> tuple[list[tuple[Any, ...]], list[tuple[int, int]]]:
+def _guardian_rows(
+    stages: list[str], rnd: random.Random
+) -> tuple[list[tuple[Any, ...]], list[tuple[int, int]]]:
     """About 1.9 guardians a student (half the graduate students list none)."""
     vault = _vault()
 
     rows, guardians = [], []
     for i, stage in enumerate(stages):
-        count = 0 if stage in ("master", "doctor") and rnd.random() < 0.5 else (2 if rnd.random() < 0.9 else 1)
+        count = (
+            0 if stage in ("master", "doctor") and rnd.random() < 0.5 else (2 if rnd.random() < 0.9 else 1)
+        )
         for relation in ("father", "mother")[:count]:
             number = person_number(1, len(guardians))
             rows.append((i + 1, *_sealed(vault, "guardian", number), "家长", relation))
@@ -368,7 +411,11 @@ def ingest(app: Any, batches: list[tuple[str, dict[str, Any]]], tokens: dict[str
         db.session.commit()
         service = settings()
         for source, body in batches:
-            start, cpu_start, server_start = time.perf_counter(), time.process_time(), backend_cpu(backend_pid)
+            start, cpu_start, server_start = (
+                time.perf_counter(),
+                time.process_time(),
+                backend_cpu(backend_pid),
+            )
             outcome = apply_batch(
                 db.session, actor=actors[source], settings=service, source=source, body=body
             )
@@ -403,7 +450,9 @@ def backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def partition(batches: list[tuple[str, dict[str, Any]]], workers: int) -> list[list[tuple[str, dict[str, Any]]]]:
+def partition(
+    batches: list[tuple[str, dict[str, Any]]], workers: int
+) -> list[list[tuple[str, dict[str, Any]]]]:
     """Whole sources to workers (a source's batches stay in order in one worker), balanced by record count."""
     by_source: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for source, body in batches:
@@ -414,8 +463,9 @@ def partition(batches: list[tuple[str, dict[str, Any]]], workers: int) -> list[l
     return [part for part in parts if part]
 
 
-def _worker(url: str, part: list[tuple[str, dict[str, Any]]], tokens: dict[str, Any], ready: Any, go: Any,
-            out: Any) -> None:
+def _worker(
+    url: str, part: list[tuple[str, dict[str, Any]]], tokens: dict[str, Any], ready: Any, go: Any, out: Any
+) -> None:
     """One agency client process: its own app and connection; starts when every worker is ready."""
     app = make_app(url)
     ready.put(1)
@@ -425,8 +475,9 @@ def _worker(url: str, part: list[tuple[str, dict[str, Any]]], tokens: dict[str, 
     out.put({**result, "started": started, "ended": time.time()})
 
 
-def ingest_concurrently(url: str, batches: list[tuple[str, dict[str, Any]]], tokens: dict[str, Any],
-                        workers: int) -> dict[str, Any]:
+def ingest_concurrently(
+    url: str, batches: list[tuple[str, dict[str, Any]]], tokens: dict[str, Any], workers: int
+) -> dict[str, Any]:
     """`workers` agency clients at once (processes), each applying its sources' batches in order."""
     import multiprocessing
 
@@ -445,12 +496,17 @@ def ingest_concurrently(url: str, batches: list[tuple[str, dict[str, Any]]], tok
         proc.join()
     wall = max(r["ended"] for r in results) - start
     records = sum(r["records"] for r in results)
-    return {"records": records, "seconds": wall, "records_per_s": records / wall, "workers": len(parts),
-            "batch_median_s": statistics.median(r["batch_median_s"] for r in results),
-            "batch_median_cpu_s": statistics.median(r["batch_median_cpu_s"] for r in results),
-            "batch_median_server_cpu_s": statistics.median(r["batch_median_server_cpu_s"] for r in results),
-            "matched_students": sum(r["matched_students"] for r in results),
-            "reevaluated": sum(r["reevaluated"] for r in results)}
+    return {
+        "records": records,
+        "seconds": wall,
+        "records_per_s": records / wall,
+        "workers": len(parts),
+        "batch_median_s": statistics.median(r["batch_median_s"] for r in results),
+        "batch_median_cpu_s": statistics.median(r["batch_median_cpu_s"] for r in results),
+        "batch_median_server_cpu_s": statistics.median(r["batch_median_server_cpu_s"] for r in results),
+        "matched_students": sum(r["matched_students"] for r in results),
+        "reevaluated": sum(r["reevaluated"] for r in results),
+    }
 
 
 def redetermine(app: Any, **kwargs: Any) -> dict[str, Any]:
@@ -551,9 +607,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--database", default="aidservice_bench")
     parser.add_argument("--skip", nargs="*", default=[], choices=["ingest", "redetermine"])
     parser.add_argument("--workers", type=int, default=1, help="concurrent agency clients during ingest")
-    parser.add_argument("--determined", action="store_true",
-                        help="before each ingest run, determine every student (redetermine cold, untimed): the "
-                             "ingest then meets a province that already has determinations")
+    parser.add_argument(
+        "--determined",
+        action="store_true",
+        help="before each ingest run, determine every student (redetermine cold, untimed): the "
+        "ingest then meets a province that already has determinations",
+    )
     parser.add_argument("--out", default="registry", help="results file name under bench/out/ (.json)")
     args = parser.parse_args(argv)
     report: dict[str, Any] = {"machine": machine(), "args": vars(args)}
@@ -572,6 +631,7 @@ def main(argv: list[str]) -> None:
     feed_tables = ("feed_batches", "agency_records", "determinations", "audit_events", "counters", "jobs")
     if "ingest" not in args.skip:
         print(f"ingest: {args.batches} x {args.batch_size} records, {args.runs} run(s)", flush=True)
+
         def measure() -> dict[str, Any]:
             if args.workers > 1:
                 return ingest_concurrently(url, batches, tokens, args.workers)
@@ -581,7 +641,9 @@ def main(argv: list[str]) -> None:
             reset(url, *feed_tables)
             if args.determined:
                 done = redetermine(app)
-                print(f"    determined first: {done['stored']} students in {done['seconds']:.1f} s", flush=True)
+                print(
+                    f"    determined first: {done['stored']} students in {done['seconds']:.1f} s", flush=True
+                )
 
         runs = timed_runs(args.runs, prepare, measure)
         report["ingest"] = {

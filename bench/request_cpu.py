@@ -36,13 +36,20 @@ def build_app(url: str) -> Any:
     from config import load_config
 
     # the demo province's development keys, which production refuses; otherwise production's settings
-    env = {**os.environ, "DATABASE_URL": url, "AID_ENV": "development", "AID_SECURE_COOKIES": "true",
-           "SECRET_KEY": secrets.token_hex(32), "AID_RULES_DIR": str(REPO / "rules")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "AID_ENV": "development",
+        "AID_SECURE_COOKIES": "true",
+        "SECRET_KEY": secrets.token_hex(32),
+        "AID_RULES_DIR": str(REPO / "rules"),
+    }
     return create_app(load_config(env))
 
 
 def calls(client: Any, plan: dict[str, Any], rnd: random.Random) -> dict[str, Callable[[], Any]]:
     """One callable per route of the load mix; each makes one request and checks its status."""
+
     def login(username: str) -> dict[str, str]:
         answer = client.post("/api/v1/auth/login", json={"username": username, "password": load.PASSWORD})
         if answer.status_code != 200:
@@ -65,22 +72,40 @@ def calls(client: Any, plan: dict[str, Any], rnd: random.Random) -> dict[str, Ca
         return answer.get_json()
 
     def create() -> None:
-        headers, desk = next((h, o) for h, o in desks if o["students_left"])  # officers of the largest schools
-        body = {"student_id": desk["students_left"].pop(), "school_year": "2020-2021",
-                "declared": load.declared(rnd), "commitment_signed": True}
+        headers, desk = next(
+            (h, o) for h, o in desks if o["students_left"]
+        )  # officers of the largest schools
+        body = {
+            "student_id": desk["students_left"].pop(),
+            "school_year": "2020-2021",
+            "declared": load.declared(rnd),
+            "commitment_signed": True,
+        }
         made = expect(client.post("/api/v1/applications", json=body, headers=headers), 201)
-        apps.append({"id": made["id"], "version": made["version"], "state": made["state"], "level": made["level"],
-                     "headers": headers})
+        apps.append(
+            {
+                "id": made["id"],
+                "version": made["version"],
+                "state": made["state"],
+                "level": made["level"],
+                "headers": headers,
+            }
+        )
 
     def act() -> None:
         for a in apps:
             if a["state"] in load.NEXT:
-                body: dict[str, Any] = {"action": load.next_action(a["state"], a["level"]), "version": a["version"],
-                                        "note": "家庭经济情况未达认定标准" if a["state"] == "reviewed" else "复核"}
+                body: dict[str, Any] = {
+                    "action": load.next_action(a["state"], a["level"]),
+                    "version": a["version"],
+                    "note": "家庭经济情况未达认定标准" if a["state"] == "reviewed" else "复核",
+                }
                 if body["action"] == "resolve":
                     body["outcome"] = "dismissed"
-                done = expect(client.post(f"/api/v1/applications/{a['id']}/actions", json=body, headers=a["headers"]),
-                              200)
+                done = expect(
+                    client.post(f"/api/v1/applications/{a['id']}/actions", json=body, headers=a["headers"]),
+                    200,
+                )
                 a.update(version=done["version"], state=done["state"], level=done["level"])
                 return
         create()
@@ -89,34 +114,58 @@ def calls(client: Any, plan: dict[str, Any], rnd: random.Random) -> dict[str, Ca
         return expect(client.get(f"/api/v1/applications/{a['id']}", headers=a["headers"]), 200)
 
     def batch() -> None:
-        records = [{"id_number": n, "name": "张某", "status": "subsistence_allowance", "valid_from": "2020-03-01",
-                    "valid_to": None, "attributes": {}} for n in rnd.sample(plan["people"], 100)]
+        records = [
+            {
+                "id_number": n,
+                "name": "张某",
+                "status": "subsistence_allowance",
+                "valid_from": "2020-03-01",
+                "valid_to": None,
+                "attributes": {},
+            }
+            for n in rnd.sample(plan["people"], 100)
+        ]
         body = {"batch_id": f"cpu-{secrets.token_hex(6)}", "records": records}
-        expect(client.post(f"/api/v1/feeds/{plan['agencies'][0]['source']}/batches", json=body, headers=agency), 200)
+        expect(
+            client.post(f"/api/v1/feeds/{plan['agencies'][0]['source']}/batches", json=body, headers=agency),
+            200,
+        )
 
     def archived() -> None:
         """An archived report of the county administrator's region (setup archived it): the file, not JSON."""
-        answer = client.get(f"/api/v1/reports/archive/{rnd.choice(plan['admins'][0]['reports'])}", headers=county)
+        answer = client.get(
+            f"/api/v1/reports/archive/{rnd.choice(plan['admins'][0]['reports'])}", headers=county
+        )
         if answer.status_code != 200:
             raise SystemExit(f"{answer.status_code}: {answer.get_data(as_text=True)[:300]}")
 
     return {
         "POST /evaluate": lambda: expect(client.post("/api/v1/evaluate", json=load.evaluate_body(rnd)), 200),
         "GET /students/{id}": lambda: expect(
-            client.get(f"/api/v1/students/{rnd.choice(officer['students'])}", headers=office), 200),
+            client.get(f"/api/v1/students/{rnd.choice(officer['students'])}", headers=office), 200
+        ),
         "POST /applications": create,
         "GET /applications/{id}": lambda: read(rnd.choice(apps)),
         "POST /applications/{id}/actions": act,
         "GET /applications": lambda: expect(
-            client.get(f"/api/v1/applications?school={officer['school']}", headers=office), 200),
-        "GET /applications (county)": lambda: expect(client.get("/api/v1/applications?limit=50", headers=county), 200),
+            client.get(f"/api/v1/applications?school={officer['school']}", headers=office), 200
+        ),
+        "GET /applications (county)": lambda: expect(
+            client.get("/api/v1/applications?limit=50", headers=county), 200
+        ),
         "GET /feeds/{source}/outcomes": lambda: expect(
-            client.get(f"/api/v1/feeds/{plan['agencies'][0]['source']}/outcomes?limit=100", headers=agency), 200),
+            client.get(f"/api/v1/feeds/{plan['agencies'][0]['source']}/outcomes?limit=100", headers=agency),
+            200,
+        ),
         "POST /feeds/{source}/batches (100)": batch,
         "GET /reports/archive/{id}": archived,
-        "GET /reports/programs": lambda: expect(client.get(
-            f"/api/v1/reports/programs?period=2020-2021-autumn&region={plan['admins'][0]['region']}&format=json",
-            headers=county), 200),
+        "GET /reports/programs": lambda: expect(
+            client.get(
+                f"/api/v1/reports/programs?period=2020-2021-autumn&region={plan['admins'][0]['region']}&format=json",
+                headers=county,
+            ),
+            200,
+        ),
     }
 
 
@@ -129,7 +178,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database", required=True, help="PostgreSQL database holding a demo province")
     parser.add_argument("--server", default=load.SERVER)
     parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--officers", type=int, default=10, help="officers (of the largest schools) who apply")
+    parser.add_argument(
+        "--officers", type=int, default=10, help="officers (of the largest schools) who apply"
+    )
     parser.add_argument("--only", action="append", default=[], help="measure only these routes (repeatable)")
     parser.add_argument("--profile", help="print a pyinstrument profile of this route")
     args = parser.parse_args(argv)
@@ -154,7 +205,9 @@ def main(argv: list[str] | None = None) -> None:
                 profiler = Profiler(interval=0.0005)
                 profiler.start()
             cpu, wall = [], []
-            count = min(args.calls, len(students_left(plan)) - 5) if name == "POST /applications" else args.calls
+            count = (
+                min(args.calls, len(students_left(plan)) - 5) if name == "POST /applications" else args.calls
+            )
             for _ in range(count):
                 c0, w0 = time.process_time(), time.perf_counter()
                 call()
@@ -162,8 +215,11 @@ def main(argv: list[str] | None = None) -> None:
                 wall.append(time.perf_counter() - w0)
             if profiler is not None:
                 profiler.stop()
-            print(f"| {name} | {count} | {statistics.median(cpu) * 1000:.2f} | {statistics.mean(cpu) * 1000:.2f} "
-                  f"| {statistics.median(wall) * 1000:.2f} |", flush=True)
+            print(
+                f"| {name} | {count} | {statistics.median(cpu) * 1000:.2f} | {statistics.mean(cpu) * 1000:.2f} "
+                f"| {statistics.median(wall) * 1000:.2f} |",
+                flush=True,
+            )
             if profiler is not None:
                 print(profiler.output_text(unicode=False, color=False, show_all=False))
 

@@ -57,8 +57,13 @@ def clock_fixture(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Clock:
 def service_settings(app: Flask, today: date = SUBMITTED, **changes: Any) -> Settings:
     config = app.config
     values: dict[str, Any] = {
-        "rules": app.extensions["aid_rules"], "school_year": YEAR, "id_hmac_key": HMAC_KEY, "ids": VAULT, "today": today,
-        "notice_working_days": config["AID_NOTICE_WORKING_DAYS"], "holidays": tuple(config["AID_HOLIDAYS"]),
+        "rules": app.extensions["aid_rules"],
+        "school_year": YEAR,
+        "id_hmac_key": HMAC_KEY,
+        "ids": VAULT,
+        "today": today,
+        "notice_working_days": config["AID_NOTICE_WORKING_DAYS"],
+        "holidays": tuple(config["AID_HOLIDAYS"]),
     }
     return Settings(**{**values, **changes})
 
@@ -80,14 +85,31 @@ class World:
     def actor(self, who: str) -> Actor:
         return resolve_token(db.session, self.tokens[who])
 
-    def student(self, student_id: str, *, school: School | None = None, seed: int | None = None,
-                stage: str = "junior", grade: int = 2, name: str = "李四", class_name: str = "初二(1)班",
-                guardians: Sequence[int] = (), **flags: bool) -> Student:
+    def student(
+        self,
+        student_id: str,
+        *,
+        school: School | None = None,
+        seed: int | None = None,
+        stage: str = "junior",
+        grade: int = 2,
+        name: str = "李四",
+        class_name: str = "初二(1)班",
+        guardians: Sequence[int] = (),
+        **flags: bool,
+    ) -> Student:
         seed = seed if seed is not None else 100 + len(self.seeds)
         self.seeds[student_id] = seed
         made = make_student(
-            db.session, student_id, school or self.s1, seed=seed, stage=stage, grade=grade, name=name,
-            guardians=[(g, f"家长{g}", "father" if i == 0 else "mother") for i, g in enumerate(guardians)], **flags,
+            db.session,
+            student_id,
+            school or self.s1,
+            seed=seed,
+            stage=stage,
+            grade=grade,
+            name=name,
+            guardians=[(g, f"家长{g}", "father" if i == 0 else "mother") for i, g in enumerate(guardians)],
+            **flags,
         )
         made.class_name = class_name
         db.session.commit()
@@ -96,8 +118,13 @@ class World:
     def agency(self, source: str, batch_id: str, records: list[dict[str, Any]]) -> None:
         """An agency batch through the feed service, as that agency's client."""
         actor = resolve_token(db.session, make_client(db.session, source, name=f"{source} {batch_id}"))
-        apply_batch(db.session, actor=actor, settings=service_settings(self.app), source=source,
-                    body={"batch_id": batch_id, "records": records})
+        apply_batch(
+            db.session,
+            actor=actor,
+            settings=service_settings(self.app),
+            source=source,
+            body={"batch_id": batch_id, "records": records},
+        )
         db.session.commit()
 
 
@@ -122,8 +149,14 @@ def world_fixture(app: Flask) -> World:
 
 def declared(**changes: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "household_size": 4, "per_capita_income": LOW_INCOME, "major_illness": False, "disaster": False,
-        "unemployed_parent": False, "single_parent": False, "covid_impact": False, "covid_infected_family": False,
+        "household_size": 4,
+        "per_capita_income": LOW_INCOME,
+        "major_illness": False,
+        "disaster": False,
+        "unemployed_parent": False,
+        "single_parent": False,
+        "covid_impact": False,
+        "covid_infected_family": False,
         "academic_rank_pct": "40.00",
     }
     base.update(changes)
@@ -131,8 +164,12 @@ def declared(**changes: Any) -> dict[str, Any]:
 
 
 def body(student_id: str, **changes: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {"student_id": student_id, "school_year": YEAR, "declared": declared(),
-                               "commitment_signed": True}
+    payload: dict[str, Any] = {
+        "student_id": student_id,
+        "school_year": YEAR,
+        "declared": declared(),
+        "commitment_signed": True,
+    }
     payload.update(changes)
     return payload
 
@@ -144,10 +181,18 @@ def submit(client: FlaskClient, world: World, student_id: str, who: str = "offic
     return client.post("/api/v1/applications", json=body(student_id, **changes), headers=world.headers(who))
 
 
-def act(client: FlaskClient, world: World, application: dict[str, Any], action: str, who: str = "officer",
-        **fields: Any) -> Any:
+def act(
+    client: FlaskClient,
+    world: World,
+    application: dict[str, Any],
+    action: str,
+    who: str = "officer",
+    **fields: Any,
+) -> Any:
     payload = {"action": action, "version": application["version"], **fields}
-    return client.post(f"/api/v1/applications/{application['id']}/actions", json=payload, headers=world.headers(who))
+    return client.post(
+        f"/api/v1/applications/{application['id']}/actions", json=payload, headers=world.headers(who)
+    )
 
 
 def ok(response: Any, status: int = 200) -> dict[str, Any]:
@@ -158,26 +203,47 @@ def ok(response: Any, status: int = 200) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------- the services
 
 
-def approve_through_services(app: Flask, world: World, student: Student, *, declared_facts: dict[str, Any] | None = None,
-                             review_level: str | None = None, submitted: date = SUBMITTED,
-                             who: str = "officer") -> Application:
+def approve_through_services(
+    app: Flask,
+    world: World,
+    student: Student,
+    *,
+    declared_facts: dict[str, Any] | None = None,
+    review_level: str | None = None,
+    submitted: date = SUBMITTED,
+    who: str = "officer",
+) -> Application:
     """Submit, review, publish and (after the notice) approve one application as the school's officer."""
     actor = world.actor(who)
     settings = service_settings(app, submitted)
     application = svc.create_application(
-        db.session, actor=actor, settings=settings,
-        payload=body(student.student_id, declared=declared_facts if declared_facts is not None else declared()),
+        db.session,
+        actor=actor,
+        settings=settings,
+        payload=body(
+            student.student_id, declared=declared_facts if declared_facts is not None else declared()
+        ),
     )
     steps: list[tuple[str, dict[str, Any]]] = [
         ("review", {"level": review_level, "note": "班级评议小组调整" if review_level else ""}),
         ("publish_notice", {}),
     ]
     for action, extra in steps:
-        application = svc.act(db.session, actor=actor, settings=settings, application_id=application.id,
-                              request=ActionRequest(action=action, version=application.version, **extra))
+        application = svc.act(
+            db.session,
+            actor=actor,
+            settings=settings,
+            application_id=application.id,
+            request=ActionRequest(action=action, version=application.version, **extra),
+        )
     later = service_settings(app, svc.notice_period_end(settings, submitted) + timedelta(days=1))
-    application = svc.act(db.session, actor=actor, settings=later, application_id=application.id,
-                          request=ActionRequest(action="approve", version=application.version))
+    application = svc.act(
+        db.session,
+        actor=actor,
+        settings=later,
+        application_id=application.id,
+        request=ActionRequest(action="approve", version=application.version),
+    )
     db.session.commit()
     return application
 
@@ -202,5 +268,6 @@ def events(action: str, subject: str | None = None) -> list[AuditEvent]:
 
 def subsistence(world: World, guardian_seed: int, batch_id: str, valid_to: str | None = None) -> None:
     """A 低保 record for a guardian (household status reaches the student)."""
-    world.agency("civil_affairs", batch_id, [record(person(guardian_seed), "subsistence_allowance",
-                                                    valid_to=valid_to)])
+    world.agency(
+        "civil_affairs", batch_id, [record(person(guardian_seed), "subsistence_allowance", valid_to=valid_to)]
+    )

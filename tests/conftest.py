@@ -92,9 +92,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if totals is None:
         return
     verdict = "the run fails" if totals.findings else "none held personal data"
-    terminalreporter.write_line(f"log scan: {totals.records} records from {totals.workers} workers, "
-                                f"{len(totals.findings)} holding personal data: {verdict}",
-                                red=bool(totals.findings), green=not totals.findings)
+    terminalreporter.write_line(
+        f"log scan: {totals.records} records from {totals.workers} workers, "
+        f"{len(totals.findings)} holding personal data: {verdict}",
+        red=bool(totals.findings),
+        green=not totals.findings,
+    )
     for finding in totals.findings[:50]:
         terminalreporter.write_line(f"  personal data in a log record: {finding}", red=True)
 
@@ -164,7 +167,9 @@ def redis_prefix() -> Iterator[str]:
     try:
         yield prefix
     finally:
-        keys = list(client.scan_iter(match=f"*{prefix}*"))  # Flask-Limiter puts its own word before the prefix
+        keys = list(
+            client.scan_iter(match=f"*{prefix}*")
+        )  # Flask-Limiter puts its own word before the prefix
         if keys:
             client.delete(*keys)
         client.close()

@@ -71,9 +71,15 @@ def make_school(
     """A school in `region` (a county is added when missing)."""
     ensure_region(session, region)
     school = School(
-        code=code, name=name or f"学校{code}", region_code=region, city_code=city_code_of(region),
-        stages=list(stages), kind=kind, inclusive_kindergarten=inclusive_kindergarten,
-        tuition_fee_fen=tuition_fee_fen, central_university=central_university,
+        code=code,
+        name=name or f"学校{code}",
+        region_code=region,
+        city_code=city_code_of(region),
+        stages=list(stages),
+        kind=kind,
+        inclusive_kindergarten=inclusive_kindergarten,
+        tuition_fee_fen=tuition_fee_fen,
+        central_university=central_university,
     )
     session.add(school)
     session.flush()
@@ -95,8 +101,14 @@ def make_student(
     """A student of `school` with ID number `id_number(seed)` and guardians given as (seed, name, relation)."""
     number = id_number(seed)
     student = Student(
-        student_id=student_id, **VAULT.seal("student", number), name=name,
-        school_code=school.code, class_name="一班", stage=stage or school.stages[0], grade=grade, **flags,
+        student_id=student_id,
+        **VAULT.seal("student", number),
+        name=name,
+        school_code=school.code,
+        class_name="一班",
+        stage=stage or school.stages[0],
+        grade=grade,
+        **flags,
     )
     for g_seed, g_name, relation in guardians:
         g_number = id_number(g_seed, born=date(1980, 1, 1))
@@ -124,7 +136,11 @@ def make_user(
     """A user of `role` with its scope and a session token valid for `lifetime` (negative: already expired)."""
     user = User(
         username=username or f"{role}-{school_code or region_code or 'all'}",
-        password_hash=_password_hash(), role=role, school_code=school_code, region_code=region_code, active=active,
+        password_hash=_password_hash(),
+        role=role,
+        school_code=school_code,
+        region_code=region_code,
+        active=active,
     )
     session.add(user)
     session.flush()
@@ -142,10 +158,16 @@ def make_client(
 ) -> str:
     """An agency client for `source`; returns its bearer token."""
     token = new_token(CLIENT_TOKEN_PREFIX)
-    session.add(ApiClient(
-        name=name or f"{source} client", source=source, token_hash=token_digest(token), token_prefix=token[:12],
-        expires_at=expires_at, revoked_at=datetime.now(UTC) if revoked else None,
-    ))
+    session.add(
+        ApiClient(
+            name=name or f"{source} client",
+            source=source,
+            token_hash=token_digest(token),
+            token_prefix=token[:12],
+            expires_at=expires_at,
+            revoked_at=datetime.now(UTC) if revoked else None,
+        )
+    )
     session.flush()
     return token
 

@@ -30,7 +30,13 @@ AS_OF = date(2020, 9, 1)
 
 def settings_for(app: Flask, today: date = TODAY) -> Settings:
     """The services' settings for the test app, with today pinned."""
-    return Settings(rules=app.extensions["aid_rules"], school_year="2020-2021", id_hmac_key=HMAC_KEY, ids=VAULT, today=today)
+    return Settings(
+        rules=app.extensions["aid_rules"],
+        school_year="2020-2021",
+        id_hmac_key=HMAC_KEY,
+        ids=VAULT,
+        today=today,
+    )
 
 
 def client_actor(source: str) -> tuple[Actor, str]:
@@ -44,10 +50,17 @@ def person(seed: int) -> str:
     return id_number(seed, born=date(1980, 1, 1))
 
 
-def record(number: str, status: str, valid_from: str = "2020-01-01", valid_to: str | None = None,
-           **attributes: Any) -> dict[str, Any]:
-    return {"id_number": number, "name": "某人", "status": status, "valid_from": valid_from, "valid_to": valid_to,
-            "attributes": attributes}
+def record(
+    number: str, status: str, valid_from: str = "2020-01-01", valid_to: str | None = None, **attributes: Any
+) -> dict[str, Any]:
+    return {
+        "id_number": number,
+        "name": "某人",
+        "status": status,
+        "valid_from": valid_from,
+        "valid_to": valid_to,
+        "attributes": attributes,
+    }
 
 
 def school(code: str = "3201020001", stages: Sequence[str] = ("primary", "junior"), **kwargs: Any) -> School:
@@ -57,14 +70,25 @@ def school(code: str = "3201020001", stages: Sequence[str] = ("primary", "junior
 def student(student_id: str, at: School, seed: int, guardians: Sequence[int] = (), **kwargs: Any) -> Student:
     """A student with ID number `id_number(seed)` and guardians `person(g)` for each seed g."""
     return make_student(
-        db.session, student_id, at, seed=seed,
-        guardians=[(g, f"家长{g}", "father" if i == 0 else "mother") for i, g in enumerate(guardians)], **kwargs,
+        db.session,
+        student_id,
+        at,
+        seed=seed,
+        guardians=[(g, f"家长{g}", "father" if i == 0 else "mother") for i, g in enumerate(guardians)],
+        **kwargs,
     )
 
 
-def apply(app: Flask, actor: Actor, source: str, batch_id: str, records: list[dict[str, Any]]) -> BatchOutcome:
-    return apply_batch(db.session, actor=actor, settings=settings_for(app), source=source,
-                       body={"batch_id": batch_id, "records": records})
+def apply(
+    app: Flask, actor: Actor, source: str, batch_id: str, records: list[dict[str, Any]]
+) -> BatchOutcome:
+    return apply_batch(
+        db.session,
+        actor=actor,
+        settings=settings_for(app),
+        source=source,
+        body={"batch_id": batch_id, "records": records},
+    )
 
 
 def count(model: Any, *where: Any) -> int:
@@ -78,14 +102,18 @@ def row_counts() -> dict[str, int]:
 
 def current(student_pk: int) -> Determination:
     return db.session.execute(
-        sa.select(Determination).where(Determination.student_pk == student_pk, Determination.current.is_(True))
+        sa.select(Determination).where(
+            Determination.student_pk == student_pk, Determination.current.is_(True)
+        )
     ).scalar_one()
 
 
 def history(student_pk: int) -> list[Determination]:
-    return list(db.session.execute(
-        sa.select(Determination).where(Determination.student_pk == student_pk).order_by(Determination.seq)
-    ).scalars())
+    return list(
+        db.session.execute(
+            sa.select(Determination).where(Determination.student_pk == student_pk).order_by(Determination.seq)
+        ).scalars()
+    )
 
 
 # ------------------------------------------------------------------ committed data (other processes, threads)
@@ -116,7 +144,9 @@ def scratch_database(db_url: str, tmp_path: Any, *, migrated: bool = True) -> It
 
 
 def _migrate(url: str) -> None:
-    application = create_app(TestingConfig.from_env({"DATABASE_URL": url, "AID_RULES_DIR": str(REPO_ROOT / "rules")}))
+    application = create_app(
+        TestingConfig.from_env({"DATABASE_URL": url, "AID_RULES_DIR": str(REPO_ROOT / "rules")})
+    )
     with application.app_context():
         upgrade()
         db.engine.dispose()
@@ -124,4 +154,6 @@ def _migrate(url: str) -> None:
 
 def committed_app(url: str) -> Flask:
     """An app on `url` whose session really commits."""
-    return create_app(TestingConfig.from_env({"DATABASE_URL": url, "AID_RULES_DIR": str(REPO_ROOT / "rules")}))
+    return create_app(
+        TestingConfig.from_env({"DATABASE_URL": url, "AID_RULES_DIR": str(REPO_ROOT / "rules")})
+    )

@@ -20,7 +20,10 @@ from stdnum.cn import ric
 
 from aidservice.services.facts_assembly import SOURCE_STATUSES
 
-STANDARD = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "", None, None))) | {"message", "asctime"}
+STANDARD = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "", None, None))) | {
+    "message",
+    "asctime",
+}
 ID_LIKE = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 STATUSES = tuple(sorted({status for statuses in SOURCE_STATUSES.values() for status in statuses}))
@@ -70,8 +73,11 @@ class LogScan(logging.Handler):
 
     def summary(self) -> dict[str, Any]:
         """What an xdist worker hands the controller (plain data: it crosses a process boundary)."""
-        return {"records": self.records, "access_lines": self.access_lines,
-                "findings": [f"{f.test} [{f.logger}]: {f.what}" for f in self.findings]}
+        return {
+            "records": self.records,
+            "access_lines": self.access_lines,
+            "findings": [f"{f.test} [{f.logger}]: {f.what}" for f in self.findings],
+        }
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records += 1

@@ -62,8 +62,15 @@ LOW_INCOME = "5000.00"
 
 
 def settings_for(app: Flask, today: date = SUBMITTED) -> Settings:
-    return Settings(rules=app.extensions["aid_rules"], school_year=YEAR, id_hmac_key=HMAC_KEY, ids=VAULT, today=today,
-                    notice_working_days=5, holidays=())
+    return Settings(
+        rules=app.extensions["aid_rules"],
+        school_year=YEAR,
+        id_hmac_key=HMAC_KEY,
+        ids=VAULT,
+        today=today,
+        notice_working_days=5,
+        holidays=(),
+    )
 
 
 def person(seed: int) -> str:
@@ -71,14 +78,27 @@ def person(seed: int) -> str:
 
 
 def rec(number: str, status: str, valid_to: str | None = None, **attributes: Any) -> dict[str, Any]:
-    return {"id_number": number, "name": "某人", "status": status, "valid_from": "2020-01-01", "valid_to": valid_to,
-            "attributes": attributes}
+    return {
+        "id_number": number,
+        "name": "某人",
+        "status": status,
+        "valid_from": "2020-01-01",
+        "valid_to": valid_to,
+        "attributes": attributes,
+    }
 
 
 def declared(**changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"household_size": 4, "per_capita_income": LOW_INCOME, "major_illness": False,
-                            "disaster": False, "unemployed_parent": False, "single_parent": False,
-                            "covid_impact": False, "covid_infected_family": False}
+    base: dict[str, Any] = {
+        "household_size": 4,
+        "per_capita_income": LOW_INCOME,
+        "major_illness": False,
+        "disaster": False,
+        "unemployed_parent": False,
+        "single_parent": False,
+        "covid_impact": False,
+        "covid_infected_family": False,
+    }
     base.update(changes)
     return base
 
@@ -102,24 +122,40 @@ class Province:
     def agency(self, source: str, records: list[dict[str, Any]]) -> None:
         self.batches += 1
         actor = resolve_token(db.session, self.tokens[f"client_{source}"])
-        apply_batch(db.session, actor=actor, settings=settings_for(self.app), source=source,
-                    body={"batch_id": f"R-{self.batches}", "records": records})
+        apply_batch(
+            db.session,
+            actor=actor,
+            settings=settings_for(self.app),
+            source=source,
+            body={"batch_id": f"R-{self.batches}", "records": records},
+        )
         db.session.commit()
 
     def submit(self, key: str, school: str, **declared_changes: Any) -> Any:
         application = svc.create_application(
-            db.session, actor=self.officer(school), settings=settings_for(self.app),
-            payload={"student_id": self.students[key].student_id, "school_year": YEAR,
-                     "declared": declared(**declared_changes), "commitment_signed": True})
+            db.session,
+            actor=self.officer(school),
+            settings=settings_for(self.app),
+            payload={
+                "student_id": self.students[key].student_id,
+                "school_year": YEAR,
+                "declared": declared(**declared_changes),
+                "commitment_signed": True,
+            },
+        )
         db.session.commit()
         self.applications[key] = application.id
         return application
 
     def step(self, key: str, school: str, action: str, today: date = SUBMITTED, note: str = "") -> Any:
         application = svc.load(db.session, self.applications[key])
-        application = svc.act(db.session, actor=self.officer(school), settings=settings_for(self.app, today),
-                              application_id=application.id,
-                              request=ActionRequest(action=action, version=application.version, note=note))
+        application = svc.act(
+            db.session,
+            actor=self.officer(school),
+            settings=settings_for(self.app, today),
+            application_id=application.id,
+            request=ActionRequest(action=action, version=application.version, note=note),
+        )
         db.session.commit()
         return application
 
@@ -133,9 +169,18 @@ def build_province(app: Flask) -> Province:
     """The province of the module docstring, through the services (feeds, applications, quotas)."""
     session = db.session
     s1 = make_school(session, "S1", "320102", stages=("primary", "junior"), name="南京一中")
-    k1 = make_school(session, "K1", "320102", stages=("preschool",), name="南京一幼", inclusive_kindergarten=False,
-                     tuition_fee_fen=300000)
-    s2 = make_school(session, "S2", "320104", stages=("senior_high",), name="南京二高", tuition_fee_fen=160000)
+    k1 = make_school(
+        session,
+        "K1",
+        "320102",
+        stages=("preschool",),
+        name="南京一幼",
+        inclusive_kindergarten=False,
+        tuition_fee_fen=300000,
+    )
+    s2 = make_school(
+        session, "S2", "320104", stages=("senior_high",), name="南京二高", tuition_fee_fen=160000
+    )
     s3 = make_school(session, "S3", "320213", stages=("primary", "junior"), name="无锡三中")
     tokens = {
         "officer_S1": make_user(session, "school_officer", username="officer-s1", school_code="S1")[1],
@@ -153,31 +198,66 @@ def build_province(app: Flask) -> Province:
     session.commit()
     province = Province(app, tokens)
     people = {
-        "AIDED": (s1, "junior", 101, [6001]), "NOAPP": (s1, "primary", 102, []), "REVIEW": (s1, "junior", 103, [6003]),
-        "REJECT": (s3, "junior", 104, []), "QUOTA": (s1, "junior", 105, []), "CONFLICT": (s3, "primary", 106, [6006]),
-        "NOAWARD": (k1, "preschool", 107, []), "SENIOR": (s2, "senior_high", 108, [6008]),
-        "PLAIN": (s3, "junior", 109, []), "EXPIRED": (s1, "junior", 110, [6010]),
+        "AIDED": (s1, "junior", 101, [6001]),
+        "NOAPP": (s1, "primary", 102, []),
+        "REVIEW": (s1, "junior", 103, [6003]),
+        "REJECT": (s3, "junior", 104, []),
+        "QUOTA": (s1, "junior", 105, []),
+        "CONFLICT": (s3, "primary", 106, [6006]),
+        "NOAWARD": (k1, "preschool", 107, []),
+        "SENIOR": (s2, "senior_high", 108, [6008]),
+        "PLAIN": (s3, "junior", 109, []),
+        "EXPIRED": (s1, "junior", 110, [6010]),
     }
     for key, (school, stage, seed, guardians) in people.items():
         province.students[key] = make_student(
-            session, f"ST-{key}", school, seed=seed, stage=stage, grade=1 if stage != "junior" else 2,
-            name=f"学生{key}", guardians=[(g, f"家长{g}", "father") for g in guardians])
+            session,
+            f"ST-{key}",
+            school,
+            seed=seed,
+            stage=stage,
+            grade=1 if stage != "junior" else 2,
+            name=f"学生{key}",
+            guardians=[(g, f"家长{g}", "father") for g in guardians],
+        )
     session.commit()
     system = Actor.system("test")
-    put_quota(session, actor=system, settings=settings_for(app), school_code="S1",
-              program="compulsory_living_subsidy", school_year=YEAR, places=0)
+    put_quota(
+        session,
+        actor=system,
+        settings=settings_for(app),
+        school_code="S1",
+        program="compulsory_living_subsidy",
+        school_year=YEAR,
+        places=0,
+    )
     session.commit()
-    province.agency("poverty_alleviation", [rec(person(6001), "registered_poor"),
-                                            rec(id_number(108), "registered_poor"),
-                                            rec(id_number(900, county="320102", born=date(1975, 5, 5)), "registered_poor")])
-    province.agency("civil_affairs", [rec(person(6003), "subsistence_allowance"),
-                                      rec(person(6006), "subsistence_allowance"),
-                                      rec(person(6008), "subsistence_allowance"),
-                                      rec(person(6010), "subsistence_allowance", valid_to="2020-06-01"),
-                                      rec(id_number(102), "orphan"), rec(id_number(107), "orphan")])
-    province.agency("disabled_persons_federation", [
-        rec(id_number(104), "disabled", disability_grade=1),
-        rec(id_number(901, county="320213", born=date(1970, 7, 7)), "disabled", disability_grade=2)])
+    province.agency(
+        "poverty_alleviation",
+        [
+            rec(person(6001), "registered_poor"),
+            rec(id_number(108), "registered_poor"),
+            rec(id_number(900, county="320102", born=date(1975, 5, 5)), "registered_poor"),
+        ],
+    )
+    province.agency(
+        "civil_affairs",
+        [
+            rec(person(6003), "subsistence_allowance"),
+            rec(person(6006), "subsistence_allowance"),
+            rec(person(6008), "subsistence_allowance"),
+            rec(person(6010), "subsistence_allowance", valid_to="2020-06-01"),
+            rec(id_number(102), "orphan"),
+            rec(id_number(107), "orphan"),
+        ],
+    )
+    province.agency(
+        "disabled_persons_federation",
+        [
+            rec(id_number(104), "disabled", disability_grade=1),
+            rec(id_number(901, county="320213", born=date(1970, 7, 7)), "disabled", disability_grade=2),
+        ],
+    )
     # applications: AIDED approved (special, funded beyond the quota of 0), QUOTA approved before its
     # martyr record arrives (difficult by income: not funded), the others as the table says
     province.submit("AIDED", "S1")
@@ -195,8 +275,13 @@ def build_province(app: Flask) -> Province:
     province.approve("SENIOR", "S2")
     province.submit("PLAIN", "S3")
     province.approve("PLAIN", "S3")
-    redetermine_students(session, actor=system, settings=settings_for(app),
-                         student_pks=[s.id for s in province.students.values()], cause="test")
+    redetermine_students(
+        session,
+        actor=system,
+        settings=settings_for(app),
+        student_pks=[s.id for s in province.students.values()],
+        cause="test",
+    )
     session.commit()
     return province
 

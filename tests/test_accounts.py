@@ -141,7 +141,12 @@ def test_login_returns_a_token_that_authenticates_later_requests(client: FlaskCl
     response = client.post("/api/v1/auth/login", json={"username": "olga", "password": TEST_PASSWORD})
     assert response.status_code == 200, response.json
     body = response.json
-    assert body["user"] == {"username": "olga", "role": "school_officer", "school_code": "S1", "region_code": None}
+    assert body["user"] == {
+        "username": "olga",
+        "role": "school_officer",
+        "school_code": "S1",
+        "region_code": None,
+    }
     assert body["token"].startswith("aidu_")
     expires = datetime.fromisoformat(body["expires_at"])
     assert timedelta(hours=7) < expires - datetime.now(UTC) <= timedelta(hours=8)
@@ -150,7 +155,9 @@ def test_login_returns_a_token_that_authenticates_later_requests(client: FlaskCl
 
 def test_login_is_audited_and_stores_only_a_hash_of_the_token(client: FlaskClient, db_url: str) -> None:
     make_user(db.session, "auditor", username="audrey")
-    token = client.post("/api/v1/auth/login", json={"username": "audrey", "password": TEST_PASSWORD}).json["token"]
+    token = client.post("/api/v1/auth/login", json={"username": "audrey", "password": TEST_PASSWORD}).json[
+        "token"
+    ]
     [event] = events("auth.login")
     assert event.actor == "user:audrey" and event.subject == "user:audrey"
     assert token not in str(event.summary)
@@ -178,7 +185,9 @@ def test_login_refuses_bad_credentials_with_one_message(
 def test_repeated_failed_api_logins_are_throttled_with_429(client: FlaskClient, db_url: str) -> None:
     make_user(db.session, "auditor", username="olga")
     statuses = [
-        client.post("/api/v1/auth/login", json={"username": "olga", "password": "wrong password!"}).status_code
+        client.post(
+            "/api/v1/auth/login", json={"username": "olga", "password": "wrong password!"}
+        ).status_code
         for _ in range(6)
     ]
     assert statuses == [401] * 5 + [429]
@@ -229,8 +238,12 @@ def test_logout_revokes_the_token(client: FlaskClient, db_url: str) -> None:
 
 def test_logout_leaves_other_sessions_of_the_user_open(client: FlaskClient, db_url: str) -> None:
     make_user(db.session, "auditor", username="olga")
-    first = client.post("/api/v1/auth/login", json={"username": "olga", "password": TEST_PASSWORD}).json["token"]
-    second = client.post("/api/v1/auth/login", json={"username": "olga", "password": TEST_PASSWORD}).json["token"]
+    first = client.post("/api/v1/auth/login", json={"username": "olga", "password": TEST_PASSWORD}).json[
+        "token"
+    ]
+    second = client.post("/api/v1/auth/login", json={"username": "olga", "password": TEST_PASSWORD}).json[
+        "token"
+    ]
     assert client.post("/api/v1/auth/logout", headers=bearer(first)).status_code == 204
     assert client.get("/api/v1/students/NOBODY", headers=bearer(second)).status_code == 404
 

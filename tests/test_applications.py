@@ -33,7 +33,9 @@ from tests.factories import id_number
 pytestmark = pytest.mark.databases
 
 
-def test_an_application_is_evaluated_with_every_facts_source(client: FlaskClient, world: World, clock: Clock) -> None:
+def test_an_application_is_evaluated_with_every_facts_source(
+    client: FlaskClient, world: World, clock: Clock
+) -> None:
     world.student("A1", guardians=[5001])
     subsistence(world, 5001, "B1")
     view = ok(submit(client, world, "A1"), 201)
@@ -53,7 +55,10 @@ def test_an_application_is_evaluated_with_every_facts_source(client: FlaskClient
     assert facts["subsistence_allowance"]["source"] == "civil_affairs"
     assert len(facts["subsistence_allowance"]["record_ids"]) == 1
     assert view["conflicts"] == []
-    assert view["student"]["id_number"] == id_number(world.seeds["A1"])[:6] + "*" * 11 + id_number(world.seeds["A1"])[-1:]
+    assert (
+        view["student"]["id_number"]
+        == id_number(world.seeds["A1"])[:6] + "*" * 11 + id_number(world.seeds["A1"])[-1:]
+    )
     assert view["history"][0]["action"] == "submit" and view["decisions"] == [] and view["notice"] is None
     (event,) = events("application.submit", "student:A1")
     assert event.summary["level"] == "special" and event.summary["application_id"] == view["id"]
@@ -64,10 +69,17 @@ def test_a_declared_status_without_a_record_is_a_conflict_and_the_record_wins(
 ) -> None:
     world.student("A1", guardians=[5001])
     view = ok(submit(client, world, "A1", declared=declared(subsistence_allowance=True)), 201)
-    assert view["conflicts"] == [{
-        "fact": "subsistence_allowance", "label": "城乡最低生活保障家庭", "declared": True, "agency": False,
-        "source": "civil_affairs", "record_ids": [], "resolution": "agency record wins",
-    }]
+    assert view["conflicts"] == [
+        {
+            "fact": "subsistence_allowance",
+            "label": "城乡最低生活保障家庭",
+            "declared": True,
+            "agency": False,
+            "source": "civil_affairs",
+            "record_ids": [],
+            "resolution": "agency record wins",
+        }
+    ]
     assert view["level"] == "difficult"  # the declared income, not the claimed 低保
     assert "subsistence_allowance" not in view["facts"]
     assert view["declared"]["subsistence_allowance"] is True
@@ -140,10 +152,19 @@ def test_unknown_student_and_another_schools_student_are_the_same_404(
     assert unknown.json["detail"] == response.json["detail"]
 
 
-@pytest.mark.parametrize(("who", "status"), [
-    ("county_admin", 403), ("province_admin", 403), ("auditor", 403), ("client", 403), ("anonymous", 401),
-])
-def test_only_the_schools_officer_creates(client: FlaskClient, world: World, clock: Clock, who: str, status: int) -> None:
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [
+        ("county_admin", 403),
+        ("province_admin", 403),
+        ("auditor", 403),
+        ("client", 403),
+        ("anonymous", 401),
+    ],
+)
+def test_only_the_schools_officer_creates(
+    client: FlaskClient, world: World, clock: Clock, who: str, status: int
+) -> None:
     world.student("A1")
     response = submit(client, world, "A1", who=who)
     assert response.status_code == status, response.json
@@ -161,7 +182,8 @@ def test_one_open_application_per_student_and_year(client: FlaskClient, world: W
 
 
 def test_two_officers_taking_the_same_student_at_once_get_one_application_and_a_409(
-        client: FlaskClient, world: World, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    client: FlaskClient, world: World, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     world.student("A1")
     first = ok(submit(client, world, "A1"), 201)
     # the second request passed its check before the first committed: only the unique index stops it
@@ -171,21 +193,40 @@ def test_two_officers_taking_the_same_student_at_once_get_one_application_and_a_
     db.session.rollback()
     rows = db.session.scalars(sa.select(Application).join(Student).where(Student.student_id == "A1")).all()
     assert [a.id for a in rows] == [first["id"]]  # nothing of the second request was stored
-    assert ok(client.get(f"/api/v1/applications/{first['id']}", headers=world.headers("officer")))["history"][-1][
-        "action"] == "submit"
+    assert (
+        ok(client.get(f"/api/v1/applications/{first['id']}", headers=world.headers("officer")))["history"][
+            -1
+        ]["action"]
+        == "submit"
+    )
 
 
-@pytest.mark.parametrize(("who", "status"), [
-    ("officer", 200), ("officer2", 200), ("county_admin", 200), ("province_admin", 200), ("auditor", 200),
-    ("other_officer", 404), ("other_city_admin", 404), ("client", 403), ("anonymous", 401),
-])
-def test_reading_an_application_is_scoped(client: FlaskClient, world: World, clock: Clock, who: str, status: int) -> None:
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [
+        ("officer", 200),
+        ("officer2", 200),
+        ("county_admin", 200),
+        ("province_admin", 200),
+        ("auditor", 200),
+        ("other_officer", 404),
+        ("other_city_admin", 404),
+        ("client", 403),
+        ("anonymous", 401),
+    ],
+)
+def test_reading_an_application_is_scoped(
+    client: FlaskClient, world: World, clock: Clock, who: str, status: int
+) -> None:
     world.student("A1")
     created = ok(submit(client, world, "A1"), 201)
     response = client.get(f"/api/v1/applications/{created['id']}", headers=world.headers(who))
     assert response.status_code == status, response.json
     if status == 200:
-        assert response.json["id"] == created["id"] and response.json["allowed_actions"] == ["review", "reject"]
+        assert response.json["id"] == created["id"] and response.json["allowed_actions"] == [
+            "review",
+            "reject",
+        ]
 
 
 def test_an_unknown_application_is_404(client: FlaskClient, world: World, clock: Clock) -> None:
@@ -195,8 +236,13 @@ def test_an_unknown_application_is_404(client: FlaskClient, world: World, clock:
 def test_administrators_and_auditors_do_not_act(client: FlaskClient, world: World, clock: Clock) -> None:
     world.student("A1")
     created = ok(submit(client, world, "A1"), 201)
-    for who, status in (("county_admin", 403), ("auditor", 403), ("other_officer", 404), ("client", 403),
-                        ("anonymous", 401)):
+    for who, status in (
+        ("county_admin", 403),
+        ("auditor", 403),
+        ("other_officer", 404),
+        ("client", 403),
+        ("anonymous", 401),
+    ):
         assert act(client, world, created, "review", who=who).status_code == status
 
 
@@ -229,7 +275,9 @@ def test_the_list_is_scoped_and_masks_id_numbers(client: FlaskClient, world: Wor
     assert client.get("/api/v1/applications?state=bogus", headers=world.headers("officer")).status_code == 422
 
 
-def test_the_list_answer_is_exactly_what_its_schema_would_dump(client: FlaskClient, world: World, clock: Clock) -> None:
+def test_the_list_answer_is_exactly_what_its_schema_would_dump(
+    client: FlaskClient, world: World, clock: Clock
+) -> None:
     """The list route skips the marshmallow pass (api/common.dumped_response): its items must stay in the schema's
     shape, with the same keys, dates and instants (a notice's last day, naive SQLite timestamps as UTC)."""
     world.student("A1", guardians=[5001])
@@ -237,10 +285,16 @@ def test_the_list_answer_is_exactly_what_its_schema_would_dump(client: FlaskClie
     a1 = ok(submit(client, world, "A1"), 201)
     ok(submit(client, world, "A2"), 201)
     ok(act(client, world, ok(act(client, world, a1, "review")), "publish_notice"))
-    for who, query in (("officer", {}), ("officer", {"school": "S1", "limit": 1, "offset": 1}),
-                       ("county_admin", {"state": "notice"}), ("auditor", {})):
+    for who, query in (
+        ("officer", {}),
+        ("officer", {"school": "S1", "limit": 1, "offset": 1}),
+        ("county_admin", {"state": "notice"}),
+        ("auditor", {}),
+    ):
         answer = client.get("/api/v1/applications", query_string=query, headers=world.headers(who))
-        raw = svc.list_applications(db.session, actor=world.actor(who), settings=service_settings(world.app), **query)
+        raw = svc.list_applications(
+            db.session, actor=world.actor(who), settings=service_settings(world.app), **query
+        )
         assert answer.status_code == 200 and answer.json["items"]
         assert answer.json == json.loads(json.dumps(ApplicationListSchema().dump(raw))), who
     noticed = client.get("/api/v1/applications?state=notice", headers=world.headers("officer")).json["items"]
@@ -248,7 +302,8 @@ def test_the_list_answer_is_exactly_what_its_schema_would_dump(client: FlaskClie
 
 
 def test_reading_an_application_shows_its_whole_history_in_order_from_one_statement(
-        client: FlaskClient, world: World, clock: Clock) -> None:
+    client: FlaskClient, world: World, clock: Clock
+) -> None:
     world.student("A1")
     made = ok(submit(client, world, "A1"), 201)
     reviewed = ok(act(client, world, made, "review", note="复核"))
@@ -265,8 +320,13 @@ def test_reading_an_application_shows_its_whole_history_in_order_from_one_statem
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", note)
     assert [(h["action"], h["from_state"], h["to_state"], h["version"]) for h in view["history"]] == [
-        ("submit", "", "submitted", 1), ("review", "submitted", "reviewed", 2), ("reject", "reviewed", "rejected", 3)]
+        ("submit", "", "submitted", 1),
+        ("review", "submitted", "reviewed", 2),
+        ("reject", "reviewed", "rejected", 3),
+    ]
     assert view["history"][2]["note"] == "家庭经济情况未达认定标准" and view["history"][0]["at"]
     assert [s for s in seen if "application_actions" in s] == [s for s in seen if "FROM applications" in s]
     queries = [s for s in seen if not s.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))]  # the test's own
-    assert len(queries) == 2, queries  # the caller's token, then the application with its student, school, history
+    assert len(queries) == 2, (
+        queries
+    )  # the caller's token, then the application with its student, school, history

@@ -24,8 +24,14 @@ OFFICER = Actor("user", "officer_a", 1, "school_officer", school_code="S-A")
 
 def add_events(n: int) -> None:
     for i in range(n):
-        audit.record(db.session, actor=OFFICER, action="student.update", subject=f"student:S{i}",
-                     summary={"after": {"grade": i}}, request_id=f"r{i}")
+        audit.record(
+            db.session,
+            actor=OFFICER,
+            action="student.update",
+            subject=f"student:S{i}",
+            summary={"after": {"grade": i}},
+            request_id=f"r{i}",
+        )
     db.session.commit()
 
 
@@ -112,7 +118,9 @@ def test_a_wholesale_rewrite_is_detected_by_the_exported_anchor(app: Flask, tmp_
     assert cli(app, "verify")[0] == 0  # chain and database checkpoints were rewritten consistently
     code, text = cli(app, "verify", "--anchor", str(anchor))
     assert code == 1
-    assert "BROKEN at event seq 4" in text and f"{anchor}, line 1 does not match" in text and "rewritten" in text
+    assert (
+        "BROKEN at event seq 4" in text and f"{anchor}, line 1 does not match" in text and "rewritten" in text
+    )
 
 
 def test_a_rewrite_that_leaves_the_checkpoint_table_is_detected_without_an_anchor(app: Flask) -> None:
@@ -151,10 +159,15 @@ def test_a_broken_chain_is_not_anchored(app: Flask, tmp_path: Path) -> None:
         ("not json\n", "line 1: not a checkpoint line"),
         ('\n{"seq": 1}\n', "line 2: not a checkpoint line"),
         ('{"seq": -1, "chain_hash": "' + "0" * 64 + '"}\n', "line 1: seq must be a whole number"),
-        ('{"seq": 1, "chain_hash": "abc"}\n', "line 1: seq must be a whole number and chain_hash 64 hex digits"),
+        (
+            '{"seq": 1, "chain_hash": "abc"}\n',
+            "line 1: seq must be a whole number and chain_hash 64 hex digits",
+        ),
     ],
 )
-def test_a_bad_anchor_file_is_refused_naming_the_line(app: Flask, tmp_path: Path, content: str, message: str) -> None:
+def test_a_bad_anchor_file_is_refused_naming_the_line(
+    app: Flask, tmp_path: Path, content: str, message: str
+) -> None:
     anchor = tmp_path / "anchor.jsonl"
     anchor.write_text(content)
     add_events(1)

@@ -90,8 +90,9 @@ def _statements() -> Iterator[list[str]]:
         sa.event.remove(engine, "before_cursor_execute", note)
 
 
-
-def test_taking_and_reviewing_an_application_lock_only_the_chain_head_and_last(app: Flask, world: World) -> None:
+def test_taking_and_reviewing_an_application_lock_only_the_chain_head_and_last(
+    app: Flask, world: World
+) -> None:
     if db.session.get_bind().dialect.name != "postgresql":
         pytest.skip("row locks are PostgreSQL's (SQLite serialises writers on the file)")
     world.student("A1")
@@ -99,14 +100,26 @@ def test_taking_and_reviewing_an_application_lock_only_the_chain_head_and_last(a
     audit.record(db.session, actor=SYSTEM, action="x", subject="s:0")
     db.session.commit()  # the chain's head row exists (its first use creates it)
     with _statements() as seen:
-        made = svc.create_application(db.session, actor=officer, settings=service_settings(app), payload=body("A1"))
-        svc.act(db.session, actor=officer, settings=service_settings(app), application_id=made.id,
-                request=ActionRequest(action="review", version=made.version))
+        made = svc.create_application(
+            db.session, actor=officer, settings=service_settings(app), payload=body("A1")
+        )
+        svc.act(
+            db.session,
+            actor=officer,
+            settings=service_settings(app),
+            application_id=made.id,
+            request=ActionRequest(action="review", version=made.version),
+        )
         db.session.commit()
     locks = [i for i, s in enumerate(seen) if re.search(r"FROM counters .*FOR UPDATE", s)]
-    writes = [i for i, s in enumerate(seen) if s.startswith(("INSERT", "UPDATE")) and "audit_events" not in s
-              and "counters" not in s]
-    assert locks and min(locks) > max(writes), "counters (only the chain head) are locked after every other write"
+    writes = [
+        i
+        for i, s in enumerate(seen)
+        if s.startswith(("INSERT", "UPDATE")) and "audit_events" not in s and "counters" not in s
+    ]
+    assert locks and min(locks) > max(writes), (
+        "counters (only the chain head) are locked after every other write"
+    )
     assert [s for s in seen if "INSERT INTO audit_events" in s], "the events were appended"
     # one round trip holds the lock until commit: the statement that takes the head also appends and moves it
     assert [seen[i] for i in locks] == [s for s in seen if "audit_events" in s or "counters" in s]

@@ -41,9 +41,14 @@ def _write(engine: sa.Engine, writer: int, start: threading.Barrier, failures: l
         for commit in range(COMMITS_EACH):
             with Session(engine) as session:
                 for event in range(1 + commit % 3):  # one to three events per transaction
-                    audit.record(session, actor=actor, action="test.append", subject=f"w:{writer}",
-                                 summary={"commit": commit, "event": event, "text": "认定 \"quoted\" \\ ✓"},
-                                 request_id=None if event else f"r-{writer}-{commit}")
+                    audit.record(
+                        session,
+                        actor=actor,
+                        action="test.append",
+                        subject=f"w:{writer}",
+                        summary={"commit": commit, "event": event, "text": '认定 "quoted" \\ ✓'},
+                        request_id=None if event else f"r-{writer}-{commit}",
+                    )
                 session.commit()
     except BaseException as error:  # reported by the test, not lost in the thread
         failures.append(error)
@@ -77,8 +82,10 @@ def test_concurrent_writers_from_an_empty_chain_leave_one_verified_chain(pg_engi
 def test_the_events_of_one_append_come_back_with_their_stored_values(pg_engine: sa.Engine) -> None:
     actor = Actor.system("test")
     with Session(pg_engine) as session:
-        queued = [audit.record(session, actor=actor, action="test.append", subject=f"s:{n}", summary={"n": n})
-                  for n in range(3)]
+        queued = [
+            audit.record(session, actor=actor, action="test.append", subject=f"s:{n}", summary={"n": n})
+            for n in range(3)
+        ]
         before = datetime.now(UTC)
         session.commit()
         stored = {e.seq: e for e in session.scalars(sa.select(AuditEvent))}
@@ -86,22 +93,44 @@ def test_the_events_of_one_append_come_back_with_their_stored_values(pg_engine: 
     for event in queued:
         row = stored[event.seq]
         assert (event.id, event.prev_hash, event.hash, event.occurred_at) == (
-            row.id, row.prev_hash, row.hash, row.occurred_at)
+            row.id,
+            row.prev_hash,
+            row.hash,
+            row.occurred_at,
+        )
         assert event.hash == audit.event_hash(event) and event.occurred_at >= before
     assert queued[0].prev_hash == audit.GENESIS and queued[1].prev_hash == queued[0].hash
 
 
-@pytest.mark.parametrize("summary, request_id, actor", [
-    ({}, None, "system:x"),
-    ({"after": {"grade": 3, "name": "张三"}, "list": [1, 2.5, None, True]}, "r-1", "user:alice"),
-    ({"z": "\"quoted\" \\ back", "a": {"nested": ["✓", "\n"]}}, "", "client:3"),
-])
+@pytest.mark.parametrize(
+    "summary, request_id, actor",
+    [
+        ({}, None, "system:x"),
+        ({"after": {"grade": 3, "name": "张三"}, "list": [1, 2.5, None, True]}, "r-1", "user:alice"),
+        ({"z": '"quoted" \\ back', "a": {"nested": ["✓", "\n"]}}, "", "client:3"),
+    ],
+)
 def test_the_layout_the_database_hashes_is_the_text_event_hash_hashes(
-        summary: dict[str, object], request_id: str | None, actor: str) -> None:
-    event = AuditEvent(seq=41, occurred_at=datetime(2026, 11, 28, 3, 4, 5, 60, tzinfo=UTC), actor=actor,
-                       action="student.update", subject="student:S\"1", summary=summary, request_id=request_id,
-                       prev_hash="ab" * 32)
+    summary: dict[str, object], request_id: str | None, actor: str
+) -> None:
+    event = AuditEvent(
+        seq=41,
+        occurred_at=datetime(2026, 11, 28, 3, 4, 5, 60, tzinfo=UTC),
+        actor=actor,
+        action="student.update",
+        subject='student:S"1',
+        summary=summary,
+        request_id=request_id,
+        prev_hash="ab" * 32,
+    )
     head, middle, tail = audit.hashed_layout(event)
-    text = (head + "2026-11-28T03:04:05.000060+00:00" + audit.HASHED_BETWEEN_TIME_AND_PREDECESSOR + "ab" * 32
-            + middle + "41" + tail)
+    text = (
+        head
+        + "2026-11-28T03:04:05.000060+00:00"
+        + audit.HASHED_BETWEEN_TIME_AND_PREDECESSOR
+        + "ab" * 32
+        + middle
+        + "41"
+        + tail
+    )
     assert hashlib.sha256(text.encode("utf-8")).hexdigest() == audit.event_hash(event)

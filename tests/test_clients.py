@@ -34,7 +34,9 @@ def create(app: Flask, *extra: str) -> tuple[Result, str]:
     return result, result.output.strip().splitlines()[-1]
 
 
-def test_client_create_prints_the_token_once_on_the_last_line_and_stores_its_hash(app: Flask, db_url: str) -> None:
+def test_client_create_prints_the_token_once_on_the_last_line_and_stores_its_hash(
+    app: Flask, db_url: str
+) -> None:
     result, token = create(app)
     assert token.startswith("aidc_") and result.output.count(token) == 1
     client = db.session.execute(sa.select(ApiClient)).scalar_one()
@@ -138,7 +140,11 @@ def test_regions_add_creates_a_county_under_its_city(app: Flask, db_url: str) ->
     result = aid(app, "regions", "add", "320102", "玄武区")
     assert result.exit_code == 0 and "added" in result.output, result.output
     county = db.session.get(Region, "320102")
-    assert county is not None and (county.name, county.level, county.parent_code) == ("玄武区", "county", "320100")
+    assert county is not None and (county.name, county.level, county.parent_code) == (
+        "玄武区",
+        "county",
+        "320100",
+    )
     assert [e.subject for e in events("region.create")] == ["region:320102"]
 
 
@@ -161,7 +167,9 @@ def test_regions_add_names_a_county_that_was_added_without_a_name(app: Flask, db
         ("32010", "must be a 6-digit division code"),
     ],
 )
-def test_regions_add_refuses_what_is_not_a_jiangsu_county(app: Flask, db_url: str, code: str, message: str) -> None:
+def test_regions_add_refuses_what_is_not_a_jiangsu_county(
+    app: Flask, db_url: str, code: str, message: str
+) -> None:
     result = aid(app, "regions", "add", code, "某县")
     assert result.exit_code == 1 and message in result.output, result.output
 

@@ -116,17 +116,38 @@ def test_postgres_connections_time_out_quickly_sqlite_writers_wait_for_each_othe
 def test_postgres_pool_is_sized_from_the_environment_and_pings_only_idle_connections() -> None:
     url = "postgresql://postgres@127.0.0.1/x"
     default = TestingConfig.from_env({"DATABASE_URL": url})
-    assert (default.SQLALCHEMY_ENGINE_OPTIONS["pool_size"], default.SQLALCHEMY_ENGINE_OPTIONS["max_overflow"]) == (10, 10)
+    assert (
+        default.SQLALCHEMY_ENGINE_OPTIONS["pool_size"],
+        default.SQLALCHEMY_ENGINE_OPTIONS["max_overflow"],
+    ) == (10, 10)
     assert "pool_pre_ping" not in default.SQLALCHEMY_ENGINE_OPTIONS and default.AID_DB_PING_IDLE_SECONDS == 10
-    sized = TestingConfig.from_env({"DATABASE_URL": url, "AID_DB_POOL_SIZE": "25", "AID_DB_MAX_OVERFLOW": "0",
-                                    "AID_DB_PING_IDLE_SECONDS": "0"})
-    assert (sized.SQLALCHEMY_ENGINE_OPTIONS["pool_size"], sized.SQLALCHEMY_ENGINE_OPTIONS["max_overflow"]) == (25, 0)
+    sized = TestingConfig.from_env(
+        {
+            "DATABASE_URL": url,
+            "AID_DB_POOL_SIZE": "25",
+            "AID_DB_MAX_OVERFLOW": "0",
+            "AID_DB_PING_IDLE_SECONDS": "0",
+        }
+    )
+    assert (
+        sized.SQLALCHEMY_ENGINE_OPTIONS["pool_size"],
+        sized.SQLALCHEMY_ENGINE_OPTIONS["max_overflow"],
+    ) == (25, 0)
     assert sized.AID_DB_PING_IDLE_SECONDS == 0
-    assert "pool_size" not in TestingConfig.from_env({}).SQLALCHEMY_ENGINE_OPTIONS  # SQLite keeps its own pool
+    assert (
+        "pool_size" not in TestingConfig.from_env({}).SQLALCHEMY_ENGINE_OPTIONS
+    )  # SQLite keeps its own pool
 
 
-@pytest.mark.parametrize(("key", "raw"), [("AID_DB_POOL_SIZE", "0"), ("AID_DB_POOL_SIZE", "many"),
-                                          ("AID_DB_MAX_OVERFLOW", "-1"), ("AID_DB_PING_IDLE_SECONDS", "soon")])
+@pytest.mark.parametrize(
+    ("key", "raw"),
+    [
+        ("AID_DB_POOL_SIZE", "0"),
+        ("AID_DB_POOL_SIZE", "many"),
+        ("AID_DB_MAX_OVERFLOW", "-1"),
+        ("AID_DB_PING_IDLE_SECONDS", "soon"),
+    ],
+)
 def test_bad_pool_settings_are_refused_by_name(key: str, raw: str) -> None:
     with pytest.raises(ConfigError, match=key):
         TestingConfig.from_env({"DATABASE_URL": "postgresql://postgres@127.0.0.1/x", key: raw})
@@ -154,10 +175,16 @@ def test_job_retry_intervals_are_whole_seconds(raw: str, expected: tuple[int, ..
     assert TestingConfig.from_env({"AID_JOB_RETRY_INTERVALS": raw}).AID_JOB_RETRY_INTERVALS == expected
 
 
-@pytest.mark.parametrize(("key", "raw"), [
-    ("AID_JOB_RETRY_INTERVALS", "soon"), ("AID_JOB_RETRY_INTERVALS", "-1"), ("AID_JOB_ATTEMPTS", "0"),
-    ("AID_JOB_QUEUE", "has space"), ("AID_IMPORT_ASYNC_BYTES", "big"),
-])
+@pytest.mark.parametrize(
+    ("key", "raw"),
+    [
+        ("AID_JOB_RETRY_INTERVALS", "soon"),
+        ("AID_JOB_RETRY_INTERVALS", "-1"),
+        ("AID_JOB_ATTEMPTS", "0"),
+        ("AID_JOB_QUEUE", "has space"),
+        ("AID_IMPORT_ASYNC_BYTES", "big"),
+    ],
+)
 def test_bad_job_settings_name_their_variable(key: str, raw: str) -> None:
     with pytest.raises(ConfigError, match=key):
         TestingConfig.from_env({key: raw})

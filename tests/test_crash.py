@@ -116,8 +116,12 @@ def kill_midway(url: str, job: str, payload: dict[str, Any], tmp_path: Path) -> 
     """Start the child, wait until its writes are in flight, SIGKILL it."""
     marker, data = tmp_path / f"{job}.marker", tmp_path / f"{job}.json"
     data.write_text(json.dumps({**payload, "rules": str(REPO_ROOT / "rules")}))
-    child = subprocess.Popen([sys.executable, "-c", CHILD, url, str(marker), job, str(data)], cwd=REPO_ROOT,
-                             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, url, str(marker), job, str(data)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 90
     while not marker.exists():
         if child.poll() is not None:
@@ -129,7 +133,9 @@ def kill_midway(url: str, job: str, payload: dict[str, Any], tmp_path: Path) -> 
     child.stderr.close()  # type: ignore[union-attr]
 
 
-def test_a_batch_killed_mid_way_leaves_nothing_and_its_retry_completes(scratch_url: str, tmp_path: Path) -> None:
+def test_a_batch_killed_mid_way_leaves_nothing_and_its_retry_completes(
+    scratch_url: str, tmp_path: Path
+) -> None:
     token = populate(scratch_url)
     body = big_batch()
     kill_midway(scratch_url, "feed", {"token": token, "body": body}, tmp_path)
@@ -137,12 +143,21 @@ def test_a_batch_killed_mid_way_leaves_nothing_and_its_retry_completes(scratch_u
     with app.app_context():
         assert (count(FeedBatch), count(AgencyRecord), count(Determination)) == (0, 0, 0)
         actor = resolve_token(db.session, token)
-        retry = apply_batch(db.session, actor=actor, settings=settings_for(app), source="civil_affairs", body=body)
+        retry = apply_batch(
+            db.session, actor=actor, settings=settings_for(app), source="civil_affairs", body=body
+        )
         db.session.commit()
-        assert retry.response == {"batch_id": "BIG-1", "accepted": RECORDS, "rejected": [],
-                                  "matched_students": STUDENTS, "reevaluated": STUDENTS}
+        assert retry.response == {
+            "batch_id": "BIG-1",
+            "accepted": RECORDS,
+            "rejected": [],
+            "matched_students": STUDENTS,
+            "reevaluated": STUDENTS,
+        }
         assert (count(FeedBatch), count(AgencyRecord), count(Determination)) == (1, RECORDS, STUDENTS)
-        replay = apply_batch(db.session, actor=actor, settings=settings_for(app), source="civil_affairs", body=body)
+        replay = apply_batch(
+            db.session, actor=actor, settings=settings_for(app), source="civil_affairs", body=body
+        )
         assert replay.replayed and replay.response == retry.response
         db.engine.dispose()
 
@@ -161,14 +176,29 @@ def test_a_run_killed_mid_way_resumes_after_its_cursor_and_ends_like_a_clean_run
         assert job.state == "running" and cursor == pks[2 * chunk - 1]  # two chunks committed
         assert count(Determination) == 2 * chunk  # the third chunk's rows died with the process
         settings = settings_for(app)
-        resumed = redetermine_region(db.session, actor=Actor.system("test"), settings=settings,
-                                     job_key="crash-job", chunk=chunk, checkpoint=db.session.commit)
+        resumed = redetermine_region(
+            db.session,
+            actor=Actor.system("test"),
+            settings=settings,
+            job_key="crash-job",
+            chunk=chunk,
+            checkpoint=db.session.commit,
+        )
         db.session.commit()
         assert resumed.resumed_after == cursor and resumed.students == STUDENTS
         assert db.session.get(Job, job.id).state == "done"
         current = sa.select(sa.func.count()).select_from(Determination).where(Determination.current.is_(True))
         assert db.session.scalar(current) == STUDENTS == count(Determination)
-        clean = redetermine_region(db.session, actor=Actor.system("test"), settings=settings, job_key="clean",
-                                   chunk=chunk, checkpoint=db.session.commit)
-        assert (clean.students, clean.stored) == (STUDENTS, 0)  # a clean run finds every determination in place
+        clean = redetermine_region(
+            db.session,
+            actor=Actor.system("test"),
+            settings=settings,
+            job_key="clean",
+            chunk=chunk,
+            checkpoint=db.session.commit,
+        )
+        assert (clean.students, clean.stored) == (
+            STUDENTS,
+            0,
+        )  # a clean run finds every determination in place
         db.engine.dispose()

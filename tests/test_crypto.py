@@ -46,8 +46,14 @@ def test_sealing_twice_gives_different_ciphertexts() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda s: {**s, "id_cipher": s["id_cipher"][:-1] + bytes([s["id_cipher"][-1] ^ 1])}, "does not authenticate"),
-        (lambda s: {**s, "id_cipher": bytes([s["id_cipher"][0] ^ 1]) + s["id_cipher"][1:]}, "does not authenticate"),
+        (
+            lambda s: {**s, "id_cipher": s["id_cipher"][:-1] + bytes([s["id_cipher"][-1] ^ 1])},
+            "does not authenticate",
+        ),
+        (
+            lambda s: {**s, "id_cipher": bytes([s["id_cipher"][0] ^ 1]) + s["id_cipher"][1:]},
+            "does not authenticate",
+        ),
         (lambda s: {**s, "id_cipher": s["id_cipher"][:8]}, "truncated"),
         (lambda s: {**s, "id_hmac": id_hmac(HMAC_KEY, id_number(8))}, "does not authenticate"),
         (lambda s: {**s, "id_key_id": "k9"}, "not in the keyring"),
@@ -57,7 +63,9 @@ def test_sealing_twice_gives_different_ciphertexts() -> None:
 def test_an_altered_or_moved_ciphertext_does_not_open(change, message) -> None:  # type: ignore[no-untyped-def]
     stored = change(vault().seal("student", NUMBER))
     with pytest.raises(CannotOpen, match=message):
-        vault().open("student", cipher=stored["id_cipher"], key_id=stored["id_key_id"], hmac=stored["id_hmac"])
+        vault().open(
+            "student", cipher=stored["id_cipher"], key_id=stored["id_key_id"], hmac=stored["id_hmac"]
+        )
 
 
 def test_a_guardian_ciphertext_does_not_open_as_a_student() -> None:
@@ -119,7 +127,9 @@ def test_production_needs_the_keys_and_development_uses_the_labelled_dev_key() -
         ProductionConfig.from_env(secrets)
     with pytest.raises(ConfigError, match="must be 32 bytes"):
         ProductionConfig.from_env({**secrets, "AID_ID_KEYS": "k1:AAAA"})
-    prod = ProductionConfig.from_env({**secrets, "AID_ID_KEYS": f"k1:{AES_K1},k2:{AES_K2}", "AID_ID_KEY_CURRENT": "k1"})
+    prod = ProductionConfig.from_env(
+        {**secrets, "AID_ID_KEYS": f"k1:{AES_K1},k2:{AES_K2}", "AID_ID_KEY_CURRENT": "k1"}
+    )
     assert (sorted(prod.AID_ID_KEYS), prod.AID_ID_KEY_CURRENT) == (["k1", "k2"], "k1")
     dev = DevelopmentConfig.from_env({})
     assert (dev.AID_ID_KEY_CURRENT, dev.AID_ID_KEYS[DEV_KEY_ID]) == ("dev", base64.b64decode(DEV_KEY))
@@ -136,7 +146,10 @@ def test_a_sealed_blob_opens_only_for_its_purpose_and_untouched() -> None:
 
     vault = IdVault(keys={"k1": b"k" * 32}, current="k1", hmac_key="h")
     blob = vault.seal_blob("job-upload", b"320102200001011234,name")
-    assert b"320102200001011234" not in blob and vault.open_blob("job-upload", blob) == b"320102200001011234,name"
+    assert (
+        b"320102200001011234" not in blob
+        and vault.open_blob("job-upload", blob) == b"320102200001011234,name"
+    )
     for bad in (blob[:-1] + bytes([blob[-1] ^ 1]), b"k2$" + blob[3:], b"no-separator"):
         with pytest.raises(CannotOpen):
             vault.open_blob("job-upload", bad)

@@ -47,7 +47,8 @@ def use(engine: sa.Engine) -> int:
 
 
 def test_a_connection_used_a_moment_ago_is_handed_out_without_a_ping(
-        sqlite_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    sqlite_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pings = counted_pings(sqlite_engine, monkeypatch)
     for _ in range(5):
         assert use(sqlite_engine) == 1
@@ -55,7 +56,8 @@ def test_a_connection_used_a_moment_ago_is_handed_out_without_a_ping(
 
 
 def test_a_connection_idle_past_the_limit_is_pinged_once_before_use(
-        sqlite_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    sqlite_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pings = counted_pings(sqlite_engine, monkeypatch)
     use(sqlite_engine)
     age_pooled_connections(sqlite_engine, 11)
@@ -65,7 +67,8 @@ def test_a_connection_idle_past_the_limit_is_pinged_once_before_use(
 
 
 def test_idle_limit_zero_pings_every_reuse_as_pool_pre_ping_does(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'every.sqlite3'}", poolclass=sa.QueuePool)
     ping_idle_connections(engine, idle_seconds=0)
     pings = counted_pings(engine, monkeypatch)
@@ -76,7 +79,8 @@ def test_idle_limit_zero_pings_every_reuse_as_pool_pre_ping_does(
 
 
 def test_a_ping_failing_for_another_reason_than_a_disconnect_is_not_hidden(
-        sqlite_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    sqlite_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use(sqlite_engine)
     age_pooled_connections(sqlite_engine, 60)
 
@@ -124,7 +128,9 @@ def test_a_connection_that_died_while_busy_fails_one_use_then_the_pool_recovers(
         engine.dispose()
 
 
-def test_the_app_checks_idle_connections_of_its_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_app_checks_idle_connections_of_its_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from aidservice import create_app
     from aidservice.extensions import db
     from config import TestingConfig

@@ -38,8 +38,15 @@ SYSTEM = Actor.system("test")
 
 
 def redo(app: Flask, *pks: int, as_of: date | None = None, cause: str = "test", **kwargs):  # type: ignore[no-untyped-def]
-    return redetermine_students(db.session, actor=SYSTEM, settings=settings_for(app), student_pks=pks, cause=cause,
-                                as_of=as_of, **kwargs)
+    return redetermine_students(
+        db.session,
+        actor=SYSTEM,
+        settings=settings_for(app),
+        student_pks=pks,
+        cause=cause,
+        as_of=as_of,
+        **kwargs,
+    )
 
 
 def facts_of(app: Flask, pk: int, day: date = AS_OF) -> dict:  # type: ignore[type-arg]
@@ -47,7 +54,9 @@ def facts_of(app: Flask, pk: int, day: date = AS_OF) -> dict:  # type: ignore[ty
     return found.values
 
 
-def test_a_first_determination_stores_roster_and_school_facts_with_their_sources(app: Flask, db_url: str) -> None:
+def test_a_first_determination_stores_roster_and_school_facts_with_their_sources(
+    app: Flask, db_url: str
+) -> None:
     s = student("S1", school(stages=("junior",)), seed=1, grade=2, boarding=True)
     result = redo(app, s.id)
     assert (result.evaluated, result.changed, result.stored) == (1, 1, 1)
@@ -81,7 +90,9 @@ def test_personal_status_counts_only_on_the_students_own_number(app: Flask, db_u
     s = student("S1", at, seed=1, guardians=[7001])
     actor, _ = client_actor("civil_affairs")
     outcome = apply(app, actor, "civil_affairs", "B1", [record(person(7001), "orphan")])
-    assert outcome.response["matched_students"] == 0  # a guardian's own orphan status says nothing of the child
+    assert (
+        outcome.response["matched_students"] == 0
+    )  # a guardian's own orphan status says nothing of the child
     assert facts_of(app, s.id).get("orphan") is None
     apply(app, actor, "civil_affairs", "B2", [record(id_number(1), "orphan")])
     assert facts_of(app, s.id)["orphan"] is True and current(s.id).level == "special"
@@ -94,12 +105,22 @@ def test_a_disabled_guardian_gives_disabled_parent_and_the_student_gets_their_ow
     child = student("S1", at, seed=1, guardians=[7001])
     other = student("S2", at, seed=2, guardians=[7002])
     actor, _ = client_actor("disabled_persons_federation")
-    apply(app, actor, "disabled_persons_federation", "B1", [
-        record(person(7001), "disabled", disability_grade=1),
-        record(id_number(2), "disabled", disability_grade=3),
-    ])
+    apply(
+        app,
+        actor,
+        "disabled_persons_federation",
+        "B1",
+        [
+            record(person(7001), "disabled", disability_grade=1),
+            record(id_number(2), "disabled", disability_grade=3),
+        ],
+    )
     parent = facts_of(app, child.id)
-    assert parent["disabled_parent"] is True and parent.get("disabled") is None and parent.get("disability_grade") is None
+    assert (
+        parent["disabled_parent"] is True
+        and parent.get("disabled") is None
+        and parent.get("disability_grade") is None
+    )
     own = facts_of(app, other.id)
     assert own["disabled"] is True and own["disability_grade"] == 3 and own.get("disabled_parent") is None
     assert current(child.id).level == "difficult" and current(other.id).level == "difficult"
@@ -127,7 +148,13 @@ def test_a_status_counts_only_when_valid_on_the_evaluation_date(
 ) -> None:
     s = student("S1", school(stages=("junior",)), seed=1, guardians=[7001])
     actor, _ = client_actor("poverty_alleviation")
-    apply(app, actor, "poverty_alleviation", "B1", [record(person(7001), "registered_poor", valid_from, valid_to)])
+    apply(
+        app,
+        actor,
+        "poverty_alleviation",
+        "B1",
+        [record(person(7001), "registered_poor", valid_from, valid_to)],
+    )
     assert (facts_of(app, s.id).get("registered_poor") is True) is counts
     assert current(s.id).level == ("special" if counts else "none")
 
@@ -138,7 +165,13 @@ def test_a_later_record_supersedes_the_current_one_and_history_is_kept(app: Flas
     s = student("S1", school(stages=("junior",)), seed=1, guardians=[7001])
     actor, _ = client_actor("civil_affairs")
     apply(app, actor, "civil_affairs", "B1", [record(person(7001), "subsistence_allowance")])
-    apply(app, actor, "civil_affairs", "B2", [record(person(7001), "subsistence_allowance", "2020-01-01", "2020-06-30")])
+    apply(
+        app,
+        actor,
+        "civil_affairs",
+        "B2",
+        [record(person(7001), "subsistence_allowance", "2020-01-01", "2020-06-30")],
+    )
     rows = db.session.execute(sa.select(AgencyRecord).order_by(AgencyRecord.id)).scalars().all()
     assert len(rows) == 2
     assert rows[0].superseded_by == rows[1].id and rows[1].superseded_by is None
@@ -179,7 +212,9 @@ def test_new_facts_with_the_same_outcome_are_stored_but_not_changed(app: Flask, 
     assert not new.changed and new.level == old.level and new.facts["rural_hukou"]["value"] is True
 
 
-def test_seq_follows_the_change_log_counter_and_batches_are_audited_with_a_digest(app: Flask, db_url: str) -> None:
+def test_seq_follows_the_change_log_counter_and_batches_are_audited_with_a_digest(
+    app: Flask, db_url: str
+) -> None:
     at = school(stages=("junior",))
     pks = [student(f"S{i}", at, seed=i).id for i in range(1, 4)]
     redo(app, *pks, cause="roster")
@@ -192,8 +227,12 @@ def test_seq_follows_the_change_log_counter_and_batches_are_audited_with_a_diges
     import hashlib
 
     assert event.summary["count"] == 3 and event.summary["first_seq"] == 1 and event.summary["last_seq"] == 3
-    assert event.summary["digest"] == hashlib.sha256("".join(d.content_hash for d in dets).encode()).hexdigest()
-    assert count(AuditEvent, AuditEvent.subject.like("student:%")) == 0  # per-student events only for one student
+    assert (
+        event.summary["digest"] == hashlib.sha256("".join(d.content_hash for d in dets).encode()).hexdigest()
+    )
+    assert (
+        count(AuditEvent, AuditEvent.subject.like("student:%")) == 0
+    )  # per-student events only for one student
     assert audit.verify(db.session)[1] is None
 
 
@@ -225,8 +264,13 @@ def test_the_fast_snapshot_json_is_the_canonical_json(app: Flask, db_url: str) -
     s = student("S1", school(stages=("junior",), tuition_fee_fen=123456), seed=1, guardians=[7001])
     actor, _ = client_actor("civil_affairs")
     apply(app, actor, "civil_affairs", "B1", [record(person(7001), "subsistence_allowance")])
-    (found,) = assemble(db.session, [s.id], AS_OF, app.extensions["aid_rules"].facts,
-                        {s.id: {"academic_rank_pct": "12.5", "household_size": 3}})
+    (found,) = assemble(
+        db.session,
+        [s.id],
+        AS_OF,
+        app.extensions["aid_rules"].facts,
+        {s.id: {"academic_rank_pct": "12.5", "household_size": 3}},
+    )
     assert snapshot_json(found.snapshot) == audit.canonical(found.snapshot)
     assert found.snapshot["tuition_fee"]["value"] == "1234.56"
     assert found.snapshot["academic_rank_pct"]["value"] == "12.50"
@@ -244,17 +288,35 @@ def test_a_large_set_goes_the_columnar_way_and_stores_what_the_per_student_path_
 
     at = school(stages=("junior",), tuition_fee_fen=None)
     uni = make_school(db.session, "3203020002", "320302", stages=("undergraduate",), tuition_fee_fen=500000)
-    pks = [student(f"S{i:03d}", at, seed=i, guardians=[7000 + i], grade=1 + i % 3, boarding=i % 2 == 0).id
-           for i in range(1, 31)]
-    pks += [student(f"U{i:03d}", uni, seed=100 + i, guardians=[7100 + i], grade=1 + i % 4).id for i in range(1, 11)]
+    pks = [
+        student(f"S{i:03d}", at, seed=i, guardians=[7000 + i], grade=1 + i % 3, boarding=i % 2 == 0).id
+        for i in range(1, 31)
+    ]
+    pks += [
+        student(f"U{i:03d}", uni, seed=100 + i, guardians=[7100 + i], grade=1 + i % 4).id
+        for i in range(1, 11)
+    ]
     civil, _ = client_actor("civil_affairs")
     disabled, _ = client_actor("disabled_persons_federation")
-    apply(app, civil, "civil_affairs", "C1", [record(person(7000 + i), "subsistence_allowance") for i in range(1, 10)]
-          + [record(id_number(i), "orphan") for i in range(10, 14)])
-    apply(app, disabled, "disabled_persons_federation", "D1", [
-        record(person(7020), "disabled", disability_grade=2), record(id_number(21), "disabled", disability_grade=4),
-        record(id_number(101), "disabled", disability_grade=1),
-    ])
+    apply(
+        app,
+        civil,
+        "civil_affairs",
+        "C1",
+        [record(person(7000 + i), "subsistence_allowance") for i in range(1, 10)]
+        + [record(id_number(i), "orphan") for i in range(10, 14)],
+    )
+    apply(
+        app,
+        disabled,
+        "disabled_persons_federation",
+        "D1",
+        [
+            record(person(7020), "disabled", disability_grade=2),
+            record(id_number(21), "disabled", disability_grade=4),
+            record(id_number(101), "disabled", disability_grade=1),
+        ],
+    )
     db.session.execute(sa.delete(Determination))
     rows = []
     for minimum in (10_000, 1):  # student by student, then as one frame
@@ -262,10 +324,20 @@ def test_a_large_set_goes_the_columnar_way_and_stores_what_the_per_student_path_
         nested = db.session.begin_nested()
         result = redo(app, *pks)
         assert (result.evaluated, result.stored) == (40, 40)
-        rows.append(db.session.execute(
-            sa.select(Determination.student_pk, Determination.level, Determination.awards, Determination.facts,
-                      Determination.explanation, Determination.total_fen, Determination.outcome_hash,
-                      Determination.changed).order_by(Determination.student_pk)).all())
+        rows.append(
+            db.session.execute(
+                sa.select(
+                    Determination.student_pk,
+                    Determination.level,
+                    Determination.awards,
+                    Determination.facts,
+                    Determination.explanation,
+                    Determination.total_fen,
+                    Determination.outcome_hash,
+                    Determination.changed,
+                ).order_by(Determination.student_pk)
+            ).all()
+        )
         assert all(d.content_hash == content_hash_of(d) for d in db.session.scalars(sa.select(Determination)))
         nested.rollback()
     assert rows[0] == rows[1]

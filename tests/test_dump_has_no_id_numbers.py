@@ -37,7 +37,11 @@ BLOB = re.compile(r"\\x([0-9a-fA-F]+)|X'([0-9a-fA-F]*)'")
 
 def plain_numbers(text: str) -> set[str]:
     """Every valid resident ID number standing on its own in `text`, or in the bytes of a dumped binary column."""
-    blobs = [bytes.fromhex(pg or lite).decode("latin-1") for pg, lite in BLOB.findall(text) if len(pg or lite) % 2 == 0]
+    blobs = [
+        bytes.fromhex(pg or lite).decode("latin-1")
+        for pg, lite in BLOB.findall(text)
+        if len(pg or lite) % 2 == 0
+    ]
     found = set()
     for match in ID_SHAPED.findall("\n".join([text, *blobs])):
         try:
@@ -49,8 +53,12 @@ def plain_numbers(text: str) -> set[str]:
 
 def test_the_scanner_finds_a_plain_number_wherever_a_dump_could_hold_one() -> None:
     number = id_number(42)
-    for text in (f"INSERT INTO t VALUES('{number}');", f"7\t{number}\t", f'{{"id_number": "{number}"}}',
-                 f"{number.lower()},x"):
+    for text in (
+        f"INSERT INTO t VALUES('{number}');",
+        f"7\t{number}\t",
+        f'{{"id_number": "{number}"}}',
+        f"{number.lower()},x",
+    ):
         assert plain_numbers(text) == {number}, text
     digest = "ab" + number + "cd" * 22
     assert plain_numbers(f"'{digest}' \\x{number}ff X'{number}00'") == set()  # inside hex, not a number
@@ -79,9 +87,16 @@ def ok(response: Any, status: int = 200) -> Any:
 
 def student_payload(seed: int, guardian_seeds: tuple[int, ...]) -> dict[str, Any]:
     return {
-        "id_number": id_number(seed), "name": "学生", "school_code": "S1", "class_name": "一班", "stage": "junior",
-        "grade": 2, "guardians": [{"id_number": person(g), "name": "家长", "relation": relation}
-                                  for g, relation in zip(guardian_seeds, ("father", "mother"), strict=False)],
+        "id_number": id_number(seed),
+        "name": "学生",
+        "school_code": "S1",
+        "class_name": "一班",
+        "stage": "junior",
+        "grade": 2,
+        "guardians": [
+            {"id_number": person(g), "name": "家长", "relation": relation}
+            for g, relation in zip(guardian_seeds, ("father", "mother"), strict=False)
+        ],
     }
 
 
@@ -100,28 +115,57 @@ def load_everything(app: Flask, client: FlaskClient, tmp_path: Path) -> set[str]
     rows = [(f"I{i}", id_number(800 + i), person(8100 + i)) for i in range(2)]
     csv_text = "student_id,id_number,name,stage,grade,school_code,guardian1_id_number,guardian1_name,guardian1_relation\n"
     csv_text += "".join(f"{sid},{own},导入,junior,1,S1,{g},家长,father\n" for sid, own, g in rows)
-    imported = client.post("/api/v1/students/import", data={"file": (io.BytesIO(csv_text.encode()), "roster.csv")},
-                           headers=bearer(officer))
+    imported = client.post(
+        "/api/v1/students/import",
+        data={"file": (io.BytesIO(csv_text.encode()), "roster.csv")},
+        headers=bearer(officer),
+    )
     assert ok(imported)["created"] == 2
     numbers |= {n for _sid, own, g in rows for n in (own, g)}
     stranger = person(9900)
-    records = [record(person(7100), "subsistence_allowance"), record(id_number(701), "orphan"),
-               record(stranger, "subsistence_allowance"), record(stranger, "subsistence_allowance")]
-    answer = ok(client.post("/api/v1/feeds/civil_affairs/batches", json={"batch_id": "DUMP-1", "records": records},
-                            headers=bearer(agency)))
+    records = [
+        record(person(7100), "subsistence_allowance"),
+        record(id_number(701), "orphan"),
+        record(stranger, "subsistence_allowance"),
+        record(stranger, "subsistence_allowance"),
+    ]
+    answer = ok(
+        client.post(
+            "/api/v1/feeds/civil_affairs/batches",
+            json={"batch_id": "DUMP-1", "records": records},
+            headers=bearer(agency),
+        )
+    )
     assert answer["matched_students"] >= 2 and answer["rejected"], answer  # the duplicate is rejected
     numbers.add(stranger)
     application = ok(client.post("/api/v1/applications", json=body("D2"), headers=bearer(officer)), 201)
     for action in ("review", "publish_notice"):
-        application = ok(client.post(f"/api/v1/applications/{application['id']}/actions",
-                                     json={"action": action, "note": "核实", "version": application["version"]},
-                                     headers=bearer(officer)))
-    assert ok(client.post("/api/v1/students/D0/id-number", headers=bearer(officer)))["id_number"] == id_number(700)
+        application = ok(
+            client.post(
+                f"/api/v1/applications/{application['id']}/actions",
+                json={"action": action, "note": "核实", "version": application["version"]},
+                headers=bearer(officer),
+            )
+        )
+    assert ok(client.post("/api/v1/students/D0/id-number", headers=bearer(officer)))[
+        "id_number"
+    ] == id_number(700)
     runner = app.test_cli_runner()
     with app.app_context():
         assert runner.invoke(args=["aid", "keys", "rotate"]).exit_code == 0
-        report = runner.invoke(args=["aid", "report", "special-groups", "--period", "2020-2021-autumn",
-                                     "--format", "csv", "--output", str(tmp_path / "special.csv")])
+        report = runner.invoke(
+            args=[
+                "aid",
+                "report",
+                "special-groups",
+                "--period",
+                "2020-2021-autumn",
+                "--format",
+                "csv",
+                "--output",
+                str(tmp_path / "special.csv"),
+            ]
+        )
         assert report.exit_code == 0, report.output
         db.engine.dispose()
     return numbers
@@ -134,7 +178,9 @@ def dump(url: str) -> str:
         with sqlite3.connect(parsed.database) as conn:  # type: ignore[arg-type]
             return "\n".join(conn.iterdump())
     libpq = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    done = subprocess.run(["pg_dump", "--no-owner", libpq], capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        ["pg_dump", "--no-owner", libpq], capture_output=True, text=True, timeout=120, check=True
+    )
     return done.stdout
 
 

@@ -20,8 +20,11 @@ pytestmark = pytest.mark.databases
 
 
 def _currents(pk: int) -> list[Determination]:
-    return list(db.session.scalars(
-        sa.select(Determination).where(Determination.student_pk == pk, Determination.current.is_(True))))
+    return list(
+        db.session.scalars(
+            sa.select(Determination).where(Determination.student_pk == pk, Determination.current.is_(True))
+        )
+    )
 
 
 def test_a_student_re_determined_meanwhile_is_evaluated_again_under_the_locks(
@@ -37,18 +40,26 @@ def test_a_student_re_determined_meanwhile_is_evaluated_again_under_the_locks(
     def another_writer_first(session: Any) -> None:
         """Between this batch's evaluation and its locks, another source's batch re-determines student 0."""
         if not meanwhile:
-            meanwhile.append(apply(app, poverty, "poverty_alleviation", "P1", [record(person(5000), "registered_poor")]))
+            meanwhile.append(
+                apply(app, poverty, "poverty_alleviation", "P1", [record(person(5000), "registered_poor")])
+            )
         real_lock(session)
 
     monkeypatch.setattr(region, "lock_changes", another_writer_first)
-    outcome = apply(app, civil, "civil_affairs", "C1",
-                    [record(person(5000 + i), "subsistence_allowance") for i in range(VECTOR_MIN)])
+    outcome = apply(
+        app,
+        civil,
+        "civil_affairs",
+        "C1",
+        [record(person(5000 + i), "subsistence_allowance") for i in range(VECTOR_MIN)],
+    )
     db.session.commit()
     assert meanwhile and meanwhile[0].response["reevaluated"] == 1
     assert outcome.response["matched_students"] == VECTOR_MIN
     (first,) = _currents(pks[0])  # one current determination, and it has both changes
     assert {"registered_poor", "subsistence_allowance"} <= {
-        name for name, fact in first.facts.items() if fact.get("value") is True and fact["source"] != "roster"}
+        name for name, fact in first.facts.items() if fact.get("value") is True and fact["source"] != "roster"
+    }
     (other,) = _currents(pks[1])
     assert "registered_poor" not in {n for n, f in other.facts.items() if f.get("value") is True}
     assert all(len(_currents(pk)) == 1 for pk in pks)

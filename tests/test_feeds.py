@@ -42,19 +42,31 @@ def only_rejection(response: Any) -> dict[str, Any]:
     return rejection
 
 
-def test_a_batch_is_applied_matched_and_answered(client: FlaskClient, token: str, enrolled: list[int]) -> None:
-    body = {"batch_id": "B-1", "records": [
-        record(person(7001), "subsistence_allowance"),
-        record(id_number(2), "orphan"),
-        record(person(9999), "subsistence_allowance"),  # nobody enrolled: kept, not matched
-    ]}
+def test_a_batch_is_applied_matched_and_answered(
+    client: FlaskClient, token: str, enrolled: list[int]
+) -> None:
+    body = {
+        "batch_id": "B-1",
+        "records": [
+            record(person(7001), "subsistence_allowance"),
+            record(id_number(2), "orphan"),
+            record(person(9999), "subsistence_allowance"),  # nobody enrolled: kept, not matched
+        ],
+    }
     response = post(client, token, body)
     assert response.status_code == 200, response.json
-    assert response.json == {"batch_id": "B-1", "accepted": 3, "rejected": [], "matched_students": 2,
-                             "reevaluated": 2}
+    assert response.json == {
+        "batch_id": "B-1",
+        "accepted": 3,
+        "rejected": [],
+        "matched_students": 2,
+        "reevaluated": 2,
+    }
     assert count(AgencyRecord) == 3 and count(FeedBatch) == 1
     assert current(enrolled[0]).cause == "feed:civil_affairs/B-1"
-    event = db.session.execute(sa.select(AuditEvent).where(AuditEvent.subject == "batch:civil_affairs/B-1")).scalar_one()
+    event = db.session.execute(
+        sa.select(AuditEvent).where(AuditEvent.subject == "batch:civil_affairs/B-1")
+    ).scalar_one()
     assert event.summary["accepted"] == 3 and event.summary["matched_students"] == 2
 
 
@@ -113,14 +125,25 @@ def test_a_missing_field_is_named(client: FlaskClient, token: str, enrolled: lis
     assert count(AgencyRecord) == 0 and count(FeedBatch) == 1
 
 
-def test_valid_to_and_attributes_may_be_left_out(client: FlaskClient, token: str, enrolled: list[int]) -> None:
-    response = post(client, token, {"batch_id": "B-1", "records": [
-        {"id_number": id_number(2), "name": "某人", "status": "orphan", "valid_from": "2020-01-01"}
-    ]})
+def test_valid_to_and_attributes_may_be_left_out(
+    client: FlaskClient, token: str, enrolled: list[int]
+) -> None:
+    response = post(
+        client,
+        token,
+        {
+            "batch_id": "B-1",
+            "records": [
+                {"id_number": id_number(2), "name": "某人", "status": "orphan", "valid_from": "2020-01-01"}
+            ],
+        },
+    )
     assert response.json["accepted"] == 1 and response.json["rejected"] == []
 
 
-def test_a_record_that_is_not_an_object_is_rejected(client: FlaskClient, token: str, enrolled: list[int]) -> None:
+def test_a_record_that_is_not_an_object_is_rejected(
+    client: FlaskClient, token: str, enrolled: list[int]
+) -> None:
     rejection = only_rejection(post(client, token, {"batch_id": "B-1", "records": ["320102200803010012"]}))
     assert rejection == {"index": 0, "field": "record", "message": "must be an object"}
 
@@ -128,15 +151,26 @@ def test_a_record_that_is_not_an_object_is_rejected(client: FlaskClient, token: 
 def test_a_duplicate_person_and_status_in_one_batch_is_rejected_naming_the_first(
     client: FlaskClient, token: str, enrolled: list[int]
 ) -> None:
-    records = [record(person(7001), "subsistence_allowance"), record(id_number(2), "orphan"),
-               record(person(7001).lower(), "subsistence_allowance", "2020-03-01")]
+    records = [
+        record(person(7001), "subsistence_allowance"),
+        record(id_number(2), "orphan"),
+        record(person(7001).lower(), "subsistence_allowance", "2020-03-01"),
+    ]
     rejection = only_rejection(post(client, token, {"batch_id": "B-1", "records": records}))
-    assert rejection["index"] == 2 and rejection["field"] == "id_number" and "duplicate of record 0" in rejection["message"]
+    assert (
+        rejection["index"] == 2
+        and rejection["field"] == "id_number"
+        and "duplicate of record 0" in rejection["message"]
+    )
     assert count(AgencyRecord) == 2
 
 
-@pytest.mark.parametrize(("grade", "ok"), [(1, True), (4, True), (0, False), (5, False), ("2", False), (None, False)])
-def test_disabled_needs_a_disability_grade_from_1_to_4(client: FlaskClient, app: Flask, grade: Any, ok: bool) -> None:
+@pytest.mark.parametrize(
+    ("grade", "ok"), [(1, True), (4, True), (0, False), (5, False), ("2", False), (None, False)]
+)
+def test_disabled_needs_a_disability_grade_from_1_to_4(
+    client: FlaskClient, app: Flask, grade: Any, ok: bool
+) -> None:
     token = make_client(db.session, "disabled_persons_federation")
     attributes = {} if grade is None else {"disability_grade": grade}
     body = {"batch_id": "B-1", "records": [{**record(person(7001), "disabled"), "attributes": attributes}]}
@@ -208,10 +242,14 @@ def test_a_user_token_is_403(client: FlaskClient, app: Flask) -> None:
     [{"expires_at": datetime.now(UTC) - timedelta(minutes=1)}, {"revoked": True}],
     ids=["expired", "revoked"],
 )
-def test_an_expired_or_revoked_client_token_is_401(client: FlaskClient, app: Flask, kwargs: dict[str, Any]) -> None:
+def test_an_expired_or_revoked_client_token_is_401(
+    client: FlaskClient, app: Flask, kwargs: dict[str, Any]
+) -> None:
     token = make_client(db.session, "civil_affairs", **kwargs)
     before = row_counts()
-    response = post(client, token, {"batch_id": "B-1", "records": [record(person(7001), "subsistence_allowance")]})
+    response = post(
+        client, token, {"batch_id": "B-1", "records": [record(person(7001), "subsistence_allowance")]}
+    )
     assert response.status_code == 401 and response.mimetype == "application/problem+json"
     assert row_counts() == before
 
@@ -224,11 +262,15 @@ def test_no_token_is_401_even_for_an_unknown_source(client: FlaskClient, app: Fl
 def test_a_replay_returns_the_first_answer_and_changes_nothing(
     client: FlaskClient, token: str, enrolled: list[int]
 ) -> None:
-    body = {"batch_id": "B-1", "records": [record(person(7001), "subsistence_allowance"),
-                                            record("320102200803010013", "orphan")]}
+    body = {
+        "batch_id": "B-1",
+        "records": [record(person(7001), "subsistence_allowance"), record("320102200803010013", "orphan")],
+    }
     first = post(client, token, body)
     before = row_counts()
-    again = post(client, token, {"records": body["records"], "batch_id": "B-1"})  # same content, other key order
+    again = post(
+        client, token, {"records": body["records"], "batch_id": "B-1"}
+    )  # same content, other key order
     assert again.status_code == 200 and again.json == first.json
     assert row_counts() == before
 
@@ -248,8 +290,12 @@ def test_the_same_batch_id_from_another_source_is_another_batch(
 ) -> None:
     other = make_client(db.session, "poverty_alleviation")
     post(client, token, {"batch_id": "B-1", "records": [record(person(7001), "subsistence_allowance")]})
-    response = post(client, other, {"batch_id": "B-1", "records": [record(person(7001), "registered_poor")]},
-                    "/api/v1/feeds/poverty_alleviation/batches")
+    response = post(
+        client,
+        other,
+        {"batch_id": "B-1", "records": [record(person(7001), "registered_poor")]},
+        "/api/v1/feeds/poverty_alleviation/batches",
+    )
     assert response.status_code == 200 and response.json["accepted"] == 1
     assert count(FeedBatch) == 2
 
@@ -268,9 +314,11 @@ def test_reevaluated_counts_only_students_whose_level_or_awards_changed(
 ) -> None:
     post(client, token, {"batch_id": "B-1", "records": [record(person(7001), "subsistence_allowance")]})
     # the same status again, from another date: new record, same outcome
-    response = post(client, token, {"batch_id": "B-2", "records": [
-        record(person(7001), "subsistence_allowance", "2019-06-01")
-    ]})
+    response = post(
+        client,
+        token,
+        {"batch_id": "B-2", "records": [record(person(7001), "subsistence_allowance", "2019-06-01")]},
+    )
     assert response.json["matched_students"] == 1 and response.json["reevaluated"] == 0
 
 
@@ -294,11 +342,20 @@ def determinations_of(student_pk: int) -> list[tuple[int, str]]:
     return [(d.seq, d.cause) for d in history(student_pk)]
 
 
-@pytest.mark.parametrize(("again", "changes"), [
-    (record(person(7001), "subsistence_allowance", "2019-06-01"), False),  # re-sent, still valid: same facts
-    (record(person(7001), "subsistence_allowance", "2019-06-01", "2020-03-01"), True),  # ended before as_of
-    (record(person(7001), "subsistence_allowance", "2024-01-01"), True),  # starts after as_of
-])
+@pytest.mark.parametrize(
+    ("again", "changes"),
+    [
+        (
+            record(person(7001), "subsistence_allowance", "2019-06-01"),
+            False,
+        ),  # re-sent, still valid: same facts
+        (
+            record(person(7001), "subsistence_allowance", "2019-06-01", "2020-03-01"),
+            True,
+        ),  # ended before as_of
+        (record(person(7001), "subsistence_allowance", "2024-01-01"), True),  # starts after as_of
+    ],
+)
 def test_only_a_record_that_changes_the_students_facts_makes_a_new_determination(
     client: FlaskClient, token: str, enrolled: list[int], path: str, again: dict[str, Any], changes: bool
 ) -> None:
@@ -324,12 +381,15 @@ def test_a_second_guardians_household_record_adds_no_fact_and_no_determination(
     pk = student("S9", school(stages=("junior",)), seed=9, guardians=[7091, 7092]).id
     post(client, token, {"batch_id": "B-1", "records": [record(person(7091), "subsistence_allowance")]})
     before = determinations_of(pk)
-    response = post(client, token, {"batch_id": "B-2", "records": [record(person(7092), "subsistence_allowance")]})
+    response = post(
+        client, token, {"batch_id": "B-2", "records": [record(person(7092), "subsistence_allowance")]}
+    )
     assert response.json["matched_students"] == 1 and response.json["reevaluated"] == 0
     assert determinations_of(pk) == before and len(before) == 1
     # the fact still stands on the first guardian's record, which the stored determination cites
-    (first,) = db.session.scalars(sa.select(AgencyRecord.id).where(AgencyRecord.batch_pk == FeedBatch.id,
-                                                                   FeedBatch.batch_id == "B-1"))
+    (first,) = db.session.scalars(
+        sa.select(AgencyRecord.id).where(AgencyRecord.batch_pk == FeedBatch.id, FeedBatch.batch_id == "B-1")
+    )
     assert current(pk).facts["subsistence_allowance"]["record_ids"] == [first]
 
 
@@ -337,9 +397,23 @@ def test_a_new_disability_grade_is_a_changed_fact(client: FlaskClient, app: Flas
     token = make_client(db.session, "disabled_persons_federation")
     url = "/api/v1/feeds/disabled_persons_federation/batches"
     pk = student("S8", school(stages=("junior",)), seed=8).id
-    post(client, token, {"batch_id": "D-1", "records": [record(id_number(8), "disabled", disability_grade=3)]}, url)
-    same = post(client, token, {"batch_id": "D-2", "records": [
-        record(id_number(8), "disabled", "2019-01-01", disability_grade=3)]}, url)
+    post(
+        client,
+        token,
+        {"batch_id": "D-1", "records": [record(id_number(8), "disabled", disability_grade=3)]},
+        url,
+    )
+    same = post(
+        client,
+        token,
+        {"batch_id": "D-2", "records": [record(id_number(8), "disabled", "2019-01-01", disability_grade=3)]},
+        url,
+    )
     assert len(history(pk)) == 1 and same.json["matched_students"] == 1
-    post(client, token, {"batch_id": "D-3", "records": [record(id_number(8), "disabled", disability_grade=1)]}, url)
+    post(
+        client,
+        token,
+        {"batch_id": "D-3", "records": [record(id_number(8), "disabled", disability_grade=1)]},
+        url,
+    )
     assert len(history(pk)) == 2 and current(pk).facts["disability_grade"]["value"] == 1

@@ -31,23 +31,28 @@ def _problem(response: Any, status: int) -> dict[str, Any]:
 
 
 @pytest.mark.databases
-@pytest.mark.parametrize("path", [
-    f"/api/v1/applications/{TOO_BIG}",
-    f"/api/v1/decisions/{TOO_BIG}/replay",
-    f"/api/v1/reports/archive/{TOO_BIG}",
-    f"/api/v1/schools/S1/notices/{TOO_BIG}",
-    f"/api/v1/applications/{2**31}",
-])
-def test_an_id_beyond_the_integer_range_is_404_not_a_crash(client: FlaskClient, admin: dict[str, str],
-                                                           path: str) -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/v1/applications/{TOO_BIG}",
+        f"/api/v1/decisions/{TOO_BIG}/replay",
+        f"/api/v1/reports/archive/{TOO_BIG}",
+        f"/api/v1/schools/S1/notices/{TOO_BIG}",
+        f"/api/v1/applications/{2**31}",
+    ],
+)
+def test_an_id_beyond_the_integer_range_is_404_not_a_crash(
+    client: FlaskClient, admin: dict[str, str], path: str
+) -> None:
     method = client.post if path.endswith("/replay") else client.get
     _problem(method(path, headers=admin), 404)
 
 
 @pytest.mark.databases
 @pytest.mark.parametrize("path", ["/api/v1/applications", "/api/v1/reports/archive"])
-def test_an_offset_beyond_the_integer_range_is_422_naming_offset(client: FlaskClient, admin: dict[str, str],
-                                                                 path: str) -> None:
+def test_an_offset_beyond_the_integer_range_is_422_naming_offset(
+    client: FlaskClient, admin: dict[str, str], path: str
+) -> None:
     problem = _problem(client.get(f"{path}?offset={TOO_BIG}", headers=admin), 422)
     assert list(problem["errors"]) == ["offset"]
 
@@ -113,33 +118,47 @@ NUL = "\x00"
 
 
 @pytest.mark.databases
-@pytest.mark.parametrize(("path", "field"), [
-    ("/api/v1/students/a%00b", "student_id"),
-    ("/api/v1/decisions?student_id=a%00b", "student_id"),
-    ("/api/v1/audit?subject=student:a%00b", "subject"),
-    ("/api/v1/schools/S%001/notices", "code"),
-    ("/api/v1/applications?school=a%00", "school"),
-    ("/api/v1/reports/regions?region=32%0000", "region"),
-])
-def test_a_nul_character_in_a_path_or_query_is_422_naming_it(client: FlaskClient, admin: dict[str, str],
-                                                             path: str, field: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/v1/students/a%00b", "student_id"),
+        ("/api/v1/decisions?student_id=a%00b", "student_id"),
+        ("/api/v1/audit?subject=student:a%00b", "subject"),
+        ("/api/v1/schools/S%001/notices", "code"),
+        ("/api/v1/applications?school=a%00", "school"),
+        ("/api/v1/reports/regions?region=32%0000", "region"),
+    ],
+)
+def test_a_nul_character_in_a_path_or_query_is_422_naming_it(
+    client: FlaskClient, admin: dict[str, str], path: str, field: str
+) -> None:
     problem = _problem(client.get(path, headers=admin), 422)
     assert list(problem["errors"]) == [field]
 
 
 @pytest.mark.databases
-@pytest.mark.parametrize(("body", "field"), [
-    ('{"batch_id": "B-1", "records": [{"name": "张\\u0000三"}]}', "records.0.name"),
-    ('{"batch_id": "B-1", "records": [{"attributes": {"note": "\\u0000"}}]}', "records.0.attributes.note"),
-    ('{"batch_id": "B-1", "records": [{"name": "\\ud800"}]}', "records.0.name"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('{"batch_id": "B-1", "records": [{"name": "张\\u0000三"}]}', "records.0.name"),
+        (
+            '{"batch_id": "B-1", "records": [{"attributes": {"note": "\\u0000"}}]}',
+            "records.0.attributes.note",
+        ),
+        ('{"batch_id": "B-1", "records": [{"name": "\\ud800"}]}', "records.0.name"),
+    ],
+)
 def test_unstorable_text_in_a_batch_is_422_naming_the_field_and_changes_nothing(
     client: FlaskClient, body: str, field: str
 ) -> None:
     token = make_client(db.session, "civil_affairs")
     before = row_counts()
-    response = client.post("/api/v1/feeds/civil_affairs/batches", data=body, content_type="application/json",
-                           headers=bearer(token))
+    response = client.post(
+        "/api/v1/feeds/civil_affairs/batches",
+        data=body,
+        content_type="application/json",
+        headers=bearer(token),
+    )
     assert list(_problem(response, 422)["errors"]) == [field]
     assert row_counts() == before
 
@@ -151,11 +170,17 @@ def test_a_nul_character_in_a_login_is_422_not_a_crash(client: FlaskClient) -> N
 
 
 @pytest.mark.databases
-def test_a_nul_character_in_an_imported_cell_rejects_its_row(client: FlaskClient, admin: dict[str, str]) -> None:
+def test_a_nul_character_in_an_imported_cell_rejects_its_row(
+    client: FlaskClient, admin: dict[str, str]
+) -> None:
     make_school(db.session, "S1", "320102")
     csv = f"student_id,id_number,name,school_code,stage,grade\nST1,{id_number(5)},张{NUL}三,S1,primary,1\n"
-    response = client.post("/api/v1/students/import", data={"file": (io.BytesIO(csv.encode()), "a.csv")},
-                           content_type="multipart/form-data", headers=admin)
+    response = client.post(
+        "/api/v1/students/import",
+        data={"file": (io.BytesIO(csv.encode()), "a.csv")},
+        content_type="multipart/form-data",
+        headers=admin,
+    )
     problem = _problem(response, 422)
     assert problem["errors"] == {"rows.2.name": ["must not contain the character U+0000"]}
 
@@ -163,21 +188,32 @@ def test_a_nul_character_in_an_imported_cell_rejects_its_row(client: FlaskClient
 def test_a_multipart_part_without_a_name_is_a_clear_error_not_a_crash(
     client: FlaskClient, admin: dict[str, str]
 ) -> None:
-    body = (b"--B\r\nContent-Disposition: form-data\r\n\r\nvalue\r\n"
-            b"--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--B--\r\n")
-    response = client.post("/api/v1/students/import", data=body, headers=admin,
-                           content_type="multipart/form-data; boundary=B")
+    body = (
+        b"--B\r\nContent-Disposition: form-data\r\n\r\nvalue\r\n"
+        b'--B\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n--B--\r\n'
+    )
+    response = client.post(
+        "/api/v1/students/import", data=body, headers=admin, content_type="multipart/form-data; boundary=B"
+    )
     problem = _problem(response, 422)
     assert "file" in problem["errors"], problem
 
 
-OPEN_OPERATIONS = {("get", "/api/v1/health"), ("get", "/api/v1/rules"), ("post", "/api/v1/evaluate"),
-                   ("post", "/api/v1/auth/login")}
+OPEN_OPERATIONS = {
+    ("get", "/api/v1/health"),
+    ("get", "/api/v1/rules"),
+    ("post", "/api/v1/evaluate"),
+    ("post", "/api/v1/auth/login"),
+}
 
 
 def _operations(client: FlaskClient) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(method, path, operation) for path, item in _openapi(client)["paths"].items()
-            for method, operation in item.items() if method in ("get", "post", "put", "delete", "patch")]
+    return [
+        (method, path, operation)
+        for path, item in _openapi(client)["paths"].items()
+        for method, operation in item.items()
+        if method in ("get", "post", "put", "delete", "patch")
+    ]
 
 
 def test_operations_that_need_a_token_document_it_and_their_401_and_403(client: FlaskClient) -> None:
@@ -194,8 +230,11 @@ def test_operations_that_need_a_token_document_it_and_their_401_and_403(client: 
 
 
 def test_operations_with_a_json_body_document_400_413_and_415(client: FlaskClient) -> None:
-    with_body = [(m, p, o) for m, p, o in _operations(client)
-                 if "application/json" in o.get("requestBody", {}).get("content", {})]
+    with_body = [
+        (m, p, o)
+        for m, p, o in _operations(client)
+        if "application/json" in o.get("requestBody", {}).get("content", {})
+    ]
     assert len(with_body) >= 7
     for method, path, operation in with_body:
         assert {"400", "413", "415", "422"} <= set(operation["responses"]), (method, path)

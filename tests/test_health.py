@@ -20,7 +20,9 @@ def test_health_is_ok_with_the_rule_set_version(app: Flask, client: FlaskClient)
     }
 
 
-def test_health_is_degraded_and_503_when_the_database_does_not_answer(app_factory: Callable[..., Flask]) -> None:
+def test_health_is_degraded_and_503_when_the_database_does_not_answer(
+    app_factory: Callable[..., Flask],
+) -> None:
     app = app_factory("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=1")
     response = app.test_client().get("/api/v1/health")
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"

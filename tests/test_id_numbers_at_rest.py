@@ -50,16 +50,30 @@ def test_numbers_are_stored_sealed_and_found_by_keyed_hash(client: FlaskClient, 
     numbers = students(world, 2)
     stored = rows(Student)
     assert [VAULT.open_row("student", s) for s in stored] == numbers
-    assert all(n.encode() not in s.id_cipher and s.id_mask == n[:6] + "*" * 11 + n[-1:]
-               for s, n in zip(stored, numbers, strict=True))
+    assert all(
+        n.encode() not in s.id_cipher and s.id_mask == n[:6] + "*" * 11 + n[-1:]
+        for s, n in zip(stored, numbers, strict=True)
+    )
     assert {g.id_key_id for g in rows(Guardian)} == {"dev"}
     officer = world.actor("officer")
     settings = service_settings(world.app)
     budget = id_probes.Budget(id_probes.MemoryProbeCounter(), "test-secret")
-    assert id_probes.find_by_id_number(db.session, actor=officer, settings=settings, budget=budget,
-                                       id_number=numbers[1]) == "R1"
-    assert id_probes.find_by_id_number(db.session, actor=world.actor("other_officer"), settings=settings,
-                                       budget=budget, id_number=numbers[1]) is None
+    assert (
+        id_probes.find_by_id_number(
+            db.session, actor=officer, settings=settings, budget=budget, id_number=numbers[1]
+        )
+        == "R1"
+    )
+    assert (
+        id_probes.find_by_id_number(
+            db.session,
+            actor=world.actor("other_officer"),
+            settings=settings,
+            budget=budget,
+            id_number=numbers[1],
+        )
+        is None
+    )
 
 
 # ------------------------------------------------------------------------------------------ reveal
@@ -70,7 +84,9 @@ def test_the_schools_officer_reveals_a_full_number_through_the_api_and_the_read_
     client: FlaskClient, world: World
 ) -> None:
     numbers = students(world, 1)
-    assert numbers[0] not in client.get("/api/v1/students/R0", headers=world.headers("officer")).get_data(as_text=True)
+    assert numbers[0] not in client.get("/api/v1/students/R0", headers=world.headers("officer")).get_data(
+        as_text=True
+    )
     response = client.post("/api/v1/students/R0/id-number", headers=world.headers("officer"))
     assert response.status_code == 200, response.json
     assert response.json == {"student_id": "R0", "id_number": numbers[0]}
@@ -83,8 +99,14 @@ def test_the_schools_officer_reveals_a_full_number_through_the_api_and_the_read_
 @pytest.mark.databases
 @pytest.mark.parametrize(
     ("who", "status"),
-    [("other_officer", 403), ("county_admin", 403), ("province_admin", 403), ("auditor", 403), ("client", 403),
-     ("nobody", 401)],
+    [
+        ("other_officer", 403),
+        ("county_admin", 403),
+        ("province_admin", 403),
+        ("auditor", 403),
+        ("client", 403),
+        ("nobody", 401),
+    ],
 )
 def test_nobody_else_reveals_a_full_number_and_nothing_is_recorded(
     client: FlaskClient, world: World, who: str, status: int
@@ -112,7 +134,9 @@ def app_env() -> dict[str, str]:
 
 
 @pytest.mark.databases
-def test_rotation_reseals_every_row_under_the_current_key_and_the_old_key_can_go(app: Flask, world: World) -> None:
+def test_rotation_reseals_every_row_under_the_current_key_and_the_old_key_can_go(
+    app: Flask, world: World
+) -> None:
     numbers = students(world, 5)
     guardians_before = [VAULT.open_row("guardian", g) for g in rows(Guardian)]
     updated_before = [s.updated_at for s in rows(Student)]
@@ -142,13 +166,27 @@ def test_rotation_resumes_after_a_stop_and_new_writes_use_the_current_key(
     vault = IdVault(*parse_keys(f"dev:{DEV_KEY},{K2}", "k2"), hmac_key=HMAC_KEY)
     first = rotate_batch(db.session, vault=vault, kind="student", size=2)  # then "stopped"
     assert (first.resealed, first.skipped) == (2, 0)
-    written = client.put("/api/v1/students/R9", headers=world.headers("officer"), json={  # meanwhile, via the API
-        "id_number": id_number(399), "name": "王五", "school_code": "S1", "class_name": "一班", "stage": "junior",
-        "grade": 2, "guardians": [{"id_number": id_number(6999), "name": "王父", "relation": "father"}],
-    })
+    written = client.put(
+        "/api/v1/students/R9",
+        headers=world.headers("officer"),
+        json={  # meanwhile, via the API
+            "id_number": id_number(399),
+            "name": "王五",
+            "school_code": "S1",
+            "class_name": "一班",
+            "stage": "junior",
+            "grade": 2,
+            "guardians": [{"id_number": id_number(6999), "name": "王父", "relation": "father"}],
+        },
+    )
     assert written.status_code == 201, written.json
-    assert db.session.execute(sa.select(Student.id_key_id).where(Student.student_id == "R9")).scalar_one() == "k2"
-    assert db.session.execute(sa.select(Guardian.id_key_id).where(Guardian.name == "王父")).scalar_one() == "k2"
+    assert (
+        db.session.execute(sa.select(Student.id_key_id).where(Student.student_id == "R9")).scalar_one()
+        == "k2"
+    )
+    assert (
+        db.session.execute(sa.select(Guardian.id_key_id).where(Guardian.name == "王父")).scalar_one() == "k2"
+    )
     rest = rotate_batch(db.session, vault=vault, kind="student", after_pk=0, size=100)
     assert (rest.resealed, rest.skipped) == (1, 0)  # only the row the stopped run had not reached
     assert rotate_batch(db.session, vault=vault, kind="student", size=100).last_pk is None
@@ -182,6 +220,7 @@ def empty_database(db_url: str, tmp_path: Any) -> Iterator[str]:
     """An unmigrated database on the session's backend."""
     yield from scratch_database(db_url, tmp_path, migrated=False)
 
+
 @pytest.mark.databases
 def test_migration_0007_seals_plain_numbers_and_its_downgrade_opens_them(empty_database: str) -> None:
     plain = {"student": id_number(501), "guardian": id_number(502)}
@@ -190,25 +229,41 @@ def test_migration_0007_seals_plain_numbers_and_its_downgrade_opens_them(empty_d
         upgrade(revision="0006")
         with db.engine.begin() as conn:
             stamp = {"at": datetime(2020, 9, 1, tzinfo=UTC)}
-            conn.execute(sa.text("INSERT INTO schools (code, name, region_code, city_code, stages, kind, "
-                                 "inclusive_kindergarten, central_university, created_at, updated_at) VALUES "
-                                 "('M1', 'm', '320000', '320100', '[\"junior\"]', 'public', false, false, :at, :at)"),
-                         stamp)
-            conn.execute(sa.text(
-                "INSERT INTO students (id, student_id, id_number, id_hmac, name, school_code, class_name, stage, "
-                "grade, boarding, rural_hukou, agri_major, arts_performance_major, retired_soldier, salaried, "
-                "created_at, updated_at) VALUES (1, 'M1-1', :n, :h, '甲', 'M1', '', 'junior', 1, false, false, "
-                "false, false, false, false, :at, :at)"),
-                {"n": plain["student"], "h": VAULT.hmac(plain["student"]), **stamp})
-            conn.execute(sa.text("INSERT INTO guardians (student_pk, id_number, id_hmac, name, relation) "
-                                 "VALUES (1, :n, :h, '乙', 'father')"),
-                         {"n": plain["guardian"], "h": VAULT.hmac(plain["guardian"])})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO schools (code, name, region_code, city_code, stages, kind, "
+                    "inclusive_kindergarten, central_university, created_at, updated_at) VALUES "
+                    "('M1', 'm', '320000', '320100', '[\"junior\"]', 'public', false, false, :at, :at)"
+                ),
+                stamp,
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO students (id, student_id, id_number, id_hmac, name, school_code, class_name, stage, "
+                    "grade, boarding, rural_hukou, agri_major, arts_performance_major, retired_soldier, salaried, "
+                    "created_at, updated_at) VALUES (1, 'M1-1', :n, :h, '甲', 'M1', '', 'junior', 1, false, false, "
+                    "false, false, false, false, :at, :at)"
+                ),
+                {"n": plain["student"], "h": VAULT.hmac(plain["student"]), **stamp},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO guardians (student_pk, id_number, id_hmac, name, relation) "
+                    "VALUES (1, :n, :h, '乙', 'father')"
+                ),
+                {"n": plain["guardian"], "h": VAULT.hmac(plain["guardian"])},
+            )
         upgrade()
         with db.engine.connect() as conn:
             for kind, table in (("student", "students"), ("guardian", "guardians")):
                 assert "id_number" not in {c["name"] for c in sa.inspect(conn).get_columns(table)}
-                row = conn.execute(sa.text(f"SELECT id_cipher, id_key_id, id_hmac, id_mask FROM {table}")).one()
-                assert VAULT.open_row(kind, row) == plain[kind] and row.id_mask == plain[kind][:6] + "*" * 11 + plain[kind][-1:]
+                row = conn.execute(
+                    sa.text(f"SELECT id_cipher, id_key_id, id_hmac, id_mask FROM {table}")
+                ).one()
+                assert (
+                    VAULT.open_row(kind, row) == plain[kind]
+                    and row.id_mask == plain[kind][:6] + "*" * 11 + plain[kind][-1:]
+                )
         downgrade(revision="0006")
         with db.engine.connect() as conn:
             assert conn.execute(sa.text("SELECT id_number FROM students")).scalar_one() == plain["student"]
@@ -228,8 +283,9 @@ def test_a_row_rewritten_while_its_batch_runs_keeps_the_new_number(app: Flask, w
         def open_row(self, kind, row):  # type: ignore[no-untyped-def]
             number = super().open_row(kind, row)
             if kind == "student" and number == id_number(300):
-                db.session.execute(sa.update(Student).where(Student.id == row.id)
-                                   .values(**vault.seal("student", fresh)))
+                db.session.execute(
+                    sa.update(Student).where(Student.id == row.id).values(**vault.seal("student", fresh))
+                )
             return number
 
     racing = RacingVault(keys=vault.keys, current=vault.current, hmac_key=HMAC_KEY)

@@ -50,8 +50,11 @@ def test_mask_hides_the_birth_date_and_the_sequence() -> None:
 def test_two_numbers_differing_in_birth_date_and_sequence_have_one_mask() -> None:
     """What the mask leaves to guess: every date and sequence with the same check character looks alike."""
     a = id_number("320102", date(2008, 3, 1), 1)
-    b = next(id_number("320102", date(2009, 7, 15), seq) for seq in range(1000)
-             if id_number("320102", date(2009, 7, 15), seq)[-1] == a[-1])
+    b = next(
+        id_number("320102", date(2009, 7, 15), seq)
+        for seq in range(1000)
+        if id_number("320102", date(2009, 7, 15), seq)[-1] == a[-1]
+    )
     assert a != b and mask(a) == mask(b)
 
 

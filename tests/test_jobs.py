@@ -43,7 +43,9 @@ def redetermine(client: FlaskClient, province: Province, who: str = "city_admin"
     key = body.pop("header_key", None)
     if key is not None:
         headers["Idempotency-Key"] = key
-    return client.post("/api/v1/redeterminations", json={"region": "320100", "as_of": AS_OF, **body}, headers=headers)
+    return client.post(
+        "/api/v1/redeterminations", json={"region": "320100", "as_of": AS_OF, **body}, headers=headers
+    )
 
 
 def test_a_redetermination_runs_in_process_without_redis_and_reports_its_progress(
@@ -90,10 +92,16 @@ def test_keys_belong_to_their_requester(client: FlaskClient, province: Province)
     assert theirs.status_code == 202 and theirs.json["id"] != mine.json["id"]
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"key": "has space"}, "key"), ({"key": "x" * 81}, "key"), ({"region": "32"}, "region"),
-    ({"as_of": "2020-13-01"}, "as_of"), ({"header_key": "a", "key": "b"}, "key"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"key": "has space"}, "key"),
+        ({"key": "x" * 81}, "key"),
+        ({"region": "32"}, "region"),
+        ({"as_of": "2020-13-01"}, "as_of"),
+        ({"header_key": "a", "key": "b"}, "key"),
+    ],
+)
 def test_bad_requests_are_refused_and_create_no_job(
     client: FlaskClient, province: Province, body: dict[str, Any], field: str
 ) -> None:
@@ -103,10 +111,17 @@ def test_bad_requests_are_refused_and_create_no_job(
     assert client.get("/api/v1/jobs", headers=province.headers("city_admin")).json["total"] == 0
 
 
-@pytest.mark.parametrize(("who", "region", "status"), [
-    ("wuxi_admin", "320100", 403), ("county_admin", "320100", 403), ("officer_a", "320102", 403),
-    ("auditor", "320100", 403), ("client", "320100", 403), ("county_admin", "320102", 202),
-])
+@pytest.mark.parametrize(
+    ("who", "region", "status"),
+    [
+        ("wuxi_admin", "320100", 403),
+        ("county_admin", "320100", 403),
+        ("officer_a", "320102", 403),
+        ("auditor", "320100", 403),
+        ("client", "320100", 403),
+        ("county_admin", "320102", 202),
+    ],
+)
 def test_only_administrators_redetermine_and_only_within_their_region(
     client: FlaskClient, province: Province, who: str, region: str, status: int
 ) -> None:
@@ -180,10 +195,19 @@ def test_a_job_cut_off_mid_run_is_resumed_by_the_sweep(
 # ------------------------------------------------------------------------------------------ scope
 
 
-@pytest.mark.parametrize(("who", "visible"), [
-    ("officer_a", True), ("officer_b", False), ("county_admin", True), ("other_county_admin", False),
-    ("city_admin", True), ("wuxi_admin", False), ("province_admin", True), ("auditor", True),
-])
+@pytest.mark.parametrize(
+    ("who", "visible"),
+    [
+        ("officer_a", True),
+        ("officer_b", False),
+        ("county_admin", True),
+        ("other_county_admin", False),
+        ("city_admin", True),
+        ("wuxi_admin", False),
+        ("province_admin", True),
+        ("auditor", True),
+    ],
+)
 def test_a_schools_job_is_seen_only_within_its_scope(
     client: FlaskClient, province: Province, who: str, visible: bool
 ) -> None:
@@ -210,7 +234,9 @@ def test_the_job_list_filters_by_kind_and_state(client: FlaskClient, province: P
 # ------------------------------------------------------------------------------------------ imports
 
 
-def test_a_background_import_writes_the_students_and_keeps_no_upload(client: FlaskClient, province: Province) -> None:
+def test_a_background_import_writes_the_students_and_keeps_no_upload(
+    client: FlaskClient, province: Province
+) -> None:
     response = post_import(client, province, import_csv("N1", "N2"))
     assert response.status_code == 202, response.json
     job = response.json
@@ -244,7 +270,9 @@ def test_an_api_import_stays_synchronous_whatever_its_size_unless_the_client_ask
     content = import_csv("N1", "N2", "N3")
     app.config["AID_IMPORT_ASYNC_BYTES"] = 1  # the web UI's threshold; agencies' integrations expect 200
     assert post_import(client, province, content, query="").status_code == 200
-    asked = post_import(client, province, import_csv("N4", seed=600), query="", Prefer="respond-async, wait=5")
+    asked = post_import(
+        client, province, import_csv("N4", seed=600), query="", Prefer="respond-async, wait=5"
+    )
     assert asked.status_code == 202 and asked.json["kind"] == "roster.import", asked.json
     assert asked.json["state"] == "done", asked.json["error"]
 
@@ -259,19 +287,26 @@ def test_a_report_job_archives_the_report_for_download(client: FlaskClient, prov
     job = response.json
     assert job["state"] == "done" and job["result"]["reused"] is False, job
     download = client.get(job["result"]["download"], headers=province.headers("city_admin"))
-    assert download.status_code == 200 and download.headers["X-Content-SHA256"] == job["result"]["content_hash"]
+    assert (
+        download.status_code == 200 and download.headers["X-Content-SHA256"] == job["result"]["content_hash"]
+    )
     assert client.get(job["result"]["download"], headers=province.headers("wuxi_admin")).status_code == 404
-    again = client.post("/api/v1/reports/programs/jobs", json=body, headers=province.headers("city_admin")).json
+    again = client.post(
+        "/api/v1/reports/programs/jobs", json=body, headers=province.headers("city_admin")
+    ).json
     assert again["result"]["archive_id"] == job["result"]["archive_id"] and again["result"]["reused"] is True
 
 
-@pytest.mark.parametrize(("kind", "body", "who", "status"), [
-    ("nonsense", {}, "city_admin", 404),
-    ("programs", {"period": "someday"}, "city_admin", 422),
-    ("programs", {"format": "pdf"}, "city_admin", 422),
-    ("programs", {"region": "320200"}, "city_admin", 403),
-    ("programs", {"region": "B"}, "officer_a", 403),
-])
+@pytest.mark.parametrize(
+    ("kind", "body", "who", "status"),
+    [
+        ("nonsense", {}, "city_admin", 404),
+        ("programs", {"period": "someday"}, "city_admin", 422),
+        ("programs", {"format": "pdf"}, "city_admin", 422),
+        ("programs", {"region": "320200"}, "city_admin", 403),
+        ("programs", {"region": "B"}, "officer_a", 403),
+    ],
+)
 def test_bad_report_jobs_are_refused_before_any_job_exists(
     client: FlaskClient, province: Province, kind: str, body: dict[str, Any], who: str, status: int
 ) -> None:

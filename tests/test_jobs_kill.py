@@ -49,9 +49,17 @@ def queue_name(redis: Any) -> Iterator[str]:  # noqa: F811 - the fixture above
 
 
 def worker_env(url: str, queue: str) -> dict[str, str]:
-    return {**os.environ, "AID_ENV": "testing", "DATABASE_URL": url, "AID_RULES_DIR": str(REPO_ROOT / "rules"),
-            "AID_REDIS_URL": REDIS_URL, "AID_JOB_QUEUE": queue, "AID_REDETERMINE_CHUNK": "3",
-            "AID_JOB_LEASE_SECONDS": "1", "AID_JOB_RETRY_INTERVALS": "0"}
+    return {
+        **os.environ,
+        "AID_ENV": "testing",
+        "DATABASE_URL": url,
+        "AID_RULES_DIR": str(REPO_ROOT / "rules"),
+        "AID_REDIS_URL": REDIS_URL,
+        "AID_JOB_QUEUE": queue,
+        "AID_REDETERMINE_CHUNK": "3",
+        "AID_JOB_LEASE_SECONDS": "1",
+        "AID_JOB_RETRY_INTERVALS": "0",
+    }
 
 
 def children(pid: int) -> list[int]:
@@ -86,14 +94,23 @@ def test_a_job_whose_worker_is_killed_resumes_in_the_next_worker(scratch_url: st
         school = make_school(db.session, "K1", "320102")
         for n in range(STUDENTS):
             make_student(db.session, f"K{n:04d}", school, seed=n + 1, grade=1 + n % 6)
-        params, scope = kinds.prepare_redetermine(db.session, actor=Actor.system("test"), settings=_settings(app),
-                                                  region="320102", as_of=None)
+        params, scope = kinds.prepare_redetermine(
+            db.session, actor=Actor.system("test"), settings=_settings(app), region="320102", as_of=None
+        )
         actor = Actor("user", "admin", 1, "county_admin", region_code="320102")
-        job_id = jobs.start(db.session, actor=actor, kind=kinds.REDETERMINE, params=params, scope=scope, key="kill")
+        job_id = jobs.start(
+            db.session, actor=actor, kind=kinds.REDETERMINE, params=params, scope=scope, key="kill"
+        )
         db.session.remove()
 
-    first = subprocess.Popen([FLASK, "--app", "wsgi", "aid", "worker"], cwd=REPO_ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    first = subprocess.Popen(
+        [FLASK, "--app", "wsgi", "aid", "worker"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -104,23 +121,35 @@ def test_a_job_whose_worker_is_killed_resumes_in_the_next_worker(scratch_url: st
         else:
             pytest.fail("the worker never started the job")
     finally:
-        for pid in [*children(first.pid), first.pid]:  # the work horse (RQ gives it a session of its own) first
+        for pid in [
+            *children(first.pid),
+            first.pid,
+        ]:  # the work horse (RQ gives it a session of its own) first
             os.kill(pid, signal.SIGKILL)
         first.wait(timeout=30)
     state, done, total, attempts, _result = job_state(app, job_id)
     assert state == "running" and 0 < done < STUDENTS == total and attempts == 1
 
     time.sleep(1.5)  # past the lease: the job now counts as orphaned
-    second = subprocess.run([FLASK, "--app", "wsgi", "aid", "worker", "--burst"], cwd=REPO_ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
+    second = subprocess.run(
+        [FLASK, "--app", "wsgi", "aid", "worker", "--burst"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert second.returncode == 0, second.stderr[-2000:]
     assert f"dispatched again 1 orphaned job(s): {job_id}" in second.stdout
     state, done, total, attempts, result = job_state(app, job_id)
     assert (state, done, attempts) == ("done", STUDENTS, 2), result
     assert result is not None and result["resumed_after"] > 0 and result["students"] == STUDENTS
     with app.app_context():
-        current = db.session.execute(sa.select(Determination.student_pk, sa.func.count()).where(
-            Determination.current.is_(True)).group_by(Determination.student_pk)).all()
+        current = db.session.execute(
+            sa.select(Determination.student_pk, sa.func.count())
+            .where(Determination.current.is_(True))
+            .group_by(Determination.student_pk)
+        ).all()
         db.session.remove()
         db.engine.dispose()
     assert len(current) == STUDENTS and {n for _pk, n in current} == {1}

@@ -62,8 +62,13 @@ def queue_name(redis: Any) -> Iterator[str]:
 
 @pytest.fixture
 def app_env(queue_name: str) -> dict[str, str]:
-    return {"AID_REDIS_URL": REDIS_URL, "AID_JOB_QUEUE": queue_name, "AID_JOB_RETRY_INTERVALS": "0",
-            "AID_REDETERMINE_CHUNK": "2", "AID_JOB_ATTEMPTS": "3"}
+    return {
+        "AID_REDIS_URL": REDIS_URL,
+        "AID_JOB_QUEUE": queue_name,
+        "AID_JOB_RETRY_INTERVALS": "0",
+        "AID_REDETERMINE_CHUNK": "2",
+        "AID_JOB_ATTEMPTS": "3",
+    }
 
 
 @pytest.fixture
@@ -90,8 +95,11 @@ def rq_job(app: Flask, job_id: int) -> Any:
 
 
 def redetermine(client: FlaskClient, province: Province, **body: Any) -> Any:
-    return client.post("/api/v1/redeterminations", json={"region": "320100", "as_of": AS_OF, **body},
-                       headers=province.headers("city_admin"))
+    return client.post(
+        "/api/v1/redeterminations",
+        json={"region": "320100", "as_of": AS_OF, **body},
+        headers=province.headers("city_admin"),
+    )
 
 
 def test_with_redis_the_request_only_queues_and_a_worker_runs_the_job(
@@ -178,7 +186,8 @@ def test_a_background_import_travels_through_the_queue_sealed(
 def test_a_queue_that_is_down_leaves_the_job_queued_for_the_sweep(
     app: Flask, client: FlaskClient, province: Province
 ) -> None:
-    app.extensions["aid_jobs"] = RQRunner(url="redis://127.0.0.1:9/0", queue_name="nowhere", intervals=(0,),
-                                          timeout=60)
+    app.extensions["aid_jobs"] = RQRunner(
+        url="redis://127.0.0.1:9/0", queue_name="nowhere", intervals=(0,), timeout=60
+    )
     response = redetermine(client, province)
     assert response.status_code == 202 and response.json["state"] == "queued"

@@ -41,7 +41,6 @@ BACKENDS = ("memory", "database", "redis")
 Guard = MemoryLoginGuard | DatabaseLoginGuard | RedisLoginGuard
 
 
-
 @pytest.fixture
 def new_guard(request: pytest.FixtureRequest, backend: str) -> Callable[[], Guard]:
     """Make guards of one backend; guards made by one call of this fixture share their counts (as workers do)."""
@@ -75,7 +74,9 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(new_guard: Callable[
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_thirty_failures_from_one_address_make_it_wait_a_minute_not_the_accounts(new_guard: Callable[[], Guard]) -> None:
+def test_thirty_failures_from_one_address_make_it_wait_a_minute_not_the_accounts(
+    new_guard: Callable[[], Guard],
+) -> None:
     """Issue 16 changed this: an address (a school's NAT) is slowed after 30 failures, not locked after 5."""
     guard = new_guard()
     for n in range(29):
@@ -174,12 +175,16 @@ def create_committed(url: str, **env: str) -> Flask:
     from aidservice import create_app
     from config import REPO_ROOT
 
-    return create_app(TestingConfig.from_env({"DATABASE_URL": url, "AID_RULES_DIR": str(REPO_ROOT / "rules"), **env}))
+    return create_app(
+        TestingConfig.from_env({"DATABASE_URL": url, "AID_RULES_DIR": str(REPO_ROOT / "rules"), **env})
+    )
 
 
 def _api_login(application: Flask, password: str, address: str = "10.0.0.1") -> Any:
     return application.test_client().post(
-        "/api/v1/auth/login", json={"username": "olga", "password": password}, environ_base={"REMOTE_ADDR": address}
+        "/api/v1/auth/login",
+        json={"username": "olga", "password": password},
+        environ_base={"REMOTE_ADDR": address},
     )
 
 
@@ -243,7 +248,9 @@ def test_web_sign_in_failures_are_counted_in_the_database(scratch_url: str) -> N
 def test_redis_locks_expire_by_themselves(redis_prefix: str) -> None:
     import time
 
-    guard = RedisLoginGuard(redis.Redis.from_url(REDIS_URL), SECRET, prefix=redis_prefix, window=60, lockout=1)
+    guard = RedisLoginGuard(
+        redis.Redis.from_url(REDIS_URL), SECRET, prefix=redis_prefix, window=60, lockout=1
+    )
     fail(guard, 5, address=None)
     with pytest.raises(TooManyAttempts) as locked:
         guard.before_attempt("officer", None)
@@ -257,19 +264,27 @@ def test_redis_keys_live_under_the_prefix_and_expire(redis_prefix: str) -> None:
     guard = RedisLoginGuard(client, SECRET, prefix=redis_prefix)
     fail(guard, 1, user="my secret password", address="10.1.2.3")
     keys = sorted(k.decode() for k in client.scan_iter(match=redis_prefix + "*"))
-    assert keys == sorted(f"{redis_prefix}login:fail:{k}" for k in key_digests(SECRET, "my secret password", "10.1.2.3"))
+    assert keys == sorted(
+        f"{redis_prefix}login:fail:{k}" for k in key_digests(SECRET, "my secret password", "10.1.2.3")
+    )
     assert all(0 < client.ttl(key) <= 15 * 60 for key in keys)
 
 
 def test_redis_outage_lets_sign_ins_through_quickly_and_is_logged(caplog: pytest.LogCaptureFixture) -> None:
-    config = {"AID_LOGIN_THROTTLE": "redis", "AID_REDIS_URL": "redis://127.0.0.1:1/3", "AID_REDIS_PREFIX": "h3test:",
-              "SECRET_KEY": SECRET}
+    config = {
+        "AID_LOGIN_THROTTLE": "redis",
+        "AID_REDIS_URL": "redis://127.0.0.1:1/3",
+        "AID_REDIS_PREFIX": "h3test:",
+        "SECRET_KEY": SECRET,
+    }
     guard = guard_from_config(config, lambda: db.session())  # nothing listens on port 1
     assert isinstance(guard, RedisLoginGuard)
     with caplog.at_level(logging.ERROR, logger="aidservice.services.throttle"):
         fail(guard, 6)
         guard.after_success("officer", None)
-    assert "Redis unavailable" in caplog.text and "officer" not in caplog.text and "10.0.0.1" not in caplog.text
+    assert (
+        "Redis unavailable" in caplog.text and "officer" not in caplog.text and "10.0.0.1" not in caplog.text
+    )
 
 
 def test_two_workers_on_one_redis_share_the_lock(db_url: str, tmp_path: Path, redis_prefix: str) -> None:
@@ -277,7 +292,9 @@ def test_two_workers_on_one_redis_share_the_lock(db_url: str, tmp_path: Path, re
     env = {"AID_REDIS_URL": REDIS_URL, "AID_REDIS_PREFIX": redis_prefix, "AID_LOGIN_THROTTLE": "redis"}
     first, second = _app_with_user(url, **env), _app_with_user(url, **env)
     assert isinstance(first.extensions[GUARD_KEY], RedisLoginGuard)
-    statuses = [_api_login(worker, "wrong password!").status_code for worker in (first, second, first, second, first)]
+    statuses = [
+        _api_login(worker, "wrong password!").status_code for worker in (first, second, first, second, first)
+    ]
     assert statuses == [401] * 5
     locked = _api_login(second, TEST_PASSWORD)
     assert locked.status_code == 429 and 14 * 60 < int(locked.headers["Retry-After"]) <= 15 * 60
@@ -311,7 +328,10 @@ def test_the_backend_is_redis_when_configured_else_the_database(env: dict[str, s
 
 @pytest.mark.parametrize(
     ("env", "message"),
-    [({"AID_LOGIN_THROTTLE": "files"}, "must be one of"), ({"AID_LOGIN_THROTTLE": "redis"}, "needs AID_REDIS_URL")],
+    [
+        ({"AID_LOGIN_THROTTLE": "files"}, "must be one of"),
+        ({"AID_LOGIN_THROTTLE": "redis"}, "needs AID_REDIS_URL"),
+    ],
 )
 def test_a_wrong_throttle_setting_is_refused_at_start(env: dict[str, str], message: str) -> None:
     from config import DevelopmentConfig
@@ -321,6 +341,6 @@ def test_a_wrong_throttle_setting_is_refused_at_start(env: dict[str, str], messa
 
 
 def test_tests_count_in_memory_unless_told_otherwise() -> None:
-    assert TestingConfig.from_env({"AID_REDIS_URL": "redis://127.0.0.1:6379/3"}).AID_LOGIN_THROTTLE == "memory"
-
-
+    assert (
+        TestingConfig.from_env({"AID_REDIS_URL": "redis://127.0.0.1:6379/3"}).AID_LOGIN_THROTTLE == "memory"
+    )

@@ -47,7 +47,9 @@ def parsed(buffer: Lines) -> list[dict[str, object]]:
     return [json.loads(line) for line in buffer.getvalue().splitlines() if line.startswith("{")]
 
 
-def test_each_request_writes_one_json_access_line_with_its_request_id(client: FlaskClient, lines: Lines) -> None:
+def test_each_request_writes_one_json_access_line_with_its_request_id(
+    client: FlaskClient, lines: Lines
+) -> None:
     response = client.get("/api/v1/rules", headers={"X-Request-ID": "req-42"})
     assert response.status_code == 200
     access = [line for line in parsed(lines) if line["logger"] == "aidservice.access"]
@@ -133,7 +135,9 @@ def test_one_handler_per_process_however_many_apps(app_factory) -> None:  # type
     logger = logging.getLogger(LOGGER_NAME)
     assert sum(isinstance(h, StderrHandler) for h in logger.handlers) == 1
     assert logger.level == logging.WARNING
-    assert all(type(h) is not logging.StreamHandler for h in logger.handlers)  # Flask's default handler is gone
+    assert all(
+        type(h) is not logging.StreamHandler for h in logger.handlers
+    )  # Flask's default handler is gone
     configure_logger("DEBUG")
 
 
@@ -164,8 +168,15 @@ def test_the_scan_looks_at_arguments_extra_fields_and_tracebacks() -> None:
 
 @pytest.mark.parametrize(
     "message",
-    ["request", "audit chain intact: 12 event(s) verified", "hash 5f3a320102200803010011aa", "320102********0011", "320102***********1",
-     "18 digits but no valid check 320102200803010012", "status disabled_parent"],
+    [
+        "request",
+        "audit chain intact: 12 event(s) verified",
+        "hash 5f3a320102200803010011aa",
+        "320102********0011",
+        "320102***********1",
+        "18 digits but no valid check 320102200803010012",
+        "status disabled_parent",
+    ],
 )
 def test_the_scan_leaves_ordinary_records_alone(message: str) -> None:
     assert findings_in(render(record(message))) == []

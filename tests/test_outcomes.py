@@ -61,20 +61,30 @@ def test_outcomes_list_the_students_the_source_sent_with_the_matched_person_mask
     student("S1", at, seed=1, guardians=[7001])
     student("S2", at, seed=2, guardians=[7002])
     student("S3", at, seed=3, guardians=[7003])  # never sent: never listed
-    send(client, token, "B-1", [record(person(7001), "subsistence_allowance"), record(id_number(2), "orphan")])
+    send(
+        client, token, "B-1", [record(person(7001), "subsistence_allowance"), record(id_number(2), "orphan")]
+    )
     body = page(client, token)
-    assert [i["reference"] for i in body["items"]] == [{"batch_id": "B-1", "index": 0}, {"batch_id": "B-1", "index": 1}]
+    assert [i["reference"] for i in body["items"]] == [
+        {"batch_id": "B-1", "index": 0},
+        {"batch_id": "B-1", "index": 1},
+    ]
     first = body["items"][0]
     assert first["person"] == person(7001)[:6] + "*" * 11 + person(7001)[-1:]
     assert body["items"][1]["person"] == id_number(2)[:6] + "*" * 11 + id_number(2)[-1:]
     assert first == first | {
-        "school_year": "2020-2021", "level": "special",
-        "awards": [{"program": "compulsory_living_subsidy", "amount": "2000.00"}], "total": "2000.00",
-        "as_of": "2021-03-01", "changed": True,  # the API evaluates as of the current semester (spring)
+        "school_year": "2020-2021",
+        "level": "special",
+        "awards": [{"program": "compulsory_living_subsidy", "amount": "2000.00"}],
+        "total": "2000.00",
+        "as_of": "2021-03-01",
+        "changed": True,  # the API evaluates as of the current semester (spring)
     }
     assert first["rule_set_version"].startswith("sha256:") and first["seq"] < body["items"][1]["seq"]
     assert id_number(1) not in str(body) and person(7001) not in str(body)
-    assert "student_id" not in first and "school_code" not in first and "3201020001" not in str(body)  # issue 16
+    assert (
+        "student_id" not in first and "school_code" not in first and "3201020001" not in str(body)
+    )  # issue 16
 
 
 def test_other_sources_see_only_their_own_people(client: FlaskClient, token: str) -> None:
@@ -83,8 +93,14 @@ def test_other_sources_see_only_their_own_people(client: FlaskClient, token: str
     student("S2", at, seed=2, guardians=[7002])
     send(client, token, "B-1", [record(person(7001), "subsistence_allowance")])
     veterans = make_client(db.session, "veterans_affairs")
-    response = client.post("/api/v1/feeds/veterans_affairs/batches", headers=bearer(veterans), json={
-        "batch_id": "V-1", "records": [record(id_number(2), "martyr_child"), record(person(7001), "martyr_child")]})
+    response = client.post(
+        "/api/v1/feeds/veterans_affairs/batches",
+        headers=bearer(veterans),
+        json={
+            "batch_id": "V-1",
+            "records": [record(id_number(2), "martyr_child"), record(person(7001), "martyr_child")],
+        },
+    )
     assert response.json["matched_students"] == 1  # a guardian's martyr_child status reaches no one
     ours = page(client, veterans, url="/api/v1/feeds/veterans_affairs/outcomes")
     assert [i["reference"]["batch_id"] for i in ours["items"]] == ["V-1"]
@@ -102,8 +118,13 @@ def test_later_determinations_of_a_student_follow_in_change_order(client: FlaskC
     assert [(i["level"], i["changed"]) for i in later["items"]] == [("none", True)]
     s.boarding = True  # a roster change re-determines the student: still listed, the source sent them once
     db.session.flush()
-    redetermine_students(db.session, actor=Actor.system(), settings=settings_for(client.application),
-                         student_pks=[s.id], cause="roster")
+    redetermine_students(
+        db.session,
+        actor=Actor.system(),
+        settings=settings_for(client.application),
+        student_pks=[s.id],
+        cause="roster",
+    )
     last = page(client, token, later["next_cursor"])
     assert [(i["level"], i["changed"]) for i in last["items"]] == [("none", False)]
     assert page(client, token, last["next_cursor"])["items"] == []
@@ -141,16 +162,29 @@ def test_pages_cross_long_runs_of_other_peoples_determinations_without_gaps_or_r
     others = [student(f"X{i:02d}", at, seed=100 + i) for i in range(1, 61)]
     send(client, token, "B-1", [record(person(7001), "subsistence_allowance")])
     settings = settings_for(client.application)
-    redetermine_students(db.session, actor=Actor.system(), settings=settings, student_pks=[o.id for o in others[:5]],
-                         cause="roster")
+    redetermine_students(
+        db.session,
+        actor=Actor.system(),
+        settings=settings,
+        student_pks=[o.id for o in others[:5]],
+        cause="roster",
+    )
     send(client, token, "B-2", [record(person(7002), "subsistence_allowance")])
-    redetermine_students(db.session, actor=Actor.system(), settings=settings, student_pks=[o.id for o in others[5:]],
-                         cause="roster")
+    redetermine_students(
+        db.session,
+        actor=Actor.system(),
+        settings=settings,
+        student_pks=[o.id for o in others[5:]],
+        cause="roster",
+    )
     send(client, token, "B-3", [record(id_number(3), "orphan")])
     mine = {s.id for s in ours}
     expected = db.session.scalars(
-        sa.select(Determination.seq).where(Determination.student_pk.in_(mine)).order_by(Determination.seq)).all()
-    assert len(expected) == 3 and db.session.scalar(sa.select(sa.func.count()).select_from(Determination)) == 63
+        sa.select(Determination.seq).where(Determination.student_pk.in_(mine)).order_by(Determination.seq)
+    ).all()
+    assert (
+        len(expected) == 3 and db.session.scalar(sa.select(sa.func.count()).select_from(Determination)) == 63
+    )
     for limit in (1, 2, 100):
         seen: list[int] = []
         cursor = None
@@ -163,7 +197,10 @@ def test_pages_cross_long_runs_of_other_peoples_determinations_without_gaps_or_r
         assert seen == expected, limit
     whole = page(client, token)["items"]
     assert [(i["reference"]["batch_id"], i["person"][-1:]) for i in whole] == [
-        ("B-1", person(7001)[-1:]), ("B-2", person(7002)[-1:]), ("B-3", id_number(3)[-1:])]
+        ("B-1", person(7001)[-1:]),
+        ("B-2", person(7002)[-1:]),
+        ("B-3", id_number(3)[-1:]),
+    ]
 
 
 def test_limit_is_bounded_and_a_bad_cursor_is_422(client: FlaskClient, token: str) -> None:
@@ -204,8 +241,14 @@ def test_a_reader_paging_while_other_requests_commit_batches_sees_every_change_o
         try:
             with app.test_client() as own:
                 for n in range(w, 60, writers):
-                    response = own.post(BATCHES, headers=bearer(tokens[w]), json={
-                        "batch_id": f"B-{n}", "records": [record(person(7001 + n), "subsistence_allowance")]})
+                    response = own.post(
+                        BATCHES,
+                        headers=bearer(tokens[w]),
+                        json={
+                            "batch_id": f"B-{n}",
+                            "records": [record(person(7001 + n), "subsistence_allowance")],
+                        },
+                    )
                     assert response.status_code == 200, response.json
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)

@@ -36,7 +36,9 @@ NEW_PASSWORD = "Quiet river, 2021"
         ("Jiangsu 2020 !", None, "well-known"),
     ],
 )
-def test_a_password_breaking_a_rule_is_refused_naming_the_rule(password: str, username: str | None, rule: str) -> None:
+def test_a_password_breaking_a_rule_is_refused_naming_the_rule(
+    password: str, username: str | None, rule: str
+) -> None:
     found = passwords.problems(password, username)
     assert any(rule in message for message in found), found
 
@@ -74,7 +76,9 @@ def test_user_password_sets_a_new_password_and_ends_open_sessions(app: Flask, db
     assert result.exit_code == 0, result.output
     assert "1 open sessions ended" in result.output
     changed = db.session.execute(sa.select(User).where(User.username == "olga")).scalar_one()
-    assert check_password(changed.password_hash, NEW_PASSWORD) and not check_password(changed.password_hash, TEST_PASSWORD)
+    assert check_password(changed.password_hash, NEW_PASSWORD) and not check_password(
+        changed.password_hash, TEST_PASSWORD
+    )
     with pytest.raises(Exception, match="revoked"):
         resolve_token(db.session, token)
     [event] = db.session.execute(sa.select(AuditEvent).where(AuditEvent.action == "user.password")).scalars()
@@ -82,7 +86,9 @@ def test_user_password_sets_a_new_password_and_ends_open_sessions(app: Flask, db
 
 
 @pytest.mark.databases
-@pytest.mark.parametrize(("password", "message"), [("olga-is-my-name", "username"), ("qwerty123456", "well-known")])
+@pytest.mark.parametrize(
+    ("password", "message"), [("olga-is-my-name", "username"), ("qwerty123456", "well-known")]
+)
 def test_user_password_refuses_a_weak_password_and_changes_nothing(
     app: Flask, db_url: str, password: str, message: str
 ) -> None:
@@ -94,7 +100,9 @@ def test_user_password_refuses_a_weak_password_and_changes_nothing(
     db.session.expire_all()
     assert db.session.get(User, user_id).password_hash == before  # type: ignore[union-attr]
     assert db.session.execute(sa.select(AuthToken).where(AuthToken.revoked_at.is_not(None))).first() is None
-    assert db.session.execute(sa.select(AuditEvent).where(AuditEvent.action == "user.password")).first() is None
+    assert (
+        db.session.execute(sa.select(AuditEvent).where(AuditEvent.action == "user.password")).first() is None
+    )
 
 
 @pytest.mark.databases

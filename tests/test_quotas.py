@@ -50,8 +50,9 @@ def approve_in_order(app: Flask, world: World, order: Sequence[str]) -> dict[str
     ids = {}
     for student_id in order:
         income, _guardian = STUDENTS[student_id]
-        application = approve_through_services(app, world, student_row(student_id),
-                                               declared_facts=declared(per_capita_income=income))
+        application = approve_through_services(
+            app, world, student_row(student_id), declared_facts=declared(per_capita_income=income)
+        )
         ids[student_id] = application.id
     return ids
 
@@ -65,8 +66,15 @@ def test_setting_a_quota(client: FlaskClient, world: World) -> None:
     created = put(client, world, 30)
     assert created.status_code == 201, created.json
     assert created.json | {"updated_at": None} == {
-        "school_code": "S1", "program": PROGRAM, "school_year": "2020-2021", "places": 30, "funded": 0,
-        "shortfall": 0, "set_by": "user:county_admin-320102", "updated_at": None, "allocations": [],
+        "school_code": "S1",
+        "program": PROGRAM,
+        "school_year": "2020-2021",
+        "places": 30,
+        "funded": 0,
+        "shortfall": 0,
+        "set_by": "user:county_admin-320102",
+        "updated_at": None,
+        "allocations": [],
     }
     assert ok(put(client, world, 25, who="province_admin"))["places"] == 25
     (first, second) = events("quota.set", "school:S1")
@@ -75,9 +83,12 @@ def test_setting_a_quota(client: FlaskClient, world: World) -> None:
     assert ok(client.get(URL, headers=world.headers("officer")))["places"] == 25
 
 
-@pytest.mark.parametrize(("places", "field"), [(-1, "places"), ("3", "places"), (2.5, "places"), (True, "places")])
-def test_places_must_be_a_whole_number_not_below_zero(client: FlaskClient, world: World, places: object,
-                                                       field: str) -> None:
+@pytest.mark.parametrize(
+    ("places", "field"), [(-1, "places"), ("3", "places"), (2.5, "places"), (True, "places")]
+)
+def test_places_must_be_a_whole_number_not_below_zero(
+    client: FlaskClient, world: World, places: object, field: str
+) -> None:
     response = put(client, world, places)
     assert response.status_code == 422, response.json
     assert list(response.json["errors"]) == [field]
@@ -86,16 +97,26 @@ def test_places_must_be_a_whole_number_not_below_zero(client: FlaskClient, world
 def test_unknown_program_school_or_year(client: FlaskClient, world: World) -> None:
     unknown = put(client, world, 3, url="/api/v1/quotas/S1/free_lunch/2020-2021")
     assert unknown.status_code == 422 and list(unknown.json["errors"]) == ["program"]
-    assert put(client, world, 3, url=f"/api/v1/quotas/S1/{PROGRAM}/2020").json["errors"].keys() == {"school_year"}
+    assert put(client, world, 3, url=f"/api/v1/quotas/S1/{PROGRAM}/2020").json["errors"].keys() == {
+        "school_year"
+    }
     assert put(client, world, 3, url=f"/api/v1/quotas/NOPE/{PROGRAM}/2020-2021").status_code == 404
     assert client.get(URL, headers=world.headers("officer")).status_code == 404  # no quota yet
 
 
-@pytest.mark.parametrize(("who", "status"), [
-    ("officer", 403), ("auditor", 403), ("other_city_admin", 404), ("client", 403), ("anonymous", 401),
-])  # issue 16: another region's quota is not revealed to exist (404); other roles may not set quotas at all
-def test_only_administrators_over_the_school_set_quotas(client: FlaskClient, world: World, who: str,
-                                                        status: int) -> None:
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [
+        ("officer", 403),
+        ("auditor", 403),
+        ("other_city_admin", 404),
+        ("client", 403),
+        ("anonymous", 401),
+    ],
+)  # issue 16: another region's quota is not revealed to exist (404); other roles may not set quotas at all
+def test_only_administrators_over_the_school_set_quotas(
+    client: FlaskClient, world: World, who: str, status: int
+) -> None:
     response = put(client, world, 3, who=who)
     assert response.status_code == status, response.json
     assert events("quota.set") == []
@@ -103,13 +124,21 @@ def test_only_administrators_over_the_school_set_quotas(client: FlaskClient, wor
 
 def test_reading_a_quota_is_scoped(client: FlaskClient, world: World) -> None:
     ok(put(client, world, 3), 201)
-    for who, status in (("officer", 200), ("county_admin", 200), ("auditor", 200), ("other_officer", 404),
-                        ("other_city_admin", 404), ("client", 403), ("anonymous", 401)):
+    for who, status in (
+        ("officer", 200),
+        ("county_admin", 200),
+        ("auditor", 200),
+        ("other_officer", 404),
+        ("other_city_admin", 404),
+        ("client", 403),
+        ("anonymous", 401),
+    ):
         assert client.get(URL, headers=world.headers(who)).status_code == status, who
 
 
-def test_allocation_funds_special_groups_then_level_income_and_time(client: FlaskClient, app: Flask,
-                                                                    world: World) -> None:
+def test_allocation_funds_special_groups_then_level_income_and_time(
+    client: FlaskClient, app: Flask, world: World
+) -> None:
     enrol(world)
     ok(put(client, world, 2), 201)
     ids = approve_in_order(app, world, ["D2", "G1"])
@@ -120,7 +149,10 @@ def test_allocation_funds_special_groups_then_level_income_and_time(client: Flas
     ids |= approve_in_order(app, world, ["D1"])  # lower income than D2: G1 (general) drops out
     g1_old, g1_new = decisions_of(ids["G1"])
     assert not g1_old.current and g1_new.supersedes == g1_old.id and g1_new.status == "not_funded"
-    assert g1_new.instalments == [] and g1_new.allocation["explanation"] == "not funded: rank 3 of 3 beyond quota 2"
+    assert (
+        g1_new.instalments == []
+        and g1_new.allocation["explanation"] == "not funded: rank 3 of 3 beyond quota 2"
+    )
     assert "re-allocation" in (g1_old.superseded_reason or "")
     assert len(decisions_of(ids["D2"])) == 1  # its funding did not change: not superseded
 
@@ -130,13 +162,17 @@ def test_allocation_funds_special_groups_then_level_income_and_time(client: Flas
     view = ok(client.get(URL, headers=world.headers("officer")))
     assert (view["places"], view["funded"], view["shortfall"]) == (2, 2, 0)
     assert [(a["student_id"], a["rank"], a["funded"], a["special"]) for a in view["allocations"]] == [
-        ("P1", 1, True, True), ("D1", 2, True, False), ("D2", 3, False, False), ("G1", 4, False, False),
+        ("P1", 1, True, True),
+        ("D1", 2, True, False),
+        ("D2", 3, False, False),
+        ("G1", 4, False, False),
     ]
     assert len(events("decision.reallocated")) == 2
 
 
-def test_special_groups_are_never_cut_and_the_shortfall_is_reported(client: FlaskClient, app: Flask,
-                                                                     world: World) -> None:
+def test_special_groups_are_never_cut_and_the_shortfall_is_reported(
+    client: FlaskClient, app: Flask, world: World
+) -> None:
     enrol(world)
     ok(put(client, world, 1), 201)
     ids = approve_in_order(app, world, ["D1", "P1"])
@@ -153,9 +189,12 @@ def test_special_groups_are_never_cut_and_the_shortfall_is_reported(client: Flas
     assert [d.status for d in decisions_of(ids["D1"])] == ["awarded", "not_funded", "awarded"]
 
 
-@pytest.mark.parametrize("order", [["G1", "D2", "D1", "P1"], ["P1", "D1", "D2", "G1"], ["D1", "G1", "P1", "D2"]])
-def test_the_allocation_does_not_depend_on_the_order_of_approvals(app: Flask, client: FlaskClient, world: World,
-                                                                   order: list[str]) -> None:
+@pytest.mark.parametrize(
+    "order", [["G1", "D2", "D1", "P1"], ["P1", "D1", "D2", "G1"], ["D1", "G1", "P1", "D2"]]
+)
+def test_the_allocation_does_not_depend_on_the_order_of_approvals(
+    app: Flask, client: FlaskClient, world: World, order: list[str]
+) -> None:
     enrol(world)
     ok(put(client, world, 2), 201)
     ids = approve_in_order(app, world, order)

@@ -22,14 +22,22 @@ READS = ["/api/v1/applications", "/api/v1/students/S0001"]
 
 
 def test_the_hot_reads_are_marked_read_only_and_the_writes_are_not(app: Flask) -> None:
-    marked = {endpoint for endpoint, view in app.view_functions.items() if getattr(view, "_aid_read_only", False)}
+    marked = {
+        endpoint for endpoint, view in app.view_functions.items() if getattr(view, "_aid_read_only", False)
+    }
     assert {"applications.get", "applications.list_", "roster.get_student"} <= marked
-    assert not marked & {"applications.create", "applications.act", "roster.reveal_id_number", "feeds.post_batch"}
+    assert not marked & {
+        "applications.create",
+        "applications.act",
+        "roster.reveal_id_number",
+        "feeds.post_batch",
+    }
 
 
 @pytest.mark.parametrize("write", ["orm", "core"])
-def test_a_read_only_route_that_writes_is_refused_and_stores_nothing(app: Flask, client: FlaskClient,
-                                                                     write: str) -> None:
+def test_a_read_only_route_that_writes_is_refused_and_stores_nothing(
+    app: Flask, client: FlaskClient, write: str
+) -> None:
     def add_county(code: str) -> dict[str, str]:
         values = {"code": code, "name": "测试县", "level": "county", "parent_code": "320100"}
         if write == "orm":
@@ -67,8 +75,9 @@ def committed(db_url: str, tmp_path: Path) -> Iterator[tuple[Flask, str]]:
             db.engine.dispose()
 
 
-def autocommit_of_statements(app: Flask, client: FlaskClient, method: str, path: str,
-                             token: str, **kwargs: Any) -> tuple[int, set[bool]]:
+def autocommit_of_statements(
+    app: Flask, client: FlaskClient, method: str, path: str, token: str, **kwargs: Any
+) -> tuple[int, set[bool]]:
     """The answer's status and whether each statement of the request ran on an autocommit connection."""
     seen: set[bool] = set()
 
@@ -89,7 +98,8 @@ def autocommit_of_statements(app: Flask, client: FlaskClient, method: str, path:
 
 
 def test_on_postgresql_reads_run_without_a_transaction_and_writes_within_one(
-        committed: tuple[Flask, str], db_url: str) -> None:
+    committed: tuple[Flask, str], db_url: str
+) -> None:
     app, token = committed
     client = app.test_client()
     on_postgresql = sa.make_url(db_url).get_backend_name() == "postgresql"
@@ -97,8 +107,13 @@ def test_on_postgresql_reads_run_without_a_transaction_and_writes_within_one(
         status, autocommit = autocommit_of_statements(app, client, "GET", path, token)
         assert status == 200 and autocommit == {on_postgresql}, (path, autocommit)
     status, autocommit = autocommit_of_statements(
-        app, client, "POST", "/api/v1/applications", token,
-        json={"student_id": "S0001", "school_year": "2020-2021", "commitment_signed": True, "declared": {}})
+        app,
+        client,
+        "POST",
+        "/api/v1/applications",
+        token,
+        json={"student_id": "S0001", "school_year": "2020-2021", "commitment_signed": True, "declared": {}},
+    )
     assert status == 201 and autocommit == {False}
     status, autocommit = autocommit_of_statements(app, client, "GET", "/api/v1/applications/1", token)
     assert status == 200 and autocommit == {on_postgresql}

@@ -48,18 +48,41 @@ class Crash(Exception):
 def province(app: Flask) -> list[int]:
     """Students of every stage in two cities, with household, personal and guardian statuses from agencies."""
     nanjing_basic = make_school(db.session, "3201020001", "320102", stages=("primary", "junior"))
-    nanjing_high = make_school(db.session, "3201020002", "320102", stages=("senior_high",), tuition_fee_fen=160000)
-    xuzhou_voc = make_school(db.session, "3203020001", "320302", stages=("vocational",), tuition_fee_fen=300000)
-    xuzhou_uni = make_school(db.session, "3203020002", "320302", stages=("undergraduate", "master", "doctor"),
-                             tuition_fee_fen=520000, central_university=True)
-    kinder = make_school(db.session, "3201020003", "320102", stages=("preschool",), inclusive_kindergarten=True,
-                         tuition_fee_fen=None)
+    nanjing_high = make_school(
+        db.session, "3201020002", "320102", stages=("senior_high",), tuition_fee_fen=160000
+    )
+    xuzhou_voc = make_school(
+        db.session, "3203020001", "320302", stages=("vocational",), tuition_fee_fen=300000
+    )
+    xuzhou_uni = make_school(
+        db.session,
+        "3203020002",
+        "320302",
+        stages=("undergraduate", "master", "doctor"),
+        tuition_fee_fen=520000,
+        central_university=True,
+    )
+    kinder = make_school(
+        db.session,
+        "3201020003",
+        "320102",
+        stages=("preschool",),
+        inclusive_kindergarten=True,
+        tuition_fee_fen=None,
+    )
     plan: list[tuple[Any, str, int, dict[str, Any]]] = [
-        (nanjing_basic, "primary", 3, {}), (nanjing_basic, "junior", 1, {}), (nanjing_basic, "junior", 2, {}),
-        (nanjing_high, "senior_high", 1, {}), (nanjing_high, "senior_high", 2, {"rural_hukou": True}),
-        (xuzhou_voc, "vocational", 1, {"agri_major": True}), (xuzhou_voc, "vocational", 3, {}),
-        (xuzhou_uni, "undergraduate", 2, {"retired_soldier": True}), (xuzhou_uni, "undergraduate", 1, {}),
-        (xuzhou_uni, "master", 1, {}), (xuzhou_uni, "doctor", 2, {"salaried": True}), (kinder, "preschool", 1, {}),
+        (nanjing_basic, "primary", 3, {}),
+        (nanjing_basic, "junior", 1, {}),
+        (nanjing_basic, "junior", 2, {}),
+        (nanjing_high, "senior_high", 1, {}),
+        (nanjing_high, "senior_high", 2, {"rural_hukou": True}),
+        (xuzhou_voc, "vocational", 1, {"agri_major": True}),
+        (xuzhou_voc, "vocational", 3, {}),
+        (xuzhou_uni, "undergraduate", 2, {"retired_soldier": True}),
+        (xuzhou_uni, "undergraduate", 1, {}),
+        (xuzhou_uni, "master", 1, {}),
+        (xuzhou_uni, "doctor", 2, {"salaried": True}),
+        (kinder, "preschool", 1, {}),
     ]
     pks = [
         student(f"S{i:02d}", at, seed=i, guardians=[7000 + i, 8000 + i], stage=stage, grade=grade, **flags).id
@@ -68,17 +91,40 @@ def province(app: Flask) -> list[int]:
     civil, _ = client_actor("civil_affairs")
     poverty, _ = client_actor("poverty_alleviation")
     disabled, _ = client_actor("disabled_persons_federation")
-    apply(app, civil, "civil_affairs", "C1", [
-        record(person(7002), "subsistence_allowance"), record(id_number(4), "orphan"),
-        record(person(8009), "subsistence_allowance", "2019-01-01", "2020-03-01"),  # ended before the date
-    ])
-    apply(app, poverty, "poverty_alleviation", "P1", [
-        record(person(7003), "registered_poor"), record(person(8006), "poverty_monitored"),
-        record(id_number(12), "registered_poor"),
-    ])
-    apply(app, disabled, "disabled_persons_federation", "D1", [
-        record(person(7010), "disabled", disability_grade=2), record(id_number(8), "disabled", disability_grade=1),
-    ])
+    apply(
+        app,
+        civil,
+        "civil_affairs",
+        "C1",
+        [
+            record(person(7002), "subsistence_allowance"),
+            record(id_number(4), "orphan"),
+            record(
+                person(8009), "subsistence_allowance", "2019-01-01", "2020-03-01"
+            ),  # ended before the date
+        ],
+    )
+    apply(
+        app,
+        poverty,
+        "poverty_alleviation",
+        "P1",
+        [
+            record(person(7003), "registered_poor"),
+            record(person(8006), "poverty_monitored"),
+            record(id_number(12), "registered_poor"),
+        ],
+    )
+    apply(
+        app,
+        disabled,
+        "disabled_persons_federation",
+        "D1",
+        [
+            record(person(7010), "disabled", disability_grade=2),
+            record(id_number(8), "disabled", disability_grade=1),
+        ],
+    )
     return pks
 
 
@@ -88,14 +134,19 @@ def run(app: Flask, **kwargs: Any) -> bulk.RegionResult:
 
 def determinations() -> list[tuple[Any, ...]]:
     """What a student's current determination says, in a comparable form (not seq or ids)."""
-    rows = db.session.execute(sa.select(Determination).where(Determination.current.is_(True))
-                              .order_by(Determination.student_pk)).scalars()
-    return [(d.student_pk, d.level, d.awards, d.total_fen, d.facts, d.explanation, d.outcome_hash) for d in rows]
+    rows = db.session.execute(
+        sa.select(Determination).where(Determination.current.is_(True)).order_by(Determination.student_pk)
+    ).scalars()
+    return [
+        (d.student_pk, d.level, d.awards, d.total_fen, d.facts, d.explanation, d.outcome_hash) for d in rows
+    ]
 
 
 def test_the_bulk_path_stores_what_the_per_student_path_stores(app: Flask, province: list[int]) -> None:
     by_student = determinations()  # the feeds re-determined every matched student; now the rest
-    redetermine_students(db.session, actor=SYSTEM, settings=settings_for(app), student_pks=province, cause="all")
+    redetermine_students(
+        db.session, actor=SYSTEM, settings=settings_for(app), student_pks=province, cause="all"
+    )
     by_student = determinations()
     db.session.execute(sa.delete(Determination))
     result = run(app, chunk=5)
@@ -103,11 +154,15 @@ def test_the_bulk_path_stores_what_the_per_student_path_stores(app: Flask, provi
     assert determinations() == by_student
     again = run(app)  # nothing changed: nothing stored
     assert (again.students, again.stored, again.changed) == (12, 0, 0)
-    again = redetermine_students(db.session, actor=SYSTEM, settings=settings_for(app), student_pks=province, cause="x")
+    again = redetermine_students(
+        db.session, actor=SYSTEM, settings=settings_for(app), student_pks=province, cause="x"
+    )
     assert again.stored == 0
 
 
-def test_bulk_rows_hash_like_the_per_student_path_and_can_be_recomputed(app: Flask, province: list[int]) -> None:
+def test_bulk_rows_hash_like_the_per_student_path_and_can_be_recomputed(
+    app: Flask, province: list[int]
+) -> None:
     run(app, chunk=4)
     rows = db.session.execute(sa.select(Determination).where(Determination.current.is_(True))).scalars().all()
     rules = app.extensions["aid_rules"]
@@ -124,13 +179,20 @@ def test_a_bulk_run_supersedes_and_audits_per_chunk(app: Flask, province: list[i
     db.session.commit()  # the last chunk's events are appended when the caller commits
     assert result.stored == 12 - len(touched)  # the students no feed reached get their first
     assert all(current(pk).id == touched[pk] for pk in touched)
-    events = db.session.scalars(sa.select(AuditEvent.summary).where(
-        AuditEvent.subject == "determinations:redetermine:rerun-1")).all()
+    events = db.session.scalars(
+        sa.select(AuditEvent.summary).where(AuditEvent.subject == "determinations:redetermine:rerun-1")
+    ).all()
     assert sum(e["count"] for e in events) == result.stored and len(events) == 3  # one per chunk of 5
     later = run(app, chunk=5, job_key="rerun-2", as_of=AS_OF.replace(month=10))
     assert later.stored == 0  # the date moved, but nothing a determination records changed
     civil, _ = client_actor("civil_affairs")
-    apply(app, civil, "civil_affairs", "C2", [record(person(7002), "subsistence_allowance", "2019-01-01", "2020-05-01")])
+    apply(
+        app,
+        civil,
+        "civil_affairs",
+        "C2",
+        [record(person(7002), "subsistence_allowance", "2019-01-01", "2020-05-01")],
+    )
     old = history(province[1])
     assert len(old) == 2 and not old[0].current and old[1].supersedes == old[0].id and old[1].level == "none"
     assert audit.verify(db.session)[1] is None
@@ -163,8 +225,10 @@ def test_a_job_resumes_after_its_cursor_and_ends_like_a_clean_run(app: Flask, pr
     assert resumed.resumed_after == province[7] and resumed.students == 12
     assert db.session.get(Job, job.id).state == "done"
     assert determinations() == clean
-    assert all(count(Determination, Determination.student_pk == pk, Determination.current.is_(True)) == 1
-               for pk in province)
+    assert all(
+        count(Determination, Determination.student_pk == pk, Determination.current.is_(True)) == 1
+        for pk in province
+    )
     assert run(app, job_key="job-1").already_done
 
 
@@ -211,8 +275,10 @@ def test_a_dry_run_with_a_draft_rule_set_diffs_without_writing(
     run(app)
     before = (count(Determination), count(AuditEvent), count(AgencyRecord), count(Job))
     path = rules_copy / "parameters" / "basic_education.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("values: {2019-01-01: 2000}",
-                                                             "values: {2019-01-01: 2200}"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("values: {2019-01-01: 2000}", "values: {2019-01-01: 2200}"),
+        encoding="utf-8",
+    )
     result = run(app, rules=load_rules(rules_copy), dry_run=True)
     assert (count(Determination), count(AuditEvent), count(AgencyRecord), count(Job)) == before
     assert result.diff is not None
@@ -236,8 +302,9 @@ def test_a_dry_run_from_nothing_shows_every_gain(app: Flask, province: list[int]
 
 def test_the_command_commits_per_chunk_and_prints_a_summary(app: Flask, province: list[int]) -> None:
     db.session.execute(sa.delete(Determination))
-    result = app.test_cli_runner().invoke(args=["aid", "redetermine", "--chunk", "5", "--job-key", "cli-1",
-                                                "--as-of", "2020-09-01"])
+    result = app.test_cli_runner().invoke(
+        args=["aid", "redetermine", "--chunk", "5", "--job-key", "cli-1", "--as-of", "2020-09-01"]
+    )
     assert result.exit_code == 0, result.output
     assert "job cli-1" in result.output and "12 students, 12 new determinations" in result.output
     assert count(Determination, Determination.current.is_(True)) == 12
@@ -248,10 +315,13 @@ def test_the_command_dry_run_prints_the_diff_with_masked_numbers(
 ) -> None:
     run(app)
     path = rules_copy / "parameters" / "basic_education.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("values: {2019-01-01: 2000}",
-                                                             "values: {2019-01-01: 2200}"), encoding="utf-8")
-    result = app.test_cli_runner().invoke(args=["aid", "redetermine", "--dry-run", "--rules", str(rules_copy),
-                                                "--as-of", "2020-09-01"])
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("values: {2019-01-01: 2000}", "values: {2019-01-01: 2200}"),
+        encoding="utf-8",
+    )
+    result = app.test_cli_runner().invoke(
+        args=["aid", "redetermine", "--dry-run", "--rules", str(rules_copy), "--as-of", "2020-09-01"]
+    )
     assert result.exit_code == 0, result.output
     assert "dry run, nothing written" in result.output and "compulsory_living_subsidy" in result.output
     number = id_number(2)
@@ -269,7 +339,9 @@ def test_the_command_refuses_a_broken_draft_and_a_reused_job_key(
     assert reused.exit_code == 1 and "other parameters" in reused.output
 
 
-def test_award_keys_read_as_stored_text_equal_the_keys_of_the_decoded_awards(app: Flask, province: list[int]) -> None:
+def test_award_keys_read_as_stored_text_equal_the_keys_of_the_decoded_awards(
+    app: Flask, province: list[int]
+) -> None:
     run(app)
     rows = db.session.execute(sa.select(Determination.id, Determination.awards)).all()
     expected = {det_id: audit.canonical([list(k) for k in award_key_of(awards)]) for det_id, awards in rows}

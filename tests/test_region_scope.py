@@ -7,8 +7,29 @@ import sqlalchemy as sa
 
 from aidservice.services.actors import Actor, in_region, region_prefix
 
-CODES = ["320000", "320100", "320102", "320199", "320200", "320900", "320999", "321000", "321002", "329999",
-         "330100", "310000", "3201", "32", "3209", "32090", "320", "3", "", "990100", "99"]
+CODES = [
+    "320000",
+    "320100",
+    "320102",
+    "320199",
+    "320200",
+    "320900",
+    "320999",
+    "321000",
+    "321002",
+    "329999",
+    "330100",
+    "310000",
+    "3201",
+    "32",
+    "3209",
+    "32090",
+    "320",
+    "3",
+    "",
+    "990100",
+    "99",
+]
 REGIONS = ["320000", "320100", "320102", "320900", "320990", "321000", "329900", "990000"]
 
 
@@ -23,7 +44,9 @@ def codes() -> tuple[sa.Engine, sa.Table]:
 
 
 @pytest.mark.parametrize("region", REGIONS)
-def test_the_range_reaches_the_codes_the_prefix_reaches(codes: tuple[sa.Engine, sa.Table], region: str) -> None:
+def test_the_range_reaches_the_codes_the_prefix_reaches(
+    codes: tuple[sa.Engine, sa.Table], region: str
+) -> None:
     engine, table = codes
     with engine.connect() as connection:
         found = set(connection.scalars(sa.select(table.c.code).where(in_region(table.c.code, region))))

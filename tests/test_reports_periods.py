@@ -13,25 +13,43 @@ from aidservice.services.reports.periods import LOCAL, parse_as_of, parse_period
 NOW = datetime(2021, 5, 20, 12, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("text", "kind", "start", "end", "year"), [
-    ("2020-2021-autumn", "semester", date(2020, 9, 1), date(2021, 2, 28), "2020-2021"),
-    ("2020-2021-spring", "semester", date(2021, 3, 1), date(2021, 8, 31), "2020-2021"),
-    ("2019-2020-autumn", "semester", date(2019, 9, 1), date(2020, 2, 29), "2019-2020"),  # leap year
-    ("2020-2021", "school_year", date(2020, 9, 1), date(2021, 8, 31), "2020-2021"),
-    ("2020-09-01..2021-01-31", "range", date(2020, 9, 1), date(2021, 1, 31), "2020-2021"),
-    ("2021-03-01..2021-03-01", "range", date(2021, 3, 1), date(2021, 3, 1), "2020-2021"),
-])
-def test_periods_parse_to_inclusive_days_and_their_school_year(text: str, kind: str, start: date, end: date,
-                                                               year: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "kind", "start", "end", "year"),
+    [
+        ("2020-2021-autumn", "semester", date(2020, 9, 1), date(2021, 2, 28), "2020-2021"),
+        ("2020-2021-spring", "semester", date(2021, 3, 1), date(2021, 8, 31), "2020-2021"),
+        ("2019-2020-autumn", "semester", date(2019, 9, 1), date(2020, 2, 29), "2019-2020"),  # leap year
+        ("2020-2021", "school_year", date(2020, 9, 1), date(2021, 8, 31), "2020-2021"),
+        ("2020-09-01..2021-01-31", "range", date(2020, 9, 1), date(2021, 1, 31), "2020-2021"),
+        ("2021-03-01..2021-03-01", "range", date(2021, 3, 1), date(2021, 3, 1), "2020-2021"),
+    ],
+)
+def test_periods_parse_to_inclusive_days_and_their_school_year(
+    text: str, kind: str, start: date, end: date, year: str
+) -> None:
     period = parse_period(text)
     assert (period.kind, period.start, period.end, period.school_year) == (kind, start, end, year)
     assert period.as_json()["label"] == text
 
 
-@pytest.mark.parametrize("text", [
-    "", None, "2020", "2020-2022", "2020-2021-summer", "2020-2021-Autumn", "autumn", "2020-09-01", "2020-09-01..",
-    "2020-13-01..2021-01-31", "2021-01-31..2020-09-01", "2020-08-01..2020-09-30", "2020/2021",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        None,
+        "2020",
+        "2020-2022",
+        "2020-2021-summer",
+        "2020-2021-Autumn",
+        "autumn",
+        "2020-09-01",
+        "2020-09-01..",
+        "2020-13-01..2021-01-31",
+        "2021-01-31..2020-09-01",
+        "2020-08-01..2020-09-30",
+        "2020/2021",
+    ],
+)
 def test_malformed_periods_are_422_naming_period(text: object) -> None:
     with pytest.raises(ValidationFailed) as caught:
         parse_period(text)
@@ -86,5 +104,7 @@ def test_on_1_september_the_spring_semester_and_the_school_year_are_due() -> Non
 def test_in_january_the_autumn_semester_so_far_and_the_spring_semester_end() -> None:
     due = due_moments(datetime(2021, 1, 1, 0, 30, tzinfo=LOCAL))
     assert [(p, _local(m)) for p, m, _c in due] == [
-        ("2020-2021-autumn", (2021, 1, 1, 0)), ("2019-2020-spring", (2020, 9, 1, 0)), ("2019-2020", (2020, 9, 1, 0)),
+        ("2020-2021-autumn", (2021, 1, 1, 0)),
+        ("2019-2020-spring", (2020, 9, 1, 0)),
+        ("2019-2020", (2020, 9, 1, 0)),
     ]

@@ -15,8 +15,21 @@ from tests.reports_support import (
 )
 
 pytestmark = pytest.mark.databases
-CELLS = ("code", "students", "level_special", "level_difficult", "level_general", "level_none", "undetermined",
-         "aided", "committed", "paid", "special_group_students", "special_group_aided", "coverage")
+CELLS = (
+    "code",
+    "students",
+    "level_special",
+    "level_difficult",
+    "level_general",
+    "level_none",
+    "undetermined",
+    "aided",
+    "committed",
+    "paid",
+    "special_group_students",
+    "special_group_aided",
+    "coverage",
+)
 EMPTY_CITY = (0, 0, 0, 0, 0, 0, 0, "0.00", "0.00", 0, 0, None)
 
 
@@ -35,8 +48,19 @@ def test_the_province_by_city_weakest_coverage_first(client: FlaskClient, provin
     assert table[0] == ("320200", 3, 2, 0, 0, 1, 0, 1, "1250.00", "625.00", 2, 0, 0.0)
     assert table[1] == ("320100", 7, 6, 0, 0, 1, 0, 2, "5850.00", "2925.00", 6, 2, 0.3333)
     others = table[2:-1]
-    assert [r[0] for r in others] == ["320300", "320400", "320500", "320600", "320700", "320800", "320900", "321000",
-                                      "321100", "321200", "321300"]
+    assert [r[0] for r in others] == [
+        "320300",
+        "320400",
+        "320500",
+        "320600",
+        "320700",
+        "320800",
+        "320900",
+        "321000",
+        "321100",
+        "321200",
+        "321300",
+    ]
     assert all(r[1:] == EMPTY_CITY for r in others)
     assert table[-1] == ("320000", 10, 8, 0, 0, 2, 0, 3, "7100.00", "3550.00", 8, 2, 0.25)
     assert report["sections"]["regions"]["rows"][-1]["name"] == "江苏省合计"
@@ -57,8 +81,10 @@ def test_a_city_by_county_and_a_county_by_school(client: FlaskClient, province: 
         ("320102", 6, 5, 0, 0, 1, 0, 1, "1250.00", "625.00", 5, 1, 0.2),
     ]
     school = rows(as_json(get(client, province, "officer_S2").data))
-    assert school == [("S2", 1, 1, 0, 0, 0, 0, 1, "4600.00", "2300.00", 1, 1, 1.0),
-                      ("S2", 1, 1, 0, 0, 0, 0, 1, "4600.00", "2300.00", 1, 1, 1.0)]
+    assert school == [
+        ("S2", 1, 1, 0, 0, 0, 0, 1, "4600.00", "2300.00", 1, 1, 1.0),
+        ("S2", 1, 1, 0, 0, 0, 0, 1, "4600.00", "2300.00", 1, 1, 1.0),
+    ]
 
 
 def test_a_student_without_a_determination_is_undetermined(client: FlaskClient, province: Province) -> None:

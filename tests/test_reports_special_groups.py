@@ -74,47 +74,81 @@ def test_coverage_by_group_and_stage_as_computed_by_hand(client: FlaskClient, pr
     assert rows[("orphan", "all")]["group_name"] == "孤儿" and rows[("any", "junior")]["stage_name"] == "初中"
     assert report["rule_set_versions"]["decisions"] == [report["running_rule_set_version"]]
     sources = [w["source"] for w in report["feed_watermark"]]
-    assert sources == ["civil_affairs", "disabled_persons_federation", "poverty_alleviation", "veterans_affairs"]
-    assert all(w["batch_id"].startswith("R-") and w["received_at"] <= report["as_of"] for w in report["feed_watermark"])
+    assert sources == [
+        "civil_affairs",
+        "disabled_persons_federation",
+        "poverty_alleviation",
+        "veterans_affairs",
+    ]
+    assert all(
+        w["batch_id"].startswith("R-") and w["received_at"] <= report["as_of"]
+        for w in report["feed_watermark"]
+    )
     assert "awarded" in report["aided_definition"]
 
 
 def test_money_by_program_and_coverage_by_city(client: FlaskClient, province: Province) -> None:
     report = as_json(get(client, province, period="2020-2021").data)
     money = rows_by(report["sections"]["money"], "group", "stage", "program")
-    assert counts(money[("any", "junior", "compulsory_living_subsidy")], "recipients", "committed", "paid") == (
-        1, "1250.00", "1250.00")  # the whole school year: both semesters are paid in the period
+    assert counts(
+        money[("any", "junior", "compulsory_living_subsidy")], "recipients", "committed", "paid"
+    ) == (1, "1250.00", "1250.00")  # the whole school year: both semesters are paid in the period
     assert counts(money[("any", "senior_high", "senior_high_fee_waiver")], "kind", "committed", "paid") == (
-        "waiver", "1600.00", "1600.00")
-    assert counts(money[("subsistence_allowance", "senior_high", "senior_high_grant")], "recipients", "committed") == (
-        1, "3000.00")
+        "waiver",
+        "1600.00",
+        "1600.00",
+    )
+    assert counts(
+        money[("subsistence_allowance", "senior_high", "senior_high_grant")], "recipients", "committed"
+    ) == (1, "3000.00")
     assert ("orphan", "primary", "compulsory_living_subsidy") not in money
     regions = report["sections"]["regions"]["rows"]
     assert [(r["code"], r["students"], r["aided"], r["coverage"]) for r in regions] == [
-        ("320200", 2, 0, 0.0), ("320100", 6, 2, 0.3333)]  # weakest first
+        ("320200", 2, 0, 0.0),
+        ("320100", 6, 2, 0.3333),
+    ]  # weakest first
 
 
 def test_each_unaided_student_with_the_reason_and_its_detail(client: FlaskClient, province: Province) -> None:
     rows = as_json(get(client, province).data)["sections"]["unaided"]["rows"]
     assert [(r["reason"], r["student_id"]) for r in rows] == [
-        ("no_application", "ST-NOAPP"), ("in_review", "ST-REVIEW"), ("rejected", "ST-REJECT"),
-        ("quota_shortfall", "ST-QUOTA"), ("data_conflict", "ST-CONFLICT"), ("no_award", "ST-NOAWARD"),
-        ("unmatched", ""), ("unmatched", ""),
+        ("no_application", "ST-NOAPP"),
+        ("in_review", "ST-REVIEW"),
+        ("rejected", "ST-REJECT"),
+        ("quota_shortfall", "ST-QUOTA"),
+        ("data_conflict", "ST-CONFLICT"),
+        ("no_award", "ST-NOAWARD"),
+        ("unmatched", ""),
+        ("unmatched", ""),
     ]
     by = {r["student_id"] or r["id_number"]: r for r in rows}
     assert by["ST-NOAPP"]["application_id"] is None and by["ST-NOAPP"]["groups"] == "orphan"
-    assert by["ST-REVIEW"]["application_state"] == "已提交" and by["ST-REVIEW"]["application_id"] == province.applications["REVIEW"]
-    assert by["ST-REJECT"]["detail"] == REJECTED_ELSEWHERE and by["ST-REJECT"]["school_code"] == "S3"  # not the note
-    assert "compulsory_living_subsidy" in by["ST-QUOTA"]["detail"] and by["ST-QUOTA"]["groups"] == "martyr_child"
+    assert (
+        by["ST-REVIEW"]["application_state"] == "已提交"
+        and by["ST-REVIEW"]["application_id"] == province.applications["REVIEW"]
+    )
+    assert (
+        by["ST-REJECT"]["detail"] == REJECTED_ELSEWHERE and by["ST-REJECT"]["school_code"] == "S3"
+    )  # not the note
+    assert (
+        "compulsory_living_subsidy" in by["ST-QUOTA"]["detail"] and by["ST-QUOTA"]["groups"] == "martyr_child"
+    )
     assert "subsistence_allowance" in by["ST-CONFLICT"]["detail"]
-    assert by["ST-NOAWARD"]["reason_name"] == "已认定但无适用资助项目" and by["ST-NOAWARD"]["stage"] == "学前教育"
+    assert (
+        by["ST-NOAWARD"]["reason_name"] == "已认定但无适用资助项目"
+        and by["ST-NOAWARD"]["stage"] == "学前教育"
+    )
     number = id_number(101 + 1)
     assert by["ST-NOAPP"]["id_number"] == number[:6] + "*" * 11 + number[-1:]
     stranger_poor = id_number(900, county="320102", born=date(1975, 5, 5))
     stranger_disabled = id_number(901, county="320213", born=date(1970, 7, 7))
     unmatched = [r for r in rows if r["reason"] == "unmatched"]
     assert [(r["id_number"], r["source"], r["groups"]) for r in unmatched] == [
-        (stranger_disabled[:6] + "*" * 11 + stranger_disabled[-1:], "disabled_persons_federation", "disabled"),
+        (
+            stranger_disabled[:6] + "*" * 11 + stranger_disabled[-1:],
+            "disabled_persons_federation",
+            "disabled",
+        ),
         (stranger_poor[:6] + "*" * 11 + stranger_poor[-1:], "poverty_alleviation", "registered_poor"),
     ]
 
@@ -122,7 +156,10 @@ def test_each_unaided_student_with_the_reason_and_its_detail(client: FlaskClient
 def test_no_full_id_number_in_any_format(client: FlaskClient, province: Province) -> None:
     numbers = [VAULT.open_row("student", s) for s in province.students.values()]
     numbers += [person(g) for g in (6001, 6003, 6006, 6008, 6010)]
-    numbers += [id_number(900, county="320102", born=date(1975, 5, 5)), id_number(901, county="320213", born=date(1970, 7, 7))]
+    numbers += [
+        id_number(900, county="320102", born=date(1975, 5, 5)),
+        id_number(901, county="320213", born=date(1970, 7, 7)),
+    ]
     for fmt in ("json", "csv", "html"):
         text = get(client, province, format=fmt).data.decode("utf-8")
         assert not [n for n in numbers if n in text], fmt
@@ -135,16 +172,25 @@ def test_csv_sections_with_headers_bom_and_money_strings(client: FlaskClient, pr
     response = get(client, province, format="csv")
     assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
     sections = csv_sections(response.data)
-    assert list(sections)[1:] == ["各特殊群体资助覆盖情况（按学段）", "特殊群体学生资助金额（按项目）",
-                                  "各地区特殊群体资助覆盖率（由低到高）", "未获资助的特殊群体学生名单及原因"]
+    assert list(sections)[1:] == [
+        "各特殊群体资助覆盖情况（按学段）",
+        "特殊群体学生资助金额（按项目）",
+        "各地区特殊群体资助覆盖率（由低到高）",
+        "未获资助的特殊群体学生名单及原因",
+    ]
     record = dict(row[:2] for row in sections[""])
     assert record["地区"] == "江苏省 (320000)" and record["期间"].startswith("2020-2021学年秋季学期")
     groups = sections["各特殊群体资助覆盖情况（按学段）"]
     header = groups[0]
     assert header[:5] == ["群体代码", "特殊群体", "学段代码", "学段", "在校学生数"]
     last = dict(zip(header, groups[-1], strict=True))
-    assert (last["群体代码"], last["在校学生数"], last["已资助"], last["资助覆盖率"], last["资助金额（元）"]) == (
-        "any", "8", "2", "25.00%", "5850.00")
+    assert (
+        last["群体代码"],
+        last["在校学生数"],
+        last["已资助"],
+        last["资助覆盖率"],
+        last["资助金额（元）"],
+    ) == ("any", "8", "2", "25.00%", "5850.00")
     unaided = sections["未获资助的特殊群体学生名单及原因"]
     assert unaided[0][0] == "原因代码" and len(unaided) == 1 + 8
 
@@ -153,8 +199,13 @@ def test_xlsx_a_sheet_per_section_numbers_as_numbers(client: FlaskClient, provin
     response = get(client, province, format="xlsx")
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     book = load_workbook(io.BytesIO(response.data))
-    assert book.sheetnames == ["说明", "各特殊群体资助覆盖情况（按学段）", "特殊群体学生资助金额（按项目）",
-                               "各地区特殊群体资助覆盖率（由低到高）", "未获资助的特殊群体学生名单及原因"]
+    assert book.sheetnames == [
+        "说明",
+        "各特殊群体资助覆盖情况（按学段）",
+        "特殊群体学生资助金额（按项目）",
+        "各地区特殊群体资助覆盖率（由低到高）",
+        "未获资助的特殊群体学生名单及原因",
+    ]
     sheet = book["各特殊群体资助覆盖情况（按学段）"]
     assert sheet.freeze_panes == "A2"
     header = [c.value for c in sheet[1]]
@@ -176,13 +227,23 @@ def test_html_page_with_server_rendered_charts_and_no_script(client: FlaskClient
     assert "家庭情况核实不符" not in page and "5,850.00" in page  # the officer's note stays with the school
 
 
-@pytest.mark.parametrize(("who", "region", "students", "unmatched"), [
-    ("nanjing_admin", None, 6, 1), ("wuxi_admin", None, 2, 1), ("county_admin", None, 5, 1),
-    ("officer_S3", None, 2, 0), ("officer_S1", "S1", 4, 0), ("province_admin", "320100", 6, 1),
-    ("auditor", "320213", 2, 1), ("nanjing_admin", "320104", 1, 0), ("nanjing_admin", "K1", 1, 0),
-])
-def test_the_region_defaults_to_the_callers_scope(client: FlaskClient, province: Province, who: str,
-                                                  region: str | None, students: int, unmatched: int) -> None:
+@pytest.mark.parametrize(
+    ("who", "region", "students", "unmatched"),
+    [
+        ("nanjing_admin", None, 6, 1),
+        ("wuxi_admin", None, 2, 1),
+        ("county_admin", None, 5, 1),
+        ("officer_S3", None, 2, 0),
+        ("officer_S1", "S1", 4, 0),
+        ("province_admin", "320100", 6, 1),
+        ("auditor", "320213", 2, 1),
+        ("nanjing_admin", "320104", 1, 0),
+        ("nanjing_admin", "K1", 1, 0),
+    ],
+)
+def test_the_region_defaults_to_the_callers_scope(
+    client: FlaskClient, province: Province, who: str, region: str | None, students: int, unmatched: int
+) -> None:
     query = {} if region is None else {"region": region}
     report = as_json(get(client, province, who, **query).data)
     row = rows_by(report["sections"]["groups"], "group", "stage")[("any", "all")]

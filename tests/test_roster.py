@@ -115,19 +115,29 @@ def student(student_id: str) -> Student | None:
 
 
 def put_student(client: FlaskClient, world: World, student_id: str, who: str = "officer", **changes: Any):  # type: ignore[no-untyped-def]
-    return client.put(f"/api/v1/students/{student_id}", json=student_payload(**changes), headers=world.headers(who))
+    return client.put(
+        f"/api/v1/students/{student_id}", json=student_payload(**changes), headers=world.headers(who)
+    )
 
 
 # ================================================================================ schools
 
 
-def test_an_admin_creates_a_school_with_its_city_derived_from_the_region(client: FlaskClient, world: World) -> None:
+def test_an_admin_creates_a_school_with_its_city_derived_from_the_region(
+    client: FlaskClient, world: World
+) -> None:
     response = client.put("/api/v1/schools/N9", json=school_payload(), headers=world.headers("city_admin"))
     assert response.status_code == 201, response.json
     assert response.json == {
-        "code": "N9", "name": "南京市玄武区第九中学", "region_code": "320102", "city_code": "320100",
-        "stages": ["junior", "senior_high"], "kind": "public", "inclusive_kindergarten": False,
-        "tuition_fee": "1250.00", "central_university": False,
+        "code": "N9",
+        "name": "南京市玄武区第九中学",
+        "region_code": "320102",
+        "city_code": "320100",
+        "stages": ["junior", "senior_high"],
+        "kind": "public",
+        "inclusive_kindergarten": False,
+        "tuition_fee": "1250.00",
+        "central_university": False,
     }
     [event] = audit_events("school.create")
     assert event.subject == "school:N9" and event.summary["before"] is None
@@ -137,7 +147,9 @@ def test_an_admin_creates_a_school_with_its_city_derived_from_the_region(client:
 def test_updating_a_school_answers_200_and_audits_before_and_after(client: FlaskClient, world: World) -> None:
     client.put("/api/v1/schools/N9", json=school_payload(), headers=world.headers("city_admin"))
     response = client.put(
-        "/api/v1/schools/N9", json=school_payload(tuition_fee=None, kind="private"), headers=world.headers("county_admin")
+        "/api/v1/schools/N9",
+        json=school_payload(tuition_fee=None, kind="private"),
+        headers=world.headers("county_admin"),
     )
     assert response.status_code == 200 and response.json["tuition_fee"] is None
     [event] = audit_events("school.update")
@@ -153,13 +165,19 @@ def test_putting_the_same_school_again_changes_nothing(client: FlaskClient, worl
     assert len(audit_events("school.create")) == 1 and audit_events("school.update") == []
 
 
-def test_a_school_in_an_unknown_county_adds_the_county_under_its_city(client: FlaskClient, world: World) -> None:
+def test_a_school_in_an_unknown_county_adds_the_county_under_its_city(
+    client: FlaskClient, world: World
+) -> None:
     response = client.put(
         "/api/v1/schools/N10", json=school_payload(region_code="320115"), headers=world.headers("city_admin")
     )
     assert response.status_code == 201 and response.json["city_code"] == "320100"
     county = db.session.get(Region, "320115")
-    assert county is not None and (county.level, county.parent_code, county.name) == ("county", "320100", "320115")
+    assert county is not None and (county.level, county.parent_code, county.name) == (
+        "county",
+        "320100",
+        "320115",
+    )
     assert [e.subject for e in audit_events("region.create")] == ["region:320115"]
 
 
@@ -177,7 +195,9 @@ def test_a_school_region_must_be_a_known_jiangsu_city_or_county(
     client: FlaskClient, world: World, region_code: str, message: str
 ) -> None:
     response = client.put(
-        "/api/v1/schools/N11", json=school_payload(region_code=region_code), headers=world.headers("province_admin")
+        "/api/v1/schools/N11",
+        json=school_payload(region_code=region_code),
+        headers=world.headers("province_admin"),
     )
     assert response.status_code == 422
     assert any(message in m for m in response.json["errors"]["region_code"]), response.json
@@ -202,7 +222,9 @@ def test_a_school_region_must_be_a_known_jiangsu_city_or_county(
 def test_a_school_payload_is_validated_field_by_field(
     client: FlaskClient, world: World, changes: dict[str, Any], field: str
 ) -> None:
-    response = client.put("/api/v1/schools/N12", json=school_payload(**changes), headers=world.headers("city_admin"))
+    response = client.put(
+        "/api/v1/schools/N12", json=school_payload(**changes), headers=world.headers("city_admin")
+    )
     assert response.status_code == 422, response.json
     assert field in response.json["errors"], response.json
 
@@ -214,7 +236,9 @@ def test_a_school_payload_names_every_missing_field(client: FlaskClient, world: 
 
 
 def test_a_malformed_school_code_is_refused(client: FlaskClient, world: World) -> None:
-    response = client.put("/api/v1/schools/bad%20code", json=school_payload(), headers=world.headers("city_admin"))
+    response = client.put(
+        "/api/v1/schools/bad%20code", json=school_payload(), headers=world.headers("city_admin")
+    )
     assert response.status_code == 422 and "code" in response.json["errors"]
 
 
@@ -235,12 +259,16 @@ def test_a_stage_with_students_cannot_be_dropped_from_a_school(client: FlaskClie
 
 
 def test_changing_a_schools_tuition_fee_re_evaluates_its_students(client: FlaskClient, world: World) -> None:
-    created = put_student(client, world, "V100", who="city_admin", school_code="V1", stage="vocational", grade=1)
+    created = put_student(
+        client, world, "V100", who="city_admin", school_code="V1", stage="vocational", grade=1
+    )
     assert created.status_code == 201, created.json
     waiver = _award(created.json, "vocational_tuition_waiver")
     assert waiver["amount"] == "2400.00"
     payload = school_payload(region_code="320104", stages=["vocational"], tuition_fee="3000.00")
-    assert client.put("/api/v1/schools/V1", json=payload, headers=world.headers("city_admin")).status_code == 200
+    assert (
+        client.put("/api/v1/schools/V1", json=payload, headers=world.headers("city_admin")).status_code == 200
+    )
     after = client.get("/api/v1/students/V100", headers=world.headers("city_admin")).json
     assert _award(after, "vocational_tuition_waiver")["amount"] == "3000.00"
 
@@ -272,14 +300,19 @@ def test_an_officer_creates_a_student_and_gets_it_back_masked_with_a_determinati
     assert determination["rule_set_version"].startswith("sha256:")
 
 
-def test_a_student_and_guardians_are_stored_with_their_keyed_hashes(client: FlaskClient, world: World) -> None:
+def test_a_student_and_guardians_are_stored_with_their_keyed_hashes(
+    client: FlaskClient, world: World
+) -> None:
     put_student(client, world, "B1")
     stored = student("B1")
     assert stored is not None
-    assert VAULT.open_row("student", stored) == id_number(101) and stored.id_hmac == id_hmac(HMAC_KEY, id_number(101))
+    assert VAULT.open_row("student", stored) == id_number(101) and stored.id_hmac == id_hmac(
+        HMAC_KEY, id_number(101)
+    )
     assert stored.id_mask == mask(id_number(101)) and id_number(101).encode() not in stored.id_cipher
     assert {g.id_hmac for g in stored.guardians} == {
-        id_hmac(HMAC_KEY, id_number(201, born=GUARDIAN_BORN)), id_hmac(HMAC_KEY, id_number(202, born=GUARDIAN_BORN))
+        id_hmac(HMAC_KEY, id_number(201, born=GUARDIAN_BORN)),
+        id_hmac(HMAC_KEY, id_number(202, born=GUARDIAN_BORN)),
     }
 
 
@@ -301,7 +334,9 @@ def test_creating_a_student_is_audited_with_masked_numbers_only(client: FlaskCli
     assert event.summary["after"]["name"] == "李*" and "李四" not in text
 
 
-def test_updating_a_student_answers_200_and_audits_only_what_changed(client: FlaskClient, world: World) -> None:
+def test_updating_a_student_answers_200_and_audits_only_what_changed(
+    client: FlaskClient, world: World
+) -> None:
     put_student(client, world, "B1")
     response = put_student(client, world, "B1", grade=2, boarding=True)
     assert response.status_code == 200 and response.json["grade"] == 2
@@ -345,7 +380,11 @@ def _bad_check_character(number: str) -> str:
         ({"id_number": "32010220080301001"}, "id_number", "18 characters"),
         ({"id_number": 320102200803010011}, "id_number", "18-character"),
         (
-            {"guardians": [{"id_number": _bad_check_character(id_number(201)), "name": "父", "relation": "father"}]},
+            {
+                "guardians": [
+                    {"id_number": _bad_check_character(id_number(201)), "name": "父", "relation": "father"}
+                ]
+            },
             "guardians.0.id_number",
             "check character",
         ),
@@ -383,8 +422,14 @@ def test_a_student_payload_names_every_missing_field(client: FlaskClient, world:
     response = client.put("/api/v1/students/B3", json={"guardians": [{}]}, headers=world.headers("officer"))
     assert response.status_code == 422
     assert set(response.json["errors"]) == {
-        "id_number", "name", "school_code", "stage", "grade",
-        "guardians.0.id_number", "guardians.0.name", "guardians.0.relation",
+        "id_number",
+        "name",
+        "school_code",
+        "stage",
+        "grade",
+        "guardians.0.id_number",
+        "guardians.0.name",
+        "guardians.0.relation",
     }
 
 
@@ -393,7 +438,9 @@ def test_a_student_body_must_be_json(client: FlaskClient, world: World) -> None:
     assert response.status_code == 415
 
 
-def test_an_identity_number_already_on_another_student_is_a_conflict(client: FlaskClient, world: World) -> None:
+def test_an_identity_number_already_on_another_student_is_a_conflict(
+    client: FlaskClient, world: World
+) -> None:
     response = put_student(client, world, "B4", id_number=id_number(1))  # A1's number
     assert response.status_code == 409 and "id_number" in response.json["errors"]
     assert id_number(1) not in response.get_data(as_text=True)
@@ -410,7 +457,9 @@ def test_an_officer_may_not_put_a_student_into_another_school(client: FlaskClien
     assert student("B5") is None
 
 
-def test_an_admin_may_not_move_a_student_to_a_school_outside_their_region(client: FlaskClient, world: World) -> None:
+def test_an_admin_may_not_move_a_student_to_a_school_outside_their_region(
+    client: FlaskClient, world: World
+) -> None:
     response = put_student(client, world, "A1", who="county_admin", id_number=id_number(1), school_code="S2")
     assert response.status_code == 403
     assert student("A1").school_code == "S1"  # type: ignore[union-attr]
@@ -424,8 +473,12 @@ def test_an_admin_moves_a_student_between_schools_of_their_region(client: FlaskC
 # ================================================================================ students: GET
 
 
-def test_get_student_shows_the_current_determination_with_amounts_as_strings(client: FlaskClient, world: World) -> None:
-    put_student(client, world, "V2", who="city_admin", school_code="V1", stage="vocational", grade=1, agri_major=True)
+def test_get_student_shows_the_current_determination_with_amounts_as_strings(
+    client: FlaskClient, world: World
+) -> None:
+    put_student(
+        client, world, "V2", who="city_admin", school_code="V1", stage="vocational", grade=1, agri_major=True
+    )
     body = client.get("/api/v1/students/V2", headers=world.headers("auditor")).json
     determination = body["determination"]
     assert determination["total"] == "4400.00"
@@ -434,8 +487,18 @@ def test_get_student_shows_the_current_determination_with_amounts_as_strings(cli
         ("vocational_grant", "grant", "2000.00"),
     }
     assert all(a["basis"] and a["status"] in ("confirmed", "provisional") for a in determination["awards"])
-    assert set(determination) >= {"level", "awards", "total", "reasons", "missing", "rule_set_version", "as_of"}
-    stored = db.session.execute(sa.select(Determination).where(Determination.current.is_(True))).scalars().all()
+    assert set(determination) >= {
+        "level",
+        "awards",
+        "total",
+        "reasons",
+        "missing",
+        "rule_set_version",
+        "as_of",
+    }
+    stored = (
+        db.session.execute(sa.select(Determination).where(Determination.current.is_(True))).scalars().all()
+    )
     assert len([d for d in stored if d.student_pk == student("V2").id]) == 1  # type: ignore[union-attr]
 
 
@@ -462,8 +525,16 @@ def test_roster_refuses_expired_and_revoked_tokens(client: FlaskClient, world: W
 # ================================================================================ access matrix
 
 CALLERS = (
-    "province_admin", "city_admin", "other_city_admin", "county_admin", "other_county_admin",
-    "officer", "other_officer", "auditor", "client", "anonymous",
+    "province_admin",
+    "city_admin",
+    "other_city_admin",
+    "county_admin",
+    "other_county_admin",
+    "officer",
+    "other_officer",
+    "auditor",
+    "client",
+    "anonymous",
 )
 READ = {"province_admin": 200, "city_admin": 200, "county_admin": 200, "officer": 200, "auditor": 200}
 WRITE = {"province_admin": 200, "city_admin": 200, "county_admin": 200, "officer": 200}
@@ -471,7 +542,9 @@ CREATE = dict.fromkeys(WRITE, 201)
 SCHOOL = {"province_admin": 200, "city_admin": 200, "county_admin": 200}
 IMPORT = {
     **WRITE,
-    "other_city_admin": 422, "other_county_admin": 422, "other_officer": 422,  # the row is out of scope
+    "other_city_admin": 422,
+    "other_county_admin": 422,
+    "other_officer": 422,  # the row is out of scope
 }
 
 
@@ -496,17 +569,26 @@ def _call(client: FlaskClient, world: World, route: str, caller: str):  # type: 
         payload = school_payload(name="S1", stages=["primary", "junior"])
         return client.put("/api/v1/schools/S1", json=payload, headers=headers)
     if route == "POST import":
-        csv_text = "student_id,school_code,id_number,name,stage,grade\nNEW,S1," + id_number(101) + ",李四,junior,1\n"
-        return client.post("/api/v1/students/import", data={"file": (io.BytesIO(csv_text.encode()), "r.csv")},
-                           headers=headers, content_type="multipart/form-data")
+        csv_text = (
+            "student_id,school_code,id_number,name,stage,grade\nNEW,S1," + id_number(101) + ",李四,junior,1\n"
+        )
+        return client.post(
+            "/api/v1/students/import",
+            data={"file": (io.BytesIO(csv_text.encode()), "r.csv")},
+            headers=headers,
+            content_type="multipart/form-data",
+        )
     raise AssertionError(route)
 
 
 MATRIX = [
     pytest.param(route, caller, _expected(table, caller), id=f"{route}-{caller}")
     for route, table in (
-        ("GET student", READ), ("PUT existing student", WRITE), ("PUT new student", CREATE),
-        ("PUT school", SCHOOL), ("POST import", IMPORT),
+        ("GET student", READ),
+        ("PUT existing student", WRITE),
+        ("PUT new student", CREATE),
+        ("PUT school", SCHOOL),
+        ("POST import", IMPORT),
     )
     for caller in CALLERS
 ]
@@ -518,7 +600,9 @@ def test_authentication_comes_before_body_validation(client: FlaskClient, world:
 
 
 @pytest.mark.parametrize(("route", "caller", "status"), MATRIX)
-def test_access_control_matrix(client: FlaskClient, world: World, route: str, caller: str, status: int) -> None:
+def test_access_control_matrix(
+    client: FlaskClient, world: World, route: str, caller: str, status: int
+) -> None:
     response = _call(client, world, route, caller)
     assert response.status_code == status, response.json
 
@@ -533,20 +617,40 @@ HEADER = (
 
 def csv_row(student_id: str, seed: int, **cells: str) -> str:
     values = {
-        "student_id": student_id, "id_number": id_number(seed), "name": "学生", "class_name": "一班",
-        "stage": "junior", "grade": "1", "boarding": "否", "rural_hukou": "是",
-        "guardian1_id_number": id_number(seed + 5000, born=GUARDIAN_BORN), "guardian1_name": "父亲",
-        "guardian1_relation": "father", "guardian2_id_number": "", "guardian2_name": "", "guardian2_relation": "",
+        "student_id": student_id,
+        "id_number": id_number(seed),
+        "name": "学生",
+        "class_name": "一班",
+        "stage": "junior",
+        "grade": "1",
+        "boarding": "否",
+        "rural_hukou": "是",
+        "guardian1_id_number": id_number(seed + 5000, born=GUARDIAN_BORN),
+        "guardian1_name": "父亲",
+        "guardian1_relation": "father",
+        "guardian2_id_number": "",
+        "guardian2_name": "",
+        "guardian2_relation": "",
     }
     values.update(cells)
     return ",".join(values[c] for c in HEADER.split(","))
 
 
-def upload(client: FlaskClient, world: World, content: bytes, name: str = "roster.csv", who: str = "officer",
-           partial: bool = False):  # type: ignore[no-untyped-def]
+def upload(
+    client: FlaskClient,
+    world: World,
+    content: bytes,
+    name: str = "roster.csv",
+    who: str = "officer",
+    partial: bool = False,
+):  # type: ignore[no-untyped-def]
     url = "/api/v1/students/import" + ("?partial=true" if partial else "")
-    return client.post(url, data={"file": (io.BytesIO(content), name)}, headers=world.headers(who),
-                       content_type="multipart/form-data")
+    return client.post(
+        url,
+        data={"file": (io.BytesIO(content), name)},
+        headers=world.headers(who),
+        content_type="multipart/form-data",
+    )
 
 
 def csv_file(*rows: str, bom: bool = False, header: str = HEADER) -> bytes:
@@ -554,7 +658,9 @@ def csv_file(*rows: str, bom: bool = False, header: str = HEADER) -> bytes:
 
 
 @pytest.mark.parametrize("bom", [True, False], ids=["with-bom", "without-bom"])
-def test_a_csv_import_creates_students_of_the_officers_school(client: FlaskClient, world: World, bom: bool) -> None:
+def test_a_csv_import_creates_students_of_the_officers_school(
+    client: FlaskClient, world: World, bom: bool
+) -> None:
     response = upload(client, world, csv_file(csv_row("C1", 401), csv_row("C2", 402), bom=bom))
     assert response.status_code == 200, response.json
     assert response.json == {"created": 2, "updated": 0, "unchanged": 0, "rejected": []}
@@ -568,10 +674,36 @@ def test_a_csv_import_creates_students_of_the_officers_school(client: FlaskClien
 def test_an_xlsx_import_reads_typed_cells(client: FlaskClient, world: World) -> None:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
-    sheet.append(["student_id", "school_code", "id_number", "name", "stage", "grade", "boarding",
-                  "guardian1_id_number", "guardian1_name", "guardian1_relation", None])
-    sheet.append([20200001, "S1", id_number(501), "赵五", "primary", 3, True,
-                  id_number(5501, born=GUARDIAN_BORN), "赵父", "father", None])
+    sheet.append(
+        [
+            "student_id",
+            "school_code",
+            "id_number",
+            "name",
+            "stage",
+            "grade",
+            "boarding",
+            "guardian1_id_number",
+            "guardian1_name",
+            "guardian1_relation",
+            None,
+        ]
+    )
+    sheet.append(
+        [
+            20200001,
+            "S1",
+            id_number(501),
+            "赵五",
+            "primary",
+            3,
+            True,
+            id_number(5501, born=GUARDIAN_BORN),
+            "赵父",
+            "father",
+            None,
+        ]
+    )
     sheet.append(["X2", "S1", id_number(502), "钱六", "junior", 2.0, 0, None, None, None])
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -584,7 +716,9 @@ def test_an_xlsx_import_reads_typed_cells(client: FlaskClient, world: World) -> 
     assert second is not None and second.grade == 2 and not second.boarding and second.guardians == []
 
 
-def test_an_import_with_invalid_rows_writes_nothing_and_lists_every_problem(client: FlaskClient, world: World) -> None:
+def test_an_import_with_invalid_rows_writes_nothing_and_lists_every_problem(
+    client: FlaskClient, world: World
+) -> None:
     content = csv_file(
         csv_row("C1", 401),
         csv_row("C2", 402, id_number=_bad_check_character(id_number(402))),
@@ -597,14 +731,20 @@ def test_an_import_with_invalid_rows_writes_nothing_and_lists_every_problem(clie
     assert response.status_code == 422
     errors = response.json["errors"]
     assert set(errors) == {
-        "rows.3.id_number", "rows.4.stage", "rows.5.guardian1_id_number", "rows.6.grade", "rows.6.boarding",
+        "rows.3.id_number",
+        "rows.4.stage",
+        "rows.5.guardian1_id_number",
+        "rows.6.grade",
+        "rows.6.boarding",
     }
     assert "check character" in errors["rows.3.id_number"][0]
     assert "4 of 5 rows are invalid" in response.json["detail"]
     assert student("C1") is None and len(audit_events()) == before
 
 
-def test_a_partial_import_writes_the_valid_rows_and_reports_the_others(client: FlaskClient, world: World) -> None:
+def test_a_partial_import_writes_the_valid_rows_and_reports_the_others(
+    client: FlaskClient, world: World
+) -> None:
     content = csv_file(
         csv_row("C1", 401),
         csv_row("C2", 402, id_number="320102200802300011"),
@@ -630,7 +770,9 @@ def test_importing_again_updates_what_changed_and_leaves_the_rest(client: FlaskC
     assert student("C2").grade == 2  # type: ignore[union-attr]
 
 
-def test_an_import_is_one_audit_event_with_counts_and_no_identity_numbers(client: FlaskClient, world: World) -> None:
+def test_an_import_is_one_audit_event_with_counts_and_no_identity_numbers(
+    client: FlaskClient, world: World
+) -> None:
     content = csv_file(csv_row("C1", 401), csv_row("C2", 402))
     upload(client, world, content)
     [event] = audit_events("student.import")
@@ -650,7 +792,9 @@ def test_an_admins_import_needs_school_codes_and_rejects_rows_outside_their_regi
     content = csv_file(csv_row("C1", 401) + ",S1", csv_row("C2", 402) + ",S2", header=header)
     response = upload(client, world, content, who="city_admin", partial=True)
     assert response.json["created"] == 1
-    assert response.json["rejected"] == [{"row": 3, "field": "school_code", "message": "school S2 is outside your scope"}]
+    assert response.json["rejected"] == [
+        {"row": 3, "field": "school_code", "message": "school S2 is outside your scope"}
+    ]
     without = upload(client, world, csv_file(csv_row("C3", 403)), who="city_admin")
     assert without.status_code == 422 and without.json["errors"] == {"rows.1.school_code": ["missing column"]}
 
@@ -660,8 +804,13 @@ def test_an_admins_import_needs_school_codes_and_rejects_rows_outside_their_regi
     [
         (HEADER + ",nickname", {"rows.1.nickname": ["unknown column"]}),
         (HEADER.replace("grade,", ""), {"rows.1.grade": ["missing column"]}),
-        (HEADER + ",guardian3_name", {"rows.1.guardian3_id_number": ["missing column"],
-                                      "rows.1.guardian3_relation": ["missing column"]}),
+        (
+            HEADER + ",guardian3_name",
+            {
+                "rows.1.guardian3_id_number": ["missing column"],
+                "rows.1.guardian3_relation": ["missing column"],
+            },
+        ),
         (HEADER + ",grade", {"rows.1.grade": ["appears twice"]}),
     ],
 )
@@ -682,14 +831,20 @@ def test_header_problems_reject_the_whole_file(
         (HEADER.encode(), "has no data rows"),
     ],
 )
-def test_an_unreadable_file_is_refused(client: FlaskClient, world: World, content: bytes, message: str) -> None:
+def test_an_unreadable_file_is_refused(
+    client: FlaskClient, world: World, content: bytes, message: str
+) -> None:
     response = upload(client, world, content)
     assert response.status_code == 422 and message in response.json["errors"]["file"][0]
 
 
 def test_an_import_without_a_file_names_the_field(client: FlaskClient, world: World) -> None:
-    response = client.post("/api/v1/students/import", data={}, headers=world.headers("officer"),
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/api/v1/students/import",
+        data={},
+        headers=world.headers("officer"),
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 422 and "file" in response.json["errors"]
 
 
@@ -743,6 +898,8 @@ def test_a_student_created_concurrently_is_a_conflict_not_a_500(
 ) -> None:
     from aidservice.services import roster
 
-    monkeypatch.setattr(roster, "_load_student", lambda session, student_id: None)  # as if A1 were not there yet
+    monkeypatch.setattr(
+        roster, "_load_student", lambda session, student_id: None
+    )  # as if A1 were not there yet
     response = put_student(client, world, "A1", who="city_admin", id_number=id_number(1), grade=2)
     assert response.status_code == 409 and "at the same time" in response.json["detail"]

@@ -73,10 +73,14 @@ def test_hsts_is_sent_over_tls(client: FlaskClient) -> None:
 
 @pytest.mark.parametrize(("hops", "hsts"), [("0", False), ("1", True)])
 def test_hsts_behind_a_proxy_only_when_its_forwarded_scheme_is_trusted(
-    app_factory, hops: str, hsts: bool  # type: ignore[no-untyped-def]
+    app_factory,
+    hops: str,
+    hsts: bool,  # type: ignore[no-untyped-def]
 ) -> None:
     client = app_factory(AID_PROXY_HOPS=hops).test_client()
-    response = client.get("/api/v1/health", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.1.1.1"})
+    response = client.get(
+        "/api/v1/health", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.1.1.1"}
+    )
     assert ("Strict-Transport-Security" in response.headers) is hsts
 
 
@@ -113,7 +117,10 @@ def test_own_policy_of_a_view_is_kept_and_never_allows_framing(app: Flask, clien
     [
         ("text/plain", b'{"as_of": "2020-09-01"}'),
         ("application/x-www-form-urlencoded", b"as_of=2020-09-01"),
-        ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--x--\r\n"),
+        (
+            "multipart/form-data; boundary=x",
+            b"--x\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--x--\r\n",
+        ),
         ("application/xml", b"<as_of>2020-09-01</as_of>"),
     ],
 )
@@ -132,14 +139,20 @@ def test_a_bodiless_post_needs_no_content_type(client: FlaskClient) -> None:
 
 
 def test_json_with_a_structured_suffix_is_json(client: FlaskClient) -> None:
-    response = client.post("/api/v1/auth/login", data=b'{"username": "nobody", "password": "x"}',
-                           content_type="application/merge-patch+json")
+    response = client.post(
+        "/api/v1/auth/login",
+        data=b'{"username": "nobody", "password": "x"}',
+        content_type="application/merge-patch+json",
+    )
     assert response.status_code != 415
 
 
 def test_the_import_route_takes_a_multipart_upload_and_nothing_else(client: FlaskClient) -> None:
-    upload = client.post("/api/v1/students/import", data={"file": (io.BytesIO(b"a,b\n"), "roster.csv")},
-                         content_type="multipart/form-data")
+    upload = client.post(
+        "/api/v1/students/import",
+        data={"file": (io.BytesIO(b"a,b\n"), "roster.csv")},
+        content_type="multipart/form-data",
+    )
     assert upload.status_code == 401  # past the media-type check
     text = client.post("/api/v1/students/import", data=b"a,b\n", content_type="text/csv")
     assert text.status_code == 415 and "multipart/form-data" in text.json["detail"]

@@ -41,23 +41,31 @@ def approved(app: Flask, world: World) -> dict[str, int]:
     ids = {
         "A1": approve_through_services(app, world, student_row("A1"), declared_facts={}).id,
         "A2": approve_through_services(app, world, student_row("A2"), declared_facts=declared()).id,
-        "B1": approve_through_services(app, world, student_row("B1"), declared_facts={}, who="other_officer").id,
+        "B1": approve_through_services(
+            app, world, student_row("B1"), declared_facts={}, who="other_officer"
+        ).id,
     }
     return ids
 
 
-def test_spring_flags_the_decisions_whose_level_or_awards_change(app: Flask, world: World,
-                                                                 approved: dict[str, int]) -> None:
+def test_spring_flags_the_decisions_whose_level_or_awards_change(
+    app: Flask, world: World, approved: dict[str, int]
+) -> None:
     result = run(app)
     assert result.exit_code == 0, result.output
-    assert "spring 2020-2021 (as of 2021-03-01), all schools: 3 approved application(s) re-identified, " \
-           "1 unchanged, 2 flagged for review, 0 already flagged" in result.output
+    assert (
+        "spring 2020-2021 (as of 2021-03-01), all schools: 3 approved application(s) re-identified, "
+        "1 unchanged, 2 flagged for review, 0 already flagged" in result.output
+    )
     assert f"application {approved['A1']} (school S1, student A1): level special -> none" in result.output
     (a1,) = decisions_of(approved["A1"])
     (a2,) = decisions_of(approved["A2"])
     assert a1.needs_review and a1.current and not a2.needs_review
     (event,) = events("decisions.flagged", "student:A1")
-    assert event.summary["before"]["level"] == "special" and event.summary["after"] == {"level": "none", "awards": []}
+    assert event.summary["before"]["level"] == "special" and event.summary["after"] == {
+        "level": "none",
+        "awards": [],
+    }
     assert event.summary["decision_ids"] == [a1.id] and event.summary["as_of"] == "2021-03-01"
     assert len(events("semester.open")) == 1
 
@@ -65,10 +73,17 @@ def test_spring_flags_the_decisions_whose_level_or_awards_change(app: Flask, wor
     assert "0 flagged for review, 2 already flagged" in again.output
     assert len(events("decisions.flagged")) == 2
 
-    reassessed = svc.act(db.session, actor=world.actor("officer"), settings=service_settings(app, date(2021, 3, 8)),
-                         application_id=approved["A1"],
-                         request=ActionRequest(action="reassess", version=svc.load(db.session, approved["A1"]).version,
-                                               note="春季学期复核：低保已到期"))
+    reassessed = svc.act(
+        db.session,
+        actor=world.actor("officer"),
+        settings=service_settings(app, date(2021, 3, 8)),
+        application_id=approved["A1"],
+        request=ActionRequest(
+            action="reassess",
+            version=svc.load(db.session, approved["A1"]).version,
+            note="春季学期复核：低保已到期",
+        ),
+    )
     db.session.commit()
     assert reassessed.level == "none"
     old, withdrawn = decisions_of(approved["A1"])
@@ -90,11 +105,13 @@ def test_one_school_only(app: Flask, world: World, approved: dict[str, int]) -> 
 def test_bad_arguments(app: Flask, world: World) -> None:
     unknown = run(app, "--school", "NOPE")
     assert unknown.exit_code != 0 and "No school NOPE" in unknown.output
-    bad_year = app.test_cli_runner().invoke(args=["aid", "semester", "open", "--school-year", "2020",
-                                                  "--semester", "spring"])
+    bad_year = app.test_cli_runner().invoke(
+        args=["aid", "semester", "open", "--school-year", "2020", "--semester", "spring"]
+    )
     assert bad_year.exit_code != 0 and "school year" in bad_year.output
-    bad_semester = app.test_cli_runner().invoke(args=["aid", "semester", "open", "--school-year", "2020-2021",
-                                                      "--semester", "summer"])
+    bad_semester = app.test_cli_runner().invoke(
+        args=["aid", "semester", "open", "--school-year", "2020-2021", "--semester", "summer"]
+    )
     assert bad_semester.exit_code == 2
     assert events("semester.open") == []
 
@@ -104,7 +121,9 @@ def test_nothing_approved_nothing_flagged(app: Flask, world: World) -> None:
     assert result.exit_code == 0 and "0 approved application(s)" in result.output
 
 
-def test_a_new_agency_record_that_changes_a_student_flags_the_decisions_for_review(app: Flask, world: World) -> None:
+def test_a_new_agency_record_that_changes_a_student_flags_the_decisions_for_review(
+    app: Flask, world: World
+) -> None:
     world.student("C1", guardians=[5101])
     student = student_row("C1")
     application = approve_through_services(app, world, student)

@@ -97,7 +97,9 @@ def test_an_offline_app_has_rules_and_commands_but_no_routes_or_database(tmp_pat
     assert app.extensions["aid_rules"].version.startswith("sha256:")
     assert "sqlalchemy" not in app.extensions and not app.blueprints
     source = tmp_path / "in.jsonl"
-    source.write_text('{"student_id": "S1", "stage": "junior", "grade": 1, "orphan": true}\n', encoding="utf-8")
+    source.write_text(
+        '{"student_id": "S1", "stage": "junior", "grade": 1, "orphan": true}\n', encoding="utf-8"
+    )
     args = ["aid", "evaluate", "--input", str(source), "--output", str(tmp_path / "out.jsonl")]
     result = app.test_cli_runner().invoke(args=[*args, "--as-of", "2020-09-01"])
     assert result.exit_code == 0, result.output

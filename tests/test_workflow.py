@@ -65,7 +65,9 @@ def test_the_whole_procedure_end_to_end(client: FlaskClient, app: Flask, world: 
     assert objected["state"] == "objected" and objected["allowed_actions"] == ["resolve", "reject"]
     refused = act(client, world, objected, "approve")
     assert refused.status_code == 409
-    assert "resolve" in refused.json["detail"] and refused.json["errors"]["action"] == ["allowed: resolve, reject"]
+    assert "resolve" in refused.json["detail"] and refused.json["errors"]["action"] == [
+        "allowed: resolve, reject"
+    ]
 
     resolved = ok(act(client, world, objected, "resolve", outcome="dismissed", note="经复核，低保记录属实"))
     assert resolved["state"] == "notice" and resolved["level"] == "special"
@@ -78,7 +80,12 @@ def test_the_whole_procedure_end_to_end(client: FlaskClient, app: Flask, world: 
     approved = ok(act(client, world, resolved, "approve"))
     assert approved["state"] == "approved" and approved["allowed_actions"] == ["reassess"]
     assert [h["action"] for h in approved["history"]] == [
-        "submit", "review", "publish_notice", "object", "resolve", "approve"
+        "submit",
+        "review",
+        "publish_notice",
+        "object",
+        "resolve",
+        "approve",
     ]
     (decision,) = approved["decisions"]
     assert decision["program"] == "compulsory_living_subsidy" and decision["amount"] == "2000.00"
@@ -91,8 +98,11 @@ def test_the_whole_procedure_end_to_end(client: FlaskClient, app: Flask, world: 
     assert replay["identical"] is True and replay["differences"] == [] and replay["content_hash_matches"]
     assert replay["recorded"]["amount"] == replay["replayed"]["amount"] == "2000.00"
 
-    actions = db.session.scalar(sa.select(sa.func.count()).select_from(ApplicationAction)
-                                .where(ApplicationAction.application_id == created["id"]))
+    actions = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(ApplicationAction)
+        .where(ApplicationAction.application_id == created["id"])
+    )
     assert actions == 6
     assert [e.action for e in events("application.review", "student:A1")] == ["application.review"]
     assert len(events("decisions.made", "student:A1")) == 1 and len(events("notice.open", "school:S1")) == 1
@@ -121,14 +131,21 @@ def test_a_stale_version_is_409(client: FlaskClient, world: World, clock: Clock)
     ok(act(client, world, created, "review", who="officer"))
     stale = act(client, world, created, "reject", who="officer2", note="材料不全")
     assert stale.status_code == 409 and "version" in stale.json["errors"]
-    assert ok(client.get(f"/api/v1/applications/{created['id']}", headers=world.headers("officer")))["state"] == "reviewed"
+    assert (
+        ok(client.get(f"/api/v1/applications/{created['id']}", headers=world.headers("officer")))["state"]
+        == "reviewed"
+    )
 
 
 @pytest.mark.parametrize("action", ["object", "resolve", "reject"])
 def test_a_reason_is_required(client: FlaskClient, world: World, clock: Clock, action: str) -> None:
     world.student("A1")
     application = ok(submit(client, world, "A1"), 201)
-    path = {"object": ["review", "publish_notice"], "resolve": ["review", "publish_notice", "object"], "reject": []}
+    path = {
+        "object": ["review", "publish_notice"],
+        "resolve": ["review", "publish_notice", "object"],
+        "reject": [],
+    }
     for step in path[action]:
         application = ok(act(client, world, application, step, note="异议" if step == "object" else ""))
     for note in ("", "   "):
@@ -143,13 +160,20 @@ def test_a_review_may_adjust_the_level_with_a_reason(client: FlaskClient, world:
     assert created["level"] == "difficult"
     missing = act(client, world, created, "review", level="special")
     assert missing.status_code == 422 and list(missing.json["errors"]) == ["note"]
-    reviewed = ok(act(client, world, created, "review", level="special", note="家庭突发变故，评议小组一致同意"))
+    reviewed = ok(
+        act(client, world, created, "review", level="special", note="家庭突发变故，评议小组一致同意")
+    )
     assert reviewed["level"] == "special" and reviewed["evaluated_level"] == "difficult"
     adjustment = reviewed["level_adjustment"]
-    assert adjustment["from"] == "difficult" and adjustment["to"] == "special" and adjustment["via"] == "review"
+    assert (
+        adjustment["from"] == "difficult" and adjustment["to"] == "special" and adjustment["via"] == "review"
+    )
     assert reviewed["awards"][0]["amount"] == "1250.00"  # junior: special without 低保 is still 1250
     assert act(client, world, reviewed, "review").status_code == 409
-    assert ok(act(client, world, created | {"version": reviewed["version"]}, "reject", note="x"))["state"] == "rejected"
+    assert (
+        ok(act(client, world, created | {"version": reviewed["version"]}, "reject", note="x"))["state"]
+        == "rejected"
+    )
 
 
 def test_an_upheld_objection_sets_a_new_level(client: FlaskClient, world: World, clock: Clock) -> None:
@@ -161,7 +185,9 @@ def test_an_upheld_objection_sets_a_new_level(client: FlaskClient, world: World,
     assert no_level.status_code == 422 and list(no_level.json["errors"]) == ["level"]
     no_outcome = act(client, world, application, "resolve", note="复核")
     assert no_outcome.status_code == 422 and list(no_outcome.json["errors"]) == ["outcome"]
-    resolved = ok(act(client, world, application, "resolve", outcome="upheld", level="general", note="复核属实"))
+    resolved = ok(
+        act(client, world, application, "resolve", outcome="upheld", level="general", note="复核属实")
+    )
     assert resolved["state"] == "notice" and resolved["level"] == "general"
     assert resolved["level_adjustment"]["via"] == "objection" and resolved["awards"][0]["amount"] == "1250.00"
     clock.today = AFTER_NOTICE
@@ -191,7 +217,9 @@ def test_nothing_to_publish_for_level_none(client: FlaskClient, world: World, cl
     assert refused.status_code == 409 and "level" in refused.json["detail"]
 
 
-def test_an_action_and_its_audit_event_roll_back_together(client: FlaskClient, world: World, clock: Clock) -> None:
+def test_an_action_and_its_audit_event_roll_back_together(
+    client: FlaskClient, world: World, clock: Clock
+) -> None:
     world.student("A1")
     created = ok(submit(client, world, "A1"), 201)
     before = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
@@ -215,8 +243,9 @@ def committed(db_url: str, tmp_path: Any) -> Iterator[tuple[Flask, int, dict[str
             first, _ = make_user(session, "school_officer", username="one", school_code="S1")
             second, _ = make_user(session, "school_officer", username="two", school_code="S1")
             actors = {"one": user_actor(first), "two": user_actor(second)}
-            created = svc.create_application(session, actor=actors["one"], settings=_settings(application),
-                                             payload=body("A1"))
+            created = svc.create_application(
+                session, actor=actors["one"], settings=_settings(application), payload=body("A1")
+            )
             session.commit()
             application_id = created.id
             db.session.remove()
@@ -228,15 +257,30 @@ def committed(db_url: str, tmp_path: Any) -> Iterator[tuple[Flask, int, dict[str
 
 
 def _settings(application: Flask) -> Settings:
-    return Settings(rules=application.extensions["aid_rules"], school_year=YEAR, id_hmac_key=HMAC_KEY, ids=VAULT, today=SUBMITTED)
+    return Settings(
+        rules=application.extensions["aid_rules"],
+        school_year=YEAR,
+        id_hmac_key=HMAC_KEY,
+        ids=VAULT,
+        today=SUBMITTED,
+    )
 
 
-def _review(session: Session, application: Flask, actor: Actor, application_id: int, version: int) -> Application:
-    return svc.act(session, actor=actor, settings=_settings(application), application_id=application_id,
-                   request=ActionRequest(action="review", version=version, note=f"by {actor.name}"))
+def _review(
+    session: Session, application: Flask, actor: Actor, application_id: int, version: int
+) -> Application:
+    return svc.act(
+        session,
+        actor=actor,
+        settings=_settings(application),
+        application_id=application_id,
+        request=ActionRequest(action="review", version=version, note=f"by {actor.name}"),
+    )
 
 
-def test_two_officers_acting_on_one_version_never_lose_an_update(committed: tuple[Flask, int, dict[str, Actor]]) -> None:
+def test_two_officers_acting_on_one_version_never_lose_an_update(
+    committed: tuple[Flask, int, dict[str, Actor]],
+) -> None:
     """Both load version 1 in their own session and connection; the second to write is refused (409)."""
     application, application_id, actors = committed
     with application.app_context():
@@ -263,12 +307,17 @@ def test_two_officers_acting_on_one_version_never_lose_an_update(committed: tupl
         with Session(engine) as check:
             stored = check.get(Application, application_id)
             assert stored is not None and stored.version == 2 and stored.state == "reviewed"
-            actions = check.execute(sa.select(ApplicationAction.actor).where(
-                ApplicationAction.application_id == application_id, ApplicationAction.action == "review")).scalars()
+            actions = check.execute(
+                sa.select(ApplicationAction.actor).where(
+                    ApplicationAction.application_id == application_id, ApplicationAction.action == "review"
+                )
+            ).scalars()
             assert list(actions) == ["user:one"]
 
 
-def test_two_officers_racing_in_threads_one_wins(committed: tuple[Flask, int, dict[str, Actor]], db_url: str) -> None:
+def test_two_officers_racing_in_threads_one_wins(
+    committed: tuple[Flask, int, dict[str, Actor]], db_url: str
+) -> None:
     """Both threads load version 1, then act at once: exactly one review is stored, the other gets 409."""
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite serialises whole-database writers; the interleaved two-session test covers it")
@@ -298,14 +347,24 @@ def test_two_officers_racing_in_threads_one_wins(committed: tuple[Flask, int, di
     with application.app_context(), Session(db.engine) as check:
         stored = check.get(Application, application_id)
         assert stored is not None and stored.version == 2
-        count = check.scalar(sa.select(sa.func.count()).select_from(ApplicationAction).where(
-            ApplicationAction.action == "review"))
+        count = check.scalar(
+            sa.select(sa.func.count())
+            .select_from(ApplicationAction)
+            .where(ApplicationAction.action == "review")
+        )
         assert count == 1
 
 
 def test_the_notice_period_counts_working_days(app: Flask) -> None:
-    settings = Settings(rules=app.extensions["aid_rules"], school_year=YEAR, id_hmac_key=HMAC_KEY, ids=VAULT,
-                        holidays=(date(2020, 10, 14),))
-    assert svc.notice_period_end(settings, SUBMITTED) == NOTICE_LAST_DAY + timedelta(days=3)  # Wed off, weekend
+    settings = Settings(
+        rules=app.extensions["aid_rules"],
+        school_year=YEAR,
+        id_hmac_key=HMAC_KEY,
+        ids=VAULT,
+        holidays=(date(2020, 10, 14),),
+    )
+    assert svc.notice_period_end(settings, SUBMITTED) == NOTICE_LAST_DAY + timedelta(
+        days=3
+    )  # Wed off, weekend
     plain = Settings(rules=app.extensions["aid_rules"], school_year=YEAR, id_hmac_key=HMAC_KEY, ids=VAULT)
     assert svc.notice_period_end(plain, date(2020, 10, 10)) == date(2020, 10, 16)  # published on a Saturday

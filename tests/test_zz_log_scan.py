@@ -25,12 +25,23 @@ def exercise_personal_data(client: FlaskClient) -> None:
     _user, officer = make_user(db.session, "province_admin", region_code="320000")
     agency = make_client(db.session, "civil_affairs")
     db.session.commit()
-    batch = {"batch_id": "LOG-1", "records": [record(person(12), "subsistence_allowance"),
-                                              record(person(13), "orphan"), record("320102200803010012", "orphan")]}
-    assert client.post("/api/v1/feeds/civil_affairs/batches", json=batch, headers=bearer(agency)).status_code == 200
+    batch = {
+        "batch_id": "LOG-1",
+        "records": [
+            record(person(12), "subsistence_allowance"),
+            record(person(13), "orphan"),
+            record("320102200803010012", "orphan"),
+        ],
+    }
+    assert (
+        client.post("/api/v1/feeds/civil_affairs/batches", json=batch, headers=bearer(agency)).status_code
+        == 200
+    )
     assert client.get("/api/v1/students/S-LOG-1", headers=bearer(officer)).status_code == 200
     student_body = {"id_number": person(14), "name": "王小明", "school_code": at.code, "guardians": []}
-    assert client.put("/api/v1/students/S-LOG-2", json=student_body, headers=bearer(officer)).status_code == 422
+    assert (
+        client.put("/api/v1/students/S-LOG-2", json=student_body, headers=bearer(officer)).status_code == 422
+    )
     assert client.get(f"/api/v1/students/{person(15)}", headers=bearer(officer)).status_code == 404
     assert client.post("/login", data={"username": "王小明", "password": person(16)}).status_code == 400
 

@@ -29,7 +29,19 @@ def register_api(app: Flask) -> None:
     """Register every resource with the API (and so in the OpenAPI document) and the docs assets."""
     app.url_map.converters["int"] = RowIdConverter  # before any route is added: rules bind their converter
     api.register_converter(RowIdConverter, integerconverter2paramschema)
-    for module in (health, evaluate, rules, audit, feeds, login, roster, applications, decisions, quotas, notices):
+    for module in (
+        health,
+        evaluate,
+        rules,
+        audit,
+        feeds,
+        login,
+        roster,
+        applications,
+        decisions,
+        quotas,
+        notices,
+    ):
         api.register_blueprint(module.blp)
     from aidservice.api import reports  # periodic reports (issue 5)
 

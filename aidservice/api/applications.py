@@ -19,7 +19,9 @@ from aidservice.services import applications
 from aidservice.services.applications import ACTIONS, RESOLUTIONS, ActionRequest
 
 blp = Blueprint(
-    "applications", __name__, url_prefix="/api/v1/applications",
+    "applications",
+    __name__,
+    url_prefix="/api/v1/applications",
     description="Applications and their procedure: review, public notice, objection, approval",
 )
 OFFICERS = ("school_officer",)
@@ -31,12 +33,16 @@ class ApplicationCreateSchema(Schema):
     student_id = fields.String(required=True, validate=validate.Length(min=1, max=32))
     school_year = fields.String(required=True, metadata={"example": "2020-2021"})
     declared = fields.Dict(
-        keys=fields.String(), values=fields.Raw(allow_none=True), load_default=dict,
-        metadata={"description": "household_size, per_capita_income, major_illness, disaster, unemployed_parent, "
-                                 "single_parent, covid_impact, covid_infected_family, academic_rank_pct; agency "
-                                 "statuses the family claims are compared with the records (the record wins); "
-                                 "checked against the fact catalogue, errors named declared.<fact>",
-                  "example": {"household_size": 4, "per_capita_income": "5000.00", "major_illness": True}},
+        keys=fields.String(),
+        values=fields.Raw(allow_none=True),
+        load_default=dict,
+        metadata={
+            "description": "household_size, per_capita_income, major_illness, disaster, unemployed_parent, "
+            "single_parent, covid_impact, covid_infected_family, academic_rank_pct; agency "
+            "statuses the family claims are compared with the records (the record wins); "
+            "checked against the fact catalogue, errors named declared.<fact>",
+            "example": {"household_size": 4, "per_capita_income": "5000.00", "major_illness": True},
+        },
     )
     commitment_signed = fields.Raw(load_default=None, metadata={"type": "boolean", "example": True})
 
@@ -48,10 +54,18 @@ class ActionSchema(Schema):
     action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
     version = fields.Integer(required=True, strict=True)
     note = fields.String(load_default="", validate=validate.Length(max=applications.NOTE_MAX))
-    level = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(LEVELS),
-                          metadata={"description": "review: adjusted level; resolve (upheld): the new level"})
-    outcome = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(RESOLUTIONS),
-                            metadata={"description": "resolve: upheld or dismissed"})
+    level = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(LEVELS),
+        metadata={"description": "review: adjusted level; resolve (upheld): the new level"},
+    )
+    outcome = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(RESOLUTIONS),
+        metadata={"description": "resolve: upheld or dismissed"},
+    )
 
 
 class ApplicationListQuerySchema(Schema):
@@ -135,8 +149,12 @@ class ApplicationSchema(Schema):
     total = fields.String(required=True, metadata={"example": "1250.00"})
     missing = fields.List(fields.String(), required=True)
     facts = fields.Dict(
-        keys=fields.String(), values=fields.Dict(), required=True,
-        metadata={"description": "{fact: {value, source, record_ids}}; source roster | school | declared | agency"},
+        keys=fields.String(),
+        values=fields.Dict(),
+        required=True,
+        metadata={
+            "description": "{fact: {value, source, record_ids}}; source roster | school | declared | agency"
+        },
     )
     conflicts = fields.List(fields.Nested(DeclaredConflictSchema), required=True)
     notice = fields.Nested(NoticeRefSchema, required=True, allow_none=True)
@@ -194,8 +212,11 @@ def list_(query: dict[str, Any]) -> Response:
     """Applications in your scope (ID numbers masked), newest first; filter by school, state, school year."""
     # the service builds each item in ApplicationItemSchema's shape (tests/test_applications.py holds it equal
     # to the schema's dump), so the hundred items skip the marshmallow pass
-    return dumped_response(applications.list_applications(db.session, actor=current_actor(),
-                                                          settings=api_settings.settings(), **query))
+    return dumped_response(
+        applications.list_applications(
+            db.session, actor=current_actor(), settings=api_settings.settings(), **query
+        )
+    )
 
 
 @blp.route("/<int:application_id>", methods=["GET"])
@@ -207,8 +228,9 @@ def list_(query: dict[str, Any]) -> Response:
 @read_only
 def get(application_id: int) -> dict[str, Any]:
     """One application with state, version, allowed actions, history, notice and decisions."""
-    return applications.get_application(db.session, actor=current_actor(), settings=api_settings.settings(),
-                                        application_id=application_id)
+    return applications.get_application(
+        db.session, actor=current_actor(), settings=api_settings.settings(), application_id=application_id
+    )
 
 
 @blp.route("/<int:application_id>/actions", methods=["POST"])
@@ -216,14 +238,24 @@ def get(application_id: int) -> dict[str, Any]:
 @blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
 @blp.arguments(ActionSchema)
 @blp.response(200, ApplicationSchema)
-@blp.alt_response(409, response="CONFLICT", description="Stale version, action not allowed now, notice still open")
+@blp.alt_response(
+    409, response="CONFLICT", description="Stale version, action not allowed now, notice still open"
+)
 def act(body: dict[str, Any], application_id: int) -> dict[str, Any]:
     """review · publish_notice · object · resolve · approve · reject · reassess, naming the version you saw."""
     settings = api_settings.settings()
     application = applications.act(
-        db.session, actor=current_actor(), settings=settings, application_id=application_id,
-        request=ActionRequest(action=body["action"], version=body["version"], note=body["note"],
-                              level=body["level"], outcome=body["outcome"]),
+        db.session,
+        actor=current_actor(),
+        settings=settings,
+        application_id=application_id,
+        request=ActionRequest(
+            action=body["action"],
+            version=body["version"],
+            note=body["note"],
+            level=body["level"],
+            outcome=body["outcome"],
+        ),
         request_id=current_request_id(),
     )
     view = applications.application_view(db.session, application, settings)

@@ -87,7 +87,9 @@ class Date(fields.Date):
 class DateTime(fields.DateTime):
     """An instant as ISO 8601 with its offset; SQLite hands back naive UTC values, which would read as local."""
 
-    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | float | None:
+    def _serialize(
+        self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any
+    ) -> str | float | None:
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return super()._serialize(value, attr, obj, **kwargs)

@@ -12,8 +12,12 @@ from aidservice.api.common import Blueprint, DateTime
 from aidservice.extensions import db
 from aidservice.services import decisions
 
-blp = Blueprint("decisions", __name__, url_prefix="/api/v1/decisions",
-                description="Approved awards, immutable and replayable")
+blp = Blueprint(
+    "decisions",
+    __name__,
+    url_prefix="/api/v1/decisions",
+    description="Approved awards, immutable and replayable",
+)
 
 
 class DecisionQuerySchema(Schema):
@@ -36,7 +40,9 @@ class DecisionSchema(Schema):
     level = fields.String(required=True)
     level_override = fields.String(required=True, allow_none=True)
     amount = fields.String(required=True, allow_none=True, metadata={"example": "1250.00"})
-    instalments = fields.List(fields.Dict(), required=True, metadata={"description": "[{period, due, amount}]"})
+    instalments = fields.List(
+        fields.Dict(), required=True, metadata={"description": "[{period, due, amount}]"}
+    )
     status = fields.String(required=True, metadata={"description": "awarded | not_funded | withdrawn"})
     rule_status = fields.String(required=True, metadata={"description": "confirmed | provisional"})
     allocation = fields.Dict(required=True, allow_none=True)
@@ -85,8 +91,12 @@ class ReplaySchema(Schema):
 def list_(query: dict[str, Any]) -> dict[str, Any]:
     """A student's decisions, superseded ones included (oldest first)."""
     return decisions.list_decisions(
-        db.session, actor=current_actor(), settings=api_settings.settings(), student_id=query["student_id"],
-        school_year=query["school_year"], current_only=query["current"],
+        db.session,
+        actor=current_actor(),
+        settings=api_settings.settings(),
+        student_id=query["student_id"],
+        school_year=query["school_year"],
+        current_only=query["current"],
     )
 
 
@@ -98,5 +108,6 @@ def list_(query: dict[str, Any]) -> dict[str, Any]:
 @blp.alt_response(404, response="NOT_FOUND", description="No such decision")
 def replay(decision_id: int) -> dict[str, Any]:
     """Re-evaluate with the recorded rule version (from the published rule sets), facts, date and level."""
-    return decisions.replay(db.session, actor=current_actor(), settings=api_settings.settings(),
-                            decision_id=decision_id)
+    return decisions.replay(
+        db.session, actor=current_actor(), settings=api_settings.settings(), decision_id=decision_id
+    )

@@ -105,7 +105,11 @@ class EvaluationSchema(Schema):
 @blp.alt_response(400, response="BAD_REQUEST", description="Malformed JSON body")
 @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="Body over the size limit")
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE", description="Body is not application/json")
-@blp.alt_response(429, response="TOO_MANY_REQUESTS", description="Too many requests from this address (AID_RATELIMIT_EVALUATE)")
+@blp.alt_response(
+    429,
+    response="TOO_MANY_REQUESTS",
+    description="Too many requests from this address (AID_RATELIMIT_EVALUATE)",
+)
 def evaluate(query: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """Validate the facts against the fact catalogue, evaluate them on `as_of`, explain the result."""
     rules = current_rules()

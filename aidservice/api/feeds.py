@@ -18,7 +18,10 @@ from aidservice.services.errors import NotFound
 from aidservice.services.facts_assembly import SOURCE_STATUSES
 
 blp = Blueprint(
-    "feeds", __name__, url_prefix="/api/v1/feeds", description="Agency registers in, aid outcomes of their people out"
+    "feeds",
+    __name__,
+    url_prefix="/api/v1/feeds",
+    description="Agency registers in, aid outcomes of their people out",
 )
 F = TypeVar("F", bound=Callable[..., Any])
 SOURCES_TEXT = ", ".join(SOURCE_STATUSES)
@@ -42,25 +45,41 @@ def agency_client(view: F) -> F:
 class RecordSchema(Schema):
     """One register record (documentation: records are validated one by one and rejected by index)."""
 
-    id_number = fields.String(required=True, metadata={
-        "example": "320102200803010012", "description": "18 characters: ASCII digits 0-9, the last may be X"})
+    id_number = fields.String(
+        required=True,
+        metadata={
+            "example": "320102200803010012",
+            "description": "18 characters: ASCII digits 0-9, the last may be X",
+        },
+    )
     name = fields.String(required=True, metadata={"example": "张三"})
     status = fields.String(required=True, metadata={"description": f"allowed per source: {SOURCE_STATUSES}"})
     valid_from = fields.Date(required=True, metadata={"description": "1900-01-01 to 2100-12-31"})
-    valid_to = fields.Date(allow_none=True, metadata={
-        "description": "exclusive, after valid_from, at most 2100-12-31; null or absent: open-ended"})
-    attributes = fields.Dict(metadata={"description": (
-        "a flat object: at most 16 keys of 1-64 characters; values strings (at most 256 characters), true, false, "
-        "null or finite numbers (|x| <= 10^15; NaN and Infinity are rejected); disabled: {disability_grade: 1-4}"
-    )})
+    valid_to = fields.Date(
+        allow_none=True,
+        metadata={
+            "description": "exclusive, after valid_from, at most 2100-12-31; null or absent: open-ended"
+        },
+    )
+    attributes = fields.Dict(
+        metadata={
+            "description": (
+                "a flat object: at most 16 keys of 1-64 characters; values strings (at most 256 characters), true, false, "
+                "null or finite numbers (|x| <= 10^15; NaN and Infinity are rejected); disabled: {disability_grade: 1-4}"
+            )
+        }
+    )
 
 
 class BatchSchema(Schema):
     """A batch: `batch_id` makes a retry safe; at most 10,000 records."""
 
     batch_id = fields.String(required=True, metadata={"example": "2020-09-civil-0001"})
-    records = fields.List(fields.Raw(allow_none=True, metadata={"type": "object"}), required=True,
-                          metadata={"description": "RecordSchema objects"})
+    records = fields.List(
+        fields.Raw(allow_none=True, metadata={"type": "object"}),
+        required=True,
+        metadata={"description": "RecordSchema objects"},
+    )
 
 
 class RejectionSchema(Schema):
@@ -75,9 +94,17 @@ class BatchResultSchema(Schema):
     batch_id = fields.String(required=True)
     accepted = fields.Integer(required=True)
     rejected = fields.List(fields.Nested(RejectionSchema), required=True)
-    matched_students = fields.Integer(required=True, metadata={"description": (
-        "students reached by the accepted records inside the rules' coverage; records outside it match nobody")})
-    reevaluated = fields.Integer(required=True, metadata={"description": "students whose level or awards changed"})
+    matched_students = fields.Integer(
+        required=True,
+        metadata={
+            "description": (
+                "students reached by the accepted records inside the rules' coverage; records outside it match nobody"
+            )
+        },
+    )
+    reevaluated = fields.Integer(
+        required=True, metadata={"description": "students whose level or awards changed"}
+    )
 
 
 class OutcomesQuerySchema(Schema):
@@ -91,7 +118,9 @@ class OutcomeAwardSchema(Schema):
 
 
 class OutcomeReferenceSchema(Schema):
-    batch_id = fields.String(required=True, metadata={"description": "the batch that carried the matched record"})
+    batch_id = fields.String(
+        required=True, metadata={"description": "the batch that carried the matched record"}
+    )
     index = fields.Integer(required=True, metadata={"description": "its position in that batch"})
 
 
@@ -101,8 +130,13 @@ class OutcomeSchema(Schema):
     Only what the agency needs: no student number, school code or school name."""
 
     person = fields.String(required=True, metadata={"description": "masked ID number of the matched person"})
-    reference = fields.Nested(OutcomeReferenceSchema, required=True, metadata={
-        "description": "the record the student was matched through (the student's own, else a guardian's)"})
+    reference = fields.Nested(
+        OutcomeReferenceSchema,
+        required=True,
+        metadata={
+            "description": "the record the student was matched through (the student's own, else a guardian's)"
+        },
+    )
     school_year = fields.String(required=True)
     level = fields.String(required=True)
     awards = fields.List(fields.Nested(OutcomeAwardSchema), required=True)
@@ -110,12 +144,16 @@ class OutcomeSchema(Schema):
     as_of = fields.String(required=True)
     rule_set_version = fields.String(required=True)
     seq = fields.Integer(required=True)
-    changed = fields.Boolean(required=True, metadata={"description": "level or awards differ from the previous"})
+    changed = fields.Boolean(
+        required=True, metadata={"description": "level or awards differ from the previous"}
+    )
 
 
 class OutcomesSchema(Schema):
     items = fields.List(fields.Nested(OutcomeSchema), required=True)
-    next_cursor = fields.String(required=True, metadata={"description": "pass it back to resume after this page"})
+    next_cursor = fields.String(
+        required=True, metadata={"description": "pass it back to resume after this page"}
+    )
 
 
 @blp.route("/<source>/batches", methods=["POST"])
@@ -127,7 +165,11 @@ class OutcomesSchema(Schema):
 def post_batch(body: dict[str, Any], source: str) -> dict[str, Any]:
     """Apply a batch of register records; replaying the same batch returns the first answer and changes nothing."""
     outcome = feeds.apply_batch(
-        db.session, actor=current_actor(), settings=settings(), source=source, body=body,
+        db.session,
+        actor=current_actor(),
+        settings=settings(),
+        source=source,
+        body=body,
         request_id=current_request_id(),
     )
     if not outcome.replayed:
@@ -142,5 +184,6 @@ def post_batch(body: dict[str, Any], source: str) -> dict[str, Any]:
 def get_outcomes(query: dict[str, Any], source: str) -> dict[str, Any]:
     """Aid outcomes of the people this source reached with a record valid in the school year, in change order;
     resume with `next_cursor`."""
-    return feeds.outcomes(db.session, actor=current_actor(), source=source, cursor=query["cursor"],
-                          limit=query["limit"])
+    return feeds.outcomes(
+        db.session, actor=current_actor(), source=source, cursor=query["cursor"], limit=query["limit"]
+    )

@@ -19,13 +19,22 @@ from aidservice.services import jobs
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import ValidationFailed
 
-blp = Blueprint("jobs", __name__, url_prefix="/api/v1",
-                description="Background jobs: imports, re-determinations and reports, with progress")
+blp = Blueprint(
+    "jobs",
+    __name__,
+    url_prefix="/api/v1",
+    description="Background jobs: imports, re-determinations and reports, with progress",
+)
 
 KEY_HEADER = "Idempotency-Key"
-KEY_FIELD = fields.String(load_default=None, metadata={
-    "description": "idempotency key (or the Idempotency-Key header): the same key is the same job, never a "
-                   "second run; the same key with other parameters is a 409", "example": "redetermine-2020-autumn"})
+KEY_FIELD = fields.String(
+    load_default=None,
+    metadata={
+        "description": "idempotency key (or the Idempotency-Key header): the same key is the same job, never a "
+        "second run; the same key with other parameters is a 409",
+        "example": "redetermine-2020-autumn",
+    },
+)
 
 
 class ProgressSchema(Schema):
@@ -84,7 +93,9 @@ class ReportJobSchema(Schema):
     period = fields.String(load_default=None, metadata={"example": "2020-2021-autumn"})
     region = fields.String(load_default=None, metadata={"example": "320100"})
     format = fields.String(load_default="xlsx", metadata={"description": "json | csv | xlsx | html"})
-    as_of = fields.String(load_default=None, metadata={"description": "read history as of this time; default: now"})
+    as_of = fields.String(
+        load_default=None, metadata={"description": "read history as of this time; default: now"}
+    )
     key = KEY_FIELD
 
 
@@ -98,12 +109,28 @@ def idempotency_key(body_key: str | None) -> str | None:
     return key
 
 
-def submit(kind: str, params: dict[str, Any], scope: jobs.Scope, key: str | None, *,
-           fixed: dict[str, Any] | None = None, payload: bytes | None = None) -> Response:
+def submit(
+    kind: str,
+    params: dict[str, Any],
+    scope: jobs.Scope,
+    key: str | None,
+    *,
+    fixed: dict[str, Any] | None = None,
+    payload: bytes | None = None,
+) -> Response:
     """Record the job (idempotent by key), commit, dispatch it if new; 202 with the job and its Location."""
     actor = current_actor()
-    job_id = runner.start(db.session, actor=actor, kind=kind, params=params, scope=scope, key=key, fixed=fixed,
-                          payload=payload, request_id=current_request_id())
+    job_id = runner.start(
+        db.session,
+        actor=actor,
+        kind=kind,
+        params=params,
+        scope=scope,
+        key=key,
+        fixed=fixed,
+        payload=payload,
+        request_id=current_request_id(),
+    )
     return accepted(job_id)
 
 
@@ -140,13 +167,20 @@ def get_job(job_id: int) -> dict[str, Any]:
 @require_user()
 @blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
 @blp.response(202, JobSchema, headers={"Location": {"description": "the job", "schema": {"type": "string"}}})
-@blp.alt_response(403, response="FORBIDDEN", description="Neither the job's creator nor an administrator over it")
+@blp.alt_response(
+    403, response="FORBIDDEN", description="Neither the job's creator nor an administrator over it"
+)
 @blp.alt_response(404, response="NOT_FOUND", description="No such job in your scope")
 @blp.alt_response(409, response="CONFLICT", description="The job has not failed")
 def retry_job(job_id: int) -> Response:
     """Run a failed job again with fresh attempts; resumable work resumes from its cursor."""
-    job = jobs.reopen(db.session, actor=current_actor(), job_id=job_id, max_attempts=runner.max_attempts(),
-                      request_id=current_request_id())
+    job = jobs.reopen(
+        db.session,
+        actor=current_actor(),
+        job_id=job_id,
+        max_attempts=runner.max_attempts(),
+        request_id=current_request_id(),
+    )
     db.session.commit()
     runner.dispatch(job)
     return accepted(job_id)
@@ -163,8 +197,9 @@ def retry_job(job_id: int) -> Response:
 def post_redetermination(body: dict[str, Any]) -> Response:
     """Re-determine every student of a region as a background job (resumable; progress in students)."""
     key = idempotency_key(body["key"])
-    params, scope = kinds.prepare_redetermine(db.session, actor=current_actor(), settings=settings(),
-                                              region=body["region"], as_of=body["as_of"])
+    params, scope = kinds.prepare_redetermine(
+        db.session, actor=current_actor(), settings=settings(), region=body["region"], as_of=body["as_of"]
+    )
     return submit(kinds.REDETERMINE, params, scope, key)
 
 
@@ -181,7 +216,14 @@ def post_report_job(body: dict[str, Any], kind: str) -> Response:
     """Generate a report as a job into the report archive; when done, `result.download` is the file."""
     key = idempotency_key(body["key"])
     params, fixed, scope = kinds.prepare_report(
-        db.session, actor=current_actor(), settings=settings(), kind=kind, period=body["period"],
-        region=body["region"], fmt=body["format"], as_of=body["as_of"], now=datetime.now(UTC),
+        db.session,
+        actor=current_actor(),
+        settings=settings(),
+        kind=kind,
+        period=body["period"],
+        region=body["region"],
+        fmt=body["format"],
+        as_of=body["as_of"],
+        now=datetime.now(UTC),
     )
     return submit(kinds.REPORT, params, scope, key, fixed=fixed)

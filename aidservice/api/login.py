@@ -30,10 +30,13 @@ class LoginSchema(Schema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
     password = fields.String(required=True, validate=validate.Length(min=1, max=PASSWORD_MAX))
     device = fields.String(
-        load_default=None, validate=validate.Length(min=1, max=TOKEN_MAX_LENGTH),
-        metadata={"description": "The `device` token this client got from its last sign-in to this account: "
-                                 "failures from a known device are counted against that device alone, and it may "
-                                 "still sign in while the account is locked for unrecognised devices."},
+        load_default=None,
+        validate=validate.Length(min=1, max=TOKEN_MAX_LENGTH),
+        metadata={
+            "description": "The `device` token this client got from its last sign-in to this account: "
+            "failures from a known device are counted against that device alone, and it may "
+            "still sign in while the account is locked for unrecognised devices."
+        },
     )
 
 
@@ -52,8 +55,11 @@ class SessionSchema(Schema):
     token = fields.String(required=True)
     expires_at = DateTime(required=True)
     device = fields.String(
-        required=True, metadata={"description": "This client's new device token for this account (180 days): "
-                                                "send it as `device` when signing in next time."},
+        required=True,
+        metadata={
+            "description": "This client's new device token for this account (180 days): "
+            "send it as `device` when signing in next time."
+        },
     )
     user = fields.Nested(SessionUserSchema, required=True)
 
@@ -62,19 +68,29 @@ class SessionSchema(Schema):
 @rate_limited("login")
 @blp.arguments(LoginSchema)
 @blp.response(200, SessionSchema)
-@blp.alt_response(401, response="UNAUTHORIZED", description="Unknown user or wrong password (one message for both)")
+@blp.alt_response(
+    401, response="UNAUTHORIZED", description="Unknown user or wrong password (one message for both)"
+)
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE", description="Body is not application/json")
-@blp.alt_response(429, response="TOO_MANY_REQUESTS", description="Too many failed sign-ins: this device, or the account's "
-                                                                 "unrecognised devices, locked for 15 minutes, or this "
-                                                                 "address for a minute; or too many sign-ins from this "
-                                                                 "address (AID_RATELIMIT_LOGIN)")
+@blp.alt_response(
+    429,
+    response="TOO_MANY_REQUESTS",
+    description="Too many failed sign-ins: this device, or the account's "
+    "unrecognised devices, locked for 15 minutes, or this "
+    "address for a minute; or too many sign-ins from this "
+    "address (AID_RATELIMIT_LOGIN)",
+)
 def sign_in(body: dict[str, Any]) -> dict[str, Any]:
     """Check the password and open a session; the token is returned once and stored only as a hash."""
     try:
         result = login(
-            db.session, username=body["username"], password=body["password"],
-            address=request.remote_addr, guard=current_app.extensions.get(GUARD_KEY, NO_THROTTLE),
-            request_id=current_request_id(), devices=current_app.extensions.get(DEVICES_KEY),
+            db.session,
+            username=body["username"],
+            password=body["password"],
+            address=request.remote_addr,
+            guard=current_app.extensions.get(GUARD_KEY, NO_THROTTLE),
+            request_id=current_request_id(),
+            devices=current_app.extensions.get(DEVICES_KEY),
             device_tokens=[body["device"]] if body.get("device") else [],
         )
     except AuthenticationFailed:
@@ -87,8 +103,10 @@ def sign_in(body: dict[str, Any]) -> dict[str, Any]:
         "expires_at": result.expires_at,
         "device": result.device_token,
         "user": {
-            "username": user.username, "role": user.role,
-            "school_code": user.school_code, "region_code": user.region_code,
+            "username": user.username,
+            "role": user.role,
+            "school_code": user.school_code,
+            "region_code": user.region_code,
         },
     }
 

@@ -18,8 +18,12 @@ from aidservice.api.common import Blueprint
 from aidservice.extensions import db
 from aidservice.services import notices
 
-blp = Blueprint("notices", __name__, url_prefix="/api/v1/schools",
-                description="Public notices of identification results (name, class, level only)")
+blp = Blueprint(
+    "notices",
+    __name__,
+    url_prefix="/api/v1/schools",
+    description="Public notices of identification results (name, class, level only)",
+)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 """The printable page runs no script and loads nothing: its only style is the inline sheet."""
@@ -61,22 +65,31 @@ class NoticeListSchema(Schema):
 @blp.response(200, NoticeListSchema)
 def list_(code: str) -> dict[str, Any]:
     """The school's notices, newest first."""
-    return notices.list_notices(db.session, actor=current_actor(), settings=api_settings.settings(),
-                                school_code=code)
+    return notices.list_notices(
+        db.session, actor=current_actor(), settings=api_settings.settings(), school_code=code
+    )
 
 
 @blp.route("/<code>/notices/<int:notice_id>", methods=["GET"])
 @require_user()
 @blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
 @blp.arguments(NoticeQuerySchema, location="query")
-@blp.response(200, NoticeSchema, description="JSON; with format=csv a UTF-8 CSV, with format=html a printable page")
+@blp.response(
+    200, NoticeSchema, description="JSON; with format=csv a UTF-8 CSV, with format=html a printable page"
+)
 def get(query: dict[str, Any], code: str, notice_id: int) -> Any:
     """One notice: JSON, CSV (姓名, 班级, 认定等级) or a printable zh-CN page."""
-    notice = notices.get_notice(db.session, actor=current_actor(), settings=api_settings.settings(),
-                                school_code=code, notice_id=notice_id)
+    notice = notices.get_notice(
+        db.session,
+        actor=current_actor(),
+        settings=api_settings.settings(),
+        school_code=code,
+        notice_id=notice_id,
+    )
     if query["format"] == "csv":
         return Response(
-            _csv(notice), mimetype="text/csv",
+            _csv(notice),
+            mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="notice-{code}-{notice_id}.csv"'},
         )
     if query["format"] == "html":

@@ -14,8 +14,12 @@ from aidservice.requestid import current_request_id
 from aidservice.services import quotas
 from aidservice.services.actors import ADMIN_ROLES
 
-blp = Blueprint("quotas", __name__, url_prefix="/api/v1/quotas",
-                description="Quotas (名额) per school, program and school year, and their allocation")
+blp = Blueprint(
+    "quotas",
+    __name__,
+    url_prefix="/api/v1/quotas",
+    description="Quotas (名额) per school, program and school year, and their allocation",
+)
 
 
 class QuotaBodySchema(Schema):
@@ -60,8 +64,14 @@ class QuotaSchema(Schema):
 def put(body: dict[str, Any], school_code: str, program: str, school_year: str) -> tuple[dict[str, Any], int]:
     """Set the places (re-allocates the approved applications; decisions whose funding changes are superseded)."""
     quota, created = quotas.put_quota(
-        db.session, actor=current_actor(), settings=api_settings.settings(), school_code=school_code,
-        program=program, school_year=school_year, places=body["places"], request_id=current_request_id(),
+        db.session,
+        actor=current_actor(),
+        settings=api_settings.settings(),
+        school_code=school_code,
+        program=program,
+        school_year=school_year,
+        places=body["places"],
+        request_id=current_request_id(),
     )
     view = quotas.quota_view(db.session, quota)
     db.session.commit()
@@ -75,5 +85,11 @@ def put(body: dict[str, Any], school_code: str, program: str, school_year: str) 
 @blp.alt_response(404, response="NOT_FOUND", description="No such school or no quota")
 def get(school_code: str, program: str, school_year: str) -> dict[str, Any]:
     """The quota with places, funded, shortfall and the allocation (rank, funded, explanation)."""
-    return quotas.get_quota(db.session, actor=current_actor(), settings=api_settings.settings(),
-                            school_code=school_code, program=program, school_year=school_year)
+    return quotas.get_quota(
+        db.session,
+        actor=current_actor(),
+        settings=api_settings.settings(),
+        school_code=school_code,
+        program=program,
+        school_year=school_year,
+    )

@@ -52,8 +52,9 @@ def begin_read_only() -> None:
     bind = session.get_bind()
     if not isinstance(bind, Engine) or session.in_transaction():
         return
-    options = {"postgresql": {"isolation_level": "AUTOCOMMIT"},
-               "sqlite": {SQLITE_BEGIN: "DEFERRED"}}.get(bind.dialect.name)  # SQLite: no write lock, no wait
+    options = {"postgresql": {"isolation_level": "AUTOCOMMIT"}, "sqlite": {SQLITE_BEGIN: "DEFERRED"}}.get(
+        bind.dialect.name
+    )  # SQLite: no write lock, no wait
     if options is None:
         return
     try:

@@ -17,8 +17,12 @@ from aidservice.requestid import current_request_id
 from aidservice.services import reports
 from aidservice.services.reports import archive
 
-blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports",
-                description="Periodic reports: special-group coverage, programs, regions; the archive")
+blp = Blueprint(
+    "reports",
+    __name__,
+    url_prefix="/api/v1/reports",
+    description="Periodic reports: special-group coverage, programs, regions; the archive",
+)
 
 HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
@@ -26,15 +30,28 @@ HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; f
 class ReportQuerySchema(Schema):
     """Checked by the service, so a bad value is a 422 naming its field (and an unknown kind a 404 first)."""
 
-    period = fields.String(load_default=None, metadata={
-        "description": "2020-2021-autumn, 2020-2021-spring, 2020-2021 or 2020-09-01..2021-01-31",
-        "example": "2020-2021-autumn"})
-    region = fields.String(load_default=None, metadata={
-        "description": "320000, a city, a county or a school code; default: your scope", "example": "320100"})
+    period = fields.String(
+        load_default=None,
+        metadata={
+            "description": "2020-2021-autumn, 2020-2021-spring, 2020-2021 or 2020-09-01..2021-01-31",
+            "example": "2020-2021-autumn",
+        },
+    )
+    region = fields.String(
+        load_default=None,
+        metadata={
+            "description": "320000, a city, a county or a school code; default: your scope",
+            "example": "320100",
+        },
+    )
     format = fields.String(load_default="json", metadata={"description": "json | csv | xlsx | html"})
-    as_of = fields.String(load_default=None, metadata={
-        "description": "regenerate from history as of this ISO time (naive = Jiangsu time); default: now",
-        "example": "2021-03-01T00:00:00+08:00"})
+    as_of = fields.String(
+        load_default=None,
+        metadata={
+            "description": "regenerate from history as of this ISO time (naive = Jiangsu time); default: now",
+            "example": "2021-03-01T00:00:00+08:00",
+        },
+    )
 
 
 class ArchiveQuerySchema(Schema):
@@ -90,15 +107,24 @@ def list_archive(query: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, description="The archived file, byte for byte (its sha256 is X-Content-SHA256)")
 def download(report_id: int) -> Response:
     """Download an archived report."""
-    entry, content = archive.download(db.session, actor=current_actor(), settings=api_settings.settings(),
-                                      report_id=report_id, request_id=current_request_id())
+    entry, content = archive.download(
+        db.session,
+        actor=current_actor(),
+        settings=api_settings.settings(),
+        report_id=report_id,
+        request_id=current_request_id(),
+    )
     db.session.commit()
     # content_type, not mimetype: the media type names its charset already (werkzeug would add a second one)
-    response = Response(content, content_type=entry["media_type"], headers={
-        "Content-Disposition": f'attachment; filename="{entry["filename"]}"',
-        "X-Content-SHA256": entry["content_hash"],
-        "X-Report-As-Of": entry["as_of"],
-    })
+    response = Response(
+        content,
+        content_type=entry["media_type"],
+        headers={
+            "Content-Disposition": f'attachment; filename="{entry["filename"]}"',
+            "X-Content-SHA256": entry["content_hash"],
+            "X-Report-As-Of": entry["as_of"],
+        },
+    )
     if entry["format"] == "html":
         response.headers["Content-Security-Policy"] = HTML_POLICY
     return response
@@ -110,24 +136,39 @@ def download(report_id: int) -> Response:
 @blp.alt_response(403, response="FORBIDDEN", description="Region outside your scope, or an agency token")
 @blp.alt_response(404, response="NOT_FOUND", description="No such report kind")
 @blp.arguments(ReportQuerySchema, location="query")
-@blp.response(200, description="The report: JSON, CSV (UTF-8 with BOM), XLSX or a printable HTML page; streamed")
+@blp.response(
+    200, description="The report: JSON, CSV (UTF-8 with BOM), XLSX or a printable HTML page; streamed"
+)
 def get_report(query: dict[str, Any], kind: str) -> Response:
     """A report (`special-groups`, `programs`, `regions`) for a period and region, as of now or a past time."""
     reports.check_kind(kind)
     actor = current_actor()
-    session = db.session()  # the request's session: the stream goes on using it after the request context ends
+    session = (
+        db.session()
+    )  # the request's session: the stream goes on using it after the request context ends
     made = reports.generate(
-        session, actor=actor, settings=api_settings.settings(), kind=kind, period=query["period"],
-        region=query["region"], fmt=query["format"], as_of=query["as_of"], request_id=current_request_id(),
+        session,
+        actor=actor,
+        settings=api_settings.settings(),
+        kind=kind,
+        period=query["period"],
+        region=query["region"],
+        fmt=query["format"],
+        as_of=query["as_of"],
+        request_id=current_request_id(),
     )
     session.commit()  # the audit event is kept even if the client stops reading
     disposition = "inline" if made.format in ("json", "html") else "attachment"
     # the request context is kept while the body streams, so the session and the app stay reachable
     # content_type, not mimetype: the media type names its charset already (werkzeug would add a second one)
-    response = Response(stream_with_context(_closing(made.chunks, session)), content_type=made.media_type, headers={
-        "Content-Disposition": f'{disposition}; filename="{made.filename}"',
-        "X-Report-As-Of": made.as_of,
-    })
+    response = Response(
+        stream_with_context(_closing(made.chunks, session)),
+        content_type=made.media_type,
+        headers={
+            "Content-Disposition": f'{disposition}; filename="{made.filename}"',
+            "X-Report-As-Of": made.as_of,
+        },
+    )
     if made.format == "html":
         response.headers["Content-Security-Policy"] = HTML_POLICY
     return response

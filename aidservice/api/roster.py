@@ -107,14 +107,23 @@ class ImportQuerySchema(Schema):
     partial = fields.Boolean(
         load_default=False, metadata={"description": "write the valid rows and report the invalid ones"}
     )
-    run_async = fields.Boolean(data_key="async", load_default=False, metadata={
-        "description": "run as a background job (202 and the job); so does the header `Prefer: respond-async`"})
-    key = fields.String(load_default=None, metadata={
-        "description": "background import: idempotency key (or the Idempotency-Key header)"})
+    run_async = fields.Boolean(
+        data_key="async",
+        load_default=False,
+        metadata={
+            "description": "run as a background job (202 and the job); so does the header `Prefer: respond-async`"
+        },
+    )
+    key = fields.String(
+        load_default=None,
+        metadata={"description": "background import: idempotency key (or the Idempotency-Key header)"},
+    )
 
 
 class ImportFileSchema(Schema):
-    file = Upload(required=True, metadata={"description": "CSV (UTF-8) or XLSX; header row of payload field names"})
+    file = Upload(
+        required=True, metadata={"description": "CSV (UTF-8) or XLSX; header row of payload field names"}
+    )
 
 
 class RowErrorSchema(Schema):
@@ -145,7 +154,11 @@ class ImportResultSchema(Schema):
 def put_school(body: dict[str, Any], code: str) -> tuple[dict[str, Any], int]:
     """Create or replace a school in the caller's region (201 when created)."""
     saved = roster.put_school(
-        db.session, actor=current_actor(), settings=settings(), code=code, payload=body,
+        db.session,
+        actor=current_actor(),
+        settings=settings(),
+        code=code,
+        payload=body,
         request_id=current_request_id(),
     )
     db.session.commit()
@@ -158,24 +171,43 @@ def put_school(body: dict[str, Any], code: str) -> tuple[dict[str, Any], int]:
 @blp.arguments(StudentPayloadSchema)
 @blp.response(200, StudentSchema)
 @blp.alt_response(201, schema=StudentSchema, description="Created")
-@blp.alt_response(403, response="FORBIDDEN", description="The student's current or new school is outside your scope")
-@blp.alt_response(409, response="CONFLICT", description="Another student record has this identity number (no more said)")
-@blp.alt_response(429, response="TOO_MANY_REQUESTS", description="Ten conflicts or lookup misses within an hour: "
-                  "saves refused until midnight (Beijing)")
+@blp.alt_response(
+    403, response="FORBIDDEN", description="The student's current or new school is outside your scope"
+)
+@blp.alt_response(
+    409, response="CONFLICT", description="Another student record has this identity number (no more said)"
+)
+@blp.alt_response(
+    429,
+    response="TOO_MANY_REQUESTS",
+    description="Ten conflicts or lookup misses within an hour: saves refused until midnight (Beijing)",
+)
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE", description="Body is not application/json")
 def put_student(body: dict[str, Any], student_id: str) -> tuple[dict[str, Any], int]:
     """Create or replace a student and re-evaluate it; answers with the student as GET shows it."""
     service_settings, budget, who = settings(), id_probe_budget(), current_actor()
-    id_probes.check_not_locked(who, budget, fail_open=True)  # 429: a locked account's saves would answer "taken or not"
+    id_probes.check_not_locked(
+        who, budget, fail_open=True
+    )  # 429: a locked account's saves would answer "taken or not"
     try:
         saved = roster.put_student(
-            db.session, actor=who, settings=service_settings, student_id=student_id, payload=body,
+            db.session,
+            actor=who,
+            settings=service_settings,
+            student_id=student_id,
+            payload=body,
             request_id=current_request_id(),
         )
     except id_probes.IdNumberTaken as exc:
         db.session.rollback()  # nothing of the save; the conflict is audited and charged on its own
-        id_probes.charge_conflict(db.session, actor=who, budget=budget, masked=exc.masked, channel="api save",
-                                  request_id=current_request_id())
+        id_probes.charge_conflict(
+            db.session,
+            actor=who,
+            budget=budget,
+            masked=exc.masked,
+            channel="api save",
+            request_id=current_request_id(),
+        )
         db.session.commit()
         raise
     view = roster.student_view(db.session, saved.record, service_settings)
@@ -211,8 +243,12 @@ class RevealedIdNumberSchema(Schema):
 def reveal_id_number(student_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """The full ID number (POST: the read is recorded as an audit event); never cached."""
     number = directory.reveal_id_number(
-        db.session, actor=current_actor(), settings=settings(), student_id=student_id,
-        request_id=current_request_id(), channel="api",
+        db.session,
+        actor=current_actor(),
+        settings=settings(),
+        student_id=student_id,
+        request_id=current_request_id(),
+        channel="api",
     )
     db.session.commit()
     return {"student_id": student_id, "id_number": number}, 200, {"Cache-Control": "no-store"}
@@ -230,11 +266,18 @@ def _prefers_async() -> bool:
 @blp.arguments(ImportQuerySchema, location="query")
 @blp.arguments(ImportFileSchema, location="files")
 @blp.response(200, ImportResultSchema)
-@blp.alt_response(202, schema=JobSchema, description="Accepted as a background job (async=true or Prefer: respond-async)")
-@blp.alt_response(409, response="CONFLICT", description="Background import: the key was used for another file")
+@blp.alt_response(
+    202, schema=JobSchema, description="Accepted as a background job (async=true or Prefer: respond-async)"
+)
+@blp.alt_response(
+    409, response="CONFLICT", description="Background import: the key was used for another file"
+)
 @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="File over the size or row limit")
-@blp.alt_response(429, response="TOO_MANY_REQUESTS", description="Ten conflicts or lookup misses within an hour: "
-                  "imports refused until midnight (Beijing)")
+@blp.alt_response(
+    429,
+    response="TOO_MANY_REQUESTS",
+    description="Ten conflicts or lookup misses within an hour: imports refused until midnight (Beijing)",
+)
 def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, Any] | Response:
     """Import students from CSV or XLSX: all-or-nothing (422 listing every bad row) unless partial=true."""
     upload = files["file"]
@@ -243,16 +286,25 @@ def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, A
     if len(data) > limit:
         raise PayloadTooLarge(f"The file is larger than the import limit of {limit} bytes.")
     who, budget = current_actor(), id_probe_budget()
-    id_probes.check_not_locked(who, budget, fail_open=True)  # 429: its rows would answer "taken or not" for each number
+    id_probes.check_not_locked(
+        who, budget, fail_open=True
+    )  # 429: its rows would answer "taken or not" for each number
     if query["run_async"] or _prefers_async():
         key = idempotency_key(query["key"])
-        params, scope = kinds.prepare_import(db.session, actor=who, filename=upload.filename or "",
-                                             data=data, partial=query["partial"])
+        params, scope = kinds.prepare_import(
+            db.session, actor=who, filename=upload.filename or "", data=data, partial=query["partial"]
+        )
         return submit(kinds.IMPORT, params, scope, key, payload=data)
     try:
         result = import_guard.import_charged(
-            db.session, actor=who, settings=settings(), budget=budget, channel="api import",
-            filename=upload.filename or "", data=data, partial=query["partial"],
+            db.session,
+            actor=who,
+            settings=settings(),
+            budget=budget,
+            channel="api import",
+            filename=upload.filename or "",
+            data=data,
+            partial=query["partial"],
             max_rows=int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS)),
             request_id=current_request_id(),
         )

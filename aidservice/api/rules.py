@@ -20,7 +20,9 @@ def _section(description: str) -> fields.List:
 class CoverageSchema(Schema):
     """The dates the rule set describes (inclusive); evaluation outside them is refused with a 422 naming as_of."""
 
-    from_ = fields.String(required=True, data_key="from", attribute="from", metadata={"example": "2018-09-01"})
+    from_ = fields.String(
+        required=True, data_key="from", attribute="from", metadata={"example": "2018-09-01"}
+    )
     to = fields.String(required=True, metadata={"example": "2021-08-31"})
 
 

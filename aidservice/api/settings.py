@@ -35,5 +35,7 @@ def id_probe_budget() -> Budget:
     """The per-account budget of identity-number lookups (services.id_probes), its counter built once."""
     counter = current_app.extensions.get("aid_id_probes")
     if counter is None:
-        counter = current_app.extensions["aid_id_probes"] = counter_from_config(current_app.config, lambda: db.session())
+        counter = current_app.extensions["aid_id_probes"] = counter_from_config(
+            current_app.config, lambda: db.session()
+        )
     return Budget(counter, current_app.config["SECRET_KEY"])

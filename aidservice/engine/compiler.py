@@ -77,8 +77,15 @@ class _Generator:
         self.rules = rules
         self.as_of = as_of
         self.namespace: dict[str, object] = {
-            "_kand": _kand, "_kor": _kor, "_knot": _knot, "_fen": _fen, "Award": Award,
-            "Result": Result, "LEVELS": LEVELS, "_as_of": as_of, "_version": rules.version,
+            "_kand": _kand,
+            "_kor": _kor,
+            "_knot": _knot,
+            "_fen": _fen,
+            "Award": Award,
+            "Result": Result,
+            "LEVELS": LEVELS,
+            "_as_of": as_of,
+            "_version": rules.version,
         }
         self.body: list[str] = []
         self.prelude: list[str] = []  # keyed parameters and derived values: facts only, computed once
@@ -134,8 +141,12 @@ class _Generator:
             local = self.fact_local(node.name)
             spec = self.rules.facts[node.name]
             nullable = self.nullable_fact(node.name)
-            return _Num(local, spec.scale, frozenset({local} if nullable else ()),
-                        frozenset({("fact", node.name)} if nullable else ()))
+            return _Num(
+                local,
+                spec.scale,
+                frozenset({local} if nullable else ()),
+                frozenset({("fact", node.name)} if nullable else ()),
+            )
         if node.kind == "param":
             param = self.rules.parameters[node.name]
             dated = param.at(self.as_of)
@@ -185,7 +196,9 @@ class _Generator:
                     self.derived_locals[name] = value
                     return value
                 self.prelude.append(f"    {local} = {_guarded(value.code, value.guards)}")
-                self.derived_locals[name] = _Num(local, value.scale, frozenset({local}) if value.guards else frozenset(), value.leaves)
+                self.derived_locals[name] = _Num(
+                    local, value.scale, frozenset({local}) if value.guards else frozenset(), value.leaves
+                )
             else:
                 flag = self.boolean(derived.expr)
                 self.prelude.append(f"    {local} = {flag.code}")
@@ -243,7 +256,9 @@ class _Generator:
             guards = left.guards | right.guards
             return _Bool(_guarded(code, guards), bool(guards), leaves)
         if kind == "level":
-            return _Bool(f"({self.level_code(node.left)} {node.op} {self.level_code(node.right)})", False, frozenset())
+            return _Bool(
+                f"({self.level_code(node.left)} {node.op} {self.level_code(node.right)})", False, frozenset()
+            )
         left_b, right_b = self.scalar(node.left), self.scalar(node.right)
         code = f"{left_b.code} {node.op} {right_b.code}"
         guards = frozenset(c.code for c in (left_b, right_b) if c.nullable)
@@ -279,14 +294,22 @@ class _Generator:
             value = self.num(node.operand)
             if value.none:
                 return _Bool("None", True, value.leaves)
-            scaled = frozenset(int(Fraction(v) * value.scale) for v in node.values if (Fraction(v) * value.scale).denominator == 1)
+            scaled = frozenset(
+                int(Fraction(v) * value.scale)
+                for v in node.values
+                if (Fraction(v) * value.scale).denominator == 1
+            )
             code = f"{value.code} {'not in' if node.negate else 'in'} {self.const(scaled, '_s')}"
             return _Bool(_guarded(code, value.guards), bool(value.guards), value.leaves)
         if node.operand.type.kind == "level":
             ranks = frozenset(RANK[str(v)] for v in node.values)
-            return _Bool(f"(lv {'not in' if node.negate else 'in'} {self.const(ranks, '_s')})", False, frozenset())
+            return _Bool(
+                f"(lv {'not in' if node.negate else 'in'} {self.const(ranks, '_s')})", False, frozenset()
+            )
         operand = self.scalar(node.operand)
-        code = f"{operand.code} {'not in' if node.negate else 'in'} {self.const(frozenset(node.values), '_s')}"
+        code = (
+            f"{operand.code} {'not in' if node.negate else 'in'} {self.const(frozenset(node.values), '_s')}"
+        )
         guards = frozenset({operand.code}) if operand.nullable else frozenset()
         return _Bool(_guarded(code, guards), operand.nullable, operand.leaves)
 
@@ -313,7 +336,9 @@ class _Generator:
         self.emit("awards = []")
         self.emit("lv = 0")
         for clause in rules.clauses:
-            reason = Reason(clause.id, clause.level, clause.label, clause.status, "; ".join(str(c) for c in clause.basis))
+            reason = Reason(
+                clause.id, clause.level, clause.label, clause.status, "; ".join(str(c) for c in clause.basis)
+            )
             flag = self.boolean(clause.when)
             self.emit(f"c = {flag.code}")
             self.emit("if c:")
@@ -331,11 +356,16 @@ class _Generator:
         for combo in rules.combinations:
             present = [award_locals[p] for p in combo.exclusive if p in award_locals]
             for i, winner in enumerate(present[:-1]):
-                for loser in present[i + 1:]:
+                for loser in present[i + 1 :]:
                     self.emit(f"if {winner} is not None and {loser} is not None:")
                     self.emit(f"awards.remove({loser}); {loser} = None", 2)
-        self.emit("return Result(_version, _as_of, LEVELS[lv], reasons, awards, sorted(missing) if missing else [])")
-        prologue = [f"    f_{name} = f.get({name!r}, {self.rules.facts[name].default!r})" for name in sorted(self.facts_used)]
+        self.emit(
+            "return Result(_version, _as_of, LEVELS[lv], reasons, awards, sorted(missing) if missing else [])"
+        )
+        prologue = [
+            f"    f_{name} = f.get({name!r}, {self.rules.facts[name].default!r})"
+            for name in sorted(self.facts_used)
+        ]
         return "def evaluate(f, lvo=None):\n" + "\n".join(prologue + self.prelude + self.body) + "\n"
 
     def program(self, program: Program) -> str:
@@ -372,8 +402,11 @@ class _Generator:
             if guard.nullable:
                 self.emit("elif cw is None:", indent)
                 self.missing_code(guard.leaves, indent + 1)
-                self.emit(f"{local} = Award({program.id!r}, {program.name!r}, {program.kind!r}, None, "
-                          f"{basis!r}, {status!r}, {self._leaf_names(guard.leaves)})", indent + 1)
+                self.emit(
+                    f"{local} = Award({program.id!r}, {program.name!r}, {program.kind!r}, None, "
+                    f"{basis!r}, {status!r}, {self._leaf_names(guard.leaves)})",
+                    indent + 1,
+                )
                 self.emit(f"awards.append({local})", indent + 1)
             self.emit("else:", indent)
             indent += 1
@@ -389,7 +422,9 @@ class _Generator:
                 parts.append(f"({leaf[1]!r},)")
             else:
                 _kind, pname, key = leaf
-                parts.append(f"(({pname!r},) if f_{key} is not None and {self.keyed[(pname, key)]} is None else ())")
+                parts.append(
+                    f"(({pname!r},) if f_{key} is not None and {self.keyed[(pname, key)]} is None else ())"
+                )
         return f"tuple(sorted({' + '.join(parts) or '()'}))"
 
     def award(self, program: Program, local: str, value: _Num, status: str, basis: str, indent: int) -> None:
@@ -399,8 +434,15 @@ class _Generator:
         if value.none or not value.guards:
             fen = None if value.none else _static_fen(value)
             if fen is not None or value.none:
-                constant = Award(program.id, program.name, program.kind, fen, basis, status,
-                                 tuple(sorted(lf[1] for lf in value.leaves)) if value.none else ())
+                constant = Award(
+                    program.id,
+                    program.name,
+                    program.kind,
+                    fen,
+                    basis,
+                    status,
+                    tuple(sorted(lf[1] for lf in value.leaves)) if value.none else (),
+                )
                 if value.none:
                     self.missing_code(value.leaves, indent)
                 self.emit(f"{local} = {self.const(constant, '_a')}", indent)
@@ -410,8 +452,11 @@ class _Generator:
         self.emit(f"v = {_guarded(fen_code, value.guards)}", indent)
         self.emit("if v is None:", indent)
         self.missing_code(value.leaves, indent + 1)
-        self.emit(f"{local} = Award({program.id!r}, {program.name!r}, {program.kind!r}, None, {basis!r}, {status!r}, "
-                  f"{self._leaf_names(value.leaves)})", indent + 1)
+        self.emit(
+            f"{local} = Award({program.id!r}, {program.name!r}, {program.kind!r}, None, {basis!r}, {status!r}, "
+            f"{self._leaf_names(value.leaves)})",
+            indent + 1,
+        )
         self.emit("else:", indent)
         self.emit(f"{local} = {make('v')}", indent + 1)
         self.emit(f"awards.append({local})", indent)
@@ -456,7 +501,13 @@ def _literal(code: str) -> int:
             return -walk(node.operand)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult | ast.Add | ast.Sub):
             left, right = walk(node.left), walk(node.right)
-            return left * right if isinstance(node.op, ast.Mult) else left + right if isinstance(node.op, ast.Add) else left - right
+            return (
+                left * right
+                if isinstance(node.op, ast.Mult)
+                else left + right
+                if isinstance(node.op, ast.Add)
+                else left - right
+            )
         raise ValueError(code)
 
     return walk(tree.body)

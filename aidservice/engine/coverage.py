@@ -24,8 +24,10 @@ class OutsideCoverage(ValueError):
 
 def message(as_of: date, coverage: Coverage) -> str:
     """The one sentence every refusal uses (API error, batch exit line, job submission)."""
-    return (f"{as_of.isoformat()} is outside the rules' coverage ({coverage}); "
-            "the rules cannot evaluate that date")
+    return (
+        f"{as_of.isoformat()} is outside the rules' coverage ({coverage}); "
+        "the rules cannot evaluate that date"
+    )
 
 
 def require_covered(rules: Rules, as_of: date) -> None:

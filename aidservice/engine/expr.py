@@ -190,7 +190,9 @@ class _Checker:
         if symbol is None:
             raise ExprError(f"unknown name '{node.id}' in {self.text!r}", node.id)
         if symbol.key is not None:
-            raise self.fail(node, f"parameter '{node.id}' is keyed by {symbol.key}: write {node.id}[{symbol.key}]")
+            raise self.fail(
+                node, f"parameter '{node.id}' is keyed by {symbol.key}: write {node.id}[{symbol.key}]"
+            )
         return Ref(node.id, symbol.kind, symbol.type)
 
     def visit_Constant(self, node: ast.Constant) -> Node:

@@ -29,7 +29,9 @@ class _Bad(ValueError):
     pass
 
 
-def normalise(catalogue: Mapping[str, FactSpec], raw: Mapping[str, object], *, text: bool = False) -> dict[str, object]:
+def normalise(
+    catalogue: Mapping[str, FactSpec], raw: Mapping[str, object], *, text: bool = False
+) -> dict[str, object]:
     """Every catalogue fact with its internal value (bool, int, str or None); raise FactsError listing all problems.
 
     With `text=True` values may be strings as read from CSV ("true", "1250.00", "").
@@ -68,7 +70,9 @@ def convert(spec: FactSpec, value: object, *, text: bool = False) -> object:
         _bounds(spec, Fraction(number))
         return number
     exact = _decimal(value, text)
-    if exact.as_tuple().exponent < -spec.decimals and exact != exact.quantize(Decimal(1).scaleb(-spec.decimals)):
+    if exact.as_tuple().exponent < -spec.decimals and exact != exact.quantize(
+        Decimal(1).scaleb(-spec.decimals)
+    ):
         unit = "two decimal places (fen)" if spec.type == "money" else f"{spec.decimals} decimal places"
         raise _Bad(f"has more than {unit}")
     _bounds(spec, Fraction(exact))
@@ -116,7 +120,9 @@ def _decimal(value: object, text: bool) -> Decimal:
 
 def _bounds(spec: FactSpec, value: Fraction) -> None:
     ceiling = CEILINGS.get(spec.type)
-    high = spec.max if ceiling is None or (spec.max is not None and spec.max <= ceiling) else Fraction(ceiling)
+    high = (
+        spec.max if ceiling is None or (spec.max is not None and spec.max <= ceiling) else Fraction(ceiling)
+    )
     if spec.min is not None and value < spec.min:
         raise _Bad(f"must be at least {_show(spec.min)}")
     if high is not None and value > high:
@@ -124,7 +130,11 @@ def _bounds(spec: FactSpec, value: Fraction) -> None:
 
 
 def _show(value: Fraction) -> str:
-    return str(value.numerator) if value.denominator == 1 else str(Decimal(value.numerator) / Decimal(value.denominator))
+    return (
+        str(value.numerator)
+        if value.denominator == 1
+        else str(Decimal(value.numerator) / Decimal(value.denominator))
+    )
 
 
 def to_json(spec: FactSpec, value: object) -> object:

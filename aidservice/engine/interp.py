@@ -71,16 +71,18 @@ class _Scope:
             value = dated.value if param.type == "bool" else Fraction(dated.value, param.scale)  # type: ignore[arg-type]
         else:
             self.unknown.add(name)
-        self.params.append({
-            "name": name,
-            "key": key,
-            "value": render(value, param.decimals if param.type == "money" else None),
-            "from": dated.start.isoformat() if dated and dated.start else None,
-            "to": dated.end.isoformat() if dated and dated.end else None,
-            "status": dated.status if dated else param.status,
-            "note": dated.note if dated else param.note,
-            "basis": "; ".join(str(c) for c in param.basis),
-        })
+        self.params.append(
+            {
+                "name": name,
+                "key": key,
+                "value": render(value, param.decimals if param.type == "money" else None),
+                "from": dated.start.isoformat() if dated and dated.start else None,
+                "to": dated.end.isoformat() if dated and dated.end else None,
+                "status": dated.status if dated else param.status,
+                "note": dated.note if dated else param.note,
+                "basis": "; ".join(str(c) for c in param.basis),
+            }
+        )
         return value
 
     def derived(self, name: str) -> object:
@@ -161,7 +163,9 @@ def _basis(*groups: tuple) -> str:
     return "; ".join(str(c) for group in groups for c in group)
 
 
-def evaluate(rules: Rules, facts: dict[str, object], as_of: date, trace: bool = True, level_override: str | None = None) -> Result:
+def evaluate(
+    rules: Rules, facts: dict[str, object], as_of: date, trace: bool = True, level_override: str | None = None
+) -> Result:
     """Evaluate one student's normalised facts on `as_of`, explaining every step.
 
     A given `level` replaces the identified one (a review's adjustment); reasons still list the
@@ -191,11 +195,18 @@ def evaluate(rules: Rules, facts: dict[str, object], as_of: date, trace: bool = 
         present = [pid for pid in combo.exclusive if pid in awarded]
         for loser in present[1:]:
             del awarded[loser]
-        entries.append(TraceEntry(
-            item=f"combination:{combo.id}", label=" / ".join(combo.exclusive),
-            result={"kept": present[:1], "dropped": present[1:]}, facts={}, parameters=[],
-            status=combo.status, basis=_basis(combo.basis), note=combo.note,
-        ))
+        entries.append(
+            TraceEntry(
+                item=f"combination:{combo.id}",
+                label=" / ".join(combo.exclusive),
+                result={"kept": present[:1], "dropped": present[1:]},
+                facts={},
+                parameters=[],
+                status=combo.status,
+                basis=_basis(combo.basis),
+                note=combo.note,
+            )
+        )
     return Result(
         rule_set_version=rules.version,
         as_of=as_of,
@@ -212,11 +223,19 @@ def _clause(scope: _Scope, clause: Clause, entries: list[TraceEntry], missing: s
     value = scope.eval(clause.when)
     unknown = tuple(sorted(scope.unknown)) if value is None else ()
     missing.update(unknown)
-    entries.append(TraceEntry(
-        item=f"clause:{clause.id}", label=f"{clause.label}（{ex.to_text(clause.when)}）", result=value,
-        facts=scope.read, parameters=scope.params, missing=unknown, status=clause.status,
-        basis=_basis(clause.basis), note=clause.note,
-    ))
+    entries.append(
+        TraceEntry(
+            item=f"clause:{clause.id}",
+            label=f"{clause.label}（{ex.to_text(clause.when)}）",
+            result=value,
+            facts=scope.read,
+            parameters=scope.params,
+            missing=unknown,
+            status=clause.status,
+            basis=_basis(clause.basis),
+            note=clause.note,
+        )
+    )
     return value is True
 
 
@@ -255,19 +274,35 @@ def _program(scope: _Scope, program: Program, entries: list[TraceEntry], missing
     scope.start_item()
     item = f"program:{program.id}"
     if program.effective is not None and not program.effective.holds(scope.as_of):
-        entries.append(TraceEntry(
-            item=item, label=f"{program.name}: not in effect on {scope.as_of.isoformat()}", result=False,
-            facts={}, parameters=[], status=program.status, basis=_basis(program.basis), note=program.note,
-        ))
+        entries.append(
+            TraceEntry(
+                item=item,
+                label=f"{program.name}: not in effect on {scope.as_of.isoformat()}",
+                result=False,
+                facts={},
+                parameters=[],
+                status=program.status,
+                basis=_basis(program.basis),
+                note=program.note,
+            )
+        )
         return None
     value = scope.eval(program.when)
     unknown = tuple(sorted(scope.unknown)) if value is None else ()
     missing.update(unknown)
-    entries.append(TraceEntry(
-        item=item, label=f"{program.name}（{ex.to_text(program.when)}）", result=value, facts=scope.read,
-        parameters=scope.params, missing=unknown, status=program.status, basis=_basis(program.basis),
-        note=program.note,
-    ))
+    entries.append(
+        TraceEntry(
+            item=item,
+            label=f"{program.name}（{ex.to_text(program.when)}）",
+            result=value,
+            facts=scope.read,
+            parameters=scope.params,
+            missing=unknown,
+            status=program.status,
+            basis=_basis(program.basis),
+            note=program.note,
+        )
+    )
     if value is not True:
         return None
     return _amount(scope, program, entries, missing)
@@ -290,17 +325,35 @@ def _amount(scope: _Scope, program: Program, entries: list[TraceEntry], missing:
         status = award_status(scope.rules, program, case, scope.as_of)
         entries.append(_amount_entry(program, index, case, fen, scope, unknown, status))
         return Award(
-            program=program.id, name=program.name, kind=program.kind, amount_fen=fen,
-            basis=_basis(program.basis, case.basis), status=status, missing=unknown,
+            program=program.id,
+            name=program.name,
+            kind=program.kind,
+            amount_fen=fen,
+            basis=_basis(program.basis, case.basis),
+            status=status,
+            missing=unknown,
         )
     return None
 
 
-def _amount_entry(program: Program, index: int, case: AmountCase, fen: int | None, scope: _Scope,
-                  unknown: tuple[str, ...], status: str) -> TraceEntry:
+def _amount_entry(
+    program: Program,
+    index: int,
+    case: AmountCase,
+    fen: int | None,
+    scope: _Scope,
+    unknown: tuple[str, ...],
+    status: str,
+) -> TraceEntry:
     condition = "" if case.when is None else f"{ex.to_text(case.when)} → "
     return TraceEntry(
-        item=f"amount:{program.id}#{index}", label=f"{program.name}金额：{case.label or ''}{condition}{ex.to_text(case.value)}",
-        result=fen, facts=scope.read, parameters=scope.params, missing=unknown, status=status,
-        basis=_basis(case.basis or program.basis), note=case.note,
+        item=f"amount:{program.id}#{index}",
+        label=f"{program.name}金额：{case.label or ''}{condition}{ex.to_text(case.value)}",
+        result=fen,
+        facts=scope.read,
+        parameters=scope.params,
+        missing=unknown,
+        status=status,
+        basis=_basis(case.basis or program.basis),
+        note=case.note,
     )

@@ -91,7 +91,9 @@ def load_texts(texts: Mapping[str, str], name: str = "rules", *, published: bool
     rule sets declared a coverage have none; they evaluated whatever date they were asked, so they load with
     an unbounded coverage, and replay asks them again only for the dates their decisions recorded.
     """
-    rule_texts = {rel: text for rel, text in texts.items() if rel.endswith(".yaml") and not rel.startswith("tests/")}
+    rule_texts = {
+        rel: text for rel, text in texts.items() if rel.endswith(".yaml") and not rel.startswith("tests/")
+    }
     if not rule_texts:
         raise RulesError([RuleIssue(name, 0, "no rule files (*.yaml) found")])
     return _Builder(name, rule_texts, version_of(rule_texts), published=published).build()
@@ -152,7 +154,9 @@ class _Builder:
             self.unreadable.append(display)
             return
         if not isinstance(top, YMap):
-            self.issues.append(RuleIssue(display, 1, f"a rules file is a mapping of sections ({', '.join(SECTIONS)})"))
+            self.issues.append(
+                RuleIssue(display, 1, f"a rules file is a mapping of sections ({', '.join(SECTIONS)})")
+            )
             return
         for section, body in top.items():
             line = top.key_lines[section]
@@ -166,7 +170,9 @@ class _Builder:
                 if not isinstance(body, YList):
                     self.error(display, line, "combinations is a list")
                     continue
-                self.ordered["combinations"] += [(item, display, ln) for item, ln in zip(body, body.item_lines, strict=True)]
+                self.ordered["combinations"] += [
+                    (item, display, ln) for item, ln in zip(body, body.item_lines, strict=True)
+                ]
                 continue
             if not isinstance(body, YMap):
                 self.error(display, line, f"{section} is a mapping of id -> definition")
@@ -175,14 +181,20 @@ class _Builder:
                 key_line = body.key_lines[key]
                 seen = self.sections[section].get(key)
                 if seen is not None:
-                    self.error(display, key_line, f"duplicate {section[:-1] if section != 'derived' else 'derived value'} id '{key}' (first at {seen[1]}:{seen[2]})")
+                    self.error(
+                        display,
+                        key_line,
+                        f"duplicate {section[:-1] if section != 'derived' else 'derived value'} id '{key}' (first at {seen[1]}:{seen[2]})",
+                    )
                     continue
                 self.sections[section][key] = (value, display, key_line)
 
     def error(self, file: str, line: int, message: str) -> None:
         self.issues.append(RuleIssue(file, line, message))
 
-    def fields(self, value: Any, file: str, line: int, what: str, required: set[str], optional: set[str]) -> YMap | None:
+    def fields(
+        self, value: Any, file: str, line: int, what: str, required: set[str], optional: set[str]
+    ) -> YMap | None:
         """Check a definition's keys: none unknown, none required missing."""
         if not isinstance(value, YMap):
             self.error(file, line, f"{what} must be a mapping")
@@ -223,10 +235,16 @@ class _Builder:
         if status is None and not required:
             return "", note
         if status not in STATUSES:
-            self.error(file, self.line_of(ymap, "status"), f"{what}: status must be one of {', '.join(STATUSES)}, not {status!r}")
+            self.error(
+                file,
+                self.line_of(ymap, "status"),
+                f"{what}: status must be one of {', '.join(STATUSES)}, not {status!r}",
+            )
             return "provisional", note
         if status == "provisional" and not note:
-            self.error(file, self.line_of(ymap, "status"), f"{what}: a provisional value needs a 'note' saying why")
+            self.error(
+                file, self.line_of(ymap, "status"), f"{what}: a provisional value needs a 'note' saying why"
+            )
         return status, note
 
     def basis(self, ymap: YMap, file: str, what: str) -> tuple[Citation, ...]:
@@ -242,7 +260,11 @@ class _Builder:
                 continue
             doc = self.documents.get(str(spec["document"]))
             if doc is None:
-                self.error(file, self.line_of(spec, "document"), f"{what}: unknown document '{spec['document']}' (see documents.yaml)")
+                self.error(
+                    file,
+                    self.line_of(spec, "document"),
+                    f"{what}: unknown document '{spec['document']}' (see documents.yaml)",
+                )
                 continue
             out.append(Citation(doc.id, doc.number, doc.title, str(spec.get("clause") or "")))
         return tuple(out)
@@ -251,13 +273,17 @@ class _Builder:
         raw = ymap.get("effective")
         if raw is None:
             return None
-        spec = self.fields(raw, file, self.line_of(ymap, "effective"), f"{what} effective", set(), {"from", "to"})
+        spec = self.fields(
+            raw, file, self.line_of(ymap, "effective"), f"{what} effective", set(), {"from", "to"}
+        )
         if spec is None:
             return None
         start, end = spec.get("from"), spec.get("to")
         for key, value in (("from", start), ("to", end)):
             if value is not None and not isinstance(value, date):
-                self.error(file, self.line_of(spec, key), f"{what}: effective.{key} must be a date (YYYY-MM-DD)")
+                self.error(
+                    file, self.line_of(spec, key), f"{what}: effective.{key} must be a date (YYYY-MM-DD)"
+                )
                 return None
         if start and end and end < start:
             self.error(file, spec.line, f"{what}: effective range is reversed ({start} after {end})")
@@ -273,8 +299,14 @@ class _Builder:
             return UNBOUNDED
         if not declared:
             if not self.unreadable:  # an unreadable file may hold it
-                self.issues.append(RuleIssue(self.name, 0, "no coverage declared: the rule set needs "
-                                             "'coverage: {from: YYYY-MM-DD, to: YYYY-MM-DD}' (policy §0)"))
+                self.issues.append(
+                    RuleIssue(
+                        self.name,
+                        0,
+                        "no coverage declared: the rule set needs "
+                        "'coverage: {from: YYYY-MM-DD, to: YYYY-MM-DD}' (policy §0)",
+                    )
+                )
             return None
         value, file, line = declared[0]
         for _other, other_file, other_line in declared[1:]:
@@ -294,36 +326,52 @@ class _Builder:
 
     def _build_documents(self) -> None:
         for doc_id, (value, file, line) in self.sections["documents"].items():
-            spec = self.fields(value, file, line, f"document '{doc_id}'", {"title", "number"}, {"issued", "url", "issuer"})
+            spec = self.fields(
+                value, file, line, f"document '{doc_id}'", {"title", "number"}, {"issued", "url", "issuer"}
+            )
             if spec is None or not self.ident(doc_id, file, line, "document"):
                 continue
             issued = spec.get("issued")
             if issued is not None and not isinstance(issued, date):
                 self.error(file, self.line_of(spec, "issued"), f"document '{doc_id}': issued must be a date")
                 issued = None
-            self.documents[doc_id] = Document(doc_id, str(spec["title"]), str(spec["number"]), issued, spec.get("url"))
+            self.documents[doc_id] = Document(
+                doc_id, str(spec["title"]), str(spec["number"]), issued, spec.get("url")
+            )
 
     def _build_facts(self) -> None:
         for name, (value, file, line) in self.sections["facts"].items():
             what = f"fact '{name}'"
             spec = self.fields(
-                value, file, line, what, {"type", "source"},
+                value,
+                file,
+                line,
+                what,
+                {"type", "source"},
                 {"label", "values", "required", "min", "max", "decimals", "description"},
             )
             if spec is None or not self.ident(name, file, line, "fact"):
                 continue
             ftype = spec["type"]
             if ftype not in FACT_TYPES:
-                self.error(file, self.line_of(spec, "type"), f"{what}: type must be one of {', '.join(FACT_TYPES)}")
+                self.error(
+                    file, self.line_of(spec, "type"), f"{what}: type must be one of {', '.join(FACT_TYPES)}"
+                )
                 continue
             if spec["source"] not in SOURCES:
-                self.error(file, self.line_of(spec, "source"), f"{what}: source must be one of {', '.join(SOURCES)}")
+                self.error(
+                    file, self.line_of(spec, "source"), f"{what}: source must be one of {', '.join(SOURCES)}"
+                )
                 continue
             values: tuple[str, ...] = ()
             if ftype == "enum":
                 raw = spec.get("values")
                 if not isinstance(raw, YList) or not raw or not all(isinstance(v, str | int) for v in raw):
-                    self.error(file, self.line_of(spec, "values"), f"{what}: an enum needs a non-empty list of values")
+                    self.error(
+                        file,
+                        self.line_of(spec, "values"),
+                        f"{what}: an enum needs a non-empty list of values",
+                    )
                     continue
                 values = tuple(str(v) for v in raw)
                 if len(set(values)) != len(values):
@@ -342,8 +390,14 @@ class _Builder:
             bounds: dict[str, Fraction | None] = {}
             for key in ("min", "max"):
                 raw_bound = spec.get(key)
-                if raw_bound is not None and (ftype not in ("int", "number", "money") or isinstance(raw_bound, bool) or not isinstance(raw_bound, int | Decimal)):
-                    self.error(file, self.line_of(spec, key), f"{what}: {key} must be a number on a numeric fact")
+                if raw_bound is not None and (
+                    ftype not in ("int", "number", "money")
+                    or isinstance(raw_bound, bool)
+                    or not isinstance(raw_bound, int | Decimal)
+                ):
+                    self.error(
+                        file, self.line_of(spec, key), f"{what}: {key} must be a number on a numeric fact"
+                    )
                     raw_bound = None
                 bounds[key] = None if raw_bound is None else Fraction(raw_bound)
             if bounds["min"] is not None and bounds["max"] is not None and bounds["min"] > bounds["max"]:
@@ -353,23 +407,37 @@ class _Builder:
                 self.error(file, self.line_of(spec, "required"), f"{what}: required must be true or false")
                 required = False
             self.facts[name] = FactSpec(
-                name=name, type=ftype, label=self.text(spec, "label", file, what, name), source=spec["source"],
-                required=required, values=values, min=bounds["min"], max=bounds["max"], decimals=decimals,
-                description=self.text(spec, "description", file, what), where=Where(file, line),
+                name=name,
+                type=ftype,
+                label=self.text(spec, "label", file, what, name),
+                source=spec["source"],
+                required=required,
+                values=values,
+                min=bounds["min"],
+                max=bounds["max"],
+                decimals=decimals,
+                description=self.text(spec, "description", file, what),
+                where=Where(file, line),
             )
 
     def _build_parameters(self) -> None:
         for name, (value, file, line) in self.sections["parameters"].items():
             what = f"parameter '{name}'"
             spec = self.fields(
-                value, file, line, what, {"type", "status", "values"},
+                value,
+                file,
+                line,
+                what,
+                {"type", "status", "values"},
                 {"label", "note", "basis", "key", "unit", "description", "decimals"},
             )
             if spec is None or not self.ident(name, file, line, "parameter"):
                 continue
             ptype = spec["type"]
             if ptype not in PARAM_TYPES:
-                self.error(file, self.line_of(spec, "type"), f"{what}: type must be one of {', '.join(PARAM_TYPES)}")
+                self.error(
+                    file, self.line_of(spec, "type"), f"{what}: type must be one of {', '.join(PARAM_TYPES)}"
+                )
                 continue
             decimals = 2 if ptype == "money" else spec.get("decimals", 0 if ptype == "int" else 4)
             status, note = self.status(spec, file, what)
@@ -382,29 +450,47 @@ class _Builder:
                     self.error(file, self.line_of(spec, "key"), f"{what}: key '{key}' is not an enum fact")
                     continue
                 if not isinstance(raw_values, YMap):
-                    self.error(file, self.line_of(spec, "values"), f"{what}: a keyed parameter maps each {key} value to dated values")
+                    self.error(
+                        file,
+                        self.line_of(spec, "values"),
+                        f"{what}: a keyed parameter maps each {key} value to dated values",
+                    )
                     continue
                 for key_value, dated in raw_values.items():
                     kline = raw_values.key_lines[key_value]
                     if key_value not in fact.values:
                         self.error(file, kline, f"{what}: '{key_value}' is not a value of {key}")
                         continue
-                    ranges = self.dated(dated, file, kline, f"{what}[{key_value}]", ptype, decimals, status, note)
+                    ranges = self.dated(
+                        dated, file, kline, f"{what}[{key_value}]", ptype, decimals, status, note
+                    )
                     if ranges is not None:
                         series[key_value] = ranges
             else:
-                ranges = self.dated(raw_values, file, self.line_of(spec, "values"), what, ptype, decimals, status, note)
+                ranges = self.dated(
+                    raw_values, file, self.line_of(spec, "values"), what, ptype, decimals, status, note
+                )
                 if ranges is None:
                     continue
                 series[None] = ranges
             self.parameters[name] = Parameter(
-                name=name, type=ptype, label=self.text(spec, "label", file, what, name), status=status, note=note,
-                basis=self.basis(spec, file, what), key=None if key is None else str(key), series=series,
-                decimals=decimals, unit=self.text(spec, "unit", file, what),
-                description=self.text(spec, "description", file, what), where=Where(file, line),
+                name=name,
+                type=ptype,
+                label=self.text(spec, "label", file, what, name),
+                status=status,
+                note=note,
+                basis=self.basis(spec, file, what),
+                key=None if key is None else str(key),
+                series=series,
+                decimals=decimals,
+                unit=self.text(spec, "unit", file, what),
+                description=self.text(spec, "description", file, what),
+                where=Where(file, line),
             )
 
-    def dated(self, raw: Any, file: str, line: int, what: str, ptype: str, decimals: int, status: str, note: str) -> tuple[Dated, ...] | None:
+    def dated(
+        self, raw: Any, file: str, line: int, what: str, ptype: str, decimals: int, status: str, note: str
+    ) -> tuple[Dated, ...] | None:
         """Effective-dated values, short form {start: value} or long form [{from, to, value}]."""
         items: list[Dated] = []
         if isinstance(raw, YMap):
@@ -424,11 +510,17 @@ class _Builder:
                 self.error(file, line, f"{what}: dates must be in increasing order")
                 return None
             for i, (start, converted, _kline) in enumerate(starts):
-                end = starts[i + 1][0].fromordinal(starts[i + 1][0].toordinal() - 1) if i + 1 < len(starts) else None
+                end = (
+                    starts[i + 1][0].fromordinal(starts[i + 1][0].toordinal() - 1)
+                    if i + 1 < len(starts)
+                    else None
+                )
                 items.append(Dated(start, end, converted, status, note))
         elif isinstance(raw, YList):
             for item, iline in zip(raw, raw.item_lines, strict=True):
-                spec = self.fields(item, file, iline, f"{what} range", {"value"}, {"from", "to", "status", "note"})
+                spec = self.fields(
+                    item, file, iline, f"{what} range", {"value"}, {"from", "to", "status", "note"}
+                )
                 if spec is None:
                     return None
                 start, end = spec.get("from"), spec.get("to")
@@ -438,15 +530,25 @@ class _Builder:
                 if start and end and end < start:
                     self.error(file, iline, f"{what}: range is reversed ({start} after {end})")
                     return None
-                converted = self.param_value(spec["value"], file, self.line_of(spec, "value"), what, ptype, decimals)
+                converted = self.param_value(
+                    spec["value"], file, self.line_of(spec, "value"), what, ptype, decimals
+                )
                 if converted is _BAD:
                     return None
                 item_status, item_note = self.status(spec, file, what, required=False)
                 items.append(Dated(start, end, converted, item_status or status, item_note or note))
             items.sort(key=lambda d: d.start or date.min)
             for before, after in itertools.pairwise(items):
-                if before.end is None or (after.start is not None and after.start <= before.end) or after.start is None:
-                    self.error(file, line, f"{what}: ranges overlap ({before.start}..{before.end} and {after.start}..{after.end})")
+                if (
+                    before.end is None
+                    or (after.start is not None and after.start <= before.end)
+                    or after.start is None
+                ):
+                    self.error(
+                        file,
+                        line,
+                        f"{what}: ranges overlap ({before.start}..{before.end} and {after.start}..{after.end})",
+                    )
                     return None
         else:
             self.error(file, line, f"{what}: values are dated, e.g. {{2019-01-01: 2000}}")
@@ -473,7 +575,11 @@ class _Builder:
 
     def _build_symbols(self) -> None:
         for name, fact in self.facts.items():
-            kind = ex.Type("enum", fact.values) if fact.type == "enum" else (ex.BOOL if fact.type == "bool" else ex.NUM)
+            kind = (
+                ex.Type("enum", fact.values)
+                if fact.type == "enum"
+                else (ex.BOOL if fact.type == "bool" else ex.NUM)
+            )
             self.symbols[name] = ex.Symbol("fact", kind)
         for name, param in self.parameters.items():
             if name in self.symbols:
@@ -483,27 +589,43 @@ class _Builder:
         self.symbols["level"] = ex.Symbol("level", ex.LEVEL)
         for name, (_value, file, line) in self.sections["derived"].items():
             if name in self.symbols:
-                self.error(file, line, f"derived value '{name}' has the same name as a fact, parameter or 'level'")
+                self.error(
+                    file, line, f"derived value '{name}' has the same name as a fact, parameter or 'level'"
+                )
 
     def _build_derived(self) -> None:
         pending = dict(self.sections["derived"])
         specs: dict[str, tuple[YMap, str, int]] = {}
         for name, (value, file, line) in pending.items():
-            spec = self.fields(value, file, line, f"derived value '{name}'", {"type", "formula"}, {"label", "description"})
+            spec = self.fields(
+                value, file, line, f"derived value '{name}'", {"type", "formula"}, {"label", "description"}
+            )
             if spec is None or not self.ident(name, file, line, "derived value") or name in self.symbols:
                 continue
             if spec["type"] not in ("bool", "int", "number", "money"):
-                self.error(file, self.line_of(spec, "type"), f"derived value '{name}': type must be bool, int, number or money")
+                self.error(
+                    file,
+                    self.line_of(spec, "type"),
+                    f"derived value '{name}': type must be bool, int, number or money",
+                )
                 continue
             specs[name] = (spec, file, line)
             self.symbols[name] = ex.Symbol("derived", ex.BOOL if spec["type"] == "bool" else ex.NUM)
         for name, (spec, file, line) in specs.items():
             expect = ex.BOOL if spec["type"] == "bool" else ex.NUM
-            node = self.parse(spec["formula"], file, self.line_of(spec, "formula"), f"derived value '{name}'", expect)
+            node = self.parse(
+                spec["formula"], file, self.line_of(spec, "formula"), f"derived value '{name}'", expect
+            )
             if node is not None and ("level", "level") in ex.references(node):
                 self.error(file, self.line_of(spec, "formula"), f"derived value '{name}' cannot read 'level'")
             elif node is not None:
-                self.derived[name] = Derived(name, spec["type"], self.text(spec, "label", file, name, name), node, where=Where(file, line))
+                self.derived[name] = Derived(
+                    name,
+                    spec["type"],
+                    self.text(spec, "label", file, name, name),
+                    node,
+                    where=Where(file, line),
+                )
         self._check_cycles()
 
     def _check_cycles(self) -> None:
@@ -514,7 +636,10 @@ class _Builder:
                 return
             if state.get(name) == 1:
                 derived = self.derived[name]
-                self.error(*_where(derived.where), f"derived value '{name}' depends on itself ({' -> '.join((*path, name))})")
+                self.error(
+                    *_where(derived.where),
+                    f"derived value '{name}' depends on itself ({' -> '.join((*path, name))})",
+                )
                 return
             state[name] = 1
             for kind, ref in ex.references(self.derived[name].expr):
@@ -540,7 +665,9 @@ class _Builder:
 
     def declared_but_broken(self, name: str) -> bool:
         """A name whose own definition already failed: reporting its uses too would only add noise."""
-        return any(name in self.sections[s] for s in ("facts", "parameters", "derived")) or bool(self.unreadable)
+        return any(name in self.sections[s] for s in ("facts", "parameters", "derived")) or bool(
+            self.unreadable
+        )
 
     def _build_levels(self) -> tuple[list[Clause], dict[str, str]]:
         clauses: list[Clause] = []
@@ -577,7 +704,14 @@ class _Builder:
         return clauses, labels
 
     def _clause(self, level: str, item: Any, file: str, line: int, seen: dict[str, str]) -> Clause | None:
-        spec = self.fields(item, file, line, f"clause of level '{level}'", {"id", "when", "status"}, {"label", "note", "basis", "description"})
+        spec = self.fields(
+            item,
+            file,
+            line,
+            f"clause of level '{level}'",
+            {"id", "when", "status"},
+            {"label", "note", "basis", "description"},
+        )
         if spec is None:
             return None
         cid = str(spec["id"])
@@ -593,44 +727,78 @@ class _Builder:
         if node is None:
             return None
         if ("level", "level") in ex.references(node):
-            self.error(file, self.line_of(spec, "when"), f"{what}: an identification clause cannot read 'level'")
+            self.error(
+                file, self.line_of(spec, "when"), f"{what}: an identification clause cannot read 'level'"
+            )
             return None
-        return Clause(cid, level, self.text(spec, "label", file, what, cid), node, status, note, self.basis(spec, file, what), Where(file, line))
+        return Clause(
+            cid,
+            level,
+            self.text(spec, "label", file, what, cid),
+            node,
+            status,
+            note,
+            self.basis(spec, file, what),
+            Where(file, line),
+        )
 
     def _build_programs(self) -> list[Program]:
         programs: list[Program] = []
         for pid, (value, file, line) in self.sections["programs"].items():
             what = f"program '{pid}'"
             spec = self.fields(
-                value, file, line, what, {"name", "kind", "when", "amount", "status"},
+                value,
+                file,
+                line,
+                what,
+                {"name", "kind", "when", "amount", "status"},
                 {"note", "basis", "stages", "effective", "payment", "description", "label"},
             )
             if spec is None or not self.ident(pid, file, line, "program"):
                 continue
             if spec["kind"] not in KINDS:
-                self.error(file, self.line_of(spec, "kind"), f"{what}: kind must be one of {', '.join(KINDS)}")
+                self.error(
+                    file, self.line_of(spec, "kind"), f"{what}: kind must be one of {', '.join(KINDS)}"
+                )
                 continue
             payment = spec.get("payment", "none" if spec["kind"] == "loan" else "semesters")
             if payment not in PAYMENTS:
-                self.error(file, self.line_of(spec, "payment"), f"{what}: payment must be one of {', '.join(PAYMENTS)}")
+                self.error(
+                    file,
+                    self.line_of(spec, "payment"),
+                    f"{what}: payment must be one of {', '.join(PAYMENTS)}",
+                )
                 continue
             stages = spec.get("stages") or ()
             stage_values = self.facts["stage"].values if "stage" in self.facts else ()
             bad = [s for s in stages if s not in stage_values]
             if bad:
-                self.error(file, self.line_of(spec, "stages"), f"{what}: unknown stage(s) {', '.join(map(str, bad))}")
+                self.error(
+                    file, self.line_of(spec, "stages"), f"{what}: unknown stage(s) {', '.join(map(str, bad))}"
+                )
                 continue
             status, note = self.status(spec, file, what)
             when = self.parse(spec["when"], file, self.line_of(spec, "when"), what, ex.BOOL)
             cases = self._amount_cases(spec, file, what)
             if when is None or cases is None:
                 continue
-            programs.append(Program(
-                id=pid, name=str(spec["name"]), kind=spec["kind"], when=when, amount=cases, status=status, note=note,
-                basis=self.basis(spec, file, what), payment=payment, stages=tuple(stages),
-                effective=self.effective(spec, file, what), description=self.text(spec, "description", file, what),
-                where=Where(file, line),
-            ))
+            programs.append(
+                Program(
+                    id=pid,
+                    name=str(spec["name"]),
+                    kind=spec["kind"],
+                    when=when,
+                    amount=cases,
+                    status=status,
+                    note=note,
+                    basis=self.basis(spec, file, what),
+                    payment=payment,
+                    stages=tuple(stages),
+                    effective=self.effective(spec, file, what),
+                    description=self.text(spec, "description", file, what),
+                    where=Where(file, line),
+                )
+            )
         return programs
 
     def _amount_cases(self, spec: YMap, file: str, what: str) -> tuple[AmountCase, ...] | None:
@@ -642,7 +810,14 @@ class _Builder:
         cases: list[AmountCase] = []
         for index, (item, iline) in enumerate(zip(raw, raw.item_lines, strict=True)):
             case_what = f"{what} amount case {index + 1}"
-            cspec = self.fields(item, file, iline, case_what, {"value"}, {"when", "label", "status", "note", "basis", "effective"})
+            cspec = self.fields(
+                item,
+                file,
+                iline,
+                case_what,
+                {"value"},
+                {"when", "label", "status", "note", "basis", "effective"},
+            )
             if cspec is None:
                 return None
             value = self.parse(cspec["value"], file, self.line_of(cspec, "value"), case_what, ex.NUM)
@@ -654,11 +829,18 @@ class _Builder:
             if value is None:
                 return None
             status, note = self.status(cspec, file, case_what, required=False)
-            cases.append(AmountCase(
-                value=value, when=when, label=self.text(cspec, "label", file, case_what), status=status or "confirmed",
-                note=note, basis=self.basis(cspec, file, case_what), effective=self.effective(cspec, file, case_what),
-                where=Where(file, iline),
-            ))
+            cases.append(
+                AmountCase(
+                    value=value,
+                    when=when,
+                    label=self.text(cspec, "label", file, case_what),
+                    status=status or "confirmed",
+                    note=note,
+                    basis=self.basis(cspec, file, case_what),
+                    effective=self.effective(cspec, file, case_what),
+                    where=Where(file, iline),
+                )
+            )
         if not cases:
             self.error(file, line, f"{what}: amount has no cases")
             return None
@@ -668,7 +850,14 @@ class _Builder:
         out: list[Combination] = []
         seen: set[str] = set()
         for item, file, line in self.ordered["combinations"]:
-            spec = self.fields(item, file, line, "combination", {"id", "exclusive", "status"}, {"note", "basis", "description"})
+            spec = self.fields(
+                item,
+                file,
+                line,
+                "combination",
+                {"id", "exclusive", "status"},
+                {"note", "basis", "description"},
+            )
             if spec is None:
                 continue
             cid = str(spec["id"])
@@ -679,14 +868,24 @@ class _Builder:
             seen.add(cid)
             members = spec["exclusive"]
             if not isinstance(members, YList) or len(members) < 2:
-                self.error(file, self.line_of(spec, "exclusive"), f"{what}: exclusive lists two or more programs")
+                self.error(
+                    file, self.line_of(spec, "exclusive"), f"{what}: exclusive lists two or more programs"
+                )
                 continue
             unknown = [m for m in members if m not in program_ids]
             if unknown:
-                self.error(file, self.line_of(spec, "exclusive"), f"{what}: unknown program(s) {', '.join(map(str, unknown))}")
+                self.error(
+                    file,
+                    self.line_of(spec, "exclusive"),
+                    f"{what}: unknown program(s) {', '.join(map(str, unknown))}",
+                )
                 continue
             status, note = self.status(spec, file, what)
-            out.append(Combination(cid, tuple(members), status, note, self.basis(spec, file, what), Where(file, line)))
+            out.append(
+                Combination(
+                    cid, tuple(members), status, note, self.basis(spec, file, what), Where(file, line)
+                )
+            )
         return out
 
 

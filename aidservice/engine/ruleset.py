@@ -53,8 +53,9 @@ class RuleSet:
 
     # ------------------------------------------------------------- evaluation
 
-    def evaluate(self, facts: Mapping[str, object], as_of: date, *, trace: bool = False,
-                 level: str | None = None) -> Result:
+    def evaluate(
+        self, facts: Mapping[str, object], as_of: date, *, trace: bool = False, level: str | None = None
+    ) -> Result:
         """Evaluate normalised facts; with `trace` every clause, value and parameter is explained.
 
         `level` replaces the identified level (a review group's adjustment, recorded by the caller).
@@ -118,7 +119,10 @@ def rules_from_files(files: Mapping[str, str], name: str = "rules", *, published
 
 
 def _citations(basis: tuple) -> list[dict[str, str]]:
-    return [{"document": c.document, "number": c.number, "title": c.title, "clause": c.clause, "text": str(c)} for c in basis]
+    return [
+        {"document": c.document, "number": c.number, "title": c.title, "clause": c.clause, "text": str(c)}
+        for c in basis
+    ]
 
 
 def _param(param: Parameter) -> dict[str, Any]:
@@ -158,24 +162,46 @@ def _describe(rules: Rules) -> dict[str, Any]:
         "version": rules.version,
         "coverage": {"from": rules.coverage.start.isoformat(), "to": rules.coverage.end.isoformat()},
         "documents": [
-            {"id": d.id, "title": d.title, "number": d.number, "issued": d.issued.isoformat() if d.issued else None, "url": d.url}
+            {
+                "id": d.id,
+                "title": d.title,
+                "number": d.number,
+                "issued": d.issued.isoformat() if d.issued else None,
+                "url": d.url,
+            }
             for d in rules.documents.values()
         ],
         "facts": [
             {
-                "name": f.name, "type": f.type, "label": f.label, "source": f.source, "required": f.required,
-                "values": list(f.values) or None, "min": None if f.min is None else interp.render(f.min),
-                "max": None if f.max is None else interp.render(f.max), "decimals": f.decimals,
+                "name": f.name,
+                "type": f.type,
+                "label": f.label,
+                "source": f.source,
+                "required": f.required,
+                "values": list(f.values) or None,
+                "min": None if f.min is None else interp.render(f.min),
+                "max": None if f.max is None else interp.render(f.max),
+                "decimals": f.decimals,
             }
             for f in rules.facts.values()
         ],
-        "derived": [{"name": d.name, "label": d.label, "type": d.type, "formula": ex.to_text(d.expr)} for d in rules.derived.values()],
+        "derived": [
+            {"name": d.name, "label": d.label, "type": d.type, "formula": ex.to_text(d.expr)}
+            for d in rules.derived.values()
+        ],
         "levels": [
             {
                 "level": level,
                 "label": rules.level_labels.get(level, level),
                 "clauses": [
-                    {"id": c.id, "label": c.label, "when": ex.to_text(c.when), "status": c.status, "note": c.note, "basis": _citations(c.basis)}
+                    {
+                        "id": c.id,
+                        "label": c.label,
+                        "when": ex.to_text(c.when),
+                        "status": c.status,
+                        "note": c.note,
+                        "basis": _citations(c.basis),
+                    }
                     for c in rules.clauses
                     if c.level == level
                 ],
@@ -184,15 +210,30 @@ def _describe(rules: Rules) -> dict[str, Any]:
         ],
         "programs": [
             {
-                "id": p.id, "name": p.name, "kind": p.kind, "stages": list(p.stages), "when": ex.to_text(p.when),
-                "payment": p.payment, "status": p.status, "note": p.note, "basis": _citations(p.basis),
-                "effective": None if p.effective is None else {
+                "id": p.id,
+                "name": p.name,
+                "kind": p.kind,
+                "stages": list(p.stages),
+                "when": ex.to_text(p.when),
+                "payment": p.payment,
+                "status": p.status,
+                "note": p.note,
+                "basis": _citations(p.basis),
+                "effective": None
+                if p.effective is None
+                else {
                     "from": p.effective.start.isoformat() if p.effective.start else None,
                     "to": p.effective.end.isoformat() if p.effective.end else None,
                 },
                 "amount": [
-                    {"when": None if c.when is None else ex.to_text(c.when), "value": ex.to_text(c.value), "label": c.label,
-                     "status": c.status, "note": c.note, "basis": _citations(c.basis)}
+                    {
+                        "when": None if c.when is None else ex.to_text(c.when),
+                        "value": ex.to_text(c.value),
+                        "label": c.label,
+                        "status": c.status,
+                        "note": c.note,
+                        "basis": _citations(c.basis),
+                    }
                     for c in p.amount
                 ],
             }
@@ -200,7 +241,13 @@ def _describe(rules: Rules) -> dict[str, Any]:
         ],
         "parameters": [_param(p) for p in rules.parameters.values()],
         "combinations": [
-            {"id": c.id, "exclusive": list(c.exclusive), "status": c.status, "note": c.note, "basis": _citations(c.basis)}
+            {
+                "id": c.id,
+                "exclusive": list(c.exclusive),
+                "status": c.status,
+                "note": c.note,
+                "basis": _citations(c.basis),
+            }
             for c in rules.combinations
         ],
     }

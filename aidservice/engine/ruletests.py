@@ -178,6 +178,8 @@ def _columnar_results(ruleset: RuleSet, cases: list[_Case]) -> dict[int, dict[st
     for case in cases:
         by_date.setdefault(case.as_of, []).append(case)
     for as_of, group in by_date.items():
-        for case, row in zip(group, evaluate_rows(ruleset.rules, [c.facts for c in group], as_of), strict=True):
+        for case, row in zip(
+            group, evaluate_rows(ruleset.rules, [c.facts for c in group], as_of), strict=True
+        ):
             out[id(case)] = row
     return out

@@ -56,9 +56,15 @@ def execute_now(job_id: int) -> Outcome:
     from .kinds import HANDLERS
 
     config = current_app.config
-    return run_attempt(db.session, job_id, handlers=HANDLERS, settings=settings(), config=dict(config),
-                       lease=timedelta(seconds=int(config.get("AID_JOB_LEASE_SECONDS", 900))),
-                       budget=id_probe_budget())
+    return run_attempt(
+        db.session,
+        job_id,
+        handlers=HANDLERS,
+        settings=settings(),
+        config=dict(config),
+        lease=timedelta(seconds=int(config.get("AID_JOB_LEASE_SECONDS", 900))),
+        budget=id_probe_budget(),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +108,13 @@ class RQRunner:
         retry = Retry(max=retries, interval=list(self.intervals) or 0) if retries else None
         try:
             self.queue().enqueue(
-                "aidservice.jobs.worker.perform", job.id, job_id=rq_job_id(self.queue_name, job.id), retry=retry,
-                job_timeout=self.timeout, result_ttl=86_400, failure_ttl=7 * 86_400,
+                "aidservice.jobs.worker.perform",
+                job.id,
+                job_id=rq_job_id(self.queue_name, job.id),
+                retry=retry,
+                job_timeout=self.timeout,
+                result_ttl=86_400,
+                failure_ttl=7 * 86_400,
                 description=f"aidservice job {job.id} ({job.kind})",
             )
         except RedisError as exc:
@@ -120,9 +131,12 @@ def build_runner(config: Any) -> Runner:
     url = config.get("AID_REDIS_URL")
     if not url:
         return InlineRunner()
-    return RQRunner(url=url, queue_name=config.get("AID_JOB_QUEUE", "aidservice"),
-                    intervals=tuple(config.get("AID_JOB_RETRY_INTERVALS", (30, 120, 600))),
-                    timeout=int(config.get("AID_JOB_TIMEOUT", 6 * 3600)))
+    return RQRunner(
+        url=url,
+        queue_name=config.get("AID_JOB_QUEUE", "aidservice"),
+        intervals=tuple(config.get("AID_JOB_RETRY_INTERVALS", (30, 120, 600))),
+        timeout=int(config.get("AID_JOB_TIMEOUT", 6 * 3600)),
+    )
 
 
 def runner(app: Flask | None = None) -> Runner:
@@ -141,8 +155,18 @@ def dispatch(job: Job) -> None:
 UPLOAD_PURPOSE = "job-upload"
 
 
-def start(session: Session, *, actor: Actor, kind: str, params: dict[str, Any], scope: Scope, key: str | None,
-          fixed: dict[str, Any] | None = None, payload: bytes | None = None, request_id: str | None = None) -> int:
+def start(
+    session: Session,
+    *,
+    actor: Actor,
+    kind: str,
+    params: dict[str, Any],
+    scope: Scope,
+    key: str | None,
+    fixed: dict[str, Any] | None = None,
+    payload: bytes | None = None,
+    request_id: str | None = None,
+) -> int:
     """Record the job (idempotent by the requester's key), commit, dispatch it when new; returns its id.
 
     The commit is the request's one commit: the job must exist before a worker can see it.
@@ -150,10 +174,22 @@ def start(session: Session, *, actor: Actor, kind: str, params: dict[str, Any], 
     from aidservice.api.settings import id_vault
     from aidservice.services.jobs import enqueue, stored_key
 
-    if payload is not None:  # an upload holds identity numbers: sealed like them while it waits in the database
+    if (
+        payload is not None
+    ):  # an upload holds identity numbers: sealed like them while it waits in the database
         payload = id_vault().seal_blob(UPLOAD_PURPOSE, payload)
-    enqueued = enqueue(session, actor=actor, kind=kind, params=params, key=stored_key(actor, key), scope=scope,
-                       max_attempts=max_attempts(), fixed=fixed, payload=payload, request_id=request_id)
+    enqueued = enqueue(
+        session,
+        actor=actor,
+        kind=kind,
+        params=params,
+        key=stored_key(actor, key),
+        scope=scope,
+        max_attempts=max_attempts(),
+        fixed=fixed,
+        payload=payload,
+        request_id=request_id,
+    )
     job_id = enqueued.job.id
     session.commit()
     if enqueued.created:
@@ -166,5 +202,16 @@ def max_attempts() -> int:
     return int(current_app.config.get("AID_JOB_ATTEMPTS", 3)) if has_app_context() else 3
 
 
-__all__ = ["AttemptFailed", "InlineRunner", "RQRunner", "Runner", "build_runner", "dispatch", "execute_now",
-           "max_attempts", "rq_job_id", "runner", "start"]
+__all__ = [
+    "AttemptFailed",
+    "InlineRunner",
+    "RQRunner",
+    "Runner",
+    "build_runner",
+    "dispatch",
+    "execute_now",
+    "max_attempts",
+    "rq_job_id",
+    "runner",
+    "start",
+]

@@ -72,10 +72,12 @@ def claim(session: Session, job_id: int, lease: timedelta) -> Job | None:
     """Mark the job running for this attempt; None when it is done, unknown, or running elsewhere and alive."""
     now = datetime.now(UTC)
     taken = session.execute(
-        update(Job).where(
+        update(Job)
+        .where(
             Job.id == job_id,
             or_(Job.state == "queued", (Job.state == "running") & (Job.updated_at < now - lease)),
-        ).values(state="running", attempts=Job.attempts + 1, started_at=now, updated_at=now)
+        )
+        .values(state="running", attempts=Job.attempts + 1, started_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
     session.commit()
@@ -84,8 +86,16 @@ def claim(session: Session, job_id: int, lease: timedelta) -> Job | None:
     return session.get(Job, job_id, populate_existing=True)
 
 
-def run_attempt(session: Session, job_id: int, *, handlers: dict[str, Handler], settings: Settings,
-                config: dict[str, Any], lease: timedelta, budget: Budget | None = None) -> Outcome:
+def run_attempt(
+    session: Session,
+    job_id: int,
+    *,
+    handlers: dict[str, Handler],
+    settings: Settings,
+    config: dict[str, Any],
+    lease: timedelta,
+    budget: Budget | None = None,
+) -> Outcome:
     """Run one attempt of job `job_id`; the job's last allowed attempt that fails is its last word."""
     job = claim(session, job_id, lease)
     if job is None:
@@ -113,13 +123,19 @@ def _done(session: Session, job: Job, actor: Actor, result: dict[str, Any]) -> N
     job.payload = None  # an upload holds personal data: it is not kept once the work is done
     if job.progress_total is not None:
         job.progress_done = job.progress_total
-    audit.record(session, actor=actor, action="job.done", subject=f"job:{job.id}",
-                 summary={"kind": job.kind, "counts": job.counts or {}, "attempts": job.attempts})
+    audit.record(
+        session,
+        actor=actor,
+        action="job.done",
+        subject=f"job:{job.id}",
+        summary={"kind": job.kind, "counts": job.counts or {}, "attempts": job.attempts},
+    )
     session.commit()
 
 
-def _failed(session: Session, job_id: int, text: str, *, final: bool,
-            details: dict[str, list[str]] | None = None) -> Outcome:
+def _failed(
+    session: Session, job_id: int, text: str, *, final: bool, details: dict[str, list[str]] | None = None
+) -> Outcome:
     """Roll the attempt back to its last checkpoint, then record the error (queued again unless final)."""
     session.rollback()
     job = session.get(Job, job_id, populate_existing=True)
@@ -130,8 +146,13 @@ def _failed(session: Session, job_id: int, text: str, *, final: bool,
     if final:
         job.state, job.finished_at, job.payload = "failed", datetime.now(UTC), None
         job.result = {"errors": details} if details else None
-        audit.record(session, actor=actor_of(job), action="job.failed", subject=f"job:{job.id}",
-                     summary={"kind": job.kind, "attempts": job.attempts, "error": job.error})
+        audit.record(
+            session,
+            actor=actor_of(job),
+            action="job.failed",
+            subject=f"job:{job.id}",
+            summary={"kind": job.kind, "attempts": job.attempts, "error": job.error},
+        )
     else:
         job.state = "queued"
     session.commit()

@@ -28,8 +28,9 @@ REPORT = "report"
 # ------------------------------------------------------------------------------------------ redetermine
 
 
-def prepare_redetermine(session: Session, *, actor: Actor, settings: Settings, region: str | None,
-                        as_of: date | None) -> tuple[dict[str, Any], Scope]:
+def prepare_redetermine(
+    session: Session, *, actor: Actor, settings: Settings, region: str | None, as_of: date | None
+) -> tuple[dict[str, Any], Scope]:
     """Parameters exactly as the resumable run records them (so it resumes this job), and the region's scope."""
     from aidservice.services.errors import Forbidden
 
@@ -39,8 +40,12 @@ def prepare_redetermine(session: Session, *, actor: Actor, settings: Settings, r
     if not actor.reaches_region(code):
         raise Forbidden(f"Region {code} is outside your scope.")
     day = redetermination_date(settings, settings.rules, as_of)  # refused here, before any job exists
-    params = {"region": code, "as_of": day.isoformat(), "rule_set_version": settings.rules.version,
-              "school_year": settings.school_year}
+    params = {
+        "region": code,
+        "as_of": day.isoformat(),
+        "rule_set_version": settings.rules.version,
+        "school_year": settings.school_year,
+    }
     return params, Scope(region=code)
 
 
@@ -59,22 +64,37 @@ def run_redetermine(ctx: JobContext) -> dict[str, Any]:
         ctx.checkpoint()
 
     result = redetermine_region(
-        ctx.session, actor=ctx.actor, settings=ctx.settings, region=params["region"],
-        as_of=date.fromisoformat(params["as_of"]), job_key=ctx.job.key,
-        chunk=int(ctx.config.get("AID_REDETERMINE_CHUNK", 50_000)), checkpoint=checkpoint,
+        ctx.session,
+        actor=ctx.actor,
+        settings=ctx.settings,
+        region=params["region"],
+        as_of=date.fromisoformat(params["as_of"]),
+        job_key=ctx.job.key,
+        chunk=int(ctx.config.get("AID_REDETERMINE_CHUNK", 50_000)),
+        checkpoint=checkpoint,
     )
-    return {**result.counts(), "region": result.region, "as_of": result.as_of.isoformat(),
-            "rule_set_version": result.rule_set_version, "resumed_after": result.resumed_after}
+    return {
+        **result.counts(),
+        "region": result.region,
+        "as_of": result.as_of.isoformat(),
+        "rule_set_version": result.rule_set_version,
+        "resumed_after": result.resumed_after,
+    }
 
 
 # ------------------------------------------------------------------------------------------ roster import
 
 
-def prepare_import(session: Session, *, actor: Actor, filename: str, data: bytes,
-                   partial: bool) -> tuple[dict[str, Any], Scope]:
+def prepare_import(
+    session: Session, *, actor: Actor, filename: str, data: bytes, partial: bool
+) -> tuple[dict[str, Any], Scope]:
     """The upload's name, size and hash (the key's parameters) and the caller's school or region as scope."""
-    params = {"filename": filename[-128:], "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-              "partial": partial}
+    params = {
+        "filename": filename[-128:],
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "partial": partial,
+    }
     if actor.role == "school_officer" and actor.school_code:
         from aidservice.models import School
 
@@ -95,7 +115,9 @@ def run_import(ctx: JobContext) -> dict[str, Any]:
     try:
         data = ctx.settings.ids.open_blob(UPLOAD_PURPOSE, ctx.job.payload)
     except CannotOpen:
-        raise ValidationFailed({"file": ["the upload cannot be opened with the current keys; send it again"]}) from None
+        raise ValidationFailed(
+            {"file": ["the upload cannot be opened with the current keys; send it again"]}
+        ) from None
     max_rows = int(ctx.config.get("AID_IMPORT_MAX_ROWS", 50_000))
     rows = sum(1 for _row in spreadsheets.iter_table(ctx.job.params["filename"], data, max_rows)) - 1
     ctx.progress(0, rows)
@@ -104,32 +126,65 @@ def run_import(ctx: JobContext) -> dict[str, Any]:
         raise RuntimeError("a background import needs the account's identity-number lookup budget")
     try:
         result = import_guard.import_charged(
-            ctx.session, actor=ctx.actor, settings=ctx.settings, budget=ctx.budget, channel="background import",
-            filename=ctx.job.params["filename"], data=data, partial=bool(ctx.job.params["partial"]),
-            max_rows=max_rows, request_id=f"job-{ctx.job.id}",
+            ctx.session,
+            actor=ctx.actor,
+            settings=ctx.settings,
+            budget=ctx.budget,
+            channel="background import",
+            filename=ctx.job.params["filename"],
+            data=data,
+            partial=bool(ctx.job.params["partial"]),
+            max_rows=max_rows,
+            request_id=f"job-{ctx.job.id}",
         )
     except (ValidationFailed, LookupsLocked):
         ctx.checkpoint()  # nothing of the file; the audit event and the charges of its taken rows are kept
         raise
-    ctx.job.counts = {"created": result.created, "updated": result.updated, "unchanged": result.unchanged,
-                      "rejected_rows": len({e.row for e in result.rejected})}
-    return {"created": result.created, "updated": result.updated, "unchanged": result.unchanged,
-            "rejected": [{"row": e.row, "field": e.field, "message": e.message} for e in result.rejected]}
+    ctx.job.counts = {
+        "created": result.created,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "rejected_rows": len({e.row for e in result.rejected}),
+    }
+    return {
+        "created": result.created,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "rejected": [{"row": e.row, "field": e.field, "message": e.message} for e in result.rejected],
+    }
 
 
 # ------------------------------------------------------------------------------------------ reports
 
 
-def prepare_report(session: Session, *, actor: Actor, settings: Settings, kind: str, period: str | None,
-                   region: str | None, fmt: str, as_of: str | None,
-                   now: datetime) -> tuple[dict[str, Any], dict[str, Any], Scope]:
+def prepare_report(
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    kind: str,
+    period: str | None,
+    region: str | None,
+    fmt: str,
+    as_of: str | None,
+    now: datetime,
+) -> tuple[dict[str, Any], dict[str, Any], Scope]:
     """Validate as the report route does (404 kind, 422 fields, 403 scope); the moment it is read at is fixed now
     (`read_at`, not compared when the same key comes again)."""
     from aidservice.services import reports
     from aidservice.services.reports.periods import utc_text
 
-    ctx = reports.context(session, actor=actor, settings=settings, kind=kind, period=period, region=region,
-                          as_of=as_of, fmt=fmt, now=now)
+    ctx = reports.context(
+        session,
+        actor=actor,
+        settings=settings,
+        kind=kind,
+        period=period,
+        region=region,
+        as_of=as_of,
+        fmt=fmt,
+        now=now,
+    )
     scope = ctx.scope
     params = {"kind": kind, "period": ctx.period.label, "region": scope.code, "format": fmt, "as_of": as_of}
     fixed = {"read_at": utc_text(ctx.as_of)}
@@ -147,16 +202,36 @@ def run_report(ctx: JobContext) -> dict[str, Any]:
     moment = datetime.fromisoformat(params["read_at"])
     due = archive.Due(params["kind"], params["period"], params["region"], params["format"], moment, "job")
     ctx.progress(0, 1)
-    row = archive.archive_one(ctx.session, actor=ctx.actor, settings=ctx.settings, due=due, trigger="job",
-                              request_id=f"job-{ctx.job.id}")
+    row = archive.archive_one(
+        ctx.session,
+        actor=ctx.actor,
+        settings=ctx.settings,
+        due=due,
+        trigger="job",
+        request_id=f"job-{ctx.job.id}",
+    )
     reused = row is None
     if row is None:
         row = ctx.session.get(ArchivedReport, archive._existing(ctx.session, due))
     ctx.progress(1)
-    return {"archive_id": row.id, "download": f"/api/v1/reports/archive/{row.id}", "filename": row.filename,
-            "size": row.size, "content_hash": row.content_hash, "reused": reused}
+    return {
+        "archive_id": row.id,
+        "download": f"/api/v1/reports/archive/{row.id}",
+        "filename": row.filename,
+        "size": row.size,
+        "content_hash": row.content_hash,
+        "reused": reused,
+    }
 
 
 HANDLERS: dict[str, Handler] = {REDETERMINE: run_redetermine, IMPORT: run_import, REPORT: run_report}
 
-__all__ = ["HANDLERS", "IMPORT", "REDETERMINE", "REPORT", "prepare_import", "prepare_redetermine", "prepare_report"]
+__all__ = [
+    "HANDLERS",
+    "IMPORT",
+    "REDETERMINE",
+    "REPORT",
+    "prepare_import",
+    "prepare_redetermine",
+    "prepare_report",
+]

@@ -53,10 +53,13 @@ def stale_jobs(session: Session, lease: timedelta, now: datetime | None = None) 
     from aidservice.models import Job
 
     moment = (now or datetime.now(UTC)) - lease
-    return list(session.execute(
-        select(Job.id).where(Job.state.in_(("queued", "running")), Job.updated_at < moment,
-                             Job.created_by.is_not(None)).order_by(Job.id)
-    ).scalars())
+    return list(
+        session.execute(
+            select(Job.id)
+            .where(Job.state.in_(("queued", "running")), Job.updated_at < moment, Job.created_by.is_not(None))
+            .order_by(Job.id)
+        ).scalars()
+    )
 
 
 def resume_stale(lease: timedelta) -> list[int]:
@@ -70,8 +73,12 @@ def resume_stale(lease: timedelta) -> list[int]:
 
     ids = stale_jobs(db.session, lease)
     if ids:  # back to queued, so the next claim takes them whatever lease it judges by
-        db.session.execute(update(Job).where(Job.id.in_(ids), Job.state == "running").values(state="queued")
-                           .execution_options(synchronize_session=False))
+        db.session.execute(
+            update(Job)
+            .where(Job.id.in_(ids), Job.state == "running")
+            .values(state="queued")
+            .execution_options(synchronize_session=False)
+        )
     db.session.commit()
     for job_id in ids:
         job = db.session.get(Job, job_id)
@@ -97,8 +104,9 @@ def worker_command(burst: bool, simple: bool) -> None:
 
     backend = runner()
     if not isinstance(backend, RQRunner):
-        raise click.ClickException("No AID_REDIS_URL (or REDIS_URL) is configured: jobs run in-process, "
-                                   "no worker is needed.")
+        raise click.ClickException(
+            "No AID_REDIS_URL (or REDIS_URL) is configured: jobs run in-process, no worker is needed."
+        )
     resumed = resume_stale(_lease())
     if resumed:
         click.echo(f"dispatched again {len(resumed)} orphaned job(s): {', '.join(map(str, resumed))}")
@@ -110,8 +118,12 @@ def worker_command(burst: bool, simple: bool) -> None:
 
 
 @jobs_group.command("resume")
-@click.option("--older-than", type=click.IntRange(min=0), default=None,
-              help="Seconds without progress before a job counts as orphaned (default AID_JOB_LEASE_SECONDS).")
+@click.option(
+    "--older-than",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Seconds without progress before a job counts as orphaned (default AID_JOB_LEASE_SECONDS).",
+)
 def resume_command(older_than: int | None) -> None:
     """Dispatch again the jobs a crash orphaned (in-process without Redis, on the queue with it)."""
     ids = resume_stale(timedelta(seconds=older_than) if older_than is not None else _lease())
@@ -130,8 +142,10 @@ def list_command(state: str | None, limit: int) -> None:
     for item in list_jobs(db.session, actor=Actor.system("cli:jobs"), state=state, limit=limit)["items"]:
         progress = item["progress"]
         done = f"{progress['done']}/{progress['total'] if progress['total'] is not None else '?'}"
-        click.echo(f"{item['id']:>6} {item['kind']:<14} {item['state']:<8} {done:>15} attempts {item['attempts']}"
-                   f"/{item['max_attempts']} {item['error'] or ''}")
+        click.echo(
+            f"{item['id']:>6} {item['kind']:<14} {item['state']:<8} {done:>15} attempts {item['attempts']}"
+            f"/{item['max_attempts']} {item['error'] or ''}"
+        )
 
 
 def _lease() -> timedelta:

@@ -178,12 +178,16 @@ class Decision(Base):
     name: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(16))
     level: Mapped[str] = mapped_column(String(16))
-    level_override: Mapped[str | None] = mapped_column(String(16))  # the review's adjustment, replayed with it
+    level_override: Mapped[str | None] = mapped_column(
+        String(16)
+    )  # the review's adjustment, replayed with it
     amount_fen: Mapped[int | None] = mapped_column(BigInteger)
     instalments: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{period, due, amount}]
     status: Mapped[str] = mapped_column(String(16))  # awarded | not_funded | withdrawn
     rule_status: Mapped[str] = mapped_column(String(16))  # confirmed | provisional (the award's rules)
-    allocation: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {rank, of, places, special, explanation}
+    allocation: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON
+    )  # {rank, of, places, special, explanation}
     as_of: Mapped[date] = mapped_column(Date)
     rule_set_version: Mapped[str] = mapped_column(ForeignKey("rule_sets.version"))
     facts: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -194,7 +198,9 @@ class Decision(Base):
     current: Mapped[bool] = mapped_column(Boolean, default=True)
     supersedes: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
     superseded_reason: Mapped[str | None] = mapped_column(String(500))
-    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)  # flagged by semester re-identification
+    needs_review: Mapped[bool] = mapped_column(
+        Boolean, default=False
+    )  # flagged by semester re-identification
     content_hash: Mapped[str] = mapped_column(String(64))
 
 

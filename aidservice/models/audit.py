@@ -23,8 +23,12 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(128))  # "user:alice", "client:3", "system"
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(160), index=True)  # "student:S001", "batch:civil_affairs/B1"
-    summary: Mapped[dict[str, Any]] = mapped_column(JSON)  # before/after, counts, digests; no plain ID numbers
-    request_id: Mapped[str | None] = mapped_column(String(128))  # X-Request-ID: up to 128 (aidservice.requestid)
+    summary: Mapped[dict[str, Any]] = mapped_column(
+        JSON
+    )  # before/after, counts, digests; no plain ID numbers
+    request_id: Mapped[str | None] = mapped_column(
+        String(128)
+    )  # X-Request-ID: up to 128 (aidservice.requestid)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

@@ -31,9 +31,7 @@ class Determination(Base):
     """
 
     __tablename__ = "determinations"
-    __table_args__ = (
-        Index("ix_determinations_current", "student_pk", "school_year", "current"),
-    )
+    __table_args__ = (Index("ix_determinations_current", "student_pk", "school_year", "current"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)
@@ -42,7 +40,9 @@ class Determination(Base):
     as_of: Mapped[date] = mapped_column(Date)
     rule_set_version: Mapped[str] = mapped_column(ForeignKey("rule_sets.version"))
     level: Mapped[str] = mapped_column(String(16))
-    awards: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{program, name, kind, amount, basis, status}]
+    awards: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON
+    )  # [{program, name, kind, amount, basis, status}]
     total_fen: Mapped[int] = mapped_column(BigInteger)
     facts: Mapped[dict[str, Any]] = mapped_column(JSON)  # {fact: {value, source, record_ids}}
     explanation: Mapped[dict[str, Any]] = mapped_column(JSON)  # {reasons, missing}
@@ -91,10 +91,16 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     max_attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    actor: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # who asked: the Actor's fields, replayed by the worker
+    actor: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON
+    )  # who asked: the Actor's fields, replayed by the worker
     created_by: Mapped[str | None] = mapped_column(String(160))  # the actor's audit label
-    scope_school: Mapped[str | None] = mapped_column(String(32))  # a school's job: only that school (and above)
+    scope_school: Mapped[str | None] = mapped_column(
+        String(32)
+    )  # a school's job: only that school (and above)
     scope_region: Mapped[str | None] = mapped_column(String(6))  # the division the job touches
-    payload: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # an upload; dropped when finished
+    payload: Mapped[bytes | None] = mapped_column(
+        LargeBinary, deferred=True
+    )  # an upload; dropped when finished
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

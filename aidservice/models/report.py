@@ -16,14 +16,19 @@ class ArchivedReport(Base):
     """One generated report file; a kind, period, region, format and as-of day is generated once."""
 
     __tablename__ = "report_archive"
-    __table_args__ = (UniqueConstraint("kind", "period", "region_code", "format", "as_of_day",
-                                       name="uq_report_archive_key"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "kind", "period", "region_code", "format", "as_of_day", name="uq_report_archive_key"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     period: Mapped[str] = mapped_column(String(32))
     region_code: Mapped[str] = mapped_column(String(32), index=True)  # 320000, a city, a county or a school
-    access_region: Mapped[str] = mapped_column(String(6), index=True)  # decides who may read it (a school's county)
+    access_region: Mapped[str] = mapped_column(
+        String(6), index=True
+    )  # decides who may read it (a school's county)
     region_level: Mapped[str] = mapped_column(String(16))  # province | city | county | school
     format: Mapped[str] = mapped_column(String(8))
     as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -130,7 +130,9 @@ def create_user(
 ) -> User:
     """Add an account with its role and scope; the password is stored only as an argon2 hash. Audited."""
     if not USERNAME.fullmatch(username):
-        raise ValidationFailed({"username": ["2-64 letters, digits or . _ @ -, starting with a letter or digit"]})
+        raise ValidationFailed(
+            {"username": ["2-64 letters, digits or . _ @ -, starting with a letter or digit"]}
+        )
     if role not in ROLES:
         raise ValidationFailed({"role": [f"must be one of {', '.join(ROLES)}"]})
     check_new_password(password, username)
@@ -148,8 +150,12 @@ def create_user(
     session.add(user)
     session.flush()
     audit.record(
-        session, actor=actor, action="user.create", subject=f"user:{username}",
-        summary={"role": role, "school_code": school_code, "region_code": region_code}, request_id=request_id,
+        session,
+        actor=actor,
+        action="user.create",
+        subject=f"user:{username}",
+        summary={"role": role, "school_code": school_code, "region_code": region_code},
+        request_id=request_id,
     )
     return user
 
@@ -164,8 +170,12 @@ def deactivate_user(session: Session, *, actor: Actor, username: str, request_id
     user.active = False
     revoked = _revoke_sessions(session, user.id)
     audit.record(
-        session, actor=actor, action="user.deactivate", subject=f"user:{username}",
-        summary={"sessions_revoked": revoked}, request_id=request_id,
+        session,
+        actor=actor,
+        action="user.deactivate",
+        subject=f"user:{username}",
+        summary={"sessions_revoked": revoked},
+        request_id=request_id,
     )
     return True
 
@@ -181,8 +191,12 @@ def set_password(
     user.password_hash = hash_password(password)
     revoked = _revoke_sessions(session, user.id)
     audit.record(
-        session, actor=actor, action="user.password", subject=f"user:{username}",
-        summary={"sessions_revoked": revoked}, request_id=request_id,
+        session,
+        actor=actor,
+        action="user.password",
+        subject=f"user:{username}",
+        summary={"sessions_revoked": revoked},
+        request_id=request_id,
     )
     return revoked
 
@@ -233,8 +247,12 @@ def login(
     guard.after_success(username, address, device)
     token, expires = issue_user_token(session, user)
     audit.record(
-        session, actor=user_actor(user), action="auth.login", subject=f"user:{username}",
-        summary={"expires_at": expires.isoformat(), "known_device": device is not None}, request_id=request_id,
+        session,
+        actor=user_actor(user),
+        action="auth.login",
+        subject=f"user:{username}",
+        summary={"expires_at": expires.isoformat(), "known_device": device is not None},
+        request_id=request_id,
     )
     return LoginResult(token, expires, user, devices.issue(user) if devices is not None else None)
 
@@ -249,6 +267,10 @@ def logout(session: Session, *, actor: Actor, token: str, request_id: str | None
     if auth.revoked_at is None:
         auth.revoked_at = now()
     audit.record(
-        session, actor=actor, action="auth.logout", subject=f"user:{actor.name}", summary={},
+        session,
+        actor=actor,
+        action="auth.logout",
+        subject=f"user:{actor.name}",
+        summary={},
         request_id=request_id,
     )

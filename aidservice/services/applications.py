@@ -160,7 +160,9 @@ def split_declared(rules: Any, raw: Mapping[str, Any]) -> tuple[dict[str, Any], 
     return declared, claims
 
 
-def conflicts_of(rules: Any, claims: Mapping[str, Any], snapshot: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+def conflicts_of(
+    rules: Any, claims: Mapping[str, Any], snapshot: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     """Claimed statuses that the agency records contradict or do not support: the agency record wins."""
     out = []
     for name in sorted(claims):
@@ -169,15 +171,17 @@ def conflicts_of(rules: Any, claims: Mapping[str, Any], snapshot: Mapping[str, M
         agency = entry["value"] if entry is not None else spec.default
         if claims[name] == agency:
             continue
-        out.append({
-            "fact": name,
-            "label": spec.label,
-            "declared": claims[name],
-            "agency": agency,
-            "source": entry["source"] if entry is not None else spec.source,
-            "record_ids": list(entry["record_ids"]) if entry is not None else [],
-            "resolution": "agency record wins",
-        })
+        out.append(
+            {
+                "fact": name,
+                "label": spec.label,
+                "declared": claims[name],
+                "agency": agency,
+                "source": entry["source"] if entry is not None else spec.source,
+                "record_ids": list(entry["record_ids"]) if entry is not None else [],
+                "resolution": "agency record wins",
+            }
+        )
     return out
 
 
@@ -202,8 +206,9 @@ def engine_facts(rules: Any, snapshot: Mapping[str, Mapping[str, Any]]) -> dict[
     return rules.validate_facts({name: entry["value"] for name, entry in snapshot.items()})
 
 
-def evaluate_snapshot(rules: Any, snapshot: Mapping[str, Mapping[str, Any]], as_of: date,
-                      override: str | None) -> tuple[str, Result]:
+def evaluate_snapshot(
+    rules: Any, snapshot: Mapping[str, Mapping[str, Any]], as_of: date, override: str | None
+) -> tuple[str, Result]:
     """(level the rules identify, the result with the override applied and its full trace)."""
     values = engine_facts(rules, snapshot)
     result = rules.explain(values, as_of, level=override)
@@ -229,12 +234,19 @@ def evaluate_student(
 
 def reevaluate(settings: Settings, application: Application, override: str | None) -> Evaluation:
     """The application's recorded facts evaluated again (a level adjustment), on its recorded date."""
-    claims = {k: v for k, v in application.declared.items() if settings.rules.facts[k].source in AGENCY_SOURCES}
+    claims = {
+        k: v for k, v in application.declared.items() if settings.rules.facts[k].source in AGENCY_SOURCES
+    }
     return _evaluation(settings.rules, application.facts, claims, application.as_of, override)
 
 
-def _evaluation(rules: Any, snapshot: Mapping[str, Mapping[str, Any]], claims: Mapping[str, Any], as_of: date,
-                override: str | None) -> Evaluation:
+def _evaluation(
+    rules: Any,
+    snapshot: Mapping[str, Mapping[str, Any]],
+    claims: Mapping[str, Any],
+    as_of: date,
+    override: str | None,
+) -> Evaluation:
     evaluated, result = evaluate_snapshot(rules, snapshot, as_of, override)
     return Evaluation(
         as_of=as_of,
@@ -261,8 +273,13 @@ def result_json(rules: Any, result: Result) -> dict[str, Any]:
         ],
         "awards": [
             {
-                "program": a.program, "name": a.name, "kind": a.kind, "amount": yuan(a.amount_fen),
-                "basis": a.basis, "status": a.status, "missing": list(a.missing),
+                "program": a.program,
+                "name": a.name,
+                "kind": a.kind,
+                "amount": yuan(a.amount_fen),
+                "basis": a.basis,
+                "status": a.status,
+                "missing": list(a.missing),
                 "payment": payments.get(a.program, "semesters"),
             }
             for a in result.awards
@@ -293,8 +310,12 @@ def _trace_item(entry: TraceEntry) -> dict[str, Any]:
     if entry.item.startswith("amount:") and type(result) is int:
         result = yuan(result)
     return {
-        "item": entry.item, "label": entry.label, "result": _jsonable(result), "missing": list(entry.missing),
-        "status": entry.status, "basis": entry.basis,
+        "item": entry.item,
+        "label": entry.label,
+        "result": _jsonable(result),
+        "missing": list(entry.missing),
+        "status": entry.status,
+        "basis": entry.basis,
     }
 
 
@@ -344,7 +365,9 @@ def load(session: Session, application_id: int) -> Application:
     """The application, with its school and student in the same query: every caller checks the school's scope
     and shows the student, and `session.get` then finds both in the identity map instead of asking again."""
     application = session.execute(
-        select(Application).join(Application.school).join(Application.student)
+        select(Application)
+        .join(Application.school)
+        .join(Application.student)
         .options(contains_eager(Application.school), contains_eager(Application.student))
         .where(Application.id == application_id)
     ).scalar_one_or_none()
@@ -353,7 +376,14 @@ def load(session: Session, application_id: int) -> Application:
     return application
 
 
-BRIEF_COLUMNS = (Student.student_id, Student.name, Student.id_mask, Student.class_name, Student.stage, Student.grade)
+BRIEF_COLUMNS = (
+    Student.student_id,
+    Student.name,
+    Student.id_mask,
+    Student.class_name,
+    Student.stage,
+    Student.grade,
+)
 """What `_student_brief` shows of a student."""
 
 
@@ -361,12 +391,18 @@ HISTORY_FIELDS = ("action", "from_state", "to_state", "version", "note", "detail
 """One history entry as the view shows it."""
 HISTORY_READ = (
     select(*(getattr(ApplicationAction, name) for name in HISTORY_FIELDS))
-    .where(ApplicationAction.application_id == bindparam("application_id")).order_by(ApplicationAction.id)
+    .where(ApplicationAction.application_id == bindparam("application_id"))
+    .order_by(ApplicationAction.id)
 )
 """The history as plain columns rather than ORM entities (a view of an application already loaded)."""
 APPLICATION_READ = (
-    select(Application, School.code, School.region_code, *BRIEF_COLUMNS,
-           *(getattr(ApplicationAction, name).label(f"history_{name}") for name in HISTORY_FIELDS))
+    select(
+        Application,
+        School.code,
+        School.region_code,
+        *BRIEF_COLUMNS,
+        *(getattr(ApplicationAction, name).label(f"history_{name}") for name in HISTORY_FIELDS),
+    )
     .join(School, School.code == Application.school_code)
     .join(Student, Student.id == Application.student_pk)
     .outerjoin(ApplicationAction, ApplicationAction.application_id == Application.id)
@@ -381,20 +417,29 @@ DECISIONS_READ = (
 )
 
 
-def get_application(session: Session, *, actor: Actor, settings: Settings, application_id: int) -> dict[str, Any]:
+def get_application(
+    session: Session, *, actor: Actor, settings: Settings, application_id: int
+) -> dict[str, Any]:
     rows = session.execute(APPLICATION_READ, {"application_id": application_id}).all()
     if not rows:
         raise not_found("application")
     row = rows[0]
     check_visible(actor, row, "application")
-    history = [{name: getattr(r, f"history_{name}") for name in HISTORY_FIELDS}
-               for r in rows if r.history_action is not None]
+    history = [
+        {name: getattr(r, f"history_{name}") for name in HISTORY_FIELDS}
+        for r in rows
+        if r.history_action is not None
+    ]
     return application_view(session, row[0], settings, student=row, history=history)
 
 
-def application_view(session: Session, application: Application, settings: Settings,
-                     student: Student | Row[Any] | None = None,
-                     history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def application_view(
+    session: Session,
+    application: Application,
+    settings: Settings,
+    student: Student | Row[Any] | None = None,
+    history: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """An application for the officer's screen: student (ID masked), state, what may be done next, the
     evaluation with every fact's source, the conflicts, the history, its notice and its decisions.
     `student`: the student, or a row of BRIEF_COLUMNS, and `history`, when the caller has read them already."""
@@ -403,11 +448,16 @@ def application_view(session: Session, application: Application, settings: Setti
     if student is None:
         student = application.student
     if history is None:
-        history = [dict(h) for h in session.execute(HISTORY_READ, {"application_id": application.id}).mappings()]
+        history = [
+            dict(h) for h in session.execute(HISTORY_READ, {"application_id": application.id}).mappings()
+        ]
     # decisions are made at approval (and by reassessment, quotas and semester checks of approved ones), and an
     # approved application stays approved: before that there is nothing to read
-    decisions = (session.execute(DECISIONS_READ, {"application_id": application.id}).scalars()
-                 if application.state == "approved" else ())
+    decisions = (
+        session.execute(DECISIONS_READ, {"application_id": application.id}).scalars()
+        if application.state == "approved"
+        else ()
+    )
     result = application.result
     notice = None
     if application.notice_id is not None:
@@ -502,14 +552,22 @@ def list_applications(
     total = session.scalar(scoped(select(func.count()).select_from(Application))) or 0  # count(*): index-only
     rows = session.execute(
         scoped(select(*LIST_COLUMNS).join(Student, Student.id == Application.student_pk))
-        .order_by(Application.id.desc()).limit(min(limit, LIST_MAX)).offset(offset)
+        .order_by(Application.id.desc())
+        .limit(min(limit, LIST_MAX))
+        .offset(offset)
     ).all()
     return {
         "items": [
             {
-                "id": r.id, "student": _student_brief(r), "school_code": r.school_code,
-                "school_year": r.school_year, "state": r.state, "version": r.version, "level": r.level,
-                "conflicts": len(r.conflicts or []), "notice_closes_on": r.notice_closes_on,
+                "id": r.id,
+                "student": _student_brief(r),
+                "school_code": r.school_code,
+                "school_year": r.school_year,
+                "state": r.state,
+                "version": r.version,
+                "level": r.level,
+                "conflicts": len(r.conflicts or []),
+                "notice_closes_on": r.notice_closes_on,
                 "submitted_at": r.submitted_at,
             }
             for r in rows
@@ -519,9 +577,21 @@ def list_applications(
 
 
 LIST_COLUMNS = (
-    Application.id, Application.school_code, Application.school_year, Application.state, Application.version,
-    Application.level, Application.conflicts, Application.notice_closes_on, Application.submitted_at,
-    Student.student_id, Student.name, Student.id_mask, Student.class_name, Student.stage, Student.grade,
+    Application.id,
+    Application.school_code,
+    Application.school_year,
+    Application.state,
+    Application.version,
+    Application.level,
+    Application.conflicts,
+    Application.notice_closes_on,
+    Application.submitted_at,
+    Student.student_id,
+    Student.name,
+    Student.id_mask,
+    Student.class_name,
+    Student.stage,
+    Student.grade,
 )
 """What a list item shows: the large JSON columns (facts, result, declared) stay in the database."""
 
@@ -559,7 +629,9 @@ def create_application(
     declared, claims = split_declared(settings.rules, raw)
     student_id = str(payload.get("student_id") or "")
     found = session.execute(
-        select(Student, School).join(School, School.code == Student.school_code).where(Student.student_id == student_id)
+        select(Student, School)
+        .join(School, School.code == Student.school_code)
+        .where(Student.student_id == student_id)
     ).first()
     if found is None:
         raise not_found("student")
@@ -569,12 +641,25 @@ def create_application(
     _refuse_second_application(session, student.id, settings.school_year)
     publish_current(session, settings.rules, settings.rules.rules.files)
     as_of = settings.default_as_of()
-    evaluation = evaluate_student(session, settings=settings, student_pk=student.id, declared=declared,
-                                  claims=claims, as_of=as_of, override=None)
+    evaluation = evaluate_student(
+        session,
+        settings=settings,
+        student_pk=student.id,
+        declared=declared,
+        claims=claims,
+        as_of=as_of,
+        override=None,
+    )
     application = Application(
-        student_pk=student.id, school_code=school.code, school_year=settings.school_year, state="submitted",
-        declared={**declared, **claims}, commitment_signed_at=now(), level_adjustment=None,
-        submitted_at=now(), created_by=actor.label,
+        student_pk=student.id,
+        school_code=school.code,
+        school_year=settings.school_year,
+        state="submitted",
+        declared={**declared, **claims},
+        commitment_signed_at=now(),
+        level_adjustment=None,
+        submitted_at=now(),
+        created_by=actor.label,
     )
     apply_evaluation(application, evaluation)
     session.add(application)
@@ -586,17 +671,29 @@ def create_application(
         raise Conflict(
             f"Student {student_id} already has an open or approved application for {settings.school_year}."
         ) from None
-    _record(session, application, actor=actor, action="submit", from_state="", note="",
-            details={"conflicts": [c["fact"] for c in application.conflicts]}, request_id=request_id,
-            summary={"application_id": application.id, "school_year": application.school_year,
-                     **outcome_summary(application)})
+    _record(
+        session,
+        application,
+        actor=actor,
+        action="submit",
+        from_state="",
+        note="",
+        details={"conflicts": [c["fact"] for c in application.conflicts]},
+        request_id=request_id,
+        summary={
+            "application_id": application.id,
+            "school_year": application.school_year,
+            **outcome_summary(application),
+        },
+    )
     return application
 
 
 def _refuse_second_application(session: Session, student_pk: int, school_year: str) -> None:
     existing = session.execute(
         select(Application.id, Application.state).where(
-            Application.student_pk == student_pk, Application.school_year == school_year,
+            Application.student_pk == student_pk,
+            Application.school_year == school_year,
             Application.state.in_(ACTIVE_STATES),
         )
     ).first()
@@ -624,16 +721,32 @@ def _record(
 
     The audit trail keeps a hash of the officer's note, not its text (it may describe the family).
     """
-    session.add(ApplicationAction(
-        application_id=application.id, action=action, from_state=from_state, to_state=application.state,
-        version=application.version, note=note, details=dict(details), actor=actor.label, at=now(),
-    ))
+    session.add(
+        ApplicationAction(
+            application_id=application.id,
+            action=action,
+            from_state=from_state,
+            to_state=application.state,
+            version=application.version,
+            note=note,
+            details=dict(details),
+            actor=actor.label,
+            at=now(),
+        )
+    )
     student_id = application.student.student_id  # loaded with the application or by the caller: no query
     audit.record(
-        session, actor=actor, action=f"application.{action}", subject=f"student:{student_id}",
+        session,
+        actor=actor,
+        action=f"application.{action}",
+        subject=f"student:{student_id}",
         summary={
-            "application_id": application.id, "from_state": from_state, "to_state": application.state,
-            "version": application.version, "note_sha256": sha256_text(note) if note else None, **summary,
+            "application_id": application.id,
+            "from_state": from_state,
+            "to_state": application.state,
+            "version": application.version,
+            "note_sha256": sha256_text(note) if note else None,
+            **summary,
         },
         request_id=request_id,
     )
@@ -673,8 +786,15 @@ def act(
     before = application.state
     handler = _HANDLERS[request.action]
     try:
-        details, summary = handler(session, application, actor=actor, settings=settings, request=request,
-                                   note=note, request_id=request_id)
+        details, summary = handler(
+            session,
+            application,
+            actor=actor,
+            settings=settings,
+            request=request,
+            note=note,
+            request_id=request_id,
+        )
         application.updated_at = now()  # every action bumps the version, even one that changes no column
         session.flush()
     except StaleDataError:
@@ -682,13 +802,28 @@ def act(
             f"Application {application_id} was changed by someone else meanwhile; reload it and try again.",
             {"version": ["stale: the application has changed since you loaded it"]},
         ) from None
-    _record(session, application, actor=actor, action=request.action, from_state=before, note=note,
-            details=details, summary=summary, request_id=request_id)
+    _record(
+        session,
+        application,
+        actor=actor,
+        action=request.action,
+        from_state=before,
+        note=note,
+        details=details,
+        summary=summary,
+        request_id=request_id,
+    )
     if request.action in ("approve", "reassess"):
         from .decisions import decide
 
-        decide(session, actor=actor, settings=settings, application=application,
-               cause=request.action, request_id=request_id)  # never the note: decisions and audit go region-wide
+        decide(
+            session,
+            actor=actor,
+            settings=settings,
+            application=application,
+            cause=request.action,
+            request_id=request_id,
+        )  # never the note: decisions and audit go region-wide
     return application
 
 
@@ -708,8 +843,10 @@ def _check_request(application: Application, request: ActionRequest, note: str) 
     allowed = actions_allowed(application.state)
     if request.action not in allowed:
         if request.action in EXTRA_ACTIONS:
-            detail = (f"'{request.action}' is not allowed while the application is {application.state}; "
-                      f"allowed: {', '.join(allowed) or 'none'}")
+            detail = (
+                f"'{request.action}' is not allowed while the application is {application.state}; "
+                f"allowed: {', '.join(allowed) or 'none'}"
+            )
         else:
             try:
                 next_state(application.state, request.action)
@@ -727,31 +864,56 @@ def _check_request(application: Application, request: ActionRequest, note: str) 
 Handled = tuple[dict[str, Any], dict[str, Any]]
 
 
-def _adjust(application: Application, settings: Settings, *, level: str, note: str, actor: Actor,
-            via: str) -> dict[str, Any]:
+def _adjust(
+    application: Application, settings: Settings, *, level: str, note: str, actor: Actor, via: str
+) -> dict[str, Any]:
     """Re-evaluate the recorded facts with a level set by people (review group, objection review)."""
-    adjustment = {"from": application.level, "to": level, "evaluated": application.evaluated_level,
-                  "reason": note, "by": actor.label, "at": now().isoformat(), "via": via}
+    adjustment = {
+        "from": application.level,
+        "to": level,
+        "evaluated": application.evaluated_level,
+        "reason": note,
+        "by": actor.label,
+        "at": now().isoformat(),
+        "via": via,
+    }
     evaluation = reevaluate(settings, application, level)
     apply_evaluation(application, evaluation)
     application.level_adjustment = adjustment
     return {"from": adjustment["from"], "to": level, "via": via}
 
 
-def _review(session: Session, application: Application, *, actor: Actor, settings: Settings,
-            request: ActionRequest, note: str, request_id: str | None) -> Handled:
+def _review(
+    session: Session,
+    application: Application,
+    *,
+    actor: Actor,
+    settings: Settings,
+    request: ActionRequest,
+    note: str,
+    request_id: str | None,
+) -> Handled:
     details: dict[str, Any] = {}
     if request.level is not None and request.level != application.level:
         if not note:
             raise ValidationFailed({"note": ["a reason is required to adjust the level"]})
-        details["level_adjustment"] = _adjust(application, settings, level=request.level, note=note, actor=actor,
-                                              via="review")
+        details["level_adjustment"] = _adjust(
+            application, settings, level=request.level, note=note, actor=actor, via="review"
+        )
     application.state = next_state(application.state, "review")
     return details, {"level": application.level, **details}
 
 
-def _publish_notice(session: Session, application: Application, *, actor: Actor, settings: Settings,
-                    request: ActionRequest, note: str, request_id: str | None) -> Handled:
+def _publish_notice(
+    session: Session,
+    application: Application,
+    *,
+    actor: Actor,
+    settings: Settings,
+    request: ActionRequest,
+    note: str,
+    request_id: str | None,
+) -> Handled:
     from .notices import place_on_notice
 
     if application.level == "none":
@@ -762,13 +924,24 @@ def _publish_notice(session: Session, application: Application, *, actor: Actor,
         )
     notice = place_on_notice(session, application, actor=actor, settings=settings, request_id=request_id)
     application.state = next_state(application.state, "publish_notice")
-    details = {"notice_id": notice.id, "published_on": application.notice_published_on.isoformat(),  # type: ignore[union-attr]
-               "closes_on": application.notice_closes_on.isoformat()}  # type: ignore[union-attr]
+    details = {
+        "notice_id": notice.id,
+        "published_on": application.notice_published_on.isoformat(),  # type: ignore[union-attr]
+        "closes_on": application.notice_closes_on.isoformat(),
+    }  # type: ignore[union-attr]
     return details, details
 
 
-def _object(session: Session, application: Application, *, actor: Actor, settings: Settings,
-            request: ActionRequest, note: str, request_id: str | None) -> Handled:
+def _object(
+    session: Session,
+    application: Application,
+    *,
+    actor: Actor,
+    settings: Settings,
+    request: ActionRequest,
+    note: str,
+    request_id: str | None,
+) -> Handled:
     today = settings.current_date()
     closes = application.notice_closes_on
     if closes is None or today > closes:
@@ -780,24 +953,41 @@ def _object(session: Session, application: Application, *, actor: Actor, setting
     return {}, {}
 
 
-def _resolve(session: Session, application: Application, *, actor: Actor, settings: Settings,
-             request: ActionRequest, note: str, request_id: str | None) -> Handled:
+def _resolve(
+    session: Session,
+    application: Application,
+    *,
+    actor: Actor,
+    settings: Settings,
+    request: ActionRequest,
+    note: str,
+    request_id: str | None,
+) -> Handled:
     if request.outcome not in RESOLUTIONS:
         raise ValidationFailed({"outcome": [f"must be one of {', '.join(RESOLUTIONS)}"]})
     details: dict[str, Any] = {"outcome": request.outcome}
     if request.outcome == "upheld":
         if request.level is None:
             raise ValidationFailed({"level": ["an upheld objection sets the new level"]})
-        details["level_adjustment"] = _adjust(application, settings, level=request.level, note=note, actor=actor,
-                                              via="objection")
+        details["level_adjustment"] = _adjust(
+            application, settings, level=request.level, note=note, actor=actor, via="objection"
+        )
     elif request.level is not None:
         raise ValidationFailed({"level": ["a dismissed objection keeps the level; leave level out"]})
     application.state = next_state(application.state, "resolve")
     return details, {"level": application.level, **details}
 
 
-def _approve(session: Session, application: Application, *, actor: Actor, settings: Settings,
-             request: ActionRequest, note: str, request_id: str | None) -> Handled:
+def _approve(
+    session: Session,
+    application: Application,
+    *,
+    actor: Actor,
+    settings: Settings,
+    request: ActionRequest,
+    note: str,
+    request_id: str | None,
+) -> Handled:
     today = settings.current_date()
     closes = application.notice_closes_on
     if closes is None or today <= closes:
@@ -809,26 +999,58 @@ def _approve(session: Session, application: Application, *, actor: Actor, settin
     return {}, {"level": application.level}
 
 
-def _reject(session: Session, application: Application, *, actor: Actor, settings: Settings,
-            request: ActionRequest, note: str, request_id: str | None) -> Handled:
+def _reject(
+    session: Session,
+    application: Application,
+    *,
+    actor: Actor,
+    settings: Settings,
+    request: ActionRequest,
+    note: str,
+    request_id: str | None,
+) -> Handled:
     application.state = next_state(application.state, "reject")
     return {}, {}
 
 
-def _reassess(session: Session, application: Application, *, actor: Actor, settings: Settings,
-              request: ActionRequest, note: str, request_id: str | None) -> Handled:
+def _reassess(
+    session: Session,
+    application: Application,
+    *,
+    actor: Actor,
+    settings: Settings,
+    request: ActionRequest,
+    note: str,
+    request_id: str | None,
+) -> Handled:
     """Identify again with the current data as of the current semester's first day; decisions follow."""
     details: dict[str, Any] = {"before": {"level": application.level, "as_of": application.as_of.isoformat()}}
     if request.level is not None and request.level != override_of(application):
         application.level_adjustment = {
-            "from": application.level, "to": request.level, "evaluated": application.evaluated_level,
-            "reason": note, "by": actor.label, "at": now().isoformat(), "via": "reassess",
+            "from": application.level,
+            "to": request.level,
+            "evaluated": application.evaluated_level,
+            "reason": note,
+            "by": actor.label,
+            "at": now().isoformat(),
+            "via": "reassess",
         }
     publish_current(session, settings.rules, settings.rules.rules.files)
-    declared = {k: v for k, v in application.declared.items() if settings.rules.facts[k].source == DECLARABLE_SOURCE}
-    claims = {k: v for k, v in application.declared.items() if settings.rules.facts[k].source in AGENCY_SOURCES}
-    evaluation = evaluate_student(session, settings=settings, student_pk=application.student_pk, declared=declared,
-                                  claims=claims, as_of=settings.default_as_of(), override=override_of(application))
+    declared = {
+        k: v for k, v in application.declared.items() if settings.rules.facts[k].source == DECLARABLE_SOURCE
+    }
+    claims = {
+        k: v for k, v in application.declared.items() if settings.rules.facts[k].source in AGENCY_SOURCES
+    }
+    evaluation = evaluate_student(
+        session,
+        settings=settings,
+        student_pk=application.student_pk,
+        declared=declared,
+        claims=claims,
+        as_of=settings.default_as_of(),
+        override=override_of(application),
+    )
     apply_evaluation(application, evaluation)
     details["after"] = {"level": application.level, "as_of": application.as_of.isoformat()}
     return details, {**details, **outcome_summary(application)}
@@ -848,4 +1070,3 @@ _HANDLERS = {
 def notice_period_end(settings: Settings, start: date) -> date:
     """Last day of a notice period of `settings.notice_working_days` working days starting on `start`."""
     return add_working_days(start, settings.notice_working_days, settings.holidays)
-

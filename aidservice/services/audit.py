@@ -50,16 +50,18 @@ def _utc_text(moment: datetime) -> str:
 
 def event_hash(event: AuditEvent) -> str:
     """The hash of an event's content and its predecessor's hash."""
-    body = canonical({
-        "seq": event.seq,
-        "occurred_at": _utc_text(event.occurred_at),
-        "actor": event.actor,
-        "action": event.action,
-        "subject": event.subject,
-        "summary": event.summary,
-        "request_id": event.request_id,
-        "prev_hash": event.prev_hash,
-    })
+    body = canonical(
+        {
+            "seq": event.seq,
+            "occurred_at": _utc_text(event.occurred_at),
+            "actor": event.actor,
+            "action": event.action,
+            "subject": event.subject,
+            "summary": event.summary,
+            "request_id": event.request_id,
+            "prev_hash": event.prev_hash,
+        }
+    )
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
@@ -81,7 +83,12 @@ def hashed_layout(event: AuditEvent) -> tuple[str, str, str]:
 
 def lock_counter(session: Session, name: str) -> Counter:
     """Take a named counter row under a row lock (created on first use; a concurrent first use waits)."""
-    query = select(Counter).where(Counter.name == name).with_for_update().execution_options(populate_existing=True)
+    query = (
+        select(Counter)
+        .where(Counter.name == name)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     counter = session.execute(query).scalar_one_or_none()
     if counter is None:
         try:
@@ -137,7 +144,17 @@ def _innermost(session: Session) -> SessionTransaction | None:
     return real.get_nested_transaction() or real.get_transaction()
 
 
-EVENT_COLUMNS = ("seq", "occurred_at", "actor", "action", "subject", "summary", "request_id", "prev_hash", "hash")
+EVENT_COLUMNS = (
+    "seq",
+    "occurred_at",
+    "actor",
+    "action",
+    "subject",
+    "summary",
+    "request_id",
+    "prev_hash",
+    "hash",
+)
 """The columns an appended event is inserted with (its id comes back from the insert)."""
 
 
@@ -167,12 +184,16 @@ def _append_in_steps(session: Session, events: list[AuditEvent]) -> None:
         seq += 1
         event.seq, event.occurred_at, event.prev_hash = seq, now, prev
         event.hash = prev = event_hash(event)
-    ids = session.scalars(insert(AuditEvent).returning(AuditEvent.id, sort_by_parameter_order=True),
-                          [{column: getattr(event, column) for column in EVENT_COLUMNS} for event in events]).all()
+    ids = session.scalars(
+        insert(AuditEvent).returning(AuditEvent.id, sort_by_parameter_order=True),
+        [{column: getattr(event, column) for column in EVENT_COLUMNS} for event in events],
+    ).all()
     for event, event_id in zip(events, ids, strict=True):
         event.id = event_id
-    session.execute(update(Counter).where(Counter.name == "audit").values(value=seq, last_hash=prev),
-                    execution_options={"synchronize_session": False})
+    session.execute(
+        update(Counter).where(Counter.name == "audit").values(value=seq, last_hash=prev),
+        execution_options={"synchronize_session": False},
+    )
     session.expire(head)  # the row changed underneath the loaded object
 
 
@@ -222,11 +243,16 @@ def _append_in_one_statement(session: Session, events: list[AuditEvent]) -> None
     """The chain's lock is held from this statement to the commit that follows it."""
     heads, middles, tails = zip(*(hashed_layout(event) for event in events), strict=True)
     params = {
-        "head": list(heads), "middle": list(middles), "tail": list(tails), "actor": [event.actor for event in events],
-        "action": [event.action for event in events], "subject": [event.subject for event in events],
+        "head": list(heads),
+        "middle": list(middles),
+        "tail": list(tails),
+        "actor": [event.actor for event in events],
+        "action": [event.action for event in events],
+        "subject": [event.subject for event in events],
         "summary": [canonical(event.summary) for event in events],
         "request_id": [event.request_id for event in events],
-        "genesis": GENESIS, "between": HASHED_BETWEEN_TIME_AND_PREDECESSOR,
+        "genesis": GENESIS,
+        "between": HASHED_BETWEEN_TIME_AND_PREDECESSOR,
     }
     rows = session.execute(APPEND_STATEMENT, params).all()
     if not rows:  # a new database: the head row does not exist yet (lock_counter creates it), then append
@@ -250,7 +276,9 @@ def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
     """Events queued inside a rolled-back transaction or savepoint never happened."""
     pending = session.info.get(PENDING)
     if pending:
-        pending[:] = [] if previous.parent is None else [(e, t) for e, t in pending if not _within(t, previous)]
+        pending[:] = (
+            [] if previous.parent is None else [(e, t) for e, t in pending if not _within(t, previous)]
+        )
 
 
 @orm_event.listens_for(Session, "after_transaction_end")
@@ -282,9 +310,13 @@ def iter_events(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
     append_pending(session)
     last = 0
     while True:
-        rows = session.execute(
-            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+            )
+            .scalars()
+            .all()
+        )
         if not rows:
             return
         yield from rows
@@ -302,7 +334,9 @@ class Anchor:
 
     def line(self, created_at: datetime) -> str:
         """The JSON line exported for an external record."""
-        return canonical({"seq": self.seq, "chain_hash": self.chain_hash, "created_at": _utc_text(created_at)})
+        return canonical(
+            {"seq": self.seq, "chain_hash": self.chain_hash, "created_at": _utc_text(created_at)}
+        )
 
 
 class AnchorError(ValueError):
@@ -319,9 +353,13 @@ def parse_anchor_lines(lines: Iterable[str], name: str) -> list[Anchor]:
             data = json.loads(line)
             seq, chain_hash = data["seq"], data["chain_hash"]
         except (ValueError, TypeError, KeyError):
-            raise AnchorError(f"{name}, line {number}: not a checkpoint line (JSON with seq and chain_hash)") from None
+            raise AnchorError(
+                f"{name}, line {number}: not a checkpoint line (JSON with seq and chain_hash)"
+            ) from None
         if not isinstance(seq, int) or seq < 0 or not isinstance(chain_hash, str) or len(chain_hash) != 64:
-            raise AnchorError(f"{name}, line {number}: seq must be a whole number and chain_hash 64 hex digits")
+            raise AnchorError(
+                f"{name}, line {number}: seq must be a whole number and chain_hash 64 hex digits"
+            )
         anchors.append(Anchor(seq, chain_hash, f"{name}, line {number}"))
     return anchors
 
@@ -336,8 +374,14 @@ def take_checkpoint(session: Session, *, actor: Actor, request_id: str | None = 
     row = AuditCheckpoint(seq=anchor.seq, chain_hash=anchor.chain_hash, created_at=datetime.now(UTC))
     session.add(row)
     session.flush()
-    record(session, actor=actor, action="audit.checkpoint", subject=f"audit:checkpoint/{row.id}",
-           summary={"seq": anchor.seq, "chain_hash": anchor.chain_hash}, request_id=request_id)
+    record(
+        session,
+        actor=actor,
+        action="audit.checkpoint",
+        subject=f"audit:checkpoint/{row.id}",
+        summary={"seq": anchor.seq, "chain_hash": anchor.chain_hash},
+        request_id=request_id,
+    )
     return anchor, anchor.line(row.created_at)
 
 
@@ -368,11 +412,18 @@ def verify(session: Session, anchors: Iterable[Anchor] = ()) -> tuple[int, Broke
     for anchor in wanted:
         found = hashes.get(anchor.seq)
         if found is None:
-            return count, Broken(anchor.seq, 0, f"{anchor.origin} covers event seq {anchor.seq} but the chain "
-                                                f"ends at seq {last_seq} (events removed)")
+            return count, Broken(
+                anchor.seq,
+                0,
+                f"{anchor.origin} covers event seq {anchor.seq} but the chain "
+                f"ends at seq {last_seq} (events removed)",
+            )
         if found != anchor.chain_hash:
-            return count, Broken(anchor.seq, 0, f"{anchor.origin} does not match the chain at seq {anchor.seq} "
-                                                "(events rewritten)")
+            return count, Broken(
+                anchor.seq,
+                0,
+                f"{anchor.origin} does not match the chain at seq {anchor.seq} (events rewritten)",
+            )
     return count, None
 
 
@@ -393,16 +444,22 @@ def _walk(session: Session, keep: set[int]) -> tuple[int, Broken | None, dict[in
         expected_prev, expected_seq = event.hash, event.seq + 1
     head = session.execute(select(Counter).where(Counter.name == "audit")).scalar_one_or_none()
     if head is not None and (head.value != expected_seq - 1 or (count and head.last_hash != expected_prev)):
-        return count, Broken(expected_seq, 0, "chain head does not match the last event (events removed)"), hashes
+        return (
+            count,
+            Broken(expected_seq, 0, "chain head does not match the last event (events removed)"),
+            hashes,
+        )
     return count, None, hashes
 
 
 def events_for(session: Session, subject: str, limit: int = 500) -> list[AuditEvent]:
     """Events about one subject, oldest first."""
     append_pending(session)
-    return list(session.execute(
-        select(AuditEvent).where(AuditEvent.subject == subject).order_by(AuditEvent.seq).limit(limit)
-    ).scalars())
+    return list(
+        session.execute(
+            select(AuditEvent).where(AuditEvent.subject == subject).order_by(AuditEvent.seq).limit(limit)
+        ).scalars()
+    )
 
 
 def subject_in_scope(session: Session, actor: Actor, subject: str) -> bool:

@@ -85,7 +85,9 @@ def client_actor(client: ClientColumns) -> Actor:
     return Actor("client", f"{client.id}:{client.name}", client.id, None, source=client.source)
 
 
-def issue_user_token(session: Session, user: User, lifetime: timedelta = SESSION_LIFETIME) -> tuple[str, datetime]:
+def issue_user_token(
+    session: Session, user: User, lifetime: timedelta = SESSION_LIFETIME
+) -> tuple[str, datetime]:
     """A new bearer token for a signed-in user; only its hash is stored. The caller commits."""
     token = new_token(USER_TOKEN_PREFIX)
     expires = now() + lifetime
@@ -94,11 +96,23 @@ def issue_user_token(session: Session, user: User, lifetime: timedelta = SESSION
     return token, expires
 
 
-CLIENT_TOKEN = select(ApiClient.id, ApiClient.name, ApiClient.source, ApiClient.revoked_at, ApiClient.expires_at).where(
-    ApiClient.token_hash == bindparam("digest"))
-USER_TOKEN = select(AuthToken.revoked_at, AuthToken.expires_at, User.active, User.id, User.username, User.role,
-                    User.school_code, User.region_code).join(User, User.id == AuthToken.user_id).where(
-    AuthToken.token_hash == bindparam("digest"))
+CLIENT_TOKEN = select(
+    ApiClient.id, ApiClient.name, ApiClient.source, ApiClient.revoked_at, ApiClient.expires_at
+).where(ApiClient.token_hash == bindparam("digest"))
+USER_TOKEN = (
+    select(
+        AuthToken.revoked_at,
+        AuthToken.expires_at,
+        User.active,
+        User.id,
+        User.username,
+        User.role,
+        User.school_code,
+        User.region_code,
+    )
+    .join(User, User.id == AuthToken.user_id)
+    .where(AuthToken.token_hash == bindparam("digest"))
+)
 """Built once (statements are immutable): every API request runs one of them."""
 
 

@@ -49,15 +49,20 @@ def in_array(column: Any, items: Sequence[Any]) -> ColumnElement[bool]:
     a plan that scans (stale statistics, a table just loaded) becomes rows x keys comparisons; the
     semi-join is an index nested loop or a hash join whatever the statistics say.
     """
-    return column.in_(select(func.unnest(bindparam(None, list(items), type_=ARRAY(column.type)))).scalar_subquery())
+    return column.in_(
+        select(func.unnest(bindparam(None, list(items), type_=ARRAY(column.type)))).scalar_subquery()
+    )
 
 
 def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """PostgreSQL COPY in the session's transaction (JSON columns as text)."""
     raw = session.connection().connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
-        f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    ) as copy:
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(  # type: ignore[union-attr]
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        ) as copy,
+    ):
         for row in rows:
             copy.write_row(row)
 
@@ -76,9 +81,12 @@ def copy_text(session: Session, table: str, columns: Sequence[str], data: str) -
     """PostgreSQL COPY of rows already in COPY's text format (tab-separated, escaped, one line each), in one
     write: for large batches, cheaper than formatting each value through the driver."""
     raw = session.connection().connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
-        f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    ) as copy:
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(  # type: ignore[union-attr]
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        ) as copy,
+    ):
         copy.write(data)
 
 
@@ -94,7 +102,9 @@ def insert_many(session: Session, model: Any, rows: Sequence[dict[str, Any]]) ->
         return
     if backend(session) == "postgresql":
         columns = list(rows[0])
-        copy_rows(session, model.__tablename__, columns, ([_copy_value(row[c]) for c in columns] for row in rows))
+        copy_rows(
+            session, model.__tablename__, columns, ([_copy_value(row[c]) for c in columns] for row in rows)
+        )
     else:
         session.execute(insert(model), list(rows))
 
@@ -128,8 +138,10 @@ def set_many(session: Session, table: Any, column: str, pairs: Sequence[tuple[in
     if backend(session) == "postgresql":
         keys, values = [k for k, _ in pairs], [v for _, v in pairs]
         session.execute(
-            text(f"UPDATE {table.name} SET {column} = v.value FROM unnest(:keys, :values) AS v(key, value) "
-                 f"WHERE {table.name}.id = v.key"),
+            text(
+                f"UPDATE {table.name} SET {column} = v.value FROM unnest(:keys, :values) AS v(key, value) "
+                f"WHERE {table.name}.id = v.key"
+            ),
             {"keys": keys, "values": values},
         )
         return
@@ -139,5 +151,16 @@ def set_many(session: Session, table: Any, column: str, pairs: Sequence[tuple[in
     )
 
 
-__all__ = ["NULL", "backend", "chunks", "copy_escape", "copy_rows", "copy_text", "in_array", "insert_many",
-           "read_frame", "set_many", "where_in"]
+__all__ = [
+    "NULL",
+    "backend",
+    "chunks",
+    "copy_escape",
+    "copy_rows",
+    "copy_text",
+    "in_array",
+    "insert_many",
+    "read_frame",
+    "set_many",
+    "where_in",
+]

@@ -28,7 +28,9 @@ from aidservice.services.context import Settings
 from aidservice.services.roster import ROW_FIELDS, school_view
 from aidservice.services.roster_upsert import ImportResult, audit_import
 
-AUDIT_SLICE = 2_000  # students per `student.import` event, as `aid demo-data` imports them on the services path
+AUDIT_SLICE = (
+    2_000  # students per `student.import` event, as `aid demo-data` imports them on the services path
+)
 
 
 class NotEmpty(Exception):
@@ -48,21 +50,31 @@ def load_schools(session: Session, *, actor: Actor, schools: Sequence[Mapping[st
     stamp = datetime.now(UTC)
     rows = [_school_row(school, stamp) for school in schools]
     insert_many(session, School, rows)
-    append_events(session, actor, [
-        ("school.create", f"school:{row['code']}", {"before": None, "after": school_view(School(**row))})
-        for row in rows
-    ])
+    append_events(
+        session,
+        actor,
+        [
+            ("school.create", f"school:{row['code']}", {"before": None, "after": school_view(School(**row))})
+            for row in rows
+        ],
+    )
     return len(rows)
 
 
 def _school_row(school: Mapping[str, Any], stamp: datetime) -> dict[str, Any]:
     fee = school.get("tuition_fee")
     return {
-        "code": school["code"], "name": school["name"], "region_code": school["region_code"],
-        "city_code": school["region_code"][:4] + "00", "stages": list(school["stages"]), "kind": school["kind"],
+        "code": school["code"],
+        "name": school["name"],
+        "region_code": school["region_code"],
+        "city_code": school["region_code"][:4] + "00",
+        "stages": list(school["stages"]),
+        "kind": school["kind"],
         "inclusive_kindergarten": bool(school["inclusive_kindergarten"]),
         "tuition_fee_fen": None if fee is None else int(Decimal(str(fee)).scaleb(2)),
-        "central_university": bool(school["central_university"]), "created_at": stamp, "updated_at": stamp,
+        "central_university": bool(school["central_university"]),
+        "created_at": stamp,
+        "updated_at": stamp,
     }
 
 
@@ -82,7 +94,9 @@ def load_students(
         _insert_chunk(session, settings, part)
         for offset in range(0, len(part), AUDIT_SLICE):
             written = [("created", dict(s)) for s in part[offset : offset + AUDIT_SLICE]]
-            audit_import(session, actor, written, ImportResult(created=len(written)), None, {"source": "demo-data"})
+            audit_import(
+                session, actor, written, ImportResult(created=len(written)), None, {"source": "demo-data"}
+            )
         if checkpoint is not None:
             checkpoint()
         if progress is not None:
@@ -97,12 +111,23 @@ def _insert_chunk(session: Session, settings: Settings, students: Sequence[Mappi
     pks = take_ids(session, Student, len(students))
     rows, guardians = [], []
     for pk, student in zip(pks, students, strict=True):
-        rows.append({
-            "id": pk, "student_id": student["student_id"], **vault.seal("student", student["id_number"]),
-            **{name: student[name] for name in ROW_FIELDS}, "created_at": stamp, "updated_at": stamp,
-        })
+        rows.append(
+            {
+                "id": pk,
+                "student_id": student["student_id"],
+                **vault.seal("student", student["id_number"]),
+                **{name: student[name] for name in ROW_FIELDS},
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
         guardians.extend(
-            {"student_pk": pk, **vault.seal("guardian", g["id_number"]), "name": g["name"], "relation": g["relation"]}
+            {
+                "student_pk": pk,
+                **vault.seal("guardian", g["id_number"]),
+                "name": g["name"],
+                "relation": g["relation"],
+            }
             for g in student["guardians"]
         )
     insert_many(session, Student, rows)
@@ -126,10 +151,12 @@ def take_ids(session: Session, model: Any, count: int) -> list[int]:
         return []
     if backend(session) == "postgresql":
         table = model.__tablename__
-        return list(session.scalars(
-            text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"),
-            {"n": count},
-        ))
+        return list(
+            session.scalars(
+                text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"),
+                {"n": count},
+            )
+        )
     top = session.scalar(select(func.coalesce(func.max(model.id), 0))) or 0
     return list(range(top + 1, top + 1 + count))
 
@@ -144,18 +171,41 @@ def append_events(session: Session, actor: Actor, items: Iterable[tuple[str, str
     for action, subject, summary in items:
         seq += 1
         event = AuditEvent(
-            seq=seq, occurred_at=now, actor=actor.label, action=action, subject=subject,
-            summary=json.loads(audit.canonical(dict(summary))), request_id=None, prev_hash=prev,
+            seq=seq,
+            occurred_at=now,
+            actor=actor.label,
+            action=action,
+            subject=subject,
+            summary=json.loads(audit.canonical(dict(summary))),
+            request_id=None,
+            prev_hash=prev,
         )
         prev = audit.event_hash(event)
-        rows.append({
-            "seq": seq, "occurred_at": now, "actor": event.actor, "action": action, "subject": subject,
-            "summary": event.summary, "request_id": None, "prev_hash": event.prev_hash, "hash": prev,
-        })
+        rows.append(
+            {
+                "seq": seq,
+                "occurred_at": now,
+                "actor": event.actor,
+                "action": action,
+                "subject": subject,
+                "summary": event.summary,
+                "request_id": None,
+                "prev_hash": event.prev_hash,
+                "hash": prev,
+            }
+        )
     insert_many(session, AuditEvent, rows)
     head.value, head.last_hash = seq, prev
     session.flush()
     return len(rows)
 
 
-__all__ = ["NotEmpty", "analyze", "append_events", "load_schools", "load_students", "refuse_if_loaded", "take_ids"]
+__all__ = [
+    "NotEmpty",
+    "analyze",
+    "append_events",
+    "load_schools",
+    "load_students",
+    "refuse_if_loaded",
+    "take_ids",
+]

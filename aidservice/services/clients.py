@@ -62,7 +62,10 @@ def create_client(
     session.add(client)
     session.flush()
     audit.record(
-        session, actor=actor, action="client.create", subject=f"client:{client.id}",
+        session,
+        actor=actor,
+        action="client.create",
+        subject=f"client:{client.id}",
         summary={
             "name": clean_name,
             "source": source,
@@ -83,7 +86,10 @@ def revoke_client(session: Session, *, actor: Actor, client_id: int, request_id:
         return False
     client.revoked_at = now()
     audit.record(
-        session, actor=actor, action="client.revoke", subject=f"client:{client.id}",
+        session,
+        actor=actor,
+        action="client.revoke",
+        subject=f"client:{client.id}",
         summary={"name": client.name, "source": client.source, "token_prefix": client.token_prefix},
         request_id=request_id,
     )

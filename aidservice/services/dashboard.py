@@ -42,8 +42,16 @@ from .quotas import quota_view
 UNAPPLIED_SHOWN = 100
 BATCHES_SHOWN = 8
 LEVEL_ORDER = ("special", "difficult", "general", "none")
-GROUP_ORDER = ("registered_poor", "poverty_monitored", "subsistence_allowance", "extreme_poverty_support", "orphan",
-               "de_facto_orphan", "martyr_child", "disabled")
+GROUP_ORDER = (
+    "registered_poor",
+    "poverty_monitored",
+    "subsistence_allowance",
+    "extreme_poverty_support",
+    "orphan",
+    "de_facto_orphan",
+    "martyr_child",
+    "disabled",
+)
 """The special groups in the order of the periodic report (the same set as procedure.SPECIAL_GROUPS)."""
 assert set(GROUP_ORDER) == set(SPECIAL_GROUPS)
 
@@ -70,17 +78,22 @@ def school_dashboard(session: Session, *, actor: Actor, settings: Settings) -> d
     unapplied = (
         select(Student.student_id, Student.name, Student.class_name, members.c.status)
         .join(members, members.c.pk == Student.id)
-        .where(~select(Application.id).where(Application.student_pk == Student.id,
-                                             Application.school_year == settings.school_year).exists())
+        .where(
+            ~select(Application.id)
+            .where(Application.student_pk == Student.id, Application.school_year == settings.school_year)
+            .exists()
+        )
         .order_by(Student.class_name, Student.student_id)
     )
     by_student: dict[str, dict[str, Any]] = {}
     for student_id, name, class_name, status in session.execute(unapplied):
-        entry = by_student.setdefault(student_id, {"student_id": student_id, "name": name, "class_name": class_name,
-                                                   "groups": []})
+        entry = by_student.setdefault(
+            student_id, {"student_id": student_id, "name": name, "class_name": class_name, "groups": []}
+        )
         entry["groups"].append(status)
     quotas = session.execute(
-        select(Quota).where(Quota.school_code == school.code, Quota.school_year == settings.school_year)
+        select(Quota)
+        .where(Quota.school_code == school.code, Quota.school_year == settings.school_year)
         .order_by(Quota.program)
     ).scalars()
     program_names = {p.id: p.name for p in settings.rules.rules.programs}
@@ -94,8 +107,10 @@ def school_dashboard(session: Session, *, actor: Actor, settings: Settings) -> d
         "unapplied": list(by_student.values())[:UNAPPLIED_SHOWN],
         "unapplied_total": len(by_student),
         "quotas": [
-            {**{k: v for k, v in quota_view(session, q).items() if k != "allocations"},
-             "program_name": program_names.get(q.program, q.program)}
+            {
+                **{k: v for k, v in quota_view(session, q).items() if k != "allocations"},
+                "program_name": program_names.get(q.program, q.program),
+            }
             for q in quotas
         ],
     }
@@ -115,22 +130,34 @@ def region_dashboard(session: Session, *, actor: Actor, settings: Settings) -> d
     region_filter = in_region(School.region_code, code)
     as_of = settings.default_as_of()
     year = settings.school_year
-    students = session.scalar(
-        select(func.count()).select_from(Student).join(School, School.code == Student.school_code).where(region_filter)
-    ) or 0
-    levels = dict(session.execute(
-        select(Determination.level, func.count())
-        .join(Student, Student.id == Determination.student_pk)
-        .join(School, School.code == Student.school_code)
-        .where(Determination.current.is_(True), Determination.school_year == year, region_filter)
-        .group_by(Determination.level)
-    ).all())
+    students = (
+        session.scalar(
+            select(func.count())
+            .select_from(Student)
+            .join(School, School.code == Student.school_code)
+            .where(region_filter)
+        )
+        or 0
+    )
+    levels = dict(
+        session.execute(
+            select(Determination.level, func.count())
+            .join(Student, Student.id == Determination.student_pk)
+            .join(School, School.code == Student.school_code)
+            .where(Determination.current.is_(True), Determination.school_year == year, region_filter)
+            .group_by(Determination.level)
+        ).all()
+    )
     members = _members(as_of, region_filter)
     groups = {status: {"students": 0, "applied": 0, "approved": 0} for status in SPECIAL_GROUPS}
     latest = _latest_state(year)
     rows = session.execute(
-        select(members.c.status, func.count(), func.count(latest.c.state),
-               func.count(latest.c.state).filter(latest.c.state == "approved"))
+        select(
+            members.c.status,
+            func.count(),
+            func.count(latest.c.state),
+            func.count(latest.c.state).filter(latest.c.state == "approved"),
+        )
         .select_from(members)
         .outerjoin(latest, latest.c.student_pk == members.c.pk)
         .group_by(members.c.status)
@@ -140,8 +167,11 @@ def region_dashboard(session: Session, *, actor: Actor, settings: Settings) -> d
     in_any_group = session.scalar(select(func.count(func.distinct(members.c.pk))).select_from(members)) or 0
     return {
         "kind": "region",
-        "region": {"code": code, "name": region.name if region is not None else code,
-                   "level": region.level if region is not None else ""},
+        "region": {
+            "code": code,
+            "name": region.name if region is not None else code,
+            "level": region.level if region is not None else "",
+        },
         "school_year": year,
         "as_of": as_of,
         "students": students,
@@ -165,8 +195,12 @@ def latest_batches(session: Session, limit: int = BATCHES_SHOWN) -> list[dict[st
     ).scalars()
     return [
         {
-            "source": b.source, "batch_id": b.batch_id, "received_at": b.received_at, "records": b.record_count,
-            "accepted": b.accepted, "rejected": b.record_count - b.accepted,
+            "source": b.source,
+            "batch_id": b.batch_id,
+            "received_at": b.received_at,
+            "records": b.record_count,
+            "accepted": b.accepted,
+            "rejected": b.record_count - b.accepted,
             "matched_students": (b.response or {}).get("matched_students"),
         }
         for b in rows
@@ -210,9 +244,11 @@ def _latest_state(school_year: str) -> Any:
 
 
 def _by_state(session: Session, scope: ColumnElement[bool], school_year: str) -> list[dict[str, Any]]:
-    counts = dict(session.execute(
-        select(Application.state, func.count())
-        .where(scope, Application.school_year == school_year)
-        .group_by(Application.state)
-    ).all())
+    counts = dict(
+        session.execute(
+            select(Application.state, func.count())
+            .where(scope, Application.school_year == school_year)
+            .group_by(Application.state)
+        ).all()
+    )
     return [{"state": state, "count": counts.get(state, 0)} for state in STATES]

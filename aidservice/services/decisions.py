@@ -46,12 +46,27 @@ REPLAY_CACHE = 8
 def content(d: Decision) -> dict[str, Any]:
     """What `content_hash` covers: everything decided, not the bookkeeping (id, current, flags, time)."""
     return {
-        "application_id": d.application_id, "student_pk": d.student_pk, "school_code": d.school_code,
-        "school_year": d.school_year, "program": d.program, "name": d.name, "kind": d.kind, "level": d.level,
-        "level_override": d.level_override, "amount_fen": d.amount_fen, "instalments": d.instalments,
-        "status": d.status, "rule_status": d.rule_status, "allocation": d.allocation, "as_of": d.as_of.isoformat(),
-        "rule_set_version": d.rule_set_version, "facts": d.facts, "explanation": d.explanation, "basis": d.basis,
-        "decided_by": d.decided_by, "supersedes": d.supersedes,
+        "application_id": d.application_id,
+        "student_pk": d.student_pk,
+        "school_code": d.school_code,
+        "school_year": d.school_year,
+        "program": d.program,
+        "name": d.name,
+        "kind": d.kind,
+        "level": d.level,
+        "level_override": d.level_override,
+        "amount_fen": d.amount_fen,
+        "instalments": d.instalments,
+        "status": d.status,
+        "rule_status": d.rule_status,
+        "allocation": d.allocation,
+        "as_of": d.as_of.isoformat(),
+        "rule_set_version": d.rule_set_version,
+        "facts": d.facts,
+        "explanation": d.explanation,
+        "basis": d.basis,
+        "decided_by": d.decided_by,
+        "supersedes": d.supersedes,
     }
 
 
@@ -75,8 +90,12 @@ def _trace_for(trace: Iterable[Mapping[str, Any]], program: str) -> list[dict[st
     for item in trace:
         name = item["item"]
         kind, _, rest = name.partition(":")
-        if (kind == "clause" or (kind == "program" and rest == program) or (kind == "amount" and rest.split("#")[0] == program)
-                or (kind == "combination" and program in str(item.get("result")))):
+        if (
+            kind == "clause"
+            or (kind == "program" and rest == program)
+            or (kind == "amount" and rest.split("#")[0] == program)
+            or (kind == "combination" and program in str(item.get("result")))
+        ):
             out.append(dict(item))
     return out
 
@@ -93,15 +112,19 @@ class Spec:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def explanation_for(application: Application, cause: str, program: str,
-                    award: Mapping[str, Any] | None) -> dict[str, Any]:
+def explanation_for(
+    application: Application, cause: str, program: str, award: Mapping[str, Any] | None
+) -> dict[str, Any]:
     """Why: the level (and who adjusted it), the reasons, what was missing, how it is paid, the decisive trace."""
     result = application.result
     payment = "none" if award is None else award.get("payment", "semesters")
     return {
         "cause": cause,
-        "level": {"in_force": application.level, "evaluated": application.evaluated_level,
-                  "adjustment": application.level_adjustment},
+        "level": {
+            "in_force": application.level,
+            "evaluated": application.evaluated_level,
+            "adjustment": application.level_adjustment,
+        },
         "reasons": result.get("reasons", []),
         "missing": result.get("missing", []),
         "award_missing": [] if award is None else award.get("missing", []),
@@ -114,10 +137,15 @@ def base_fields(application: Application) -> dict[str, Any]:
     """What every decision of an application records of its evaluation."""
     adjustment = application.level_adjustment
     return {
-        "application_id": application.id, "student_pk": application.student_pk,
-        "school_code": application.school_code, "school_year": application.school_year,
-        "level": application.level, "level_override": None if not adjustment else adjustment["to"],
-        "as_of": application.as_of, "rule_set_version": application.rule_set_version, "facts": application.facts,
+        "application_id": application.id,
+        "student_pk": application.student_pk,
+        "school_code": application.school_code,
+        "school_year": application.school_year,
+        "level": application.level,
+        "level_override": None if not adjustment else adjustment["to"],
+        "as_of": application.as_of,
+        "rule_set_version": application.rule_set_version,
+        "facts": application.facts,
     }
 
 
@@ -131,16 +159,29 @@ def specs_for(application: Application, cause: str) -> dict[str, Spec]:
             payment=explanation["payment"],
             fields={
                 **base_fields(application),
-                "program": award["program"], "name": award["name"], "kind": award["kind"],
-                "amount_fen": fen(award["amount"]), "rule_status": award["status"], "basis": award["basis"][:1000],
+                "program": award["program"],
+                "name": award["name"],
+                "kind": award["kind"],
+                "amount_fen": fen(award["amount"]),
+                "rule_status": award["status"],
+                "basis": award["basis"][:1000],
                 "explanation": explanation,
             },
         )
     return out
 
 
-def _new(session: Session, fields: Mapping[str, Any], *, status: str, allocation: dict[str, Any] | None,
-         payment: str, actor: Actor, supersedes: Decision | None, reason: str) -> Decision:
+def _new(
+    session: Session,
+    fields: Mapping[str, Any],
+    *,
+    status: str,
+    allocation: dict[str, Any] | None,
+    payment: str,
+    actor: Actor,
+    supersedes: Decision | None,
+    reason: str,
+) -> Decision:
     """Insert one decision (retiring the one it supersedes first: one current decision per program)."""
     if supersedes is not None:
         supersedes.current = False
@@ -148,9 +189,13 @@ def _new(session: Session, fields: Mapping[str, Any], *, status: str, allocation
         supersedes.needs_review = False
         session.flush()
     decision = Decision(
-        **fields, status=status, allocation=allocation,
+        **fields,
+        status=status,
+        allocation=allocation,
         instalments=plan(fields["school_year"], payment, status, fields["amount_fen"]),
-        decided_by=actor.label, current=True, needs_review=False,
+        decided_by=actor.label,
+        current=True,
+        needs_review=False,
         supersedes=None if supersedes is None else supersedes.id,
     )
     decision.content_hash = content_hash(decision)
@@ -162,22 +207,42 @@ def _new(session: Session, fields: Mapping[str, Any], *, status: str, allocation
 def copy_fields(d: Decision) -> dict[str, Any]:
     """The decided fields of a decision, to make the one that supersedes it."""
     return {
-        "application_id": d.application_id, "student_pk": d.student_pk, "school_code": d.school_code,
-        "school_year": d.school_year, "program": d.program, "name": d.name, "kind": d.kind, "level": d.level,
-        "level_override": d.level_override, "amount_fen": d.amount_fen, "rule_status": d.rule_status,
-        "as_of": d.as_of, "rule_set_version": d.rule_set_version, "facts": d.facts, "basis": d.basis,
+        "application_id": d.application_id,
+        "student_pk": d.student_pk,
+        "school_code": d.school_code,
+        "school_year": d.school_year,
+        "program": d.program,
+        "name": d.name,
+        "kind": d.kind,
+        "level": d.level,
+        "level_override": d.level_override,
+        "amount_fen": d.amount_fen,
+        "rule_status": d.rule_status,
+        "as_of": d.as_of,
+        "rule_set_version": d.rule_set_version,
+        "facts": d.facts,
+        "basis": d.basis,
         "explanation": dict(d.explanation),
     }
 
 
-def reallocated(session: Session, old: Decision, *, status: str, allocation: dict[str, Any], actor: Actor,
-                reason: str) -> Decision:
+def reallocated(
+    session: Session, old: Decision, *, status: str, allocation: dict[str, Any], actor: Actor, reason: str
+) -> Decision:
     """A decision superseded only because the quota allocation changed its funding."""
     fields = copy_fields(old)
     fields["explanation"]["cause"] = reason
     payment = str(old.explanation.get("payment", "semesters"))
-    return _new(session, fields, status=status, allocation=allocation, payment=payment, actor=actor,
-                supersedes=old, reason=reason)
+    return _new(
+        session,
+        fields,
+        status=status,
+        allocation=allocation,
+        payment=payment,
+        actor=actor,
+        supersedes=old,
+        reason=reason,
+    )
 
 
 def _substance(values: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -215,8 +280,12 @@ def decide(
         spec = specs.get(program)
         if quota is not None:
             allocation = allocate_program(
-                session, quota=quota, pending=application if spec is not None else None, actor=actor,
-                cause=f"application {application.id} {cause}"[:200], request_id=request_id,
+                session,
+                quota=quota,
+                pending=application if spec is not None else None,
+                actor=actor,
+                cause=f"application {application.id} {cause}"[:200],
+                request_id=request_id,
             )
             if spec is not None and allocation is not None:
                 spec.status = "awarded" if allocation["funded"] else "not_funded"
@@ -225,32 +294,70 @@ def decide(
         if spec is None:
             if old is not None and old.status != "withdrawn":
                 fields = {
-                    **base_fields(application), "program": program, "name": old.name, "kind": old.kind,
-                    "amount_fen": None, "rule_status": old.rule_status, "basis": old.basis,
+                    **base_fields(application),
+                    "program": program,
+                    "name": old.name,
+                    "kind": old.kind,
+                    "amount_fen": None,
+                    "rule_status": old.rule_status,
+                    "basis": old.basis,
                     "explanation": explanation_for(application, cause, program, None),
                 }
-                made.append(_new(session, fields, status="withdrawn", allocation=None, payment="none", actor=actor,
-                                 supersedes=old, reason=f"{cause}: no longer awarded"))
+                made.append(
+                    _new(
+                        session,
+                        fields,
+                        status="withdrawn",
+                        allocation=None,
+                        payment="none",
+                        actor=actor,
+                        supersedes=old,
+                        reason=f"{cause}: no longer awarded",
+                    )
+                )
             continue
         wanted = {**spec.fields, "status": spec.status}
         if old is not None and _substance(content(old)) == _substance(wanted):
             if old.needs_review:
                 old.needs_review = False  # reviewed: nothing changed for the student
             continue
-        made.append(_new(session, spec.fields, status=spec.status, allocation=spec.allocation,
-                         payment=spec.payment, actor=actor, supersedes=old,
-                         reason=f"{cause}: superseded" if old is not None else ""))
+        made.append(
+            _new(
+                session,
+                spec.fields,
+                status=spec.status,
+                allocation=spec.allocation,
+                payment=spec.payment,
+                actor=actor,
+                supersedes=old,
+                reason=f"{cause}: superseded" if old is not None else "",
+            )
+        )
     for old in current.values():
         if old.current and old.needs_review:
             old.needs_review = False
     if made:
         student_id = session.scalar(select(Student.student_id).where(Student.id == application.student_pk))
         audit.record(
-            session, actor=actor, action="decisions.made", subject=f"student:{student_id}",
-            summary={"application_id": application.id, "cause": cause[:200], "decisions": [
-                {"id": d.id, "program": d.program, "status": d.status, "amount": yuan(d.amount_fen),
-                 "supersedes": d.supersedes, "content_hash": d.content_hash} for d in made
-            ]},
+            session,
+            actor=actor,
+            action="decisions.made",
+            subject=f"student:{student_id}",
+            summary={
+                "application_id": application.id,
+                "cause": cause[:200],
+                "decisions": [
+                    {
+                        "id": d.id,
+                        "program": d.program,
+                        "status": d.status,
+                        "amount": yuan(d.amount_fen),
+                        "supersedes": d.supersedes,
+                        "content_hash": d.content_hash,
+                    }
+                    for d in made
+                ],
+            },
             request_id=request_id,
         )
     return made
@@ -383,8 +490,9 @@ def _replayed(d: Decision, rules: RuleSet) -> dict[str, Any]:
         "missing": list(result.missing),
     }
     if d.status != "withdrawn" and award is not None:
-        out.update(amount=yuan(award.amount_fen), kind=award.kind, rule_status=award.status,
-                   basis=award.basis[:1000])
+        out.update(
+            amount=yuan(award.amount_fen), kind=award.kind, rule_status=award.status, basis=award.basis[:1000]
+        )
     return out
 
 
@@ -405,7 +513,8 @@ def replay(session: Session, *, actor: Actor, settings: Settings, decision_id: i
     keys = list(dict.fromkeys([*recorded, *replayed]))
     differences = [
         {"field": k, "recorded": recorded.get(k), "replayed": replayed.get(k)}
-        for k in keys if recorded.get(k) != replayed.get(k)
+        for k in keys
+        if recorded.get(k) != replayed.get(k)
     ]
     return {
         "decision_id": decision.id,
@@ -467,16 +576,32 @@ def open_semester(
     facts = settings.rules.facts
     for application in session.execute(query.order_by(Application.id)).scalars().all():
         summary.checked += 1
-        declared = {k: v for k, v in application.declared.items() if k in facts and facts[k].source == DECLARABLE_SOURCE}
-        claims = {k: v for k, v in application.declared.items() if k in facts and facts[k].source in AGENCY_SOURCES}
-        evaluation = evaluate_student(session, settings=settings, student_pk=application.student_pk,
-                                      declared=declared, claims=claims, as_of=as_of,
-                                      override=override_of(application))
+        declared = {
+            k: v
+            for k, v in application.declared.items()
+            if k in facts and facts[k].source == DECLARABLE_SOURCE
+        }
+        claims = {
+            k: v for k, v in application.declared.items() if k in facts and facts[k].source in AGENCY_SOURCES
+        }
+        evaluation = evaluate_student(
+            session,
+            settings=settings,
+            student_pk=application.student_pk,
+            declared=declared,
+            claims=claims,
+            as_of=as_of,
+            override=override_of(application),
+        )
         current = [d for d in current_decisions(session, application.id).values() if d.status != "withdrawn"]
-        before = {"level": application.level,
-                  "awards": sorted([d.program, yuan(d.amount_fen)] for d in current)}
-        after = {"level": evaluation.level,
-                 "awards": sorted([a["program"], a["amount"]] for a in evaluation.result["awards"])}
+        before = {
+            "level": application.level,
+            "awards": sorted([d.program, yuan(d.amount_fen)] for d in current),
+        }
+        after = {
+            "level": evaluation.level,
+            "awards": sorted([a["program"], a["amount"]] for a in evaluation.result["awards"]),
+        }
         if before == after:
             summary.unchanged += 1
             continue
@@ -487,22 +612,43 @@ def open_semester(
         for decision in fresh:
             decision.needs_review = True
         student_id = session.scalar(select(Student.student_id).where(Student.id == application.student_pk))
-        entry = {"application_id": application.id, "student_id": student_id, "school_code": application.school_code,
-                 "before": before, "after": after, "decision_ids": sorted(d.id for d in fresh)}
+        entry = {
+            "application_id": application.id,
+            "student_id": student_id,
+            "school_code": application.school_code,
+            "before": before,
+            "after": after,
+            "decision_ids": sorted(d.id for d in fresh),
+        }
         summary.flagged.append(entry)
         audit.record(
-            session, actor=actor, action="decisions.flagged", subject=f"student:{student_id}",
-            summary={**{k: v for k, v in entry.items() if k != "student_id"}, "semester": semester,
-                     "as_of": as_of.isoformat()},
+            session,
+            actor=actor,
+            action="decisions.flagged",
+            subject=f"student:{student_id}",
+            summary={
+                **{k: v for k, v in entry.items() if k != "student_id"},
+                "semester": semester,
+                "as_of": as_of.isoformat(),
+            },
             request_id=request_id,
         )
     session.flush()
     audit.record(
-        session, actor=actor, action="semester.open",
+        session,
+        actor=actor,
+        action="semester.open",
         subject=f"school:{school}" if school is not None else f"semester:{school_year}-{semester}",
-        summary={"school_year": school_year, "semester": semester, "as_of": as_of.isoformat(), "school": school,
-                 "checked": summary.checked, "unchanged": summary.unchanged, "flagged": len(summary.flagged),
-                 "already_flagged": summary.already_flagged},
+        summary={
+            "school_year": school_year,
+            "semester": semester,
+            "as_of": as_of.isoformat(),
+            "school": school,
+            "checked": summary.checked,
+            "unchanged": summary.unchanged,
+            "flagged": len(summary.flagged),
+            "already_flagged": summary.already_flagged,
+        },
         request_id=request_id,
     )
     return summary
@@ -518,20 +664,34 @@ def flag_after_agency_change(
     changed = select(Determination.student_pk).where(
         Determination.seq > after_seq, Determination.cause == cause, Determination.changed
     )
-    decisions = session.execute(
-        select(Decision).where(
-            Decision.student_pk.in_(changed), Decision.current, Decision.needs_review.is_(False),
-            Decision.status != "withdrawn",
-        ).order_by(Decision.id)
-    ).scalars().all()
+    decisions = (
+        session.execute(
+            select(Decision)
+            .where(
+                Decision.student_pk.in_(changed),
+                Decision.current,
+                Decision.needs_review.is_(False),
+                Decision.status != "withdrawn",
+            )
+            .order_by(Decision.id)
+        )
+        .scalars()
+        .all()
+    )
     for decision in decisions:
         decision.needs_review = True
     if decisions:
         session.flush()
         audit.record(
-            session, actor=actor, action="decisions.flagged", subject=cause,
-            summary={"cause": cause, "decision_ids": [d.id for d in decisions],
-                     "students": len({d.student_pk for d in decisions})},
+            session,
+            actor=actor,
+            action="decisions.flagged",
+            subject=cause,
+            summary={
+                "cause": cause,
+                "decision_ids": [d.id for d in decisions],
+                "students": len({d.student_pk for d in decisions}),
+            },
             request_id=request_id,
         )
     return [d.id for d in decisions]

@@ -145,23 +145,40 @@ class Renderer:
         explanation, explanation_text = self.explanation(result.reasons, result.missing)
         facts_text = snapshot_json(student.snapshot)
         return Candidate(
-            student, result.level, awards, award_key, result.total_fen, explanation, awards_text,
-            explanation_text, facts_text, outcome_hash(result.level, key_text, facts_text),
+            student,
+            result.level,
+            awards,
+            award_key,
+            result.total_fen,
+            explanation,
+            awards_text,
+            explanation_text,
+            facts_text,
+            outcome_hash(result.level, key_text, facts_text),
         )
 
 
 def _award_json(award: Award) -> dict[str, Any]:
     amount = award.amount
     return {
-        "program": award.program, "name": award.name, "kind": award.kind,
-        "amount": None if amount is None else str(amount), "basis": award.basis, "status": award.status,
+        "program": award.program,
+        "name": award.name,
+        "kind": award.kind,
+        "amount": None if amount is None else str(amount),
+        "basis": award.basis,
+        "status": award.status,
         "missing": list(award.missing),
     }
 
 
 def _reason_json(reason: Reason) -> dict[str, Any]:
-    return {"clause": reason.clause, "level": reason.level, "label": reason.label, "status": reason.status,
-            "basis": reason.basis}
+    return {
+        "clause": reason.clause,
+        "level": reason.level,
+        "label": reason.label,
+        "status": reason.status,
+        "basis": reason.basis,
+    }
 
 
 def outcome_hash(level: str, award_key_text: str, facts_text: str) -> str:
@@ -187,9 +204,15 @@ def content_text(candidate: Candidate, batch: Batch) -> str:
 def content(row: Determination) -> dict[str, Any]:
     """What `content_hash` covers, read back from a stored determination."""
     return {
-        "as_of": row.as_of.isoformat(), "awards": row.awards, "explanation": row.explanation, "facts": row.facts,
-        "level": row.level, "rule_set_version": row.rule_set_version, "school_year": row.school_year,
-        "student_pk": row.student_pk, "total_fen": row.total_fen,
+        "as_of": row.as_of.isoformat(),
+        "awards": row.awards,
+        "explanation": row.explanation,
+        "facts": row.facts,
+        "level": row.level,
+        "rule_set_version": row.rule_set_version,
+        "school_year": row.school_year,
+        "student_pk": row.student_pk,
+        "total_fen": row.total_fen,
     }
 
 
@@ -232,12 +255,16 @@ def current_previous(session: Session, student_pks: Sequence[int], school_year: 
     return found
 
 
-def with_award_keys(session: Session, previous: Mapping[int, Previous], student_pks: Iterable[int]) -> dict[int, Previous]:
+def with_award_keys(
+    session: Session, previous: Mapping[int, Previous], student_pks: Iterable[int]
+) -> dict[int, Previous]:
     """`previous` with the award keys of these students' determinations read (stored JSON: read only these)."""
     wanted = {previous[pk].id: pk for pk in student_pks if pk in previous}
     out = dict(previous)
     for condition in where_in(session, Determination.id, list(wanted)):
-        for det_id, awards in session.execute(select(Determination.id, Determination.awards).where(condition)):
+        for det_id, awards in session.execute(
+            select(Determination.id, Determination.awards).where(condition)
+        ):
             before = previous[wanted[det_id]]
             out[wanted[det_id]] = Previous(before.id, before.level, before.outcome_hash, award_key_of(awards))
     return out
@@ -280,8 +307,13 @@ def is_changed(candidate: Candidate, before: Previous | None) -> bool:
 
 
 def determination_rows(
-    todo: Sequence[Candidate], previous: Mapping[int, Previous], batch: Batch, first_seq: int, stored: Stored,
-    *, as_text: bool = False,
+    todo: Sequence[Candidate],
+    previous: Mapping[int, Previous],
+    batch: Batch,
+    first_seq: int,
+    stored: Stored,
+    *,
+    as_text: bool = False,
 ) -> list[dict[str, Any]]:
     """Rows for the new determinations, with seq and content hash; records them in `stored`.
 
@@ -297,16 +329,27 @@ def determination_rows(
         stored.seqs.append(seq)
         stored.hashes.append(digest)
         stored.changed += changed
-        rows.append({
-            "seq": seq, "student_pk": candidate.student.pk, "school_year": batch.school_year, "as_of": batch.as_of,
-            "rule_set_version": batch.rule_set_version, "level": candidate.level,
-            "awards": candidate.awards_text if as_text else candidate.awards, "total_fen": candidate.total_fen,
-            "facts": candidate.facts_text if as_text else candidate.student.snapshot,
-            "explanation": candidate.explanation_text if as_text else candidate.explanation,
-            "changed": changed, "current": True,
-            "supersedes": None if before is None else before.id, "cause": batch.cause, "created_at": now,
-            "content_hash": digest, "outcome_hash": candidate.outcome_hash,
-        })
+        rows.append(
+            {
+                "seq": seq,
+                "student_pk": candidate.student.pk,
+                "school_year": batch.school_year,
+                "as_of": batch.as_of,
+                "rule_set_version": batch.rule_set_version,
+                "level": candidate.level,
+                "awards": candidate.awards_text if as_text else candidate.awards,
+                "total_fen": candidate.total_fen,
+                "facts": candidate.facts_text if as_text else candidate.student.snapshot,
+                "explanation": candidate.explanation_text if as_text else candidate.explanation,
+                "changed": changed,
+                "current": True,
+                "supersedes": None if before is None else before.id,
+                "cause": batch.cause,
+                "created_at": now,
+                "content_hash": digest,
+                "outcome_hash": candidate.outcome_hash,
+            }
+        )
     return rows
 
 
@@ -335,7 +378,9 @@ def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     insert_many(session, Determination, rows)
 
 
-def store(session: Session, todo: Sequence[Candidate], previous: Mapping[int, Previous], batch: Batch) -> Stored:
+def store(
+    session: Session, todo: Sequence[Candidate], previous: Mapping[int, Previous], batch: Batch
+) -> Stored:
     """Supersede the current determinations of `todo` and insert the new ones, numbered in commit order."""
     stored = Stored()
     if not todo:
@@ -348,18 +393,32 @@ def store(session: Session, todo: Sequence[Candidate], previous: Mapping[int, Pr
 
 
 def audit_stored(
-    session: Session, *, actor: Actor, batch: Batch, stored: Stored, evaluated: int, request_id: str | None,
+    session: Session,
+    *,
+    actor: Actor,
+    batch: Batch,
+    stored: Stored,
+    evaluated: int,
+    request_id: str | None,
     single: tuple[str, Candidate] | None = None,
 ) -> None:
     """One event for the batch (count and digest over content hashes); one more when it is one student."""
     if not stored.seqs:
         return
     audit.record(
-        session, actor=actor, action="determinations.stored", subject=f"determinations:{batch.cause}"[:160],
+        session,
+        actor=actor,
+        action="determinations.stored",
+        subject=f"determinations:{batch.cause}"[:160],
         summary={
-            "count": len(stored.seqs), "changed": stored.changed, "evaluated": evaluated,
-            "first_seq": stored.seqs[0], "last_seq": stored.seqs[-1], "digest": stored.digest,
-            "school_year": batch.school_year, "as_of": batch.as_of.isoformat(),
+            "count": len(stored.seqs),
+            "changed": stored.changed,
+            "evaluated": evaluated,
+            "first_seq": stored.seqs[0],
+            "last_seq": stored.seqs[-1],
+            "digest": stored.digest,
+            "school_year": batch.school_year,
+            "as_of": batch.as_of.isoformat(),
             "rule_set_version": batch.rule_set_version,
         },
         request_id=request_id,
@@ -367,9 +426,17 @@ def audit_stored(
     if single is not None:
         student_id, candidate = single
         audit.record(
-            session, actor=actor, action="determination.stored", subject=f"student:{student_id}",
-            summary={"seq": stored.seqs[0], "level": candidate.level, "changed": bool(stored.changed),
-                     "content_hash": stored.hashes[0], "cause": batch.cause},
+            session,
+            actor=actor,
+            action="determination.stored",
+            subject=f"student:{student_id}",
+            summary={
+                "seq": stored.seqs[0],
+                "level": candidate.level,
+                "changed": bool(stored.changed),
+                "content_hash": stored.hashes[0],
+                "cause": batch.cause,
+            },
             request_id=request_id,
         )
 
@@ -419,14 +486,24 @@ def redetermine_students(
     batch = Batch(settings.school_year, as_of or settings.default_as_of(), rules.version, cause[:160])
     publish(session, rules)
     if declared is None and matches is None and seen_seq is None and len(pks) > VECTOR_MAX:
-        return _redetermine_chunked(session, actor=actor, rules=rules, batch=batch, pks=pks, request_id=request_id)
+        return _redetermine_chunked(
+            session, actor=actor, rules=rules, batch=batch, pks=pks, request_id=request_id
+        )
     if declared is None and VECTOR_MIN <= len(pks) <= VECTOR_MAX:
         from aidservice.services.redetermine_region import redetermine_set
 
         if seen_seq is None:
             lock_changes(session)
-        evaluated, stored = redetermine_set(session, actor=actor, rules=rules, batch=batch, student_pks=pks,
-                                            request_id=request_id, matches=matches, seen_seq=seen_seq)
+        evaluated, stored = redetermine_set(
+            session,
+            actor=actor,
+            rules=rules,
+            batch=batch,
+            student_pks=pks,
+            request_id=request_id,
+            matches=matches,
+            seen_seq=seen_seq,
+        )
         return Redetermined(evaluated, stored.changed, len(stored.seqs))
     lock_changes(session)
     students = assemble(session, pks, batch.as_of, rules.facts, declared)
@@ -438,13 +515,26 @@ def redetermine_students(
     previous = with_award_keys(session, previous, [c.student.pk for c in todo])
     stored = store(session, todo, previous, batch)
     single = (students[0].student_id, todo[0]) if len(students) == 1 and todo else None
-    audit_stored(session, actor=actor, batch=batch, stored=stored, evaluated=len(students),
-                 request_id=request_id, single=single)
+    audit_stored(
+        session,
+        actor=actor,
+        batch=batch,
+        stored=stored,
+        evaluated=len(students),
+        request_id=request_id,
+        single=single,
+    )
     return Redetermined(len(students), stored.changed, len(stored.seqs))
 
 
 def _redetermine_chunked(
-    session: Session, *, actor: Actor, rules: RuleSet, batch: Batch, pks: Sequence[int], request_id: str | None,
+    session: Session,
+    *,
+    actor: Actor,
+    rules: RuleSet,
+    batch: Batch,
+    pks: Sequence[int],
+    request_id: str | None,
 ) -> Redetermined:
     """The columnar path VECTOR_CHUNK students at a time, under the locks taken once; one audit event for the
     set, whose seqs are contiguous (the lock is held throughout), so its digest is the one a single batch has."""
@@ -454,8 +544,15 @@ def _redetermine_chunked(
     lock_changes(session)
     total, evaluated = Stored(), 0
     for start in range(0, len(pks), VECTOR_CHUNK):
-        count, stored = redetermine_set(session, actor=actor, rules=rules, batch=batch, audited=False,
-                                        student_pks=pks[start : start + VECTOR_CHUNK], request_id=request_id)
+        count, stored = redetermine_set(
+            session,
+            actor=actor,
+            rules=rules,
+            batch=batch,
+            audited=False,
+            student_pks=pks[start : start + VECTOR_CHUNK],
+            request_id=request_id,
+        )
         evaluated += count
         total.seqs.extend(stored.seqs)
         total.hashes.extend(stored.hashes)
@@ -491,6 +588,15 @@ def redetermine_region(
         job_key = job_key or f"redetermine:{datetime.now(UTC):%Y%m%dT%H%M%S.%f}"
         record_forced(session, actor=actor, settings=settings, day=day, region=region, job_key=job_key)
     return run(
-        session, actor=actor, settings=settings, region=region, as_of=day, rules=rules, dry_run=dry_run,
-        job_key=job_key, chunk=chunk, progress=progress, checkpoint=checkpoint,
+        session,
+        actor=actor,
+        settings=settings,
+        region=region,
+        as_of=day,
+        rules=rules,
+        dry_run=dry_run,
+        job_key=job_key,
+        chunk=chunk,
+        progress=progress,
+        checkpoint=checkpoint,
     )

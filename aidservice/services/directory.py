@@ -34,8 +34,15 @@ from .spreadsheets import read_table
 
 PER_PAGE = 50
 QUERY_MAX = 64
-SOURCE_ORDER = ("roster", "school", "poverty_alleviation", "civil_affairs", "disabled_persons_federation",
-                "veterans_affairs", "declared")
+SOURCE_ORDER = (
+    "roster",
+    "school",
+    "poverty_alleviation",
+    "civil_affairs",
+    "disabled_persons_federation",
+    "veterans_affairs",
+    "declared",
+)
 ID_READ_ACTION = "student.id_number.read"
 ID_COLUMN = re.compile(r"^(id_number|guardian[1-9]_id_number)$")
 ID_LIKE = re.compile(r"^\d{17}[\dXx]$")
@@ -70,8 +77,9 @@ class StudentQuery:
     page: int = 1
 
 
-def list_students(session: Session, *, actor: Actor, settings: Settings, query: StudentQuery,
-                  per_page: int = PER_PAGE) -> dict[str, Any]:
+def list_students(
+    session: Session, *, actor: Actor, settings: Settings, query: StudentQuery, per_page: int = PER_PAGE
+) -> dict[str, Any]:
     """A page of the students in the caller's scope, searched by name, student id, class or masked number (as
     lists show it: 320102***********1); ID numbers masked.
     A full ID number is not a search text (it would travel in URLs and logs): `id_probes.find_by_id_number`
@@ -94,7 +102,8 @@ def list_students(session: Session, *, actor: Actor, settings: Settings, query: 
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = session.execute(
         base.order_by(Student.school_code, Student.class_name, Student.student_id)
-        .limit(per_page).offset((query.page - 1) * per_page)
+        .limit(per_page)
+        .offset((query.page - 1) * per_page)
     ).all()
     pks = [student.id for student, _name in rows]
     levels = _levels(session, pks, settings.school_year)
@@ -102,9 +111,16 @@ def list_students(session: Session, *, actor: Actor, settings: Settings, query: 
     return {
         "items": [
             {
-                "student_id": s.student_id, "name": s.name, "id_number": s.id_mask,
-                "school_code": s.school_code, "school_name": school_name, "class_name": s.class_name,
-                "stage": s.stage, "grade": s.grade, "level": levels.get(s.id), "application": latest.get(s.id),
+                "student_id": s.student_id,
+                "name": s.name,
+                "id_number": s.id_mask,
+                "school_code": s.school_code,
+                "school_name": school_name,
+                "class_name": s.class_name,
+                "stage": s.stage,
+                "grade": s.grade,
+                "level": levels.get(s.id),
+                "application": latest.get(s.id),
             }
             for s, school_name in rows
         ],
@@ -142,7 +158,8 @@ def _levels(session: Session, pks: list[int], school_year: str) -> dict[int, str
         return {}
     rows = session.execute(
         select(Determination.student_pk, Determination.level).where(
-            Determination.student_pk.in_(pks), Determination.school_year == school_year,
+            Determination.student_pk.in_(pks),
+            Determination.school_year == school_year,
             Determination.current.is_(True),
         )
     )
@@ -180,19 +197,35 @@ def student_page(session: Session, *, actor: Actor, settings: Settings, student_
     student = _student(session, student_id)
     school = student.school
     determination = current_determination(session, student.id, settings.school_year)
-    applications = session.execute(
-        select(Application).where(Application.student_pk == student.id).order_by(Application.id.desc())
-    ).scalars().all()
+    applications = (
+        session.execute(
+            select(Application).where(Application.student_pk == student.id).order_by(Application.id.desc())
+        )
+        .scalars()
+        .all()
+    )
     active = [a for a in applications if a.school_year == settings.school_year and a.state in ACTIVE_STATES]
-    decisions = list_decisions(session, actor=actor, settings=settings, student_id=student_id,
-                               school_year=settings.school_year, current_only=True)["items"]
+    decisions = list_decisions(
+        session,
+        actor=actor,
+        settings=settings,
+        student_id=student_id,
+        school_year=settings.school_year,
+        current_only=True,
+    )["items"]
     return {
         **view,
         "school_name": school.name,
         "facts": fact_rows(session, settings, determination.facts if determination is not None else {}),
         "applications": [
-            {"id": a.id, "school_year": a.school_year, "state": a.state, "level": a.level,
-             "submitted_at": a.submitted_at, "conflicts": len(a.conflicts or [])}
+            {
+                "id": a.id,
+                "school_year": a.school_year,
+                "state": a.state,
+                "level": a.level,
+                "submitted_at": a.submitted_at,
+                "conflicts": len(a.conflicts or []),
+            }
             for a in applications
         ],
         "decisions": decisions,
@@ -201,8 +234,15 @@ def student_page(session: Session, *, actor: Actor, settings: Settings, student_
     }
 
 
-def reveal_id_number(session: Session, *, actor: Actor, settings: Settings, student_id: str,
-                     request_id: str | None = None, channel: str = "student detail") -> str:
+def reveal_id_number(
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    student_id: str,
+    request_id: str | None = None,
+    channel: str = "student detail",
+) -> str:
     """The full ID number, for the aid officer of the student's school only; every read is an audit event.
 
     The only place a stored number is decrypted (aidservice.crypto); the event is in the caller's transaction."""
@@ -211,12 +251,20 @@ def reveal_id_number(session: Session, *, actor: Actor, settings: Settings, stud
     check_read(actor, school, f"Student {student_id}")
     if not may_read_full_id(actor, school.code):
         raise Forbidden("Only the aid officer of the student's school may read the full ID number.")
-    audit.record(session, actor=actor, action=ID_READ_ACTION, subject=f"student:{student_id}",
-                 summary={"field": "id_number", "page": channel}, request_id=request_id)
+    audit.record(
+        session,
+        actor=actor,
+        action=ID_READ_ACTION,
+        subject=f"student:{student_id}",
+        summary={"field": "id_number", "page": channel},
+        request_id=request_id,
+    )
     return settings.ids.open_row("student", student)
 
 
-def application_start(session: Session, *, actor: Actor, settings: Settings, student_id: str) -> dict[str, Any]:
+def application_start(
+    session: Session, *, actor: Actor, settings: Settings, student_id: str
+) -> dict[str, Any]:
     """What a new application starts from: the student (masked), the facts the roster, the school and the
     agencies give today with their sources, and the open or approved application that would block a new one."""
     student = _student(session, student_id)
@@ -225,15 +273,21 @@ def application_start(session: Session, *, actor: Actor, settings: Settings, stu
     (found,) = assemble(session, [student.id], as_of, settings.rules.facts)
     blocking = session.execute(
         select(Application.id, Application.state).where(
-            Application.student_pk == student.id, Application.school_year == settings.school_year,
+            Application.student_pk == student.id,
+            Application.school_year == settings.school_year,
             Application.state.in_(ACTIVE_STATES),
         )
     ).first()
     return {
         "student": {
-            "student_id": student.student_id, "name": student.name, "id_number": student.id_mask,
-            "school_code": student.school_code, "school_name": student.school.name,
-            "class_name": student.class_name, "stage": student.stage, "grade": student.grade,
+            "student_id": student.student_id,
+            "name": student.name,
+            "id_number": student.id_mask,
+            "school_code": student.school_code,
+            "school_name": student.school.name,
+            "class_name": student.class_name,
+            "stage": student.stage,
+            "grade": student.grade,
         },
         "as_of": as_of,
         "school_year": settings.school_year,
@@ -242,7 +296,9 @@ def application_start(session: Session, *, actor: Actor, settings: Settings, stu
     }
 
 
-def fact_rows(session: Session, settings: Settings, snapshot: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+def fact_rows(
+    session: Session, settings: Settings, snapshot: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     """Facts of a snapshot in catalogue order, grouped by source, each with where it came from: agency facts
     name their records' batches and validity. Facts not listed are false (booleans) or unknown."""
     catalogue = settings.rules.facts
@@ -253,14 +309,16 @@ def fact_rows(session: Session, settings: Settings, snapshot: Mapping[str, Mappi
     for name, entry in snapshot.items():
         spec = catalogue.get(name)
         source = entry.get("source") or ""
-        rows.append({
-            "name": name,
-            "label": spec.label if spec is not None else name,
-            "type": spec.type if spec is not None else "",
-            "value": entry.get("value"),
-            "source": source,
-            "records": [records[i] for i in entry.get("record_ids") or () if i in records],
-        })
+        rows.append(
+            {
+                "name": name,
+                "label": spec.label if spec is not None else name,
+                "type": spec.type if spec is not None else "",
+                "value": entry.get("value"),
+                "source": source,
+                "records": [records[i] for i in entry.get("record_ids") or () if i in records],
+            }
+        )
     rank = {s: i for i, s in enumerate(SOURCE_ORDER)}
     rows.sort(key=lambda r: (rank.get(r["source"], len(rank)), order.get(r["name"], len(order))))
     return rows
@@ -270,14 +328,24 @@ def _records(session: Session, record_ids: list[int]) -> dict[int, dict[str, Any
     if not record_ids:
         return {}
     rows = session.execute(
-        select(AgencyRecord.id, AgencyRecord.valid_from, AgencyRecord.valid_to, FeedBatch.batch_id,
-               FeedBatch.received_at)
+        select(
+            AgencyRecord.id,
+            AgencyRecord.valid_from,
+            AgencyRecord.valid_to,
+            FeedBatch.batch_id,
+            FeedBatch.received_at,
+        )
         .join(FeedBatch, FeedBatch.id == AgencyRecord.batch_pk)
         .where(AgencyRecord.id.in_(record_ids))
     )
     return {
-        r.id: {"id": r.id, "batch_id": r.batch_id, "received_at": r.received_at, "valid_from": r.valid_from,
-               "valid_to": r.valid_to}
+        r.id: {
+            "id": r.id,
+            "batch_id": r.batch_id,
+            "received_at": r.received_at,
+            "valid_from": r.valid_from,
+            "valid_to": r.valid_to,
+        }
         for r in rows
     }
 
@@ -295,8 +363,9 @@ class RejectedRows:
     total: int = 0
 
 
-def rejected_rows(filename: str, data: bytes, errors: Mapping[str, Sequence[str]], *, max_rows: int,
-                  shown: int) -> RejectedRows:
+def rejected_rows(
+    filename: str, data: bytes, errors: Mapping[str, Sequence[str]], *, max_rows: int, shown: int
+) -> RejectedRows:
     """Put the import's messages (`rows.<row>.<column>`, header problems as row 1, `file`) beside the rows
     of the uploaded file, so the officer sees each bad row with what is wrong in it."""
     out = RejectedRows()

@@ -40,8 +40,9 @@ def require_covered(rules: RuleSet, as_of: date, *, field: str = FIELD) -> date:
     return as_of
 
 
-def redetermination_date(settings: Settings, rules: RuleSet, as_of: date | None, *, force: bool = False,
-                         dry_run: bool = False) -> date:
+def redetermination_date(
+    settings: Settings, rules: RuleSet, as_of: date | None, *, force: bool = False, dry_run: bool = False
+) -> date:
     """The checked date of a region re-determination (default: the current semester's first day).
 
     Inside coverage always; inside AID_SCHOOL_YEAR unless `dry_run`, or `force` and an earlier school year.
@@ -52,10 +53,14 @@ def redetermination_date(settings: Settings, rules: RuleSet, as_of: date | None,
         return day
     where = "after" if day > last else "before"
     hint = "" if day > last else "; an earlier school year needs an explicit --force on the CLI"
-    raise ValidationFailed({FIELD: [
-        f"{day.isoformat()} is {where} the current school year {settings.school_year} "
-        f"({first.isoformat()} to {last.isoformat()}){hint}"
-    ]})
+    raise ValidationFailed(
+        {
+            FIELD: [
+                f"{day.isoformat()} is {where} the current school year {settings.school_year} "
+                f"({first.isoformat()} to {last.isoformat()}){hint}"
+            ]
+        }
+    )
 
 
 def is_forced(settings: Settings, day: date) -> bool:
@@ -63,10 +68,19 @@ def is_forced(settings: Settings, day: date) -> bool:
     return day < school_year_span(settings.school_year)[0]
 
 
-def record_forced(session: Session, *, actor: Actor, settings: Settings, day: date, region: str | None,
-                  job_key: str) -> None:
+def record_forced(
+    session: Session, *, actor: Actor, settings: Settings, day: date, region: str | None, job_key: str
+) -> None:
     """Audit a re-determination that only `force` allowed (a past school year); committed with the run's first chunk."""
-    audit.record(session, actor=actor, action="redetermine.forced", subject=f"job:{job_key}"[:160], summary={
-        "region": region, "as_of": day.isoformat(), "school_year": settings.school_year,
-        "reason": "as_of before the current school year, allowed by --force",
-    })
+    audit.record(
+        session,
+        actor=actor,
+        action="redetermine.forced",
+        subject=f"job:{job_key}"[:160],
+        summary={
+            "region": region,
+            "as_of": day.isoformat(),
+            "school_year": settings.school_year,
+            "reason": "as_of before the current school year, allowed by --force",
+        },
+    )

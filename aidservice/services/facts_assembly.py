@@ -36,18 +36,34 @@ SOURCE_STATUSES: dict[str, tuple[str, ...]] = {
 }
 """Agency sources and the statuses each may send (DESIGN.md)."""
 HOUSEHOLD_STATUSES = frozenset({"registered_poor", "poverty_monitored", "subsistence_allowance"})
-PERSONAL_STATUSES = frozenset({"orphan", "de_facto_orphan", "extreme_poverty_support", "martyr_child", "disabled"})
+PERSONAL_STATUSES = frozenset(
+    {"orphan", "de_facto_orphan", "extreme_poverty_support", "martyr_child", "disabled"}
+)
 GUARDIAN_STATUSES = HOUSEHOLD_STATUSES | {"disabled"}
 """Statuses that reach a student through a guardian's number."""
 ROSTER_FACTS = (
-    "stage", "grade", "boarding", "rural_hukou", "agri_major", "arts_performance_major", "retired_soldier", "salaried",
+    "stage",
+    "grade",
+    "boarding",
+    "rural_hukou",
+    "agri_major",
+    "arts_performance_major",
+    "retired_soldier",
+    "salaried",
 )
 SCHOOL_FACTS = ("city_code", "inclusive_kindergarten", "tuition_fee", "central_university")
 
 ROSTER_COLUMNS = (
-    Student.id, Student.student_id, Student.id_mask, Student.id_hmac, Student.school_code,
+    Student.id,
+    Student.student_id,
+    Student.id_mask,
+    Student.id_hmac,
+    Student.school_code,
     *(getattr(Student, name) for name in ROSTER_FACTS),
-    School.city_code, School.inclusive_kindergarten, School.tuition_fee_fen, School.central_university,
+    School.city_code,
+    School.inclusive_kindergarten,
+    School.tuition_fee_fen,
+    School.central_university,
 )
 """Columns of a roster row, in this order: the students-join-schools query of both paths reads them."""
 
@@ -102,10 +118,14 @@ def roster_rows(session: Session, student_pks: Sequence[int]) -> list[Any]:
     """Students joined with their schools: one query per IN chunk."""
     rows: list[Any] = []
     for condition in where_in(session, Student.id, student_pks):
-        rows.extend(session.execute(
-            select(*ROSTER_COLUMNS).join(School, School.code == Student.school_code).where(condition)
-            .order_by(Student.id)
-        ).all())
+        rows.extend(
+            session.execute(
+                select(*ROSTER_COLUMNS)
+                .join(School, School.code == Student.school_code)
+                .where(condition)
+                .order_by(Student.id)
+            ).all()
+        )
     return rows
 
 
@@ -121,7 +141,11 @@ def matches_for(session: Session, rows: Sequence[Any], day: date) -> dict[int, l
     found: dict[int, list[Match]] = defaultdict(list)
     for condition in where_in(session, AgencyRecord.person_hmac, list(people)):
         query = select(
-            AgencyRecord.id, AgencyRecord.person_hmac, AgencyRecord.source, AgencyRecord.status, AgencyRecord.attributes
+            AgencyRecord.id,
+            AgencyRecord.person_hmac,
+            AgencyRecord.source,
+            AgencyRecord.status,
+            AgencyRecord.attributes,
         ).where(condition, valid_on(day))
         for record_id, hmac, source, status, attributes in session.execute(query).all():
             for pk, via_guardian in people[hmac]:
@@ -170,8 +194,14 @@ def _enum_values(catalogue: Mapping[str, Any], name: str) -> tuple[str, ...]:
     return tuple(spec.values) if spec is not None else ()
 
 
-def _put(facts: StudentFacts, catalogue: Mapping[str, Any], name: str, value: object, source: str,
-         record_ids: Sequence[int] = ()) -> None:
+def _put(
+    facts: StudentFacts,
+    catalogue: Mapping[str, Any],
+    name: str,
+    value: object,
+    source: str,
+    record_ids: Sequence[int] = (),
+) -> None:
     """Set a fact the rule set knows, with its snapshot entry (JSON form of the value); a false roster or
     school boolean is the default and is not recorded."""
     spec = catalogue.get(name)
@@ -180,7 +210,11 @@ def _put(facts: StudentFacts, catalogue: Mapping[str, Any], name: str, value: ob
     facts.values[name] = value
     if value is False and source in ("roster", "school"):
         return
-    facts.snapshot[name] = {"value": _json_value(spec, value), "source": source, "record_ids": sorted(record_ids)}
+    facts.snapshot[name] = {
+        "value": _json_value(spec, value),
+        "source": source,
+        "record_ids": sorted(record_ids),
+    }
 
 
 def _json_value(spec: Any, value: object) -> object:

@@ -47,7 +47,11 @@ class Entitled:
 
 
 def sort_out(
-    session: Session, source: str, records: Sequence[ParsedRecord], coverage: Coverage, now: datetime | None = None
+    session: Session,
+    source: str,
+    records: Sequence[ParsedRecord],
+    coverage: Coverage,
+    now: datetime | None = None,
 ) -> Entitled:
     """Split the records; refuse the out-of-coverage ones beyond what is left of today's ration."""
     entitled = [r for r in records if inside(r, coverage)]
@@ -64,18 +68,30 @@ def sent_today(session: Session, source: str, coverage: Coverage, now: datetime)
     """Records outside the coverage stored today (UTC) from this source's batches."""
     midnight = datetime.combine(now.astimezone(UTC).date(), time(0), tzinfo=UTC)
     query = (
-        select(func.count()).select_from(AgencyRecord).join(FeedBatch, FeedBatch.id == AgencyRecord.batch_pk)
-        .where(FeedBatch.source == source, FeedBatch.received_at >= midnight,
-               or_(AgencyRecord.valid_to <= coverage.start, AgencyRecord.valid_from > coverage.end))
+        select(func.count())
+        .select_from(AgencyRecord)
+        .join(FeedBatch, FeedBatch.id == AgencyRecord.batch_pk)
+        .where(
+            FeedBatch.source == source,
+            FeedBatch.received_at >= midnight,
+            or_(AgencyRecord.valid_to <= coverage.start, AgencyRecord.valid_from > coverage.end),
+        )
     )
     return int(session.execute(query).scalar_one())
 
 
 def _refusal(record: ParsedRecord, coverage: Coverage) -> Rejection:
-    field, where = ("valid_from", "starts after") if record.valid_from > coverage.end else ("valid_to", "ended before")
-    return Rejection(record.index, field, (
-        f"the record {where} the rules' coverage ({_day(coverage.start)} to {_day(coverage.end)}); at most "
-        f"{STALE_PER_DAY} such records are accepted per source per day (UTC): send it again tomorrow"))
+    field, where = (
+        ("valid_from", "starts after") if record.valid_from > coverage.end else ("valid_to", "ended before")
+    )
+    return Rejection(
+        record.index,
+        field,
+        (
+            f"the record {where} the rules' coverage ({_day(coverage.start)} to {_day(coverage.end)}); at most "
+            f"{STALE_PER_DAY} such records are accepted per source per day (UTC): send it again tomorrow"
+        ),
+    )
 
 
 def _day(day: date) -> str:

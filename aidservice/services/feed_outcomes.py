@@ -81,7 +81,9 @@ def decode_cursor(cursor: str | None) -> int:
             raise ValueError(text)
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailed({"cursor": ["is not a cursor this service issued; start without one"]}) from None
+        raise ValidationFailed(
+            {"cursor": ["is not a cursor this service issued; start without one"]}
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------- valid in the year
@@ -117,8 +119,14 @@ def _reached_by(source: str, among: Sequence[int] | None = None, arrays: bool = 
     """(student_pk, via, rid, person, valid_from, valid_to, batch_pk, record_index) for every record of this
     source that reaches a student, or only one of the students `among` (a PostgreSQL array semi-join with
     `arrays`, else an IN list). `via` is 0 for the student's own number, 1 for a guardian's."""
-    columns = (AgencyRecord.id.label("rid"), AgencyRecord.person_mask.label("person"), AgencyRecord.valid_from,
-               AgencyRecord.valid_to, AgencyRecord.batch_pk, AgencyRecord.record_index)
+    columns = (
+        AgencyRecord.id.label("rid"),
+        AgencyRecord.person_mask.label("person"),
+        AgencyRecord.valid_from,
+        AgencyRecord.valid_to,
+        AgencyRecord.batch_pk,
+        AgencyRecord.record_index,
+    )
     own = (
         select(Student.id.label("student_pk"), literal(0).label("via"), *columns)
         .join(AgencyRecord, AgencyRecord.person_hmac == Student.id_hmac)
@@ -131,7 +139,9 @@ def _reached_by(source: str, among: Sequence[int] | None = None, arrays: bool = 
     )
     if among is not None:
         own = own.where(in_array(Student.id, among) if arrays else Student.id.in_(among))
-        guardian = guardian.where(in_array(Guardian.student_pk, among) if arrays else Guardian.student_pk.in_(among))
+        guardian = guardian.where(
+            in_array(Guardian.student_pk, among) if arrays else Guardian.student_pk.in_(among)
+        )
     return own.union_all(guardian)
 
 
@@ -145,18 +155,32 @@ def _reaches(source: str, bounds: YearBounds, school_year: ColumnElement[Any]) -
     """
     record = aliased(AgencyRecord)
     own = select(AgencyRecord.id).where(
-        AgencyRecord.person_hmac == Student.id_hmac, AgencyRecord.source == source,
-        bounds.valid(AgencyRecord, school_year))
-    household = select(record.id).join(Guardian, record.person_hmac == Guardian.id_hmac).where(
-        Guardian.student_pk == Student.id, record.source == source, record.status.in_(sorted(GUARDIAN_STATUSES)),
-        bounds.valid(record, school_year),
+        AgencyRecord.person_hmac == Student.id_hmac,
+        AgencyRecord.source == source,
+        bounds.valid(AgencyRecord, school_year),
+    )
+    household = (
+        select(record.id)
+        .join(Guardian, record.person_hmac == Guardian.id_hmac)
+        .where(
+            Guardian.student_pk == Student.id,
+            record.source == source,
+            record.status.in_(sorted(GUARDIAN_STATUSES)),
+            bounds.valid(record, school_year),
+        )
     )
     return or_(own.offset(0).exists(), household.offset(0).exists())
 
 
 DETERMINATION_OUTCOME = (
-    Determination.seq, Determination.student_pk, Determination.school_year, Determination.level,
-    Determination.awards, Determination.total_fen, Determination.as_of, Determination.rule_set_version,
+    Determination.seq,
+    Determination.student_pk,
+    Determination.school_year,
+    Determination.level,
+    Determination.awards,
+    Determination.total_fen,
+    Determination.as_of,
+    Determination.rule_set_version,
     Determination.changed,
 )
 """What an outcome shows; the facts and explanation of a determination (its large columns) stay behind."""
@@ -195,19 +219,29 @@ def _walk(
     determinations the window held and its last seq, all from one statement (one snapshot: a later statement
     could see rows commit inside a window this one saw end)."""
     taken = (
-        select(*DETERMINATION_OUTCOME).where(Determination.seq > after).order_by(Determination.seq).limit(window)
+        select(*DETERMINATION_OUTCOME)
+        .where(Determination.seq > after)
+        .order_by(Determination.seq)
+        .limit(window)
         .subquery()
     )
     # window functions run before a LIMIT of their own level: counted one level up, over the window only
-    span = select(taken, func.count().over().label("walked"), func.max(taken.c.seq).over().label("last")).subquery()
+    span = select(
+        taken, func.count().over().label("walked"), func.max(taken.c.seq).over().label("last")
+    ).subquery()
     # OFFSET 0 keeps the probes inside: flattened, the filter and the output would each evaluate them
     probed = (
         select(span, _reaches(source, bounds, span.c.school_year).label("reached"))
-        .join(Student, Student.id == span.c.student_pk).order_by(span.c.seq).offset(0).subquery()
+        .join(Student, Student.id == span.c.student_pk)
+        .order_by(span.c.seq)
+        .offset(0)
+        .subquery()
     )
     found = session.execute(
-        select(probed).where(or_(probed.c.reached, probed.c.seq == probed.c.last))
-        .order_by(probed.c.seq).limit(wanted + 1)
+        select(probed)
+        .where(or_(probed.c.reached, probed.c.seq == probed.c.last))
+        .order_by(probed.c.seq)
+        .limit(wanted + 1)
     ).all()
     if not found:
         return [], 0, after
@@ -216,16 +250,25 @@ def _walk(
     return reached, found[-1].walked, found[-1].last
 
 
-def _from_reached_set(session: Session, source: str, bounds: YearBounds, after: int, wanted: int) -> list[Row[Any]]:
+def _from_reached_set(
+    session: Session, source: str, bounds: YearBounds, after: int, wanted: int
+) -> list[Row[Any]]:
     """The next determinations of the source's people after seq `after`, from the whole set it reached."""
     reached = _reached_by(source).subquery()
-    return list(session.execute(
-        select(*DETERMINATION_OUTCOME)
-        .where(Determination.seq > after, exists().where(
-            reached.c.student_pk == Determination.student_pk, bounds.valid(reached.c, Determination.school_year)))
-        .order_by(Determination.seq)
-        .limit(wanted)
-    ).all())
+    return list(
+        session.execute(
+            select(*DETERMINATION_OUTCOME)
+            .where(
+                Determination.seq > after,
+                exists().where(
+                    reached.c.student_pk == Determination.student_pk,
+                    bounds.valid(reached.c, Determination.school_year),
+                ),
+            )
+            .order_by(Determination.seq)
+            .limit(wanted)
+        ).all()
+    )
 
 
 # ---------------------------------------------------------------------------------------- what an item says
@@ -260,10 +303,16 @@ def _matches(session: Session, source: str, rows: Sequence[Row[Any]]) -> dict[tu
             rank, key = (-found.via, found.rid), (found.student_pk, year)
             if key not in best or rank > best[key][0]:
                 best[key] = (rank, found)
-    batch_ids = dict(session.execute(
-        select(FeedBatch.id, FeedBatch.batch_id).where(FeedBatch.id.in_({f.batch_pk for _r, f in best.values()}))
-    ).all())
-    return {key: Match(f.person, batch_ids.get(f.batch_pk, ""), f.record_index) for key, (_r, f) in best.items()}
+    batch_ids = dict(
+        session.execute(
+            select(FeedBatch.id, FeedBatch.batch_id).where(
+                FeedBatch.id.in_({f.batch_pk for _r, f in best.values()})
+            )
+        ).all()
+    )
+    return {
+        key: Match(f.person, batch_ids.get(f.batch_pk, ""), f.record_index) for key, (_r, f) in best.items()
+    }
 
 
 def _outcome(row: Row[Any], match: Match | None) -> dict[str, Any]:
@@ -285,5 +334,12 @@ def _yuan(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d}"
 
 
-__all__ = ["OUTCOMES_MAX", "YearBounds", "check_source", "decode_cursor", "encode_cursor", "outcomes",
-           "valid_in_year"]
+__all__ = [
+    "OUTCOMES_MAX",
+    "YearBounds",
+    "check_source",
+    "decode_cursor",
+    "encode_cursor",
+    "outcomes",
+    "valid_in_year",
+]

@@ -98,7 +98,9 @@ class RecordChecker:
         self.allowed = SOURCE_STATUSES[source]
         self.allowed_set = frozenset(self.allowed)
         self.key = hmac_key.encode("utf-8")
-        self.keyed = hmac.new(self.key, digestmod="sha256")  # copied per number: cheaper than keying each time
+        self.keyed = hmac.new(
+            self.key, digestmod="sha256"
+        )  # copied per number: cheaper than keying each time
         self.today = today
 
     def check(self, records: Sequence[Any]) -> Checked:
@@ -113,7 +115,9 @@ class RecordChecker:
             if parsed is not None:
                 seen = first.setdefault((parsed.person_hmac, parsed.status), index)
                 if seen != index:
-                    problems.append(Rejection(index, "id_number", f"duplicate of record {seen}: same person and status"))
+                    problems.append(
+                        Rejection(index, "id_number", f"duplicate of record {seen}: same person and status")
+                    )
             if problems:
                 out.rejected.extend(problems)
             elif parsed is not None:
@@ -129,16 +133,26 @@ class RecordChecker:
             return None
         get = raw.get
         number, name, status = get("id_number"), get("name"), get("status")
-        if (type(number) is not str or not CANONICAL_ID.match(number) or not self._plausible(number)
-                or type(name) is not str or len(name) > NAME_MAX or type(status) is not str
-                or status not in self.allowed_set):
+        if (
+            type(number) is not str
+            or not CANONICAL_ID.match(number)
+            or not self._plausible(number)
+            or type(name) is not str
+            or len(name) > NAME_MAX
+            or type(status) is not str
+            or status not in self.allowed_set
+        ):
             return None
         name = name.strip()
         if NOT_IN_NAME.search(name):
             return None
         valid_from, to_text, attributes = _iso_date(get("valid_from")), get("valid_to"), get("attributes")
         valid_to = None if to_text is None else _iso_date(to_text)
-        if (not name or valid_from is None or (to_text is not None and (valid_to is None or valid_to <= valid_from))):
+        if (
+            not name
+            or valid_from is None
+            or (to_text is not None and (valid_to is None or valid_to <= valid_from))
+        ):
             return None
         if attributes is None:
             attributes = {}
@@ -146,7 +160,9 @@ class RecordChecker:
             return None
         if status == "disabled" and GRADE not in attributes:
             return None
-        return ParsedRecord(index, self._hmac(number), mask(number), name, status, valid_from, valid_to, dict(attributes))
+        return ParsedRecord(
+            index, self._hmac(number), mask(number), name, status, valid_from, valid_to, dict(attributes)
+        )
 
     def record(self, index: int, raw: Any, problems: list[Rejection]) -> ParsedRecord | None:
         """One record, or None with its problems appended."""
@@ -162,9 +178,18 @@ class RecordChecker:
         if valid_from is not None and valid_to is not None and valid_to <= valid_from:
             problems.append(Rejection(index, "valid_to", "must be after valid_from"))
         attributes = _attributes(index, raw.get("attributes"), status, problems)
-        if problems or number is None or name is None or status is None or valid_from is None or attributes is None:
+        if (
+            problems
+            or number is None
+            or name is None
+            or status is None
+            or valid_from is None
+            or attributes is None
+        ):
             return None
-        return ParsedRecord(index, self._hmac(number), mask(number), name, status, valid_from, valid_to, attributes)
+        return ParsedRecord(
+            index, self._hmac(number), mask(number), name, status, valid_from, valid_to, attributes
+        )
 
     def _hmac(self, number: str) -> str:
         """The keyed hash records are matched by (a copy of the keyed object: cheaper than keying each time)."""
@@ -188,8 +213,12 @@ class RecordChecker:
         """The checks of `normalise_id_number` on a canonical number, fast; False sends it the slow way for the
         message."""
         birth = _birth_date(number[6:14])
-        return (birth is not None and 1900 <= birth.year and birth <= self.today
-                and ric.calc_check_digit(number) == number[17])
+        return (
+            birth is not None
+            and 1900 <= birth.year
+            and birth <= self.today
+            and ric.calc_check_digit(number) == number[17]
+        )
 
     def _name(self, index: int, value: object, problems: list[Rejection]) -> str | None:
         if value is None:
@@ -208,10 +237,16 @@ class RecordChecker:
         if value is None:
             problems.append(Rejection(index, "status", "is required"))
         elif not isinstance(value, str) or value not in self.allowed:
-            shown = value if isinstance(value, str) and len(value) <= STATUS_SHOWN_MAX else type(value).__name__
-            problems.append(Rejection(
-                index, "status", f"'{shown}' is not a status {self.source} sends; allowed: {', '.join(self.allowed)}"
-            ))
+            shown = (
+                value if isinstance(value, str) and len(value) <= STATUS_SHOWN_MAX else type(value).__name__
+            )
+            problems.append(
+                Rejection(
+                    index,
+                    "status",
+                    f"'{shown}' is not a status {self.source} sends; allowed: {', '.join(self.allowed)}",
+                )
+            )
         else:
             return value
         return None
@@ -221,8 +256,13 @@ def _unknown_fields(index: int, raw: Mapping[Any, Any]) -> list[Rejection]:
     """Each unknown field by name (a long name by its length); past UNKNOWN_NAMED_MAX, one rejection for all."""
     unknown = [key for key in raw if key not in RECORD_FIELDS]
     if len(unknown) > UNKNOWN_NAMED_MAX:
-        return [Rejection(index, "record", f"has {len(unknown)} unknown fields; a record has only "
-                                           f"{', '.join(sorted(RECORD_FIELDS))}")]
+        return [
+            Rejection(
+                index,
+                "record",
+                f"has {len(unknown)} unknown fields; a record has only {', '.join(sorted(RECORD_FIELDS))}",
+            )
+        ]
     return [Rejection(index, *_field_name(str(key), "unknown field")) for key in unknown]
 
 
@@ -247,7 +287,9 @@ def _date(index: int, name: str, value: object, problems: list[Rejection], *, re
     return parsed
 
 
-def _attributes(index: int, value: object, status: str | None, problems: list[Rejection]) -> Attributes | None:
+def _attributes(
+    index: int, value: object, status: str | None, problems: list[Rejection]
+) -> Attributes | None:
     """The attributes as stored, or None with every problem appended (by key: `attributes.<key>`)."""
     if value is None:
         value = {}
@@ -257,7 +299,9 @@ def _attributes(index: int, value: object, status: str | None, problems: list[Re
     if len(value) > ATTRIBUTES_MAX:
         problems.append(Rejection(index, "attributes", f"must have at most {ATTRIBUTES_MAX} keys"))
         return None
-    found = [Rejection(index, *pair) for key, item in value.items() for pair in _attribute_problems(key, item)]
+    found = [
+        Rejection(index, *pair) for key, item in value.items() for pair in _attribute_problems(key, item)
+    ]
     if status == "disabled" and GRADE not in value:
         found.append(Rejection(index, f"attributes.{GRADE}", "must be an integer 1-4 for disabled"))
     problems.extend(found)

@@ -79,8 +79,14 @@ def check_body(body: object) -> tuple[str, list[Any]]:
         )
     if batch_id is None:
         errors["batch_id"] = ["is required"]
-    elif not isinstance(batch_id, str) or not 1 <= len(batch_id) <= BATCH_ID_MAX or not BATCH_ID.match(batch_id):
-        errors["batch_id"] = [f"must be 1-{BATCH_ID_MAX} letters, digits or ._:- (starting with a letter or digit)"]
+    elif (
+        not isinstance(batch_id, str)
+        or not 1 <= len(batch_id) <= BATCH_ID_MAX
+        or not BATCH_ID.match(batch_id)
+    ):
+        errors["batch_id"] = [
+            f"must be 1-{BATCH_ID_MAX} letters, digits or ._:- (starting with a letter or digit)"
+        ]
     if records is None:
         errors["records"] = ["is required"]
     elif not isinstance(records, list):
@@ -99,8 +105,9 @@ def body_hash(body: Mapping[str, Any]) -> str:
     try:
         text = audit.canonical(dict(body))
     except ValueError:
-        raise ValidationFailed({"records": ["hold an integer too long to handle; numbers in a record are small"]}) \
-            from None
+        raise ValidationFailed(
+            {"records": ["hold an integer too long to handle; numbers in a record are small"]}
+        ) from None
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -135,13 +142,20 @@ def apply_batch(
     new_ids = _store_records(session, batch.id, source, sorted_out.stored)
     reached = matched_students(session, sorted_out.stored)
     # records outside the coverage tell the agency nothing: not counted, no first determination (feed_entitlement)
-    students = reached if len(sorted_out.entitled) == len(sorted_out.stored) else \
-        matched_students(session, sorted_out.entitled)
-    changed = _redetermine_reached(session, actor, settings, f"feed:{source}/{batch_id}", reached, new_ids,
-                                   request_id, students)
+    students = (
+        reached
+        if len(sorted_out.entitled) == len(sorted_out.stored)
+        else matched_students(session, sorted_out.entitled)
+    )
+    changed = _redetermine_reached(
+        session, actor, settings, f"feed:{source}/{batch_id}", reached, new_ids, request_id, students
+    )
     response = {
-        "batch_id": batch_id, "accepted": len(sorted_out.stored), "rejected": [r.as_json() for r in rejected],
-        "matched_students": len(students), "reevaluated": changed,
+        "batch_id": batch_id,
+        "accepted": len(sorted_out.stored),
+        "rejected": [r.as_json() for r in rejected],
+        "matched_students": len(students),
+        "reevaluated": changed,
     }
     batch.accepted, batch.response = len(sorted_out.stored), response
     _audit_batch(session, actor, source, batch_id, digest, response, len(raw_records), request_id)
@@ -149,8 +163,14 @@ def apply_batch(
 
 
 def _redetermine_reached(
-    session: Session, actor: Actor, settings: Settings, cause: str, students: Sequence[int], new_ids: Sequence[int],
-    request_id: str | None, entitled: Sequence[int],
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    cause: str,
+    students: Sequence[int],
+    new_ids: Sequence[int],
+    request_id: str | None,
+    entitled: Sequence[int],
 ) -> int:
     """Re-determine the reached students whose agency facts changed (or, among the `entitled`, who have no
     determination yet); flag the decisions of those whose level or awards changed. Returns how many changed.
@@ -165,10 +185,19 @@ def _redetermine_reached(
     # takes them and evaluates again whoever another writer re-determined since `head` (see redetermine_set).
     head = change_log_head(session)
     first = undetermined(session, entitled, settings.school_year) if entitled else []  # a first determination
-    affected, matches = facts_changed(session, settings.default_as_of(), settings.rules.facts, students, new_ids,
-                                      include=first)
-    redone = redetermine_students(session, actor=actor, settings=settings, student_pks=affected, cause=cause,
-                                  request_id=request_id, matches=matches, seen_seq=head)
+    affected, matches = facts_changed(
+        session, settings.default_as_of(), settings.rules.facts, students, new_ids, include=first
+    )
+    redone = redetermine_students(
+        session,
+        actor=actor,
+        settings=settings,
+        student_pks=affected,
+        cause=cause,
+        request_id=request_id,
+        matches=matches,
+        seen_seq=head,
+    )
     if redone.changed:
         # imported here: decisions -> applications -> determinations, which feeds also import at the top
         from aidservice.services.decisions import flag_after_agency_change
@@ -180,7 +209,9 @@ def _redetermine_reached(
 def _earlier(session: Session, source: str, batch_id: str, digest: str) -> BatchOutcome | None:
     """The stored answer for a replay; a conflict when the batch_id came with another body."""
     row = session.execute(
-        select(FeedBatch.body_hash, FeedBatch.response).where(FeedBatch.source == source, FeedBatch.batch_id == batch_id)
+        select(FeedBatch.body_hash, FeedBatch.response).where(
+            FeedBatch.source == source, FeedBatch.batch_id == batch_id
+        )
     ).one_or_none()
     if row is None:
         return None
@@ -191,23 +222,48 @@ def _earlier(session: Session, source: str, batch_id: str, digest: str) -> Batch
     return BatchOutcome(dict(row.response), replayed=True)
 
 
-def _batch_row(session: Session, actor: Actor, source: str, batch_id: str, digest: str, count: int) -> FeedBatch:
+def _batch_row(
+    session: Session, actor: Actor, source: str, batch_id: str, digest: str, count: int
+) -> FeedBatch:
     """The batch row, inserted first so the records can point at it (its answer is set at the end)."""
-    batch = FeedBatch(source=source, batch_id=batch_id, body_hash=digest, client_id=actor.id, record_count=count,
-                      accepted=0, response={})
+    batch = FeedBatch(
+        source=source,
+        batch_id=batch_id,
+        body_hash=digest,
+        client_id=actor.id,
+        record_count=count,
+        accepted=0,
+        response={},
+    )
     try:
         with session.begin_nested():
             session.add(batch)
     except IntegrityError:  # only without the source lock (SQLite ignores FOR UPDATE): a concurrent twin won
-        raise Conflict(f"Batch '{batch_id}' is being applied by another request; retry to get its answer.") from None
+        raise Conflict(
+            f"Batch '{batch_id}' is being applied by another request; retry to get its answer."
+        ) from None
     return batch
 
 
-RECORD_COLUMNS = ("id", "source", "person_hmac", "person_mask", "name", "status", "attributes", "valid_from",
-                  "valid_to", "batch_pk", "record_index", "received_at")
+RECORD_COLUMNS = (
+    "id",
+    "source",
+    "person_hmac",
+    "person_mask",
+    "name",
+    "status",
+    "attributes",
+    "valid_from",
+    "valid_to",
+    "batch_pk",
+    "record_index",
+    "received_at",
+)
 
 
-def _store_records(session: Session, batch_pk: int, source: str, records: Sequence[ParsedRecord]) -> list[int]:
+def _store_records(
+    session: Session, batch_pk: int, source: str, records: Sequence[ParsedRecord]
+) -> list[int]:
     """Insert the valid records in bulk; each supersedes the current record for its source, person and status.
 
     Returns the new records' ids. The current ones are found first, through the person index, then
@@ -222,8 +278,11 @@ def _store_records(session: Session, batch_pk: int, source: str, records: Sequen
     else:
         current = _current_records(session, source, records)
         ids = _insert_records(session, batch_pk, source, records)
-        pairs = [(old, new) for r, new in zip(records, ids, strict=True)
-                 for old in current.get((r.person_hmac, r.status), ())]
+        pairs = [
+            (old, new)
+            for r, new in zip(records, ids, strict=True)
+            for old in current.get((r.person_hmac, r.status), ())
+        ]
     if pairs:
         set_many(session, AgencyRecord.__table__, "superseded_by", pairs)
     return ids
@@ -247,49 +306,87 @@ The lists travel as one text each: binding 10,000-element arrays costs more than
 """
 
 
-def _superseded_pg(session: Session, batch_pk: int, source: str, records: Sequence[ParsedRecord]) -> list[tuple[int, int]]:
-    rows = session.execute(SUPERSEDED, {
-        "people": ",".join(r.person_hmac for r in records), "statuses": ",".join(r.status for r in records),
-        "source": source,
-    })
+def _superseded_pg(
+    session: Session, batch_pk: int, source: str, records: Sequence[ParsedRecord]
+) -> list[tuple[int, int]]:
+    rows = session.execute(
+        SUPERSEDED,
+        {
+            "people": ",".join(r.person_hmac for r in records),
+            "statuses": ",".join(r.status for r in records),
+            "source": source,
+        },
+    )
     return [(old, position) for old, position in rows]
 
 
-def _current_records(session: Session, source: str, records: Sequence[ParsedRecord]) -> dict[tuple[str, str], list[int]]:
+def _current_records(
+    session: Session, source: str, records: Sequence[ParsedRecord]
+) -> dict[tuple[str, str], list[int]]:
     """Current records of this source about the batch's people, by (person, status)."""
     table = AgencyRecord.__table__
     found: dict[tuple[str, str], list[int]] = {}
     for condition in where_in(session, table.c.person_hmac, sorted({r.person_hmac for r in records})):
         query = select(table.c.id, table.c.person_hmac, table.c.status).where(
-            condition, table.c.source == source, current_record(table.c.superseded_by))
+            condition, table.c.source == source, current_record(table.c.superseded_by)
+        )
         for record_id, person, status in session.execute(query).all():
             found.setdefault((person, status), []).append(record_id)
     return found
 
 
-def _insert_records(session: Session, batch_pk: int, source: str, records: Sequence[ParsedRecord]) -> list[int]:
+def _insert_records(
+    session: Session, batch_pk: int, source: str, records: Sequence[ParsedRecord]
+) -> list[int]:
     """All valid records in bulk; returns their ids in order (COPY with ids drawn from the sequence on PostgreSQL)."""
     now = datetime.now(UTC)
     if backend(session) == "postgresql":
-        ids = list(session.execute(
-            text("SELECT nextval(pg_get_serial_sequence('agency_records', 'id')) FROM generate_series(1, :n)"),
-            {"n": len(records)},
-        ).scalars().all())
+        ids = list(
+            session.execute(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence('agency_records', 'id')) FROM generate_series(1, :n)"
+                ),
+                {"n": len(records)},
+            )
+            .scalars()
+            .all()
+        )
         tail = f"\t{batch_pk}\t"
         moment = f"\t{now.isoformat()}\n"
-        copy_text(session, "agency_records", RECORD_COLUMNS, "".join([
-            f"{i}\t{source}\t{r.person_hmac}\t{r.person_mask}\t{copy_escape(r.name)}\t{r.status}\t"
-            f"{copy_escape(_attributes_json(r.attributes))}\t{r.valid_from.isoformat()}\t"
-            f"{NULL if r.valid_to is None else r.valid_to.isoformat()}{tail}{r.index}{moment}"
-            for i, r in zip(ids, records, strict=True)
-        ]))
+        copy_text(
+            session,
+            "agency_records",
+            RECORD_COLUMNS,
+            "".join(
+                [
+                    f"{i}\t{source}\t{r.person_hmac}\t{r.person_mask}\t{copy_escape(r.name)}\t{r.status}\t"
+                    f"{copy_escape(_attributes_json(r.attributes))}\t{r.valid_from.isoformat()}\t"
+                    f"{NULL if r.valid_to is None else r.valid_to.isoformat()}{tail}{r.index}{moment}"
+                    for i, r in zip(ids, records, strict=True)
+                ]
+            ),
+        )
         return ids
-    insert_many(session, AgencyRecord, [
-        {"source": source, "person_hmac": r.person_hmac, "person_mask": r.person_mask, "name": r.name,
-         "status": r.status, "attributes": r.attributes, "valid_from": r.valid_from, "valid_to": r.valid_to,
-         "batch_pk": batch_pk, "record_index": r.index, "received_at": now}
-        for r in records
-    ])
+    insert_many(
+        session,
+        AgencyRecord,
+        [
+            {
+                "source": source,
+                "person_hmac": r.person_hmac,
+                "person_mask": r.person_mask,
+                "name": r.name,
+                "status": r.status,
+                "attributes": r.attributes,
+                "valid_from": r.valid_from,
+                "valid_to": r.valid_to,
+                "batch_pk": batch_pk,
+                "record_index": r.index,
+                "received_at": now,
+            }
+            for r in records
+        ],
+    )
     query = select(AgencyRecord.record_index, AgencyRecord.id).where(AgencyRecord.batch_pk == batch_pk)
     by_index = {index: record_id for index, record_id in session.execute(query)}
     return [by_index[r.index] for r in records]
@@ -335,7 +432,9 @@ def matched_students(session: Session, records: Iterable[ParsedRecord]) -> list[
     if not own:
         return []
     if backend(session) == "postgresql":
-        found = session.execute(MATCHED, {"own": ",".join(sorted(own)), "household": ",".join(sorted(household))})
+        found = session.execute(
+            MATCHED, {"own": ",".join(sorted(own)), "household": ",".join(sorted(household))}
+        )
         return sorted(found.scalars())
     found_pks: set[int] = set()
     for condition in where_in(session, Student.id_hmac, sorted(own)):
@@ -346,14 +445,28 @@ def matched_students(session: Session, records: Iterable[ParsedRecord]) -> list[
 
 
 def _audit_batch(
-    session: Session, actor: Actor, source: str, batch_id: str, digest: str, response: Mapping[str, Any], count: int,
+    session: Session,
+    actor: Actor,
+    source: str,
+    batch_id: str,
+    digest: str,
+    response: Mapping[str, Any],
+    count: int,
     request_id: str | None,
 ) -> None:
     audit.record(
-        session, actor=actor, action="feed.batch", subject=f"batch:{source}/{batch_id}",
-        summary={"records": count, "accepted": response["accepted"], "rejected": len(response["rejected"]),
-                 "matched_students": response["matched_students"], "reevaluated": response["reevaluated"],
-                 "body_hash": digest},
+        session,
+        actor=actor,
+        action="feed.batch",
+        subject=f"batch:{source}/{batch_id}",
+        summary={
+            "records": count,
+            "accepted": response["accepted"],
+            "rejected": len(response["rejected"]),
+            "matched_students": response["matched_students"],
+            "reevaluated": response["reevaluated"],
+            "body_hash": digest,
+        },
         request_id=request_id,
     )
 

@@ -68,8 +68,10 @@ class LookupsLocked(DomainError):
     type_suffix = "too-many-requests"
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__("Too many identity-number lookups without a match; try again tomorrow "
-                         "(search by name, student id or class meanwhile).")
+        super().__init__(
+            "Too many identity-number lookups without a match; try again tomorrow "
+            "(search by name, student id or class meanwhile)."
+        )
         self.retry_after = max(1, retry_after)
         self.headers = {"Retry-After": str(self.retry_after)}
 
@@ -82,7 +84,9 @@ class IdNumberTaken(Conflict):
     """A save whose number another student record holds: a neutral 409 naming no school, city or student."""
 
     def __init__(self, masked: str) -> None:
-        super().__init__("Another student record has this identity number.", {"id_number": [CONFLICT_MESSAGE]})
+        super().__init__(
+            "Another student record has this identity number.", {"id_number": [CONFLICT_MESSAGE]}
+        )
         self.masked = masked
 
 
@@ -174,35 +178,48 @@ def _aware(moment: datetime) -> datetime:
 class DatabaseProbeCounter:
     """Counts in `login_failures` through the request's session (the caller commits, misses too)."""
 
-    def __init__(self, session: Callable[[], Session], max_misses: int = MAX_MISSES,
-                 window: float = WINDOW_SECONDS) -> None:
+    def __init__(
+        self, session: Callable[[], Session], max_misses: int = MAX_MISSES, window: float = WINDOW_SECONDS
+    ) -> None:
         self.session, self.max_misses, self.window = session, max_misses, timedelta(seconds=window)
 
     def locked_for(self, key: str, now: datetime) -> int:
-        row = self.session().execute(
-            select(LoginFailure.failures, LoginFailure.locked_until).where(LoginFailure.key == key)
-        ).first()
+        row = (
+            self.session()
+            .execute(select(LoginFailure.failures, LoginFailure.locked_until).where(LoginFailure.key == key))
+            .first()
+        )
         if row is None or row.failures < self.max_misses or row.locked_until is None:
             return 0
         until = _aware(row.locked_until)
         return ceil((until - now).total_seconds()) if until > now else 0
 
     def left(self, key: str, now: datetime) -> int:
-        row = self.session().execute(
-            select(LoginFailure.failures, LoginFailure.locked_until).where(LoginFailure.key == key)
-        ).first()
-        if row is None or row.locked_until is None or _aware(row.locked_until) <= now:  # no window, or it is over
+        row = (
+            self.session()
+            .execute(select(LoginFailure.failures, LoginFailure.locked_until).where(LoginFailure.key == key))
+            .first()
+        )
+        if (
+            row is None or row.locked_until is None or _aware(row.locked_until) <= now
+        ):  # no window, or it is over
             return self.max_misses
         return max(0, self.max_misses - row.failures)
 
     def charge(self, key: str, now: datetime) -> int:
         session = self.session()
         insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        session.execute(insert(LoginFailure).values(key=key, failures=0, window_started_at=now,
-                                                    locked_until=now + self.window)
-                        .on_conflict_do_nothing(index_elements=["key"]))
-        row = session.execute(select(LoginFailure).where(LoginFailure.key == key).with_for_update()
-                              .execution_options(populate_existing=True)).scalar_one()
+        session.execute(
+            insert(LoginFailure)
+            .values(key=key, failures=0, window_started_at=now, locked_until=now + self.window)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        row = session.execute(
+            select(LoginFailure)
+            .where(LoginFailure.key == key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one()
         if _aware(row.locked_until or now) <= now:  # the hour (or yesterday's lock) is over: a new window
             row.failures, row.window_started_at, row.locked_until = 0, now, now + self.window
         row.failures += 1
@@ -231,8 +248,13 @@ return 0
 class RedisProbeCounter:
     """Counts in Redis (`<prefix>idprobe:fail:<key>`, `<prefix>idprobe:lock:<key>`); fails closed."""
 
-    def __init__(self, client: Any, prefix: str = "aidservice:", max_misses: int = MAX_MISSES,
-                 window: float = WINDOW_SECONDS) -> None:
+    def __init__(
+        self,
+        client: Any,
+        prefix: str = "aidservice:",
+        max_misses: int = MAX_MISSES,
+        window: float = WINDOW_SECONDS,
+    ) -> None:
         self.client, self.prefix = client, prefix + "idprobe:"
         self.max_misses, self.window = max_misses, int(window)
         self._count = client.register_script(COUNT_SCRIPT)
@@ -251,8 +273,12 @@ class RedisProbeCounter:
         from redis.exceptions import RedisError
 
         try:
-            locked, misses = self.client.pipeline(transaction=False).exists(f"{self.prefix}lock:{key}").get(
-                f"{self.prefix}fail:{key}").execute()
+            locked, misses = (
+                self.client.pipeline(transaction=False)
+                .exists(f"{self.prefix}lock:{key}")
+                .get(f"{self.prefix}fail:{key}")
+                .execute()
+            )
         except RedisError as exc:
             log.error("id lookup budget: Redis unavailable (%s)", type(exc).__name__)
             raise LookupsUnavailable("Lookups by identity number are unavailable; search by name.") from None
@@ -263,8 +289,10 @@ class RedisProbeCounter:
 
         locked = seconds_to_beijing_midnight(now)
         try:
-            started = self._count(keys=[f"{self.prefix}fail:{key}", f"{self.prefix}lock:{key}"],
-                                  args=[self.window, self.max_misses, locked])
+            started = self._count(
+                keys=[f"{self.prefix}fail:{key}", f"{self.prefix}lock:{key}"],
+                args=[self.window, self.max_misses, locked],
+            )
         except RedisError as exc:
             log.error("id lookup budget: Redis unavailable (%s); miss not counted", type(exc).__name__)
             raise LookupsUnavailable("Lookups by identity number are unavailable; search by name.") from None
@@ -281,8 +309,9 @@ def counter_from_config(config: Mapping[str, Any], session: Callable[[], Session
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        client = redis.Redis.from_url(config["AID_REDIS_URL"], socket_timeout=1, socket_connect_timeout=1,
-                                      retry=Retry(NoBackoff(), 0))
+        client = redis.Redis.from_url(
+            config["AID_REDIS_URL"], socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+        )
         return RedisProbeCounter(client, prefix=config["AID_REDIS_PREFIX"])
     return DatabaseProbeCounter(session)
 
@@ -319,8 +348,16 @@ def check_not_locked(actor: Actor, budget: Budget, *, fail_open: bool = False) -
         raise LookupsLocked(left)
 
 
-def find_by_id_number(session: Session, *, actor: Actor, settings: Settings, budget: Budget, id_number: str,
-                      channel: str = "web lookup", request_id: str | None = None) -> str | None:
+def find_by_id_number(
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    budget: Budget,
+    id_number: str,
+    channel: str = "web lookup",
+    request_id: str | None = None,
+) -> str | None:
     """The student id of the student with this full number in the caller's scope, or None (a miss).
 
     LookupForbidden (403) for roles that may not look up: audited, nothing searched, nothing counted; 429 while
@@ -347,22 +384,45 @@ def find_by_id_number(session: Session, *, actor: Actor, settings: Settings, bud
     return None
 
 
-def refuse_lookup(session: Session, *, actor: Actor, id_number: str | None, channel: str = "web lookup",
-                  request_id: str | None = None) -> LookupForbidden:
+def refuse_lookup(
+    session: Session,
+    *,
+    actor: Actor,
+    id_number: str | None,
+    channel: str = "web lookup",
+    request_id: str | None = None,
+) -> LookupForbidden:
     """The 403 of a role that may not look up, with its audit event (the number masked when it is one)."""
     try:
         shown = mask(normalise_id_number((id_number or "").strip()))
     except InvalidIdNumber:
         shown = "invalid"
-    audit.record(session, actor=actor, action=LOOKUP_ACTION, subject="lookup:id_number",
-                 summary={"outcome": "forbidden", "id_number": shown, "channel": channel}, request_id=request_id)
-    return LookupForbidden("Only a school's aid officer or a county administrator looks students up by full "
-                           "identity number; search by name, school or class.")
+    audit.record(
+        session,
+        actor=actor,
+        action=LOOKUP_ACTION,
+        subject="lookup:id_number",
+        summary={"outcome": "forbidden", "id_number": shown, "channel": channel},
+        request_id=request_id,
+    )
+    return LookupForbidden(
+        "Only a school's aid officer or a county administrator looks students up by full "
+        "identity number; search by name, school or class."
+    )
 
 
-def charge_conflict(session: Session, *, actor: Actor, budget: Budget, masked: str | None, channel: str,
-                    request_id: str | None = None, count: int = 1, charged: int | None = None,
-                    refused: bool = False) -> int:
+def charge_conflict(
+    session: Session,
+    *,
+    actor: Actor,
+    budget: Budget,
+    masked: str | None,
+    channel: str,
+    request_id: str | None = None,
+    count: int = 1,
+    charged: int | None = None,
+    refused: bool = False,
+) -> int:
     """A save refused because another record holds the number: audited (masked) and charged, `count` times
     (an import's rows: `masked` None; `charged` of them when fewer are left, `refused` when none was answered).
     Returns the seconds of the lock the charges started (0 when they did not lock)."""
@@ -371,8 +431,14 @@ def charge_conflict(session: Session, *, actor: Actor, budget: Budget, masked: s
         summary["id_number"] = masked
     if refused:
         summary["refused"] = True
-    audit.record(session, actor=actor, action=CONFLICT_ACTION, subject="lookup:id_number", summary=summary,
-                 request_id=request_id)
+    audit.record(
+        session,
+        actor=actor,
+        action=CONFLICT_ACTION,
+        subject="lookup:id_number",
+        summary=summary,
+        request_id=request_id,
+    )
     locked = 0
     try:
         for _ in range(count if charged is None else charged):
@@ -393,12 +459,17 @@ def budget_left(actor: Actor, budget: Budget) -> int | None:
 
 def conflicts_in(errors: Mapping[str, Sequence[str]]) -> int:
     """How many rows of an import's `errors` ({"rows.<n>.id_number": [...]}) hold a number taken elsewhere."""
-    return sum(1 for key, messages in errors.items() if key.endswith(".id_number") and CONFLICT_MESSAGE in messages)
+    return sum(
+        1 for key, messages in errors.items() if key.endswith(".id_number") and CONFLICT_MESSAGE in messages
+    )
 
 
 def _lookup_query(actor: Actor, digest: str) -> Any:
-    query = select(Student.student_id).join(School, School.code == Student.school_code).where(
-        Student.id_hmac == digest)
+    query = (
+        select(Student.student_id)
+        .join(School, School.code == Student.school_code)
+        .where(Student.id_hmac == digest)
+    )
     if actor.role == "school_officer":
         return query.where(Student.school_code == actor.school_code).limit(1)
     return query.where(in_region(School.region_code, actor.region_code or "")).limit(1)
@@ -408,14 +479,31 @@ def _charge(actor: Actor, budget: Budget) -> int:
     now = budget.clock()
     locked = budget.counter.charge(account_key(budget.secret, actor), now)
     if locked:
-        log.warning("id lookup alert: account %s reached %d lookups or conflicts without a match within an hour; "
-                    "its lookups and student saves are refused for %d s (until midnight, Beijing)",
-                    f"{actor.kind}#{actor.id}", MAX_MISSES, locked)
+        log.warning(
+            "id lookup alert: account %s reached %d lookups or conflicts without a match within an hour; "
+            "its lookups and student saves are refused for %d s (until midnight, Beijing)",
+            f"{actor.kind}#{actor.id}",
+            MAX_MISSES,
+            locked,
+        )
     return locked
 
 
-def _audit(session: Session, actor: Actor, action: str, subject: str, outcome: str, number: str, channel: str,
-           request_id: str | None) -> None:
-    audit.record(session, actor=actor, action=action, subject=subject,
-                 summary={"outcome": outcome, "id_number": mask(number), "channel": channel},
-                 request_id=request_id)
+def _audit(
+    session: Session,
+    actor: Actor,
+    action: str,
+    subject: str,
+    outcome: str,
+    number: str,
+    channel: str,
+    request_id: str | None,
+) -> None:
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        subject=subject,
+        summary={"outcome": outcome, "id_number": mask(number), "channel": channel},
+        request_id=request_id,
+    )

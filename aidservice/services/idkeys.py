@@ -47,7 +47,9 @@ def remaining(session: Session, vault: IdVault, kind: Kind) -> int:
     return session.execute(select(func.count()).where(model.id_key_id != vault.current)).scalar_one()
 
 
-def rotate_batch(session: Session, *, vault: IdVault, kind: Kind, after_pk: int = 0, size: int = 1000) -> Batch:
+def rotate_batch(
+    session: Session, *, vault: IdVault, kind: Kind, after_pk: int = 0, size: int = 1000
+) -> Batch:
     """Re-seal up to `size` rows of `kind` (primary key above `after_pk`) that are under an older key.
 
     CannotOpen (from the vault) when a row's key is no longer in the keyring or its ciphertext was altered."""
@@ -56,22 +58,38 @@ def rotate_batch(session: Session, *, vault: IdVault, kind: Kind, after_pk: int 
     rows = session.execute(
         select(model.id, model.id_cipher, model.id_key_id, model.id_hmac, *_kept(model))
         .where(model.id > after_pk, model.id_key_id != vault.current)
-        .order_by(model.id).limit(size)
+        .order_by(model.id)
+        .limit(size)
     ).all()
     if not rows:
         return Batch(0, 0, None)
     params = []
     for row in rows:
         sealed = vault.seal(kind, vault.open_row(kind, row), row.id_hmac)
-        params.append({"pk": row.id, "old_key": row.id_key_id, "old_hmac": row.id_hmac,
-                       "cipher": sealed["id_cipher"], "key_id": sealed["id_key_id"],
-                       **{f"kept_{c.key}": getattr(row, c.key) for c in _kept(model)}})
+        params.append(
+            {
+                "pk": row.id,
+                "old_key": row.id_key_id,
+                "old_hmac": row.id_hmac,
+                "cipher": sealed["id_cipher"],
+                "key_id": sealed["id_key_id"],
+                **{f"kept_{c.key}": getattr(row, c.key) for c in _kept(model)},
+            }
+        )
     statement = (
         update(table)
-        .where(and_(table.c.id == bindparam("pk"), table.c.id_key_id == bindparam("old_key"),
-                    table.c.id_hmac == bindparam("old_hmac")))
-        .values(id_cipher=bindparam("cipher"), id_key_id=bindparam("key_id"),
-                **{c.key: bindparam(f"kept_{c.key}") for c in _kept(model)})
+        .where(
+            and_(
+                table.c.id == bindparam("pk"),
+                table.c.id_key_id == bindparam("old_key"),
+                table.c.id_hmac == bindparam("old_hmac"),
+            )
+        )
+        .values(
+            id_cipher=bindparam("cipher"),
+            id_key_id=bindparam("key_id"),
+            **{c.key: bindparam(f"kept_{c.key}") for c in _kept(model)},
+        )
     )
     result = session.connection().execute(statement, params)
     resealed = result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(params)
@@ -83,8 +101,19 @@ def _kept(model: Any) -> list[Any]:
     return [column for column in (getattr(model, "updated_at", None),) if column is not None]
 
 
-def record_rotation(session: Session, *, actor: Actor, vault: IdVault, resealed: dict[str, int],
-                    counts: dict[Kind, dict[str, int]]) -> None:
+def record_rotation(
+    session: Session,
+    *,
+    actor: Actor,
+    vault: IdVault,
+    resealed: dict[str, int],
+    counts: dict[Kind, dict[str, int]],
+) -> None:
     """The audit event of a finished rotation: how many rows moved and what every row is under now."""
-    audit.record(session, actor=actor, action=ROTATED_ACTION, subject="id_keys",
-                 summary={"current": vault.current, "resealed": resealed, "by_key": counts})
+    audit.record(
+        session,
+        actor=actor,
+        action=ROTATED_ACTION,
+        subject="id_keys",
+        summary={"current": vault.current, "resealed": resealed, "by_key": counts},
+    )

@@ -38,15 +38,33 @@ from .id_probes import Budget, LookupsLocked
 from .roster_import import ImportResult, import_student_file, row_messages
 
 
-def import_charged(session: Session, *, actor: Actor, settings: Settings, budget: Budget, channel: str,
-                   filename: str, data: bytes, partial: bool, max_rows: int,
-                   request_id: str | None = None) -> ImportResult:
+def import_charged(
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    budget: Budget,
+    channel: str,
+    filename: str,
+    data: bytes,
+    partial: bool,
+    max_rows: int,
+    request_id: str | None = None,
+) -> ImportResult:
     """Import the file and charge its taken rows (see the module docstring); the caller commits, refused or not."""
     id_probes.check_not_locked(actor, budget, fail_open=True)
     savepoint = session.begin_nested()
     try:
-        result = import_student_file(session, actor=actor, settings=settings, filename=filename, data=data,
-                                     partial=partial, max_rows=max_rows, request_id=request_id)
+        result = import_student_file(
+            session,
+            actor=actor,
+            settings=settings,
+            filename=filename,
+            data=data,
+            partial=partial,
+            max_rows=max_rows,
+            request_id=request_id,
+        )
     except ValidationFailed as exc:
         savepoint.rollback()
         taken = id_probes.conflicts_in(exc.errors)
@@ -76,23 +94,49 @@ def _rows_not_named(refused: ValidationFailed, taken: int) -> ValidationFailed:
             errors[key] = kept
     errors.setdefault("file", []).append(
         f"{taken} row(s) hold an identity number that another student record has; they are not named while "
-        "nothing of the file is written: import it with partial=true to write the other rows and list them")
+        "nothing of the file is written: import it with partial=true to write the other rows and list them"
+    )
     return ValidationFailed(errors)
 
 
-def _settle(session: Session, actor: Actor, budget: Budget, taken: int, channel: str, request_id: str | None,
-            *, written: bool, left: int | None = None) -> None:
+def _settle(
+    session: Session,
+    actor: Actor,
+    budget: Budget,
+    taken: int,
+    channel: str,
+    request_id: str | None,
+    *,
+    written: bool,
+    left: int | None = None,
+) -> None:
     """Charge `taken` rows, or raise LookupsLocked after spending what is left when they would reach the lock."""
     if not taken:
         return
     if not written:
         left = id_probes.budget_left(actor, budget)
     if left is None or taken < left:
-        id_probes.charge_conflict(session, actor=actor, budget=budget, masked=None, channel=channel,
-                                  request_id=request_id, count=taken)
+        id_probes.charge_conflict(
+            session,
+            actor=actor,
+            budget=budget,
+            masked=None,
+            channel=channel,
+            request_id=request_id,
+            count=taken,
+        )
         return
-    locked = id_probes.charge_conflict(session, actor=actor, budget=budget, masked=None, channel=channel,
-                                       request_id=request_id, count=taken, charged=left, refused=True)
+    locked = id_probes.charge_conflict(
+        session,
+        actor=actor,
+        budget=budget,
+        masked=None,
+        channel=channel,
+        request_id=request_id,
+        count=taken,
+        charged=left,
+        refused=True,
+    )
     raise LookupsLocked(locked or id_probes.seconds_to_beijing_midnight(budget.clock()))
 
 

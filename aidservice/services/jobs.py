@@ -82,9 +82,20 @@ def enqueue(
     if existing is not None:
         return Enqueued(_same_or_conflict(existing, kind, params, fixed), created=False)
     job = Job(
-        key=key, kind=kind, params={**params, **(fixed or {})}, state="queued", cursor=0, counts={}, progress_done=0, attempts=0,
-        max_attempts=max_attempts, actor=actor_record(actor), created_by=actor.label[:160], scope_school=scope.school,
-        scope_region=scope.region, payload=payload,
+        key=key,
+        kind=kind,
+        params={**params, **(fixed or {})},
+        state="queued",
+        cursor=0,
+        counts={},
+        progress_done=0,
+        attempts=0,
+        max_attempts=max_attempts,
+        actor=actor_record(actor),
+        created_by=actor.label[:160],
+        scope_school=scope.school,
+        scope_region=scope.region,
+        payload=payload,
     )
     try:
         with session.begin_nested():
@@ -96,8 +107,14 @@ def enqueue(
         if raced is None:
             raise
         return Enqueued(_same_or_conflict(raced, kind, params, fixed), created=False)
-    audit.record(session, actor=actor, action="job.enqueued", subject=f"job:{job.id}",
-                 summary={"kind": kind, "params": dict(params), "key": key}, request_id=request_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="job.enqueued",
+        subject=f"job:{job.id}",
+        summary={"kind": kind, "params": dict(params), "key": key},
+        request_id=request_id,
+    )
     return Enqueued(job, created=True)
 
 
@@ -108,8 +125,10 @@ def _by_key(session: Session, key: str) -> Job | None:
 def _same_or_conflict(job: Job, kind: str, params: Mapping[str, Any], fixed: Mapping[str, Any] | None) -> Job:
     asked = {name: value for name, value in (job.params or {}).items() if name not in (fixed or {})}
     if job.kind != kind or asked != dict(params):
-        raise Conflict(f"The key was used for another {job.kind} job (#{job.id}) with other parameters; "
-                       "use a new key for different work.")
+        raise Conflict(
+            f"The key was used for another {job.kind} job (#{job.id}) with other parameters; "
+            "use a new key for different work."
+        )
     return job
 
 
@@ -123,7 +142,9 @@ def actor_of(job: Job) -> Actor:
     return Actor(**job.actor) if job.actor else Actor.system("job")
 
 
-def reopen(session: Session, *, actor: Actor, job_id: int, max_attempts: int, request_id: str | None = None) -> Job:
+def reopen(
+    session: Session, *, actor: Actor, job_id: int, max_attempts: int, request_id: str | None = None
+) -> Job:
     """Queue a failed job again with fresh attempts; its cursor stays, so resumable work goes on where it stopped.
 
     Its creator or an administrator over its scope may; anything but a failed job is a 409.
@@ -137,8 +158,14 @@ def reopen(session: Session, *, actor: Actor, job_id: int, max_attempts: int, re
     job.state, job.attempts, job.max_attempts = "queued", 0, max_attempts
     job.error = job.result = job.finished_at = None
     session.flush()
-    audit.record(session, actor=actor, action="job.retried", subject=f"job:{job.id}",
-                 summary={"kind": job.kind, "previous_error": previous}, request_id=request_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="job.retried",
+        subject=f"job:{job.id}",
+        summary={"kind": job.kind, "previous_error": previous},
+        request_id=request_id,
+    )
     return job
 
 
@@ -167,8 +194,15 @@ def get_job(session: Session, *, actor: Actor, job_id: int) -> Job:
     return job
 
 
-def list_jobs(session: Session, *, actor: Actor, kind: str | None = None, state: str | None = None,
-              limit: int = 50, offset: int = 0) -> dict[str, Any]:
+def list_jobs(
+    session: Session,
+    *,
+    actor: Actor,
+    kind: str | None = None,
+    state: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
     """The caller's visible jobs, newest first."""
     conditions = [visible(actor)]
     if kind is not None:
@@ -176,8 +210,9 @@ def list_jobs(session: Session, *, actor: Actor, kind: str | None = None, state:
     if state is not None:
         conditions.append(Job.state == state)
     total = session.scalar(select(func.count()).select_from(Job).where(*conditions)) or 0
-    rows = session.execute(select(Job).where(*conditions).order_by(Job.id.desc())
-                           .limit(min(limit, LIST_MAX)).offset(offset)).scalars()
+    rows = session.execute(
+        select(Job).where(*conditions).order_by(Job.id.desc()).limit(min(limit, LIST_MAX)).offset(offset)
+    ).scalars()
     return {"items": [job_view(job) for job in rows], "total": total}
 
 
@@ -196,16 +231,39 @@ def job_view(job: Job) -> dict[str, Any]:
     if job.state == "done":
         percent = 100
     return {
-        "id": job.id, "kind": job.kind, "key": job.key, "state": job.state, "params": job.params,
+        "id": job.id,
+        "kind": job.kind,
+        "key": job.key,
+        "state": job.state,
+        "params": job.params,
         "progress": {"done": done, "total": total, "percent": percent},
-        "counts": job.counts or {}, "attempts": job.attempts or 0, "max_attempts": job.max_attempts or 1,
-        "error": job.error, "result": job.result, "created_by": job.created_by,
-        "created_at": _utc(job.created_at), "updated_at": _utc(job.updated_at), "started_at": _utc(job.started_at),
-        "finished_at": _utc(job.finished_at), "url": f"/api/v1/jobs/{job.id}",
+        "counts": job.counts or {},
+        "attempts": job.attempts or 0,
+        "max_attempts": job.max_attempts or 1,
+        "error": job.error,
+        "result": job.result,
+        "created_by": job.created_by,
+        "created_at": _utc(job.created_at),
+        "updated_at": _utc(job.updated_at),
+        "started_at": _utc(job.started_at),
+        "finished_at": _utc(job.finished_at),
+        "url": f"/api/v1/jobs/{job.id}",
     }
 
 
 __all__ = [
-    "LIST_MAX", "STATES", "Enqueued", "Scope", "actor_of", "actor_record", "check_key", "enqueue", "get_job",
-    "job_view", "list_jobs", "reopen", "stored_key", "visible",
+    "LIST_MAX",
+    "STATES",
+    "Enqueued",
+    "Scope",
+    "actor_of",
+    "actor_record",
+    "check_key",
+    "enqueue",
+    "get_job",
+    "job_view",
+    "list_jobs",
+    "reopen",
+    "stored_key",
+    "visible",
 ]

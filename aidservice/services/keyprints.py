@@ -50,17 +50,23 @@ class KeysChecked:
 
 
 def hmac_mismatch() -> KeysMismatch:
-    return KeysMismatch(HMAC_VARIABLE, "AID_ID_HMAC_KEY does not match the key this database's numbers were "
-                                       "matched with")
+    return KeysMismatch(
+        HMAC_VARIABLE, "AID_ID_HMAC_KEY does not match the key this database's numbers were matched with"
+    )
 
 
 def aes_mismatch(key_id: str) -> KeysMismatch:
-    return KeysMismatch(AES_VARIABLE, f"AID_ID_KEYS key {key_id!r} does not match the key this database's numbers "
-                                      f"under {key_id!r} were sealed with")
+    return KeysMismatch(
+        AES_VARIABLE,
+        f"AID_ID_KEYS key {key_id!r} does not match the key this database's numbers "
+        f"under {key_id!r} were sealed with",
+    )
 
 
 def aes_missing(key_id: str) -> KeysMismatch:
-    return KeysMismatch(AES_VARIABLE, f"AID_ID_KEYS lacks key id {key_id!r}, which stored numbers are sealed with")
+    return KeysMismatch(
+        AES_VARIABLE, f"AID_ID_KEYS lacks key id {key_id!r}, which stored numbers are sealed with"
+    )
 
 
 def configured(vault: IdVault) -> dict[tuple[str, str], str]:
@@ -75,7 +81,9 @@ def ensure_keys(session: Session, vault: IdVault, *, record: bool = True) -> Key
     with `record=False` only report them (`recorded` then lists what would be recorded; nothing is written).
 
     KeysMismatch (naming the variable) when a key differs or a key id the data needs is not configured."""
-    recorded = {(row.kind, row.key_id): row.fingerprint for row in session.execute(select(KeyFingerprint)).scalars()}
+    recorded = {
+        (row.kind, row.key_id): row.fingerprint for row in session.execute(select(KeyFingerprint)).scalars()
+    }
     ours = configured(vault)
     matched = []
     for slot, computed in ours.items():
@@ -88,11 +96,16 @@ def ensure_keys(session: Session, vault: IdVault, *, record: bool = True) -> Key
     for kind, key_id in missing:
         _verify_against_a_stored_number(session, vault, kind, key_id)
     if record and (missing or retired):
-        session.add_all(KeyFingerprint(kind=kind, key_id=key_id, fingerprint=ours[(kind, key_id)])
-                        for kind, key_id in missing)
+        session.add_all(
+            KeyFingerprint(kind=kind, key_id=key_id, fingerprint=ours[(kind, key_id)])
+            for kind, key_id in missing
+        )
         if retired:
-            session.execute(delete(KeyFingerprint).where(KeyFingerprint.kind == AES_KIND,
-                                                         KeyFingerprint.key_id.in_(retired)))
+            session.execute(
+                delete(KeyFingerprint).where(
+                    KeyFingerprint.kind == AES_KIND, KeyFingerprint.key_id.in_(retired)
+                )
+            )
         session.flush()
     return KeysChecked(recorded=tuple(missing), matched=tuple(matched), retired=tuple(retired))
 
@@ -117,7 +130,9 @@ def _verify_against_a_stored_number(session: Session, vault: IdVault, kind: str,
     keyed hash (HMAC). No stored number: nothing to contradict the key, it is recorded as it is."""
     for row_kind, model in SEALED:
         condition = model.id_key_id == key_id if kind == AES_KIND else model.id_key_id.in_(list(vault.keys))
-        row = session.execute(select(model.id_cipher, model.id_key_id, model.id_hmac).where(condition).limit(1)).first()
+        row = session.execute(
+            select(model.id_cipher, model.id_key_id, model.id_hmac).where(condition).limit(1)
+        ).first()
         if row is None:
             continue
         try:

@@ -50,22 +50,39 @@ def place_on_notice(
     subject = f"school:{application.school_code}"
     if notice is None:
         notice = Notice(
-            school_code=application.school_code, school_year=application.school_year, opened_on=today,
-            closes_on=closes, working_days=settings.notice_working_days, created_by=actor.label,
+            school_code=application.school_code,
+            school_year=application.school_year,
+            opened_on=today,
+            closes_on=closes,
+            working_days=settings.notice_working_days,
+            created_by=actor.label,
         )
         session.add(notice)
         session.flush()
         audit.record(
-            session, actor=actor, action="notice.open", subject=subject,
-            summary={"notice_id": notice.id, "school_year": notice.school_year, "opened_on": today.isoformat(),
-                     "closes_on": closes.isoformat(), "working_days": notice.working_days},
+            session,
+            actor=actor,
+            action="notice.open",
+            subject=subject,
+            summary={
+                "notice_id": notice.id,
+                "school_year": notice.school_year,
+                "opened_on": today.isoformat(),
+                "closes_on": closes.isoformat(),
+                "working_days": notice.working_days,
+            },
             request_id=request_id,
         )
     elif closes > notice.closes_on:
         audit.record(
-            session, actor=actor, action="notice.extend", subject=subject,
-            summary={"notice_id": notice.id, "closes_on": {"before": notice.closes_on.isoformat(),
-                                                           "after": closes.isoformat()}},
+            session,
+            actor=actor,
+            action="notice.extend",
+            subject=subject,
+            summary={
+                "notice_id": notice.id,
+                "closes_on": {"before": notice.closes_on.isoformat(), "after": closes.isoformat()},
+            },
             request_id=request_id,
         )
         notice.closes_on = closes
@@ -120,12 +137,17 @@ def get_notice(
     rows = session.execute(
         select(Student.name, Student.class_name, Application.level)
         .join(Student, Student.id == Application.student_pk)
-        .where(Application.notice_id == notice.id, Application.state.in_(LISTED_STATES),
-               Application.level != "none")
+        .where(
+            Application.notice_id == notice.id,
+            Application.state.in_(LISTED_STATES),
+            Application.level != "none",
+        )
     ).all()
     entries = sorted(
-        ({"name": name, "class_name": class_name, "level": level, "level_label": labels.get(level, level)}
-         for name, class_name, level in rows),
+        (
+            {"name": name, "class_name": class_name, "level": level, "level_label": labels.get(level, level)}
+            for name, class_name, level in rows
+        ),
         key=lambda e: (e["class_name"], -LEVELS.index(e["level"]), e["name"]),
     )
     return {**_header(notice, school, settings), "entries": entries}

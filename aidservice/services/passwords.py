@@ -21,23 +21,98 @@ MIN_LENGTH = 12
 MAX_LENGTH = 1024  # argon2 takes any length; this only bounds the work one request can ask for
 MIN_CLASSES = 2
 
-COMMON = frozenset({
-    "000000000000", "111111111111", "123123123123", "123456789012", "1234567890ab", "1q2w3e4r5t6y",
-    "1qaz2wsx3edc", "a1b2c3d4e5f6", "abc123456789", "abcd12345678", "abcdefghijkl", "asdfghjkl123",
-    "iloveyou1234", "password1234", "password123!", "qazwsxedcrfv", "qwerty123456", "qwertyuiop12",
-    "qwertyuiopas", "zaq12wsxcde3", "zxcvbnm12345", "woaini1314520", "5201314woaini", "aa123456789a",
-    "p@ssw0rd1234", "passw0rd1234", "welcome12345", "changeme1234", "letmein12345", "admin1234567",
-})
+COMMON = frozenset(
+    {
+        "000000000000",
+        "111111111111",
+        "123123123123",
+        "123456789012",
+        "1234567890ab",
+        "1q2w3e4r5t6y",
+        "1qaz2wsx3edc",
+        "a1b2c3d4e5f6",
+        "abc123456789",
+        "abcd12345678",
+        "abcdefghijkl",
+        "asdfghjkl123",
+        "iloveyou1234",
+        "password1234",
+        "password123!",
+        "qazwsxedcrfv",
+        "qwerty123456",
+        "qwertyuiop12",
+        "qwertyuiopas",
+        "zaq12wsxcde3",
+        "zxcvbnm12345",
+        "woaini1314520",
+        "5201314woaini",
+        "aa123456789a",
+        "p@ssw0rd1234",
+        "passw0rd1234",
+        "welcome12345",
+        "changeme1234",
+        "letmein12345",
+        "admin1234567",
+    }
+)
 """Well-known passwords of 12 characters or more (from public lists of the most used ones), lower-cased."""
 
-COMMON_WORDS = frozenset({
-    "password", "passwort", "qwerty", "qwertyuiop", "asdfgh", "asdfghjkl", "zxcvbnm",
-    "abcdef", "abcdefgh", "abcdefghijkl", "abc", "abcd", "admin", "administrator", "root", "welcome",
-    "letmein", "changeme", "iloveyou", "woaini", "jiangsu", "nanjing", "china", "zhongguo", "aidservice",
-    "secret", "default", "test", "user", "login", "qazwsx", "qazwsxedc", "qwe", "qweasd", "monkey", "dragon",
-    "football", "baseball", "master", "shadow", "sunshine", "princess", "superman", "trustno", "xuesheng",
-    "zizhu", "school", "officer", "auditor", "province", "county", "city",
-})
+COMMON_WORDS = frozenset(
+    {
+        "password",
+        "passwort",
+        "qwerty",
+        "qwertyuiop",
+        "asdfgh",
+        "asdfghjkl",
+        "zxcvbnm",
+        "abcdef",
+        "abcdefgh",
+        "abcdefghijkl",
+        "abc",
+        "abcd",
+        "admin",
+        "administrator",
+        "root",
+        "welcome",
+        "letmein",
+        "changeme",
+        "iloveyou",
+        "woaini",
+        "jiangsu",
+        "nanjing",
+        "china",
+        "zhongguo",
+        "aidservice",
+        "secret",
+        "default",
+        "test",
+        "user",
+        "login",
+        "qazwsx",
+        "qazwsxedc",
+        "qwe",
+        "qweasd",
+        "monkey",
+        "dragon",
+        "football",
+        "baseball",
+        "master",
+        "shadow",
+        "sunshine",
+        "princess",
+        "superman",
+        "trustno",
+        "xuesheng",
+        "zizhu",
+        "school",
+        "officer",
+        "auditor",
+        "province",
+        "county",
+        "city",
+    }
+)
 """Words that, with only digits and symbols around them, make a guessable password (`Welcome2020!!`)."""
 
 MIN_SCORE = 3
@@ -68,8 +143,10 @@ def problems(password: str, username: str | None = None) -> list[str]:
     elif is_common(password):
         found.append("is a well-known password; choose another")
     elif MIN_LENGTH <= len(password) <= MAX_LENGTH and strength(password, username) < MIN_SCORE:
-        found.append("is too easy to guess (a keyboard pattern, repeats, a sequence or common words); "
-                     "use a longer phrase of uncommon words")
+        found.append(
+            "is too easy to guess (a keyboard pattern, repeats, a sequence or common words); "
+            "use a longer phrase of uncommon words"
+        )
     return found
 
 
@@ -78,7 +155,9 @@ def strength(password: str, username: str | None = None) -> int:
     inputs = [*KNOWN_INPUTS, *([username.strip()] if username and username.strip() else [])]
     typed = password[:ESTIMATED_LENGTH]
     unshifted = typed.translate(UNSHIFT).lower()
-    scores = [int(zxcvbn(candidate, user_inputs=inputs)["score"]) for candidate in dict.fromkeys((typed, unshifted))]
+    scores = [
+        int(zxcvbn(candidate, user_inputs=inputs)["score"]) for candidate in dict.fromkeys((typed, unshifted))
+    ]
     return min(scores)
 
 

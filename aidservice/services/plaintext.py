@@ -25,10 +25,14 @@ NOT_IN_NAME = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{BIDI_CONTROLS}]")
 bidirectional controls."""
 NOT_IN_NOTE = re.compile(f"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029{BIDI_CONTROLS}]")
 """The same, less TAB, LF and CR."""
-NAME_MESSAGE = ("must be one line of plain text: no line break, control character or bidirectional control "
-                "(U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C)")
-NOTE_MESSAGE = ("must not contain a bidirectional control (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C) "
-                "or a control character other than a line break or tab")
+NAME_MESSAGE = (
+    "must be one line of plain text: no line break, control character or bidirectional control "
+    "(U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C)"
+)
+NOTE_MESSAGE = (
+    "must not contain a bidirectional control (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C) "
+    "or a control character other than a line break or tab"
+)
 
 
 def name_problem(value: str) -> str | None:

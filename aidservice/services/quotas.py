@@ -48,14 +48,21 @@ def candidate_of(application: Application) -> Candidate:
 
 
 def allocation_json(a: Allocation) -> dict[str, Any]:
-    return {"rank": a.rank, "of": a.of, "places": a.places, "funded": a.funded, "special": a.special,
-            "explanation": a.explanation}
+    return {
+        "rank": a.rank,
+        "of": a.of,
+        "places": a.places,
+        "funded": a.funded,
+        "special": a.special,
+        "explanation": a.explanation,
+    }
 
 
 def locked_quota(session: Session, school_code: str, program: str, school_year: str) -> Quota | None:
     return session.execute(
-        select(Quota).where(Quota.school_code == school_code, Quota.program == program,
-                            Quota.school_year == school_year).with_for_update()
+        select(Quota)
+        .where(Quota.school_code == school_code, Quota.program == program, Quota.school_year == school_year)
+        .with_for_update()
     ).scalar_one_or_none()
 
 
@@ -65,8 +72,11 @@ def _competitors(session: Session, quota: Quota, exclude: int | None) -> list[tu
         select(Decision, Application)
         .join(Application, Application.id == Decision.application_id)
         .where(
-            Decision.school_code == quota.school_code, Decision.school_year == quota.school_year,
-            Decision.program == quota.program, Decision.current.is_(True), Decision.status.in_(COMPETING),
+            Decision.school_code == quota.school_code,
+            Decision.school_year == quota.school_year,
+            Decision.program == quota.program,
+            Decision.current.is_(True),
+            Decision.status.in_(COMPETING),
             Application.state == "approved",
         )
         .order_by(Decision.id)
@@ -100,16 +110,31 @@ def allocate_program(
         status = "awarded" if allocation.funded else "not_funded"
         if status != decision.status:
             reason = f"re-allocation of quota {quota.program} ({cause}): {allocation.explanation}"
-            new = reallocated(session, decision, status=status, allocation=allocation_json(allocation),
-                              actor=actor, reason=reason)
+            new = reallocated(
+                session,
+                decision,
+                status=status,
+                allocation=allocation_json(allocation),
+                actor=actor,
+                reason=reason,
+            )
             changed.append((application, decision, new))
     for application, old, new in changed:
         student_id = session.scalar(select(Student.student_id).where(Student.id == application.student_pk))
         audit.record(
-            session, actor=actor, action="decision.reallocated", subject=f"student:{student_id}",
-            summary={"application_id": application.id, "program": quota.program, "supersedes": old.id,
-                     "decision_id": new.id, "status": new.status, "content_hash": new.content_hash,
-                     "cause": cause[:200]},
+            session,
+            actor=actor,
+            action="decision.reallocated",
+            subject=f"student:{student_id}",
+            summary={
+                "application_id": application.id,
+                "program": quota.program,
+                "supersedes": old.id,
+                "decision_id": new.id,
+                "status": new.status,
+                "content_hash": new.content_hash,
+                "cause": cause[:200],
+            },
             request_id=request_id,
         )
     if pending is None:
@@ -167,8 +192,13 @@ def put_quota(
     before = None if quota is None else quota.places
     created = quota is None
     if quota is None:
-        quota = Quota(school_code=school.code, program=program, school_year=school_year, places=places,
-                      set_by=actor.label)
+        quota = Quota(
+            school_code=school.code,
+            program=program,
+            school_year=school_year,
+            places=places,
+            set_by=actor.label,
+        )
         session.add(quota)
     elif before == places:
         return quota, False
@@ -177,12 +207,25 @@ def put_quota(
         quota.set_by = actor.label
     session.flush()
     audit.record(
-        session, actor=actor, action="quota.set", subject=f"school:{school.code}",
-        summary={"program": program, "school_year": school_year, "places": {"before": before, "after": places}},
+        session,
+        actor=actor,
+        action="quota.set",
+        subject=f"school:{school.code}",
+        summary={
+            "program": program,
+            "school_year": school_year,
+            "places": {"before": before, "after": places},
+        },
         request_id=request_id,
     )
-    allocate_program(session, quota=quota, pending=None, actor=actor,
-                     cause=f"quota set to {places} by {actor.label}", request_id=request_id)
+    allocate_program(
+        session,
+        quota=quota,
+        pending=None,
+        actor=actor,
+        cause=f"quota set to {places} by {actor.label}",
+        request_id=request_id,
+    )
     return quota, created
 
 
@@ -194,8 +237,9 @@ def get_quota(
     school = _school(session, school_code)
     check_visible(actor, school, "quota")
     quota = session.execute(
-        select(Quota).where(Quota.school_code == school.code, Quota.program == program,
-                            Quota.school_year == school_year)
+        select(Quota).where(
+            Quota.school_code == school.code, Quota.program == program, Quota.school_year == school_year
+        )
     ).scalar_one_or_none()
     if quota is None:
         raise not_found("quota")
@@ -206,7 +250,8 @@ def quota_view(session: Session, quota: Quota) -> dict[str, Any]:
     competitors = _competitors(session, quota, None)
     by_app = {a.application_id: a for a in allocate([candidate_of(a) for _d, a in competitors], quota.places)}
     students = {
-        s.id: s for s in session.execute(
+        s.id: s
+        for s in session.execute(
             select(Student).where(Student.id.in_([a.student_pk for _d, a in competitors] or [-1]))
         ).scalars()
     }
@@ -214,12 +259,21 @@ def quota_view(session: Session, quota: Quota) -> dict[str, Any]:
     for decision, application in competitors:
         allocation = by_app[application.id]
         student = students[application.student_pk]
-        rows.append({
-            "rank": allocation.rank, "of": allocation.of, "application_id": application.id,
-            "decision_id": decision.id, "student_id": student.student_id, "name": student.name,
-            "class_name": student.class_name, "level": application.level, "special": allocation.special,
-            "funded": allocation.funded, "explanation": allocation.explanation,
-        })
+        rows.append(
+            {
+                "rank": allocation.rank,
+                "of": allocation.of,
+                "application_id": application.id,
+                "decision_id": decision.id,
+                "student_id": student.student_id,
+                "name": student.name,
+                "class_name": student.class_name,
+                "level": application.level,
+                "special": allocation.special,
+                "funded": allocation.funded,
+                "explanation": allocation.explanation,
+            }
+        )
     rows.sort(key=lambda r: r["rank"])
     funded = sum(1 for r in rows if r["funded"])
     return {

@@ -75,28 +75,67 @@ from aidservice.services.facts_assembly import (
 EXAMPLES = 20
 JOB_KIND = "redetermine"
 COPY_COLUMNS = (
-    "seq", "student_pk", "school_year", "as_of", "rule_set_version", "level", "awards", "total_fen", "facts",
-    "explanation", "changed", "current", "supersedes", "cause", "created_at", "content_hash", "outcome_hash",
+    "seq",
+    "student_pk",
+    "school_year",
+    "as_of",
+    "rule_set_version",
+    "level",
+    "awards",
+    "total_fen",
+    "facts",
+    "explanation",
+    "changed",
+    "current",
+    "supersedes",
+    "cause",
+    "created_at",
+    "content_hash",
+    "outcome_hash",
 )
 BULK_COLUMNS = (
-    Student.id.label("pk"), Student.student_id, Student.school_code,
+    Student.id.label("pk"),
+    Student.student_id,
+    Student.school_code,
     *(getattr(Student, name) for name in ROSTER_FACTS),
-    School.city_code, School.inclusive_kindergarten, School.tuition_fee_fen.label("tuition_fee"),
+    School.city_code,
+    School.inclusive_kindergarten,
+    School.tuition_fee_fen.label("tuition_fee"),
     School.central_university,
 )
 BULK_SCHEMA: dict[str, Any] = {
-    "pk": pl.Int64, "student_id": pl.Utf8, "school_code": pl.Utf8, "stage": pl.Utf8, "grade": pl.Int64,
+    "pk": pl.Int64,
+    "student_id": pl.Utf8,
+    "school_code": pl.Utf8,
+    "stage": pl.Utf8,
+    "grade": pl.Int64,
     **{name: pl.Boolean for name in ROSTER_FACTS[2:]},
-    "city_code": pl.Utf8, "inclusive_kindergarten": pl.Boolean, "tuition_fee": pl.Int64, "central_university": pl.Boolean,
+    "city_code": pl.Utf8,
+    "inclusive_kindergarten": pl.Boolean,
+    "tuition_fee": pl.Int64,
+    "central_university": pl.Boolean,
 }
-AGENCY_FACTS = frozenset({
-    "registered_poor", "poverty_monitored", "subsistence_allowance", "extreme_poverty_support", "orphan",
-    "de_facto_orphan", "martyr_child", "disabled", "disability_grade", "disabled_parent",
-})
+AGENCY_FACTS = frozenset(
+    {
+        "registered_poor",
+        "poverty_monitored",
+        "subsistence_allowance",
+        "extreme_poverty_support",
+        "orphan",
+        "de_facto_orphan",
+        "martyr_child",
+        "disabled",
+        "disability_grade",
+        "disabled_parent",
+    }
+)
 FACT_SOURCE = {status: source for source, statuses in SOURCE_STATUSES.items() for status in statuses} | {
-    "disabled_parent": "disabled_persons_federation"}
-SOURCES_OF = {"roster": (*ROSTER_FACTS,), "school": ("city_code", "inclusive_kindergarten", "tuition_fee",
-                                                    "central_university")}
+    "disabled_parent": "disabled_persons_federation"
+}
+SOURCES_OF = {
+    "roster": (*ROSTER_FACTS,),
+    "school": ("city_code", "inclusive_kindergarten", "tuition_fee", "central_university"),
+}
 
 
 # ------------------------------------------------------------------------------------------ results
@@ -125,10 +164,13 @@ class Diff:
     def as_json(self) -> dict[str, Any]:
         """JSON-ready: counts, moves as 'from->to', money in yuan strings."""
         return {
-            "students_changing": self.students, "facts_only": self.facts_only, "level_up": self.up,
+            "students_changing": self.students,
+            "facts_only": self.facts_only,
+            "level_up": self.up,
             "level_down": self.down,
             "level_moves": {f"{a}->{b}": n for (a, b), n in sorted(self.level_moves.items())},
-            "programs_gained": dict(sorted(self.gained.items())), "programs_lost": dict(sorted(self.lost.items())),
+            "programs_gained": dict(sorted(self.gained.items())),
+            "programs_lost": dict(sorted(self.lost.items())),
             "money_delta": {p: _yuan(v) for p, v in sorted(self.delta_fen.items())},
             "examples": self.examples,
         }
@@ -152,7 +194,12 @@ class RegionResult:
     diff: Diff | None = None
 
     def counts(self) -> dict[str, int]:
-        return {"students": self.students, "stored": self.stored, "changed": self.changed, "skipped": self.skipped}
+        return {
+            "students": self.students,
+            "stored": self.stored,
+            "changed": self.changed,
+            "skipped": self.skipped,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +260,9 @@ def run(
     """Re-determine a region chunk by chunk; `checkpoint` (the command's commit) runs after every chunk."""
     ruleset = rules or settings.rules
     ctx = _context(session, actor, settings, ruleset, region, as_of, dry_run, job_key)
-    result = RegionResult(job_key, region, ctx.batch.as_of, ruleset.version, dry_run, diff=Diff() if dry_run else None)
+    result = RegionResult(
+        job_key, region, ctx.batch.as_of, ruleset.version, dry_run, diff=Diff() if dry_run else None
+    )
     job = None if dry_run else _job(session, ctx, job_key, region, result)
     if result.already_done:
         return result
@@ -238,23 +287,37 @@ def run(
 
 
 def _context(
-    session: Session, actor: Actor, settings: Settings, rules: RuleSet, region: str | None, as_of: date | None,
-    dry_run: bool, job_key: str | None,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    rules: RuleSet,
+    region: str | None,
+    as_of: date | None,
+    dry_run: bool,
+    job_key: str | None,
 ) -> Context:
     if region is not None and not (len(region) == 6 and region.isdigit()):
         raise ValidationFailed({"region": ["must be a 6-digit division code"]})
     day = as_of or settings.default_as_of()
     cause = f"redetermine:{job_key}" if job_key else "redetermine"
     return Context(
-        rules, Batch(settings.school_year, day, rules.version, cause[:160]),
-        region_prefix(region) if region else None, dry_run, actor, session.get_bind().dialect.name,
+        rules,
+        Batch(settings.school_year, day, rules.version, cause[:160]),
+        region_prefix(region) if region else None,
+        dry_run,
+        actor,
+        session.get_bind().dialect.name,
     )
 
 
 def _job(session: Session, ctx: Context, key: str | None, region: str | None, result: RegionResult) -> Job:
     """The job row: resumed when the key exists with the same parameters, refused when they differ."""
-    params = {"region": region, "as_of": ctx.batch.as_of.isoformat(), "rule_set_version": ctx.rules.version,
-              "school_year": ctx.batch.school_year}
+    params = {
+        "region": region,
+        "as_of": ctx.batch.as_of.isoformat(),
+        "rule_set_version": ctx.rules.version,
+        "school_year": ctx.batch.school_year,
+    }
     key = key or f"{JOB_KIND}:{datetime.now(UTC):%Y%m%dT%H%M%S.%f}"
     result.job_key = key
     job = session.execute(select(Job).where(Job.key == key)).scalar_one_or_none()
@@ -262,11 +325,14 @@ def _job(session: Session, ctx: Context, key: str | None, region: str | None, re
         job = Job(key=key, kind=JOB_KIND, params=params, state="running", cursor=0, counts={})
         session.add(job)
         session.flush()
-        audit.record(session, actor=ctx.actor, action="redetermine.started", subject=f"job:{key}"[:160],
-                     summary=params)
+        audit.record(
+            session, actor=ctx.actor, action="redetermine.started", subject=f"job:{key}"[:160], summary=params
+        )
         return job
     if job.kind != JOB_KIND or job.params != params:
-        raise Conflict(f"Job '{key}' was started with other parameters ({job.params}); use another --job-key.")
+        raise Conflict(
+            f"Job '{key}' was started with other parameters ({job.params}); use another --job-key."
+        )
     result.resumed_after = job.cursor
     for name, value in (job.counts or {}).items():
         setattr(result, name, value)
@@ -280,13 +346,23 @@ def _advance(job: Job | None, cursor: int, result: RegionResult) -> None:
         job.cursor, job.counts = cursor, result.counts()
 
 
-def _finish(session: Session, ctx: Context, job: Job | None, result: RegionResult,
-            checkpoint: Callable[[], None] | None) -> None:
+def _finish(
+    session: Session,
+    ctx: Context,
+    job: Job | None,
+    result: RegionResult,
+    checkpoint: Callable[[], None] | None,
+) -> None:
     if job is None:
         return
     job.state = "done"
-    audit.record(session, actor=ctx.actor, action="redetermine.done", subject=f"job:{job.key}"[:160],
-                 summary={**result.counts(), "cursor": job.cursor})
+    audit.record(
+        session,
+        actor=ctx.actor,
+        action="redetermine.done",
+        subject=f"job:{job.key}"[:160],
+        summary={**result.counts(), "cursor": job.cursor},
+    )
     session.flush()
     if checkpoint is not None:
         checkpoint()
@@ -307,8 +383,13 @@ def read_chunk(session: Session, ctx: Context, after: int, limit: int) -> pl.Dat
     return read_frame(session, query.order_by(Student.id).limit(limit), BULK_SCHEMA)
 
 
-MATCH_SCHEMA: dict[str, Any] = {"pk": pl.Int64, "record_id": pl.Int64, "status": pl.Utf8, "grade": pl.Int64,
-                                "via": pl.Boolean}
+MATCH_SCHEMA: dict[str, Any] = {
+    "pk": pl.Int64,
+    "record_id": pl.Int64,
+    "status": pl.Utf8,
+    "grade": pl.Int64,
+    "via": pl.Boolean,
+}
 
 
 def chunk_matches(session: Session, day: date, scope: Scope) -> pl.DataFrame:
@@ -320,8 +401,10 @@ def chunk_matches(session: Session, day: date, scope: Scope) -> pl.DataFrame:
 
 def _matches_query(day: date, scope: Scope, condition: Any, *extra: Any) -> Any:
     """Agency records meeting `condition` that reach the scope's students, both ways, as one UNION ALL."""
-    grade = case((AgencyRecord.status == "disabled", AgencyRecord.attributes["disability_grade"].as_integer()),
-                 else_=None)
+    grade = case(
+        (AgencyRecord.status == "disabled", AgencyRecord.attributes["disability_grade"].as_integer()),
+        else_=None,
+    )
     columns = (AgencyRecord.id, AgencyRecord.status, grade)
     own = (
         select(Student.id, *columns, literal(False), *extra)
@@ -348,15 +431,22 @@ def list_matches_sql(pks: Sequence[int], day: date, first_new: int | None = None
     current = "coalesce(a.superseded_by, 0) = 0"
     if first_new is not None:
         current = f"({current} OR a.superseded_by >= {int(first_new)})"
-    valid = (f"{current} AND (a.valid_from IS NULL OR a.valid_from <= DATE '{day.isoformat()}') "
-             f"AND (a.valid_to IS NULL OR a.valid_to > DATE '{day.isoformat()}')")
-    columns = ("a.id, a.status, CASE WHEN a.status = 'disabled' THEN CAST((a.attributes ->> 'disability_grade') "
-               "AS INTEGER) END AS grade" + (", a.superseded_by" if first_new is not None else ""))
+    valid = (
+        f"{current} AND (a.valid_from IS NULL OR a.valid_from <= DATE '{day.isoformat()}') "
+        f"AND (a.valid_to IS NULL OR a.valid_to > DATE '{day.isoformat()}')"
+    )
+    columns = (
+        "a.id, a.status, CASE WHEN a.status = 'disabled' THEN CAST((a.attributes ->> 'disability_grade') "
+        "AS INTEGER) END AS grade" + (", a.superseded_by" if first_new is not None else "")
+    )
     statuses = ", ".join(f"'{s}'" for s in sorted(GUARDIAN_STATUSES))
     people = (
         ("false", "SELECT students.id_hmac AS person FROM students WHERE students.id = k.pk", ""),
-        ("true", "SELECT guardians.id_hmac AS person FROM guardians WHERE guardians.student_pk = k.pk",
-         f" AND a.status IN ({statuses})"),
+        (
+            "true",
+            "SELECT guardians.id_hmac AS person FROM guardians WHERE guardians.student_pk = k.pk",
+            f" AND a.status IN ({statuses})",
+        ),
     )
     return " UNION ALL ".join(
         f"SELECT k.pk, r.id, r.status, r.grade, {via}{', r.superseded_by' if first_new is not None else ''} "
@@ -371,8 +461,14 @@ def list_matches_sql(pks: Sequence[int], day: date, first_new: int | None = None
 CHANGE_SCHEMA: dict[str, Any] = {**MATCH_SCHEMA, "superseded_by": pl.Int64}
 
 
-def facts_changed(session: Session, day: date, catalogue: Mapping[str, Any], student_pks: Sequence[int],
-                  new_ids: Sequence[int], include: Iterable[int] = ()) -> tuple[list[int], pl.DataFrame]:
+def facts_changed(
+    session: Session,
+    day: date,
+    catalogue: Mapping[str, Any],
+    student_pks: Sequence[int],
+    new_ids: Sequence[int],
+    include: Iterable[int] = (),
+) -> tuple[list[int], pl.DataFrame]:
     """The students whose agency facts on `day` differ before and after the records `new_ids` (just inserted,
     superseding others), with those of `include`: only they need re-determining; and their matches now (as
     `chunk_matches` reads them).
@@ -387,11 +483,16 @@ def facts_changed(session: Session, day: date, catalogue: Mapping[str, Any], stu
     else:
         changed_since = or_(current_record(AgencyRecord.superseded_by), AgencyRecord.superseded_by >= first)
         condition = and_(changed_since, in_force(day))
-        rows = pl.concat([
-            read_frame(session, _matches_query(day, Scope(pks=tuple(part)), condition, AgencyRecord.superseded_by),
-                       CHANGE_SCHEMA)
-            for part in chunks(list(student_pks))
-        ])
+        rows = pl.concat(
+            [
+                read_frame(
+                    session,
+                    _matches_query(day, Scope(pks=tuple(part)), condition, AgencyRecord.superseded_by),
+                    CHANGE_SCHEMA,
+                )
+                for part in chunks(list(student_pks))
+            ]
+        )
     superseded = pl.col("superseded_by")
     now = rows.filter(superseded.is_null())
     before = rows.filter(~pl.col("record_id").is_in(new) & (superseded.is_null() | superseded.is_in(new)))
@@ -422,8 +523,13 @@ def undetermined(session: Session, student_pks: Sequence[int], school_year: str)
         return sorted(rows.scalars())
     found: set[int] = set()
     for condition in where_in(session, Determination.student_pk, student_pks):
-        found.update(session.execute(select(Determination.student_pk).where(
-            condition, Determination.school_year == school_year, Determination.current.is_(True))).scalars())
+        found.update(
+            session.execute(
+                select(Determination.student_pk).where(
+                    condition, Determination.school_year == school_year, Determination.current.is_(True)
+                )
+            ).scalars()
+        )
     return sorted(set(student_pks) - found)
 
 
@@ -435,18 +541,41 @@ def agency_frame(matches: pl.DataFrame, catalogue: Mapping[str, Any]) -> pl.Data
     names = sorted(AGENCY_FACTS & set(catalogue))
     via, status = pl.col("via"), pl.col("status")
     found = matches.with_columns(_fact_expr().alias("fact")).filter(pl.col("fact").is_in(names))
-    flags = found.group_by("pk", "fact").agg(pl.col("record_id").sort().cast(pl.Utf8).str.join(",").alias("ids"))
-    flags = flags.with_columns(pl.concat_str([
-        pl.lit('"'), pl.col("fact"), pl.lit('":{"record_ids":['), pl.col("ids"), pl.lit('],"source":"'),
-        pl.col("fact").replace_strict(FACT_SOURCE, default=None), pl.lit('","value":true}'),
-    ]).alias("frag"))
+    flags = found.group_by("pk", "fact").agg(
+        pl.col("record_id").sort().cast(pl.Utf8).str.join(",").alias("ids")
+    )
+    flags = flags.with_columns(
+        pl.concat_str(
+            [
+                pl.lit('"'),
+                pl.col("fact"),
+                pl.lit('":{"record_ids":['),
+                pl.col("ids"),
+                pl.lit('],"source":"'),
+                pl.col("fact").replace_strict(FACT_SOURCE, default=None),
+                pl.lit('","value":true}'),
+            ]
+        ).alias("frag")
+    )
     grades = (
         found.filter(~via & (status == "disabled") & pl.col("grade").is_between(1, 4))
-        .sort("pk", "grade", "record_id").group_by("pk", maintain_order=True).first()
-        .select("pk", pl.lit("disability_grade").alias("fact"), pl.concat_str([
-            pl.lit('"disability_grade":{"record_ids":['), pl.col("record_id").cast(pl.Utf8),
-            pl.lit('],"source":"disabled_persons_federation","value":'), pl.col("grade").cast(pl.Utf8), pl.lit("}"),
-        ]).alias("frag"), pl.col("grade"))
+        .sort("pk", "grade", "record_id")
+        .group_by("pk", maintain_order=True)
+        .first()
+        .select(
+            "pk",
+            pl.lit("disability_grade").alias("fact"),
+            pl.concat_str(
+                [
+                    pl.lit('"disability_grade":{"record_ids":['),
+                    pl.col("record_id").cast(pl.Utf8),
+                    pl.lit('],"source":"disabled_persons_federation","value":'),
+                    pl.col("grade").cast(pl.Utf8),
+                    pl.lit("}"),
+                ]
+            ).alias("frag"),
+            pl.col("grade"),
+        )
     )
     long = pl.concat([flags.select("pk", "fact", "frag"), grades.select("pk", "fact", "frag")])
     wide = long.pivot(on="fact", index="pk", values="frag") if long.height else pl.DataFrame({"pk": []})
@@ -467,9 +596,13 @@ def _fact_expr() -> pl.Expr:
     """The fact a matched record gives: its status, `disabled_parent` for a guardian's disability, none for a
     guardian's personal status."""
     via, status = pl.col("via"), pl.col("status")
-    return (pl.when(via & (status == "disabled")).then(pl.lit("disabled_parent"))
-            .when(via & ~status.is_in(sorted(HOUSEHOLD_STATUSES))).then(pl.lit(None, dtype=pl.Utf8))
-            .otherwise(status))
+    return (
+        pl.when(via & (status == "disabled"))
+        .then(pl.lit("disabled_parent"))
+        .when(via & ~status.is_in(sorted(HOUSEHOLD_STATUSES)))
+        .then(pl.lit(None, dtype=pl.Utf8))
+        .otherwise(status)
+    )
 
 
 def agency_values(matches: pl.DataFrame, catalogue: Mapping[str, Any]) -> pl.DataFrame:
@@ -480,11 +613,17 @@ def agency_values(matches: pl.DataFrame, catalogue: Mapping[str, Any]) -> pl.Dat
     flags = found.group_by("pk").agg(pl.col("fact").unique().sort().str.join(",").alias("flags"))
     if "disability_grade" not in names:
         return flags.select("pk", pl.col("flags").alias("values"))
-    grades = (found.filter(~pl.col("via") & (pl.col("status") == "disabled") & pl.col("grade").is_between(1, 4))
-              .group_by("pk").agg(pl.col("grade").min()))
+    grades = (
+        found.filter(~pl.col("via") & (pl.col("status") == "disabled") & pl.col("grade").is_between(1, 4))
+        .group_by("pk")
+        .agg(pl.col("grade").min())
+    )
     return flags.join(grades, on="pk", how="left").select(
-        "pk", pl.concat_str([pl.col("flags"), pl.col("grade").cast(pl.Utf8).fill_null("")], separator="|")
-        .alias("values"))
+        "pk",
+        pl.concat_str([pl.col("flags"), pl.col("grade").cast(pl.Utf8).fill_null("")], separator="|").alias(
+            "values"
+        ),
+    )
 
 
 # ------------------------------------------------------------------------------------------ facts frame
@@ -497,7 +636,9 @@ def facts_of_chunk(ctx: Context, roster: pl.DataFrame, matches: pl.DataFrame) ->
     skipped = roster.height - usable.height
     agency = agency_frame(matches, catalogue)
     frame = usable.join(agency, on="pk", how="left").sort("pk")
-    bools = [n for n in agency.columns if not n.startswith("__frag_") and n != "pk" and catalogue[n].type == "bool"]
+    bools = [
+        n for n in agency.columns if not n.startswith("__frag_") and n != "pk" and catalogue[n].type == "bool"
+    ]
     frame = frame.with_columns([pl.col(n).fill_null(False) for n in bools])
     return frame.with_columns(_snapshot_expr(catalogue, agency.columns).alias("facts_text")), skipped
 
@@ -512,7 +653,10 @@ def _usable(roster: pl.DataFrame, catalogue: Mapping[str, Any]) -> pl.DataFrame:
         keep &= pl.col("grade") <= int(grade.max)
     cities = list(catalogue["city_code"].values) if "city_code" in catalogue else []
     return roster.filter(keep).with_columns(
-        pl.when(pl.col("city_code").is_in(cities)).then(pl.col("city_code")).otherwise(None).alias("city_code")
+        pl.when(pl.col("city_code").is_in(cities))
+        .then(pl.col("city_code"))
+        .otherwise(None)
+        .alias("city_code")
     )
 
 
@@ -533,9 +677,13 @@ def _snapshot_expr(catalogue: Mapping[str, Any], agency_columns: Sequence[str]) 
 def _fragment(name: str, source: str, spec: Any) -> pl.Expr:
     """A roster or school fact's snapshot entry; a false boolean is the default and is left out (null)."""
     if spec.type == "bool":
-        return pl.when(pl.col(name)).then(pl.lit(f'"{name}":{{"record_ids":[],"source":"{source}","value":true}}'))
+        return pl.when(pl.col(name)).then(
+            pl.lit(f'"{name}":{{"record_ids":[],"source":"{source}","value":true}}')
+        )
     value = _value_expr(name, spec)
-    return pl.concat_str([pl.lit(f'"{name}":{{"record_ids":[],"source":"{source}","value":'), value, pl.lit("}")])
+    return pl.concat_str(
+        [pl.lit(f'"{name}":{{"record_ids":[],"source":"{source}","value":'), value, pl.lit("}")]
+    )
 
 
 def _value_expr(name: str, spec: Any) -> pl.Expr:
@@ -547,8 +695,15 @@ def _value_expr(name: str, spec: Any) -> pl.Expr:
         rendered = column.cast(pl.Utf8)
     elif spec.type == "money" and spec.decimals == 2:
         fen = column.cast(pl.Int64)
-        rendered = pl.concat_str([pl.lit('"'), (fen // 100).cast(pl.Utf8), pl.lit("."),
-                                  (fen % 100).cast(pl.Utf8).str.zfill(2), pl.lit('"')])
+        rendered = pl.concat_str(
+            [
+                pl.lit('"'),
+                (fen // 100).cast(pl.Utf8),
+                pl.lit("."),
+                (fen % 100).cast(pl.Utf8).str.zfill(2),
+                pl.lit('"'),
+            ]
+        )
     else:
         rendered = pl.concat_str([pl.lit('"'), column.cast(pl.Utf8), pl.lit('"')])
     return pl.when(column.is_null()).then(pl.lit("null")).otherwise(rendered)
@@ -564,22 +719,54 @@ def evaluate_chunk(ctx: Context, facts: pl.DataFrame) -> pl.DataFrame:
     out = ctx.rules.evaluate_frame(facts.select(["pk", *inputs]), ctx.batch.as_of)
     programs = sorted(p.id for p in ctx.rules.rules.programs)
     key_parts = [
-        pl.when(pl.col(f"has_{p}")).then(pl.concat_str([
-            pl.lit(f'["{p}",'),
-            pl.when(pl.col(f"fen_{p}").is_null()).then(pl.lit("null")).otherwise(
-                pl.concat_str([pl.lit('"'), (pl.col(f"fen_{p}") // 100).cast(pl.Utf8), pl.lit("."),
-                               (pl.col(f"fen_{p}") % 100).cast(pl.Utf8).str.zfill(2), pl.lit('"')])
-            ),
-            pl.lit("]"),
-        ]))
+        pl.when(pl.col(f"has_{p}")).then(
+            pl.concat_str(
+                [
+                    pl.lit(f'["{p}",'),
+                    pl.when(pl.col(f"fen_{p}").is_null())
+                    .then(pl.lit("null"))
+                    .otherwise(
+                        pl.concat_str(
+                            [
+                                pl.lit('"'),
+                                (pl.col(f"fen_{p}") // 100).cast(pl.Utf8),
+                                pl.lit("."),
+                                (pl.col(f"fen_{p}") % 100).cast(pl.Utf8).str.zfill(2),
+                                pl.lit('"'),
+                            ]
+                        )
+                    ),
+                    pl.lit("]"),
+                ]
+            )
+        )
         for p in programs
     ]
-    award_key = pl.concat_str([pl.lit("["), pl.concat_str(key_parts, separator=",", ignore_nulls=True), pl.lit("]")])
-    out = out.select(["pk", pl.col("level").cast(pl.Utf8), "total_fen", award_key.alias("award_key"),
-                      *(f"has_{p}" for p in programs), *(f"fen_{p}" for p in programs)])
+    award_key = pl.concat_str(
+        [pl.lit("["), pl.concat_str(key_parts, separator=",", ignore_nulls=True), pl.lit("]")]
+    )
+    out = out.select(
+        [
+            "pk",
+            pl.col("level").cast(pl.Utf8),
+            "total_fen",
+            award_key.alias("award_key"),
+            *(f"has_{p}" for p in programs),
+            *(f"fen_{p}" for p in programs),
+        ]
+    )
     frame = facts.join(out, on="pk", how="left").sort("pk")
-    outcome = pl.concat_str([pl.lit('{"awards":'), pl.col("award_key"), pl.lit(',"facts":'), pl.col("facts_text"),
-                             pl.lit(',"level":"'), pl.col("level"), pl.lit('"}')])
+    outcome = pl.concat_str(
+        [
+            pl.lit('{"awards":'),
+            pl.col("award_key"),
+            pl.lit(',"facts":'),
+            pl.col("facts_text"),
+            pl.lit(',"level":"'),
+            pl.col("level"),
+            pl.lit('"}'),
+        ]
+    )
     return frame.with_columns(pl.Series("outcome_hash", _sha256_all(frame.select(outcome).to_series())))
 
 
@@ -593,24 +780,31 @@ def explain_distinct(ctx: Context, todo: pl.DataFrame, renderer: Renderer) -> pl
     inputs = [c for c in todo.columns if c in catalogue]
     evaluate = ctx.rules.compiled(ctx.batch.as_of)
     combos = todo.select(inputs).unique()
-    columns: dict[str, list[Any]] = {k: [] for k in ("awards_text", "explanation_text", "key_text", "level_pr",
-                                                       "total_pr")}
+    columns: dict[str, list[Any]] = {
+        k: [] for k in ("awards_text", "explanation_text", "key_text", "level_pr", "total_pr")
+    }
     for row in combos.rows():
         result = evaluate(dict(zip(inputs, row, strict=True)))
         _awards, awards_text, _key, key_text = renderer.awards(result.awards)
         _expl, expl_text = renderer.explanation(result.reasons, result.missing)
-        for name, value in zip(columns, (awards_text, expl_text, key_text, result.level, result.total_fen),
-                               strict=True):
+        for name, value in zip(
+            columns, (awards_text, expl_text, key_text, result.level, result.total_fen), strict=True
+        ):
             columns[name].append(value)
-    combos = combos.with_columns([pl.Series(name, values, dtype=pl.Int64 if name == "total_pr" else pl.Utf8)
-                                  for name, values in columns.items()])
+    combos = combos.with_columns(
+        [
+            pl.Series(name, values, dtype=pl.Int64 if name == "total_pr" else pl.Utf8)
+            for name, values in columns.items()
+        ]
+    )
     return todo.join(combos, on=inputs, how="left", nulls_equal=True).sort("pk")
 
 
 def _check_paths_agree(frame: pl.DataFrame) -> None:
     """The columnar and per-record paths must agree; storing either side of a disagreement would be wrong."""
     bad = frame.filter(
-        (pl.col("level") != pl.col("level_pr")) | (pl.col("total_fen") != pl.col("total_pr"))
+        (pl.col("level") != pl.col("level_pr"))
+        | (pl.col("total_fen") != pl.col("total_pr"))
         | (pl.col("award_key") != pl.col("key_text"))
     )
     if bad.height:
@@ -624,8 +818,14 @@ def _check_paths_agree(frame: pl.DataFrame) -> None:
 # ------------------------------------------------------------------------------------------ one chunk
 
 
-def _chunk(session: Session, ctx: Context, roster: pl.DataFrame, matches: pl.DataFrame, seen_seq: int,
-           result: RegionResult) -> None:
+def _chunk(
+    session: Session,
+    ctx: Context,
+    roster: pl.DataFrame,
+    matches: pl.DataFrame,
+    seen_seq: int,
+    result: RegionResult,
+) -> None:
     """Evaluate and compare one chunk, then store (or, in a dry run, diff) what differs.
 
     `matches` and `seen_seq` were read once for the run (the change-log head first): a student
@@ -642,8 +842,9 @@ def _chunk(session: Session, ctx: Context, roster: pl.DataFrame, matches: pl.Dat
     _store_chunk(session, ctx, todo, seen_seq, result)
 
 
-def _compare(session: Session, ctx: Context, roster: pl.DataFrame, scope: Scope,
-             matches: pl.DataFrame) -> tuple[pl.DataFrame, int, int]:
+def _compare(
+    session: Session, ctx: Context, roster: pl.DataFrame, scope: Scope, matches: pl.DataFrame
+) -> tuple[pl.DataFrame, int, int]:
     """Facts, columnar evaluation and the current determinations: (students whose outcome differs, evaluated,
     skipped)."""
     facts, skipped = facts_of_chunk(ctx, roster, matches)
@@ -654,8 +855,16 @@ def _compare(session: Session, ctx: Context, roster: pl.DataFrame, scope: Scope,
 
 
 def redetermine_set(
-    session: Session, *, actor: Actor, rules: RuleSet, batch: Batch, student_pks: Sequence[int],
-    request_id: str | None = None, matches: pl.DataFrame | None = None, seen_seq: int | None = None, audited: bool = True,
+    session: Session,
+    *,
+    actor: Actor,
+    rules: RuleSet,
+    batch: Batch,
+    student_pks: Sequence[int],
+    request_id: str | None = None,
+    matches: pl.DataFrame | None = None,
+    seen_seq: int | None = None,
+    audited: bool = True,
 ) -> tuple[int, Stored]:
     """The vectorised path for a set of students (a large feed batch).
 
@@ -679,9 +888,12 @@ def redetermine_set(
         stale = _changed_since(session, seen_seq, scope.pks, batch.school_year)
         if stale:
             again = Scope(pks=tuple(stale), array=scope.array)
-            redone, _evaluated, _skipped = _compare(session, ctx, _roster_frame(session, again), again,
-                                                    chunk_matches(session, batch.as_of, again))
-            todo = pl.concat([todo.filter(~pl.col("pk").is_in(stale)), redone], how="vertical_relaxed").sort("pk")
+            redone, _evaluated, _skipped = _compare(
+                session, ctx, _roster_frame(session, again), again, chunk_matches(session, batch.as_of, again)
+            )
+            todo = pl.concat([todo.filter(~pl.col("pk").is_in(stale)), redone], how="vertical_relaxed").sort(
+                "pk"
+            )
     return evaluated, _store_todo(session, ctx, todo, evaluated, request_id, audited)
 
 
@@ -696,8 +908,9 @@ def _changed_since(session: Session, seen_seq: int, pks: Sequence[int], school_y
     (made for a region run's contiguous chunks) would read in full.
     """
     newer = session.execute(
-        select(Determination.student_pk).where(Determination.seq > seen_seq,
-                                               Determination.school_year == school_year)
+        select(Determination.student_pk).where(
+            Determination.seq > seen_seq, Determination.school_year == school_year
+        )
     ).scalars()
     return sorted(set(newer) & set(pks))
 
@@ -709,8 +922,11 @@ def change_log_head(session: Session) -> int:
 
 def _previous_frame(session: Session, ctx: Context, scope: Scope) -> pl.DataFrame:
     """Current determinations of the scope's students: id, level, outcome hash."""
-    query = select(Determination.student_pk, Determination.id, Determination.level, Determination.outcome_hash).where(
-        scope.on(Determination.student_pk), Determination.school_year == ctx.batch.school_year,
+    query = select(
+        Determination.student_pk, Determination.id, Determination.level, Determination.outcome_hash
+    ).where(
+        scope.on(Determination.student_pk),
+        Determination.school_year == ctx.batch.school_year,
         Determination.current.is_(True),
     )
     schema = {"pk": pl.Int64, "prev_id": pl.Int64, "prev_level": pl.Utf8, "prev_hash": pl.Utf8}
@@ -744,10 +960,16 @@ def _previous_award_keys(session: Session, prev_ids: Sequence[int]) -> dict[int,
     return found
 
 
-def _store_chunk(session: Session, ctx: Context, todo: pl.DataFrame, seen_seq: int, result: RegionResult) -> None:
+def _store_chunk(
+    session: Session, ctx: Context, todo: pl.DataFrame, seen_seq: int, result: RegionResult
+) -> None:
     """Under the locks: redo students someone else re-determined meanwhile, then store the rest in bulk."""
     lock_changes(session)
-    stale = _redetermined_since(session, seen_seq, todo["pk"].to_list(), ctx.batch.school_year) if todo.height else set()
+    stale = (
+        _redetermined_since(session, seen_seq, todo["pk"].to_list(), ctx.batch.school_year)
+        if todo.height
+        else set()
+    )
     if stale:
         _redo_stale(session, ctx, sorted(stale), result)
         todo = todo.filter(~pl.col("pk").is_in(sorted(stale)))
@@ -756,8 +978,14 @@ def _store_chunk(session: Session, ctx: Context, todo: pl.DataFrame, seen_seq: i
     result.changed += stored.changed
 
 
-def _store_todo(session: Session, ctx: Context, todo: pl.DataFrame, evaluated: int, request_id: str | None,
-                audited: bool = True) -> Stored:
+def _store_todo(
+    session: Session,
+    ctx: Context,
+    todo: pl.DataFrame,
+    evaluated: int,
+    request_id: str | None,
+    audited: bool = True,
+) -> Stored:
     """Explain, check, number, write and audit the determinations that differ (locks held)."""
     if todo.height == 0:
         return Stored()
@@ -766,8 +994,14 @@ def _store_todo(session: Session, ctx: Context, todo: pl.DataFrame, evaluated: i
     todo = _with_changed(session, todo)
     stored = _write(session, ctx, todo)
     if audited:
-        audit_stored(session, actor=ctx.actor, batch=ctx.batch, stored=stored, evaluated=evaluated,
-                     request_id=request_id)
+        audit_stored(
+            session,
+            actor=ctx.actor,
+            batch=ctx.batch,
+            stored=stored,
+            evaluated=evaluated,
+            request_id=request_id,
+        )
     return stored
 
 
@@ -779,12 +1013,18 @@ def _redetermined_since(session: Session, seen_seq: int, pks: Sequence[int], sch
     """
     if not pks:
         return set()
-    rows = session.execute(
-        select(Determination.student_pk)
-        .where(Determination.student_pk.between(min(pks), max(pks)), Determination.school_year == school_year)
-        .group_by(Determination.student_pk)
-        .having(func.max(Determination.seq) > seen_seq)
-    ).scalars().all()
+    rows = (
+        session.execute(
+            select(Determination.student_pk)
+            .where(
+                Determination.student_pk.between(min(pks), max(pks)), Determination.school_year == school_year
+            )
+            .group_by(Determination.student_pk)
+            .having(func.max(Determination.seq) > seen_seq)
+        )
+        .scalars()
+        .all()
+    )
     wanted = set(pks)
     return {pk for pk in rows if pk in wanted}
 
@@ -800,18 +1040,25 @@ def _redo_stale(session: Session, ctx: Context, pks: Sequence[int], result: Regi
     stored = store(session, todo, previous, ctx.batch)
     result.stored += len(stored.seqs)
     result.changed += stored.changed
-    audit_stored(session, actor=ctx.actor, batch=ctx.batch, stored=stored, evaluated=len(students), request_id=None)
+    audit_stored(
+        session, actor=ctx.actor, batch=ctx.batch, stored=stored, evaluated=len(students), request_id=None
+    )
 
 
 def _with_changed(session: Session, todo: pl.DataFrame) -> pl.DataFrame:
     """`changed`: level or awards differ from the superseded determination (or there is none)."""
     prev_ids = [int(i) for i in todo["prev_id"].drop_nulls().to_list()]
     prev_keys = _previous_award_keys(session, prev_ids)
-    keys = pl.DataFrame({"prev_id": list(prev_keys), "prev_key": list(prev_keys.values())},
-                        schema={"prev_id": pl.Int64, "prev_key": pl.Utf8})
+    keys = pl.DataFrame(
+        {"prev_id": list(prev_keys), "prev_key": list(prev_keys.values())},
+        schema={"prev_id": pl.Int64, "prev_key": pl.Utf8},
+    )
     todo = todo.join(keys, on="prev_id", how="left").sort("pk")
-    changed = (pl.col("prev_id").is_null() | (pl.col("prev_level") != pl.col("level_pr"))
-               | (pl.col("prev_key") != pl.col("key_text")))
+    changed = (
+        pl.col("prev_id").is_null()
+        | (pl.col("prev_level") != pl.col("level_pr"))
+        | (pl.col("prev_key") != pl.col("key_text"))
+    )
     return todo.with_columns(changed.alias("changed"))
 
 
@@ -820,14 +1067,26 @@ def _write(session: Session, ctx: Context, todo: pl.DataFrame) -> Stored:
     stored = Stored()
     first = take_seqs(session, todo.height)
     batch = ctx.batch
-    content = pl.concat_str([
-        pl.lit(f'{{"as_of":"{batch.as_of.isoformat()}","awards":'), pl.col("awards_text"),
-        pl.lit(',"explanation":'), pl.col("explanation_text"), pl.lit(',"facts":'), pl.col("facts_text"),
-        pl.lit(',"level":"'), pl.col("level_pr"),
-        pl.lit(f'","rule_set_version":{json.dumps(batch.rule_set_version)},'
-               f'"school_year":{json.dumps(batch.school_year)},"student_pk":'),
-        pl.col("pk").cast(pl.Utf8), pl.lit(',"total_fen":'), pl.col("total_pr").cast(pl.Utf8), pl.lit("}"),
-    ])
+    content = pl.concat_str(
+        [
+            pl.lit(f'{{"as_of":"{batch.as_of.isoformat()}","awards":'),
+            pl.col("awards_text"),
+            pl.lit(',"explanation":'),
+            pl.col("explanation_text"),
+            pl.lit(',"facts":'),
+            pl.col("facts_text"),
+            pl.lit(',"level":"'),
+            pl.col("level_pr"),
+            pl.lit(
+                f'","rule_set_version":{json.dumps(batch.rule_set_version)},'
+                f'"school_year":{json.dumps(batch.school_year)},"student_pk":'
+            ),
+            pl.col("pk").cast(pl.Utf8),
+            pl.lit(',"total_fen":'),
+            pl.col("total_pr").cast(pl.Utf8),
+            pl.lit("}"),
+        ]
+    )
     todo = todo.with_columns(pl.int_range(first, first + todo.height, dtype=pl.Int64).alias("seq"))
     hashes = _sha256_all(todo.select(content).to_series())
     todo = todo.with_columns(pl.Series("content_hash", hashes))
@@ -835,13 +1094,23 @@ def _write(session: Session, ctx: Context, todo: pl.DataFrame) -> Stored:
     stored.changed = int(todo["changed"].sum())
     retire_many(session, ctx.backend, [int(i) for i in todo["prev_id"].drop_nulls().to_list()])
     rows = todo.select(
-        "seq", pl.col("pk").alias("student_pk"), pl.lit(batch.school_year).alias("school_year"),
-        pl.lit(batch.as_of).alias("as_of"), pl.lit(batch.rule_set_version).alias("rule_set_version"),
-        pl.col("level_pr").alias("level"), pl.col("awards_text").alias("awards"),
-        pl.col("total_pr").alias("total_fen"), pl.col("facts_text").alias("facts"),
-        pl.col("explanation_text").alias("explanation"), "changed", pl.lit(True).alias("current"),
-        pl.col("prev_id").alias("supersedes"), pl.lit(batch.cause).alias("cause"),
-        pl.lit(datetime.now(UTC)).alias("created_at"), "content_hash", "outcome_hash",
+        "seq",
+        pl.col("pk").alias("student_pk"),
+        pl.lit(batch.school_year).alias("school_year"),
+        pl.lit(batch.as_of).alias("as_of"),
+        pl.lit(batch.rule_set_version).alias("rule_set_version"),
+        pl.col("level_pr").alias("level"),
+        pl.col("awards_text").alias("awards"),
+        pl.col("total_pr").alias("total_fen"),
+        pl.col("facts_text").alias("facts"),
+        pl.col("explanation_text").alias("explanation"),
+        "changed",
+        pl.lit(True).alias("current"),
+        pl.col("prev_id").alias("supersedes"),
+        pl.lit(batch.cause).alias("cause"),
+        pl.lit(datetime.now(UTC)).alias("created_at"),
+        "content_hash",
+        "outcome_hash",
     )
     if ctx.backend == "postgresql":
         _copy(session, rows)
@@ -855,8 +1124,12 @@ def retire_many(session: Session, backend: str, ids: Sequence[int]) -> None:
     if not ids:
         return
     if backend == "postgresql":
-        session.execute(text("UPDATE determinations SET current = false WHERE id IN (SELECT unnest(CAST(:ids AS bigint[])))"),
-                        {"ids": list(ids)})
+        session.execute(
+            text(
+                "UPDATE determinations SET current = false WHERE id IN (SELECT unnest(CAST(:ids AS bigint[])))"
+            ),
+            {"ids": list(ids)},
+        )
     else:
         retire(session, ids)
 
@@ -865,21 +1138,34 @@ def _copy(session: Session, rows: pl.DataFrame) -> None:
     """PostgreSQL: COPY the rows as CSV in the session's transaction (JSON columns travel as text)."""
     buffer = io.BytesIO()
     moment = rows["created_at"][0].isoformat()
-    rows.with_columns(pl.lit(moment).alias("created_at")).write_csv(buffer, include_header=False,
-                                                                     date_format="%Y-%m-%d")
+    rows.with_columns(pl.lit(moment).alias("created_at")).write_csv(
+        buffer, include_header=False, date_format="%Y-%m-%d"
+    )
     raw = session.connection().connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
-        f"COPY determinations ({', '.join(COPY_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
-    ) as copy:
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(  # type: ignore[union-attr]
+            f"COPY determinations ({', '.join(COPY_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
+        ) as copy,
+    ):
         copy.write(buffer.getvalue())
 
 
 def _executemany(session: Session, rows: pl.DataFrame, size: int = 1000) -> None:
     """Other databases: a bulk insert through the model (JSON columns as objects, `size` rows decoded at a time)."""
     for start in range(0, rows.height, size):
-        insert_rows(session, [{**row, "awards": json.loads(row["awards"]), "facts": json.loads(row["facts"]),
-                               "explanation": json.loads(row["explanation"])}
-                              for row in rows.slice(start, size).iter_rows(named=True)])
+        insert_rows(
+            session,
+            [
+                {
+                    **row,
+                    "awards": json.loads(row["awards"]),
+                    "facts": json.loads(row["facts"]),
+                    "explanation": json.loads(row["explanation"]),
+                }
+                for row in rows.slice(start, size).iter_rows(named=True)
+            ],
+        )
 
 
 # ------------------------------------------------------------------------------------------ dry run
@@ -902,8 +1188,14 @@ def _diff(session: Session, ctx: Context, todo: pl.DataFrame, diff: Diff) -> Non
         _tally(diff, row, old_level, old, new, ctx.rules.rules.programs)
 
 
-def _tally(diff: Diff, row: Mapping[str, Any], old_level: str, old: Mapping[str, int | None],
-           new: Mapping[str, int | None], programs: Iterable[Any]) -> None:
+def _tally(
+    diff: Diff,
+    row: Mapping[str, Any],
+    old_level: str,
+    old: Mapping[str, int | None],
+    new: Mapping[str, int | None],
+    programs: Iterable[Any],
+) -> None:
     counted = {p.id for p in programs if p.kind != "loan"}
     diff.students += 1
     if old_level != row["level"]:
@@ -918,10 +1210,16 @@ def _tally(diff: Diff, row: Mapping[str, Any], old_level: str, old: Mapping[str,
             diff.delta_fen[program] += change
             delta += change if program in counted else 0
     if len(diff.examples) < EXAMPLES:
-        diff.examples.append({
-            "student_id": row["student_id"], "pk": row["pk"], "level": [old_level, row["level"]],
-            "gained": gained, "lost": lost, "total_delta": _yuan(delta),
-        })
+        diff.examples.append(
+            {
+                "student_id": row["student_id"],
+                "pk": row["pk"],
+                "level": [old_level, row["level"]],
+                "gained": gained,
+                "lost": lost,
+                "total_delta": _yuan(delta),
+            }
+        )
 
 
 def masked_numbers(session: Session, pks: Sequence[int]) -> dict[int, str]:
@@ -930,8 +1228,12 @@ def masked_numbers(session: Session, pks: Sequence[int]) -> dict[int, str]:
         return {}
     found = {}
     for condition in where_in(session, Student.id, pks):
-        found.update({pk: masked for pk, masked in session.execute(select(Student.id, Student.id_mask)
-                                                                        .where(condition))})
+        found.update(
+            {
+                pk: masked
+                for pk, masked in session.execute(select(Student.id, Student.id_mask).where(condition))
+            }
+        )
     return found
 
 

@@ -71,8 +71,12 @@ def ensure_county(
             before = existing.name
             existing.name = clean_name
             audit.record(
-                session, actor=who, action="region.rename", subject=f"region:{code}",
-                summary={"before": {"name": before}, "after": {"name": clean_name}}, request_id=request_id,
+                session,
+                actor=who,
+                action="region.rename",
+                subject=f"region:{code}",
+                summary={"before": {"name": before}, "after": {"name": clean_name}},
+                request_id=request_id,
             )
         return existing
     city = session.get(Region, city_code_of(code))
@@ -82,7 +86,10 @@ def ensure_county(
     session.add(county)
     session.flush()
     audit.record(
-        session, actor=who, action="region.create", subject=f"region:{code}",
+        session,
+        actor=who,
+        action="region.create",
+        subject=f"region:{code}",
         summary={"after": {"name": county.name, "level": "county", "parent_code": city.code}},
         request_id=request_id,
     )

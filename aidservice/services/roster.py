@@ -37,7 +37,14 @@ CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 CODE_MESSAGE = "1-32 letters, digits, - or _"
 MAX_GUARDIANS = 6
 IN_CHUNK = 2000  # bound parameters per IN list, well inside SQLite's and PostgreSQL's limits
-BOOL_FIELDS = ("boarding", "rural_hukou", "agri_major", "arts_performance_major", "retired_soldier", "salaried")
+BOOL_FIELDS = (
+    "boarding",
+    "rural_hukou",
+    "agri_major",
+    "arts_performance_major",
+    "retired_soldier",
+    "salaried",
+)
 STUDENT_FIELDS = ("id_number", "name", "school_code", "class_name", "stage", "grade", *BOOL_FIELDS)
 ROW_FIELDS = STUDENT_FIELDS[1:]  # stored as plain columns; the number is sealed (aidservice.crypto)
 SCHOOL_RULE_FIELDS = ("city_code", "inclusive_kindergarten", "tuition_fee", "central_university")
@@ -92,7 +99,7 @@ class Money(fields.Decimal):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
         if isinstance(value, bool | float):
-            raise ValidationError("must be a string of yuan with two decimal places, e.g. \"1250.00\"")
+            raise ValidationError('must be a string of yuan with two decimal places, e.g. "1250.00"')
         try:
             amount = bounded_decimal(value)
         except NumberRefused as exc:
@@ -113,7 +120,10 @@ class SchoolPayloadSchema(Schema):
     region_code = Text(
         required=True,
         validate=validate.Regexp(r"^\d{6}$", error="must be a 6-digit division code"),
-        metadata={"example": "320102", "description": "county (or city) division code; a new county is added"},
+        metadata={
+            "example": "320102",
+            "description": "county (or city) division code; a new county is added",
+        },
     )
     stages = fields.List(
         Text(validate=validate.Length(min=1, max=16)),
@@ -132,9 +142,7 @@ class GuardianSchema(Schema):
 
     id_number = IdNumber(required=True, metadata={"example": "320102198001010012"})
     name = Line(required=True, validate=validate.Length(min=1, max=64))
-    relation = Line(
-        required=True, validate=validate.Length(min=1, max=16), metadata={"example": "father"}
-    )
+    relation = Line(required=True, validate=validate.Length(min=1, max=16), metadata={"example": "father"})
 
 
 class StudentPayloadSchema(Schema):
@@ -236,7 +244,11 @@ def _redetermine(
     from aidservice.services.determinations import redetermine_students
 
     redetermine_students(
-        session, actor=actor, settings=settings, student_pks=list(student_pks), cause="roster",
+        session,
+        actor=actor,
+        settings=settings,
+        student_pks=list(student_pks),
+        cause="roster",
         request_id=request_id,
     )
 
@@ -253,7 +265,9 @@ def _flush_or_conflict(session: Session) -> None:
         raise _concurrent_change() from None
 
 
-def _stage_errors(settings: Settings, stage: str, offered: Sequence[str] | None, path: str = "stage") -> list[str]:
+def _stage_errors(
+    settings: Settings, stage: str, offered: Sequence[str] | None, path: str = "stage"
+) -> list[str]:
     """The stage must be one the rules know and (for a student) one the school offers."""
     known = tuple(settings.rules.facts["stage"].values)
     if stage not in known:
@@ -316,7 +330,11 @@ def put_school(
     data = load_payload(SchoolPayloadSchema(), payload)
     if actor.kind == "user" and not actor.is_admin:
         raise Forbidden("Only county, city and province administrators change schools.")
-    errors = {f"stages.{i}": problems for i, s in enumerate(data["stages"]) if (problems := _stage_errors(settings, s, None))}
+    errors = {
+        f"stages.{i}": problems
+        for i, s in enumerate(data["stages"])
+        if (problems := _stage_errors(settings, s, None))
+    }
     if len(set(data["stages"])) != len(data["stages"]):
         errors.setdefault("stages", []).append("lists a stage twice")
     if errors:
@@ -349,8 +367,12 @@ def put_school(
     if before == after:
         return Saved(school, False)
     audit.record(
-        session, actor=actor, action="school.create" if before is None else "school.update",
-        subject=f"school:{code}", summary={"before": before, "after": after}, request_id=request_id,
+        session,
+        actor=actor,
+        action="school.create" if before is None else "school.update",
+        subject=f"school:{code}",
+        summary={"before": before, "after": after},
+        request_id=request_id,
     )
     if before is not None and any(before[f] != after[f] for f in SCHOOL_RULE_FIELDS):
         pks = list(session.execute(select(Student.id).where(Student.school_code == code)).scalars())
@@ -363,10 +385,13 @@ def _refuse_dropping_taught_stages(session: Session, school: School, stages: Seq
     dropped = [s for s in school.stages if s not in stages]
     if not dropped:
         return
-    counts = dict(session.execute(
-        select(Student.stage, func.count()).where(Student.school_code == school.code, Student.stage.in_(dropped))
-        .group_by(Student.stage)
-    ).all())
+    counts = dict(
+        session.execute(
+            select(Student.stage, func.count())
+            .where(Student.school_code == school.code, Student.stage.in_(dropped))
+            .group_by(Student.stage)
+        ).all()
+    )
     if counts:
         taught = ", ".join(f"{stage} ({n} students)" for stage, n in sorted(counts.items()))
         raise ValidationFailed({"stages": [f"students are enrolled in stages it no longer lists: {taught}"]})
@@ -382,8 +407,10 @@ def audit_view(values: Mapping[str, Any], guardians: Iterable[Mapping[str, Any]]
         "name": mask_name(values["name"]),
         **{name: values[name] for name in STUDENT_FIELDS[2:]},
         "guardians": sorted(
-            ({"id_number": mask(g["id_number"]), "name": mask_name(g["name"]), "relation": g["relation"]}
-             for g in guardians),
+            (
+                {"id_number": mask(g["id_number"]), "name": mask_name(g["name"]), "relation": g["relation"]}
+                for g in guardians
+            ),
             key=lambda g: (g["id_number"], g["relation"]),
         ),
     }
@@ -436,9 +463,13 @@ def _apply(student: Student, data: Mapping[str, Any], settings: Settings) -> boo
             guardian.name, guardian.relation = fresh["name"], fresh["relation"]
             changed = True
     for hmac, fresh in wanted.items():
-        student.guardians.append(Guardian(
-            **vault.seal("guardian", fresh["id_number"], hmac), name=fresh["name"], relation=fresh["relation"]
-        ))
+        student.guardians.append(
+            Guardian(
+                **vault.seal("guardian", fresh["id_number"], hmac),
+                name=fresh["name"],
+                relation=fresh["relation"],
+            )
+        )
         changed = True
     return changed
 
@@ -500,8 +531,11 @@ def put_student(
         return Saved(student, False)
     _flush_or_conflict(session)
     audit.record(
-        session, actor=actor, action="student.create" if created else "student.update",
-        subject=f"student:{student_id}", summary=_changes(before, student_audit_view(student)),
+        session,
+        actor=actor,
+        action="student.create" if created else "student.update",
+        subject=f"student:{student_id}",
+        summary=_changes(before, student_audit_view(student)),
         request_id=request_id,
     )
     _redetermine(session, actor=actor, settings=settings, student_pks=[student.id], request_id=request_id)
@@ -509,8 +543,10 @@ def put_student(
 
 
 STUDENT_READ = (
-    select(Student, School.region_code).join(School, School.code == Student.school_code)
-    .options(selectinload(Student.guardians)).where(Student.student_id == bindparam("student_id"))
+    select(Student, School.region_code)
+    .join(School, School.code == Student.school_code)
+    .options(selectinload(Student.guardians))
+    .where(Student.student_id == bindparam("student_id"))
 )
 """A student with the region that scopes it, and its guardians; built once (statements are immutable)."""
 
@@ -519,17 +555,35 @@ def get_student(session: Session, *, actor: Actor, settings: Settings, student_i
     """A student with masked ID numbers and the current determination of the configured school year."""
     row = session.execute(STUDENT_READ, {"student_id": student_id}).one_or_none()
     if actor.kind != "user" or row is None or not actor.reaches_school(row[0].school_code, row[1]):
-        raise not_found("student")  # outside the scope as if it did not exist (hidden); the route refuses clients
+        raise not_found(
+            "student"
+        )  # outside the scope as if it did not exist (hidden); the route refuses clients
     student, _region_code = row
     return student_view(session, student, settings)
 
 
 CURRENT_DETERMINATION = (
-    select(*(getattr(Determination, name) for name in (
-        "level", "awards", "total_fen", "explanation", "rule_set_version", "as_of", "created_at")))
-    .where(Determination.student_pk == bindparam("student_pk"), Determination.school_year == bindparam("school_year"),
-           Determination.current.is_(True))
-    .order_by(Determination.seq.desc()).limit(1)
+    select(
+        *(
+            getattr(Determination, name)
+            for name in (
+                "level",
+                "awards",
+                "total_fen",
+                "explanation",
+                "rule_set_version",
+                "as_of",
+                "created_at",
+            )
+        )
+    )
+    .where(
+        Determination.student_pk == bindparam("student_pk"),
+        Determination.school_year == bindparam("school_year"),
+        Determination.current.is_(True),
+    )
+    .order_by(Determination.seq.desc())
+    .limit(1)
 )
 """What `determination_view` shows: the facts snapshot, the largest column, stays in the database."""
 

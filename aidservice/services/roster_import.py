@@ -63,7 +63,9 @@ def import_student_file(
     """
     table = iter_table(filename, data, max_rows)  # streamed: each row is typed and packed as it is read
     header = next(table)
-    columns = _check_header(header, default_school=actor.school_code if actor.role == "school_officer" else None)
+    columns = _check_header(
+        header, default_school=actor.school_code if actor.role == "school_officer" else None
+    )
     reading = _FileRows(columns, actor)
     reading.read(table)
     if not reading.count:
@@ -72,13 +74,20 @@ def import_student_file(
         raise reject_all(reading.stray, reading.count)
     checked = check_rows(session, actor=actor, settings=settings, rows=reading.rows())
     result = write_checked(
-        session, actor=actor, settings=settings, checked=checked, partial=partial, request_id=request_id,
-        audit_extra={"file": {
-            "name": filename[-128:],
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "format": "xlsx" if data.startswith(XLSX_MAGIC) else "csv",
-            "rows": reading.count,
-        }},
+        session,
+        actor=actor,
+        settings=settings,
+        checked=checked,
+        partial=partial,
+        request_id=request_id,
+        audit_extra={
+            "file": {
+                "name": filename[-128:],
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "format": "xlsx" if data.startswith(XLSX_MAGIC) else "csv",
+                "rows": reading.count,
+            }
+        },
     )
     result.rejected = sorted([*reading.stray, *result.rejected], key=lambda e: e.row)
     return result
@@ -107,7 +116,9 @@ class _FileRows:
             self.count += 1
             payload, guardian_columns, stray = _row_payload(self.columns, cells, self.actor)
             if stray:
-                self.stray.extend(RowError(number, column, "has a value but no column header") for column in stray)
+                self.stray.extend(
+                    RowError(number, column, "has a value but no column header") for column in stray
+                )
                 continue
             part.append((number, payload, guardian_columns))
             if len(part) == CHUNK:
@@ -172,14 +183,18 @@ def _check_header(header: Sequence[Any], default_school: str | None) -> _Columns
     if "school_code" not in student and default_school is None:
         required.append("school_code")
     for n, slot in sorted(guardians.items()):
-        required.extend(f"guardian{n}_{part}" for part in ("id_number", "name", "relation") if part not in slot)
+        required.extend(
+            f"guardian{n}_{part}" for part in ("id_number", "name", "relation") if part not in slot
+        )
     errors.extend(RowError(1, c, "missing column") for c in required)
     if errors:
         raise ValidationFailed(row_messages(errors), "The header row (row 1) has problems; nothing was read.")
     return _Columns(student, dict(sorted(guardians.items())), ignored)
 
 
-def _row_payload(columns: _Columns, cells: Sequence[Any], actor: Actor) -> tuple[dict[str, Any], list[int], list[str]]:
+def _row_payload(
+    columns: _Columns, cells: Sequence[Any], actor: Actor
+) -> tuple[dict[str, Any], list[int], list[str]]:
     """One row as a payload: cells typed for the strict schema, empty cells left out (defaults apply)."""
 
     def cell(index: int) -> Any:
@@ -214,4 +229,3 @@ def _typed(name: str, value: Any) -> Any:
     if name == "grade":
         return cell_values.integer(value)
     return value
-

@@ -134,8 +134,15 @@ def upsert_students(
     commits to exactly what the import changed; `audit_extra` adds the file's name and hash.
     """
     checked = check_rows(session, actor=actor, settings=settings, rows=rows)
-    return write_checked(session, actor=actor, settings=settings, checked=checked, partial=partial,
-                         request_id=request_id, audit_extra=audit_extra)
+    return write_checked(
+        session,
+        actor=actor,
+        settings=settings,
+        checked=checked,
+        partial=partial,
+        request_id=request_id,
+        audit_extra=audit_extra,
+    )
 
 
 # ---------------------------------------------------------------------------------------- pass 1: check
@@ -169,14 +176,26 @@ def check_rows(session: Session, *, actor: Actor, settings: Settings, rows: Iter
         if not valid:
             continue
         existing = _existing_students(session, [r.data["student_id"] for r in valid])
-        schools = _schools(session, {r.data["school_code"] for r in valid}
-                           | {e.values["school_code"] for e in existing.values()}, seen.schools)
+        schools = _schools(
+            session,
+            {r.data["school_code"] for r in valid} | {e.values["school_code"] for e in existing.values()},
+            seen.schools,
+        )
         owners = _id_owners(session, [r.hmac for r in valid])
-        accepted = [row for row in valid
-                    if _check_row(row, actor, settings, existing, schools, owners, checked.rejected)]
+        accepted = [
+            row
+            for row in valid
+            if _check_row(row, actor, settings, existing, schools, owners, checked.rejected)
+        ]
         if accepted:
-            checked.blobs.append(pack([(r.number, r.hmac, r.data, _as_tuple(existing.get(r.data["student_id"])))
-                                       for r in accepted]))
+            checked.blobs.append(
+                pack(
+                    [
+                        (r.number, r.hmac, r.data, _as_tuple(existing.get(r.data["student_id"])))
+                        for r in accepted
+                    ]
+                )
+            )
     checked.rejected.sort(key=lambda e: e.row)
     return checked
 
@@ -205,7 +224,9 @@ def _as_tuple(stored: _Stored | None) -> tuple[int, dict[str, Any], dict[str, tu
     return None if stored is None else (stored.pk, stored.values, stored.guardians)
 
 
-def _validate_rows(rows: Sequence[RawRow], rejected: list[RowError], hmac_key: str, seen: _Seen) -> list[_Row]:
+def _validate_rows(
+    rows: Sequence[RawRow], rejected: list[RowError], hmac_key: str, seen: _Seen
+) -> list[_Row]:
     """Rows through the payload schema; duplicates within the set are refused after their first row."""
     schema = StudentRowSchema()
     valid: list[_Row] = []
@@ -223,7 +244,9 @@ def _validate_rows(rows: Sequence[RawRow], rejected: list[RowError], hmac_key: s
             continue
         seen.by_id[student_id] = number
         if id_number in seen.by_number:
-            rejected.append(RowError(number, "id_number", f"repeats the number on row {seen.by_number[id_number]}"))
+            rejected.append(
+                RowError(number, "id_number", f"repeats the number on row {seen.by_number[id_number]}")
+            )
             continue
         seen.by_number[id_number] = number
         valid.append(_Row(number, data, list(guardian_columns), id_hmac(hmac_key, id_number)))
@@ -254,15 +277,17 @@ def _existing_students(session: Session, student_ids: Sequence[str]) -> dict[str
     found: dict[str, _Stored] = {}
     columns = [getattr(Student, name) for name in ROW_FIELDS]
     for part in _chunks(student_ids):
-        query = select(Student.id, Student.student_id, Student.id_hmac, *columns).where(Student.student_id.in_(part))
+        query = select(Student.id, Student.student_id, Student.id_hmac, *columns).where(
+            Student.student_id.in_(part)
+        )
         for row in session.execute(query):
             values = {name: getattr(row, name) for name in ROW_FIELDS} | {"id_hmac": row.id_hmac}
             found[row.student_id] = _Stored(row.id, values, {})
     by_pk = {stored.pk: stored for stored in found.values()}
     for part in _chunks(list(by_pk)):
-        query = select(Guardian.id, Guardian.student_pk, Guardian.id_hmac, Guardian.name, Guardian.relation).where(
-            Guardian.student_pk.in_(part)
-        )
+        query = select(
+            Guardian.id, Guardian.student_pk, Guardian.id_hmac, Guardian.name, Guardian.relation
+        ).where(Guardian.student_pk.in_(part))
         for guardian_pk, student_pk, hmac, name, relation in session.execute(query):
             by_pk[student_pk].guardians[hmac] = (guardian_pk, name, relation)
     return found
@@ -272,7 +297,9 @@ def _schools(session: Session, codes: set[str], known: dict[str, School | None])
     """The schools of these codes (None: no such school), read once per import."""
     wanted = sorted(codes - known.keys())
     for part in _chunks(wanted):
-        known.update((s.code, s) for s in session.execute(select(School).where(School.code.in_(part))).scalars())
+        known.update(
+            (s.code, s) for s in session.execute(select(School).where(School.code.in_(part))).scalars()
+        )
     known.update((code, None) for code in wanted if code not in known)
     return known
 
@@ -312,7 +339,9 @@ def _check_row(
     if not actor.may_change_school(school.code, school.region_code):
         rejected.append(RowError(row.number, "school_code", f"school {school.code} is outside your scope"))
         return False
-    rejected.extend(RowError(row.number, "stage", m) for m in _stage_errors(settings, data["stage"], school.stages))
+    rejected.extend(
+        RowError(row.number, "stage", m) for m in _stage_errors(settings, data["stage"], school.stages)
+    )
     rejected.extend(RowError(row.number, "grade", m) for m in _grade_errors(settings, data["grade"]))
     if owners.get(row.hmac, set()) - {data["student_id"]}:
         rejected.append(RowError(row.number, "id_number", "another student record has this identity number"))
@@ -357,7 +386,9 @@ def write_checked(
     result.created, result.updated = len(trail.created), len(trail.updated)
     if trail.created or trail.updated:
         trail.record(session, actor, result, request_id, audit_extra)
-        _redetermine(session, actor=actor, settings=settings, student_pks=result.student_pks, request_id=request_id)
+        _redetermine(
+            session, actor=actor, settings=settings, student_pks=result.student_pks, request_id=request_id
+        )
     return result
 
 
@@ -388,7 +419,11 @@ def _plan_writes(accepted: Sequence[_Row], existing: Mapping[str, _Stored], sett
         stored = existing.get(data["student_id"])
         if stored is None:
             plan.new_students.append(
-                {"student_id": data["student_id"], **values, **vault.seal("student", data["id_number"], row.hmac)}
+                {
+                    "student_id": data["student_id"],
+                    **values,
+                    **vault.seal("student", data["id_number"], row.hmac),
+                }
             )
             plan.new_guardians[data["student_id"]] = [
                 {**vault.seal("guardian", g["id_number"], h), "name": g["name"], "relation": g["relation"]}
@@ -403,14 +438,20 @@ def _plan_writes(accepted: Sequence[_Row], existing: Mapping[str, _Stored], sett
                 plan.guardian_deletes.append(guardian_pk)
                 changed = True
             elif (name, relation) != (fresh["name"], fresh["relation"]):
-                plan.guardian_updates.append({"id": guardian_pk, "name": fresh["name"], "relation": fresh["relation"]})
+                plan.guardian_updates.append(
+                    {"id": guardian_pk, "name": fresh["name"], "relation": fresh["relation"]}
+                )
                 changed = True
         for hmac, fresh in wanted.items():
             if hmac not in stored.guardians:
-                plan.guardian_inserts.append({
-                    "student_pk": stored.pk, **vault.seal("guardian", fresh["id_number"], hmac),
-                    "name": fresh["name"], "relation": fresh["relation"],
-                })
+                plan.guardian_inserts.append(
+                    {
+                        "student_pk": stored.pk,
+                        **vault.seal("guardian", fresh["id_number"], hmac),
+                        "name": fresh["name"],
+                        "relation": fresh["relation"],
+                    }
+                )
                 changed = True
         if changed:
             sealed = vault.seal("student", data["id_number"], row.hmac)  # every update row has the same keys
@@ -429,12 +470,15 @@ def _execute(session: Session, plan: _Plan) -> list[int]:
     new_pks: dict[str, int] = {}
     for part in _chunks(list(plan.new_guardians)):
         new_pks.update(
-            (student_id, pk) for pk, student_id in
-            session.execute(select(Student.id, Student.student_id).where(Student.student_id.in_(part)))
+            (student_id, pk)
+            for pk, student_id in session.execute(
+                select(Student.id, Student.student_id).where(Student.student_id.in_(part))
+            )
         )
     inserts = plan.guardian_inserts + [
         {"student_pk": new_pks[student_id], **guardian}
-        for student_id, guardians in plan.new_guardians.items() for guardian in guardians
+        for student_id, guardians in plan.new_guardians.items()
+        for guardian in guardians
     ]
     for part in _chunks(plan.guardian_deletes):
         session.execute(delete(Guardian).where(Guardian.id.in_(part)))
@@ -473,7 +517,9 @@ class ImportTrail:
 
     def add(self, kind: str, data: Mapping[str, Any]) -> None:
         view = audit_view(data, data["guardians"])
-        self.chunk.append((data["student_id"], audit.canonical([kind, data["student_id"], view]).encode("utf-8")))
+        self.chunk.append(
+            (data["student_id"], audit.canonical([kind, data["student_id"], view]).encode("utf-8"))
+        )
         (self.created if kind == "created" else self.updated).append(data["student_id"])
         self.schools.add(data["school_code"])
 
@@ -496,14 +542,23 @@ class ImportTrail:
             digest.update(line + b"\n")
         return digest.hexdigest()
 
-    def record(self, session: Session, actor: Actor, result: ImportResult, request_id: str | None,
-               extra: Mapping[str, Any] | None) -> None:
+    def record(
+        self,
+        session: Session,
+        actor: Actor,
+        result: ImportResult,
+        request_id: str | None,
+        extra: Mapping[str, Any] | None,
+    ) -> None:
         """One event for the import; its subject is the school when there is one."""
         digest = self.digest()
         schools = sorted(self.schools)
         subject = f"school:{schools[0]}" if len(schools) == 1 else f"import:{request_id or digest[:16]}"
         audit.record(
-            session, actor=actor, action="student.import", subject=subject,
+            session,
+            actor=actor,
+            action="student.import",
+            subject=subject,
             summary={
                 **dict(extra or {}),
                 "created": result.created,

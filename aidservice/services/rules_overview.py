@@ -17,8 +17,10 @@ def overview(rules: RuleSet, on: date) -> dict[str, Any]:
     parameters = {p["name"]: p for p in described["parameters"]}
     programs = []
     for program in described["programs"]:
-        amounts = [{**case, "values": _values(parameters.get(case["value"]), case["value"], on)}
-                   for case in program["amount"]]
+        amounts = [
+            {**case, "values": _values(parameters.get(case["value"]), case["value"], on)}
+            for case in program["amount"]
+        ]
         programs.append({**program, "amounts": amounts})
     return {
         "version": described["version"],
@@ -38,9 +40,16 @@ def _values(parameter: dict[str, Any] | None, expression: str, on: date) -> list
     if parameter is None:
         return [{"kind": "fee" if expression == FEE_FACT else "formula", "text": expression}]
     values = [
-        {"kind": "money" if parameter["type"] == "money" else "value", "text": value["value"], "key": value["key"],
-         "status": value["status"] or parameter["status"], "note": value["note"], "from": value["from"],
-         "to": value["to"], "in_force": _holds(value, on)}
+        {
+            "kind": "money" if parameter["type"] == "money" else "value",
+            "text": value["value"],
+            "key": value["key"],
+            "status": value["status"] or parameter["status"],
+            "note": value["note"],
+            "from": value["from"],
+            "to": value["to"],
+            "in_force": _holds(value, on),
+        }
         for value in parameter["values"]
     ]
     in_force = [v for v in values if v["in_force"]]

@@ -24,15 +24,21 @@ from .xlsx import Interned, xlsx_rows
 
 XLSX_MAGIC = b"PK\x03\x04"
 XLS_MAGIC = b"\xd0\xcf\x11\xe0"
-ID_NUMBER_CHARACTERS = "must contain only the ASCII digits 0-9 and X (no full-width or other non-ASCII characters)"
+ID_NUMBER_CHARACTERS = (
+    "must contain only the ASCII digits 0-9 and X (no full-width or other non-ASCII characters)"
+)
 
 
-def read_table(filename: str, data: bytes, max_rows: int, limits: SheetLimits | None = None) -> list[list[Any]]:
+def read_table(
+    filename: str, data: bytes, max_rows: int, limits: SheetLimits | None = None
+) -> list[list[Any]]:
     """The first sheet (XLSX) or the records (CSV) as rows of cells, header first; at most `max_rows` data rows."""
     return list(iter_table(filename, data, max_rows, limits))
 
 
-def iter_table(filename: str, data: bytes, max_rows: int, limits: SheetLimits | None = None) -> Iterator[list[Any]]:
+def iter_table(
+    filename: str, data: bytes, max_rows: int, limits: SheetLimits | None = None
+) -> Iterator[list[Any]]:
     """`read_table` one row at a time: the import keeps what it makes of each row, never the whole table."""
     bounds = replace(limits or SheetLimits(), max_rows=max_rows)
     if data.startswith(XLS_MAGIC):
@@ -54,7 +60,9 @@ def csv_rows(data: bytes, filename: str, limits: SheetLimits) -> Iterator[list[s
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         name = "the XLSX file" if filename.lower().endswith(".xlsx") else "a CSV file"
-        raise ValidationFailed({"file": [f"could not be read as {name}: save it as CSV UTF-8 or XLSX"]}) from None
+        raise ValidationFailed(
+            {"file": [f"could not be read as {name}: save it as CSV UTF-8 or XLSX"]}
+        ) from None
     budget = _RecordBudget(limits.max_columns * (2 * limits.max_cell_chars + 3) + 2, limits)
     number = 0
     interned = Interned()
@@ -91,7 +99,7 @@ class _RecordBudget:
 
 def _checked(record: list[str], number: int, limits: SheetLimits) -> list[str]:
     if len(record) > limits.max_columns:
-        if any(cell.strip() for cell in record[limits.max_columns:]):
+        if any(cell.strip() for cell in record[limits.max_columns :]):
             raise unreadable(f"has more than {limits.max_columns} columns (row {number})")
         record = record[: limits.max_columns]
     if any(len(cell) > limits.max_cell_chars for cell in record):

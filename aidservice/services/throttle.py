@@ -79,7 +79,7 @@ ADDRESS_LIMIT = Limit(ADDRESS_MAX_FAILURES, ADDRESS_WINDOW_SECONDS, ADDRESS_WAIT
 
 MESSAGES = {
     "account": "Too many failed sign-ins to this account from devices it has not signed in from; sign in from a "
-               "device you have signed in with before, or try again in {minutes} minutes.",
+    "device you have signed in with before, or try again in {minutes} minutes.",
     "device": "Too many failed sign-ins from this device; try again in {minutes} minutes.",
     "address": "Too many failed sign-ins from this address; try again in {minutes} minutes.",
 }
@@ -113,7 +113,9 @@ class Key:
     limit: Limit
 
 
-def attempt_keys(username: str, address: str | None, device: str | None, account: Limit, addr: Limit) -> list[Key]:
+def attempt_keys(
+    username: str, address: str | None, device: str | None, account: Limit, addr: Limit
+) -> list[Key]:
     """A known device's own key; else the account's unrecognised-devices key and the address's."""
     if device:
         return [Key(f"dev:{device}", "device", account)]
@@ -171,8 +173,11 @@ class MemoryLoginGuard:
         """Raise TooManyAttempts while the device, or (unknown devices) the account or the address, is locked."""
         now = self.clock()
         with self._lock:
-            waits = [(c.locked_until - now, k.kind) for k in self._keys(username, address, device)
-                     if (c := self._counts.get(k.name)) is not None and c.locked_until > now]
+            waits = [
+                (c.locked_until - now, k.kind)
+                for k in self._keys(username, address, device)
+                if (c := self._counts.get(k.name)) is not None and c.locked_until > now
+            ]
         refuse_longest(waits)
 
     def after_failure(self, username: str, address: str | None, device: str | None = None) -> None:
@@ -246,12 +251,22 @@ class DatabaseLoginGuard:
         """Raise TooManyAttempts while the device, or (unknown devices) the account or the address, is locked."""
         now = self.clock()
         keys = self._keys(username, address, device)
-        locks = self.session().execute(
-            select(LoginFailure.key, LoginFailure.locked_until)
-            .where(LoginFailure.key.in_(keys), LoginFailure.locked_until.is_not(None))
-        ).all()
-        refuse_longest([((_aware(until) - now).total_seconds(), keys[key].kind)
-                        for key, until in locks if _aware(until) > now])
+        locks = (
+            self.session()
+            .execute(
+                select(LoginFailure.key, LoginFailure.locked_until).where(
+                    LoginFailure.key.in_(keys), LoginFailure.locked_until.is_not(None)
+                )
+            )
+            .all()
+        )
+        refuse_longest(
+            [
+                ((_aware(until) - now).total_seconds(), keys[key].kind)
+                for key, until in locks
+                if _aware(until) > now
+            ]
+        )
 
     def after_failure(self, username: str, address: str | None, device: str | None = None) -> None:
         """Count a failure under each key; the last one a key's limit allows locks it."""
@@ -272,7 +287,9 @@ class DatabaseLoginGuard:
         """Add one failure to a key's row, made if missing and locked while counted (concurrent workers wait)."""
         session.execute(_insert_missing(session, key, now))
         row = session.execute(
-            select(LoginFailure).where(LoginFailure.key == key).with_for_update()
+            select(LoginFailure)
+            .where(LoginFailure.key == key)
+            .with_for_update()
             .execution_options(populate_existing=True)
         ).scalar_one()
         if _aware(row.window_started_at) <= now - timedelta(seconds=limit.window):
@@ -299,8 +316,10 @@ def _insert_missing(session: Session, key: str, now: datetime) -> Any:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(LoginFailure).values(key=key, failures=0, window_started_at=now).on_conflict_do_nothing(
-        index_elements=["key"]
+    return (
+        insert(LoginFailure)
+        .values(key=key, failures=0, window_started_at=now)
+        .on_conflict_do_nothing(index_elements=["key"])
     )
 
 
@@ -356,7 +375,9 @@ class RedisLoginGuard:
         except RedisError as exc:
             log.error("login throttle: Redis unavailable (%s); sign-in not throttled", type(exc).__name__)
             return
-        refuse_longest([(ttl / 1000, spec.kind) for ttl, spec in zip(ttls, keys.values(), strict=True) if ttl > 0])
+        refuse_longest(
+            [(ttl / 1000, spec.kind) for ttl, spec in zip(ttls, keys.values(), strict=True) if ttl > 0]
+        )
 
     def after_failure(self, username: str, address: str | None, device: str | None = None) -> None:
         """Count a failure under each key; the last one a key's limit allows locks it."""
@@ -365,8 +386,10 @@ class RedisLoginGuard:
         try:
             for key, spec in self._keys(username, address, device).items():
                 limit = spec.limit
-                self._count(keys=[self._name("fail", key), self._name("lock", key)],
-                            args=[int(limit.window), limit.max_failures, int(limit.lockout)])
+                self._count(
+                    keys=[self._name("fail", key), self._name("lock", key)],
+                    args=[int(limit.window), limit.max_failures, int(limit.lockout)],
+                )
         except RedisError as exc:
             log.error("login throttle: Redis unavailable (%s); failure not counted", type(exc).__name__)
 

@@ -17,7 +17,9 @@ from typing import Any
 SUMMARY_VERSION = 1
 
 
-def summary_of(result: Any, *, running_version: str, rules_dir: str | None, ran_at: datetime | None = None) -> dict[str, Any]:
+def summary_of(
+    result: Any, *, running_version: str, rules_dir: str | None, ran_at: datetime | None = None
+) -> dict[str, Any]:
     """What is kept of a dry run (`redetermine_region.RegionResult`): parameters, counts and the aggregate diff."""
     diff = result.diff.as_json() if result.diff is not None else {}
     diff.pop("examples", None)  # students of every school: not for a page everyone signed in can read

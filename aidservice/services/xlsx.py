@@ -107,8 +107,9 @@ class _Idle:
             raise unreadable(f"has more than {self.limit} XML elements that hold no value in one part")
 
 
-def _parse(archive: Archive, name: str, start: Start, end: End, text: Text | None = None, *,
-           counted: bool = True) -> None:
+def _parse(
+    archive: Archive, name: str, start: Start, end: End, text: Text | None = None, *, counted: bool = True
+) -> None:
     """Parse one part; unless `counted` is False (the handler counts), every element spends from an idle budget."""
     if counted:
         idle, inner = _Idle(archive.limits.max_idle_elements), start
@@ -168,7 +169,11 @@ def _relationships(archive: Archive, part: str) -> dict[str, tuple[str, str]]:
         if len(found) >= archive.limits.max_members:
             raise unreadable(f"has more than {archive.limits.max_members} parts in its ZIP archive")
         target = attrs.get("Target", "")
-        path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+        path = (
+            target.lstrip("/")
+            if target.startswith("/")
+            else posixpath.normpath(posixpath.join(folder, target))
+        )
         found[attrs.get("Id", "")] = (attrs.get("Type", "").rpartition("/")[2], path)
 
     _parse(archive, rels_name, start, _ignore)
@@ -387,7 +392,9 @@ class _Sheet:
         if kind == "s":
             index = _int(text.strip(), -1)
             if not 0 <= index < len(self.strings):
-                raise unreadable("could not be read as an XLSX workbook (a cell refers to a missing shared string)")
+                raise unreadable(
+                    "could not be read as an XLSX workbook (a cell refers to a missing shared string)"
+                )
             return self.strings[index]
         if kind == "b":
             return text.strip() in ("1", "true")
@@ -402,8 +409,10 @@ class _Sheet:
         try:
             number: int | float = float(text) if any(c in text for c in ".eEnN") else int(text)
         except ValueError:
-            raise unreadable(f"could not be read as an XLSX workbook (row {self.row} has a number cell "
-                             "that is not a number)") from None
+            raise unreadable(
+                f"could not be read as an XLSX workbook (row {self.row} has a number cell "
+                "that is not a number)"
+            ) from None
         duration = self.dates.get(self.style)
         if duration is None:
             return number
@@ -422,7 +431,9 @@ def _column(reference: str) -> int:
     index = _COLUMNS.get(letters)
     if index is not None and len(letters) < len(reference):
         return index
-    if not (0 < len(letters) <= 3 and letters.isascii() and letters.isalpha() and len(letters) < len(reference)):
+    if not (
+        0 < len(letters) <= 3 and letters.isascii() and letters.isalpha() and len(letters) < len(reference)
+    ):
         raise unreadable("could not be read as an XLSX workbook (a cell reference is not valid)")
     index = 0
     for char in letters.upper():

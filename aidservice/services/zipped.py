@@ -68,7 +68,7 @@ class Archive:
             raise unreadable("could not be read as an XLSX workbook (unsupported compression)")
         raw = memoryview(self.data)[_data_span(self.data, member)]
         crc = 0
-        for piece in (_stored(raw) if member.method == STORED else self._inflate(raw)):
+        for piece in _stored(raw) if member.method == STORED else self._inflate(raw):
             crc = zlib.crc32(piece, crc)
             yield piece
         if crc != member.crc:
@@ -79,7 +79,7 @@ class Archive:
         produced = 0
         try:
             for offset in range(0, len(raw), STEP_IN):
-                pending = bytes(raw[offset:offset + STEP_IN])
+                pending = bytes(raw[offset : offset + STEP_IN])
                 fed = offset + len(pending)
                 while True:
                     out = inflater.decompress(pending, STEP_OUT)
@@ -103,13 +103,15 @@ class Archive:
         if self.inflated > limits.max_inflated_bytes:
             raise too_large(f"inflates to more than {limits.max_inflated_bytes // (1024 * 1024)} MiB")
         if produced > limits.ratio_after and produced > limits.max_ratio * max(consumed, 1):
-            raise too_large(f"has a part compressed more than {limits.max_ratio}:1",
-                            "no spreadsheet program writes that; save the sheet again as .xlsx or CSV UTF-8")
+            raise too_large(
+                f"has a part compressed more than {limits.max_ratio}:1",
+                "no spreadsheet program writes that; save the sheet again as .xlsx or CSV UTF-8",
+            )
 
 
 def _stored(raw: memoryview) -> Iterator[bytes]:
     for offset in range(0, len(raw), STEP_OUT):
-        yield bytes(raw[offset:offset + STEP_OUT])
+        yield bytes(raw[offset : offset + STEP_OUT])
 
 
 def _directory(data: bytes, max_members: int) -> dict[str, Member]:
@@ -121,15 +123,22 @@ def _directory(data: bytes, max_members: int) -> dict[str, Member]:
     if disk or directory_disk or position == 0xFFFFFFFF:
         raise unreadable("could not be read as an XLSX workbook (multi-part or ZIP64 archive)")
     members: dict[str, Member] = {}
-    while data[position:position + 4] == CENTRAL:
+    while data[position : position + 4] == CENTRAL:
         if position + CENTRAL_FORMAT.size > len(data):
             raise unreadable(CORRUPT)
         fields = CENTRAL_FORMAT.unpack_from(data, position)
         flags, method, crc, compressed, name_length, extra_length, comment_length, offset = (
-            fields[3], fields[4], fields[7], fields[8], fields[10], fields[11], fields[12], fields[16]
+            fields[3],
+            fields[4],
+            fields[7],
+            fields[8],
+            fields[10],
+            fields[11],
+            fields[12],
+            fields[16],
         )
         start = position + CENTRAL_FORMAT.size
-        name = data[start:start + name_length].decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        name = data[start : start + name_length].decode("utf-8" if flags & 0x800 else "cp437", "replace")
         if len(members) >= max_members:
             raise unreadable(f"has more than {max_members} parts in its ZIP archive")
         if name in members:
@@ -144,7 +153,7 @@ def _directory(data: bytes, max_members: int) -> dict[str, Member]:
 def _data_span(data: bytes, member: Member) -> slice:
     """Where the part's compressed bytes lie: after its local header, as long as the directory says."""
     at = member.header_offset
-    if data[at:at + 4] != LOCAL or at + LOCAL_SIZE > len(data):
+    if data[at : at + 4] != LOCAL or at + LOCAL_SIZE > len(data):
         raise unreadable(CORRUPT)
     name_length, extra_length = struct.unpack_from("<2H", data, at + 26)
     start = at + LOCAL_SIZE + name_length + extra_length

@@ -32,8 +32,13 @@ def application_list() -> tuple[str, int] | str:
         return render_template("web/applications.html", form=form, result=None), 422
     page = form.page.data or 1
     result = applications.list_applications(
-        db.session, actor=actor(), settings=api_settings.settings(), state=form.state.data or None,
-        school_year=api_settings.settings().school_year, limit=PER_PAGE, offset=(page - 1) * PER_PAGE,
+        db.session,
+        actor=actor(),
+        settings=api_settings.settings(),
+        state=form.state.data or None,
+        school_year=api_settings.settings().school_year,
+        limit=PER_PAGE,
+        offset=(page - 1) * PER_PAGE,
     )
     pages = max(1, -(-result["total"] // PER_PAGE))
     return render_template("web/applications.html", form=form, result=result, page=page, pages=pages)
@@ -48,11 +53,16 @@ def apply(student_id: str) -> Response | tuple[str, int] | str:
         return _apply_page(start, form)
     if not form.validate_on_submit():
         return _apply_page(start, form, status=422)
-    payload = {"student_id": student_id, "school_year": settings.school_year, "declared": form.declared(),
-               "commitment_signed": bool(form.commitment.data)}
+    payload = {
+        "student_id": student_id,
+        "school_year": settings.school_year,
+        "declared": form.declared(),
+        "commitment_signed": bool(form.commitment.data),
+    }
     try:
-        application = applications.create_application(db.session, actor=actor(), settings=settings,
-                                                      payload=payload, request_id=current_request_id())
+        application = applications.create_application(
+            db.session, actor=actor(), settings=settings, payload=payload, request_id=current_request_id()
+        )
     except ValidationFailed as exc:
         db.session.rollback()
         general = _attach(form, exc.errors)
@@ -66,10 +76,17 @@ def apply(student_id: str) -> Response | tuple[str, int] | str:
     return redirect(url_for("web.application", application_id=application_id))
 
 
-def _apply_page(start: dict[str, Any], form: ApplicationForm, status: int = 200,
-                general: list[str] | None = None) -> tuple[str, int]:
-    return render_template("web/apply.html", start=start, form=form, general=general or [],
-                           declared_booleans=DECLARED_BOOLEANS, claimable=CLAIMABLE), status
+def _apply_page(
+    start: dict[str, Any], form: ApplicationForm, status: int = 200, general: list[str] | None = None
+) -> tuple[str, int]:
+    return render_template(
+        "web/apply.html",
+        start=start,
+        form=form,
+        general=general or [],
+        declared_booleans=DECLARED_BOOLEANS,
+        claimable=CLAIMABLE,
+    ), status
 
 
 def _attach(form: Any, errors: dict[str, list[str]]) -> list[str]:
@@ -89,8 +106,10 @@ def application(application_id: int) -> tuple[str, int] | str:
     return _application_page(application_id)
 
 
-@bp.route("/applications/<int:application_id>/<any(review, publish_notice, object, resolve, approve, reject):action>",
-          methods=["POST"])
+@bp.route(
+    "/applications/<int:application_id>/<any(review, publish_notice, object, resolve, approve, reject):action>",
+    methods=["POST"],
+)
 def act(application_id: int, action: str) -> Response | tuple[str, int] | str:
     form = ActionForm(action)
     if not form.validate_on_submit():
@@ -98,18 +117,31 @@ def act(application_id: int, action: str) -> Response | tuple[str, int] | str:
     settings = api_settings.settings()
     version = int(form.version.data)
     note = (form.note.data or "").strip()
-    request_ = ActionRequest(action=action, version=version, note=note, level=form.level.data or None,
-                             outcome=form.outcome.data or None)
+    request_ = ActionRequest(
+        action=action,
+        version=version,
+        note=note,
+        level=form.level.data or None,
+        outcome=form.outcome.data or None,
+    )
     try:
-        applications.act(db.session, actor=actor(), settings=settings, application_id=application_id,
-                         request=request_, request_id=current_request_id())
+        applications.act(
+            db.session,
+            actor=actor(),
+            settings=settings,
+            application_id=application_id,
+            request=request_,
+            request_id=current_request_id(),
+        )
     except ValidationFailed as exc:
         db.session.rollback()
         form.general = _attach(form, exc.errors)
         return _application_page(application_id, failed=form, status=422)
     except Conflict as exc:
         db.session.rollback()
-        return _application_page(application_id, failed=form, status=409, conflict=_conflict_message(exc, version))
+        return _application_page(
+            application_id, failed=form, status=409, conflict=_conflict_message(exc, version)
+        )
     db.session.commit()
     flash(_("操作已完成：{action}。", action=_label_action(action)), "ok")
     return redirect(url_for("web.application", application_id=application_id))
@@ -128,10 +160,17 @@ def _label_action(action: str) -> str:
     return i18n.label(i18n.ACTIONS, action, language())
 
 
-def _application_page(application_id: int, *, failed: ActionForm | None = None, status: int = 200,
-                      conflict: dict[str, Any] | None = None) -> tuple[str, int]:
+def _application_page(
+    application_id: int,
+    *,
+    failed: ActionForm | None = None,
+    status: int = 200,
+    conflict: dict[str, Any] | None = None,
+) -> tuple[str, int]:
     settings = api_settings.settings()
-    view = applications.get_application(db.session, actor=actor(), settings=settings, application_id=application_id)
+    view = applications.get_application(
+        db.session, actor=actor(), settings=settings, application_id=application_id
+    )
     facts = directory.fact_rows(db.session, settings, view["facts"])
     forms = {}
     if actor().role == "school_officer":
@@ -148,12 +187,23 @@ def _application_page(application_id: int, *, failed: ActionForm | None = None, 
                     form.level.data = failed.level.data
                     form.outcome.data = failed.outcome.data
                 forms[action] = form
-    return render_template("web/application.html", app=view, facts=facts, forms=forms, conflict=conflict,
-                           failed_action=failed.action_name if failed is not None else None), status
+    return render_template(
+        "web/application.html",
+        app=view,
+        facts=facts,
+        forms=forms,
+        conflict=conflict,
+        failed_action=failed.action_name if failed is not None else None,
+    ), status
 
 
 @bp.route("/schools/<school_code>/notices/<int:notice_id>")
 def notice(school_code: str, notice_id: int) -> str:
-    data = notices.get_notice(db.session, actor=actor(), settings=api_settings.settings(), school_code=school_code,
-                              notice_id=notice_id)
+    data = notices.get_notice(
+        db.session,
+        actor=actor(),
+        settings=api_settings.settings(),
+        school_code=school_code,
+        notice_id=notice_id,
+    )
     return render_template("web/notice.html", notice=data)

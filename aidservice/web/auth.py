@@ -33,9 +33,14 @@ def login() -> Response | tuple[str, int] | str:
         return render_template("web/login.html", form=form), 200 if request.method == "GET" else 422
     try:
         result = accounts.login(
-            db.session, username=form.username.data.strip(), password=form.password.data,
-            address=request.remote_addr, guard=current_app.extensions[GUARD_KEY], request_id=current_request_id(),
-            devices=current_app.extensions[DEVICES_KEY], device_tokens=web_session.device_tokens(),
+            db.session,
+            username=form.username.data.strip(),
+            password=form.password.data,
+            address=request.remote_addr,
+            guard=current_app.extensions[GUARD_KEY],
+            request_id=current_request_id(),
+            devices=current_app.extensions[DEVICES_KEY],
+            device_tokens=web_session.device_tokens(),
         )
     except AuthenticationFailed:
         db.session.commit()  # the failure's count (database throttle); a failed sign-in writes nothing else
@@ -45,7 +50,11 @@ def login() -> Response | tuple[str, int] | str:
         failure = _("登录失败次数过多，请 {minutes} 分钟后再试。", minutes=exc.minutes)
         if exc.reason == "account":
             failure += " " + _("在以前登录过的设备上仍可登录。")
-        return render_template("web/login.html", form=form, failure=failure), 429, {"Retry-After": str(exc.retry_after)}
+        return (
+            render_template("web/login.html", form=form, failure=failure),
+            429,
+            {"Retry-After": str(exc.retry_after)},
+        )
     db.session.commit()
     web_session.remember(result)
     response = redirect(web_session.safe_next(form.next.data) or url_for("web.dashboard"))
@@ -58,7 +67,9 @@ def logout() -> Response:
     token = web_session.token()
     if token:
         try:
-            accounts.logout(db.session, actor=web_session.actor(), token=token, request_id=current_request_id())
+            accounts.logout(
+                db.session, actor=web_session.actor(), token=token, request_id=current_request_id()
+            )
             db.session.commit()
         except NotFound:
             db.session.rollback()

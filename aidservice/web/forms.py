@@ -24,10 +24,25 @@ from aidservice.engine.numbers import MONEY_MAX, NumberRefused, bounded_decimal
 from aidservice.engine.result import LEVELS
 from aidservice.services.applications import NOTE_MAX, RESOLUTIONS
 
-DECLARED_BOOLEANS = ("major_illness", "disaster", "unemployed_parent", "single_parent", "covid_impact",
-                     "covid_infected_family")
-CLAIMABLE = ("registered_poor", "poverty_monitored", "subsistence_allowance", "extreme_poverty_support", "orphan",
-             "de_facto_orphan", "martyr_child", "disabled", "disabled_parent")
+DECLARED_BOOLEANS = (
+    "major_illness",
+    "disaster",
+    "unemployed_parent",
+    "single_parent",
+    "covid_impact",
+    "covid_infected_family",
+)
+CLAIMABLE = (
+    "registered_poor",
+    "poverty_monitored",
+    "subsistence_allowance",
+    "extreme_poverty_support",
+    "orphan",
+    "de_facto_orphan",
+    "martyr_child",
+    "disabled",
+    "disabled_parent",
+)
 """Agency statuses a family may state on the application; they are compared with the records (the record wins)."""
 LEVEL_CHOICES = ["", *reversed(LEVELS)]  # values only: the templates label them in the page's language
 ACTION_NAMES = ("review", "publish_notice", "object", "resolve", "approve", "reject")
@@ -95,8 +110,13 @@ class MoneyField(StringField):
 
 
 class ApplicationForm(FlaskForm):
-    household_size = IntegerField(validators=[Optional(), NumberRange(min=1, message="家庭人口数至少为 1。"),
-                                              NumberRange(max=30, message="家庭人口数最多为 30。")])
+    household_size = IntegerField(
+        validators=[
+            Optional(),
+            NumberRange(min=1, message="家庭人口数至少为 1。"),
+            NumberRange(max=30, message="家庭人口数最多为 30。"),
+        ]
+    )
     per_capita_income = MoneyField(validators=[Optional()])
     academic_rank_pct = MoneyField(validators=[Optional()])
     major_illness = BooleanField()

@@ -22,9 +22,12 @@ PAGE_SIZE = 50
 @bp.route("/jobs")
 def jobs() -> str:
     state = request.args.get("state") or None
-    listed = jobs_service.list_jobs(db.session, actor=actor(), state=state if state in jobs_service.STATES else None,
-                                    limit=PAGE_SIZE)
-    return render_template("web/jobs.html", jobs=[status(view) for view in listed["items"]], total=listed["total"])
+    listed = jobs_service.list_jobs(
+        db.session, actor=actor(), state=state if state in jobs_service.STATES else None, limit=PAGE_SIZE
+    )
+    return render_template(
+        "web/jobs.html", jobs=[status(view) for view in listed["items"]], total=listed["total"]
+    )
 
 
 @bp.route("/jobs/<int:job_id>")
@@ -38,8 +41,21 @@ def job_status(job_id: int) -> Response:
     """What the page's script needs to move a progress bar: state, numbers and the texts in the page's language."""
     view = jobs_service.job_view(jobs_service.get_job(db.session, actor=actor(), job_id=job_id))
     shown = status(view)
-    return jsonify({name: shown[name] for name in ("id", "state", "state_label", "done", "total", "percent",
-                                                    "progress_text", "finished")})
+    return jsonify(
+        {
+            name: shown[name]
+            for name in (
+                "id",
+                "state",
+                "state_label",
+                "done",
+                "total",
+                "percent",
+                "progress_text",
+                "finished",
+            )
+        }
+    )
 
 
 def status(view: dict[str, Any]) -> dict[str, Any]:
@@ -47,9 +63,19 @@ def status(view: dict[str, Any]) -> dict[str, Any]:
     lang = language()
     progress = view["progress"]
     total = progress["total"]
-    text = (_("{done} / {total}", done=progress["done"], total=total) if total is not None
-            else _("{done} / 未知", done=progress["done"]))
-    return {**view, "state_label": i18n.label(i18n.JOB_STATES, view["state"], lang),
-            "kind_label": i18n.label(i18n.JOB_KINDS, view["kind"], lang), "done": progress["done"], "total": total,
-            "percent": progress["percent"], "progress_text": text, "finished": view["state"] in ("done", "failed"),
-            "status_url": f"/jobs/{view['id']}/status"}
+    text = (
+        _("{done} / {total}", done=progress["done"], total=total)
+        if total is not None
+        else _("{done} / 未知", done=progress["done"])
+    )
+    return {
+        **view,
+        "state_label": i18n.label(i18n.JOB_STATES, view["state"], lang),
+        "kind_label": i18n.label(i18n.JOB_KINDS, view["kind"], lang),
+        "done": progress["done"],
+        "total": total,
+        "percent": progress["percent"],
+        "progress_text": text,
+        "finished": view["state"] in ("done", "failed"),
+        "status_url": f"/jobs/{view['id']}/status",
+    }

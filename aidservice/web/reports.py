@@ -44,8 +44,13 @@ def reports_page() -> tuple[str, int] | str:
         return render_template("web/reports.html", form=form, report=None), 422
     try:
         report = report_page.view_report(
-            db.session, actor=actor(), settings=api_settings.settings(), kind=form.kind.data,
-            period=form.period.data or None, region=form.region.data or None, request_id=current_request_id(),
+            db.session,
+            actor=actor(),
+            settings=api_settings.settings(),
+            kind=form.kind.data,
+            period=form.period.data or None,
+            region=form.region.data or None,
+            request_id=current_request_id(),
         )
     except ValidationFailed as exc:
         db.session.rollback()
@@ -55,9 +60,15 @@ def reports_page() -> tuple[str, int] | str:
         return render_template("web/reports.html", form=form, report=None), 422
     sections = [_section(s) for s in report.sections]
     db.session.commit()
-    return render_template("web/reports.html", form=form, report=report, meta=meta_lines(report),
-                           charts=[layout(c) for c in report.charts], sections=sections,
-                           formats=DOWNLOAD_FORMATS)
+    return render_template(
+        "web/reports.html",
+        form=form,
+        report=report,
+        meta=meta_lines(report),
+        charts=[layout(c) for c in report.charts],
+        sections=sections,
+        formats=DOWNLOAD_FORMATS,
+    )
 
 
 @bp.route("/reports/<kind>/download")
@@ -69,23 +80,37 @@ def report_download(kind: str) -> Response:
         raise ValidationFailed({"format": [f"one of {', '.join(DOWNLOAD_FORMATS)}"]})
     session = db.session()  # the stream goes on reading after the view returns
     made = reports.generate(
-        session, actor=actor(), settings=api_settings.settings(), kind=kind,
-        period=request.args.get("period") or None, region=request.args.get("region") or None, fmt=fmt,
+        session,
+        actor=actor(),
+        settings=api_settings.settings(),
+        kind=kind,
+        period=request.args.get("period") or None,
+        region=request.args.get("region") or None,
+        fmt=fmt,
         request_id=current_request_id(),
     )
     session.commit()  # the audit event is kept even if the download is abandoned
     # stream_with_context: the rows are read while streaming, and the session needs the app context then
     # content_type, not mimetype: the media type names its charset already (werkzeug would add a second one)
-    return Response(stream_with_context(_closing(made.chunks, session)), content_type=made.media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{made.filename}"'})
+    return Response(
+        stream_with_context(_closing(made.chunks, session)),
+        content_type=made.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{made.filename}"'},
+    )
 
 
 def _section(section: Any) -> dict[str, Any]:
     rows = section.iter_rows()
     head = list(islice(rows, ROWS_SHOWN))
     more = sum(1 for _row in rows)
-    return {"key": section.key, "title": section.title, "note": section.note, "columns": section.columns,
-            "rows": head, "more": more}
+    return {
+        "key": section.key,
+        "title": section.title,
+        "note": section.note,
+        "columns": section.columns,
+        "rows": head,
+        "more": more,
+    }
 
 
 def _closing(chunks: Iterator[bytes], session: Session) -> Iterator[bytes]:

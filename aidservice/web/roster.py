@@ -43,9 +43,13 @@ def students() -> tuple[str, int] | str:
         return _students_page(form, None, 422)
     if not form.validate():
         return _students_page(form, None, 422)
-    query = directory.StudentQuery(text=form.q.data or "", school=form.school.data or None, page=form.page.data or 1)
+    query = directory.StudentQuery(
+        text=form.q.data or "", school=form.school.data or None, page=form.page.data or 1
+    )
     try:
-        result = directory.list_students(db.session, actor=actor(), settings=api_settings.settings(), query=query)
+        result = directory.list_students(
+            db.session, actor=actor(), settings=api_settings.settings(), query=query
+        )
     except ValidationFailed as exc:
         _attach(form, exc)
         return _students_page(form, None, 422)
@@ -56,17 +60,27 @@ def students() -> tuple[str, int] | str:
 def student_lookup() -> Response | tuple[str, int]:
     """Open a student's page by full ID number (school officers, county administrators; audited, budgeted)."""
     if not id_probes.may_look_up(actor()):
-        refused = id_probes.refuse_lookup(db.session, actor=actor(), id_number=request.form.get("id_number"),
-                                          request_id=current_request_id())
+        refused = id_probes.refuse_lookup(
+            db.session,
+            actor=actor(),
+            id_number=request.form.get("id_number"),
+            request_id=current_request_id(),
+        )
         db.session.commit()  # the refused try stays in the audit trail
-        raise Forbidden(_("按身份证号查找仅限学校资助专员和县级管理员；请按姓名、学校或班级搜索。")) from refused
+        raise Forbidden(
+            _("按身份证号查找仅限学校资助专员和县级管理员；请按姓名、学校或班级搜索。")
+        ) from refused
     lookup = IdLookupForm()
     status = 422
     if lookup.validate_on_submit():
         try:
             found = id_probes.find_by_id_number(
-                db.session, actor=actor(), settings=api_settings.settings(), budget=api_settings.id_probe_budget(),
-                id_number=lookup.id_number.data, request_id=current_request_id(),
+                db.session,
+                actor=actor(),
+                settings=api_settings.settings(),
+                budget=api_settings.id_probe_budget(),
+                id_number=lookup.id_number.data,
+                request_id=current_request_id(),
             )
         except ValidationFailed as exc:
             lookup.id_number.errors = [*lookup.id_number.errors, *exc.errors.get("id_number", [])]
@@ -77,21 +91,33 @@ def student_lookup() -> Response | tuple[str, int]:
             db.session.commit()  # the audit event, and a miss's count
             if found is not None:
                 return redirect(url_for("web.student", student_id=found))
-            lookup.id_number.errors = [*lookup.id_number.errors, "未找到该身份证号对应的学生，或该学生不在您的管理范围内。"]
+            lookup.id_number.errors = [
+                *lookup.id_number.errors,
+                "未找到该身份证号对应的学生，或该学生不在您的管理范围内。",
+            ]
             status = 404
     lookup.id_number.data = ""  # never echo a full number back
     return _students_page(StudentSearchForm(formdata=None), None, status, lookup=lookup)
 
 
-def _students_page(form: StudentSearchForm, result: dict | None, status: int,
-                   lookup: IdLookupForm | None = None) -> tuple[str, int]:
-    return render_template("web/students.html", form=form, result=result, lookup=lookup or IdLookupForm(),
-                           may_import=actor().role in WRITERS, may_look_up=id_probes.may_look_up(actor())), status
+def _students_page(
+    form: StudentSearchForm, result: dict | None, status: int, lookup: IdLookupForm | None = None
+) -> tuple[str, int]:
+    return render_template(
+        "web/students.html",
+        form=form,
+        result=result,
+        lookup=lookup or IdLookupForm(),
+        may_import=actor().role in WRITERS,
+        may_look_up=id_probes.may_look_up(actor()),
+    ), status
 
 
 @bp.route("/students/<student_id>")
 def student(student_id: str) -> str:
-    page = directory.student_page(db.session, actor=actor(), settings=api_settings.settings(), student_id=student_id)
+    page = directory.student_page(
+        db.session, actor=actor(), settings=api_settings.settings(), student_id=student_id
+    )
     return render_template("web/student.html", page=page, form=PostForm(), full_id=None)
 
 
@@ -99,8 +125,9 @@ def student(student_id: str) -> str:
 def student_id_number(student_id: str) -> str:
     """Show the full ID number: POST, because the read is recorded in the audit trail."""
     settings = api_settings.settings()
-    full = directory.reveal_id_number(db.session, actor=actor(), settings=settings, student_id=student_id,
-                                      request_id=current_request_id())
+    full = directory.reveal_id_number(
+        db.session, actor=actor(), settings=settings, student_id=student_id, request_id=current_request_id()
+    )
     page = directory.student_page(db.session, actor=actor(), settings=settings, student_id=student_id)
     db.session.commit()
     return render_template("web/student.html", page=page, form=PostForm(), full_id=full)
@@ -112,7 +139,9 @@ def import_students() -> tuple[str, int] | str:
         raise Forbidden(_("您没有权限查看此页面，或该数据不在您的管理范围内。"))
     form = ImportForm()
     if request.method == "GET" or not form.validate_on_submit():
-        return render_template("web/import.html", form=form, outcome=None), 200 if request.method == "GET" else 422
+        return render_template(
+            "web/import.html", form=form, outcome=None
+        ), 200 if request.method == "GET" else 422
     upload = form.file.data
     limit = int(current_app.config.get("AID_IMPORT_MAX_BYTES", IMPORT_MAX_BYTES))
     data = upload.stream.read(limit + 1)
@@ -120,14 +149,23 @@ def import_students() -> tuple[str, int] | str:
         raise PayloadTooLarge(f"The file is larger than the import limit of {limit} bytes.")
     filename = upload.filename or ""
     budget = api_settings.id_probe_budget()
-    id_probes.check_not_locked(actor(), budget, fail_open=True)  # 429: its rows would answer "taken or not" for each number
+    id_probes.check_not_locked(
+        actor(), budget, fail_open=True
+    )  # 429: its rows would answer "taken or not" for each number
     if form.background.data or len(data) > int(current_app.config.get("AID_IMPORT_ASYNC_BYTES", limit)):
         return _background_import(filename, data, bool(form.partial.data))
     max_rows = int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS))
     try:
         result = import_guard.import_charged(
-            db.session, actor=actor(), settings=api_settings.settings(), budget=budget, channel="web import",
-            filename=filename, data=data, partial=bool(form.partial.data), max_rows=max_rows,
+            db.session,
+            actor=actor(),
+            settings=api_settings.settings(),
+            budget=budget,
+            channel="web import",
+            filename=filename,
+            data=data,
+            partial=bool(form.partial.data),
+            max_rows=max_rows,
             request_id=current_request_id(),
         )
     except id_probes.LookupsLocked:
@@ -142,19 +180,37 @@ def import_students() -> tuple[str, int] | str:
     db.session.commit()
     errors = roster_import.row_messages(result.rejected)
     rows = directory.rejected_rows(filename, data, errors, max_rows=max_rows, shown=ROW_ERRORS_SHOWN)
-    flash(_("导入完成：新增 {created} 人，更新 {updated} 人，未变 {unchanged} 人。", created=result.created,
-            updated=result.updated, unchanged=result.unchanged), "ok")
+    flash(
+        _(
+            "导入完成：新增 {created} 人，更新 {updated} 人，未变 {unchanged} 人。",
+            created=result.created,
+            updated=result.updated,
+            unchanged=result.unchanged,
+        ),
+        "ok",
+    )
     if not result.rejected:
         return redirect(url_for("web.students"))
-    return render_template("web/import.html", form=ImportForm(formdata=None),
-                           outcome={"written": True, "rows": rows}), 200
+    return render_template(
+        "web/import.html", form=ImportForm(formdata=None), outcome={"written": True, "rows": rows}
+    ), 200
 
 
 def _background_import(filename: str, data: bytes, partial: bool) -> Response:
     """Start the import as a background job and show its page (progress, then the result)."""
-    params, scope = kinds.prepare_import(db.session, actor=actor(), filename=filename, data=data, partial=partial)
-    job_id = jobs.start(db.session, actor=actor(), kind=kinds.IMPORT, params=params, scope=scope, key=None,
-                        payload=data, request_id=current_request_id())
+    params, scope = kinds.prepare_import(
+        db.session, actor=actor(), filename=filename, data=data, partial=partial
+    )
+    job_id = jobs.start(
+        db.session,
+        actor=actor(),
+        kind=kinds.IMPORT,
+        params=params,
+        scope=scope,
+        key=None,
+        payload=data,
+        request_id=current_request_id(),
+    )
     flash(_("已在后台开始导入，完成后本页显示结果。"), "info")
     return redirect(url_for("web.job", job_id=job_id))
 

@@ -17,5 +17,6 @@ def rules() -> str:
     data = rules_overview.overview(settings.rules, settings.default_as_of())
     last = whatif.load(current_app.config["AID_WHATIF_FILE"])
     program_names = {p["id"]: p["name"] for p in data["programs"]}
-    return render_template("web/rules.html", rules=data, whatif=last, program_names=program_names,
-                           cities=i18n.CITIES)
+    return render_template(
+        "web/rules.html", rules=data, whatif=last, program_names=program_names, cities=i18n.CITIES
+    )

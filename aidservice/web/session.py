@@ -73,8 +73,12 @@ def remember(result: LoginResult) -> None:
         session[LANGUAGE_KEY] = language
     user = result.user
     session[TOKEN_KEY] = result.token
-    session[USER_KEY] = {"username": user.username, "role": user.role, "school_code": user.school_code,
-                         "region_code": user.region_code}
+    session[USER_KEY] = {
+        "username": user.username,
+        "role": user.role,
+        "school_code": user.school_code,
+        "region_code": user.region_code,
+    }
     request.environ.pop(ACTOR_KEY, None)
 
 
@@ -119,8 +123,11 @@ def remember_device(response: Response, new_token: str | None) -> Response:
     """Keep the account's new device token in the device cookie, beside other accounts' tokens."""
     if new_token:
         response.set_cookie(
-            DEVICE_COOKIE, DEVICE_SEPARATOR.join(merged(device_tokens(), new_token, DEVICE_TOKENS_KEPT)),
-            max_age=MAX_AGE_SECONDS, httponly=True, samesite="Strict",
+            DEVICE_COOKIE,
+            DEVICE_SEPARATOR.join(merged(device_tokens(), new_token, DEVICE_TOKENS_KEPT)),
+            max_age=MAX_AGE_SECONDS,
+            httponly=True,
+            samesite="Strict",
             secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
         )
     return response

@@ -93,7 +93,9 @@ def fact_label(name: str) -> str:
 
 def lang_url(code: str) -> str:
     """This page in another language (the query kept, `lang` replaced)."""
-    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang" and not ID_LIKE.fullmatch(v.strip())]
+    args = [
+        (k, v) for k, v in request.args.items(multi=True) if k != "lang" and not ID_LIKE.fullmatch(v.strip())
+    ]
     return request.path + "?" + urlencode([*args, ("lang", code)])
 
 

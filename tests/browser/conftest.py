@@ -30,8 +30,14 @@ from tests.conftest import RULES_DIR, in_ci
 from tests.web import world as w
 
 CHROMIUM = os.environ.get("AID_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 
 
@@ -86,10 +92,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     from flask_migrate import upgrade
 
     folder = tmp_path_factory.mktemp("live")
-    config = TestingConfig.from_env({
-        "DATABASE_URL": f"sqlite:///{folder / 'aidservice.sqlite3'}", "AID_RULES_DIR": str(RULES_DIR),
-        "AID_NOTICE_WORKING_DAYS": "5", "AID_WHATIF_FILE": str(folder / "whatif-last.json"),
-    })
+    config = TestingConfig.from_env(
+        {
+            "DATABASE_URL": f"sqlite:///{folder / 'aidservice.sqlite3'}",
+            "AID_RULES_DIR": str(RULES_DIR),
+            "AID_NOTICE_WORKING_DAYS": "5",
+            "AID_WHATIF_FILE": str(folder / "whatif-last.json"),
+        }
+    )
     app = create_app(config)
     clock = Clock()
     with app.app_context():

@@ -19,8 +19,12 @@ EXPECTED_STATUS = "Failed to load resource: the server responded with a status o
 def watch(page: Any) -> list[str]:
     """Console errors (a refused inline script or style, a CSP violation, would show here) and failed requests."""
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text)
-            if m.type == "error" and not m.text.startswith(EXPECTED_STATUS) else None)
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(m.text) if m.type == "error" and not m.text.startswith(EXPECTED_STATUS) else None
+        ),
+    )
     page.on("requestfailed", lambda r: problems.append(f"failed {r.url}"))
     return problems
 
@@ -78,8 +82,12 @@ def test_an_officer_takes_an_application_from_start_to_decision(context: Any, li
     number = live.world.number("S1-001")
     page.goto(live.url + "/students")
     page.fill("#q", number)
-    page.click("form[role=search] button[type=submit]")  # the browser refuses: the pattern keeps it out of the URL
-    assert page.url == live.url + "/students" and page.evaluate("!document.querySelector('#q').validity.valid")
+    page.click(
+        "form[role=search] button[type=submit]"
+    )  # the browser refuses: the pattern keeps it out of the URL
+    assert page.url == live.url + "/students" and page.evaluate(
+        "!document.querySelector('#q').validity.valid"
+    )
     page.fill("#id_number", number)
     page.click("form.lookup button[type=submit]")  # the lookup posts it instead
     page.wait_for_url(live.url + "/students/S1-001")
@@ -142,7 +150,9 @@ def test_an_officer_takes_an_application_from_start_to_decision(context: Any, li
     act(page, "approve", note="公示期满无异议")
     assert "已批准" in page.locator("h1").inner_text()
     decisions = page.locator("table.decisions").inner_text()
-    assert "义务教育家庭经济困难学生生活补助" in decisions and "已资助" in decisions and "¥625.00" in decisions
+    assert (
+        "义务教育家庭经济困难学生生活补助" in decisions and "已资助" in decisions and "¥625.00" in decisions
+    )
     assert "由 困难 调整为 特别困难" in page.locator("section.result").inner_text()
     live.shot(page, "09-approved")
 

@@ -39,19 +39,41 @@ def test_the_real_policy_covers_the_three_school_years(policy: RuleSet) -> None:
     assert policy.describe()["coverage"] == {"from": "2018-09-01", "to": "2021-08-31"}
 
 
-@pytest.mark.parametrize(("text", "where", "message"), [
-    pytest.param("coverage: {from: 2017-09-01, to: 2021-08-31, until: 2022-01-01}\n", "rules/coverage.yaml:1",
-                 "unknown key 'until' in coverage", id="unknown-key"),
-    pytest.param("coverage: {from: 2017-09-01}\n", "rules/coverage.yaml:1",
-                 "coverage is missing required key 'to'", id="missing-to"),
-    pytest.param("coverage: {from: 2021-08-31, to: 2017-09-01}\n", "rules/coverage.yaml:1",
-                 "coverage is reversed", id="from-after-to"),
-    pytest.param("# the years\ncoverage:\n  from: 2017-09-01\n  to: soon\n", "rules/coverage.yaml:4",
-                 "coverage.to must be a date", id="not-a-date"),
-    pytest.param("coverage: 2018\n", "rules/coverage.yaml:1", "coverage must be a mapping", id="not-a-mapping"),
-])
-def test_a_broken_coverage_is_a_load_error_with_file_and_line(tmp_path: Path, text: str, where: str,
-                                                              message: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        pytest.param(
+            "coverage: {from: 2017-09-01, to: 2021-08-31, until: 2022-01-01}\n",
+            "rules/coverage.yaml:1",
+            "unknown key 'until' in coverage",
+            id="unknown-key",
+        ),
+        pytest.param(
+            "coverage: {from: 2017-09-01}\n",
+            "rules/coverage.yaml:1",
+            "coverage is missing required key 'to'",
+            id="missing-to",
+        ),
+        pytest.param(
+            "coverage: {from: 2021-08-31, to: 2017-09-01}\n",
+            "rules/coverage.yaml:1",
+            "coverage is reversed",
+            id="from-after-to",
+        ),
+        pytest.param(
+            "# the years\ncoverage:\n  from: 2017-09-01\n  to: soon\n",
+            "rules/coverage.yaml:4",
+            "coverage.to must be a date",
+            id="not-a-date",
+        ),
+        pytest.param(
+            "coverage: 2018\n", "rules/coverage.yaml:1", "coverage must be a mapping", id="not-a-mapping"
+        ),
+    ],
+)
+def test_a_broken_coverage_is_a_load_error_with_file_and_line(
+    tmp_path: Path, text: str, where: str, message: str
+) -> None:
     lines = issues(with_coverage(tmp_path, text))
     assert any(line.startswith(where) and message in line for line in lines), lines
 
@@ -65,12 +87,16 @@ def test_a_missing_coverage_is_a_load_error(tmp_path: Path) -> None:
 def test_a_second_coverage_names_both_places(tmp_path: Path) -> None:
     files = dict(MINI)
     files["levels.yaml"] = "coverage: {from: 2017-09-01, to: 2021-08-31}\n" + files["levels.yaml"]
-    assert "rules/levels.yaml:1: duplicate coverage (first at rules/coverage.yaml:1)" in issues(write_rules(tmp_path, files))
+    assert "rules/levels.yaml:1: duplicate coverage (first at rules/coverage.yaml:1)" in issues(
+        write_rules(tmp_path, files)
+    )
 
 
 def test_the_coverage_is_part_of_the_version(tmp_path: Path) -> None:
     first = load_rules(with_coverage(tmp_path / "a", COVERAGE_LINE)).version
-    later = load_rules(with_coverage(tmp_path / "b", COVERAGE_LINE.replace("2021-08-31", "2022-08-31"))).version
+    later = load_rules(
+        with_coverage(tmp_path / "b", COVERAGE_LINE.replace("2021-08-31", "2022-08-31"))
+    ).version
     assert first != later
 
 
@@ -91,8 +117,10 @@ def test_every_evaluation_path_refuses_a_date_outside_coverage(mini: RuleSet, da
         with pytest.raises(OutsideCoverage) as caught:
             path()
         assert caught.value.as_of == day, name
-        assert str(caught.value) == (f"{day.isoformat()} is outside the rules' coverage (2017-09-01 to 2021-08-31); "
-                                     "the rules cannot evaluate that date"), name
+        assert str(caught.value) == (
+            f"{day.isoformat()} is outside the rules' coverage (2017-09-01 to 2021-08-31); "
+            "the rules cannot evaluate that date"
+        ), name
 
 
 @pytest.mark.parametrize("day", [date(2017, 9, 1), date(2021, 8, 31)], ids=str)

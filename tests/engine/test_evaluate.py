@@ -22,15 +22,22 @@ def both(rules: RuleSet, raw: dict, on: date = AUTUMN_2020) -> dict:
 
 
 def test_orphan_is_special_even_with_high_income(mini: RuleSet) -> None:
-    got = both(mini, {"stage": "primary", "grade": 3, "orphan": True, "city_code": "320100", "income": "999999"})
+    got = both(
+        mini, {"stage": "primary", "grade": 3, "orphan": True, "city_code": "320100", "income": "999999"}
+    )
     assert got["level"] == "special"
     assert got["reasons"] == ["s_orphan"]
 
 
 @pytest.mark.parametrize(
     ("income", "level"),
-    [("16199.99", "difficult"), ("16200.00", "general"), ("16200.01", "general"),
-     ("26999.99", "general"), ("27000.00", "none")],
+    [
+        ("16199.99", "difficult"),
+        ("16200.00", "general"),
+        ("16200.01", "general"),
+        ("26999.99", "general"),
+        ("27000.00", "none"),
+    ],
 )
 def test_income_thresholds_are_exact_at_the_line(mini: RuleSet, income: str, level: str) -> None:
     # 南京 line: 900 × 12 = 10800; difficult below 1.5 ×, general below 2.5 ×
@@ -51,7 +58,9 @@ def test_unknown_city_makes_the_line_unknown_and_names_the_city(mini: RuleSet) -
 
 
 def test_parameter_without_value_on_the_date_is_unknown_and_named(mini: RuleSet) -> None:
-    got = both(mini, {"stage": "junior", "grade": 1, "city_code": "320100", "income": "100"}, date(2017, 9, 1))
+    got = both(
+        mini, {"stage": "junior", "grade": 1, "city_code": "320100", "income": "100"}, date(2017, 9, 1)
+    )
     assert got["level"] == "none"
     assert got["missing"] == ["line_monthly"]
 
@@ -80,9 +89,16 @@ def test_dated_amount_changes_on_its_start_date(mini: RuleSet, on: date, amount:
 
 @pytest.mark.parametrize(
     ("on", "awarded"),
-    [(date(2019, 12, 31), False), (date(2020, 1, 1), True), (date(2020, 12, 31), True), (date(2021, 1, 1), False)],
+    [
+        (date(2019, 12, 31), False),
+        (date(2020, 1, 1), True),
+        (date(2020, 12, 31), True),
+        (date(2021, 1, 1), False),
+    ],
 )
-def test_date_limited_program_applies_inside_its_range_inclusive(mini: RuleSet, on: date, awarded: bool) -> None:
+def test_date_limited_program_applies_inside_its_range_inclusive(
+    mini: RuleSet, on: date, awarded: bool
+) -> None:
     got = both(mini, {"stage": "junior", "grade": 1, "orphan": True, "fee": "1"}, on)
     assert ("covid" in got["awards"]) is awarded
 
@@ -94,7 +110,12 @@ def test_trace_explains_clause_with_fact_values_parameters_and_citation(mini: Ru
     assert entry.result is True
     assert entry.facts["income"] == "9000.00" and entry.facts["line"] == "7800.00"
     param = entry.parameters[0]
-    assert (param["name"], param["key"], param["value"], param["from"]) == ("line_monthly", "320300", "650.00", "2018-01-01")
+    assert (param["name"], param["key"], param["value"], param["from"]) == (
+        "line_monthly",
+        "320300",
+        "650.00",
+        "2018-01-01",
+    )
     assert param["status"] == "provisional"
     living = next(e for e in result.trace if e.item.startswith("amount:living"))
     assert living.result == 125000
@@ -125,7 +146,11 @@ def test_rule_tests_of_the_policy_all_pass_on_every_path(policy: RuleSet) -> Non
 def test_describe_lists_provisional_values_with_their_notes(policy: RuleSet) -> None:
     described = policy.describe()
     assert described["version"] == policy.version
-    assert {p["id"] for p in described["programs"]} >= {"preschool_aid", "covid_hardship_subsidy", "student_loan"}
+    assert {p["id"] for p in described["programs"]} >= {
+        "preschool_aid",
+        "covid_hardship_subsidy",
+        "student_loan",
+    }
     provisional = [p for p in described["parameters"] if p["status"] == "provisional"]
     assert provisional and all(p["note"] for p in provisional)
 

@@ -53,7 +53,9 @@ def test_booleans_default_to_false_and_numbers_to_unknown(policy: RuleSet) -> No
 
 
 def test_text_values_from_csv_are_read(policy: RuleSet) -> None:
-    facts = policy.validate_facts({"stage": "junior", "grade": "2", "orphan": "true", "per_capita_income": ""}, text=True)
+    facts = policy.validate_facts(
+        {"stage": "junior", "grade": "2", "orphan": "true", "per_capita_income": ""}, text=True
+    )
     assert facts["grade"] == 2 and facts["orphan"] is True and facts["per_capita_income"] is None
 
 

@@ -71,21 +71,55 @@ class PrivatePostgres:
         os.chown(self.root, self.user.pw_uid, self.user.pw_gid)
         self.data = self.root / "data"
         self.port = free_port(preferred_port)
-        self._as_postgres(["initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync",
-                           "-E", "UTF8", "--locale=C.UTF-8"])
+        self._as_postgres(
+            [
+                "initdb",
+                "-D",
+                str(self.data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ]
+        )
         self.start()
 
     def _as_postgres(self, argv: list[str], timeout: float = 60) -> None:
         command = [str(self.bin / argv[0]), *argv[1:]]
         user = self.user
-        subprocess.run(command, check=True, timeout=timeout, capture_output=True, cwd=self.root,
-                       user=user.pw_uid, group=user.pw_gid, extra_groups=[],
-                       env={"PATH": "/usr/bin:/bin", "HOME": str(self.root), "LC_ALL": "C.UTF-8"})
+        subprocess.run(
+            command,
+            check=True,
+            timeout=timeout,
+            capture_output=True,
+            cwd=self.root,
+            user=user.pw_uid,
+            group=user.pw_gid,
+            extra_groups=[],
+            env={"PATH": "/usr/bin:/bin", "HOME": str(self.root), "LC_ALL": "C.UTF-8"},
+        )
 
     def _ctl(self, *args: str) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._as_postgres(["pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-t", "60",
-                           *args, "-o", options])
+        self._as_postgres(
+            [
+                "pg_ctl",
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.root / "log"),
+                "-w",
+                "-t",
+                "60",
+                *args,
+                "-o",
+                options,
+            ]
+        )
 
     def start(self) -> None:
         self._ctl("start")
@@ -103,7 +137,9 @@ class PrivatePostgres:
     def create_database(self, name: str) -> str:
         import psycopg
 
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
@@ -137,9 +173,18 @@ class Gunicorn:
     timeout, a short graceful one).
     """
 
-    def __init__(self, env: Mapping[str, str], *, workers: int = 2, preferred_port: int = 5308,
-                 app: str = "wsgi:app", log: Path | None = None, prefix: Sequence[str] = (),
-                 worker_class: str = "sync", shipped: bool = False) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        workers: int = 2,
+        preferred_port: int = 5308,
+        app: str = "wsgi:app",
+        log: Path | None = None,
+        prefix: Sequence[str] = (),
+        worker_class: str = "sync",
+        shipped: bool = False,
+    ) -> None:
         listener = listening_socket(preferred_port)
         self.port = listener.getsockname()[1]
         self.log = log
@@ -149,12 +194,25 @@ class Gunicorn:
             flags = ["-c", "gunicorn.conf.py"]
             env = {"AID_WORKERS": str(workers), "AID_WORKER_CLASS": worker_class, **env}
         else:
-            flags = ["--no-control-socket", "-k", worker_class, "-w", str(workers), "--timeout", "60",
-                     "--graceful-timeout", "2"]
+            flags = [
+                "--no-control-socket",
+                "-k",
+                worker_class,
+                "-w",
+                str(workers),
+                "--timeout",
+                "60",
+                "--graceful-timeout",
+                "2",
+            ]
         self.process = subprocess.Popen(
             [*prefix, sys.executable, "-m", "gunicorn", *flags, "-b", f"fd://{listener.fileno()}", app],
-            cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env},
-            stdout=out, stderr=out, start_new_session=True, pass_fds=(listener.fileno(),),
+            cwd=REPO_ROOT,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env},
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            pass_fds=(listener.fileno(),),
         )
         listener.close()  # gunicorn holds its own copy
         self.wait_ready()
@@ -202,9 +260,18 @@ class PrivateMount:
             missing("a private tmpfs needs root and util-linux's unshare and nsenter")
         self.folder = Path(tempfile.mkdtemp(prefix="aid-faults-fs-", dir="/tmp"))
         self.holder = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-             f"mount -t tmpfs -o size={size_kib}k,mode=0755 tmpfs {self.folder} && echo mounted && exec sleep 900"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                f"mount -t tmpfs -o size={size_kib}k,mode=0755 tmpfs {self.folder} && echo mounted && exec sleep 900",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         line = self.holder.stdout.readline().strip()  # type: ignore[union-attr]
         if line != "mounted":
@@ -216,10 +283,18 @@ class PrivateMount:
         """Run a command inside the namespace: `[*mount.prefix, argv...]`."""
         return ["nsenter", "-t", str(self.holder.pid), "-m", "--"]
 
-    def inside(self, *argv: str, check: bool = True, timeout: float = 120,
-               env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self.prefix, *argv], check=check, capture_output=True, text=True, timeout=timeout,
-                              cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})})
+    def inside(
+        self, *argv: str, check: bool = True, timeout: float = 120, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.prefix, *argv],
+            check=check,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=REPO_ROOT,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
+        )
 
     def remount(self, mode: str) -> None:
         """`ro` or `rw`: the instance folder's file system turns read-only (or back) under a running server."""
@@ -247,8 +322,9 @@ class Reply:
     ended: float = 0.0
 
 
-def request(method: str, port: int, path: str, *, body: Any = None, token: str | None = None,
-            timeout: float = 20) -> Reply:
+def request(
+    method: str, port: int, path: str, *, body: Any = None, token: str | None = None, timeout: float = 20
+) -> Reply:
     """One request on a fresh connection; connection errors are a Reply with status 0, not an exception."""
     started = time.monotonic()
     headers = {"Content-Type": "application/json"} if body is not None else {}
@@ -268,4 +344,6 @@ def request(method: str, port: int, path: str, *, body: Any = None, token: str |
     if "json" in content_type:
         with contextlib.suppress(ValueError):
             parsed = json.loads(raw)
-    return Reply(response.status, content_type, parsed, dict(response.getheaders()), "", started, time.monotonic())
+    return Reply(
+        response.status, content_type, parsed, dict(response.getheaders()), "", started, time.monotonic()
+    )

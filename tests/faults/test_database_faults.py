@@ -51,8 +51,9 @@ def wrapped(orig: Exception, kind: type[exc.DBAPIError] = exc.OperationalError) 
 
 
 def full_sqlite() -> sqlite3.Error:
-    return sqlite_error(["CREATE TABLE t (x)", "PRAGMA max_page_count = 2"],
-                        "INSERT INTO t SELECT zeroblob(100000)")
+    return sqlite_error(
+        ["CREATE TABLE t (x)", "PRAGMA max_page_count = 2"], "INSERT INTO t SELECT zeroblob(100000)"
+    )
 
 
 def read_only_sqlite(tmp: Path) -> sqlite3.Error:
@@ -71,15 +72,19 @@ def read_only_sqlite(tmp: Path) -> sqlite3.Error:
     ("make", "expected"),
     [
         (lambda tmp: wrapped(psycopg.OperationalError("connection refused")), (503, "database-unavailable")),
-        (lambda tmp: wrapped(psycopg.InterfaceError("the connection is closed"), exc.InterfaceError),
-         (503, "database-unavailable")),
+        (
+            lambda tmp: wrapped(psycopg.InterfaceError("the connection is closed"), exc.InterfaceError),
+            (503, "database-unavailable"),
+        ),
         (lambda tmp: wrapped(psycopg.errors.AdminShutdown()), (503, "database-unavailable")),
         (lambda tmp: wrapped(psycopg.errors.CannotConnectNow()), (503, "database-unavailable")),
         (lambda tmp: wrapped(psycopg.errors.ConnectionFailure()), (503, "database-unavailable")),
         (lambda tmp: wrapped(psycopg.errors.TooManyConnections()), (503, "database-unavailable")),
         (lambda tmp: wrapped(psycopg.errors.DiskFull()), (507, "database-full")),
-        (lambda tmp: wrapped(psycopg.errors.ReadOnlySqlTransaction(), exc.InternalError),
-         (503, "database-read-only")),
+        (
+            lambda tmp: wrapped(psycopg.errors.ReadOnlySqlTransaction(), exc.InternalError),
+            (503, "database-read-only"),
+        ),
         (lambda tmp: psycopg.errors.AdminShutdown(), (503, "database-unavailable")),  # raw, as COPY raises it
         (lambda tmp: exc.TimeoutError("QueuePool limit reached"), (503, "database-unavailable")),
         (lambda tmp: wrapped(full_sqlite()), (507, "database-full")),
@@ -92,10 +97,26 @@ def read_only_sqlite(tmp: Path) -> sqlite3.Error:
         (lambda tmp: wrapped(sqlite_error([], "SELECT * FROM missing")), None),
         (lambda tmp: ValueError("not a database error"), None),
     ],
-    ids=["pg-refused", "pg-closed", "pg-admin-shutdown", "pg-starting-up", "pg-connection-failure",
-         "pg-too-many-connections", "pg-disk-full", "pg-read-only", "pg-raw-admin-shutdown", "pool-timeout",
-         "sqlite-full", "sqlite-read-only", "pg-unique", "pg-undefined-table", "pg-query-canceled",
-         "pg-raw-unique", "sqlite-no-table", "not-database"],
+    ids=[
+        "pg-refused",
+        "pg-closed",
+        "pg-admin-shutdown",
+        "pg-starting-up",
+        "pg-connection-failure",
+        "pg-too-many-connections",
+        "pg-disk-full",
+        "pg-read-only",
+        "pg-raw-admin-shutdown",
+        "pool-timeout",
+        "sqlite-full",
+        "sqlite-read-only",
+        "pg-unique",
+        "pg-undefined-table",
+        "pg-query-canceled",
+        "pg-raw-unique",
+        "sqlite-no-table",
+        "not-database",
+    ],
 )
 def test_faults_of_the_environment_are_told_apart_from_bugs(make: Any, expected: Any, tmp_path: Path) -> None:
     fault = database_fault(make(tmp_path))
@@ -110,7 +131,9 @@ def assert_problem(response: Any, status: int, type_suffix: str) -> dict[str, An
     assert body["type"].endswith("/" + type_suffix) and body["status"] == status
     assert "nothing was saved" in body["detail"]
     text = response.get_data(as_text=True).lower()
-    assert not any(leak in text for leak in ("select", "insert", "sqlite", "psycopg", "traceback", person(7001)))
+    assert not any(
+        leak in text for leak in ("select", "insert", "sqlite", "psycopg", "traceback", person(7001))
+    )
     return body
 
 
@@ -126,8 +149,11 @@ def test_requests_get_503_and_health_says_unavailable_when_postgresql_is_down(
     assert health.status_code == 503 and health.headers["Retry-After"] == "5"
     assert health.get_json()["database"] == "unavailable" and health.get_json()["status"] == "degraded"
     with caplog.at_level(logging.WARNING):
-        response = client.post(FEED, json={"batch_id": "B", "records": [record(person(1), "orphan")]},
-                               headers=bearer("aid_c_nonsense"))
+        response = client.post(
+            FEED,
+            json={"batch_id": "B", "records": [record(person(1), "orphan")]},
+            headers=bearer("aid_c_nonsense"),
+        )
     assert_problem(response, 503, "database-unavailable")
     assert response.headers["Retry-After"] == "5"
     assert response.headers["X-Request-ID"] == response.get_json()["request_id"]
@@ -148,8 +174,11 @@ def test_the_web_ui_shows_a_page_not_a_stack_trace_when_postgresql_is_down() -> 
 
 
 def test_a_cli_command_exits_1_with_one_clear_line_when_postgresql_is_down() -> None:
-    result = committed_app(NOWHERE).test_cli_runner().invoke(
-        args=["aid", "client", "create", "民政", "--source", "civil_affairs"])
+    result = (
+        committed_app(NOWHERE)
+        .test_cli_runner()
+        .invoke(args=["aid", "client", "create", "民政", "--source", "civil_affairs"])
+    )
     assert result.exit_code == 1
     assert "Database unavailable" in result.output and "rolled back" in result.output
     assert "Traceback" not in result.output and "SELECT" not in result.output
@@ -202,7 +231,9 @@ def cap_pages(app: Flask) -> Any:
     return lambda: (event.remove(engine, "connect", cap), engine.dispose())
 
 
-def test_a_full_sqlite_disk_gives_507_writes_nothing_and_the_retry_completes(populated: tuple[str, str]) -> None:
+def test_a_full_sqlite_disk_gives_507_writes_nothing_and_the_retry_completes(
+    populated: tuple[str, str],
+) -> None:
     url, token = populated
     app = committed_app(url)
     before = written(app)

@@ -80,10 +80,12 @@ def write_transaction_open(url: str) -> bool:
         return False
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        held = conn.scalar(sa.text(
-            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-            "WHERE c.relname = 'agency_records' AND l.mode = 'RowExclusiveLock' AND l.pid <> pg_backend_pid()"
-        ))
+        held = conn.scalar(
+            sa.text(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE c.relname = 'agency_records' AND l.mode = 'RowExclusiveLock' AND l.pid <> pg_backend_pid()"
+            )
+        )
     engine.dispose()
     return bool(held)
 
@@ -105,13 +107,20 @@ def test_a_gunicorn_worker_killed_mid_batch_stores_nothing_and_the_retry_matches
     token, clean_token = populate(crashed), populate(clean)
     body = big_batch()
     marker = tmp_path / "halted.pid"
-    server = Gunicorn({"DATABASE_URL": crashed, "AID_FAULT_MARKER": str(marker)}, workers=1,
-                      app="tests.faults.stall_wsgi:app", log=tmp_path / "gunicorn.log")
+    server = Gunicorn(
+        {"DATABASE_URL": crashed, "AID_FAULT_MARKER": str(marker)},
+        workers=1,
+        app="tests.faults.stall_wsgi:app",
+        log=tmp_path / "gunicorn.log",
+    )
     try:
         first = server.worker_pids()
         replies: list[Any] = []
-        sender = threading.Thread(target=lambda: replies.append(
-            request("POST", server.port, FEED, body=body, token=token, timeout=120)))
+        sender = threading.Thread(
+            target=lambda: replies.append(
+                request("POST", server.port, FEED, body=body, token=token, timeout=120)
+            )
+        )
         sender.start()
         deadline = time.monotonic() + 120
         while not marker.exists():
@@ -143,9 +152,14 @@ def test_a_gunicorn_worker_killed_mid_batch_stores_nothing_and_the_retry_matches
 
 
 def cli(url: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "aid", *args], cwd=REPO_ROOT,
-                            env={**os.environ, "DATABASE_URL": url, "AID_SCHOOL_YEAR": "2020-2021"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "aid", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, "DATABASE_URL": url, "AID_SCHOOL_YEAR": "2020-2021"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def job_cursor(url: str, key: str) -> tuple[str, int | None] | None:
@@ -188,9 +202,13 @@ def test_aid_redetermine_killed_mid_run_resumes_after_its_cursor_and_ends_like_a
         assert f"resumed after student #{cursor}" in out and f"{STUDENTS} students" in out, out
         again = cli(url, "redetermine", "--job-key", "clean-after", "--chunk", "10")
         out, err = again.communicate(timeout=240)
-        assert again.returncode == 0 and f"{STUDENTS} students, 0 new determinations" in out, out + err[-2000:]
+        assert again.returncode == 0 and f"{STUDENTS} students, 0 new determinations" in out, (
+            out + err[-2000:]
+        )
         with app.app_context():
-            current = sa.select(sa.func.count()).select_from(Determination).where(Determination.current.is_(True))
+            current = (
+                sa.select(sa.func.count()).select_from(Determination).where(Determination.current.is_(True))
+            )
             assert db.session.scalar(current) == STUDENTS
             assert db.session.scalar(sa.select(sa.func.count()).select_from(Determination)) == STUDENTS
             db.session.rollback()

@@ -74,8 +74,10 @@ class Load:
 
     def __post_init__(self) -> None:
         self.threads = [threading.Thread(target=self._write, args=(w,)) for w in range(WRITERS)]
-        self.threads += [threading.Thread(target=self._loop, args=("read", "GET", OUTCOMES)),
-                         threading.Thread(target=self._loop, args=("health", "GET", "/api/v1/health"))]
+        self.threads += [
+            threading.Thread(target=self._loop, args=("read", "GET", OUTCOMES)),
+            threading.Thread(target=self._loop, args=("health", "GET", "/api/v1/health")),
+        ]
         for thread in self.threads:
             thread.start()
 
@@ -88,12 +90,17 @@ class Load:
         while not self.stop.is_set():
             n += 1
             guardian = 7000 + writer * PER_WRITER + n % PER_WRITER
-            body = {"batch_id": f"W{writer}-{n}", "records": [
-                record(person(guardian), "subsistence_allowance", valid_from=f"2020-01-{n % 28 + 1:02d}"),
-                record(person(90_000 + writer * 10_000 + n), "subsistence_allowance"),
-            ]}
+            body = {
+                "batch_id": f"W{writer}-{n}",
+                "records": [
+                    record(person(guardian), "subsistence_allowance", valid_from=f"2020-01-{n % 28 + 1:02d}"),
+                    record(person(90_000 + writer * 10_000 + n), "subsistence_allowance"),
+                ],
+            }
             self.batches[body["batch_id"]] = body
-            self._keep("write:" + body["batch_id"], request("POST", self.port, FEED, body=body, token=self.token))
+            self._keep(
+                "write:" + body["batch_id"], request("POST", self.port, FEED, body=body, token=self.token)
+            )
             time.sleep(0.2)  # every failed batch is retried at the end: keep their number small
 
     def _loop(self, kind: str, method: str, path: str) -> None:
@@ -150,7 +157,9 @@ def wait_for(replies_of: Any, since: float) -> None:
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("worker_class", ["sync", "gevent"])  # make run's workers; PostgreSQL deployments' workers
+@pytest.mark.parametrize(
+    "worker_class", ["sync", "gevent"]
+)  # make run's workers; PostgreSQL deployments' workers
 def test_postgresql_restarted_and_stopped_under_load_gives_clean_503s_and_the_same_workers_recover(
     postgres: PrivatePostgres, tmp_path: Path, record_property: Any, worker_class: str
 ) -> None:
@@ -192,17 +201,22 @@ def test_postgresql_restarted_and_stopped_under_load_gives_clean_503s_and_the_sa
         recovery = recovered_by(replies, since)
         assert set(recovery) == {"write", "read", "health"}, recovery
         assert max(recovery.values()) < RECOVERY_S, recovery
-        record_property(f"served_again_after_{label}_s", round(max(recovery.values()), 3))  # docs/benchmarks.md
+        record_property(
+            f"served_again_after_{label}_s", round(max(recovery.values()), 3)
+        )  # docs/benchmarks.md
     record_property("requests", len(replies))
     record_property("status_503", statuses[503])
-    record_property("slowest_503_s", round(max(r.ended - r.started for _, r in replies if r.status == 503), 3))
+    record_property(
+        "slowest_503_s", round(max(r.ended - r.started for _, r in replies if r.status == 503), 3)
+    )
     assert_every_batch_stored_whole_once(url, retried)
 
 
-def retry_failed_batches(port: int, token: str, batches: dict[str, dict[str, Any]],
-                         replies: list[tuple[str, Reply]]) -> dict[str, Reply]:
+def retry_failed_batches(
+    port: int, token: str, batches: dict[str, dict[str, Any]], replies: list[tuple[str, Reply]]
+) -> dict[str, Reply]:
     """What an agency does with a 503: send the same batch again (a replay if the first one was stored after all)."""
-    answered = {name[len("write:"):]: reply for name, reply in replies if name.startswith("write:")}
+    answered = {name[len("write:") :]: reply for name, reply in replies if name.startswith("write:")}
     for batch_id, reply in answered.items():
         if reply.status != 200:
             answered[batch_id] = request("POST", port, FEED, body=batches[batch_id], token=token)
@@ -216,7 +230,8 @@ def assert_every_batch_stored_whole_once(url: str, answered: dict[str, Reply]) -
     with engine.connect() as conn:
         stored = conn.execute(
             sa.select(FeedBatch.batch_id, FeedBatch.record_count, sa.func.count(AgencyRecord.id))
-            .outerjoin(AgencyRecord, AgencyRecord.batch_pk == FeedBatch.id).group_by(FeedBatch.id)
+            .outerjoin(AgencyRecord, AgencyRecord.batch_pk == FeedBatch.id)
+            .group_by(FeedBatch.id)
         ).all()
     engine.dispose()
     assert sorted(b for b, _, _ in stored) == sorted(answered)
@@ -240,7 +255,10 @@ print(json.dumps({"integrity": conn.execute("PRAGMA integrity_check").fetchone()
 def big_batch(batch_id: str) -> dict[str, Any]:
     """Enough records that the batch must grow the file (and its journal) by many pages."""
     records = [record(person(7000 + i), "subsistence_allowance") for i in range(WRITERS * PER_WRITER)]
-    return {"batch_id": batch_id, "records": records + [record(person(80_000 + i), "orphan") for i in range(300)]}
+    return {
+        "batch_id": batch_id,
+        "records": records + [record(person(80_000 + i), "orphan") for i in range(300)],
+    }
 
 
 def test_sqlite_on_a_full_then_read_only_file_system_refuses_writes_clearly_and_keeps_the_file_whole(
@@ -257,8 +275,21 @@ def test_sqlite_on_a_full_then_read_only_file_system_refuses_writes_clearly_and_
         return json.loads(mount.inside(sys.executable, "-c", PROBE, str(database)).stdout)
 
     def cli_client_create() -> Any:
-        return mount.inside(sys.executable, "-m", "flask", "--app", "wsgi", "aid", "client", "create", "民政",
-                            "--source", "civil_affairs", check=False, env=env)
+        return mount.inside(
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "wsgi",
+            "aid",
+            "client",
+            "create",
+            "民政",
+            "--source",
+            "civil_affairs",
+            check=False,
+            env=env,
+        )
 
     server = Gunicorn(env, workers=1, prefix=mount.prefix, log=tmp_path / "gunicorn.log")
     try:
@@ -266,10 +297,14 @@ def test_sqlite_on_a_full_then_read_only_file_system_refuses_writes_clearly_and_
         mount.inside("sh", "-c", f"dd if=/dev/zero of={mount.folder / 'filler'} bs=64k 2>/dev/null; true")
         full = request("POST", server.port, FEED, body=big_batch("FULL-1"), token=token)
         assert full.status == 507, (full.body, server.tail())
-        assert full.content_type == "application/problem+json" and full.body["type"].endswith("/database-full")
+        assert full.content_type == "application/problem+json" and full.body["type"].endswith(
+            "/database-full"
+        )
         assert request("GET", server.port, "/api/v1/health").status == 200  # reads go on
         refused = cli_client_create()
-        assert refused.returncode == 1 and "Database out of space (SQLITE_FULL)" in refused.stderr, refused.stderr
+        assert refused.returncode == 1 and "Database out of space (SQLITE_FULL)" in refused.stderr, (
+            refused.stderr
+        )
         assert "Traceback" not in refused.stderr
         assert probe() == start and start["integrity"] == "ok"  # nothing of the batch, the file whole
 
@@ -285,7 +320,9 @@ def test_sqlite_on_a_full_then_read_only_file_system_refuses_writes_clearly_and_
         read_only = request("POST", server.port, FEED, body=big_batch("RO-1"), token=token)
         assert read_only.status == 503, (read_only.body, server.tail())
         assert read_only.content_type == "application/problem+json", read_only.body
-        assert read_only.body["type"].endswith("/database-read-only") and "read-only" in read_only.body["detail"]
+        assert (
+            read_only.body["type"].endswith("/database-read-only") and "read-only" in read_only.body["detail"]
+        )
         assert request("GET", server.port, "/api/v1/health").status == 200
         refused = cli_client_create()
         assert refused.returncode == 1 and "Database read-only" in refused.stderr, refused.stderr

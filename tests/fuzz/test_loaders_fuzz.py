@@ -31,17 +31,28 @@ from tests.conftest import RULES_DIR
 from tests.factories import bearer, id_number
 from tests.feeds_support import person
 
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                       HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
 WRITTEN_BY_FEEDS = (FeedBatch, AgencyRecord, Determination, AuditEvent)
 WRITTEN_BY_IMPORTS = (Student, Guardian, Determination, AuditEvent)
 
 # ------------------------------------------------------------------------------------------ building blocks
 
 JSON_SCALARS = (
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40)
 )
 JSON = st.recursive(
     JSON_SCALARS,
@@ -52,7 +63,9 @@ JSON = st.recursive(
 
 NASTY_TEXT = st.one_of(
     st.text(max_size=60),
-    st.text(alphabet=st.characters(codec="utf-8"), max_size=60),  # NUL, surrogates excluded by the codec, emoji
+    st.text(
+        alphabet=st.characters(codec="utf-8"), max_size=60
+    ),  # NUL, surrogates excluded by the codec, emoji
     st.sampled_from(["", " ", "\x00", "张三\x00", "😀" * 30, "a" * 5000, "\u202e", "'; DROP TABLE x; --"]),
 )
 
@@ -72,7 +85,9 @@ ID_NUMBERS = st.one_of(
 )
 DATES = st.one_of(
     st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)).map(date.isoformat),
-    st.sampled_from(["2020-02-30", "2020-13-01", "20200101", "2020-1-1", "0000-00-00", "9999-12-31", "", "today"]),
+    st.sampled_from(
+        ["2020-02-30", "2020-13-01", "20200101", "2020-1-1", "0000-00-00", "9999-12-31", "", "today"]
+    ),
     NASTY_TEXT,
     JSON_SCALARS,
 )
@@ -81,7 +96,9 @@ ALL_STATUSES = sorted({s for statuses in SOURCE_STATUSES.values() for s in statu
 
 def _record_fields(source: str) -> st.SearchStrategy[dict[str, Any]]:
     """A register record with each field sometimes right, sometimes wrong, sometimes missing or extra."""
-    statuses = st.sampled_from(SOURCE_STATUSES[source]) | st.sampled_from(ALL_STATUSES) | NASTY_TEXT | JSON_SCALARS
+    statuses = (
+        st.sampled_from(SOURCE_STATUSES[source]) | st.sampled_from(ALL_STATUSES) | NASTY_TEXT | JSON_SCALARS
+    )
     attributes = st.one_of(
         st.none(),
         st.fixed_dictionaries({"disability_grade": st.integers(min_value=-2, max_value=6) | JSON_SCALARS}),
@@ -91,8 +108,13 @@ def _record_fields(source: str) -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries(
         {},
         optional={
-            "id_number": ID_NUMBERS, "name": NASTY_TEXT, "status": statuses, "valid_from": DATES,
-            "valid_to": DATES | st.none(), "attributes": attributes, "extra": JSON,
+            "id_number": ID_NUMBERS,
+            "name": NASTY_TEXT,
+            "status": statuses,
+            "valid_from": DATES,
+            "valid_to": DATES | st.none(),
+            "attributes": attributes,
+            "extra": JSON,
         },
     )
 
@@ -100,13 +122,18 @@ def _record_fields(source: str) -> st.SearchStrategy[dict[str, Any]]:
 def _records(source: str) -> st.SearchStrategy[list[Any]]:
     record = _record_fields(source)
     return st.lists(st.one_of(record, record, JSON), max_size=6).flatmap(
-        lambda rows: st.just(rows + rows[:1])  # the first record again: a duplicate within the batch
-        if rows and isinstance(rows[0], dict) else st.just(rows)
+        lambda rows: (
+            st.just(rows + rows[:1])  # the first record again: a duplicate within the batch
+            if rows and isinstance(rows[0], dict)
+            else st.just(rows)
+        )
     )
 
 
 def _counts(models: tuple[Any, ...]) -> dict[str, int]:
-    return {m.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(m)) or 0 for m in models}
+    return {
+        m.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(m)) or 0 for m in models
+    }
 
 
 def _assert_problem(response: Any, *statuses: int) -> dict[str, Any]:
@@ -138,8 +165,11 @@ def test_random_batch_records_are_rejected_by_index_or_refused_whole(
     records = data.draw(_records(source), label="records")
     batch_id = data.draw(BATCH_IDS, label="batch_id")
     before = _counts(WRITTEN_BY_FEEDS)
-    response = client.post(f"/api/v1/feeds/{source}/batches", json={"batch_id": batch_id, "records": records},
-                           headers=bearer(tokens[f"client_{source}"]))
+    response = client.post(
+        f"/api/v1/feeds/{source}/batches",
+        json={"batch_id": batch_id, "records": records},
+        headers=bearer(tokens[f"client_{source}"]),
+    )
     if response.status_code == 200:
         answer = response.get_json()
         rejected_indexes = {r["index"] for r in answer["rejected"]}
@@ -164,8 +194,12 @@ def test_a_batch_envelope_that_is_not_one_changes_nothing(
     client: FlaskClient, tokens: dict[str, str], body: Any
 ) -> None:
     before = _counts(WRITTEN_BY_FEEDS)
-    response = client.post("/api/v1/feeds/civil_affairs/batches", data=json.dumps(body),
-                           content_type="application/json", headers=bearer(tokens["client_civil_affairs"]))
+    response = client.post(
+        "/api/v1/feeds/civil_affairs/batches",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers=bearer(tokens["client_civil_affairs"]),
+    )
     if response.status_code != 200:
         _assert_problem(response, 400, 409, 422)
         assert _counts(WRITTEN_BY_FEEDS) == before
@@ -179,16 +213,49 @@ def _real_rule_texts() -> dict[str, str]:
 
 
 REAL_RULES = _real_rule_texts()
-YAML_NOISE = st.sampled_from([
-    ":", "- ", "{", "}", "[", "]", "\n", "  ", "\t", "#", "&a", "*a", "!!python/object:os.system", "? ", "|",
-    ">", "'", '"', "null", "~", "true", "1e999", "0x1F", "2020-02-30", "-.inf", "<<: *a", "\x00", "\ufeff",
-])
-MUTATION = st.tuples(st.integers(min_value=0), st.integers(min_value=0, max_value=40),
-                     st.lists(YAML_NOISE | st.text(max_size=8), max_size=4).map("".join))
+YAML_NOISE = st.sampled_from(
+    [
+        ":",
+        "- ",
+        "{",
+        "}",
+        "[",
+        "]",
+        "\n",
+        "  ",
+        "\t",
+        "#",
+        "&a",
+        "*a",
+        "!!python/object:os.system",
+        "? ",
+        "|",
+        ">",
+        "'",
+        '"',
+        "null",
+        "~",
+        "true",
+        "1e999",
+        "0x1F",
+        "2020-02-30",
+        "-.inf",
+        "<<: *a",
+        "\x00",
+        "\ufeff",
+    ]
+)
+MUTATION = st.tuples(
+    st.integers(min_value=0),
+    st.integers(min_value=0, max_value=40),
+    st.lists(YAML_NOISE | st.text(max_size=8), max_size=4).map("".join),
+)
 YAML_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20) | st.dates().map(date.isoformat),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(string.ascii_lowercase + "_", max_size=12),
-                                                                inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(string.ascii_lowercase + "_", max_size=12), inner, max_size=4)
+    ),
     max_leaves=15,
 )
 
@@ -196,7 +263,7 @@ YAML_VALUES = st.recursive(
 def _mutate(text: str, start: int, length: int, insert: str) -> str:
     """Replace `length` characters at `start` (modulo the text's length) with `insert`."""
     at = start % (len(text) + 1)
-    return text[:at] + insert + text[at + length:]
+    return text[:at] + insert + text[at + length :]
 
 
 def _assert_rules_error_names_file_and_line(texts: dict[str, str]) -> None:
@@ -222,13 +289,15 @@ def test_mutated_rule_files_load_or_name_file_line_and_reason(file: str, mutatio
 @FUZZ
 @given(
     file=st.sampled_from([*sorted(REAL_RULES), "programs/zz_new.yaml", "zz.yaml"]),
-    section=st.sampled_from(["documents", "facts", "derived", "parameters", "levels", "programs", "combinations",
-                             "other"]),
+    section=st.sampled_from(
+        ["documents", "facts", "derived", "parameters", "levels", "programs", "combinations", "other"]
+    ),
     content=YAML_VALUES,
     replace=st.booleans(),
 )
-def test_random_rule_structures_load_or_name_file_line_and_reason(file: str, section: str, content: Any,
-                                                                  replace: bool) -> None:
+def test_random_rule_structures_load_or_name_file_line_and_reason(
+    file: str, section: str, content: Any, replace: bool
+) -> None:
     import yaml
 
     texts = dict(REAL_RULES)
@@ -239,11 +308,28 @@ def test_random_rule_structures_load_or_name_file_line_and_reason(file: str, sec
 
 # ------------------------------------------------------------------------------------------ (c) roster imports
 
-IMPORT_COLUMNS = ["student_id", "id_number", "name", "school_code", "class_name", "stage", "grade", "boarding",
-                  "rural_hukou", "guardian1_id_number", "guardian1_name", "guardian1_relation"]
+IMPORT_COLUMNS = [
+    "student_id",
+    "id_number",
+    "name",
+    "school_code",
+    "class_name",
+    "stage",
+    "grade",
+    "boarding",
+    "rural_hukou",
+    "guardian1_id_number",
+    "guardian1_name",
+    "guardian1_relation",
+]
 CELLS = st.one_of(
-    NASTY_TEXT, st.integers(min_value=-(10**20), max_value=10**20), st.floats(allow_nan=True), st.booleans(),
-    st.none(), st.dates(), ID_NUMBERS.filter(lambda v: not isinstance(v, float)),
+    NASTY_TEXT,
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.none(),
+    st.dates(),
+    ID_NUMBERS.filter(lambda v: not isinstance(v, float)),
     st.sampled_from(["S1", "junior", "primary", "2", "true", "否", "father", "=1+1", "@SUM(A1)"]),
 )
 
@@ -276,15 +362,22 @@ def _xlsx_cell(value: Any) -> Any:
 
 
 IMPORT_FILES = st.one_of(
-    st.tuples(st.just("students.csv"),
-              st.lists(st.lists(CELLS, max_size=len(IMPORT_COLUMNS) + 2), max_size=5).map(
-                  lambda rows: _csv_bytes([IMPORT_COLUMNS, *rows]))),
-    st.tuples(st.just("students.xlsx"),
-              st.lists(st.lists(CELLS, max_size=len(IMPORT_COLUMNS) + 2), max_size=4).map(
-                  lambda rows: _xlsx_bytes([IMPORT_COLUMNS, *rows]))),
+    st.tuples(
+        st.just("students.csv"),
+        st.lists(st.lists(CELLS, max_size=len(IMPORT_COLUMNS) + 2), max_size=5).map(
+            lambda rows: _csv_bytes([IMPORT_COLUMNS, *rows])
+        ),
+    ),
+    st.tuples(
+        st.just("students.xlsx"),
+        st.lists(st.lists(CELLS, max_size=len(IMPORT_COLUMNS) + 2), max_size=4).map(
+            lambda rows: _xlsx_bytes([IMPORT_COLUMNS, *rows])
+        ),
+    ),
     st.tuples(st.sampled_from(["students.csv", "students.xlsx", "x.xls", ""]), st.binary(max_size=300)),
-    st.tuples(st.just("students.csv"),
-              st.lists(st.lists(CELLS, max_size=6), min_size=1, max_size=3).map(_csv_bytes)),
+    st.tuples(
+        st.just("students.csv"), st.lists(st.lists(CELLS, max_size=6), min_size=1, max_size=3).map(_csv_bytes)
+    ),
     st.tuples(st.just("students.xlsx"), st.just(b"PK\x03\x04" + b"\x00" * 40)),
 )
 
@@ -298,7 +391,8 @@ def test_junk_roster_imports_are_refused_by_row_and_column(
     before = _counts(WRITTEN_BY_IMPORTS)
     response = client.post(
         f"/api/v1/students/import?partial={str(partial).lower()}",
-        data={"file": (io.BytesIO(content), filename)}, content_type="multipart/form-data",
+        data={"file": (io.BytesIO(content), filename)},
+        content_type="multipart/form-data",
         headers=bearer(tokens["officer_S1"]),
     )
     if response.status_code == 200:
@@ -319,18 +413,30 @@ def ruleset() -> RuleSet:
     return load_rules(RULES_DIR)
 
 
-FACT_NAMES = ["student_id", "stage", "grade", "orphan", "per_capita_income", "household_size", "city_code",
-              "registered_poor", "disability_grade", "unknown_fact"]
+FACT_NAMES = [
+    "student_id",
+    "stage",
+    "grade",
+    "orphan",
+    "per_capita_income",
+    "household_size",
+    "city_code",
+    "registered_poor",
+    "disability_grade",
+    "unknown_fact",
+]
 FACT_ROWS = st.lists(
     st.dictionaries(st.sampled_from(FACT_NAMES) | st.text(max_size=8), JSON_SCALARS | JSON, max_size=8),
-    min_size=1, max_size=5,
+    min_size=1,
+    max_size=5,
 )
 
 
 @FUZZ
 @given(rows=FACT_ROWS, as_csv=st.booleans())
-def test_junk_evaluate_rows_stop_with_row_and_reason(ruleset: RuleSet, tmp_path_factory: pytest.TempPathFactory,
-                                                     rows: list[dict[str, Any]], as_csv: bool) -> None:
+def test_junk_evaluate_rows_stop_with_row_and_reason(
+    ruleset: RuleSet, tmp_path_factory: pytest.TempPathFactory, rows: list[dict[str, Any]], as_csv: bool
+) -> None:
     folder = tmp_path_factory.mktemp("evaluate")
     source = folder / ("in.csv" if as_csv else "in.jsonl")
     _write_rows(source, rows, as_csv)
@@ -355,5 +461,13 @@ def _write_rows(path: Path, rows: list[dict[str, Any]], as_csv: bool) -> None:
         writer = csv.writer(handle)
         writer.writerow(columns)
         for r in rows:
-            writer.writerow(["" if r.get(c) is None else json.dumps(r[c]) if isinstance(r.get(c), list | dict)
-                             else r[c] for c in columns])
+            writer.writerow(
+                [
+                    ""
+                    if r.get(c) is None
+                    else json.dumps(r[c])
+                    if isinstance(r.get(c), list | dict)
+                    else r[c]
+                    for c in columns
+                ]
+            )

@@ -22,13 +22,22 @@ from aidservice import create_app
 from tests.conftest import make_config
 from tests.factories import bearer
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          response_headers_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 """What the API promises; not that every schema-valid body is accepted (ID checksums, known schools and
 programs are checked beyond what a JSON schema can say)."""
 USERS = ("officer_S1", "county_admin", "nanjing_admin", "province_admin", "auditor")
-CLIENTS = ("client_poverty_alleviation", "client_civil_affairs", "client_disabled_persons_federation",
-           "client_veterans_affairs")
+CLIENTS = (
+    "client_poverty_alleviation",
+    "client_civil_affairs",
+    "client_disabled_persons_federation",
+    "client_veterans_affairs",
+)
 CALLERS = (*USERS, *CLIENTS, "anonymous")
 OPEN_PATHS = ("/api/v1/health", "/api/v1/rules", "/api/v1/evaluate", "/api/v1/auth/login")
 """Operations that read no token: one caller with a token and one without are enough."""
@@ -67,7 +76,8 @@ def caller(request: pytest.FixtureRequest) -> str:
 @pytest.mark.databases  # PostgreSQL refuses what SQLite stores (U+0000): both backends are fuzzed
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-def test_api_conforms_to_its_openapi_for_every_caller(case: schemathesis.Case, caller: str,
-                                                        tokens: dict[str, str], app: Flask) -> None:
+def test_api_conforms_to_its_openapi_for_every_caller(
+    case: schemathesis.Case, caller: str, tokens: dict[str, str], app: Flask
+) -> None:
     headers = bearer(tokens[caller]) if caller in tokens else {}
     case.call_and_validate(headers=headers, app=app, checks=CHECKS)

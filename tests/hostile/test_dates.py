@@ -48,8 +48,10 @@ def timed(call: Callable[[], Any]) -> tuple[Any, float]:
 
 def stored() -> dict[str, int]:
     """Rows a refused request must not add: determinations, jobs, audit events (pending ones included)."""
-    counts = {model.__name__: db.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
-              for model in (Determination, Job, AuditEvent)}
+    counts = {
+        model.__name__: db.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+        for model in (Determination, Job, AuditEvent)
+    }
     return {**counts, "pending audit": len(db.session.info.get(audit.PENDING, []))}
 
 
@@ -72,13 +74,21 @@ def province(app: Flask) -> Province:
 # ------------------------------------------------------------------------------------------ evaluation
 
 
-@pytest.mark.parametrize("as_of, named", [
-    ("9999-09-01", ("1900-2100",)),  # past any date a request may carry: refused before the rules are asked
-    ("1990-09-01", ("1990-09-01", COVERAGE)), ("2018-08-31", ("2018-08-31", COVERAGE)),
-    ("2021-09-01", ("2021-09-01", COVERAGE)),
-])
-def test_an_evaluation_outside_the_rules_coverage_is_a_422_naming_as_of(client: FlaskClient, as_of: str,
-                                                                        named: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "as_of, named",
+    [
+        (
+            "9999-09-01",
+            ("1900-2100",),
+        ),  # past any date a request may carry: refused before the rules are asked
+        ("1990-09-01", ("1990-09-01", COVERAGE)),
+        ("2018-08-31", ("2018-08-31", COVERAGE)),
+        ("2021-09-01", ("2021-09-01", COVERAGE)),
+    ],
+)
+def test_an_evaluation_outside_the_rules_coverage_is_a_422_naming_as_of(
+    client: FlaskClient, as_of: str, named: tuple[str, ...]
+) -> None:
     before = stored()
     response, elapsed = timed(lambda: client.post("/api/v1/evaluate", json={"as_of": as_of, "facts": FACTS}))
     message = as_of_problem(response)
@@ -104,7 +114,9 @@ def test_the_batch_command_outside_coverage_exits_1_naming_the_date_and_the_cove
 ) -> None:
     source, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     source.write_text(json.dumps(FACTS) + "\n", encoding="utf-8")
-    result, elapsed = cli(app, "evaluate", "--input", str(source), "--output", str(output), "--as-of", "2021-09-01")
+    result, elapsed = cli(
+        app, "evaluate", "--input", str(source), "--output", str(output), "--as-of", "2021-09-01"
+    )
     assert result.exit_code == 1
     (line,) = result.output.strip().splitlines()
     assert "2021-09-01" in line and COVERAGE in line
@@ -113,13 +125,17 @@ def test_the_batch_command_outside_coverage_exits_1_naming_the_date_and_the_cove
 
 
 @pytest.mark.databases
-def test_a_stored_determination_outside_coverage_is_refused_naming_as_of(app: Flask, province: Province) -> None:
+def test_a_stored_determination_outside_coverage_is_refused_naming_as_of(
+    app: Flask, province: Province
+) -> None:
     """A school year configured past the coverage: the engine refuses, the error handler answers 422 as_of."""
     later = dataclasses.replace(settings(), school_year="2021-2022", today=date(2021, 10, 1))
     pks = province.students["320102"]
     before = stored()
     with pytest.raises(OutsideCoverage) as caught:
-        redetermine_students(db.session, actor=Actor.system("test"), settings=later, student_pks=pks, cause="test")
+        redetermine_students(
+            db.session, actor=Actor.system("test"), settings=later, student_pks=pks, cause="test"
+        )
     problem = problem_for(caught.value)
     assert problem.status == 422 and "2021-09-01" in problem.errors["as_of"][0]
     db.session.rollback()
@@ -140,14 +156,25 @@ def test_a_semester_outside_coverage_is_refused_naming_as_of(app: Flask, provinc
 
 
 @pytest.mark.databases
-@pytest.mark.parametrize(("as_of", "says"), [(ANOTHER_SCHOOL_YEAR, "before the current school year 2020-2021"),
-                                             (OUTSIDE_COVERAGE, COVERAGE), ("2021-09-01", COVERAGE)])
+@pytest.mark.parametrize(
+    ("as_of", "says"),
+    [
+        (ANOTHER_SCHOOL_YEAR, "before the current school year 2020-2021"),
+        (OUTSIDE_COVERAGE, COVERAGE),
+        ("2021-09-01", COVERAGE),
+    ],
+)
 def test_a_redetermination_outside_the_school_year_is_a_422_naming_as_of_and_no_job(
     client: FlaskClient, province: Province, as_of: str, says: str
 ) -> None:
     before = stored()
-    response, elapsed = timed(lambda: client.post("/api/v1/redeterminations", json={"region": "320100", "as_of": as_of},
-                                                  headers=province.headers("city_admin")))
+    response, elapsed = timed(
+        lambda: client.post(
+            "/api/v1/redeterminations",
+            json={"region": "320100", "as_of": as_of},
+            headers=province.headers("city_admin"),
+        )
+    )
     message = as_of_problem(response)
     assert as_of in message and says in message
     assert elapsed < FAST
@@ -159,8 +186,13 @@ def test_a_redetermination_job_is_refused_at_submission(app: Flask, province: Pr
     actor = Actor.system("test")
     before = stored()
     with pytest.raises(ValidationFailed) as caught:
-        kinds.prepare_redetermine(db.session, actor=actor, settings=settings(), region="320100",
-                                  as_of=date.fromisoformat(ANOTHER_SCHOOL_YEAR))
+        kinds.prepare_redetermine(
+            db.session,
+            actor=actor,
+            settings=settings(),
+            region="320100",
+            as_of=date.fromisoformat(ANOTHER_SCHOOL_YEAR),
+        )
     assert ANOTHER_SCHOOL_YEAR in caught.value.errors["as_of"][0]
     assert stored() == before
 
@@ -178,11 +210,24 @@ def test_the_command_refuses_another_school_year_without_force(app: Flask, provi
 
 @pytest.mark.databases
 def test_the_command_with_force_runs_a_past_school_year_and_audits_it(app: Flask, province: Province) -> None:
-    result = app.test_cli_runner().invoke(args=["aid", "redetermine", "--region", "320100", "--as-of",
-                                                ANOTHER_SCHOOL_YEAR, "--force", "--job-key", "past-year"])
+    result = app.test_cli_runner().invoke(
+        args=[
+            "aid",
+            "redetermine",
+            "--region",
+            "320100",
+            "--as-of",
+            ANOTHER_SCHOOL_YEAR,
+            "--force",
+            "--job-key",
+            "past-year",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert f"as of {ANOTHER_SCHOOL_YEAR}" in result.output
-    (event,) = db.session.execute(sa.select(AuditEvent).where(AuditEvent.action == "redetermine.forced")).scalars()
+    (event,) = db.session.execute(
+        sa.select(AuditEvent).where(AuditEvent.action == "redetermine.forced")
+    ).scalars()
     assert event.subject == "job:past-year"
     assert event.summary["as_of"] == ANOTHER_SCHOOL_YEAR and event.summary["school_year"] == "2020-2021"
     assert event.actor == Actor.system("cli:redetermine").label
@@ -202,5 +247,6 @@ def test_force_never_allows_a_later_school_year(app: Flask) -> None:
     earlier = dataclasses.replace(settings(), school_year="2019-2020")
     with pytest.raises(ValidationFailed) as caught:
         redetermination_date(earlier, earlier.rules, date(2020, 10, 1), force=True)
-    assert caught.value.errors["as_of"] == ["2020-10-01 is after the current school year 2019-2020 "
-                                            "(2019-09-01 to 2020-08-31)"]
+    assert caught.value.errors["as_of"] == [
+        "2020-10-01 is after the current school year 2019-2020 (2019-09-01 to 2020-08-31)"
+    ]

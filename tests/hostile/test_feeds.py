@@ -84,7 +84,9 @@ def stored_indexes() -> list[int]:
     return sorted(db.session.execute(sa.select(AgencyRecord.record_index)).scalars())
 
 
-def assert_rejected_alone(response: Any, elapsed: float, index: int, field: str, total: int) -> dict[str, Any]:
+def assert_rejected_alone(
+    response: Any, elapsed: float, index: int, field: str, total: int
+) -> dict[str, Any]:
     """200; only record `index` rejected, naming `field`; the others accepted and stored; within FAST."""
     assert response.status_code == 200, response.get_data(as_text=True)[:2000]
     assert elapsed < FAST, elapsed
@@ -96,8 +98,9 @@ def assert_rejected_alone(response: Any, elapsed: float, index: int, field: str,
     return answer
 
 
-def assert_replay_is_the_first_answer(client: FlaskClient, token: str, source: str, text: str,
-                                      first: dict[str, Any]) -> None:
+def assert_replay_is_the_first_answer(
+    client: FlaskClient, token: str, source: str, text: str, first: dict[str, Any]
+) -> None:
     before = row_counts()
     again, elapsed = post_text(client, token, source, text)
     assert again.status_code == 200 and again.get_json() == first and elapsed < FAST
@@ -176,10 +179,13 @@ def test_nan_or_infinity_in_a_record_is_rejected_by_index_naming_the_field(
 def test_nan_or_infinity_as_a_disabled_persons_grade_is_rejected_naming_the_grade(
     client: FlaskClient, disabled_federation: str, token_text: str
 ) -> None:
-    records = [record(person(7001), "disabled", disability_grade=2),
-               record(person(7002), "disabled", disability_grade=NON_FINITE[token_text])]
-    response, elapsed = post_text(client, disabled_federation, "disabled_persons_federation",
-                                  body_text("B-grade", records))
+    records = [
+        record(person(7001), "disabled", disability_grade=2),
+        record(person(7002), "disabled", disability_grade=NON_FINITE[token_text]),
+    ]
+    response, elapsed = post_text(
+        client, disabled_federation, "disabled_persons_federation", body_text("B-grade", records)
+    )
     answer = assert_rejected_alone(response, elapsed, 1, "attributes.disability_grade", 2)
     assert answer["rejected"][0]["message"].startswith("must be a finite number")
 
@@ -187,16 +193,23 @@ def test_nan_or_infinity_as_a_disabled_persons_grade_is_rejected_naming_the_grad
 def test_a_5000_digit_disability_grade_is_rejected_by_index_naming_the_grade(
     client: FlaskClient, disabled_federation: str
 ) -> None:
-    records = [record(person(7001), "disabled", disability_grade=2),
-               record(person(7002), "disabled", disability_grade="GRADE")]
+    records = [
+        record(person(7001), "disabled", disability_grade=2),
+        record(person(7002), "disabled", disability_grade="GRADE"),
+    ]
     text = body_text("B-5000", records).replace('"GRADE"', "9" * 5000)
     response, elapsed = post_text(client, disabled_federation, "disabled_persons_federation", text)
     answer = assert_rejected_alone(response, elapsed, 1, "attributes.disability_grade", 2)
-    assert_replay_is_the_first_answer(client, disabled_federation, "disabled_persons_federation", text, answer)
+    assert_replay_is_the_first_answer(
+        client, disabled_federation, "disabled_persons_federation", text, answer
+    )
 
 
-@pytest.mark.parametrize("grade", [float("inf"), 10**4000, -(10**40), 1e40, True, 2.0, "2", 0, 5],
-                         ids=["inf", "4001-digits", "minus-41-digits", "1e40", "true", "2.0", "text", "0", "5"])
+@pytest.mark.parametrize(
+    "grade",
+    [float("inf"), 10**4000, -(10**40), 1e40, True, 2.0, "2", 0, 5],
+    ids=["inf", "4001-digits", "minus-41-digits", "1e40", "true", "2.0", "text", "0", "5"],
+)
 def test_a_disability_grade_that_is_not_an_integer_1_to_4_is_rejected_by_the_service(
     app: Flask, grade: Any
 ) -> None:
@@ -207,7 +220,9 @@ def test_a_disability_grade_that_is_not_an_integer_1_to_4_is_rejected_by_the_ser
     started = time.perf_counter()
     outcome = apply(app, actor, "disabled_persons_federation", "B-svc", records)
     assert time.perf_counter() - started < FAST
-    assert [(r["index"], r["field"]) for r in outcome.response["rejected"]] == [(1, "attributes.disability_grade")]
+    assert [(r["index"], r["field"]) for r in outcome.response["rejected"]] == [
+        (1, "attributes.disability_grade")
+    ]
     assert stored_indexes() == [0]
 
 
@@ -215,8 +230,10 @@ def test_an_integer_too_long_to_write_out_is_a_422_naming_records_from_the_servi
     """Past Python's 4,300-digit limit an integer cannot even be hashed as text: a Python caller's batch is refused
     whole, naming `records`, and nothing is stored (through HTTP the JSON parser never hands such an integer on)."""
     actor, _token = client_actor("disabled_persons_federation")
-    records = [record(person(7001), "disabled", disability_grade=2),
-               record(person(7002), "disabled", disability_grade=10**5000)]
+    records = [
+        record(person(7001), "disabled", disability_grade=2),
+        record(person(7002), "disabled", disability_grade=10**5000),
+    ]
     started = time.perf_counter()
     with pytest.raises(ValidationFailed) as refused:
         apply(app, actor, "disabled_persons_federation", "B-long", records)
@@ -229,8 +246,18 @@ def test_an_integer_too_long_to_write_out_is_a_422_naming_records_from_the_servi
 
 
 RANGE_MESSAGE = "must be a date between 1900-01-01 and 2100-12-31"
-OUT_OF_RANGE = ["0001-01-01", "1899-12-31", "2101-01-01", "9999-12-31", "+10000-01-01", "-0001-01-01",
-                "12345678901234567890-01-01", "٢٠٢٠-٠١-٠١", "２０２０-０１-０１", "2020-01-01\n"]
+OUT_OF_RANGE = [
+    "0001-01-01",
+    "1899-12-31",
+    "2101-01-01",
+    "9999-12-31",
+    "+10000-01-01",
+    "-0001-01-01",
+    "12345678901234567890-01-01",
+    "٢٠٢٠-٠١-٠١",
+    "２０２０-０１-０１",
+    "2020-01-01\n",
+]
 
 
 @pytest.mark.parametrize("value", OUT_OF_RANGE)
@@ -249,10 +276,15 @@ def test_a_validity_date_outside_1900_to_2100_is_rejected_by_index_naming_the_fi
 
 
 @pytest.mark.parametrize(("valid_from", "valid_to"), [("1900-01-01", "2100-12-31"), ("2020-01-01", None)])
-def test_validity_dates_at_the_bounds_are_accepted(client: FlaskClient, civil: str, valid_from: str,
-                                                   valid_to: str | None) -> None:
-    response, elapsed = post_text(client, civil, "civil_affairs", body_text("B-edge", [
-        record(id_number(2), "orphan", valid_from=valid_from, valid_to=valid_to)]))
+def test_validity_dates_at_the_bounds_are_accepted(
+    client: FlaskClient, civil: str, valid_from: str, valid_to: str | None
+) -> None:
+    response, elapsed = post_text(
+        client,
+        civil,
+        "civil_affairs",
+        body_text("B-edge", [record(id_number(2), "orphan", valid_from=valid_from, valid_to=valid_to)]),
+    )
     assert response.status_code == 200 and response.get_json()["accepted"] == 1 and elapsed < FAST
 
 
@@ -289,16 +321,28 @@ def test_attributes_past_their_bounds_are_rejected_by_index_naming_the_field(
     text = body_text("B-attr", probe_batch(bad))
     response, elapsed = post_text(client, civil, "civil_affairs", text)
     answer = assert_rejected_alone(response, elapsed, 1, field, 3)
-    assert all(len(r["field"]) <= 80 and len(r["message"]) <= 200 for r in answer["rejected"])  # nothing echoed whole
+    assert all(
+        len(r["field"]) <= 80 and len(r["message"]) <= 200 for r in answer["rejected"]
+    )  # nothing echoed whole
     assert_replay_is_the_first_answer(client, civil, "civil_affairs", text, answer)
 
 
 def test_plain_attributes_at_their_bounds_are_stored_as_sent(client: FlaskClient, civil: str) -> None:
-    attributes = {"note": "备" * 256, "flag": True, "none": None, "n": 10**15, "x": -0.5,
-                  **{f"k{i}": i for i in range(11)}}
+    attributes = {
+        "note": "备" * 256,
+        "flag": True,
+        "none": None,
+        "n": 10**15,
+        "x": -0.5,
+        **{f"k{i}": i for i in range(11)},
+    }
     assert len(attributes) == 16
-    response, elapsed = post_text(client, civil, "civil_affairs", body_text("B-plain", [
-        {**record(id_number(2), "orphan"), "attributes": attributes}]))
+    response, elapsed = post_text(
+        client,
+        civil,
+        "civil_affairs",
+        body_text("B-plain", [{**record(id_number(2), "orphan"), "attributes": attributes}]),
+    )
     assert response.status_code == 200 and response.get_json()["accepted"] == 1 and elapsed < FAST
     assert db.session.execute(sa.select(AgencyRecord.attributes)).scalar_one() == attributes
 
@@ -312,7 +356,9 @@ def test_a_record_with_hundreds_of_unknown_fields_is_one_rejection_naming_the_re
     assert len(answer["rejected"]) == 1 and "901 unknown fields" in answer["rejected"][0]["message"]
 
 
-def test_a_record_with_thousands_of_fields_is_refused_with_the_whole_body(client: FlaskClient, civil: str) -> None:
+def test_a_record_with_thousands_of_fields_is_refused_with_the_whole_body(
+    client: FlaskClient, civil: str
+) -> None:
     """Past the JSON bound of 1,000 keys per object the body is not read at all (aidservice/jsonbody.py)."""
     before = row_counts()
     bad = {**record(id_number(2), "orphan"), **{f"x{i}": i for i in range(5000)}}
@@ -349,7 +395,9 @@ def test_a_batch_mixing_every_probe_with_good_records_applies_and_counts_the_goo
     records = [goods[0], *bad[:4], goods[1], *bad[4:], goods[2]]
     text = body_text("B-mix", records)
     started = time.perf_counter()
-    response = client.post(url("civil_affairs"), data=text, content_type="application/json", headers=bearer(civil))
+    response = client.post(
+        url("civil_affairs"), data=text, content_type="application/json", headers=bearer(civil)
+    )
     elapsed = time.perf_counter() - started
     assert response.status_code == 200, response.get_data(as_text=True)[:2000]
     answer = response.get_json()
@@ -357,12 +405,23 @@ def test_a_batch_mixing_every_probe_with_good_records_applies_and_counts_the_goo
     assert answer["accepted"] == 3 and elapsed < FAST
     assert {r["index"] for r in answer["rejected"]} == set(range(10)) - set(good_indexes)
     assert {(r["index"], r["field"]) for r in answer["rejected"]} >= {
-        (1, "id_number"), (2, "id_number"), (3, "name"), (4, "attributes.note"), (4, "attributes.more"),
-        (6, "valid_from"), (7, "valid_to"), (8, "valid_from")}
+        (1, "id_number"),
+        (2, "id_number"),
+        (3, "name"),
+        (4, "attributes.note"),
+        (4, "attributes.more"),
+        (6, "valid_from"),
+        (7, "valid_to"),
+        (8, "valid_from"),
+    }
     assert stored_indexes() == good_indexes
     assert_replay_is_the_first_answer(client, civil, "civil_affairs", text, answer)
-    other = client.post(url("civil_affairs"), data=body_text("B-mix", goods), content_type="application/json",
-                        headers=bearer(civil))
+    other = client.post(
+        url("civil_affairs"),
+        data=body_text("B-mix", goods),
+        content_type="application/json",
+        headers=bearer(civil),
+    )
     assert other.status_code == 409 and stored_indexes() == good_indexes
 
 
@@ -372,13 +431,26 @@ def test_a_batch_mixing_every_probe_with_good_records_applies_and_counts_the_goo
 def test_nothing_from_a_hostile_record_reaches_a_log_record(
     client: FlaskClient, civil: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    secrets = ["敌意姓名", "HOSTILE-VALUE-7f3a", person(7020), arabic_indic(person(7021)), full_width(person(7022))]
+    secrets = [
+        "敌意姓名",
+        "HOSTILE-VALUE-7f3a",
+        person(7020),
+        arabic_indic(person(7021)),
+        full_width(person(7022)),
+    ]
     records = [
-        {**record(person(7020), "subsistence_allowance"), "name": secrets[0],
-         "attributes": {"note": secrets[1], "bad": float("nan")}},
+        {
+            **record(person(7020), "subsistence_allowance"),
+            "name": secrets[0],
+            "attributes": {"note": secrets[1], "bad": float("nan")},
+        },
         record(secrets[3], "subsistence_allowance"),
         {**record(secrets[4], "orphan"), "name": secrets[0], "extra": secrets[1]},
-        {**record(person(7023), "orphan"), "status": secrets[1], "attributes": {"disability_grade": secrets[1]}},
+        {
+            **record(person(7023), "orphan"),
+            "status": secrets[1],
+            "attributes": {"disability_grade": secrets[1]},
+        },
         record(person(7024), "subsistence_allowance", valid_from=secrets[1]),
     ]
     with caplog.at_level(logging.DEBUG):
@@ -403,8 +475,15 @@ def officer(app: Flask) -> str:
 
 
 def student_body(number: str, guardian: str) -> dict[str, Any]:
-    return {"id_number": number, "name": "李四", "school_code": "S1", "class_name": "初一(2)班", "stage": "junior",
-            "grade": 1, "guardians": [{"id_number": guardian, "name": "李父", "relation": "father"}]}
+    return {
+        "id_number": number,
+        "name": "李四",
+        "school_code": "S1",
+        "class_name": "初一(2)班",
+        "stage": "junior",
+        "grade": 1,
+        "guardians": [{"id_number": guardian, "name": "李父", "relation": "father"}],
+    }
 
 
 @pytest.mark.parametrize("kind", sorted(ODD_DIGITS))
@@ -430,16 +509,25 @@ def test_an_import_row_with_an_id_number_in_unicode_digits_is_rejected_by_row(
     client: FlaskClient, officer: str, kind: str
 ) -> None:
     header = "student_id,id_number,name,class_name,stage,grade,guardian1_id_number,guardian1_name,guardian1_relation"
-    rows = [f"I1,{id_number(401)},学生,一班,junior,1,{person(5401)},父亲,father",
-            f"I2,{ODD_DIGITS[kind](id_number(402))},学生,一班,junior,1,{person(5402)},父亲,father",
-            f"I3,{id_number(403)},学生,一班,junior,1,{ODD_DIGITS[kind](person(5403))},父亲,father"]
+    rows = [
+        f"I1,{id_number(401)},学生,一班,junior,1,{person(5401)},父亲,father",
+        f"I2,{ODD_DIGITS[kind](id_number(402))},学生,一班,junior,1,{person(5402)},父亲,father",
+        f"I3,{id_number(403)},学生,一班,junior,1,{ODD_DIGITS[kind](person(5403))},父亲,father",
+    ]
     content = "\r\n".join([header, *rows]).encode("utf-8")
     started = time.perf_counter()
-    response = client.post("/api/v1/students/import?partial=true", data={"file": (io.BytesIO(content), "roster.csv")},
-                           headers=bearer(officer), content_type="multipart/form-data")
+    response = client.post(
+        "/api/v1/students/import?partial=true",
+        data={"file": (io.BytesIO(content), "roster.csv")},
+        headers=bearer(officer),
+        content_type="multipart/form-data",
+    )
     assert time.perf_counter() - started < FAST * 3  # an import re-determines the students it writes
     assert response.status_code == 200, response.get_data(as_text=True)[:2000]
-    assert [(r["row"], r["field"]) for r in response.json["rejected"]] == [(3, "id_number"), (4, "guardian1_id_number")]
+    assert [(r["row"], r["field"]) for r in response.json["rejected"]] == [
+        (3, "id_number"),
+        (4, "guardian1_id_number"),
+    ]
     assert response.json["created"] == 1
     assert db.session.execute(sa.select(Student.student_id)).scalars().all() == ["I1"]
 
@@ -450,6 +538,11 @@ def test_a_lookup_by_an_id_number_in_unicode_digits_is_a_422_naming_id_number(ap
     _user, token = make_user(db.session, "school_officer", school_code="S1")  # a role that may look up
     budget = id_probes.Budget(id_probes.MemoryProbeCounter(), "test-secret")
     with pytest.raises(ValidationFailed) as refused:
-        id_probes.find_by_id_number(db.session, actor=resolve_token(db.session, token), settings=settings_for(app),
-                                    budget=budget, id_number=ODD_DIGITS[kind](id_number(101)))
+        id_probes.find_by_id_number(
+            db.session,
+            actor=resolve_token(db.session, token),
+            settings=settings_for(app),
+            budget=budget,
+            id_number=ODD_DIGITS[kind](id_number(101)),
+        )
     assert set(refused.value.errors) == {"id_number"}

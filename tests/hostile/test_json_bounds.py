@@ -39,7 +39,9 @@ def bad_body(response: Any, status: int = 400, words: str = "") -> None:
 
 @pytest.mark.parametrize("shape", list(DEEP))
 @pytest.mark.parametrize(("method", "url"), ROUTES)
-def test_a_body_nested_5000_deep_is_a_400_naming_the_depth(client: FlaskClient, method: str, url: str, shape: str) -> None:
+def test_a_body_nested_5000_deep_is_a_400_naming_the_depth(
+    client: FlaskClient, method: str, url: str, shape: str
+) -> None:
     response = send(client, method, url, DEEP[shape])
     if url.endswith("/login") and shape == "object":  # 25 kB: over the route's size limit, refused unread
         bad_body(response, 413, "limit of")
@@ -48,9 +50,13 @@ def test_a_body_nested_5000_deep_is_a_400_naming_the_depth(client: FlaskClient, 
 
 
 @pytest.mark.databases
-def test_a_body_nested_5000_deep_on_a_student_put_is_a_400_and_stores_nothing(client: FlaskClient, world: World) -> None:
-    bad_body(send(client, "PUT", "/api/v1/students/NEW", DEEP["object"], headers=world.headers("officer")),
-             words="deeper than 64")
+def test_a_body_nested_5000_deep_on_a_student_put_is_a_400_and_stores_nothing(
+    client: FlaskClient, world: World
+) -> None:
+    bad_body(
+        send(client, "PUT", "/api/v1/students/NEW", DEEP["object"], headers=world.headers("officer")),
+        words="deeper than 64",
+    )
     assert db.session.execute(sa.select(Student)).first() is None
 
 
@@ -73,21 +79,31 @@ def test_brackets_inside_strings_do_not_count() -> None:
 @pytest.mark.databases
 def test_a_body_with_100000_keys_is_a_400_and_stores_nothing(client: FlaskClient, world: World) -> None:
     body = json.dumps({f"k{i}": 1 for i in range(100_000)})
-    bad_body(send(client, "PUT", "/api/v1/students/NEW", body, headers=world.headers("officer")),
-             words=f"more than {jsonbody.MAX_KEYS} keys")
+    bad_body(
+        send(client, "PUT", "/api/v1/students/NEW", body, headers=world.headers("officer")),
+        words=f"more than {jsonbody.MAX_KEYS} keys",
+    )
     assert db.session.execute(sa.select(Student)).first() is None
 
 
 @pytest.mark.databases
 def test_a_body_with_more_values_than_the_bound_is_a_400(client: FlaskClient, world: World) -> None:
     body = json.dumps({"guardians": [0] * (jsonbody.MAX_MEMBERS + 1)})
-    bad_body(send(client, "PUT", "/api/v1/students/NEW", body, headers=world.headers("officer")),
-             words=f"more than {jsonbody.MAX_MEMBERS} values")
+    bad_body(
+        send(client, "PUT", "/api/v1/students/NEW", body, headers=world.headers("officer")),
+        words=f"more than {jsonbody.MAX_MEMBERS} values",
+    )
 
 
 def test_a_full_feed_batch_fits_the_bounds_and_a_1_mb_body_is_read_fast() -> None:
-    record = {"id_number": "320102200803010011", "name": "张三", "status": "disabled", "valid_from": "2020-01-01",
-              "valid_to": None, "attributes": {"disability_grade": 2}}
+    record = {
+        "id_number": "320102200803010011",
+        "name": "张三",
+        "status": "disabled",
+        "valid_from": "2020-01-01",
+        "valid_to": None,
+        "attributes": {"disability_grade": 2},
+    }
     text = json.dumps({"batch_id": "b1", "records": [record] * 10_000}, ensure_ascii=False)
     assert len(text.encode()) > 1_000_000
     started = time.perf_counter()
@@ -113,10 +129,13 @@ def test_malformed_json_stays_a_400_naming_the_body(client: FlaskClient) -> None
     bad_body(send(client, "POST", "/api/v1/evaluate", '{"as_of": '), words="Invalid JSON")
 
 
-@pytest.mark.parametrize(("url", "setting"), [("/api/v1/auth/login", "AID_LOGIN_MAX_BYTES"),
-                                              ("/api/v1/evaluate", "AID_EVALUATE_MAX_BYTES")])
-def test_an_oversized_anonymous_body_is_a_413_naming_the_limit(app: Flask, client: FlaskClient, url: str,
-                                                               setting: str) -> None:
+@pytest.mark.parametrize(
+    ("url", "setting"),
+    [("/api/v1/auth/login", "AID_LOGIN_MAX_BYTES"), ("/api/v1/evaluate", "AID_EVALUATE_MAX_BYTES")],
+)
+def test_an_oversized_anonymous_body_is_a_413_naming_the_limit(
+    app: Flask, client: FlaskClient, url: str, setting: str
+) -> None:
     limit = app.config[setting]
     body = json.dumps({"username": "x" * limit, "as_of": "2020-09-01", "facts": {}})
     bad_body(send(client, "POST", url, body), 413, f"limit of {limit} bytes")
@@ -126,8 +145,13 @@ def test_a_chunked_oversized_login_body_is_a_413_naming_the_limit(app: Flask, cl
     limit = app.config["AID_LOGIN_MAX_BYTES"]
     body = json.dumps({"username": "x" * (limit * 4), "password": "p"}).encode()
     started = time.perf_counter()
-    response = client.post("/api/v1/auth/login", input_stream=io.BytesIO(body), content_type="application/json",
-                           headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
+    response = client.post(
+        "/api/v1/auth/login",
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
     assert time.perf_counter() - started < FAST
     assert response.status_code == 413 and response.mimetype == "application/problem+json"
     assert str(limit) in response.json["detail"]

@@ -33,8 +33,10 @@ from tests.feeds_support import committed_app, scratch_database, settings_for
 from tests.timing_support import SLOW_FILE
 
 pytestmark = pytest.mark.databases
-HEADER = ("student_id,id_number,name,class_name,stage,grade,boarding,rural_hukou,"
-          "guardian1_id_number,guardian1_name,guardian1_relation")
+HEADER = (
+    "student_id,id_number,name,class_name,stage,grade,boarding,rural_hukou,"
+    "guardian1_id_number,guardian1_name,guardian1_relation"
+)
 ROWS = 12  # three chunks of 5, 5 and 2 rows
 GUARDIAN_BORN = date(1980, 1, 1)
 
@@ -71,10 +73,19 @@ def officer(committed: Flask) -> dict[str, str]:
 
 
 def row(i: int, **cells: str) -> str:
-    values = {"student_id": f"K{i:03d}", "id_number": id_number(700 + i), "name": "学生某", "class_name": "一班",
-              "stage": "junior", "grade": "1", "boarding": "否", "rural_hukou": "是" if i % 2 else "否",
-              "guardian1_id_number": id_number(9700 + i, born=GUARDIAN_BORN), "guardian1_name": "父亲某",
-              "guardian1_relation": "father"} | cells
+    values = {
+        "student_id": f"K{i:03d}",
+        "id_number": id_number(700 + i),
+        "name": "学生某",
+        "class_name": "一班",
+        "stage": "junior",
+        "grade": "1",
+        "boarding": "否",
+        "rural_hukou": "是" if i % 2 else "否",
+        "guardian1_id_number": id_number(9700 + i, born=GUARDIAN_BORN),
+        "guardian1_name": "父亲某",
+        "guardian1_relation": "father",
+    } | cells
     return ",".join(values[c] for c in HEADER.split(","))
 
 
@@ -86,8 +97,12 @@ def roster_csv(order: list[int], **late: str) -> bytes:
 
 def upload(client: FlaskClient, headers: dict[str, str], content: bytes) -> tuple[Any, float]:
     started = time.perf_counter()
-    response = client.post("/api/v1/students/import", data={"file": (io.BytesIO(content), "r.csv")},
-                           headers=headers, content_type="multipart/form-data")
+    response = client.post(
+        "/api/v1/students/import",
+        data={"file": (io.BytesIO(content), "r.csv")},
+        headers=headers,
+        content_type="multipart/form-data",
+    )
     return response, time.perf_counter() - started
 
 
@@ -99,13 +114,19 @@ def stored(app: Flask) -> tuple[int, int, int, int]:
             db.session.execute(count.select_from(Student)).scalar_one(),
             db.session.execute(count.select_from(Guardian)).scalar_one(),
             db.session.execute(count.select_from(Determination)).scalar_one(),
-            db.session.execute(count.select_from(AuditEvent).where(
-                AuditEvent.action.in_(["student.import", "determinations.stored"]))).scalar_one(),
+            db.session.execute(
+                count.select_from(AuditEvent).where(
+                    AuditEvent.action.in_(["student.import", "determinations.stored"])
+                )
+            ).scalar_one(),
         )
 
 
 def test_a_database_error_in_the_last_chunk_writes_nothing_and_a_retry_writes_every_row_once(
-    committed: Flask, http: FlaskClient, officer: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+    committed: Flask,
+    http: FlaskClient,
+    officer: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[int] = []
 
@@ -134,7 +155,9 @@ def test_a_database_error_in_the_last_chunk_writes_nothing_and_a_retry_writes_ev
     assert sorted(ids) == [f"K{i:03d}" for i in range(ROWS)]
 
 
-def test_a_bad_row_in_the_last_chunk_writes_nothing(committed: Flask, http: FlaskClient, officer: dict[str, str]) -> None:
+def test_a_bad_row_in_the_last_chunk_writes_nothing(
+    committed: Flask, http: FlaskClient, officer: dict[str, str]
+) -> None:
     response, elapsed = upload(http, officer, roster_csv(list(range(ROWS)), grade="99"))
     assert response.status_code == 422, response.json
     assert list(response.json["errors"]) == [f"rows.{ROWS + 1}.grade"], response.json
@@ -142,22 +165,44 @@ def test_a_bad_row_in_the_last_chunk_writes_nothing(committed: Flask, http: Flas
     assert stored(committed) == (0, 0, 0, 0)
 
 
-@pytest.mark.parametrize("order", [[7, 3, 11, 0, 9, 1, 5, 10, 2, 8, 6, 4], list(range(ROWS))],
-                         ids=["ids-across-chunks", "sorted-file"])
+@pytest.mark.parametrize(
+    "order",
+    [[7, 3, 11, 0, 9, 1, 5, 10, 2, 8, 6, 4], list(range(ROWS))],
+    ids=["ids-across-chunks", "sorted-file"],
+)
 def test_a_chunked_import_is_one_audit_event_with_the_digest_of_every_row_in_student_id_order(
-    http: FlaskClient, officer: dict[str, str], committed: Flask, order: list[int],
+    http: FlaskClient,
+    officer: dict[str, str],
+    committed: Flask,
+    order: list[int],
 ) -> None:
     content = roster_csv(order)
     response, _elapsed = upload(http, officer, content)
     assert response.status_code == 200, response.json
     with committed.app_context():
-        [event] = db.session.execute(sa.select(AuditEvent).where(AuditEvent.action == "student.import")).scalars()
+        [event] = db.session.execute(
+            sa.select(AuditEvent).where(AuditEvent.action == "student.import")
+        ).scalars()
     expected = hashlib.sha256()
     for i in sorted(order):
-        data = {"student_id": f"K{i:03d}", "id_number": id_number(700 + i), "name": "学生某", "school_code": "S1",
-                "class_name": "一班", "stage": "junior", "grade": 1, "boarding": False, "rural_hukou": bool(i % 2),
-                "agri_major": False, "arts_performance_major": False, "retired_soldier": False, "salaried": False}
-        guardians = [{"id_number": id_number(9700 + i, born=GUARDIAN_BORN), "name": "父亲某", "relation": "father"}]
+        data = {
+            "student_id": f"K{i:03d}",
+            "id_number": id_number(700 + i),
+            "name": "学生某",
+            "school_code": "S1",
+            "class_name": "一班",
+            "stage": "junior",
+            "grade": 1,
+            "boarding": False,
+            "rural_hukou": bool(i % 2),
+            "agri_major": False,
+            "arts_performance_major": False,
+            "retired_soldier": False,
+            "salaried": False,
+        }
+        guardians = [
+            {"id_number": id_number(9700 + i, born=GUARDIAN_BORN), "name": "父亲某", "relation": "father"}
+        ]
         line = audit.canonical(["created", data["student_id"], audit_view(data, guardians)])
         expected.update(line.encode("utf-8") + b"\n")
     assert event.summary["digest"] == expected.hexdigest()
@@ -166,7 +211,10 @@ def test_a_chunked_import_is_one_audit_event_with_the_digest_of_every_row_in_stu
 
 
 def test_a_set_over_vector_max_is_re_determined_in_columnar_chunks_as_the_per_record_path_would(
-    http: FlaskClient, officer: dict[str, str], committed: Flask, monkeypatch: pytest.MonkeyPatch,
+    http: FlaskClient,
+    officer: dict[str, str],
+    committed: Flask,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sizes: list[int] = []
 
@@ -180,22 +228,33 @@ def test_a_set_over_vector_max_is_re_determined_in_columnar_chunks_as_the_per_re
     assert sizes == [4, 4, 4]  # columnar, in chunks
     with committed.app_context():
         [event] = db.session.execute(
-            sa.select(AuditEvent).where(AuditEvent.action == "determinations.stored")).scalars()
+            sa.select(AuditEvent).where(AuditEvent.action == "determinations.stored")
+        ).scalars()
         seqs = db.session.execute(sa.select(Determination.seq).order_by(Determination.seq)).scalars().all()
     assert (event.summary["count"], event.summary["evaluated"]) == (ROWS, ROWS)
     assert (event.summary["first_seq"], event.summary["last_seq"]) == (seqs[0], seqs[-1])
     assert len(seqs) == ROWS and seqs[-1] - seqs[0] == ROWS - 1
-    monkeypatch.setattr(determinations, "VECTOR_MIN", 10_000)  # now the per-record path: it finds nothing to store
+    monkeypatch.setattr(
+        determinations, "VECTOR_MIN", 10_000
+    )  # now the per-record path: it finds nothing to store
     with committed.app_context():
         pks = db.session.execute(sa.select(Student.id)).scalars().all()
-        again = determinations.redetermine_students(db.session, actor=Actor.system("test"),
-                                                    settings=settings_for(committed), student_pks=pks, cause="test")
+        again = determinations.redetermine_students(
+            db.session,
+            actor=Actor.system("test"),
+            settings=settings_for(committed),
+            student_pks=pks,
+            cause="test",
+        )
         db.session.rollback()
     assert (again.evaluated, again.stored) == (ROWS, 0)
 
 
 def test_a_student_created_elsewhere_between_the_checks_and_the_writes_is_a_409_not_an_update(
-    committed: Flask, http: FlaskClient, officer: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+    committed: Flask,
+    http: FlaskClient,
+    officer: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Pass 2 writes against what pass 1 checked: a row checked as new stays an insert (the key is taken: 409),
     never an update of a student of a school the caller was not checked against."""
@@ -205,9 +264,21 @@ def test_a_student_created_elsewhere_between_the_checks_and_the_writes_is_a_409_
 
     def meanwhile(session: Any, **kwargs: Any) -> Any:
         checked = check_rows(session, **kwargs)
-        session.execute(sa.insert(Student), [{
-            "student_id": "K011", **VAULT.seal("student", id_number(999)), "name": "别校生", "school_code": "S2",
-            "class_name": "", "stage": "junior", "grade": 1, **dict.fromkeys(BOOL_FIELDS, False)}])
+        session.execute(
+            sa.insert(Student),
+            [
+                {
+                    "student_id": "K011",
+                    **VAULT.seal("student", id_number(999)),
+                    "name": "别校生",
+                    "school_code": "S2",
+                    "class_name": "",
+                    "stage": "junior",
+                    "grade": 1,
+                    **dict.fromkeys(BOOL_FIELDS, False),
+                }
+            ],
+        )
         return checked
 
     monkeypatch.setattr(roster_import, "check_rows", meanwhile)

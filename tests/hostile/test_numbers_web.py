@@ -17,18 +17,31 @@ from tests.web.conftest import app_env, as_user, clock, csrf, world  # noqa: F40
 
 pytestmark = pytest.mark.databases
 
-VALUES = {"exponent": "1e100000000", "5000 digits": "9" * 5000, "30-digit decimal": "123456789012345678901234567890.001",
-          "minus one": "-1", "NaN": "NaN", "over the ceiling": "10000000.01"}
+VALUES = {
+    "exponent": "1e100000000",
+    "5000 digits": "9" * 5000,
+    "30-digit decimal": "123456789012345678901234567890.001",
+    "minus one": "-1",
+    "NaN": "NaN",
+    "over the ceiling": "10000000.01",
+}
 
 
 @pytest.mark.parametrize("field", ["per_capita_income", "academic_rank_pct", "household_size"])
 @pytest.mark.parametrize("value", [pytest.param(v, id=k) for k, v in VALUES.items()])
 def test_a_hostile_number_in_the_application_form_is_marked_on_its_field(
-    as_user: Callable[[str], FlaskClient], field: str, value: str  # noqa: F811 - the imported fixture
+    as_user: Callable[[str], FlaskClient],  # noqa: F811 - the imported fixture
+    field: str,
+    value: str,
 ) -> None:
     client = as_user("officer1")
-    data = {"csrf_token": csrf(client, "/students/S1-001/apply"), "household_size": "4",
-            "per_capita_income": "5000.00", "commitment": "y", field: value}
+    data = {
+        "csrf_token": csrf(client, "/students/S1-001/apply"),
+        "household_size": "4",
+        "per_capita_income": "5000.00",
+        "commitment": "y",
+        field: value,
+    }
     started = time.perf_counter()
     response = client.post("/students/S1-001/apply", data=data)
     assert time.perf_counter() - started < FAST

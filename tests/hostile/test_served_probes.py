@@ -55,15 +55,24 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         agency = make_client(db.session, "civil_affairs")
         db.session.commit()
         db.engine.dispose()
-    server = Gunicorn({"DATABASE_URL": url, "AID_ENV": "development"}, log=folder / "gunicorn.log", shipped=True)
+    server = Gunicorn(
+        {"DATABASE_URL": url, "AID_ENV": "development"}, log=folder / "gunicorn.log", shipped=True
+    )
     try:
         yield Served(server, officer, agency, url, frozenset(server.worker_pids()))
     finally:
         server.stop()
 
 
-def send(served: Served, method: str, path: str, body: bytes, *, token: str | None = None,
-         content_type: str = "application/json") -> tuple[int, str, float]:
+def send(
+    served: Served,
+    method: str,
+    path: str,
+    body: bytes,
+    *,
+    token: str | None = None,
+    content_type: str = "application/json",
+) -> tuple[int, str, float]:
     """One raw request: (status, content type, seconds)."""
     headers = {"Content-Type": content_type}
     if token:
@@ -84,8 +93,11 @@ def _deep(depth: int) -> bytes:
 
 
 def _evaluate(income: str) -> bytes:
-    return ('{"as_of": "2020-09-01", "facts": {"stage": "primary", "grade": 1, "per_capita_income": '
-            + income + "}}").encode()
+    return (
+        '{"as_of": "2020-09-01", "facts": {"stage": "primary", "grade": 1, "per_capita_income": '
+        + income
+        + "}}"
+    ).encode()
 
 
 def _batch(record: str) -> bytes:
@@ -93,56 +105,89 @@ def _batch(record: str) -> bytes:
 
 
 def _record(**fields: str) -> str:
-    base = {"id_number": json.dumps(id_number(301)), "name": '"王五"', "status": '"orphan"',
-            "valid_from": '"2020-01-01"', "valid_to": "null", "attributes": "{}", **fields}
+    base = {
+        "id_number": json.dumps(id_number(301)),
+        "name": '"王五"',
+        "status": '"orphan"',
+        "valid_from": '"2020-01-01"',
+        "valid_to": "null",
+        "attributes": "{}",
+        **fields,
+    }
     return "{" + ",".join(f'"{key}": {value}' for key, value in base.items()) + "}"
 
 
 def _entity_workbook() -> bytes:
     """A workbook whose sheet declares an entity (billion laughs, shortened)."""
-    laughs = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
-              '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-              '<row r="1"><c r="A1" t="inlineStr"><is><t>&b;</t></is></c></row></sheetData></worksheet>')
+    laughs = (
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>&b;</t></is></c></row></sheetData></worksheet>'
+    )
     return _workbook(laughs)
 
 
 def _zip_bomb() -> bytes:
     """A sheet that inflates to 300 MB from well under a megabyte."""
-    head = ('<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-            '<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>')
+    head = (
+        '<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        '<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>'
+    )
     return _workbook(head + " " * 300_000_000 + "</t></is></c></row></sheetData></worksheet>")
 
 
 def _workbook(sheet: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("[Content_Types].xml", (
-            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.'
-            'spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType='
-            '"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>'))
-        archive.writestr("_rels/.rels", (
-            '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-            'officeDocument" Target="xl/workbook.xml"/></Relationships>'))
-        archive.writestr("xl/workbook.xml", (
-            '<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
-            '<sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'))
-        archive.writestr("xl/_rels/workbook.xml.rels", (
-            '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-            'worksheet" Target="worksheets/sheet1.xml"/></Relationships>'))
+        archive.writestr(
+            "[Content_Types].xml",
+            (
+                '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                '<Default Extension="xml" ContentType="application/xml"/>'
+                '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+                'spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType='
+                '"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>'
+            ),
+        )
+        archive.writestr(
+            "_rels/.rels",
+            (
+                '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+                'officeDocument" Target="xl/workbook.xml"/></Relationships>'
+            ),
+        )
+        archive.writestr(
+            "xl/workbook.xml",
+            (
+                '<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+                'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
+                '<sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+            ),
+        )
+        archive.writestr(
+            "xl/_rels/workbook.xml.rels",
+            (
+                '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+                'worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+            ),
+        )
         archive.writestr("xl/worksheets/sheet1.xml", sheet)
     return buffer.getvalue()
 
 
 def _multipart(filename: str, data: bytes) -> tuple[bytes, str]:
     boundary = "hostileboundary7e3f"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
@@ -154,20 +199,54 @@ JSON_PROBES = {
     "huge exponent": ("POST", "/api/v1/evaluate", _evaluate("1e100000000"), None),
     "huge exponent as text": ("POST", "/api/v1/evaluate", _evaluate('"1e100000000"'), None),
     "5000 digits": ("POST", "/api/v1/evaluate", _evaluate("9" * 5000), None),
-    "30-digit decimal text": ("POST", "/api/v1/evaluate", _evaluate('"123456789012345678901234567890.001"'), None),
+    "30-digit decimal text": (
+        "POST",
+        "/api/v1/evaluate",
+        _evaluate('"123456789012345678901234567890.001"'),
+        None,
+    ),
     "oversized login": ("POST", "/api/v1/auth/login", b'{"username": "' + b"x" * 1_000_000 + b'"}', None),
-    "as_of outside coverage": ("POST", "/api/v1/evaluate",
-                               b'{"as_of": "9999-09-01", "facts": {"stage": "primary", "grade": 1}}', None),
-    "NaN in a feed record": ("POST", "/api/v1/feeds/civil_affairs/batches",
-                             _batch(_record(attributes='{"note": NaN}')), "agency"),
+    "as_of outside coverage": (
+        "POST",
+        "/api/v1/evaluate",
+        b'{"as_of": "9999-09-01", "facts": {"stage": "primary", "grade": 1}}',
+        None,
+    ),
+    "NaN in a feed record": (
+        "POST",
+        "/api/v1/feeds/civil_affairs/batches",
+        _batch(_record(attributes='{"note": NaN}')),
+        "agency",
+    ),
     "Arabic-Indic digits in a feed record": (
-        "POST", "/api/v1/feeds/civil_affairs/batches", _batch(_record(id_number='"٣٢٠١٠٢٢٠٠٨٠٣٠١٣٠١١"')), "agency"),
-    "year 9999 in a feed record": ("POST", "/api/v1/feeds/civil_affairs/batches",
-                                   _batch(_record(valid_to='"9999-12-31"')), "agency"),
+        "POST",
+        "/api/v1/feeds/civil_affairs/batches",
+        _batch(_record(id_number='"٣٢٠١٠٢٢٠٠٨٠٣٠١٣٠١١"')),
+        "agency",
+    ),
+    "year 9999 in a feed record": (
+        "POST",
+        "/api/v1/feeds/civil_affairs/batches",
+        _batch(_record(valid_to='"9999-12-31"')),
+        "agency",
+    ),
     "full-width digits in a student": (
-        "PUT", "/api/v1/students/P-1", json.dumps({
-            "id_number": "３２０１０２２００８０３０１３０１１", "name": "李四", "school_code": "S1", "class_name": "一班",
-            "stage": "primary", "grade": 1, "guardians": []}, ensure_ascii=False).encode(), "officer"),
+        "PUT",
+        "/api/v1/students/P-1",
+        json.dumps(
+            {
+                "id_number": "３２０１０２２００８０３０１３０１１",
+                "name": "李四",
+                "school_code": "S1",
+                "class_name": "一班",
+                "stage": "primary",
+                "grade": 1,
+                "guardians": [],
+            },
+            ensure_ascii=False,
+        ).encode(),
+        "officer",
+    ),
 }
 
 
@@ -185,11 +264,18 @@ def test_each_json_probe_is_refused_fast_by_a_real_server(served: Served, name: 
 
 
 @pytest.mark.parametrize("name, workbook", [("entity", _entity_workbook), ("zip bomb", _zip_bomb)])
-def test_each_spreadsheet_probe_is_refused_fast_by_a_real_server(served: Served, name: str,
-                                                                 workbook: Callable[[], bytes]) -> None:
+def test_each_spreadsheet_probe_is_refused_fast_by_a_real_server(
+    served: Served, name: str, workbook: Callable[[], bytes]
+) -> None:
     body, content_type = _multipart("roster.xlsx", workbook())
-    status, answered, seconds = send(served, "POST", "/api/v1/students/import?school=S1", body,
-                                     token=served.officer, content_type=content_type)
+    status, answered, seconds = send(
+        served,
+        "POST",
+        "/api/v1/students/import?school=S1",
+        body,
+        token=served.officer,
+        content_type=content_type,
+    )
     assert status in (413, 422), (name, status)
     assert answered.startswith("application/problem+json"), (name, answered)
     assert seconds < SHEET_SECONDS, (name, seconds)
@@ -202,8 +288,13 @@ def test_after_every_probe_the_service_is_healthy_and_the_audit_chain_verifies(s
     assert served.server.worker_pids() == served.workers  # no worker was killed or restarted
     assert served.server.tail() and "Traceback" not in served.server.log.read_text(errors="replace")
     assert "WORKER TIMEOUT" not in served.server.log.read_text(errors="replace")
-    verified = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "aid", "audit", "verify"],
-                              cwd=REPO_ROOT, env={**os.environ, "DATABASE_URL": served.url}, capture_output=True,
-                              text=True, timeout=120)
+    verified = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "aid", "audit", "verify"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "DATABASE_URL": served.url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "intact" in verified.stdout

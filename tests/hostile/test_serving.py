@@ -43,24 +43,34 @@ def app_env() -> dict[str, str]:
 
 
 def limits_env(**extra: str) -> dict[str, str]:
-    return {"AID_RATELIMIT_ENABLED": "true", "AID_RATELIMIT_EVALUATE": f"{EVALUATE_LIMIT}/minute",
-            "AID_RATELIMIT_LOGIN": f"{LOGIN_LIMIT}/minute", **extra}
+    return {
+        "AID_RATELIMIT_ENABLED": "true",
+        "AID_RATELIMIT_EVALUATE": f"{EVALUATE_LIMIT}/minute",
+        "AID_RATELIMIT_LOGIN": f"{LOGIN_LIMIT}/minute",
+        **extra,
+    }
 
 
 def evaluate(client: FlaskClient, address: str = "203.0.113.7", **headers: str) -> TestResponse:
-    return client.post("/api/v1/evaluate", json=EVALUATION, headers=headers, environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        "/api/v1/evaluate", json=EVALUATION, headers=headers, environ_base={"REMOTE_ADDR": address}
+    )
 
 
 def api_login(client: FlaskClient, password: str, address: str = "203.0.113.7") -> TestResponse:
-    return client.post("/api/v1/auth/login", json={"username": "olga", "password": password},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        "/api/v1/auth/login",
+        json={"username": "olga", "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    )
 
 
 def web_login(client: FlaskClient, password: str, address: str = "203.0.113.7") -> TestResponse:
     environ = {"REMOTE_ADDR": address}
     token = csrf_from(client.get("/login", environ_base=environ).get_data(as_text=True))
-    return client.post("/login", data={"csrf_token": token, "username": "olga", "password": password},
-                       environ_base=environ)
+    return client.post(
+        "/login", data={"csrf_token": token, "username": "olga", "password": password}, environ_base=environ
+    )
 
 
 def timed(call: Callable[[], TestResponse]) -> tuple[TestResponse, float]:
@@ -72,15 +82,20 @@ def timed(call: Callable[[], TestResponse]) -> tuple[TestResponse, float]:
 def assert_limited(response: TestResponse, elapsed: float, limit: int) -> None:
     """A 429 with the limit's headers, answered at once."""
     assert response.status_code == 429 and elapsed < FAST
-    assert response.headers["RateLimit-Limit"] == str(limit) and response.headers["RateLimit-Remaining"] == "0"
-    assert 0 < int(response.headers["Retry-After"]) <= 61 and 0 <= int(response.headers["RateLimit-Reset"]) <= 61
+    assert (
+        response.headers["RateLimit-Limit"] == str(limit) and response.headers["RateLimit-Remaining"] == "0"
+    )
+    assert (
+        0 < int(response.headers["Retry-After"]) <= 61 and 0 <= int(response.headers["RateLimit-Reset"]) <= 61
+    )
 
 
 # ------------------------------------------------------------------ rate limits
 
 
 def test_the_fourth_evaluation_a_minute_from_one_address_is_a_429_problem_with_ratelimit_headers(
-        client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     answers = [evaluate(client) for _ in range(EVALUATE_LIMIT)]
     assert [r.status_code for r in answers] == [200] * EVALUATE_LIMIT
@@ -117,41 +132,58 @@ def test_the_limit_resets_when_its_window_ends(app_factory: Callable[..., Flask]
     assert again.status_code == 200 and again.headers["RateLimit-Remaining"] == "1"
 
 
-def test_behind_a_trusted_proxy_the_forwarded_address_is_the_one_counted(app_factory: Callable[..., Flask]) -> None:
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_one_counted(
+    app_factory: Callable[..., Flask],
+) -> None:
     client = app_factory(**limits_env(AID_PROXY_HOPS="1")).test_client()
     first = {"X-Forwarded-For": "192.0.2.1"}
-    assert [evaluate(client, address="10.0.0.2", **first).status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert [evaluate(client, address="10.0.0.2", **first).status_code for _ in range(4)] == [
+        200,
+        200,
+        200,
+        429,
+    ]
     # the same proxy forwards another client: a count of its own
     assert evaluate(client, address="10.0.0.2", **{"X-Forwarded-For": "192.0.2.2"}).status_code == 200
 
 
-def test_a_fourth_api_sign_in_a_minute_is_refused_before_the_password_is_checked(app: Flask,
-                                                                                  client: FlaskClient) -> None:
+def test_a_fourth_api_sign_in_a_minute_is_refused_before_the_password_is_checked(
+    app: Flask, client: FlaskClient
+) -> None:
     make_user(db.session, "auditor", username="olga")
     db.session.commit()
     tokens_before = db.session.scalar(sa.select(sa.func.count()).select_from(AuthToken))
-    assert [api_login(client, "wrong password!").status_code for _ in range(LOGIN_LIMIT)] == [401] * LOGIN_LIMIT
+    assert [api_login(client, "wrong password!").status_code for _ in range(LOGIN_LIMIT)] == [
+        401
+    ] * LOGIN_LIMIT
     response, elapsed = timed(lambda: api_login(client, TEST_PASSWORD))
     assert_limited(response, elapsed, LOGIN_LIMIT)
     assert response.mimetype == "application/problem+json" and response.get_json()["status"] == 429
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuthToken)) == tokens_before  # no session
 
 
-def test_the_web_sign_in_form_shares_the_limit_and_answers_an_html_page(app: Flask, client: FlaskClient) -> None:
+def test_the_web_sign_in_form_shares_the_limit_and_answers_an_html_page(
+    app: Flask, client: FlaskClient
+) -> None:
     make_user(db.session, "auditor", username="olga")
     db.session.commit()
     assert [api_login(client, "wrong password!").status_code for _ in range(2)] == [401, 401]
     assert web_login(client, "wrong password!").status_code == 401  # the third try of this address
-    assert client.get("/login", environ_base={"REMOTE_ADDR": "203.0.113.7"}).status_code == 200  # showing the form
+    assert (
+        client.get("/login", environ_base={"REMOTE_ADDR": "203.0.113.7"}).status_code == 200
+    )  # showing the form
     response, elapsed = timed(lambda: web_login(client, TEST_PASSWORD))
     assert_limited(response, elapsed, LOGIN_LIMIT)
     page = response.get_data(as_text=True)
     assert response.mimetype == "text/html" and "429" in page and "请求过于频繁" in page
-    assert web_login(client, TEST_PASSWORD, address="198.51.100.9").status_code == 302  # another address signs in
+    assert (
+        web_login(client, TEST_PASSWORD, address="198.51.100.9").status_code == 302
+    )  # another address signs in
 
 
-def test_a_redis_outage_counts_in_memory_and_never_answers_500(app_factory: Callable[..., Flask],
-                                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_a_redis_outage_counts_in_memory_and_never_answers_500(
+    app_factory: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
     client = app_factory(**limits_env(AID_REDIS_URL=DEAD_REDIS_URL)).test_client()
     with caplog.at_level(logging.WARNING):
         answers = [timed(lambda: evaluate(client)) for _ in range(EVALUATE_LIMIT + 1)]
@@ -162,8 +194,9 @@ def test_a_redis_outage_counts_in_memory_and_never_answers_500(app_factory: Call
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]  # no traceback
 
 
-
-def test_two_workers_on_one_redis_share_the_count(app_factory: Callable[..., Flask], redis_prefix: str) -> None:
+def test_two_workers_on_one_redis_share_the_count(
+    app_factory: Callable[..., Flask], redis_prefix: str
+) -> None:
     env = limits_env(AID_REDIS_URL=REDIS_URL, AID_REDIS_PREFIX=redis_prefix)
     first, second = app_factory(**env).test_client(), app_factory(**env).test_client()
     statuses = [evaluate(worker).status_code for worker in (first, second, first, second)]
@@ -190,17 +223,24 @@ LONGEST_ID = ("gw-" + "0123456789abcdef:." * 8)[:128]  # the documented longest 
 
 
 @pytest.mark.databases
-def test_a_128_character_request_id_is_echoed_and_stored_whole_in_the_audit_trail(app: Flask,
-                                                                                   client: FlaskClient) -> None:
+def test_a_128_character_request_id_is_echoed_and_stored_whole_in_the_audit_trail(
+    app: Flask, client: FlaskClient
+) -> None:
     assert len(LONGEST_ID) == 128
     make_user(db.session, "auditor", username="olga")
     db.session.commit()
-    response, elapsed = timed(lambda: client.post(
-        "/api/v1/auth/login", json={"username": "olga", "password": TEST_PASSWORD},
-        headers={"X-Request-ID": LONGEST_ID}))
+    response, elapsed = timed(
+        lambda: client.post(
+            "/api/v1/auth/login",
+            json={"username": "olga", "password": TEST_PASSWORD},
+            headers={"X-Request-ID": LONGEST_ID},
+        )
+    )
     assert response.status_code == 200, response.get_json()
     assert response.headers["X-Request-ID"] == LONGEST_ID and elapsed < FAST
-    stored = db.session.scalars(sa.select(AuditEvent.request_id).where(AuditEvent.action == "auth.login")).all()
+    stored = db.session.scalars(
+        sa.select(AuditEvent.request_id).where(AuditEvent.action == "auth.login")
+    ).all()
     assert stored == [LONGEST_ID]
     assert verify(db.session)[1] is None  # the chain, which hashes the id, still verifies
 
@@ -223,8 +263,11 @@ REPORT_TYPES = {
 
 @pytest.mark.parametrize("fmt", sorted(REPORT_TYPES))
 def test_an_api_report_carries_exactly_one_charset(client: FlaskClient, province: Province, fmt: str) -> None:
-    response = client.get("/api/v1/reports/regions", query_string={"period": "2020-2021-autumn", "format": fmt},
-                          headers=province.headers("province_admin"))
+    response = client.get(
+        "/api/v1/reports/regions",
+        query_string={"period": "2020-2021-autumn", "format": fmt},
+        headers=province.headers("province_admin"),
+    )
     body = response.get_data()  # the streamed report read whole, before any assertion
     assert response.status_code == 200, body[:300]
     assert response.headers["Content-Type"] == REPORT_TYPES[fmt]
@@ -232,12 +275,17 @@ def test_an_api_report_carries_exactly_one_charset(client: FlaskClient, province
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
-def test_a_web_report_download_carries_exactly_one_charset(client: FlaskClient, province: Province,
-                                                           fmt: str) -> None:
+def test_a_web_report_download_carries_exactly_one_charset(
+    client: FlaskClient, province: Province, fmt: str
+) -> None:
     with client.session_transaction() as session:
         session["token"] = province.tokens["province_admin"]
-        session["user"] = {"username": "province_admin-320000", "role": "province_admin", "school_code": None,
-                           "region_code": "320000"}
+        session["user"] = {
+            "username": "province_admin-320000",
+            "role": "province_admin",
+            "school_code": None,
+            "region_code": "320000",
+        }
     response = client.get(f"/reports/regions/download?period=2020-2021-autumn&format={fmt}")
     body = response.get_data()  # the streamed report read whole, before any assertion
     assert response.status_code == 200, body[:300]
@@ -246,18 +294,35 @@ def test_a_web_report_download_carries_exactly_one_charset(client: FlaskClient, 
 
 # ------------------------------------------------------------------ gunicorn.conf.py
 
-SHIPPED = {"bind": "['127.0.0.1:5000']", "workers": "2", "worker_class": "sync", "timeout": "120",
-           "graceful_timeout": "20", "max_requests": "1000", "max_requests_jitter": "100",
-           "control_socket_disable": "True", "accesslog": "None"}
+SHIPPED = {
+    "bind": "['127.0.0.1:5000']",
+    "workers": "2",
+    "worker_class": "sync",
+    "timeout": "120",
+    "graceful_timeout": "20",
+    "max_requests": "1000",
+    "max_requests_jitter": "100",
+    "control_socket_disable": "True",
+    "accesslog": "None",
+}
 
 
 def gunicorn_settings(config: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """gunicorn's own reading of a config file (--print-config loads it, and the app, then exits)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("AID_") and k != "PORT"}
     return subprocess.run(
-        [sys.executable, "-m", "gunicorn", "--print-config", "-c", config, "wsgi:app"], cwd=REPO_ROOT,
-        env={**clean, "PYTHONPATH": str(REPO_ROOT), "DATABASE_URL": f"sqlite:///{tmp_path / 'g.sqlite3'}", **env},
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-m", "gunicorn", "--print-config", "-c", config, "wsgi:app"],
+        cwd=REPO_ROOT,
+        env={
+            **clean,
+            "PYTHONPATH": str(REPO_ROOT),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'g.sqlite3'}",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -275,12 +340,22 @@ def test_the_shipped_gunicorn_config_loads_with_its_values(config: str, tmp_path
 
 
 def test_the_gunicorn_config_takes_port_workers_and_worker_class_from_the_environment(tmp_path: Path) -> None:
-    result = gunicorn_settings("gunicorn.conf.py", tmp_path, PORT="5999", AID_WORKERS="4",
-                               AID_WORKER_CLASS="gevent", AID_WORKER_TIMEOUT="45")
+    result = gunicorn_settings(
+        "gunicorn.conf.py",
+        tmp_path,
+        PORT="5999",
+        AID_WORKERS="4",
+        AID_WORKER_CLASS="gevent",
+        AID_WORKER_TIMEOUT="45",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     settings = printed(result.stdout)
     assert (settings["bind"], settings["workers"], settings["worker_class"], settings["timeout"]) == (
-        "['127.0.0.1:5999']", "4", "gevent", "45")
+        "['127.0.0.1:5999']",
+        "4",
+        "gevent",
+        "45",
+    )
 
 
 def test_a_wrong_worker_class_stops_gunicorn_naming_the_variable(tmp_path: Path) -> None:

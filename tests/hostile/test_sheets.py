@@ -34,21 +34,38 @@ from tests.timing_support import FAST, SLOW_FILE
 
 pytestmark = pytest.mark.databases
 
-HEADER = ["student_id", "id_number", "name", "stage", "grade", "guardian1_id_number", "guardian1_name",
-          "guardian1_relation"]
+HEADER = [
+    "student_id",
+    "id_number",
+    "name",
+    "stage",
+    "grade",
+    "guardian1_id_number",
+    "guardian1_name",
+    "guardian1_relation",
+]
 GUARDIAN_BORN = dt.date(1980, 1, 1)
 LAUGHS = (
     '<!DOCTYPE lolz [<!ENTITY lol "lol">'
-    + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+    + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
+    )
     + "]>"
 )
 EXTERNAL = '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
 
 
 def row(student_id: str, seed: int, **cells: Any) -> list[Any]:
-    values = {"student_id": student_id, "id_number": id_number(seed), "name": "学生", "stage": "junior",
-              "grade": 1, "guardian1_id_number": id_number(seed + 5000, born=GUARDIAN_BORN),
-              "guardian1_name": "父亲", "guardian1_relation": "father"}
+    values = {
+        "student_id": student_id,
+        "id_number": id_number(seed),
+        "name": "学生",
+        "stage": "junior",
+        "grade": 1,
+        "guardian1_id_number": id_number(seed + 5000, born=GUARDIAN_BORN),
+        "guardian1_name": "父亲",
+        "guardian1_relation": "father",
+    }
     values.update(cells)
     return [values[name] for name in HEADER]
 
@@ -65,12 +82,18 @@ def officer(app: Flask) -> dict[str, str]:
     return bearer(token)
 
 
-def upload(client: FlaskClient, headers: dict[str, str], content: bytes, name: str = "roster.xlsx",
-           partial: bool = False) -> tuple[Any, float]:
+def upload(
+    client: FlaskClient,
+    headers: dict[str, str],
+    content: bytes,
+    name: str = "roster.xlsx",
+    partial: bool = False,
+) -> tuple[Any, float]:
     url = "/api/v1/students/import" + ("?partial=true" if partial else "")
     started = time.monotonic()
-    response = client.post(url, data={"file": (io.BytesIO(content), name)}, headers=headers,
-                           content_type="multipart/form-data")
+    response = client.post(
+        url, data={"file": (io.BytesIO(content), name)}, headers=headers, content_type="multipart/form-data"
+    )
     return response, time.monotonic() - started
 
 
@@ -120,7 +143,9 @@ def test_a_workbook_with_a_doctype_or_entity_is_a_422_naming_file(
 # ---------------------------------------------------------------------------------- rows all read
 
 
-def test_a_sheet_whose_dimension_lies_has_every_row_imported(client: FlaskClient, officer: dict[str, str]) -> None:
+def test_a_sheet_whose_dimension_lies_has_every_row_imported(
+    client: FlaskClient, officer: dict[str, str]
+) -> None:
     rows = [HEADER, *(row(f"D{i:03d}", 1000 + i) for i in range(300))]
     response, elapsed = upload(client, officer, workbook(sheet(rows, dimension="A1:B2")))
     assert response.status_code == 200, response.json
@@ -132,8 +157,11 @@ def test_sparse_rows_and_cells_without_references_keep_the_sheets_row_numbers(
     client: FlaskClient, officer: dict[str, str]
 ) -> None:
     body = (
-        rows_xml([HEADER, row("P3", 403), row("P7", 407, grade="two"), row("P9", 409)], numbers=[1, 3, 7, 9],
-                 cell_refs=False)
+        rows_xml(
+            [HEADER, row("P3", 403), row("P7", 407, grade="two"), row("P9", 409)],
+            numbers=[1, 3, 7, 9],
+            cell_refs=False,
+        )
         + rows_xml([row("P10", 410)], row_refs=False, cell_refs=False)
         + '<row r="12" spans="1:8" ht="20" customHeight="1"/>'  # formatting only: no row handed on
     )
@@ -173,7 +201,10 @@ def _xlsxwriter_book() -> bytes:
 def test_cells_read_as_openpyxl_reads_them(make: Any) -> None:
     """Inline and shared strings, numbers, booleans, dates, formulas' cached values: the same raw cells."""
     content = make()
-    expected = [[c.value for c in r] for r in openpyxl.load_workbook(io.BytesIO(content), data_only=True).active.iter_rows()]
+    expected = [
+        [c.value for c in r]
+        for r in openpyxl.load_workbook(io.BytesIO(content), data_only=True).active.iter_rows()
+    ]
     got = read_table("x.xlsx", content, 50_000)
     assert [r + [None] * (len(e) - len(r)) for r, e in zip(got, expected, strict=True)] == expected
 
@@ -187,7 +218,9 @@ def _wide(kind: str) -> bytes:
 
 
 @pytest.mark.parametrize("kind", ["xlsx", "csv"])
-def test_65_columns_are_a_422_naming_the_bound(client: FlaskClient, officer: dict[str, str], kind: str) -> None:
+def test_65_columns_are_a_422_naming_the_bound(
+    client: FlaskClient, officer: dict[str, str], kind: str
+) -> None:
     response, elapsed = upload(client, officer, _wide(kind), name=f"roster.{kind}")
     refused(response, elapsed, 422, "has more than 64 columns")
 
@@ -204,12 +237,18 @@ def _tall(kind: str) -> bytes:
 
 
 @pytest.mark.parametrize("kind", ["xlsx", "csv"])
-def test_50001_rows_are_a_413_naming_the_bound(client: FlaskClient, officer: dict[str, str], kind: str) -> None:
+def test_50001_rows_are_a_413_naming_the_bound(
+    client: FlaskClient, officer: dict[str, str], kind: str
+) -> None:
     response, elapsed = upload(client, officer, _tall(kind), name=f"roster.{kind}")
-    refused(response, elapsed, 413, "has more than 50000 rows", limit=SLOW_FILE)  # ~2.5 s for XLSX on an idle machine
+    refused(
+        response, elapsed, 413, "has more than 50000 rows", limit=SLOW_FILE
+    )  # ~2.5 s for XLSX on an idle machine
 
 
-def test_one_row_numbered_past_the_bound_is_a_413_at_once(client: FlaskClient, officer: dict[str, str]) -> None:
+def test_one_row_numbered_past_the_bound_is_a_413_at_once(
+    client: FlaskClient, officer: dict[str, str]
+) -> None:
     body = rows_xml([HEADER, row("F1", 401)], numbers=[1, 50_002])
     response, elapsed = upload(client, officer, workbook(sheet(body=body)))
     refused(response, elapsed, 413, "has more than 50000 rows")
@@ -229,7 +268,9 @@ def test_a_cell_over_1000_characters_is_a_422_naming_the_bound(
 ) -> None:
     if kind == "csv" and length > 1_001:
         length = 2_000_000  # the upload limit is 8 MiB of CSV text
-    response, elapsed = upload(client, officer, _long_cell(kind, length), name=f"roster.{'csv' if kind == 'csv' else 'xlsx'}")
+    response, elapsed = upload(
+        client, officer, _long_cell(kind, length), name=f"roster.{'csv' if kind == 'csv' else 'xlsx'}"
+    )
     refused(response, elapsed, 422, "1000 characters", limit=FAST)
 
 
@@ -292,28 +333,51 @@ def _broken(kind: str) -> bytes:
         return good[: len(good) - 30]
     if kind == "damaged data":
         at = good.index(b"xl/worksheets/sheet1.xml") + 40
-        return good[:at] + bytes(b ^ 0x5A for b in good[at:at + 20]) + good[at + 20:]
+        return good[:at] + bytes(b ^ 0x5A for b in good[at : at + 20]) + good[at + 20 :]
     if kind == "missing sheet":
-        return workbook(sheet([HEADER]), replace={"xl/_rels/workbook.xml.rels": (
-            b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-            b'worksheet" Target="worksheets/nowhere.xml"/></Relationships>')})
+        return workbook(
+            sheet([HEADER]),
+            replace={
+                "xl/_rels/workbook.xml.rels": (
+                    b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                    b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+                    b'worksheet" Target="worksheets/nowhere.xml"/></Relationships>'
+                )
+            },
+        )
     if kind == "undeclared entity":
         return workbook(sheet(body='<row r="1"><c t="inlineStr"><is><t>&boom;</t></is></c></row>'))
     if kind == "shared string out of range":
         return workbook(sheet([[("shared", 5)]]), strings=shared_strings(["a"]))
     if kind in ("unknown encoding", "multi-byte encoding"):
         declared = "UTF-9" if kind == "unknown encoding" else "Shift_JIS"
-        return workbook(sheet([HEADER]), replace={"xl/workbook.xml": (
-            f'<?xml version="1.0" encoding="{declared}"?><workbook xmlns="http://schemas.openxmlformats.org/'
-            'spreadsheetml/2006/main"/>').encode()})
+        return workbook(
+            sheet([HEADER]),
+            replace={
+                "xl/workbook.xml": (
+                    f'<?xml version="1.0" encoding="{declared}"?><workbook xmlns="http://schemas.openxmlformats.org/'
+                    'spreadsheetml/2006/main"/>'
+                ).encode()
+            },
+        )
     assert kind == "member twice"
     return by_hand([("xl/worksheets/sheet1.xml", b"\x03\x00", 0, 0)] * 2)
 
 
-@pytest.mark.parametrize("kind", ["truncated XML", "truncated archive", "damaged data", "missing sheet",
-                                  "undeclared entity", "shared string out of range", "member twice",
-                                  "unknown encoding", "multi-byte encoding"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "truncated XML",
+        "truncated archive",
+        "damaged data",
+        "missing sheet",
+        "undeclared entity",
+        "shared string out of range",
+        "member twice",
+        "unknown encoding",
+        "multi-byte encoding",
+    ],
+)
 def test_a_broken_workbook_is_a_422(client: FlaskClient, officer: dict[str, str], kind: str) -> None:
     response, elapsed = upload(client, officer, _broken(kind))
     refused(response, elapsed, 422, "could not be read as an XLSX workbook")
@@ -321,12 +385,45 @@ def test_a_broken_workbook_is_a_422(client: FlaskClient, officer: dict[str, str]
 
 @settings(max_examples=300, deadline=1000)
 @given(
-    part=st.sampled_from(["[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
-                          "xl/worksheets/sheet1.xml", "xl/sharedStrings.xml"]),
-    edits=st.lists(st.tuples(st.floats(0, 1), st.sampled_from([
-        b"<", b">", b'"', b'r="ZZZZ9"', b"<c>", b"</row>", b' t="s"', b' t="d"', b' t="b"', b' s="1"', b"<v>99</v>",
-        b"<v>1e999</v>", b"&#0;", b"\xff", b'<row r="0">', b"<is><t>q</t></is>", b"", b'encoding="UTF-16"',
-    ])), min_size=1, max_size=4),
+    part=st.sampled_from(
+        [
+            "[Content_Types].xml",
+            "_rels/.rels",
+            "xl/workbook.xml",
+            "xl/_rels/workbook.xml.rels",
+            "xl/worksheets/sheet1.xml",
+            "xl/sharedStrings.xml",
+        ]
+    ),
+    edits=st.lists(
+        st.tuples(
+            st.floats(0, 1),
+            st.sampled_from(
+                [
+                    b"<",
+                    b">",
+                    b'"',
+                    b'r="ZZZZ9"',
+                    b"<c>",
+                    b"</row>",
+                    b' t="s"',
+                    b' t="d"',
+                    b' t="b"',
+                    b' s="1"',
+                    b"<v>99</v>",
+                    b"<v>1e999</v>",
+                    b"&#0;",
+                    b"\xff",
+                    b'<row r="0">',
+                    b"<is><t>q</t></is>",
+                    b"",
+                    b'encoding="UTF-16"',
+                ]
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
     archive_byte=st.none() | st.tuples(st.floats(0, 1), st.integers(0, 255)),
 )
 def test_a_mangled_workbook_is_read_or_refused_never_a_crash(
@@ -338,12 +435,15 @@ def test_a_mangled_workbook_is_read_or_refused_never_a_crash(
         content = archive.read(part)
     for where, text in edits:
         at = int(where * len(content))
-        content = content[:at] + text + content[at + (0 if text else 7):]
-    data = workbook(sheet([["a", 1, True, ("shared", 0)], [2.5, "x"]]), strings=shared_strings(["s"]),
-                    replace={part: content})
+        content = content[:at] + text + content[at + (0 if text else 7) :]
+    data = workbook(
+        sheet([["a", 1, True, ("shared", 0)], [2.5, "x"]]),
+        strings=shared_strings(["s"]),
+        replace={part: content},
+    )
     if archive_byte is not None:
         at = int(archive_byte[0] * (len(data) - 1))
-        data = data[:at] + bytes([archive_byte[1]]) + data[at + 1:]
+        data = data[:at] + bytes([archive_byte[1]]) + data[at + 1 :]
     try:
         read_table("x.xlsx", data, 50_000)
     except DomainError as refusal:
@@ -373,8 +473,13 @@ def _full_width(number: str) -> str:
 def _id_rows() -> list[list[Any]]:
     arabic = id_number(19)  # its check character is X: the digits alone once passed validation
     assert arabic.endswith("X")
-    return [HEADER, row("I1", 401), row("I2", 19, id_number=_arabic_indic(arabic)),
-            row("I3", 403, guardian1_id_number=_full_width(id_number(5403, born=GUARDIAN_BORN))), row("I4", 404)]
+    return [
+        HEADER,
+        row("I1", 401),
+        row("I2", 19, id_number=_arabic_indic(arabic)),
+        row("I3", 403, guardian1_id_number=_full_width(id_number(5403, born=GUARDIAN_BORN))),
+        row("I4", 404),
+    ]
 
 
 @pytest.mark.parametrize("kind", ["xlsx", "csv"])
@@ -385,7 +490,10 @@ def test_non_ascii_digits_in_id_numbers_reject_only_their_rows(
     response, elapsed = upload(client, officer, content, name=f"roster.{kind}", partial=True)
     assert response.status_code == 200, response.json
     assert response.json["created"] == 2
-    assert [(r["row"], r["field"]) for r in response.json["rejected"]] == [(3, "id_number"), (4, "guardian1_id_number")]
+    assert [(r["row"], r["field"]) for r in response.json["rejected"]] == [
+        (3, "id_number"),
+        (4, "guardian1_id_number"),
+    ]
     assert all("ASCII digits" in r["message"] for r in response.json["rejected"])
     assert stored() == (2, 1) and elapsed < SLOW_FILE
 

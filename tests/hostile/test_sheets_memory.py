@@ -39,10 +39,27 @@ from tests.hostile.workbooks import bomb
 pytestmark = [pytest.mark.timeout(900)]
 ROWS = 50_000
 GROWTH_LIMIT_KIB = 200 * 1024
-COLUMNS = ["student_id", "id_number", "name", "school_code", "class_name", "stage", "grade", "boarding", "rural_hukou",
-           "agri_major", "arts_performance_major", "retired_soldier", "salaried",
-           "guardian1_id_number", "guardian1_name", "guardian1_relation",
-           "guardian2_id_number", "guardian2_name", "guardian2_relation"]
+COLUMNS = [
+    "student_id",
+    "id_number",
+    "name",
+    "school_code",
+    "class_name",
+    "stage",
+    "grade",
+    "boarding",
+    "rural_hukou",
+    "agri_major",
+    "arts_performance_major",
+    "retired_soldier",
+    "salaried",
+    "guardian1_id_number",
+    "guardian1_name",
+    "guardian1_relation",
+    "guardian2_id_number",
+    "guardian2_name",
+    "guardian2_relation",
+]
 GUARDIAN_BORN = date(1980, 1, 1)
 
 
@@ -51,9 +68,29 @@ def roster(rows: int, first: int = 0, school: str = "S1") -> bytes:
     sheet = book.create_sheet()
     sheet.append(COLUMNS)
     for i in range(first, first + rows):
-        sheet.append([f"M{i:06d}", id_number(10_000 + i), "学生某某", school, "初一(2)班", "junior", 1, "否", "是", "否",
-                      "否", "否", "否", id_number(200_000 + i, born=GUARDIAN_BORN), "父亲某某", "father",
-                      id_number(400_000 + i, born=GUARDIAN_BORN), "母亲某某", "mother"])
+        sheet.append(
+            [
+                f"M{i:06d}",
+                id_number(10_000 + i),
+                "学生某某",
+                school,
+                "初一(2)班",
+                "junior",
+                1,
+                "否",
+                "是",
+                "否",
+                "否",
+                "否",
+                "否",
+                id_number(200_000 + i, born=GUARDIAN_BORN),
+                "父亲某某",
+                "father",
+                id_number(400_000 + i, born=GUARDIAN_BORN),
+                "母亲某某",
+                "mother",
+            ]
+        )
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
@@ -68,13 +105,26 @@ def peak_kib(pid: int) -> int:
 
 def post_file(port: int, token: str, content: bytes, timeout: float = 600) -> tuple[int, Any, float]:
     boundary = uuid.uuid4().hex
-    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="roster.xlsx"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="roster.xlsx"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     started = time.monotonic()
     try:
-        conn.request("POST", "/api/v1/students/import", body=body, headers={
-            "Authorization": f"Bearer {token}", "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        conn.request(
+            "POST",
+            "/api/v1/students/import",
+            body=body,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+            },
+        )
         response = conn.getresponse()
         raw = response.read()
     finally:
@@ -103,7 +153,9 @@ def start(url: str, log: Path, *schools: str) -> tuple[Gunicorn, str]:
         token = make_user(db.session, "county_admin", region_code="320102")[1]
         db.session.commit()
         db.engine.dispose()
-    return Gunicorn({"DATABASE_URL": url, "AID_WORKER_TIMEOUT": "600"}, workers=1, log=log, shipped=True), token
+    return Gunicorn(
+        {"DATABASE_URL": url, "AID_WORKER_TIMEOUT": "600"}, workers=1, log=log, shipped=True
+    ), token
 
 
 @pytest.fixture
@@ -116,7 +168,8 @@ def served(database: str, tmp_path: Path) -> Iterator[tuple[Gunicorn, str]]:
 
 
 def test_the_largest_allowed_file_and_a_zip_bomb_keep_the_worker_under_200_mb(
-    served: tuple[Gunicorn, str], largest: bytes,
+    served: tuple[Gunicorn, str],
+    largest: bytes,
 ) -> None:
     server, token = served
     [worker] = server.worker_pids()
@@ -141,7 +194,9 @@ def test_the_largest_allowed_file_and_a_zip_bomb_keep_the_worker_under_200_mb(
 
 @pytest.mark.databases
 def test_importing_the_largest_allowed_file_keeps_the_worker_under_200_mb(
-    database: str, tmp_path: Path, largest: bytes,
+    database: str,
+    tmp_path: Path,
+    largest: bytes,
 ) -> None:
     """50,000 new students with two guardians each, written and re-determined: the worker grows < 200 MiB."""
     server, token = start(database, tmp_path / "gunicorn.log", "S1", "S9")
@@ -166,8 +221,13 @@ def test_importing_the_largest_allowed_file_keeps_the_worker_under_200_mb(
     try:
         with engine.connect() as conn:
             count = sa.select(sa.func.count())
-            assert conn.execute(count.select_from(Student).where(Student.school_code == "S9")).scalar() == ROWS
+            assert (
+                conn.execute(count.select_from(Student).where(Student.school_code == "S9")).scalar() == ROWS
+            )
             assert conn.execute(count.select_from(Guardian)).scalar() == 2 * (ROWS + 20)
-            assert conn.execute(count.select_from(Determination).where(Determination.current)).scalar() == ROWS + 20
+            assert (
+                conn.execute(count.select_from(Determination).where(Determination.current)).scalar()
+                == ROWS + 20
+            )
     finally:
         engine.dispose()

@@ -41,9 +41,19 @@ class Served:
 
 def payload(client: int, write: int) -> dict[str, Any]:
     return {
-        "id_number": id_number(900 + client), "name": "学生", "school_code": SCHOOL, "class_name": f"{write + 1}班",
-        "stage": "junior", "grade": 1 + write % 3,
-        "guardians": [{"id_number": id_number(9100 + client, born=date(1980, 5, 1)), "name": "家长", "relation": "mother"}],
+        "id_number": id_number(900 + client),
+        "name": "学生",
+        "school_code": SCHOOL,
+        "class_name": f"{write + 1}班",
+        "stage": "junior",
+        "grade": 1 + write % 3,
+        "guardians": [
+            {
+                "id_number": id_number(9100 + client, born=date(1980, 5, 1)),
+                "name": "家长",
+                "relation": "mother",
+            }
+        ],
     }
 
 
@@ -60,8 +70,13 @@ def served(tmp_path: Path) -> Iterator[Served]:
         db.session.commit()
         db.engine.dispose()
     log = tmp_path / "gunicorn.log"
-    server = Gunicorn({"DATABASE_URL": url, "AID_ENV": "development", "AID_RULES_DIR": str(REPO_ROOT / "rules")},
-                      workers=2, preferred_port=5317, log=log, shipped=True)
+    server = Gunicorn(
+        {"DATABASE_URL": url, "AID_ENV": "development", "AID_RULES_DIR": str(REPO_ROOT / "rules")},
+        workers=2,
+        preferred_port=5317,
+        log=log,
+        shipped=True,
+    )
     try:
         yield Served(server.port, token, url, log)
     finally:
@@ -76,8 +91,14 @@ def test_six_clients_writing_students_at_once_get_no_error_and_reads_do_not_wait
     def writer(client: int) -> None:
         start.wait()
         for write in range(WRITES):
-            reply = request("PUT", served.port, f"/api/v1/students/C{client}", body=payload(client, write),
-                            token=served.token, timeout=60)
+            reply = request(
+                "PUT",
+                served.port,
+                f"/api/v1/students/C{client}",
+                body=payload(client, write),
+                token=served.token,
+                timeout=60,
+            )
             with lock:
                 statuses.append(reply.status)
 
@@ -86,7 +107,9 @@ def test_six_clients_writing_students_at_once_get_no_error_and_reads_do_not_wait
         thread.start()
     start.wait()
     time.sleep(0.3)  # the writers are at it
-    reads = [request("GET", served.port, "/api/v1/students/C0", token=served.token, timeout=30) for _ in range(5)]
+    reads = [
+        request("GET", served.port, "/api/v1/students/C0", token=served.token, timeout=30) for _ in range(5)
+    ]
     for thread in threads:
         thread.join(timeout=300)
     errors = sorted(status for status in statuses if status not in (200, 201))
@@ -99,5 +122,7 @@ def test_six_clients_writing_students_at_once_get_no_error_and_reads_do_not_wait
         stored = conn.execute(sa.select(Student.student_id, Student.class_name)).all()
         mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
     engine.dispose()
-    assert sorted(stored) == [(f"C{client}", f"{WRITES}班") for client in range(CLIENTS)]  # every last write won
+    assert sorted(stored) == [
+        (f"C{client}", f"{WRITES}班") for client in range(CLIENTS)
+    ]  # every last write won
     assert mode == "wal"

@@ -41,42 +41,70 @@ def cell(value: Any, reference: str | None) -> str:
     return f'<c{ref} t="inlineStr"><is><t>{escape(str(value))}</t></is></c>'
 
 
-def rows_xml(rows: Iterable[Sequence[Any]], *, numbers: Iterable[int] | None = None, row_refs: bool = True,
-             cell_refs: bool = True) -> str:
+def rows_xml(
+    rows: Iterable[Sequence[Any]],
+    *,
+    numbers: Iterable[int] | None = None,
+    row_refs: bool = True,
+    cell_refs: bool = True,
+) -> str:
     """`<row>` elements; `numbers` gives each row's r (default 1, 2, ...); `row_refs`/`cell_refs` False leave r out."""
     out = []
     numbered = iter(numbers) if numbers is not None else None
     for index, values in enumerate(rows):
         number = next(numbered) if numbered is not None else index + 1
         cells = "".join(
-            cell(value, f"{letter(column)}{number}" if cell_refs else None) for column, value in enumerate(values)
+            cell(value, f"{letter(column)}{number}" if cell_refs else None)
+            for column, value in enumerate(values)
         )
         out.append(f'<row r="{number}">{cells}</row>' if row_refs else f"<row>{cells}</row>")
     return "".join(out)
 
 
-def sheet(rows: Iterable[Sequence[Any]] = (), *, dimension: str | None = None, body: str | None = None,
-          doctype: str = "", **options: Any) -> bytes:
+def sheet(
+    rows: Iterable[Sequence[Any]] = (),
+    *,
+    dimension: str | None = None,
+    body: str | None = None,
+    doctype: str = "",
+    **options: Any,
+) -> bytes:
     """A worksheet part: `dimension` is written as given (it may lie), `body` replaces the generated rows."""
     dim = f'<dimension ref="{dimension}"/>' if dimension else ""
     data = body if body is not None else rows_xml(rows, **options)
-    return (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n{doctype}'
-            f'<worksheet xmlns="{MAIN}" xmlns:r="{RELS}">{dim}<sheetData>{data}</sheetData></worksheet>').encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n{doctype}'
+        f'<worksheet xmlns="{MAIN}" xmlns:r="{RELS}">{dim}<sheetData>{data}</sheetData></worksheet>'
+    ).encode()
 
 
 def shared_strings(strings: Sequence[str], doctype: str = "") -> bytes:
     items = "".join(f"<si><t>{escape(s)}</t></si>" for s in strings)
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n{doctype}<sst xmlns="{MAIN}" count="{len(strings)}" '
-            f'uniqueCount="{len(strings)}">{items}</sst>').encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n{doctype}<sst xmlns="{MAIN}" count="{len(strings)}" '
+        f'uniqueCount="{len(strings)}">{items}</sst>'
+    ).encode()
 
 
-def workbook(sheet_part: bytes, *, strings: bytes | None = None, replace: Mapping[str, bytes] | None = None,
-             extra: int = 0) -> bytes:
+def workbook(
+    sheet_part: bytes,
+    *,
+    strings: bytes | None = None,
+    replace: Mapping[str, bytes] | None = None,
+    extra: int = 0,
+) -> bytes:
     """The package around one worksheet; `replace` overrides any part by name; `extra` adds junk parts."""
-    overrides = '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-' \
-                'officedocument.spreadsheetml.sharedStrings+xml"/>' if strings is not None else ""
-    strings_rel = f'<Relationship Id="rId2" Type="{RELS}/sharedStrings" Target="sharedStrings.xml"/>' \
-        if strings is not None else ""
+    overrides = (
+        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.sharedStrings+xml"/>'
+        if strings is not None
+        else ""
+    )
+    strings_rel = (
+        f'<Relationship Id="rId2" Type="{RELS}/sharedStrings" Target="sharedStrings.xml"/>'
+        if strings is not None
+        else ""
+    )
     parts: dict[str, bytes] = {
         "[Content_Types].xml": (
             '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
@@ -146,12 +174,38 @@ def by_hand(members: Sequence[tuple[str, bytes, int, int]]) -> bytes:
     for name, data, crc, size in members:
         encoded = name.encode()
         offset = out.tell()
-        out.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, 0, 0x21, crc, len(data), size % 2**32,
-                              len(encoded), 0))
+        out.write(
+            struct.pack(
+                "<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, 0, 0x21, crc, len(data), size % 2**32, len(encoded), 0
+            )
+        )
         out.write(encoded + data)
-        central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 8, 0, 0x21, crc, len(data),
-                                   size % 2**32, len(encoded), 0, 0, 0, 0, 0, offset) + encoded)
+        central.append(
+            struct.pack(
+                "<4s6H3L5H2L",
+                b"PK\x01\x02",
+                20,
+                20,
+                0,
+                8,
+                0,
+                0x21,
+                crc,
+                len(data),
+                size % 2**32,
+                len(encoded),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + encoded
+        )
     start = out.tell()
     out.write(b"".join(central))
-    out.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(central), len(central), out.tell() - start, start, 0))
+    out.write(
+        struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(central), len(central), out.tell() - start, start, 0)
+    )
     return out.getvalue()

@@ -108,10 +108,19 @@ class Row:
         return self.rule.startswith("/api/")
 
 
-SCHOOL_A = {"name": "南京市玄武区第一中学", "region_code": "320102", "stages": ["junior"], "kind": "public",
-            "inclusive_kindergarten": False, "tuition_fee": None, "central_university": False}
-CSV_ROW = ("student_id,id_number,name,school_code,class_name,stage,grade,boarding,rural_hukou\r\n"
-           "S1-009,{number},新同学,3201020001,初一(2)班,junior,1,false,false\r\n")
+SCHOOL_A = {
+    "name": "南京市玄武区第一中学",
+    "region_code": "320102",
+    "stages": ["junior"],
+    "kind": "public",
+    "inclusive_kindergarten": False,
+    "tuition_fee": None,
+    "central_university": False,
+}
+CSV_ROW = (
+    "student_id,id_number,name,school_code,class_name,stage,grade,boarding,rural_hukou\r\n"
+    "S1-009,{number},新同学,3201020001,初一(2)班,junior,1,false,false\r\n"
+)
 FEED = {"batch_id": "matrix-new", "records": []}
 PERIOD = "period=2020-2021-autumn&region=320102"
 ALL = ROLES
@@ -124,101 +133,247 @@ MATRIX: tuple[Row, ...] = (
     Row("/api/v1/docs", "GET", "/api/v1/docs", public()),
     Row("/api/v1/docs/assets/<path:filename>", "GET", "/api/v1/docs/assets/index.css", public()),
     Row("/api/v1/rules", "GET", "/api/v1/rules", public(), why="the published policy"),
-    Row("/api/v1/evaluate", "POST", "/api/v1/evaluate", public(),
-        json={"as_of": "2020-09-01", "facts": {"stage": "junior", "grade": 2}}, why="stateless: the caller's own facts"),
-    Row("/api/v1/auth/login", "POST", "/api/v1/auth/login", public(),
-        json={"username": "officer1", "password": w.PASSWORD}, why="a bearer token is neither needed nor used"),
+    Row(
+        "/api/v1/evaluate",
+        "POST",
+        "/api/v1/evaluate",
+        public(),
+        json={"as_of": "2020-09-01", "facts": {"stage": "junior", "grade": 2}},
+        why="stateless: the caller's own facts",
+    ),
+    Row(
+        "/api/v1/auth/login",
+        "POST",
+        "/api/v1/auth/login",
+        public(),
+        json={"username": "officer1", "password": w.PASSWORD},
+        why="a bearer token is neither needed nor used",
+    ),
     Row("/api/v1/auth/logout", "POST", "/api/v1/auth/logout", api_users(EVERY_USER, 204)),
     # ---------------------------------------------------------------- roster
     Row("/api/v1/schools/<code>", "PUT", f"/api/v1/schools/{w.S1}", api_users(S1_ADMINS), json=SCHOOL_A),
-    Row("/api/v1/students/<student_id>", "PUT", "/api/v1/students/S1-005", api_users(S1_WRITERS), json="student"),
+    Row(
+        "/api/v1/students/<student_id>",
+        "PUT",
+        "/api/v1/students/S1-005",
+        api_users(S1_WRITERS),
+        json="student",
+    ),
     Row("/api/v1/students/<student_id>", "GET", "/api/v1/students/S1-001", api_scoped(S1_READERS)),
-    Row("/api/v1/students/<student_id>/id-number", "POST", "/api/v1/students/S1-001/id-number",
-        api_users({"officer_a"}), why="the full number: only the aid officer of the student's school (audited)"),
-    Row("/api/v1/students/import", "POST", "/api/v1/students/import",
-        {**api_users(S1_WRITERS), "officer_b": 422, "city_b": 422}, files={"file": (b"csv", "students.csv")},
-        why="a writer elsewhere may import, but a row of another school is refused by row (422), nothing written"),
+    Row(
+        "/api/v1/students/<student_id>/id-number",
+        "POST",
+        "/api/v1/students/S1-001/id-number",
+        api_users({"officer_a"}),
+        why="the full number: only the aid officer of the student's school (audited)",
+    ),
+    Row(
+        "/api/v1/students/import",
+        "POST",
+        "/api/v1/students/import",
+        {**api_users(S1_WRITERS), "officer_b": 422, "city_b": 422},
+        files={"file": (b"csv", "students.csv")},
+        why="a writer elsewhere may import, but a row of another school is refused by row (422), nothing written",
+    ),
     # ---------------------------------------------------------------- applications, decisions, quotas, notices
-    Row("/api/v1/applications", "POST", "/api/v1/applications",
+    Row(
+        "/api/v1/applications",
+        "POST",
+        "/api/v1/applications",
         {**api_users({"officer_a"}, 201), "officer_b": 404},
-        json={"student_id": "S1-003", "school_year": w.YEAR, "commitment_signed": True,
-              "declared": {"household_size": 3, "per_capita_income": "6000.00"}}),
-    Row("/api/v1/applications", "GET", "/api/v1/applications", api_users(EVERY_USER),
-        why="each user gets the applications in their scope"),
-    Row("/api/v1/applications/<int:application_id>", "GET", "/api/v1/applications/{approved}",
-        api_scoped(S1_READERS)),
-    Row("/api/v1/applications/<int:application_id>/actions", "POST", "/api/v1/applications/{submitted}/actions",
+        json={
+            "student_id": "S1-003",
+            "school_year": w.YEAR,
+            "commitment_signed": True,
+            "declared": {"household_size": 3, "per_capita_income": "6000.00"},
+        },
+    ),
+    Row(
+        "/api/v1/applications",
+        "GET",
+        "/api/v1/applications",
+        api_users(EVERY_USER),
+        why="each user gets the applications in their scope",
+    ),
+    Row(
+        "/api/v1/applications/<int:application_id>",
+        "GET",
+        "/api/v1/applications/{approved}",
+        api_scoped(S1_READERS),
+    ),
+    Row(
+        "/api/v1/applications/<int:application_id>/actions",
+        "POST",
+        "/api/v1/applications/{submitted}/actions",
         {**api_users({"officer_a"}), "officer_b": 404},
         json={"action": "review", "version": "{submitted_version}"},
-        why="only officers act (403 for the other roles, whatever the id); another school's officer: not found"),
-    Row("/api/v1/decisions", "GET", "/api/v1/decisions?student_id=S1-001", api_scoped(S1_READERS),
-        why="the student_id names one record: outside the scope it does not exist"),
-    Row("/api/v1/decisions/<int:decision_id>/replay", "POST", "/api/v1/decisions/{decision}/replay",
-        api_scoped(S1_READERS)),
-    Row("/api/v1/quotas/<school_code>/<program>/<school_year>", "PUT",
-        f"/api/v1/quotas/{w.S1}/{mw.QUOTA_PROGRAM}/{w.YEAR}", {**api_users(S1_ADMINS), "city_b": 404},
-        json={"places": 4}, why="a non-administrator is refused the route (403); another region's quota is 404"),
-    Row("/api/v1/quotas/<school_code>/<program>/<school_year>", "GET",
-        f"/api/v1/quotas/{w.S1}/{mw.QUOTA_PROGRAM}/{w.YEAR}", api_scoped(S1_READERS)),
+        why="only officers act (403 for the other roles, whatever the id); another school's officer: not found",
+    ),
+    Row(
+        "/api/v1/decisions",
+        "GET",
+        "/api/v1/decisions?student_id=S1-001",
+        api_scoped(S1_READERS),
+        why="the student_id names one record: outside the scope it does not exist",
+    ),
+    Row(
+        "/api/v1/decisions/<int:decision_id>/replay",
+        "POST",
+        "/api/v1/decisions/{decision}/replay",
+        api_scoped(S1_READERS),
+    ),
+    Row(
+        "/api/v1/quotas/<school_code>/<program>/<school_year>",
+        "PUT",
+        f"/api/v1/quotas/{w.S1}/{mw.QUOTA_PROGRAM}/{w.YEAR}",
+        {**api_users(S1_ADMINS), "city_b": 404},
+        json={"places": 4},
+        why="a non-administrator is refused the route (403); another region's quota is 404",
+    ),
+    Row(
+        "/api/v1/quotas/<school_code>/<program>/<school_year>",
+        "GET",
+        f"/api/v1/quotas/{w.S1}/{mw.QUOTA_PROGRAM}/{w.YEAR}",
+        api_scoped(S1_READERS),
+    ),
     Row("/api/v1/schools/<code>/notices", "GET", f"/api/v1/schools/{w.S1}/notices", api_users(S1_READERS)),
-    Row("/api/v1/schools/<code>/notices/<int:notice_id>", "GET", f"/api/v1/schools/{w.S1}/notices/{{notice}}",
-        api_scoped(S1_READERS)),
+    Row(
+        "/api/v1/schools/<code>/notices/<int:notice_id>",
+        "GET",
+        f"/api/v1/schools/{w.S1}/notices/{{notice}}",
+        api_scoped(S1_READERS),
+    ),
     # ---------------------------------------------------------------- reports, audit
-    Row("/api/v1/reports/<kind>", "GET", f"/api/v1/reports/programs?{PERIOD}", api_users(COUNTY_A_READERS),
-        why="an officer's reports cover the school, not its county"),
+    Row(
+        "/api/v1/reports/<kind>",
+        "GET",
+        f"/api/v1/reports/programs?{PERIOD}",
+        api_users(COUNTY_A_READERS),
+        why="an officer's reports cover the school, not its county",
+    ),
     Row("/api/v1/reports/archive", "GET", "/api/v1/reports/archive", api_users(EVERY_USER)),
-    Row("/api/v1/reports/archive/<int:report_id>", "GET", "/api/v1/reports/archive/{archive}",
-        api_scoped(COUNTY_A_READERS)),
+    Row(
+        "/api/v1/reports/archive/<int:report_id>",
+        "GET",
+        "/api/v1/reports/archive/{archive}",
+        api_scoped(COUNTY_A_READERS),
+    ),
     Row("/api/v1/audit", "GET", "/api/v1/audit?subject=student:S1-001", api_users(S1_READERS)),
     # ---------------------------------------------------------------- background jobs
-    Row("/api/v1/jobs", "GET", "/api/v1/jobs", api_users(EVERY_USER), why="each user lists the jobs in scope"),
-    Row("/api/v1/jobs/<int:job_id>", "GET", "/api/v1/jobs/{job}",
+    Row(
+        "/api/v1/jobs", "GET", "/api/v1/jobs", api_users(EVERY_USER), why="each user lists the jobs in scope"
+    ),
+    Row(
+        "/api/v1/jobs/<int:job_id>",
+        "GET",
+        "/api/v1/jobs/{job}",
         {**api_users(COUNTY_A_READERS, denied=404), **dict.fromkeys(AGENCIES, 403)},
-        why="to a user, a job outside the scope is 'not found'; agency clients may not ask"),
-    Row("/api/v1/jobs/<int:job_id>/retry", "POST", "/api/v1/jobs/{job}/retry",
+        why="to a user, a job outside the scope is 'not found'; agency clients may not ask",
+    ),
+    Row(
+        "/api/v1/jobs/<int:job_id>/retry",
+        "POST",
+        "/api/v1/jobs/{job}/retry",
         {**api_users(S1_ADMINS, 409, denied=404), **dict.fromkeys(AGENCIES, 403), "auditor": 403},
         why="the creator or an administrator over its region retries a failed job (this one is queued: 409); "
-            "the auditor sees it but may not"),
-    Row("/api/v1/redeterminations", "POST", "/api/v1/redeterminations", api_users(S1_ADMINS, 202),
-        json={"region": mw.ARCHIVED_REGION}),
-    Row("/api/v1/reports/<kind>/jobs", "POST", "/api/v1/reports/programs/jobs", api_users(COUNTY_A_READERS, 202),
-        json={"period": "2020-2021-autumn", "region": mw.ARCHIVED_REGION, "format": "json"}),
+        "the auditor sees it but may not",
+    ),
+    Row(
+        "/api/v1/redeterminations",
+        "POST",
+        "/api/v1/redeterminations",
+        api_users(S1_ADMINS, 202),
+        json={"region": mw.ARCHIVED_REGION},
+    ),
+    Row(
+        "/api/v1/reports/<kind>/jobs",
+        "POST",
+        "/api/v1/reports/programs/jobs",
+        api_users(COUNTY_A_READERS, 202),
+        json={"period": "2020-2021-autumn", "region": mw.ARCHIVED_REGION, "format": "json"},
+    ),
     # ---------------------------------------------------------------- agency feeds
-    Row("/api/v1/feeds/<source>/batches", "POST", "/api/v1/feeds/poverty_alleviation/batches",
-        api_agency("poverty_alleviation"), json=FEED),
-    Row("/api/v1/feeds/<source>/outcomes", "GET", "/api/v1/feeds/civil_affairs/outcomes",
-        api_agency("civil_affairs")),
+    Row(
+        "/api/v1/feeds/<source>/batches",
+        "POST",
+        "/api/v1/feeds/poverty_alleviation/batches",
+        api_agency("poverty_alleviation"),
+        json=FEED,
+    ),
+    Row(
+        "/api/v1/feeds/<source>/outcomes",
+        "GET",
+        "/api/v1/feeds/civil_affairs/outcomes",
+        api_agency("civil_affairs"),
+    ),
     # ---------------------------------------------------------------- web UI
     Row("/static/<path:filename>", "GET", "/static/aid.css", public(), why="the stylesheet"),
-    Row("/login", "GET", "/login", outcomes(200, **dict.fromkeys(USERS, 302)), why="signed in: to the dashboard"),
+    Row(
+        "/login",
+        "GET",
+        "/login",
+        outcomes(200, **dict.fromkeys(USERS, 302)),
+        why="signed in: to the dashboard",
+    ),
     Row("/login", "POST", "/login", public(302), data={"username": "officer1", "password": w.PASSWORD}),
     Row("/logout", "POST", "/logout", public(302)),
     Row("/", "GET", "/", ui(EVERY_USER)),
     Row("/students", "GET", "/students", ui(EVERY_USER)),
-    Row("/students/lookup", "POST", "/students/lookup", {**ui({"officer_a", "county_a"}, 302), "officer_b": 404},
-        data={"id_number": "{id_number}"}, why="officers and county admins only (audited, budgeted); outside their "
+    Row(
+        "/students/lookup",
+        "POST",
+        "/students/lookup",
+        {**ui({"officer_a", "county_a"}, 302), "officer_b": 404},
+        data={"id_number": "{id_number}"},
+        why="officers and county admins only (audited, budgeted); outside their "
         "scope the number is 'not found' (its existence hidden); others search by name and masked number (403)",
-        audited=True),
+        audited=True,
+    ),
     Row("/students/<student_id>", "GET", "/students/S1-001", ui(S1_READERS, denied=404)),
     Row("/students/<student_id>/id-number", "POST", "/students/S1-001/id-number", ui({"officer_a"})),
     Row("/students/import", "GET", "/students/import", ui(ANY_WRITER)),
-    Row("/students/import", "POST", "/students/import", {**ui(S1_WRITERS, 302), "officer_b": 422, "city_b": 422},
-        files={"file": (b"csv", "students.csv")}),
-    Row("/students/<student_id>/apply", "GET", "/students/S1-003/apply",
-        {**ui({"officer_a"}), "officer_b": 404, "city_b": 404}),
-    Row("/students/<student_id>/apply", "POST", "/students/S1-003/apply",
+    Row(
+        "/students/import",
+        "POST",
+        "/students/import",
+        {**ui(S1_WRITERS, 302), "officer_b": 422, "city_b": 422},
+        files={"file": (b"csv", "students.csv")},
+    ),
+    Row(
+        "/students/<student_id>/apply",
+        "GET",
+        "/students/S1-003/apply",
+        {**ui({"officer_a"}), "officer_b": 404, "city_b": 404},
+    ),
+    Row(
+        "/students/<student_id>/apply",
+        "POST",
+        "/students/S1-003/apply",
         {**ui({"officer_a"}, 302), "officer_b": 404, "city_b": 404},
-        data={"household_size": "3", "per_capita_income": "6000.00", "commitment": "y"}),
+        data={"household_size": "3", "per_capita_income": "6000.00", "commitment": "y"},
+    ),
     Row("/applications", "GET", "/applications", ui(EVERY_USER)),
     Row("/applications/<int:application_id>", "GET", "/applications/{approved}", ui(S1_READERS, denied=404)),
-    Row("/applications/<int:application_id>/<any(review, publish_notice, object, resolve, approve, reject):action>",
-        "POST", "/applications/{submitted}/review", {**ui({"officer_a"}, 302), "officer_b": 404, "city_b": 404},
-        data={"review-version": "{submitted_version}"}),
-    Row("/schools/<school_code>/notices/<int:notice_id>", "GET", f"/schools/{w.S1}/notices/{{notice}}",
-        ui(S1_READERS, denied=404)),
+    Row(
+        "/applications/<int:application_id>/<any(review, publish_notice, object, resolve, approve, reject):action>",
+        "POST",
+        "/applications/{submitted}/review",
+        {**ui({"officer_a"}, 302), "officer_b": 404, "city_b": 404},
+        data={"review-version": "{submitted_version}"},
+    ),
+    Row(
+        "/schools/<school_code>/notices/<int:notice_id>",
+        "GET",
+        f"/schools/{w.S1}/notices/{{notice}}",
+        ui(S1_READERS, denied=404),
+    ),
     Row("/reports", "GET", "/reports", ui(EVERY_USER)),
-    Row("/reports/<kind>/download", "GET", f"/reports/programs/download?{PERIOD}&format=csv",
-        ui(COUNTY_A_READERS)),
+    Row(
+        "/reports/<kind>/download",
+        "GET",
+        f"/reports/programs/download?{PERIOD}&format=csv",
+        ui(COUNTY_A_READERS),
+    ),
     Row("/rules", "GET", "/rules", ui(EVERY_USER)),
     Row("/jobs", "GET", "/jobs", ui(EVERY_USER)),
     Row("/jobs/<int:job_id>", "GET", "/jobs/{job}", ui(COUNTY_A_READERS, denied=404)),
@@ -260,8 +415,13 @@ def matrix(db_url: str) -> Iterator[Setup]:
         try:
             built = mw.build(db.session, application)
             db.session.commit()
-            yield Setup(application, built, connection, fingerprint(connection),
-                        fingerprint(connection, RECORD_TABLES))
+            yield Setup(
+                application,
+                built,
+                connection,
+                fingerprint(connection),
+                fingerprint(connection, RECORD_TABLES),
+            )
         finally:
             db.session.remove()
             db.session = saved
@@ -317,9 +477,17 @@ def _fill(value: Any, ids: dict[str, Any]) -> Any:
 
 def _student_payload(setup: Setup) -> dict[str, Any]:
     pupil = setup.world.base.pupils["S1-005"]
-    return {"id_number": pupil.id_number, "name": "刘洋", "school_code": w.S1, "class_name": "初一(3)班",
-            "stage": "junior", "grade": 1, "boarding": False, "rural_hukou": False,
-            "guardians": [{"id_number": pupil.guardian, "name": "刘家长", "relation": "father"}]}
+    return {
+        "id_number": pupil.id_number,
+        "name": "刘洋",
+        "school_code": w.S1,
+        "class_name": "初一(3)班",
+        "stage": "junior",
+        "grade": 1,
+        "boarding": False,
+        "rural_hukou": False,
+        "guardians": [{"id_number": pupil.guardian, "name": "刘家长", "relation": "father"}],
+    }
 
 
 def _csv(setup: Setup) -> bytes:
@@ -379,7 +547,9 @@ def run_cell(setup: Setup, row: Row, role: str) -> tuple[int, bool]:
         db.session.close()
         denied = _denied(row, role, response.status_code)
         if denied and row.audited:
-            return response.status_code, fingerprint(setup.connection, RECORD_TABLES) != setup.recorded_baseline
+            return response.status_code, fingerprint(
+                setup.connection, RECORD_TABLES
+            ) != setup.recorded_baseline
         return response.status_code, denied and fingerprint(setup.connection) != setup.baseline
     finally:
         savepoint.rollback()
@@ -397,8 +567,11 @@ def _denied(row: Row, role: str, status: int) -> bool:
 
 def test_every_route_has_a_row(app: Flask) -> None:
     """A route added without a row (or a row for a route that is gone) fails here."""
-    routes = {(rule.rule, method) for rule in app.url_map.iter_rules()
-              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    routes = {
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
     rows = [row.key for row in MATRIX]
     assert len(rows) == len(set(rows)), "one row per (rule, method)"
     missing = routes - set(rows) - set(NOT_IN_MATRIX)
@@ -458,28 +631,73 @@ def _names_on_page(response: Any) -> set[str]:
 S1_APPLICANTS = frozenset({"S1-001", "S1-002"})
 S1_NAMES = frozenset({"王小明", "李娜", "张伟", "陈静", "刘洋"})
 LISTS: tuple[tuple[str, str, Any, dict[str, Any]], ...] = (
-    ("GET", "/api/v1/applications", _application_students,
-     {**dict.fromkeys(S1_READERS, S1_APPLICANTS), "officer_b": set(), "city_b": set()}),
-    ("GET", f"/api/v1/applications?school={w.S1}", _application_students,
-     {**dict.fromkeys(S1_READERS, S1_APPLICANTS), "officer_b": {"status 403"}, "city_b": {"status 403"}}),
-    ("GET", "/api/v1/reports/archive", _archive_regions,
-     {**dict.fromkeys(COUNTY_A_READERS, frozenset({mw.ARCHIVED_REGION})), "officer_a": set(), "officer_b": set(),
-      "city_b": set()}),
-    ("GET", "/api/v1/feeds/poverty_alleviation/outcomes", _outcome_students,
-     {"poverty_alleviation": {"S1-002", "S1-004"}}),
-    ("GET", "/api/v1/feeds/civil_affairs/outcomes", _outcome_students,
-     {"civil_affairs": {"S1-001", "S1-003", "S1-004"}}),
-    ("GET", "/students", _names_on_page,
-     {"county_a": S1_NAMES, "city_a": S1_NAMES, "officer_a": S1_NAMES,
-      "officer_b": {"赵六"}, "city_b": {"赵六"}, "province": {*S1_NAMES, "赵六"}, "auditor": {*S1_NAMES, "赵六"}}),
-    ("GET", f"/students?school={w.S1}", _names_on_page,
-     {"officer_a": S1_NAMES, "officer_b": set(), "city_b": set(), "county_a": S1_NAMES}),
-    ("GET", "/applications", _names_on_page,
-     {**dict.fromkeys(S1_READERS, frozenset({"王小明", "李娜"})), "officer_b": set(), "city_b": set()}),
+    (
+        "GET",
+        "/api/v1/applications",
+        _application_students,
+        {**dict.fromkeys(S1_READERS, S1_APPLICANTS), "officer_b": set(), "city_b": set()},
+    ),
+    (
+        "GET",
+        f"/api/v1/applications?school={w.S1}",
+        _application_students,
+        {**dict.fromkeys(S1_READERS, S1_APPLICANTS), "officer_b": {"status 403"}, "city_b": {"status 403"}},
+    ),
+    (
+        "GET",
+        "/api/v1/reports/archive",
+        _archive_regions,
+        {
+            **dict.fromkeys(COUNTY_A_READERS, frozenset({mw.ARCHIVED_REGION})),
+            "officer_a": set(),
+            "officer_b": set(),
+            "city_b": set(),
+        },
+    ),
+    (
+        "GET",
+        "/api/v1/feeds/poverty_alleviation/outcomes",
+        _outcome_students,
+        {"poverty_alleviation": {"S1-002", "S1-004"}},
+    ),
+    (
+        "GET",
+        "/api/v1/feeds/civil_affairs/outcomes",
+        _outcome_students,
+        {"civil_affairs": {"S1-001", "S1-003", "S1-004"}},
+    ),
+    (
+        "GET",
+        "/students",
+        _names_on_page,
+        {
+            "county_a": S1_NAMES,
+            "city_a": S1_NAMES,
+            "officer_a": S1_NAMES,
+            "officer_b": {"赵六"},
+            "city_b": {"赵六"},
+            "province": {*S1_NAMES, "赵六"},
+            "auditor": {*S1_NAMES, "赵六"},
+        },
+    ),
+    (
+        "GET",
+        f"/students?school={w.S1}",
+        _names_on_page,
+        {"officer_a": S1_NAMES, "officer_b": set(), "city_b": set(), "county_a": S1_NAMES},
+    ),
+    (
+        "GET",
+        "/applications",
+        _names_on_page,
+        {**dict.fromkeys(S1_READERS, frozenset({"王小明", "李娜"})), "officer_b": set(), "city_b": set()},
+    ),
 )
 
 
-@pytest.mark.parametrize(("method", "path", "seen", "expected"), LISTS, ids=[f"{m} {p}" for m, p, _s, _e in LISTS])
+@pytest.mark.parametrize(
+    ("method", "path", "seen", "expected"), LISTS, ids=[f"{m} {p}" for m, p, _s, _e in LISTS]
+)
 def test_lists_show_each_role_only_its_scope(
     matrix: Setup, method: str, path: str, seen: Any, expected: dict[str, set[str]]
 ) -> None:
@@ -517,51 +735,156 @@ def _moved_student(setup: Setup, student_id: str, school: str) -> dict[str, Any]
     """The student's own payload, with its school changed."""
     pupil = setup.world.base.pupils[student_id]
     stage, grade = ("junior", 1) if school == w.S1 else ("primary", 3)
-    return {"id_number": pupil.id_number, "name": pupil.name, "school_code": school, "class_name": "一班",
-            "stage": stage, "grade": grade, "boarding": False, "rural_hukou": False,
-            "guardians": [{"id_number": pupil.guardian, "name": "家长", "relation": "father"}]}
+    return {
+        "id_number": pupil.id_number,
+        "name": pupil.name,
+        "school_code": school,
+        "class_name": "一班",
+        "stage": stage,
+        "grade": grade,
+        "boarding": False,
+        "rural_hukou": False,
+        "guardians": [{"id_number": pupil.guardian, "name": "家长", "relation": "father"}],
+    }
 
 
 ACROSS: tuple[tuple[str, str, str, Any, int, str], ...] = (
     # role, method, path, body (callable of setup or plain), status, why
-    ("officer_a", "PUT", f"/api/v1/students/{S2_STUDENT}", lambda s: _moved_student(s, S2_STUDENT, w.S1), 403,
-     "taking another school's student into one's own"),
-    ("officer_b", "PUT", "/api/v1/students/S1-005", lambda s: _moved_student(s, "S1-005", w.S2), 403,
-     "moving a student of another school into one's own"),
-    ("county_a", "PUT", f"/api/v1/schools/{w.S2}", {**SCHOOL_A, "name": "无锡市梁溪区实验小学"}, 403,
-     "moving another region's school into one's own region"),
-    ("city_a", "PUT", f"/api/v1/quotas/{w.S2}/{mw.QUOTA_PROGRAM}/{w.YEAR}", {"places": 1}, 404,
-     "a quota of another city's school"),
-    ("county_a", "GET", f"/api/v1/quotas/{w.S2}/{mw.QUOTA_PROGRAM}/{w.YEAR}", None, 404, "another county's quota"),
-    ("officer_a", "POST", "/api/v1/applications", {"student_id": S2_STUDENT, "school_year": w.YEAR,
-                                                    "commitment_signed": True, "declared": {}}, 404,
-     "applying for another school's student"),
-    ("officer_a", "GET", f"/api/v1/decisions?student_id={S2_STUDENT}", None, 404, "another school's decisions"),
-    ("city_a", "GET", f"/api/v1/reports/programs?period=2020-2021-autumn&region={S2_COUNTY}", None, 403,
-     "another city's county"),
-    ("officer_b", "GET", f"/api/v1/reports/programs?period=2020-2021-autumn&region={w.S1}", None, 403,
-     "another school's report"),
-    ("officer_a", "GET", f"/api/v1/reports/programs?period=2020-2021-autumn&region={w.S1}", None, 200,
-     "the officer's own school"),
+    (
+        "officer_a",
+        "PUT",
+        f"/api/v1/students/{S2_STUDENT}",
+        lambda s: _moved_student(s, S2_STUDENT, w.S1),
+        403,
+        "taking another school's student into one's own",
+    ),
+    (
+        "officer_b",
+        "PUT",
+        "/api/v1/students/S1-005",
+        lambda s: _moved_student(s, "S1-005", w.S2),
+        403,
+        "moving a student of another school into one's own",
+    ),
+    (
+        "county_a",
+        "PUT",
+        f"/api/v1/schools/{w.S2}",
+        {**SCHOOL_A, "name": "无锡市梁溪区实验小学"},
+        403,
+        "moving another region's school into one's own region",
+    ),
+    (
+        "city_a",
+        "PUT",
+        f"/api/v1/quotas/{w.S2}/{mw.QUOTA_PROGRAM}/{w.YEAR}",
+        {"places": 1},
+        404,
+        "a quota of another city's school",
+    ),
+    (
+        "county_a",
+        "GET",
+        f"/api/v1/quotas/{w.S2}/{mw.QUOTA_PROGRAM}/{w.YEAR}",
+        None,
+        404,
+        "another county's quota",
+    ),
+    (
+        "officer_a",
+        "POST",
+        "/api/v1/applications",
+        {"student_id": S2_STUDENT, "school_year": w.YEAR, "commitment_signed": True, "declared": {}},
+        404,
+        "applying for another school's student",
+    ),
+    (
+        "officer_a",
+        "GET",
+        f"/api/v1/decisions?student_id={S2_STUDENT}",
+        None,
+        404,
+        "another school's decisions",
+    ),
+    (
+        "city_a",
+        "GET",
+        f"/api/v1/reports/programs?period=2020-2021-autumn&region={S2_COUNTY}",
+        None,
+        403,
+        "another city's county",
+    ),
+    (
+        "officer_b",
+        "GET",
+        f"/api/v1/reports/programs?period=2020-2021-autumn&region={w.S1}",
+        None,
+        403,
+        "another school's report",
+    ),
+    (
+        "officer_a",
+        "GET",
+        f"/api/v1/reports/programs?period=2020-2021-autumn&region={w.S1}",
+        None,
+        200,
+        "the officer's own school",
+    ),
     ("county_a", "GET", f"/api/v1/audit?subject=school:{w.S2}", None, 403, "another county's school's trail"),
     ("county_a", "GET", "/api/v1/audit?subject=user:officer1", None, 403, "accounts are the auditor's"),
     ("auditor", "GET", "/api/v1/audit?subject=user:officer1", None, 200, "the auditor reads every subject"),
     ("officer_a", "GET", f"/api/v1/schools/{w.S2}/notices", None, 403, "another school's notices"),
-    ("poverty_alleviation", "GET", "/api/v1/students/S1-002", None, 403, "agencies read outcomes, not the roster"),
+    (
+        "poverty_alleviation",
+        "GET",
+        "/api/v1/students/S1-002",
+        None,
+        403,
+        "agencies read outcomes, not the roster",
+    ),
     ("county_other", "GET", "/api/v1/students/S1-001", None, 404, "a county is not its whole city"),
-    ("county_other", "PUT", f"/api/v1/quotas/{w.S1}/{mw.QUOTA_PROGRAM}/{w.YEAR}", {"places": 1}, 404,
-     "a quota of the neighbouring county's school"),
-    ("county_other", "GET", f"/api/v1/reports/programs?period=2020-2021-autumn&region={mw.ARCHIVED_REGION}", None,
-     403, "the neighbouring county's report"),
-    ("county_other", "GET", "/api/v1/reports/archive/{archive}", None, 404, "the neighbouring county's archive"),
-    ("county_other", "GET", "/api/v1/audit?subject=student:S1-001", None, 403, "the neighbouring county's trail"),
+    (
+        "county_other",
+        "PUT",
+        f"/api/v1/quotas/{w.S1}/{mw.QUOTA_PROGRAM}/{w.YEAR}",
+        {"places": 1},
+        404,
+        "a quota of the neighbouring county's school",
+    ),
+    (
+        "county_other",
+        "GET",
+        f"/api/v1/reports/programs?period=2020-2021-autumn&region={mw.ARCHIVED_REGION}",
+        None,
+        403,
+        "the neighbouring county's report",
+    ),
+    (
+        "county_other",
+        "GET",
+        "/api/v1/reports/archive/{archive}",
+        None,
+        404,
+        "the neighbouring county's archive",
+    ),
+    (
+        "county_other",
+        "GET",
+        "/api/v1/audit?subject=student:S1-001",
+        None,
+        403,
+        "the neighbouring county's trail",
+    ),
     ("officer_a", "GET", f"/api/v1/audit?subject=student:{S2_STUDENT}", None, 403, "another school's trail"),
     ("county_a", "GET", f"/api/v1/applications?school={w.S2}", None, 403, "another county's applications"),
 )
 
 
-@pytest.mark.parametrize(("role", "method", "path", "body", "status", "why"), ACROSS,
-                         ids=[f"{r} {m} {p}" for r, m, p, _b, _s, _w in ACROSS])
+@pytest.mark.parametrize(
+    ("role", "method", "path", "body", "status", "why"),
+    ACROSS,
+    ids=[f"{r} {m} {p}" for r, m, p, _b, _s, _w in ACROSS],
+)
 def test_scope_cannot_be_left_through_the_body_or_the_query(
     matrix: Setup, role: str, method: str, path: str, body: Any, status: int, why: str
 ) -> None:
@@ -570,8 +893,12 @@ def test_scope_cannot_be_left_through_the_body_or_the_query(
     try:
         caller = matrix.world.callers[role]
         payload = body(matrix) if callable(body) else body
-        response = matrix.app.test_client().open(_fill(path, matrix.world.ids), method=method, json=payload,
-                                                 headers={"Authorization": f"Bearer {caller.token}"})
+        response = matrix.app.test_client().open(
+            _fill(path, matrix.world.ids),
+            method=method,
+            json=payload,
+            headers={"Authorization": f"Bearer {caller.token}"},
+        )
         response.get_data()
         db.session.close()
         assert response.status_code == status, (why, response.get_json())

@@ -36,33 +36,97 @@ ACT = "/applications/<int:application_id>/<any(review, publish_notice, object, r
 
 PROBES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     # rule, method, path of the existing record, paths of records that do not exist
-    ("/api/v1/students/<student_id>", "GET", "/api/v1/students/S1-001", (f"/api/v1/students/{MISSING_STUDENT}",)),
+    (
+        "/api/v1/students/<student_id>",
+        "GET",
+        "/api/v1/students/S1-001",
+        (f"/api/v1/students/{MISSING_STUDENT}",),
+    ),
     ("/api/v1/applications", "POST", "/api/v1/applications", ("/api/v1/applications",)),
-    ("/api/v1/applications/<int:application_id>", "GET", "/api/v1/applications/{approved}",
-     (f"/api/v1/applications/{MISSING_ID}",)),
-    ("/api/v1/applications/<int:application_id>/actions", "POST", "/api/v1/applications/{submitted}/actions",
-     (f"/api/v1/applications/{MISSING_ID}/actions",)),
-    ("/api/v1/decisions", "GET", "/api/v1/decisions?student_id=S1-001",
-     (f"/api/v1/decisions?student_id={MISSING_STUDENT}",)),
-    ("/api/v1/decisions/<int:decision_id>/replay", "POST", "/api/v1/decisions/{decision}/replay",
-     (f"/api/v1/decisions/{MISSING_ID}/replay",)),
-    ("/api/v1/quotas/<school_code>/<program>/<school_year>", "PUT", f"/api/v1/quotas/{w.S1}/{QUOTA}",
-     (f"/api/v1/quotas/{MISSING_SCHOOL}/{QUOTA}",)),
-    ("/api/v1/quotas/<school_code>/<program>/<school_year>", "GET", f"/api/v1/quotas/{w.S1}/{QUOTA}",
-     (f"/api/v1/quotas/{MISSING_SCHOOL}/{QUOTA}",)),
-    ("/api/v1/schools/<code>/notices/<int:notice_id>", "GET", f"/api/v1/schools/{w.S1}/notices/{{notice}}",
-     (f"/api/v1/schools/{w.S1}/notices/{MISSING_ID}", f"/api/v1/schools/{MISSING_SCHOOL}/notices/{{notice}}")),
-    ("/api/v1/reports/archive/<int:report_id>", "GET", "/api/v1/reports/archive/{archive}",
-     (f"/api/v1/reports/archive/{MISSING_ID}",)),
+    (
+        "/api/v1/applications/<int:application_id>",
+        "GET",
+        "/api/v1/applications/{approved}",
+        (f"/api/v1/applications/{MISSING_ID}",),
+    ),
+    (
+        "/api/v1/applications/<int:application_id>/actions",
+        "POST",
+        "/api/v1/applications/{submitted}/actions",
+        (f"/api/v1/applications/{MISSING_ID}/actions",),
+    ),
+    (
+        "/api/v1/decisions",
+        "GET",
+        "/api/v1/decisions?student_id=S1-001",
+        (f"/api/v1/decisions?student_id={MISSING_STUDENT}",),
+    ),
+    (
+        "/api/v1/decisions/<int:decision_id>/replay",
+        "POST",
+        "/api/v1/decisions/{decision}/replay",
+        (f"/api/v1/decisions/{MISSING_ID}/replay",),
+    ),
+    (
+        "/api/v1/quotas/<school_code>/<program>/<school_year>",
+        "PUT",
+        f"/api/v1/quotas/{w.S1}/{QUOTA}",
+        (f"/api/v1/quotas/{MISSING_SCHOOL}/{QUOTA}",),
+    ),
+    (
+        "/api/v1/quotas/<school_code>/<program>/<school_year>",
+        "GET",
+        f"/api/v1/quotas/{w.S1}/{QUOTA}",
+        (f"/api/v1/quotas/{MISSING_SCHOOL}/{QUOTA}",),
+    ),
+    (
+        "/api/v1/schools/<code>/notices/<int:notice_id>",
+        "GET",
+        f"/api/v1/schools/{w.S1}/notices/{{notice}}",
+        (
+            f"/api/v1/schools/{w.S1}/notices/{MISSING_ID}",
+            f"/api/v1/schools/{MISSING_SCHOOL}/notices/{{notice}}",
+        ),
+    ),
+    (
+        "/api/v1/reports/archive/<int:report_id>",
+        "GET",
+        "/api/v1/reports/archive/{archive}",
+        (f"/api/v1/reports/archive/{MISSING_ID}",),
+    ),
     ("/api/v1/jobs/<int:job_id>", "GET", "/api/v1/jobs/{job}", (f"/api/v1/jobs/{MISSING_ID}",)),
-    ("/api/v1/jobs/<int:job_id>/retry", "POST", "/api/v1/jobs/{job}/retry", (f"/api/v1/jobs/{MISSING_ID}/retry",)),
+    (
+        "/api/v1/jobs/<int:job_id>/retry",
+        "POST",
+        "/api/v1/jobs/{job}/retry",
+        (f"/api/v1/jobs/{MISSING_ID}/retry",),
+    ),
     ("/students/<student_id>", "GET", "/students/S1-001", (f"/students/{MISSING_STUDENT}",)),
-    ("/students/<student_id>/apply", "GET", "/students/S1-003/apply", (f"/students/{MISSING_STUDENT}/apply",)),
-    ("/students/<student_id>/apply", "POST", "/students/S1-003/apply", (f"/students/{MISSING_STUDENT}/apply",)),
-    ("/applications/<int:application_id>", "GET", "/applications/{approved}", (f"/applications/{MISSING_ID}",)),
+    (
+        "/students/<student_id>/apply",
+        "GET",
+        "/students/S1-003/apply",
+        (f"/students/{MISSING_STUDENT}/apply",),
+    ),
+    (
+        "/students/<student_id>/apply",
+        "POST",
+        "/students/S1-003/apply",
+        (f"/students/{MISSING_STUDENT}/apply",),
+    ),
+    (
+        "/applications/<int:application_id>",
+        "GET",
+        "/applications/{approved}",
+        (f"/applications/{MISSING_ID}",),
+    ),
     (ACT, "POST", "/applications/{submitted}/review", (f"/applications/{MISSING_ID}/review",)),
-    ("/schools/<school_code>/notices/<int:notice_id>", "GET", f"/schools/{w.S1}/notices/{{notice}}",
-     (f"/schools/{w.S1}/notices/{MISSING_ID}", f"/schools/{MISSING_SCHOOL}/notices/{{notice}}")),
+    (
+        "/schools/<school_code>/notices/<int:notice_id>",
+        "GET",
+        f"/schools/{w.S1}/notices/{{notice}}",
+        (f"/schools/{w.S1}/notices/{MISSING_ID}", f"/schools/{MISSING_SCHOOL}/notices/{{notice}}"),
+    ),
     ("/jobs/<int:job_id>", "GET", "/jobs/{job}", (f"/jobs/{MISSING_ID}",)),
     ("/jobs/<int:job_id>/status", "GET", "/jobs/{job}/status", (f"/jobs/{MISSING_ID}/status",)),
 )
@@ -82,8 +146,11 @@ CSRF = re.compile(r'(name="csrf_token"[^>]*value="|<meta name="csrf-token" conte
 
 def _probe_roles(row: Row) -> list[str]:
     """Every role the matrix refuses on the existing record (and the neighbouring county on API routes)."""
-    roles = [role for role in ROLES if row.expected[role] in (401, 403, 404)
-             and role not in SEES_THE_RECORD.get(row.key, set())]
+    roles = [
+        role
+        for role in ROLES
+        if row.expected[role] in (401, 403, 404) and role not in SEES_THE_RECORD.get(row.key, set())
+    ]
     if row.is_api:
         roles.append("county_other")
     return [role for role in roles if row.is_api or role not in NO_SESSION]
@@ -98,7 +165,9 @@ def _answer(setup: Setup, row: Row, role: str) -> tuple[int, str, str, float]:
         response = call(setup, row, role)
         elapsed = time.perf_counter() - started
         body = CSRF.sub(r"\1", REQUEST_ID.sub("", response.get_data(as_text=True)))
-        asked = _fill(row.path, setup.world.ids)  # the page links to itself (language switch): the caller's own path
+        asked = _fill(
+            row.path, setup.world.ids
+        )  # the page links to itself (language switch): the caller's own path
         for form in (quote(asked, safe=""), quote(asked), asked):
             body = body.replace(form, "{path}")
         db.session.close()
@@ -115,13 +184,20 @@ def _missing(row: Row, path: str) -> Row:
     return replace(row, path=path)
 
 
-CASES = [(rule, method, present, missing) for rule, method, present, missings in PROBES for missing in missings]
+CASES = [
+    (rule, method, present, missing) for rule, method, present, missings in PROBES for missing in missings
+]
 
 
-@pytest.mark.parametrize(("rule", "method", "present", "missing"), CASES,
-                         ids=[f"{m} {missing}" for _r, m, _p, missing in CASES])
+@pytest.mark.parametrize(
+    ("rule", "method", "present", "missing"), CASES, ids=[f"{m} {missing}" for _r, m, _p, missing in CASES]
+)
 def test_out_of_scope_and_nonexistent_records_answer_the_same(
-    matrix: Setup, rule: str, method: str, present: str, missing: str  # noqa: F811
+    matrix: Setup,  # noqa: F811 - the imported fixture
+    rule: str,
+    method: str,
+    present: str,
+    missing: str,
 ) -> None:
     row = replace(ROWS[(rule, method)], path=present)
     roles = _probe_roles(row)
@@ -132,8 +208,10 @@ def test_out_of_scope_and_nonexistent_records_answer_the_same(
         assert there[3] < FAST and gone[3] < FAST, (role, there[3], gone[3])
         if there[:3] != gone[:3]:
             start = next((i for i, (a, b) in enumerate(zip(there[2], gone[2], strict=False)) if a != b), 0)
-            different.append(f"{role}: {there[0]} vs {gone[0]}: {there[2][start - 80:start + 80]!r} vs "
-                             f"{gone[2][start - 80:start + 80]!r}")
+            different.append(
+                f"{role}: {there[0]} vs {gone[0]}: {there[2][start - 80 : start + 80]!r} vs "
+                f"{gone[2][start - 80 : start + 80]!r}"
+            )
         elif there[0] == 404 and row.is_api:  # (a page's header names the caller's own school)
             assert "S1-" not in there[2] and w.S1 not in there[2], there[2]
     assert not different, different

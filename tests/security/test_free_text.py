@@ -51,14 +51,32 @@ NOTE = "家庭情况核实不符"
 PERIOD = "2020-2021-autumn"
 KINDS = ("special-groups", "programs", "regions")
 READERS = [  # (caller, region asked for: None is the caller's own scope) — none of them is S3's officer
-    ("province_admin", None), ("province_admin", "S3"), ("wuxi_admin", None), ("wuxi_admin", "320213"),
-    ("wuxi_admin", "S3"), ("auditor", None), ("auditor", "S3"),
+    ("province_admin", None),
+    ("province_admin", "S3"),
+    ("wuxi_admin", None),
+    ("wuxi_admin", "320213"),
+    ("wuxi_admin", "S3"),
+    ("auditor", None),
+    ("auditor", "S3"),
 ]
 BAD_NAME_CHARACTERS = {
-    "RLO U+202E": "\u202e", "LRE U+202A": "\u202a", "PDF U+202C": "\u202c", "LRI U+2066": "\u2066",
-    "PDI U+2069": "\u2069", "LRM U+200E": "\u200e", "RLM U+200F": "\u200f", "ALM U+061C": "\u061c",
-    "LF": "\n", "CR": "\r", "LS U+2028": "\u2028", "PS U+2029": "\u2029", "NEL U+0085": "\u0085",
-    "TAB": "\t", "BEL": "\x07", "ESC": "\x1b", "DEL": "\x7f",
+    "RLO U+202E": "\u202e",
+    "LRE U+202A": "\u202a",
+    "PDF U+202C": "\u202c",
+    "LRI U+2066": "\u2066",
+    "PDI U+2069": "\u2069",
+    "LRM U+200E": "\u200e",
+    "RLM U+200F": "\u200f",
+    "ALM U+061C": "\u061c",
+    "LF": "\n",
+    "CR": "\r",
+    "LS U+2028": "\u2028",
+    "PS U+2029": "\u2029",
+    "NEL U+0085": "\u0085",
+    "TAB": "\t",
+    "BEL": "\x07",
+    "ESC": "\x1b",
+    "DEL": "\x7f",
 }
 BAD = pytest.mark.parametrize("bad", list(BAD_NAME_CHARACTERS.values()), ids=list(BAD_NAME_CHARACTERS))
 BIDI = {k: v for k, v in BAD_NAME_CHARACTERS.items() if k[:2] in ("RL", "LR", "PD", "AL")}
@@ -74,7 +92,9 @@ def report(client: FlaskClient, province: Province, who: str, kind: str, fmt: st
 
 
 def unaided(client: FlaskClient, province: Province, who: str, region: str | None = None) -> dict[str, Any]:
-    rows = as_json(report(client, province, who, "special-groups", "json", region).encode())["sections"]["unaided"]
+    rows = as_json(report(client, province, who, "special-groups", "json", region).encode())["sections"][
+        "unaided"
+    ]
     return {row["student_id"]: row for row in rows["rows"]}
 
 
@@ -85,26 +105,41 @@ def unaided(client: FlaskClient, province: Province, who: str, region: str | Non
 def test_a_rejection_note_reaches_no_province_city_county_or_auditor_report_in_any_kind(
     client: FlaskClient, province: Province, fmt: str
 ) -> None:
-    leaks = [(who, region, kind) for who, region in READERS for kind in KINDS
-             if NOTE in report(client, province, who, kind, fmt, region)]
+    leaks = [
+        (who, region, kind)
+        for who, region in READERS
+        for kind in KINDS
+        if NOTE in report(client, province, who, kind, fmt, region)
+    ]
     assert leaks == []
 
 
-def test_region_reports_give_the_reason_category_of_a_rejection(client: FlaskClient, province: Province) -> None:
+def test_region_reports_give_the_reason_category_of_a_rejection(
+    client: FlaskClient, province: Province
+) -> None:
     for who, region in READERS:
         row = unaided(client, province, who, region)["ST-REJECT"]
-        assert (row["reason"], row["reason_name"], row["detail"]) == ("rejected", "未通过认定", REJECTED_ELSEWHERE)
+        assert (row["reason"], row["reason_name"], row["detail"]) == (
+            "rejected",
+            "未通过认定",
+            REJECTED_ELSEWHERE,
+        )
 
 
-def test_the_schools_own_officer_reads_the_note_in_the_schools_report(client: FlaskClient, province: Province) -> None:
+def test_the_schools_own_officer_reads_the_note_in_the_schools_report(
+    client: FlaskClient, province: Province
+) -> None:
     assert unaided(client, province, "officer_S3")["ST-REJECT"]["detail"] == NOTE
     for fmt in ("csv", "xlsx", "html"):
         assert NOTE in report(client, province, "officer_S3", "special-groups", fmt, None), fmt
 
 
-def test_the_schools_own_officer_reads_the_note_on_the_application(client: FlaskClient, province: Province) -> None:
-    application = client.get(f"/api/v1/applications/{province.applications['REJECT']}",
-                             headers=province.headers("officer_S3"))
+def test_the_schools_own_officer_reads_the_note_on_the_application(
+    client: FlaskClient, province: Province
+) -> None:
+    application = client.get(
+        f"/api/v1/applications/{province.applications['REJECT']}", headers=province.headers("officer_S3")
+    )
     assert application.status_code == 200
     assert [h["note"] for h in application.json["history"] if h["action"] == "reject"] == [NOTE]
 
@@ -115,8 +150,11 @@ def test_an_archived_report_holds_no_note(app: Flask, province: Province, region
     due = Due("special-groups", PERIOD, region, fmt, datetime.now(UTC), "monthly")
     row = archive_one(db.session, actor=Actor.system("test"), settings=settings_for(app), due=due)
     assert row is not None
-    text = row.content.decode("utf-8", "replace") if fmt != "xlsx" else " ".join(
-        str(v) for rows in xlsx_sheets(row.content).values() for r in rows for v in r)
+    text = (
+        row.content.decode("utf-8", "replace")
+        if fmt != "xlsx"
+        else " ".join(str(v) for rows in xlsx_sheets(row.content).values() for r in rows for v in r)
+    )
     assert "ST-REJECT" in text and NOTE not in text
 
 
@@ -128,8 +166,10 @@ def web_client(app: Flask, province: Province, who: str) -> FlaskClient:
     return client
 
 
-@pytest.mark.parametrize(("who", "shown"), [("wuxi_admin", False), ("province_admin", False), ("auditor", False),
-                                            ("officer_S3", True)])
+@pytest.mark.parametrize(
+    ("who", "shown"),
+    [("wuxi_admin", False), ("province_admin", False), ("auditor", False), ("officer_S3", True)],
+)
 def test_the_web_report_page_and_its_downloads_show_the_note_to_the_school_only(
     app: Flask, province: Province, who: str, shown: bool
 ) -> None:
@@ -138,10 +178,15 @@ def test_the_web_report_page_and_its_downloads_show_the_note_to_the_school_only(
     assert page.status_code == 200
     texts = [page.data.decode()]
     for fmt in ("csv", "xlsx"):
-        download = client.get("/reports/special-groups/download", query_string={"period": PERIOD, "format": fmt})
+        download = client.get(
+            "/reports/special-groups/download", query_string={"period": PERIOD, "format": fmt}
+        )
         assert download.status_code == 200
-        texts.append(download.data.decode("utf-8-sig") if fmt == "csv" else " ".join(
-            str(v) for rows in xlsx_sheets(download.data).values() for r in rows for v in r))
+        texts.append(
+            download.data.decode("utf-8-sig")
+            if fmt == "csv"
+            else " ".join(str(v) for rows in xlsx_sheets(download.data).values() for r in rows for v in r)
+        )
     assert [NOTE in text for text in texts] == [shown] * 3
 
 
@@ -151,7 +196,9 @@ def test_the_dashboard_and_the_audit_trail_of_a_region_show_no_note(
 ) -> None:
     dashboard = web_client(app, province, who).get("/")
     assert dashboard.status_code == 200 and NOTE not in dashboard.data.decode()
-    audit = client.get("/api/v1/audit", query_string={"subject": "student:ST-REJECT"}, headers=province.headers(who))
+    audit = client.get(
+        "/api/v1/audit", query_string={"subject": "student:ST-REJECT"}, headers=province.headers(who)
+    )
     assert audit.status_code in (200, 403) and NOTE not in audit.data.decode()
 
 
@@ -159,11 +206,24 @@ def test_a_reassessment_note_stays_out_of_decisions_and_the_audit_trail(
     client: FlaskClient, province: Province
 ) -> None:
     reason = "家访：父亲重病住院"
-    province.step("QUOTA", "S1", "reassess", note=reason)  # the martyr record came after approval: decisions change
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(ApplicationAction)
-                             .where(ApplicationAction.note == reason)) == 1  # kept for the school
-    made = db.session.execute(sa.select(AuditEvent.summary).where(AuditEvent.action == "decisions.made")
-                              .order_by(AuditEvent.seq.desc())).scalars().first()
+    province.step(
+        "QUOTA", "S1", "reassess", note=reason
+    )  # the martyr record came after approval: decisions change
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(ApplicationAction).where(ApplicationAction.note == reason)
+        )
+        == 1
+    )  # kept for the school
+    made = (
+        db.session.execute(
+            sa.select(AuditEvent.summary)
+            .where(AuditEvent.action == "decisions.made")
+            .order_by(AuditEvent.seq.desc())
+        )
+        .scalars()
+        .first()
+    )
     assert made is not None and made["cause"] == "reassess"  # the reassessment did make decisions
     summaries = [str(s) for s in db.session.execute(sa.select(AuditEvent.summary)).scalars()]
     subjects = list(db.session.execute(sa.select(AuditEvent.subject)).scalars())
@@ -171,7 +231,9 @@ def test_a_reassessment_note_stays_out_of_decisions_and_the_audit_trail(
     decisions = db.session.execute(sa.select(Decision.explanation, Decision.superseded_reason)).all()
     assert not [d for d in decisions if reason in str(d.explanation) or reason in (d.superseded_reason or "")]
     for who in ("province_admin", "auditor"):
-        audit = client.get("/api/v1/audit", query_string={"subject": "student:ST-QUOTA"}, headers=province.headers(who))
+        audit = client.get(
+            "/api/v1/audit", query_string={"subject": "student:ST-QUOTA"}, headers=province.headers(who)
+        )
         assert audit.status_code in (200, 403) and reason not in audit.data.decode()
 
 
@@ -183,17 +245,26 @@ def roster(app: Flask) -> dict[str, str]:
     session = db.session
     school = make_school(session, "S1", "320102", stages=("primary", "junior"))
     make_student(session, "A1", school, seed=1, stage="junior", grade=2, name="张三")
-    tokens = {"officer": make_user(session, "school_officer", school_code="S1")[1],
-              "city_admin": make_user(session, "city_admin", region_code="320100")[1],
-              "civil_affairs": make_client(session, "civil_affairs")}
+    tokens = {
+        "officer": make_user(session, "school_officer", school_code="S1")[1],
+        "city_admin": make_user(session, "city_admin", region_code="320100")[1],
+        "civil_affairs": make_client(session, "civil_affairs"),
+    }
     session.commit()
     return tokens
 
 
 def student_payload(**changes: Any) -> dict[str, Any]:
-    return {"id_number": id_number(101), "name": "李四", "school_code": "S1", "class_name": "初一(2)班",
-            "stage": "junior", "grade": 1, "guardians": [
-                {"id_number": id_number(201, county="320102"), "name": "李父", "relation": "father"}], **changes}
+    return {
+        "id_number": id_number(101),
+        "name": "李四",
+        "school_code": "S1",
+        "class_name": "初一(2)班",
+        "stage": "junior",
+        "grade": 1,
+        "guardians": [{"id_number": id_number(201, county="320102"), "name": "李父", "relation": "father"}],
+        **changes,
+    }
 
 
 def timed(call: Callable[[], Any]) -> tuple[Any, float]:
@@ -211,15 +282,21 @@ def refused(response: Any, elapsed: float, field: str) -> None:
 
 
 def students() -> list[tuple[str, str]]:
-    return [tuple(r) for r in db.session.execute(sa.select(Student.student_id, Student.name).order_by(Student.student_id))]
+    return [
+        tuple(r)
+        for r in db.session.execute(sa.select(Student.student_id, Student.name).order_by(Student.student_id))
+    ]
 
 
 @BAD
 def test_a_student_name_with_a_hidden_control_is_a_422_naming_name(
     client: FlaskClient, roster: dict[str, str], bad: str
 ) -> None:
-    response, elapsed = timed(lambda: client.put("/api/v1/students/B1", json=student_payload(name=f"李{bad}四"),
-                                                 headers=bearer(roster["officer"])))
+    response, elapsed = timed(
+        lambda: client.put(
+            "/api/v1/students/B1", json=student_payload(name=f"李{bad}四"), headers=bearer(roster["officer"])
+        )
+    )
     refused(response, elapsed, "name")
     assert students() == [("A1", "张三")]
 
@@ -229,7 +306,9 @@ def test_renaming_a_student_with_a_hidden_control_is_refused_and_keeps_the_name(
     client: FlaskClient, roster: dict[str, str], bad: str
 ) -> None:
     payload = student_payload(id_number=id_number(1), name=f"张{bad}三", grade=2, guardians=[])
-    response, elapsed = timed(lambda: client.put("/api/v1/students/A1", json=payload, headers=bearer(roster["officer"])))
+    response, elapsed = timed(
+        lambda: client.put("/api/v1/students/A1", json=payload, headers=bearer(roster["officer"]))
+    )
     refused(response, elapsed, "name")
     assert students() == [("A1", "张三")]
 
@@ -239,8 +318,13 @@ def test_a_guardian_name_with_a_hidden_control_is_a_422_naming_the_guardian(
     client: FlaskClient, roster: dict[str, str], bad: str
 ) -> None:
     guardians = [{"id_number": id_number(201, county="320102"), "name": f"李{bad}父", "relation": "father"}]
-    response, elapsed = timed(lambda: client.put("/api/v1/students/B1", json=student_payload(guardians=guardians),
-                                                 headers=bearer(roster["officer"])))
+    response, elapsed = timed(
+        lambda: client.put(
+            "/api/v1/students/B1",
+            json=student_payload(guardians=guardians),
+            headers=bearer(roster["officer"]),
+        )
+    )
     refused(response, elapsed, "guardians.0.name")
     assert students() == [("A1", "张三")]
 
@@ -250,16 +334,20 @@ def test_a_school_name_with_a_hidden_control_is_a_422_naming_name(
     client: FlaskClient, roster: dict[str, str], bad: str
 ) -> None:
     payload = {"name": f"南京{bad}九中", "region_code": "320102", "stages": ["junior"], "kind": "public"}
-    response, elapsed = timed(lambda: client.put("/api/v1/schools/N9", json=payload,
-                                                 headers=bearer(roster["city_admin"])))
+    response, elapsed = timed(
+        lambda: client.put("/api/v1/schools/N9", json=payload, headers=bearer(roster["city_admin"]))
+    )
     refused(response, elapsed, "name")
     assert db.session.get(School, "N9") is None
 
 
 def test_class_names_and_relations_are_one_line_too(client: FlaskClient, roster: dict[str, str]) -> None:
     guardians = [{"id_number": id_number(201, county="320102"), "name": "李父", "relation": "fa\u202ether"}]
-    response = client.put("/api/v1/students/B1", json=student_payload(class_name="一\n班", guardians=guardians),
-                          headers=bearer(roster["officer"]))
+    response = client.put(
+        "/api/v1/students/B1",
+        json=student_payload(class_name="一\n班", guardians=guardians),
+        headers=bearer(roster["officer"]),
+    )
     assert response.status_code == 422
     assert set(response.json["errors"]) == {"class_name", "guardians.0.relation"}
     assert students() == [("A1", "张三")]
@@ -269,20 +357,29 @@ def test_class_names_and_relations_are_one_line_too(client: FlaskClient, roster:
 def test_an_imported_csv_row_with_a_hidden_control_in_a_name_is_refused_by_row_and_column(
     client: FlaskClient, roster: dict[str, str], bad: str
 ) -> None:
-    rows = ["student_id,id_number,name,stage,grade,guardian1_id_number,guardian1_name,guardian1_relation",
-            f"C1,{id_number(401)},王五,junior,1,,,",
-            f"C2,{id_number(402)},赵{bad}六,junior,1,{id_number(5402, county='320102')},赵父,father",
-            f"C3,{id_number(403)},钱七,junior,1,{id_number(5403, county='320102')},钱{bad}父,father"]
+    rows = [
+        "student_id,id_number,name,stage,grade,guardian1_id_number,guardian1_name,guardian1_relation",
+        f"C1,{id_number(401)},王五,junior,1,,,",
+        f"C2,{id_number(402)},赵{bad}六,junior,1,{id_number(5402, county='320102')},赵父,father",
+        f"C3,{id_number(403)},钱七,junior,1,{id_number(5403, county='320102')},钱{bad}父,father",
+    ]
     content = ("\r\n".join(rows) + "\r\n").encode()
-    response, elapsed = timed(lambda: client.post(
-        "/api/v1/students/import", data={"file": (io.BytesIO(content), "r.csv")}, headers=bearer(roster["officer"]),
-        content_type="multipart/form-data"))
+    response, elapsed = timed(
+        lambda: client.post(
+            "/api/v1/students/import",
+            data={"file": (io.BytesIO(content), "r.csv")},
+            headers=bearer(roster["officer"]),
+            content_type="multipart/form-data",
+        )
+    )
     assert response.status_code == 422 and elapsed < FAST
     assert set(response.json["errors"]) == {"rows.3.name", "rows.4.guardian1_name"}
     assert students() == [("A1", "张三")]
 
 
-@pytest.mark.parametrize("bad", ["\n", "\r\n", "\u2028", "\u2029", "\u0085"], ids=["LF", "CRLF", "LS", "PS", "NEL"])
+@pytest.mark.parametrize(
+    "bad", ["\n", "\r\n", "\u2028", "\u2029", "\u0085"], ids=["LF", "CRLF", "LS", "PS", "NEL"]
+)
 def test_an_imported_xlsx_cell_with_a_line_break_in_a_name_is_refused_by_row(
     client: FlaskClient, roster: dict[str, str], bad: str
 ) -> None:
@@ -292,9 +389,14 @@ def test_an_imported_xlsx_cell_with_a_line_break_in_a_name_is_refused_by_row(
     sheet.append(["X1", id_number(501), f"赵{bad}五", "junior", 1])
     buffer = io.BytesIO()
     book.save(buffer)
-    response, elapsed = timed(lambda: client.post(
-        "/api/v1/students/import", data={"file": (io.BytesIO(buffer.getvalue()), "r.xlsx")},
-        headers=bearer(roster["officer"]), content_type="multipart/form-data"))
+    response, elapsed = timed(
+        lambda: client.post(
+            "/api/v1/students/import",
+            data={"file": (io.BytesIO(buffer.getvalue()), "r.xlsx")},
+            headers=bearer(roster["officer"]),
+            content_type="multipart/form-data",
+        )
+    )
     assert response.status_code == 422 and elapsed < FAST
     assert set(response.json["errors"]) == {"rows.2.name"}
     assert students() == [("A1", "张三")]
@@ -304,17 +406,29 @@ def test_an_imported_xlsx_cell_with_a_line_break_in_a_name_is_refused_by_row(
 def test_an_agency_record_name_with_a_hidden_control_is_rejected_by_index_naming_name(
     client: FlaskClient, roster: dict[str, str], bad: str
 ) -> None:
-    records = [{"id_number": id_number(700 + i, born=date(1980, 1, 1)),
-                "name": name, "status": "subsistence_allowance", "valid_from": "2020-01-01"}
-               for i, name in enumerate(["王某", f"王{bad}某", "李某"])]
-    response, elapsed = timed(lambda: client.post("/api/v1/feeds/civil_affairs/batches",
-                                                  json={"batch_id": "B-names", "records": records},
-                                                  headers=bearer(roster["civil_affairs"])))
+    records = [
+        {
+            "id_number": id_number(700 + i, born=date(1980, 1, 1)),
+            "name": name,
+            "status": "subsistence_allowance",
+            "valid_from": "2020-01-01",
+        }
+        for i, name in enumerate(["王某", f"王{bad}某", "李某"])
+    ]
+    response, elapsed = timed(
+        lambda: client.post(
+            "/api/v1/feeds/civil_affairs/batches",
+            json={"batch_id": "B-names", "records": records},
+            headers=bearer(roster["civil_affairs"]),
+        )
+    )
     assert response.status_code == 200 and elapsed < FAST
     assert response.json["accepted"] == 2
     assert [(r["index"], r["field"]) for r in response.json["rejected"]] == [(1, "name")]
     assert "one line of plain text" in response.json["rejected"][0]["message"]
-    names = db.session.execute(sa.select(AgencyRecord.name).order_by(AgencyRecord.record_index)).scalars().all()
+    names = (
+        db.session.execute(sa.select(AgencyRecord.name).order_by(AgencyRecord.record_index)).scalars().all()
+    )
     assert names == ["王某", "李某"]
 
 
@@ -323,11 +437,17 @@ def test_an_application_note_with_a_bidi_control_is_a_422_naming_note(
     client: FlaskClient, province: Province, bad: str
 ) -> None:
     application_id = province.applications["REVIEW"]
-    version = client.get(f"/api/v1/applications/{application_id}", headers=province.headers("officer_S1")).json
+    version = client.get(
+        f"/api/v1/applications/{application_id}", headers=province.headers("officer_S1")
+    ).json
     before = db.session.scalar(sa.select(sa.func.count()).select_from(ApplicationAction))
-    response, elapsed = timed(lambda: client.post(
-        f"/api/v1/applications/{application_id}/actions", headers=province.headers("officer_S1"),
-        json={"action": "reject", "note": f"收入{bad}核实不符", "version": version["version"]}))
+    response, elapsed = timed(
+        lambda: client.post(
+            f"/api/v1/applications/{application_id}/actions",
+            headers=province.headers("officer_S1"),
+            json={"action": "reject", "note": f"收入{bad}核实不符", "version": version["version"]},
+        )
+    )
     assert response.status_code == 422 and "note" in response.json["errors"] and elapsed < FAST
     assert "bidirectional control" in response.json["errors"]["note"][0]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ApplicationAction)) == before
@@ -335,10 +455,15 @@ def test_an_application_note_with_a_bidi_control_is_a_422_naming_note(
 
 def test_an_application_note_keeps_its_line_breaks(client: FlaskClient, province: Province) -> None:
     application_id = province.applications["REVIEW"]
-    version = client.get(f"/api/v1/applications/{application_id}", headers=province.headers("officer_S1")).json
+    version = client.get(
+        f"/api/v1/applications/{application_id}", headers=province.headers("officer_S1")
+    ).json
     note = "一、收入核实不符；\r\n二、\t未提供证明。"
-    response = client.post(f"/api/v1/applications/{application_id}/actions", headers=province.headers("officer_S1"),
-                           json={"action": "reject", "note": note, "version": version["version"]})
+    response = client.post(
+        f"/api/v1/applications/{application_id}/actions",
+        headers=province.headers("officer_S1"),
+        json={"action": "reject", "note": note, "version": version["version"]},
+    )
     assert response.status_code == 200, response.json
     assert [h["note"] for h in response.json["history"] if h["action"] == "reject"] == [note]
 

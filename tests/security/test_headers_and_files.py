@@ -24,8 +24,20 @@ from aidservice.security import SERVER
 from config import REPO_ROOT
 from tests.faults.servers import Gunicorn, request
 
-PAGES = ["/login", "/", "/no-such-page", "/static/aid.css", "/api/v1/health", "/api/v1/rules", "/api/v1/no-such-thing",
-         "/api/v1/openapi.json", "/api/v1/docs", "/api/v1/students/S1", "/health/live", "/metrics"]
+PAGES = [
+    "/login",
+    "/",
+    "/no-such-page",
+    "/static/aid.css",
+    "/api/v1/health",
+    "/api/v1/rules",
+    "/api/v1/no-such-thing",
+    "/api/v1/openapi.json",
+    "/api/v1/docs",
+    "/api/v1/students/S1",
+    "/health/live",
+    "/metrics",
+]
 
 
 def mode(path: Path) -> int:
@@ -43,8 +55,13 @@ def test_every_response_forbids_framing_and_names_no_server_product(client: Flas
 
 
 def test_a_views_own_policy_gains_frame_ancestors(app: Flask, client: FlaskClient) -> None:
-    app.add_url_rule("/api/v1/_test/own", "own", lambda: ("<p>x</p>", 200, {"Content-Security-Policy": "img-src 'self';"}))
-    assert client.get("/api/v1/_test/own").headers["Content-Security-Policy"] == "img-src 'self'; frame-ancestors 'none'"
+    app.add_url_rule(
+        "/api/v1/_test/own", "own", lambda: ("<p>x</p>", 200, {"Content-Security-Policy": "img-src 'self';"})
+    )
+    assert (
+        client.get("/api/v1/_test/own").headers["Content-Security-Policy"]
+        == "img-src 'self'; frame-ancestors 'none'"
+    )
 
 
 def test_the_gunicorn_hook_keeps_the_apps_server_and_lets_gunicorn_check_anything_odd() -> None:
@@ -59,7 +76,9 @@ def test_the_gunicorn_hook_keeps_the_apps_server_and_lets_gunicorn_check_anythin
     response.process_headers([("Server", "aidservice"), ("X-A", "1")])
     assert response.version == "aidservice" and seen[-1] == [("X-A", "1")]
     response.process_headers([("Server", "evil\r\nSet-Cookie: x=1")])
-    assert response.version == "aidservice" and seen[-1] == [("Server", "evil\r\nSet-Cookie: x=1")]  # gunicorn refuses
+    assert response.version == "aidservice" and seen[-1] == [
+        ("Server", "evil\r\nSet-Cookie: x=1")
+    ]  # gunicorn refuses
     assert app_names_the_server(Fake.process_headers) is Fake.process_headers  # wrapped once
 
 
@@ -67,8 +86,14 @@ def test_the_gunicorn_hook_keeps_the_apps_server_and_lets_gunicorn_check_anythin
 def served(tmp_path: Path) -> Iterator[Gunicorn]:
     url = f"sqlite:///{tmp_path / 'served.sqlite3'}"
     env = {"DATABASE_URL": url}
-    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=REPO_ROOT, check=True,
-                   capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env}, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env},
+        timeout=120,
+    )
     server = Gunicorn(env, workers=1, shipped=True, log=tmp_path / "gunicorn.log")
     try:
         yield server
@@ -91,8 +116,12 @@ def test_gunicorn_with_the_shipped_config_sends_one_server_header_naming_no_prod
 
 def upgrade(url: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=REPO_ROOT, capture_output=True,
-        text=True, timeout=120, umask=0o022,  # what a login shell has: files would be 0644
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        umask=0o022,  # what a login shell has: files would be 0644
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "DATABASE_URL": url},
     )
     assert done.returncode == 0, done.stderr[-2000:]

@@ -68,15 +68,23 @@ def guesses(world: w.World, n: int = 10) -> list[str]:
 
 
 def lookup_events(actor: str) -> list[AuditEvent]:
-    return list(db.session.execute(
-        select(AuditEvent).where(AuditEvent.action == id_probes.LOOKUP_ACTION, AuditEvent.actor == f"user:{actor}")
-        .order_by(AuditEvent.seq)).scalars())
+    return list(
+        db.session.execute(
+            select(AuditEvent)
+            .where(AuditEvent.action == id_probes.LOOKUP_ACTION, AuditEvent.actor == f"user:{actor}")
+            .order_by(AuditEvent.seq)
+        ).scalars()
+    )
 
 
 def conflict_events(actor: str) -> list[AuditEvent]:
-    return list(db.session.execute(
-        select(AuditEvent).where(AuditEvent.action == id_probes.CONFLICT_ACTION, AuditEvent.actor == f"user:{actor}")
-        .order_by(AuditEvent.seq)).scalars())
+    return list(
+        db.session.execute(
+            select(AuditEvent)
+            .where(AuditEvent.action == id_probes.CONFLICT_ACTION, AuditEvent.actor == f"user:{actor}")
+            .order_by(AuditEvent.seq)
+        ).scalars()
+    )
 
 
 def nothing_about(target: str, text: str, number: str) -> None:
@@ -95,7 +103,9 @@ def post_lookup(client: FlaskClient, token: str, number: str) -> tuple[int, str,
 
 @pytest.mark.parametrize("username", FORBIDDEN_ROLES)
 def test_a_role_that_searches_by_name_gets_403_for_a_lookup_by_full_number_and_it_is_audited(
-    as_user: Callable[[str], FlaskClient], world: w.World, username: str,
+    as_user: Callable[[str], FlaskClient],
+    world: w.World,
+    username: str,
 ) -> None:
     client = as_user(username)
     token = csrf(client, "/")
@@ -114,7 +124,10 @@ def test_a_role_that_searches_by_name_gets_403_for_a_lookup_by_full_number_and_i
 
 @pytest.mark.parametrize("username", ["officer2", "county1"])
 def test_ten_misses_lock_the_lookup_for_the_day_even_for_the_right_number(
-    as_user: Callable[[str], FlaskClient], world: w.World, username: str, caplog: pytest.LogCaptureFixture,
+    as_user: Callable[[str], FlaskClient],
+    world: w.World,
+    username: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """officer2 (school B) guesses school A's student; county1 guesses school B's (outside its county)."""
     target = TARGET if username == "officer2" else "S2-001"
@@ -131,13 +144,18 @@ def test_ten_misses_lock_the_lookup_for_the_day_even_for_the_right_number(
     assert status == 429 and elapsed < FAST
     nothing_about(target, html, real)
     assert [e.summary["outcome"] for e in lookup_events(username)] == ["miss"] * 10 + ["refused"]
-    assert all(e.summary["id_number"].endswith("*" * 11 + e.summary["id_number"][-1]) for e in lookup_events(username))
+    assert all(
+        e.summary["id_number"].endswith("*" * 11 + e.summary["id_number"][-1])
+        for e in lookup_events(username)
+    )
     alerts = [r.getMessage() for r in caplog.records if "id lookup alert" in r.getMessage()]
     assert len(alerts) == 1 and not any(real[6:14] in a or guess in a for a in alerts for guess in wrong)
 
 
 def test_the_locked_officer_cannot_look_up_their_own_student_either_until_beijing_midnight(
-    app: Flask, as_user: Callable[[str], FlaskClient], world: w.World,
+    app: Flask,
+    as_user: Callable[[str], FlaskClient],
+    world: w.World,
 ) -> None:
     client = as_user("officer1")
     token = csrf(client, "/students")
@@ -147,15 +165,19 @@ def test_the_locked_officer_cannot_look_up_their_own_student_either_until_beijin
     assert response.status_code == 429
     retry = int(response.headers["Retry-After"])
     assert 0 < retry <= 24 * 3600 and retry == pytest.approx(
-        id_probes.seconds_to_beijing_midnight(datetime.now(UTC)), abs=5)
-    row = db.session.execute(select(LoginFailure).where(
-        LoginFailure.key == id_probes.account_key(app.config["SECRET_KEY"], _actor(world, "officer1"))
-    )).scalar_one()
+        id_probes.seconds_to_beijing_midnight(datetime.now(UTC)), abs=5
+    )
+    row = db.session.execute(
+        select(LoginFailure).where(
+            LoginFailure.key == id_probes.account_key(app.config["SECRET_KEY"], _actor(world, "officer1"))
+        )
+    ).scalar_one()
     assert row.failures == 10
 
 
 def test_an_officer_finds_their_own_student_and_the_hit_is_audited_and_costs_nothing(
-    as_user: Callable[[str], FlaskClient], world: w.World,
+    as_user: Callable[[str], FlaskClient],
+    world: w.World,
 ) -> None:
     client = as_user("officer1")
     token = csrf(client, "/students")
@@ -167,15 +189,21 @@ def test_an_officer_finds_their_own_student_and_the_hit_is_audited_and_costs_not
     assert {e.summary["outcome"] for e in events} == {"hit"}
 
 
-def test_a_county_admin_finds_a_student_of_the_county(as_user: Callable[[str], FlaskClient], world: w.World) -> None:
+def test_a_county_admin_finds_a_student_of_the_county(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
     client = as_user("county1")
-    response = client.post(LOOKUP, data={"csrf_token": csrf(client, "/students"), "id_number": world.number(TARGET)})
+    response = client.post(
+        LOOKUP, data={"csrf_token": csrf(client, "/students"), "id_number": world.number(TARGET)}
+    )
     assert response.status_code == 302 and response.headers["Location"] == f"/students/{TARGET}"
 
 
 @pytest.mark.parametrize("username", FORBIDDEN_ROLES)
 def test_roles_without_the_lookup_search_by_masked_number(
-    as_user: Callable[[str], FlaskClient], world: w.World, username: str,
+    as_user: Callable[[str], FlaskClient],
+    world: w.World,
+    username: str,
 ) -> None:
     masked = mask(world.number("S2-001"))
     response = as_user(username).get("/students", query_string={"q": masked})
@@ -196,15 +224,34 @@ def _actor(world: w.World, username: str) -> Any:
 
 def _payload(school: str, number: str) -> dict[str, Any]:
     stage, grade = ("junior", 2) if school == w.S1 else ("primary", 3)
-    return {"id_number": number, "name": "某某", "school_code": school, "class_name": "", "stage": stage,
-            "grade": grade, "boarding": False, "rural_hukou": False, "guardians": []}
+    return {
+        "id_number": number,
+        "name": "某某",
+        "school_code": school,
+        "class_name": "",
+        "stage": stage,
+        "grade": grade,
+        "boarding": False,
+        "rural_hukou": False,
+        "guardians": [],
+    }
 
 
-@pytest.mark.parametrize(("username", "school", "target"), [
-    ("officer2", w.S2, TARGET), ("city2", w.S2, TARGET), ("province1", w.S2, TARGET), ("county1", w.S1, "S2-001"),
-])
+@pytest.mark.parametrize(
+    ("username", "school", "target"),
+    [
+        ("officer2", w.S2, TARGET),
+        ("city2", w.S2, TARGET),
+        ("province1", w.S2, TARGET),
+        ("county1", w.S1, "S2-001"),
+    ],
+)
 def test_saving_a_student_with_another_schools_number_is_a_neutral_409_then_429(
-    app: Flask, world: w.World, username: str, school: str, target: str,
+    app: Flask,
+    world: w.World,
+    username: str,
+    school: str,
+    target: str,
 ) -> None:
     api = app.test_client()
     headers = {"Authorization": f"Bearer {world.tokens[username]}"}
@@ -239,7 +286,9 @@ def _counter(kind: str, request: pytest.FixtureRequest) -> id_probes.ProbeCounte
 
 @pytest.mark.parametrize("kind", ["memory", "database", "redis"])
 def test_the_counter_locks_on_the_tenth_miss_until_beijing_midnight(
-    app: Flask, kind: str, request: pytest.FixtureRequest,
+    app: Flask,
+    kind: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     counter = _counter(kind, request)
     now = datetime(2020, 10, 12, 3, 0, tzinfo=UTC)  # 11:00 in Beijing: 13 hours to midnight
@@ -262,8 +311,9 @@ def test_misses_an_hour_apart_do_not_add_up(app: Flask, kind: str, request: pyte
 
 
 def test_a_redis_outage_refuses_lookups_and_lets_saves_go_on() -> None:
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2,
-                       retry=Retry(NoBackoff(), 0))  # as counter_from_config builds it
+    dead = redis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2, retry=Retry(NoBackoff(), 0)
+    )  # as counter_from_config builds it
     budget = id_probes.Budget(id_probes.RedisProbeCounter(dead, prefix="test-dead:"), "secret")
     officer = Actor("user", "o", id=1, role="school_officer", school_code="S")
     started = time.perf_counter()
@@ -286,6 +336,7 @@ def empty_database(db_url: str, tmp_path: Any) -> Iterator[str]:
     """An unmigrated database on the session's backend."""
     yield from scratch_database(db_url, tmp_path, migrated=False)
 
+
 def old_mask(number: str) -> str:
     return number[:6] + "*" * 8 + number[-4:]
 
@@ -297,37 +348,67 @@ def test_migration_0012_re_masks_every_stored_mask_and_its_downgrade_leaves_them
         upgrade(revision="0011")
         at = {"at": datetime(2020, 9, 1, tzinfo=UTC)}
         with db.engine.begin() as conn:
-            conn.execute(sa.text("INSERT INTO schools (code, name, region_code, city_code, stages, kind, "
-                                 "inclusive_kindergarten, central_university, created_at, updated_at) VALUES "
-                                 "('M1', 'm', '320000', '320100', '[\"junior\"]', 'public', false, false, :at, :at)"),
-                         at)
+            conn.execute(
+                sa.text(
+                    "INSERT INTO schools (code, name, region_code, city_code, stages, kind, "
+                    "inclusive_kindergarten, central_university, created_at, updated_at) VALUES "
+                    "('M1', 'm', '320000', '320100', '[\"junior\"]', 'public', false, false, :at, :at)"
+                ),
+                at,
+            )
             sealed = VAULT.seal("student", student)
-            conn.execute(sa.text(
-                "INSERT INTO students (id, student_id, id_cipher, id_key_id, id_hmac, id_mask, name, school_code, "
-                "class_name, stage, grade, boarding, rural_hukou, agri_major, arts_performance_major, "
-                "retired_soldier, salaried, created_at, updated_at) VALUES (1, 'M1-1', :c, :k, :h, :m, '甲', 'M1', "
-                "'', 'junior', 1, false, false, false, false, false, false, :at, :at)"),
-                {"c": sealed["id_cipher"], "k": sealed["id_key_id"], "h": sealed["id_hmac"], "m": old_mask(student),
-                 **at})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO students (id, student_id, id_cipher, id_key_id, id_hmac, id_mask, name, school_code, "
+                    "class_name, stage, grade, boarding, rural_hukou, agri_major, arts_performance_major, "
+                    "retired_soldier, salaried, created_at, updated_at) VALUES (1, 'M1-1', :c, :k, :h, :m, '甲', 'M1', "
+                    "'', 'junior', 1, false, false, false, false, false, false, :at, :at)"
+                ),
+                {
+                    "c": sealed["id_cipher"],
+                    "k": sealed["id_key_id"],
+                    "h": sealed["id_hmac"],
+                    "m": old_mask(student),
+                    **at,
+                },
+            )
             sealed = VAULT.seal("guardian", guardian)
-            conn.execute(sa.text(
-                "INSERT INTO guardians (student_pk, id_cipher, id_key_id, id_hmac, id_mask, name, relation) "
-                "VALUES (1, :c, :k, :h, :m, '乙', 'father')"),
-                {"c": sealed["id_cipher"], "k": sealed["id_key_id"], "h": sealed["id_hmac"], "m": old_mask(guardian)})
-            conn.execute(sa.text(
-                "INSERT INTO feed_batches (id, source, batch_id, body_hash, received_at, record_count, accepted, "
-                "response) VALUES (1, 'civil_affairs', 'B1', :h, :at, 1, 1, '{}')"), {"h": "0" * 64, **at})
-            conn.execute(sa.text(
-                "INSERT INTO agency_records (id, source, person_hmac, person_mask, name, status, attributes, "
-                "batch_pk, record_index, received_at) VALUES (1, 'civil_affairs', :h, :m, '丙', 'orphan', '{}', "
-                "1, 0, :at)"), {"h": VAULT.hmac(person), "m": old_mask(person), **at})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO guardians (student_pk, id_cipher, id_key_id, id_hmac, id_mask, name, relation) "
+                    "VALUES (1, :c, :k, :h, :m, '乙', 'father')"
+                ),
+                {
+                    "c": sealed["id_cipher"],
+                    "k": sealed["id_key_id"],
+                    "h": sealed["id_hmac"],
+                    "m": old_mask(guardian),
+                },
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO feed_batches (id, source, batch_id, body_hash, received_at, record_count, accepted, "
+                    "response) VALUES (1, 'civil_affairs', 'B1', :h, :at, 1, 1, '{}')"
+                ),
+                {"h": "0" * 64, **at},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO agency_records (id, source, person_hmac, person_mask, name, status, attributes, "
+                    "batch_pk, record_index, received_at) VALUES (1, 'civil_affairs', :h, :m, '丙', 'orphan', '{}', "
+                    "1, 0, :at)"
+                ),
+                {"h": VAULT.hmac(person), "m": old_mask(person), **at},
+            )
         upgrade(revision="0012")
         expected = {"students": mask(student), "guardians": mask(guardian), "agency_records": mask(person)}
         with db.engine.connect() as conn:
             found = {
                 "students": conn.execute(sa.text("SELECT id_mask FROM students")).scalar_one(),
                 "guardians": conn.execute(sa.text("SELECT id_mask FROM guardians")).scalar_one(),
-                "agency_records": conn.execute(sa.text("SELECT person_mask FROM agency_records")).scalar_one(),
+                "agency_records": conn.execute(
+                    sa.text("SELECT person_mask FROM agency_records")
+                ).scalar_one(),
             }
             assert found == expected
             assert all(value[6:17] == "*" * 11 for value in found.values())

@@ -52,8 +52,10 @@ def app_env(tmp_path: Any) -> dict[str, str]:
 def roster(taken: list[str], start: int, good: int = 0) -> bytes:
     """Rows with the taken numbers, then `good` rows of new students with numbers nobody holds."""
     rows = [f"PROBE-{start + i},{n},某某,三(2)班,primary,3,否,否" for i, n in enumerate(taken)]
-    rows += [f"NEW-{start + i},{w.id_number(9000 + start + i, county='320104')},新生,三(2)班,primary,3,否,否"
-             for i in range(good)]
+    rows += [
+        f"NEW-{start + i},{w.id_number(9000 + start + i, county='320104')},新生,三(2)班,primary,3,否,否"
+        for i in range(good)
+    ]
     return "\r\n".join([HEADER, *rows, ""]).encode("utf-8")
 
 
@@ -64,8 +66,11 @@ def taken_numbers(world: w.World) -> list[str]:
 def api_import(app: Flask, world: w.World, content: bytes, query: str = "") -> Any:
     started = time.perf_counter()
     response = app.test_client().post(
-        IMPORT + query, data={"file": (io.BytesIO(content), "r.csv")},
-        headers={"Authorization": f"Bearer {world.tokens['officer2']}"}, content_type="multipart/form-data")
+        IMPORT + query,
+        data={"file": (io.BytesIO(content), "r.csv")},
+        headers={"Authorization": f"Bearer {world.tokens['officer2']}"},
+        content_type="multipart/form-data",
+    )
     assert time.perf_counter() - started < FAST
     return response
 
@@ -75,9 +80,14 @@ def students() -> int:
 
 
 def conflict_events() -> list[dict[str, Any]]:
-    return [e.summary for e in db.session.execute(
-        select(AuditEvent).where(AuditEvent.action == id_probes.CONFLICT_ACTION, AuditEvent.actor == "user:officer2")
-        .order_by(AuditEvent.seq)).scalars()]
+    return [
+        e.summary
+        for e in db.session.execute(
+            select(AuditEvent)
+            .where(AuditEvent.action == id_probes.CONFLICT_ACTION, AuditEvent.actor == "user:officer2")
+            .order_by(AuditEvent.seq)
+        ).scalars()
+    ]
 
 
 def assert_names_no_number(body: str, numbers: list[str]) -> None:
@@ -90,14 +100,20 @@ def test_an_import_lists_taken_rows_only_while_they_stay_under_the_budget(app: F
     first = api_import(app, world, roster(taken, 0))  # 5 taken, 10 left: counted, not named (nothing written)
     assert first.status_code == 422 and list(first.json["errors"]) == ["file"]
     assert first.json["errors"]["file"][0].startswith("5 row(s) hold an identity number that another student")
-    second = api_import(app, world, roster(taken, 10))  # 5 taken, 5 left: the fifth would lock, so none answered
-    assert second.status_code == 429 and not second.json.get("errors") and int(second.headers["Retry-After"]) > 0
+    second = api_import(
+        app, world, roster(taken, 10)
+    )  # 5 taken, 5 left: the fifth would lock, so none answered
+    assert (
+        second.status_code == 429 and not second.json.get("errors") and int(second.headers["Retry-After"]) > 0
+    )
     assert "rows." not in second.get_data(as_text=True)
     third = api_import(app, world, roster(taken[:1], 20))
     assert third.status_code == 429
     assert students() == before
     assert [(e["count"], e.get("refused", False), e["channel"]) for e in conflict_events()] == [
-        (5, False, "api import"), (5, True, "api import")]
+        (5, False, "api import"),
+        (5, True, "api import"),
+    ]
     assert_names_no_number(str(conflict_events()), taken)
 
 
@@ -118,24 +134,35 @@ def test_a_refused_file_of_candidates_does_not_say_which_one_is_enrolled(app: Fl
 def test_a_file_of_more_guesses_than_the_budget_answers_none_and_locks(app: Flask, world: w.World) -> None:
     taken = [*taken_numbers(world), world.number("S2-001")]
     for n in range(4):  # four misses of the lookup already spent: 6 left, and the file holds 6 taken numbers
-        budget = id_probes.Budget(id_probes.DatabaseProbeCounter(lambda: db.session()), app.config["SECRET_KEY"])
-        id_probes.charge_conflict(db.session, actor=officer2(world), budget=budget, masked=None, channel=f"t{n}")
+        budget = id_probes.Budget(
+            id_probes.DatabaseProbeCounter(lambda: db.session()), app.config["SECRET_KEY"]
+        )
+        id_probes.charge_conflict(
+            db.session, actor=officer2(world), budget=budget, masked=None, channel=f"t{n}"
+        )
     db.session.commit()
     response = api_import(app, world, roster(taken, 0))
     assert response.status_code == 429 and "rows." not in response.get_data(as_text=True)
-    assert conflict_events()[-1] == {"outcome": "conflict", "channel": "api import", "count": 6,
-                                          "refused": True}
+    assert conflict_events()[-1] == {
+        "outcome": "conflict",
+        "channel": "api import",
+        "count": 6,
+        "refused": True,
+    }
 
 
 def test_a_partial_import_that_would_reach_the_lock_writes_none_of_its_good_rows(
-    app: Flask, world: w.World,
+    app: Flask,
+    world: w.World,
 ) -> None:
     taken, before = taken_numbers(world), students()
     first = api_import(app, world, roster(taken[:3], 0, good=2), query="?partial=true")  # 3 of 10: answered
     assert first.status_code == 200 and first.json["created"] == 2
     assert [r["row"] for r in first.json["rejected"]] == [2, 3, 4]
     assert students() == before + 2
-    second = api_import(app, world, roster(taken, 10, good=2), query="?partial=true")  # 5 taken, 7 left: answered
+    second = api_import(
+        app, world, roster(taken, 10, good=2), query="?partial=true"
+    )  # 5 taken, 7 left: answered
     assert second.status_code == 200 and second.json["created"] == 2
     third = api_import(app, world, roster(taken[:2], 20, good=3), query="?partial=true")  # 2 taken, 2 left
     assert third.status_code == 429 and "rows." not in third.get_data(as_text=True)
@@ -143,12 +170,16 @@ def test_a_partial_import_that_would_reach_the_lock_writes_none_of_its_good_rows
 
 
 def test_a_background_import_of_guesses_is_charged_and_refused_like_a_synchronous_one(
-    app: Flask, world: w.World,
+    app: Flask,
+    world: w.World,
 ) -> None:
     taken, before = taken_numbers(world), students()
     first = api_import(app, world, roster(taken, 0), query="?async=true")
     assert first.status_code == 202 and first.json["state"] == "failed"
-    assert list(first.json["result"]["errors"]) == ["file"] and "5 row(s)" in first.json["result"]["errors"]["file"][0]
+    assert (
+        list(first.json["result"]["errors"]) == ["file"]
+        and "5 row(s)" in first.json["result"]["errors"]["file"][0]
+    )
     second = api_import(app, world, roster(taken, 10), query="?async=true")
     assert second.status_code == 202 and second.json["state"] == "failed"
     assert second.json["result"] is None and "Too many lookups" in second.json["error"]
@@ -156,11 +187,14 @@ def test_a_background_import_of_guesses_is_charged_and_refused_like_a_synchronou
     assert api_import(app, world, roster(taken, 20), query="?async=true").status_code == 429  # before any job
     assert students() == before
     assert [(e["count"], e.get("refused", False), e["channel"]) for e in conflict_events()] == [
-        (5, False, "background import"), (5, True, "background import")]
+        (5, False, "background import"),
+        (5, True, "background import"),
+    ]
 
 
 def test_the_web_import_form_answers_429_for_the_file_that_would_reach_the_lock(
-    as_user: Callable[[str], FlaskClient], world: w.World,
+    as_user: Callable[[str], FlaskClient],
+    world: w.World,
 ) -> None:
     client, taken, before = as_user("officer2"), taken_numbers(world), students()
 
@@ -185,16 +219,26 @@ def officer2(world: w.World) -> Actor:
 
 
 def test_with_redis_down_an_import_goes_on_and_its_taken_rows_are_audited_not_charged(
-    app: Flask, world: w.World,
+    app: Flask,
+    world: w.World,
 ) -> None:
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2,
-                       retry=Retry(NoBackoff(), 0))
+    dead = redis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2, retry=Retry(NoBackoff(), 0)
+    )
     budget = id_probes.Budget(id_probes.RedisProbeCounter(dead, prefix="test-dead:"), "secret")
     taken = [*taken_numbers(world), world.number("S2-001")]
     with app.test_request_context():
         result = import_guard.import_charged(
-            db.session, actor=officer2(world), settings=settings(), budget=budget, channel="api import",
-            filename="r.csv", data=roster(taken, 0, good=1), partial=True, max_rows=100)
+            db.session,
+            actor=officer2(world),
+            settings=settings(),
+            budget=budget,
+            channel="api import",
+            filename="r.csv",
+            data=roster(taken, 0, good=1),
+            partial=True,
+            max_rows=100,
+        )
         db.session.commit()  # the audit trail is appended at commit
     assert result.created == 1 and len(result.rejected) == 6  # listed: nothing could say what was left
     assert conflict_events()[-1] == {"outcome": "conflict", "channel": "api import", "count": 6}
@@ -208,13 +252,16 @@ def _counter(kind: str, request: pytest.FixtureRequest) -> id_probes.ProbeCounte
         return id_probes.MemoryProbeCounter()
     if kind == "database":
         return id_probes.DatabaseProbeCounter(lambda: db.session())
-    return id_probes.RedisProbeCounter(redis.Redis.from_url(TEST_REDIS_URL),
-                                       prefix=request.getfixturevalue("redis_prefix"))
+    return id_probes.RedisProbeCounter(
+        redis.Redis.from_url(TEST_REDIS_URL), prefix=request.getfixturevalue("redis_prefix")
+    )
 
 
 @pytest.mark.parametrize("kind", ["memory", "database", "redis"])
 def test_the_counter_tells_how_many_misses_are_left_before_the_lock(
-    app: Flask, kind: str, request: pytest.FixtureRequest,
+    app: Flask,
+    kind: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     counter = _counter(kind, request)
     now = datetime(2020, 10, 12, 3, 0, tzinfo=UTC)

@@ -37,6 +37,7 @@ def fresh_url(db_url: str, tmp_path: Path) -> Iterator[str]:
     """A migrated database of its own on the session's backend (the fingerprints of one test stay in it)."""
     yield from scratch_database(db_url, tmp_path)
 
+
 def build(url: str, **env: str) -> Flask:
     return create_app(TestingConfig.from_env({"DATABASE_URL": url, "AID_RULES_DIR": RULES, **KEYS, **env}))
 
@@ -56,8 +57,17 @@ def seal_students(app: Flask, count: int = 2) -> None:
     with app.app_context():
         school = make_school(db.session, "K1", "320102")
         for seed in range(count):
-            db.session.add(Student(student_id=f"K{seed}", **vault.seal("student", id_number(seed)), name="张三",
-                                   school_code=school.code, class_name="一班", stage="primary", grade=1))
+            db.session.add(
+                Student(
+                    student_id=f"K{seed}",
+                    **vault.seal("student", id_number(seed)),
+                    name="张三",
+                    school_code=school.code,
+                    class_name="一班",
+                    stage="primary",
+                    grade=1,
+                )
+            )
         db.session.commit()
         db.engine.dispose()
 
@@ -98,7 +108,9 @@ def test_a_different_aes_key_under_the_same_id_refuses_to_start_naming_it(fresh_
     assert message.startswith("AID_ID_KEYS key 'k1' does not match")
 
 
-def test_a_key_id_the_numbers_are_sealed_with_but_missing_from_the_keyring_refuses_naming_it(fresh_url: str) -> None:
+def test_a_key_id_the_numbers_are_sealed_with_but_missing_from_the_keyring_refuses_naming_it(
+    fresh_url: str,
+) -> None:
     seal_students(build(fresh_url))
     message = refusal(fresh_url, AID_ID_KEYS=f"k2:{AES_K2}")
     assert message == "AID_ID_KEYS lacks key id 'k1', which stored numbers are sealed with"
@@ -165,8 +177,14 @@ def refusal_or_none(url: str, **env: str) -> str:
 def cli(url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("AID_")}
     full.update({"AID_ENV": "testing", "DATABASE_URL": url, "AID_RULES_DIR": RULES, **KEYS, **env})
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=REPO_ROOT, env=full,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=REPO_ROOT,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_the_cli_and_the_worker_refuse_a_mismatched_key_with_one_line(fresh_url: str) -> None:
@@ -174,13 +192,19 @@ def test_the_cli_and_the_worker_refuse_a_mismatched_key_with_one_line(fresh_url:
     for command in (("aid", "keys", "status"), ("aid", "worker", "--burst")):
         done = cli(fresh_url, *command, AID_ID_HMAC_KEY="d" + HMAC_KEY[1:])
         assert done.returncode == 3, done.stderr
-        lines = [line for line in done.stderr.splitlines() if not line.startswith("{")]  # JSON log lines aside
-        assert lines == ["aidservice refuses to start: AID_ID_HMAC_KEY does not match the key this database's "
-                         "numbers were matched with"], done.stderr
+        lines = [
+            line for line in done.stderr.splitlines() if not line.startswith("{")
+        ]  # JSON log lines aside
+        assert lines == [
+            "aidservice refuses to start: AID_ID_HMAC_KEY does not match the key this database's "
+            "numbers were matched with"
+        ], done.stderr
         assert "Traceback" not in done.stderr
     matching = cli(fresh_url, "aid", "keys", "check")
     assert matching.returncode == 0, matching.stderr
-    assert "matches: AID_ID_HMAC_KEY" in matching.stdout and "matches: AID_ID_KEYS key 'k1'" in matching.stdout
+    assert (
+        "matches: AID_ID_HMAC_KEY" in matching.stdout and "matches: AID_ID_KEYS key 'k1'" in matching.stdout
+    )
 
 
 def test_the_development_keys_of_the_test_suite_are_recorded_in_the_session_database(app: Flask) -> None:

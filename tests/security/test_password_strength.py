@@ -22,8 +22,16 @@ from aidservice.services.errors import ValidationFailed
 from tests.factories import TEST_PASSWORD, make_user
 from tests.timing_support import FAST
 
-GUESSABLE = ["1qaz@WSX#EDC", "Aa123456789!", "Aaaaaaaaaaaa", "!QAZ2wsx#EDC", "Qwer!@#$asdf", "Zxcv!@#$1234",
-             "Abcd1234abcd", "Olga.lin2020!"]
+GUESSABLE = [
+    "1qaz@WSX#EDC",
+    "Aa123456789!",
+    "Aaaaaaaaaaaa",
+    "!QAZ2wsx#EDC",
+    "Qwer!@#$asdf",
+    "Zxcv!@#$1234",
+    "Abcd1234abcd",
+    "Olga.lin2020!",
+]
 TOO_EASY = "is too easy to guess"
 
 
@@ -34,7 +42,9 @@ def test_a_guessable_password_that_meets_the_rules_is_refused_naming_password(pa
         check_new_password(password, "olga.lin")
     assert time.monotonic() - started < FAST
     assert list(refused.value.errors) == ["password"]
-    assert any(TOO_EASY in m or "username" in m or "well-known" in m for m in refused.value.errors["password"])
+    assert any(
+        TOO_EASY in m or "username" in m or "well-known" in m for m in refused.value.errors["password"]
+    )
 
 
 @pytest.mark.parametrize("password", ["1qaz@WSX#EDC", "Aa123456789!", "Aaaaaaaaaaaa"])
@@ -54,7 +64,9 @@ def test_a_long_password_is_judged_by_what_the_estimator_reads_and_stays_fast() 
     assert time.monotonic() - started < FAST
 
 
-@pytest.mark.parametrize("password", [TEST_PASSWORD, "Quiet river, 2021", "Tr0ub4dor&3xyz", "长江后浪推前浪 2020"])
+@pytest.mark.parametrize(
+    "password", [TEST_PASSWORD, "Quiet river, 2021", "Tr0ub4dor&3xyz", "长江后浪推前浪 2020"]
+)
 def test_a_strong_password_is_accepted(password: str) -> None:
     assert passwords.problems(password, "olga") == []
 
@@ -70,8 +82,12 @@ def test_aid_user_create_and_password_refuse_a_guessable_password_and_store_noth
     app: Flask, db_url: str, password: str
 ) -> None:
     runner = app.test_cli_runner()
-    created = runner.invoke(args=["aid", "user", "create", "dave", "--role", "auditor"], input=password + "\n")
-    assert created.exit_code == 1 and "password" in created.output and TOO_EASY in created.output, created.output
+    created = runner.invoke(
+        args=["aid", "user", "create", "dave", "--role", "auditor"], input=password + "\n"
+    )
+    assert created.exit_code == 1 and "password" in created.output and TOO_EASY in created.output, (
+        created.output
+    )
     assert db.session.execute(sa.select(User).where(User.username == "dave")).first() is None
     user, _token = make_user(db.session, "auditor", username="olga")
     before = user.password_hash
@@ -79,6 +95,13 @@ def test_aid_user_create_and_password_refuse_a_guessable_password_and_store_noth
     changed = runner.invoke(args=["aid", "user", "password", "olga"], input=password + "\n")
     assert changed.exit_code == 1 and TOO_EASY in changed.output, changed.output
     db.session.expire_all()
-    assert db.session.execute(sa.select(User.password_hash).where(User.username == "olga")).scalar_one() == before
-    assert db.session.execute(sa.select(AuditEvent).where(AuditEvent.action.in_(
-        ["user.create", "user.password"]))).first() is None
+    assert (
+        db.session.execute(sa.select(User.password_hash).where(User.username == "olga")).scalar_one()
+        == before
+    )
+    assert (
+        db.session.execute(
+            sa.select(AuditEvent).where(AuditEvent.action.in_(["user.create", "user.password"]))
+        ).first()
+        is None
+    )

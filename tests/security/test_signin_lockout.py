@@ -42,7 +42,6 @@ OWNER_ADDRESS = "10.0.0.1"
 NEW_PASSWORD = "another horse battery staple"
 
 
-
 @pytest.fixture(params=BACKENDS)
 def guarded(request: pytest.FixtureRequest, app: Flask) -> Flask:
     """The app with a fresh throttle of one backend, and the owner `olga` (password TEST_PASSWORD)."""
@@ -61,22 +60,30 @@ def guarded(request: pytest.FixtureRequest, app: Flask) -> Flask:
     return app
 
 
-def api_login(app: Flask, password: str, device: str | None = None, address: str = OWNER_ADDRESS,
-              username: str = "olga") -> TestResponse:
+def api_login(
+    app: Flask, password: str, device: str | None = None, address: str = OWNER_ADDRESS, username: str = "olga"
+) -> TestResponse:
     body = {"username": username, "password": password} | ({"device": device} if device else {})
     return app.test_client().post("/api/v1/auth/login", json=body, environ_base={"REMOTE_ADDR": address})
 
 
-def web_login(client: FlaskClient, password: str, address: str = OWNER_ADDRESS, username: str = "olga") -> TestResponse:
+def web_login(
+    client: FlaskClient, password: str, address: str = OWNER_ADDRESS, username: str = "olga"
+) -> TestResponse:
     client.delete_cookie("aid_session")  # a fresh session, the device cookie kept
     token = csrf_from(client.get("/login").get_data(as_text=True))
-    return client.post("/login", data={"csrf_token": token, "username": username, "password": password},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        "/login",
+        data={"csrf_token": token, "username": username, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    )
 
 
 def strangers_fail(app: Flask, times: int = 20) -> list[int]:
     """A stranger's wrong passwords for olga, each from an address and a client never seen before."""
-    return [api_login(app, WRONG, address=f"10.66.{n // 250}.{n % 250 + 1}").status_code for n in range(times)]
+    return [
+        api_login(app, WRONG, address=f"10.66.{n // 250}.{n % 250 + 1}").status_code for n in range(times)
+    ]
 
 
 def known_device(app: Flask) -> str:
@@ -111,16 +118,24 @@ def test_a_strangers_twenty_failures_do_not_stop_the_owners_known_device_on_the_
     assert "device you have signed in with before" in newcomer.json["detail"]
 
 
-def test_a_strangers_twenty_failures_do_not_stop_the_owners_known_device_on_the_web_form(guarded: Flask) -> None:
+def test_a_strangers_twenty_failures_do_not_stop_the_owners_known_device_on_the_web_form(
+    guarded: Flask,
+) -> None:
     owner = guarded.test_client()
     assert web_login(owner, TEST_PASSWORD).status_code == 302
     cookie = owner.get_cookie("aid_device")
     assert cookie is not None and cookie.http_only and cookie.same_site == "Strict"
-    strangers = [web_login(guarded.test_client(), WRONG, address=f"10.66.0.{n + 1}").status_code for n in range(20)]
+    strangers = [
+        web_login(guarded.test_client(), WRONG, address=f"10.66.0.{n + 1}").status_code for n in range(20)
+    ]
     assert strangers == [401] * 5 + [429] * 15
     assert web_login(owner, TEST_PASSWORD).status_code == 302
     newcomer, elapsed = timed(lambda: web_login(guarded.test_client(), TEST_PASSWORD))
-    assert newcomer.status_code == 429 and elapsed < FAST and 14 * 60 < int(newcomer.headers["Retry-After"]) <= 15 * 60
+    assert (
+        newcomer.status_code == 429
+        and elapsed < FAST
+        and 14 * 60 < int(newcomer.headers["Retry-After"]) <= 15 * 60
+    )
     assert "在以前登录过的设备上仍可登录。" in newcomer.get_data(as_text=True)
 
 
@@ -168,15 +183,24 @@ def _garbage(app: Flask, token: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "spoil", [_forged, _expired, _other_account, _other_secret, _after_password_change, _garbage],
+    "spoil",
+    [_forged, _expired, _other_account, _other_secret, _after_password_change, _garbage],
     ids=["forged", "expired", "other-account", "other-secret", "revoked-by-password-change", "garbage"],
 )
-def test_a_bad_device_token_counts_as_an_unknown_device(guarded: Flask, spoil: Callable[[Flask, str], str]) -> None:
+def test_a_bad_device_token_counts_as_an_unknown_device(
+    guarded: Flask, spoil: Callable[[Flask, str], str]
+) -> None:
     password = NEW_PASSWORD if spoil is _after_password_change else TEST_PASSWORD
     bad = spoil(guarded, known_device(guarded))
-    assert [api_login(guarded, WRONG, device=bad, address=f"10.7.0.{n}").status_code for n in range(5)] == [401] * 5
+    assert [api_login(guarded, WRONG, device=bad, address=f"10.7.0.{n}").status_code for n in range(5)] == [
+        401
+    ] * 5
     refused, elapsed = timed(lambda: api_login(guarded, password, device=bad))
-    assert refused.status_code == 429 and elapsed < FAST and "device you have signed in with before" in refused.json["detail"]
+    assert (
+        refused.status_code == 429
+        and elapsed < FAST
+        and "device you have signed in with before" in refused.json["detail"]
+    )
     assert api_login(guarded, password).status_code == 429  # the failures went to the unrecognised devices
 
 
@@ -194,8 +218,9 @@ def test_a_web_device_cookie_holds_one_token_per_account_of_a_shared_computer(gu
     cookie = shared.get_cookie("aid_device")
     assert cookie is not None and len(cookie.value.split("~")) == 2  # olga's newest, then oscar's
     for username in ("olga", "oscar"):
-        assert [api_login(guarded, WRONG, username=username, address=f"10.8.0.{n}").status_code
-                for n in range(5)] == [401] * 5
+        assert [
+            api_login(guarded, WRONG, username=username, address=f"10.8.0.{n}").status_code for n in range(5)
+        ] == [401] * 5
         assert web_login(shared, TEST_PASSWORD, username=username).status_code == 302
 
 
@@ -211,8 +236,13 @@ def test_an_address_with_many_officers_is_slowed_not_blocked(guarded: Flask) -> 
         guard.after_failure(f"officer{n:02d}", nat)
     for n in range(3):  # three more mistype once through the API, then sign in from new devices
         assert api_login(guarded, WRONG, address=nat, username="olga" if n else "oscar").status_code == 401
-        assert api_login(guarded, TEST_PASSWORD, address=nat, username="olga" if n else "oscar").status_code == 200
-    assert api_login(guarded, WRONG, address=nat, username="someone").status_code == 401  # the thirtieth failure
+        assert (
+            api_login(guarded, TEST_PASSWORD, address=nat, username="olga" if n else "oscar").status_code
+            == 200
+        )
+    assert (
+        api_login(guarded, WRONG, address=nat, username="someone").status_code == 401
+    )  # the thirtieth failure
     slowed, elapsed = timed(lambda: api_login(guarded, TEST_PASSWORD, address=nat, username="oscar"))
     assert slowed.status_code == 429 and elapsed < FAST and 0 < int(slowed.headers["Retry-After"]) <= 60
     assert "from this address" in slowed.json["detail"]
@@ -246,7 +276,9 @@ def test_the_database_counts_hold_no_device_token_nor_what_was_typed(app: Flask)
     assert len(keys) == 3 and all(len(k) == 64 and nonce not in k and "olga" not in k for k in keys)
 
 
-def test_no_password_or_device_token_reaches_the_logs(guarded: Flask, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_password_or_device_token_reaches_the_logs(
+    guarded: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.DEBUG):
         device = known_device(guarded)
         strangers_fail(guarded, 6)
@@ -263,8 +295,18 @@ def test_the_device_cookie_is_secure_when_configured(guarded: Flask) -> None:
     guarded.config["SESSION_COOKIE_SECURE"] = True  # AID_SECURE_COOKIES
     client = guarded.test_client()
     page = client.get("/login", base_url="https://localhost")
-    response = client.post("/login", base_url="https://localhost", headers={"Referer": "https://localhost/login"}, data={
-        "csrf_token": csrf_from(page.get_data(as_text=True)), "username": "olga", "password": TEST_PASSWORD})
+    response = client.post(
+        "/login",
+        base_url="https://localhost",
+        headers={"Referer": "https://localhost/login"},
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "username": "olga",
+            "password": TEST_PASSWORD,
+        },
+    )
     assert response.status_code == 302
     [cookie] = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("aid_device=")]
-    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Max-Age=" in cookie
+    assert (
+        "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Max-Age=" in cookie
+    )

@@ -93,8 +93,14 @@ def test_the_same_keys_made_safe_start_in_production() -> None:
 def flask_cli(env: dict[str, str], *args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("AID_") and k not in ("SECRET_KEY",)}
     full.update(env)
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=cwd, env=full,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=cwd,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize(("case", "variable", "value", "words"), UNSAFE, ids=[c[0] for c in UNSAFE])
@@ -112,13 +118,22 @@ def test_the_flask_cli_refuses_with_one_line_and_status_3_and_no_traceback(
 
 def test_gunicorn_refuses_before_any_worker_with_the_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AID_")}
-    env.update(unsafe_env("SECRET_KEY", DEV_SECRET), DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}", PORT="5997")
-    done = subprocess.run([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    env.update(
+        unsafe_env("SECRET_KEY", DEV_SECRET), DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}", PORT="5997"
+    )
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 3, done.stderr
     ours = [line for line in done.stderr.splitlines() if "aidservice refuses to start" in line]
-    assert ours == ["aidservice refuses to start: SECRET_KEY is the published development key: production needs "
-                    "its own"]
+    assert ours == [
+        "aidservice refuses to start: SECRET_KEY is the published development key: production needs its own"
+    ]
     assert "Booting worker" not in done.stderr and "Traceback" not in done.stderr
 
 
@@ -133,12 +148,20 @@ def test_the_development_configuration_logs_one_warning_naming_aid_env_on_every_
             create_app(config)
         warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "AID_ENV" in r.getMessage()]
         assert len(warnings) == 1
-        assert "development keys in use (SECRET_KEY, AID_ID_HMAC_KEY, AID_ID_KEYS)" in warnings[0].getMessage()
+        assert (
+            "development keys in use (SECRET_KEY, AID_ID_HMAC_KEY, AID_ID_KEYS)" in warnings[0].getMessage()
+        )
 
 
 def test_production_logs_no_development_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    config = load_config({"AID_ENV": "production", **PRODUCTION_SECRETS, "AID_RULES_DIR": RULES,
-                          "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}"})
+    config = load_config(
+        {
+            "AID_ENV": "production",
+            **PRODUCTION_SECRETS,
+            "AID_RULES_DIR": RULES,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}",
+        }
+    )
     with caplog.at_level(logging.WARNING, logger="aidservice"):
         create_app(config)
     assert not [r for r in caplog.records if "AID_ENV" in r.getMessage()]
@@ -146,8 +169,11 @@ def test_production_logs_no_development_warning(tmp_path: Path, caplog: pytest.L
 
 def test_demo_data_refuses_in_production_and_stores_nothing(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'prod.sqlite3'}"
-    app = create_app(load_config({"AID_ENV": "production", **PRODUCTION_SECRETS, "AID_RULES_DIR": RULES,
-                                  "DATABASE_URL": url}))
+    app = create_app(
+        load_config(
+            {"AID_ENV": "production", **PRODUCTION_SECRETS, "AID_RULES_DIR": RULES, "DATABASE_URL": url}
+        )
+    )
     with app.app_context():
         upgrade()
         started = time.perf_counter()
@@ -160,12 +186,18 @@ def test_demo_data_refuses_in_production_and_stores_nothing(tmp_path: Path) -> N
         db.engine.dispose()
 
 
-@pytest.mark.parametrize("env", [
-    {"DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/aidservice"},
-    {"DATABASE_URL": "sqlite:////srv/aid/other.sqlite3"},
-    {"AID_ENV": "production"},
-], ids=["postgresql", "another-sqlite-file", "production"])
-def test_make_run_never_loads_demo_data_into_a_database_that_is_not_the_embedded_demo_one(env: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/aidservice"},
+        {"DATABASE_URL": "sqlite:////srv/aid/other.sqlite3"},
+        {"AID_ENV": "production"},
+    ],
+    ids=["postgresql", "another-sqlite-file", "production"],
+)
+def test_make_run_never_loads_demo_data_into_a_database_that_is_not_the_embedded_demo_one(
+    env: dict[str, str],
+) -> None:
     assert embedded_demo_database(env) is False
     assert demo_needed(env) == 1  # decided from the environment, before the database is even opened
 

@@ -61,20 +61,36 @@ def build(session: Session, app: Flask) -> MatrixWorld:
     world = MatrixWorld(w.build(session, settings))
     for role, username in USERS.items():
         kind, school, region = w.USERS[username]
-        world.callers[role] = Caller(role, world.base.tokens[username], {
-            "username": username, "role": kind, "school_code": school, "region_code": region})
+        world.callers[role] = Caller(
+            role,
+            world.base.tokens[username],
+            {"username": username, "role": kind, "school_code": school, "region_code": region},
+        )
     world.callers["anonymous"] = Caller("anonymous")
     for index, source in enumerate(SOURCES):
         token = make_client(session, source, name=f"matrix {source}")
         world.callers[source] = Caller(source, token)
-        apply_batch(session, actor=resolve_token(session, token), settings=settings, source=source, body={
-            "batch_id": f"matrix-{index}", "records": [_record_for(world.base, source)]})
+        apply_batch(
+            session,
+            actor=resolve_token(session, token),
+            settings=settings,
+            source=source,
+            body={"batch_id": f"matrix-{index}", "records": [_record_for(world.base, source)]},
+        )
     world.callers["revoked"] = Caller("revoked", _revoked_province_token(session), _user_of("province1"))
     world.callers["expired"] = Caller("expired", _expired_officer_token(session), _user_of("officer1"))
-    world.callers["revoked_client"] = Caller("revoked_client", make_client(
-        session, "civil_affairs", name="matrix revoked", revoked=True))
-    world.callers["expired_client"] = Caller("expired_client", make_client(
-        session, "poverty_alleviation", name="matrix expired", expires_at=datetime.now(UTC) - timedelta(days=1)))
+    world.callers["revoked_client"] = Caller(
+        "revoked_client", make_client(session, "civil_affairs", name="matrix revoked", revoked=True)
+    )
+    world.callers["expired_client"] = Caller(
+        "expired_client",
+        make_client(
+            session,
+            "poverty_alleviation",
+            name="matrix expired",
+            expires_at=datetime.now(UTC) - timedelta(days=1),
+        ),
+    )
     world.callers["county_other"] = Caller("county_other", _other_county_token(session))
     world.ids["id_number"] = world.base.pupils["S1-001"].id_number
     _applications(session, app, world)
@@ -88,8 +104,15 @@ def _job(session: Session, world: MatrixWorld) -> None:
     from aidservice.services.jobs import Scope, enqueue
 
     county = resolve_token(session, world.base.tokens["county1"])
-    made = enqueue(session, actor=county, kind="redetermine", params={"region": ARCHIVED_REGION, "as_of": None},
-                   key="matrix-job", scope=Scope(region=ARCHIVED_REGION), max_attempts=1)
+    made = enqueue(
+        session,
+        actor=county,
+        kind="redetermine",
+        params={"region": ARCHIVED_REGION, "as_of": None},
+        key="matrix-job",
+        scope=Scope(region=ARCHIVED_REGION),
+        max_attempts=1,
+    )
     world.ids["job"] = made.job.id
 
 
@@ -107,9 +130,17 @@ def _record_for(base: w.World, source: str) -> dict[str, object]:
         "disabled_persons_federation": ("disabled", {"disability_grade": 2}),
         "veterans_affairs": ("martyr_child", {}),
     }[source]
-    number = pupil.id_number if source in ("disabled_persons_federation", "veterans_affairs") else pupil.guardian
-    return {"id_number": number, "name": "某人", "status": status, "valid_from": "2020-01-01", "valid_to": None,
-            "attributes": attributes}
+    number = (
+        pupil.id_number if source in ("disabled_persons_federation", "veterans_affairs") else pupil.guardian
+    )
+    return {
+        "id_number": number,
+        "name": "某人",
+        "status": status,
+        "valid_from": "2020-01-01",
+        "valid_to": None,
+        "attributes": attributes,
+    }
 
 
 def _other_county_token(session: Session) -> str:
@@ -122,14 +153,17 @@ def _other_county_token(session: Session) -> str:
 def _revoked_province_token(session: Session) -> str:
     """A province administrator's second session, revoked (as after logout)."""
     user, token = make_user(session, "province_admin", username="province-revoked", region_code="320000")
-    session.execute(update(AuthToken).where(AuthToken.user_id == user.id).values(revoked_at=datetime.now(UTC)))
+    session.execute(
+        update(AuthToken).where(AuthToken.user_id == user.id).values(revoked_at=datetime.now(UTC))
+    )
     return token
 
 
 def _expired_officer_token(session: Session) -> str:
     """An officer of school A whose session ended an hour ago."""
-    _user, token = make_user(session, "school_officer", username="officer-expired", school_code=w.S1,
-                             lifetime=timedelta(hours=-1))
+    _user, token = make_user(
+        session, "school_officer", username="officer-expired", school_code=w.S1, lifetime=timedelta(hours=-1)
+    )
     return token
 
 
@@ -138,27 +172,68 @@ def _applications(session: Session, app: Flask, world: MatrixWorld) -> None:
     officer = resolve_token(session, world.base.tokens["officer1"])
     settings = w.settings_for(app, w.SUBMITTED)
     declared = {"household_size": 4, "per_capita_income": "5000.00"}
-    approved = applications.create_application(session, actor=officer, settings=settings, payload={
-        "student_id": "S1-001", "school_year": w.YEAR, "commitment_signed": True, "declared": declared})
+    approved = applications.create_application(
+        session,
+        actor=officer,
+        settings=settings,
+        payload={
+            "student_id": "S1-001",
+            "school_year": w.YEAR,
+            "commitment_signed": True,
+            "declared": declared,
+        },
+    )
     for action in ("review", "publish_notice"):
-        applications.act(session, actor=officer, settings=settings, application_id=approved.id,
-                         request=applications.ActionRequest(action=action, version=approved.version))
-    applications.act(session, actor=officer, settings=w.settings_for(app, w.AFTER_NOTICE),
-                     application_id=approved.id,
-                     request=applications.ActionRequest(action="approve", version=approved.version, note="无异议"))
-    submitted = applications.create_application(session, actor=officer, settings=settings, payload={
-        "student_id": "S1-002", "school_year": w.YEAR, "commitment_signed": True, "declared": declared})
-    decision = session.execute(select(Decision.id).where(Decision.application_id == approved.id)).scalars().first()
+        applications.act(
+            session,
+            actor=officer,
+            settings=settings,
+            application_id=approved.id,
+            request=applications.ActionRequest(action=action, version=approved.version),
+        )
+    applications.act(
+        session,
+        actor=officer,
+        settings=w.settings_for(app, w.AFTER_NOTICE),
+        application_id=approved.id,
+        request=applications.ActionRequest(action="approve", version=approved.version, note="无异议"),
+    )
+    submitted = applications.create_application(
+        session,
+        actor=officer,
+        settings=settings,
+        payload={
+            "student_id": "S1-002",
+            "school_year": w.YEAR,
+            "commitment_signed": True,
+            "declared": declared,
+        },
+    )
+    decision = (
+        session.execute(select(Decision.id).where(Decision.application_id == approved.id)).scalars().first()
+    )
     assert decision is not None, "the approved application has decisions"
-    world.ids.update(approved=approved.id, notice=approved.notice_id, submitted=submitted.id,
-                     submitted_version=submitted.version, decision=decision)
+    world.ids.update(
+        approved=approved.id,
+        notice=approved.notice_id,
+        submitted=submitted.id,
+        submitted_version=submitted.version,
+        decision=decision,
+    )
 
 
 def _quota_and_archive(session: Session, app: Flask, world: MatrixWorld) -> None:
     county = resolve_token(session, world.base.tokens["county1"])
     settings = w.settings_for(app, w.AFTER_NOTICE)
-    quotas.put_quota(session, actor=county, settings=settings, school_code=w.S1, program=QUOTA_PROGRAM,
-                     school_year=w.YEAR, places=3)
+    quotas.put_quota(
+        session,
+        actor=county,
+        settings=settings,
+        school_code=w.S1,
+        program=QUOTA_PROGRAM,
+        school_year=w.YEAR,
+        places=3,
+    )
     due = Due("programs", "2020-2021-autumn", ARCHIVED_REGION, "json", datetime.now(UTC), "monthly")
     row = archive_one(session, actor=Actor.system("tests:matrix"), settings=settings, due=due)
     assert row is not None

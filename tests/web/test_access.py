@@ -37,9 +37,19 @@ def expected(url: str, user: str) -> int:
 
 
 PAGES = (
-    "/", "/students", "/students?q=王", "/students/S1-001", "/students/S2-001", "/students/S1-001/apply",
-    "/students/import", "/applications", "/applications?state=submitted", "/applications/{app}", "/rules",
-    "/reports", "/schools/" + w.S1 + "/notices/{notice}",
+    "/",
+    "/students",
+    "/students?q=王",
+    "/students/S1-001",
+    "/students/S2-001",
+    "/students/S1-001/apply",
+    "/students/import",
+    "/applications",
+    "/applications?state=submitted",
+    "/applications/{app}",
+    "/rules",
+    "/reports",
+    "/schools/" + w.S1 + "/notices/{notice}",
 )
 
 
@@ -48,13 +58,25 @@ def on_notice(app: Flask, world: w.World, clock: Clock) -> dict[str, int]:
     """An application of S1-001, published on the school's notice."""
     settings = w.settings_for(app, clock.today)
     officer = resolve_token(db.session, world.tokens["officer1"])
-    made = applications.create_application(db.session, actor=officer, settings=settings, payload={
-        "student_id": "S1-001", "school_year": w.YEAR, "commitment_signed": True,
-        "declared": {"household_size": 4, "per_capita_income": "5000.00"},
-    })
+    made = applications.create_application(
+        db.session,
+        actor=officer,
+        settings=settings,
+        payload={
+            "student_id": "S1-001",
+            "school_year": w.YEAR,
+            "commitment_signed": True,
+            "declared": {"household_size": 4, "per_capita_income": "5000.00"},
+        },
+    )
     for action in ("review", "publish_notice"):
-        applications.act(db.session, actor=officer, settings=settings, application_id=made.id,
-                         request=applications.ActionRequest(action=action, version=made.version))
+        applications.act(
+            db.session,
+            actor=officer,
+            settings=settings,
+            application_id=made.id,
+            request=applications.ActionRequest(action=action, version=made.version),
+        )
     db.session.commit()
     return {"app": made.id, "notice": made.notice_id}
 

@@ -30,7 +30,9 @@ def created(client: FlaskClient, student_id: str = "S1-001", **fields: str) -> i
     return int(response.headers["Location"].rsplit("/", 1)[1])
 
 
-def act(client: FlaskClient, application_id: int, action: str, version: int | None = None, **fields: str) -> object:
+def act(
+    client: FlaskClient, application_id: int, action: str, version: int | None = None, **fields: str
+) -> object:
     page = client.get(f"/applications/{application_id}")
     html = page.get_data(as_text=True)
     if version is None:
@@ -44,7 +46,9 @@ def text(response: object) -> str:
     return response.get_data(as_text=True)  # type: ignore[attr-defined]
 
 
-def test_the_form_shows_the_facts_with_their_sources(as_user: Callable[[str], FlaskClient], world: w.World) -> None:
+def test_the_form_shows_the_facts_with_their_sources(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
     html = as_user("officer1").get("/students/S1-002/apply").get_data(as_text=True)
     assert "李娜" in html and "初二(1)班" in html
     assert "建档立卡低收入农户" in html and "扶贫部门" in html and "批次 B-2020-09-01" in html
@@ -52,22 +56,38 @@ def test_the_form_shows_the_facts_with_their_sources(as_user: Callable[[str], Fl
     assert 'name="commitment"' in html and "承诺书" in html
 
 
-def test_bad_input_is_marked_next_to_each_field_and_kept(as_user: Callable[[str], FlaskClient], world: w.World) -> None:
-    response = apply(as_user("officer1"), household_size="0", per_capita_income="五千", academic_rank_pct="120",
-                     major_illness="y")
+def test_bad_input_is_marked_next_to_each_field_and_kept(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
+    response = apply(
+        as_user("officer1"),
+        household_size="0",
+        per_capita_income="五千",
+        academic_rank_pct="120",
+        major_illness="y",
+    )
     assert response.status_code == 422
     html = text(response)
-    for field, message in (("household_size", "家庭人口数至少为 1。"), ("per_capita_income", "请输入金额，如 5000.00。"),
-                           ("academic_rank_pct", "请输入 0 到 100 之间的数。"), ("commitment", "必须签署承诺书。")):
-        block = re.search(rf'<div class="(?:field|check) has-error">\s*(?:<label for="{field}"|<input[^>]*id="{field}").*?</div>\s*</div>',
-                          html, re.S)
+    for field, message in (
+        ("household_size", "家庭人口数至少为 1。"),
+        ("per_capita_income", "请输入金额，如 5000.00。"),
+        ("academic_rank_pct", "请输入 0 到 100 之间的数。"),
+        ("commitment", "必须签署承诺书。"),
+    ):
+        block = re.search(
+            rf'<div class="(?:field|check) has-error">\s*(?:<label for="{field}"|<input[^>]*id="{field}").*?</div>\s*</div>',
+            html,
+            re.S,
+        )
         assert block and message in block.group(0), field
     assert 'value="0"' in html and 'value="五千"' in html and 'value="120"' in html
     assert re.search(r'<input checked id="major_illness"', html)  # ticked boxes stay ticked
     assert db.session.query(Application).count() == 0
 
 
-def test_money_with_too_many_decimals_or_negative(as_user: Callable[[str], FlaskClient], world: w.World) -> None:
+def test_money_with_too_many_decimals_or_negative(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
     client = as_user("officer1")
     assert "金额最多两位小数。" in text(apply(client, per_capita_income="12.345", commitment="y"))
     assert "金额不能为负数。" in text(apply(client, per_capita_income="-1", commitment="y"))
@@ -104,7 +124,9 @@ def test_declared_statuses_the_agencies_contradict_are_highlighted(
     assert re.search(r'<td class="num warn">1</td>', listed)
 
 
-def test_a_second_application_for_the_year_is_refused(as_user: Callable[[str], FlaskClient], world: w.World) -> None:
+def test_a_second_application_for_the_year_is_refused(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
     client = as_user("officer1")
     created(client)
     page = text(client.get("/students/S1-001/apply"))
@@ -126,7 +148,12 @@ def test_the_procedure_through_the_buttons(
     assert re.search(r'id="review-note-error">\s*<p class="error">调整等级必须填写理由。</p>', html)
     assert re.search(r'<option value="special" selected>特别困难</option>', html)  # the choice is kept
 
-    assert act(client, application_id, "review", level="special", note="家庭突发变故，评议小组一致同意").status_code == 302
+    assert (
+        act(
+            client, application_id, "review", level="special", note="家庭突发变故，评议小组一致同意"
+        ).status_code
+        == 302
+    )
     html = text(client.get(url))
     assert "操作已完成：评议。" in html and 'class="state state-reviewed"' in html
     assert "由 困难 调整为 特别困难，理由：家庭突发变故" in html
@@ -137,8 +164,15 @@ def test_the_procedure_through_the_buttons(
     assert "公示期 2020年10月12日 至 2020年10月16日" in html
 
     notice = re.search(r'<article class="notice">.*?</article>', text(client.get(notice_url)), re.S).group(0)
-    assert "南京市玄武区第一中学" in notice and "王小明" in notice and "初二(1)班" in notice and "特别困难" in notice
-    assert "320102" not in notice and "家庭突发变故" not in notice and "5000" not in notice  # name, class, level only
+    assert (
+        "南京市玄武区第一中学" in notice
+        and "王小明" in notice
+        and "初二(1)班" in notice
+        and "特别困难" in notice
+    )
+    assert (
+        "320102" not in notice and "家庭突发变故" not in notice and "5000" not in notice
+    )  # name, class, level only
     assert "S1-001" not in notice and "困难学生生活补助" not in notice
 
     early = act(client, application_id, "approve")
@@ -149,7 +183,9 @@ def test_the_procedure_through_the_buttons(
     html = text(client.get(url))
     assert 'class="state state-approved"' in html and "此申请已办结。" in html
     decisions = re.search(r'<table class="decisions">.*?</table>', html, re.S).group(0)
-    assert "义务教育家庭经济困难学生生活补助" in decisions and "¥1,250.00" in decisions  # special: no 低保 tier
+    assert (
+        "义务教育家庭经济困难学生生活补助" in decisions and "¥1,250.00" in decisions
+    )  # special: no 低保 tier
     assert "已资助" in decisions and "2020年9月1日 ¥625.00" in decisions  # half per semester
     student = text(client.get("/students/S1-001"))
     assert "当前资助决定" in student
@@ -182,8 +218,17 @@ def test_object_and_resolve_with_reasons(
     assert no_outcome.status_code == 422 and "请选择复核结论。" in text(no_outcome)
     no_level = act(client, application_id, "resolve", outcome="upheld", note="已核实")
     assert no_level.status_code == 422 and "异议成立时请选择新等级。" in text(no_level)
-    assert act(client, application_id, "resolve", outcome="upheld", level="general",
-               note="核实有经营收入，调整为一般困难").status_code == 302
+    assert (
+        act(
+            client,
+            application_id,
+            "resolve",
+            outcome="upheld",
+            level="general",
+            note="核实有经营收入，调整为一般困难",
+        ).status_code
+        == 302
+    )
     html = text(client.get(f"/applications/{application_id}"))
     block = re.search(r'<ul class="objections">.*?</ul>', html, re.S).group(0)
     assert "登记异议" in block and "同学反映家庭有经营收入" in block
@@ -207,8 +252,9 @@ def test_other_schools_and_other_roles_cannot_act(
     application_id = created(as_user("officer1"))
     for user, status in (("officer2", 404), ("county1", 403), ("auditor1", 403)):  # 404: issue 16
         client = as_user(user)
-        response = client.post(f"/applications/{application_id}/review",
-                               data={"csrf_token": csrf(client), "review-version": "1"})
+        response = client.post(
+            f"/applications/{application_id}/review", data={"csrf_token": csrf(client), "review-version": "1"}
+        )
         assert response.status_code == status, user
     assert as_user("officer2").get("/students/S1-002/apply").status_code == 404
 

@@ -21,14 +21,19 @@ pytestmark = pytest.mark.databases  # SQLite always, PostgreSQL when it answers
 
 def login(client: FlaskClient, username: str, password: str = w.PASSWORD, next_: str = "") -> object:
     token = csrf(client, "/login")
-    return client.post("/login", data={"csrf_token": token, "username": username, "password": password,
-                                       "next": next_})
+    return client.post(
+        "/login", data={"csrf_token": token, "username": username, "password": password, "next": next_}
+    )
 
 
-def test_login_sets_a_safe_cookie_and_logout_ends_the_session(app: Flask, client: FlaskClient, world: w.World) -> None:
+def test_login_sets_a_safe_cookie_and_logout_ends_the_session(
+    app: Flask, client: FlaskClient, world: w.World
+) -> None:
     response = login(client, "officer1")
     assert response.status_code == 302 and response.headers["Location"] == "/"
-    [cookie] = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("aid_session=")]  # beside aid_device
+    [cookie] = [
+        c for c in response.headers.getlist("Set-Cookie") if c.startswith("aid_session=")
+    ]  # beside aid_device
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie  # testing: plain HTTP
     page = client.get("/")
     assert page.status_code == 200 and "officer1" in page.get_data(as_text=True)
@@ -77,7 +82,9 @@ def test_empty_fields_are_marked_next_to_the_field(client: FlaskClient, world: w
     assert 'value="officer1"' in text
 
 
-def test_five_failures_lock_the_account_for_fifteen_minutes(app: Flask, client: FlaskClient, world: w.World) -> None:
+def test_five_failures_lock_the_account_for_fifteen_minutes(
+    app: Flask, client: FlaskClient, world: w.World
+) -> None:
     app.extensions[GUARD_KEY] = MemoryLoginGuard()
     for _attempt in range(5):
         assert login(client, "officer1", "wrong password!").status_code == 401
@@ -88,7 +95,9 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(app: Flask, client: 
     assert client.get("/").status_code == 302
 
 
-def test_thirty_failures_from_one_address_slow_the_address(app: Flask, client: FlaskClient, world: w.World) -> None:
+def test_thirty_failures_from_one_address_slow_the_address(
+    app: Flask, client: FlaskClient, world: w.World
+) -> None:
     """Issue 16: thirty failures (was five) make the address wait a minute (was fifteen)."""
     app.extensions[GUARD_KEY] = MemoryLoginGuard()
     for n in range(30):  # a spray over several accounts
@@ -96,13 +105,25 @@ def test_thirty_failures_from_one_address_slow_the_address(app: Flask, client: F
     assert login(client, "officer2").status_code == 429
     other = app.test_client()
     token = csrf(other, "/login")
-    elsewhere = other.post("/login", data={"csrf_token": token, "username": "officer2", "password": w.PASSWORD},
-                           environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    elsewhere = other.post(
+        "/login",
+        data={"csrf_token": token, "username": "officer2", "password": w.PASSWORD},
+        environ_base={"REMOTE_ADDR": "10.0.0.9"},
+    )
     assert elsewhere.status_code == 302  # the account itself is not locked
 
 
-@pytest.mark.parametrize("url", ["/login", "/logout", "/students/S1-001/apply", "/students/S1-001/id-number",
-                                 "/students/import", "/applications/1/review"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/login",
+        "/logout",
+        "/students/S1-001/apply",
+        "/students/S1-001/id-number",
+        "/students/import",
+        "/applications/1/review",
+    ],
+)
 def test_a_post_without_a_valid_csrf_token_is_refused(app: Flask, world: w.World, url: str) -> None:
     from tests.web.conftest import sign_in
 
@@ -124,7 +145,9 @@ def test_a_token_from_another_session_is_refused(app: Flask, world: w.World) -> 
     assert response.status_code == 400
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/api/v1/rules", "javascript:x"])
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/x", "/api/v1/rules", "javascript:x"]
+)
 def test_login_does_not_redirect_off_the_site(client: FlaskClient, world: w.World, target: str) -> None:
     response = login(client, "officer1", next_=target)
     assert response.status_code == 302 and response.headers["Location"] == "/"
@@ -160,8 +183,13 @@ def test_pages_carry_a_strict_content_security_policy(app: Flask, world: w.World
     for url in ("/", "/login", "/no-such-page"):
         response = client.get(url, follow_redirects=True)
         policy = response.headers["Content-Security-Policy"]
-        assert "script-src 'self'" in policy and "style-src 'self'" in policy and "unsafe-inline" not in policy
+        assert (
+            "script-src 'self'" in policy and "style-src 'self'" in policy and "unsafe-inline" not in policy
+        )
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["Cache-Control"] == "no-store"
     api = client.get("/api/v1/health")
-    assert "Content-Security-Policy" not in api.headers or "style-src 'self'" not in api.headers["Content-Security-Policy"]
+    assert (
+        "Content-Security-Policy" not in api.headers
+        or "style-src 'self'" not in api.headers["Content-Security-Policy"]
+    )

@@ -40,8 +40,14 @@ def post_forms() -> list[tuple[str, str]]:
 
 
 def web_post_rules(app: Flask) -> list[Rule]:
-    return sorted((r for r in app.url_map.iter_rules() if r.endpoint.startswith("web.") and "POST" in (r.methods or ())),
-                  key=lambda r: r.rule)
+    return sorted(
+        (
+            r
+            for r in app.url_map.iter_rules()
+            if r.endpoint.startswith("web.") and "POST" in (r.methods or ())
+        ),
+        key=lambda r: r.rule,
+    )
 
 
 def test_every_post_form_in_the_templates_carries_the_csrf_token() -> None:
@@ -53,23 +59,38 @@ def test_every_post_form_in_the_templates_carries_the_csrf_token() -> None:
 
 def test_every_web_post_route_is_discovered(app: Flask) -> None:
     endpoints = {r.endpoint for r in web_post_rules(app)}
-    assert endpoints >= {"web.login", "web.logout", "web.student_lookup", "web.student_id_number",
-                         "web.import_students", "web.apply", "web.act"}
+    assert endpoints >= {
+        "web.login",
+        "web.logout",
+        "web.student_lookup",
+        "web.student_id_number",
+        "web.import_students",
+        "web.apply",
+        "web.act",
+    }
 
 
 def test_every_web_post_route_refuses_a_post_without_the_token(app: Flask, world: w.World) -> None:
     from tests.web.conftest import sign_in
 
-    before = {model: db.session.query(model).count()
-              for model in (Application, AuditEvent, Student)}
+    before = {model: db.session.query(model).count() for model in (Application, AuditEvent, Student)}
     adapter = app.url_map.bind("localhost")
     for rule in web_post_rules(app):
         values = {name: SAMPLE_VALUES[name] for name in rule.arguments}
         url = adapter.build(rule.endpoint, values, method="POST")
         for data in ({}, {"csrf_token": "forged"}):
             client = sign_in(app.test_client(), world, "officer1")
-            response = client.post(url, data={**data, "username": "officer1", "password": w.PASSWORD,
-                                              "id_number": "320102200803010011", "note": "x", "version": "1"})
+            response = client.post(
+                url,
+                data={
+                    **data,
+                    "username": "officer1",
+                    "password": w.PASSWORD,
+                    "id_number": "320102200803010011",
+                    "note": "x",
+                    "version": "1",
+                },
+            )
             assert response.status_code == 400, (url, data)
             assert "表单已过期或来源无法验证" in response.get_data(as_text=True), url
     after = {model: db.session.query(model).count() for model in before}

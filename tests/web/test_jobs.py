@@ -13,7 +13,9 @@ from tests.factories import id_number
 from tests.web import world as w
 from tests.web.conftest import csrf
 
-HEADER = "student_id,id_number,name,class_name,stage,grade,guardian1_id_number,guardian1_name,guardian1_relation"
+HEADER = (
+    "student_id,id_number,name,class_name,stage,grade,guardian1_id_number,guardian1_name,guardian1_relation"
+)
 
 
 def roster_file(*rows: str) -> io.BytesIO:
@@ -26,9 +28,15 @@ def row(student_id: str, seed: int, grade: str = "1") -> str:
 
 def background_import(client: FlaskClient, content: io.BytesIO) -> str:
     """Start a background import through the form; the job's page URL."""
-    response = client.post("/students/import", data={
-        "csrf_token": csrf(client, "/students/import"), "file": (content, "roster.csv"), "background": "y",
-    }, content_type="multipart/form-data")
+    response = client.post(
+        "/students/import",
+        data={
+            "csrf_token": csrf(client, "/students/import"),
+            "file": (content, "roster.csv"),
+            "background": "y",
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     assert re.fullmatch(r"/jobs/\d+", response.headers["Location"])
     return response.headers["Location"]
@@ -48,20 +56,32 @@ def test_the_import_page_offers_a_background_import_which_shows_its_result(
     assert url in listed and "后台任务" in listed
 
 
-def test_a_failed_background_import_lists_the_bad_rows(as_user: Callable[[str], FlaskClient], world: w.World) -> None:
+def test_a_failed_background_import_lists_the_bad_rows(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
     client = as_user("officer1")
     url = background_import(client, roster_file(row("S1-303", 733, grade="x")))
     page = client.get(url).get_data(as_text=True)
     assert "失败" in page and "rows.2.grade" in page and "未导入任何数据" in page
 
 
-def test_the_status_json_feeds_the_progress_bar(as_user: Callable[[str], FlaskClient], world: w.World) -> None:
+def test_the_status_json_feeds_the_progress_bar(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
     client = as_user("officer1")
     url = background_import(client, roster_file(row("S1-304", 734)))
     status = client.get(url + "/status")
     assert status.status_code == 200 and status.mimetype == "application/json"
-    assert status.json == {"id": int(url.rsplit("/", 1)[1]), "state": "done", "state_label": "已完成", "done": 1,
-                           "total": 1, "percent": 100, "progress_text": "1 / 1", "finished": True}
+    assert status.json == {
+        "id": int(url.rsplit("/", 1)[1]),
+        "state": "done",
+        "state_label": "已完成",
+        "done": 1,
+        "total": 1,
+        "percent": 100,
+        "progress_text": "1 / 1",
+        "finished": True,
+    }
     english = as_user("officer1")
     english.get("/?lang=en")
     assert english.get(url + "/status").json["state_label"] == "Done"

@@ -51,11 +51,20 @@ def test_officer_dashboard(as_user: Callable[[str], FlaskClient], world: w.World
     assert re.search(r'<span class="tile-n">1</span> <span class="state state-submitted">', page)
 
 
-def test_officer_dashboard_shows_quota_use(app: Flask, as_user: Callable[[str], FlaskClient], world: w.World) -> None:
+def test_officer_dashboard_shows_quota_use(
+    app: Flask, as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
     from aidservice.services.quotas import put_quota
 
-    put_quota(db.session, actor=w.SYSTEM, settings=w.settings_for(app), school_code=w.S1,
-              program="compulsory_living_subsidy", school_year=w.YEAR, places=3)
+    put_quota(
+        db.session,
+        actor=w.SYSTEM,
+        settings=w.settings_for(app),
+        school_code=w.S1,
+        program="compulsory_living_subsidy",
+        school_year=w.YEAR,
+        places=3,
+    )
     db.session.commit()
     page = html(as_user("officer1"), "/")
     block = re.search(r"名额使用.*?</section>", page, re.S).group(0)
@@ -93,8 +102,9 @@ def test_rules_page_lists_programs_amounts_citations_and_statuses(
     assert "尚未运行" in page  # no what-if yet
 
 
-def test_rules_page_shows_the_last_what_if(app: Flask, as_user: Callable[[str], FlaskClient], world: w.World,
-                                           rules_copy: Path) -> None:
+def test_rules_page_shows_the_last_what_if(
+    app: Flask, as_user: Callable[[str], FlaskClient], world: w.World, rules_copy: Path
+) -> None:
     level_file = rules_copy / "parameters" / "basic_education.yaml"
     text = level_file.read_text(encoding="utf-8")
     assert "1250" in text
@@ -139,7 +149,10 @@ def test_report_form_errors_are_shown_next_to_the_field(
 ) -> None:
     client = as_user("county1")
     page = html(client, "/reports?kind=programs&period=next-year", 422)
-    assert re.search(r'<div class="field has-error">\s*<label for="period">', page) and 'value="next-year"' in page
+    assert (
+        re.search(r'<div class="field has-error">\s*<label for="period">', page)
+        and 'value="next-year"' in page
+    )
     outside = client.get("/reports?kind=programs&period=2020-2021&region=320200")
     assert outside.status_code == 403
     assert html(client, "/reports?kind=nope&period=2020-2021", 422).count("请选择报告类型。") == 1
@@ -180,10 +193,25 @@ def used_texts() -> set[str]:
     pattern = re.compile(r"""_\(\s*(["'])(.+?)\1""")
     for path in [*TEMPLATES.glob("web/*.html"), TEMPLATES / "error.html", *WEB_CODE.glob("*.py")]:
         found.update(m.group(2) for m in pattern.finditer(path.read_text(encoding="utf-8")))
-    form_messages = re.compile(r"""(?:ValidationError|DataRequired|InputRequired|message=)\(?\s*["']([^"']*[\u4e00-\u9fff][^"']*)["']""")
+    form_messages = re.compile(
+        r"""(?:ValidationError|DataRequired|InputRequired|message=)\(?\s*["']([^"']*[\u4e00-\u9fff][^"']*)["']"""
+    )
     found.update(form_messages.findall((WEB_CODE / "forms.py").read_text(encoding="utf-8")))
-    for table in (i18n.LEVELS, i18n.STATES, i18n.ACTIONS, i18n.OUTCOMES, i18n.ROLES, i18n.SOURCES, i18n.STAGES,
-                  i18n.GROUPS, i18n.STATUSES, i18n.RELATIONS, i18n.KINDS, i18n.DECISION_STATUSES, i18n.REPORT_KINDS):
+    for table in (
+        i18n.LEVELS,
+        i18n.STATES,
+        i18n.ACTIONS,
+        i18n.OUTCOMES,
+        i18n.ROLES,
+        i18n.SOURCES,
+        i18n.STAGES,
+        i18n.GROUPS,
+        i18n.STATUSES,
+        i18n.RELATIONS,
+        i18n.KINDS,
+        i18n.DECISION_STATUSES,
+        i18n.REPORT_KINDS,
+    ):
         found.update(table.values())
     return {t for t in found if re.search(r"[\u4e00-\u9fff]", t)}
 
@@ -196,7 +224,9 @@ def test_every_ui_text_has_an_english_translation() -> None:
 # ---------------------------------------------------------------------------------- errors, templates
 
 
-def test_error_pages_are_chinese_and_use_the_layout(as_user: Callable[[str], FlaskClient], world: w.World) -> None:
+def test_error_pages_are_chinese_and_use_the_layout(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
     client = as_user("officer1")
     missing = client.get("/applications/999")
     page = missing.get_data(as_text=True)
@@ -211,18 +241,37 @@ def test_templates_have_no_inline_script_or_style(path: str) -> None:
     source = (TEMPLATES / "web" / path).read_text(encoding="utf-8")
     # the only script allowed: a static file of ours, loaded by URL (the CSP has script-src 'self')
     scripts = re.findall(r"<script[^>]*>", source)
-    assert all(re.fullmatch(r"""<script src="\{\{ url_for\('static', filename='[a-z_]+\.js'\) \}\}" defer>""", s)
-               for s in scripts), scripts
-    assert len(re.findall(r"<script", source)) == len(re.findall(r"></script>", source))  # empty: nothing inline
+    assert all(
+        re.fullmatch(r"""<script src="\{\{ url_for\('static', filename='[a-z_]+\.js'\) \}\}" defer>""", s)
+        for s in scripts
+    ), scripts
+    assert len(re.findall(r"<script", source)) == len(
+        re.findall(r"></script>", source)
+    )  # empty: nothing inline
     assert "<style" not in source
     assert not re.search(r"\sstyle=", source) and not re.search(r"\son[a-z]+=", source)
     assert "javascript:" not in source
 
 
-def test_rendered_pages_have_no_inline_script_or_style(as_user: Callable[[str], FlaskClient], world: w.World) -> None:
+def test_rendered_pages_have_no_inline_script_or_style(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
     client = as_user("officer1")
-    for url in ("/", "/students", "/students/S1-001", "/students/S1-001/apply", "/applications", "/rules",
-                "/reports?kind=special-groups&period=2020-2021", "/students/import", "/nowhere"):
+    for url in (
+        "/",
+        "/students",
+        "/students/S1-001",
+        "/students/S1-001/apply",
+        "/applications",
+        "/rules",
+        "/reports?kind=special-groups&period=2020-2021",
+        "/students/import",
+        "/nowhere",
+    ):
         page = client.get(url).get_data(as_text=True)
-        inline = [s for s in re.findall(r"<script[^>]*>", page) if not re.fullmatch(r'<script src="/static/[a-z_]+\.js" defer>', s)]
+        inline = [
+            s
+            for s in re.findall(r"<script[^>]*>", page)
+            if not re.fullmatch(r'<script src="/static/[a-z_]+\.js" defer>', s)
+        ]
         assert not inline and "<style" not in page and not re.search(r"\sstyle=", page), url

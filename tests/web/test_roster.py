@@ -28,12 +28,20 @@ def full_numbers(html: str) -> list[str]:
     return FULL_ID.findall(html)
 
 
-def test_list_pages_never_show_a_full_id_number(as_user: Callable[[str], FlaskClient], world: w.World) -> None:
+def test_list_pages_never_show_a_full_id_number(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
     for user in ("officer1", "county1", "province1", "auditor1"):
         client = as_user(user)
-        for url in ("/", "/students", "/students?q=初二", f"/students?q={world.number('S1-001')}&lang=zh",
-                    "/applications",
-                    "/students/S1-001", "/students/S1-001/apply" if user == "officer1" else "/rules"):
+        for url in (
+            "/",
+            "/students",
+            "/students?q=初二",
+            f"/students?q={world.number('S1-001')}&lang=zh",
+            "/applications",
+            "/students/S1-001",
+            "/students/S1-001/apply" if user == "officer1" else "/rules",
+        ):
             html = client.get(url).get_data(as_text=True)
             assert not full_numbers(html), (user, url, full_numbers(html))
     listed = as_user("officer1").get("/students").get_data(as_text=True)
@@ -47,7 +55,9 @@ def test_the_schools_officer_reads_the_full_number_and_it_is_audited(
     client = as_user("officer1")
     page = client.get("/students/S1-001").get_data(as_text=True)
     assert "查看完整身份证号" in page and not full_numbers(page)
-    response = client.post("/students/S1-001/id-number", data={"csrf_token": csrf(client, "/students/S1-001")})
+    response = client.post(
+        "/students/S1-001/id-number", data={"csrf_token": csrf(client, "/students/S1-001")}
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert full_numbers(html) == [world.number("S1-001")]  # the student's own; guardians stay masked
@@ -73,14 +83,18 @@ def test_student_page_shows_facts_with_their_sources_and_the_determination(
 ) -> None:
     html = as_user("officer1").get("/students/S1-003").get_data(as_text=True)
     assert "张伟" in html and "初二(2)班" in html
-    assert "孤儿" in html and "民政部门" in html and "批次 M-2020-09-01" in html  # the agency record, its batch
+    assert (
+        "孤儿" in html and "民政部门" in html and "批次 M-2020-09-01" in html
+    )  # the agency record, its batch
     assert "学籍名册" in html and "学校信息" in html
     assert "张家长（父亲）" in html  # the guardian's relation in Chinese
     assert 'class="level level-special"' in html  # the current determination: 特别困难
     assert "教财〔2018〕16号" in html and "暂定" in html
 
 
-def test_search_by_name_class_and_full_id_number(as_user: Callable[[str], FlaskClient], world: w.World) -> None:
+def test_search_by_name_class_and_full_id_number(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
     client = as_user("officer1")
 
     def found(query: str) -> set[str]:
@@ -102,7 +116,9 @@ def test_find_by_full_id_number_is_a_post_within_scope(
     assert found.status_code == 302 and found.headers["Location"] == "/students/S1-003"
     other = client.post("/students/lookup", data={"csrf_token": token, "id_number": world.number("S2-001")})
     assert other.status_code == 404  # another school's student, even by number
-    assert "不在您的管理范围内" in other.get_data(as_text=True) and not full_numbers(other.get_data(as_text=True))
+    assert "不在您的管理范围内" in other.get_data(as_text=True) and not full_numbers(
+        other.get_data(as_text=True)
+    )
     bad = client.post("/students/lookup", data={"csrf_token": token, "id_number": "320102200803010110"})
     assert bad.status_code == 422 and "check character" in bad.get_data(as_text=True)
     typed = client.get("/students", query_string={"q": world.number("S1-003")})
@@ -142,8 +158,17 @@ def csv_file(rows: list[list[str]]) -> io.BytesIO:
     return io.BytesIO(text.encode("utf-8"))
 
 
-HEADER = ["student_id", "id_number", "name", "class_name", "stage", "grade", "guardian1_id_number",
-          "guardian1_name", "guardian1_relation"]
+HEADER = [
+    "student_id",
+    "id_number",
+    "name",
+    "class_name",
+    "stage",
+    "grade",
+    "guardian1_id_number",
+    "guardian1_name",
+    "guardian1_relation",
+]
 
 
 def import_rows() -> list[list[str]]:
@@ -161,9 +186,14 @@ def test_import_shows_each_bad_row_with_its_errors_and_masked_numbers(
 ) -> None:
     client = as_user("officer1")
     rows = import_rows()
-    response = client.post("/students/import", data={
-        "csrf_token": csrf(client, "/students/import"), "file": (csv_file(rows), "roster.csv"),
-    }, content_type="multipart/form-data")
+    response = client.post(
+        "/students/import",
+        data={
+            "csrf_token": csrf(client, "/students/import"),
+            "file": (csv_file(rows), "roster.csv"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "有 1 行无效，未导入任何数据" in html
@@ -180,10 +210,15 @@ def test_partial_import_writes_the_good_rows_and_lists_the_bad(
     as_user: Callable[[str], FlaskClient], world: w.World
 ) -> None:
     client = as_user("officer1")
-    response = client.post("/students/import", data={
-        "csrf_token": csrf(client, "/students/import"), "file": (csv_file(import_rows()), "roster.csv"),
-        "partial": "y",
-    }, content_type="multipart/form-data")
+    response = client.post(
+        "/students/import",
+        data={
+            "csrf_token": csrf(client, "/students/import"),
+            "file": (csv_file(import_rows()), "roster.csv"),
+            "partial": "y",
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "导入完成：新增 1 人，更新 0 人，未变 0 人。" in html and "以下 1 行无效，未导入" in html
@@ -199,20 +234,35 @@ def test_import_of_an_xlsx_file(as_user: Callable[[str], FlaskClient], world: w.
     book.save(data)
     data.seek(0)
     client = as_user("officer1")
-    response = client.post("/students/import", data={
-        "csrf_token": csrf(client, "/students/import"), "file": (data, "roster.xlsx"),
-    }, content_type="multipart/form-data")
+    response = client.post(
+        "/students/import",
+        data={
+            "csrf_token": csrf(client, "/students/import"),
+            "file": (data, "roster.xlsx"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302 and response.headers["Location"] == "/students"
     assert "导入完成：新增 1 人" in client.get("/students").get_data(as_text=True)
 
 
-def test_import_without_a_file_or_with_a_bad_one(as_user: Callable[[str], FlaskClient], world: w.World) -> None:
+def test_import_without_a_file_or_with_a_bad_one(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
     client = as_user("officer1")
-    missing = client.post("/students/import", data={"csrf_token": csrf(client, "/students/import")},
-                          content_type="multipart/form-data")
+    missing = client.post(
+        "/students/import",
+        data={"csrf_token": csrf(client, "/students/import")},
+        content_type="multipart/form-data",
+    )
     assert missing.status_code == 422 and "请选择文件" in missing.get_data(as_text=True)
-    header_only = client.post("/students/import", data={
-        "csrf_token": csrf(client, "/students/import"), "file": (csv_file([["name", "colour"]]), "x.csv"),
-    }, content_type="multipart/form-data")
+    header_only = client.post(
+        "/students/import",
+        data={
+            "csrf_token": csrf(client, "/students/import"),
+            "file": (csv_file([["name", "colour"]]), "x.csv"),
+        },
+        content_type="multipart/form-data",
+    )
     html = header_only.get_data(as_text=True)
     assert header_only.status_code == 422 and "missing column" in html and "unknown column" in html

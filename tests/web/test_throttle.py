@@ -21,7 +21,9 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def fail(guard: MemoryLoginGuard, times: int, user: str = "officer", address: str | None = "10.0.0.1") -> None:
+def fail(
+    guard: MemoryLoginGuard, times: int, user: str = "officer", address: str | None = "10.0.0.1"
+) -> None:
     for _ in range(times):
         guard.before_attempt(user, address)
         guard.after_failure(user, address)

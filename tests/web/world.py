@@ -45,8 +45,13 @@ ROLES_OF = {name: role for name, (role, _school, _region) in USERS.items()}
 def settings_for(app: Flask, today: date = SUBMITTED) -> Settings:
     config = app.config
     return Settings(
-        rules=app.extensions["aid_rules"], school_year=YEAR, id_hmac_key=HMAC_KEY, ids=VAULT, today=today,
-        notice_working_days=config["AID_NOTICE_WORKING_DAYS"], holidays=tuple(config["AID_HOLIDAYS"]),
+        rules=app.extensions["aid_rules"],
+        school_year=YEAR,
+        id_hmac_key=HMAC_KEY,
+        ids=VAULT,
+        today=today,
+        notice_working_days=config["AID_NOTICE_WORKING_DAYS"],
+        holidays=tuple(config["AID_HOLIDAYS"]),
     )
 
 
@@ -78,10 +83,24 @@ def build(session: Session, settings: Settings, *, users: bool = True) -> World:
     ensure_county(session, "320102", "玄武区", actor=SYSTEM)
     ensure_county(session, "320213", "梁溪区", actor=SYSTEM)
     schools = {
-        S1: {"name": "南京市玄武区第一中学", "region_code": "320102", "stages": ["junior"], "kind": "public",
-             "inclusive_kindergarten": False, "tuition_fee": None, "central_university": False},
-        S2: {"name": "无锡市梁溪区实验小学", "region_code": "320213", "stages": ["primary"], "kind": "public",
-             "inclusive_kindergarten": False, "tuition_fee": None, "central_university": False},
+        S1: {
+            "name": "南京市玄武区第一中学",
+            "region_code": "320102",
+            "stages": ["junior"],
+            "kind": "public",
+            "inclusive_kindergarten": False,
+            "tuition_fee": None,
+            "central_university": False,
+        },
+        S2: {
+            "name": "无锡市梁溪区实验小学",
+            "region_code": "320213",
+            "stages": ["primary"],
+            "kind": "public",
+            "inclusive_kindergarten": False,
+            "tuition_fee": None,
+            "central_university": False,
+        },
     }
     for code, payload in schools.items():
         roster.put_school(session, actor=SYSTEM, settings=settings, code=code, payload=payload)
@@ -96,20 +115,46 @@ def build(session: Session, settings: Settings, *, users: bool = True) -> World:
     for index, (student_id, name, school, class_name, stage, grade, seed, county) in enumerate(students):
         number = id_number(seed, county=county)
         guardian = adult(500 + index, county)
-        roster.put_student(session, actor=SYSTEM, settings=settings, student_id=student_id, payload={
-            "id_number": number, "name": name, "school_code": school, "class_name": class_name, "stage": stage,
-            "grade": grade, "boarding": False, "rural_hukou": index % 2 == 0,
-            "guardians": [{"id_number": guardian, "name": f"{name[0]}家长", "relation": "father"}],
-        })
+        roster.put_student(
+            session,
+            actor=SYSTEM,
+            settings=settings,
+            student_id=student_id,
+            payload={
+                "id_number": number,
+                "name": name,
+                "school_code": school,
+                "class_name": class_name,
+                "stage": stage,
+                "grade": grade,
+                "boarding": False,
+                "rural_hukou": index % 2 == 0,
+                "guardians": [{"id_number": guardian, "name": f"{name[0]}家长", "relation": "father"}],
+            },
+        )
         world.pupils[student_id] = Pupil(student_id, name, number, school, guardian)
     session.flush()
-    _agency(session, settings, "poverty_alleviation", "B-2020-09-01", [
-        _record(world.pupils["S1-002"].guardian, "registered_poor"),  # the household, through the father
-    ])
-    _agency(session, settings, "civil_affairs", "M-2020-09-01", [
-        _record(world.pupils["S1-003"].id_number, "orphan"),
-        _record(world.pupils["S1-001"].guardian, "subsistence_allowance", valid_from="2021-03-01"),  # later
-    ])
+    _agency(
+        session,
+        settings,
+        "poverty_alleviation",
+        "B-2020-09-01",
+        [
+            _record(world.pupils["S1-002"].guardian, "registered_poor"),  # the household, through the father
+        ],
+    )
+    _agency(
+        session,
+        settings,
+        "civil_affairs",
+        "M-2020-09-01",
+        [
+            _record(world.pupils["S1-003"].id_number, "orphan"),
+            _record(
+                world.pupils["S1-001"].guardian, "subsistence_allowance", valid_from="2021-03-01"
+            ),  # later
+        ],
+    )
     if users:
         for username, (role, school, region) in USERS.items():
             _user, token = make_user(session, role, username=username, school_code=school, region_code=region)
@@ -117,14 +162,27 @@ def build(session: Session, settings: Settings, *, users: bool = True) -> World:
     return world
 
 
-def _record(number: str, status: str, valid_from: str = "2020-01-01", valid_to: str | None = None,
-            **attributes: Any) -> dict[str, Any]:
-    return {"id_number": number, "name": "某人", "status": status, "valid_from": valid_from, "valid_to": valid_to,
-            "attributes": attributes}
+def _record(
+    number: str, status: str, valid_from: str = "2020-01-01", valid_to: str | None = None, **attributes: Any
+) -> dict[str, Any]:
+    return {
+        "id_number": number,
+        "name": "某人",
+        "status": status,
+        "valid_from": valid_from,
+        "valid_to": valid_to,
+        "attributes": attributes,
+    }
 
 
-def _agency(session: Session, settings: Settings, source: str, batch_id: str, records: list[dict[str, Any]]) -> None:
+def _agency(
+    session: Session, settings: Settings, source: str, batch_id: str, records: list[dict[str, Any]]
+) -> None:
     made = create_client(session, actor=SYSTEM, name=f"{source} test", source=source)
-    apply_batch(session, actor=client_actor(made.client), settings=settings, source=source,
-                body={"batch_id": batch_id, "records": records})
-
+    apply_batch(
+        session,
+        actor=client_actor(made.client),
+        settings=settings,
+        source=source,
+        body={"batch_id": batch_id, "records": records},
+    )

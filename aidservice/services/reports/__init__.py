@@ -76,22 +76,43 @@ def context(
     if errors or parsed is None:
         raise ValidationFailed(errors, "The report request is invalid; see errors.")
     scope = resolve_scope(session, actor, region)
-    return Context(session, settings, parsed, scope, (read_at or moment).astimezone(UTC), live=read_at is None,
-                   notes=sees_notes(actor, scope))
+    return Context(
+        session,
+        settings,
+        parsed,
+        scope,
+        (read_at or moment).astimezone(UTC),
+        live=read_at is None,
+        notes=sees_notes(actor, scope),
+    )
 
 
 def sees_notes(actor: Actor, scope: Scope) -> bool:
     """An officer's note reaches the school's own officer only: region, city and province reports (and the
     archive, written by the system) carry the reason's category, never the text."""
-    return (actor.kind == "user" and actor.role == "school_officer" and scope.level == "school"
-            and scope.code == actor.school_code)
+    return (
+        actor.kind == "user"
+        and actor.role == "school_officer"
+        and scope.level == "school"
+        and scope.code == actor.school_code
+    )
 
 
-def prepare(session: Session, *, actor: Actor, settings: Settings, kind: str, period: str | None,
-            region: str | None = None, as_of: str | datetime | None = None, fmt: str = "json") -> Report:
+def prepare(
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    kind: str,
+    period: str | None,
+    region: str | None = None,
+    as_of: str | datetime | None = None,
+    fmt: str = "json",
+) -> Report:
     """Validate and compute a report now (its long sections stay queries until rendered); nothing is written."""
-    ctx = context(session, actor=actor, settings=settings, kind=kind, period=period, region=region, as_of=as_of,
-                  fmt=fmt)
+    ctx = context(
+        session, actor=actor, settings=settings, kind=kind, period=period, region=region, as_of=as_of, fmt=fmt
+    )
     return KINDS[kind](ctx)
 
 
@@ -110,14 +131,33 @@ def generate(
     """Validate and audit a request; the report is computed, as of the time fixed here, as its bytes are read."""
     # The caller commits first (the audit event stays even if the reader stops), then reads `chunks`:
     # the report is built in the next transaction, as of the time fixed here.
-    ctx = context(session, actor=actor, settings=settings, kind=kind, period=period, region=region, as_of=as_of,
-                  fmt=fmt)
-    meta = {"kind": kind, "period": ctx.period.label, "region": ctx.scope.code, "as_of": utc_text(ctx.as_of),
-            "format": fmt, "feed_watermark": ctx.watermark()}
-    audit.record(session, actor=actor, action="report.generated",
-                 subject=f"report:{kind}/{ctx.scope.code}/{ctx.period.label}", summary=meta, request_id=request_id)
-    made = Generated(kind, fmt, MEDIA_TYPES[fmt], filename(kind, ctx.scope.code, ctx.period.label, fmt),
-                     utc_text(ctx.as_of), iter(()))
+    ctx = context(
+        session, actor=actor, settings=settings, kind=kind, period=period, region=region, as_of=as_of, fmt=fmt
+    )
+    meta = {
+        "kind": kind,
+        "period": ctx.period.label,
+        "region": ctx.scope.code,
+        "as_of": utc_text(ctx.as_of),
+        "format": fmt,
+        "feed_watermark": ctx.watermark(),
+    }
+    audit.record(
+        session,
+        actor=actor,
+        action="report.generated",
+        subject=f"report:{kind}/{ctx.scope.code}/{ctx.period.label}",
+        summary=meta,
+        request_id=request_id,
+    )
+    made = Generated(
+        kind,
+        fmt,
+        MEDIA_TYPES[fmt],
+        filename(kind, ctx.scope.code, ctx.period.label, fmt),
+        utc_text(ctx.as_of),
+        iter(()),
+    )
     made.chunks = _stream(ctx, made)
     return made
 
@@ -136,9 +176,25 @@ def subject(report: Report) -> str:
 def summary(report: Report) -> dict[str, Any]:
     """What the audit trail keeps of a report: its reproducibility record, no personal data."""
     meta = report.meta
-    return {"kind": report.kind, "period": meta["period"]["label"], "region": meta["region"]["code"],
-            "as_of": meta["as_of"], "rule_set_versions": meta["rule_set_versions"],
-            "feed_watermark": meta["feed_watermark"], "empty": report.empty}
+    return {
+        "kind": report.kind,
+        "period": meta["period"]["label"],
+        "region": meta["region"]["code"],
+        "as_of": meta["as_of"],
+        "rule_set_versions": meta["rule_set_versions"],
+        "feed_watermark": meta["feed_watermark"],
+        "empty": report.empty,
+    }
 
 
-__all__ = ["FORMATS", "KINDS", "Generated", "check_kind", "context", "generate", "prepare", "subject", "summary"]
+__all__ = [
+    "FORMATS",
+    "KINDS",
+    "Generated",
+    "check_kind",
+    "context",
+    "generate",
+    "prepare",
+    "subject",
+    "summary",
+]

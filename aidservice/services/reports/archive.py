@@ -95,35 +95,73 @@ def due_moments(now: datetime) -> list[tuple[str, datetime, str]]:
     return unique
 
 
-def due_reports(session: Session, now: datetime, regions: Sequence[str] | None = None,
-                formats: Sequence[str] = DEFAULT_FORMATS) -> list[Due]:
+def due_reports(
+    session: Session,
+    now: datetime,
+    regions: Sequence[str] | None = None,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+) -> list[Due]:
     """Every report due at `now`: each due moment x kind x region (province and cities by default) x format."""
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise ValidationFailed({"format": [f"unknown format {', '.join(bad)}; one of {', '.join(FORMATS)}"]})
     if regions is None:
-        cities = session.execute(select(Region.code).where(Region.level == "city").order_by(Region.code)).scalars()
+        cities = session.execute(
+            select(Region.code).where(Region.level == "city").order_by(Region.code)
+        ).scalars()
         regions = ["320000", *cities]
-    return [Due(kind, period, region, fmt, moment, cause)
-            for period, moment, cause in due_moments(now) for kind in KINDS for region in regions for fmt in formats]
+    return [
+        Due(kind, period, region, fmt, moment, cause)
+        for period, moment, cause in due_moments(now)
+        for kind in KINDS
+        for region in regions
+        for fmt in formats
+    ]
 
 
-def archive_one(session: Session, *, actor: Actor, settings: Settings, due: Due, trigger: str = "schedule",
-                request_id: str | None = None) -> ArchivedReport | None:
+def archive_one(
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    due: Due,
+    trigger: str = "schedule",
+    request_id: str | None = None,
+) -> ArchivedReport | None:
     """Generate and store one due report; None when the archive already has it (this run or another)."""
     if _existing(session, due) is not None:
         return None
-    report = prepare(session, actor=actor, settings=settings, kind=due.kind, period=due.period, region=due.region,
-                     as_of=due.as_of, fmt=due.format)
+    report = prepare(
+        session,
+        actor=actor,
+        settings=settings,
+        kind=due.kind,
+        period=due.period,
+        region=due.region,
+        as_of=due.as_of,
+        fmt=due.format,
+    )
     content = b"".join(render(report, due.format))
     meta = report.meta
     row = ArchivedReport(
-        kind=due.kind, period=due.period, region_code=meta["region"]["code"],
-        access_region=_access_region(session, report), region_level=meta["region"]["level"], format=due.format,
-        as_of=due.as_of, as_of_day=due.as_of_day, rule_set_versions=meta["rule_set_versions"],
-        feed_watermark=meta["feed_watermark"], empty=report.empty, media_type=MEDIA_TYPES[due.format],
-        filename=filename(due.kind, meta["region"]["code"], due.period, due.format), size=len(content),
-        content_hash=hashlib.sha256(content).hexdigest(), content=content, trigger=trigger, created_by=actor.label,
+        kind=due.kind,
+        period=due.period,
+        region_code=meta["region"]["code"],
+        access_region=_access_region(session, report),
+        region_level=meta["region"]["level"],
+        format=due.format,
+        as_of=due.as_of,
+        as_of_day=due.as_of_day,
+        rule_set_versions=meta["rule_set_versions"],
+        feed_watermark=meta["feed_watermark"],
+        empty=report.empty,
+        media_type=MEDIA_TYPES[due.format],
+        filename=filename(due.kind, meta["region"]["code"], due.period, due.format),
+        size=len(content),
+        content_hash=hashlib.sha256(content).hexdigest(),
+        content=content,
+        trigger=trigger,
+        created_by=actor.label,
     )
     try:
         with session.begin_nested():
@@ -131,18 +169,34 @@ def archive_one(session: Session, *, actor: Actor, settings: Settings, due: Due,
             session.flush()
     except IntegrityError:
         return None  # a concurrent run archived it first
-    audit.record(session, actor=actor, action="report.archived", subject=subject(report),
-                 summary={**summary(report), "format": due.format, "archive_id": row.id,
-                          "content_hash": row.content_hash, "cause": due.cause, "trigger": trigger},
-                 request_id=request_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="report.archived",
+        subject=subject(report),
+        summary={
+            **summary(report),
+            "format": due.format,
+            "archive_id": row.id,
+            "content_hash": row.content_hash,
+            "cause": due.cause,
+            "trigger": trigger,
+        },
+        request_id=request_id,
+    )
     return row
 
 
 def _existing(session: Session, due: Due) -> int | None:
-    return session.execute(select(ArchivedReport.id).where(
-        ArchivedReport.kind == due.kind, ArchivedReport.period == due.period, ArchivedReport.region_code == due.region,
-        ArchivedReport.format == due.format, ArchivedReport.as_of_day == due.as_of_day,
-    )).scalar_one_or_none()
+    return session.execute(
+        select(ArchivedReport.id).where(
+            ArchivedReport.kind == due.kind,
+            ArchivedReport.period == due.period,
+            ArchivedReport.region_code == due.region,
+            ArchivedReport.format == due.format,
+            ArchivedReport.as_of_day == due.as_of_day,
+        )
+    ).scalar_one_or_none()
 
 
 def _access_region(session: Session, report: Any) -> str:
@@ -171,12 +225,20 @@ def run_schedule(
     result = ScheduleResult(now=utc_text(moment))
     for due in due_reports(session, moment, regions, formats):
         row = archive_one(session, actor=actor, settings=settings, due=due)
-        entry = {"kind": due.kind, "period": due.period, "region": due.region, "format": due.format,
-                 "as_of": utc_text(due.as_of), "cause": due.cause}
+        entry = {
+            "kind": due.kind,
+            "period": due.period,
+            "region": due.region,
+            "format": due.format,
+            "as_of": utc_text(due.as_of),
+            "cause": due.cause,
+        }
         if row is None:
             result.skipped.append(entry)
         else:
-            result.archived.append({**entry, "id": row.id, "content_hash": row.content_hash, "size": row.size})
+            result.archived.append(
+                {**entry, "id": row.id, "content_hash": row.content_hash, "size": row.size}
+            )
         if checkpoint is not None:
             checkpoint()
         if progress is not None:
@@ -209,11 +271,23 @@ def may_read(actor: Actor, row: ArchivedReport) -> bool:
 def entry_view(row: Any) -> dict[str, Any]:
     """An archive entry without its bytes."""
     return {
-        "id": row.id, "kind": row.kind, "period": row.period, "region": row.region_code,
-        "region_level": row.region_level, "format": row.format, "as_of": utc_text(_aware(row.as_of)),
-        "rule_set_versions": row.rule_set_versions, "feed_watermark": row.feed_watermark, "empty": row.empty,
-        "filename": row.filename, "media_type": row.media_type, "size": row.size, "content_hash": row.content_hash,
-        "trigger": row.trigger, "created_by": row.created_by, "created_at": utc_text(_aware(row.created_at)),
+        "id": row.id,
+        "kind": row.kind,
+        "period": row.period,
+        "region": row.region_code,
+        "region_level": row.region_level,
+        "format": row.format,
+        "as_of": utc_text(_aware(row.as_of)),
+        "rule_set_versions": row.rule_set_versions,
+        "feed_watermark": row.feed_watermark,
+        "empty": row.empty,
+        "filename": row.filename,
+        "media_type": row.media_type,
+        "size": row.size,
+        "content_hash": row.content_hash,
+        "trigger": row.trigger,
+        "created_by": row.created_by,
+        "created_at": utc_text(_aware(row.created_at)),
     }
 
 
@@ -242,24 +316,33 @@ def list_archive(
         conditions.append(ArchivedReport.region_code == region)
     columns = [c for c in ArchivedReport.__table__.columns if c.key != "content"]
     total = session.scalar(select(func.count()).select_from(ArchivedReport).where(*conditions)) or 0
-    rows = session.execute(select(*columns).where(*conditions)
-                           .order_by(ArchivedReport.as_of.desc(), ArchivedReport.id.desc())
-                           .limit(min(limit, LIST_MAX)).offset(offset)).all()
+    rows = session.execute(
+        select(*columns)
+        .where(*conditions)
+        .order_by(ArchivedReport.as_of.desc(), ArchivedReport.id.desc())
+        .limit(min(limit, LIST_MAX))
+        .offset(offset)
+    ).all()
     return {"items": [entry_view(r) for r in rows], "total": total}
 
 
-def download(session: Session, *, actor: Actor, settings: Settings, report_id: int,
-             request_id: str | None = None) -> tuple[dict[str, Any], bytes]:
+def download(
+    session: Session, *, actor: Actor, settings: Settings, report_id: int, request_id: str | None = None
+) -> tuple[dict[str, Any], bytes]:
     """An archived report's entry and bytes (404 unknown or outside the caller's scope, see hidden); audited."""
     if actor.kind == "client":
         raise Forbidden("The report archive is for signed-in users, not agency clients.")
     row = session.get(ArchivedReport, report_id)
     if row is None or not may_read(actor, row):
         raise not_found("archived report")
-    audit.record(session, actor=actor, action="report.downloaded",
-                 subject=f"report:{row.kind}/{row.region_code}/{row.period}",
-                 summary={"archive_id": row.id, "format": row.format, "content_hash": row.content_hash},
-                 request_id=request_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="report.downloaded",
+        subject=f"report:{row.kind}/{row.region_code}/{row.period}",
+        summary={"archive_id": row.id, "format": row.format, "content_hash": row.content_hash},
+        request_id=request_id,
+    )
     return entry_view(row), row.content
 
 

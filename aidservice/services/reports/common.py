@@ -88,15 +88,35 @@ GROUP_NAMES = {
 }
 STAGES = ("preschool", "primary", "junior", "senior_high", "vocational", "undergraduate", "master", "doctor")
 STAGE_NAMES = {
-    "preschool": "学前教育", "primary": "小学", "junior": "初中", "senior_high": "普通高中", "vocational": "中职",
-    "undergraduate": "本专科", "master": "硕士研究生", "doctor": "博士研究生", "all": "合计",
+    "preschool": "学前教育",
+    "primary": "小学",
+    "junior": "初中",
+    "senior_high": "普通高中",
+    "vocational": "中职",
+    "undergraduate": "本专科",
+    "master": "硕士研究生",
+    "doctor": "博士研究生",
+    "all": "合计",
 }
 AID_KINDS = ("grant", "waiver", "scholarship")
 """Kinds of award that count as aid: money paid or fees waived. A loan is a ceiling, not aid paid."""
-REASONS = ("no_application", "in_review", "rejected", "quota_shortfall", "data_conflict", "no_award", "unmatched")
+REASONS = (
+    "no_application",
+    "in_review",
+    "rejected",
+    "quota_shortfall",
+    "data_conflict",
+    "no_award",
+    "unmatched",
+)
 REASON_NAMES = {
-    "no_application": "未申请", "in_review": "审核中", "rejected": "未通过认定", "quota_shortfall": "名额不足未获资助",
-    "data_conflict": "数据不一致", "no_award": "已认定但无适用资助项目", "unmatched": "未匹配到在校学生",
+    "no_application": "未申请",
+    "in_review": "审核中",
+    "rejected": "未通过认定",
+    "quota_shortfall": "名额不足未获资助",
+    "data_conflict": "数据不一致",
+    "no_award": "已认定但无适用资助项目",
+    "unmatched": "未匹配到在校学生",
 }
 LEVEL_NAMES = {"special": "特别困难", "difficult": "困难", "general": "一般困难", "none": "不困难"}
 LEVEL_KEYS = ("special", "difficult", "general", "none")
@@ -230,7 +250,9 @@ def resolve_scope(session: Session, actor: Actor, region: str | None) -> Scope:
         return Scope(code, row.level, row.name, code)
     school = session.get(School, code) if len(code) <= 32 else None
     if school is None:
-        raise ValidationFailed({"region": [f"no region or school {code!r}: use 320000, a city, a county or a school code"]})
+        raise ValidationFailed(
+            {"region": [f"no region or school {code!r}: use 320000, a city, a county or a school code"]}
+        )
     if not actor.reaches_school(school.code, school.region_code):
         raise Forbidden(f"School {code} is outside your scope.")
     return Scope(school.code, "school", school.name, school.region_code)
@@ -249,7 +271,9 @@ class Context:
     scope: Scope
     as_of: datetime  # aware, UTC
     live: bool  # no as_of given: read the `current` flags
-    tables: dict[str, Table] = field(default_factory=dict)  # special-group students, computed once per transaction
+    tables: dict[str, Table] = field(
+        default_factory=dict
+    )  # special-group students, computed once per transaction
     notes: bool = False
     """Officers' free-text notes (a rejection's reason) may appear: only in a school officer's own school report."""
 
@@ -261,7 +285,9 @@ class Context:
         """PostgreSQL: no JIT (correlated sub-plans inflate the estimates) and room for roster-sized hash joins."""
         if self.dialect == "postgresql":
             self.session.execute(text("SET LOCAL jit = off"))
-            self.session.execute(text("SET LOCAL work_mem = '64MB'"))  # hash joins over the roster stay in memory
+            self.session.execute(
+                text("SET LOCAL work_mem = '64MB'")
+            )  # hash joins over the roster stay in memory
 
     def concat(self, column: Any) -> Any:
         """Aggregate text values joined by ';' (order is fixed by the caller, which sorts them)."""
@@ -275,29 +301,38 @@ class Context:
         if self.live:
             return d.current.is_(True)
         later = aliased(Determination)
-        return and_(d.created_at <= self.as_of,
-                    ~exists().where(later.supersedes == d.id, later.created_at <= self.as_of))
+        return and_(
+            d.created_at <= self.as_of,
+            ~exists().where(later.supersedes == d.id, later.created_at <= self.as_of),
+        )
 
     def decision_current(self, d: Any = Decision) -> ColumnElement[bool]:
         if self.live:
             return d.current.is_(True)
         later = aliased(Decision)
-        return and_(d.decided_at <= self.as_of,
-                    ~exists().where(later.supersedes == d.id, later.decided_at <= self.as_of))
+        return and_(
+            d.decided_at <= self.as_of,
+            ~exists().where(later.supersedes == d.id, later.decided_at <= self.as_of),
+        )
 
     def record_current(self, a: Any = AgencyRecord) -> ColumnElement[bool]:
         if self.live:
             return a.superseded_by.is_(None)
         successor = aliased(AgencyRecord)
-        return and_(a.received_at <= self.as_of, or_(
-            a.superseded_by.is_(None),
-            exists().where(successor.id == a.superseded_by, successor.received_at > self.as_of),
-        ))
+        return and_(
+            a.received_at <= self.as_of,
+            or_(
+                a.superseded_by.is_(None),
+                exists().where(successor.id == a.superseded_by, successor.received_at > self.as_of),
+            ),
+        )
 
     def record_valid(self, a: Any = AgencyRecord) -> ColumnElement[bool]:
         """Valid on some day of the period (valid_to is exclusive; open ends allowed)."""
-        return and_(or_(a.valid_from.is_(None), a.valid_from <= self.period.end),
-                    or_(a.valid_to.is_(None), a.valid_to > self.period.start))
+        return and_(
+            or_(a.valid_from.is_(None), a.valid_from <= self.period.end),
+            or_(a.valid_to.is_(None), a.valid_to > self.period.start),
+        )
 
     def enrolled(self, s: Any = Student) -> ColumnElement[bool]:
         return true() if self.live else s.created_at <= self.as_of
@@ -310,17 +345,28 @@ class Context:
         if self.live:
             return a.state
         step = aliased(ApplicationAction)
-        return (select(step.to_state).where(step.application_id == a.id, step.at <= self.as_of)
-                .order_by(step.id.desc()).limit(1).scalar_subquery())
+        return (
+            select(step.to_state)
+            .where(step.application_id == a.id, step.at <= self.as_of)
+            .order_by(step.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
 
     # -- building blocks
 
     def in_scope(self) -> Select[Any]:
         """Enrolled students of the scope: (student_pk, stage, school_code, child)."""
-        return (select(Student.id.label("student_pk"), Student.stage.label("stage"),
-                       Student.school_code.label("school_code"), self.scope.child().label("child"))
-                .join(School, School.code == Student.school_code)
-                .where(self.scope.schools(), self.enrolled()))
+        return (
+            select(
+                Student.id.label("student_pk"),
+                Student.stage.label("stage"),
+                Student.school_code.label("school_code"),
+                self.scope.child().label("child"),
+            )
+            .join(School, School.code == Student.school_code)
+            .where(self.scope.schools(), self.enrolled())
+        )
 
     def members(self) -> Table:
         """Temporary table (student_pk, grp, stage, child): the scope's special-group students (see `materialize`)."""
@@ -352,31 +398,58 @@ class Context:
             return table
 
         record = temporary("report_record", sa.Column("hmac", String(64)), sa.Column("grp", String(40)))
-        connection.execute(insert(record).from_select(["hmac", "grp"], select(
-            AgencyRecord.person_hmac, AgencyRecord.status
-        ).where(AgencyRecord.status.in_(GROUPS), self.record_current(), self.record_valid()).distinct()))
-        match = temporary("report_match", sa.Column("hmac", String(64)), sa.Column("grp", String(40)),
-                          sa.Column("student_pk", Integer), sa.Column("via_guardian", sa.Boolean))
-        member = temporary("report_member", sa.Column("student_pk", Integer), sa.Column("grp", String(40)),
-                           sa.Column("stage", String(16)), sa.Column("child", String(32)))
-        classified = temporary("report_classified", sa.Column("student_pk", Integer, primary_key=True),
-                               sa.Column("app_id", Integer), sa.Column("outcome", String(20)),
-                               sa.Column("stage", String(16)), sa.Column("child", String(32)))
+        connection.execute(
+            insert(record).from_select(
+                ["hmac", "grp"],
+                select(AgencyRecord.person_hmac, AgencyRecord.status)
+                .where(AgencyRecord.status.in_(GROUPS), self.record_current(), self.record_valid())
+                .distinct(),
+            )
+        )
+        match = temporary(
+            "report_match",
+            sa.Column("hmac", String(64)),
+            sa.Column("grp", String(40)),
+            sa.Column("student_pk", Integer),
+            sa.Column("via_guardian", sa.Boolean),
+        )
+        member = temporary(
+            "report_member",
+            sa.Column("student_pk", Integer),
+            sa.Column("grp", String(40)),
+            sa.Column("stage", String(16)),
+            sa.Column("child", String(32)),
+        )
+        classified = temporary(
+            "report_classified",
+            sa.Column("student_pk", Integer, primary_key=True),
+            sa.Column("app_id", Integer),
+            sa.Column("outcome", String(20)),
+            sa.Column("stage", String(16)),
+            sa.Column("child", String(32)),
+        )
         analyze = self.dialect == "postgresql"  # temporary tables get no statistics otherwise
         if analyze:
             connection.execute(text("ANALYZE report_record"))
-        connection.execute(insert(match).from_select(["hmac", "grp", "student_pk", "via_guardian"],
-                                                     self._match_select(record)))
+        connection.execute(
+            insert(match).from_select(
+                ["hmac", "grp", "student_pk", "via_guardian"], self._match_select(record)
+            )
+        )
         connection.execute(text("CREATE INDEX ix_report_match_hmac ON report_match (hmac)"))
         if analyze:
             connection.execute(text("ANALYZE report_match"))
-        connection.execute(insert(member).from_select(["student_pk", "grp", "stage", "child"],
-                                                      self._member_select(match)))
+        connection.execute(
+            insert(member).from_select(["student_pk", "grp", "stage", "child"], self._member_select(match))
+        )
         connection.execute(text("CREATE INDEX ix_report_member_student ON report_member (student_pk)"))
         if analyze:
             connection.execute(text("ANALYZE report_member"))
-        connection.execute(insert(classified).from_select(
-            ["student_pk", "app_id", "outcome", "stage", "child"], self._classified_select(member)))
+        connection.execute(
+            insert(classified).from_select(
+                ["student_pk", "app_id", "outcome", "stage", "child"], self._classified_select(member)
+            )
+        )
         if analyze:
             connection.execute(text("ANALYZE report_classified"))
         self.tables.update(match=match, member=member, classified=classified)
@@ -388,60 +461,104 @@ class Context:
             return self.tables["paid"]
         connection = self.session.connection()
         options = {"postgresql_on_commit": "DROP"} if self.dialect == "postgresql" else {}
-        paid = Table("report_paid", MetaData(), sa.Column("decision_id", Integer), sa.Column("student_pk", Integer),
-                     sa.Column("program", String(64)), sa.Column("kind", String(16)),
-                     sa.Column("amount_fen", sa.BigInteger), prefixes=["TEMPORARY"], **options)
+        paid = Table(
+            "report_paid",
+            MetaData(),
+            sa.Column("decision_id", Integer),
+            sa.Column("student_pk", Integer),
+            sa.Column("program", String(64)),
+            sa.Column("kind", String(16)),
+            sa.Column("amount_fen", sa.BigInteger),
+            prefixes=["TEMPORARY"],
+            **options,
+        )
         connection.execute(text("DROP TABLE IF EXISTS report_paid"))
         paid.create(connection)
         due = self.instalments(students=select(classified.c.student_pk))
-        connection.execute(insert(paid).from_select(
-            ["decision_id", "student_pk", "program", "kind", "amount_fen"],
-            select(due.c.decision_id, due.c.student_pk, due.c.program, due.c.kind, due.c.amount_fen)
-            .where(self.due_in_period(due.c.due))))
+        connection.execute(
+            insert(paid).from_select(
+                ["decision_id", "student_pk", "program", "kind", "amount_fen"],
+                select(
+                    due.c.decision_id, due.c.student_pk, due.c.program, due.c.kind, due.c.amount_fen
+                ).where(self.due_in_period(due.c.due)),
+            )
+        )
         self.tables["paid"] = paid
         return paid
 
     def special_records(self) -> Select[Any]:
         """Current special-group records valid in the period (the people the special-group report is about)."""
-        return select(AgencyRecord).where(AgencyRecord.status.in_(GROUPS), self.record_current(), self.record_valid())
+        return select(AgencyRecord).where(
+            AgencyRecord.status.in_(GROUPS), self.record_current(), self.record_valid()
+        )
 
     def _match_select(self, rec: Table) -> Any:
         """Each special-group record with every student it reaches, directly or through a guardian."""
-        own = (select(rec.c.hmac, rec.c.grp, Student.id.label("student_pk"), literal(False).label("via_guardian"))
-               .join(rec, rec.c.hmac == Student.id_hmac))
-        via = (select(rec.c.hmac, rec.c.grp, Guardian.student_pk.label("student_pk"), literal(True).label("via_guardian"))
-               .join(rec, rec.c.hmac == Guardian.id_hmac))
+        own = select(
+            rec.c.hmac, rec.c.grp, Student.id.label("student_pk"), literal(False).label("via_guardian")
+        ).join(rec, rec.c.hmac == Student.id_hmac)
+        via = select(
+            rec.c.hmac,
+            rec.c.grp,
+            Guardian.student_pk.label("student_pk"),
+            literal(True).label("via_guardian"),
+        ).join(rec, rec.c.hmac == Guardian.id_hmac)
         return union_all(own, via)
 
     def _member_select(self, match: Table) -> Select[Any]:
         """Household statuses through the student or a guardian, personal ones through the student's own number."""
         reaches = or_(match.c.via_guardian.is_(False), match.c.grp.in_(sorted(HOUSEHOLD_STATUSES)))
-        return (select(match.c.student_pk, match.c.grp, Student.stage.label("stage"),
-                       self.scope.child().label("child"))
-                .join(Student, Student.id == match.c.student_pk)
-                .join(School, School.code == Student.school_code)
-                .where(reaches, self.scope.schools(), self.enrolled())
-                .distinct())
+        return (
+            select(
+                match.c.student_pk,
+                match.c.grp,
+                Student.stage.label("stage"),
+                self.scope.child().label("child"),
+            )
+            .join(Student, Student.id == match.c.student_pk)
+            .join(School, School.code == Student.school_code)
+            .where(reaches, self.scope.schools(), self.enrolled())
+            .distinct()
+        )
 
     def aided(self) -> Any:
         """Subquery (student_pk): students with aid in the period's school year (see `AIDED_DEFINITION`)."""
-        return (select(Decision.student_pk).where(
-            Decision.school_year == self.period.school_year, self.decision_current(),
-            Decision.status == "awarded", Decision.kind.in_(AID_KINDS),
-        ).distinct().subquery("aided"))
+        return (
+            select(Decision.student_pk)
+            .where(
+                Decision.school_year == self.period.school_year,
+                self.decision_current(),
+                Decision.status == "awarded",
+                Decision.kind.in_(AID_KINDS),
+            )
+            .distinct()
+            .subquery("aided")
+        )
 
     def _classified_select(self, member: Table) -> Select[Any]:
         aided = self.aided()
-        latest = (select(Application.student_pk, func.max(Application.id).label("app_id"))
-                  .where(Application.school_year == self.period.school_year, self.application_seen())
-                  .group_by(Application.student_pk).subquery("latest_app"))
-        people = (select(member.c.student_pk, func.min(member.c.stage).label("stage"),
-                         func.min(member.c.child).label("child"))
-                  .group_by(member.c.student_pk).subquery("special_students"))
+        latest = (
+            select(Application.student_pk, func.max(Application.id).label("app_id"))
+            .where(Application.school_year == self.period.school_year, self.application_seen())
+            .group_by(Application.student_pk)
+            .subquery("latest_app")
+        )
+        people = (
+            select(
+                member.c.student_pk,
+                func.min(member.c.stage).label("stage"),
+                func.min(member.c.child).label("child"),
+            )
+            .group_by(member.c.student_pk)
+            .subquery("special_students")
+        )
         state = self.application_state()
         unfunded = aliased(Decision)
-        not_funded = exists().where(unfunded.application_id == Application.id, unfunded.status == "not_funded",
-                                    self.decision_current(unfunded))
+        not_funded = exists().where(
+            unfunded.application_id == Application.id,
+            unfunded.status == "not_funded",
+            self.decision_current(unfunded),
+        )
         shows_group = or_(*[Application.facts[(g, "value")].as_boolean().is_(True) for g in GROUPS])
         conflicts = func.coalesce(func.json_array_length(Application.conflicts), 0) > 0
         outcome = case(
@@ -454,12 +571,15 @@ class Context:
             (or_(conflicts, ~shows_group), "data_conflict"),
             else_="no_award",
         )
-        return (select(people.c.student_pk, latest.c.app_id, outcome.label("outcome"), people.c.stage,
-                       people.c.child)
-                .select_from(people)
-                .outerjoin(aided, aided.c.student_pk == people.c.student_pk)
-                .outerjoin(latest, latest.c.student_pk == people.c.student_pk)
-                .outerjoin(Application, Application.id == latest.c.app_id))
+        return (
+            select(
+                people.c.student_pk, latest.c.app_id, outcome.label("outcome"), people.c.stage, people.c.child
+            )
+            .select_from(people)
+            .outerjoin(aided, aided.c.student_pk == people.c.student_pk)
+            .outerjoin(latest, latest.c.student_pk == people.c.student_pk)
+            .outerjoin(Application, Application.id == latest.c.app_id)
+        )
 
     def instalments(self, students: Any = None) -> Any:
         """Subquery of the instalments of current awarded decisions of the school year (optionally some students)."""
@@ -471,13 +591,29 @@ class Context:
         else:
             element = func.json_each(base.instalments).table_valued("value").alias("element")
             due = func.json_extract(element.c.value, "$.due")
-            amount = cast(func.round(cast(func.json_extract(element.c.value, "$.amount"), Float()) * 100), Integer)
-        return (select(base.id.label("decision_id"), base.student_pk, base.school_code, base.program, base.kind,
-                       due.label("due"), amount.label("amount_fen"))
-                .select_from(base).join(element, true())
-                .where(base.school_year == self.period.school_year, self.decision_current(base),
-                       base.status == "awarded", true() if students is None else base.student_pk.in_(students))
-                .subquery("instalment"))
+            amount = cast(
+                func.round(cast(func.json_extract(element.c.value, "$.amount"), Float()) * 100), Integer
+            )
+        return (
+            select(
+                base.id.label("decision_id"),
+                base.student_pk,
+                base.school_code,
+                base.program,
+                base.kind,
+                due.label("due"),
+                amount.label("amount_fen"),
+            )
+            .select_from(base)
+            .join(element, true())
+            .where(
+                base.school_year == self.period.school_year,
+                self.decision_current(base),
+                base.status == "awarded",
+                true() if students is None else base.student_pk.in_(students),
+            )
+            .subquery("instalment")
+        )
 
     def due_in_period(self, due: Any) -> ColumnElement[bool]:
         if self.dialect == "postgresql":
@@ -488,8 +624,12 @@ class Context:
 
     def watermark(self) -> list[dict[str, Any]]:
         """The last batch of each agency source received by the report time."""
-        latest = (select(FeedBatch.source, func.max(FeedBatch.received_at).label("at"))
-                  .where(FeedBatch.received_at <= self.as_of).group_by(FeedBatch.source).subquery())
+        latest = (
+            select(FeedBatch.source, func.max(FeedBatch.received_at).label("at"))
+            .where(FeedBatch.received_at <= self.as_of)
+            .group_by(FeedBatch.source)
+            .subquery()
+        )
         rows = self.session.execute(
             select(FeedBatch.source, FeedBatch.batch_id, FeedBatch.received_at)
             .join(latest, and_(latest.c.source == FeedBatch.source, latest.c.at == FeedBatch.received_at))
@@ -497,7 +637,9 @@ class Context:
         ).all()
         out: dict[str, dict[str, Any]] = {}
         for source, batch_id, received in rows:
-            out.setdefault(source, {"source": source, "batch_id": batch_id, "received_at": utc_text(aware(received))})
+            out.setdefault(
+                source, {"source": source, "batch_id": batch_id, "received_at": utc_text(aware(received))}
+            )
         return list(out.values())
 
     def meta(self, kind: str, versions: dict[str, list[str]]) -> dict[str, Any]:
@@ -549,15 +691,18 @@ def program_names(settings: Settings) -> dict[str, str]:
 
 def coverage_by_child(ctx: Context, classified: Any) -> dict[str, tuple[int, int]]:
     """{next-level unit: (special-group students, of them aided)}."""
-    query = (select(classified.c.child, func.count(), func.sum(case((classified.c.outcome == "aided", 1), else_=0)))
-             .group_by(classified.c.child))
+    query = select(
+        classified.c.child, func.count(), func.sum(case((classified.c.outcome == "aided", 1), else_=0))
+    ).group_by(classified.c.child)
     return {child: (n, int(aided or 0)) for child, n, aided in ctx.session.execute(query)}
 
 
 def known_children(ctx: Context) -> dict[str, str]:
     """Every next-level unit of the scope with its name, data or not (so an empty one still shows)."""
     if ctx.scope.child_level in ("city", "county"):
-        rows = ctx.session.execute(select(Region.code, Region.name).where(Region.parent_code == ctx.scope.code))
+        rows = ctx.session.execute(
+            select(Region.code, Region.name).where(Region.parent_code == ctx.scope.code)
+        )
     else:
         rows = ctx.session.execute(select(School.code, School.name).where(ctx.scope.schools()))
     return {code: name for code, name in rows}
@@ -565,5 +710,12 @@ def known_children(ctx: Context) -> dict[str, str]:
 
 def _exists(connection: Any, name: str) -> bool:
     """Whether this connection still has the temporary table (a commit drops it on PostgreSQL)."""
-    return bool(inspect(connection).has_table(name)) if connection.dialect.name == "sqlite" else bool(
-        connection.execute(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": f"pg_temp.{name}"}).scalar())
+    return (
+        bool(inspect(connection).has_table(name))
+        if connection.dialect.name == "sqlite"
+        else bool(
+            connection.execute(
+                text("SELECT to_regclass(:name) IS NOT NULL"), {"name": f"pg_temp.{name}"}
+            ).scalar()
+        )
+    )

@@ -46,8 +46,14 @@ class Period:
 
     def as_json(self) -> dict[str, str]:
         """What a report says about its period."""
-        return {"label": self.label, "kind": self.kind, "start": self.start.isoformat(), "end": self.end.isoformat(),
-                "school_year": self.school_year, "name": self.name}
+        return {
+            "label": self.label,
+            "kind": self.kind,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "school_year": self.school_year,
+            "name": self.name,
+        }
 
 
 def year_bounds(school_year: str) -> tuple[date, date]:
@@ -97,7 +103,9 @@ def _parse(raw: str) -> Period:
             raise ValueError(f"{raw!r} ends before it starts")
         year = school_year_of(start)
         if school_year_of(end) != year:
-            raise ValueError(f"{raw!r} spans two school years (1 September to 31 August); report each year apart")
+            raise ValueError(
+                f"{raw!r} spans two school years (1 September to 31 August); report each year apart"
+            )
         return Period(raw, "range", start, end, year)
     raise ValueError(f"{raw!r} is not a period")
 
@@ -110,12 +118,16 @@ def parse_as_of(text: object, now: datetime) -> datetime | None:
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise ValidationFailed({"as_of": ["must be an ISO 8601 date or date and time, e.g. 2021-03-01T00:00:00+08:00"]}) from None
+        raise ValidationFailed(
+            {"as_of": ["must be an ISO 8601 date or date and time, e.g. 2021-03-01T00:00:00+08:00"]}
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=LOCAL)
     moment = moment.astimezone(UTC)
     if moment > now:
-        raise ValidationFailed({"as_of": ["must not be in the future: a report is read from recorded history"]})
+        raise ValidationFailed(
+            {"as_of": ["must not be in the future: a report is read from recorded history"]}
+        )
     return moment
 
 

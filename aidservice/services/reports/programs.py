@@ -32,21 +32,34 @@ from .periods import spring_start
 
 TITLE = "学生资助项目执行情况报告"
 PROGRAM_COLUMNS = (
-    Column("program", "项目代码", width=34), Column("program_name", "资助项目", width=34),
-    Column("kind", "类别", width=10), Column("stage", "学段代码", width=14), Column("stage_name", "学段", width=12),
-    Column("recipients", "受助学生数", "int"), Column("not_funded", "超出名额未资助", "int"),
-    Column("committed", "已决定金额（元）", "money", 16), Column("paid_autumn", "秋季学期应发（元）", "money", 16),
-    Column("paid_spring", "春季学期应发（元）", "money", 16), Column("paid", "本期应发合计（元）", "money", 16),
+    Column("program", "项目代码", width=34),
+    Column("program_name", "资助项目", width=34),
+    Column("kind", "类别", width=10),
+    Column("stage", "学段代码", width=14),
+    Column("stage_name", "学段", width=12),
+    Column("recipients", "受助学生数", "int"),
+    Column("not_funded", "超出名额未资助", "int"),
+    Column("committed", "已决定金额（元）", "money", 16),
+    Column("paid_autumn", "秋季学期应发（元）", "money", 16),
+    Column("paid_spring", "春季学期应发（元）", "money", 16),
+    Column("paid", "本期应发合计（元）", "money", 16),
     Column("rule_status", "规则状态", width=12),
 )
 QUOTA_COLUMNS = (
-    Column("program", "项目代码", width=34), Column("program_name", "资助项目", width=34),
-    Column("schools", "设名额学校数", "int"), Column("places", "名额", "int"), Column("funded", "已资助", "int"),
-    Column("not_funded", "超出名额未资助", "int"), Column("shortfall", "名额缺口（特殊群体超额资助）", "int"),
+    Column("program", "项目代码", width=34),
+    Column("program_name", "资助项目", width=34),
+    Column("schools", "设名额学校数", "int"),
+    Column("places", "名额", "int"),
+    Column("funded", "已资助", "int"),
+    Column("not_funded", "超出名额未资助", "int"),
+    Column("shortfall", "名额缺口（特殊群体超额资助）", "int"),
 )
 PROVISIONAL_COLUMNS = (
-    Column("program", "项目代码", width=34), Column("program_name", "资助项目", width=34),
-    Column("item", "暂定项", width=40), Column("note", "说明", width=60), Column("rule_set_version", "规则版本", width=26),
+    Column("program", "项目代码", width=34),
+    Column("program_name", "资助项目", width=34),
+    Column("item", "暂定项", width=40),
+    Column("note", "说明", width=60),
+    Column("rule_set_version", "规则版本", width=26),
 )
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -61,8 +74,11 @@ def build(ctx: Context) -> Report:
     _paid(ctx, data)
     rows = _program_rows(data, names, kinds, flags)
     quotas = _quotas(ctx, names)
-    provisional = [(program, names.get(program, program), item, note, version)
-                   for program in names for item, note, version in flags.get(program, [])]
+    provisional = [
+        (program, names.get(program, program), item, note, version)
+        for program in names
+        for item, note, version in flags.get(program, [])
+    ]
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for (program, _stage), v in data.items():
         totals[program][0] += v["committed"]
@@ -73,20 +89,47 @@ def build(ctx: Context) -> Report:
         title=TITLE,
         meta=ctx.meta("programs", {"decisions": versions}),
         sections=[
-            Section("programs", "各资助项目执行情况（按学段）", PROGRAM_COLUMNS, rows,
-                    "已决定金额为当前有效资助决定的学年金额；应发为本期内到期的分期金额。贷款为额度，不计入合计。"),
-            Section("quotas", "名额执行情况", QUOTA_COLUMNS, quotas,
-                    "特殊群体学生不因名额削减（应助尽助）：超出名额的资助计为名额缺口。"),
-            Section("provisional", "暂定（provisional）规则与参数", PROVISIONAL_COLUMNS, provisional,
-                    "这些金额或条件尚无两个以上独立来源确认，省级可在规则数据中修正。"),
+            Section(
+                "programs",
+                "各资助项目执行情况（按学段）",
+                PROGRAM_COLUMNS,
+                rows,
+                "已决定金额为当前有效资助决定的学年金额；应发为本期内到期的分期金额。贷款为额度，不计入合计。",
+            ),
+            Section(
+                "quotas",
+                "名额执行情况",
+                QUOTA_COLUMNS,
+                quotas,
+                "特殊群体学生不因名额削减（应助尽助）：超出名额的资助计为名额缺口。",
+            ),
+            Section(
+                "provisional",
+                "暂定（provisional）规则与参数",
+                PROVISIONAL_COLUMNS,
+                provisional,
+                "这些金额或条件尚无两个以上独立来源确认，省级可在规则数据中修正。",
+            ),
         ],
         charts=[
-            Chart("各项目已决定金额（元）", [Bar(names.get(p, p), v[0] / 100, f"{v[0] / 100:,.2f}")
-                                            for p, v in sorted(totals.items(), key=lambda i: -i[1][0])
-                                            if kinds.get(p) in AID_KINDS], "元"),
-            Chart("各项目本期应发金额（元）", [Bar(names.get(p, p), v[1] / 100, f"{v[1] / 100:,.2f}")
-                                              for p, v in sorted(totals.items(), key=lambda i: -i[1][1])
-                                              if kinds.get(p) in AID_KINDS], "元"),
+            Chart(
+                "各项目已决定金额（元）",
+                [
+                    Bar(names.get(p, p), v[0] / 100, f"{v[0] / 100:,.2f}")
+                    for p, v in sorted(totals.items(), key=lambda i: -i[1][0])
+                    if kinds.get(p) in AID_KINDS
+                ],
+                "元",
+            ),
+            Chart(
+                "各项目本期应发金额（元）",
+                [
+                    Bar(names.get(p, p), v[1] / 100, f"{v[1] / 100:,.2f}")
+                    for p, v in sorted(totals.items(), key=lambda i: -i[1][1])
+                    if kinds.get(p) in AID_KINDS
+                ],
+                "元",
+            ),
         ],
         empty=empty,
     )
@@ -102,15 +145,26 @@ def _committed(ctx: Context) -> tuple[Data, list[str]]:
     """Recipients, unfunded and committed money by program and stage, and the rule-set versions used."""
     data: Data = defaultdict(lambda: defaultdict(int))
     awarded = Decision.status == "awarded"
-    query = (select(Decision.program, Student.stage, Decision.rule_set_version,
-                    func.count(func.distinct(case((awarded, Decision.student_pk)))),
-                    func.count(func.distinct(case((Decision.status == "not_funded", Decision.student_pk)))),
-                    func.coalesce(func.sum(case((awarded, Decision.amount_fen), else_=0)), 0))
-             .select_from(Decision).join(Student, Student.id == Decision.student_pk)
-             .join(School, School.code == Decision.school_code)
-             .where(Decision.school_year == ctx.period.school_year, ctx.decision_current(),
-                    Decision.status.in_(("awarded", "not_funded")), ctx.scope.schools())
-             .group_by(Decision.program, Student.stage, Decision.rule_set_version))
+    query = (
+        select(
+            Decision.program,
+            Student.stage,
+            Decision.rule_set_version,
+            func.count(func.distinct(case((awarded, Decision.student_pk)))),
+            func.count(func.distinct(case((Decision.status == "not_funded", Decision.student_pk)))),
+            func.coalesce(func.sum(case((awarded, Decision.amount_fen), else_=0)), 0),
+        )
+        .select_from(Decision)
+        .join(Student, Student.id == Decision.student_pk)
+        .join(School, School.code == Decision.school_code)
+        .where(
+            Decision.school_year == ctx.period.school_year,
+            ctx.decision_current(),
+            Decision.status.in_(("awarded", "not_funded")),
+            ctx.scope.schools(),
+        )
+        .group_by(Decision.program, Student.stage, Decision.rule_set_version)
+    )
     versions: set[str] = set()
     for program, stage, version, recipients, not_funded, fen in ctx.session.execute(query):
         entry = data[(program, stage)]
@@ -124,10 +178,14 @@ def _committed(ctx: Context) -> tuple[Data, list[str]]:
 def _paid(ctx: Context, data: Data) -> None:
     """Instalments due in the period by program, stage and semester (grouped by due date, a handful a year)."""
     due: Any = ctx.instalments()
-    query = (select(due.c.program, Student.stage, due.c.due, func.sum(due.c.amount_fen)).select_from(due)
-             .join(Student, Student.id == due.c.student_pk).join(School, School.code == due.c.school_code)
-             .where(ctx.due_in_period(due.c.due), ctx.scope.schools())
-             .group_by(due.c.program, Student.stage, due.c.due))
+    query = (
+        select(due.c.program, Student.stage, due.c.due, func.sum(due.c.amount_fen))
+        .select_from(due)
+        .join(Student, Student.id == due.c.student_pk)
+        .join(School, School.code == due.c.school_code)
+        .where(ctx.due_in_period(due.c.due), ctx.scope.schools())
+        .group_by(due.c.program, Student.stage, due.c.due)
+    )
     spring = spring_start(ctx.period.school_year)
     for program, stage, day, fen in ctx.session.execute(query):
         when = day if isinstance(day, date) else date.fromisoformat(str(day))
@@ -136,14 +194,16 @@ def _paid(ctx: Context, data: Data) -> None:
         entry["paid"] += int(fen or 0)
 
 
-def _program_rows(data: Data, names: dict[str, str], kinds: dict[str, str],
-                  flags: dict[str, list[tuple[str, str, str]]]) -> list[tuple]:
+def _program_rows(
+    data: Data, names: dict[str, str], kinds: dict[str, str], flags: dict[str, list[tuple[str, str, str]]]
+) -> list[tuple]:
     keys = ("recipients", "not_funded", "committed", "paid_autumn", "paid_spring", "paid")
     rows: list[tuple] = []
     order = list(names) + sorted({p for p, _s in data} - set(names))
     for program in order:
         stages = [s for s in STAGES if (program, s) in data] + sorted(
-            {s for p, s in data if p == program} - set(STAGES))
+            {s for p, s in data if p == program} - set(STAGES)
+        )
         if not stages:
             continue
         status = "provisional" if flags.get(program) else "confirmed"
@@ -152,33 +212,78 @@ def _program_rows(data: Data, names: dict[str, str], kinds: dict[str, str],
             v = data[(program, stage)]
             for key in keys:
                 total[key] += v[key]
-            rows.append((program, names.get(program, program), kinds.get(program, ""), stage,
-                         STAGE_NAMES.get(stage, stage), *(v[k] for k in keys), status))
-        rows.append((program, names.get(program, program), kinds.get(program, ""), "all", STAGE_NAMES["all"],
-                     *(total[k] for k in keys), status))
+            rows.append(
+                (
+                    program,
+                    names.get(program, program),
+                    kinds.get(program, ""),
+                    stage,
+                    STAGE_NAMES.get(stage, stage),
+                    *(v[k] for k in keys),
+                    status,
+                )
+            )
+        rows.append(
+            (
+                program,
+                names.get(program, program),
+                kinds.get(program, ""),
+                "all",
+                STAGE_NAMES["all"],
+                *(total[k] for k in keys),
+                status,
+            )
+        )
     return rows
 
 
 def _quotas(ctx: Context, names: dict[str, str]) -> list[tuple]:
     """Per program: schools with a quota, places, funded, unfunded and the shortfall (funded beyond places)."""
-    counts = (select(Decision.school_code, Decision.program,
-                     func.sum(case((Decision.status == "awarded", 1), else_=0)).label("funded"),
-                     func.sum(case((Decision.status == "not_funded", 1), else_=0)).label("not_funded"))
-              .where(Decision.school_year == ctx.period.school_year, ctx.decision_current(),
-                     Decision.status.in_(("awarded", "not_funded")))
-              .group_by(Decision.school_code, Decision.program).subquery("quota_counts"))
+    counts = (
+        select(
+            Decision.school_code,
+            Decision.program,
+            func.sum(case((Decision.status == "awarded", 1), else_=0)).label("funded"),
+            func.sum(case((Decision.status == "not_funded", 1), else_=0)).label("not_funded"),
+        )
+        .where(
+            Decision.school_year == ctx.period.school_year,
+            ctx.decision_current(),
+            Decision.status.in_(("awarded", "not_funded")),
+        )
+        .group_by(Decision.school_code, Decision.program)
+        .subquery("quota_counts")
+    )
     funded = func.coalesce(counts.c.funded, 0)
     places, known = _places(ctx)
-    query = (select(Quota.program, func.count(Quota.id), func.sum(places), func.sum(funded),
-                    func.sum(func.coalesce(counts.c.not_funded, 0)),
-                    func.sum(case((funded > places, funded - places), else_=0)))
-             .select_from(Quota).join(School, School.code == Quota.school_code)
-             .outerjoin(counts, and_(counts.c.school_code == Quota.school_code, counts.c.program == Quota.program))
-             .where(Quota.school_year == ctx.period.school_year, ctx.scope.schools(), known)
-             .group_by(Quota.program).order_by(Quota.program))
-    return [(program, names.get(program, program), schools, int(places or 0), int(funded_n or 0), int(nf or 0),
-             int(short or 0))
-            for program, schools, places, funded_n, nf, short in ctx.session.execute(query)]
+    query = (
+        select(
+            Quota.program,
+            func.count(Quota.id),
+            func.sum(places),
+            func.sum(funded),
+            func.sum(func.coalesce(counts.c.not_funded, 0)),
+            func.sum(case((funded > places, funded - places), else_=0)),
+        )
+        .select_from(Quota)
+        .join(School, School.code == Quota.school_code)
+        .outerjoin(counts, and_(counts.c.school_code == Quota.school_code, counts.c.program == Quota.program))
+        .where(Quota.school_year == ctx.period.school_year, ctx.scope.schools(), known)
+        .group_by(Quota.program)
+        .order_by(Quota.program)
+    )
+    return [
+        (
+            program,
+            names.get(program, program),
+            schools,
+            int(places or 0),
+            int(funded_n or 0),
+            int(nf or 0),
+            int(short or 0),
+        )
+        for program, schools, places, funded_n, nf, short in ctx.session.execute(query)
+    ]
 
 
 def _places(ctx: Context) -> tuple[Any, Any]:
@@ -187,18 +292,39 @@ def _places(ctx: Context) -> tuple[Any, Any]:
         return Quota.places, Quota.id.is_not(None)
     summary = AuditEvent.summary
     subject = literal("school:") + Quota.school_code
-    sets = (select(AuditEvent.subject.label("subject"), summary["program"].as_string().label("program"),
-                   AuditEvent.seq.label("seq"))
-            .where(AuditEvent.action == "quota.set", AuditEvent.occurred_at <= ctx.as_of,
-                   summary["school_year"].as_string() == ctx.period.school_year).subquery("quota_sets"))
-    events = (select(sets.c.subject, sets.c.program, func.max(sets.c.seq).label("seq"))
-              .group_by(sets.c.subject, sets.c.program).subquery("quota_events"))
-    at_time = (select(AuditEvent.summary[("places", "after")].as_integer())
-               .join(events, events.c.seq == AuditEvent.seq)
-               .where(events.c.subject == subject, events.c.program == Quota.program).scalar_subquery())
-    ever = (select(func.count(AuditEvent.id)).where(AuditEvent.action == "quota.set", AuditEvent.subject == subject,
-                                                     AuditEvent.summary["program"].as_string() == Quota.program)
-            .scalar_subquery())
+    sets = (
+        select(
+            AuditEvent.subject.label("subject"),
+            summary["program"].as_string().label("program"),
+            AuditEvent.seq.label("seq"),
+        )
+        .where(
+            AuditEvent.action == "quota.set",
+            AuditEvent.occurred_at <= ctx.as_of,
+            summary["school_year"].as_string() == ctx.period.school_year,
+        )
+        .subquery("quota_sets")
+    )
+    events = (
+        select(sets.c.subject, sets.c.program, func.max(sets.c.seq).label("seq"))
+        .group_by(sets.c.subject, sets.c.program)
+        .subquery("quota_events")
+    )
+    at_time = (
+        select(AuditEvent.summary[("places", "after")].as_integer())
+        .join(events, events.c.seq == AuditEvent.seq)
+        .where(events.c.subject == subject, events.c.program == Quota.program)
+        .scalar_subquery()
+    )
+    ever = (
+        select(func.count(AuditEvent.id))
+        .where(
+            AuditEvent.action == "quota.set",
+            AuditEvent.subject == subject,
+            AuditEvent.summary["program"].as_string() == Quota.program,
+        )
+        .scalar_subquery()
+    )
     places = func.coalesce(at_time, case((and_(ever == 0, Quota.updated_at <= ctx.as_of), Quota.places)))
     return places, places.is_not(None)
 
@@ -210,8 +336,13 @@ def provisional_items(ctx: Context, versions: Iterable[str]) -> dict[str, list[t
         rules = _rules(ctx, version)
         if rules is None:
             for program in program_names(ctx.settings):
-                out[program].append(("rule set not published", "this version's files are not stored; "
-                                     "its provisional items cannot be listed", version))
+                out[program].append(
+                    (
+                        "rule set not published",
+                        "this version's files are not stored; its provisional items cannot be listed",
+                        version,
+                    )
+                )
             continue
         for program, items in _provisional(rules.describe()).items():
             out[program].extend((item, note, version) for item, note in items)

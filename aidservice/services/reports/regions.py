@@ -28,12 +28,17 @@ from .common import (
 
 TITLE = "学生资助分地区情况报告"
 COLUMNS = (
-    Column("code", "代码", width=14), Column("name", "名称", width=26), Column("level", "层级", width=8),
+    Column("code", "代码", width=14),
+    Column("name", "名称", width=26),
+    Column("level", "层级", width=8),
     Column("students", "在校学生数", "int"),
     *(Column(f"level_{k}", f"认定{LEVEL_NAMES[k]}", "int") for k in LEVEL_KEYS),
-    Column("undetermined", "未认定", "int"), Column("aided", "受资助学生数", "int"),
-    Column("committed", "资助金额（元）", "money", 16), Column("paid", "本期应发（元）", "money", 16),
-    Column("special_group_students", "特殊群体学生数", "int"), Column("special_group_aided", "特殊群体已资助", "int"),
+    Column("undetermined", "未认定", "int"),
+    Column("aided", "受资助学生数", "int"),
+    Column("committed", "资助金额（元）", "money", 16),
+    Column("paid", "本期应发（元）", "money", 16),
+    Column("special_group_students", "特殊群体学生数", "int"),
+    Column("special_group_aided", "特殊群体已资助", "int"),
     Column("coverage", "特殊群体资助覆盖率", "rate"),
 )
 LEVEL_LABELS = {"city": "市", "county": "县（市、区）", "school": "学校", "province": "省", "total": "合计"}
@@ -66,24 +71,50 @@ def build(ctx: Context) -> Report:
         kind="regions",
         title=TITLE,
         meta=ctx.meta("regions", {"determinations": determination_versions, "decisions": decision_versions}),
-        sections=[Section("regions", f"分地区情况（按{LEVEL_LABELS[ctx.scope.child_level]}，特殊群体覆盖率由低到高）",
-                          COLUMNS, rows, "覆盖率为空表示该地区没有特殊群体学生；最后一行为合计。")],
+        sections=[
+            Section(
+                "regions",
+                f"分地区情况（按{LEVEL_LABELS[ctx.scope.child_level]}，特殊群体覆盖率由低到高）",
+                COLUMNS,
+                rows,
+                "覆盖率为空表示该地区没有特殊群体学生；最后一行为合计。",
+            )
+        ],
         charts=[
-            Chart("各地区特殊群体资助覆盖率", [Bar(r[1], r[-1] or 0.0, _pct(r[-1])) for r in rows[:-1]], "%", 1.0),
-            Chart("各地区资助金额（元）", [Bar(r[1], r[10] / 100, f"{r[10] / 100:,.2f}") for r in rows[:-1]], "元"),
+            Chart(
+                "各地区特殊群体资助覆盖率",
+                [Bar(r[1], r[-1] or 0.0, _pct(r[-1])) for r in rows[:-1]],
+                "%",
+                1.0,
+            ),
+            Chart(
+                "各地区资助金额（元）",
+                [Bar(r[1], r[10] / 100, f"{r[10] / 100:,.2f}") for r in rows[:-1]],
+                "元",
+            ),
         ],
         empty=empty,
     )
     if empty:
-        report.message = f"{ctx.period.name}，{ctx.scope.name}没有认定结果、资助决定或特殊群体学生：本报告为空。"
+        report.message = (
+            f"{ctx.period.name}，{ctx.scope.name}没有认定结果、资助决定或特殊群体学生：本报告为空。"
+        )
     return report
 
 
 def _row(code: str, name: str, level: str, v: dict[str, int]) -> tuple:
     return (
-        code, name, LEVEL_LABELS.get(level, level), v["students"], *(v[f"level_{k}"] for k in LEVEL_KEYS),
-        v["students"] - sum(v[f"level_{k}"] for k in LEVEL_KEYS), v["aided"], v["committed"], v["paid"],
-        v["special_group_students"], v["special_group_aided"],
+        code,
+        name,
+        LEVEL_LABELS.get(level, level),
+        v["students"],
+        *(v[f"level_{k}"] for k in LEVEL_KEYS),
+        v["students"] - sum(v[f"level_{k}"] for k in LEVEL_KEYS),
+        v["aided"],
+        v["committed"],
+        v["paid"],
+        v["special_group_students"],
+        v["special_group_aided"],
         rate(v["special_group_aided"], v["special_group_students"]),
     )
 
@@ -91,14 +122,24 @@ def _row(code: str, name: str, level: str, v: dict[str, int]) -> tuple:
 def _students_and_levels(ctx: Context, data: dict[str, dict[str, int]]) -> list[str]:
     """Enrolled students and the level of each one's current determination for the school year; the versions."""
     child = ctx.scope.child()
-    current = (select(Determination.student_pk, Determination.level, Determination.rule_set_version)
-               .where(Determination.school_year == ctx.period.school_year, ctx.determination_current())
-               .subquery("current_determination"))  # a derived table: history is one anti-join, not one per student
-    query = (select(child, current.c.rule_set_version, func.count(Student.id),
-                    *(func.sum(case((current.c.level == k, 1), else_=0)) for k in LEVEL_KEYS))
-             .select_from(Student).join(School, School.code == Student.school_code)
-             .outerjoin(current, current.c.student_pk == Student.id)
-             .where(ctx.scope.schools(), ctx.enrolled()).group_by(child, current.c.rule_set_version))
+    current = (
+        select(Determination.student_pk, Determination.level, Determination.rule_set_version)
+        .where(Determination.school_year == ctx.period.school_year, ctx.determination_current())
+        .subquery("current_determination")
+    )  # a derived table: history is one anti-join, not one per student
+    query = (
+        select(
+            child,
+            current.c.rule_set_version,
+            func.count(Student.id),
+            *(func.sum(case((current.c.level == k, 1), else_=0)) for k in LEVEL_KEYS),
+        )
+        .select_from(Student)
+        .join(School, School.code == Student.school_code)
+        .outerjoin(current, current.c.student_pk == Student.id)
+        .where(ctx.scope.schools(), ctx.enrolled())
+        .group_by(child, current.c.rule_set_version)
+    )
     versions: set[str] = set()
     for code, version, students, *levels in ctx.session.execute(query):
         data[code]["students"] += students
@@ -112,12 +153,24 @@ def _students_and_levels(ctx: Context, data: dict[str, dict[str, int]]) -> list[
 def _aid(ctx: Context, data: dict[str, dict[str, int]]) -> list[str]:
     """Aided students and committed money by the deciding school's unit, and the rule-set versions used."""
     child = ctx.scope.child()
-    query = (select(child, Decision.rule_set_version, func.count(func.distinct(Decision.student_pk)),
-                    func.coalesce(func.sum(Decision.amount_fen), 0))
-             .select_from(Decision).join(School, School.code == Decision.school_code)
-             .where(Decision.school_year == ctx.period.school_year, ctx.decision_current(),
-                    Decision.status == "awarded", Decision.kind.in_(AID_KINDS), ctx.scope.schools())
-             .group_by(child, Decision.rule_set_version))
+    query = (
+        select(
+            child,
+            Decision.rule_set_version,
+            func.count(func.distinct(Decision.student_pk)),
+            func.coalesce(func.sum(Decision.amount_fen), 0),
+        )
+        .select_from(Decision)
+        .join(School, School.code == Decision.school_code)
+        .where(
+            Decision.school_year == ctx.period.school_year,
+            ctx.decision_current(),
+            Decision.status == "awarded",
+            Decision.kind.in_(AID_KINDS),
+            ctx.scope.schools(),
+        )
+        .group_by(child, Decision.rule_set_version)
+    )
     versions: set[str] = set()
     for code, version, aided, fen in ctx.session.execute(query):
         data[code]["aided"] += aided
@@ -130,10 +183,13 @@ def _paid(ctx: Context, data: dict[str, dict[str, int]]) -> None:
     """Instalments of aid due in the period, by the school that decided them."""
     child = ctx.scope.child()
     due: Any = ctx.instalments()
-    query = (select(child, func.sum(due.c.amount_fen)).select_from(due)
-             .join(School, School.code == due.c.school_code)
-             .where(ctx.due_in_period(due.c.due), due.c.kind.in_(AID_KINDS), ctx.scope.schools())
-             .group_by(child))
+    query = (
+        select(child, func.sum(due.c.amount_fen))
+        .select_from(due)
+        .join(School, School.code == due.c.school_code)
+        .where(ctx.due_in_period(due.c.due), due.c.kind.in_(AID_KINDS), ctx.scope.schools())
+        .group_by(child)
+    )
     for code, fen in ctx.session.execute(query):
         data[code]["paid"] = int(fen or 0)
 

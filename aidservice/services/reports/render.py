@@ -25,8 +25,13 @@ MEDIA_TYPES = {
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CHUNK = 64 * 1024
 META_LABELS = (
-    ("title", "报告"), ("period", "期间"), ("region", "地区"), ("as_of", "数据截至（UTC）"),
-    ("rule_set_versions", "规则版本"), ("feed_watermark", "部门数据水位"), ("aided_definition", "“已资助”定义"),
+    ("title", "报告"),
+    ("period", "期间"),
+    ("region", "地区"),
+    ("as_of", "数据截至（UTC）"),
+    ("rule_set_versions", "规则版本"),
+    ("feed_watermark", "部门数据水位"),
+    ("aided_definition", "“已资助”定义"),
     ("message", "说明"),
 )
 
@@ -87,13 +92,20 @@ def _json_value(column: Column, value: Any) -> Any:
 def json_chunks(report: Report) -> Iterator[str]:
     """{kind, title, ...meta, empty, message, sections: {key: {title, note, columns, rows: [{...}]}}}."""
     dump = json.dumps
-    head = {"kind": report.kind, "title": report.title, **{k: v for k, v in report.meta.items() if k != "kind"},
-            "empty": report.empty, "message": report.message}
+    head = {
+        "kind": report.kind,
+        "title": report.title,
+        **{k: v for k, v in report.meta.items() if k != "kind"},
+        "empty": report.empty,
+        "message": report.message,
+    }
     yield dump(head, ensure_ascii=False)[:-1] + ', "sections": {'
     for index, section in enumerate(report.sections):
         columns = [{"key": c.key, "heading": c.heading, "type": c.type} for c in section.columns]
         yield ("" if index == 0 else ", ") + dump(section.key) + ": "
-        yield dump({"title": section.title, "note": section.note, "columns": columns}, ensure_ascii=False)[:-1]
+        yield dump({"title": section.title, "note": section.note, "columns": columns}, ensure_ascii=False)[
+            :-1
+        ]
         yield ', "rows": ['
         keys = [c.key for c in section.columns]
         for n, row in enumerate(section.iter_rows()):
@@ -123,7 +135,10 @@ def meta_lines(report: Report) -> list[tuple[str, str]]:
     """The report's reproducibility record as (label, text) lines."""
     meta = report.meta
     versions = "; ".join(f"{kind}: {', '.join(v) or '—'}" for kind, v in meta["rule_set_versions"].items())
-    watermark = "; ".join(f"{w['source']} {w['batch_id']} @ {w['received_at']}" for w in meta["feed_watermark"]) or "—"
+    watermark = (
+        "; ".join(f"{w['source']} {w['batch_id']} @ {w['received_at']}" for w in meta["feed_watermark"])
+        or "—"
+    )
     values = {
         "title": report.title,
         "period": f"{meta['period']['name']} ({meta['period']['label']}: {meta['period']['start']} – {meta['period']['end']})",
@@ -186,8 +201,15 @@ def write_xlsx(report: Report, path: str) -> None:
     """说明 (the report record) and one sheet per section: frozen header row, numbers as numbers, Chinese headings."""
     import xlsxwriter
 
-    workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_formulas": False,
-                                          "strings_to_urls": False, "strings_to_numbers": False})
+    workbook = xlsxwriter.Workbook(
+        path,
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
     as_of = datetime.fromisoformat(report.meta["as_of"]).replace(tzinfo=None)
     workbook.set_properties({"title": report.title, "created": as_of})  # the same report, the same bytes
     header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
@@ -256,12 +278,21 @@ class SvgChart:
     bars: Sequence[SvgBar]
 
 
-def layout(chart: Chart, width: int = 720, label_width: int = 180, bar_height: int = 18, gap: int = 6) -> SvgChart:
+def layout(
+    chart: Chart, width: int = 720, label_width: int = 180, bar_height: int = 18, gap: int = 6
+) -> SvgChart:
     """Bar geometry: the longest bar (or the fixed maximum) spans the plot area."""
     plot = width - label_width - 110
     top = max([chart.scale_max or 0.0] + [b.value for b in chart.bars]) or 1.0
-    bars = [SvgBar(y=i * (bar_height + gap), width=round(max(b.value, 0.0) / top * plot, 1), label=b.label[:20],
-                   text=b.text) for i, b in enumerate(chart.bars)]
+    bars = [
+        SvgBar(
+            y=i * (bar_height + gap),
+            width=round(max(b.value, 0.0) / top * plot, 1),
+            label=b.label[:20],
+            text=b.text,
+        )
+        for i, b in enumerate(chart.bars)
+    ]
     height = max(len(bars), 1) * (bar_height + gap)
     return SvgChart(chart.title, width, height, label_width, bar_height, bars)
 
@@ -282,12 +313,19 @@ def html_chunks(report: Report) -> Iterator[str]:
 
     template = current_app.jinja_env.get_template("reports/report.html")
     sections = [
-        {"key": s.key, "title": s.title, "note": s.note, "columns": s.columns, "rows": _html_rows(s),
-         "numeric": [c.type in ("money", "rate", "int") for c in s.columns]}
+        {
+            "key": s.key,
+            "title": s.title,
+            "note": s.note,
+            "columns": s.columns,
+            "rows": _html_rows(s),
+            "numeric": [c.type in ("money", "rate", "int") for c in s.columns],
+        }
         for s in report.sections
     ]
-    return template.generate(report=report, meta=meta_lines(report), charts=[layout(c) for c in report.charts],
-                              sections=sections)
+    return template.generate(
+        report=report, meta=meta_lines(report), charts=[layout(c) for c in report.charts], sections=sections
+    )
 
 
 def _html_rows(section: Section) -> Iterator[list[str]]:

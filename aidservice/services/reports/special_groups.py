@@ -57,35 +57,63 @@ from .common import (
 TITLE = "家庭经济困难特殊群体学生资助情况报告"
 LIST_REASONS = tuple(r for r in REASONS if r != "unmatched")
 REJECTED_ELSEWHERE = "学校不予认定；理由由学校记录，不在本报告中"
-STATE_NAMES = {"submitted": "已提交", "reviewed": "已评议", "notice": "公示中", "objected": "有异议",
-               "approved": "已认定", "rejected": "未通过"}
+STATE_NAMES = {
+    "submitted": "已提交",
+    "reviewed": "已评议",
+    "notice": "公示中",
+    "objected": "有异议",
+    "approved": "已认定",
+    "rejected": "未通过",
+}
 
 SUMMARY_COLUMNS = (
-    Column("group", "群体代码", width=22), Column("group_name", "特殊群体", width=18),
-    Column("stage", "学段代码", width=14), Column("stage_name", "学段", width=10),
-    Column("students", "在校学生数", "int"), Column("aided", "已资助", "int"), Column("not_aided", "未资助", "int"),
+    Column("group", "群体代码", width=22),
+    Column("group_name", "特殊群体", width=18),
+    Column("stage", "学段代码", width=14),
+    Column("stage_name", "学段", width=10),
+    Column("students", "在校学生数", "int"),
+    Column("aided", "已资助", "int"),
+    Column("not_aided", "未资助", "int"),
     Column("coverage", "资助覆盖率", "rate"),
     *(Column(r, REASON_NAMES[r], "int") for r in REASONS),
-    Column("committed", "资助金额（元）", "money", 14), Column("paid", "本期应发（元）", "money", 14),
+    Column("committed", "资助金额（元）", "money", 14),
+    Column("paid", "本期应发（元）", "money", 14),
 )
 MONEY_COLUMNS = (
-    Column("group", "群体代码", width=22), Column("group_name", "特殊群体", width=18),
-    Column("stage", "学段代码", width=14), Column("stage_name", "学段", width=10),
-    Column("program", "项目代码", width=34), Column("program_name", "资助项目", width=34),
-    Column("kind", "类别", width=10), Column("recipients", "受助学生数", "int"),
-    Column("committed", "资助金额（元）", "money", 14), Column("paid", "本期应发（元）", "money", 14),
+    Column("group", "群体代码", width=22),
+    Column("group_name", "特殊群体", width=18),
+    Column("stage", "学段代码", width=14),
+    Column("stage_name", "学段", width=10),
+    Column("program", "项目代码", width=34),
+    Column("program_name", "资助项目", width=34),
+    Column("kind", "类别", width=10),
+    Column("recipients", "受助学生数", "int"),
+    Column("committed", "资助金额（元）", "money", 14),
+    Column("paid", "本期应发（元）", "money", 14),
 )
 REGION_COLUMNS = (
-    Column("code", "代码", width=14), Column("name", "名称", width=24), Column("students", "特殊群体学生数", "int"),
-    Column("aided", "已资助", "int"), Column("coverage", "资助覆盖率", "rate"),
+    Column("code", "代码", width=14),
+    Column("name", "名称", width=24),
+    Column("students", "特殊群体学生数", "int"),
+    Column("aided", "已资助", "int"),
+    Column("coverage", "资助覆盖率", "rate"),
 )
 UNAIDED_COLUMNS = (
-    Column("reason", "原因代码", width=16), Column("reason_name", "未资助原因", width=20),
-    Column("detail", "说明", width=40), Column("student_id", "学籍号", width=16), Column("name", "姓名", width=10),
-    Column("id_number", "身份证号（脱敏）", width=20), Column("school_code", "学校代码", width=14),
-    Column("school_name", "学校", width=28), Column("class_name", "班级", width=14), Column("stage", "学段", width=12),
-    Column("grade", "年级", "int", 6), Column("groups", "群体代码", width=24), Column("group_names", "特殊群体", width=24),
-    Column("application_id", "申请编号", "int", 10), Column("application_state", "申请状态", width=10),
+    Column("reason", "原因代码", width=16),
+    Column("reason_name", "未资助原因", width=20),
+    Column("detail", "说明", width=40),
+    Column("student_id", "学籍号", width=16),
+    Column("name", "姓名", width=10),
+    Column("id_number", "身份证号（脱敏）", width=20),
+    Column("school_code", "学校代码", width=14),
+    Column("school_name", "学校", width=28),
+    Column("class_name", "班级", width=14),
+    Column("stage", "学段", width=12),
+    Column("grade", "年级", "int", 6),
+    Column("groups", "群体代码", width=24),
+    Column("group_names", "特殊群体", width=24),
+    Column("application_id", "申请编号", "int", 10),
+    Column("application_state", "申请状态", width=10),
     Column("source", "数据来源", width=24),
 )
 
@@ -108,23 +136,36 @@ def build(ctx: Context) -> Report:
         title=TITLE,
         meta=ctx.meta("special-groups", {"decisions": versions}),
         sections=[
-            Section("groups", "各特殊群体资助覆盖情况（按学段）", SUMMARY_COLUMNS, summary,
-                    "“合计”行按学生去重；一名学生可属于多个群体。未匹配记录只计入群体合计行。"),
+            Section(
+                "groups",
+                "各特殊群体资助覆盖情况（按学段）",
+                SUMMARY_COLUMNS,
+                summary,
+                "“合计”行按学生去重；一名学生可属于多个群体。未匹配记录只计入群体合计行。",
+            ),
             Section("money", "特殊群体学生资助金额（按项目）", MONEY_COLUMNS, _money_rows(money, names)),
             Section("regions", "各地区特殊群体资助覆盖率（由低到高）", REGION_COLUMNS, regions),
-            Section("unaided", "未获资助的特殊群体学生名单及原因", UNAIDED_COLUMNS,
-                    lambda: _unaided_rows(ctx, member, classified),
-                    "身份证号已脱敏（前6位和后4位）。未匹配记录按证件号行政区划归属地区。"),
+            Section(
+                "unaided",
+                "未获资助的特殊群体学生名单及原因",
+                UNAIDED_COLUMNS,
+                lambda: _unaided_rows(ctx, member, classified),
+                "身份证号已脱敏（前6位和后4位）。未匹配记录按证件号行政区划归属地区。",
+            ),
         ],
         charts=[
-            Chart("各地区特殊群体资助覆盖率", [Bar(r[1], r[4] or 0.0, _pct(r[4])) for r in regions], "%", 1.0),
+            Chart(
+                "各地区特殊群体资助覆盖率", [Bar(r[1], r[4] or 0.0, _pct(r[4])) for r in regions], "%", 1.0
+            ),
             Chart("特殊群体学生资助金额（按项目，元）", _program_bars(money, names), "元"),
         ],
         empty=empty,
     )
     if empty:
-        report.message = (f"{ctx.period.name}，{ctx.scope.name}没有与在校学生匹配的特殊群体记录，"
-                          "也没有未匹配的记录：本报告为空。")
+        report.message = (
+            f"{ctx.period.name}，{ctx.scope.name}没有与在校学生匹配的特殊群体记录，"
+            "也没有未匹配的记录：本报告为空。"
+        )
     return report
 
 
@@ -134,13 +175,16 @@ def build(ctx: Context) -> Report:
 def _outcomes(ctx: Context, member: Any, classified: Any) -> dict[tuple[str, str, str], int]:
     """{(group or '*', stage, outcome): students}; '*' counts each student once whatever their groups."""
     out: dict[tuple[str, str, str], int] = {}
-    by_group = (select(member.c.grp, member.c.stage, classified.c.outcome, func.count())
-                .join(classified, classified.c.student_pk == member.c.student_pk)
-                .group_by(member.c.grp, member.c.stage, classified.c.outcome))
+    by_group = (
+        select(member.c.grp, member.c.stage, classified.c.outcome, func.count())
+        .join(classified, classified.c.student_pk == member.c.student_pk)
+        .group_by(member.c.grp, member.c.stage, classified.c.outcome)
+    )
     for grp, stage, outcome, n in ctx.session.execute(by_group):
         out[(grp, stage, outcome)] = n
-    anyone = (select(classified.c.stage, classified.c.outcome, func.count())
-              .group_by(classified.c.stage, classified.c.outcome))
+    anyone = select(classified.c.stage, classified.c.outcome, func.count()).group_by(
+        classified.c.stage, classified.c.outcome
+    )
     for stage, outcome, n in ctx.session.execute(anyone):
         out[("*", stage, outcome)] = n
     return out
@@ -152,7 +196,9 @@ def unmatched_condition(ctx: Context, a: Any = AgencyRecord) -> Any:
     reached = exists().where(match.c.hmac == a.person_hmac)
     if not ctx.live:
         ward = aliased(Student)
-        reached = exists().where(match.c.hmac == a.person_hmac, ward.id == match.c.student_pk, ctx.enrolled(ward))
+        reached = exists().where(
+            match.c.hmac == a.person_hmac, ward.id == match.c.student_pk, ctx.enrolled(ward)
+        )
     conditions = [a.status.in_(GROUPS), ctx.record_current(a), ctx.record_valid(a), ~reached]
     prefix = ctx.scope.person_prefix()
     if prefix is not None:
@@ -161,8 +207,11 @@ def unmatched_condition(ctx: Context, a: Any = AgencyRecord) -> Any:
 
 
 def _unmatched_counts(ctx: Context) -> dict[str, int]:
-    query = (select(AgencyRecord.status, func.count()).where(unmatched_condition(ctx))
-             .group_by(AgencyRecord.status))
+    query = (
+        select(AgencyRecord.status, func.count())
+        .where(unmatched_condition(ctx))
+        .group_by(AgencyRecord.status)
+    )
     return {status: n for status, n in ctx.session.execute(query)}
 
 
@@ -174,15 +223,37 @@ def _money(ctx: Context, member: Any, classified: Any) -> tuple[Money, list[str]
     """Committed and paid money by group, stage and program, and the rule-set versions of those decisions."""
     out: Money = defaultdict(lambda: [0, 0, 0])
     versions: set[str] = set()
-    awarded = and_(Decision.school_year == ctx.period.school_year, ctx.decision_current(), Decision.status == "awarded")
-    by_group = (select(member.c.grp, member.c.stage, Decision.program, Decision.kind, Decision.rule_set_version,
-                       func.count(func.distinct(Decision.student_pk)), func.coalesce(func.sum(Decision.amount_fen), 0))
-                .join(Decision, Decision.student_pk == member.c.student_pk).where(awarded)
-                .group_by(member.c.grp, member.c.stage, Decision.program, Decision.kind, Decision.rule_set_version))
-    anyone = (select(literal("*"), classified.c.stage, Decision.program, Decision.kind, Decision.rule_set_version,
-                     func.count(func.distinct(Decision.student_pk)), func.coalesce(func.sum(Decision.amount_fen), 0))
-              .join(Decision, Decision.student_pk == classified.c.student_pk).where(awarded)
-              .group_by(classified.c.stage, Decision.program, Decision.kind, Decision.rule_set_version))
+    awarded = and_(
+        Decision.school_year == ctx.period.school_year, ctx.decision_current(), Decision.status == "awarded"
+    )
+    by_group = (
+        select(
+            member.c.grp,
+            member.c.stage,
+            Decision.program,
+            Decision.kind,
+            Decision.rule_set_version,
+            func.count(func.distinct(Decision.student_pk)),
+            func.coalesce(func.sum(Decision.amount_fen), 0),
+        )
+        .join(Decision, Decision.student_pk == member.c.student_pk)
+        .where(awarded)
+        .group_by(member.c.grp, member.c.stage, Decision.program, Decision.kind, Decision.rule_set_version)
+    )
+    anyone = (
+        select(
+            literal("*"),
+            classified.c.stage,
+            Decision.program,
+            Decision.kind,
+            Decision.rule_set_version,
+            func.count(func.distinct(Decision.student_pk)),
+            func.coalesce(func.sum(Decision.amount_fen), 0),
+        )
+        .join(Decision, Decision.student_pk == classified.c.student_pk)
+        .where(awarded)
+        .group_by(classified.c.stage, Decision.program, Decision.kind, Decision.rule_set_version)
+    )
     for query in (by_group, anyone):
         for grp, stage, program, kind, version, n, fen in ctx.session.execute(query):
             entry = out[(grp, stage, program, kind)]
@@ -190,19 +261,25 @@ def _money(ctx: Context, member: Any, classified: Any) -> tuple[Money, list[str]
             entry[1] += int(fen)
             versions.add(version)
     paid = ctx.special_paid()
-    paid_group = (select(member.c.grp, member.c.stage, paid.c.program, paid.c.kind, func.sum(paid.c.amount_fen))
-                  .join(paid, paid.c.student_pk == member.c.student_pk)
-                  .group_by(member.c.grp, member.c.stage, paid.c.program, paid.c.kind))
-    paid_any = (select(literal("*"), classified.c.stage, paid.c.program, paid.c.kind, func.sum(paid.c.amount_fen))
-                .join(paid, paid.c.student_pk == classified.c.student_pk)
-                .group_by(classified.c.stage, paid.c.program, paid.c.kind))
+    paid_group = (
+        select(member.c.grp, member.c.stage, paid.c.program, paid.c.kind, func.sum(paid.c.amount_fen))
+        .join(paid, paid.c.student_pk == member.c.student_pk)
+        .group_by(member.c.grp, member.c.stage, paid.c.program, paid.c.kind)
+    )
+    paid_any = (
+        select(literal("*"), classified.c.stage, paid.c.program, paid.c.kind, func.sum(paid.c.amount_fen))
+        .join(paid, paid.c.student_pk == classified.c.student_pk)
+        .group_by(classified.c.stage, paid.c.program, paid.c.kind)
+    )
     for query in (paid_group, paid_any):
         for grp, stage, program, kind, fen in ctx.session.execute(query):
             out[(grp, stage, program, kind)][2] = int(fen or 0)
     return out, sorted(versions)
 
 
-def _summary_rows(counts: dict[tuple[str, str, str], int], unmatched: dict[str, int], money: Money) -> list[tuple]:
+def _summary_rows(
+    counts: dict[tuple[str, str, str], int], unmatched: dict[str, int], money: Money
+) -> list[tuple]:
     committed: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for (grp, stage, _program, kind), (_n, fen, paid) in money.items():
         if kind in AID_KINDS:
@@ -230,8 +307,18 @@ def _summary_row(grp: str, stage: str, cell: dict[str, int], unmatched: int, mon
     aided = cell.get("aided", 0)
     name = "任一特殊群体" if grp == "*" else GROUP_NAMES[grp]
     return (
-        "any" if grp == "*" else grp, name, stage, STAGE_NAMES.get(stage, stage), students, aided, students - aided,
-        rate(aided, students), *(cell.get(r, 0) for r in LIST_REASONS), unmatched, money[0], money[1],
+        "any" if grp == "*" else grp,
+        name,
+        stage,
+        STAGE_NAMES.get(stage, stage),
+        students,
+        aided,
+        students - aided,
+        rate(aided, students),
+        *(cell.get(r, 0) for r in LIST_REASONS),
+        unmatched,
+        money[0],
+        money[1],
     )
 
 
@@ -242,8 +329,20 @@ def _money_rows(money: Money, names: dict[str, str]) -> list[tuple]:
     for (grp, stage, program, kind), (n, fen, paid) in sorted(
         money.items(), key=lambda item: (order[item[0][0]], stages.get(item[0][1], 99), item[0][2])
     ):
-        rows.append(("any" if grp == "*" else grp, "任一特殊群体" if grp == "*" else GROUP_NAMES[grp], stage,
-                     STAGE_NAMES.get(stage, stage), program, names.get(program, program), kind, n, fen, paid))
+        rows.append(
+            (
+                "any" if grp == "*" else grp,
+                "任一特殊群体" if grp == "*" else GROUP_NAMES[grp],
+                stage,
+                STAGE_NAMES.get(stage, stage),
+                program,
+                names.get(program, program),
+                kind,
+                n,
+                fen,
+                paid,
+            )
+        )
     return rows
 
 
@@ -252,7 +351,10 @@ def _program_bars(money: Money, names: dict[str, str]) -> list[Bar]:
     for (grp, _stage, program, kind), (_n, fen, _paid) in money.items():
         if grp == "*" and kind in AID_KINDS:
             totals[program] += fen
-    return [Bar(names.get(p, p), fen / 100, f"{fen / 100:,.2f}") for p, fen in sorted(totals.items(), key=lambda i: -i[1])]
+    return [
+        Bar(names.get(p, p), fen / 100, f"{fen / 100:,.2f}")
+        for p, fen in sorted(totals.items(), key=lambda i: -i[1])
+    ]
 
 
 def _by_region(ctx: Context, classified: Any) -> list[tuple]:
@@ -275,25 +377,52 @@ def _unaided_rows(ctx: Context, member: Any, classified: Any) -> Iterator[tuple]
     """Every special-group student not aided, then every unmatched record: streamed from the database."""
     ctx.tune()  # the stream may run in a transaction of its own
     member, classified = ctx.members(), ctx.classified()  # again, if that transaction is a new one
-    groups = (select(member.c.student_pk, ctx.concat(member.c.grp).label("groups"))
-              .group_by(member.c.student_pk).subquery("student_groups"))
-    not_funded = (select(Decision.application_id, ctx.concat(Decision.program).label("programs"))
-                  .where(Decision.status == "not_funded", Decision.school_year == ctx.period.school_year,
-                         ctx.decision_current())
-                  .group_by(Decision.application_id).subquery("not_funded"))
-    last_reject = (select(ApplicationAction.application_id, func.max(ApplicationAction.id).label("action_id"))
-                   .where(ApplicationAction.action == "reject",
-                          true() if ctx.live else ApplicationAction.at <= ctx.as_of)
-                   .group_by(ApplicationAction.application_id).subquery("last_reject"))
+    groups = (
+        select(member.c.student_pk, ctx.concat(member.c.grp).label("groups"))
+        .group_by(member.c.student_pk)
+        .subquery("student_groups")
+    )
+    not_funded = (
+        select(Decision.application_id, ctx.concat(Decision.program).label("programs"))
+        .where(
+            Decision.status == "not_funded",
+            Decision.school_year == ctx.period.school_year,
+            ctx.decision_current(),
+        )
+        .group_by(Decision.application_id)
+        .subquery("not_funded")
+    )
+    last_reject = (
+        select(ApplicationAction.application_id, func.max(ApplicationAction.id).label("action_id"))
+        .where(
+            ApplicationAction.action == "reject", true() if ctx.live else ApplicationAction.at <= ctx.as_of
+        )
+        .group_by(ApplicationAction.application_id)
+        .subquery("last_reject")
+    )
     rejection = aliased(ApplicationAction)
     outcome = classified.c.outcome
     order = case({r: i for i, r in enumerate(REASONS)}, value=outcome, else_=99)
     masked = Student.id_mask
     query = (
-        select(outcome, Student.student_id, Student.name, masked, School.code, School.name,
-               Student.class_name, Student.stage, Student.grade, groups.c.groups, Application.id,
-               ctx.application_state(), Application.conflicts, rejection.note, not_funded.c.programs,
-               Application.level)
+        select(
+            outcome,
+            Student.student_id,
+            Student.name,
+            masked,
+            School.code,
+            School.name,
+            Student.class_name,
+            Student.stage,
+            Student.grade,
+            groups.c.groups,
+            Application.id,
+            ctx.application_state(),
+            Application.conflicts,
+            rejection.note,
+            not_funded.c.programs,
+            Application.level,
+        )
         .select_from(classified)
         .join(Student, Student.id == classified.c.student_pk)
         .join(School, School.code == Student.school_code)
@@ -306,28 +435,82 @@ def _unaided_rows(ctx: Context, member: Any, classified: Any) -> Iterator[tuple]
         .order_by(order, School.code, Student.student_id)
     )
     result = ctx.session.execute(query.execution_options(yield_per=2000))
-    for (outcome, student_id, name, masked_id, school_code, school_name, class_name, stage, grade, groups_text,
-         app_id, state, conflicts, note, unfunded_programs, level) in result:
+    for (
+        outcome,
+        student_id,
+        name,
+        masked_id,
+        school_code,
+        school_name,
+        class_name,
+        stage,
+        grade,
+        groups_text,
+        app_id,
+        state,
+        conflicts,
+        note,
+        unfunded_programs,
+        level,
+    ) in result:
         keys = sorted(set((groups_text or "").split(";")) - {""}, key=GROUPS.index)
         detail = _detail(outcome, state, conflicts, note if ctx.notes else None, unfunded_programs, level)
-        yield (outcome, REASON_NAMES[outcome], detail,
-               student_id, name, masked_id, school_code, school_name, class_name, STAGE_NAMES.get(stage, stage),
-               grade, ";".join(keys), "、".join(GROUP_NAMES[k] for k in keys), app_id,
-               STATE_NAMES.get(state or "", state or ""), "")
-    records = (select(AgencyRecord.status, AgencyRecord.person_mask, AgencyRecord.source, AgencyRecord.valid_from,
-                      AgencyRecord.valid_to)
-               .where(unmatched_condition(ctx))
-               .order_by(AgencyRecord.source, AgencyRecord.status, AgencyRecord.person_mask, AgencyRecord.id))
+        yield (
+            outcome,
+            REASON_NAMES[outcome],
+            detail,
+            student_id,
+            name,
+            masked_id,
+            school_code,
+            school_name,
+            class_name,
+            STAGE_NAMES.get(stage, stage),
+            grade,
+            ";".join(keys),
+            "、".join(GROUP_NAMES[k] for k in keys),
+            app_id,
+            STATE_NAMES.get(state or "", state or ""),
+            "",
+        )
+    records = (
+        select(
+            AgencyRecord.status,
+            AgencyRecord.person_mask,
+            AgencyRecord.source,
+            AgencyRecord.valid_from,
+            AgencyRecord.valid_to,
+        )
+        .where(unmatched_condition(ctx))
+        .order_by(AgencyRecord.source, AgencyRecord.status, AgencyRecord.person_mask, AgencyRecord.id)
+    )
     for status, person_mask, source, valid_from, valid_to in ctx.session.execute(
         records.execution_options(yield_per=2000)
     ):
         span = f"有效期 {valid_from or '—'} 至 {valid_to or '长期'}"
-        yield ("unmatched", REASON_NAMES["unmatched"], f"部门记录未匹配到在校学生或其监护人；{span}", "", "",
-               person_mask, "", "", "", "", None, status, GROUP_NAMES[status], None, "", source)
+        yield (
+            "unmatched",
+            REASON_NAMES["unmatched"],
+            f"部门记录未匹配到在校学生或其监护人；{span}",
+            "",
+            "",
+            person_mask,
+            "",
+            "",
+            "",
+            "",
+            None,
+            status,
+            GROUP_NAMES[status],
+            None,
+            "",
+            source,
+        )
 
 
-def _detail(outcome: str, state: str | None, conflicts: Any, note: str | None, unfunded: str | None,
-            level: str | None) -> str:
+def _detail(
+    outcome: str, state: str | None, conflicts: Any, note: str | None, unfunded: str | None, level: str | None
+) -> str:
     """What the administrator reads beside the reason."""
     if outcome == "rejected":
         return REJECTED_ELSEWHERE if note is None else note
@@ -337,8 +520,11 @@ def _detail(outcome: str, state: str | None, conflicts: Any, note: str | None, u
         programs = ";".join(sorted(set((unfunded or "").split(";")) - {""}))
         return f"符合条件但超出名额未获资助：{programs}"
     if outcome == "data_conflict":
-        items = [f"{c.get('fact')}：申报 {_flag(c.get('declared'))}，部门数据 {_flag(c.get('agency'))}"
-                 for c in (conflicts or []) if isinstance(c, dict)]
+        items = [
+            f"{c.get('fact')}：申报 {_flag(c.get('declared'))}，部门数据 {_flag(c.get('agency'))}"
+            for c in (conflicts or [])
+            if isinstance(c, dict)
+        ]
         if items:
             return "申报与部门数据不一致（以部门数据为准）：" + "；".join(items)
         return "认定时记录的数据中没有该特殊群体身份（部门数据在认定后变化），需重新认定"
@@ -348,4 +534,8 @@ def _detail(outcome: str, state: str | None, conflicts: Any, note: str | None, u
 
 
 def _flag(value: Any) -> str:
-    return {True: "是", False: "否", None: "无"}.get(value, str(value)) if isinstance(value, bool | None) else str(value)
+    return (
+        {True: "是", False: "否", None: "无"}.get(value, str(value))
+        if isinstance(value, bool | None)
+        else str(value)
+    )
