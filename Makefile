@@ -17,7 +17,8 @@ help:
 	@echo "make faults    the real fault scenarios (tests/faults, marker outage): gunicorn worker and aid redetermine"
 	@echo "               killed with -9, a private PostgreSQL restarted under load, SQLite on a full and a read-only"
 	@echo "               file system; needs root (private PostgreSQL as the postgres user, unshare for a tmpfs)"
-	@echo "make lint      ruff check, ruff format --check"
+	@echo "make lint      ruff check, ruff format --check, import contracts (lint-imports), mypy against its baseline;"
+	@echo "               runs all four and fails if any failed"
 	@echo "make bench     run the benchmarks (bench/run_all.py)"
 
 install: $(STAMP)
@@ -58,9 +59,15 @@ test: lint
 faults: install
 	$(VENV)/bin/pytest -q -m outage tests/faults
 
+# Every gate runs even when an earlier one fails, so one run shows all that is wrong; then lint fails if any did.
+# lint-imports: the contracts in pyproject.toml [tool.importlinter]; scripts/mypy_baseline.py: no mypy error
+# beyond scripts/mypy-baseline.txt (and it says when that baseline can shrink).
+LINT_GATES := "$(VENV)/bin/ruff check ." "$(VENV)/bin/ruff format --check ." \
+	"$(VENV)/bin/lint-imports --no-cache --no-logo" "$(PY) scripts/mypy_baseline.py"
+
 lint: install
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	@failed=""; for gate in $(LINT_GATES); do echo "+ $$gate"; $$gate || failed="$$failed\n  $$gate"; done; \
+	if [ -n "$$failed" ]; then printf "make lint: failed:$$failed\n" >&2; exit 1; fi
 
 bench: install
 	@$(PY) -c "import aiohttp, pyinstrument" 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
