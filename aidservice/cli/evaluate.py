@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from aidservice.cli.rules import RULES_OPTION, load_rules
 from aidservice.engine import OutsideCoverage
@@ -39,6 +40,7 @@ def _date(value: datetime | None) -> date | None:
     "--skip-invalid", is_flag=True, help="Skip invalid rows (listed in --errors) instead of stopping."
 )
 @click.option("--errors", "errors_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@with_appcontext  # what registering it on the `aid` AppGroup did
 def evaluate(
     input_path: Path,
     output_path: Path,
