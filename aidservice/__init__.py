@@ -96,7 +96,7 @@ def load_rule_set(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind database, migrations and the API to this app."""
     from aidservice.extensions import api, db
-    from aidservice.migrations_cli import register_lazy_migrations
+    from aidservice.migrations import register_lazy_migrations
     from aidservice.models import Base  # noqa: F401 - every table registered before Alembic looks
 
     _ensure_sqlite_folder(app.config["SQLALCHEMY_DATABASE_URI"])
@@ -177,11 +177,7 @@ def register_security(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """`flask --app wsgi aid ...`."""
-    from aidservice.cli import register_commands as register
-    from aidservice.cli_whatif import register_whatif
-    from aidservice.jobs.worker import register_jobs
+    """`flask --app wsgi aid ...` and `flask db ...`: every group, from the one registration point."""
+    from aidservice.cli import register
 
     register(app)
-    register_whatif(app)
-    register_jobs(app)

@@ -45,7 +45,7 @@ def facts_file(n: int) -> Path:
     """The generated students as a Parquet file (external representation), made once per n."""
     path = OUT / f"facts-{n}.parquet"
     if not path.exists():
-        from aidservice.synthetic import generate_facts
+        from aidservice.demo.facts import generate_facts
 
         OUT.mkdir(parents=True, exist_ok=True)
         generate_facts(n, SEED).write_parquet(path)
@@ -68,7 +68,7 @@ def internal_frame(n: int):
 
 
 def phase_generate(n: int, runs: int) -> dict:
-    from aidservice.synthetic import generate_facts
+    from aidservice.demo.facts import generate_facts
 
     times = []
     for _ in range(runs):

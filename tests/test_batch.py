@@ -12,9 +12,9 @@ import pytest
 
 from aidservice import batch
 from aidservice.batch import BatchInputError, evaluate_file
+from aidservice.demo.facts import generate_facts
 from aidservice.engine import RuleSet, load_rules
 from aidservice.engine.columnar import evaluate_rows
-from aidservice.synthetic import generate_facts
 
 REPO = Path(__file__).resolve().parents[1]
 AS_OF = date(2020, 9, 1)

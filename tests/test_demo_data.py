@@ -39,7 +39,7 @@ def test_demo_province_loads_through_the_services_and_keeps_the_audit_chain(
 
 
 def test_same_seed_gives_the_same_province() -> None:
-    from aidservice.demo import generate
+    from aidservice.demo.province import generate
 
     first, again = generate(200, 3), generate(200, 3)
     assert first.students == again.students and first.records == again.records

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from aidservice.demo import check_char, id_number
+from aidservice.demo.province import check_char, id_number
 from aidservice.identity import InvalidIdNumber, id_hmac, mask, normalise_id_number
 
 

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from aidservice.batch import validate
+from aidservice.demo.facts import generate_facts
 from aidservice.engine import RuleSet
 from aidservice.engine.columnar import (
     compile_frame,
@@ -18,7 +19,6 @@ from aidservice.engine.columnar import (
     result_columns,
 )
 from aidservice.engine.ruletests import summary
-from aidservice.synthetic import generate_facts
 
 AUTUMN_2020 = date(2020, 9, 1)
 

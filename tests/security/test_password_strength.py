@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from aidservice.cli_demo import DEMO_USERS
+from aidservice.demo.load import DEMO_USERS
 from aidservice.extensions import db
 from aidservice.models import AuditEvent, User
 from aidservice.services import passwords

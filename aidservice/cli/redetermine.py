@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from aidservice.rulesets import RuleSetBroken, load_or_refuse
+from aidservice.cli.rules import load_rules
 from aidservice.services.errors import DomainError
 
 
@@ -71,7 +71,7 @@ def redetermine_command(
     from aidservice.services.determinations import redetermine_region
     from aidservice.services.redetermine_region import count_students
 
-    rules = _draft(rules_dir) if rules_dir is not None else None
+    rules = load_rules(rules_dir) if rules_dir is not None else None
     total = count_students(db.session, region)
     try:
         with tqdm(total=total, unit="student", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
@@ -103,15 +103,6 @@ def refusal(exc: DomainError) -> str:
     """One line: the error and each field's messages (`as_of: 2019-10-01 is before the current school year ...`)."""
     messages = "; ".join(f"{name}: {', '.join(texts)}" for name, texts in exc.errors.items())
     return f"{exc.detail} {messages}" if messages else exc.detail
-
-
-def _draft(rules_dir: Path) -> Any:
-    try:
-        return load_or_refuse(rules_dir)
-    except RuleSetBroken as exc:
-        for line in exc.lines:
-            click.echo(line, err=True)
-        raise click.ClickException(f"{len(exc.lines)} problem(s) in {rules_dir}") from None
 
 
 def _summary(result: Any) -> None:

@@ -7,9 +7,10 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 
-from aidservice.cli_redetermine import redetermine_command, refusal
+from aidservice.cli.redetermine import refusal
+from aidservice.cli.rules import load_rules
 
 
 @click.command("whatif")
@@ -37,7 +38,7 @@ def whatif_command(region: str | None, as_of: datetime | None, rules_dir: Path |
     from aidservice.services.determinations import redetermine_region
     from aidservice.services.errors import DomainError
 
-    rules = _draft(rules_dir) if rules_dir is not None else None
+    rules = load_rules(rules_dir) if rules_dir is not None else None
     service_settings = settings()
     try:
         result = redetermine_region(
@@ -62,21 +63,3 @@ def whatif_command(region: str | None, as_of: datetime | None, rules_dir: Path |
     whatif.save(path, summary)
     click.echo(json.dumps(summary["diff"], ensure_ascii=False, indent=1))
     click.echo(f"{summary['students']} students checked; summary saved to {path}")
-
-
-def _draft(rules_dir: Path) -> object:
-    from aidservice.rulesets import RuleSetBroken, load_or_refuse
-
-    try:
-        return load_or_refuse(rules_dir)
-    except RuleSetBroken as exc:
-        for line in exc.lines:
-            click.echo(line, err=True)
-        raise click.ClickException(f"{len(exc.lines)} problem(s) in {rules_dir}") from None
-
-
-def register_whatif(app: Flask) -> None:
-    """Add `whatif` to the `aid` group, beside `redetermine`."""
-    aid = app.cli.commands.get("aid")
-    if isinstance(aid, click.Group) and redetermine_command.name in aid.commands:
-        aid.add_command(whatif_command)

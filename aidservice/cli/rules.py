@@ -1,0 +1,64 @@
+"""`flask --app wsgi aid rules check|publish`, and the `--rules` option the other commands share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from aidservice.rulesets import RuleSetBroken, current_rules, load_or_refuse
+
+rules_group = AppGroup("rules", help="The rule set: check it, publish it.")
+
+RULES_OPTION = click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Rules directory (default: AID_RULES_DIR, the rule set the service runs).",
+)
+
+
+def _rules_dir(rules_dir: Path | None) -> Path:
+    return rules_dir if rules_dir is not None else Path(current_app.config["AID_RULES_DIR"])
+
+
+def load_rules(rules_dir: Path) -> Any:
+    """Load a rule set or stop with every `file:line: reason` on stderr and exit status 1."""
+    try:
+        return load_or_refuse(rules_dir)
+    except RuleSetBroken as exc:
+        for line in exc.lines:
+            click.echo(line, err=True)
+        raise click.ClickException(f"{len(exc.lines)} problem(s) in {rules_dir}") from None
+
+
+@rules_group.command("check")
+@RULES_OPTION
+def rules_check(rules_dir: Path | None) -> None:
+    """Validate the rules and run the rule tests in <rules>/tests."""
+    root = _rules_dir(rules_dir)
+    ruleset = load_rules(root)
+    click.echo(f"rules {root}: version {ruleset.version}")
+    outcomes = ruleset.run_tests(root / "tests")
+    failed = [o for o in outcomes if not o.passed]
+    for outcome in failed:
+        click.echo(f"FAIL {outcome.file}:{outcome.line}: {outcome.name}: {outcome.message}", err=True)
+    click.echo(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        raise SystemExit(1)
+
+
+@rules_group.command("publish")
+def rules_publish() -> None:
+    """Store the running rule set's files under its version, so decisions made with it can be replayed."""
+    from aidservice.extensions import db
+    from aidservice.services.rule_sets import publish_current
+
+    ruleset = current_rules()
+    added = publish_current(db.session, ruleset, ruleset.rules.files)
+    db.session.commit()
+    click.echo(f"rule set {ruleset.version} {'published' if added else 'already published'}")
