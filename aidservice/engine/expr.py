@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 
 from .result import LEVELS
@@ -359,6 +360,4 @@ def _paren(node: Node) -> str:
 def _fraction_text(value: Fraction) -> str:
     if value.denominator == 1:
         return str(value.numerator)
-    from decimal import Decimal
-
     return str(Decimal(value.numerator) / Decimal(value.denominator))
