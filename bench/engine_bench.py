@@ -126,7 +126,8 @@ def phase_columnar(n: int, runs: int) -> dict:
     sys.path.insert(0, str(REPO / "bench"))
     from handwritten_polars import handwritten
 
-    from aidservice.engine.columnar import compile_frame, result_columns
+    from aidservice.engine.columnar import compile_frame
+    from aidservice.engine.columnar_compiler import result_columns
 
     ruleset, facts = internal_frame(n)
     run = compile_frame(ruleset.rules, AS_OF)

@@ -10,13 +10,8 @@ import pytest
 
 from aidservice.batch import validate
 from aidservice.engine import RuleSet
-from aidservice.engine.columnar import (
-    compile_frame,
-    evaluate_frame,
-    evaluate_rows,
-    facts_frame,
-    result_columns,
-)
+from aidservice.engine.columnar import compile_frame, evaluate_frame, evaluate_rows, facts_frame
+from aidservice.engine.columnar_compiler import result_columns
 from aidservice.engine.ruletests import summary
 from aidservice.synthetic import generate_facts
 
