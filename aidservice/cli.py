@@ -139,7 +139,8 @@ def evaluate(
     errors_path: Path | None,
 ) -> None:
     """Evaluate a file of students (JSONL, CSV or Parquet) into JSONL, CSV or Parquet by extension."""
-    from aidservice.batch import BatchInputError, evaluate_file  # heavy (polars): only when used
+    from aidservice.engine.batch import evaluate_file  # heavy (polars): only when used
+    from aidservice.engine.batch_read import BatchInputError
 
     ruleset = _load(rules_dir) if rules_dir is not None else current_rules()
     day = _date(as_of) or current_semester_start(current_app.config["AID_SCHOOL_YEAR"], date.today())

@@ -55,8 +55,8 @@ def facts_file(n: int) -> Path:
 def internal_frame(n: int):
     import polars as pl
 
-    from aidservice.batch import validate
     from aidservice.engine import load_rules
+    from aidservice.engine.batch_validate import validate
 
     ruleset = load_rules(REPO / "rules")
     facts, problems = validate(ruleset, pl.read_parquet(facts_file(n)))

@@ -124,12 +124,13 @@ def _bounds(spec: FactSpec, value: Fraction) -> None:
         spec.max if ceiling is None or (spec.max is not None and spec.max <= ceiling) else Fraction(ceiling)
     )
     if spec.min is not None and value < spec.min:
-        raise _Bad(f"must be at least {_show(spec.min)}")
+        raise _Bad(f"must be at least {show_bound(spec.min)}")
     if high is not None and value > high:
-        raise _Bad(f"must be at most {_show(high)}")
+        raise _Bad(f"must be at most {show_bound(high)}")
 
 
-def _show(value: Fraction) -> str:
+def show_bound(value: Fraction) -> str:
+    """A bound as the rules wrote it: an integer, or its exact decimal."""
     return (
         str(value.numerator)
         if value.denominator == 1

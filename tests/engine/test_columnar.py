@@ -8,8 +8,8 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from aidservice.batch import validate
 from aidservice.engine import RuleSet
+from aidservice.engine.batch_validate import validate
 from aidservice.engine.columnar import compile_frame, evaluate_frame, evaluate_rows, facts_frame
 from aidservice.engine.columnar_compiler import result_columns
 from aidservice.engine.ruletests import summary
