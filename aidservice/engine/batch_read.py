@@ -73,7 +73,7 @@ def _find_bad_json_line(path: Path) -> None:
                 continue
             try:
                 value = json.loads(line)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 raise BatchInputError(f"row {number}: not valid JSON ({exc.msg})", row=number) from None
             if not isinstance(value, dict):
                 raise BatchInputError(f"row {number}: a row is a JSON object", row=number)

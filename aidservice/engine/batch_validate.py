@@ -108,7 +108,7 @@ def _parse(
     return _bounds(spec, value, error)
 
 
-def _text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+def _text(col: pl.Expr, dtype: pl.DataType | type[pl.DataType]) -> pl.Expr:
     """Text of a value: stripped; an empty string is unknown."""
     import polars as pl
 
@@ -213,7 +213,7 @@ def _parse_number(spec: FactSpec, col: pl.Expr, dtype: pl.DataType) -> tuple[pl.
         raw = col.cast(pl.Decimal(38, s)).to_physical()
         if s <= d:
             scaled = raw * 10 ** (d - s)
-            error = pl.when(col.is_not_null() & (scaled.abs() >= limit)).then(big)
+            error: pl.Expr = pl.when(col.is_not_null() & (scaled.abs() >= limit)).then(big)
         else:
             unit = 10 ** (s - d)
             scaled = pl.when(raw % unit == 0).then(raw // unit)

@@ -125,6 +125,7 @@ class _Writer:
         import polars as pl
 
         frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)  # an Arrow table (from shape_output) gives a frame
         if self.fmt == "parquet":  # written at close, in one go by polars (multi-threaded)
             self.parts.append(frame)
             return

@@ -54,7 +54,7 @@ def facts_frame(rules: Rules, rows: Iterable[Mapping[str, object]]) -> pl.DataFr
     return pl.DataFrame(columns, schema=schema)
 
 
-_CACHE: dict[tuple, Callable[[pl.LazyFrame | pl.DataFrame], pl.DataFrame]] = {}
+_CACHE: dict[tuple[str, date], Callable[[pl.LazyFrame | pl.DataFrame], pl.DataFrame]] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -66,10 +66,10 @@ def compile_frame(rules: Rules, as_of: date) -> Callable[[pl.LazyFrame | pl.Data
     require_covered(rules, as_of)
     key = (rules.version, as_of)
     with _CACHE_LOCK:
-        run = _CACHE.get(key)
-    if run is not None:
-        return run
-    plans: dict[tuple, Callable[[pl.LazyFrame], pl.LazyFrame]] = {}
+        cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    plans: dict[tuple[tuple[str, str], ...], Callable[[pl.LazyFrame], pl.LazyFrame]] = {}
 
     def run(frame: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
         lazy = frame.lazy()

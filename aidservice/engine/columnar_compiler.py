@@ -26,7 +26,7 @@ import math
 from collections.abc import Callable, Mapping
 from datetime import date
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -62,7 +62,7 @@ class FrameCompiler:
         self.as_of = as_of
         self.schema = schema
         self.prep: dict[str, pl.Expr] = {}  # temporary columns computed first (lookups, derived values)
-        self.lookups: dict[tuple, str] = {}
+        self.lookups: dict[tuple[object, ...], str] = {}
         self.derived_cache: dict[str, Num | Bool] = {}
         self.depth: dict[str, int] = {}  # temporary column → stage (after the temporaries it reads)
 
@@ -85,7 +85,7 @@ class FrameCompiler:
             return pl.col(name)
         return self.temp(("enum", name), lambda: pl.col(name).cast(pl.Utf8).cast(dtype))
 
-    def temp(self, key: tuple, build: Callable[[], pl.Expr]) -> pl.Expr:
+    def temp(self, key: tuple[object, ...], build: Callable[[], pl.Expr]) -> pl.Expr:
         """A temporary column computed once, before the level, and shared by every user.
 
         Temporaries that read other temporaries (a lookup on an enum cast, a derived value on a
@@ -100,7 +100,9 @@ class FrameCompiler:
             self.prep[name] = expr.alias(name)
         return pl.col(name)
 
-    def lookup(self, key: str, table: Mapping[str, object], dtype: pl.DataType) -> pl.Expr:
+    def lookup(
+        self, key: str, table: Mapping[str, object], dtype: pl.DataType | type[pl.DataType]
+    ) -> pl.Expr:
         """Value per key value; null for a null key or a key without a value."""
         frozen = tuple(sorted(table.items()))
         column = self.fact_col(key)
@@ -127,7 +129,9 @@ class FrameCompiler:
             if node.kind == "param":
                 param = self.rules.parameters[node.name]
                 dated = param.at(self.as_of)
-                return Num("const", const=None if dated is None else Fraction(dated.value, param.scale))  # type: ignore[arg-type]
+                return Num(
+                    "const", const=None if dated is None else Fraction(cast(int, dated.value), param.scale)
+                )
             value = self.derived(node.name)
             assert isinstance(value, Num)
             return value
@@ -137,7 +141,7 @@ class FrameCompiler:
             for key in param.series:
                 dated = param.at(self.as_of, key)
                 if dated is not None and key is not None:
-                    table[key] = Fraction(dated.value, param.scale)  # type: ignore[arg-type]
+                    table[key] = Fraction(cast(int, dated.value), param.scale)  # numbers are scaled ints
             return Num("keyed", key=node.key.name, table=table)
         if isinstance(node, ex.Neg):
             return self.arith_values("-", Num("const", const=Fraction(0)), self.num(node.operand))
@@ -197,17 +201,20 @@ class FrameCompiler:
     def derived(self, name: str) -> Num | Bool:
         if name not in self.derived_cache:
             node = self.rules.derived[name].expr
+            value: Num | Bool
             if node.type.kind == "num":
-                value: Num | Bool = self.num(node)
-                if value.kind == "col":  # type: ignore[union-attr]
-                    col = self.temp(("derived", name), lambda v=value: v.expr)  # type: ignore[union-attr]
-                    value = Num("col", expr=col, scale=value.scale)  # type: ignore[union-attr]
+                number = self.num(node)
+                if number.kind == "col":
+                    column = number.expr
+                    assert column is not None  # a "col" number carries its expression
+                    number = Num("col", expr=self.temp(("derived", name), lambda: column), scale=number.scale)
+                value = number
             else:
-                value = self.boolean(node)
-                if not value.is_const:
-                    value = Bool(
-                        self.temp(("derived", name), lambda v=value: v.expr), nullable=value.nullable
-                    )  # type: ignore[union-attr]
+                flag = self.boolean(node)
+                if not flag.is_const:
+                    condition = flag.as_expr()
+                    flag = Bool(self.temp(("derived", name), lambda: condition), nullable=flag.nullable)
+                value = flag
             self.derived_cache[name] = value
         return self.derived_cache[name]
 

@@ -86,7 +86,8 @@ def threshold(op: str, t: Fraction) -> tuple[str, int] | None:
 
 
 def cmp(op: str, left: pl.Expr, right: pl.Expr | int) -> pl.Expr:
-    return OPS[op](left, right)
+    compared: pl.Expr = OPS[op](left, right)  # OPS serves constants too (typed Any); on an Expr, an Expr
+    return compared
 
 
 OPS_ARITH: dict[str, Callable[[Any, Any], Any]] = {

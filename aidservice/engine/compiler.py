@@ -126,7 +126,7 @@ class _Generator:
         if isinstance(node, ex.ParamAt):
             local = self.keyed_local(node)
             param = self.rules.parameters[node.name]
-            leaves = {("keyed", node.name, node.key.name)}
+            leaves: set[tuple[str, ...]] = {("keyed", node.name, node.key.name)}
             if self.nullable_fact(node.key.name):
                 leaves.add(("fact", node.key.name))
             return _Num(local, param.scale, frozenset({local}), frozenset(leaves))

@@ -70,8 +70,11 @@ def convert(spec: FactSpec, value: object, *, text: bool = False) -> object:
         _bounds(spec, Fraction(number))
         return number
     exact = _decimal(value, text)
-    if exact.as_tuple().exponent < -spec.decimals and exact != exact.quantize(
-        Decimal(1).scaleb(-spec.decimals)
+    exponent = exact.as_tuple().exponent  # an int: _decimal refuses NaN and infinities
+    if (
+        isinstance(exponent, int)
+        and exponent < -spec.decimals
+        and exact != exact.quantize(Decimal(1).scaleb(-spec.decimals))
     ):
         unit = "two decimal places (fen)" if spec.type == "money" else f"{spec.decimals} decimal places"
         raise _Bad(f"has more than {unit}")

@@ -265,12 +265,12 @@ class DeclarationSections(RuleChecks):
                 )
                 if spec is None:
                     return None
-                start, end = spec.get("from"), spec.get("to")
-                if any(v is not None and not isinstance(v, date) for v in (start, end)):
+                since, until = spec.get("from"), spec.get("to")
+                if any(v is not None and not isinstance(v, date) for v in (since, until)):
                     self.error(file, iline, f"{what}: from/to must be dates (YYYY-MM-DD)")
                     return None
-                if start and end and end < start:
-                    self.error(file, iline, f"{what}: range is reversed ({start} after {end})")
+                if since and until and until < since:
+                    self.error(file, iline, f"{what}: range is reversed ({since} after {until})")
                     return None
                 converted = self.param_value(
                     spec["value"], file, self.line_of(spec, "value"), what, ptype, decimals
@@ -278,7 +278,7 @@ class DeclarationSections(RuleChecks):
                 if converted is _BAD:
                     return None
                 item_status, item_note = self.status(spec, file, what, required=False)
-                items.append(Dated(start, end, converted, item_status or status, item_note or note))
+                items.append(Dated(since, until, converted, item_status or status, item_note or note))
             items.sort(key=lambda d: d.start or date.min)
             for before, after in itertools.pairwise(items):
                 if (

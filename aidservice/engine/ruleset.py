@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
@@ -15,7 +15,7 @@ from . import interp
 from .compiler import compile_record
 from .loader import load, load_texts
 from .model import Parameter, Rules
-from .result import LEVELS, Result
+from .result import LEVELS, Citation, Result
 from .ruletests import TestOutcome, run_tests
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ class RuleSet:
     def __init__(self, rules: Rules, path: Path | None = None) -> None:
         self.rules = rules
         self.path = path
-        self._compiled: dict[date, Any] = {}
+        self._compiled: dict[date, Callable[..., Result]] = {}
 
     @property
     def version(self) -> str:
@@ -71,7 +71,7 @@ class RuleSet:
         """The reference evaluation with its full trace (the semantics the fast paths must match)."""
         return interp.evaluate(self.rules, dict(facts), as_of, trace=True, level_override=level)
 
-    def compiled(self, as_of: date) -> Any:
+    def compiled(self, as_of: date) -> Callable[..., Result]:
         """The per-record evaluator specialised to one date (parameters folded in), cached."""
         evaluator = self._compiled.get(as_of)
         if evaluator is None:
@@ -115,7 +115,7 @@ def rules_from_files(files: Mapping[str, str], name: str = "rules", *, published
     return RuleSet(load_texts(files, name, published=published))
 
 
-def _citations(basis: tuple) -> list[dict[str, str]]:
+def _citations(basis: tuple[Citation, ...]) -> list[dict[str, str]]:
     return [
         {"document": c.document, "number": c.number, "title": c.title, "clause": c.clause, "text": str(c)}
         for c in basis
