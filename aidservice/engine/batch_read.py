@@ -9,6 +9,7 @@ the row.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,8 +66,6 @@ def read_input(path: Path, fmt: str) -> pl.DataFrame:
 
 
 def _find_bad_json_line(path: Path) -> None:
-    import json
-
     with path.open(encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
