@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from flask import current_app
 
-from aidservice.engine import RulesError, load_rules
-
-if TYPE_CHECKING:
-    from aidservice.engine.model import Rules
+from aidservice.engine import RulesError, RuleSet, load_rules
 
 
 class RuleSetBroken(RuntimeError):
@@ -28,7 +24,7 @@ def issue_lines(error: RulesError) -> list[str]:
     return [str(issue) for issue in issues] if issues else str(error).splitlines()
 
 
-def load_or_refuse(rules_dir: str | Path) -> Rules:
+def load_or_refuse(rules_dir: str | Path) -> RuleSet:
     """Load `rules_dir`, turning loader errors into RuleSetBroken so the service refuses to start."""
     try:
         return load_rules(rules_dir)
@@ -36,6 +32,7 @@ def load_or_refuse(rules_dir: str | Path) -> Rules:
         raise RuleSetBroken(rules_dir, issue_lines(exc)) from exc
 
 
-def current_rules() -> Rules:
+def current_rules() -> RuleSet:
     """The rule set loaded at start by this app."""
-    return current_app.extensions["aid_rules"]
+    ruleset: RuleSet = current_app.extensions["aid_rules"]
+    return ruleset

@@ -55,8 +55,8 @@ def facts_file(n: int) -> Path:
 def internal_frame(n: int):
     import polars as pl
 
-    from aidservice.batch import validate
     from aidservice.engine import load_rules
+    from aidservice.engine.batch_validate import validate
 
     ruleset = load_rules(REPO / "rules")
     facts, problems = validate(ruleset, pl.read_parquet(facts_file(n)))
@@ -126,7 +126,8 @@ def phase_columnar(n: int, runs: int) -> dict:
     sys.path.insert(0, str(REPO / "bench"))
     from handwritten_polars import handwritten
 
-    from aidservice.engine.columnar import compile_frame, result_columns
+    from aidservice.engine.columnar import compile_frame
+    from aidservice.engine.columnar_compiler import result_columns
 
     ruleset, facts = internal_frame(n)
     run = compile_frame(ruleset.rules, AS_OF)

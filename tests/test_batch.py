@@ -10,10 +10,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from aidservice import batch
-from aidservice.batch import BatchInputError, evaluate_file
 from aidservice.demo.facts import generate_facts
-from aidservice.engine import RuleSet, load_rules
+from aidservice.engine import RuleSet, batch, batch_write, load_rules
+from aidservice.engine.batch import evaluate_file
+from aidservice.engine.batch_read import BatchInputError
 from aidservice.engine.columnar import evaluate_rows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -343,16 +343,16 @@ def test_output_appears_complete_or_not_at_all_when_the_run_fails_midway(
     src = write_input(students, tmp_path / "in.parquet")
     out = tmp_path / target
     out.write_text("previous complete output\n", encoding="utf-8")
-    real_write = batch._Writer.write
+    real_write = batch_write._Writer.write
     calls = {"n": 0}
 
-    def failing_write(self: batch._Writer, table: object) -> None:
+    def failing_write(self: batch_write._Writer, table: object) -> None:
         calls["n"] += 1
         if calls["n"] == 3:
             raise failure
         real_write(self, table)
 
-    monkeypatch.setattr(batch._Writer, "write", failing_write)
+    monkeypatch.setattr(batch_write._Writer, "write", failing_write)
     with pytest.raises(type(failure)):
         evaluate_file(rules, src, out, as_of=AS_OF, progress=False, chunk_rows=100, skip_invalid=True)
     assert calls["n"] == 3

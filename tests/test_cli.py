@@ -58,7 +58,7 @@ class FakeSummary:
 
 @pytest.fixture
 def fake_batch(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Stand-in for aidservice.batch recording how the command calls it (the real one is tested on its own)."""
+    """Stand-in for aidservice.engine.batch recording how the command calls it (the real one is tested on its own)."""
     calls: dict[str, Any] = {}
 
     class BatchInputError(Exception):
@@ -70,10 +70,11 @@ def fake_batch(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         calls.update(ruleset=ruleset, input_path=input_path, output_path=output_path, **options)
         return FakeSummary(rows=3, written=2, invalid=1)
 
-    module = types.ModuleType("aidservice.batch")
+    module = types.ModuleType("aidservice.engine.batch")
     module.BatchInputError = BatchInputError  # type: ignore[attr-defined]
     module.evaluate_file = evaluate_file  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "aidservice.batch", module)
+    for name in ("aidservice.engine.batch", "aidservice.engine.batch_read"):  # evaluate_file, BatchInputError
+        monkeypatch.setitem(sys.modules, name, module)
     return calls
 
 
@@ -137,14 +138,16 @@ def test_evaluate_with_broken_draft_rules_exits_1(
 
 
 def test_the_cli_module_does_not_import_heavy_batch_modules() -> None:
-    code = "import sys, aidservice.cli; print(sorted(m for m in ('polars', 'pyarrow', 'aidservice.batch') if m in sys.modules))"
+    code = "import sys, aidservice.cli; print(sorted(m for m in ('polars', 'pyarrow', 'aidservice.engine.batch') if m in sys.modules))"
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
 
 
-@pytest.mark.skipif(find_spec("aidservice.batch") is None, reason="aidservice.batch not written yet")
+@pytest.mark.skipif(
+    find_spec("aidservice.engine.batch") is None, reason="aidservice.engine.batch not written yet"
+)
 def test_evaluate_end_to_end_on_jsonl(tmp_path: Path, db_url: str) -> None:
     source = tmp_path / "students.jsonl"
     rows = [

@@ -1,7 +1,7 @@
 """`flask --app wsgi aid evaluate`: a file of students evaluated with the columnar path, offline.
 
 An offline command (aidservice.startup): the app has neither routes nor a database, and polars and
-aidservice.batch are imported only when the command runs, so `--help` and usage errors stay fast.
+aidservice.engine.batch are imported only when the command runs, so `--help` and usage errors stay fast.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def evaluate(
     errors_path: Path | None,
 ) -> None:
     """Evaluate a file of students (JSONL, CSV or Parquet) into JSONL, CSV or Parquet by extension."""
-    from aidservice.batch import BatchInputError, evaluate_file  # heavy (polars): only when used
+    from aidservice.engine.batch import evaluate_file  # heavy (polars): only when used
+    from aidservice.engine.batch_read import BatchInputError
 
     ruleset = load_rules(rules_dir) if rules_dir is not None else current_rules()
     day = _date(as_of) or current_semester_start(current_app.config["AID_SCHOOL_YEAR"], date.today())

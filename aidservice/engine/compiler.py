@@ -9,6 +9,7 @@ the reference evaluator (`interp`), which the tests hold this path equal to.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -125,7 +126,7 @@ class _Generator:
         if isinstance(node, ex.ParamAt):
             local = self.keyed_local(node)
             param = self.rules.parameters[node.name]
-            leaves = {("keyed", node.name, node.key.name)}
+            leaves: set[tuple[str, ...]] = {("keyed", node.name, node.key.name)}
             if self.nullable_fact(node.key.name):
                 leaves.add(("fact", node.key.name))
             return _Num(local, param.scale, frozenset({local}), frozenset(leaves))
@@ -490,8 +491,6 @@ def _is_literal(code: str) -> bool:
 
 def _literal(code: str) -> int:
     """Evaluate an integer-only arithmetic literal the generator itself wrote (digits, * + - and parens)."""
-    import ast
-
     tree = ast.parse(code, mode="eval")
 
     def walk(node: ast.AST) -> int:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
+from typing import overload
 
 from .result import LEVELS
 
@@ -235,8 +237,8 @@ class _Checker:
         if isinstance(node.op, ast.USub):
             if operand.type != NUM:
                 raise self.fail(node, "'-' needs a number")
-            if isinstance(operand, Const):
-                return Const(-operand.value, NUM)  # type: ignore[operator]
+            if isinstance(operand, Const) and isinstance(operand.value, Fraction):  # a numeric literal
+                return Const(-operand.value, NUM)
             return Neg(operand)
         raise self.fail(node, "unary operator not allowed")
 
@@ -278,6 +280,12 @@ class _Checker:
             raise self.fail(node, f"'{op}' is not defined between these values (only == and != on enums)")
         raise self.fail(node, f"cannot compare {lt} with {rt} in '{_segment(self.text, node)}'")
 
+    @overload
+    def _coerce_literal(self, node: ast.AST, value: Const, other: Node) -> Const: ...
+
+    @overload
+    def _coerce_literal(self, node: ast.AST, value: Node, other: Node) -> Node: ...
+
     def _coerce_literal(self, node: ast.AST, value: Node, other: Node) -> Node:
         """A string literal compared with an enum or level takes its type, if it is one of its values."""
         if isinstance(value, Const) and value.type.kind == "str":
@@ -298,9 +306,9 @@ class _Checker:
             if not isinstance(item, Const):
                 raise self.fail(node, "'in' needs literals")
             item = self._coerce_literal(node, item, operand)
-            if item.type.kind != operand.type.kind or item.type.kind == "bool":
+            if item.type.kind != operand.type.kind or isinstance(item.value, bool):
                 raise self.fail(node, f"{item.value!r} is not a {operand.type} value")
-            values.append(item.value)  # type: ignore[arg-type]
+            values.append(item.value)
         return Member(operand, tuple(values), negate)
 
 
@@ -359,6 +367,4 @@ def _paren(node: Node) -> str:
 def _fraction_text(value: Fraction) -> str:
     if value.denominator == 1:
         return str(value.numerator)
-    from decimal import Decimal
-
     return str(Decimal(value.numerator) / Decimal(value.denominator))

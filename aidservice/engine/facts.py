@@ -70,8 +70,11 @@ def convert(spec: FactSpec, value: object, *, text: bool = False) -> object:
         _bounds(spec, Fraction(number))
         return number
     exact = _decimal(value, text)
-    if exact.as_tuple().exponent < -spec.decimals and exact != exact.quantize(
-        Decimal(1).scaleb(-spec.decimals)
+    exponent = exact.as_tuple().exponent  # an int: _decimal refuses NaN and infinities
+    if (
+        isinstance(exponent, int)
+        and exponent < -spec.decimals
+        and exact != exact.quantize(Decimal(1).scaleb(-spec.decimals))
     ):
         unit = "two decimal places (fen)" if spec.type == "money" else f"{spec.decimals} decimal places"
         raise _Bad(f"has more than {unit}")
@@ -124,12 +127,13 @@ def _bounds(spec: FactSpec, value: Fraction) -> None:
         spec.max if ceiling is None or (spec.max is not None and spec.max <= ceiling) else Fraction(ceiling)
     )
     if spec.min is not None and value < spec.min:
-        raise _Bad(f"must be at least {_show(spec.min)}")
+        raise _Bad(f"must be at least {show_bound(spec.min)}")
     if high is not None and value > high:
-        raise _Bad(f"must be at most {_show(high)}")
+        raise _Bad(f"must be at most {show_bound(high)}")
 
 
-def _show(value: Fraction) -> str:
+def show_bound(value: Fraction) -> str:
+    """A bound as the rules wrote it: an integer, or its exact decimal."""
     return (
         str(value.numerator)
         if value.denominator == 1

@@ -10,11 +10,12 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from math import floor
+from typing import cast
 
 from . import expr as ex
 from .coverage import require_covered
 from .model import AmountCase, Clause, Dated, Parameter, Program, Rules
-from .result import LEVELS, Award, Reason, Result, TraceEntry
+from .result import LEVELS, Award, Citation, Reason, Result, TraceEntry
 
 RANK = {name: i for i, name in enumerate(LEVELS)}
 
@@ -57,7 +58,7 @@ class _Scope:
             self.unknown.add(name)
             value: object = None
         elif spec.numeric:
-            value = Fraction(raw, spec.scale)  # type: ignore[arg-type]
+            value = Fraction(cast(int, raw), spec.scale)  # normalised numbers are scaled ints
         else:
             value = raw
         self.read[name] = render(value, spec.decimals if spec.numeric and spec.type != "int" else None)
@@ -68,7 +69,7 @@ class _Scope:
         dated: Dated | None = param.at(self.as_of, key)
         value: object = None
         if dated is not None:
-            value = dated.value if param.type == "bool" else Fraction(dated.value, param.scale)  # type: ignore[arg-type]
+            value = dated.value if param.type == "bool" else Fraction(cast(int, dated.value), param.scale)
         else:
             self.unknown.add(name)
         self.params.append(
@@ -144,22 +145,24 @@ def _compare(node: ex.Compare, left: object, right: object) -> bool | None:
     if left is None or right is None:
         return None
     if node.left.type.kind == "level":
-        left, right = RANK[left], RANK[right]  # type: ignore[index]
+        left, right = RANK[str(left)], RANK[str(right)]
     op = node.op
-    if op == "<":
-        return left < right  # type: ignore[operator]
-    if op == "<=":
-        return left <= right  # type: ignore[operator]
-    if op == ">":
-        return left > right  # type: ignore[operator]
-    if op == ">=":
-        return left >= right  # type: ignore[operator]
     if op == "==":
         return left == right
-    return left != right
+    if op == "!=":
+        return left != right
+    # ordered operands are numbers (exact fractions) or level ranks: the checker allows nothing else
+    a, b = cast(Fraction | int, left), cast(Fraction | int, right)
+    if op == "<":
+        return a < b
+    if op == "<=":
+        return a <= b
+    if op == ">":
+        return a > b
+    return a >= b
 
 
-def _basis(*groups: tuple) -> str:
+def _basis(*groups: tuple[Citation, ...]) -> str:
     return "; ".join(str(c) for group in groups for c in group)
 
 

@@ -66,7 +66,7 @@ class FactSpec:
     @property
     def scale(self) -> int:
         """Internal integer = value × scale (money in fen)."""
-        return 10**self.decimals
+        return int(10**self.decimals)  # int ** int is typed Any (a negative power is a float)
 
     @property
     def numeric(self) -> bool:
@@ -109,7 +109,7 @@ class Parameter:
 
     @property
     def scale(self) -> int:
-        return 10**self.decimals
+        return int(10**self.decimals)  # int ** int is typed Any (a negative power is a float)
 
     def at(self, on: date, key: str | None = None) -> Dated | None:
         """The range in force on `on` for `key`, or None when there is no value that day."""

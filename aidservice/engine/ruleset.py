@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 from . import expr as ex
 from . import facts as fx
 from . import interp
+from .compiler import compile_record
 from .loader import load, load_texts
 from .model import Parameter, Rules
-from .result import LEVELS, Result
+from .result import LEVELS, Citation, Result
+from .ruletests import TestOutcome, run_tests
 
 if TYPE_CHECKING:
     import polars as pl
-
-    from .ruletests import TestOutcome
 
 
 class RuleSet:
@@ -27,7 +28,7 @@ class RuleSet:
     def __init__(self, rules: Rules, path: Path | None = None) -> None:
         self.rules = rules
         self.path = path
-        self._compiled: dict[date, Any] = {}
+        self._compiled: dict[date, Callable[..., Result]] = {}
 
     @property
     def version(self) -> str:
@@ -70,12 +71,10 @@ class RuleSet:
         """The reference evaluation with its full trace (the semantics the fast paths must match)."""
         return interp.evaluate(self.rules, dict(facts), as_of, trace=True, level_override=level)
 
-    def compiled(self, as_of: date) -> Any:
+    def compiled(self, as_of: date) -> Callable[..., Result]:
         """The per-record evaluator specialised to one date (parameters folded in), cached."""
         evaluator = self._compiled.get(as_of)
         if evaluator is None:
-            from .compiler import compile_record
-
             evaluator = compile_record(self.rules, as_of)
             if len(self._compiled) > 64:
                 self._compiled.clear()
@@ -84,7 +83,7 @@ class RuleSet:
 
     def evaluate_frame(self, frame: pl.DataFrame, as_of: date) -> pl.DataFrame:
         """Columnar evaluation of a whole table of normalised facts (see `columnar`)."""
-        from .columnar import evaluate_frame
+        from .columnar import evaluate_frame  # polars is heavy: only for callers that evaluate frames
 
         return evaluate_frame(self.rules, frame, as_of)
 
@@ -92,8 +91,6 @@ class RuleSet:
 
     def run_tests(self, tests_dir: str | Path) -> list[TestOutcome]:
         """Run the data-driven rule tests (`rules/tests/*.yaml`) on every evaluation path."""
-        from .ruletests import run_tests
-
         return run_tests(self, Path(tests_dir))
 
     # -------------------------------------------------------------- describe
@@ -118,7 +115,7 @@ def rules_from_files(files: Mapping[str, str], name: str = "rules", *, published
     return RuleSet(load_texts(files, name, published=published))
 
 
-def _citations(basis: tuple) -> list[dict[str, str]]:
+def _citations(basis: tuple[Citation, ...]) -> list[dict[str, str]]:
     return [
         {"document": c.document, "number": c.number, "title": c.title, "clause": c.clause, "text": str(c)}
         for c in basis
@@ -129,8 +126,6 @@ def _param(param: Parameter) -> dict[str, Any]:
     def value(v: object) -> object:
         if v is None or param.type in ("bool", "int"):
             return v
-        from decimal import Decimal
-
         return str(Decimal(v).scaleb(-param.decimals))  # type: ignore[arg-type]
 
     return {

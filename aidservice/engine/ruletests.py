@@ -2,25 +2,42 @@
 
 Each case runs on every evaluation path (reference with trace, compiled per-record, columnar),
 so the tests also hold the paths to one semantics.
+
+The runner needs only what `Evaluator` names (the rules, fact validation and the two per-record
+paths), so it sits below `ruleset`: `RuleSet.run_tests` calls it with itself, and this module
+never imports `ruleset`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .facts import FactsError
+from .model import Rules
 from .result import LEVELS, Result
 from .yamlsrc import RuleIssue, YList, YMap, load_file
 
-if TYPE_CHECKING:
-    from .ruleset import RuleSet
-
 EXPECT_KEYS = {"level", "reasons", "awards", "total", "missing"}
+
+
+class Evaluator(Protocol):
+    """What the rule tests evaluate with: a `RuleSet` is one."""
+
+    @property
+    def rules(self) -> Rules: ...
+
+    def validate_facts(self, raw: Mapping[str, object], *, text: bool = False) -> dict[str, object]: ...
+
+    def evaluate(
+        self, facts: Mapping[str, object], as_of: date, *, trace: bool = False, level: str | None = None
+    ) -> Result: ...
+
+    def explain(self, facts: Mapping[str, object], as_of: date, *, level: str | None = None) -> Result: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +63,7 @@ class _Case:
     expect: dict[str, Any]
 
 
-def run_tests(ruleset: RuleSet, tests_dir: Path) -> list[TestOutcome]:
+def run_tests(ruleset: Evaluator, tests_dir: Path) -> list[TestOutcome]:
     """Every case of every test file, evaluated on each path and compared with its expectation."""
     outcomes: list[TestOutcome] = []
     cases: list[_Case] = []
@@ -65,7 +82,7 @@ def run_tests(ruleset: RuleSet, tests_dir: Path) -> list[TestOutcome]:
     return outcomes
 
 
-def _read(ruleset: RuleSet, path: Path, display: str, outcomes: list[TestOutcome]) -> list[_Case]:
+def _read(ruleset: Evaluator, path: Path, display: str, outcomes: list[TestOutcome]) -> list[_Case]:
     top = load_file(path, display)
     if not isinstance(top, YMap) or set(top) != {"tests"} or not isinstance(top["tests"], YList):
         raise RuleIssue(display, 1, "a rule test file has one key, 'tests', holding a list")
@@ -124,7 +141,7 @@ def summary(result: Result) -> dict[str, Any]:
     }
 
 
-def _check(ruleset: RuleSet, case: _Case, columnar: dict[str, Any] | None) -> TestOutcome:
+def _check(ruleset: Evaluator, case: _Case, columnar: dict[str, Any] | None) -> TestOutcome:
     def fail(message: str) -> TestOutcome:
         return TestOutcome(case.name, case.file, case.line, False, message)
 
@@ -167,9 +184,9 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def _columnar_results(ruleset: RuleSet, cases: list[_Case]) -> dict[int, dict[str, Any]]:
+def _columnar_results(ruleset: Evaluator, cases: list[_Case]) -> dict[int, dict[str, Any]]:
     """Evaluate all cases per date in one frame on the columnar path, when it is available."""
-    try:
+    try:  # polars is heavy: imported only when the rule tests run, so `import aidservice.engine` stays cheap
         from .columnar import evaluate_rows
     except ImportError:
         return {}

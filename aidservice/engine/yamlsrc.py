@@ -25,7 +25,7 @@ class RuleIssue(Exception):
         self.message = message
 
 
-class YMap(dict):
+class YMap(dict[str, Any]):
     """A YAML mapping that remembers its own line and the line of each key."""
 
     file: str
@@ -33,7 +33,7 @@ class YMap(dict):
     key_lines: dict[str, int]
 
 
-class YList(list):
+class YList(list[Any]):
     """A YAML sequence that remembers its own line and the line of each item."""
 
     file: str
@@ -95,6 +95,7 @@ def _convert(node: yaml.Node, file: str) -> Any:
         seq.file, seq.line = file, line
         seq.item_lines = [item.start_mark.line + 1 for item in node.value]
         return seq
+    assert isinstance(node, yaml.ScalarNode)  # the composer makes only mappings, sequences and scalars
     return _scalar(node, file, line)
 
 

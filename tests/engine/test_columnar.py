@@ -8,16 +8,11 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from aidservice.batch import validate
 from aidservice.demo.facts import generate_facts
 from aidservice.engine import RuleSet
-from aidservice.engine.columnar import (
-    compile_frame,
-    evaluate_frame,
-    evaluate_rows,
-    facts_frame,
-    result_columns,
-)
+from aidservice.engine.batch_validate import validate
+from aidservice.engine.columnar import compile_frame, evaluate_frame, evaluate_rows, facts_frame
+from aidservice.engine.columnar_compiler import result_columns
 from aidservice.engine.ruletests import summary
 
 AUTUMN_2020 = date(2020, 9, 1)

@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from aidservice.batch import BatchInputError, evaluate_file
 from aidservice.engine import RulesError, RuleSet, load_rules
+from aidservice.engine.batch import evaluate_file
+from aidservice.engine.batch_read import BatchInputError
 from aidservice.engine.loader import load_texts, rule_files
 from aidservice.errors import PROBLEM_MIMETYPE
 from aidservice.extensions import db
