@@ -126,7 +126,7 @@ def _bulk_roster(session, settings, province, started: float) -> None:  # type: 
 def _redetermine(session, settings) -> None:  # type: ignore[no-untyped-def]
     """Everyone the agency batches did not reach gets a determination from the columnar path."""
     from aidservice.services.actors import Actor
-    from aidservice.services.determinations import redetermine_region
+    from aidservice.services.determinations.region import redetermine_region
 
     with click.progressbar(length=_count_students(session), label="determinations", file=sys.stderr) as bar:
         redetermine_region(
@@ -140,7 +140,7 @@ def _redetermine(session, settings) -> None:  # type: ignore[no-untyped-def]
 
 
 def _count_students(session) -> int:  # type: ignore[no-untyped-def]
-    from aidservice.services.redetermine_region import count_students
+    from aidservice.services.determinations.region import count_students
 
     return count_students(session, None)
 
