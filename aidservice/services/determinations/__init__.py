@@ -1,4 +1,4 @@
-"""Determinations: each student's level and awards for a school year, evaluated from the facts, stored immutably.
+"""Determinations: each student's level and awards for a school year, evaluated from facts, stored immutably.
 
 The area's modules, from the bottom up:
 

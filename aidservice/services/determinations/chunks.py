@@ -1,4 +1,4 @@
-"""One chunk of students, columnar: read, evaluate, compare with the current determinations, then store or diff.
+"""One chunk of students, columnar: read, evaluate, compare with the current determinations, store or diff.
 
 Per chunk (a key range of a region run, or a list of students from a large feed batch):
 

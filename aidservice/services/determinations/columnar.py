@@ -1,4 +1,4 @@
-"""The columnar evaluation glue: a chunk's facts as a frame, evaluated at once, and explained per distinct facts.
+"""The columnar evaluation glue: a chunk's facts as a frame, evaluated at once, explained per distinct facts.
 
 Roster and school facts come from one query (students joined with schools), agency facts from
 `matches.agency_frame`; each row's facts snapshot and its outcome hash (level, awards, facts) are built as

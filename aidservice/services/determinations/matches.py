@@ -1,4 +1,4 @@
-"""The agency records that reach a set of students, read set-based, and the agency facts they give, vectorised.
+"""The agency records reaching a set of students, read set-based, and the agency facts they give (vectorised).
 
 Current records valid on the date reach a student through the student's own number or a guardian's (one
 hash join per way, or one index probe per student on PostgreSQL for a list); `agency_frame` turns the

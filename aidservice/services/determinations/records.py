@@ -1,4 +1,4 @@
-"""What a determination is: its value types, its stored JSON and the hashes that decide and prove what was stored.
+"""What a determination is: value types, stored JSON, and the hashes that decide and prove what was stored.
 
 Determinations are each student's level and awards for a school year, stored immutably, superseded never
 updated. A new determination is stored only when its level, awards (program and amount) or facts differ

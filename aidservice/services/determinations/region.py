@@ -75,7 +75,7 @@ def redetermine_region(
     checkpoint: Callable[[], None] | None = None,
     force: bool = False,
 ) -> RegionResult:
-    """Re-determine every student of a region (default: the province) with the columnar path; see that module.
+    """Re-determine every student of a region (default: the province) with the columnar path (module docstring).
 
     The date is checked first (`evaluation_dates`): inside the rules' coverage and the current school year;
     `force` also allows an earlier school year, and such a run is audited (`redetermine.forced`).

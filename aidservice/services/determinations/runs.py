@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter as Tally
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict
 
 from aidservice.engine import LEVELS, RuleSet
 from aidservice.services.actors import Actor
@@ -45,6 +45,25 @@ class Scope:
         return column.in_(self.pks)
 
 
+class DiffTotals(TypedDict):
+    """A dry run's diff as JSON, without its example students (what the what-if summary keeps)."""
+
+    students_changing: int
+    facts_only: int
+    level_up: int
+    level_down: int
+    level_moves: dict[str, int]  # "from->to": students
+    programs_gained: dict[str, int]
+    programs_lost: dict[str, int]
+    money_delta: dict[str, str]  # program: yuan, e.g. "-1250.00"
+
+
+class DiffJson(DiffTotals):
+    """A dry run's diff as JSON, with up to EXAMPLES students (student_id, pk, level, gained, lost, delta)."""
+
+    examples: list[dict[str, Any]]
+
+
 @dataclass(slots=True)
 class Diff:
     """What a run would change: level moves, programs gained and lost, money delta by program (fen)."""
@@ -65,7 +84,7 @@ class Diff:
     def down(self) -> int:
         return sum(n for (a, b), n in self.level_moves.items() if LEVELS.index(b) < LEVELS.index(a))
 
-    def as_json(self) -> dict[str, Any]:
+    def totals(self) -> DiffTotals:
         """JSON-ready: counts, moves as 'from->to', money in yuan strings."""
         return {
             "students_changing": self.students,
@@ -76,8 +95,11 @@ class Diff:
             "programs_gained": dict(sorted(self.gained.items())),
             "programs_lost": dict(sorted(self.lost.items())),
             "money_delta": {p: yuan(v) for p, v in sorted(self.delta_fen.items())},
-            "examples": self.examples,
         }
+
+    def as_json(self) -> DiffJson:
+        """`totals` and the example students."""
+        return {**self.totals(), "examples": self.examples}
 
 
 @dataclass(slots=True)

@@ -1,4 +1,4 @@
-"""Reading the current determinations and writing new ones, under the change-log locks, with their audit events.
+"""Reading the current determinations and writing new ones under the change-log locks, with audit events.
 
 Lock order: the writers' mutex ('writers'), then the change log ('changes'), both `counters` rows
 taken FOR UPDATE and held until the caller commits; the audit chain head ('audit') last, at commit
