@@ -513,7 +513,7 @@ def redetermine(app: Any, **kwargs: Any) -> dict[str, Any]:
     from aidservice.api.settings import settings
     from aidservice.extensions import db
     from aidservice.services.actors import Actor
-    from aidservice.services.determinations import redetermine_region
+    from aidservice.services.determinations.region import redetermine_region
 
     with app.app_context():
         start = time.perf_counter()

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 import pytest
 from stdnum.cn import ric
 
-from aidservice.services.facts_assembly import SOURCE_STATUSES
+from aidservice.services.determinations.facts_assembly import SOURCE_STATUSES
 
 STANDARD = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "", None, None))) | {
     "message",

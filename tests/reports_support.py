@@ -40,7 +40,7 @@ from aidservice.services.actors import Actor
 from aidservice.services.applications import ActionRequest
 from aidservice.services.auth import resolve_token
 from aidservice.services.context import Settings
-from aidservice.services.determinations import redetermine_students
+from aidservice.services.determinations.students import redetermine_students
 from aidservice.services.feeds import apply_batch
 from aidservice.services.quotas import put_quota
 from tests.factories import (

@@ -29,8 +29,7 @@ MAX_LINES = 600
 KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
     frozenset(cycle)
     for cycle in (
-        {"aidservice", "aidservice.jobs.worker"},
-        {"aidservice.engine.ruleset", "aidservice.engine.ruletests"},
+        {"aidservice", "aidservice.cli", "aidservice.cli.jobs", "aidservice.jobs.worker"},
         {"aidservice.errors", "aidservice.extensions"},
         {"aidservice.jobs", "aidservice.jobs.kinds"},
         {
@@ -39,7 +38,6 @@ KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
             "aidservice.services.notices",
             "aidservice.services.quotas",
         },
-        {"aidservice.services.determinations", "aidservice.services.redetermine_region"},
         {"aidservice.web", "aidservice.web.auth"},
     )
 )
@@ -47,13 +45,8 @@ KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
 
 KNOWN_LONG_MODULES: frozenset[str] = frozenset(
     {
-        "aidservice/batch.py",
-        "aidservice/engine/columnar.py",
-        "aidservice/engine/loader.py",
         "aidservice/services/applications.py",
         "aidservice/services/decisions.py",
-        "aidservice/services/determinations.py",
-        "aidservice/services/redetermine_region.py",
         "aidservice/services/reports/common.py",
         "aidservice/services/roster.py",
     }

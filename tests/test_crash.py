@@ -24,7 +24,7 @@ from aidservice.extensions import db
 from aidservice.models import AgencyRecord, Determination, FeedBatch, Job, Student
 from aidservice.services.actors import Actor
 from aidservice.services.auth import resolve_token
-from aidservice.services.determinations import redetermine_region
+from aidservice.services.determinations.region import redetermine_region
 from aidservice.services.feeds import apply_batch
 from config import REPO_ROOT
 from tests.factories import id_number, make_client, make_school
@@ -71,11 +71,11 @@ with app.app_context():
         feeds.apply_batch(db.session, actor=actor, settings=settings_for(app), source="civil_affairs",
                           body=payload["body"])
     else:
-        from aidservice.services import redetermine_region as bulk
+        from aidservice.services.determinations import region, writer
         from aidservice.services.actors import Actor
 
-        bulk._write = stall(bulk._write, 3)  # third chunk copied in, not committed
-        bulk.run(db.session, actor=Actor.system("crash-test"), settings=settings_for(app), job_key="crash-job",
+        writer._write = stall(writer._write, 3)  # third chunk copied in, not committed
+        region.run(db.session, actor=Actor.system("crash-test"), settings=settings_for(app), job_key="crash-job",
                  chunk=payload["chunk"], checkpoint=db.session.commit)
     db.session.commit()
 """

@@ -12,12 +12,10 @@ from aidservice.extensions import db
 from aidservice.models import AuditEvent, Determination, RuleSet
 from aidservice.services import audit
 from aidservice.services.actors import Actor
-from aidservice.services.determinations import (
-    content_hash_of,
-    current_determination,
-    redetermine_students,
-)
-from aidservice.services.facts_assembly import assemble, snapshot_json
+from aidservice.services.determinations.facts_assembly import assemble, snapshot_json
+from aidservice.services.determinations.records import content_hash_of
+from aidservice.services.determinations.store import current_determination
+from aidservice.services.determinations.students import redetermine_students
 from tests.factories import id_number, make_school
 from tests.feeds_support import (
     AS_OF,
@@ -284,7 +282,7 @@ def test_unknown_students_are_ignored(app: Flask, db_url: str) -> None:
 def test_a_large_set_goes_the_columnar_way_and_stores_what_the_per_student_path_stores(
     app: Flask, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aidservice.services import determinations
+    from aidservice.services.determinations import students as determinations
 
     at = school(stages=("junior",), tuition_fee_fen=None)
     uni = make_school(db.session, "3203020002", "320302", stages=("undergraduate",), tuition_fee_fen=500000)

@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-import aidservice.services.redetermine_region as region
 from aidservice.extensions import db
 from aidservice.models import Determination
 from aidservice.services import audit
-from aidservice.services.determinations import VECTOR_MIN
+from aidservice.services.determinations import chunks
+from aidservice.services.determinations.students import VECTOR_MIN
 from tests.feeds_support import apply, client_actor, person, record, school, student
 
 pytestmark = pytest.mark.databases
@@ -34,7 +34,7 @@ def test_a_student_re_determined_meanwhile_is_evaluated_again_under_the_locks(
     pks = [student(f"S{i}", at, seed=i, guardians=[5000 + i]).id for i in range(VECTOR_MIN)]
     civil, _ = client_actor("civil_affairs")
     poverty, _ = client_actor("poverty_alleviation")
-    real_lock = region.lock_changes
+    real_lock = chunks.lock_changes
     meanwhile: list[Any] = []
 
     def another_writer_first(session: Any) -> None:
@@ -45,7 +45,7 @@ def test_a_student_re_determined_meanwhile_is_evaluated_again_under_the_locks(
             )
         real_lock(session)
 
-    monkeypatch.setattr(region, "lock_changes", another_writer_first)
+    monkeypatch.setattr(chunks, "lock_changes", another_writer_first)
     outcome = apply(
         app,
         civil,

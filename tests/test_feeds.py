@@ -331,7 +331,7 @@ def test_the_endpoint_is_documented(client: FlaskClient) -> None:
 @pytest.fixture(params=["per_student", "columnar"])
 def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Both re-determination paths: student by student, and the columnar frame (from one student on)."""
-    from aidservice.services import determinations
+    from aidservice.services.determinations import students as determinations
 
     if request.param == "columnar":
         monkeypatch.setattr(determinations, "VECTOR_MIN", 1)

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from aidservice.extensions import db
 from aidservice.jobs import kinds
-from aidservice.services import redetermine_region as bulk
+from aidservice.services.determinations import region as bulk
 from tests.factories import id_number
 from tests.jobs_support import (
     AS_OF,

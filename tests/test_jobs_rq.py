@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from aidservice.jobs import RQRunner, rq_job_id, runner
-from aidservice.services import redetermine_region as bulk
+from aidservice.services.determinations import region as bulk
 from tests.conftest import in_ci
 from tests.jobs_support import (
     AS_OF,

@@ -16,7 +16,7 @@ from aidservice.extensions import db
 from aidservice.identity import mask
 from aidservice.models import Determination
 from aidservice.services.actors import Actor
-from aidservice.services.determinations import redetermine_students
+from aidservice.services.determinations.students import redetermine_students
 from aidservice.services.feeds import encode_cursor
 from tests.factories import bearer, id_number, make_client
 from tests.feeds_support import (

@@ -12,16 +12,13 @@ from flask import Flask
 from aidservice.extensions import db
 from aidservice.models import AgencyRecord, AuditEvent, Determination, Job
 from aidservice.services import audit
-from aidservice.services import redetermine_region as bulk
 from aidservice.services.actors import Actor
-from aidservice.services.determinations import (
-    award_key_of,
-    content_hash_of,
-    redetermine_region,
-    redetermine_students,
-)
+from aidservice.services.determinations import chunks, region, runs, writer
+from aidservice.services.determinations.facts_assembly import assemble, snapshot_json
+from aidservice.services.determinations.records import award_key_of, content_hash_of
+from aidservice.services.determinations.region import redetermine_region
+from aidservice.services.determinations.students import redetermine_students
 from aidservice.services.errors import Conflict
-from aidservice.services.facts_assembly import assemble, snapshot_json
 from tests.factories import id_number, make_school
 from tests.feeds_support import (
     AS_OF,
@@ -128,7 +125,7 @@ def province(app: Flask) -> list[int]:
     return pks
 
 
-def run(app: Flask, **kwargs: Any) -> bulk.RegionResult:
+def run(app: Flask, **kwargs: Any) -> runs.RegionResult:
     return redetermine_region(db.session, actor=SYSTEM, settings=settings_for(app), **kwargs)
 
 
@@ -204,7 +201,7 @@ def test_a_region_covers_only_its_schools(app: Flask, province: list[int]) -> No
     assert result.students == 6
     assert {d[0] for d in determinations()} == set(province[5:11])
     assert run(app, region="320102").students == 6 + 0
-    assert bulk.count_students(db.session, "320000") == 12
+    assert region.count_students(db.session, "320000") == 12
 
 
 def test_a_job_resumes_after_its_cursor_and_ends_like_a_clean_run(app: Flask, province: list[int]) -> None:
@@ -252,7 +249,7 @@ def test_a_student_re_determined_while_the_chunk_was_computed_is_done_again_unde
 ) -> None:
     db.session.execute(sa.delete(Determination))
     target = province[0]
-    original = bulk.evaluate_chunk
+    original = chunks.evaluate_chunk
     civil, _ = client_actor("civil_affairs")
 
     def meanwhile(ctx: Any, facts: Any) -> Any:
@@ -260,7 +257,7 @@ def test_a_student_re_determined_while_the_chunk_was_computed_is_done_again_unde
         apply(app, civil, "civil_affairs", "late", [record(id_number(1), "orphan")])
         return out
 
-    monkeypatch.setattr(bulk, "evaluate_chunk", meanwhile)
+    monkeypatch.setattr(chunks, "evaluate_chunk", meanwhile)
     run(app, chunk=100)
     latest = current(target)
     assert latest.level == "special" and latest.facts["orphan"]["value"] is True
@@ -346,4 +343,4 @@ def test_award_keys_read_as_stored_text_equal_the_keys_of_the_decoded_awards(
     rows = db.session.execute(sa.select(Determination.id, Determination.awards)).all()
     expected = {det_id: audit.canonical([list(k) for k in award_key_of(awards)]) for det_id, awards in rows}
     assert len(set(expected.values())) > 1  # several distinct award lists, some shared
-    assert bulk._previous_award_keys(db.session, list(expected)) == expected
+    assert writer._previous_award_keys(db.session, list(expected)) == expected

@@ -12,7 +12,7 @@ from aidservice.api.common import Blueprint, Date
 from aidservice.engine.result import LEVELS, Result, TraceEntry, fen_to_yuan
 from aidservice.ratelimit import rate_limited
 from aidservice.rulesets import current_rules
-from aidservice.services.evaluation import evaluate_facts
+from aidservice.services.determinations.evaluation import evaluate_facts
 
 blp = Blueprint(
     "evaluate", __name__, url_prefix="/api/v1/evaluate", description="Evaluate facts against the loaded rules"

@@ -14,8 +14,8 @@ from aidservice.api.settings import settings
 from aidservice.extensions import db
 from aidservice.requestid import current_request_id
 from aidservice.services import feeds
+from aidservice.services.determinations.facts_assembly import SOURCE_STATUSES
 from aidservice.services.errors import NotFound
-from aidservice.services.facts_assembly import SOURCE_STATUSES
 
 blp = Blueprint(
     "feeds",

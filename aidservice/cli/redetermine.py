@@ -68,8 +68,7 @@ def redetermine_command(
     from aidservice.api.settings import settings
     from aidservice.extensions import db
     from aidservice.services.actors import Actor
-    from aidservice.services.determinations import redetermine_region
-    from aidservice.services.redetermine_region import count_students
+    from aidservice.services.determinations.region import count_students, redetermine_region
 
     rules = load_rules(rules_dir) if rules_dir is not None else None
     total = count_students(db.session, region)
@@ -120,7 +119,7 @@ def _summary(result: Any) -> None:
 
 
 def _masks(session: Any, examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from aidservice.services.redetermine_region import masked_numbers
+    from aidservice.services.determinations.diff import masked_numbers
 
     masks = masked_numbers(session, [e["pk"] for e in examples])
     return [{**e, "person": masks.get(e["pk"], "")} for e in examples]

@@ -33,9 +33,9 @@ def whatif_command(region: str | None, as_of: datetime | None, rules_dir: Path |
     (counts only) to AID_WHATIF_FILE for the web UI's rules page."""
     from aidservice.api.settings import settings
     from aidservice.extensions import db
-    from aidservice.services import whatif
     from aidservice.services.actors import Actor
-    from aidservice.services.determinations import redetermine_region
+    from aidservice.services.determinations import whatif
+    from aidservice.services.determinations.region import redetermine_region
     from aidservice.services.errors import DomainError
 
     rules = load_rules(rules_dir) if rules_dir is not None else None

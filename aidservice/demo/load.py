@@ -29,9 +29,8 @@ from aidservice.services.actors import Actor
 from aidservice.services.auth import client_actor
 from aidservice.services.bulk_roster import analyze, load_schools, load_students
 from aidservice.services.clients import create_client
-from aidservice.services.determinations import redetermine_region
+from aidservice.services.determinations.region import count_students, redetermine_region
 from aidservice.services.feeds import apply_batch
-from aidservice.services.redetermine_region import count_students
 from aidservice.services.regions import ensure_county
 from aidservice.services.roster import put_school
 from aidservice.services.roster_upsert import upsert_students

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from aidservice.services.actors import Actor
 from aidservice.services.context import Settings
+from aidservice.services.determinations.evaluation_dates import redetermination_date
 from aidservice.services.errors import ValidationFailed
-from aidservice.services.evaluation_dates import redetermination_date
 from aidservice.services.jobs import Scope
 
 from .execute import Handler, JobContext
@@ -51,8 +51,7 @@ def prepare_redetermine(
 
 def run_redetermine(ctx: JobContext) -> dict[str, Any]:
     """Re-determine the region chunk by chunk; each chunk commits with the cursor, so a retry resumes after it."""
-    from aidservice.services.determinations import redetermine_region
-    from aidservice.services.redetermine_region import count_students
+    from aidservice.services.determinations.region import count_students, redetermine_region
 
     params = ctx.job.params
     ctx.progress(ctx.job.progress_done or 0, count_students(ctx.session, params["region"]))

@@ -45,8 +45,8 @@ from aidservice.schoolyear import parse_school_year
 from . import audit
 from .actors import ADMIN_ROLES, Actor, in_region
 from .context import Settings
+from .determinations.facts_assembly import SOURCE_STATUSES, assemble
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
-from .facts_assembly import SOURCE_STATUSES, assemble
 from .hidden import check_visible, may_read, not_found
 from .plaintext import note_problem
 from .rule_sets import publish_current

@@ -35,8 +35,8 @@ from aidservice.procedure import SPECIAL_GROUPS
 
 from .actors import Actor, in_region
 from .context import Settings
+from .determinations.facts_assembly import HOUSEHOLD_STATUSES, valid_on
 from .errors import Forbidden, NotFound
-from .facts_assembly import HOUSEHOLD_STATUSES, valid_on
 from .quotas import quota_view
 
 UNAPPLIED_SHOWN = 100

@@ -30,8 +30,8 @@ from . import audit
 from .actors import Actor
 from .applications import evaluate_snapshot, fen, yuan
 from .context import Settings
+from .determinations.evaluation_dates import require_covered
 from .errors import Conflict, NotFound, ValidationFailed
-from .evaluation_dates import require_covered
 from .hidden import check_visible, not_found
 from .rule_sets import published_files
 

@@ -26,9 +26,9 @@ from .actors import Actor, in_region
 from .applications import check_act, check_read, may_act
 from .context import Settings
 from .decisions import list_decisions
-from .determinations import current_determination
+from .determinations.facts_assembly import assemble
+from .determinations.store import current_determination
 from .errors import DomainError, Forbidden, ValidationFailed
-from .facts_assembly import assemble
 from .hidden import not_found
 from .spreadsheets import read_table
 

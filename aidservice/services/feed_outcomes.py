@@ -51,8 +51,8 @@ from aidservice.models import AgencyRecord, Determination, FeedBatch, Guardian, 
 
 from .actors import Actor
 from .bulk import backend, in_array
+from .determinations.facts_assembly import GUARDIAN_STATUSES, SOURCE_STATUSES
 from .errors import Forbidden, NotFound, ValidationFailed
-from .facts_assembly import GUARDIAN_STATUSES, SOURCE_STATUSES
 
 OUTCOMES_MAX = 1000
 

@@ -28,7 +28,7 @@ from stdnum.cn import ric
 
 from aidservice.identity import InvalidIdNumber, mask, normalise_id_number
 
-from .facts_assembly import SOURCE_STATUSES
+from .determinations.facts_assembly import SOURCE_STATUSES
 from .plaintext import NOT_IN_NAME, name_problem
 
 NAME_MAX = 64

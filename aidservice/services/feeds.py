@@ -35,9 +35,10 @@ from . import audit
 from .actors import Actor
 from .bulk import NULL, backend, copy_escape, copy_text, insert_many, set_many, where_in
 from .context import Settings
-from .determinations import lock, redetermine_students
+from .determinations.facts_assembly import GUARDIAN_STATUSES, current_record
+from .determinations.store import change_log_head, lock
+from .determinations.students import redetermine_students
 from .errors import Conflict, DomainError, ValidationFailed
-from .facts_assembly import GUARDIAN_STATUSES, current_record
 from .feed_entitlement import sort_out
 from .feed_outcomes import OUTCOMES_MAX, check_source, decode_cursor, encode_cursor, outcomes
 from .feed_records import ParsedRecord, RecordChecker
@@ -179,7 +180,7 @@ def _redetermine_reached(
     about the same person that held on the evaluation date, i.e. someone the source was entitled to reach."""
     if not students:
         return 0
-    from .redetermine_region import change_log_head, facts_changed, undetermined  # polars: when a batch comes
+    from .determinations.matches import facts_changed, undetermined  # polars: when a batch comes
 
     # Read and evaluated without the change-log locks, so batches of different sources overlap here; storing
     # takes them and evaluates again whoever another writer re-determined since `head` (see redetermine_set).

@@ -241,7 +241,7 @@ def _redetermine(
     if not student_pks:
         return
     # imported here: the roster module loads without the evaluation machinery
-    from aidservice.services.determinations import redetermine_students
+    from aidservice.services.determinations.students import redetermine_students
 
     redetermine_students(
         session,

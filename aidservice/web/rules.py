@@ -6,7 +6,8 @@ from flask import current_app, render_template
 
 import aidservice.api.settings as api_settings
 from aidservice import i18n
-from aidservice.services import rules_overview, whatif
+from aidservice.services import rules_overview
+from aidservice.services.determinations import whatif
 
 from .blueprint import bp
 

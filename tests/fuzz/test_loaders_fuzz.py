@@ -27,7 +27,7 @@ from aidservice.engine.loader import load_texts, rule_files
 from aidservice.errors import PROBLEM_MIMETYPE
 from aidservice.extensions import db
 from aidservice.models import AgencyRecord, AuditEvent, Determination, FeedBatch, Guardian, Student
-from aidservice.services.facts_assembly import SOURCE_STATUSES
+from aidservice.services.determinations.facts_assembly import SOURCE_STATUSES
 from tests.conftest import RULES_DIR
 from tests.factories import bearer, id_number
 from tests.feeds_support import person

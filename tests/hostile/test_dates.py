@@ -28,9 +28,9 @@ from aidservice.jobs import kinds
 from aidservice.models import AuditEvent, Determination, Job
 from aidservice.services import audit
 from aidservice.services.actors import Actor
-from aidservice.services.determinations import redetermine_students
+from aidservice.services.determinations.evaluation_dates import redetermination_date
+from aidservice.services.determinations.students import redetermine_students
 from aidservice.services.errors import ValidationFailed
-from aidservice.services.evaluation_dates import redetermination_date
 from tests.jobs_support import Province, make_province
 from tests.timing_support import FAST
 

@@ -23,9 +23,11 @@ from flask.testing import FlaskClient
 
 from aidservice.extensions import db
 from aidservice.models import AuditEvent, Determination, Guardian, Student
-from aidservice.services import audit, determinations, redetermine_region, roster_import, roster_upsert
+from aidservice.services import audit, roster_import, roster_upsert
 from aidservice.services.actors import Actor
-from aidservice.services.redetermine_region import redetermine_set
+from aidservice.services.determinations import chunks
+from aidservice.services.determinations import students as determinations
+from aidservice.services.determinations.chunks import redetermine_set
 from aidservice.services.roster import BOOL_FIELDS, audit_view
 from aidservice.services.roster_upsert import _execute, check_rows
 from tests.factories import VAULT, bearer, id_number, make_school, make_user
@@ -222,7 +224,7 @@ def test_a_set_over_vector_max_is_re_determined_in_columnar_chunks_as_the_per_re
         sizes.append(len(kwargs["student_pks"]))
         return redetermine_set(session, **kwargs)
 
-    monkeypatch.setattr(redetermine_region, "redetermine_set", spy)
+    monkeypatch.setattr(chunks, "redetermine_set", spy)
     response, _elapsed = upload(http, officer, roster_csv(list(range(ROWS))))
     assert response.status_code == 200, response.json
     assert sizes == [4, 4, 4]  # columnar, in chunks

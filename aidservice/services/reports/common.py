@@ -61,8 +61,8 @@ from aidservice.models.application import OPEN_STATES
 
 from ..actors import Actor
 from ..context import Settings
+from ..determinations.facts_assembly import HOUSEHOLD_STATUSES
 from ..errors import Forbidden, ValidationFailed
-from ..facts_assembly import HOUSEHOLD_STATUSES
 from .periods import Period, utc_text
 
 GROUPS = (

@@ -12,17 +12,36 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
+
+from .runs import DiffTotals, RegionResult
 
 SUMMARY_VERSION = 1
 
 
+class WhatIfSummary(TypedDict):
+    """The kept summary of a dry run, as stored in the JSON file and shown on the rules page."""
+
+    summary_version: int
+    ran_at: str
+    region: str
+    as_of: str
+    draft: bool
+    rules_dir_name: str | None
+    rule_set_version: str
+    running_version: str
+    students: int
+    skipped: int
+    diff: DiffTotals | dict[str, Any]  # {} when the run had no diff
+
+
 def summary_of(
-    result: Any, *, running_version: str, rules_dir: str | None, ran_at: datetime | None = None
-) -> dict[str, Any]:
-    """What is kept of a dry run (`redetermine_region.RegionResult`): parameters, counts and the aggregate diff."""
-    diff = result.diff.as_json() if result.diff is not None else {}
-    diff.pop("examples", None)  # students of every school: not for a page everyone signed in can read
+    result: RegionResult, *, running_version: str, rules_dir: str | None, ran_at: datetime | None = None
+) -> WhatIfSummary:
+    """What is kept of a dry run (`region.RegionResult`): parameters, counts and the aggregate diff."""
+    # the diff's totals only: its example students (of every school) are not for a page everyone signed in
+    # can read
+    diff: DiffTotals | dict[str, Any] = result.diff.totals() if result.diff is not None else {}
     return {
         "summary_version": SUMMARY_VERSION,
         "ran_at": (ran_at or datetime.now(UTC)).isoformat(timespec="seconds"),
@@ -38,7 +57,7 @@ def summary_of(
     }
 
 
-def save(path: str | Path, summary: dict[str, Any]) -> None:
+def save(path: str | Path, summary: WhatIfSummary) -> None:
     """Write the summary atomically (a reader never sees half a file)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -52,7 +71,7 @@ def save(path: str | Path, summary: dict[str, Any]) -> None:
         raise
 
 
-def load(path: str | Path) -> dict[str, Any] | None:
+def load(path: str | Path) -> WhatIfSummary | None:
     """The last summary, or None when no what-if has been run (or the file is unreadable)."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -60,4 +79,4 @@ def load(path: str | Path) -> dict[str, Any] | None:
         return None
     if not isinstance(data, dict) or data.get("summary_version") != SUMMARY_VERSION:
         return None
-    return data
+    return cast(WhatIfSummary, data)

@@ -22,11 +22,10 @@ from sqlalchemy.orm import Session
 from aidservice.engine import OutsideCoverage, RuleSet
 from aidservice.engine.coverage import require_covered as engine_require_covered
 from aidservice.schoolyear import school_year_span
-
-from . import audit
-from .actors import Actor
-from .context import Settings
-from .errors import ValidationFailed
+from aidservice.services import audit
+from aidservice.services.actors import Actor
+from aidservice.services.context import Settings
+from aidservice.services.errors import ValidationFailed
 
 FIELD = "as_of"
 
