@@ -10,7 +10,7 @@ import aidservice.api.settings as api_settings
 from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint, DateTime
 from aidservice.extensions import db
-from aidservice.services import decisions
+from aidservice.services.applications import decisions
 
 blp = Blueprint(
     "decisions",

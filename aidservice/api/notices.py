@@ -16,7 +16,7 @@ import aidservice.api.settings as api_settings
 from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint
 from aidservice.extensions import db
-from aidservice.services import notices
+from aidservice.services.applications import notices
 
 blp = Blueprint(
     "notices",

@@ -11,8 +11,8 @@ from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint, DateTime
 from aidservice.extensions import db
 from aidservice.requestid import current_request_id
-from aidservice.services import quotas
 from aidservice.services.actors import ADMIN_ROLES
+from aidservice.services.applications import quotas
 
 blp = Blueprint(
     "quotas",
