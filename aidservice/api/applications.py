@@ -17,6 +17,7 @@ from aidservice.models.application import STATES
 from aidservice.requestid import current_request_id
 from aidservice.services.applications import actions, reading, submission, views
 from aidservice.services.applications.values import ACTIONS, NOTE_MAX, RESOLUTIONS, ActionRequest
+from aidservice.services.applications.views import ApplicationView
 
 blp = Blueprint(
     "applications",
@@ -191,7 +192,7 @@ class ApplicationListSchema(Schema):
 @blp.alt_response(403, response="FORBIDDEN", description="Not the officer of the student's school")
 @blp.alt_response(404, response="NOT_FOUND", description="No such student")
 @blp.alt_response(409, response="CONFLICT", description="An open or approved application exists for the year")
-def create(body: dict[str, Any]) -> dict[str, Any]:
+def create(body: dict[str, Any]) -> ApplicationView:
     """Take an application with the signed commitment; evaluates it at once (level, awards, reasons, sources)."""
     settings = api_settings.settings()
     application = submission.create_application(
@@ -226,7 +227,7 @@ def list_(query: dict[str, Any]) -> Response:
 @blp.alt_response(403, response="FORBIDDEN", description="Outside your scope")
 @blp.alt_response(404, response="NOT_FOUND", description="No such application")
 @read_only
-def get(application_id: int) -> dict[str, Any]:
+def get(application_id: int) -> ApplicationView:
     """One application with state, version, allowed actions, history, notice and decisions."""
     return reading.get_application(
         db.session, actor=current_actor(), settings=api_settings.settings(), application_id=application_id
@@ -241,7 +242,7 @@ def get(application_id: int) -> dict[str, Any]:
 @blp.alt_response(
     409, response="CONFLICT", description="Stale version, action not allowed now, notice still open"
 )
-def act(body: dict[str, Any], application_id: int) -> dict[str, Any]:
+def act(body: dict[str, Any], application_id: int) -> ApplicationView:
     """review · publish_notice · object · resolve · approve · reject · reassess, naming the version you saw."""
     settings = api_settings.settings()
     application = actions.act(
