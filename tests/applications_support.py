@@ -17,9 +17,9 @@ from flask.testing import FlaskClient
 import aidservice.api.settings as api_settings
 from aidservice.extensions import db
 from aidservice.models import Application, AuditEvent, Decision, School, Student
-from aidservice.services import applications as svc
 from aidservice.services.actors import Actor
-from aidservice.services.applications import ActionRequest
+from aidservice.services.applications import actions, notices, submission
+from aidservice.services.applications.values import ActionRequest
 from aidservice.services.auth import resolve_token
 from aidservice.services.context import Settings
 from aidservice.services.feeds import apply_batch
@@ -216,7 +216,7 @@ def approve_through_services(
     """Submit, review, publish and (after the notice) approve one application as the school's officer."""
     actor = world.actor(who)
     settings = service_settings(app, submitted)
-    application = svc.create_application(
+    application = submission.create_application(
         db.session,
         actor=actor,
         settings=settings,
@@ -229,15 +229,15 @@ def approve_through_services(
         ("publish_notice", {}),
     ]
     for action, extra in steps:
-        application = svc.act(
+        application = actions.act(
             db.session,
             actor=actor,
             settings=settings,
             application_id=application.id,
             request=ActionRequest(action=action, version=application.version, **extra),
         )
-    later = service_settings(app, svc.notice_period_end(settings, submitted) + timedelta(days=1))
-    application = svc.act(
+    later = service_settings(app, notices.notice_period_end(settings, submitted) + timedelta(days=1))
+    application = actions.act(
         db.session,
         actor=actor,
         settings=later,

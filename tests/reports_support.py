@@ -35,14 +35,14 @@ from flask import Flask
 
 from aidservice.extensions import db
 from aidservice.models import Student
-from aidservice.services import applications as svc
 from aidservice.services.actors import Actor
-from aidservice.services.applications import ActionRequest
+from aidservice.services.applications import actions, reading, submission
+from aidservice.services.applications.quotas import put_quota
+from aidservice.services.applications.values import ActionRequest
 from aidservice.services.auth import resolve_token
 from aidservice.services.context import Settings
 from aidservice.services.determinations.students import redetermine_students
 from aidservice.services.feeds import apply_batch
-from aidservice.services.quotas import put_quota
 from tests.factories import (
     HMAC_KEY,
     VAULT,
@@ -132,7 +132,7 @@ class Province:
         db.session.commit()
 
     def submit(self, key: str, school: str, **declared_changes: Any) -> Any:
-        application = svc.create_application(
+        application = submission.create_application(
             db.session,
             actor=self.officer(school),
             settings=settings_for(self.app),
@@ -148,8 +148,8 @@ class Province:
         return application
 
     def step(self, key: str, school: str, action: str, today: date = SUBMITTED, note: str = "") -> Any:
-        application = svc.load(db.session, self.applications[key])
-        application = svc.act(
+        application = reading.load(db.session, self.applications[key])
+        application = actions.act(
             db.session,
             actor=self.officer(school),
             settings=settings_for(self.app, today),

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from aidservice.api.applications import ApplicationListSchema
 from aidservice.extensions import db
 from aidservice.models import Application, Student
-from aidservice.services import applications as svc
+from aidservice.services.applications import reading, submission
 from tests.applications_support import (
     AS_OF,
     Clock,
@@ -187,7 +187,7 @@ def test_two_officers_taking_the_same_student_at_once_get_one_application_and_a_
     world.student("A1")
     first = ok(submit(client, world, "A1"), 201)
     # the second request passed its check before the first committed: only the unique index stops it
-    monkeypatch.setattr(svc, "_refuse_second_application", lambda *_args, **_kwargs: None)
+    monkeypatch.setattr(submission, "_refuse_second_application", lambda *_args, **_kwargs: None)
     again = submit(client, world, "A1", who="officer2")
     assert again.status_code == 409 and "already has an open or approved application" in again.json["detail"]
     db.session.rollback()
@@ -292,7 +292,7 @@ def test_the_list_answer_is_exactly_what_its_schema_would_dump(
         ("auditor", {}),
     ):
         answer = client.get("/api/v1/applications", query_string=query, headers=world.headers(who))
-        raw = svc.list_applications(
+        raw = reading.list_applications(
             db.session, actor=world.actor(who), settings=service_settings(world.app), **query
         )
         assert answer.status_code == 200 and answer.json["items"]

@@ -32,12 +32,6 @@ KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
         {"aidservice", "aidservice.cli", "aidservice.cli.jobs", "aidservice.jobs.worker"},
         {"aidservice.errors", "aidservice.extensions"},
         {"aidservice.jobs", "aidservice.jobs.kinds"},
-        {
-            "aidservice.services.applications",
-            "aidservice.services.decisions",
-            "aidservice.services.notices",
-            "aidservice.services.quotas",
-        },
         {"aidservice.web", "aidservice.web.auth"},
     )
 )
@@ -45,8 +39,6 @@ KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
 
 KNOWN_LONG_MODULES: frozenset[str] = frozenset(
     {
-        "aidservice/services/applications.py",
-        "aidservice/services/decisions.py",
         "aidservice/services/reports/common.py",
         "aidservice/services/roster.py",
     }

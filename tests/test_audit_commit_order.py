@@ -12,10 +12,10 @@ from flask import Flask
 
 from aidservice.extensions import db
 from aidservice.models import AuditEvent
-from aidservice.services import applications as svc
 from aidservice.services import audit
 from aidservice.services.actors import Actor
-from aidservice.services.applications import ActionRequest
+from aidservice.services.applications import actions, submission
+from aidservice.services.applications.values import ActionRequest
 from tests.applications_support import (  # noqa: F401 - fixtures
     World,
     body,
@@ -100,10 +100,10 @@ def test_taking_and_reviewing_an_application_lock_only_the_chain_head_and_last(
     audit.record(db.session, actor=SYSTEM, action="x", subject="s:0")
     db.session.commit()  # the chain's head row exists (its first use creates it)
     with _statements() as seen:
-        made = svc.create_application(
+        made = submission.create_application(
             db.session, actor=officer, settings=service_settings(app), payload=body("A1")
         )
-        svc.act(
+        actions.act(
             db.session,
             actor=officer,
             settings=service_settings(app),

@@ -15,10 +15,10 @@ from aidservice.engine import load_rules
 from aidservice.extensions import db
 from aidservice.models import Decision, RuleSet
 from aidservice.models.application import ImmutableDecision
-from aidservice.services import applications as svc
-from aidservice.services import decisions as decisions_service
-from aidservice.services.applications import ActionRequest
-from aidservice.services.decisions import content_hash
+from aidservice.services.applications import actions
+from aidservice.services.applications import decisions as decisions_service
+from aidservice.services.applications.decision_rows import content_hash
+from aidservice.services.applications.values import ActionRequest
 from tests.applications_support import (
     AS_OF,
     World,
@@ -111,7 +111,7 @@ def test_a_reassessment_supersedes_the_decisions_it_changes(app: Flask, world: W
     subsistence(world, 5001, "B-new")  # a new agency record
     spring = service_settings(app, SPRING)
     actor = world.actor("officer")
-    unchanged_check = svc.act(
+    unchanged_check = actions.act(
         db.session,
         actor=actor,
         settings=spring,
@@ -127,7 +127,7 @@ def test_a_reassessment_supersedes_the_decisions_it_changes(app: Flask, world: W
     assert new.current and new.supersedes == old.id and new.amount_fen == 200000 and new.level == "special"
     assert new.content_hash == content_hash(new) and old.content_hash == content_hash(old)
 
-    again = svc.act(
+    again = actions.act(
         db.session,
         actor=actor,
         settings=spring,
@@ -144,7 +144,7 @@ def test_a_program_no_longer_awarded_is_withdrawn_by_a_superseding_decision(app:
     application = approve_through_services(app, world, _student("A1"), declared_facts={})
     (first,) = decisions_of(application.id)
     assert first.amount_fen == 200000
-    reassessed = svc.act(
+    reassessed = actions.act(
         db.session,
         actor=world.actor("officer"),
         settings=service_settings(app, SPRING),

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from aidservice.procedure import (
+from aidservice.services.applications.procedure import (
     Candidate,
     IllegalTransition,
     add_working_days,

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from aidservice.extensions import db
 from aidservice.models import AuditEvent
 from aidservice.services.actors import Actor
-from aidservice.services.quotas import put_quota
+from aidservice.services.applications.quotas import put_quota
 from tests.factories import id_number
 from tests.reports_support import (
     YEAR,

@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 
 from aidservice.extensions import db
-from aidservice.services import applications as svc
-from aidservice.services.applications import ActionRequest
+from aidservice.services.applications import actions, reading
+from aidservice.services.applications.values import ActionRequest
 from tests.applications_support import (
     World,
     approve_through_services,
@@ -73,14 +73,14 @@ def test_spring_flags_the_decisions_whose_level_or_awards_change(
     assert "0 flagged for review, 2 already flagged" in again.output
     assert len(events("decisions.flagged")) == 2
 
-    reassessed = svc.act(
+    reassessed = actions.act(
         db.session,
         actor=world.actor("officer"),
         settings=service_settings(app, date(2021, 3, 8)),
         application_id=approved["A1"],
         request=ActionRequest(
             action="reassess",
-            version=svc.load(db.session, approved["A1"]).version,
+            version=reading.load(db.session, approved["A1"]).version,
             note="春季学期复核：低保已到期",
         ),
     )

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from aidservice.extensions import db
 from aidservice.models import Application, ApplicationAction, AuditEvent
-from aidservice.services import applications as svc
 from aidservice.services.actors import Actor
-from aidservice.services.applications import ActionRequest
+from aidservice.services.applications import actions, notices, submission
+from aidservice.services.applications.values import ActionRequest
 from aidservice.services.auth import user_actor
 from aidservice.services.context import Settings
 from aidservice.services.errors import Conflict
@@ -243,7 +243,7 @@ def committed(db_url: str, tmp_path: Any) -> Iterator[tuple[Flask, int, dict[str
             first, _ = make_user(session, "school_officer", username="one", school_code="S1")
             second, _ = make_user(session, "school_officer", username="two", school_code="S1")
             actors = {"one": user_actor(first), "two": user_actor(second)}
-            created = svc.create_application(
+            created = submission.create_application(
                 session, actor=actors["one"], settings=_settings(application), payload=body("A1")
             )
             session.commit()
@@ -269,7 +269,7 @@ def _settings(application: Flask) -> Settings:
 def _review(
     session: Session, application: Flask, actor: Actor, application_id: int, version: int
 ) -> Application:
-    return svc.act(
+    return actions.act(
         session,
         actor=actor,
         settings=_settings(application),
@@ -363,8 +363,10 @@ def test_the_notice_period_counts_working_days(app: Flask) -> None:
         ids=VAULT,
         holidays=(date(2020, 10, 14),),
     )
-    assert svc.notice_period_end(settings, SUBMITTED) == NOTICE_LAST_DAY + timedelta(
+    assert notices.notice_period_end(settings, SUBMITTED) == NOTICE_LAST_DAY + timedelta(
         days=3
     )  # Wed off, weekend
     plain = Settings(rules=app.extensions["aid_rules"], school_year=YEAR, id_hmac_key=HMAC_KEY, ids=VAULT)
-    assert svc.notice_period_end(plain, date(2020, 10, 10)) == date(2020, 10, 16)  # published on a Saturday
+    assert notices.notice_period_end(plain, date(2020, 10, 10)) == date(
+        2020, 10, 16
+    )  # published on a Saturday

@@ -15,8 +15,9 @@ from aidservice.engine.result import LEVELS
 from aidservice.extensions import db
 from aidservice.models.application import STATES
 from aidservice.requestid import current_request_id
-from aidservice.services import applications
-from aidservice.services.applications import ACTIONS, RESOLUTIONS, ActionRequest
+from aidservice.services.applications import actions, reading, submission, views
+from aidservice.services.applications.values import ACTIONS, NOTE_MAX, RESOLUTIONS, ActionRequest
+from aidservice.services.applications.views import ApplicationView
 
 blp = Blueprint(
     "applications",
@@ -53,7 +54,7 @@ class ActionSchema(Schema):
 
     action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
     version = fields.Integer(required=True, strict=True)
-    note = fields.String(load_default="", validate=validate.Length(max=applications.NOTE_MAX))
+    note = fields.String(load_default="", validate=validate.Length(max=NOTE_MAX))
     level = fields.String(
         load_default=None,
         allow_none=True,
@@ -72,7 +73,7 @@ class ApplicationListQuerySchema(Schema):
     school = fields.String(load_default=None)
     state = fields.String(load_default=None, validate=validate.OneOf(STATES))
     school_year = fields.String(load_default=None)
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=applications.LIST_MAX))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=reading.LIST_MAX))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=ROW_ID_MAX))
 
 
@@ -191,13 +192,13 @@ class ApplicationListSchema(Schema):
 @blp.alt_response(403, response="FORBIDDEN", description="Not the officer of the student's school")
 @blp.alt_response(404, response="NOT_FOUND", description="No such student")
 @blp.alt_response(409, response="CONFLICT", description="An open or approved application exists for the year")
-def create(body: dict[str, Any]) -> dict[str, Any]:
+def create(body: dict[str, Any]) -> ApplicationView:
     """Take an application with the signed commitment; evaluates it at once (level, awards, reasons, sources)."""
     settings = api_settings.settings()
-    application = applications.create_application(
+    application = submission.create_application(
         db.session, actor=current_actor(), settings=settings, payload=body, request_id=current_request_id()
     )
-    view = applications.application_view(db.session, application, settings)
+    view = views.application_view(db.session, application, settings)
     db.session.commit()
     return view
 
@@ -213,7 +214,7 @@ def list_(query: dict[str, Any]) -> Response:
     # the service builds each item in ApplicationItemSchema's shape (tests/test_applications.py holds it equal
     # to the schema's dump), so the hundred items skip the marshmallow pass
     return dumped_response(
-        applications.list_applications(
+        reading.list_applications(
             db.session, actor=current_actor(), settings=api_settings.settings(), **query
         )
     )
@@ -226,9 +227,9 @@ def list_(query: dict[str, Any]) -> Response:
 @blp.alt_response(403, response="FORBIDDEN", description="Outside your scope")
 @blp.alt_response(404, response="NOT_FOUND", description="No such application")
 @read_only
-def get(application_id: int) -> dict[str, Any]:
+def get(application_id: int) -> ApplicationView:
     """One application with state, version, allowed actions, history, notice and decisions."""
-    return applications.get_application(
+    return reading.get_application(
         db.session, actor=current_actor(), settings=api_settings.settings(), application_id=application_id
     )
 
@@ -241,10 +242,10 @@ def get(application_id: int) -> dict[str, Any]:
 @blp.alt_response(
     409, response="CONFLICT", description="Stale version, action not allowed now, notice still open"
 )
-def act(body: dict[str, Any], application_id: int) -> dict[str, Any]:
+def act(body: dict[str, Any], application_id: int) -> ApplicationView:
     """review · publish_notice · object · resolve · approve · reject · reassess, naming the version you saw."""
     settings = api_settings.settings()
-    application = applications.act(
+    application = actions.act(
         db.session,
         actor=current_actor(),
         settings=settings,
@@ -258,6 +259,6 @@ def act(body: dict[str, Any], application_id: int) -> dict[str, Any]:
         ),
         request_id=current_request_id(),
     )
-    view = applications.application_view(db.session, application, settings)
+    view = views.application_view(db.session, application, settings)
     db.session.commit()
     return view

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -109,7 +109,7 @@ def as_dumped(value: Any) -> Any:
     return value
 
 
-def dumped_response(data: dict[str, Any]) -> Response:
+def dumped_response(data: Mapping[str, Any]) -> Response:
     """A view's answer without the marshmallow pass (flask-smorest sends a Response as it is): for hot routes
     whose data the service already builds in the documented shape; a test holds it equal to the schema's dump."""
     return jsonify(as_dumped(data))

@@ -10,7 +10,8 @@ import aidservice.api.settings as api_settings
 from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint, DateTime
 from aidservice.extensions import db
-from aidservice.services import decisions
+from aidservice.services.applications import decisions
+from aidservice.services.applications.decisions import DecisionList, ReplayView
 
 blp = Blueprint(
     "decisions",
@@ -88,7 +89,7 @@ class ReplaySchema(Schema):
 @blp.response(200, DecisionListSchema)
 @blp.alt_response(403, response="FORBIDDEN", description="The student is outside your scope")
 @blp.alt_response(404, response="NOT_FOUND", description="No such student")
-def list_(query: dict[str, Any]) -> dict[str, Any]:
+def list_(query: dict[str, Any]) -> DecisionList:
     """A student's decisions, superseded ones included (oldest first)."""
     return decisions.list_decisions(
         db.session,
@@ -106,7 +107,7 @@ def list_(query: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, ReplaySchema)
 @blp.alt_response(403, response="FORBIDDEN", description="Outside your scope")
 @blp.alt_response(404, response="NOT_FOUND", description="No such decision")
-def replay(decision_id: int) -> dict[str, Any]:
+def replay(decision_id: int) -> ReplayView:
     """Re-evaluate with the recorded rule version (from the published rule sets), facts, date and level."""
     return decisions.replay(
         db.session, actor=current_actor(), settings=api_settings.settings(), decision_id=decision_id

@@ -16,7 +16,8 @@ import aidservice.api.settings as api_settings
 from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint
 from aidservice.extensions import db
-from aidservice.services import notices
+from aidservice.services.applications import notices
+from aidservice.services.applications.notices import NoticeList, NoticeView
 
 blp = Blueprint(
     "notices",
@@ -63,7 +64,7 @@ class NoticeListSchema(Schema):
 @require_user()
 @blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
 @blp.response(200, NoticeListSchema)
-def list_(code: str) -> dict[str, Any]:
+def list_(code: str) -> NoticeList:
     """The school's notices, newest first."""
     return notices.list_notices(
         db.session, actor=current_actor(), settings=api_settings.settings(), school_code=code
@@ -104,7 +105,7 @@ def _cell(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def _csv(notice: dict[str, Any]) -> str:
+def _csv(notice: NoticeView) -> str:
     out = io.StringIO()
     out.write("\ufeff")  # BOM: spreadsheet programs then read the UTF-8 Chinese correctly
     writer = csv.writer(out, lineterminator="\r\n")

@@ -11,8 +11,9 @@ from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint, DateTime
 from aidservice.extensions import db
 from aidservice.requestid import current_request_id
-from aidservice.services import quotas
 from aidservice.services.actors import ADMIN_ROLES
+from aidservice.services.applications import quotas
+from aidservice.services.applications.quotas import QuotaView
 
 blp = Blueprint(
     "quotas",
@@ -61,7 +62,7 @@ class QuotaSchema(Schema):
 @blp.response(200, QuotaSchema)
 @blp.alt_response(201, schema=QuotaSchema, description="Created")
 @blp.alt_response(403, response="FORBIDDEN", description="Not an administrator over the school's region")
-def put(body: dict[str, Any], school_code: str, program: str, school_year: str) -> tuple[dict[str, Any], int]:
+def put(body: dict[str, Any], school_code: str, program: str, school_year: str) -> tuple[QuotaView, int]:
     """Set the places (re-allocates the approved applications; decisions whose funding changes are superseded)."""
     quota, created = quotas.put_quota(
         db.session,
@@ -83,7 +84,7 @@ def put(body: dict[str, Any], school_code: str, program: str, school_year: str) 
 @blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
 @blp.response(200, QuotaSchema)
 @blp.alt_response(404, response="NOT_FOUND", description="No such school or no quota")
-def get(school_code: str, program: str, school_year: str) -> dict[str, Any]:
+def get(school_code: str, program: str, school_year: str) -> QuotaView:
     """The quota with places, funded, shortfall and the allocation (rank, funded, explanation)."""
     return quotas.get_quota(
         db.session,

@@ -18,7 +18,7 @@ def semester_open(school_year: str, semester: str, school: str | None) -> None:
     from aidservice.api.settings import settings
     from aidservice.extensions import db
     from aidservice.services.actors import Actor
-    from aidservice.services.decisions import open_semester
+    from aidservice.services.applications.semester import open_semester
     from aidservice.services.errors import DomainError
 
     try:

@@ -31,13 +31,13 @@ from aidservice.models import (
     Student,
 )
 from aidservice.models.application import STATES
-from aidservice.procedure import SPECIAL_GROUPS
 
 from .actors import Actor, in_region
+from .applications.procedure import SPECIAL_GROUPS
+from .applications.quotas import quota_view
 from .context import Settings
 from .determinations.facts_assembly import HOUSEHOLD_STATUSES, valid_on
 from .errors import Forbidden, NotFound
-from .quotas import quota_view
 
 UNAPPLIED_SHOWN = 100
 BATCHES_SHOWN = 8

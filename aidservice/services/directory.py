@@ -23,9 +23,9 @@ from aidservice.models.application import ACTIVE_STATES
 
 from . import audit, roster
 from .actors import Actor, in_region
-from .applications import check_act, check_read, may_act
+from .applications.decisions import list_decisions
+from .applications.scope import check_act, check_read, may_act
 from .context import Settings
-from .decisions import list_decisions
 from .determinations.facts_assembly import assemble
 from .determinations.store import current_determination
 from .errors import DomainError, Forbidden, ValidationFailed

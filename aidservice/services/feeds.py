@@ -33,6 +33,7 @@ from aidservice.models import AgencyRecord, FeedBatch, Guardian, Student
 
 from . import audit
 from .actors import Actor
+from .applications.semester import flag_after_agency_change
 from .bulk import NULL, backend, copy_escape, copy_text, insert_many, set_many, where_in
 from .context import Settings
 from .determinations.facts_assembly import GUARDIAN_STATUSES, current_record
@@ -200,9 +201,6 @@ def _redetermine_reached(
         seen_seq=head,
     )
     if redone.changed:
-        # imported here: decisions -> applications -> determinations, which feeds also import at the top
-        from aidservice.services.decisions import flag_after_agency_change
-
         flag_after_agency_change(session, actor=actor, cause=cause, after_seq=head, request_id=request_id)
     return redone.changed
 

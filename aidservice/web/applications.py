@@ -12,8 +12,9 @@ import aidservice.api.settings as api_settings
 from aidservice.extensions import db
 from aidservice.models.application import STATES
 from aidservice.requestid import current_request_id
-from aidservice.services import applications, directory, notices
-from aidservice.services.applications import ActionRequest
+from aidservice.services import directory
+from aidservice.services.applications import actions, notices, reading, submission
+from aidservice.services.applications.values import ActionRequest
 from aidservice.services.errors import Conflict, ValidationFailed
 
 from .blueprint import bp
@@ -31,7 +32,7 @@ def application_list() -> tuple[str, int] | str:
     if not form.validate() or (form.state.data and form.state.data not in STATES):
         return render_template("web/applications.html", form=form, result=None), 422
     page = form.page.data or 1
-    result = applications.list_applications(
+    result = reading.list_applications(
         db.session,
         actor=actor(),
         settings=api_settings.settings(),
@@ -60,7 +61,7 @@ def apply(student_id: str) -> Response | tuple[str, int] | str:
         "commitment_signed": bool(form.commitment.data),
     }
     try:
-        application = applications.create_application(
+        application = submission.create_application(
             db.session, actor=actor(), settings=settings, payload=payload, request_id=current_request_id()
         )
     except ValidationFailed as exc:
@@ -125,7 +126,7 @@ def act(application_id: int, action: str) -> Response | tuple[str, int] | str:
         outcome=form.outcome.data or None,
     )
     try:
-        applications.act(
+        actions.act(
             db.session,
             actor=actor(),
             settings=settings,
@@ -168,7 +169,7 @@ def _application_page(
     conflict: dict[str, Any] | None = None,
 ) -> tuple[str, int]:
     settings = api_settings.settings()
-    view = applications.get_application(
+    view = reading.get_application(
         db.session, actor=actor(), settings=settings, application_id=application_id
     )
     facts = directory.fact_rows(db.session, settings, view["facts"])

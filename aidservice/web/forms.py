@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from aidservice.engine.numbers import MONEY_MAX, NumberRefused, bounded_decimal
 from aidservice.engine.result import LEVELS
-from aidservice.services.applications import NOTE_MAX, RESOLUTIONS
+from aidservice.services.applications.values import NOTE_MAX, RESOLUTIONS
 
 DECLARED_BOOLEANS = (
     "major_illness",

@@ -11,7 +11,7 @@ from .conftest import REPO
 def test_engine_imports_neither_flask_nor_sqlalchemy() -> None:
     code = (
         "import sys, aidservice.engine, aidservice.engine.compiler, aidservice.engine.interp, aidservice.engine.ruletests\n"
-        "import aidservice.engine.columnar, aidservice.engine.batch, aidservice.demo.facts, aidservice.demo.province, aidservice.procedure\n"
+        "import aidservice.engine.columnar, aidservice.engine.batch, aidservice.demo.facts, aidservice.demo.province, aidservice.services.applications.procedure\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'sqlalchemy', 'werkzeug', 'marshmallow'))\n"
         "print(','.join(bad))\n"
     )

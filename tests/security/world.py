@@ -14,8 +14,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from aidservice.models import AuthToken, Decision
-from aidservice.services import applications, quotas
 from aidservice.services.actors import Actor
+from aidservice.services.applications import actions, quotas, submission
+from aidservice.services.applications.values import ActionRequest
 from aidservice.services.auth import SOURCES, resolve_token
 from aidservice.services.feeds import apply_batch
 from aidservice.services.regions import ensure_county
@@ -172,7 +173,7 @@ def _applications(session: Session, app: Flask, world: MatrixWorld) -> None:
     officer = resolve_token(session, world.base.tokens["officer1"])
     settings = w.settings_for(app, w.SUBMITTED)
     declared = {"household_size": 4, "per_capita_income": "5000.00"}
-    approved = applications.create_application(
+    approved = submission.create_application(
         session,
         actor=officer,
         settings=settings,
@@ -184,21 +185,21 @@ def _applications(session: Session, app: Flask, world: MatrixWorld) -> None:
         },
     )
     for action in ("review", "publish_notice"):
-        applications.act(
+        actions.act(
             session,
             actor=officer,
             settings=settings,
             application_id=approved.id,
-            request=applications.ActionRequest(action=action, version=approved.version),
+            request=ActionRequest(action=action, version=approved.version),
         )
-    applications.act(
+    actions.act(
         session,
         actor=officer,
         settings=w.settings_for(app, w.AFTER_NOTICE),
         application_id=approved.id,
-        request=applications.ActionRequest(action="approve", version=approved.version, note="无异议"),
+        request=ActionRequest(action="approve", version=approved.version, note="无异议"),
     )
-    submitted = applications.create_application(
+    submitted = submission.create_application(
         session,
         actor=officer,
         settings=settings,

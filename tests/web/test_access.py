@@ -9,7 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from aidservice.extensions import db
-from aidservice.services import applications
+from aidservice.services.applications import actions, submission
+from aidservice.services.applications.values import ActionRequest
 from aidservice.services.auth import resolve_token
 from tests.web import world as w
 from tests.web.conftest import Clock
@@ -58,7 +59,7 @@ def on_notice(app: Flask, world: w.World, clock: Clock) -> dict[str, int]:
     """An application of S1-001, published on the school's notice."""
     settings = w.settings_for(app, clock.today)
     officer = resolve_token(db.session, world.tokens["officer1"])
-    made = applications.create_application(
+    made = submission.create_application(
         db.session,
         actor=officer,
         settings=settings,
@@ -70,12 +71,12 @@ def on_notice(app: Flask, world: w.World, clock: Clock) -> dict[str, int]:
         },
     )
     for action in ("review", "publish_notice"):
-        applications.act(
+        actions.act(
             db.session,
             actor=officer,
             settings=settings,
             application_id=made.id,
-            request=applications.ActionRequest(action=action, version=made.version),
+            request=ActionRequest(action=action, version=made.version),
         )
     db.session.commit()
     return {"app": made.id, "notice": made.notice_id}

@@ -54,7 +54,7 @@ def test_officer_dashboard(as_user: Callable[[str], FlaskClient], world: w.World
 def test_officer_dashboard_shows_quota_use(
     app: Flask, as_user: Callable[[str], FlaskClient], world: w.World
 ) -> None:
-    from aidservice.services.quotas import put_quota
+    from aidservice.services.applications.quotas import put_quota
 
     put_quota(
         db.session,

@@ -11,7 +11,8 @@ published, and the notice closes with its last entry.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,15 +20,49 @@ from sqlalchemy.orm import Session
 from aidservice.engine.result import LEVELS
 from aidservice.models import Application, Notice, School, Student
 
-from . import audit
-from .actors import Actor
-from .applications import check_read, notice_period_end
-from .context import Settings
-from .errors import NotFound
-from .hidden import check_visible, not_found
+from .. import audit
+from ..actors import Actor
+from ..context import Settings
+from ..errors import NotFound
+from ..hidden import check_visible, not_found
+from .procedure import add_working_days
+from .scope import check_read
 
 LISTED_STATES = ("notice", "objected", "approved")
 """Entries shown: on notice, under objection review, approved (a rejected application leaves the notice)."""
+
+
+class NoticeHeader(TypedDict):
+    id: int
+    school_code: str
+    school_name: str
+    school_year: str
+    opened_on: date
+    closes_on: date
+    working_days: int
+    open: bool
+
+
+class NoticeEntry(TypedDict):
+    """Name, class and level only (see the module docstring)."""
+
+    name: str
+    class_name: str
+    level: str
+    level_label: str
+
+
+class NoticeView(NoticeHeader):
+    entries: list[NoticeEntry]
+
+
+class NoticeList(TypedDict):
+    items: list[NoticeHeader]
+
+
+def notice_period_end(settings: Settings, start: date) -> date:
+    """Last day of a notice period of `settings.notice_working_days` working days starting on `start`."""
+    return add_working_days(start, settings.notice_working_days, settings.holidays)
 
 
 def place_on_notice(
@@ -100,7 +135,7 @@ def _school(session: Session, actor: Actor, school_code: str) -> School:
     return school
 
 
-def _header(notice: Notice, school: School, settings: Settings) -> dict[str, Any]:
+def _header(notice: Notice, school: School, settings: Settings) -> NoticeHeader:
     today = settings.current_date()
     return {
         "id": notice.id,
@@ -114,7 +149,7 @@ def _header(notice: Notice, school: School, settings: Settings) -> dict[str, Any
     }
 
 
-def list_notices(session: Session, *, actor: Actor, settings: Settings, school_code: str) -> dict[str, Any]:
+def list_notices(session: Session, *, actor: Actor, settings: Settings, school_code: str) -> NoticeList:
     """The school's notices, newest first, without entries."""
     school = _school(session, actor, school_code)
     notices = session.execute(
@@ -125,7 +160,7 @@ def list_notices(session: Session, *, actor: Actor, settings: Settings, school_c
 
 def get_notice(
     session: Session, *, actor: Actor, settings: Settings, school_code: str, notice_id: int
-) -> dict[str, Any]:
+) -> NoticeView:
     """One notice with its entries: name, class and level (code and label) only; a notice of a school outside
     the caller's scope is one that does not exist (404, see hidden)."""
     school = session.get(School, school_code)
@@ -143,7 +178,7 @@ def get_notice(
             Application.level != "none",
         )
     ).all()
-    entries = sorted(
+    entries: list[NoticeEntry] = sorted(
         (
             {"name": name, "class_name": class_name, "level": level, "level_label": labels.get(level, level)}
             for name, class_name, level in rows

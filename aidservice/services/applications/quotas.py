@@ -11,24 +11,55 @@ UPDATE while allocating, after the audit head (the lock order of every writer).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aidservice.models import Application, Decision, Quota, School, Student
-from aidservice.procedure import SPECIAL_GROUPS, Allocation, Candidate, allocate
 
-from . import audit
-from .actors import Actor
-from .applications import aware, fen, school_year_errors
-from .context import Settings
-from .decisions import reallocated
-from .errors import Forbidden, ValidationFailed
-from .hidden import check_visible, not_found
+from .. import audit
+from ..actors import Actor
+from ..context import Settings
+from ..errors import Forbidden, ValidationFailed
+from ..hidden import check_visible, not_found
+from .decision_rows import reallocated
+from .procedure import SPECIAL_GROUPS, Allocation, Candidate, allocate
+from .values import aware, fen, school_year_errors
 
 COMPETING = ("awarded", "not_funded")
 PLACES_MAX = 1_000_000
+
+
+class QuotaRow(TypedDict):
+    """One competitor's place in the allocation."""
+
+    rank: int
+    of: int
+    application_id: int
+    decision_id: int
+    student_id: str
+    name: str
+    class_name: str
+    level: str
+    special: bool
+    funded: bool
+    explanation: str
+
+
+class QuotaView(TypedDict):
+    """A quota with the allocation as it stands: funded, shortfall (special-group students beyond it)."""
+
+    school_code: str
+    program: str
+    school_year: str
+    places: int
+    funded: int
+    shortfall: int
+    set_by: str
+    updated_at: datetime
+    allocations: list[QuotaRow]
 
 
 def is_special(facts: Mapping[str, Mapping[str, Any]]) -> bool:
@@ -231,7 +262,7 @@ def put_quota(
 
 def get_quota(
     session: Session, *, actor: Actor, settings: Settings, school_code: str, program: str, school_year: str
-) -> dict[str, Any]:
+) -> QuotaView:
     """A quota with the allocation as it stands: funded, shortfall (special-group students beyond it)."""
     _check(settings, program, school_year, None)
     school = _school(session, school_code)
@@ -246,7 +277,7 @@ def get_quota(
     return quota_view(session, quota)
 
 
-def quota_view(session: Session, quota: Quota) -> dict[str, Any]:
+def quota_view(session: Session, quota: Quota) -> QuotaView:
     competitors = _competitors(session, quota, None)
     by_app = {a.application_id: a for a in allocate([candidate_of(a) for _d, a in competitors], quota.places)}
     students = {
@@ -255,7 +286,7 @@ def quota_view(session: Session, quota: Quota) -> dict[str, Any]:
             select(Student).where(Student.id.in_([a.student_pk for _d, a in competitors] or [-1]))
         ).scalars()
     }
-    rows = []
+    rows: list[QuotaRow] = []
     for decision, application in competitors:
         allocation = by_app[application.id]
         student = students[application.student_pk]
