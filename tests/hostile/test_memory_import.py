@@ -26,7 +26,8 @@ from aidservice.models import AuditEvent, Determination, Guardian, Student
 from aidservice.services import audit, determinations, redetermine_region, roster_import, roster_upsert
 from aidservice.services.actors import Actor
 from aidservice.services.redetermine_region import redetermine_set
-from aidservice.services.roster import BOOL_FIELDS, audit_view
+from aidservice.services.roster_common import audit_view
+from aidservice.services.roster_schema import BOOL_FIELDS
 from aidservice.services.roster_upsert import _execute, check_rows
 from tests.factories import VAULT, bearer, id_number, make_school, make_user
 from tests.feeds_support import committed_app, scratch_database, settings_for
