@@ -15,6 +15,7 @@ from sqlalchemy import and_, case, func, literal, select
 from aidservice.engine import RuleSet
 from aidservice.models import AuditEvent, Decision, Quota, School, Student
 
+from ..decisions import rules_of_version
 from ..errors import Conflict
 from .common import AID_KINDS, STAGE_NAMES, STAGES, Bar, Chart, Column, Report, Section
 from .periods import spring_start
@@ -342,8 +343,6 @@ def provisional_items(ctx: Context, versions: Iterable[str]) -> dict[str, list[t
 def _rules(ctx: Context, version: str) -> RuleSet | None:
     if version == ctx.settings.rules.version:
         return ctx.settings.rules
-    from ..decisions import rules_of_version
-
     try:
         return rules_of_version(ctx.session, version)
     except Conflict:
