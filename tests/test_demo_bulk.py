@@ -14,7 +14,8 @@ from aidservice.api.settings import settings
 from aidservice.extensions import db
 from aidservice.models import AgencyRecord, Determination, Guardian, School, Student
 from aidservice.services import audit
-from aidservice.services.roster import ROW_FIELDS, school_view
+from aidservice.services.roster import school_view
+from aidservice.services.roster_schema import ROW_FIELDS
 
 STUDENTS = 2000
 

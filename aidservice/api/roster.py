@@ -20,7 +20,7 @@ from aidservice.requestid import current_request_id
 from aidservice.services import directory, id_probes, import_guard, roster
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import PayloadTooLarge, ValidationFailed
-from aidservice.services.roster import SchoolPayloadSchema, StudentPayloadSchema
+from aidservice.services.roster_schema import SchoolPayloadSchema, StudentPayloadSchema
 
 blp = Blueprint("roster", __name__, url_prefix="/api/v1", description="Schools and students (the roster)")
 

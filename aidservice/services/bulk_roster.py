@@ -25,7 +25,8 @@ from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.bulk import backend, insert_many
 from aidservice.services.context import Settings
-from aidservice.services.roster import ROW_FIELDS, school_view
+from aidservice.services.roster import school_view
+from aidservice.services.roster_schema import ROW_FIELDS
 from aidservice.services.roster_upsert import ImportResult, audit_import
 
 AUDIT_SLICE = (

@@ -2,227 +2,45 @@
 
 Every change re-evaluates the students it touches (`determinations.redetermine_students`) in the
 same transaction, so a student's current determination never lags behind the roster. Imports of
-many students at once: `roster_import` (files) and `roster_upsert` (the checks and writes).
+many students at once: `roster_import` (files) and `roster_upsert` (the checks and writes). The payloads
+both take are `roster_schema`; the checks and the re-evaluation they share are `roster_common`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from aidservice.engine.numbers import INTEGER_LIMIT, MONEY_MAX, NumberRefused, bounded_decimal
 from aidservice.engine.result import fen_to_yuan
-from aidservice.identity import InvalidIdNumber, id_hmac, mask, normalise_id_number
+from aidservice.identity import id_hmac, mask
 from aidservice.models import Determination, Guardian, School, Student
 
 from . import audit
 from .actors import Actor
 from .context import Settings
-from .errors import Conflict, Forbidden, ValidationFailed
+from .errors import Forbidden, ValidationFailed
 from .hidden import not_found
 from .id_probes import IdNumberTaken
-from .plaintext import Line, Text
 from .regions import check_code, city_code_of, resolve_region
-from .spreadsheets import id_number_problem
-
-CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
-CODE_MESSAGE = "1-32 letters, digits, - or _"
-MAX_GUARDIANS = 6
-IN_CHUNK = 2000  # bound parameters per IN list, well inside SQLite's and PostgreSQL's limits
-BOOL_FIELDS = (
-    "boarding",
-    "rural_hukou",
-    "agri_major",
-    "arts_performance_major",
-    "retired_soldier",
-    "salaried",
+from .roster_common import audit_view, concurrent_change, grade_errors, redetermine, stage_errors
+from .roster_schema import (
+    BOOL_FIELDS,
+    CODE,
+    CODE_MESSAGE,
+    ROW_FIELDS,
+    SchoolPayloadSchema,
+    StudentPayloadSchema,
+    load_payload,
 )
-STUDENT_FIELDS = ("id_number", "name", "school_code", "class_name", "stage", "grade", *BOOL_FIELDS)
-ROW_FIELDS = STUDENT_FIELDS[1:]  # stored as plain columns; the number is sealed (aidservice.crypto)
+
 SCHOOL_RULE_FIELDS = ("city_code", "inclusive_kindergarten", "tuition_fee", "central_university")
 """School fields the rules read: changing one re-evaluates the school's students."""
-
-
-# ---------------------------------------------------------------------------------- payload schemas
-
-
-class StrictBoolean(fields.Boolean):
-    """JSON true/false only: 1, "yes" or "false" are type errors, not guesses (imports convert text first)."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
-
-
-class StrictInteger(fields.Integer):
-    """A JSON integer; booleans, floats and numeric strings are refused."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(strict=True, **kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
-        number = super()._deserialize(value, attr, data, **kwargs)
-        if abs(number) >= INTEGER_LIMIT:
-            raise ValidationError("is too large")
-        return number
-
-
-class IdNumber(fields.String):
-    """A resident ID number (GB 11643): format, birth date and check character, normalised to upper-case X."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        problem = id_number_problem(value)
-        if problem:
-            raise ValidationError(problem)
-        try:
-            return normalise_id_number(value)
-        except InvalidIdNumber as exc:
-            raise ValidationError(str(exc)) from None
-
-
-class Money(fields.Decimal):
-    """Yuan as a string ("1250.00"), at most two decimal places, 0 to MONEY_MAX; bounded on its text first."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(as_string=True, validate=validate.Range(min=0, max=MONEY_MAX), **kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
-        if isinstance(value, bool | float):
-            raise ValidationError('must be a string of yuan with two decimal places, e.g. "1250.00"')
-        try:
-            amount = bounded_decimal(value)
-        except NumberRefused as exc:
-            raise ValidationError(str(exc)) from None
-        if amount != amount.quantize(Decimal("0.01")):
-            raise ValidationError("has more than two decimal places (fen)")
-        return amount.quantize(Decimal("0.01"))
-
-
-def _code(**kwargs: Any) -> Text:
-    return Text(validate=validate.Regexp(CODE, error=CODE_MESSAGE), **kwargs)
-
-
-class SchoolPayloadSchema(Schema):
-    """A school as PUT /api/v1/schools/{code} takes it; `stages` come from the rules' `stage` values."""
-
-    name = Line(required=True, validate=validate.Length(min=1, max=128))
-    region_code = Text(
-        required=True,
-        validate=validate.Regexp(r"^\d{6}$", error="must be a 6-digit division code"),
-        metadata={
-            "example": "320102",
-            "description": "county (or city) division code; a new county is added",
-        },
-    )
-    stages = fields.List(
-        Text(validate=validate.Length(min=1, max=16)),
-        required=True,
-        validate=validate.Length(min=1, max=8),
-        metadata={"example": ["primary", "junior"]},
-    )
-    kind = Text(required=True, validate=validate.OneOf(["public", "private"]))
-    inclusive_kindergarten = StrictBoolean(load_default=False)
-    tuition_fee = Money(load_default=None, allow_none=True, metadata={"example": "1250.00"})
-    central_university = StrictBoolean(load_default=False)
-
-
-class GuardianSchema(Schema):
-    """A parent or guardian; household statuses reach the student through this ID number."""
-
-    id_number = IdNumber(required=True, metadata={"example": "320102198001010012"})
-    name = Line(required=True, validate=validate.Length(min=1, max=64))
-    relation = Line(required=True, validate=validate.Length(min=1, max=16), metadata={"example": "father"})
-
-
-class StudentPayloadSchema(Schema):
-    """A student as PUT /api/v1/students/{student_id} takes it (DESIGN.md student payload)."""
-
-    id_number = IdNumber(required=True, metadata={"example": "320102200803010011"})
-    name = Line(required=True, validate=validate.Length(min=1, max=64))
-    school_code = _code(required=True)
-    class_name = Line(load_default="", validate=validate.Length(max=64))
-    stage = Text(required=True, validate=validate.Length(min=1, max=16), metadata={"example": "junior"})
-    grade = StrictInteger(required=True, metadata={"example": 1})
-    boarding = StrictBoolean(load_default=False)
-    rural_hukou = StrictBoolean(load_default=False)
-    agri_major = StrictBoolean(load_default=False)
-    arts_performance_major = StrictBoolean(load_default=False)
-    retired_soldier = StrictBoolean(load_default=False)
-    salaried = StrictBoolean(load_default=False)
-    guardians = fields.List(
-        fields.Nested(GuardianSchema), load_default=list, validate=validate.Length(max=MAX_GUARDIANS)
-    )
-
-    @validates_schema
-    def _distinct_people(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        """A guardian is someone other than the student, and listed once."""
-        seen = {data.get("id_number")}
-        errors: dict[int, dict[str, list[str]]] = {}
-        for index, guardian in enumerate(data.get("guardians") or []):
-            number = guardian["id_number"]
-            if number == data.get("id_number"):
-                errors[index] = {"id_number": ["is the student's own number"]}
-            elif number in seen:
-                errors[index] = {"id_number": ["is listed twice"]}
-            seen.add(number)
-        if errors:
-            raise ValidationError({"guardians": errors})
-
-
-class StudentRowSchema(StudentPayloadSchema):
-    """One row of an import: the student payload with its `student_id`."""
-
-    student_id = _code(required=True)
-
-
-def load_payload(schema: Schema, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate a payload; ValidationFailed names each bad field ("guardians.0.id_number")."""
-    try:
-        return schema.load(payload)
-    except ValidationError as exc:
-        raise ValidationFailed(_flatten(exc.messages)) from None
-
-
-def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested messages as {"guardians.0.id_number": [...]}; `_schema` belongs to its parent."""
-    if isinstance(messages, Mapping):
-        flat: dict[str, list[str]] = {}
-        for key, value in messages.items():
-            path = prefix if key == "_schema" else (f"{prefix}.{key}" if prefix else str(key))
-            for name, texts in _flatten(value, path).items():
-                flat.setdefault(name, []).extend(texts)
-        return flat
-    if isinstance(messages, str):
-        return {prefix or "body": [messages]}
-    flat = {}
-    for item in messages:
-        for name, texts in _flatten(item, prefix).items():
-            flat.setdefault(name, []).extend(texts)
-    return flat
-
-
-# ---------------------------------------------------------------------------------------- helpers
-
-
-def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def mask_name(name: str) -> str:
-    """What the audit trail keeps of a name: the first character."""
-    return name[:1] + "*" * max(len(name) - 1, 0)
 
 
 def _yuan(fen: int | None) -> str | None:
@@ -234,55 +52,12 @@ def _fen(amount: Decimal | None) -> int | None:
     return None if amount is None else int(amount.scaleb(2))
 
 
-def _redetermine(
-    session: Session, *, actor: Actor, settings: Settings, student_pks: Sequence[int], request_id: str | None
-) -> None:
-    """Re-evaluate the students a roster change touched, in this transaction."""
-    if not student_pks:
-        return
-    # imported here: the roster module loads without the evaluation machinery
-    from aidservice.services.determinations.students import redetermine_students
-
-    redetermine_students(
-        session,
-        actor=actor,
-        settings=settings,
-        student_pks=list(student_pks),
-        cause="roster",
-        request_id=request_id,
-    )
-
-
-def _concurrent_change() -> Conflict:
-    return Conflict("Another request changed the same records at the same time; send this one again.")
-
-
 def _flush_or_conflict(session: Session) -> None:
     """Flush; a unique key taken by a concurrent request (same school code or student id) is a 409, not a 500."""
     try:
         session.flush()
     except IntegrityError:
-        raise _concurrent_change() from None
-
-
-def _stage_errors(
-    settings: Settings, stage: str, offered: Sequence[str] | None, path: str = "stage"
-) -> list[str]:
-    """The stage must be one the rules know and (for a student) one the school offers."""
-    known = tuple(settings.rules.facts["stage"].values)
-    if stage not in known:
-        return [f"{stage!r} is not one of {', '.join(known)}"]
-    if offered is not None and stage not in offered:
-        return [f"the school does not offer {stage} (it offers {', '.join(offered)})"]
-    return []
-
-
-def _grade_errors(settings: Settings, grade: int) -> list[str]:
-    spec = settings.rules.facts["grade"]
-    low, high = spec.min, spec.max
-    if (low is not None and grade < low) or (high is not None and grade > high):
-        return [f"must be between {low} and {high}"]
-    return []
+        raise concurrent_change() from None
 
 
 # ---------------------------------------------------------------------------------------- schools
@@ -333,7 +108,7 @@ def put_school(
     errors = {
         f"stages.{i}": problems
         for i, s in enumerate(data["stages"])
-        if (problems := _stage_errors(settings, s, None))
+        if (problems := stage_errors(settings, s, None))
     }
     if len(set(data["stages"])) != len(data["stages"]):
         errors.setdefault("stages", []).append("lists a stage twice")
@@ -376,7 +151,7 @@ def put_school(
     )
     if before is not None and any(before[f] != after[f] for f in SCHOOL_RULE_FIELDS):
         pks = list(session.execute(select(Student.id).where(Student.school_code == code)).scalars())
-        _redetermine(session, actor=actor, settings=settings, student_pks=pks, request_id=request_id)
+        redetermine(session, actor=actor, settings=settings, student_pks=pks, request_id=request_id)
     return Saved(school, before is None)
 
 
@@ -398,22 +173,6 @@ def _refuse_dropping_taught_stages(session: Session, school: School, stages: Seq
 
 
 # --------------------------------------------------------------------------------------- students
-
-
-def audit_view(values: Mapping[str, Any], guardians: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """A student as the audit trail records it: ID numbers masked, names cut to their first character."""
-    return {
-        "id_number": mask(values["id_number"]),
-        "name": mask_name(values["name"]),
-        **{name: values[name] for name in STUDENT_FIELDS[2:]},
-        "guardians": sorted(
-            (
-                {"id_number": mask(g["id_number"]), "name": mask_name(g["name"]), "relation": g["relation"]}
-                for g in guardians
-            ),
-            key=lambda g: (g["id_number"], g["relation"]),
-        ),
-    }
 
 
 def student_audit_view(student: Student) -> dict[str, Any]:
@@ -510,9 +269,9 @@ def put_student(
     if not actor.may_change_school(school.code, school.region_code):
         raise Forbidden(f"School {school.code} is outside your scope.")
     errors = {}
-    if problems := _stage_errors(settings, data["stage"], school.stages):
+    if problems := stage_errors(settings, data["stage"], school.stages):
         errors["stage"] = problems
-    if problems := _grade_errors(settings, data["grade"]):
+    if problems := grade_errors(settings, data["grade"]):
         errors["grade"] = problems
     if errors:
         raise ValidationFailed(errors)
@@ -538,7 +297,7 @@ def put_student(
         summary=_changes(before, student_audit_view(student)),
         request_id=request_id,
     )
-    _redetermine(session, actor=actor, settings=settings, student_pks=[student.id], request_id=request_id)
+    redetermine(session, actor=actor, settings=settings, student_pks=[student.id], request_id=request_id)
     return Saved(student, created)
 
 

@@ -23,7 +23,7 @@ from . import cells as cell_values
 from .actors import Actor
 from .context import Settings
 from .errors import ValidationFailed
-from .roster import BOOL_FIELDS, STUDENT_FIELDS
+from .roster_schema import BOOL_FIELDS, STUDENT_FIELDS
 from .roster_upsert import (
     CHUNK,
     ImportResult,

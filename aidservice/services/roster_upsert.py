@@ -45,17 +45,8 @@ from . import audit
 from .actors import Actor
 from .context import Settings
 from .errors import ValidationFailed
-from .roster import (
-    ROW_FIELDS,
-    StudentRowSchema,
-    _chunks,
-    _concurrent_change,
-    _flatten,
-    _grade_errors,
-    _redetermine,
-    _stage_errors,
-    audit_view,
-)
+from .roster_common import audit_view, chunks, concurrent_change, grade_errors, redetermine, stage_errors
+from .roster_schema import ROW_FIELDS, StudentRowSchema, flatten
 
 CHUNK = 2000  # rows checked, then written, together; also the IN lists' length
 RawRow = tuple[int, Mapping[str, Any], Sequence[int]]
@@ -234,7 +225,7 @@ def _validate_rows(
         try:
             data = schema.load(payload)
         except ValidationError as exc:
-            for path, messages in _flatten(exc.messages).items():
+            for path, messages in flatten(exc.messages).items():
                 column = _column(path, guardian_columns)
                 rejected.extend(RowError(number, column, m) for m in messages)
             continue
@@ -276,7 +267,7 @@ def _existing_students(session: Session, student_ids: Sequence[str]) -> dict[str
     """The stored students among these ids, with their guardians: two queries per chunk, no ORM objects."""
     found: dict[str, _Stored] = {}
     columns = [getattr(Student, name) for name in ROW_FIELDS]
-    for part in _chunks(student_ids):
+    for part in chunks(student_ids):
         query = select(Student.id, Student.student_id, Student.id_hmac, *columns).where(
             Student.student_id.in_(part)
         )
@@ -284,7 +275,7 @@ def _existing_students(session: Session, student_ids: Sequence[str]) -> dict[str
             values = {name: getattr(row, name) for name in ROW_FIELDS} | {"id_hmac": row.id_hmac}
             found[row.student_id] = _Stored(row.id, values, {})
     by_pk = {stored.pk: stored for stored in found.values()}
-    for part in _chunks(list(by_pk)):
+    for part in chunks(list(by_pk)):
         query = select(
             Guardian.id, Guardian.student_pk, Guardian.id_hmac, Guardian.name, Guardian.relation
         ).where(Guardian.student_pk.in_(part))
@@ -296,7 +287,7 @@ def _existing_students(session: Session, student_ids: Sequence[str]) -> dict[str
 def _schools(session: Session, codes: set[str], known: dict[str, School | None]) -> dict[str, School | None]:
     """The schools of these codes (None: no such school), read once per import."""
     wanted = sorted(codes - known.keys())
-    for part in _chunks(wanted):
+    for part in chunks(wanted):
         known.update(
             (s.code, s) for s in session.execute(select(School).where(School.code.in_(part))).scalars()
         )
@@ -307,7 +298,7 @@ def _schools(session: Session, codes: set[str], known: dict[str, School | None])
 def _id_owners(session: Session, hmacs: Sequence[str]) -> dict[str, set[str]]:
     """Which student records already hold each ID number (by keyed hash)."""
     owners: dict[str, set[str]] = {}
-    for part in _chunks(hmacs):
+    for part in chunks(hmacs):
         for hmac, student_id in session.execute(
             select(Student.id_hmac, Student.student_id).where(Student.id_hmac.in_(part))
         ):
@@ -340,9 +331,9 @@ def _check_row(
         rejected.append(RowError(row.number, "school_code", f"school {school.code} is outside your scope"))
         return False
     rejected.extend(
-        RowError(row.number, "stage", m) for m in _stage_errors(settings, data["stage"], school.stages)
+        RowError(row.number, "stage", m) for m in stage_errors(settings, data["stage"], school.stages)
     )
-    rejected.extend(RowError(row.number, "grade", m) for m in _grade_errors(settings, data["grade"]))
+    rejected.extend(RowError(row.number, "grade", m) for m in grade_errors(settings, data["grade"]))
     if owners.get(row.hmac, set()) - {data["student_id"]}:
         rejected.append(RowError(row.number, "id_number", "another student record has this identity number"))
     return len(rejected) == before
@@ -379,14 +370,14 @@ def write_checked(
         try:
             result.student_pks.extend(_execute(session, plan))
         except IntegrityError:
-            raise _concurrent_change() from None
+            raise concurrent_change() from None
         for kind, data in plan.written:
             trail.add(kind, data)
         trail.end_chunk()
     result.created, result.updated = len(trail.created), len(trail.updated)
     if trail.created or trail.updated:
         trail.record(session, actor, result, request_id, audit_extra)
-        _redetermine(
+        redetermine(
             session, actor=actor, settings=settings, student_pks=result.student_pks, request_id=request_id
         )
     return result
@@ -465,10 +456,10 @@ def _plan_writes(accepted: Sequence[_Row], existing: Mapping[str, _Stored], sett
 
 def _execute(session: Session, plan: _Plan) -> list[int]:
     """Run the plan as executemany statements; returns the pks of every student written."""
-    for part in _chunks(plan.new_students):
+    for part in chunks(plan.new_students):
         session.execute(insert(Student), list(part))
     new_pks: dict[str, int] = {}
-    for part in _chunks(list(plan.new_guardians)):
+    for part in chunks(list(plan.new_guardians)):
         new_pks.update(
             (student_id, pk)
             for pk, student_id in session.execute(
@@ -480,13 +471,13 @@ def _execute(session: Session, plan: _Plan) -> list[int]:
         for student_id, guardians in plan.new_guardians.items()
         for guardian in guardians
     ]
-    for part in _chunks(plan.guardian_deletes):
+    for part in chunks(plan.guardian_deletes):
         session.execute(delete(Guardian).where(Guardian.id.in_(part)))
     if plan.student_updates:
         session.execute(update(Student), plan.student_updates)
     if plan.guardian_updates:
         session.execute(update(Guardian), plan.guardian_updates)
-    for part in _chunks(inserts):
+    for part in chunks(inserts):
         session.execute(insert(Guardian), list(part))
     for obj in list(session.identity_map.values()):  # bulk statements bypass loaded objects: reload them
         if isinstance(obj, Student | Guardian):

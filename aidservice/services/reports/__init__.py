@@ -15,9 +15,11 @@ from ..actors import Actor
 from ..context import Settings
 from ..errors import NotFound, ValidationFailed
 from . import programs, regions, special_groups
-from .common import Context, Report, Scope, resolve_scope
+from .common import Report
 from .periods import parse_as_of, parse_period, utc_text
+from .reading import Context
 from .render import FORMATS, MEDIA_TYPES, filename, render
+from .scope import Scope, resolve_scope
 
 KINDS: dict[str, Callable[[Context], Report]] = {
     "special-groups": special_groups.build,

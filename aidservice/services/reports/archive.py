@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from aidservice.models import Region
+from aidservice.models import Region, School
 from aidservice.models.report import ArchivedReport
 
 from .. import audit
@@ -203,8 +203,6 @@ def _access_region(session: Session, report: Any) -> str:
     region = report.meta["region"]
     if region["level"] != "school":
         return region["code"]
-    from aidservice.models import School
-
     school = session.get(School, region["code"])
     return school.region_code if school is not None else region["code"]
 

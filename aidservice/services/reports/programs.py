@@ -17,19 +17,9 @@ from aidservice.models import AuditEvent, Decision, Quota, School, Student
 
 from ..applications.decisions import rules_of_version
 from ..errors import Conflict
-from .common import (
-    AID_KINDS,
-    STAGE_NAMES,
-    STAGES,
-    Bar,
-    Chart,
-    Column,
-    Context,
-    Report,
-    Section,
-    program_names,
-)
+from .common import AID_KINDS, STAGE_NAMES, STAGES, Bar, Chart, Column, Report, Section
 from .periods import spring_start
+from .reading import Context, program_names
 
 TITLE = "学生资助项目执行情况报告"
 PROGRAM_COLUMNS = (

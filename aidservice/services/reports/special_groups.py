@@ -45,14 +45,11 @@ from .common import (
     Bar,
     Chart,
     Column,
-    Context,
     Report,
     Section,
-    child_names,
-    coverage_by_child,
-    program_names,
     rate,
 )
+from .reading import Context, child_names, coverage_by_child, program_names
 
 TITLE = "家庭经济困难特殊群体学生资助情况报告"
 LIST_REASONS = tuple(r for r in REASONS if r != "unmatched")
