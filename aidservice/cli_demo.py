@@ -45,11 +45,11 @@ DEMO_USERS = (  # username, role, scope keyword, password (demo only; printed by
 @with_appcontext
 def demo_data(students: int, seed: int, logins_path: Path | None, load_path: str) -> None:
     """Load a synthetic province: schools in the 13 cities, students in every stage, agency registers."""
-    from aidservice.api.settings import settings as app_settings
     from aidservice.demo import generate
     from aidservice.extensions import db
     from aidservice.services.bulk_roster import NotEmpty, refuse_if_loaded
     from aidservice.services.rule_sets import publish_current
+    from aidservice.wiring import settings as app_settings
 
     if current_app.config.get("AID_ENV") == "production":
         raise click.ClickException(

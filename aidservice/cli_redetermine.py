@@ -65,11 +65,11 @@ def redetermine_command(
     """
     from tqdm import tqdm
 
-    from aidservice.api.settings import settings
     from aidservice.extensions import db
     from aidservice.services.actors import Actor
     from aidservice.services.determinations import redetermine_region
     from aidservice.services.redetermine_region import count_students
+    from aidservice.wiring import settings
 
     rules = _draft(rules_dir) if rules_dir is not None else None
     total = count_students(db.session, region)

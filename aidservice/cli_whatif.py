@@ -30,12 +30,12 @@ from aidservice.cli_redetermine import redetermine_command, refusal
 def whatif_command(region: str | None, as_of: datetime | None, rules_dir: Path | None) -> None:
     """Dry-run re-determination (writes nothing to the database); prints the diff and saves its summary
     (counts only) to AID_WHATIF_FILE for the web UI's rules page."""
-    from aidservice.api.settings import settings
     from aidservice.extensions import db
     from aidservice.services import whatif
     from aidservice.services.actors import Actor
     from aidservice.services.determinations import redetermine_region
     from aidservice.services.errors import DomainError
+    from aidservice.wiring import settings
 
     rules = _draft(rules_dir) if rules_dir is not None else None
     service_settings = settings()

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from aidservice.dbfaults import database_fault
 from aidservice.engine import FactsError, OutsideCoverage
+from aidservice.extensions import db
 from aidservice.requestid import current_request_id
 from aidservice.services.errors import DomainError
 
@@ -247,8 +248,6 @@ def _log(error: Exception, problem: Problem, request_id: str) -> None:
 
 def _discard_connections() -> None:
     """After a database fault the request's connection may be dead: close it rather than pool it again."""
-    from aidservice.extensions import db  # the extensions import this module
-
     db.session().invalidate()  # the scoped_session does not proxy invalidate
 
 
@@ -258,8 +257,6 @@ def end_session(_error: BaseException | None) -> None:
     Registered after Flask-SQLAlchemy's teardown, so it runs before it (teardowns run in reverse order)
     and leaves it nothing to close.
     """
-    from aidservice.extensions import db  # the extensions import this module
-
     try:
         db.session.remove()
     except SQLAlchemyError as error:

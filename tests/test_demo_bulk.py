@@ -10,11 +10,11 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
-from aidservice.api.settings import settings
 from aidservice.extensions import db
 from aidservice.models import AgencyRecord, Determination, Guardian, School, Student
 from aidservice.services import audit
 from aidservice.services.roster import ROW_FIELDS, school_view
+from aidservice.wiring import settings
 
 STUDENTS = 2000
 
