@@ -22,6 +22,7 @@ from aidservice.services.errors import DomainError
 PROBLEM_TYPE_BASE = "https://aidservice.jiangsu/problems/"
 PROBLEM_MIMETYPE = "application/problem+json"
 API_PREFIX = "/api"
+WEB_BLUEPRINT = "web"  # aidservice.web's blueprint, whose layout the HTML error page extends
 
 TYPE_SUFFIXES = {
     400: "bad-request",
@@ -211,7 +212,10 @@ def _type_suffix(code: int, error: HTTPException) -> str:
 
 
 def wants_problem_json() -> bool:
-    """The JSON API answers with problem+json; the web UI with HTML pages."""
+    """The JSON API answers with problem+json; the web UI with HTML pages (its error page is one of them, so an
+    API-only app, `create_app(web=False)`, answers every path with problem+json)."""
+    if WEB_BLUEPRINT not in current_app.blueprints:
+        return True
     return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
 
 
