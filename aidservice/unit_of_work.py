@@ -25,16 +25,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import Session
 
 from aidservice.extensions import db
 
 
 @dataclass(frozen=True, slots=True)
 class UnitOfWork:
-    """The session of one unit of work; services get `uow.session`."""
+    """The session of one unit of work; services get `uow.session` (the request's own Session, which
+    `db.session` stands for in this app context)."""
 
-    session: Session | scoped_session[Session]
+    session: Session
 
     def commit(self) -> None:
         self.session.commit()
@@ -48,7 +49,7 @@ def unit_of_work(
     *, commit_on: tuple[type[BaseException], ...] = (), session: Session | None = None
 ) -> Iterator[UnitOfWork]:
     """Commit when the block succeeds (or raises one of `commit_on`), roll back when it raises anything else."""
-    uow = UnitOfWork(session if session is not None else db.session)
+    uow = UnitOfWork(session if session is not None else db.session())
     try:
         yield uow
     except commit_on:

@@ -8,13 +8,12 @@ Services never read Flask's config; the entry points ask this module instead. `i
   and the web form's sign-in alike;
 - `aid_device_tokens` (DEVICES_KEY): the device tokens that tell a known device at sign-in (services.devices);
 - `aid_limiter`: the per-address rate limits of the anonymous routes (aidservice.ratelimit);
-- `aid_jobs`: the job runner (aidservice.jobs: RQ with a Redis URL, in-process without);
 - `aid_job_services` (jobs.SERVICES): this module's providers for the jobs layer, which sits below the entry
   points and so never imports them (jobs.AppServices is the Protocol it calls through).
 
 So an API-only app (`create_app(web=False)`) has the same protections as the full one. The ID vault
-(`aid_ids`) and the identity-number lookup counter (`aid_id_probes`) are built on first use, as they
-need only the config. Tests replace `settings` here (monkeypatch) to pin the services' date: every caller,
+(`aid_ids`), the identity-number lookup counter (`aid_id_probes`) and the job runner (`aid_jobs`: RQ with
+a Redis URL, in-process without) are built here on first use, from the config as it is then. Tests replace `settings` here (monkeypatch) to pin the services' date: every caller,
 the jobs' provider included, looks it up in this module at call time.
 """
 
@@ -46,7 +45,6 @@ def init_app(app: Flask) -> None:
     app.extensions[GUARD_KEY] = guard_from_config(app.config, lambda: db.session())
     app.extensions[DEVICES_KEY] = DeviceTokens(app.config["SECRET_KEY"])
     register_rate_limits(app)
-    app.extensions[jobs.EXTENSION] = jobs.build_runner(app.config)
     app.extensions[jobs.SERVICES] = AppServices()
 
 
@@ -81,6 +79,15 @@ def id_probe_budget() -> Budget:
     return Budget(counter, current_app.config["SECRET_KEY"])
 
 
+def job_runner(app: Flask | None = None) -> jobs.Runner:
+    """The app's job runner, built on first use from its config (jobs.build_runner)."""
+    target = app if app is not None else current_app
+    runner = target.extensions.get(jobs.EXTENSION)
+    if runner is None:
+        runner = target.extensions[jobs.EXTENSION] = jobs.build_runner(target.config)
+    return runner
+
+
 def login_guard() -> LoginGuard:
     """The app's sign-in throttle (built by `init_app`)."""
     return current_app.extensions[GUARD_KEY]
@@ -104,6 +111,9 @@ class AppServices:
     def id_vault(self) -> IdVault:
         return id_vault()
 
+    def job_runner(self, app: Flask) -> jobs.Runner:
+        return job_runner(app)
+
 
 __all__ = [
     "DEVICES_KEY",
@@ -113,6 +123,7 @@ __all__ = [
     "id_probe_budget",
     "id_vault",
     "init_app",
+    "job_runner",
     "login_guard",
     "settings",
 ]

@@ -14,7 +14,7 @@ a failed attempt rolled back to its last checkpoint and resumed from there by th
 
 This layer sits under the entry points (api, web, cli) and never imports them: what an attempt needs from the
 app (the services' Settings, the lookup budget, the ID vault) comes through `AppServices`, which the
-composition root (aidservice.wiring) registers in `app.extensions[SERVICES]`, with the runner.
+composition root (aidservice.wiring) registers in `app.extensions[SERVICES]`; it builds the runner too.
 
 The modules that run jobs (`execute`, `kinds`, and through them every service and SQLAlchemy) are imported
 only by the functions that run or record one: the `aid` command group registers `aid worker` and `aid jobs`
@@ -58,6 +58,8 @@ class AppServices(Protocol):
     def id_probe_budget(self) -> Budget: ...
 
     def id_vault(self) -> IdVault: ...
+
+    def job_runner(self, app: Flask) -> Runner: ...
 
 
 def app_services() -> AppServices:
@@ -169,9 +171,9 @@ def build_runner(config: Any) -> Runner:
 
 
 def runner(app: Flask | None = None) -> Runner:
-    """The app's runner, built from its config by the composition root (aidservice.wiring)."""
+    """The app's runner, built by the composition root (aidservice.wiring) on first use."""
     target = app if app is not None else current_app
-    return target.extensions[EXTENSION]
+    return target.extensions[SERVICES].job_runner(target)
 
 
 def dispatch(job: Job) -> None:
