@@ -6,6 +6,7 @@ benchmarks, property tests) must not pull in Flask, SQLAlchemy and the API layer
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -14,11 +15,13 @@ if TYPE_CHECKING:
     from config import Config
 
 
-def create_app(config: Config | None = None, *, offline: bool | None = None) -> Flask:
+def create_app(config: Config | None = None, *, offline: bool | None = None, web: bool = True) -> Flask:
     """Build the app; loads the rule set (refusing to start if broken) but never touches the schema.
 
     `offline` builds only the rules and the commands, for batch commands that never serve a request
     or open the database; by default it is decided from the `flask` command line (aidservice.startup).
+    `web=False` leaves out the officer web UI: the JSON API alone, with the same protections (sign-in
+    throttle, rate limits, security headers), which the composition root (aidservice.wiring) builds.
     """
     from flask import Flask
 
@@ -38,8 +41,8 @@ def create_app(config: Config | None = None, *, offline: bool | None = None) -> 
         if not _skips_key_check():
             check_keys(app)
         register_json_bodies(app)
-        register_blueprints(app)
-        register_rate_limits(app)
+        register_blueprints(app, web=web)
+        register_wiring(app)
         register_error_handlers(app)
         register_request_hooks(app)
         register_security(app)
@@ -94,8 +97,8 @@ def load_rule_set(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Bind database, migrations and the API to this app."""
-    from aidservice.extensions import api, db
+    """Bind database and migrations to this app (the API binds its Api in register_api)."""
+    from aidservice.extensions import db
     from aidservice.migrations import register_lazy_migrations
     from aidservice.models import Base  # noqa: F401 - every table registered before Alembic looks
 
@@ -103,7 +106,6 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     _check_idle_connections(app)
     register_lazy_migrations(app)
-    api.init_app(app)
 
 
 def _check_idle_connections(app: Flask) -> None:
@@ -139,20 +141,22 @@ def register_json_bodies(app: Flask) -> None:
     init_json_bodies(app)
 
 
-def register_blueprints(app: Flask) -> None:
-    """The JSON API under /api/v1 and its locally served docs; the officer web UI at /."""
+def register_blueprints(app: Flask, *, web: bool = True) -> None:
+    """The JSON API under /api/v1 and its locally served docs; the officer web UI at / (unless `web` is false)."""
     from aidservice.api import register_api
     from aidservice.web import register_web
 
     register_api(app)
-    register_web(app)
+    if web:
+        register_web(app)
 
 
-def register_rate_limits(app: Flask) -> None:
-    """Per-address limits of the anonymous routes (evaluate, sign-in), on every app that serves them."""
-    from aidservice.ratelimit import register_rate_limits as register
+def register_wiring(app: Flask) -> None:
+    """The composition root: sign-in throttle, device tokens, per-address rate limits of the anonymous routes
+    (after the blueprints: it wraps their marked views), the job runner and what jobs need (aidservice.wiring)."""
+    from aidservice.wiring import init_app
 
-    register(app)
+    init_app(app)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -181,3 +185,22 @@ def register_commands(app: Flask) -> None:
     from aidservice.cli import register
 
     register(app)
+
+
+def perform_job(job_id: int) -> str:
+    """What RQ calls for one attempt of a job (aidservice.jobs.RQRunner enqueues it by this name): in the worker's
+    app context, or in an app built from the environment, once per process, by a plain `rq worker`."""
+    from flask import has_app_context
+
+    from aidservice.jobs.worker import perform
+
+    if has_app_context():
+        return perform(job_id)
+    with _worker_app().app_context():
+        return perform(job_id)
+
+
+@cache
+def _worker_app() -> Flask:
+    """A plain `rq worker` has no app: build one from the environment, once per process."""
+    return create_app()

@@ -15,12 +15,14 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from aidservice.dbfaults import database_fault
 from aidservice.engine import FactsError, OutsideCoverage
+from aidservice.extensions import db
 from aidservice.requestid import current_request_id
 from aidservice.services.errors import DomainError
 
 PROBLEM_TYPE_BASE = "https://aidservice.jiangsu/problems/"
 PROBLEM_MIMETYPE = "application/problem+json"
 API_PREFIX = "/api"
+WEB_BLUEPRINT = "web"  # aidservice.web's blueprint, whose layout the HTML error page extends
 
 TYPE_SUFFIXES = {
     400: "bad-request",
@@ -210,7 +212,10 @@ def _type_suffix(code: int, error: HTTPException) -> str:
 
 
 def wants_problem_json() -> bool:
-    """The JSON API answers with problem+json; the web UI with HTML pages."""
+    """The JSON API answers with problem+json; the web UI with HTML pages (its error page is one of them, so an
+    API-only app, `create_app(web=False)`, answers every path with problem+json)."""
+    if WEB_BLUEPRINT not in current_app.blueprints:
+        return True
     return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
 
 
@@ -247,8 +252,6 @@ def _log(error: Exception, problem: Problem, request_id: str) -> None:
 
 def _discard_connections() -> None:
     """After a database fault the request's connection may be dead: close it rather than pool it again."""
-    from aidservice.extensions import db  # the extensions import this module
-
     db.session().invalidate()  # the scoped_session does not proxy invalidate
 
 
@@ -258,8 +261,6 @@ def end_session(_error: BaseException | None) -> None:
     Registered after Flask-SQLAlchemy's teardown, so it runs before it (teardowns run in reverse order)
     and leaves it nothing to close.
     """
-    from aidservice.extensions import db  # the extensions import this module
-
     try:
         db.session.remove()
     except SQLAlchemyError as error:

@@ -18,12 +18,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import ServiceUnavailable
 
-from aidservice.api.settings import id_vault
 from aidservice.crypto import IdVault
 from aidservice.extensions import SQLITE_BEGIN, db
 from aidservice.keysafety import KeysMismatch
 from aidservice.models import KeyFingerprint
 from aidservice.services.keyprints import KeysChecked, ensure_keys
+from aidservice.wiring import id_vault
 
 log = logging.getLogger("aidservice.keys")
 CHECKED = "aid_keys_checked"

@@ -15,9 +15,9 @@ Headers on the limited routes: `RateLimit-Limit`, `RateLimit-Remaining`, `RateLi
 window ends, as the IETF RateLimit header draft says; Flask-Limiter sends a timestamp, converted below), and
 `Retry-After` (seconds) on a 429 only.
 
-A view is marked with `@rate_limited(name)`; `register_rate_limits` (called by the app factory, so an API-only
-use has the limits too) wraps the marked views of that app with its own Limiter, so apps built side by side
-(tests, two workers) never share a limiter's state.
+A view is marked with `@rate_limited(name)`; `register_rate_limits` (called by the composition root,
+aidservice.wiring, so an API-only app has the limits too) wraps the marked views of that app with its own
+Limiter, so apps built side by side (tests, two workers) never share a limiter's state.
 """
 
 from __future__ import annotations

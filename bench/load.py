@@ -71,12 +71,12 @@ def setup(url: str, tag: str, officers: int) -> dict[str, Any]:
     from sqlalchemy import func, select
 
     from aidservice import create_app
-    from aidservice.api.settings import settings
     from aidservice.extensions import db
     from aidservice.models import Application, Guardian, School, Student
     from aidservice.services.accounts import create_user
     from aidservice.services.actors import Actor, region_prefix
     from aidservice.services.clients import create_client
+    from aidservice.wiring import settings
     from config import DevelopmentConfig
 
     app = create_app(DevelopmentConfig.from_env({"DATABASE_URL": url, "AID_RULES_DIR": str(REPO / "rules")}))
@@ -159,9 +159,9 @@ def archived_reports(session: Any, actor: Any, region: str) -> list[int]:
     generated now through the archive service (what the monthly schedule or a report job stores)."""
     from sqlalchemy import select
 
-    from aidservice.api.settings import settings
     from aidservice.models.report import ArchivedReport
     from aidservice.services.reports import archive
+    from aidservice.wiring import settings
 
     ids = []
     for kind in REPORT_KINDS:

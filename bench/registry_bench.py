@@ -399,10 +399,10 @@ def ingest(app: Any, batches: list[tuple[str, dict[str, Any]]], tokens: dict[str
     """Every batch through the service function, one transaction each; seconds and CPU seconds per batch."""
     from sqlalchemy import text
 
-    from aidservice.api.settings import settings
     from aidservice.extensions import db
     from aidservice.services.auth import resolve_token
     from aidservice.services.feeds import apply_batch
+    from aidservice.wiring import settings
 
     seconds, cpu, server, matched, reevaluated = [], [], [], 0, 0
     with app.app_context():
@@ -510,10 +510,10 @@ def ingest_concurrently(
 
 
 def redetermine(app: Any, **kwargs: Any) -> dict[str, Any]:
-    from aidservice.api.settings import settings
     from aidservice.extensions import db
     from aidservice.services.actors import Actor
     from aidservice.services.determinations.region import redetermine_region
+    from aidservice.wiring import settings
 
     with app.app_context():
         start = time.perf_counter()

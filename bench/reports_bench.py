@@ -512,11 +512,11 @@ def run_report(
     app: Any, kind: str, fmt: str, region: str = "320000", as_of: datetime | None = None
 ) -> dict[str, Any]:
     """One report through the service functions, the output drained; seconds, bytes, rows of the long list."""
-    from aidservice.api.settings import settings
     from aidservice.extensions import db
     from aidservice.services.actors import Actor
     from aidservice.services.reports import prepare
     from aidservice.services.reports.render import render
+    from aidservice.wiring import settings
 
     with app.app_context():
         start = time.perf_counter()

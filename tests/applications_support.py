@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-import aidservice.api.settings as api_settings
+from aidservice import wiring
 from aidservice.extensions import db
 from aidservice.models import Application, AuditEvent, Decision, School, Student
 from aidservice.services.actors import Actor
@@ -45,12 +45,12 @@ class Clock:
 def clock_fixture(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Clock:
     """Pin the API's Settings.today; move `clock.today` to let time pass."""
     pinned = Clock()
-    original = api_settings.settings
+    original = wiring.settings
 
     def settings() -> Settings:
         return dataclasses.replace(original(), today=pinned.today)
 
-    monkeypatch.setattr(api_settings, "settings", settings)
+    monkeypatch.setattr(wiring, "settings", settings)
     return pinned
 
 

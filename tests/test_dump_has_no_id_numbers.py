@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
-import aidservice.api.settings as api_settings
+from aidservice import wiring
 from aidservice.extensions import db
 from aidservice.identity import InvalidIdNumber, mask, normalise_id_number
 from tests.applications_support import SUBMITTED, body
@@ -76,8 +76,8 @@ def scratch_url(db_url: str, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def pinned(monkeypatch: pytest.MonkeyPatch) -> None:
     """The services' today inside the 2020-2021 school year, for every request."""
-    original = api_settings.settings
-    monkeypatch.setattr(api_settings, "settings", lambda: dataclasses.replace(original(), today=SUBMITTED))
+    original = wiring.settings
+    monkeypatch.setattr(wiring, "settings", lambda: dataclasses.replace(original(), today=SUBMITTED))
 
 
 def ok(response: Any, status: int = 200) -> Any:

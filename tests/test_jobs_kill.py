@@ -156,6 +156,6 @@ def test_a_job_whose_worker_is_killed_resumes_in_the_next_worker(scratch_url: st
 
 
 def _settings(app: Any) -> Any:
-    from aidservice.api.settings import settings
+    from aidservice.wiring import settings
 
     return settings()

@@ -29,7 +29,7 @@ from aidservice.services.throttle import (
     guard_from_config,
     key_digests,
 )
-from aidservice.web import GUARD_KEY
+from aidservice.wiring import GUARD_KEY
 from config import ConfigError, TestingConfig
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import TEST_PASSWORD

@@ -12,21 +12,24 @@ from aidservice.api import (
     evaluate,
     feeds,
     health,
+    jobs,
     login,
     notices,
     quotas,
+    reports,
     roster,
     rules,
 )
 from aidservice.api.common import RowIdConverter
 from aidservice.api.docs import register_docs_assets
 from aidservice.api.reads import init_read_only
-from aidservice.extensions import api
+from aidservice.api.spec import api
 from aidservice.inputguard import init_input_guard
 
 
 def register_api(app: Flask) -> None:
-    """Register every resource with the API (and so in the OpenAPI document) and the docs assets."""
+    """Bind the Api, register every resource with it (and so in the OpenAPI document) and the docs assets."""
+    api.init_app(app)
     app.url_map.converters["int"] = RowIdConverter  # before any route is added: rules bind their converter
     api.register_converter(RowIdConverter, integerconverter2paramschema)
     for module in (
@@ -41,14 +44,10 @@ def register_api(app: Flask) -> None:
         decisions,
         quotas,
         notices,
+        reports,  # periodic reports (issue 5)
+        jobs,  # background jobs (issue 8)
     ):
         api.register_blueprint(module.blp)
-    from aidservice.api import reports  # periodic reports (issue 5)
-
-    api.register_blueprint(reports.blp)
-    from aidservice.api import jobs  # background jobs (issue 8)
-
-    api.register_blueprint(jobs.blp)
     register_docs_assets(app)
     init_input_guard(app)  # app-wide: the web UI's forms reach the same database
     init_read_only(app)

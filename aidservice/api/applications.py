@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response
 from marshmallow import Schema, fields, validate
 
-import aidservice.api.settings as api_settings
+from aidservice import wiring
 from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import ROW_ID_MAX, Blueprint, DateTime, dumped_response
 from aidservice.api.reads import read_only
@@ -18,6 +18,7 @@ from aidservice.requestid import current_request_id
 from aidservice.services.applications import actions, reading, submission, views
 from aidservice.services.applications.values import ACTIONS, NOTE_MAX, RESOLUTIONS, ActionRequest
 from aidservice.services.applications.views import ApplicationView
+from aidservice.unit_of_work import unit_of_work
 
 blp = Blueprint(
     "applications",
@@ -194,12 +195,16 @@ class ApplicationListSchema(Schema):
 @blp.alt_response(409, response="CONFLICT", description="An open or approved application exists for the year")
 def create(body: dict[str, Any]) -> ApplicationView:
     """Take an application with the signed commitment; evaluates it at once (level, awards, reasons, sources)."""
-    settings = api_settings.settings()
-    application = submission.create_application(
-        db.session, actor=current_actor(), settings=settings, payload=body, request_id=current_request_id()
-    )
-    view = views.application_view(db.session, application, settings)
-    db.session.commit()
+    settings = wiring.settings()
+    with unit_of_work() as uow:
+        application = submission.create_application(
+            uow.session,
+            actor=current_actor(),
+            settings=settings,
+            payload=body,
+            request_id=current_request_id(),
+        )
+        view = views.application_view(uow.session, application, settings)
     return view
 
 
@@ -214,9 +219,7 @@ def list_(query: dict[str, Any]) -> Response:
     # the service builds each item in ApplicationItemSchema's shape (tests/test_applications.py holds it equal
     # to the schema's dump), so the hundred items skip the marshmallow pass
     return dumped_response(
-        reading.list_applications(
-            db.session, actor=current_actor(), settings=api_settings.settings(), **query
-        )
+        reading.list_applications(db.session, actor=current_actor(), settings=wiring.settings(), **query)
     )
 
 
@@ -230,7 +233,7 @@ def list_(query: dict[str, Any]) -> Response:
 def get(application_id: int) -> ApplicationView:
     """One application with state, version, allowed actions, history, notice and decisions."""
     return reading.get_application(
-        db.session, actor=current_actor(), settings=api_settings.settings(), application_id=application_id
+        db.session, actor=current_actor(), settings=wiring.settings(), application_id=application_id
     )
 
 
@@ -244,21 +247,21 @@ def get(application_id: int) -> ApplicationView:
 )
 def act(body: dict[str, Any], application_id: int) -> ApplicationView:
     """review · publish_notice · object · resolve · approve · reject · reassess, naming the version you saw."""
-    settings = api_settings.settings()
-    application = actions.act(
-        db.session,
-        actor=current_actor(),
-        settings=settings,
-        application_id=application_id,
-        request=ActionRequest(
-            action=body["action"],
-            version=body["version"],
-            note=body["note"],
-            level=body["level"],
-            outcome=body["outcome"],
-        ),
-        request_id=current_request_id(),
-    )
-    view = views.application_view(db.session, application, settings)
-    db.session.commit()
+    settings = wiring.settings()
+    with unit_of_work() as uow:
+        application = actions.act(
+            uow.session,
+            actor=current_actor(),
+            settings=settings,
+            application_id=application_id,
+            request=ActionRequest(
+                action=body["action"],
+                version=body["version"],
+                note=body["note"],
+                level=body["level"],
+                outcome=body["outcome"],
+            ),
+            request_id=current_request_id(),
+        )
+        view = views.application_view(uow.session, application, settings)
     return view

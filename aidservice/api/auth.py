@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 from flask import request
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from aidservice.extensions import SECURITY_SCHEME, db
+from aidservice.api.spec import SECURITY_SCHEME
+from aidservice.extensions import db
 from aidservice.services.actors import Actor
 from aidservice.services.auth import AuthenticationFailed, resolve_token
 

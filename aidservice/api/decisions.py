@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-import aidservice.api.settings as api_settings
+from aidservice import wiring
 from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint, DateTime
 from aidservice.extensions import db
@@ -94,7 +94,7 @@ def list_(query: dict[str, Any]) -> DecisionList:
     return decisions.list_decisions(
         db.session,
         actor=current_actor(),
-        settings=api_settings.settings(),
+        settings=wiring.settings(),
         student_id=query["student_id"],
         school_year=query["school_year"],
         current_only=query["current"],
@@ -110,5 +110,5 @@ def list_(query: dict[str, Any]) -> DecisionList:
 def replay(decision_id: int) -> ReplayView:
     """Re-evaluate with the recorded rule version (from the published rule sets), facts, date and level."""
     return decisions.replay(
-        db.session, actor=current_actor(), settings=api_settings.settings(), decision_id=decision_id
+        db.session, actor=current_actor(), settings=wiring.settings(), decision_id=decision_id
     )

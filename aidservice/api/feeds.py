@@ -10,12 +10,12 @@ from marshmallow import Schema, fields, validate
 
 from aidservice.api.auth import current_actor, documented_as_guarded, require_client
 from aidservice.api.common import Blueprint
-from aidservice.api.settings import settings
 from aidservice.extensions import db
 from aidservice.requestid import current_request_id
 from aidservice.services import feeds
 from aidservice.services.determinations.facts_assembly import SOURCE_STATUSES
 from aidservice.services.errors import NotFound
+from aidservice.wiring import settings
 
 blp = Blueprint(
     "feeds",

@@ -11,13 +11,13 @@ from marshmallow import Schema, fields, validate
 from aidservice import jobs as runner
 from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint
-from aidservice.api.settings import settings
 from aidservice.extensions import db
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
 from aidservice.services import jobs
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import ValidationFailed
+from aidservice.wiring import settings
 
 blp = Blueprint(
     "jobs",

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import Unauthorized
 
 from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint, DateTime
-from aidservice.extensions import db
-from aidservice.models import ROLES
 from aidservice.ratelimit import rate_limited
 from aidservice.requestid import current_request_id
-from aidservice.services.accounts import NO_THROTTLE, PASSWORD_MAX, login, logout
+from aidservice.services.accounts import PASSWORD_MAX, login, logout
+from aidservice.services.actors import ROLES
 from aidservice.services.auth import AuthenticationFailed
 from aidservice.services.devices import TOKEN_MAX_LENGTH
-from aidservice.web import DEVICES_KEY, GUARD_KEY
+from aidservice.unit_of_work import unit_of_work
+from aidservice.wiring import device_tokens, login_guard
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in and out")
 
@@ -83,20 +83,20 @@ class SessionSchema(Schema):
 def sign_in(body: dict[str, Any]) -> dict[str, Any]:
     """Check the password and open a session; the token is returned once and stored only as a hash."""
     try:
-        result = login(
-            db.session,
-            username=body["username"],
-            password=body["password"],
-            address=request.remote_addr,
-            guard=current_app.extensions.get(GUARD_KEY, NO_THROTTLE),
-            request_id=current_request_id(),
-            devices=current_app.extensions.get(DEVICES_KEY),
-            device_tokens=[body["device"]] if body.get("device") else [],
-        )
+        # a failure commits its count (database throttle); a failed sign-in writes nothing else
+        with unit_of_work(commit_on=(AuthenticationFailed,)) as uow:
+            result = login(
+                uow.session,
+                username=body["username"],
+                password=body["password"],
+                address=request.remote_addr,
+                guard=login_guard(),
+                request_id=current_request_id(),
+                devices=device_tokens(),
+                device_tokens=[body["device"]] if body.get("device") else [],
+            )
     except AuthenticationFailed:
-        db.session.commit()  # the failure's count (database throttle); a failed sign-in writes nothing else
         raise Unauthorized(WRONG_CREDENTIALS) from None
-    db.session.commit()
     user = result.user
     return {
         "token": result.token,
@@ -118,5 +118,5 @@ def sign_in(body: dict[str, Any]) -> dict[str, Any]:
 def sign_out() -> None:
     """Revoke the token this request was made with."""
     token = request.headers["Authorization"].partition(" ")[2].strip()
-    logout(db.session, actor=current_actor(), token=token, request_id=current_request_id())
-    db.session.commit()
+    with unit_of_work() as uow:
+        logout(uow.session, actor=current_actor(), token=token, request_id=current_request_id())

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Response, render_template
 from marshmallow import Schema, fields, validate
 
-import aidservice.api.settings as api_settings
+from aidservice import wiring
 from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint
 from aidservice.extensions import db
@@ -67,7 +67,7 @@ class NoticeListSchema(Schema):
 def list_(code: str) -> NoticeList:
     """The school's notices, newest first."""
     return notices.list_notices(
-        db.session, actor=current_actor(), settings=api_settings.settings(), school_code=code
+        db.session, actor=current_actor(), settings=wiring.settings(), school_code=code
     )
 
 
@@ -83,7 +83,7 @@ def get(query: dict[str, Any], code: str, notice_id: int) -> Any:
     notice = notices.get_notice(
         db.session,
         actor=current_actor(),
-        settings=api_settings.settings(),
+        settings=wiring.settings(),
         school_code=code,
         notice_id=notice_id,
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-import aidservice.api.settings as api_settings
+from aidservice import wiring
 from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint, DateTime
 from aidservice.extensions import db
@@ -67,7 +67,7 @@ def put(body: dict[str, Any], school_code: str, program: str, school_year: str) 
     quota, created = quotas.put_quota(
         db.session,
         actor=current_actor(),
-        settings=api_settings.settings(),
+        settings=wiring.settings(),
         school_code=school_code,
         program=program,
         school_year=school_year,
@@ -89,7 +89,7 @@ def get(school_code: str, program: str, school_year: str) -> QuotaView:
     return quotas.get_quota(
         db.session,
         actor=current_actor(),
-        settings=api_settings.settings(),
+        settings=wiring.settings(),
         school_code=school_code,
         program=program,
         school_year=school_year,

@@ -9,7 +9,7 @@ from flask import Response, stream_with_context
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
-import aidservice.api.settings as api_settings
+from aidservice import wiring
 from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import ROW_ID_MAX, Blueprint
 from aidservice.extensions import db
@@ -96,7 +96,7 @@ class ArchiveListSchema(Schema):
 @blp.response(200, ArchiveListSchema)
 def list_archive(query: dict[str, Any]) -> dict[str, Any]:
     """Archived (scheduled) reports within your scope, newest first."""
-    return archive.list_archive(db.session, actor=current_actor(), settings=api_settings.settings(), **query)
+    return archive.list_archive(db.session, actor=current_actor(), settings=wiring.settings(), **query)
 
 
 @blp.route("/archive/<int:report_id>", methods=["GET"])
@@ -110,7 +110,7 @@ def download(report_id: int) -> Response:
     entry, content = archive.download(
         db.session,
         actor=current_actor(),
-        settings=api_settings.settings(),
+        settings=wiring.settings(),
         report_id=report_id,
         request_id=current_request_id(),
     )
@@ -149,7 +149,7 @@ def get_report(query: dict[str, Any], kind: str) -> Response:
     made = reports.generate(
         session,
         actor=actor,
-        settings=api_settings.settings(),
+        settings=wiring.settings(),
         kind=kind,
         period=query["period"],
         region=query["region"],

@@ -12,7 +12,6 @@ from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint, DateTime
 from aidservice.api.jobs import JobSchema, idempotency_key, submit
 from aidservice.api.reads import read_only
-from aidservice.api.settings import id_probe_budget, settings
 from aidservice.engine.result import LEVELS
 from aidservice.extensions import db
 from aidservice.jobs import kinds
@@ -21,6 +20,8 @@ from aidservice.services import directory, id_probes, import_guard, roster
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import PayloadTooLarge, ValidationFailed
 from aidservice.services.roster_schema import SchoolPayloadSchema, StudentPayloadSchema
+from aidservice.unit_of_work import unit_of_work
+from aidservice.wiring import id_probe_budget, settings
 
 blp = Blueprint("roster", __name__, url_prefix="/api/v1", description="Schools and students (the roster)")
 
@@ -153,15 +154,15 @@ class ImportResultSchema(Schema):
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE", description="Body is not application/json")
 def put_school(body: dict[str, Any], code: str) -> tuple[dict[str, Any], int]:
     """Create or replace a school in the caller's region (201 when created)."""
-    saved = roster.put_school(
-        db.session,
-        actor=current_actor(),
-        settings=settings(),
-        code=code,
-        payload=body,
-        request_id=current_request_id(),
-    )
-    db.session.commit()
+    with unit_of_work() as uow:
+        saved = roster.put_school(
+            uow.session,
+            actor=current_actor(),
+            settings=settings(),
+            code=code,
+            payload=body,
+            request_id=current_request_id(),
+        )
     return roster.school_view(saved.record), 201 if saved.created else 200
 
 
@@ -190,28 +191,27 @@ def put_student(body: dict[str, Any], student_id: str) -> tuple[dict[str, Any], 
         who, budget, fail_open=True
     )  # 429: a locked account's saves would answer "taken or not"
     try:
-        saved = roster.put_student(
-            db.session,
-            actor=who,
-            settings=service_settings,
-            student_id=student_id,
-            payload=body,
-            request_id=current_request_id(),
-        )
+        with unit_of_work() as uow:
+            saved = roster.put_student(
+                uow.session,
+                actor=who,
+                settings=service_settings,
+                student_id=student_id,
+                payload=body,
+                request_id=current_request_id(),
+            )
+            view = roster.student_view(uow.session, saved.record, service_settings)
     except id_probes.IdNumberTaken as exc:
-        db.session.rollback()  # nothing of the save; the conflict is audited and charged on its own
-        id_probes.charge_conflict(
-            db.session,
-            actor=who,
-            budget=budget,
-            masked=exc.masked,
-            channel="api save",
-            request_id=current_request_id(),
-        )
-        db.session.commit()
+        with unit_of_work() as uow:  # nothing of the save; the conflict is audited and charged on its own
+            id_probes.charge_conflict(
+                uow.session,
+                actor=who,
+                budget=budget,
+                masked=exc.masked,
+                channel="api save",
+                request_id=current_request_id(),
+            )
         raise
-    view = roster.student_view(db.session, saved.record, service_settings)
-    db.session.commit()
     return view, 201 if saved.created else 200
 
 
@@ -242,15 +242,15 @@ class RevealedIdNumberSchema(Schema):
 @blp.alt_response(404, response="NOT_FOUND", description="No such student")
 def reveal_id_number(student_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """The full ID number (POST: the read is recorded as an audit event); never cached."""
-    number = directory.reveal_id_number(
-        db.session,
-        actor=current_actor(),
-        settings=settings(),
-        student_id=student_id,
-        request_id=current_request_id(),
-        channel="api",
-    )
-    db.session.commit()
+    with unit_of_work() as uow:
+        number = directory.reveal_id_number(
+            uow.session,
+            actor=current_actor(),
+            settings=settings(),
+            student_id=student_id,
+            request_id=current_request_id(),
+            channel="api",
+        )
     return {"student_id": student_id, "id_number": number}, 200, {"Cache-Control": "no-store"}
 
 
@@ -295,9 +295,10 @@ def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, A
             db.session, actor=who, filename=upload.filename or "", data=data, partial=query["partial"]
         )
         return submit(kinds.IMPORT, params, scope, key, payload=data)
-    try:
+    # on a refusal nothing of the file is written; the audit event and the charges of its taken rows are
+    with unit_of_work(commit_on=(ValidationFailed, id_probes.LookupsLocked)) as uow:
         result = import_guard.import_charged(
-            db.session,
+            uow.session,
             actor=who,
             settings=settings(),
             budget=budget,
@@ -308,10 +309,6 @@ def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, A
             max_rows=int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS)),
             request_id=current_request_id(),
         )
-    except (ValidationFailed, id_probes.LookupsLocked):
-        db.session.commit()  # nothing of the file; the audit event and the charges of its taken rows
-        raise
-    db.session.commit()
     return {
         "created": result.created,
         "updated": result.updated,

@@ -40,11 +40,11 @@ BULK_FROM = 50_000  # students from which `--path auto` loads the roster in bulk
 @with_appcontext
 def demo_data(students: int, seed: int, logins_path: Path | None, load_path: str) -> None:
     """Load a synthetic province: schools in the 13 cities, students in every stage, agency registers."""
-    from aidservice.api.settings import settings as app_settings
     from aidservice.demo.load import load_province  # the services: only when the command runs
     from aidservice.demo.province import generate
     from aidservice.extensions import db
     from aidservice.services.bulk_roster import NotEmpty, refuse_if_loaded
+    from aidservice.wiring import settings as app_settings
 
     if current_app.config.get("AID_ENV") == "production":
         raise click.ClickException(

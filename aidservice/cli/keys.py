@@ -25,9 +25,9 @@ def keys_generate(kid: str) -> None:
 @keys_group.command("status")
 def keys_status() -> None:
     """Rows per key id: a key can leave AID_ID_KEYS once no row is under it."""
-    from aidservice.api.settings import id_vault
     from aidservice.extensions import db
     from aidservice.services.idkeys import key_counts
+    from aidservice.wiring import id_vault
 
     vault = id_vault()
     click.echo(f"current key: {vault.current}; keyring: {', '.join(sorted(vault.keys))}")
@@ -40,10 +40,10 @@ def keys_status() -> None:
 def keys_check() -> None:
     """Compare the keys with the fingerprints this database recorded, and record the missing ones (exit 1 naming a
     key that does not match)."""
-    from aidservice.api.settings import id_vault
     from aidservice.extensions import db
     from aidservice.keysafety import KeysMismatch
     from aidservice.services.keyprints import ensure_keys
+    from aidservice.wiring import id_vault
 
     try:
         found = ensure_keys(db.session, id_vault())
@@ -69,13 +69,13 @@ def keys_check() -> None:
 )
 def keys_rotate(size: int) -> None:
     """Re-encrypt every identity number under AID_ID_KEY_CURRENT; safe to stop and run again (audited)."""
-    from aidservice.api.settings import id_vault
     from aidservice.crypto import KINDS, CannotOpen
     from aidservice.extensions import db
     from aidservice.keysafety import KeysMismatch
     from aidservice.services.actors import Actor
     from aidservice.services.idkeys import key_counts, record_rotation, remaining, rotate_batch
     from aidservice.services.keyprints import ensure_keys
+    from aidservice.wiring import id_vault
 
     vault, session = id_vault(), db.session
     try:  # the new current key's fingerprint is recorded before the first row is sealed with it

@@ -65,10 +65,10 @@ def redetermine_command(
     """
     from tqdm import tqdm
 
-    from aidservice.api.settings import settings
     from aidservice.extensions import db
     from aidservice.services.actors import Actor
     from aidservice.services.determinations.region import count_students, redetermine_region
+    from aidservice.wiring import settings
 
     rules = load_rules(rules_dir) if rules_dir is not None else None
     total = count_students(db.session, region)

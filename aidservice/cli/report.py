@@ -42,11 +42,11 @@ def _make_kind_command(kind: str) -> click.Command:
         "--as-of", "as_of", default=None, help="ISO time to regenerate from history (naive = Jiangsu time)"
     )
     def command(period: str, region: str | None, fmt: str, output: Path, as_of: str | None) -> None:
-        from aidservice.api.settings import settings
         from aidservice.extensions import db
         from aidservice.services import reports
         from aidservice.services.actors import Actor
         from aidservice.services.errors import DomainError
+        from aidservice.wiring import settings
 
         try:
             made = reports.generate(
@@ -92,12 +92,12 @@ for _kind in KINDS:
 @click.option("--formats", default="xlsx,json", show_default=True, help="Comma-separated formats to archive")
 def schedule(now_text: str | None, regions: tuple[str, ...], formats: str) -> None:
     """Generate and archive the monthly and end-of-semester reports that are due (idempotent)."""
-    from aidservice.api.settings import settings
     from aidservice.extensions import db
     from aidservice.services.actors import Actor
     from aidservice.services.errors import DomainError
     from aidservice.services.reports.archive import run_schedule, select_regions
     from aidservice.services.reports.periods import LOCAL
+    from aidservice.wiring import settings
 
     now = None
     if now_text:

@@ -15,11 +15,11 @@ semester_group = AppGroup("semester", help="Semester adjustment of identificatio
 def semester_open(school_year: str, semester: str, school: str | None) -> None:
     """Re-identify the approved applications with the data as of the semester's first day and flag the
     decisions whose level or awards would change for the officer's review (they reassess them)."""
-    from aidservice.api.settings import settings
     from aidservice.extensions import db
     from aidservice.services.actors import Actor
     from aidservice.services.applications.semester import open_semester
     from aidservice.services.errors import DomainError
+    from aidservice.wiring import settings
 
     try:
         summary = open_semester(

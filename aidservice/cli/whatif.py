@@ -31,12 +31,12 @@ from aidservice.cli.rules import load_rules
 def whatif_command(region: str | None, as_of: datetime | None, rules_dir: Path | None) -> None:
     """Dry-run re-determination (writes nothing to the database); prints the diff and saves its summary
     (counts only) to AID_WHATIF_FILE for the web UI's rules page."""
-    from aidservice.api.settings import settings
     from aidservice.extensions import db
     from aidservice.services.actors import Actor
     from aidservice.services.determinations import whatif
     from aidservice.services.determinations.region import redetermine_region
     from aidservice.services.errors import DomainError
+    from aidservice.wiring import settings
 
     rules = load_rules(rules_dir) if rules_dir is not None else None
     service_settings = settings()

@@ -3,13 +3,22 @@
 `submit(...)` records the job idempotently by key (services.jobs.enqueue); after the caller commits,
 `dispatch(job)` hands a new job to the configured backend:
 
-- `RQRunner` (AID_REDIS_URL or REDIS_URL set): an RQ job on queue AID_JOB_QUEUE that calls `perform(job_id)`
-  in a worker (`flask --app wsgi aid worker`), with RQ's Retry (AID_JOB_ATTEMPTS, AID_JOB_RETRY_INTERVALS);
+- `RQRunner` (AID_REDIS_URL or REDIS_URL set): an RQ job on queue AID_JOB_QUEUE that calls
+  `aidservice.perform_job(job_id)` in a worker (`flask --app wsgi aid worker`), with RQ's Retry
+  (AID_JOB_ATTEMPTS, AID_JOB_RETRY_INTERVALS);
 - `InlineRunner` (no Redis): the same attempts run at once, in this process, after the request's commit
   (or inline in a CLI command).
 
 Either way each attempt is `execute.run_attempt`: progress and cursor in the job's own short transactions,
 a failed attempt rolled back to its last checkpoint and resumed from there by the next one.
+
+This layer sits under the entry points (api, web, cli) and never imports them: what an attempt needs from the
+app (the services' Settings, the lookup budget, the ID vault) comes through `AppServices`, which the
+composition root (aidservice.wiring) registers in `app.extensions[SERVICES]`; it builds the runner too.
+
+The modules that run jobs (`execute`, `kinds`, and through them every service and SQLAlchemy) are imported
+only by the functions that run or record one: the `aid` command group registers `aid worker` and `aid jobs`
+on every start, and batch commands (`aid evaluate`) must start without them (aidservice.startup).
 """
 
 from __future__ import annotations
@@ -21,18 +30,41 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import current_app, has_app_context
 
+from .payload import seal_upload
+
 if TYPE_CHECKING:
     from flask import Flask
     from sqlalchemy.orm import Session
 
+    from aidservice.crypto import IdVault
     from aidservice.models import Job
     from aidservice.services.actors import Actor
+    from aidservice.services.context import Settings
+    from aidservice.services.id_probes import Budget
     from aidservice.services.jobs import Scope
 
     from .execute import Outcome
 
 log = logging.getLogger("aidservice.jobs")
 EXTENSION = "aid_jobs"
+SERVICES = "aid_job_services"
+
+
+class AppServices(Protocol):
+    """What an attempt needs from the app, provided by the composition root (aidservice.wiring)."""
+
+    def settings(self) -> Settings: ...
+
+    def id_probe_budget(self) -> Budget: ...
+
+    def id_vault(self) -> IdVault: ...
+
+    def job_runner(self, app: Flask) -> Runner: ...
+
+
+def app_services() -> AppServices:
+    """The providers the composition root registered for this app."""
+    return current_app.extensions[SERVICES]
 
 
 class Runner(Protocol):
@@ -49,21 +81,20 @@ class AttemptFailed(Exception):
 
 def execute_now(job_id: int) -> Outcome:
     """One attempt of a job in this app context (the worker's, the request's or the command's)."""
-    from aidservice.api.settings import id_probe_budget, settings
-    from aidservice.extensions import db
+    from aidservice.extensions import db  # heavy (SQLAlchemy, every service): see the module docstring
 
     from .execute import run_attempt
     from .kinds import HANDLERS
 
-    config = current_app.config
+    config, provided = current_app.config, app_services()
     return run_attempt(
         db.session,
         job_id,
         handlers=HANDLERS,
-        settings=settings(),
+        settings=provided.settings(),
         config=dict(config),
         lease=timedelta(seconds=int(config.get("AID_JOB_LEASE_SECONDS", 900))),
-        budget=id_probe_budget(),
+        budget=provided.id_probe_budget(),
     )
 
 
@@ -84,7 +115,7 @@ class InlineRunner:
 
 @dataclass(frozen=True, slots=True)
 class RQRunner:
-    """Redis: the job goes on an RQ queue; a worker runs `perform(job_id)`; RQ's Retry repeats failed attempts."""
+    """Redis: the job goes on an RQ queue; a worker runs `perform_job(job_id)`; RQ's Retry repeats failed attempts."""
 
     url: str
     queue_name: str
@@ -108,7 +139,7 @@ class RQRunner:
         retry = Retry(max=retries, interval=list(self.intervals) or 0) if retries else None
         try:
             self.queue().enqueue(
-                "aidservice.jobs.worker.perform",
+                "aidservice.perform_job",
                 job.id,
                 job_id=rq_job_id(self.queue_name, job.id),
                 retry=retry,
@@ -140,19 +171,14 @@ def build_runner(config: Any) -> Runner:
 
 
 def runner(app: Flask | None = None) -> Runner:
-    """The app's runner, built once from its config."""
+    """The app's runner, built by the composition root (aidservice.wiring) on first use."""
     target = app if app is not None else current_app
-    if EXTENSION not in target.extensions:
-        target.extensions[EXTENSION] = build_runner(target.config)
-    return target.extensions[EXTENSION]
+    return target.extensions[SERVICES].job_runner(target)
 
 
 def dispatch(job: Job) -> None:
     """Hand a job whose row is committed to the backend."""
     runner().dispatch(job)
-
-
-UPLOAD_PURPOSE = "job-upload"
 
 
 def start(
@@ -171,13 +197,12 @@ def start(
 
     The commit is the request's one commit: the job must exist before a worker can see it.
     """
-    from aidservice.api.settings import id_vault
-    from aidservice.services.jobs import enqueue, stored_key
+    from aidservice.services.jobs import enqueue, stored_key  # heavy: see the module docstring
 
     if (
         payload is not None
     ):  # an upload holds identity numbers: sealed like them while it waits in the database
-        payload = id_vault().seal_blob(UPLOAD_PURPOSE, payload)
+        payload = seal_upload(app_services().id_vault(), payload)
     enqueued = enqueue(
         session,
         actor=actor,
@@ -203,10 +228,13 @@ def max_attempts() -> int:
 
 
 __all__ = [
+    "SERVICES",
+    "AppServices",
     "AttemptFailed",
     "InlineRunner",
     "RQRunner",
     "Runner",
+    "app_services",
     "build_runner",
     "dispatch",
     "execute_now",

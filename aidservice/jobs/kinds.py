@@ -12,13 +12,22 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from aidservice.crypto import CannotOpen
+from aidservice.models import School
+from aidservice.models.report import ArchivedReport
+from aidservice.services import import_guard, reports, spreadsheets
 from aidservice.services.actors import Actor
 from aidservice.services.context import Settings
 from aidservice.services.determinations.evaluation_dates import redetermination_date
-from aidservice.services.errors import ValidationFailed
+from aidservice.services.determinations.region import count_students, redetermine_region
+from aidservice.services.errors import Forbidden, ValidationFailed
+from aidservice.services.id_probes import LookupsLocked
 from aidservice.services.jobs import Scope
+from aidservice.services.reports import archive
+from aidservice.services.reports.periods import utc_text
 
 from .execute import Handler, JobContext
+from .payload import open_upload
 
 REDETERMINE = "redetermine"  # the kind `aid redetermine` records too: one job table, one resumable cursor
 IMPORT = "roster.import"
@@ -32,8 +41,6 @@ def prepare_redetermine(
     session: Session, *, actor: Actor, settings: Settings, region: str | None, as_of: date | None
 ) -> tuple[dict[str, Any], Scope]:
     """Parameters exactly as the resumable run records them (so it resumes this job), and the region's scope."""
-    from aidservice.services.errors import Forbidden
-
     code = region or actor.region_code
     if not code or not (len(code) == 6 and code.isdigit()):
         raise ValidationFailed({"region": ["must be a 6-digit division code"]})
@@ -51,8 +58,6 @@ def prepare_redetermine(
 
 def run_redetermine(ctx: JobContext) -> dict[str, Any]:
     """Re-determine the region chunk by chunk; each chunk commits with the cursor, so a retry resumes after it."""
-    from aidservice.services.determinations.region import count_students, redetermine_region
-
     params = ctx.job.params
     ctx.progress(ctx.job.progress_done or 0, count_students(ctx.session, params["region"]))
     ctx.checkpoint()
@@ -95,8 +100,6 @@ def prepare_import(
         "partial": partial,
     }
     if actor.role == "school_officer" and actor.school_code:
-        from aidservice.models import School
-
         school = session.get(School, actor.school_code)
         return params, Scope(region=school.region_code if school else None, school=actor.school_code)
     return params, Scope(region=actor.region_code)
@@ -104,15 +107,10 @@ def prepare_import(
 
 def run_import(ctx: JobContext) -> dict[str, Any]:
     """Import the uploaded file all-or-nothing (or partially), as the synchronous import does."""
-    from aidservice.crypto import CannotOpen
-    from aidservice.jobs import UPLOAD_PURPOSE
-    from aidservice.services import import_guard, spreadsheets
-    from aidservice.services.id_probes import LookupsLocked
-
     if ctx.job.payload is None:
         raise ValidationFailed({"file": ["the upload is no longer kept; send the file again with a new key"]})
     try:
-        data = ctx.settings.ids.open_blob(UPLOAD_PURPOSE, ctx.job.payload)
+        data = open_upload(ctx.settings.ids, ctx.job.payload)
     except CannotOpen:
         raise ValidationFailed(
             {"file": ["the upload cannot be opened with the current keys; send it again"]}
@@ -170,9 +168,6 @@ def prepare_report(
 ) -> tuple[dict[str, Any], dict[str, Any], Scope]:
     """Validate as the report route does (404 kind, 422 fields, 403 scope); the moment it is read at is fixed now
     (`read_at`, not compared when the same key comes again)."""
-    from aidservice.services import reports
-    from aidservice.services.reports.periods import utc_text
-
     ctx = reports.context(
         session,
         actor=actor,
@@ -194,9 +189,6 @@ def prepare_report(
 
 def run_report(ctx: JobContext) -> dict[str, Any]:
     """Generate the report into the archive (once per kind, period, region, format and day) and point at it."""
-    from aidservice.models.report import ArchivedReport
-    from aidservice.services.reports import archive
-
     params = ctx.job.params
     moment = datetime.fromisoformat(params["read_at"])
     due = archive.Due(params["kind"], params["period"], params["region"], params["format"], moment, "job")

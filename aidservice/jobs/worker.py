@@ -1,38 +1,26 @@
-"""The RQ side: `perform(job_id)` (what a queued job calls) and the orphaned jobs `aid worker` / `aid jobs resume`
-dispatch again (their commands are in aidservice.cli.jobs)."""
+"""The RQ side: `perform(job_id)` (one attempt, in an app context) and the orphaned jobs `aid worker` and
+`aid jobs resume` dispatch again (their commands are in aidservice.cli.jobs).
+
+RQ calls `aidservice.perform_job`, which builds an app when the worker has none (a plain `rq worker`) and
+then calls `perform` here: this package sits under the app factory and never imports it. SQLAlchemy, the
+models and RQ are imported inside the functions that use them: this module is imported on every start, batch
+commands included (see aidservice.jobs' docstring).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import TYPE_CHECKING
 
-from flask import Flask, has_app_context
+from . import AttemptFailed, execute_now, runner
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 
 def perform(job_id: int) -> str:
-    """Run one attempt of a job (RQ calls this); raise when another attempt should follow, so RQ retries."""
-    if has_app_context():
-        return _perform(job_id)
-    with _worker_app().app_context():
-        return _perform(job_id)
-
-
-@cache
-def _worker_app() -> Flask:
-    """A plain `rq worker` has no app: build one from the environment, once per process."""
-    from aidservice import create_app
-
-    return create_app()
-
-
-def _perform(job_id: int) -> str:
-    from aidservice.extensions import db
-
-    from . import AttemptFailed, execute_now
+    """Run one attempt of a job in this app context; raise when another attempt should follow, so RQ retries."""
+    from aidservice.extensions import db  # heavy (SQLAlchemy): see aidservice.jobs' docstring
 
     try:
         outcome = execute_now(job_id)
@@ -67,8 +55,6 @@ def resume_stale(lease: timedelta) -> list[int]:
 
     from aidservice.extensions import db
     from aidservice.models import Job
-
-    from . import runner
 
     ids = stale_jobs(db.session, lease)
     if ids:  # back to queued, so the next claim takes them whatever lease it judges by

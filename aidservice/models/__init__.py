@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .account import ROLES, AuthToken, LoginFailure, User
+from .account import AuthToken, LoginFailure, User
 from .agency import AgencyRecord, ApiClient, FeedBatch
 from .application import Application, ApplicationAction, Decision, Notice, Quota
 from .audit import AuditCheckpoint, AuditEvent
@@ -13,7 +13,6 @@ from .registry import Guardian, Region, School, Student
 from .rule_set import RuleSet
 
 __all__ = [
-    "ROLES",
     "AgencyRecord",
     "ApiClient",
     "Application",

@@ -7,14 +7,15 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from aidservice.services.actors import ROLES  # noqa: F401 - re-exported: the vocabulary lives without SQLAlchemy
-
 from .base import Base
 from .rule_set import utcnow
 
 
 class User(Base):
-    """An account with one role and its scope: a school, or a region by division-code prefix."""
+    """An account with one role and its scope: a school, or a region by division-code prefix.
+
+    The roles' vocabulary (services.actors.ROLES) lives without SQLAlchemy, beside the Actor that checks them.
+    """
 
     __tablename__ = "users"
 

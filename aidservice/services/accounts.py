@@ -18,10 +18,10 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from aidservice.models import ROLES, AuthToken, Region, School, User
+from aidservice.models import AuthToken, Region, School, User
 
 from . import audit, passwords
-from .actors import ADMIN_ROLES, Actor
+from .actors import ADMIN_ROLES, ROLES, Actor
 from .auth import (
     AuthenticationFailed,
     check_password,

@@ -8,7 +8,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-import aidservice.api.settings as api_settings
+from aidservice import wiring
 from aidservice.extensions import db
 from aidservice.models.application import STATES
 from aidservice.requestid import current_request_id
@@ -16,6 +16,7 @@ from aidservice.services import directory
 from aidservice.services.applications import actions, notices, reading, submission
 from aidservice.services.applications.values import ActionRequest
 from aidservice.services.errors import Conflict, ValidationFailed
+from aidservice.unit_of_work import unit_of_work
 
 from .blueprint import bp
 from .forms import CLAIMABLE, DECLARED_BOOLEANS, ActionForm, ApplicationFilterForm, ApplicationForm
@@ -35,9 +36,9 @@ def application_list() -> tuple[str, int] | str:
     result = reading.list_applications(
         db.session,
         actor=actor(),
-        settings=api_settings.settings(),
+        settings=wiring.settings(),
         state=form.state.data or None,
-        school_year=api_settings.settings().school_year,
+        school_year=wiring.settings().school_year,
         limit=PER_PAGE,
         offset=(page - 1) * PER_PAGE,
     )
@@ -47,7 +48,7 @@ def application_list() -> tuple[str, int] | str:
 
 @bp.route("/students/<student_id>/apply", methods=["GET", "POST"])
 def apply(student_id: str) -> Response | tuple[str, int] | str:
-    settings = api_settings.settings()
+    settings = wiring.settings()
     start = directory.application_start(db.session, actor=actor(), settings=settings, student_id=student_id)
     form = ApplicationForm()
     if request.method == "GET":
@@ -61,18 +62,20 @@ def apply(student_id: str) -> Response | tuple[str, int] | str:
         "commitment_signed": bool(form.commitment.data),
     }
     try:
-        application = submission.create_application(
-            db.session, actor=actor(), settings=settings, payload=payload, request_id=current_request_id()
-        )
+        with unit_of_work() as uow:
+            application = submission.create_application(
+                uow.session,
+                actor=actor(),
+                settings=settings,
+                payload=payload,
+                request_id=current_request_id(),
+            )
+            application_id = application.id
     except ValidationFailed as exc:
-        db.session.rollback()
         general = _attach(form, exc.errors)
         return _apply_page(start, form, status=422, general=general)
     except Conflict as exc:
-        db.session.rollback()
         return _apply_page(start, form, status=409, general=[_("该学生本学年已有申请。") + " " + exc.detail])
-    application_id = application.id
-    db.session.commit()
     flash(_("申请已提交并完成认定。"), "ok")
     return redirect(url_for("web.application", application_id=application_id))
 
@@ -115,7 +118,7 @@ def act(application_id: int, action: str) -> Response | tuple[str, int] | str:
     form = ActionForm(action)
     if not form.validate_on_submit():
         return _application_page(application_id, failed=form, status=422)
-    settings = api_settings.settings()
+    settings = wiring.settings()
     version = int(form.version.data)
     note = (form.note.data or "").strip()
     request_ = ActionRequest(
@@ -126,24 +129,22 @@ def act(application_id: int, action: str) -> Response | tuple[str, int] | str:
         outcome=form.outcome.data or None,
     )
     try:
-        actions.act(
-            db.session,
-            actor=actor(),
-            settings=settings,
-            application_id=application_id,
-            request=request_,
-            request_id=current_request_id(),
-        )
+        with unit_of_work() as uow:
+            actions.act(
+                uow.session,
+                actor=actor(),
+                settings=settings,
+                application_id=application_id,
+                request=request_,
+                request_id=current_request_id(),
+            )
     except ValidationFailed as exc:
-        db.session.rollback()
         form.general = _attach(form, exc.errors)
         return _application_page(application_id, failed=form, status=422)
     except Conflict as exc:
-        db.session.rollback()
         return _application_page(
             application_id, failed=form, status=409, conflict=_conflict_message(exc, version)
         )
-    db.session.commit()
     flash(_("操作已完成：{action}。", action=_label_action(action)), "ok")
     return redirect(url_for("web.application", application_id=application_id))
 
@@ -168,7 +169,7 @@ def _application_page(
     status: int = 200,
     conflict: dict[str, Any] | None = None,
 ) -> tuple[str, int]:
-    settings = api_settings.settings()
+    settings = wiring.settings()
     view = reading.get_application(
         db.session, actor=actor(), settings=settings, application_id=application_id
     )
@@ -203,7 +204,7 @@ def notice(school_code: str, notice_id: int) -> str:
     data = notices.get_notice(
         db.session,
         actor=actor(),
-        settings=api_settings.settings(),
+        settings=wiring.settings(),
         school_code=school_code,
         notice_id=notice_id,
     )

@@ -3,18 +3,20 @@ and per address (services.throttle), the browser's device cookie telling a known
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from contextlib import suppress
+
+from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from aidservice.extensions import db
 from aidservice.ratelimit import rate_limited
 from aidservice.requestid import current_request_id
 from aidservice.services import accounts
 from aidservice.services.auth import AuthenticationFailed
 from aidservice.services.errors import NotFound
 from aidservice.services.throttle import TooManyAttempts
+from aidservice.unit_of_work import unit_of_work
+from aidservice.wiring import device_tokens, login_guard
 
-from . import DEVICES_KEY, GUARD_KEY
 from . import session as web_session
 from .blueprint import bp
 from .forms import LoginForm, PostForm
@@ -32,21 +34,21 @@ def login() -> Response | tuple[str, int] | str:
     if not form.validate_on_submit():
         return render_template("web/login.html", form=form), 200 if request.method == "GET" else 422
     try:
-        result = accounts.login(
-            db.session,
-            username=form.username.data.strip(),
-            password=form.password.data,
-            address=request.remote_addr,
-            guard=current_app.extensions[GUARD_KEY],
-            request_id=current_request_id(),
-            devices=current_app.extensions[DEVICES_KEY],
-            device_tokens=web_session.device_tokens(),
-        )
+        # a failure commits its count (database throttle); a failed sign-in writes nothing else
+        with unit_of_work(commit_on=(AuthenticationFailed,)) as uow:
+            result = accounts.login(
+                uow.session,
+                username=form.username.data.strip(),
+                password=form.password.data,
+                address=request.remote_addr,
+                guard=login_guard(),
+                request_id=current_request_id(),
+                devices=device_tokens(),
+                device_tokens=web_session.device_tokens(),
+            )
     except AuthenticationFailed:
-        db.session.commit()  # the failure's count (database throttle); a failed sign-in writes nothing else
         return render_template("web/login.html", form=form, failure=_("用户名或密码错误。")), 401
     except TooManyAttempts as exc:
-        db.session.rollback()
         failure = _("登录失败次数过多，请 {minutes} 分钟后再试。", minutes=exc.minutes)
         if exc.reason == "account":
             failure += " " + _("在以前登录过的设备上仍可登录。")
@@ -55,7 +57,6 @@ def login() -> Response | tuple[str, int] | str:
             429,
             {"Retry-After": str(exc.retry_after)},
         )
-    db.session.commit()
     web_session.remember(result)
     response = redirect(web_session.safe_next(form.next.data) or url_for("web.dashboard"))
     return web_session.remember_device(response, result.device_token)
@@ -66,13 +67,10 @@ def logout() -> Response:
     PostForm()  # the CSRF token was checked by the blueprint
     token = web_session.token()
     if token:
-        try:
+        with suppress(NotFound), unit_of_work() as uow:  # NotFound: the login had ended already (rolled back)
             accounts.logout(
-                db.session, actor=web_session.actor(), token=token, request_id=current_request_id()
+                uow.session, actor=web_session.actor(), token=token, request_id=current_request_id()
             )
-            db.session.commit()
-        except NotFound:
-            db.session.rollback()
     web_session.forget()
     flash(_("您已退出登录。"), "info")
     return redirect(url_for("web.login"))

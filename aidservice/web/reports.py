@@ -10,7 +10,7 @@ from typing import Any
 from flask import Response, render_template, request, stream_with_context
 from sqlalchemy.orm import Session
 
-import aidservice.api.settings as api_settings
+from aidservice import wiring
 from aidservice.extensions import db
 from aidservice.requestid import current_request_id
 from aidservice.services import report_page, reports
@@ -26,7 +26,7 @@ DOWNLOAD_FORMATS = ("xlsx", "csv")
 
 
 def _semester_label() -> str:
-    settings = api_settings.settings()
+    settings = wiring.settings()
     start = settings.default_as_of()
     return f"{settings.school_year}-{'autumn' if start.month == 9 else 'spring'}"
 
@@ -46,7 +46,7 @@ def reports_page() -> tuple[str, int] | str:
         report = report_page.view_report(
             db.session,
             actor=actor(),
-            settings=api_settings.settings(),
+            settings=wiring.settings(),
             kind=form.kind.data,
             period=form.period.data or None,
             region=form.region.data or None,
@@ -82,7 +82,7 @@ def report_download(kind: str) -> Response:
     made = reports.generate(
         session,
         actor=actor(),
-        settings=api_settings.settings(),
+        settings=wiring.settings(),
         kind=kind,
         period=request.args.get("period") or None,
         region=request.args.get("region") or None,

@@ -7,8 +7,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from werkzeug.exceptions import Forbidden
 from werkzeug.wrappers import Response
 
-import aidservice.api.settings as api_settings
-from aidservice import jobs
+from aidservice import jobs, wiring
 from aidservice.extensions import db
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
@@ -16,6 +15,7 @@ from aidservice.services import dashboard as dashboard_service
 from aidservice.services import directory, id_probes, import_guard, roster_import
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import PayloadTooLarge, ValidationFailed
+from aidservice.unit_of_work import unit_of_work
 
 from .blueprint import bp
 from .forms import IdLookupForm, ImportForm, PostForm, StudentSearchForm
@@ -30,7 +30,7 @@ ROW_ERRORS_SHOWN = 500
 
 @bp.route("/")
 def dashboard() -> str:
-    data = dashboard_service.dashboard(db.session, actor=actor(), settings=api_settings.settings())
+    data = dashboard_service.dashboard(db.session, actor=actor(), settings=wiring.settings())
     return render_template("web/dashboard.html", data=data)
 
 
@@ -47,9 +47,7 @@ def students() -> tuple[str, int] | str:
         text=form.q.data or "", school=form.school.data or None, page=form.page.data or 1
     )
     try:
-        result = directory.list_students(
-            db.session, actor=actor(), settings=api_settings.settings(), query=query
-        )
+        result = directory.list_students(db.session, actor=actor(), settings=wiring.settings(), query=query)
     except ValidationFailed as exc:
         _attach(form, exc)
         return _students_page(form, None, 422)
@@ -60,13 +58,13 @@ def students() -> tuple[str, int] | str:
 def student_lookup() -> Response | tuple[str, int]:
     """Open a student's page by full ID number (school officers, county administrators; audited, budgeted)."""
     if not id_probes.may_look_up(actor()):
-        refused = id_probes.refuse_lookup(
-            db.session,
-            actor=actor(),
-            id_number=request.form.get("id_number"),
-            request_id=current_request_id(),
-        )
-        db.session.commit()  # the refused try stays in the audit trail
+        with unit_of_work() as uow:  # the refused try stays in the audit trail
+            refused = id_probes.refuse_lookup(
+                uow.session,
+                actor=actor(),
+                id_number=request.form.get("id_number"),
+                request_id=current_request_id(),
+            )
         raise Forbidden(
             _("按身份证号查找仅限学校资助专员和县级管理员；请按姓名、学校或班级搜索。")
         ) from refused
@@ -74,21 +72,19 @@ def student_lookup() -> Response | tuple[str, int]:
     status = 422
     if lookup.validate_on_submit():
         try:
-            found = id_probes.find_by_id_number(
-                db.session,
-                actor=actor(),
-                settings=api_settings.settings(),
-                budget=api_settings.id_probe_budget(),
-                id_number=lookup.id_number.data,
-                request_id=current_request_id(),
-            )
+            # the audit event and a miss's count; a locked account's refused try stays in the audit trail too
+            with unit_of_work(commit_on=(id_probes.LookupsLocked,)) as uow:
+                found = id_probes.find_by_id_number(
+                    uow.session,
+                    actor=actor(),
+                    settings=wiring.settings(),
+                    budget=wiring.id_probe_budget(),
+                    id_number=lookup.id_number.data,
+                    request_id=current_request_id(),
+                )
         except ValidationFailed as exc:
             lookup.id_number.errors = [*lookup.id_number.errors, *exc.errors.get("id_number", [])]
-        except id_probes.LookupsLocked:
-            db.session.commit()  # the refused try stays in the audit trail
-            raise
         else:
-            db.session.commit()  # the audit event, and a miss's count
             if found is not None:
                 return redirect(url_for("web.student", student_id=found))
             lookup.id_number.errors = [
@@ -116,7 +112,7 @@ def _students_page(
 @bp.route("/students/<student_id>")
 def student(student_id: str) -> str:
     page = directory.student_page(
-        db.session, actor=actor(), settings=api_settings.settings(), student_id=student_id
+        db.session, actor=actor(), settings=wiring.settings(), student_id=student_id
     )
     return render_template("web/student.html", page=page, form=PostForm(), full_id=None)
 
@@ -124,12 +120,16 @@ def student(student_id: str) -> str:
 @bp.route("/students/<student_id>/id-number", methods=["POST"])
 def student_id_number(student_id: str) -> str:
     """Show the full ID number: POST, because the read is recorded in the audit trail."""
-    settings = api_settings.settings()
-    full = directory.reveal_id_number(
-        db.session, actor=actor(), settings=settings, student_id=student_id, request_id=current_request_id()
-    )
-    page = directory.student_page(db.session, actor=actor(), settings=settings, student_id=student_id)
-    db.session.commit()
+    settings = wiring.settings()
+    with unit_of_work() as uow:
+        full = directory.reveal_id_number(
+            uow.session,
+            actor=actor(),
+            settings=settings,
+            student_id=student_id,
+            request_id=current_request_id(),
+        )
+        page = directory.student_page(uow.session, actor=actor(), settings=settings, student_id=student_id)
     return render_template("web/student.html", page=page, form=PostForm(), full_id=full)
 
 
@@ -148,7 +148,7 @@ def import_students() -> tuple[str, int] | str:
     if len(data) > limit:
         raise PayloadTooLarge(f"The file is larger than the import limit of {limit} bytes.")
     filename = upload.filename or ""
-    budget = api_settings.id_probe_budget()
+    budget = wiring.id_probe_budget()
     id_probes.check_not_locked(
         actor(), budget, fail_open=True
     )  # 429: its rows would answer "taken or not" for each number
@@ -156,28 +156,25 @@ def import_students() -> tuple[str, int] | str:
         return _background_import(filename, data, bool(form.partial.data))
     max_rows = int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS))
     try:
-        result = import_guard.import_charged(
-            db.session,
-            actor=actor(),
-            settings=api_settings.settings(),
-            budget=budget,
-            channel="web import",
-            filename=filename,
-            data=data,
-            partial=bool(form.partial.data),
-            max_rows=max_rows,
-            request_id=current_request_id(),
-        )
-    except id_probes.LookupsLocked:
-        db.session.commit()  # nothing of the file; the audit event and the charges of its taken rows
-        raise
+        # on a refusal nothing of the file is written; the audit event and the charges of its taken rows are
+        with unit_of_work(commit_on=(id_probes.LookupsLocked, ValidationFailed)) as uow:
+            result = import_guard.import_charged(
+                uow.session,
+                actor=actor(),
+                settings=wiring.settings(),
+                budget=budget,
+                channel="web import",
+                filename=filename,
+                data=data,
+                partial=bool(form.partial.data),
+                max_rows=max_rows,
+                request_id=current_request_id(),
+            )
     except ValidationFailed as exc:
-        db.session.commit()
         rows = directory.rejected_rows(filename, data, exc.errors, max_rows=max_rows, shown=ROW_ERRORS_SHOWN)
         for message in rows.file_errors:
             form.file.errors = [*form.file.errors, message]
         return render_template("web/import.html", form=form, outcome={"written": False, "rows": rows}), 422
-    db.session.commit()
     errors = roster_import.row_messages(result.rejected)
     rows = directory.rejected_rows(filename, data, errors, max_rows=max_rows, shown=ROW_ERRORS_SHOWN)
     flash(

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, render_template
 
-import aidservice.api.settings as api_settings
-from aidservice import i18n
+from aidservice import i18n, wiring
 from aidservice.services import rules_overview
 from aidservice.services.determinations import whatif
 
@@ -14,7 +13,7 @@ from .blueprint import bp
 
 @bp.route("/rules")
 def rules() -> str:
-    settings = api_settings.settings()
+    settings = wiring.settings()
     data = rules_overview.overview(settings.rules, settings.default_as_of())
     last = whatif.load(current_app.config["AID_WHATIF_FILE"])
     program_names = {p["id"]: p["name"] for p in data["programs"]}

@@ -21,8 +21,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-import aidservice.api.settings as api_settings
-from aidservice import create_app
+from aidservice import create_app, wiring
 from aidservice.extensions import db
 from aidservice.services.context import Settings
 from config import TestingConfig
@@ -108,12 +107,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         db.session.commit()
         db.session.remove()
     patch = pytest.MonkeyPatch()
-    original = api_settings.settings
+    original = wiring.settings
 
     def settings() -> Settings:
         return dataclasses.replace(original(), today=clock.today)
 
-    patch.setattr(api_settings, "settings", settings)
+    patch.setattr(wiring, "settings", settings)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()

@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from aidservice.api.settings import settings
 from aidservice.engine import OutsideCoverage
 from aidservice.errors import problem_for
 from aidservice.extensions import db
@@ -31,6 +30,7 @@ from aidservice.services.actors import Actor
 from aidservice.services.determinations.evaluation_dates import redetermination_date
 from aidservice.services.determinations.students import redetermine_students
 from aidservice.services.errors import ValidationFailed
+from aidservice.wiring import settings
 from tests.jobs_support import Province, make_province
 from tests.timing_support import FAST
 

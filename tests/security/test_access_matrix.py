@@ -27,8 +27,7 @@ from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select, update
 
-import aidservice.api.settings as api_settings
-from aidservice import create_app
+from aidservice import create_app, wiring
 from aidservice.extensions import db
 from aidservice.models import Base, Determination, School, Student
 from aidservice.services.auth import SOURCES
@@ -405,8 +404,8 @@ def matrix(db_url: str) -> Iterator[Setup]:
     application = create_app(make_config(db_url))
     application.before_request_funcs.setdefault(None, []).insert(0, lambda: g.__dict__.clear())
     patch = pytest.MonkeyPatch()
-    original = api_settings.settings
-    patch.setattr(api_settings, "settings", lambda: _pinned(original))
+    original = wiring.settings
+    patch.setattr(wiring, "settings", lambda: _pinned(original))
     with application.app_context():
         connection = db.engine.connect()
         outer = connection.begin()

@@ -26,11 +26,11 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import select
 
-from aidservice.api.settings import settings
 from aidservice.extensions import db
 from aidservice.models import AuditEvent, Student
 from aidservice.services import id_probes, import_guard
 from aidservice.services.actors import Actor
+from aidservice.wiring import settings
 from tests.conftest import TEST_REDIS_URL
 from tests.timing_support import FAST
 from tests.web import world as w

@@ -28,7 +28,7 @@ from aidservice.models import LoginFailure, User
 from aidservice.services.auth import hash_password
 from aidservice.services.devices import DeviceTokens
 from aidservice.services.throttle import DatabaseLoginGuard, MemoryLoginGuard, RedisLoginGuard
-from aidservice.web import GUARD_KEY
+from aidservice.wiring import GUARD_KEY
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import TEST_PASSWORD, make_user
 from tests.timing_support import FAST

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-import aidservice.api.settings as api_settings
+from aidservice import wiring
 from aidservice.extensions import db
 from aidservice.services.context import Settings
 from tests.web import world as w
@@ -32,14 +32,14 @@ def app_env(tmp_path) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def clock(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Pin the services' today for every request (views call api_settings.settings())."""
+    """Pin the services' today for every request (views call wiring.settings())."""
     pinned = Clock()
-    original = api_settings.settings
+    original = wiring.settings
 
     def settings() -> Settings:
         return dataclasses.replace(original(), today=pinned.today)
 
-    monkeypatch.setattr(api_settings, "settings", settings)
+    monkeypatch.setattr(wiring, "settings", settings)
     return pinned
 
 

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from aidservice.extensions import db
 from aidservice.models import AuditEvent, AuthToken, User
 from aidservice.services.throttle import MemoryLoginGuard
-from aidservice.web import GUARD_KEY
+from aidservice.wiring import GUARD_KEY
 from tests.web import world as w
 from tests.web.conftest import csrf, csrf_from
 

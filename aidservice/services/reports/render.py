@@ -1,5 +1,10 @@
 """Reports written as JSON, CSV (UTF-8 with BOM), XLSX (XlsxWriter, constant memory) or a printable HTML page with
-inline SVG charts; every writer streams the long sections row by row."""
+inline SVG charts; every writer streams the long sections row by row.
+
+The HTML page is the package's template reports/report.html, rendered by a Jinja environment of this module's
+own (autoescaped as Flask's is for .html): it needs nothing from the app, so services stay without Flask and
+the archive, the worker and the command line render it as a request does.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,10 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
+
+from jinja2 import Environment, PackageLoader, Template, select_autoescape
 
 from .common import Chart, Column, Report, Section
 
@@ -309,9 +317,7 @@ def _html_value(column: Column, value: Any) -> str:
 
 def html_chunks(report: Report) -> Iterator[str]:
     """The printable page, streamed by Jinja (autoescaped; no script, no external resources)."""
-    from flask import current_app
-
-    template = current_app.jinja_env.get_template("reports/report.html")
+    template = _page_template()
     sections = [
         {
             "key": s.key,
@@ -326,6 +332,15 @@ def html_chunks(report: Report) -> Iterator[str]:
     return template.generate(
         report=report, meta=meta_lines(report), charts=[layout(c) for c in report.charts], sections=sections
     )
+
+
+@cache
+def _page_template() -> Template:
+    """reports/report.html from the package's templates, loaded once per process."""
+    environment = Environment(
+        loader=PackageLoader("aidservice", "templates"), autoescape=select_autoescape(("html", "htm", "xml"))
+    )
+    return environment.get_template("reports/report.html")
 
 
 def _html_rows(section: Section) -> Iterator[list[str]]:

@@ -1,0 +1,64 @@
+"""The service's flask-smorest Api: the OpenAPI document with our problem+json errors, bearer tokens and money
+as sent (strings), bound to the app by `register_api`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask_smorest import Api
+
+from aidservice.errors import PROBLEM_MIMETYPE, ProblemSchema
+
+SECURITY_SCHEME = "bearerAuth"
+"""The OpenAPI security scheme (HTTP bearer) that operations needing a token name (api/auth.py)."""
+
+
+class AidApi(Api):
+    """flask-smorest Api documenting our problem+json errors instead of its own error schema."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _init_spec(self, **kwargs: Any) -> None:
+        """Teach the spec how our fields are sent, so the documented types are the ones on the wire."""
+        super()._init_spec(**kwargs)
+        self.ma_plugin.converter.add_attribute_function(decimal_as_sent)
+        self.spec.components.security_scheme(
+            SECURITY_SCHEME,
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "POST /api/v1/auth/login, or an agency client's token (aid client create)",
+            },
+        )
+
+    def _register_responses(self) -> None:
+        """Document the standard error responses as problem+json (smorest registers them as JSON)."""
+        super()._register_responses()
+        for response in self.spec.components.responses_lazy.values():
+            content = response.get("content") or {}
+            if self.DEFAULT_RESPONSE_CONTENT_TYPE in content:
+                response["content"] = {PROBLEM_MIMETYPE: content[self.DEFAULT_RESPONSE_CONTENT_TYPE]}
+
+
+def decimal_as_sent(_converter: Any, field: ma.fields.Field, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """Money is a string like "1250.00" in JSON (Decimal with as_string), not the number apispec assumes."""
+    if not (isinstance(field, ma.fields.Decimal) and field.as_string):
+        return {}
+    bounds = [
+        f"{word} {ret.pop(key)}"
+        for key, word in (("minimum", "at least"), ("maximum", "at most"))
+        if key in ret
+    ]
+    described = "; ".join(filter(None, [ret.get("description"), *bounds]))
+    return {
+        "type": "string",
+        "format": "decimal",
+        "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
+        **({"description": described} if described else {}),
+    }
+
+
+api = AidApi()
+
+__all__ = ["SECURITY_SCHEME", "AidApi", "api", "decimal_as_sent"]
