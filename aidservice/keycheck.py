@@ -22,7 +22,7 @@ from aidservice.crypto import IdVault
 from aidservice.extensions import SQLITE_BEGIN, db
 from aidservice.keysafety import KeysMismatch
 from aidservice.models import KeyFingerprint
-from aidservice.services.keyprints import KeysChecked, ensure_keys
+from aidservice.services.accounts.keyprints import KeysChecked, ensure_keys
 from aidservice.wiring import id_vault
 
 log = logging.getLogger("aidservice.keys")

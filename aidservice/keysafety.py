@@ -8,7 +8,7 @@ short piece repeated. This is an estimate that refuses the obvious mistakes (a w
 `abcabc…`); a key from `secrets.token_hex(32)` always passes. An AES key (32 bytes) is refused when it is one
 repeated byte (all zero included) or has fewer than 16 distinct bytes, which 32 random bytes practically never do.
 
-Fingerprints (the database records which keys its data was written with, services/keyprints.py): the
+Fingerprints (the database records which keys its data was written with, services/accounts/keyprints.py): the
 fingerprint of a key is HMAC-SHA256 under that key of a fixed label naming its kind and id: it tells "same key or
 not" and nothing else. It is never the key and never a plain hash of it (the same key under two kinds or ids gives
 unrelated fingerprints), and fingerprints are compared in constant time.

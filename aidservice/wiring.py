@@ -27,11 +27,11 @@ from aidservice import jobs
 from aidservice.crypto import IdVault, vault_from_config
 from aidservice.extensions import db
 from aidservice.ratelimit import register_rate_limits
-from aidservice.services.accounts import LoginGuard
+from aidservice.services.accounts.accounts import LoginGuard
+from aidservice.services.accounts.devices import DeviceTokens
+from aidservice.services.accounts.id_probes import Budget, counter_from_config
+from aidservice.services.accounts.throttle import guard_from_config
 from aidservice.services.context import Settings
-from aidservice.services.devices import DeviceTokens
-from aidservice.services.id_probes import Budget, counter_from_config
-from aidservice.services.throttle import guard_from_config
 
 GUARD_KEY = "aid_login_guard"
 DEVICES_KEY = "aid_device_tokens"

@@ -73,9 +73,9 @@ def setup(url: str, tag: str, officers: int) -> dict[str, Any]:
     from aidservice import create_app
     from aidservice.extensions import db
     from aidservice.models import Application, Guardian, School, Student
-    from aidservice.services.accounts import create_user
+    from aidservice.services.accounts.accounts import create_user
+    from aidservice.services.accounts.clients import create_client
     from aidservice.services.actors import Actor, region_prefix
-    from aidservice.services.clients import create_client
     from aidservice.wiring import settings
     from config import DevelopmentConfig
 

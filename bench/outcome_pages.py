@@ -23,8 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
-    from aidservice.services import feeds
     from aidservice.services.actors import Actor
+    from aidservice.services.registry import feeds
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", required=True)

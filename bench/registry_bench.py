@@ -381,8 +381,8 @@ def reset(url: str, *tables: str) -> None:
 
 def clients(app: Any) -> dict[str, Any]:
     from aidservice.extensions import db
+    from aidservice.services.accounts.clients import create_client
     from aidservice.services.actors import Actor
-    from aidservice.services.clients import create_client
 
     with app.app_context():
         made = {
@@ -400,8 +400,8 @@ def ingest(app: Any, batches: list[tuple[str, dict[str, Any]]], tokens: dict[str
     from sqlalchemy import text
 
     from aidservice.extensions import db
-    from aidservice.services.auth import resolve_token
-    from aidservice.services.feeds import apply_batch
+    from aidservice.services.accounts.auth import resolve_token
+    from aidservice.services.registry.feeds import apply_batch
     from aidservice.wiring import settings
 
     seconds, cpu, server, matched, reevaluated = [], [], [], 0, 0

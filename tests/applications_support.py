@@ -17,12 +17,12 @@ from flask.testing import FlaskClient
 from aidservice import wiring
 from aidservice.extensions import db
 from aidservice.models import Application, AuditEvent, Decision, School, Student
+from aidservice.services.accounts.auth import resolve_token
 from aidservice.services.actors import Actor
 from aidservice.services.applications import actions, notices, submission
 from aidservice.services.applications.values import ActionRequest
-from aidservice.services.auth import resolve_token
 from aidservice.services.context import Settings
-from aidservice.services.feeds import apply_batch
+from aidservice.services.registry.feeds import apply_batch
 from tests.factories import HMAC_KEY, VAULT, bearer, make_client, make_school, make_student, make_user
 from tests.feeds_support import committed_app, person, record, scratch_database  # noqa: F401 - re-exported
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from aidservice.crypto import DEV_KEY, DEV_KEY_ID, IdVault, parse_keys
 from aidservice.models import ApiClient, Guardian, Region, School, Student, User
-from aidservice.services.auth import (
+from aidservice.services.accounts.auth import (
     CLIENT_TOKEN_PREFIX,
     SOURCES,
     hash_password,

@@ -17,10 +17,10 @@ from sqlalchemy.engine import make_url
 from aidservice import create_app
 from aidservice.extensions import db
 from aidservice.models import AgencyRecord, AuditEvent, Determination, FeedBatch, School, Student
+from aidservice.services.accounts.auth import resolve_token
 from aidservice.services.actors import Actor
-from aidservice.services.auth import resolve_token
 from aidservice.services.context import Settings
-from aidservice.services.feeds import BatchOutcome, apply_batch
+from aidservice.services.registry.feeds import BatchOutcome, apply_batch
 from config import REPO_ROOT, TestingConfig
 from tests.factories import HMAC_KEY, VAULT, id_number, make_client, make_school, make_student
 

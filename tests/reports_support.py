@@ -35,14 +35,14 @@ from flask import Flask
 
 from aidservice.extensions import db
 from aidservice.models import Student
+from aidservice.services.accounts.auth import resolve_token
 from aidservice.services.actors import Actor
 from aidservice.services.applications import actions, reading, submission
 from aidservice.services.applications.quotas import put_quota
 from aidservice.services.applications.values import ActionRequest
-from aidservice.services.auth import resolve_token
 from aidservice.services.context import Settings
 from aidservice.services.determinations.students import redetermine_students
-from aidservice.services.feeds import apply_batch
+from aidservice.services.registry.feeds import apply_batch
 from tests.factories import (
     HMAC_KEY,
     VAULT,

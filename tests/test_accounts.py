@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 
 from aidservice.extensions import db
 from aidservice.models import AuditEvent, AuthToken, User
-from aidservice.services.accounts import login
-from aidservice.services.auth import AuthenticationFailed, check_password
+from aidservice.services.accounts.accounts import login
+from aidservice.services.accounts.auth import AuthenticationFailed, check_password
 from tests.factories import TEST_PASSWORD, bearer, make_client, make_school, make_user
 
 pytestmark = pytest.mark.databases

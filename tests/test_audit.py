@@ -10,8 +10,8 @@ from sqlalchemy import delete, update
 from aidservice.extensions import db
 from aidservice.models import AuditEvent, Region, School, User
 from aidservice.services import audit
+from aidservice.services.accounts.auth import hash_password, issue_user_token
 from aidservice.services.actors import Actor
-from aidservice.services.auth import hash_password, issue_user_token
 
 pytestmark = pytest.mark.databases
 

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from aidservice.extensions import db
 from aidservice.models import ApiClient, AuditEvent, Region
-from aidservice.services.auth import resolve_token, token_digest
+from aidservice.services.accounts.auth import resolve_token, token_digest
 from aidservice.services.errors import ValidationFailed
 from aidservice.services.regions import ensure_county
 from tests.factories import bearer, make_client

@@ -22,10 +22,10 @@ import sqlalchemy as sa
 
 from aidservice.extensions import db
 from aidservice.models import AgencyRecord, Determination, FeedBatch, Job, Student
+from aidservice.services.accounts.auth import resolve_token
 from aidservice.services.actors import Actor
-from aidservice.services.auth import resolve_token
 from aidservice.services.determinations.region import redetermine_region
-from aidservice.services.feeds import apply_batch
+from aidservice.services.registry.feeds import apply_batch
 from config import REPO_ROOT
 from tests.factories import id_number, make_client, make_school
 from tests.feeds_support import committed_app, count, person, record, scratch_database, settings_for, student
@@ -63,8 +63,8 @@ def stall(original, after_calls):
 
 with app.app_context():
     if job == "feed":
-        from aidservice.services import feeds
-        from aidservice.services.auth import resolve_token
+        from aidservice.services.registry import feeds
+        from aidservice.services.accounts.auth import resolve_token
 
         feeds.redetermine_students = stall(feeds.redetermine_students, 1)  # records and determinations written
         actor = resolve_token(db.session, payload["token"])

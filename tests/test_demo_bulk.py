@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from aidservice.extensions import db
 from aidservice.models import AgencyRecord, Determination, Guardian, School, Student
 from aidservice.services import audit
-from aidservice.services.roster import school_view
-from aidservice.services.roster_schema import ROW_FIELDS
+from aidservice.services.roster.roster import school_view
+from aidservice.services.roster.roster_schema import ROW_FIELDS
 from aidservice.wiring import settings
 
 STUDENTS = 2000

@@ -16,7 +16,7 @@ from aidservice.extensions import db
 from aidservice.identity import id_hmac
 from aidservice.models import AgencyRecord
 from aidservice.services.determinations.facts_assembly import SOURCE_STATUSES
-from aidservice.services.feed_records import CANONICAL_ID, RecordChecker, Rejection
+from aidservice.services.registry.feed_records import CANONICAL_ID, RecordChecker, Rejection
 from tests.factories import bearer, id_number, make_client
 from tests.feeds_support import apply, client_actor, person, record
 from tests.fuzz.test_loaders_fuzz import (

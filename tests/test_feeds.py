@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from aidservice.extensions import db
 from aidservice.models import AgencyRecord, AuditEvent, FeedBatch
-from aidservice.services.feeds import MAX_RECORDS
+from aidservice.services.registry.feeds import MAX_RECORDS
 from tests.factories import bearer, id_number, make_client, make_user
 from tests.feeds_support import count, current, history, person, record, row_counts, school, student
 

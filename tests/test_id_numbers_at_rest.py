@@ -17,8 +17,9 @@ from flask_migrate import downgrade, upgrade
 from aidservice.crypto import DEV_KEY, CannotOpen, IdVault, parse_keys
 from aidservice.extensions import db
 from aidservice.models import AuditEvent, Guardian, Student
-from aidservice.services import directory, id_probes
-from aidservice.services.idkeys import ROTATED_ACTION, rotate_batch
+from aidservice.services.accounts import id_probes
+from aidservice.services.accounts.idkeys import ROTATED_ACTION, rotate_batch
+from aidservice.services.roster import directory
 from tests.applications_support import (
     World,
     service_settings,

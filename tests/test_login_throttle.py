@@ -20,8 +20,8 @@ from flask import Flask
 
 from aidservice.extensions import db
 from aidservice.models import LoginFailure, User
-from aidservice.services.auth import hash_password
-from aidservice.services.throttle import (
+from aidservice.services.accounts.auth import hash_password
+from aidservice.services.accounts.throttle import (
     DatabaseLoginGuard,
     MemoryLoginGuard,
     RedisLoginGuard,
@@ -279,7 +279,7 @@ def test_redis_outage_lets_sign_ins_through_quickly_and_is_logged(caplog: pytest
     }
     guard = guard_from_config(config, lambda: db.session())  # nothing listens on port 1
     assert isinstance(guard, RedisLoginGuard)
-    with caplog.at_level(logging.ERROR, logger="aidservice.services.throttle"):
+    with caplog.at_level(logging.ERROR, logger="aidservice.services.accounts.throttle"):
         fail(guard, 6)
         guard.after_success("officer", None)
     assert (

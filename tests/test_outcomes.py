@@ -17,7 +17,7 @@ from aidservice.identity import mask
 from aidservice.models import Determination
 from aidservice.services.actors import Actor
 from aidservice.services.determinations.students import redetermine_students
-from aidservice.services.feeds import encode_cursor
+from aidservice.services.registry.feeds import encode_cursor
 from tests.factories import bearer, id_number, make_client
 from tests.feeds_support import (
     committed_app,
@@ -155,7 +155,7 @@ def test_pages_cross_long_runs_of_other_peoples_determinations_without_gaps_or_r
     client: FlaskClient, token: str
 ) -> None:
     """A page walks 10 × limit determinations, then 40 × limit more, then takes the rest from everyone the
-    source reached (services/feeds.py): with limit 1 and 60 determinations of people the source never sent
+    source reached (services/registry/feeds.py): with limit 1 and 60 determinations of people the source never sent
     between its own, every path runs, and paging still lists exactly the source's people, in order, once."""
     at = school(stages=("junior",))
     ours = [student(f"S{i}", at, seed=i, guardians=[7000 + i]) for i in range(1, 4)]

@@ -8,8 +8,8 @@ from flask import Flask
 
 from aidservice.extensions import db
 from aidservice.models import AuditEvent, AuthToken, User
-from aidservice.services import passwords
-from aidservice.services.auth import check_password, resolve_token
+from aidservice.services.accounts import passwords
+from aidservice.services.accounts.auth import check_password, resolve_token
 from aidservice.services.errors import ValidationFailed
 from tests.factories import TEST_PASSWORD, make_user
 
@@ -53,7 +53,7 @@ def test_a_long_mixed_uncommon_password_is_accepted(password: str) -> None:
 
 def test_every_broken_rule_is_named_at_once() -> None:
     with pytest.raises(ValidationFailed) as refused:
-        from aidservice.services.accounts import check_new_password
+        from aidservice.services.accounts.accounts import check_new_password
 
         check_new_password("olga", "olga")
     assert len(refused.value.errors["password"]) == 3  # too short, one kind of character, the username

@@ -896,7 +896,7 @@ def test_an_import_issues_the_same_number_of_queries_for_20_or_400_rows(
 def test_a_student_created_concurrently_is_a_conflict_not_a_500(
     client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aidservice.services import roster
+    from aidservice.services.roster import roster
 
     monkeypatch.setattr(
         roster, "_load_student", lambda session, student_id: None

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from aidservice.extensions import db
 from aidservice.models import Application, ApplicationAction, AuditEvent
+from aidservice.services.accounts.auth import user_actor
 from aidservice.services.actors import Actor
 from aidservice.services.applications import actions, notices, submission
 from aidservice.services.applications.values import ActionRequest
-from aidservice.services.auth import user_actor
 from aidservice.services.context import Settings
 from aidservice.services.errors import Conflict
 from tests.applications_support import (

@@ -12,8 +12,8 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 
 from aidservice.api.spec import SECURITY_SCHEME
 from aidservice.extensions import db
+from aidservice.services.accounts.auth import AuthenticationFailed, resolve_token
 from aidservice.services.actors import Actor
-from aidservice.services.auth import AuthenticationFailed, resolve_token
 
 F = TypeVar("F", bound=Callable[..., Any])
 ACTOR_KEY = "aidservice.actor"

@@ -12,9 +12,9 @@ from aidservice.api.auth import current_actor, documented_as_guarded, require_cl
 from aidservice.api.common import Blueprint
 from aidservice.extensions import db
 from aidservice.requestid import current_request_id
-from aidservice.services import feeds
 from aidservice.services.determinations.facts_assembly import SOURCE_STATUSES
 from aidservice.services.errors import NotFound
+from aidservice.services.registry import feeds
 from aidservice.wiring import settings
 
 blp = Blueprint(

@@ -12,10 +12,10 @@ from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint, DateTime
 from aidservice.ratelimit import rate_limited
 from aidservice.requestid import current_request_id
-from aidservice.services.accounts import PASSWORD_MAX, login, logout
+from aidservice.services.accounts.accounts import PASSWORD_MAX, login, logout
+from aidservice.services.accounts.auth import AuthenticationFailed
+from aidservice.services.accounts.devices import TOKEN_MAX_LENGTH
 from aidservice.services.actors import ROLES
-from aidservice.services.auth import AuthenticationFailed
-from aidservice.services.devices import TOKEN_MAX_LENGTH
 from aidservice.unit_of_work import unit_of_work
 from aidservice.wiring import device_tokens, login_guard
 

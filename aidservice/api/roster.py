@@ -16,10 +16,11 @@ from aidservice.engine.result import LEVELS
 from aidservice.extensions import db
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
-from aidservice.services import directory, id_probes, import_guard, roster
+from aidservice.services.accounts import id_probes
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import PayloadTooLarge, ValidationFailed
-from aidservice.services.roster_schema import SchoolPayloadSchema, StudentPayloadSchema
+from aidservice.services.roster import directory, import_guard, roster
+from aidservice.services.roster.roster_schema import SchoolPayloadSchema, StudentPayloadSchema
 from aidservice.unit_of_work import unit_of_work
 from aidservice.wiring import id_probe_budget, settings
 

@@ -59,7 +59,7 @@ def _read_password() -> str:
 def user_create(username: str, role: str, school_code: str | None, region_code: str | None) -> None:
     """Create an account; the password is read from stdin (one line), never from the command line."""
     from aidservice.extensions import db
-    from aidservice.services.accounts import create_user
+    from aidservice.services.accounts.accounts import create_user
 
     password = _read_password()
     user = run(
@@ -82,7 +82,7 @@ def user_create(username: str, role: str, school_code: str | None, region_code: 
 def user_deactivate(username: str) -> None:
     """Stop an account from signing in and revoke its open sessions."""
     from aidservice.extensions import db
-    from aidservice.services.accounts import deactivate_user
+    from aidservice.services.accounts.accounts import deactivate_user
 
     changed = run(lambda: deactivate_user(db.session, actor=cli_actor(), username=username))
     click.echo(f"user {username} {'deactivated' if changed else 'was already inactive'}")
@@ -93,7 +93,7 @@ def user_deactivate(username: str) -> None:
 def user_password(username: str) -> None:
     """Set an account's password (read like `user create`'s) and end its open sessions."""
     from aidservice.extensions import db
-    from aidservice.services.accounts import set_password
+    from aidservice.services.accounts.accounts import set_password
 
     password = _read_password()
     revoked = run(lambda: set_password(db.session, actor=cli_actor(), username=username, password=password))
@@ -109,7 +109,7 @@ def user_password(username: str) -> None:
 def client_create(name: str, source: str, expires_days: int | None) -> None:
     """Create an agency client; its token is printed once, on the last line, and cannot be shown again."""
     from aidservice.extensions import db
-    from aidservice.services.clients import create_client
+    from aidservice.services.accounts.clients import create_client
 
     new = run(
         lambda: create_client(
@@ -131,7 +131,7 @@ def client_create(name: str, source: str, expires_days: int | None) -> None:
 def client_revoke(client_id: int) -> None:
     """Revoke a client's token at once."""
     from aidservice.extensions import db
-    from aidservice.services.clients import revoke_client
+    from aidservice.services.accounts.clients import revoke_client
 
     changed = run(lambda: revoke_client(db.session, actor=cli_actor(), client_id=client_id))
     click.echo(f"client {client_id} {'revoked' if changed else 'was already revoked'}")
@@ -141,7 +141,7 @@ def client_revoke(client_id: int) -> None:
 def client_list() -> None:
     """Every client with its token prefix and dates; the tokens themselves are not stored."""
     from aidservice.extensions import db
-    from aidservice.services.clients import list_clients
+    from aidservice.services.accounts.clients import list_clients
 
     rows = [("id", "name", "source", "token", "created", "expires", "revoked")]
     for c in list_clients(db.session):

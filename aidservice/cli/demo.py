@@ -43,7 +43,7 @@ def demo_data(students: int, seed: int, logins_path: Path | None, load_path: str
     from aidservice.demo.load import load_province  # the services: only when the command runs
     from aidservice.demo.province import generate
     from aidservice.extensions import db
-    from aidservice.services.bulk_roster import NotEmpty, refuse_if_loaded
+    from aidservice.services.roster.bulk_roster import NotEmpty, refuse_if_loaded
     from aidservice.wiring import settings as app_settings
 
     if current_app.config.get("AID_ENV") == "production":

@@ -26,7 +26,7 @@ def keys_generate(kid: str) -> None:
 def keys_status() -> None:
     """Rows per key id: a key can leave AID_ID_KEYS once no row is under it."""
     from aidservice.extensions import db
-    from aidservice.services.idkeys import key_counts
+    from aidservice.services.accounts.idkeys import key_counts
     from aidservice.wiring import id_vault
 
     vault = id_vault()
@@ -42,7 +42,7 @@ def keys_check() -> None:
     key that does not match)."""
     from aidservice.extensions import db
     from aidservice.keysafety import KeysMismatch
-    from aidservice.services.keyprints import ensure_keys
+    from aidservice.services.accounts.keyprints import ensure_keys
     from aidservice.wiring import id_vault
 
     try:
@@ -72,9 +72,9 @@ def keys_rotate(size: int) -> None:
     from aidservice.crypto import KINDS, CannotOpen
     from aidservice.extensions import db
     from aidservice.keysafety import KeysMismatch
+    from aidservice.services.accounts.idkeys import key_counts, record_rotation, remaining, rotate_batch
+    from aidservice.services.accounts.keyprints import ensure_keys
     from aidservice.services.actors import Actor
-    from aidservice.services.idkeys import key_counts, record_rotation, remaining, rotate_batch
-    from aidservice.services.keyprints import ensure_keys
     from aidservice.wiring import id_vault
 
     vault, session = id_vault(), db.session

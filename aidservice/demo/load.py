@@ -24,16 +24,16 @@ import click
 from sqlalchemy.orm import Session
 
 from aidservice.demo.province import DemoProvince, batches
-from aidservice.services.accounts import create_user
+from aidservice.services.accounts.accounts import create_user
+from aidservice.services.accounts.auth import client_actor
+from aidservice.services.accounts.clients import create_client
 from aidservice.services.actors import Actor
-from aidservice.services.auth import client_actor
-from aidservice.services.bulk_roster import analyze, load_schools, load_students
-from aidservice.services.clients import create_client
 from aidservice.services.determinations.region import count_students, redetermine_region
-from aidservice.services.feeds import apply_batch
 from aidservice.services.regions import ensure_county
-from aidservice.services.roster import put_school
-from aidservice.services.roster_upsert import upsert_students
+from aidservice.services.registry.feeds import apply_batch
+from aidservice.services.roster.bulk_roster import analyze, load_schools, load_students
+from aidservice.services.roster.roster import put_school
+from aidservice.services.roster.roster_upsert import upsert_students
 from aidservice.services.rule_sets import publish_current
 
 DEMO_USERS = (  # username, role, scope keyword, password (demo only; printed by `make run`)

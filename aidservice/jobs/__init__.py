@@ -38,9 +38,9 @@ if TYPE_CHECKING:
 
     from aidservice.crypto import IdVault
     from aidservice.models import Job
+    from aidservice.services.accounts.id_probes import Budget
     from aidservice.services.actors import Actor
     from aidservice.services.context import Settings
-    from aidservice.services.id_probes import Budget
     from aidservice.services.jobs import Scope
 
     from .execute import Outcome

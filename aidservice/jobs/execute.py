@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from aidservice.models import Job
 from aidservice.services import audit
+from aidservice.services.accounts.id_probes import Budget
 from aidservice.services.actors import Actor
 from aidservice.services.context import Settings
 from aidservice.services.errors import DomainError
-from aidservice.services.id_probes import Budget
 from aidservice.services.jobs import actor_of
 
 log = logging.getLogger("aidservice.jobs")

@@ -15,16 +15,18 @@ from sqlalchemy.orm import Session
 from aidservice.crypto import CannotOpen
 from aidservice.models import School
 from aidservice.models.report import ArchivedReport
-from aidservice.services import import_guard, reports, spreadsheets
+from aidservice.services import reports
+from aidservice.services.accounts.id_probes import LookupsLocked
 from aidservice.services.actors import Actor
 from aidservice.services.context import Settings
 from aidservice.services.determinations.evaluation_dates import redetermination_date
 from aidservice.services.determinations.region import count_students, redetermine_region
 from aidservice.services.errors import Forbidden, ValidationFailed
-from aidservice.services.id_probes import LookupsLocked
 from aidservice.services.jobs import Scope
 from aidservice.services.reports import archive
 from aidservice.services.reports.periods import utc_text
+from aidservice.services.roster import import_guard
+from aidservice.services.sheets import spreadsheets
 
 from .execute import Handler, JobContext
 from .payload import open_upload

@@ -31,8 +31,7 @@ from sqlalchemy.orm.util import identity_key
 
 from aidservice.models.audit import AuditCheckpoint, AuditEvent
 from aidservice.models.determination import Counter
-
-from .actors import Actor
+from aidservice.services.actors import Actor
 
 GENESIS = "0" * 64
 

@@ -15,9 +15,8 @@ from typing import Any
 from sqlalchemy import Row
 
 from aidservice.models import School
-
-from .actors import Actor
-from .errors import NotFound
+from aidservice.services.actors import Actor
+from aidservice.services.errors import NotFound
 
 
 def not_found(kind: str) -> NotFound:

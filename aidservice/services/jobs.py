@@ -18,11 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from aidservice.models import Job
-
-from . import audit
-from .actors import Actor, in_region
-from .errors import Conflict, Forbidden, ValidationFailed
-from .hidden import not_found
+from aidservice.services import audit
+from aidservice.services.actors import Actor, in_region
+from aidservice.services.errors import Conflict, Forbidden, ValidationFailed
+from aidservice.services.hidden import not_found
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,80}$")
 KEY_MESSAGE = "1-80 letters, digits, '.', '_', ':' or '-'"

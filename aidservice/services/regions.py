@@ -7,11 +7,10 @@ import re
 from sqlalchemy.orm import Session
 
 from aidservice.models import Region
-
-from . import audit
-from .actors import Actor
-from .errors import ValidationFailed
-from .plaintext import name_problem
+from aidservice.services import audit
+from aidservice.services.actors import Actor
+from aidservice.services.errors import ValidationFailed
+from aidservice.services.plaintext import name_problem
 
 PROVINCE_CODE = "320000"
 DIVISION_CODE = re.compile(r"^\d{6}$")

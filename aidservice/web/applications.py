@@ -12,10 +12,10 @@ from aidservice import wiring
 from aidservice.extensions import db
 from aidservice.models.application import STATES
 from aidservice.requestid import current_request_id
-from aidservice.services import directory
 from aidservice.services.applications import actions, notices, reading, submission
 from aidservice.services.applications.values import ActionRequest
 from aidservice.services.errors import Conflict, ValidationFailed
+from aidservice.services.roster import directory
 from aidservice.unit_of_work import unit_of_work
 
 from .blueprint import bp

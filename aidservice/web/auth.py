@@ -10,10 +10,10 @@ from werkzeug.wrappers import Response
 
 from aidservice.ratelimit import rate_limited
 from aidservice.requestid import current_request_id
-from aidservice.services import accounts
-from aidservice.services.auth import AuthenticationFailed
+from aidservice.services.accounts import accounts
+from aidservice.services.accounts.auth import AuthenticationFailed
+from aidservice.services.accounts.throttle import TooManyAttempts
 from aidservice.services.errors import NotFound
-from aidservice.services.throttle import TooManyAttempts
 from aidservice.unit_of_work import unit_of_work
 from aidservice.wiring import device_tokens, login_guard
 

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from aidservice import wiring
 from aidservice.extensions import db
 from aidservice.requestid import current_request_id
-from aidservice.services import report_page, reports
+from aidservice.services import reports
 from aidservice.services.errors import ValidationFailed
 from aidservice.services.reports.render import layout, meta_lines
+from aidservice.web.pages import report_page
 
 from .blueprint import bp
 from .forms import ReportForm

@@ -11,11 +11,12 @@ from aidservice import jobs, wiring
 from aidservice.extensions import db
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
-from aidservice.services import dashboard as dashboard_service
-from aidservice.services import directory, id_probes, import_guard, roster_import
+from aidservice.services.accounts import id_probes
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import PayloadTooLarge, ValidationFailed
+from aidservice.services.roster import directory, import_guard, roster_import
 from aidservice.unit_of_work import unit_of_work
+from aidservice.web.pages import dashboard as dashboard_service
 
 from .blueprint import bp
 from .forms import IdLookupForm, ImportForm, PostForm, StudentSearchForm

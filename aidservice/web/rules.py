@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import current_app, render_template
 
 from aidservice import i18n, wiring
-from aidservice.services import rules_overview
 from aidservice.services.determinations import whatif
+from aidservice.web.pages import rules_overview
 
 from .blueprint import bp
 

@@ -18,10 +18,10 @@ from werkzeug.exceptions import Unauthorized
 from werkzeug.wrappers import Response
 
 from aidservice.extensions import db
-from aidservice.services.accounts import LoginResult
+from aidservice.services.accounts.accounts import LoginResult
+from aidservice.services.accounts.auth import AuthenticationFailed, resolve_token
+from aidservice.services.accounts.devices import MAX_AGE_SECONDS, TOKEN_MAX_LENGTH, merged
 from aidservice.services.actors import Actor
-from aidservice.services.auth import AuthenticationFailed, resolve_token
-from aidservice.services.devices import MAX_AGE_SECONDS, TOKEN_MAX_LENGTH, merged
 
 TOKEN_KEY = "token"
 USER_KEY = "user"

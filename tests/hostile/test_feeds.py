@@ -21,8 +21,8 @@ from flask.testing import FlaskClient
 
 from aidservice.extensions import db
 from aidservice.models import AgencyRecord, FeedBatch, Guardian, Student
-from aidservice.services import id_probes
-from aidservice.services.auth import resolve_token
+from aidservice.services.accounts import id_probes
+from aidservice.services.accounts.auth import resolve_token
 from aidservice.services.errors import ValidationFailed
 from tests.factories import bearer, id_number, make_client, make_user
 from tests.feeds_support import (

@@ -23,14 +23,15 @@ from flask.testing import FlaskClient
 
 from aidservice.extensions import db
 from aidservice.models import AuditEvent, Determination, Guardian, Student
-from aidservice.services import audit, roster_import, roster_upsert
+from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.determinations import chunks
 from aidservice.services.determinations import students as determinations
 from aidservice.services.determinations.chunks import redetermine_set
-from aidservice.services.roster_common import audit_view
-from aidservice.services.roster_schema import BOOL_FIELDS
-from aidservice.services.roster_upsert import _execute, check_rows
+from aidservice.services.roster import roster_import, roster_upsert
+from aidservice.services.roster.roster_common import audit_view
+from aidservice.services.roster.roster_schema import BOOL_FIELDS
+from aidservice.services.roster.roster_upsert import _execute, check_rows
 from tests.factories import VAULT, bearer, id_number, make_school, make_user
 from tests.feeds_support import committed_app, scratch_database, settings_for
 from tests.timing_support import SLOW_FILE

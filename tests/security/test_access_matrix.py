@@ -30,7 +30,7 @@ from sqlalchemy import select, update
 from aidservice import create_app, wiring
 from aidservice.extensions import db
 from aidservice.models import Base, Determination, School, Student
-from aidservice.services.auth import SOURCES
+from aidservice.services.accounts.auth import SOURCES
 from tests.conftest import _bind_session_to, make_config
 from tests.security import world as mw
 from tests.web import world as w

@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 from aidservice.extensions import db
 from aidservice.identity import mask
 from aidservice.models import AgencyRecord, Determination
-from aidservice.services.feed_entitlement import STALE_PER_DAY
+from aidservice.services.registry.feed_entitlement import STALE_PER_DAY
 from tests.factories import bearer, id_number, make_client
 from tests.feeds_support import person, record, school, student
 from tests.timing_support import FAST

@@ -18,9 +18,9 @@ from werkzeug.test import TestResponse
 from aidservice import create_app
 from aidservice.extensions import db
 from aidservice.models import User
-from aidservice.services.auth import hash_password
-from aidservice.services.devices import DeviceTokens
-from aidservice.services.throttle import MAX_FAILURES, MemoryLoginGuard
+from aidservice.services.accounts.auth import hash_password
+from aidservice.services.accounts.devices import DeviceTokens
+from aidservice.services.accounts.throttle import MAX_FAILURES, MemoryLoginGuard
 from aidservice.wiring import DEVICES_KEY, GUARD_KEY
 from config import REPO_ROOT, TestingConfig
 from tests.factories import TEST_PASSWORD

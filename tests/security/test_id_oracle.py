@@ -33,7 +33,7 @@ from sqlalchemy import select
 from aidservice.extensions import db
 from aidservice.identity import mask
 from aidservice.models import AuditEvent, LoginFailure, Student
-from aidservice.services import id_probes
+from aidservice.services.accounts import id_probes
 from aidservice.services.actors import Actor
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import VAULT, id_number
@@ -214,7 +214,7 @@ def test_roles_without_the_lookup_search_by_masked_number(
 
 
 def _actor(world: w.World, username: str) -> Any:
-    from aidservice.services.auth import resolve_token
+    from aidservice.services.accounts.auth import resolve_token
 
     return resolve_token(db.session, world.tokens[username])
 

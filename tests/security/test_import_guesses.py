@@ -28,8 +28,9 @@ from sqlalchemy import select
 
 from aidservice.extensions import db
 from aidservice.models import AuditEvent, Student
-from aidservice.services import id_probes, import_guard
+from aidservice.services.accounts import id_probes
 from aidservice.services.actors import Actor
+from aidservice.services.roster import import_guard
 from aidservice.wiring import settings
 from tests.conftest import TEST_REDIS_URL
 from tests.timing_support import FAST

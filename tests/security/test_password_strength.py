@@ -16,8 +16,8 @@ from flask import Flask
 from aidservice.demo.load import DEMO_USERS
 from aidservice.extensions import db
 from aidservice.models import AuditEvent, User
-from aidservice.services import passwords
-from aidservice.services.accounts import check_new_password
+from aidservice.services.accounts import passwords
+from aidservice.services.accounts.accounts import check_new_password
 from aidservice.services.errors import ValidationFailed
 from tests.factories import TEST_PASSWORD, make_user
 from tests.timing_support import FAST

@@ -25,9 +25,9 @@ from werkzeug.test import TestResponse
 
 from aidservice.extensions import db
 from aidservice.models import LoginFailure, User
-from aidservice.services.auth import hash_password
-from aidservice.services.devices import DeviceTokens
-from aidservice.services.throttle import DatabaseLoginGuard, MemoryLoginGuard, RedisLoginGuard
+from aidservice.services.accounts.auth import hash_password
+from aidservice.services.accounts.devices import DeviceTokens
+from aidservice.services.accounts.throttle import DatabaseLoginGuard, MemoryLoginGuard, RedisLoginGuard
 from aidservice.wiring import GUARD_KEY
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import TEST_PASSWORD, make_user

@@ -14,12 +14,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from aidservice.models import AuthToken, Decision
+from aidservice.services.accounts.auth import SOURCES, resolve_token
 from aidservice.services.actors import Actor
 from aidservice.services.applications import actions, quotas, submission
 from aidservice.services.applications.values import ActionRequest
-from aidservice.services.auth import SOURCES, resolve_token
-from aidservice.services.feeds import apply_batch
 from aidservice.services.regions import ensure_county
+from aidservice.services.registry.feeds import apply_batch
 from aidservice.services.reports.archive import Due, archive_one
 from tests.factories import make_client, make_user
 from tests.web import world as w

@@ -9,9 +9,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from aidservice.extensions import db
+from aidservice.services.accounts.auth import resolve_token
 from aidservice.services.applications import actions, submission
 from aidservice.services.applications.values import ActionRequest
-from aidservice.services.auth import resolve_token
 from tests.web import world as w
 from tests.web.conftest import Clock
 

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from aidservice.extensions import db
 from aidservice.models import AuditEvent, AuthToken, User
-from aidservice.services.throttle import MemoryLoginGuard
+from aidservice.services.accounts.throttle import MemoryLoginGuard
 from aidservice.wiring import GUARD_KEY
 from tests.web import world as w
 from tests.web.conftest import csrf, csrf_from
@@ -164,7 +164,7 @@ def test_login_returns_to_the_page_asked_for(client: FlaskClient, world: w.World
 
 
 def test_revoked_login_ends_the_web_session(app: Flask, world: w.World) -> None:
-    from aidservice.services.accounts import deactivate_user
+    from aidservice.services.accounts.accounts import deactivate_user
     from tests.web.conftest import sign_in
 
     client = sign_in(app.test_client(), world, "officer1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from aidservice.services.throttle import MemoryLoginGuard, TooManyAttempts
+from aidservice.services.accounts.throttle import MemoryLoginGuard, TooManyAttempts
 
 
 class FakeClock:
@@ -86,7 +86,7 @@ def test_a_success_clears_the_account_but_not_the_address(clock: FakeClock) -> N
 
 
 def test_idle_keys_are_forgotten(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    import aidservice.services.throttle as throttle
+    import aidservice.services.accounts.throttle as throttle
 
     monkeypatch.setattr(throttle, "MAX_KEYS", 10)
     guard = MemoryLoginGuard(clock=clock)

@@ -14,13 +14,13 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from aidservice.services import roster
+from aidservice.services.accounts.auth import client_actor
+from aidservice.services.accounts.clients import create_client
 from aidservice.services.actors import Actor
-from aidservice.services.auth import client_actor
-from aidservice.services.clients import create_client
 from aidservice.services.context import Settings
-from aidservice.services.feeds import apply_batch
 from aidservice.services.regions import ensure_county
+from aidservice.services.registry.feeds import apply_batch
+from aidservice.services.roster import roster
 from tests.factories import HMAC_KEY, TEST_PASSWORD, VAULT, id_number, make_user
 
 YEAR = "2020-2021"

@@ -19,15 +19,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from aidservice.engine.result import LEVELS
 from aidservice.models import Application
-
-from .. import audit
-from ..actors import Actor
-from ..context import Settings
-from ..errors import Conflict, ValidationFailed
-from ..plaintext import note_problem
-from ..rule_sets import publish_current
-from .decisions import decide
-from .evaluation import (
+from aidservice.services import audit
+from aidservice.services.actors import Actor
+from aidservice.services.applications.decisions import decide
+from aidservice.services.applications.evaluation import (
     AGENCY_SOURCES,
     DECLARABLE_SOURCE,
     apply_evaluation,
@@ -36,12 +31,12 @@ from .evaluation import (
     override_of,
     reevaluate,
 )
-from .history import record_action
-from .notices import place_on_notice
-from .procedure import IllegalTransition, next_state
-from .reading import load
-from .scope import check_act
-from .values import (
+from aidservice.services.applications.history import record_action
+from aidservice.services.applications.notices import place_on_notice
+from aidservice.services.applications.procedure import IllegalTransition, next_state
+from aidservice.services.applications.reading import load
+from aidservice.services.applications.scope import check_act
+from aidservice.services.applications.values import (
     ACTIONS,
     EXTRA_ACTIONS,
     NEEDS_REASON,
@@ -51,6 +46,10 @@ from .values import (
     actions_allowed,
     now,
 )
+from aidservice.services.context import Settings
+from aidservice.services.errors import Conflict, ValidationFailed
+from aidservice.services.plaintext import note_problem
+from aidservice.services.rule_sets import publish_current
 
 
 def act(

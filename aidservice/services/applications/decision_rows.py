@@ -23,11 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aidservice.models import Decision
-
-from .. import audit
-from ..actors import Actor
-from .procedure import instalments
-from .values import yuan
+from aidservice.services import audit
+from aidservice.services.actors import Actor
+from aidservice.services.applications.procedure import instalments
+from aidservice.services.applications.values import yuan
 
 
 def content(d: Decision) -> dict[str, Any]:

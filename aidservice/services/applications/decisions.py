@@ -19,18 +19,22 @@ from sqlalchemy.orm import Session
 
 from aidservice.engine import RuleSet, rules_from_files
 from aidservice.models import Application, Decision, School, Student
-
-from .. import audit
-from ..actors import Actor
-from ..context import Settings
-from ..errors import Conflict, ValidationFailed
-from ..hidden import check_visible, not_found
-from ..rule_sets import published_files
-from .decision_rows import content, content_hash, current_decisions, new_decision
-from .evaluation import evaluate_snapshot
-from .quotas import allocate_program, locked_quota
-from .values import fen, yuan
-from .views import DecisionView, decision_view
+from aidservice.services import audit
+from aidservice.services.actors import Actor
+from aidservice.services.applications.decision_rows import (
+    content,
+    content_hash,
+    current_decisions,
+    new_decision,
+)
+from aidservice.services.applications.evaluation import evaluate_snapshot
+from aidservice.services.applications.quotas import allocate_program, locked_quota
+from aidservice.services.applications.values import fen, yuan
+from aidservice.services.applications.views import DecisionView, decision_view
+from aidservice.services.context import Settings
+from aidservice.services.errors import Conflict, ValidationFailed
+from aidservice.services.hidden import check_visible, not_found
+from aidservice.services.rule_sets import published_files
 
 SUBSTANCE = ("status", "level", "level_override", "amount_fen", "kind", "rule_status")
 """What makes a decision different for the student: a reassessment that changes none of these keeps it."""

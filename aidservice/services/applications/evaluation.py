@@ -18,12 +18,11 @@ from sqlalchemy.orm import Session
 from aidservice.engine.facts import convert, to_json
 from aidservice.engine.result import Result, TraceEntry
 from aidservice.models import Application
-
-from .. import audit
-from ..context import Settings
-from ..determinations.facts_assembly import SOURCE_STATUSES, assemble
-from ..errors import ValidationFailed
-from .values import sha256_text, yuan
+from aidservice.services import audit
+from aidservice.services.applications.values import sha256_text, yuan
+from aidservice.services.context import Settings
+from aidservice.services.determinations.facts_assembly import SOURCE_STATUSES, assemble
+from aidservice.services.errors import ValidationFailed
 
 AGENCY_SOURCES = frozenset(SOURCE_STATUSES)
 DECLARABLE_SOURCE = "application"

@@ -12,10 +12,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from aidservice.models import Application, ApplicationAction
-
-from .. import audit
-from ..actors import Actor
-from .values import now, sha256_text
+from aidservice.services import audit
+from aidservice.services.actors import Actor
+from aidservice.services.applications.values import now, sha256_text
 
 
 def record_action(

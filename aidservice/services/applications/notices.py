@@ -19,14 +19,13 @@ from sqlalchemy.orm import Session
 
 from aidservice.engine.result import LEVELS
 from aidservice.models import Application, Notice, School, Student
-
-from .. import audit
-from ..actors import Actor
-from ..context import Settings
-from ..errors import NotFound
-from ..hidden import check_visible, not_found
-from .procedure import add_working_days
-from .scope import check_read
+from aidservice.services import audit
+from aidservice.services.actors import Actor
+from aidservice.services.applications.procedure import add_working_days
+from aidservice.services.applications.scope import check_read
+from aidservice.services.context import Settings
+from aidservice.services.errors import NotFound
+from aidservice.services.hidden import check_visible, not_found
 
 LISTED_STATES = ("notice", "objected", "approved")
 """Entries shown: on notice, under objection review, approved (a rejected application leaves the notice)."""

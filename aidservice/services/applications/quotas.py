@@ -18,15 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aidservice.models import Application, Decision, Quota, School, Student
-
-from .. import audit
-from ..actors import Actor
-from ..context import Settings
-from ..errors import Forbidden, ValidationFailed
-from ..hidden import check_visible, not_found
-from .decision_rows import reallocated
-from .procedure import SPECIAL_GROUPS, Allocation, Candidate, allocate
-from .values import aware, fen, school_year_errors
+from aidservice.services import audit
+from aidservice.services.actors import Actor
+from aidservice.services.applications.decision_rows import reallocated
+from aidservice.services.applications.procedure import SPECIAL_GROUPS, Allocation, Candidate, allocate
+from aidservice.services.applications.values import aware, fen, school_year_errors
+from aidservice.services.context import Settings
+from aidservice.services.errors import Forbidden, ValidationFailed
+from aidservice.services.hidden import check_visible, not_found
 
 COMPETING = ("awarded", "not_funded")
 PLACES_MAX = 1_000_000

@@ -13,13 +13,9 @@ from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, contains_eager
 
 from aidservice.models import Application, ApplicationAction, School, Student
-
-from ..actors import Actor, in_region
-from ..context import Settings
-from ..errors import Forbidden, NotFound
-from ..hidden import check_visible, not_found
-from .scope import check_read
-from .views import (
+from aidservice.services.actors import Actor, in_region
+from aidservice.services.applications.scope import check_read
+from aidservice.services.applications.views import (
     BRIEF_COLUMNS,
     HISTORY_FIELDS,
     ApplicationList,
@@ -27,6 +23,9 @@ from .views import (
     application_view,
     student_brief,
 )
+from aidservice.services.context import Settings
+from aidservice.services.errors import Forbidden, NotFound
+from aidservice.services.hidden import check_visible, not_found
 
 LIST_MAX = 1000
 

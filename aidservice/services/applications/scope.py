@@ -14,10 +14,9 @@ from typing import Any
 from sqlalchemy import Row
 
 from aidservice.models import School
-
-from ..actors import ADMIN_ROLES, Actor
-from ..errors import Forbidden
-from ..hidden import may_read, not_found
+from aidservice.services.actors import ADMIN_ROLES, Actor
+from aidservice.services.errors import Forbidden
+from aidservice.services.hidden import may_read, not_found
 
 
 def may_act(actor: Actor, school: School) -> bool:

@@ -14,15 +14,19 @@ from sqlalchemy.orm import Session
 
 from aidservice.models import Application, Decision, Determination, School, Student
 from aidservice.schoolyear import semester_start
-
-from .. import audit
-from ..actors import Actor
-from ..context import Settings
-from ..determinations.evaluation_dates import require_covered
-from ..errors import NotFound, ValidationFailed
-from .decision_rows import current_decisions
-from .evaluation import AGENCY_SOURCES, DECLARABLE_SOURCE, evaluate_student, override_of
-from .values import yuan
+from aidservice.services import audit
+from aidservice.services.actors import Actor
+from aidservice.services.applications.decision_rows import current_decisions
+from aidservice.services.applications.evaluation import (
+    AGENCY_SOURCES,
+    DECLARABLE_SOURCE,
+    evaluate_student,
+    override_of,
+)
+from aidservice.services.applications.values import yuan
+from aidservice.services.context import Settings
+from aidservice.services.determinations.evaluation_dates import require_covered
+from aidservice.services.errors import NotFound, ValidationFailed
 
 
 @dataclass(slots=True)

@@ -16,16 +16,20 @@ from sqlalchemy.orm import Session
 
 from aidservice.models import Application, School, Student
 from aidservice.models.application import ACTIVE_STATES
-
-from ..actors import Actor
-from ..context import Settings
-from ..errors import Conflict, ValidationFailed
-from ..hidden import not_found
-from ..rule_sets import publish_current
-from .evaluation import apply_evaluation, evaluate_student, outcome_summary, split_declared
-from .history import record_action
-from .scope import check_act
-from .values import now, school_year_errors
+from aidservice.services.actors import Actor
+from aidservice.services.applications.evaluation import (
+    apply_evaluation,
+    evaluate_student,
+    outcome_summary,
+    split_declared,
+)
+from aidservice.services.applications.history import record_action
+from aidservice.services.applications.scope import check_act
+from aidservice.services.applications.values import now, school_year_errors
+from aidservice.services.context import Settings
+from aidservice.services.errors import Conflict, ValidationFailed
+from aidservice.services.hidden import not_found
+from aidservice.services.rule_sets import publish_current
 
 
 def create_application(

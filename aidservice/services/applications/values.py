@@ -14,8 +14,7 @@ from decimal import Decimal
 
 from aidservice.engine.result import fen_to_yuan
 from aidservice.schoolyear import parse_school_year
-
-from .procedure import REASON_REQUIRED, TRANSITIONS, allowed_actions
+from aidservice.services.applications.procedure import REASON_REQUIRED, TRANSITIONS, allowed_actions
 
 EXTRA_ACTIONS: dict[str, tuple[str, ...]] = {"reassess": ("approved",)}
 """Actions outside the identification procedure's state machine: an approved application is reassessed

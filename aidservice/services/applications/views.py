@@ -14,9 +14,8 @@ from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from aidservice.models import Application, ApplicationAction, Decision, Student
-
-from ..context import Settings
-from .values import actions_allowed, yuan
+from aidservice.services.applications.values import actions_allowed, yuan
+from aidservice.services.context import Settings
 
 
 class StudentBrief(TypedDict):

@@ -24,15 +24,21 @@ from aidservice.engine import RuleSet
 from aidservice.models import Determination, Student
 from aidservice.services.actors import Actor
 from aidservice.services.bulk import read_frame
-
-from .columnar import BULK_SCHEMA, ROSTER, evaluate_chunk, facts_of_chunk
-from .diff import diff_chunk
-from .facts_assembly import assemble
-from .matches import chunk_matches
-from .records import Batch, Candidate, Previous, Renderer, Stored
-from .runs import Context, RegionResult, Scope
-from .store import audit_stored, current_previous, lock_changes, store, to_store, with_award_keys
-from .writer import store_todo
+from aidservice.services.determinations.columnar import BULK_SCHEMA, ROSTER, evaluate_chunk, facts_of_chunk
+from aidservice.services.determinations.diff import diff_chunk
+from aidservice.services.determinations.facts_assembly import assemble
+from aidservice.services.determinations.matches import chunk_matches
+from aidservice.services.determinations.records import Batch, Candidate, Previous, Renderer, Stored
+from aidservice.services.determinations.runs import Context, RegionResult, Scope
+from aidservice.services.determinations.store import (
+    audit_stored,
+    current_previous,
+    lock_changes,
+    store,
+    to_store,
+    with_award_keys,
+)
+from aidservice.services.determinations.writer import store_todo
 
 
 def process_chunk(

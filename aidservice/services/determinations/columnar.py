@@ -17,11 +17,10 @@ import polars as pl
 from sqlalchemy import select
 
 from aidservice.models import School, Student
-
-from .facts_assembly import ROSTER_FACTS
-from .matches import agency_frame
-from .records import Renderer
-from .runs import Context
+from aidservice.services.determinations.facts_assembly import ROSTER_FACTS
+from aidservice.services.determinations.matches import agency_frame
+from aidservice.services.determinations.records import Renderer
+from aidservice.services.determinations.runs import Context
 
 BULK_COLUMNS = (
     Student.id.label("pk"),

@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 
 from aidservice.models import Determination, Student
 from aidservice.services.bulk import where_in
-
-from .runs import Context, Diff, yuan
+from aidservice.services.determinations.runs import Context, Diff, yuan
 
 EXAMPLES = 20
 

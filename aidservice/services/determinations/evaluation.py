@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from .evaluation_dates import require_covered
+from aidservice.services.determinations.evaluation_dates import require_covered
 
 if TYPE_CHECKING:
     from aidservice.engine.result import Result

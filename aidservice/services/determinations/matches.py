@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 
 from aidservice.models import AgencyRecord, Determination, Guardian, Student
 from aidservice.services.bulk import chunks, read_frame, where_in
-
-from .facts_assembly import (
+from aidservice.services.determinations.facts_assembly import (
     GUARDIAN_STATUSES,
     HOUSEHOLD_STATUSES,
     SOURCE_STATUSES,
@@ -27,7 +26,7 @@ from .facts_assembly import (
     in_force,
     valid_on,
 )
-from .runs import Scope
+from aidservice.services.determinations.runs import Scope
 
 AGENCY_FACTS = frozenset(
     {

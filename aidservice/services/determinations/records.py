@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aidservice.models import Determination
 from aidservice.services import audit
-
-from .facts_assembly import StudentFacts, snapshot_json
+from aidservice.services.determinations.facts_assembly import StudentFacts, snapshot_json
 
 if TYPE_CHECKING:
     from aidservice.engine import Award, Reason, Result

@@ -39,15 +39,14 @@ from aidservice.services import audit
 from aidservice.services.actors import Actor, in_region, region_prefix
 from aidservice.services.bulk import read_frame
 from aidservice.services.context import Settings
+from aidservice.services.determinations.chunks import process_chunk
+from aidservice.services.determinations.columnar import BULK_SCHEMA, ROSTER
+from aidservice.services.determinations.evaluation_dates import is_forced, record_forced, redetermination_date
+from aidservice.services.determinations.matches import chunk_matches
+from aidservice.services.determinations.records import Batch
+from aidservice.services.determinations.runs import Context, Diff, RegionResult, Scope
+from aidservice.services.determinations.store import change_log_head, publish
 from aidservice.services.errors import Conflict, ValidationFailed
-
-from .chunks import process_chunk
-from .columnar import BULK_SCHEMA, ROSTER
-from .evaluation_dates import is_forced, record_forced, redetermination_date
-from .matches import chunk_matches
-from .records import Batch
-from .runs import Context, Diff, RegionResult, Scope
-from .store import change_log_head, publish
 
 JOB_KIND = "redetermine"
 

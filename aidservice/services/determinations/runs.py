@@ -11,8 +11,7 @@ from typing import Any, TypedDict
 from aidservice.engine import LEVELS, RuleSet
 from aidservice.services.actors import Actor
 from aidservice.services.bulk import in_array
-
-from .records import Batch
+from aidservice.services.determinations.records import Batch
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,16 @@ from aidservice.models import RuleSet as RuleSetRow
 from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.bulk import backend, insert_many, where_in
+from aidservice.services.determinations.records import (
+    Batch,
+    Candidate,
+    Previous,
+    Stored,
+    award_key_of,
+    content_text,
+    sha256,
+)
 from aidservice.services.rule_sets import publish_current
-
-from .records import Batch, Candidate, Previous, Stored, award_key_of, content_text, sha256
 
 if TYPE_CHECKING:
     from aidservice.engine import RuleSet

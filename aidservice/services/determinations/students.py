@@ -17,10 +17,17 @@ from sqlalchemy.orm import Session
 
 from aidservice.services.actors import Actor
 from aidservice.services.context import Settings
-
-from .facts_assembly import assemble
-from .records import Batch, Renderer, Stored
-from .store import audit_stored, current_previous, lock_changes, publish, store, to_store, with_award_keys
+from aidservice.services.determinations.facts_assembly import assemble
+from aidservice.services.determinations.records import Batch, Renderer, Stored
+from aidservice.services.determinations.store import (
+    audit_stored,
+    current_previous,
+    lock_changes,
+    publish,
+    store,
+    to_store,
+    with_award_keys,
+)
 
 if TYPE_CHECKING:
     from aidservice.engine import RuleSet
@@ -79,7 +86,9 @@ def redetermine_students(
             session, actor=actor, rules=rules, batch=batch, pks=pks, request_id=request_id
         )
     if declared is None and VECTOR_MIN <= len(pks) <= VECTOR_MAX:
-        from .chunks import redetermine_set  # polars (heavy) loads only when a large set comes
+        from aidservice.services.determinations.chunks import (
+            redetermine_set,  # polars (heavy) loads only when a large set comes
+        )
 
         if seen_seq is None:
             lock_changes(session)
@@ -127,7 +136,9 @@ def _redetermine_chunked(
 ) -> Redetermined:
     """The columnar path VECTOR_CHUNK students at a time, under the locks taken once; one audit event for the
     set, whose seqs are contiguous (the lock is held throughout), so its digest is the one a single batch has."""
-    from .chunks import redetermine_set  # polars (heavy) loads only when a large set comes
+    from aidservice.services.determinations.chunks import (
+        redetermine_set,  # polars (heavy) loads only when a large set comes
+    )
 
     lock_changes(session)
     total, evaluated = Stored(), 0

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
-from .runs import DiffTotals, RegionResult
+from aidservice.services.determinations.runs import DiffTotals, RegionResult
 
 SUMMARY_VERSION = 1
 

@@ -20,11 +20,10 @@ from sqlalchemy.orm import Session
 from aidservice.models import Determination
 from aidservice.services import audit
 from aidservice.services.bulk import where_in
-
-from .columnar import check_paths_agree, explain_distinct, sha256_all
-from .records import Renderer, Stored, award_key_of
-from .runs import Context
-from .store import audit_stored, insert_rows, retire, take_seqs
+from aidservice.services.determinations.columnar import check_paths_agree, explain_distinct, sha256_all
+from aidservice.services.determinations.records import Renderer, Stored, award_key_of
+from aidservice.services.determinations.runs import Context
+from aidservice.services.determinations.store import audit_stored, insert_rows, retire, take_seqs
 
 COPY_COLUMNS = (
     "seq",

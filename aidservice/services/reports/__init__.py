@@ -10,16 +10,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from .. import audit
-from ..actors import Actor
-from ..context import Settings
-from ..errors import NotFound, ValidationFailed
-from . import programs, regions, special_groups
-from .common import Report
-from .periods import parse_as_of, parse_period, utc_text
-from .reading import Context
-from .render import FORMATS, MEDIA_TYPES, filename, render
-from .scope import Scope, resolve_scope
+from aidservice.services import audit
+from aidservice.services.actors import Actor
+from aidservice.services.context import Settings
+from aidservice.services.errors import NotFound, ValidationFailed
+from aidservice.services.reports import programs, regions, special_groups
+from aidservice.services.reports.common import Report
+from aidservice.services.reports.periods import parse_as_of, parse_period, utc_text
+from aidservice.services.reports.reading import Context
+from aidservice.services.reports.render import FORMATS, MEDIA_TYPES, filename, render
+from aidservice.services.reports.scope import Scope, resolve_scope
 
 KINDS: dict[str, Callable[[Context], Report]] = {
     "special-groups": special_groups.build,

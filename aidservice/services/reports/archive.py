@@ -27,15 +27,14 @@ from sqlalchemy.orm import Session
 
 from aidservice.models import Region, School
 from aidservice.models.report import ArchivedReport
-
-from .. import audit
-from ..actors import Actor, in_region
-from ..context import Settings
-from ..errors import Forbidden, ValidationFailed
-from ..hidden import not_found
-from . import KINDS, prepare, subject, summary
-from .periods import LOCAL, school_year_of, spring_start, utc_text
-from .render import FORMATS, MEDIA_TYPES, filename, render
+from aidservice.services import audit
+from aidservice.services.actors import Actor, in_region
+from aidservice.services.context import Settings
+from aidservice.services.errors import Forbidden, ValidationFailed
+from aidservice.services.hidden import not_found
+from aidservice.services.reports import KINDS, prepare, subject, summary
+from aidservice.services.reports.periods import LOCAL, school_year_of, spring_start, utc_text
+from aidservice.services.reports.render import FORMATS, MEDIA_TYPES, filename, render
 
 DEFAULT_FORMATS = ("xlsx", "json")
 LIST_MAX = 500

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
 from aidservice.schoolyear import parse_school_year
-
-from ..errors import ValidationFailed
+from aidservice.services.errors import ValidationFailed
 
 LOCAL = timezone(timedelta(hours=8), "Asia/Shanghai")
 """Jiangsu time (no daylight saving): naive as-of times and the schedule's due moments are read in it."""

@@ -14,12 +14,20 @@ from sqlalchemy import and_, case, func, literal, select
 
 from aidservice.engine import RuleSet
 from aidservice.models import AuditEvent, Decision, Quota, School, Student
-
-from ..applications.decisions import rules_of_version
-from ..errors import Conflict
-from .common import AID_KINDS, STAGE_NAMES, STAGES, Bar, Chart, Column, Report, Section
-from .periods import spring_start
-from .reading import Context, program_names
+from aidservice.services.applications.decisions import rules_of_version
+from aidservice.services.errors import Conflict
+from aidservice.services.reports.common import (
+    AID_KINDS,
+    STAGE_NAMES,
+    STAGES,
+    Bar,
+    Chart,
+    Column,
+    Report,
+    Section,
+)
+from aidservice.services.reports.periods import spring_start
+from aidservice.services.reports.reading import Context, program_names
 
 TITLE = "学生资助项目执行情况报告"
 PROGRAM_COLUMNS = (

@@ -59,12 +59,11 @@ from aidservice.models import (
     Student,
 )
 from aidservice.models.application import OPEN_STATES
-
-from ..context import Settings
-from ..determinations.facts_assembly import HOUSEHOLD_STATUSES
-from .common import AID_KINDS, AIDED_DEFINITION, GROUPS
-from .periods import Period, utc_text
-from .scope import Scope
+from aidservice.services.context import Settings
+from aidservice.services.determinations.facts_assembly import HOUSEHOLD_STATUSES
+from aidservice.services.reports.common import AID_KINDS, AIDED_DEFINITION, GROUPS
+from aidservice.services.reports.periods import Period, utc_text
+from aidservice.services.reports.scope import Scope
 
 
 @dataclass(slots=True)

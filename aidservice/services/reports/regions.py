@@ -10,9 +10,18 @@ from typing import Any
 from sqlalchemy import case, func, select
 
 from aidservice.models import Decision, Determination, School, Student
-
-from .common import AID_KINDS, LEVEL_KEYS, LEVEL_NAMES, Bar, Chart, Column, Report, Section, rate
-from .reading import Context, coverage_by_child, known_children
+from aidservice.services.reports.common import (
+    AID_KINDS,
+    LEVEL_KEYS,
+    LEVEL_NAMES,
+    Bar,
+    Chart,
+    Column,
+    Report,
+    Section,
+    rate,
+)
+from aidservice.services.reports.reading import Context, coverage_by_child, known_children
 
 TITLE = "学生资助分地区情况报告"
 COLUMNS = (

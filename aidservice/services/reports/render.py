@@ -21,7 +21,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, Template, select_autoescape
 
-from .common import Chart, Column, Report, Section
+from aidservice.services.reports.common import Chart, Column, Report, Section
 
 FORMATS = ("json", "csv", "xlsx", "html")
 MEDIA_TYPES = {

@@ -9,9 +9,8 @@ from sqlalchemy import ColumnElement, true
 from sqlalchemy.orm import Session
 
 from aidservice.models import Region, School
-
-from ..actors import Actor
-from ..errors import Forbidden, ValidationFailed
+from aidservice.services.actors import Actor
+from aidservice.services.errors import Forbidden, ValidationFailed
 
 
 @dataclass(frozen=True, slots=True)

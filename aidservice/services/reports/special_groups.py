@@ -33,8 +33,7 @@ from sqlalchemy import and_, case, exists, func, literal, select, true
 from sqlalchemy.orm import aliased
 
 from aidservice.models import AgencyRecord, Application, ApplicationAction, Decision, School, Student
-
-from .common import (
+from aidservice.services.reports.common import (
     AID_KINDS,
     GROUP_NAMES,
     GROUPS,
@@ -49,7 +48,7 @@ from .common import (
     Section,
     rate,
 )
-from .reading import Context, child_names, coverage_by_child, program_names
+from aidservice.services.reports.reading import Context, child_names, coverage_by_child, program_names
 
 TITLE = "家庭经济困难特殊群体学生资助情况报告"
 LIST_REASONS = tuple(r for r in REASONS if r != "unmatched")

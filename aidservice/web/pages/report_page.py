@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from . import audit, reports
-from .actors import Actor
-from .context import Settings
-from .reports.common import Report
+from aidservice.services import audit, reports
+from aidservice.services.actors import Actor
+from aidservice.services.context import Settings
+from aidservice.services.reports.common import Report
 
 
 def view_report(

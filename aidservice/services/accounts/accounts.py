@@ -19,10 +19,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from aidservice.models import AuthToken, Region, School, User
-
-from . import audit, passwords
-from .actors import ADMIN_ROLES, ROLES, Actor
-from .auth import (
+from aidservice.services import audit
+from aidservice.services.accounts import passwords
+from aidservice.services.accounts.auth import (
     AuthenticationFailed,
     check_password,
     hash_password,
@@ -31,8 +30,9 @@ from .auth import (
     token_digest,
     user_actor,
 )
-from .devices import DeviceTokens
-from .errors import Conflict, NotFound, ValidationFailed
+from aidservice.services.accounts.devices import DeviceTokens
+from aidservice.services.actors import ADMIN_ROLES, ROLES, Actor
+from aidservice.services.errors import Conflict, NotFound, ValidationFailed
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
 PASSWORD_MIN = passwords.MIN_LENGTH

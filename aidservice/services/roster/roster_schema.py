@@ -16,10 +16,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from aidservice.engine.numbers import INTEGER_LIMIT, MONEY_MAX, NumberRefused, bounded_decimal
 from aidservice.identity import InvalidIdNumber, normalise_id_number
-
-from .errors import ValidationFailed
-from .plaintext import Line, Text
-from .spreadsheets import id_number_problem
+from aidservice.services.errors import ValidationFailed
+from aidservice.services.plaintext import Line, Text
+from aidservice.services.sheets.spreadsheets import id_number_problem
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 CODE_MESSAGE = "1-32 letters, digits, - or _"

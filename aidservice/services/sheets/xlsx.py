@@ -24,8 +24,8 @@ from xml.parsers import expat
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel, from_ISO8601
 
-from .sheet_limits import SheetLimits, too_large, too_many_rows, unreadable
-from .zipped import Archive
+from aidservice.services.sheets.sheet_limits import SheetLimits, too_large, too_many_rows, unreadable
+from aidservice.services.sheets.zipped import Archive
 
 MAX_SHEET_ROW = 1_048_576
 MAX_SHEET_COLUMN = 16_384

@@ -40,13 +40,19 @@ from sqlalchemy.orm import Session
 from aidservice.identity import id_hmac
 from aidservice.models import Guardian, School, Student
 from aidservice.models.rule_set import utcnow
-
-from . import audit
-from .actors import Actor
-from .context import Settings
-from .errors import ValidationFailed
-from .roster_common import audit_view, chunks, concurrent_change, grade_errors, redetermine, stage_errors
-from .roster_schema import ROW_FIELDS, StudentRowSchema, flatten
+from aidservice.services import audit
+from aidservice.services.actors import Actor
+from aidservice.services.context import Settings
+from aidservice.services.errors import ValidationFailed
+from aidservice.services.roster.roster_common import (
+    audit_view,
+    chunks,
+    concurrent_change,
+    grade_errors,
+    redetermine,
+    stage_errors,
+)
+from aidservice.services.roster.roster_schema import ROW_FIELDS, StudentRowSchema, flatten
 
 CHUNK = 2000  # rows checked, then written, together; also the IN lists' length
 RawRow = tuple[int, Mapping[str, Any], Sequence[int]]

@@ -31,13 +31,12 @@ from aidservice.models import (
     Student,
 )
 from aidservice.models.application import STATES
-
-from .actors import Actor, in_region
-from .applications.procedure import SPECIAL_GROUPS
-from .applications.quotas import quota_view
-from .context import Settings
-from .determinations.facts_assembly import HOUSEHOLD_STATUSES, valid_on
-from .errors import Forbidden, NotFound
+from aidservice.services.actors import Actor, in_region
+from aidservice.services.applications.procedure import SPECIAL_GROUPS
+from aidservice.services.applications.quotas import quota_view
+from aidservice.services.context import Settings
+from aidservice.services.determinations.facts_assembly import HOUSEHOLD_STATUSES, valid_on
+from aidservice.services.errors import Forbidden, NotFound
 
 UNAPPLIED_SHOWN = 100
 BATCHES_SHOWN = 8

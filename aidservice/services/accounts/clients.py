@@ -9,12 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aidservice.models import ApiClient
-
-from . import audit
-from .actors import Actor
-from .auth import CLIENT_TOKEN_PREFIX, SOURCES, new_token, now, token_digest
-from .errors import NotFound, ValidationFailed
-from .plaintext import name_problem
+from aidservice.services import audit
+from aidservice.services.accounts.auth import CLIENT_TOKEN_PREFIX, SOURCES, new_token, now, token_digest
+from aidservice.services.actors import Actor
+from aidservice.services.errors import NotFound, ValidationFailed
+from aidservice.services.plaintext import name_problem
 
 NAME_MAX = 128
 PREFIX_LENGTH = 12  # "aidc_" and 7 random characters: enough to tell tokens apart in a list, useless to guess

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import PayloadTooLarge, ValidationFailed
+from aidservice.services.errors import PayloadTooLarge, ValidationFailed
 
 MIB = 1024 * 1024
 

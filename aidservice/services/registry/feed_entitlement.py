@@ -25,8 +25,7 @@ from sqlalchemy.orm import Session
 
 from aidservice.engine.model import Coverage
 from aidservice.models import AgencyRecord, FeedBatch
-
-from .feed_records import ParsedRecord, Rejection
+from aidservice.services.registry.feed_records import ParsedRecord, Rejection
 
 STALE_PER_DAY = 200
 """Records outside the rules' coverage a source may send per UTC day (a backfill spreads over days)."""

@@ -20,16 +20,21 @@ from sqlalchemy.orm import Session, selectinload
 from aidservice.engine.result import fen_to_yuan
 from aidservice.identity import id_hmac, mask
 from aidservice.models import Determination, Guardian, School, Student
-
-from . import audit
-from .actors import Actor
-from .context import Settings
-from .errors import Forbidden, ValidationFailed
-from .hidden import not_found
-from .id_probes import IdNumberTaken
-from .regions import check_code, city_code_of, resolve_region
-from .roster_common import audit_view, concurrent_change, grade_errors, redetermine, stage_errors
-from .roster_schema import (
+from aidservice.services import audit
+from aidservice.services.accounts.id_probes import IdNumberTaken
+from aidservice.services.actors import Actor
+from aidservice.services.context import Settings
+from aidservice.services.errors import Forbidden, ValidationFailed
+from aidservice.services.hidden import not_found
+from aidservice.services.regions import check_code, city_code_of, resolve_region
+from aidservice.services.roster.roster_common import (
+    audit_view,
+    concurrent_change,
+    grade_errors,
+    redetermine,
+    stage_errors,
+)
+from aidservice.services.roster.roster_schema import (
     BOOL_FIELDS,
     CODE,
     CODE_MESSAGE,

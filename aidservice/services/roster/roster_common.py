@@ -11,12 +11,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from aidservice.identity import mask
-
-from .actors import Actor
-from .context import Settings
-from .determinations.students import redetermine_students
-from .errors import Conflict
-from .roster_schema import STUDENT_FIELDS
+from aidservice.services.actors import Actor
+from aidservice.services.context import Settings
+from aidservice.services.determinations.students import redetermine_students
+from aidservice.services.errors import Conflict
+from aidservice.services.roster.roster_schema import STUDENT_FIELDS
 
 IN_CHUNK = 2000  # bound parameters per IN list, well inside SQLite's and PostgreSQL's limits
 

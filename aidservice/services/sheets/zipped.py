@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .sheet_limits import SheetLimits, too_large, unreadable
+from aidservice.services.sheets.sheet_limits import SheetLimits, too_large, unreadable
 
 END = b"PK\x05\x06"
 CENTRAL = b"PK\x01\x02"

@@ -15,9 +15,8 @@ from sqlalchemy.orm import Session
 
 from aidservice.crypto import IdVault, Kind
 from aidservice.models import Guardian, Student
-
-from . import audit
-from .actors import Actor
+from aidservice.services import audit
+from aidservice.services.actors import Actor
 
 MODELS: dict[Kind, Any] = {"student": Student, "guardian": Guardian}
 ROTATED_ACTION = "id_keys.rotated"

@@ -25,9 +25,9 @@ from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.bulk import backend, insert_many
 from aidservice.services.context import Settings
-from aidservice.services.roster import school_view
-from aidservice.services.roster_schema import ROW_FIELDS
-from aidservice.services.roster_upsert import ImportResult, audit_import
+from aidservice.services.roster.roster import school_view
+from aidservice.services.roster.roster_schema import ROW_FIELDS
+from aidservice.services.roster.roster_upsert import ImportResult, audit_import
 
 AUDIT_SLICE = (
     2_000  # students per `student.import` event, as `aid demo-data` imports them on the services path

@@ -48,11 +48,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from aidservice.models import AgencyRecord, Determination, FeedBatch, Guardian, Student
-
-from .actors import Actor
-from .bulk import backend, in_array
-from .determinations.facts_assembly import GUARDIAN_STATUSES, SOURCE_STATUSES
-from .errors import Forbidden, NotFound, ValidationFailed
+from aidservice.services.actors import Actor
+from aidservice.services.bulk import backend, in_array
+from aidservice.services.determinations.facts_assembly import GUARDIAN_STATUSES, SOURCE_STATUSES
+from aidservice.services.errors import Forbidden, NotFound, ValidationFailed
 
 OUTCOMES_MAX = 1000
 

@@ -20,17 +20,17 @@ from sqlalchemy.orm import Session
 from aidservice.identity import mask
 from aidservice.models import AgencyRecord, Application, FeedBatch, School, Student
 from aidservice.models.application import ACTIVE_STATES
-
-from . import audit, roster
-from .actors import Actor, in_region
-from .applications.decisions import list_decisions
-from .applications.scope import check_act, check_read, may_act
-from .context import Settings
-from .determinations.facts_assembly import assemble
-from .determinations.store import current_determination
-from .errors import DomainError, Forbidden, ValidationFailed
-from .hidden import not_found
-from .spreadsheets import read_table
+from aidservice.services import audit
+from aidservice.services.actors import Actor, in_region
+from aidservice.services.applications.decisions import list_decisions
+from aidservice.services.applications.scope import check_act, check_read, may_act
+from aidservice.services.context import Settings
+from aidservice.services.determinations.facts_assembly import assemble
+from aidservice.services.determinations.store import current_determination
+from aidservice.services.errors import DomainError, Forbidden, ValidationFailed
+from aidservice.services.hidden import not_found
+from aidservice.services.roster import roster
+from aidservice.services.sheets.spreadsheets import read_table
 
 PER_PAGE = 50
 QUERY_MAX = 64

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from .errors import ValidationFailed
-from .sheet_limits import SheetLimits, too_many_rows, unreadable
-from .xlsx import Interned, xlsx_rows
+from aidservice.services.errors import ValidationFailed
+from aidservice.services.sheets.sheet_limits import SheetLimits, too_many_rows, unreadable
+from aidservice.services.sheets.xlsx import Interned, xlsx_rows
 
 XLSX_MAGIC = b"PK\x03\x04"
 XLS_MAGIC = b"\xd0\xcf\x11\xe0"

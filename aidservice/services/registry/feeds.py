@@ -30,19 +30,24 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from aidservice.models import AgencyRecord, FeedBatch, Guardian, Student
-
-from . import audit
-from .actors import Actor
-from .applications.semester import flag_after_agency_change
-from .bulk import NULL, backend, copy_escape, copy_text, insert_many, set_many, where_in
-from .context import Settings
-from .determinations.facts_assembly import GUARDIAN_STATUSES, current_record
-from .determinations.store import change_log_head, lock
-from .determinations.students import redetermine_students
-from .errors import Conflict, DomainError, ValidationFailed
-from .feed_entitlement import sort_out
-from .feed_outcomes import OUTCOMES_MAX, check_source, decode_cursor, encode_cursor, outcomes
-from .feed_records import ParsedRecord, RecordChecker
+from aidservice.services import audit
+from aidservice.services.actors import Actor
+from aidservice.services.applications.semester import flag_after_agency_change
+from aidservice.services.bulk import NULL, backend, copy_escape, copy_text, insert_many, set_many, where_in
+from aidservice.services.context import Settings
+from aidservice.services.determinations.facts_assembly import GUARDIAN_STATUSES, current_record
+from aidservice.services.determinations.store import change_log_head, lock
+from aidservice.services.determinations.students import redetermine_students
+from aidservice.services.errors import Conflict, DomainError, ValidationFailed
+from aidservice.services.registry.feed_entitlement import sort_out
+from aidservice.services.registry.feed_outcomes import (
+    OUTCOMES_MAX,
+    check_source,
+    decode_cursor,
+    encode_cursor,
+    outcomes,
+)
+from aidservice.services.registry.feed_records import ParsedRecord, RecordChecker
 
 MAX_RECORDS = 10_000
 BATCH_ID_MAX = 100  # the cause "feed:<source>/<batch_id>" and audit subjects stay within 160 characters
@@ -181,7 +186,10 @@ def _redetermine_reached(
     about the same person that held on the evaluation date, i.e. someone the source was entitled to reach."""
     if not students:
         return 0
-    from .determinations.matches import facts_changed, undetermined  # polars: when a batch comes
+    from aidservice.services.determinations.matches import (  # polars: when a batch comes
+        facts_changed,
+        undetermined,
+    )
 
     # Read and evaluated without the change-log locks, so batches of different sources overlap here; storing
     # takes them and evaluates again whoever another writer re-determined since `head` (see redetermine_set).

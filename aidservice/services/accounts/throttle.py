@@ -49,11 +49,10 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from aidservice.models import LoginFailure
-
-from .errors import DomainError
+from aidservice.services.errors import DomainError
 
 if TYPE_CHECKING:
-    from .accounts import LoginGuard
+    from aidservice.services.accounts.accounts import LoginGuard
 
 MAX_FAILURES = 5
 WINDOW_SECONDS = 15 * 60

@@ -30,12 +30,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from . import id_probes
-from .actors import Actor
-from .context import Settings
-from .errors import ValidationFailed
-from .id_probes import Budget, LookupsLocked
-from .roster_import import ImportResult, import_student_file, row_messages
+from aidservice.services.accounts import id_probes
+from aidservice.services.accounts.id_probes import Budget, LookupsLocked
+from aidservice.services.actors import Actor
+from aidservice.services.context import Settings
+from aidservice.services.errors import ValidationFailed
+from aidservice.services.roster.roster_import import ImportResult, import_student_file, row_messages
 
 
 def import_charged(

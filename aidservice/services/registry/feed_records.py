@@ -27,9 +27,8 @@ from typing import Any, NamedTuple
 from stdnum.cn import ric
 
 from aidservice.identity import InvalidIdNumber, mask, normalise_id_number
-
-from .determinations.facts_assembly import SOURCE_STATUSES
-from .plaintext import NOT_IN_NAME, name_problem
+from aidservice.services.determinations.facts_assembly import SOURCE_STATUSES
+from aidservice.services.plaintext import NOT_IN_NAME, name_problem
 
 NAME_MAX = 64
 RECORD_FIELDS = frozenset({"id_number", "name", "status", "valid_from", "valid_to", "attributes"})

@@ -19,12 +19,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from . import cells as cell_values
-from .actors import Actor
-from .context import Settings
-from .errors import ValidationFailed
-from .roster_schema import BOOL_FIELDS, STUDENT_FIELDS
-from .roster_upsert import (
+from aidservice.services.actors import Actor
+from aidservice.services.context import Settings
+from aidservice.services.errors import ValidationFailed
+from aidservice.services.roster import cells as cell_values
+from aidservice.services.roster.roster_schema import BOOL_FIELDS, STUDENT_FIELDS
+from aidservice.services.roster.roster_upsert import (
     CHUNK,
     ImportResult,
     RawRow,
@@ -36,7 +36,7 @@ from .roster_upsert import (
     unpack,
     write_checked,
 )
-from .spreadsheets import XLSX_MAGIC, iter_table
+from aidservice.services.sheets.spreadsheets import XLSX_MAGIC, iter_table
 
 __all__ = ["ImportResult", "RowError", "import_student_file", "reject_all", "row_messages"]
 

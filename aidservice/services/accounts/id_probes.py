@@ -43,11 +43,10 @@ from sqlalchemy.orm import Session
 
 from aidservice.identity import InvalidIdNumber, id_hmac, mask, normalise_id_number
 from aidservice.models import LoginFailure, School, Student
-
-from . import audit
-from .actors import Actor, in_region
-from .context import Settings
-from .errors import Conflict, DomainError, Forbidden, ValidationFailed
+from aidservice.services import audit
+from aidservice.services.actors import Actor, in_region
+from aidservice.services.context import Settings
+from aidservice.services.errors import Conflict, DomainError, Forbidden, ValidationFailed
 
 MAX_MISSES = 10
 WINDOW_SECONDS = 60 * 60

@@ -1,0 +1,1 @@
+"""The roster: schools and students, their payloads, the import of files, the directory officers search."""
