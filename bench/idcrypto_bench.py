@@ -30,7 +30,7 @@ K2 = "k2:" + base64.b64encode(b"benchmark key two, not a secret!").decode()
 def micro(numbers: int, runs: int) -> dict[str, float]:
     from aidservice.crypto import vault_from_config
     from config import DevelopmentConfig
-    from tests.factories import id_number
+    from tests.world.factories import id_number
 
     vault = vault_from_config(DevelopmentConfig.from_env({}))
     plain = [id_number(i) for i in range(numbers)]
@@ -51,7 +51,7 @@ def rotation(students: int, server: str) -> dict[str, float]:
 
     from aidservice.crypto import SEALED_COLUMNS, vault_from_config
     from config import DevelopmentConfig
-    from tests.factories import id_number
+    from tests.world.factories import id_number
 
     name = f"h2_idcrypto_bench_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:

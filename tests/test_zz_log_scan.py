@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from aidservice.extensions import db
-from tests.factories import bearer, make_client, make_user
-from tests.feeds_support import person, record, school, student
 from tests.log_scan_support import LogScan
+from tests.world.factories import bearer, make_client, make_user
+from tests.world.feeds import person, record, school, student
 
 
 def exercise_personal_data(client: FlaskClient) -> None:

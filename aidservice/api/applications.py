@@ -216,7 +216,7 @@ def create(body: dict[str, Any]) -> ApplicationView:
 @read_only
 def list_(query: dict[str, Any]) -> Response:
     """Applications in your scope (ID numbers masked), newest first; filter by school, state, school year."""
-    # the service builds each item in ApplicationItemSchema's shape (tests/test_applications.py holds it equal
+    # the service builds each item in ApplicationItemSchema's shape (tests/api/test_applications.py holds it equal
     # to the schema's dump), so the hundred items skip the marshmallow pass
     return dumped_response(
         reading.list_applications(db.session, actor=current_actor(), settings=wiring.settings(), **query)

@@ -1,5 +1,5 @@
 """Browser tests: Debian's Chromium driven by Playwright against a real server (werkzeug, in a thread) on a
-temporary SQLite database, migrated and seeded with the small province of `tests/web/world.py`.
+temporary SQLite database, migrated and seeded with the small province of `tests/world/web.py`.
 
 Chromium is /usr/bin/chromium (`apt-get install -y chromium`; never `playwright install`). When it or the
 playwright package is missing the tests are skipped, and under CI=true they fail instead.
@@ -26,7 +26,7 @@ from aidservice.extensions import db
 from aidservice.services.context import Settings
 from config import TestingConfig
 from tests.conftest import RULES_DIR, in_ci
-from tests.web import world as w
+from tests.world import web as w
 
 CHROMIUM = os.environ.get("AID_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from tests.browser.conftest import Live
-from tests.web import world as w
+from tests.world import web as w
 
 FULL_ID = re.compile(r"(?<![0-9A-Za-z*])\d{17}[\dXx](?![0-9A-Za-z*])")
 

@@ -24,8 +24,8 @@ from sqlalchemy import event, exc, orm
 from aidservice.dbfaults import database_fault
 from aidservice.extensions import db
 from aidservice.models import AgencyRecord, AuditEvent, Determination, FeedBatch
-from tests.factories import bearer, id_number, make_client
-from tests.feeds_support import committed_app, count, person, record, school, scratch_database, student
+from tests.world.factories import bearer, id_number, make_client
+from tests.world.feeds import committed_app, count, person, record, school, scratch_database, student
 
 FEED = "/api/v1/feeds/civil_affairs/batches"
 NOWHERE = "postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=1"

@@ -27,9 +27,9 @@ import sqlalchemy as sa
 from aidservice.extensions import SQLITE_BEGIN, db
 from aidservice.models import Determination, Job, Student
 from config import REPO_ROOT
-from tests.factories import id_number, make_client
 from tests.faults.servers import Gunicorn, request
-from tests.feeds_support import committed_app, person, record, row_counts, school, scratch_database, student
+from tests.world.factories import id_number, make_client
+from tests.world.feeds import committed_app, person, record, row_counts, school, scratch_database, student
 
 pytestmark = [pytest.mark.databases, pytest.mark.outage, pytest.mark.timeout(300)]
 STUDENTS = 200

@@ -27,9 +27,9 @@ from flask_migrate import upgrade
 
 from aidservice.extensions import db
 from aidservice.models import AgencyRecord, FeedBatch
-from tests.factories import make_client
 from tests.faults.servers import Gunicorn, PrivateMount, PrivatePostgres, Reply, request
-from tests.feeds_support import committed_app, person, record, school, student
+from tests.world.factories import make_client
+from tests.world.feeds import committed_app, person, record, school, student
 
 pytestmark = [pytest.mark.outage, pytest.mark.timeout(300)]
 FEED = "/api/v1/feeds/civil_affairs/batches"

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.reports_support import seeded_province_database
+from tests.world.reports import seeded_province_database
 
 _TOKENS: dict[str, dict[str, str]] = {}
 """Bearer tokens of each seeded world's callers, by its database URL."""

@@ -29,8 +29,8 @@ from aidservice.extensions import db
 from aidservice.models import AgencyRecord, AuditEvent, Determination, FeedBatch, Guardian, Student
 from aidservice.services.determinations.facts_assembly import SOURCE_STATUSES
 from tests.conftest import RULES_DIR
-from tests.factories import bearer, id_number
-from tests.feeds_support import person
+from tests.world.factories import bearer, id_number
+from tests.world.feeds import person
 
 FUZZ = settings(
     max_examples=40,

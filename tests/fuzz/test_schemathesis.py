@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
 
 from aidservice import create_app
 from tests.conftest import make_config
-from tests.factories import bearer
+from tests.world.factories import bearer
 
 CHECKS = [
     not_a_server_error,

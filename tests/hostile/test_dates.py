@@ -31,8 +31,8 @@ from aidservice.services.determinations.evaluation_dates import redetermination_
 from aidservice.services.determinations.students import redetermine_students
 from aidservice.services.errors import ValidationFailed
 from aidservice.wiring import settings
-from tests.jobs_support import Province, make_province
 from tests.timing_support import FAST
+from tests.world.jobs import Province, make_province
 
 COVERAGE = "(2018-09-01 to 2021-08-31)"
 FACTS = {"stage": "junior", "grade": 1, "orphan": True}

@@ -24,8 +24,10 @@ from aidservice.models import AgencyRecord, FeedBatch, Guardian, Student
 from aidservice.services.accounts import id_probes
 from aidservice.services.accounts.auth import resolve_token
 from aidservice.services.errors import ValidationFailed
-from tests.factories import bearer, id_number, make_client, make_user
-from tests.feeds_support import (
+from tests.log_scan_support import render
+from tests.timing_support import FAST
+from tests.world.factories import bearer, id_number, make_client, make_user
+from tests.world.feeds import (
     apply,
     client_actor,
     count,
@@ -36,8 +38,6 @@ from tests.feeds_support import (
     settings_for,
     student,
 )
-from tests.log_scan_support import render
-from tests.timing_support import FAST
 
 pytestmark = pytest.mark.databases
 

@@ -7,7 +7,7 @@ raw JSON text (the standard encoder cannot write most of them): nesting thousand
 thousands of keys, numbers of thousands of digits or with huge exponents, `NaN` and `Infinity`, digits from
 other scripts, megabyte strings, dates outside any calendar in use, and control characters.
 
-The province is the reports' world (tests/reports_support.py), committed once per backend; every test runs in
+The province is the reports' world (tests/world/reports.py), committed once per backend; every test runs in
 the transaction the `app` fixture rolls back, so what a generated request writes never reaches the next test.
 """
 
@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 
 from aidservice.extensions import db
 from aidservice.models import Application, Decision
-from tests.factories import bearer, id_number
-from tests.reports_support import seeded_province_database
 from tests.timing_support import FAST
+from tests.world.factories import bearer, id_number
+from tests.world.reports import seeded_province_database
 
 SECOND = FAST
 PLACEHOLDER = "\ue000hostile\ue000"

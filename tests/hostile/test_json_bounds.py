@@ -17,8 +17,8 @@ from flask.testing import FlaskClient
 from aidservice import jsonbody
 from aidservice.extensions import db
 from aidservice.models import Student
-from tests.applications_support import World, world_fixture  # noqa: F401 - fixture "world"
 from tests.timing_support import FAST
+from tests.world.applications import World, world_fixture  # noqa: F401 - fixture "world"
 
 DEEP = {"array": "[" * 5000 + "]" * 5000, "object": '{"a":' * 5000 + "1" + "}" * 5000}
 ROUTES = [("GET", "/api/v1/health"), ("POST", "/api/v1/auth/login"), ("POST", "/api/v1/evaluate")]

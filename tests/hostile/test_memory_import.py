@@ -32,9 +32,9 @@ from aidservice.services.roster import roster_import, roster_upsert
 from aidservice.services.roster.roster_common import audit_view
 from aidservice.services.roster.roster_schema import BOOL_FIELDS
 from aidservice.services.roster.roster_upsert import _execute, check_rows
-from tests.factories import VAULT, bearer, id_number, make_school, make_user
-from tests.feeds_support import committed_app, scratch_database, settings_for
 from tests.timing_support import SLOW_FILE
+from tests.world.factories import VAULT, bearer, id_number, make_school, make_user
+from tests.world.feeds import committed_app, scratch_database, settings_for
 
 pytestmark = pytest.mark.databases
 HEADER = (

@@ -18,9 +18,9 @@ from flask.testing import FlaskClient
 
 from aidservice.extensions import db
 from aidservice.models import Application, School, Student
-from tests.applications_support import YEAR, World, world_fixture  # noqa: F401 - fixture "world"
-from tests.factories import id_number
 from tests.timing_support import FAST
+from tests.world.applications import YEAR, World, world_fixture  # noqa: F401 - fixture "world"
+from tests.world.factories import id_number
 
 pytestmark = pytest.mark.databases
 

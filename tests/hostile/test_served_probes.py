@@ -24,10 +24,10 @@ import pytest
 
 from aidservice.extensions import db
 from config import REPO_ROOT
-from tests.factories import id_number, make_client, make_school, make_user
 from tests.faults.servers import Gunicorn
-from tests.feeds_support import committed_app, scratch_database
 from tests.timing_support import FAST, SLOW_FILE
+from tests.world.factories import id_number, make_client, make_school, make_user
+from tests.world.feeds import committed_app, scratch_database
 
 SECOND = FAST
 SHEET_SECONDS = SLOW_FILE  # a spreadsheet probe reads (and refuses) a file of up to a few megabytes

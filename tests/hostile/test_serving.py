@@ -22,12 +22,12 @@ from aidservice.models import AuditEvent, AuthToken
 from aidservice.services.audit import verify
 from config import REPO_ROOT, ConfigError, DevelopmentConfig, ProductionConfig, TestingConfig
 from tests.conftest import TEST_REDIS_URL
-from tests.factories import TEST_PASSWORD, make_user
 from tests.production_keys import PRODUCTION_SECRETS
-from tests.reports_support import Province
-from tests.reports_support import province_fixture as province_fixture  # fixture "province"
 from tests.timing_support import FAST
 from tests.web.conftest import csrf_from
+from tests.world.factories import TEST_PASSWORD, make_user
+from tests.world.reports import Province
+from tests.world.reports import province_fixture as province_fixture  # fixture "province"
 
 EVALUATE_LIMIT, LOGIN_LIMIT = 3, 3
 EVALUATION = {"as_of": "2020-09-01", "facts": {"stage": "junior", "grade": 1}}

@@ -28,9 +28,9 @@ from aidservice.extensions import db
 from aidservice.models import AuditEvent, Student
 from aidservice.services.errors import DomainError
 from aidservice.services.sheets.spreadsheets import read_table
-from tests.factories import bearer, id_number, make_school, make_user
 from tests.hostile.workbooks import bomb, by_hand, rows_xml, shared_strings, sheet, workbook
 from tests.timing_support import FAST, SLOW_FILE
+from tests.world.factories import bearer, id_number, make_school, make_user
 
 pytestmark = pytest.mark.databases
 

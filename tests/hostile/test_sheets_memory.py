@@ -31,10 +31,10 @@ import sqlalchemy as sa
 
 from aidservice.extensions import db
 from aidservice.models import Determination, Guardian, Student
-from tests.factories import id_number, make_school, make_user
 from tests.faults.servers import Gunicorn, request
-from tests.feeds_support import committed_app, scratch_database
 from tests.hostile.workbooks import bomb
+from tests.world.factories import id_number, make_school, make_user
+from tests.world.feeds import committed_app, scratch_database
 
 pytestmark = [pytest.mark.timeout(900)]
 ROWS = 50_000

@@ -22,10 +22,10 @@ import sqlalchemy as sa
 from aidservice.extensions import db
 from aidservice.models import Student
 from config import REPO_ROOT
-from tests.factories import id_number, make_school, make_user
 from tests.faults.servers import Gunicorn, request
-from tests.feeds_support import committed_app, scratch_database
 from tests.timing_support import FAST
+from tests.world.factories import id_number, make_school, make_user
+from tests.world.feeds import committed_app, scratch_database
 
 CLIENTS, WRITES = 6, 30
 SCHOOL = "3201020001"

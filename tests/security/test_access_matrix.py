@@ -32,8 +32,8 @@ from aidservice.extensions import db
 from aidservice.models import Base, Determination, School, Student
 from aidservice.services.accounts.auth import SOURCES
 from tests.conftest import _bind_session_to, make_config
-from tests.security import world as mw
-from tests.web import world as w
+from tests.world import security as mw
+from tests.world import web as w
 
 pytestmark = pytest.mark.databases
 
@@ -490,7 +490,7 @@ def _student_payload(setup: Setup) -> dict[str, Any]:
 
 
 def _csv(setup: Setup) -> bytes:
-    from tests.factories import id_number
+    from tests.world.factories import id_number
 
     return CSV_ROW.format(number=id_number(99, county="320102")).encode()
 

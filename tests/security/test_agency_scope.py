@@ -22,9 +22,9 @@ from aidservice.extensions import db
 from aidservice.identity import mask
 from aidservice.models import AgencyRecord, Determination
 from aidservice.services.registry.feed_entitlement import STALE_PER_DAY
-from tests.factories import bearer, id_number, make_client
-from tests.feeds_support import person, record, school, student
 from tests.timing_support import FAST
+from tests.world.factories import bearer, id_number, make_client
+from tests.world.feeds import person, record, school, student
 
 pytestmark = pytest.mark.databases
 CIVIL = "/api/v1/feeds/civil_affairs"

@@ -23,8 +23,8 @@ from aidservice.services.accounts.devices import DeviceTokens
 from aidservice.services.accounts.throttle import MAX_FAILURES, MemoryLoginGuard
 from aidservice.wiring import DEVICES_KEY, GUARD_KEY
 from config import REPO_ROOT, TestingConfig
-from tests.factories import TEST_PASSWORD
-from tests.feeds_support import scratch_database
+from tests.world.factories import TEST_PASSWORD
+from tests.world.feeds import scratch_database
 
 WRONG = "not the password!"
 SECURITY_HEADERS = (

@@ -2,7 +2,7 @@
 record that exists outside the caller's scope answers byte for byte as one that does not exist (apart from
 the request id): same status, same body, no id and no reason in the detail.
 
-The world and the callers are the access matrix's (tests/security/world.py): every record belongs to school A
+The world and the callers are the access matrix's (tests/world/security.py): every record belongs to school A
 (Nanjing); the officer and the city administrator of school B (Wuxi), and an administrator of a neighbouring
 county of school A's city (`county_other`), are outside its scope. Roles refused a whole route (agency clients
 on user routes, the auditor on writes) must answer the same whether the record exists or not. Calls without a
@@ -21,10 +21,10 @@ from urllib.parse import quote
 import pytest
 
 from aidservice.extensions import db
-from tests.security import world as mw
 from tests.security.test_access_matrix import MATRIX, NO_SESSION, ROLES, Row, Setup, _fill, call, matrix  # noqa: F401
 from tests.timing_support import FAST
-from tests.web import world as w
+from tests.world import security as mw
+from tests.world import web as w
 
 pytestmark = pytest.mark.databases
 

@@ -4,7 +4,7 @@ An officer's rejection note is read by the school's own officer (the application
 report a region, city, province or the archive gets names the reason's category only, in every kind and format;
 reassessment notes stay out of decisions and the audit trail that administrators and auditors read. A name with a
 bidirectional control, a line break or another control character is refused, naming the field, and nothing is
-stored. The province is tests/reports_support.py's: student REJECT (school S3, 无锡) was rejected with a note.
+stored. The province is tests/world/reports.py's: student REJECT (school S3, 无锡) was rejected with a note.
 """
 
 from __future__ import annotations
@@ -35,15 +35,15 @@ from aidservice.models import (
 from aidservice.services.actors import Actor
 from aidservice.services.reports.archive import Due, archive_one
 from aidservice.services.reports.special_groups import REJECTED_ELSEWHERE
-from tests.factories import bearer, id_number, make_client, make_school, make_student, make_user
-from tests.reports_support import (
+from tests.timing_support import FAST
+from tests.world.factories import bearer, id_number, make_client, make_school, make_student, make_user
+from tests.world.reports import (
     Province,
     as_json,
     province_fixture,  # noqa: F401 - fixture "province"
     settings_for,
     xlsx_sheets,
 )
-from tests.timing_support import FAST
 
 pytestmark = pytest.mark.databases
 

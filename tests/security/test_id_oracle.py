@@ -36,10 +36,10 @@ from aidservice.models import AuditEvent, LoginFailure, Student
 from aidservice.services.accounts import id_probes
 from aidservice.services.actors import Actor
 from tests.conftest import TEST_REDIS_URL
-from tests.factories import VAULT, id_number
-from tests.feeds_support import committed_app, scratch_database
-from tests.web import world as w
 from tests.web.conftest import as_user, clock, csrf, world  # noqa: F401 - fixtures of the web world
+from tests.world import web as w
+from tests.world.factories import VAULT, id_number
+from tests.world.feeds import committed_app, scratch_database
 
 pytestmark = pytest.mark.databases
 

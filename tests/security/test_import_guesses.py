@@ -34,8 +34,8 @@ from aidservice.services.roster import import_guard
 from aidservice.wiring import settings
 from tests.conftest import TEST_REDIS_URL
 from tests.timing_support import FAST
-from tests.web import world as w
 from tests.web.conftest import as_user, clock, csrf, world  # noqa: F401 - fixtures of the web world
+from tests.world import web as w
 
 pytestmark = pytest.mark.databases
 

@@ -23,9 +23,9 @@ from aidservice.extensions import db
 from aidservice.keysafety import KeysMismatch
 from aidservice.models import KeyFingerprint, Student
 from config import DEV_HMAC_KEY, REPO_ROOT, TestingConfig
-from tests.factories import id_number, make_school
-from tests.feeds_support import scratch_database
 from tests.production_keys import AES_K1, AES_K2, HMAC_KEY
+from tests.world.factories import id_number, make_school
+from tests.world.feeds import scratch_database
 
 pytestmark = pytest.mark.databases
 RULES = str(REPO_ROOT / "rules")

@@ -19,8 +19,8 @@ from aidservice.models import AuditEvent, User
 from aidservice.services.accounts import passwords
 from aidservice.services.accounts.accounts import check_new_password
 from aidservice.services.errors import ValidationFailed
-from tests.factories import TEST_PASSWORD, make_user
 from tests.timing_support import FAST
+from tests.world.factories import TEST_PASSWORD, make_user
 
 GUESSABLE = [
     "1qaz@WSX#EDC",

@@ -30,9 +30,9 @@ from aidservice.services.accounts.devices import DeviceTokens
 from aidservice.services.accounts.throttle import DatabaseLoginGuard, MemoryLoginGuard, RedisLoginGuard
 from aidservice.wiring import GUARD_KEY
 from tests.conftest import TEST_REDIS_URL
-from tests.factories import TEST_PASSWORD, make_user
 from tests.timing_support import FAST
 from tests.web.conftest import csrf_from
+from tests.world.factories import TEST_PASSWORD, make_user
 
 pytestmark = pytest.mark.databases
 REDIS_URL = TEST_REDIS_URL

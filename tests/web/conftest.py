@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from aidservice import wiring
 from aidservice.extensions import db
 from aidservice.services.context import Settings
-from tests.web import world as w
+from tests.world import web as w
 
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 

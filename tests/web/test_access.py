@@ -12,8 +12,8 @@ from aidservice.extensions import db
 from aidservice.services.accounts.auth import resolve_token
 from aidservice.services.applications import actions, submission
 from aidservice.services.applications.values import ActionRequest
-from tests.web import world as w
 from tests.web.conftest import Clock
+from tests.world import web as w
 
 pytestmark = pytest.mark.databases  # SQLite always, PostgreSQL when it answers
 

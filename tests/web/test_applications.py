@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 
 from aidservice.extensions import db
 from aidservice.models import Application, AuditEvent
-from tests.web import world as w
 from tests.web.conftest import Clock, csrf
+from tests.world import web as w
 
 pytestmark = pytest.mark.databases  # SQLite always, PostgreSQL when it answers
 

@@ -13,8 +13,8 @@ from aidservice.extensions import db
 from aidservice.models import AuditEvent, AuthToken, User
 from aidservice.services.accounts.throttle import MemoryLoginGuard
 from aidservice.wiring import GUARD_KEY
-from tests.web import world as w
 from tests.web.conftest import csrf, csrf_from
+from tests.world import web as w
 
 pytestmark = pytest.mark.databases  # SQLite always, PostgreSQL when it answers
 

@@ -14,7 +14,7 @@ from werkzeug.routing import Rule
 
 from aidservice.extensions import db
 from aidservice.models import Application, AuditEvent, Student
-from tests.web import world as w
+from tests.world import web as w
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "aidservice" / "templates"
 POST_FORM = re.compile(r"<form\b(?=[^>]*\bmethod=[\"']post[\"'])[^>]*>(.*?)</form>", re.S | re.I)

@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 from flask.testing import FlaskClient
 
-from tests.factories import id_number
-from tests.web import world as w
 from tests.web.conftest import csrf
+from tests.world import web as w
+from tests.world.factories import id_number
 
 HEADER = (
     "student_id,id_number,name,class_name,stage,grade,guardian1_id_number,guardian1_name,guardian1_relation"

@@ -17,8 +17,8 @@ from openpyxl import load_workbook
 from aidservice import i18n
 from aidservice.extensions import db
 from aidservice.models import AuditEvent
-from tests.web import world as w
 from tests.web.conftest import csrf
+from tests.world import web as w
 
 pytestmark = pytest.mark.databases  # SQLite always, PostgreSQL when it answers
 

@@ -14,9 +14,9 @@ from openpyxl import Workbook
 
 from aidservice.extensions import db
 from aidservice.models import AuditEvent
-from tests.factories import id_number, make_student
-from tests.web import world as w
 from tests.web.conftest import csrf
+from tests.world import web as w
+from tests.world.factories import id_number, make_student
 
 pytestmark = pytest.mark.databases  # SQLite always, PostgreSQL when it answers
 

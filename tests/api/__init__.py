@@ -1,0 +1,1 @@
+"""The HTTP API (and the app around it) through Flask's test client."""

@@ -1,0 +1,1 @@
+"""Service tests by area, as aidservice/services is grouped."""
