@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import urllib.parse
 from contextlib import suppress
 from typing import Any
 
@@ -79,6 +80,27 @@ def _write_ahead_log(cursor: sqlite3.Cursor) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
 
 
+def _sqlite_open(dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+    """A database file on a read-only file system is opened immutable: SQLite cannot read a WAL database there
+    once a clean shutdown removed its -shm file (SQLITE_CANTOPEN for every read), while immutable needs no
+    side file. Nothing can write on that file system anyway, so reads go on and every write fails with
+    SQLITE_READONLY, which the error handler answers 503 `database-read-only` (aidservice.dbfaults)."""
+    if dialect.name != "sqlite" or not cargs or not isinstance(cargs[0], str) or cparams.get("uri"):
+        return
+    path = cargs[0]
+    if path in ("", ":memory:") or not _on_read_only_file_system(path):
+        return
+    cargs[0] = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?immutable=1"
+    cparams["uri"] = True
+
+
+def _on_read_only_file_system(path: str) -> bool:
+    try:
+        return bool(os.statvfs(os.path.dirname(os.path.abspath(path))).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def _sqlite_begin(connection: Connection) -> None:
     """Start SQLite transactions explicitly (SQLAlchemy's pysqlite recipe), so nested transactions work; writes
     begin IMMEDIATE unless the connection was marked DEFERRED (SQLITE_BEGIN)."""
@@ -87,6 +109,7 @@ def _sqlite_begin(connection: Connection) -> None:
         connection.exec_driver_sql(SQLITE_BEGINS[mode])
 
 
+event.listen(Engine, "do_connect", _sqlite_open)
 event.listen(Engine, "connect", _sqlite_connect)
 event.listen(Engine, "begin", _sqlite_begin)
 

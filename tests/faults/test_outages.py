@@ -244,8 +244,11 @@ def assert_every_batch_stored_whole_once(url: str, answered: dict[str, Reply]) -
 
 
 PROBE = """
-import json, sqlite3, sys
-conn = sqlite3.connect(sys.argv[1])
+import json, os, sqlite3, sys
+from urllib.parse import quote
+path = os.path.abspath(sys.argv[1])
+read_only = os.statvfs(os.path.dirname(path)).f_flag & os.ST_RDONLY  # as the app opens it there: immutable
+conn = sqlite3.connect("file:" + quote(path) + "?immutable=1", uri=True) if read_only else sqlite3.connect(path)
 found = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
          for t in ("feed_batches", "agency_records", "determinations", "audit_events")}
 print(json.dumps({"integrity": conn.execute("PRAGMA integrity_check").fetchone()[0], **found}))
