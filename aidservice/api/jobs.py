@@ -148,7 +148,7 @@ def accepted(job_id: int) -> Response:
 @blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
 @blp.arguments(JobQuerySchema, location="query")
 @blp.response(200, JobListSchema)
-def list_jobs(query: dict[str, Any]) -> dict[str, Any]:
+def list_jobs(query: dict[str, Any]) -> jobs.JobList:
     """Jobs you started or that lie in your school or region, newest first."""
     return jobs.list_jobs(db.session, actor=current_actor(), **query)
 
@@ -158,7 +158,7 @@ def list_jobs(query: dict[str, Any]) -> dict[str, Any]:
 @blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
 @blp.alt_response(404, response="NOT_FOUND", description="No such job in your scope")
 @blp.response(200, JobSchema)
-def get_job(job_id: int) -> dict[str, Any]:
+def get_job(job_id: int) -> jobs.JobView:
     """A job's state, progress, attempts and result (or error)."""
     return jobs.job_view(jobs.get_job(db.session, actor=current_actor(), job_id=job_id))
 

@@ -153,7 +153,7 @@ class ImportResultSchema(Schema):
 @blp.alt_response(201, schema=SchoolSchema, description="Created")
 @blp.alt_response(403, response="FORBIDDEN", description="Not an administrator over this region")
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE", description="Body is not application/json")
-def put_school(body: dict[str, Any], code: str) -> tuple[dict[str, Any], int]:
+def put_school(body: dict[str, Any], code: str) -> tuple[roster.SchoolView, int]:
     """Create or replace a school in the caller's region (201 when created)."""
     with unit_of_work() as uow:
         saved = roster.put_school(
@@ -185,7 +185,7 @@ def put_school(body: dict[str, Any], code: str) -> tuple[dict[str, Any], int]:
     description="Ten conflicts or lookup misses within an hour: saves refused until midnight (Beijing)",
 )
 @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE", description="Body is not application/json")
-def put_student(body: dict[str, Any], student_id: str) -> tuple[dict[str, Any], int]:
+def put_student(body: dict[str, Any], student_id: str) -> tuple[roster.StudentView, int]:
     """Create or replace a student and re-evaluate it; answers with the student as GET shows it."""
     service_settings, budget, who = settings(), id_probe_budget(), current_actor()
     id_probes.check_not_locked(
@@ -223,7 +223,7 @@ def put_student(body: dict[str, Any], student_id: str) -> tuple[dict[str, Any], 
 @blp.alt_response(403, response="FORBIDDEN", description="Outside your scope, or an agency client")
 @blp.alt_response(404, response="NOT_FOUND", description="No such student")
 @read_only
-def get_student(student_id: str) -> dict[str, Any]:
+def get_student(student_id: str) -> roster.StudentView:
     """The student with masked ID numbers and the current determination of the configured school year."""
     return roster.get_student(db.session, actor=current_actor(), settings=settings(), student_id=student_id)
 

@@ -1,6 +1,7 @@
 """Background jobs as records: created idempotently by key, seen only within the creator's scope, shown with progress.
 
 Running them (queue or in-process) is `aidservice.jobs`; this module never commits and knows no queue.
+A job as the API and the UI show it is a `JobView` (a TypedDict: the routes serialise the plain dict it is).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import ColumnElement, false, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +28,37 @@ KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,80}$")
 KEY_MESSAGE = "1-80 letters, digits, '.', '_', ':' or '-'"
 STATES = ("queued", "running", "done", "failed")
 LIST_MAX = 200
+
+
+class Progress(TypedDict):
+    done: int
+    total: int | None  # unknown until the job has counted its work
+    percent: int | None
+
+
+class JobView(TypedDict):
+    id: int
+    kind: str
+    key: str
+    state: str
+    params: dict[str, Any]  # as the job was started with (JSON)
+    progress: Progress
+    counts: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    error: str | None
+    result: dict[str, Any] | None  # what the job kind returns (JSON)
+    created_by: str | None
+    created_at: str | None  # ISO 8601 in UTC, to the second
+    updated_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    url: str
+
+
+class JobList(TypedDict):
+    items: list[JobView]
+    total: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +233,7 @@ def list_jobs(
     state: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> dict[str, Any]:
+) -> JobList:
     """The caller's visible jobs, newest first."""
     conditions = [visible(actor)]
     if kind is not None:
@@ -222,7 +254,7 @@ def _utc(moment: datetime | None) -> str | None:
     return aware.isoformat(timespec="seconds")
 
 
-def job_view(job: Job) -> dict[str, Any]:
+def job_view(job: Job) -> JobView:
     """A job as the API and the UI show it: state, progress (done/total, percent), attempts, result or error."""
     total = job.progress_total
     done = job.progress_done or 0
@@ -254,6 +286,9 @@ __all__ = [
     "LIST_MAX",
     "STATES",
     "Enqueued",
+    "JobList",
+    "JobView",
+    "Progress",
     "Scope",
     "actor_of",
     "actor_record",

@@ -81,7 +81,10 @@ def apply(student_id: str) -> Response | tuple[str, int] | str:
 
 
 def _apply_page(
-    start: dict[str, Any], form: ApplicationForm, status: int = 200, general: list[str] | None = None
+    start: directory.ApplicationStart,
+    form: ApplicationForm,
+    status: int = 200,
+    general: list[str] | None = None,
 ) -> tuple[str, int]:
     return render_template(
         "web/apply.html",

@@ -3,8 +3,6 @@ JSON the script reads; the roster import starts background imports (roster.py)."
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import jsonify, render_template, request
 from werkzeug.wrappers import Response
 
@@ -17,6 +15,19 @@ from .session import actor
 from .ui import _, language
 
 PAGE_SIZE = 50
+
+
+class JobStatus(jobs_service.JobView):
+    """A job view with the labels a page shows (and the status script reads)."""
+
+    state_label: str
+    kind_label: str
+    done: int
+    total: int | None
+    percent: int | None
+    progress_text: str
+    finished: bool
+    status_url: str
 
 
 @bp.route("/jobs")
@@ -58,7 +69,7 @@ def job_status(job_id: int) -> Response:
     )
 
 
-def status(view: dict[str, Any]) -> dict[str, Any]:
+def status(view: jobs_service.JobView) -> JobStatus:
     """A job view with the labels a page shows."""
     lang = language()
     progress = view["progress"]

@@ -98,7 +98,10 @@ def student_lookup() -> Response | tuple[str, int]:
 
 
 def _students_page(
-    form: StudentSearchForm, result: dict | None, status: int, lookup: IdLookupForm | None = None
+    form: StudentSearchForm,
+    result: directory.StudentList | None,
+    status: int,
+    lookup: IdLookupForm | None = None,
 ) -> tuple[str, int]:
     return render_template(
         "web/students.html",

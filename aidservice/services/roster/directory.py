@@ -3,7 +3,7 @@ student with every fact's source, the facts an application would start from, and
 for the school's own aid officer (audited). Reads only, except that reading a full number is recorded.
 
 ID numbers are masked (region and check character: aidservice.identity.mask) everywhere here but in
-`reveal_id_number`.
+`reveal_id_number`. What the pages read are typed views (TypedDicts: the templates get the plain dicts they are).
 """
 
 from __future__ import annotations
@@ -11,25 +11,28 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from math import ceil
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from aidservice.identity import mask
-from aidservice.models import AgencyRecord, Application, FeedBatch, School, Student
+from aidservice.models import AgencyRecord, Application, Determination, FeedBatch, School, Student
 from aidservice.models.application import ACTIVE_STATES
 from aidservice.services import audit
 from aidservice.services.actors import Actor, in_region
 from aidservice.services.applications.decisions import list_decisions
 from aidservice.services.applications.scope import check_act, check_read, may_act
+from aidservice.services.applications.views import DecisionView
 from aidservice.services.context import Settings
 from aidservice.services.determinations.facts_assembly import assemble
 from aidservice.services.determinations.store import current_determination
 from aidservice.services.errors import DomainError, Forbidden, ValidationFailed
 from aidservice.services.hidden import not_found
 from aidservice.services.roster import roster
+from aidservice.services.roster.roster import StudentView
 from aidservice.services.sheets.spreadsheets import read_table
 
 PER_PAGE = 50
@@ -46,6 +49,121 @@ SOURCE_ORDER = (
 ID_READ_ACTION = "student.id_number.read"
 ID_COLUMN = re.compile(r"^(id_number|guardian[1-9]_id_number)$")
 ID_LIKE = re.compile(r"^\d{17}[\dXx]$")
+
+
+# ------------------------------------------------------------------------------------------- views
+
+
+class ApplicationRef(TypedDict):
+    """A student's newest application of the school year, in the list."""
+
+    id: int
+    state: str
+    level: str
+
+
+class StudentItem(TypedDict):
+    student_id: str
+    name: str
+    id_number: str  # masked
+    school_code: str
+    school_name: str
+    class_name: str
+    stage: str
+    grade: int
+    level: str | None  # the current determination's
+    application: ApplicationRef | None
+
+
+class SearchEcho(TypedDict):
+    q: str
+    school: str | None
+
+
+class StudentList(TypedDict):
+    items: list[StudentItem]
+    total: int
+    page: int
+    per_page: int
+    pages: int
+    query: SearchEcho
+
+
+class RecordRef(TypedDict):
+    """An agency record a fact came from: its batch and validity."""
+
+    id: int
+    batch_id: str
+    received_at: datetime
+    valid_from: date | None
+    valid_to: date | None
+
+
+class FactRow(TypedDict):
+    name: str
+    label: str
+    type: str
+    value: Any  # as the snapshot holds it (JSON)
+    source: str
+    records: list[RecordRef]
+
+
+class ApplicationLine(TypedDict):
+    """An application on the student's page; `conflicts` is their count."""
+
+    id: int
+    school_year: str
+    state: str
+    level: str
+    submitted_at: datetime
+    conflicts: int
+
+
+class StudentPage(StudentView):
+    """`roster.get_student` with what the officer's page adds."""
+
+    school_name: str
+    facts: list[FactRow]
+    applications: list[ApplicationLine]
+    decisions: list[DecisionView]
+    may_apply: bool
+    may_read_full_id: bool
+
+
+class StudentLine(TypedDict):
+    student_id: str
+    name: str
+    id_number: str  # masked
+    school_code: str
+    school_name: str
+    class_name: str
+    stage: str
+    grade: int
+
+
+class Blocking(TypedDict):
+    id: int
+    state: str
+
+
+class ApplicationStart(TypedDict):
+    student: StudentLine
+    as_of: date
+    school_year: str
+    facts: list[FactRow]
+    blocking: Blocking | None  # the open or approved application that blocks a new one
+
+
+class RejectedCell(TypedDict):
+    column: str
+    value: str  # ID numbers masked
+    errors: list[str]
+
+
+class RejectedRow(TypedDict):
+    row: int  # as numbered in the file (the header is row 1)
+    cells: list[RejectedCell]
+    other: dict[str, list[str]]  # messages of columns the file does not have
 
 
 # ------------------------------------------------------------------------------------------- scope
@@ -79,7 +197,7 @@ class StudentQuery:
 
 def list_students(
     session: Session, *, actor: Actor, settings: Settings, query: StudentQuery, per_page: int = PER_PAGE
-) -> dict[str, Any]:
+) -> StudentList:
     """A page of the students in the caller's scope, searched by name, student id, class or masked number (as
     lists show it: 320102***********1); ID numbers masked.
     A full ID number is not a search text (it would travel in URLs and logs): `id_probes.find_by_id_number`
@@ -152,8 +270,6 @@ def _search(settings: Settings, text: str) -> ColumnElement[bool]:
 
 
 def _levels(session: Session, pks: list[int], school_year: str) -> dict[int, str]:
-    from aidservice.models import Determination
-
     if not pks:
         return {}
     rows = session.execute(
@@ -166,10 +282,10 @@ def _levels(session: Session, pks: list[int], school_year: str) -> dict[int, str
     return {pk: level for pk, level in rows}
 
 
-def _latest_applications(session: Session, pks: list[int], school_year: str) -> dict[int, dict[str, Any]]:
+def _latest_applications(session: Session, pks: list[int], school_year: str) -> dict[int, ApplicationRef]:
     if not pks:
         return {}
-    found: dict[int, dict[str, Any]] = {}
+    found: dict[int, ApplicationRef] = {}
     rows = session.execute(
         select(Application.student_pk, Application.id, Application.state, Application.level)
         .where(Application.student_pk.in_(pks), Application.school_year == school_year)
@@ -190,7 +306,7 @@ def _student(session: Session, student_id: str) -> Student:
     return student
 
 
-def student_page(session: Session, *, actor: Actor, settings: Settings, student_id: str) -> dict[str, Any]:
+def student_page(session: Session, *, actor: Actor, settings: Settings, student_id: str) -> StudentPage:
     """The student (ID numbers masked) with the current determination, every fact with its source, the
     applications and current decisions of the school year, and what the caller may do here."""
     view = roster.get_student(session, actor=actor, settings=settings, student_id=student_id)  # scope: 404
@@ -264,7 +380,7 @@ def reveal_id_number(
 
 def application_start(
     session: Session, *, actor: Actor, settings: Settings, student_id: str
-) -> dict[str, Any]:
+) -> ApplicationStart:
     """What a new application starts from: the student (masked), the facts the roster, the school and the
     agencies give today with their sources, and the open or approved application that would block a new one."""
     student = _student(session, student_id)
@@ -298,14 +414,14 @@ def application_start(
 
 def fact_rows(
     session: Session, settings: Settings, snapshot: Mapping[str, Mapping[str, Any]]
-) -> list[dict[str, Any]]:
+) -> list[FactRow]:
     """Facts of a snapshot in catalogue order, grouped by source, each with where it came from: agency facts
     name their records' batches and validity. Facts not listed are false (booleans) or unknown."""
     catalogue = settings.rules.facts
     record_ids = sorted({i for entry in snapshot.values() for i in entry.get("record_ids") or ()})
     records = _records(session, record_ids)
     order = {name: index for index, name in enumerate(catalogue)}
-    rows = []
+    rows: list[FactRow] = []
     for name, entry in snapshot.items():
         spec = catalogue.get(name)
         source = entry.get("source") or ""
@@ -324,7 +440,7 @@ def fact_rows(
     return rows
 
 
-def _records(session: Session, record_ids: list[int]) -> dict[int, dict[str, Any]]:
+def _records(session: Session, record_ids: list[int]) -> dict[int, RecordRef]:
     if not record_ids:
         return {}
     rows = session.execute(
@@ -358,7 +474,7 @@ class RejectedRows:
     """An import's rejected rows as the file had them (ID numbers masked), each cell with its messages."""
 
     header: list[str] = field(default_factory=list)
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[RejectedRow] = field(default_factory=list)
     file_errors: list[str] = field(default_factory=list)
     total: int = 0
 
@@ -389,7 +505,7 @@ def rejected_rows(
     for number in sorted(by_row)[:shown]:
         raw = table[number - 1] if 0 < number - 1 < len(table) else []
         problems = by_row[number]
-        cells = []
+        cells: list[RejectedCell] = []
         for index, column in enumerate(out.header):
             value = raw[index] if index < len(raw) else None
             text = "" if value is None else str(value)

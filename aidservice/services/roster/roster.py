@@ -4,14 +4,18 @@ Every change re-evaluates the students it touches (`determinations.redetermine_s
 same transaction, so a student's current determination never lags behind the roster. Imports of
 many students at once: `roster_import` (files) and `roster_upsert` (the checks and writes). The payloads
 both take are `roster_schema`; the checks and the re-evaluation they share are `roster_common`.
+
+What the API shows of a school and a student are typed views (`SchoolView`, `StudentView` with its
+`DeterminationView`): TypedDicts, so the routes serialise the plain dicts they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, TypedDict, get_args
 
 from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
@@ -44,7 +48,8 @@ from aidservice.services.roster.roster_schema import (
     load_payload,
 )
 
-SCHOOL_RULE_FIELDS = ("city_code", "inclusive_kindergarten", "tuition_fee", "central_university")
+SchoolRuleField = Literal["city_code", "inclusive_kindergarten", "tuition_fee", "central_university"]
+SCHOOL_RULE_FIELDS: tuple[SchoolRuleField, ...] = get_args(SchoolRuleField)
 """School fields the rules read: changing one re-evaluates the school's students."""
 
 
@@ -65,10 +70,75 @@ def _flush_or_conflict(session: Session) -> None:
         raise concurrent_change() from None
 
 
+# ---------------------------------------------------------------------------------------- views
+
+
+class SchoolView(TypedDict):
+    code: str
+    name: str
+    region_code: str
+    city_code: str
+    stages: list[str]
+    kind: str
+    inclusive_kindergarten: bool
+    tuition_fee: str | None  # two-place yuan
+    central_university: bool
+
+
+class GuardianView(TypedDict):
+    id_number: str  # masked
+    name: str
+    relation: str
+
+
+class AwardView(TypedDict):
+    """One stored award; the other fields are as the rules wrote them."""
+
+    program: str | None
+    name: str | None
+    kind: str | None
+    amount: str | None  # two-place yuan
+    basis: str | None
+    status: str | None
+
+
+class DeterminationView(TypedDict):
+    level: str
+    awards: list[AwardView]
+    total: str | None  # two-place yuan
+    reasons: list[Any]  # the explanation's reasons, as stored (JSON)
+    missing: list[str]
+    rule_set_version: str
+    as_of: date
+    created_at: datetime
+
+
+class StudentView(TypedDict):
+    """A student with ID numbers masked; the boolean facts are `roster_schema.BOOL_FIELDS`."""
+
+    student_id: str
+    id_number: str  # masked
+    name: str
+    school_code: str
+    class_name: str
+    stage: str
+    grade: int
+    boarding: bool
+    rural_hukou: bool
+    agri_major: bool
+    arts_performance_major: bool
+    retired_soldier: bool
+    salaried: bool
+    guardians: list[GuardianView]
+    created_at: datetime
+    updated_at: datetime
+    determination: DeterminationView | None
+
+
 # ---------------------------------------------------------------------------------------- schools
 
 
-def school_view(school: School) -> dict[str, Any]:
+def school_view(school: School) -> SchoolView:
     """A school as the API shows it and the audit trail records it (no personal data in a school)."""
     return {
         "code": school.code,
@@ -315,7 +385,7 @@ STUDENT_READ = (
 """A student with the region that scopes it, and its guardians; built once (statements are immutable)."""
 
 
-def get_student(session: Session, *, actor: Actor, settings: Settings, student_id: str) -> dict[str, Any]:
+def get_student(session: Session, *, actor: Actor, settings: Settings, student_id: str) -> StudentView:
     """A student with masked ID numbers and the current determination of the configured school year."""
     row = session.execute(STUDENT_READ, {"student_id": student_id}).one_or_none()
     if actor.kind != "user" or row is None or not actor.reaches_school(row[0].school_code, row[1]):
@@ -352,7 +422,7 @@ CURRENT_DETERMINATION = (
 """What `determination_view` shows: the facts snapshot, the largest column, stays in the database."""
 
 
-def student_view(session: Session, student: Student, settings: Settings) -> dict[str, Any]:
+def student_view(session: Session, student: Student, settings: Settings) -> StudentView:
     """A student as the API shows it: ID numbers masked, with the current determination (or None)."""
     current = session.execute(
         CURRENT_DETERMINATION, {"student_pk": student.id, "school_year": settings.school_year}
@@ -365,7 +435,12 @@ def student_view(session: Session, student: Student, settings: Settings) -> dict
         "class_name": student.class_name,
         "stage": student.stage,
         "grade": student.grade,
-        **{name: getattr(student, name) for name in BOOL_FIELDS},
+        "boarding": student.boarding,
+        "rural_hukou": student.rural_hukou,
+        "agri_major": student.agri_major,
+        "arts_performance_major": student.arts_performance_major,
+        "retired_soldier": student.retired_soldier,
+        "salaried": student.salaried,
         "guardians": [
             {"id_number": g.id_mask, "name": g.name, "relation": g.relation} for g in student.guardians
         ],
@@ -375,7 +450,7 @@ def student_view(session: Session, student: Student, settings: Settings) -> dict
     }
 
 
-def determination_view(determination: Determination | Row[Any]) -> dict[str, Any]:
+def determination_view(determination: Determination | Row[Any]) -> DeterminationView:
     """A stored determination as the API shows it; amounts as two-place yuan strings."""
     explanation = determination.explanation or {}
     return {
@@ -390,7 +465,7 @@ def determination_view(determination: Determination | Row[Any]) -> dict[str, Any
     }
 
 
-def _award_view(award: Mapping[str, Any]) -> dict[str, Any]:
+def _award_view(award: Mapping[str, Any]) -> AwardView:
     """One stored award; its amount is kept in fen (`amount_fen`) or as a yuan string (`amount`)."""
     if "amount_fen" in award:
         amount = _yuan(award["amount_fen"])
