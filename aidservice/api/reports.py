@@ -94,7 +94,7 @@ class ArchiveListSchema(Schema):
 @blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
 @blp.arguments(ArchiveQuerySchema, location="query")
 @blp.response(200, ArchiveListSchema)
-def list_archive(query: dict[str, Any]) -> dict[str, Any]:
+def list_archive(query: dict[str, Any]) -> archive.ArchiveList:
     """Archived (scheduled) reports within your scope, newest first."""
     return archive.list_archive(db.session, actor=current_actor(), settings=wiring.settings(), **query)
 

@@ -95,7 +95,7 @@ def schedule(now_text: str | None, regions: tuple[str, ...], formats: str) -> No
     from aidservice.extensions import db
     from aidservice.services.actors import Actor
     from aidservice.services.errors import DomainError
-    from aidservice.services.reports.archive import run_schedule, select_regions
+    from aidservice.services.reports.archive import Due, run_schedule, select_regions
     from aidservice.services.reports.periods import LOCAL
     from aidservice.wiring import settings
 
@@ -107,7 +107,7 @@ def schedule(now_text: str | None, regions: tuple[str, ...], formats: str) -> No
             raise click.BadParameter("must be an ISO 8601 time", param_hint="--now") from None
         now = (now if now.tzinfo is not None else now.replace(tzinfo=LOCAL)).astimezone(UTC)
 
-    def progress(due, archived: bool) -> None:  # type: ignore[no-untyped-def]
+    def progress(due: Due, archived: bool) -> None:
         state = "archived" if archived else "already archived"
         click.echo(
             f"{due.kind} {due.period} {due.region} {due.format} as of {due.as_of.isoformat()}: {state}",

@@ -15,6 +15,7 @@ from aidservice.extensions import db
 from aidservice.requestid import current_request_id
 from aidservice.services import reports
 from aidservice.services.errors import ValidationFailed
+from aidservice.services.reports.common import Section
 from aidservice.services.reports.render import layout, meta_lines
 from aidservice.web.pages import report_page
 
@@ -100,7 +101,7 @@ def report_download(kind: str) -> Response:
     )
 
 
-def _section(section: Any) -> dict[str, Any]:
+def _section(section: Section) -> dict[str, Any]:
     rows = section.iter_rows()
     head = list(islice(rows, ROWS_SHOWN))
     more = sum(1 for _row in rows)

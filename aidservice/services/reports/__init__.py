@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,20 @@ KINDS: dict[str, Callable[[Context], Report]] = {
     "programs": programs.build,
     "regions": regions.build,
 }
+
+
+class ReportSummary(TypedDict):
+    """What the audit trail (and the archive) keeps of a report: its reproducibility record, no personal data."""
+
+    kind: str
+    period: str  # the period's label
+    region: str  # the scope's code
+    as_of: str  # UTC, ISO 8601
+    rule_set_versions: dict[str, list[str]]
+    feed_watermark: list[
+        dict[str, Any]
+    ]  # the last batch of each agency source: source, batch_id, received_at
+    empty: bool
 
 
 @dataclass(slots=True)
@@ -175,7 +189,7 @@ def subject(report: Report) -> str:
     return f"report:{report.kind}/{meta['region']['code']}/{meta['period']['label']}"
 
 
-def summary(report: Report) -> dict[str, Any]:
+def summary(report: Report) -> ReportSummary:
     """What the audit trail keeps of a report: its reproducibility record, no personal data."""
     meta = report.meta
     return {
@@ -193,6 +207,7 @@ __all__ = [
     "FORMATS",
     "KINDS",
     "Generated",
+    "ReportSummary",
     "check_kind",
     "context",
     "generate",

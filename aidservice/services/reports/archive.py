@@ -19,9 +19,9 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,7 @@ from aidservice.services.context import Settings
 from aidservice.services.errors import Forbidden, ValidationFailed
 from aidservice.services.hidden import not_found
 from aidservice.services.reports import KINDS, prepare, subject, summary
+from aidservice.services.reports.common import Report
 from aidservice.services.reports.periods import LOCAL, school_year_of, spring_start, utc_text
 from aidservice.services.reports.render import FORMATS, MEDIA_TYPES, filename, render
 
@@ -56,13 +57,61 @@ class Due:
         return self.as_of.astimezone(LOCAL).date()
 
 
+class DueEntry(TypedDict):
+    """A due report as a schedule run lists it (`as_of` in UTC, ISO 8601)."""
+
+    kind: str
+    period: str
+    region: str
+    format: str
+    as_of: str
+    cause: str
+
+
+class ArchivedEntry(DueEntry):
+    """A due report the run archived: its archive id, the sha256 and size of its bytes."""
+
+    id: int
+    content_hash: str
+    size: int
+
+
 @dataclass(slots=True)
 class ScheduleResult:
     """What a schedule run did: archived (new) and skipped (already there) reports."""
 
     now: str
-    archived: list[dict[str, Any]] = field(default_factory=list)
-    skipped: list[dict[str, Any]] = field(default_factory=list)
+    archived: list[ArchivedEntry] = field(default_factory=list)
+    skipped: list[DueEntry] = field(default_factory=list)
+
+
+class ArchiveEntry(TypedDict):
+    """An archived report without its bytes: what makes it reproducible and the hash of its bytes."""
+
+    id: int
+    kind: str
+    period: str
+    region: str
+    region_level: str
+    format: str
+    as_of: str  # UTC, ISO 8601
+    rule_set_versions: dict[str, list[str]]
+    feed_watermark: list[dict[str, Any]]
+    empty: bool
+    filename: str
+    media_type: str
+    size: int
+    content_hash: str
+    trigger: str
+    created_by: str
+    created_at: str  # UTC, ISO 8601
+
+
+class ArchiveList(TypedDict):
+    """A page of the archive, newest first, and how many entries the filter matches in all."""
+
+    items: list[ArchiveEntry]
+    total: int
 
 
 def _midnight(day: date) -> datetime:
@@ -198,7 +247,7 @@ def _existing(session: Session, due: Due) -> int | None:
     ).scalar_one_or_none()
 
 
-def _access_region(session: Session, report: Any) -> str:
+def _access_region(session: Session, report: Report) -> str:
     region = report.meta["region"]
     if region["level"] != "school":
         return region["code"]
@@ -222,19 +271,19 @@ def run_schedule(
     result = ScheduleResult(now=utc_text(moment))
     for due in due_reports(session, moment, regions, formats):
         row = archive_one(session, actor=actor, settings=settings, due=due)
-        entry = {
-            "kind": due.kind,
-            "period": due.period,
-            "region": due.region,
-            "format": due.format,
-            "as_of": utc_text(due.as_of),
-            "cause": due.cause,
-        }
+        entry = DueEntry(
+            kind=due.kind,
+            period=due.period,
+            region=due.region,
+            format=due.format,
+            as_of=utc_text(due.as_of),
+            cause=due.cause,
+        )
         if row is None:
             result.skipped.append(entry)
         else:
             result.archived.append(
-                {**entry, "id": row.id, "content_hash": row.content_hash, "size": row.size}
+                ArchivedEntry(**entry, id=row.id, content_hash=row.content_hash, size=row.size)
             )
         if checkpoint is not None:
             checkpoint()
@@ -265,8 +314,8 @@ def may_read(actor: Actor, row: ArchivedReport) -> bool:
     return actor.kind != "client" and actor.reaches_region(row.region_code)
 
 
-def entry_view(row: Any) -> dict[str, Any]:
-    """An archive entry without its bytes."""
+def entry_view(row: ArchivedReport | Row[Any]) -> ArchiveEntry:
+    """An archive entry without its bytes (from the model, or a row of its columns but `content`)."""
     return {
         "id": row.id,
         "kind": row.kind,
@@ -302,7 +351,7 @@ def list_archive(
     region: str | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> dict[str, Any]:
+) -> ArchiveList:
     """Archived reports in the caller's scope, newest first, optionally by kind, period and region."""
     conditions = [_visible(actor)]
     if kind is not None:
@@ -325,7 +374,7 @@ def list_archive(
 
 def download(
     session: Session, *, actor: Actor, settings: Settings, report_id: int, request_id: str | None = None
-) -> tuple[dict[str, Any], bytes]:
+) -> tuple[ArchiveEntry, bytes]:
     """An archived report's entry and bytes (404 unknown or outside the caller's scope, see hidden); audited."""
     if actor.kind == "client":
         raise Forbidden("The report archive is for signed-in users, not agency clients.")

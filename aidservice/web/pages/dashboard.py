@@ -13,8 +13,8 @@ statuses on the student only; a guardian's disability is `disabled_parent`, not 
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from sqlalchemy import ColumnElement, Select, func, select, union
 from sqlalchemy.orm import Session
@@ -33,7 +33,7 @@ from aidservice.models import (
 from aidservice.models.application import STATES
 from aidservice.services.actors import Actor, in_region
 from aidservice.services.applications.procedure import SPECIAL_GROUPS
-from aidservice.services.applications.quotas import quota_view
+from aidservice.services.applications.quotas import QuotaView, quota_view
 from aidservice.services.context import Settings
 from aidservice.services.determinations.facts_assembly import HOUSEHOLD_STATUSES, valid_on
 from aidservice.services.errors import Forbidden, NotFound
@@ -55,7 +55,105 @@ GROUP_ORDER = (
 assert set(GROUP_ORDER) == set(SPECIAL_GROUPS)
 
 
-def dashboard(session: Session, *, actor: Actor, settings: Settings) -> dict[str, Any]:
+# ------------------------------------------------------------------------------------------------- views
+# What the start page shows (TypedDicts: the template reads them as the plain dicts they are).
+
+
+class StateCount(TypedDict):
+    state: str
+    count: int
+
+
+class SchoolRef(TypedDict):
+    code: str
+    name: str
+
+
+class UnappliedStudent(TypedDict):
+    """A special-group student of the school without an application this school year, with the groups."""
+
+    student_id: str
+    name: str
+    class_name: str
+    groups: list[str]
+
+
+class QuotaUse(TypedDict):
+    """A quota as `quota_view` shows it, without the allocation rows, and the program's name."""
+
+    school_code: str
+    program: str
+    school_year: str
+    places: int
+    funded: int
+    shortfall: int
+    set_by: str
+    updated_at: datetime
+    program_name: str
+
+
+class SchoolDashboard(TypedDict):
+    kind: Literal["school"]
+    school: SchoolRef
+    school_year: str
+    as_of: date
+    students: int
+    applications: list[StateCount]
+    unapplied: list[UnappliedStudent]
+    unapplied_total: int
+    quotas: list[QuotaUse]
+
+
+class RegionRef(TypedDict):
+    code: str
+    name: str
+    level: str
+
+
+class LevelCount(TypedDict):
+    level: str
+    count: int
+
+
+class GroupCounts(TypedDict):
+    students: int
+    applied: int
+    approved: int
+
+
+class GroupCoverage(GroupCounts):
+    """A special group: its students in the region, how many applied, how many were approved."""
+
+    group: str
+
+
+class BatchView(TypedDict):
+    """An agency batch received: counts only."""
+
+    source: str
+    batch_id: str
+    received_at: datetime
+    records: int
+    accepted: int
+    rejected: int
+    matched_students: int | None  # read from the batch's stored JSON response; None without one
+
+
+class RegionDashboard(TypedDict):
+    kind: Literal["region"]
+    region: RegionRef
+    school_year: str
+    as_of: date
+    students: int
+    levels: list[LevelCount]
+    determined: int
+    groups: list[GroupCoverage]
+    special_students: int
+    applications: list[StateCount]
+    batches: list[BatchView]
+
+
+def dashboard(session: Session, *, actor: Actor, settings: Settings) -> SchoolDashboard | RegionDashboard:
     """The start page for the caller's role."""
     if actor.kind != "user":
         raise Forbidden("The dashboard is for signed-in users.")
@@ -67,7 +165,7 @@ def dashboard(session: Session, *, actor: Actor, settings: Settings) -> dict[str
 # -------------------------------------------------------------------------------------- school officer
 
 
-def school_dashboard(session: Session, *, actor: Actor, settings: Settings) -> dict[str, Any]:
+def school_dashboard(session: Session, *, actor: Actor, settings: Settings) -> SchoolDashboard:
     school = session.get(School, actor.school_code) if actor.school_code else None
     if school is None:
         raise NotFound("Your account's school does not exist.")
@@ -84,10 +182,11 @@ def school_dashboard(session: Session, *, actor: Actor, settings: Settings) -> d
         )
         .order_by(Student.class_name, Student.student_id)
     )
-    by_student: dict[str, dict[str, Any]] = {}
+    by_student: dict[str, UnappliedStudent] = {}
     for student_id, name, class_name, status in session.execute(unapplied):
         entry = by_student.setdefault(
-            student_id, {"student_id": student_id, "name": name, "class_name": class_name, "groups": []}
+            student_id,
+            UnappliedStudent(student_id=student_id, name=name, class_name=class_name, groups=[]),
         )
         entry["groups"].append(status)
     quotas = session.execute(
@@ -106,11 +205,7 @@ def school_dashboard(session: Session, *, actor: Actor, settings: Settings) -> d
         "unapplied": list(by_student.values())[:UNAPPLIED_SHOWN],
         "unapplied_total": len(by_student),
         "quotas": [
-            {
-                **{k: v for k, v in quota_view(session, q).items() if k != "allocations"},
-                "program_name": program_names.get(q.program, q.program),
-            }
-            for q in quotas
+            _quota_use(quota_view(session, q), program_names.get(q.program, q.program)) for q in quotas
         ],
     }
 
@@ -118,7 +213,7 @@ def school_dashboard(session: Session, *, actor: Actor, settings: Settings) -> d
 # ------------------------------------------------------------------------------ administrators, auditors
 
 
-def region_dashboard(session: Session, *, actor: Actor, settings: Settings) -> dict[str, Any]:
+def region_dashboard(session: Session, *, actor: Actor, settings: Settings) -> RegionDashboard:
     if actor.is_admin and actor.region_code:
         code = actor.region_code
     elif actor.is_auditor:
@@ -148,7 +243,7 @@ def region_dashboard(session: Session, *, actor: Actor, settings: Settings) -> d
         ).all()
     )
     members = _members(as_of, region_filter)
-    groups = {status: {"students": 0, "applied": 0, "approved": 0} for status in SPECIAL_GROUPS}
+    groups = {status: GroupCounts(students=0, applied=0, approved=0) for status in SPECIAL_GROUPS}
     latest = _latest_state(year)
     rows = session.execute(
         select(
@@ -162,7 +257,7 @@ def region_dashboard(session: Session, *, actor: Actor, settings: Settings) -> d
         .group_by(members.c.status)
     )
     for status, count, applied, approved in rows:
-        groups[status] = {"students": count, "applied": applied, "approved": approved}
+        groups[status] = GroupCounts(students=count, applied=applied, approved=approved)
     in_any_group = session.scalar(select(func.count(func.distinct(members.c.pk))).select_from(members)) or 0
     return {
         "kind": "region",
@@ -176,7 +271,7 @@ def region_dashboard(session: Session, *, actor: Actor, settings: Settings) -> d
         "students": students,
         "levels": [{"level": level, "count": levels.get(level, 0)} for level in LEVEL_ORDER],
         "determined": sum(levels.values()),
-        "groups": [{"group": status, **groups[status]} for status in GROUP_ORDER],
+        "groups": [GroupCoverage(group=status, **groups[status]) for status in GROUP_ORDER],
         "special_students": in_any_group,
         "applications": _by_state(
             session,
@@ -187,7 +282,7 @@ def region_dashboard(session: Session, *, actor: Actor, settings: Settings) -> d
     }
 
 
-def latest_batches(session: Session, limit: int = BATCHES_SHOWN) -> list[dict[str, Any]]:
+def latest_batches(session: Session, limit: int = BATCHES_SHOWN) -> list[BatchView]:
     """The agency batches received last (counts only: batches carry no personal data here)."""
     rows = session.execute(
         select(FeedBatch).order_by(FeedBatch.received_at.desc(), FeedBatch.id.desc()).limit(limit)
@@ -211,13 +306,13 @@ def latest_batches(session: Session, limit: int = BATCHES_SHOWN) -> list[dict[st
 
 def _members(as_of: date, scope: ColumnElement[bool]) -> Any:
     """Subquery (pk, status): students of the scope in each special group on `as_of`, once per group."""
-    own: Select[Any] = (
+    own: Select[int, str] = (
         select(Student.id.label("pk"), AgencyRecord.status.label("status"))
         .join(School, School.code == Student.school_code)
         .join(AgencyRecord, AgencyRecord.person_hmac == Student.id_hmac)
         .where(scope, valid_on(as_of), AgencyRecord.status.in_(SPECIAL_GROUPS))
     )
-    via_guardian: Select[Any] = (
+    via_guardian: Select[int, str] = (
         select(Student.id.label("pk"), AgencyRecord.status.label("status"))
         .join(School, School.code == Student.school_code)
         .join(Guardian, Guardian.student_pk == Student.id)
@@ -242,7 +337,22 @@ def _latest_state(school_year: str) -> Any:
     )
 
 
-def _by_state(session: Session, scope: ColumnElement[bool], school_year: str) -> list[dict[str, Any]]:
+def _quota_use(view: QuotaView, program_name: str) -> QuotaUse:
+    """The quota without its allocation rows (the start page shows the counts), and the program's name."""
+    return QuotaUse(
+        school_code=view["school_code"],
+        program=view["program"],
+        school_year=view["school_year"],
+        places=view["places"],
+        funded=view["funded"],
+        shortfall=view["shortfall"],
+        set_by=view["set_by"],
+        updated_at=view["updated_at"],
+        program_name=program_name,
+    )
+
+
+def _by_state(session: Session, scope: ColumnElement[bool], school_year: str) -> list[StateCount]:
     counts = dict(
         session.execute(
             select(Application.state, func.count())

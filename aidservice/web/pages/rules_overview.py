@@ -4,14 +4,44 @@ to the parameter values in force on a date, so a reader sees ¥1,250.00 rather t
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from aidservice.engine import RuleSet
 
 FEE_FACT = "tuition_fee"
 
+AmountValue = TypedDict(
+    "AmountValue",
+    {
+        "kind": str,  # money | value | fee | formula
+        "text": str | int | bool | None,  # a parameter value as described, or the fee or formula text
+        "key": NotRequired[str | None],
+        "status": NotRequired[str | None],
+        "note": NotRequired[str | None],
+        "from": NotRequired[str | None],  # ISO dates; the functional form because `from` is a keyword
+        "to": NotRequired[str | None],
+        "in_force": NotRequired[bool],
+    },
+)
+"""What a program's amount case pays: a parameter value (with its key, status, note and dates) or the text of
+the fee or formula alone."""
 
-def overview(rules: RuleSet, on: date) -> dict[str, Any]:
+
+class RulesOverview(TypedDict):
+    """The rules page. The described parts are the engine's `describe()` JSON, free-form here; each program
+    carries `amounts`: its `amount` cases, each with the `values` (AmountValue) it pays on `on`."""
+
+    version: str
+    on: date
+    documents: list[dict[str, Any]]
+    levels: list[dict[str, Any]]
+    programs: list[dict[str, Any]]
+    parameters: list[dict[str, Any]]
+    combinations: list[dict[str, Any]]
+    level_labels: dict[str, str]
+
+
+def overview(rules: RuleSet, on: date) -> RulesOverview:
     """Version, documents, level clauses, programs with amounts in force on `on`, parameters, combinations."""
     described = rules.describe()
     parameters = {p["name"]: p for p in described["parameters"]}
@@ -34,12 +64,12 @@ def overview(rules: RuleSet, on: date) -> dict[str, Any]:
     }
 
 
-def _values(parameter: dict[str, Any] | None, expression: str, on: date) -> list[dict[str, Any]]:
+def _values(parameter: dict[str, Any] | None, expression: str, on: date) -> list[AmountValue]:
     """The amount a case pays: a parameter's values in force on `on` (one per key; all of them, with their
     dates, when none is in force then), or the fee, or the formula as written."""
     if parameter is None:
         return [{"kind": "fee" if expression == FEE_FACT else "formula", "text": expression}]
-    values = [
+    values: list[AmountValue] = [
         {
             "kind": "money" if parameter["type"] == "money" else "value",
             "text": value["value"],
