@@ -47,6 +47,7 @@ class AuditListSchema(Schema):
 def list_events(query: dict[str, Any]) -> dict[str, Any]:
     """Events for one subject, oldest first; only subjects within the caller's scope."""
     actor = current_actor()
-    if not subject_in_scope(db.session, actor, query["subject"]):
+    session = db.session()
+    if not subject_in_scope(session, actor, query["subject"]):
         raise Forbidden("This subject is outside your scope.")
-    return {"items": events_for(db.session, query["subject"], query["limit"])}
+    return {"items": events_for(session, query["subject"], query["limit"])}

@@ -92,7 +92,7 @@ class ReplaySchema(Schema):
 def list_(query: dict[str, Any]) -> DecisionList:
     """A student's decisions, superseded ones included (oldest first)."""
     return decisions.list_decisions(
-        db.session,
+        db.session(),
         actor=current_actor(),
         settings=wiring.settings(),
         student_id=query["student_id"],
@@ -110,5 +110,5 @@ def list_(query: dict[str, Any]) -> DecisionList:
 def replay(decision_id: int) -> ReplayView:
     """Re-evaluate with the recorded rule version (from the published rule sets), facts, date and level."""
     return decisions.replay(
-        db.session, actor=current_actor(), settings=wiring.settings(), decision_id=decision_id
+        db.session(), actor=current_actor(), settings=wiring.settings(), decision_id=decision_id
     )

@@ -15,6 +15,7 @@ from aidservice.requestid import current_request_id
 from aidservice.services.determinations.facts_assembly import SOURCE_STATUSES
 from aidservice.services.errors import NotFound
 from aidservice.services.registry import feeds
+from aidservice.unit_of_work import unit_of_work
 from aidservice.wiring import settings
 
 blp = Blueprint(
@@ -164,16 +165,17 @@ class OutcomesSchema(Schema):
 @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="more than 10,000 records")
 def post_batch(body: dict[str, Any], source: str) -> dict[str, Any]:
     """Apply a batch of register records; replaying the same batch returns the first answer and changes nothing."""
-    outcome = feeds.apply_batch(
-        db.session,
-        actor=current_actor(),
-        settings=settings(),
-        source=source,
-        body=body,
-        request_id=current_request_id(),
-    )
-    if not outcome.replayed:
-        db.session.commit()
+    with unit_of_work() as uow:
+        outcome = feeds.apply_batch(
+            uow.session,
+            actor=current_actor(),
+            settings=settings(),
+            source=source,
+            body=body,
+            request_id=current_request_id(),
+        )
+        if outcome.replayed:
+            uow.rollback()  # a replay wrote nothing: nothing to commit
     return outcome.response
 
 
@@ -185,5 +187,5 @@ def get_outcomes(query: dict[str, Any], source: str) -> dict[str, Any]:
     """Aid outcomes of the people this source reached with a record valid in the school year, in change order;
     resume with `next_cursor`."""
     return feeds.outcomes(
-        db.session, actor=current_actor(), source=source, cursor=query["cursor"], limit=query["limit"]
+        db.session(), actor=current_actor(), source=source, cursor=query["cursor"], limit=query["limit"]
     )

@@ -67,7 +67,7 @@ class NoticeListSchema(Schema):
 def list_(code: str) -> NoticeList:
     """The school's notices, newest first."""
     return notices.list_notices(
-        db.session, actor=current_actor(), settings=wiring.settings(), school_code=code
+        db.session(), actor=current_actor(), settings=wiring.settings(), school_code=code
     )
 
 
@@ -81,7 +81,7 @@ def list_(code: str) -> NoticeList:
 def get(query: dict[str, Any], code: str, notice_id: int) -> Any:
     """One notice: JSON, CSV (姓名, 班级, 认定等级) or a printable zh-CN page."""
     notice = notices.get_notice(
-        db.session,
+        db.session(),
         actor=current_actor(),
         settings=wiring.settings(),
         school_code=code,

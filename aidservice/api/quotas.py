@@ -14,6 +14,7 @@ from aidservice.requestid import current_request_id
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.applications import quotas
 from aidservice.services.applications.quotas import QuotaView
+from aidservice.unit_of_work import unit_of_work
 
 blp = Blueprint(
     "quotas",
@@ -64,18 +65,18 @@ class QuotaSchema(Schema):
 @blp.alt_response(403, response="FORBIDDEN", description="Not an administrator over the school's region")
 def put(body: dict[str, Any], school_code: str, program: str, school_year: str) -> tuple[QuotaView, int]:
     """Set the places (re-allocates the approved applications; decisions whose funding changes are superseded)."""
-    quota, created = quotas.put_quota(
-        db.session,
-        actor=current_actor(),
-        settings=wiring.settings(),
-        school_code=school_code,
-        program=program,
-        school_year=school_year,
-        places=body["places"],
-        request_id=current_request_id(),
-    )
-    view = quotas.quota_view(db.session, quota)
-    db.session.commit()
+    with unit_of_work() as uow:
+        quota, created = quotas.put_quota(
+            uow.session,
+            actor=current_actor(),
+            settings=wiring.settings(),
+            school_code=school_code,
+            program=program,
+            school_year=school_year,
+            places=body["places"],
+            request_id=current_request_id(),
+        )
+        view = quotas.quota_view(uow.session, quota)
     return view, 201 if created else 200
 
 
@@ -87,7 +88,7 @@ def put(body: dict[str, Any], school_code: str, program: str, school_year: str) 
 def get(school_code: str, program: str, school_year: str) -> QuotaView:
     """The quota with places, funded, shortfall and the allocation (rank, funded, explanation)."""
     return quotas.get_quota(
-        db.session,
+        db.session(),
         actor=current_actor(),
         settings=wiring.settings(),
         school_code=school_code,

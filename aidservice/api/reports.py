@@ -16,6 +16,7 @@ from aidservice.extensions import db
 from aidservice.requestid import current_request_id
 from aidservice.services import reports
 from aidservice.services.reports import archive
+from aidservice.unit_of_work import unit_of_work
 
 blp = Blueprint(
     "reports",
@@ -96,7 +97,7 @@ class ArchiveListSchema(Schema):
 @blp.response(200, ArchiveListSchema)
 def list_archive(query: dict[str, Any]) -> archive.ArchiveList:
     """Archived (scheduled) reports within your scope, newest first."""
-    return archive.list_archive(db.session, actor=current_actor(), settings=wiring.settings(), **query)
+    return archive.list_archive(db.session(), actor=current_actor(), settings=wiring.settings(), **query)
 
 
 @blp.route("/archive/<int:report_id>", methods=["GET"])
@@ -107,14 +108,14 @@ def list_archive(query: dict[str, Any]) -> archive.ArchiveList:
 @blp.response(200, description="The archived file, byte for byte (its sha256 is X-Content-SHA256)")
 def download(report_id: int) -> Response:
     """Download an archived report."""
-    entry, content = archive.download(
-        db.session,
-        actor=current_actor(),
-        settings=wiring.settings(),
-        report_id=report_id,
-        request_id=current_request_id(),
-    )
-    db.session.commit()
+    with unit_of_work() as uow:
+        entry, content = archive.download(
+            uow.session,
+            actor=current_actor(),
+            settings=wiring.settings(),
+            report_id=report_id,
+            request_id=current_request_id(),
+        )
     # content_type, not mimetype: the media type names its charset already (werkzeug would add a second one)
     response = Response(
         content,
@@ -143,21 +144,20 @@ def get_report(query: dict[str, Any], kind: str) -> Response:
     """A report (`special-groups`, `programs`, `regions`) for a period and region, as of now or a past time."""
     reports.check_kind(kind)
     actor = current_actor()
-    session = (
-        db.session()
-    )  # the request's session: the stream goes on using it after the request context ends
-    made = reports.generate(
-        session,
-        actor=actor,
-        settings=wiring.settings(),
-        kind=kind,
-        period=query["period"],
-        region=query["region"],
-        fmt=query["format"],
-        as_of=query["as_of"],
-        request_id=current_request_id(),
-    )
-    session.commit()  # the audit event is kept even if the client stops reading
+    # committed before streaming: the audit event is kept if the client stops reading
+    with unit_of_work() as uow:
+        made = reports.generate(
+            uow.session,
+            actor=actor,
+            settings=wiring.settings(),
+            kind=kind,
+            period=query["period"],
+            region=query["region"],
+            fmt=query["format"],
+            as_of=query["as_of"],
+            request_id=current_request_id(),
+        )
+    session = uow.session  # the request's session: the stream goes on using it after the request context ends
     disposition = "inline" if made.format in ("json", "html") else "attachment"
     # the request context is kept while the body streams, so the session and the app stay reachable
     # content_type, not mimetype: the media type names its charset already (werkzeug would add a second one)

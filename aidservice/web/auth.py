@@ -25,7 +25,7 @@ from .ui import _
 
 @bp.route("/login", methods=["GET", "POST"])
 @rate_limited("login")  # POST only: a sign-in attempt
-def login() -> Response | tuple[str, int] | str:
+def login() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]] | str:
     if web_session.current_actor() is not None and request.method == "GET":
         return redirect(url_for("web.dashboard"))
     form = LoginForm()

@@ -34,7 +34,7 @@ class JobStatus(jobs_service.JobView):
 def jobs() -> str:
     state = request.args.get("state") or None
     listed = jobs_service.list_jobs(
-        db.session, actor=actor(), state=state if state in jobs_service.STATES else None, limit=PAGE_SIZE
+        db.session(), actor=actor(), state=state if state in jobs_service.STATES else None, limit=PAGE_SIZE
     )
     return render_template(
         "web/jobs.html", jobs=[status(view) for view in listed["items"]], total=listed["total"]
@@ -43,14 +43,14 @@ def jobs() -> str:
 
 @bp.route("/jobs/<int:job_id>")
 def job(job_id: int) -> str:
-    view = jobs_service.job_view(jobs_service.get_job(db.session, actor=actor(), job_id=job_id))
+    view = jobs_service.job_view(jobs_service.get_job(db.session(), actor=actor(), job_id=job_id))
     return render_template("web/job.html", job=status(view))
 
 
 @bp.route("/jobs/<int:job_id>/status")
 def job_status(job_id: int) -> Response:
     """What the page's script needs to move a progress bar: state, numbers and the texts in the page's language."""
-    view = jobs_service.job_view(jobs_service.get_job(db.session, actor=actor(), job_id=job_id))
+    view = jobs_service.job_view(jobs_service.get_job(db.session(), actor=actor(), job_id=job_id))
     shown = status(view)
     return jsonify(
         {

@@ -11,12 +11,12 @@ from flask import Response, render_template, request, stream_with_context
 from sqlalchemy.orm import Session
 
 from aidservice import wiring
-from aidservice.extensions import db
 from aidservice.requestid import current_request_id
 from aidservice.services import reports
 from aidservice.services.errors import ValidationFailed
 from aidservice.services.reports.common import Section
 from aidservice.services.reports.render import layout, meta_lines
+from aidservice.unit_of_work import unit_of_work
 from aidservice.web.pages import report_page
 
 from .blueprint import bp
@@ -45,23 +45,22 @@ def reports_page() -> tuple[str, int] | str:
             form.kind.errors = [*form.kind.errors, "请选择报告类型。"]
         return render_template("web/reports.html", form=form, report=None), 422
     try:
-        report = report_page.view_report(
-            db.session,
-            actor=actor(),
-            settings=wiring.settings(),
-            kind=form.kind.data,
-            period=form.period.data or None,
-            region=form.region.data or None,
-            request_id=current_request_id(),
-        )
+        with unit_of_work() as uow:  # a refused period or region is rolled back and shown on the form
+            report = report_page.view_report(
+                uow.session,
+                actor=actor(),
+                settings=wiring.settings(),
+                kind=form.kind.data,
+                period=form.period.data or None,
+                region=form.region.data or None,
+                request_id=current_request_id(),
+            )
+            sections = [_section(s) for s in report.sections]
     except ValidationFailed as exc:
-        db.session.rollback()
         for key, messages in exc.errors.items():
             field = form._fields.get(key) or form.period
             field.errors = [*field.errors, *messages]
         return render_template("web/reports.html", form=form, report=None), 422
-    sections = [_section(s) for s in report.sections]
-    db.session.commit()
     return render_template(
         "web/reports.html",
         form=form,
@@ -80,18 +79,19 @@ def report_download(kind: str) -> Response:
     fmt = request.args.get("format", "xlsx")
     if fmt not in DOWNLOAD_FORMATS:
         raise ValidationFailed({"format": [f"one of {', '.join(DOWNLOAD_FORMATS)}"]})
-    session = db.session()  # the stream goes on reading after the view returns
-    made = reports.generate(
-        session,
-        actor=actor(),
-        settings=wiring.settings(),
-        kind=kind,
-        period=request.args.get("period") or None,
-        region=request.args.get("region") or None,
-        fmt=fmt,
-        request_id=current_request_id(),
-    )
-    session.commit()  # the audit event is kept even if the download is abandoned
+    # committed before streaming: the audit event is kept if the download is abandoned
+    with unit_of_work() as uow:
+        made = reports.generate(
+            uow.session,
+            actor=actor(),
+            settings=wiring.settings(),
+            kind=kind,
+            period=request.args.get("period") or None,
+            region=request.args.get("region") or None,
+            fmt=fmt,
+            request_id=current_request_id(),
+        )
+    session = uow.session  # the stream goes on reading after the view returns
     # stream_with_context: the rows are read while streaming, and the session needs the app context then
     # content_type, not mimetype: the media type names its charset already (werkzeug would add a second one)
     return Response(
