@@ -17,6 +17,7 @@ from aidservice.requestid import current_request_id
 from aidservice.services import jobs
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import ValidationFailed
+from aidservice.unit_of_work import unit_of_work
 from aidservice.wiring import settings
 
 blp = Blueprint(
@@ -174,14 +175,14 @@ def get_job(job_id: int) -> jobs.JobView:
 @blp.alt_response(409, response="CONFLICT", description="The job has not failed")
 def retry_job(job_id: int) -> Response:
     """Run a failed job again with fresh attempts; resumable work resumes from its cursor."""
-    job = jobs.reopen(
-        db.session,
-        actor=current_actor(),
-        job_id=job_id,
-        max_attempts=runner.max_attempts(),
-        request_id=current_request_id(),
-    )
-    db.session.commit()
+    with unit_of_work() as uow:
+        job = jobs.reopen(
+            uow.session,
+            actor=current_actor(),
+            job_id=job_id,
+            max_attempts=runner.max_attempts(),
+            request_id=current_request_id(),
+        )
     runner.dispatch(job)
     return accepted(job_id)
 
