@@ -219,7 +219,7 @@ def list_(query: dict[str, Any]) -> Response:
     # the service builds each item in ApplicationItemSchema's shape (tests/api/test_applications.py holds it equal
     # to the schema's dump), so the hundred items skip the marshmallow pass
     return dumped_response(
-        reading.list_applications(db.session, actor=current_actor(), settings=wiring.settings(), **query)
+        reading.list_applications(db.session(), actor=current_actor(), settings=wiring.settings(), **query)
     )
 
 
@@ -233,7 +233,7 @@ def list_(query: dict[str, Any]) -> Response:
 def get(application_id: int) -> ApplicationView:
     """One application with state, version, allowed actions, history, notice and decisions."""
     return reading.get_application(
-        db.session, actor=current_actor(), settings=wiring.settings(), application_id=application_id
+        db.session(), actor=current_actor(), settings=wiring.settings(), application_id=application_id
     )
 
 

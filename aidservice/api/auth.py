@@ -46,7 +46,7 @@ def current_actor() -> Actor:
     actor = request.environ.get(ACTOR_KEY)  # on the request: `g` may outlive one request (tests, CLI)
     if actor is None:
         try:
-            actor = resolve_token(db.session, _bearer())
+            actor = resolve_token(db.session(), _bearer())
         except AuthenticationFailed as exc:
             raise Unauthorized(f"Invalid credentials: {exc}.") from None
         request.environ[ACTOR_KEY] = actor

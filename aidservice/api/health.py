@@ -31,7 +31,7 @@ class HealthSchema(Schema):
 )
 def health() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Report the rule-set version and whether the database answers; needs no authentication."""
-    database_ok = database_available(db.session)
+    database_ok = database_available(db.session())
     body = {
         "status": "ok" if database_ok else "degraded",
         "rule_set_version": current_rules().version,

@@ -122,7 +122,7 @@ def submit(
     """Record the job (idempotent by key), commit, dispatch it if new; 202 with the job and its Location."""
     actor = current_actor()
     job_id = runner.start(
-        db.session,
+        db.session(),
         actor=actor,
         kind=kind,
         params=params,
@@ -137,7 +137,7 @@ def submit(
 
 def accepted(job_id: int) -> Response:
     """202 with the job as it is now (done already when it ran in-process) and its Location."""
-    view = jobs.job_view(jobs.get_job(db.session, actor=current_actor(), job_id=job_id))
+    view = jobs.job_view(jobs.get_job(db.session(), actor=current_actor(), job_id=job_id))
     response = jsonify(JobSchema().dump(view))
     response.status_code = 202
     response.headers["Location"] = view["url"]
@@ -151,7 +151,7 @@ def accepted(job_id: int) -> Response:
 @blp.response(200, JobListSchema)
 def list_jobs(query: dict[str, Any]) -> jobs.JobList:
     """Jobs you started or that lie in your school or region, newest first."""
-    return jobs.list_jobs(db.session, actor=current_actor(), **query)
+    return jobs.list_jobs(db.session(), actor=current_actor(), **query)
 
 
 @blp.route("/jobs/<int:job_id>", methods=["GET"])
@@ -161,7 +161,7 @@ def list_jobs(query: dict[str, Any]) -> jobs.JobList:
 @blp.response(200, JobSchema)
 def get_job(job_id: int) -> jobs.JobView:
     """A job's state, progress, attempts and result (or error)."""
-    return jobs.job_view(jobs.get_job(db.session, actor=current_actor(), job_id=job_id))
+    return jobs.job_view(jobs.get_job(db.session(), actor=current_actor(), job_id=job_id))
 
 
 @blp.route("/jobs/<int:job_id>/retry", methods=["POST"])
@@ -199,7 +199,7 @@ def post_redetermination(body: dict[str, Any]) -> Response:
     """Re-determine every student of a region as a background job (resumable; progress in students)."""
     key = idempotency_key(body["key"])
     params, scope = kinds.prepare_redetermine(
-        db.session, actor=current_actor(), settings=settings(), region=body["region"], as_of=body["as_of"]
+        db.session(), actor=current_actor(), settings=settings(), region=body["region"], as_of=body["as_of"]
     )
     return submit(kinds.REDETERMINE, params, scope, key)
 
@@ -217,7 +217,7 @@ def post_report_job(body: dict[str, Any], kind: str) -> Response:
     """Generate a report as a job into the report archive; when done, `result.download` is the file."""
     key = idempotency_key(body["key"])
     params, fixed, scope = kinds.prepare_report(
-        db.session,
+        db.session(),
         actor=current_actor(),
         settings=settings(),
         kind=kind,

@@ -225,7 +225,7 @@ def put_student(body: dict[str, Any], student_id: str) -> tuple[roster.StudentVi
 @read_only
 def get_student(student_id: str) -> roster.StudentView:
     """The student with masked ID numbers and the current determination of the configured school year."""
-    return roster.get_student(db.session, actor=current_actor(), settings=settings(), student_id=student_id)
+    return roster.get_student(db.session(), actor=current_actor(), settings=settings(), student_id=student_id)
 
 
 class RevealedIdNumberSchema(Schema):
@@ -293,7 +293,7 @@ def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, A
     if query["run_async"] or _prefers_async():
         key = idempotency_key(query["key"])
         params, scope = kinds.prepare_import(
-            db.session, actor=who, filename=upload.filename or "", data=data, partial=query["partial"]
+            db.session(), actor=who, filename=upload.filename or "", data=data, partial=query["partial"]
         )
         return submit(kinds.IMPORT, params, scope, key, payload=data)
     # on a refusal nothing of the file is written; the audit event and the charges of its taken rows are

@@ -64,7 +64,7 @@ def user_create(username: str, role: str, school_code: str | None, region_code: 
     password = _read_password()
     user = run(
         lambda: create_user(
-            db.session,
+            db.session(),
             actor=cli_actor(),
             username=username,
             role=role,
@@ -84,7 +84,7 @@ def user_deactivate(username: str) -> None:
     from aidservice.extensions import db
     from aidservice.services.accounts.accounts import deactivate_user
 
-    changed = run(lambda: deactivate_user(db.session, actor=cli_actor(), username=username))
+    changed = run(lambda: deactivate_user(db.session(), actor=cli_actor(), username=username))
     click.echo(f"user {username} {'deactivated' if changed else 'was already inactive'}")
 
 
@@ -96,7 +96,7 @@ def user_password(username: str) -> None:
     from aidservice.services.accounts.accounts import set_password
 
     password = _read_password()
-    revoked = run(lambda: set_password(db.session, actor=cli_actor(), username=username, password=password))
+    revoked = run(lambda: set_password(db.session(), actor=cli_actor(), username=username, password=password))
     click.echo(f"password of {username} changed; {revoked} open sessions ended")
 
 
@@ -113,7 +113,7 @@ def client_create(name: str, source: str, expires_days: int | None) -> None:
 
     new = run(
         lambda: create_client(
-            db.session,
+            db.session(),
             actor=cli_actor(),
             name=name,
             source=source,
@@ -133,7 +133,7 @@ def client_revoke(client_id: int) -> None:
     from aidservice.extensions import db
     from aidservice.services.accounts.clients import revoke_client
 
-    changed = run(lambda: revoke_client(db.session, actor=cli_actor(), client_id=client_id))
+    changed = run(lambda: revoke_client(db.session(), actor=cli_actor(), client_id=client_id))
     click.echo(f"client {client_id} {'revoked' if changed else 'was already revoked'}")
 
 
@@ -144,7 +144,7 @@ def client_list() -> None:
     from aidservice.services.accounts.clients import list_clients
 
     rows = [("id", "name", "source", "token", "created", "expires", "revoked")]
-    for c in list_clients(db.session):
+    for c in list_clients(db.session()):
         rows.append(
             (
                 str(c.id),
@@ -172,7 +172,7 @@ def regions_add(code: str, name: str) -> None:
 
     known = db.session.get(Region, code)
     before = None if known is None else known.name
-    region = run(lambda: ensure_county(db.session, code, name, actor=cli_actor(), field="code"))
+    region = run(lambda: ensure_county(db.session(), code, name, actor=cli_actor(), field="code"))
     state = "added" if before is None else ("renamed" if before != region.name else "already known")
     click.echo(f"region {region.code} {region.name} ({region.level}, city {region.parent_code}) {state}")
 

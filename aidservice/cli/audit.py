@@ -31,7 +31,7 @@ def audit_verify(anchor_files: tuple[Path, ...]) -> None:
         ]
     except AnchorError as error:
         raise click.BadParameter(str(error), param_hint="--anchor") from None
-    checked, broken = verify(db.session, anchors)
+    checked, broken = verify(db.session(), anchors)
     if broken is not None:
         where = f" (id {broken.id})" if broken.id else ""
         click.echo(
@@ -56,7 +56,7 @@ def audit_checkpoint(output: Path | None) -> None:
     from aidservice.services.audit import ChainBroken, take_checkpoint
 
     try:
-        _anchor, line = take_checkpoint(db.session, actor=Actor.system("cli:audit-checkpoint"))
+        _anchor, line = take_checkpoint(db.session(), actor=Actor.system("cli:audit-checkpoint"))
     except ChainBroken as error:
         db.session.rollback()
         click.echo(f"not anchored: {error}", err=True)

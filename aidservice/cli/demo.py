@@ -52,7 +52,7 @@ def demo_data(students: int, seed: int, logins_path: Path | None, load_path: str
         )
     started = time.perf_counter()
     settings = app_settings()
-    session = db.session
+    session = db.session()
     try:
         refuse_if_loaded(session)
     except NotEmpty as exc:

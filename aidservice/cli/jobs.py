@@ -66,7 +66,7 @@ def list_command(state: str | None, limit: int) -> None:
     from aidservice.services.actors import Actor
     from aidservice.services.jobs import list_jobs
 
-    for item in list_jobs(db.session, actor=Actor.system("cli:jobs"), state=state, limit=limit)["items"]:
+    for item in list_jobs(db.session(), actor=Actor.system("cli:jobs"), state=state, limit=limit)["items"]:
         progress = item["progress"]
         done = f"{progress['done']}/{progress['total'] if progress['total'] is not None else '?'}"
         click.echo(

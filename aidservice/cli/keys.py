@@ -31,7 +31,7 @@ def keys_status() -> None:
 
     vault = id_vault()
     click.echo(f"current key: {vault.current}; keyring: {', '.join(sorted(vault.keys))}")
-    for kind, counts in key_counts(db.session).items():
+    for kind, counts in key_counts(db.session()).items():
         listed = ", ".join(f"{key_id}: {n}" for key_id, n in counts.items()) or "no rows"
         click.echo(f"{kind}s: {listed}")
 
@@ -46,7 +46,7 @@ def keys_check() -> None:
     from aidservice.wiring import id_vault
 
     try:
-        found = ensure_keys(db.session, id_vault())
+        found = ensure_keys(db.session(), id_vault())
     except KeysMismatch as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from None
@@ -77,7 +77,7 @@ def keys_rotate(size: int) -> None:
     from aidservice.services.actors import Actor
     from aidservice.wiring import id_vault
 
-    vault, session = id_vault(), db.session
+    vault, session = id_vault(), db.session()
     try:  # the new current key's fingerprint is recorded before the first row is sealed with it
         ensure_keys(session, vault)
     except KeysMismatch as exc:

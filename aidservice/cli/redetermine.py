@@ -71,11 +71,11 @@ def redetermine_command(
     from aidservice.wiring import settings
 
     rules = load_rules(rules_dir) if rules_dir is not None else None
-    total = count_students(db.session, region)
+    total = count_students(db.session(), region)
     try:
         with tqdm(total=total, unit="student", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
             result = redetermine_region(
-                db.session,
+                db.session(),
                 actor=Actor.system("cli:redetermine"),
                 settings=settings(),
                 region=region,
@@ -91,7 +91,7 @@ def redetermine_command(
     except DomainError as exc:
         db.session.rollback()
         raise click.ClickException(refusal(exc)) from None
-    shown = _masks(db.session, result.diff.examples[:examples]) if result.diff is not None else []
+    shown = _masks(db.session(), result.diff.examples[:examples]) if result.diff is not None else []
     db.session.rollback() if dry_run else db.session.commit()
     _summary(result)
     if result.diff is not None:

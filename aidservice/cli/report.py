@@ -50,7 +50,7 @@ def _make_kind_command(kind: str) -> click.Command:
 
         try:
             made = reports.generate(
-                db.session,
+                db.session(),
                 actor=Actor.system("cli-report"),
                 settings=settings(),
                 kind=kind,
@@ -116,7 +116,7 @@ def schedule(now_text: str | None, regions: tuple[str, ...], formats: str) -> No
 
     try:
         result = run_schedule(
-            db.session,
+            db.session(),
             actor=Actor.system("report-schedule"),
             settings=settings(),
             now=now,

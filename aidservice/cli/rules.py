@@ -59,6 +59,6 @@ def rules_publish() -> None:
     from aidservice.services.rule_sets import publish_current
 
     ruleset = current_rules()
-    added = publish_current(db.session, ruleset, ruleset.rules.files)
+    added = publish_current(db.session(), ruleset, ruleset.rules.files)
     db.session.commit()
     click.echo(f"rule set {ruleset.version} {'published' if added else 'already published'}")

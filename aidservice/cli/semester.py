@@ -23,7 +23,7 @@ def semester_open(school_year: str, semester: str, school: str | None) -> None:
 
     try:
         summary = open_semester(
-            db.session,
+            db.session(),
             actor=Actor.system("cli:semester-open"),
             settings=settings(),
             school_year=school_year,

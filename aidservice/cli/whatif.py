@@ -42,7 +42,7 @@ def whatif_command(region: str | None, as_of: datetime | None, rules_dir: Path |
     service_settings = settings()
     try:
         result = redetermine_region(
-            db.session,
+            db.session(),
             actor=Actor.system("cli:whatif"),
             settings=service_settings,
             region=region,

@@ -88,7 +88,7 @@ def execute_now(job_id: int) -> Outcome:
 
     config, provided = current_app.config, app_services()
     return run_attempt(
-        db.session,
+        db.session(),
         job_id,
         handlers=HANDLERS,
         settings=provided.settings(),

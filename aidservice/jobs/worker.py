@@ -56,7 +56,7 @@ def resume_stale(lease: timedelta) -> list[int]:
     from aidservice.extensions import db
     from aidservice.models import Job
 
-    ids = stale_jobs(db.session, lease)
+    ids = stale_jobs(db.session(), lease)
     if ids:  # back to queued, so the next claim takes them whatever lease it judges by
         db.session.execute(
             update(Job)

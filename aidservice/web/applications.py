@@ -34,7 +34,7 @@ def application_list() -> tuple[str, int] | str:
         return render_template("web/applications.html", form=form, result=None), 422
     page = form.page.data or 1
     result = reading.list_applications(
-        db.session,
+        db.session(),
         actor=actor(),
         settings=wiring.settings(),
         state=form.state.data or None,
@@ -49,7 +49,7 @@ def application_list() -> tuple[str, int] | str:
 @bp.route("/students/<student_id>/apply", methods=["GET", "POST"])
 def apply(student_id: str) -> Response | tuple[str, int] | str:
     settings = wiring.settings()
-    start = directory.application_start(db.session, actor=actor(), settings=settings, student_id=student_id)
+    start = directory.application_start(db.session(), actor=actor(), settings=settings, student_id=student_id)
     form = ApplicationForm()
     if request.method == "GET":
         return _apply_page(start, form)
@@ -174,9 +174,9 @@ def _application_page(
 ) -> tuple[str, int]:
     settings = wiring.settings()
     view = reading.get_application(
-        db.session, actor=actor(), settings=settings, application_id=application_id
+        db.session(), actor=actor(), settings=settings, application_id=application_id
     )
-    facts = directory.fact_rows(db.session, settings, view["facts"])
+    facts = directory.fact_rows(db.session(), settings, view["facts"])
     forms = {}
     if actor().role == "school_officer":
         for action in view["allowed_actions"]:
@@ -205,7 +205,7 @@ def _application_page(
 @bp.route("/schools/<school_code>/notices/<int:notice_id>")
 def notice(school_code: str, notice_id: int) -> str:
     data = notices.get_notice(
-        db.session,
+        db.session(),
         actor=actor(),
         settings=wiring.settings(),
         school_code=school_code,

@@ -31,7 +31,7 @@ ROW_ERRORS_SHOWN = 500
 
 @bp.route("/")
 def dashboard() -> str:
-    data = dashboard_service.dashboard(db.session, actor=actor(), settings=wiring.settings())
+    data = dashboard_service.dashboard(db.session(), actor=actor(), settings=wiring.settings())
     return render_template("web/dashboard.html", data=data)
 
 
@@ -48,7 +48,7 @@ def students() -> tuple[str, int] | str:
         text=form.q.data or "", school=form.school.data or None, page=form.page.data or 1
     )
     try:
-        result = directory.list_students(db.session, actor=actor(), settings=wiring.settings(), query=query)
+        result = directory.list_students(db.session(), actor=actor(), settings=wiring.settings(), query=query)
     except ValidationFailed as exc:
         _attach(form, exc)
         return _students_page(form, None, 422)
@@ -116,7 +116,7 @@ def _students_page(
 @bp.route("/students/<student_id>")
 def student(student_id: str) -> str:
     page = directory.student_page(
-        db.session, actor=actor(), settings=wiring.settings(), student_id=student_id
+        db.session(), actor=actor(), settings=wiring.settings(), student_id=student_id
     )
     return render_template("web/student.html", page=page, form=PostForm(), full_id=None)
 
@@ -200,10 +200,10 @@ def import_students() -> tuple[str, int] | str:
 def _background_import(filename: str, data: bytes, partial: bool) -> Response:
     """Start the import as a background job and show its page (progress, then the result)."""
     params, scope = kinds.prepare_import(
-        db.session, actor=actor(), filename=filename, data=data, partial=partial
+        db.session(), actor=actor(), filename=filename, data=data, partial=partial
     )
     job_id = jobs.start(
-        db.session,
+        db.session(),
         actor=actor(),
         kind=kinds.IMPORT,
         params=params,

@@ -41,7 +41,7 @@ def current_actor() -> Actor | None:
     token = session.get(TOKEN_KEY)
     if isinstance(token, str) and token:
         try:
-            found = resolve_token(db.session, token)
+            found = resolve_token(db.session(), token)
         except AuthenticationFailed:
             found = None
         if found is not None and found.kind == "user":
