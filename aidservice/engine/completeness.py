@@ -281,7 +281,7 @@ def _coverage_gaps(rules: Rules, raw: _RawIndex) -> Iterator[Finding]:
                 yield Finding(
                     param.where.file,
                     line,
-                    f"参数 '{label}' 在 {_span(lo, hi)} 没有取值（覆盖期 {rules.coverage}，{_zh_user(user)}使用）",
+                    f"参数 '{label}' 在 {_span(lo, hi)} 没有取值（覆盖期 {rules.coverage.start} 至 {rules.coverage.end}，{_zh_user(user)}使用）",
                     f"parameter '{label}' has no value on {_span(lo, hi)} "
                     f"(coverage {rules.coverage}; used by {user})",
                 )

@@ -60,7 +60,7 @@ def test_a_parameter_whose_only_value_starts_in_2021_is_a_coverage_gap(rules_cop
     finding = only(rules_copy)
     assert finding.line == line_of(params, "values: {2021-01-01: 1.5}")
     assert finding.zh.startswith("参数 'income_multiple_low' 在 2018-09-01 – 2020-12-31 没有取值")
-    assert "覆盖期 2018-09-01 to 2021-08-31" in finding.zh
+    assert "覆盖期 2018-09-01 至 2021-08-31" in finding.zh
     assert finding.en.startswith("parameter 'income_multiple_low' has no value on 2018-09-01 – 2020-12-31")
 
 
