@@ -369,26 +369,17 @@ def _stages(rules: Rules, raw: _RawIndex) -> Iterator[Finding]:
 
 def _citations(rules: Rules, raw: _RawIndex) -> Iterator[Finding]:
     """Programs, clauses and parameters cite a document; every document is fully identified."""
-    items: list[tuple[str, str, str, str, tuple[Citation, ...], Where | None]] = []
-    items += [("项目", "program", "programs", p.id, p.basis, p.where) for p in rules.programs]
-    items += [
-        ("参数", "parameter", "parameters", p.name, p.basis, p.where) for p in rules.parameters.values()
-    ]
-    for zh_kind, en_kind, _section, ident, basis, where in items:
+    items: list[tuple[str, str, str, tuple[Citation, ...], Where | None]] = []
+    items += [("项目", "program", p.id, p.basis, p.where) for p in rules.programs]
+    items += [("参数", "parameter", p.name, p.basis, p.where) for p in rules.parameters.values()]
+    items += [("条款", "clause", c.id, c.basis, c.where) for c in rules.clauses]
+    for zh_kind, en_kind, ident, basis, where in items:
         if not basis and where is not None:
             yield Finding(
                 where.file,
                 where.line,
                 f"{zh_kind} '{ident}' 没有引用政策文件（basis，见 documents.yaml）",
                 f"{en_kind} '{ident}' cites no document (basis, see documents.yaml)",
-            )
-    for clause in rules.clauses:
-        if not clause.basis and clause.where is not None:
-            yield Finding(
-                clause.where.file,
-                clause.where.line,
-                f"条款 '{clause.id}' 没有引用政策文件（basis，见 documents.yaml）",
-                f"clause '{clause.id}' cites no document (basis, see documents.yaml)",
             )
     for doc in rules.documents.values():
         yield from _document(doc, raw)
