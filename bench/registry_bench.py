@@ -547,7 +547,7 @@ def draft_rules() -> Any:
     shutil.copytree(REPO / "rules", target)
     path = target / "parameters" / "basic_education.yaml"
     path.write_text(
-        path.read_text(encoding="utf-8").replace("values: {2019-01-01: 2000}", "values: {2019-01-01: 2200}"),
+        path.read_text(encoding="utf-8").replace("values: {2018-09-01: 2000}", "values: {2018-09-01: 2200}"),
         encoding="utf-8",
     )
     return load_rules(target)

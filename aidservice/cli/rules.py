@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from aidservice.engine import completeness
 from aidservice.rulesets import RuleSetBroken, current_rules, load_or_refuse
 
 rules_group = AppGroup("rules", help="The rule set: check it, publish it.")
@@ -38,17 +39,34 @@ def load_rules(rules_dir: Path) -> Any:
 
 @rules_group.command("check")
 @RULES_OPTION
-def rules_check(rules_dir: Path | None) -> None:
-    """Validate the rules and run the rule tests in <rules>/tests."""
+@click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    default="zh",
+    show_default=True,
+    help="Language of the completeness findings (zh for officers, en for engineers).",
+)
+def rules_check(rules_dir: Path | None, lang: str) -> None:
+    """Validate the rules, check them for completeness, and run the rule tests in <rules>/tests."""
     root = _rules_dir(rules_dir)
     ruleset = load_rules(root)
     click.echo(f"rules {root}: version {ruleset.version}")
+    findings = completeness.check(ruleset.rules)
+    for finding in findings:
+        click.echo(finding.text(lang), err=True)
+    if findings:
+        click.echo(
+            f"{len(findings)} incompleteness finding(s)"
+            if lang == "en"
+            else f"完整性检查：{len(findings)} 处问题",
+            err=True,
+        )
     outcomes = ruleset.run_tests(root / "tests")
     failed = [o for o in outcomes if not o.passed]
     for outcome in failed:
         click.echo(f"FAIL {outcome.file}:{outcome.line}: {outcome.name}: {outcome.message}", err=True)
     click.echo(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed")
-    if failed:
+    if failed or findings:
         raise SystemExit(1)
 
 

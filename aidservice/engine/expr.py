@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import overload
 
 from .result import LEVELS
+from .suggest import did_you_mean
 
 
 class ExprError(ValueError):
@@ -190,7 +191,8 @@ class _Checker:
             return Const(_LITERAL_NAMES[node.id], BOOL)
         symbol = self.symbols.get(node.id)
         if symbol is None:
-            raise ExprError(f"unknown name '{node.id}' in {self.text!r}", node.id)
+            hint = did_you_mean(node.id, self.symbols)
+            raise ExprError(f"unknown name '{node.id}' in {self.text!r}{hint}", node.id)
         if symbol.key is not None:
             raise self.fail(
                 node, f"parameter '{node.id}' is keyed by {symbol.key}: write {node.id}[{symbol.key}]"
@@ -213,7 +215,8 @@ class _Checker:
             raise self.fail(node, "only a keyed parameter can be subscripted")
         symbol = self.symbols.get(node.value.id)
         if symbol is None:
-            raise ExprError(f"unknown name '{node.value.id}' in {self.text!r}", node.value.id)
+            hint = did_you_mean(node.value.id, self.symbols)
+            raise ExprError(f"unknown name '{node.value.id}' in {self.text!r}{hint}", node.value.id)
         if symbol.kind != "param" or symbol.key is None:
             raise self.fail(node, f"'{node.value.id}' is not a keyed parameter")
         key = self.visit(node.slice)

@@ -12,6 +12,7 @@ from fractions import Fraction
 
 from .model import FactSpec
 from .numbers import CEILINGS, NumberRefused, bounded_decimal, bounded_int
+from .suggest import did_you_mean
 
 TRUE_TEXT = frozenset({"true", "1", "yes", "y", "t", "是"})
 FALSE_TEXT = frozenset({"false", "0", "no", "n", "f", "否", ""})
@@ -39,7 +40,7 @@ def normalise(
     errors: dict[str, list[str]] = {}
     for name in raw:
         if name not in catalogue:
-            errors[str(name)] = ["unknown fact"]
+            errors[str(name)] = ["unknown fact" + did_you_mean(str(name), catalogue)]
     out: dict[str, object] = {}
     for name, spec in catalogue.items():
         value = raw.get(name)

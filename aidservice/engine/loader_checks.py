@@ -16,6 +16,7 @@ from typing import Any
 from . import expr as ex
 from .model import STATUSES, Derived, Document, Effective, FactSpec, Parameter
 from .result import Citation
+from .suggest import did_you_mean
 from .yamlsrc import RuleIssue, YList, YMap
 
 IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -114,7 +115,8 @@ class RuleChecks:
                 self.error(
                     file,
                     self.line_of(spec, "document"),
-                    f"{what}: unknown document '{spec['document']}' (see documents.yaml)",
+                    f"{what}: unknown document '{spec['document']}' (see documents.yaml)"
+                    + did_you_mean(str(spec["document"]), self.documents),
                 )
                 continue
             out.append(Citation(doc.id, doc.number, doc.title, str(spec.get("clause") or "")))

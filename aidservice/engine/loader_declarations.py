@@ -8,6 +8,7 @@ scaled integers (money in fen), so evaluation never rounds what a rules file wro
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -29,6 +30,7 @@ from .model import (
 from .yamlsrc import RuleIssue, YList, YMap
 
 _BAD = object()
+_PARTIAL_DATE = re.compile(r"^(19|20)[0-9]{2}(-(0[1-9]|1[0-2]))?$")
 
 
 class DeclarationSections(RuleChecks):
@@ -73,12 +75,28 @@ class DeclarationSections(RuleChecks):
             )
             if spec is None or not self.ident(doc_id, file, line, "document"):
                 continue
-            issued = spec.get("issued")
-            if issued is not None and not isinstance(issued, date):
-                self.error(file, self.line_of(spec, "issued"), f"document '{doc_id}': issued must be a date")
+            issued, issued_as = spec.get("issued"), ""
+            if isinstance(issued, date):
+                issued_as = issued.isoformat()
+            elif issued is not None:
+                issued_as = str(issued)
                 issued = None
+                if not _PARTIAL_DATE.match(issued_as):
+                    self.error(
+                        file,
+                        self.line_of(spec, "issued"),
+                        f"document '{doc_id}': issued must be a date (YYYY-MM-DD, or \"YYYY-MM\" / YYYY "
+                        "when only that is known)",
+                    )
+                    issued_as = ""
             self.documents[doc_id] = Document(
-                doc_id, str(spec["title"]), str(spec["number"]), issued, spec.get("url")
+                doc_id,
+                str(spec["title"]),
+                str(spec["number"]),
+                issued,
+                spec.get("url"),
+                self.text(spec, "issuer", file, f"document '{doc_id}'"),
+                issued_as,
             )
 
     def _build_facts(self) -> None:

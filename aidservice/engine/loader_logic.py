@@ -15,6 +15,7 @@ from . import expr as ex
 from .loader_checks import RuleChecks
 from .model import PAYMENTS, AmountCase, Clause, Combination, Derived, Program, Where
 from .result import KINDS
+from .suggest import did_you_mean
 from .yamlsrc import RuleIssue, YList, YMap
 
 LEVEL_ORDER = ("special", "difficult", "general")  # highest first, as clauses are tried and listed
@@ -224,7 +225,10 @@ class LogicSections(RuleChecks):
             bad = [s for s in stages if s not in stage_values]
             if bad:
                 self.error(
-                    file, self.line_of(spec, "stages"), f"{what}: unknown stage(s) {', '.join(map(str, bad))}"
+                    file,
+                    self.line_of(spec, "stages"),
+                    f"{what}: unknown stage(s) {', '.join(map(str, bad))}"
+                    + "".join(did_you_mean(str(s), stage_values) for s in bad),
                 )
                 continue
             status, note = self.status(spec, file, what)
@@ -327,7 +331,8 @@ class LogicSections(RuleChecks):
                 self.error(
                     file,
                     self.line_of(spec, "exclusive"),
-                    f"{what}: unknown program(s) {', '.join(map(str, unknown))}",
+                    f"{what}: unknown program(s) {', '.join(map(str, unknown))}"
+                    + "".join(did_you_mean(str(m), program_ids) for m in unknown),
                 )
                 continue
             status, note = self.status(spec, file, what)

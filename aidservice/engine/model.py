@@ -45,6 +45,8 @@ class Document:
     number: str
     issued: date | None = None
     url: str | None = None
+    issuer: str = ""  # the issuing body (发文机关)
+    issued_as: str = ""  # the issue date as written: YYYY-MM-DD, or YYYY-MM / YYYY when only that is known
 
 
 @dataclass(frozen=True, slots=True)

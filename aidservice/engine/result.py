@@ -31,7 +31,9 @@ class Citation:
     clause: str
 
     def __str__(self) -> str:
-        return f"{self.number} {self.clause}".strip()
+        """`教财〔2018〕16号 第六条`; a document without a number ("无文号") by its title: `《…》 第29项`."""
+        name = self.number if self.number and self.number != "无文号" else f"《{self.title}》"
+        return f"{name} {self.clause}".strip()
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,7 +201,7 @@ def test_replay_uses_the_recorded_rule_version_not_the_running_one(
     (decision,) = decisions_of(application.id)
     parameters = rules_copy / "parameters" / "basic_education.yaml"
     text = parameters.read_text(encoding="utf-8")
-    parameters.write_text(text.replace("2019-01-01: 1250}", "2019-01-01: 1300}"), encoding="utf-8")
+    parameters.write_text(text.replace("2018-09-01: 1250}", "2018-09-01: 1300}"), encoding="utf-8")
     changed = load_rules(rules_copy)
     assert changed.version != decision.rule_set_version
     running_changed = service_settings(app, rules=changed)

@@ -273,7 +273,7 @@ def test_a_dry_run_with_a_draft_rule_set_diffs_without_writing(
     before = (count(Determination), count(AuditEvent), count(AgencyRecord), count(Job))
     path = rules_copy / "parameters" / "basic_education.yaml"
     path.write_text(
-        path.read_text(encoding="utf-8").replace("values: {2019-01-01: 2000}", "values: {2019-01-01: 2200}"),
+        path.read_text(encoding="utf-8").replace("values: {2018-09-01: 2000}", "values: {2018-09-01: 2200}"),
         encoding="utf-8",
     )
     result = run(app, rules=load_rules(rules_copy), dry_run=True)
@@ -313,7 +313,7 @@ def test_the_command_dry_run_prints_the_diff_with_masked_numbers(
     run(app)
     path = rules_copy / "parameters" / "basic_education.yaml"
     path.write_text(
-        path.read_text(encoding="utf-8").replace("values: {2019-01-01: 2000}", "values: {2019-01-01: 2200}"),
+        path.read_text(encoding="utf-8").replace("values: {2018-09-01: 2000}", "values: {2018-09-01: 2200}"),
         encoding="utf-8",
     )
     result = app.test_cli_runner().invoke(
