@@ -90,3 +90,10 @@ def test_update_leaves_a_case_with_invalid_facts_failing(app: Flask, rules_copy:
     assert (
         "    expect: {level: none}\n" in written and "    expect: {level: special}  # was wrong\n" in written
     )
+
+
+def test_rules_test_starts_offline_like_rules_check() -> None:
+    from aidservice.startup import is_offline_command
+
+    assert is_offline_command(["-A", "wsgi", "aid", "rules", "test", "--update"])
+    assert not is_offline_command(["-A", "wsgi", "aid", "whatif"])  # reads the roster
