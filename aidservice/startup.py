@@ -11,7 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 # Command paths (after `flask [options]`) that touch neither routes nor the database.
-OFFLINE_COMMANDS: tuple[tuple[str, ...], ...] = (("aid", "evaluate"), ("aid", "rules", "check"))
+OFFLINE_COMMANDS: tuple[tuple[str, ...], ...] = (
+    ("aid", "evaluate"),
+    ("aid", "rules", "check"),
+    ("aid", "rules", "test"),
+)
 
 # Command paths that open the database but skip the key check: the migrations (they create the fingerprint table;
 # keys are about the data, not the schema) and printing a new key.

@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from aidservice.cli.rules_tests import rules_test
 from aidservice.engine import completeness
 from aidservice.rulesets import RuleSetBroken, current_rules, load_or_refuse
 
@@ -80,3 +81,6 @@ def rules_publish() -> None:
     added = publish_current(db.session(), ruleset, ruleset.rules.files)
     db.session.commit()
     click.echo(f"rule set {ruleset.version} {'published' if added else 'already published'}")
+
+
+rules_group.add_command(rules_test)  # `aid rules test [--update]` (aidservice.cli.rules_tests)

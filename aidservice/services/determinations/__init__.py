@@ -10,5 +10,6 @@ The area's modules, from the bottom up:
 - the columnar path: `runs` (a run's context, scope and counts), `matches` (agency records reaching the
   students), `columnar` (facts frame and evaluation), `writer` (bulk writing), `diff` (dry runs),
   `chunks` (one chunk, and `redetermine_set` for large feed batches), `region` (a resumable region run);
-- `whatif`: the last dry run's summary, kept for the rules page.
+- `whatif_compare`: a draft rule set against the running one on the same date and facts (who gains and
+  loses, by program and region); `whatif`: the last comparison's summary, kept for the rules page.
 """

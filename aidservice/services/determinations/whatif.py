@@ -1,8 +1,9 @@
-"""The last what-if re-determination (`aid whatif`, a dry run of `aid redetermine`), kept for the rules page.
+"""The last what-if (`aid whatif`: a draft against the running rules), kept for the rules page.
 
-`aid redetermine --dry-run` prints its diff and stores nothing; the rules page shows the last one, so
-`aid whatif` runs the same dry run and keeps its summary in a small JSON file (AID_WHATIF_FILE, in the
-instance folder by default): aggregate counts only, never a student or an ID number.
+`whatif_compare.compare_with_running` evaluates the region twice on one date (running rules, draft) and
+stores nothing; the rules page shows the last comparison, so `aid whatif` keeps its summary in a small JSON
+file (AID_WHATIF_FILE, in the instance folder by default): aggregate counts only, overall and by region,
+never a student or an ID number.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import TypedDict, cast
 
-from aidservice.services.determinations.runs import DiffTotals, RegionResult
+from aidservice.services.determinations.whatif_compare import ComparisonTotals, WhatIfResult
 
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2  # 1: the draft against the stored determinations (no longer written)
 
 
 class WhatIfSummary(TypedDict):
-    """The kept summary of a dry run, as stored in the JSON file and shown on the rules page."""
+    """The kept summary of a what-if, as stored in the JSON file and shown on the rules page."""
 
     summary_version: int
     ran_at: str
@@ -28,20 +29,20 @@ class WhatIfSummary(TypedDict):
     as_of: str
     draft: bool
     rules_dir_name: str | None
-    rule_set_version: str
+    rule_set_version: str  # the draft's (the running rules' when there was no draft)
     running_version: str
     students: int
     skipped: int
-    diff: DiffTotals | dict[str, Any]  # {} when the run had no diff
+    no_change: bool
+    diff: ComparisonTotals
+    by_region: dict[str, ComparisonTotals]  # cities of the province, or counties of a city
 
 
 def summary_of(
-    result: RegionResult, *, running_version: str, rules_dir: str | None, ran_at: datetime | None = None
+    result: WhatIfResult, *, rules_dir: str | None, ran_at: datetime | None = None
 ) -> WhatIfSummary:
-    """What is kept of a dry run (`region.RegionResult`): parameters, counts and the aggregate diff."""
-    # the diff's totals only: its example students (of every school) are not for a page everyone signed in
-    # can read
-    diff: DiffTotals | dict[str, Any] = result.diff.totals() if result.diff is not None else {}
+    """What is kept of a comparison: parameters, counts and the aggregate differences (no student: the
+    changing students are not for a page everyone signed in can read)."""
     return {
         "summary_version": SUMMARY_VERSION,
         "ran_at": (ran_at or datetime.now(UTC)).isoformat(timespec="seconds"),
@@ -49,11 +50,13 @@ def summary_of(
         "as_of": result.as_of.isoformat(),
         "draft": rules_dir is not None,
         "rules_dir_name": Path(rules_dir).name if rules_dir else None,
-        "rule_set_version": result.rule_set_version,
-        "running_version": running_version,
+        "rule_set_version": result.draft_version,
+        "running_version": result.running_version,
         "students": result.students,
         "skipped": result.skipped,
-        "diff": diff,
+        "no_change": result.no_change,
+        "diff": result.totals(),
+        "by_region": result.regions(),
     }
 
 
