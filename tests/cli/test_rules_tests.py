@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-JUNIOR_DIBAO = "values: {2019-01-01: 2000}"  # compulsory_living_junior_dibao, the first with this value
+JUNIOR_DIBAO = "values: {2018-09-01: 2000}"  # compulsory_living_junior_dibao, the first with this value
 
 
 def change_value(rules_copy: Path, name: str, old: str, new: str) -> None:
@@ -31,7 +31,7 @@ def test_rules_test_passes_on_the_shipped_rules(app: Flask) -> None:
 
 
 def test_a_changed_value_fails_the_rule_tests_until_they_are_updated(app: Flask, rules_copy: Path) -> None:
-    change_value(rules_copy, "compulsory_living_junior_dibao", JUNIOR_DIBAO, "values: {2019-01-01: 2200}")
+    change_value(rules_copy, "compulsory_living_junior_dibao", JUNIOR_DIBAO, "values: {2018-09-01: 2200}")
     tests_file = rules_copy / "tests" / "basic_education.yaml"
     before = tests_file.read_text(encoding="utf-8").splitlines()
     code, output = invoke(app, "--rules", str(rules_copy))
@@ -57,7 +57,7 @@ def test_update_rewrites_only_the_changed_keys_of_a_block_style_expectation(
     app: Flask, rules_copy: Path
 ) -> None:
     change_value(
-        rules_copy, "preschool_aid_amount", "values: {2019-01-01: 1000}", "values: {2019-01-01: 1100}"
+        rules_copy, "preschool_aid_amount", "values: {2018-09-01: 1000}", "values: {2018-09-01: 1100}"
     )
     tests_file = rules_copy / "tests" / "basic_education.yaml"
     text = tests_file.read_text(encoding="utf-8")

@@ -70,7 +70,7 @@ def test_a_draft_raising_one_amount_shows_exactly_the_students_who_gain(
     app: Flask, province: list[int], rules_copy: Path
 ) -> None:
     before = rows()
-    draft = draft_with(rules_copy, "values: {2019-01-01: 2000}", "values: {2019-01-01: 2200}")
+    draft = draft_with(rules_copy, "values: {2018-09-01: 2000}", "values: {2018-09-01: 2200}")
     result = compare(app, draft=draft)
     assert rows() == before  # nothing written
     totals = result.totals()
@@ -94,7 +94,7 @@ def test_a_draft_raising_one_amount_shows_exactly_the_students_who_gain(
 def test_a_lower_amount_loses_and_a_region_outside_it_sees_no_change(
     app: Flask, province: list[int], rules_copy: Path
 ) -> None:
-    draft = draft_with(rules_copy, "values: {2019-01-01: 2000}", "values: {2019-01-01: 1900}")
+    draft = draft_with(rules_copy, "values: {2018-09-01: 2000}", "values: {2018-09-01: 1900}")
     result = compare(app, draft=draft)
     assert result.totals()["students_losing"] == 1 and result.totals()["total_delta"] == "-100.00"
     xuzhou = compare(app, draft=draft, region="320300")
@@ -131,7 +131,7 @@ def test_the_command_prints_no_change_without_a_draft_and_saves_the_summary(
 def test_the_command_prints_gains_by_region_with_masked_numbers(
     app: Flask, province: list[int], rules_copy: Path
 ) -> None:
-    draft_with(rules_copy, "values: {2019-01-01: 2000}", "values: {2019-01-01: 2200}")
+    draft_with(rules_copy, "values: {2018-09-01: 2000}", "values: {2018-09-01: 2200}")
     before = rows()
     runner = app.test_cli_runner()
     result = runner.invoke(args=["aid", "whatif", "--rules", str(rules_copy), "--as-of", "2020-09-01"])
