@@ -95,9 +95,7 @@ def missing_plan(
     rank = pl.col("level").replace_strict(RANK, return_dtype=pl.Int8).alias(_LV)
     names = sorted(masks)
     listed = (
-        pl.concat_list(
-            [pl.when(pl.any_horizontal(masks[n])).then(pl.lit(n)).otherwise(None) for n in names]
-        )
+        pl.concat_list([pl.when(pl.any_horizontal(masks[n])).then(pl.lit(n)).otherwise(None) for n in names])
         .list.drop_nulls()
         .alias(MISSING)
     )
@@ -150,9 +148,7 @@ def _fen_is_null(compiler: FrameCompiler, node: ex.Node) -> pl.Expr | bool:
     return fen.is_null()
 
 
-def _unknown(
-    leaf: Leaf, rules: Rules, as_of: date, schema: dict[str, pl.DataType]
-) -> pl.Expr | bool:
+def _unknown(leaf: Leaf, rules: Rules, as_of: date, schema: dict[str, pl.DataType]) -> pl.Expr | bool:
     """Where the leaf has no value: an expression over the facts, or a constant for the date."""
     import polars as pl
 
