@@ -23,6 +23,7 @@ from aidservice.engine.batch_missing import missing_plan
 from aidservice.engine.columnar import compile_frame, facts_frame
 
 from .conftest import REPO, write_rules
+from .test_batch import read_missing
 from .test_paths_agree import ODD_RULES, POLICY, POLICY_DAYS, boundary_dates, students_on
 
 AS_OF = date(2020, 9, 1)
@@ -98,19 +99,6 @@ ROWS = [
     {"student_id": "NO_CITY", "stage": "primary", "grade": 3, "per_capita_income": 5000},
     {"student_id": "ORPHAN", "stage": "junior", "grade": 1, "orphan": True},
 ]
-
-
-def read_missing(path: Path) -> dict[str, list[str]]:
-    if path.suffix == ".parquet":
-        rows = pl.read_parquet(path).to_dicts()
-    elif path.suffix == ".csv":
-        rows = [
-            dict(r, missing=(r["missing"] or "").split(";") if r["missing"] else [])
-            for r in pl.read_csv(path, infer_schema=False).to_dicts()
-        ]
-    else:
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    return {r["student_id"]: r["missing"] for r in rows}
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
