@@ -94,21 +94,28 @@ def missing_plan(
         stages[compiler.depth[name]].append(expression)
     rank = pl.col("level").replace_strict(RANK, return_dtype=pl.Int8).alias(_LV)
     names = sorted(masks)
-    listed = (
-        pl.concat_list([pl.when(pl.any_horizontal(masks[n])).then(pl.lit(n)).otherwise(None) for n in names])
-        .list.drop_nulls()
-        .alias(MISSING)
+    # names are identifiers: joined as "a;b;" and cut apart again, far faster than polars' concat_list
+    joined = pl.concat_str(
+        [pl.when(pl.any_horizontal(masks[n])).then(pl.lit(f"{n};")).otherwise(pl.lit("")) for n in names]
     )
+    listed = joined.str.extract_all(r"[^;]+").alias(MISSING)
 
     def run(result: pl.DataFrame) -> pl.Series:
         if not names:
-            return pl.Series(MISSING, [[]] * result.height, dtype=pl.List(pl.Utf8))
+            return nothing_missing(result.height)
         frame = result.lazy().with_columns(rank)
         for stage in stages:
             frame = frame.with_columns(stage)
         return frame.select(listed).collect().to_series()
 
     return run
+
+
+def nothing_missing(rows: int) -> pl.Series:
+    """A `missing` column of `rows` empty lists."""
+    import polars as pl
+
+    return pl.select(pl.repeat("", rows, dtype=pl.Utf8).str.extract_all(";").alias(MISSING)).to_series()
 
 
 def _is_null(flag: Bool) -> pl.Expr | bool:
@@ -199,4 +206,4 @@ class _Leaves:
         return self.cache[name]
 
 
-__all__ = ["MISSING", "missing_plan"]
+__all__ = ["MISSING", "missing_plan", "nothing_missing"]

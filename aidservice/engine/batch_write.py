@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from .batch_missing import MISSING
+from .batch_missing import MISSING, nothing_missing
 from .batch_read import ID, MONEY_INT_DIGITS, BatchInputError
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ def shape_output(
     head = result.select(ID, "level").to_arrow()
     total = _money(result.get_column("total_fen"), fmt)
     if missing is None:
-        missing = pl.Series(MISSING, [[]] * n, dtype=pl.List(pl.Utf8))
+        missing = nothing_missing(n)
     names = missing.list.join(";") if fmt == "csv" else missing
     return pa.table(
         {

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from aidservice.engine import RuleSet, load_rules
 from aidservice.engine.batch import evaluate_file
-from aidservice.engine.batch_missing import missing_plan
+from aidservice.engine.batch_missing import missing_plan, nothing_missing
 from aidservice.engine.columnar import compile_frame, facts_frame
 
 from .conftest import REPO, write_rules
@@ -142,3 +142,9 @@ def test_an_empty_file_has_a_missing_column_in_parquet(policy: RuleSet, tmp_path
     summary = evaluate_file(policy, source, target, as_of=AS_OF, progress=False)
     assert summary.missing == 0
     assert pl.read_parquet(target).schema["missing"] == pl.List(pl.String)
+
+
+@pytest.mark.parametrize("rows", [0, 1, 3])
+def test_nothing_missing_is_a_column_of_empty_lists(rows: int) -> None:
+    column = nothing_missing(rows)
+    assert (column.name, column.dtype, column.to_list()) == ("missing", pl.List(pl.String), [[]] * rows)
