@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from .model import Rules
 
 MISSING = "missing"
+_ITEM = "__aid_missing_item"  # temporary columns, never in the output
+_BITS = 64  # names per row code (UInt64); more names take the slower text path
 Leaf = tuple[str, ...]  # ("fact", name) | ("param", name) | ("keyed", param, key fact)
 
 
@@ -52,13 +54,18 @@ def missing_plan(
     from .columnar_compiler import _LV, FrameCompiler
 
     compiler = FrameCompiler(rules, as_of, schema)
-    leaves = _Leaves(rules, as_of)
+    catalogue = _Leaves(rules, as_of)
     masks: dict[str, list[pl.Expr]] = {}
+    items: list[pl.Expr] = []  # each item's "came out unknown" computed once, as a column the masks read
 
-    def note(when: pl.Expr | bool, items: Iterable[Leaf]) -> None:
+    def note(when: pl.Expr | bool, leaves: Iterable[Leaf]) -> None:
         if when is False:
             return
-        for leaf in items:
+        if isinstance(when, pl.Expr):
+            column = f"{_ITEM}{len(items)}"
+            items.append(when.alias(column))
+            when = pl.col(column)
+        for leaf in leaves:
             unknown = _unknown(leaf, rules, as_of, schema)
             if unknown is False:
                 continue
@@ -66,12 +73,12 @@ def missing_plan(
             masks.setdefault(leaf[1], []).append(pl.lit(True) if mask is True else mask)
 
     for clause in rules.clauses:
-        note(_is_null(compiler.boolean(clause.when)), leaves.of(clause.when))
+        note(_is_null(compiler.boolean(clause.when)), catalogue.of(clause.when))
     for program in rules.programs:
         if program.effective is not None and not program.effective.holds(as_of):
             continue
         condition = compiler.boolean(program.when)
-        note(_is_null(condition), leaves.of(program.when))
+        note(_is_null(condition), catalogue.of(program.when))
         reached = _is_true(condition)
         for case in program.amount:
             if reached is False:
@@ -82,9 +89,9 @@ def missing_plan(
                 chosen: pl.Expr | bool = reached
             else:
                 guard = compiler.boolean(case.when)
-                note(_and(reached, _is_null(guard)), leaves.of(case.when))
+                note(_and(reached, _is_null(guard)), catalogue.of(case.when))
                 chosen = _and(reached, _is_true(guard))
-            note(_and(chosen, _fen_is_null(compiler, case.value)), leaves.of(case.value))
+            note(_and(chosen, _fen_is_null(compiler, case.value)), catalogue.of(case.value))
             if case.when is None:
                 break
             reached = _and(reached, _is_false(compiler.boolean(case.when)))
@@ -94,11 +101,20 @@ def missing_plan(
         stages[compiler.depth[name]].append(expression)
     rank = pl.col("level").replace_strict(RANK, return_dtype=pl.Int8).alias(_LV)
     names = sorted(masks)
-    # names are identifiers: joined as "a;b;" and cut apart again, far faster than polars' concat_list
-    joined = pl.concat_str(
-        [pl.when(pl.any_horizontal(masks[n])).then(pl.lit(f"{n};")).otherwise(pl.lit("")) for n in names]
-    )
-    listed = joined.str.extract_all(r"[^;]+").alias(MISSING)
+    flags = [pl.any_horizontal(masks[n]).fill_null(False) for n in names]
+    if len(names) <= _BITS:
+        # each row's names as one bit set; the distinct sets (a few hundred at most) are listed once and gathered
+        code = pl.sum_horizontal(
+            [f.cast(pl.UInt64) * pl.lit(1 << i, dtype=pl.UInt64) for i, f in enumerate(flags)]
+        ).alias("code")
+    else:  # names are identifiers: joined as "a;b;" and cut apart again
+        joined = pl.concat_str(
+            [
+                pl.when(f).then(pl.lit(f"{n};")).otherwise(pl.lit(""))
+                for n, f in zip(names, flags, strict=True)
+            ]
+        )
+        listed = joined.str.extract_all(r"[^;]+").alias(MISSING)
 
     def run(result: pl.DataFrame) -> pl.Series:
         if not names:
@@ -106,7 +122,19 @@ def missing_plan(
         frame = result.lazy().with_columns(rank)
         for stage in stages:
             frame = frame.with_columns(stage)
-        return frame.select(listed).collect().to_series()
+        if items:
+            frame = frame.with_columns(items)
+        if len(names) > _BITS:
+            return frame.select(listed).collect().to_series()
+        codes = frame.select(code).collect().to_series()
+        distinct = codes.unique().to_list()
+        table = pl.Series(
+            MISSING,
+            [[n for i, n in enumerate(names) if c >> i & 1] for c in distinct],
+            dtype=pl.List(pl.Utf8),
+        )
+        at = codes.replace_strict({c: i for i, c in enumerate(distinct)}, return_dtype=pl.UInt32)
+        return table.gather(at).alias(MISSING)
 
     return run
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aidservice.engine import RuleSet, load_rules
+from aidservice.engine import RuleSet, batch_missing, load_rules
 from aidservice.engine.batch import evaluate_file
 from aidservice.engine.batch_missing import missing_plan, nothing_missing
 from aidservice.engine.columnar import compile_frame, facts_frame
@@ -39,7 +39,7 @@ def policy() -> RuleSet:
     return load_rules(REPO / "rules")
 
 
-def batch_missing(rules: RuleSet, students: list[dict[str, object]], on: date) -> list[list[str]]:
+def missing_column(rules: RuleSet, students: list[dict[str, object]], on: date) -> list[list[str]]:
     """The `missing` column the batch path writes for these normalised students."""
     frame = facts_frame(rules.rules, students)
     result = compile_frame(rules.rules, on)(frame)
@@ -47,7 +47,7 @@ def batch_missing(rules: RuleSet, students: list[dict[str, object]], on: date) -
 
 
 def check_missing_agrees(rules: RuleSet, students: list[dict[str, object]], on: date) -> None:
-    got = batch_missing(rules, students, on)
+    got = missing_column(rules, students, on)
     assert len(got) == len(students)
     for facts, names in zip(students, got, strict=True):
         reference = rules.explain(facts, on).missing
@@ -86,7 +86,7 @@ def test_parameters_without_a_value_are_named_plain_and_keyed(odd: RuleSet) -> N
     lapsed = odd.validate_facts({**base, "score": "-20", "city": "x"})
     no_line = odd.validate_facts({**base, "city": "z"})
     no_city = odd.validate_facts(dict(base))
-    got = batch_missing(odd, [lapsed, no_line, no_city], AS_OF)
+    got = missing_column(odd, [lapsed, no_line, no_city], AS_OF)
     assert "lapsing" in got[0] and "line_monthly" not in got[0]
     assert "line_monthly" in got[1] and "city" not in got[1]
     assert "city" in got[2] and "line_monthly" not in got[2]
@@ -101,10 +101,12 @@ ROWS = [
 ]
 
 
+@pytest.mark.parametrize("bits", [64, 1])  # names per row code; beyond it, the text path
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
 def test_a_row_without_a_needed_fact_names_it_and_the_summary_counts_it(
-    policy: RuleSet, tmp_path: Path, suffix: str
+    policy: RuleSet, tmp_path: Path, suffix: str, bits: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(batch_missing, "_BITS", bits)
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in ROWS), encoding="utf-8")
     target = tmp_path / f"out{suffix}"
