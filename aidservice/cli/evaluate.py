@@ -75,6 +75,7 @@ def evaluate(
         raise click.ClickException(str(exc)) from None
     click.echo(
         f"{summary.rows} rows as of {day.isoformat()} with rules {ruleset.version}: "
-        f"{summary.written} written, {summary.invalid} invalid -> {output_path}",
+        f"{summary.written} written, {summary.invalid} invalid, {summary.missing} with missing values "
+        f"-> {output_path}",
         err=True,
     )

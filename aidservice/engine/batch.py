@@ -1,8 +1,8 @@
 """Batch evaluation of a file of students: read, validate (vectorised), evaluate (columnar), write atomically.
 
 The steps, one module each: `batch_read` (input formats, reading, the column check, BatchInputError),
-`batch_validate` (vectorised fact parsing), the columnar path (`columnar.compile_frame`) and
-`batch_write` (output rows, writers, the atomic rename). No Flask here (the CLI command is a thin
+`batch_validate` (vectorised fact parsing), the columnar path (`columnar.compile_frame`), `batch_missing`
+(what each row was missing) and `batch_write` (output rows, writers, the atomic rename). No Flask here (the CLI command is a thin
 wrapper); polars, pyarrow and tqdm are imported inside the functions so that importing these modules
 stays cheap.
 """
@@ -10,13 +10,14 @@ stays cheap.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .batch_missing import missing_plan
 from .batch_read import ID, BatchInputError, check_columns, file_format, read_input
 from .batch_validate import ROW, validate
 from .batch_write import atomic, open_writer, shape_output, write_errors
@@ -34,6 +35,7 @@ class BatchSummary:
     rows: int  # data rows read
     written: int  # students written to the output
     invalid: int  # rows skipped as invalid (only with skip_invalid)
+    missing: int = 0  # students written with something missing (a fact or parameter without a value)
 
 
 def evaluate_file(
@@ -64,7 +66,8 @@ def evaluate_file(
     run = compile_frame(ruleset.rules, as_of)
     program_ids = [p.id for p in ruleset.rules.programs]
     rows = raw.height
-    written = invalid = 0
+    written = invalid = with_missing = 0
+    missing_plans: dict[tuple[tuple[str, str], ...], Callable[[pl.DataFrame], pl.Series]] = {}
     errors_target = (
         Path(errors_path)
         if errors_path is not None
@@ -92,14 +95,20 @@ def evaluate_file(
                     bad = problems.get_column("row").unique()
                     facts = facts.filter(~facts.get_column(ROW).is_in(bad.implode(), nulls_equal=False))
                     invalid += bad.len()
-                result = run(facts.drop(ROW))
-                writer.write(shape_output(result, program_ids, out_format))
+                facts = facts.drop(ROW)
+                result = run(facts)
+                shape = tuple((n, str(t)) for n, t in facts.schema.items())
+                if shape not in missing_plans:
+                    missing_plans[shape] = missing_plan(ruleset.rules, as_of, dict(facts.schema))
+                missing = missing_plans[shape](result)
+                writer.write(shape_output(result, program_ids, out_format, missing))
                 written += result.height
+                with_missing += int((missing.list.len() > 0).sum())
                 bar.update(chunk.height)
             writer.close()
         finally:
             bar.close()
-    return BatchSummary(rows=rows, written=written, invalid=invalid)
+    return BatchSummary(rows=rows, written=written, invalid=invalid, missing=with_missing)
 
 
 def _first_error(problems: pl.DataFrame) -> BatchInputError:

@@ -1,8 +1,10 @@
 """Batch output: result rows as Arrow tables, written as JSONL, CSV or Parquet, atomically.
 
-JSONL `{student_id, level, awards: [{program, amount}], total}` with money as strings ("1250.00",
-`null` when unknown); CSV with `awards` as a JSON string column; Parquet with `awards` a list of
-struct {program: Utf8, amount: Decimal(12, 2)} and `total` Decimal(12, 2). The output is written to
+JSONL `{student_id, level, awards: [{program, amount}], total, missing}` with money as strings ("1250.00",
+`null` when unknown) and `missing` the sorted names of the facts and parameters that had no value for the
+row (`[]` when none; see `batch_missing`); CSV with `awards` as a JSON string column and `missing` the names
+joined by `;` (empty when none); Parquet with `awards` a list of struct {program: Utf8, amount:
+Decimal(12, 2)}, `total` Decimal(12, 2) and `missing` a list of Utf8. The output is written to
 a temporary file in the same directory and renamed at the end, so it appears complete or not at all.
 """
 
@@ -15,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from .batch_missing import MISSING, nothing_missing
 from .batch_read import ID, MONEY_INT_DIGITS, BatchInputError
 
 if TYPE_CHECKING:
@@ -48,8 +51,12 @@ def _money(fen: pl.Series, fmt: str) -> Any:
     return pl.Series(money).cast(pl.String).to_arrow()
 
 
-def shape_output(result: pl.DataFrame, program_ids: list[str], fmt: str) -> Any:
-    """The output rows as an Arrow table: student_id, level, awards, total (money per `fmt`).
+def shape_output(
+    result: pl.DataFrame, program_ids: list[str], fmt: str, missing: pl.Series | None = None
+) -> Any:
+    """The output rows as an Arrow table: student_id, level, awards, total (money per `fmt`), missing.
+
+    `missing` (List(Utf8), one per row, from `batch_missing`) defaults to nothing missing.
 
     `awards` is built as an Arrow list array from offsets (awards per row) and the awarded
     (row, program) pairs in row-then-program order: far faster than a per-row list expression.
@@ -110,7 +117,18 @@ def shape_output(result: pl.DataFrame, program_ids: list[str], fmt: str) -> Any:
         awards = pa.ListArray.from_arrays(offsets, values)
     head = result.select(ID, "level").to_arrow()
     total = _money(result.get_column("total_fen"), fmt)
-    return pa.table({ID: head.column(ID), "level": head.column("level"), "awards": awards, "total": total})
+    if missing is None:
+        missing = nothing_missing(n)
+    names = missing.list.join(";") if fmt == "csv" else missing
+    return pa.table(
+        {
+            ID: head.column(ID),
+            "level": head.column("level"),
+            "awards": awards,
+            "total": total,
+            MISSING: names.to_arrow(),
+        }
+    )
 
 
 class _Writer:
@@ -151,6 +169,7 @@ class _Writer:
                         "level": pl.String,
                         "awards": pl.List(pl.Struct({"program": pl.String, "amount": pl.Decimal(12, 2)})),
                         "total": pl.Decimal(12, 2),
+                        MISSING: pl.List(pl.Utf8),
                     }
                 )
             with self.path.open("wb") as handle:

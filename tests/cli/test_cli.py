@@ -54,6 +54,7 @@ class FakeSummary:
     rows: int
     written: int
     invalid: int
+    missing: int
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ def fake_batch(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         if "bad" in input_path.name:
             raise BatchInputError(f"{input_path.name}: row 3: grade: must be an integer")
         calls.update(ruleset=ruleset, input_path=input_path, output_path=output_path, **options)
-        return FakeSummary(rows=3, written=2, invalid=1)
+        return FakeSummary(rows=3, written=2, invalid=1, missing=1)
 
     module = types.ModuleType("aidservice.engine.batch")
     module.BatchInputError = BatchInputError  # type: ignore[attr-defined]
@@ -90,7 +91,7 @@ def test_evaluate_defaults_to_the_current_semester_and_the_running_rules(
     assert fake_batch["ruleset"] is app.extensions["aid_rules"]
     assert fake_batch["skip_invalid"] is False and fake_batch["errors_path"] is None
     assert fake_batch["progress"] is True
-    assert "2 written, 1 invalid" in result.output
+    assert "2 written, 1 invalid, 1 with missing values" in result.output
 
 
 def test_evaluate_passes_date_draft_rules_and_invalid_row_handling(

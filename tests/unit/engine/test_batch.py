@@ -64,6 +64,30 @@ def read_output(path: Path) -> dict[str, tuple[str, list[tuple[str, Decimal | No
     }
 
 
+def read_missing(path: Path) -> dict[str, list[str]]:
+    """student_id → the `missing` names, from any output format (CSV: `;`-joined, empty when none)."""
+    if path.suffix == ".parquet":
+        rows = pl.read_parquet(path).to_dicts()
+    elif path.suffix == ".csv":
+        rows = [
+            dict(r, missing=r["missing"].split(";") if r["missing"] else [])
+            for r in pl.read_csv(path, infer_schema=False).to_dicts()
+        ]
+    else:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return {r["student_id"]: r["missing"] for r in rows}
+
+
+def expected_missing(rules: RuleSet, frame: pl.DataFrame) -> dict[str, list[str]]:
+    """student_id → `Result.missing` of the compiled per-record path, for the same students."""
+    out = {}
+    for row in frame.to_dicts():
+        sid = row.pop("student_id")
+        facts = rules.validate_facts({k: v for k, v in row.items() if v is not None})
+        out[sid] = rules.evaluate(facts, AS_OF).missing
+    return out
+
+
 def expected(
     rules: RuleSet, frame: pl.DataFrame
 ) -> dict[str, tuple[str, list[tuple[str, Decimal | None]], Decimal]]:
@@ -95,8 +119,12 @@ def test_every_input_format_gives_the_same_output_in_every_output_format(
     src = write_input(students, tmp_path / f"in{source}")
     out = tmp_path / f"out{target}"
     summary = evaluate_file(rules, src, out, as_of=AS_OF, progress=False)
-    assert summary == batch.BatchSummary(rows=600, written=600, invalid=0)
+    missing = expected_missing(rules, students)
+    with_missing = sum(1 for names in missing.values() if names)
+    assert 0 < with_missing < 600  # the generated province has students with and without unknowns
+    assert summary == batch.BatchSummary(rows=600, written=600, invalid=0, missing=with_missing)
     assert read_output(out) == expected(rules, students)
+    assert read_missing(out) == missing
     assert leftovers(tmp_path) == []
 
 
@@ -152,6 +180,7 @@ def test_jsonl_output_has_money_as_strings_and_null_for_an_unknown_amount(
             {"program": "senior_high_grant", "amount": "3000.00"},
         ],
         "total": "3000.00",
+        "missing": ["city_code", "per_capita_income", "tuition_fee"],  # the fee waiver's amount: tuition_fee
     }
 
 
@@ -199,8 +228,9 @@ def test_skip_invalid_writes_the_valid_rows_and_an_errors_file(rules: RuleSet, t
     src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "out.csv"
     summary = evaluate_file(rules, src, out, as_of=AS_OF, skip_invalid=True, progress=False)
-    assert summary == batch.BatchSummary(rows=4, written=2, invalid=2)
+    assert summary == batch.BatchSummary(rows=4, written=2, invalid=2, missing=2)
     assert sorted(read_output(out)) == ["a", "d"]
+    assert read_missing(out)["a"] == ["city_code", "per_capita_income"]
     errors = [
         json.loads(line)
         for line in (tmp_path / "out.csv.errors.jsonl").read_text(encoding="utf-8").splitlines()
@@ -367,6 +397,7 @@ def test_chunked_run_writes_every_row_once(rules: RuleSet, students: pl.DataFram
     evaluate_file(rules, src, out, as_of=AS_OF, progress=False, chunk_rows=64)
     assert list(read_output(out)) == students["student_id"].to_list()
     assert read_output(out) == expected(rules, students)
+    assert read_missing(out) == expected_missing(rules, students)
 
 
 @pytest.mark.parametrize(("name", "text"), [("in.csv", "student_id,stage,grade\n"), ("in.jsonl", "")])
