@@ -81,7 +81,7 @@ class _Scope:
                 "to": dated.end.isoformat() if dated and dated.end else None,
                 "status": dated.status if dated else param.status,
                 "note": dated.note if dated else param.note,
-                "basis": "; ".join(str(c) for c in param.basis),
+                "basis": "; ".join(str(c) for c in (dated.basis if dated and dated.basis else param.basis)),
             }
         )
         return value

@@ -279,7 +279,7 @@ class DeclarationSections(RuleChecks):
         elif isinstance(raw, YList):
             for item, iline in zip(raw, raw.item_lines, strict=True):
                 spec = self.fields(
-                    item, file, iline, f"{what} range", {"value"}, {"from", "to", "status", "note"}
+                    item, file, iline, f"{what} range", {"value"}, {"from", "to", "status", "note", "basis"}
                 )
                 if spec is None:
                     return None
@@ -296,7 +296,16 @@ class DeclarationSections(RuleChecks):
                 if converted is _BAD:
                     return None
                 item_status, item_note = self.status(spec, file, what, required=False)
-                items.append(Dated(since, until, converted, item_status or status, item_note or note))
+                items.append(
+                    Dated(
+                        since,
+                        until,
+                        converted,
+                        item_status or status,
+                        item_note or note,
+                        self.basis(spec, file, f"{what} range"),
+                    )
+                )
             items.sort(key=lambda d: d.start or date.min)
             for before, after in itertools.pairwise(items):
                 if (

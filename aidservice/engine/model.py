@@ -89,6 +89,7 @@ class Dated:
     value: object  # internal: scaled int for numbers, bool, or None (no value)
     status: str
     note: str = ""
+    basis: tuple[Citation, ...] = ()  # its own citation, when it has one; else the parameter's
 
     def holds(self, on: date) -> bool:
         return (self.start is None or self.start <= on) and (self.end is None or on <= self.end)

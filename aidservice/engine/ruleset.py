@@ -145,6 +145,7 @@ def _param(param: Parameter) -> dict[str, Any]:
                 "value": value(d.value),
                 "status": d.status,
                 "note": d.note,
+                "basis": _citations(d.basis or param.basis),
             }
             for key, series in param.series.items()
             for d in series
