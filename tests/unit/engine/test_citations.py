@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aidservice.engine import RuleSet, RulesError, load_rules
+from aidservice.engine import RulesError, RuleSet, load_rules
 from aidservice.engine.model import Rules
 from aidservice.engine.result import Citation
 
@@ -19,7 +19,9 @@ SEED = "jiangsu_2020_plan"
 # A document number as officers write it: issuer code, year in 〔〕, serial, 号 (教财〔2018〕16号).
 NUMBER = re.compile(r"^[\u4e00-\u9fff]+〔(19|20)\d\d〕\d+号$")
 # Anything that reads as a path or file of this project rather than a document.
-PATH = re.compile(r"[\w.-]+/[\w.-]|\\|\.(md|ya?ml|py|json|txt)\b|aidservice|jiangsu-2020|policy/|rules/", re.I)
+PATH = re.compile(
+    r"[\w.-]+/[\w.-]|\\|\.(md|ya?ml|py|json|txt)\b|aidservice|jiangsu-2020|policy/|rules/", re.I
+)
 
 
 def names_a_path(text: str) -> bool:
@@ -44,9 +46,18 @@ def cited(rules: Rules) -> Iterator[tuple[str, str, tuple[Citation, ...]]]:
 
 
 def test_path_pattern_tells_a_path_from_a_citation() -> None:
-    for path in ("shared/policy/jiangsu-2020.md", "policy/jiangsu-2020.md §3", "rules/levels.yaml", "aidservice"):
+    for path in (
+        "shared/policy/jiangsu-2020.md",
+        "policy/jiangsu-2020.md §3",
+        "rules/levels.yaml",
+        "aidservice",
+    ):
         assert names_a_path(path), path
-    for citation in ("教财〔2018〕16号 认定依据", "《2020年工作要点》 第29项", "《江苏省学生资助政策基线（暂定）》 §3 学前教育资助"):
+    for citation in (
+        "教财〔2018〕16号 认定依据",
+        "《2020年工作要点》 第29项",
+        "《江苏省学生资助政策基线（暂定）》 §3 学前教育资助",
+    ):
         assert not names_a_path(citation), citation
 
 
@@ -74,7 +85,11 @@ def test_every_document_has_a_real_number_or_none(policy: RuleSet) -> None:
 def test_seed_plan_by_its_real_title_and_cited_by_item(policy: RuleSet) -> None:
     rules = policy.rules
     seed = rules.documents[SEED]
-    assert (seed.title, seed.issuer, seed.number) == ("2020年工作要点", "中共江苏省委教育工委 江苏省教育厅", "无文号")
+    assert (seed.title, seed.issuer, seed.number) == (
+        "2020年工作要点",
+        "中共江苏省委教育工委 江苏省教育厅",
+        "无文号",
+    )
     items = [c for _, _, basis in cited(rules) for c in basis if c.document == SEED]
     assert items, "the seed plan is cited nowhere"
     for citation in items:
@@ -85,7 +100,9 @@ def test_seed_plan_by_its_real_title_and_cited_by_item(policy: RuleSet) -> None:
 def test_baseline_is_cited_only_by_provisional_values(policy: RuleSet) -> None:
     rules = policy.rules
     assert rules.documents[BASELINE].title == "江苏省学生资助政策基线（暂定）"
-    citing = [(what, status) for what, status, basis in cited(rules) if any(c.document == BASELINE for c in basis)]
+    citing = [
+        (what, status) for what, status, basis in cited(rules) if any(c.document == BASELINE for c in basis)
+    ]
     assert citing, "the baseline is cited nowhere"
     wrong = [what for what, status in citing if status != "provisional"]
     assert wrong == []
@@ -96,7 +113,11 @@ def test_baseline_check_sees_a_confirmed_citer(status: str) -> None:
     """The predicate above flags a confirmed item citing the baseline (so the test can fail)."""
     baseline = Citation(BASELINE, "无文号", "江苏省学生资助政策基线（暂定）", "§3")
     items = [("parameter x", status, (baseline,))]
-    wrong = [what for what, st, basis in items if any(c.document == BASELINE for c in basis) and st != "provisional"]
+    wrong = [
+        what
+        for what, st, basis in items
+        if any(c.document == BASELINE for c in basis) and st != "provisional"
+    ]
     assert wrong == ([] if status == "provisional" else ["parameter x"])
 
 
@@ -105,11 +126,18 @@ def test_notes_shown_to_officers_are_chinese(policy: RuleSet) -> None:
     notes = [(f"program {p.id}", p.note) for p in rules.programs]
     notes += [(f"program {p.id} case", c.note) for p in rules.programs for c in p.amount]
     notes += [(f"parameter {p.name}", p.note) for p in rules.parameters.values()]
-    notes += [(f"parameter {p.name} value", d.note) for p in rules.parameters.values() for s in p.series.values() for d in s]
+    notes += [
+        (f"parameter {p.name} value", d.note)
+        for p in rules.parameters.values()
+        for s in p.series.values()
+        for d in s
+    ]
     notes += [(f"clause {c.id}", c.note) for c in rules.clauses]
     for what, note in notes:
         if note:
-            assert re.search(r"[\u4e00-\u9fff]", note) and not re.search(r"[A-Za-z]{4,}", note), f"{what}: {note}"
+            assert re.search(r"[\u4e00-\u9fff]", note) and not re.search(r"[A-Za-z]{4,}", note), (
+                f"{what}: {note}"
+            )
 
 
 def test_a_dated_value_carries_its_own_citation(policy: RuleSet) -> None:
@@ -127,7 +155,9 @@ def test_a_dated_value_carries_its_own_citation(policy: RuleSet) -> None:
         assert shown, on
         return str(shown[0]["basis"])
 
-    assert "《江苏省学生资助政策基线（暂定）》 §3 中职国家助学金（调整日期）" in grant_basis(date(2018, 10, 8))
+    assert "《江苏省学生资助政策基线（暂定）》 §3 中职国家助学金（调整日期）" in grant_basis(
+        date(2018, 10, 8)
+    )
     autumn = grant_basis(date(2020, 10, 8))
     assert "财科教〔2019〕19号" in autumn and "政策基线" not in autumn
 

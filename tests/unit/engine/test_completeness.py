@@ -228,9 +228,9 @@ def test_an_issue_date_may_be_a_year_but_not_free_text(rules_copy: Path) -> None
         ),
         (
             "combinations.yaml",
-            "document: jiangsu_2020_baseline",
-            "document: jiangsu_2020_baselin",
-            "unknown document 'jiangsu_2020_baselin' (see documents.yaml); did you mean 'jiangsu_2020_baseline'?",
+            "document: czkj_2019_19",
+            "document: czkj_2019_91",
+            "unknown document 'czkj_2019_91' (see documents.yaml); did you mean 'czkj_2019_19'?",
         ),
         (
             "programs/basic_education.yaml",
