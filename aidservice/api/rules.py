@@ -41,6 +41,8 @@ class RulesDescriptionSchema(Schema):
     programs = _section("aid programs: conditions, amounts, kinds, statuses and citations")
     parameters = _section("effective-dated parameters with statuses, notes and citations")
     combinations = _section("exclusivity rules between programs")
+    sources = _section("who sends which status: each source, its statuses, their reach and attributes")
+    special_groups = _section("the special groups (特殊群体) in report order, with their names")
 
     @post_dump(pass_original=True)
     def keep_other_sections(self, data: dict[str, Any], original: Any, **_: Any) -> dict[str, Any]:

@@ -13,9 +13,10 @@ import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from .loader_checks import SECTIONS
+from .loader_checks import LISTED, SECTIONS
 from .loader_declarations import DeclarationSections
 from .loader_logic import LogicSections
+from .loader_vocabulary import VocabularySections
 from .model import Rules
 from .yamlsrc import RuleIssue, YList, YMap, load_text
 
@@ -77,7 +78,7 @@ def load_texts(texts: Mapping[str, str], name: str = "rules", *, published: bool
     return _Builder(name, rule_texts, version_of(rule_texts), published=published).build()
 
 
-class _Builder(DeclarationSections, LogicSections):
+class _Builder(DeclarationSections, VocabularySections, LogicSections):
     """One load: read every file into raw sections, then build them in dependency order."""
 
     def build(self) -> Rules:
@@ -86,6 +87,7 @@ class _Builder(DeclarationSections, LogicSections):
         coverage = self._build_coverage()
         self._build_documents()
         self._build_facts()
+        vocabulary = self._build_vocabulary()
         self._build_parameters()
         self._build_symbols()
         self._build_derived()
@@ -106,6 +108,7 @@ class _Builder(DeclarationSections, LogicSections):
             combinations=tuple(combinations),
             coverage=coverage,
             files=self.texts,
+            vocabulary=vocabulary,
         )
 
     def _read(self, rel: str, text: str) -> None:
@@ -129,11 +132,11 @@ class _Builder(DeclarationSections, LogicSections):
             if section == "coverage":
                 self.ordered["coverage"].append((body, display, line))
                 continue
-            if section == "combinations":
+            if section in LISTED:
                 if not isinstance(body, YList):
-                    self.error(display, line, "combinations is a list")
+                    self.error(display, line, f"{section} is a list")
                     continue
-                self.ordered["combinations"] += [
+                self.ordered[section] += [
                     (item, display, ln) for item, ln in zip(body, body.item_lines, strict=True)
                 ]
                 continue

@@ -14,11 +14,10 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from .loader_checks import RuleChecks
+from .loader_checks import IDENT, RuleChecks
 from .model import (
     FACT_TYPES,
     PARAM_TYPES,
-    SOURCES,
     UNBOUNDED,
     Coverage,
     Dated,
@@ -27,6 +26,8 @@ from .model import (
     Parameter,
     Where,
 )
+from .suggest import did_you_mean
+from .vocabulary import BUILTIN_SOURCES
 from .yamlsrc import RuleIssue, YList, YMap
 
 _BAD = object()
@@ -118,25 +119,15 @@ class DeclarationSections(RuleChecks):
                     file, self.line_of(spec, "type"), f"{what}: type must be one of {', '.join(FACT_TYPES)}"
                 )
                 continue
-            if spec["source"] not in SOURCES:
-                self.error(
-                    file, self.line_of(spec, "source"), f"{what}: source must be one of {', '.join(SOURCES)}"
-                )
+            if not self._known_source(str(spec["source"]), file, self.line_of(spec, "source"), what):
                 continue
             values: tuple[str, ...] = ()
+            value_labels: tuple[tuple[str, str], ...] = ()
             if ftype == "enum":
-                raw = spec.get("values")
-                if not isinstance(raw, YList) or not raw or not all(isinstance(v, str | int) for v in raw):
-                    self.error(
-                        file,
-                        self.line_of(spec, "values"),
-                        f"{what}: an enum needs a non-empty list of values",
-                    )
+                enum = self._enum_values(spec, file, what)
+                if enum is None:
                     continue
-                values = tuple(str(v) for v in raw)
-                if len(set(values)) != len(values):
-                    self.error(file, self.line_of(spec, "values"), f"{what}: duplicate enum value")
-                    continue
+                values, value_labels = enum
             elif "values" in spec:
                 self.error(file, self.line_of(spec, "values"), f"{what}: only enum facts have values")
                 continue
@@ -178,7 +169,51 @@ class DeclarationSections(RuleChecks):
                 decimals=decimals,
                 description=self.text(spec, "description", file, what),
                 where=Where(file, line),
+                value_labels=value_labels,
             )
+
+    def _known_source(self, source: str, file: str, line: int, what: str) -> bool:
+        """A fact comes from the roster, the school, the application, or a source of `sources:`.
+
+        A published set from before rule sets named their sources has no `sources:`; its facts' sources
+        were checked when it was published, so any id is taken (it is loaded back for replay only).
+        """
+        declared = self.sections["sources"]
+        if source in BUILTIN_SOURCES or source in declared:
+            return True
+        if self.published and not declared and IDENT.match(source):
+            return True
+        known = (*BUILTIN_SOURCES, *declared)
+        self.error(
+            file,
+            line,
+            f"{what}: source must be one of {', '.join(known)} (the sources are named in sources.yaml)"
+            + did_you_mean(source, known),
+        )
+        return False
+
+    def _enum_values(
+        self, spec: YMap, file: str, what: str
+    ) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]] | None:
+        """An enum's values: a list, or a mapping of value -> label (`primary: 小学`)."""
+        raw = spec.get("values")
+        line = self.line_of(spec, "values")
+        if isinstance(raw, YMap) and raw and all(isinstance(v, str) and v for v in raw.values()):
+            values = tuple(str(v) for v in raw)
+            labels = tuple((str(k), str(v)) for k, v in raw.items())
+        elif isinstance(raw, YList) and raw and all(isinstance(v, str | int) for v in raw):
+            values, labels = tuple(str(v) for v in raw), ()
+        else:
+            self.error(
+                file,
+                line,
+                f"{what}: an enum needs a non-empty list of values, or a mapping of value -> label",
+            )
+            return None
+        if len(set(values)) != len(values):
+            self.error(file, line, f"{what}: duplicate enum value")
+            return None
+        return values, labels
 
     def _build_parameters(self) -> None:
         for name, (value, file, line) in self.sections["parameters"].items():

@@ -8,6 +8,8 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from .result import Citation
+from .vocabulary import Vocabulary
+from .where import Where as Where
 
 if TYPE_CHECKING:
     from .expr import Node
@@ -15,27 +17,7 @@ if TYPE_CHECKING:
 FACT_TYPES = ("bool", "int", "number", "money", "enum")
 PARAM_TYPES = ("bool", "int", "number", "money")
 STATUSES = ("confirmed", "provisional")
-SOURCES = (
-    "roster",
-    "school",
-    "application",
-    "poverty_alleviation",
-    "civil_affairs",
-    "disabled_persons_federation",
-    "veterans_affairs",
-)
 PAYMENTS = ("semesters", "monthly_10", "none")
-
-
-@dataclass(frozen=True, slots=True)
-class Where:
-    """Where a rule item was written, for error messages and explanations."""
-
-    file: str
-    line: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +46,11 @@ class FactSpec:
     decimals: int = 0
     description: str = ""
     where: Where | None = None
+    value_labels: tuple[tuple[str, str], ...] = ()  # enum value -> its label, as the rules name it
+
+    def label_of(self, value: object) -> str:
+        """The label of an enum value (小学 for primary), or the value itself when the rules give none."""
+        return next((label for v, label in self.value_labels if v == value), str(value))
 
     @property
     def scale(self) -> int:
@@ -109,6 +96,11 @@ class Parameter:
     unit: str = ""
     description: str = ""
     where: Where | None = None
+    value_labels: tuple[tuple[str, str], ...] = ()  # enum value -> its label, as the rules name it
+
+    def label_of(self, value: object) -> str:
+        """The label of an enum value (小学 for primary), or the value itself when the rules give none."""
+        return next((label for v, label in self.value_labels if v == value), str(value))
 
     @property
     def scale(self) -> int:
@@ -228,3 +220,4 @@ class Rules:
     combinations: tuple[Combination, ...]
     coverage: Coverage
     files: dict[str, str] = field(default_factory=dict)  # relative path -> text, for publishing
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)  # sources and special groups (sources.yaml)

@@ -175,6 +175,7 @@ def _describe(rules: Rules) -> dict[str, Any]:
                 "source": f.source,
                 "required": f.required,
                 "values": list(f.values) or None,
+                "value_labels": dict(f.value_labels) or None,
                 "min": None if f.min is None else interp.render(f.min),
                 "max": None if f.max is None else interp.render(f.max),
                 "decimals": f.decimals,
@@ -246,4 +247,25 @@ def _describe(rules: Rules) -> dict[str, Any]:
             }
             for c in rules.combinations
         ],
+        "sources": [
+            {
+                "id": source.id,
+                "label": source.label,
+                "kind": source.kind,
+                "statuses": [
+                    {
+                        "status": st.name,
+                        "label": rules.facts[st.name].label,
+                        "reaches": st.reaches,
+                        "guardian_fact": st.guardian_fact,
+                        "attributes": [
+                            {"name": a.name, "fact": a.fact, "required": a.required} for a in st.attributes
+                        ],
+                    }
+                    for st in source.statuses
+                ],
+            }
+            for source in rules.vocabulary.sources
+        ],
+        "special_groups": [{"status": g.status, "label": g.label} for g in rules.vocabulary.groups],
     }

@@ -34,6 +34,15 @@ MINI_TEXT = {
             type: money
             formula: line_monthly[city_code] * 12
         """,
+    "sources.yaml": """\
+        sources:
+          civil_affairs:
+            label: 民政部门
+            statuses:
+              orphan: {reaches: person}
+        special_groups:
+          - {status: orphan, label: 孤儿}
+        """,
     "parameters/p.yaml": """\
         parameters:
           line_monthly:
