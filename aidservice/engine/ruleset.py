@@ -17,6 +17,7 @@ from .loader import load, load_texts
 from .model import Parameter, Rules
 from .result import LEVELS, Citation, Result
 from .ruletests import TestOutcome, run_tests
+from .vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     import polars as pl
@@ -37,6 +38,11 @@ class RuleSet:
     @property
     def facts(self) -> Mapping[str, Any]:
         return self.rules.facts
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        """Sources, the statuses each sends, and the special groups (rules/sources.yaml)."""
+        return self.rules.vocabulary
 
     # ------------------------------------------------------------------ facts
 
