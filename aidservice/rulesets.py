@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from flask import current_app
 
-from aidservice.engine import RulesError, RuleSet, load_rules
+from aidservice.engine import RuleIssue, RulesError, RuleSet, load_rules
 
 
 class RuleSetBroken(RuntimeError):
     """The configured rules cannot be loaded; the message lists every `file:line: reason`."""
 
-    def __init__(self, rules_dir: str | Path, lines: list[str]) -> None:
+    def __init__(self, rules_dir: str | Path, lines: list[str], issues: Sequence[RuleIssue] = ()) -> None:
         self.rules_dir = str(rules_dir)
         self.lines = lines
+        self.issues = list(issues)  # the same problems, structured (for `aid rules check` in Chinese)
         super().__init__(f"rule set {rules_dir} cannot be loaded:\n" + "\n".join(lines))
 
 
@@ -29,7 +31,7 @@ def load_or_refuse(rules_dir: str | Path) -> RuleSet:
     try:
         return load_rules(rules_dir)
     except RulesError as exc:
-        raise RuleSetBroken(rules_dir, issue_lines(exc)) from exc
+        raise RuleSetBroken(rules_dir, issue_lines(exc), getattr(exc, "issues", None) or ()) from exc
 
 
 def current_rules() -> RuleSet:

@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from aidservice.cli.rules_tests import rules_test
-from aidservice.engine import completeness
+from aidservice.engine import completeness, messages_zh
 from aidservice.rulesets import RuleSetBroken, current_rules, load_or_refuse
 
 rules_group = AppGroup("rules", help="The rule set: check it, publish it.")
@@ -28,11 +28,15 @@ def _rules_dir(rules_dir: Path | None) -> Path:
     return rules_dir if rules_dir is not None else Path(current_app.config["AID_RULES_DIR"])
 
 
-def load_rules(rules_dir: Path) -> Any:
-    """Load a rule set or stop with every `file:line: reason` on stderr and exit status 1."""
+def load_rules(rules_dir: Path, lang: str = "en") -> Any:
+    """Load a rule set or stop with every `file:line: reason` on stderr (in Chinese for `zh`) and exit 1."""
     try:
         return load_or_refuse(rules_dir)
     except RuleSetBroken as exc:
+        if lang == "zh" and exc.issues:
+            for issue in exc.issues:
+                click.echo(f"{issue.file}:{issue.line}: {messages_zh.translate(issue.message)}", err=True)
+            raise click.ClickException(f"规则集 {rules_dir} 有 {len(exc.issues)} 处问题") from None
         for line in exc.lines:
             click.echo(line, err=True)
         raise click.ClickException(f"{len(exc.lines)} problem(s) in {rules_dir}") from None
@@ -45,12 +49,12 @@ def load_rules(rules_dir: Path) -> Any:
     type=click.Choice(["zh", "en"]),
     default="zh",
     show_default=True,
-    help="Language of the completeness findings (zh for officers, en for engineers).",
+    help="Language of the loader's problems and the completeness findings (zh for analysts, en for engineers).",
 )
 def rules_check(rules_dir: Path | None, lang: str) -> None:
     """Validate the rules, check them for completeness, and run the rule tests in <rules>/tests."""
     root = _rules_dir(rules_dir)
-    ruleset = load_rules(root)
+    ruleset = load_rules(root, lang)
     click.echo(f"rules {root}: version {ruleset.version}")
     findings = completeness.check(ruleset.rules)
     for finding in findings:

@@ -34,6 +34,28 @@ def test_rules_check_on_a_broken_set_prints_file_line_and_exits_1(app: Flask, br
     assert "zz_broken.yaml:2: " in result.output
 
 
+@pytest.mark.parametrize(
+    ("lang", "reason", "count"),
+    [
+        (
+            "zh",
+            "zz_broken.yaml:2: 事实 'favourite_colour'：type 须为 bool, int, number, money, enum 之一",
+            "有 1 处问题",
+        ),
+        ("en", "zz_broken.yaml:2: fact 'favourite_colour': type must be one of bool", "1 problem(s) in"),
+    ],
+)
+def test_rules_check_names_a_broken_set_in_the_language_asked(
+    app: Flask, broken_rules: Path, lang: str, reason: str, count: str
+) -> None:
+    result = app.test_cli_runner().invoke(
+        args=["aid", "rules", "check", "--rules", str(broken_rules), "--lang", lang]
+    )
+    assert result.exit_code == 1
+    assert reason in result.output
+    assert count in result.output
+
+
 def test_rules_check_with_a_failing_rule_test_exits_1(app: Flask, rules_copy: Path) -> None:
     (rules_copy / "tests" / "zz_wrong.yaml").write_text(
         "tests:\n"
