@@ -91,9 +91,10 @@ def check_keys(app: Flask) -> None:
 
 def load_rule_set(app: Flask) -> None:
     """Load the rules once; every request and command of this process uses this one set."""
-    from aidservice.rulesets import load_or_refuse
+    from aidservice.rulesets import load_or_refuse, warn_outside_coverage
 
-    app.extensions["aid_rules"] = load_or_refuse(app.config["AID_RULES_DIR"])
+    app.extensions["aid_rules"] = ruleset = load_or_refuse(app.config["AID_RULES_DIR"])
+    warn_outside_coverage(app.config["AID_SCHOOL_YEAR"], ruleset)
 
 
 def register_extensions(app: Flask) -> None:

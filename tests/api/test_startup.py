@@ -36,6 +36,18 @@ def test_a_broken_rule_set_refuses_to_start_naming_file_and_line(
     assert all(line in str(caught.value) for line in caught.value.lines)
 
 
+@pytest.mark.parametrize(("school_year", "warned"), [("2020-2021", False), ("2023-2024", True)])
+def test_a_school_year_outside_the_rules_coverage_is_warned_at_start(
+    app_factory: Callable[..., Flask], caplog: pytest.LogCaptureFixture, school_year: str, warned: bool
+) -> None:
+    with caplog.at_level("WARNING", logger="aidservice.startup"):
+        app_factory(AID_SCHOOL_YEAR=school_year)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "aidservice.startup"]
+    assert bool(warnings) is warned
+    if warned:
+        assert "AID_SCHOOL_YEAR 2023-2024" in warnings[0] and "2018-09-01 to 2021-08-31" in warnings[0]
+
+
 def test_a_missing_rules_directory_refuses_to_start(
     app_factory: Callable[..., Flask], tmp_path: Path
 ) -> None:
