@@ -28,10 +28,10 @@ def _rules_dir(rules_dir: Path | None) -> Path:
     return rules_dir if rules_dir is not None else Path(current_app.config["AID_RULES_DIR"])
 
 
-def load_rules(rules_dir: Path) -> Any:
+def load_rules(rules_dir: Path, lang: str = "en") -> Any:
     """Load a rule set or stop with every `file:line: reason` on stderr and exit status 1."""
     try:
-        return load_or_refuse(rules_dir)
+        return load_or_refuse(rules_dir, lang)
     except RuleSetBroken as exc:
         for line in exc.lines:
             click.echo(line, err=True)
@@ -45,12 +45,13 @@ def load_rules(rules_dir: Path) -> Any:
     type=click.Choice(["zh", "en"]),
     default="zh",
     show_default=True,
-    help="Language of the completeness findings (zh for officers, en for engineers).",
+    help="Language of the findings (zh for officers, en for engineers); a load problem is given in Chinese "
+    "where its check has a Chinese text (the procedure section's).",
 )
 def rules_check(rules_dir: Path | None, lang: str) -> None:
     """Validate the rules, check them for completeness, and run the rule tests in <rules>/tests."""
     root = _rules_dir(rules_dir)
-    ruleset = load_rules(root)
+    ruleset = load_rules(root, lang)
     click.echo(f"rules {root}: version {ruleset.version}")
     findings = completeness.check(ruleset.rules)
     for finding in findings:

@@ -16,6 +16,7 @@ from pathlib import Path
 from .loader_checks import SECTIONS
 from .loader_declarations import DeclarationSections
 from .loader_logic import LogicSections
+from .loader_procedure import ProcedureSections
 from .model import Rules
 from .yamlsrc import RuleIssue, YList, YMap, load_text
 
@@ -77,7 +78,7 @@ def load_texts(texts: Mapping[str, str], name: str = "rules", *, published: bool
     return _Builder(name, rule_texts, version_of(rule_texts), published=published).build()
 
 
-class _Builder(DeclarationSections, LogicSections):
+class _Builder(DeclarationSections, LogicSections, ProcedureSections):
     """One load: read every file into raw sections, then build them in dependency order."""
 
     def build(self) -> Rules:
@@ -92,6 +93,7 @@ class _Builder(DeclarationSections, LogicSections):
         clauses, labels = self._build_levels()
         programs = self._build_programs()
         combinations = self._build_combinations(set(self.sections["programs"]))
+        procedure = self._build_procedure()
         if self.issues or coverage is None:
             raise RulesError(self.issues)
         return Rules(
@@ -106,6 +108,7 @@ class _Builder(DeclarationSections, LogicSections):
             combinations=tuple(combinations),
             coverage=coverage,
             files=self.texts,
+            procedure=procedure,
         )
 
     def _read(self, rel: str, text: str) -> None:
@@ -126,8 +129,8 @@ class _Builder(DeclarationSections, LogicSections):
             if section not in SECTIONS:
                 self.error(display, line, f"unknown section '{section}' (allowed: {', '.join(SECTIONS)})")
                 continue
-            if section == "coverage":
-                self.ordered["coverage"].append((body, display, line))
+            if section in ("coverage", "procedure"):
+                self.ordered[section].append((body, display, line))
                 continue
             if section == "combinations":
                 if not isinstance(body, YList):

@@ -20,7 +20,17 @@ from .suggest import did_you_mean
 from .yamlsrc import RuleIssue, YList, YMap
 
 IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
-SECTIONS = ("coverage", "documents", "facts", "derived", "parameters", "levels", "programs", "combinations")
+SECTIONS = (
+    "coverage",
+    "documents",
+    "facts",
+    "derived",
+    "parameters",
+    "levels",
+    "programs",
+    "combinations",
+    "procedure",
+)
 
 
 class RuleChecks:
@@ -33,7 +43,7 @@ class RuleChecks:
         self.texts = dict(sorted(texts.items()))
         self.issues: list[RuleIssue] = []
         self.sections: dict[str, dict[str, tuple[Any, str, int]]] = {s: {} for s in SECTIONS}
-        self.ordered: dict[str, list[tuple[Any, str, int]]] = {"combinations": [], "coverage": []}
+        self.ordered: dict[str, list[tuple[Any, str, int]]] = {"combinations": [], "coverage": [], "procedure": []}
         self.documents: dict[str, Document] = {}
         self.facts: dict[str, FactSpec] = {}
         self.parameters: dict[str, Parameter] = {}

@@ -14,7 +14,7 @@ from . import facts as fx
 from . import interp
 from .compiler import compile_record
 from .loader import load, load_texts
-from .model import Parameter, Rules
+from .model import Parameter, Procedure, Rules
 from .result import LEVELS, Citation, Result
 from .ruletests import TestOutcome, run_tests
 
@@ -37,6 +37,14 @@ class RuleSet:
     @property
     def facts(self) -> Mapping[str, Any]:
         return self.rules.facts
+
+    @property
+    def procedure(self) -> Procedure:
+        """The notice length, quota order and guide ratios (rules/procedure.yaml). Every rule set the service
+        runs has one (the loader requires it); only a published set replayed for its decisions may lack it."""
+        if self.rules.procedure is None:
+            raise LookupError(f"rule set {self.version} declares no procedure (published before it was policy)")
+        return self.rules.procedure
 
     # ------------------------------------------------------------------ facts
 

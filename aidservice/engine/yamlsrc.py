@@ -18,11 +18,16 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 class RuleIssue(Exception):
     """One problem in a rules file: where and what."""
 
-    def __init__(self, file: str, line: int, message: str) -> None:
+    def __init__(self, file: str, line: int, message: str, *, zh: str = "") -> None:
         super().__init__(f"{file}:{line}: {message}")
         self.file = file
         self.line = line
         self.message = message
+        self.zh = zh  # the reason in Chinese, where the check gives one (`aid rules check` shows it)
+
+    def text(self, lang: str = "en") -> str:
+        """`file:line: reason`, in Chinese when asked and known, else English."""
+        return f"{self.file}:{self.line}: {self.zh if lang == 'zh' and self.zh else self.message}"
 
 
 class YMap(dict[str, Any]):
