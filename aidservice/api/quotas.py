@@ -65,18 +65,19 @@ class QuotaSchema(Schema):
 @blp.alt_response(403, response="FORBIDDEN", description="Not an administrator over the school's region")
 def put(body: dict[str, Any], school_code: str, program: str, school_year: str) -> tuple[QuotaView, int]:
     """Set the places (re-allocates the approved applications; decisions whose funding changes are superseded)."""
+    settings = wiring.settings()
     with unit_of_work() as uow:
         quota, created = quotas.put_quota(
             uow.session,
             actor=current_actor(),
-            settings=wiring.settings(),
+            settings=settings,
             school_code=school_code,
             program=program,
             school_year=school_year,
             places=body["places"],
             request_id=current_request_id(),
         )
-        view = quotas.quota_view(uow.session, quota)
+        view = quotas.quota_view(uow.session, quota, settings.rules.procedure.quota_order)
     return view, 201 if created else 200
 
 
