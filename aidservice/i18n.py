@@ -510,6 +510,25 @@ EN: dict[str, str] = {
     "服务器暂时无法完成请求。": "The server could not complete the request.",
     "请求过于频繁，请稍后再试。": "Too many requests; wait a moment and try again.",
     "表单已过期或来源无法验证，请返回上一页、刷新后重试。": "The form has expired or its origin could not be verified; go back, reload the page and try again.",
+    # quotas and guide ratios (issue 18)
+    "名额与指导比例": "Quotas and guide ratios",
+    "按学段和学年，列出您管辖范围内各县（区）和学校的在校人数、认定和资助比例、已设名额，以及按省定指导比例提出的建议名额（不少于特殊群体学生数）。": "By stage and school year: enrolment, identified and aided shares, the places set, and the places proposed from the province's guide ratio (never fewer than the special-group students), for each county and school in your scope.",
+    "查询": "Show",
+    "指导比例": "Guide ratio",
+    "依据": "Basis",
+    "县（区）或学校": "County or school",
+    "在校学生数": "Enrolled",
+    "认定人数": "Identified",
+    "认定比例": "Identified share",
+    "资助人数": "Aided",
+    "资助比例": "Aided share",
+    "特殊群体学生数": "Special-group students",
+    "建议名额": "Proposed places",
+    "已设名额": "Places set",
+    "未获资助": "Not funded",
+    "未设": "None",
+    "建议名额 = max（特殊群体学生数，向上取整（指导比例 × 在校学生数））；县（区）为所属学校之和。名额由管理员按学校设定。": "Proposed places = max(special-group students, ceil(guide ratio × enrolled)); a county's is the sum of its schools'. Administrators set places per school.",
+    "该范围内没有此学段的学校。": "No school of this stage in this scope.",
 }
 
 

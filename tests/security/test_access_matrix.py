@@ -235,6 +235,13 @@ MATRIX: tuple[Row, ...] = (
         f"/api/v1/quotas/{w.S1}/{mw.QUOTA_PROGRAM}/{w.YEAR}",
         api_scoped(S1_READERS),
     ),
+    Row(
+        "/api/v1/quotas/guide",
+        "GET",
+        f"/api/v1/quotas/guide?region=320102&school_year={w.YEAR}",
+        api_users(COUNTY_A_READERS),
+        why="guide ratios and proposed places are for administrators (and auditors) over the county",
+    ),
     Row("/api/v1/schools/<code>/notices", "GET", f"/api/v1/schools/{w.S1}/notices", api_users(S1_READERS)),
     Row(
         "/api/v1/schools/<code>/notices/<int:notice_id>",
@@ -372,6 +379,13 @@ MATRIX: tuple[Row, ...] = (
         "GET",
         f"/reports/programs/download?{PERIOD}&format=csv",
         ui(COUNTY_A_READERS),
+    ),
+    Row(
+        "/quotas",
+        "GET",
+        f"/quotas?region=320102&school_year={w.YEAR}",
+        ui(COUNTY_A_READERS),
+        why="administrators (and auditors) over the county; officers and other regions are refused",
     ),
     Row("/rules", "GET", "/rules", ui(EVERY_USER)),
     Row("/jobs", "GET", "/jobs", ui(EVERY_USER)),

@@ -148,6 +148,8 @@ def quota_guide(
     by_county: dict[str, list[GuideRow]] = defaultdict(list)
     for school in schools:
         c = counts.get(school.code, _Counts())
+        if stage not in (school.stages or []) and not c.enrolled:
+            continue  # a school without the stage: nothing to propose
         for program in programs:
             places, note = proposed(guide, on, school.city_code, c.enrolled, c.special)
             quota = c.places.get(program.id)
