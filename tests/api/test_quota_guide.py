@@ -57,9 +57,7 @@ def kindergartens(app: Flask, world: World) -> World:
     for i in range(5):
         world.student(f"B{i}", school=k2, stage="preschool", grade=1, guardians=[7100 + i])
     world.student("C0", school=k3, stage="preschool", grade=1, guardians=[7200])
-    approve_through_services(
-        app, world, student_row("A0"), who="officer_K1"
-    )  # low income: difficult, aided
+    approve_through_services(app, world, student_row("A0"), who="officer_K1")  # low income: difficult, aided
     settings = service_settings(app)
     actor = world.actor("officer_K2")
     for i in (0, 1):
@@ -164,3 +162,24 @@ def test_api_json_and_csv(client: FlaskClient, world: World, kindergartens: Worl
 def test_bad_input_names_the_field(client: FlaskClient, world: World, query: str, field: str) -> None:
     response = client.get(f"{URL}?{query}", headers=world.headers("county_admin"))
     assert response.status_code == 422 and list(response.json["errors"]) == [field], response.json
+
+
+def test_the_regions_report_compares_preschool_shares_with_the_guide_per_county(
+    client: FlaskClient, world: World, kindergartens: World
+) -> None:
+    response = client.get(
+        "/api/v1/reports/regions",
+        query_string={"period": "2020-2021", "region": "320100"},
+        headers=world.headers("province_admin"),
+    )
+    assert response.status_code == 200, response.json
+    section = response.json["sections"]["guide"]
+    assert "指导比例" in section["title"]
+    (xuanwu,) = [r for r in section["rows"] if r["code"] == "320102"]
+    assert (xuanwu["stage"], xuanwu["students"], xuanwu["identified"], xuanwu["aided"]) == (
+        "preschool",
+        18,
+        1,
+        1,
+    )
+    assert xuanwu["guide_share"] == 0.08 and xuanwu["gap"] == round(1 / 18 - 0.08, 4)
