@@ -192,7 +192,9 @@ class Config:
         self.AID_EVALUATE_MAX_BYTES = _positive_int(env, "AID_EVALUATE_MAX_BYTES", 64 * 1024)
         self.AID_IMPORT_MAX_BYTES = _positive_int(env, "AID_IMPORT_MAX_BYTES", 8 * MIB)
         self.AID_IMPORT_MAX_ROWS = _positive_int(env, "AID_IMPORT_MAX_ROWS", 50_000)
-        if "AID_NOTICE_WORKING_DAYS" in env:  # removed: refuse rather than silently ignore a deployment's value
+        if (
+            "AID_NOTICE_WORKING_DAYS" in env
+        ):  # removed: refuse rather than silently ignore a deployment's value
             raise ConfigError(
                 "AID_NOTICE_WORKING_DAYS is no longer read: the notice period is policy, "
                 "procedure.notice_working_days in the rule set (rules/procedure.yaml)"

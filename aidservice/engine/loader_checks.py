@@ -43,7 +43,11 @@ class RuleChecks:
         self.texts = dict(sorted(texts.items()))
         self.issues: list[RuleIssue] = []
         self.sections: dict[str, dict[str, tuple[Any, str, int]]] = {s: {} for s in SECTIONS}
-        self.ordered: dict[str, list[tuple[Any, str, int]]] = {"combinations": [], "coverage": [], "procedure": []}
+        self.ordered: dict[str, list[tuple[Any, str, int]]] = {
+            "combinations": [],
+            "coverage": [],
+            "procedure": [],
+        }
         self.documents: dict[str, Document] = {}
         self.facts: dict[str, FactSpec] = {}
         self.parameters: dict[str, Parameter] = {}

@@ -178,7 +178,9 @@ class ProcedureSections(RuleChecks):
                 )
                 ok = False
             elif key in seen:
-                self.problem(file, kline, f"{what}：排序键 '{key}' 重复", f"{what}: sort key '{key}' repeated")
+                self.problem(
+                    file, kline, f"{what}：排序键 '{key}' 重复", f"{what}: sort key '{key}' repeated"
+                )
                 ok = False
             seen.add(key)
         if ok and value[0] != FIRST_KEY:

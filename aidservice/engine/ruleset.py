@@ -43,7 +43,9 @@ class RuleSet:
         """The notice length, quota order and guide ratios (rules/procedure.yaml). Every rule set the service
         runs has one (the loader requires it); only a published set replayed for its decisions may lack it."""
         if self.rules.procedure is None:
-            raise LookupError(f"rule set {self.version} declares no procedure (published before it was policy)")
+            raise LookupError(
+                f"rule set {self.version} declares no procedure (published before it was policy)"
+            )
         return self.rules.procedure
 
     # ------------------------------------------------------------------ facts

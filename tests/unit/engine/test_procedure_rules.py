@@ -52,7 +52,9 @@ def test_the_preschool_guide_is_8_10_12_percent_by_region_group(policy: RuleSet)
     ratio = policy.rules.parameters["preschool_guide_ratio"]
     on = date(2020, 9, 1)
     share = {city: ratio.at(on, city).value for city in policy.rules.facts["city_code"].values}  # type: ignore[union-attr]
-    assert {share[c] for c in ("320100", "320200", "320400", "320500", "321100")} == {8}  # 苏南, in hundredths
+    assert {share[c] for c in ("320100", "320200", "320400", "320500", "321100")} == {
+        8
+    }  # 苏南, in hundredths
     assert {share[c] for c in ("320600", "321000", "321200")} == {10}  # 苏中
     assert {share[c] for c in ("320300", "320700", "320800", "320900", "321300")} == {12}  # 苏北
 
@@ -89,7 +91,9 @@ def test_seven_days_and_another_order_load_as_written(tmp_path: Path) -> None:
             "排序键 'level' 重复",
             id="repeated-key",
         ),
-        pytest.param(procedure(days="0"), 2, "from 1 to 30, not 0", "公示期须为 1 至 30 个工作日", id="zero-days"),
+        pytest.param(
+            procedure(days="0"), 2, "from 1 to 30, not 0", "公示期须为 1 至 30 个工作日", id="zero-days"
+        ),
         pytest.param(procedure(days="5.5"), 2, "not Decimal", "不是", id="fraction-days"),
         pytest.param(
             procedure(extra="  notice_days: {value: 5, status: confirmed}\n"),

@@ -107,7 +107,11 @@ def test_ties_break_by_level_then_income_then_application_time() -> None:
 
 def test_another_quota_order_from_the_rules_ranks_by_it() -> None:
     """The order is the rule set's: with application time before level the earlier general applicant wins."""
-    candidates = [_c(1, False, "special", 90000, 9), _c(2, False, "general", 10000, 1), _c(3, True, "general", 0, 5)]
+    candidates = [
+        _c(1, False, "special", 90000, 9),
+        _c(2, False, "general", 10000, 1),
+        _c(3, True, "general", 0, 5),
+    ]
     by_level = allocate(candidates, places=2, order=ORDER)
     by_time = allocate(candidates, places=2, order=("special_group", "applied_at", "level"))
     assert [a.application_id for a in by_level] == [3, 1, 2]
