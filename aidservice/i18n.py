@@ -529,6 +529,12 @@ EN: dict[str, str] = {
     "未设": "None",
     "建议名额 = max（特殊群体学生数，向上取整（指导比例 × 在校学生数））；县（区）为所属学校之和。名额由管理员按学校设定。": "Proposed places = max(special-group students, ceil(guide ratio × enrolled)); a county's is the sum of its schools'. Administrators set places per school.",
     "该范围内没有此学段的学校。": "No school of this stage in this scope.",
+    "保存": "Save",
+    "设定名额": "Set places",
+    "请填写名额。": "Enter the places.",
+    "名额不能小于0。": "Places cannot be below 0.",
+    "请填写调整理由。": "Give the reason for the change.",
+    "名额已保存，已按新名额重新分配。": "Places saved; the quota has been re-allocated.",
 }
 
 

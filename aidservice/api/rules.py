@@ -41,6 +41,14 @@ class RulesDescriptionSchema(Schema):
     programs = _section("aid programs: conditions, amounts, kinds, statuses and citations")
     parameters = _section("effective-dated parameters with statuses, notes and citations")
     combinations = _section("exclusivity rules between programs")
+    procedure = fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "the procedure as policy: notice_working_days and quota_order (each with value, "
+            "status, note, basis) and guide_ratios (stage -> parameter); null only for a set published before it"
+        },
+    )
 
     @post_dump(pass_original=True)
     def keep_other_sections(self, data: dict[str, Any], original: Any, **_: Any) -> dict[str, Any]:

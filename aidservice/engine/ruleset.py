@@ -256,4 +256,25 @@ def _describe(rules: Rules) -> dict[str, Any]:
             }
             for c in rules.combinations
         ],
+        "procedure": _procedure(rules.procedure),
     }
+
+
+def _procedure(procedure: Procedure | None) -> dict[str, Any] | None:
+    """Notice length, quota order (each with its status, note and citations) and guide ratios by stage."""
+    if procedure is None:
+        return None
+    out: dict[str, Any] = {}
+    for name, value in (
+        ("notice_working_days", procedure.notice_working_days),
+        ("quota_order", list(procedure.quota_order)),
+    ):
+        source = procedure.provenance.get(name)
+        out[name] = {
+            "value": value,
+            "status": source.status if source else None,
+            "note": source.note if source else "",
+            "basis": _citations(source.basis) if source else [],
+        }
+    out["guide_ratios"] = dict(procedure.guide_ratios)
+    return out

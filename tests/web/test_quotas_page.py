@@ -9,9 +9,12 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from aidservice.extensions import db
+from aidservice.models import AuditEvent
 from aidservice.services.applications.quotas import put_quota
+from tests.web.conftest import csrf
 from tests.world import web as w
 
 pytestmark = pytest.mark.databases
@@ -65,3 +68,54 @@ def test_officers_are_refused(
 def test_a_bad_stage_is_shown_on_the_form(as_user: Callable[[str], FlaskClient], world: w.World) -> None:
     html = page(as_user("county1"), "/quotas?stage=kindergarten", 422)
     assert re.search(r'field has-error">\s*<label for="stage">', html)
+
+
+def _set_places(client: FlaskClient, reason: str, places: str = "4"):  # type: ignore[no-untyped-def]
+    return client.post(
+        "/quotas/places",
+        data={
+            "csrf_token": csrf(client, "/quotas?stage=junior"),
+            "school_code": w.S1,
+            "program": "compulsory_living_subsidy",
+            "school_year": w.YEAR,
+            "places": places,
+            "reason": reason,
+            "back_stage": "junior",
+        },
+    )
+
+
+def test_an_administrator_sets_places_with_a_reason_kept_in_the_audit_trail(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
+    client = as_user("county1")
+    assert "设定名额" in page(client, "/quotas?stage=junior")
+    response = _set_places(client, "按指导比例调整")
+    assert response.status_code == 303 and "stage=junior" in response.headers["Location"]
+    (event,) = db.session.execute(select(AuditEvent).where(AuditEvent.action == "quota.set")).scalars()
+    assert (
+        event.summary["places"] == {"before": None, "after": 4}
+        and event.summary["reason"] == "按指导比例调整"
+    )
+    row = re.search(r"<tr class=\"level-school\">.*?</tr>", page(client, "/quotas?stage=junior"), re.S).group(
+        0
+    )
+    assert re.findall(r'<td class="num">(.*?)</td>', row, re.S)[8] == "4"
+
+
+def test_places_without_a_reason_are_refused_and_nothing_changes(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
+    client = as_user("county1")
+    response = _set_places(client, "")
+    assert response.status_code == 422 and "请填写调整理由。" in response.get_data(as_text=True)
+    assert _set_places(client, "理由", places="-1").status_code == 422
+    assert db.session.execute(select(AuditEvent).where(AuditEvent.action == "quota.set")).first() is None
+
+
+def test_an_auditor_reads_but_may_not_set_places(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
+    client = as_user("auditor1")
+    assert "设定名额" not in page(client, "/quotas?stage=junior")
+    assert _set_places(client, "理由").status_code == 403

@@ -22,7 +22,7 @@ from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.applications.decision_rows import reallocated
 from aidservice.services.applications.procedure import SPECIAL_GROUPS, Allocation, Candidate, allocate
-from aidservice.services.applications.values import aware, fen, school_year_errors
+from aidservice.services.applications.values import NOTE_MAX, aware, fen, school_year_errors
 from aidservice.services.context import Settings
 from aidservice.services.errors import Forbidden, ValidationFailed
 from aidservice.services.hidden import check_visible, not_found
@@ -205,9 +205,11 @@ def put_quota(
     program: str,
     school_year: str,
     places: object,
+    reason: str = "",
     request_id: str | None = None,
 ) -> tuple[Quota, bool]:
     """Set a quota (administrators within their region); re-allocates the approved applications at once.
+    `reason` (the quotas page asks for one) is kept in the audit event.
 
     Returns (quota, created). 422: places below zero or not a whole number, an unknown program, a bad
     school year. 403: not an administrator. 404: an unknown school, or one outside the caller's region (hidden).
@@ -246,6 +248,7 @@ def put_quota(
             "program": program,
             "school_year": school_year,
             "places": {"before": before, "after": places},
+            **({"reason": reason.strip()[:NOTE_MAX]} if reason.strip() else {}),
         },
         request_id=request_id,
     )

@@ -156,3 +156,12 @@ def test_a_set_published_before_procedure_existed_still_loads_for_replay(policy:
     assert older.rules.procedure is None
     with pytest.raises(LookupError, match="declares no procedure"):
         older.procedure  # noqa: B018 - the property raises
+
+
+def test_the_description_shows_the_procedure_with_its_citations(policy: RuleSet) -> None:
+    described = policy.describe()["procedure"]
+    assert described["notice_working_days"]["value"] == 5
+    assert described["notice_working_days"]["status"] == "provisional"
+    assert described["notice_working_days"]["basis"][0]["number"] == "教财〔2018〕16号"
+    assert described["quota_order"]["value"][0] == "special_group"
+    assert described["guide_ratios"] == {"preschool": "preschool_guide_ratio"}
