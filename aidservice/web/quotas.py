@@ -5,6 +5,8 @@ quota service: re-allocated at once, audited with the reason)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
@@ -72,4 +74,5 @@ def set_places() -> Response | tuple[str, int]:
     except ValidationFailed as exc:
         return _page(**back, problems=exc.errors)
     flash(_("名额已保存，已按新名额重新分配。"), "ok")
-    return redirect(url_for("web.quotas_page", **{k: v for k, v in back.items() if v}), 303)
+    kept: dict[str, Any] = {k: v for k, v in back.items() if v}
+    return redirect(url_for("web.quotas_page", **kept), 303)
