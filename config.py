@@ -192,7 +192,13 @@ class Config:
         self.AID_EVALUATE_MAX_BYTES = _positive_int(env, "AID_EVALUATE_MAX_BYTES", 64 * 1024)
         self.AID_IMPORT_MAX_BYTES = _positive_int(env, "AID_IMPORT_MAX_BYTES", 8 * MIB)
         self.AID_IMPORT_MAX_ROWS = _positive_int(env, "AID_IMPORT_MAX_ROWS", 50_000)
-        self.AID_NOTICE_WORKING_DAYS = _positive_int(env, "AID_NOTICE_WORKING_DAYS", 5)
+        if (
+            "AID_NOTICE_WORKING_DAYS" in env
+        ):  # removed: refuse rather than silently ignore a deployment's value
+            raise ConfigError(
+                "AID_NOTICE_WORKING_DAYS is no longer read: the notice period is policy, "
+                "procedure.notice_working_days in the rule set (rules/procedure.yaml)"
+            )
         self.AID_HOLIDAYS = _holidays(env, "AID_HOLIDAYS")
         self.SECRET_KEY = self._secret(env, "SECRET_KEY", DEV_SECRET)
         self.AID_ID_HMAC_KEY = self._secret(env, "AID_ID_HMAC_KEY", DEV_HMAC_KEY)

@@ -24,18 +24,19 @@ class RuleSetBroken(RuntimeError):
         super().__init__(f"rule set {rules_dir} cannot be loaded:\n" + "\n".join(lines))
 
 
-def issue_lines(error: RulesError) -> list[str]:
-    """One `file:line: reason` line per problem the loader found."""
+def issue_lines(error: RulesError, lang: str = "en") -> list[str]:
+    """One `file:line: reason` line per problem the loader found (in Chinese where the check gives one and
+    `lang` is "zh")."""
     issues = getattr(error, "issues", None)
-    return [str(issue) for issue in issues] if issues else str(error).splitlines()
+    return [issue.text(lang) for issue in issues] if issues else str(error).splitlines()
 
 
-def load_or_refuse(rules_dir: str | Path) -> RuleSet:
+def load_or_refuse(rules_dir: str | Path, lang: str = "en") -> RuleSet:
     """Load `rules_dir`, turning loader errors into RuleSetBroken so the service refuses to start."""
     try:
         return load_rules(rules_dir)
     except RulesError as exc:
-        raise RuleSetBroken(rules_dir, issue_lines(exc), getattr(exc, "issues", None) or ()) from exc
+        raise RuleSetBroken(rules_dir, issue_lines(exc, lang), getattr(exc, "issues", None) or ()) from exc
 
 
 def current_rules() -> RuleSet:

@@ -64,7 +64,6 @@ def settings() -> Settings:
         school_year=config["AID_SCHOOL_YEAR"],
         id_hmac_key=config["AID_ID_HMAC_KEY"],
         ids=id_vault(),
-        notice_working_days=config.get("AID_NOTICE_WORKING_DAYS", 5),
         holidays=tuple(config.get("AID_HOLIDAYS", ())),
     )
 

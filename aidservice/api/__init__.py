@@ -15,6 +15,7 @@ from aidservice.api import (
     jobs,
     login,
     notices,
+    quota_guide,
     quotas,
     reports,
     roster,
@@ -43,6 +44,7 @@ def register_api(app: Flask) -> None:
         applications,
         decisions,
         quotas,
+        quota_guide,  # guide ratios and proposed places (issue 18)
         notices,
         reports,  # periodic reports (issue 5)
         jobs,  # background jobs (issue 8)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from aidservice import wiring
 from aidservice.api.auth import current_actor, require_user
@@ -26,6 +26,14 @@ blp = Blueprint(
 
 class QuotaBodySchema(Schema):
     places = fields.Integer(required=True, strict=True, metadata={"example": 30, "description": "0 or more"})
+    reason = fields.String(
+        load_default="",
+        validate=validate.Length(max=2000),
+        metadata={
+            "description": "why the places change; kept in the audit trail",
+            "example": "按指导比例调整",
+        },
+    )
 
 
 class QuotaAllocationSchema(Schema):
@@ -65,18 +73,20 @@ class QuotaSchema(Schema):
 @blp.alt_response(403, response="FORBIDDEN", description="Not an administrator over the school's region")
 def put(body: dict[str, Any], school_code: str, program: str, school_year: str) -> tuple[QuotaView, int]:
     """Set the places (re-allocates the approved applications; decisions whose funding changes are superseded)."""
+    settings = wiring.settings()
     with unit_of_work() as uow:
         quota, created = quotas.put_quota(
             uow.session,
             actor=current_actor(),
-            settings=wiring.settings(),
+            settings=settings,
             school_code=school_code,
             program=program,
             school_year=school_year,
             places=body["places"],
+            reason=body["reason"],
             request_id=current_request_id(),
         )
-        view = quotas.quota_view(uow.session, quota)
+        view = quotas.quota_view(uow.session, quota, settings.rules.procedure.quota_order)
     return view, 201 if created else 200
 
 

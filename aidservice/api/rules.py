@@ -43,6 +43,14 @@ class RulesDescriptionSchema(Schema):
     combinations = _section("exclusivity rules between programs")
     sources = _section("who sends which status: each source, its statuses, their reach and attributes")
     special_groups = _section("the special groups (特殊群体) in report order, with their names")
+    procedure = fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "the procedure as policy: notice_working_days and quota_order (each with value, "
+            "status, note, basis) and guide_ratios (stage -> parameter); null only for a set published before it"
+        },
+    )
 
     @post_dump(pass_original=True)
     def keep_other_sections(self, data: dict[str, Any], original: Any, **_: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from aidservice.cli.rules_tests import rules_test
-from aidservice.engine import completeness, messages_zh
+from aidservice.engine import completeness
 from aidservice.rulesets import RuleSetBroken, current_rules, load_or_refuse
 
 rules_group = AppGroup("rules", help="The rule set: check it, publish it.")
@@ -31,14 +31,12 @@ def _rules_dir(rules_dir: Path | None) -> Path:
 def load_rules(rules_dir: Path, lang: str = "en") -> Any:
     """Load a rule set or stop with every `file:line: reason` on stderr (in Chinese for `zh`) and exit 1."""
     try:
-        return load_or_refuse(rules_dir)
+        return load_or_refuse(rules_dir, lang)
     except RuleSetBroken as exc:
-        if lang == "zh" and exc.issues:
-            for issue in exc.issues:
-                click.echo(f"{issue.file}:{issue.line}: {messages_zh.translate(issue.message)}", err=True)
-            raise click.ClickException(f"规则集 {rules_dir} 有 {len(exc.issues)} 处问题") from None
         for line in exc.lines:
             click.echo(line, err=True)
+        if lang == "zh":
+            raise click.ClickException(f"规则集 {rules_dir} 有 {len(exc.lines)} 处问题") from None
         raise click.ClickException(f"{len(exc.lines)} problem(s) in {rules_dir}") from None
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from .loader_checks import LISTED, SECTIONS
 from .loader_declarations import DeclarationSections
 from .loader_logic import LogicSections
+from .loader_procedure import ProcedureSections
 from .loader_vocabulary import VocabularySections
 from .model import Rules
 from .yamlsrc import RuleIssue, YList, YMap, load_text
@@ -78,7 +79,7 @@ def load_texts(texts: Mapping[str, str], name: str = "rules", *, published: bool
     return _Builder(name, rule_texts, version_of(rule_texts), published=published).build()
 
 
-class _Builder(DeclarationSections, VocabularySections, LogicSections):
+class _Builder(DeclarationSections, VocabularySections, LogicSections, ProcedureSections):
     """One load: read every file into raw sections, then build them in dependency order."""
 
     def build(self) -> Rules:
@@ -94,6 +95,7 @@ class _Builder(DeclarationSections, VocabularySections, LogicSections):
         clauses, labels = self._build_levels()
         programs = self._build_programs()
         combinations = self._build_combinations(set(self.sections["programs"]))
+        procedure = self._build_procedure()
         if self.issues or coverage is None:
             raise RulesError(self.issues)
         return Rules(
@@ -109,6 +111,7 @@ class _Builder(DeclarationSections, VocabularySections, LogicSections):
             coverage=coverage,
             files=self.texts,
             vocabulary=vocabulary,
+            procedure=procedure,
         )
 
     def _read(self, rel: str, text: str) -> None:
@@ -129,8 +132,8 @@ class _Builder(DeclarationSections, VocabularySections, LogicSections):
             if section not in SECTIONS:
                 self.error(display, line, f"unknown section '{section}' (allowed: {', '.join(SECTIONS)})")
                 continue
-            if section == "coverage":
-                self.ordered["coverage"].append((body, display, line))
+            if section in ("coverage", "procedure"):
+                self.ordered[section].append((body, display, line))
                 continue
             if section in LISTED:
                 if not isinstance(body, YList):

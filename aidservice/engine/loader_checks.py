@@ -31,6 +31,7 @@ SECTIONS = (
     "levels",
     "programs",
     "combinations",
+    "procedure",
 )
 LISTED = ("combinations", "special_groups")
 """Sections written as a list (their order matters); the others map id -> definition."""
@@ -50,6 +51,7 @@ class RuleChecks:
             "combinations": [],
             "special_groups": [],
             "coverage": [],
+            "procedure": [],
         }
         self.documents: dict[str, Document] = {}
         self.facts: dict[str, FactSpec] = {}

@@ -18,6 +18,8 @@ FACT_TYPES = ("bool", "int", "number", "money", "enum")
 PARAM_TYPES = ("bool", "int", "number", "money")
 STATUSES = ("confirmed", "provisional")
 PAYMENTS = ("semesters", "monthly_10", "none")
+QUOTA_SORT_KEYS = ("special_group", "level", "per_capita_income", "applied_at")
+"""The keys a rule set's `procedure.quota_order` may list (the engine knows how to sort by each)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +208,33 @@ UNBOUNDED = Coverage(date.min, date.max)
 
 
 @dataclass(frozen=True, slots=True)
+class Provenance:
+    """Status, note and citations of one procedure setting, for `aid rules check` and /api/v1/rules."""
+
+    status: str
+    note: str
+    basis: tuple[Citation, ...]
+    where: Where | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Procedure:
+    """The identification and quota procedure as policy (rules/procedure.yaml, the `procedure:` section).
+
+    `notice_working_days`: length of the public notice (公示) in working days. `quota_order`: the keys a
+    capped program's candidates are ranked by (QUOTA_SORT_KEYS; `special_group` always first, 应助尽助).
+    `guide_ratios`: stage -> the parameter holding its guide share of enrolment (动态调整资助比例); a stage
+    absent here has no guide. `provenance`: setting name -> its status, note and basis.
+    """
+
+    notice_working_days: int
+    quota_order: tuple[str, ...]
+    guide_ratios: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, Provenance] = field(default_factory=dict)
+    where: Where | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Rules:
     """Everything loaded from one rules directory; evaluators compile from this."""
 
@@ -221,3 +250,4 @@ class Rules:
     coverage: Coverage
     files: dict[str, str] = field(default_factory=dict)  # relative path -> text, for publishing
     vocabulary: Vocabulary = field(default_factory=Vocabulary)  # sources and special groups (sources.yaml)
+    procedure: Procedure | None = None  # None only in a published set stored before procedure was policy

@@ -14,7 +14,7 @@ from . import facts as fx
 from . import interp
 from .compiler import compile_record
 from .loader import load, load_texts
-from .model import Parameter, Rules
+from .model import Parameter, Procedure, Rules
 from .result import LEVELS, Citation, Result
 from .ruletests import TestOutcome, run_tests
 from .vocabulary import Vocabulary
@@ -43,6 +43,16 @@ class RuleSet:
     def vocabulary(self) -> Vocabulary:
         """Sources, the statuses each sends, and the special groups (rules/sources.yaml)."""
         return self.rules.vocabulary
+
+    @property
+    def procedure(self) -> Procedure:
+        """The notice length, quota order and guide ratios (rules/procedure.yaml). Every rule set the service
+        runs has one (the loader requires it); only a published set replayed for its decisions may lack it."""
+        if self.rules.procedure is None:
+            raise LookupError(
+                f"rule set {self.version} declares no procedure (published before it was policy)"
+            )
+        return self.rules.procedure
 
     # ------------------------------------------------------------------ facts
 
@@ -274,4 +284,25 @@ def _describe(rules: Rules) -> dict[str, Any]:
             for source in rules.vocabulary.sources
         ],
         "special_groups": [{"status": g.status, "label": g.label} for g in rules.vocabulary.groups],
+        "procedure": _procedure(rules.procedure),
     }
+
+
+def _procedure(procedure: Procedure | None) -> dict[str, Any] | None:
+    """Notice length, quota order (each with its status, note and citations) and guide ratios by stage."""
+    if procedure is None:
+        return None
+    out: dict[str, Any] = {}
+    for name, value in (
+        ("notice_working_days", procedure.notice_working_days),
+        ("quota_order", list(procedure.quota_order)),
+    ):
+        source = procedure.provenance.get(name)
+        out[name] = {
+            "value": value,
+            "status": source.status if source else None,
+            "note": source.note if source else "",
+            "basis": _citations(source.basis) if source else [],
+        }
+    out["guide_ratios"] = dict(procedure.guide_ratios)
+    return out

@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from .messages_zh import translate
+
 try:  # the C loader composes ~10x faster; the pure one is identical in result
     _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
@@ -18,11 +20,18 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 class RuleIssue(Exception):
     """One problem in a rules file: where and what."""
 
-    def __init__(self, file: str, line: int, message: str) -> None:
+    def __init__(self, file: str, line: int, message: str, *, zh: str = "") -> None:
         super().__init__(f"{file}:{line}: {message}")
         self.file = file
         self.line = line
         self.message = message
+        self.zh = zh  # the reason in Chinese, where the check gives one (`aid rules check` shows it)
+
+    def text(self, lang: str = "en") -> str:
+        """`file:line: reason`; in Chinese when asked: the check's own text, else the catalogue's (messages_zh)."""
+        if lang != "zh":
+            return f"{self.file}:{self.line}: {self.message}"
+        return f"{self.file}:{self.line}: {self.zh or translate(self.message)}"
 
 
 class YMap(dict[str, Any]):

@@ -22,7 +22,6 @@ class Settings:
     id_hmac_key: str
     ids: IdVault  # seals identity numbers at rest and opens them for an authorised, audited read
     today: date | None = field(default=None)  # tests pin it; None means the real date
-    notice_working_days: int = 5  # AID_NOTICE_WORKING_DAYS: length of the public notice (公示)
     holidays: tuple[date, ...] = ()  # AID_HOLIDAYS: days that are not working days besides weekends
 
     def __post_init__(self) -> None:

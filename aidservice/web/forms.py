@@ -202,6 +202,20 @@ class ActionForm(FlaskForm):
             raise ValidationError("异议成立时请选择新等级。")
 
 
+class QuotaPlacesForm(FlaskForm):
+    """Places for one school, program and year on the quotas page, with the reason kept in the audit trail."""
+
+    school_code = HiddenField(validators=[DataRequired()])
+    program = HiddenField(validators=[DataRequired()])
+    school_year = HiddenField(validators=[DataRequired()])
+    places = IntegerField(
+        validators=[InputRequired("请填写名额。"), NumberRange(min=0, message="名额不能小于0。")]
+    )
+    reason = StringField(
+        validators=[DataRequired("请填写调整理由。"), Length(max=NOTE_MAX, message="理由最多 2000 字。")]
+    )
+
+
 class ReportForm(GetForm):
     kind = SelectField(validate_choice=False, validators=[Optional()])
     period = StringField(validators=[Optional(), Length(max=40)])

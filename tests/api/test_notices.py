@@ -37,7 +37,7 @@ FORMATS = ("json", "csv", "html")
 
 @pytest.fixture
 def app_env() -> dict[str, str]:
-    return {"AID_HOLIDAYS": f"{HOLIDAY.isoformat()}, 2021-01-01", "AID_NOTICE_WORKING_DAYS": "5"}
+    return {"AID_HOLIDAYS": f"{HOLIDAY.isoformat()}, 2021-01-01"}
 
 
 def publish(
@@ -229,9 +229,7 @@ def test_notices_are_scoped(client: FlaskClient, world: World, clock: Clock) -> 
 def test_the_notice_settings_are_checked_when_the_config_is_read() -> None:
     with pytest.raises(ConfigError, match=r"AID_HOLIDAYS.*2020-13-01"):
         load_config({"AID_ENV": "testing", "AID_HOLIDAYS": "2020-10-01,2020-13-01"})
-    with pytest.raises(ConfigError, match="AID_NOTICE_WORKING_DAYS"):
-        load_config({"AID_ENV": "testing", "AID_NOTICE_WORKING_DAYS": "0"})
+    with pytest.raises(ConfigError, match=r"AID_NOTICE_WORKING_DAYS is no longer read.*rules/procedure.yaml"):
+        load_config({"AID_ENV": "testing", "AID_NOTICE_WORKING_DAYS": "5"})  # policy now, not configuration
     config = load_config({"AID_ENV": "testing", "AID_HOLIDAYS": " 2020-10-02 ,2020-10-01,"})
-    assert (
-        config.AID_HOLIDAYS == (date(2020, 10, 1), date(2020, 10, 2)) and config.AID_NOTICE_WORKING_DAYS == 5
-    )
+    assert config.AID_HOLIDAYS == (date(2020, 10, 1), date(2020, 10, 2))

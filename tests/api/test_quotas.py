@@ -76,10 +76,16 @@ def test_setting_a_quota(client: FlaskClient, world: World) -> None:
         "updated_at": None,
         "allocations": [],
     }
-    assert ok(put(client, world, 25, who="province_admin"))["places"] == 25
+    changed = client.put(
+        URL, json={"places": 25, "reason": "按指导比例调整"}, headers=world.headers("province_admin")
+    )
+    assert ok(changed)["places"] == 25
     (first, second) = events("quota.set", "school:S1")
-    assert first.summary["places"] == {"before": None, "after": 30}
-    assert second.summary["places"] == {"before": 30, "after": 25}
+    assert first.summary["places"] == {"before": None, "after": 30} and "reason" not in first.summary
+    assert (
+        second.summary["places"] == {"before": 30, "after": 25}
+        and second.summary["reason"] == "按指导比例调整"
+    )
     assert ok(client.get(URL, headers=world.headers("officer")))["places"] == 25
 
 

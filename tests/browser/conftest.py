@@ -95,7 +95,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         {
             "DATABASE_URL": f"sqlite:///{folder / 'aidservice.sqlite3'}",
             "AID_RULES_DIR": str(RULES_DIR),
-            "AID_NOTICE_WORKING_DAYS": "5",
             "AID_WHATIF_FILE": str(folder / "whatif-last.json"),
         }
     )

@@ -62,7 +62,6 @@ def service_settings(app: Flask, today: date = SUBMITTED, **changes: Any) -> Set
         "id_hmac_key": HMAC_KEY,
         "ids": VAULT,
         "today": today,
-        "notice_working_days": config["AID_NOTICE_WORKING_DAYS"],
         "holidays": tuple(config["AID_HOLIDAYS"]),
     }
     return Settings(**{**values, **changes})

@@ -68,7 +68,6 @@ def settings_for(app: Flask, today: date = SUBMITTED) -> Settings:
         id_hmac_key=HMAC_KEY,
         ids=VAULT,
         today=today,
-        notice_working_days=5,
         holidays=(),
     )
 

@@ -50,7 +50,6 @@ def settings_for(app: Flask, today: date = SUBMITTED) -> Settings:
         id_hmac_key=HMAC_KEY,
         ids=VAULT,
         today=today,
-        notice_working_days=config["AID_NOTICE_WORKING_DAYS"],
         holidays=tuple(config["AID_HOLIDAYS"]),
     )
 

@@ -177,6 +177,7 @@ def decide(
                 pending=application if spec is not None else None,
                 actor=actor,
                 cause=f"application {application.id} {cause}"[:200],
+                order=settings.rules.procedure.quota_order,
                 request_id=request_id,
             )
             if spec is not None and allocation is not None:

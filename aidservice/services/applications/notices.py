@@ -5,8 +5,8 @@ are built from those three fields alone, so nothing else can leak into any forma
 
 A school has at most one open notice per school year at a time; publishing an application puts it on
 the open one (a new one when none is open). Each application keeps its own full period of
-`AID_NOTICE_WORKING_DAYS` working days (weekends and `AID_HOLIDAYS` excluded) from the day it was
-published, and the notice closes with its last entry.
+the rule set's `procedure.notice_working_days` working days (rules/procedure.yaml; weekends and
+`AID_HOLIDAYS` excluded) from the day it was published, and the notice closes with its last entry.
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ class NoticeList(TypedDict):
 
 
 def notice_period_end(settings: Settings, start: date) -> date:
-    """Last day of a notice period of `settings.notice_working_days` working days starting on `start`."""
-    return add_working_days(start, settings.notice_working_days, settings.holidays)
+    """Last day of a notice period of the rules' `procedure.notice_working_days` working days from `start`."""
+    return add_working_days(start, settings.rules.procedure.notice_working_days, settings.holidays)
 
 
 def place_on_notice(
@@ -88,7 +88,7 @@ def place_on_notice(
             school_year=application.school_year,
             opened_on=today,
             closes_on=closes,
-            working_days=settings.notice_working_days,
+            working_days=settings.rules.procedure.notice_working_days,
             created_by=actor.label,
         )
         session.add(notice)

@@ -1,5 +1,6 @@
 """The identification procedure as pure rules: the state machine, notice working days, instalments and
-quota allocation order. No database here; services apply these to rows.
+quota allocation (in the order the rule set's `procedure.quota_order` gives). No database here; services
+apply these to rows.
 """
 
 from __future__ import annotations
@@ -123,23 +124,30 @@ class Allocation:
     explanation: str
 
 
-def allocation_key(c: Candidate) -> tuple:
-    """Policy order: special groups first, then higher level, lower income (unknown last), earlier application."""
-    income = c.per_capita_income_fen
-    return (
-        0 if c.special else 1,
-        -LEVELS.index(c.level),
-        income is None,
-        income or 0,
-        c.submitted_at,
-        c.application_id,
-    )
+def _sort_part(c: Candidate, key: str) -> tuple:
+    """One sort key of the rule set's `procedure.quota_order` (engine.model.QUOTA_SORT_KEYS)."""
+    if key == "special_group":
+        return (0 if c.special else 1,)
+    if key == "level":
+        return (-LEVELS.index(c.level),)
+    if key == "per_capita_income":  # lower first, unknown last
+        return (c.per_capita_income_fen is None, c.per_capita_income_fen or 0)
+    if key == "applied_at":
+        return (c.submitted_at,)
+    raise ValueError(f"unknown quota sort key {key!r}")  # the loader refuses it first
 
 
-def allocate(candidates: Sequence[Candidate], places: int) -> list[Allocation]:
-    """Rank candidates and fund them within `places`; special-group students are always funded (a shortfall
-    is reported, never absorbed by cutting them). Deterministic for the same candidates."""
-    ordered = sorted(candidates, key=allocation_key)
+def allocation_key(c: Candidate, order: Sequence[str]) -> tuple:
+    """The rule set's order (`procedure.quota_order`, e.g. special groups, level, lower income, earlier
+    application); ties end on the application id so the ranking is total."""
+    return (*(part for key in order for part in _sort_part(c, key)), c.application_id)
+
+
+def allocate(candidates: Sequence[Candidate], places: int, *, order: Sequence[str]) -> list[Allocation]:
+    """Rank candidates by `order` (the rule set's quota order) and fund them within `places`; special-group
+    students are always funded (a shortfall is reported, never absorbed by cutting them). Deterministic for
+    the same candidates."""
+    ordered = sorted(candidates, key=lambda c: allocation_key(c, order))
     out = []
     for rank, c in enumerate(ordered, start=1):
         funded = c.special or rank <= places

@@ -10,7 +10,7 @@ UPDATE while allocating, after the audit head (the lock order of every writer).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -22,7 +22,7 @@ from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.applications.decision_rows import reallocated
 from aidservice.services.applications.procedure import SPECIAL_GROUPS, Allocation, Candidate, allocate
-from aidservice.services.applications.values import aware, fen, school_year_errors
+from aidservice.services.applications.values import NOTE_MAX, aware, fen, school_year_errors
 from aidservice.services.context import Settings
 from aidservice.services.errors import Forbidden, ValidationFailed
 from aidservice.services.hidden import check_visible, not_found
@@ -123,6 +123,7 @@ def allocate_program(
     pending: Application | None,
     actor: Actor,
     cause: str,
+    order: Sequence[str],
     request_id: str | None = None,
     exclude: int | None = None,
 ) -> dict[str, Any] | None:
@@ -133,7 +134,7 @@ def allocate_program(
     candidates = [candidate_of(a) for _d, a in competitors]
     if pending is not None:
         candidates.append(candidate_of(pending))
-    by_app = {a.application_id: a for a in allocate(candidates, quota.places)}
+    by_app = {a.application_id: a for a in allocate(candidates, quota.places, order=order)}
     changed = []
     for decision, application in competitors:
         allocation = by_app[application.id]
@@ -204,9 +205,11 @@ def put_quota(
     program: str,
     school_year: str,
     places: object,
+    reason: str = "",
     request_id: str | None = None,
 ) -> tuple[Quota, bool]:
     """Set a quota (administrators within their region); re-allocates the approved applications at once.
+    `reason` (the quotas page asks for one) is kept in the audit event.
 
     Returns (quota, created). 422: places below zero or not a whole number, an unknown program, a bad
     school year. 403: not an administrator. 404: an unknown school, or one outside the caller's region (hidden).
@@ -245,6 +248,7 @@ def put_quota(
             "program": program,
             "school_year": school_year,
             "places": {"before": before, "after": places},
+            **({"reason": reason.strip()[:NOTE_MAX]} if reason.strip() else {}),
         },
         request_id=request_id,
     )
@@ -254,6 +258,7 @@ def put_quota(
         pending=None,
         actor=actor,
         cause=f"quota set to {places} by {actor.label}",
+        order=settings.rules.procedure.quota_order,
         request_id=request_id,
     )
     return quota, created
@@ -273,12 +278,14 @@ def get_quota(
     ).scalar_one_or_none()
     if quota is None:
         raise not_found("quota")
-    return quota_view(session, quota)
+    return quota_view(session, quota, settings.rules.procedure.quota_order)
 
 
-def quota_view(session: Session, quota: Quota) -> QuotaView:
+def quota_view(session: Session, quota: Quota, order: Sequence[str]) -> QuotaView:
+    """The allocation as it stands, ranked by `order` (the rule set's `procedure.quota_order`)."""
     competitors = _competitors(session, quota, None)
-    by_app = {a.application_id: a for a in allocate([candidate_of(a) for _d, a in competitors], quota.places)}
+    candidates = [candidate_of(a) for _d, a in competitors]
+    by_app = {a.application_id: a for a in allocate(candidates, quota.places, order=order)}
     students = {
         s.id: s
         for s in session.execute(

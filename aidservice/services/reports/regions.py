@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 
 from aidservice.models import Decision, Determination, School, Student
+from aidservice.services.reports import guide_shares
 from aidservice.services.reports.common import (
     AID_KINDS,
     LEVEL_KEYS,
@@ -92,6 +93,9 @@ def build(ctx: Context) -> Report:
         ],
         empty=empty,
     )
+    guide = guide_shares.section(ctx)  # guide ratios per stage (动态调整资助比例), when the rules give any
+    if guide is not None:
+        report.sections.append(guide)
     if empty:
         report.message = (
             f"{ctx.period.name}，{ctx.scope.name}没有认定结果、资助决定或特殊群体学生：本报告为空。"

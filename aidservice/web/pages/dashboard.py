@@ -195,6 +195,7 @@ def school_dashboard(session: Session, *, actor: Actor, settings: Settings) -> S
         .order_by(Quota.program)
     ).scalars()
     program_names = {p.id: p.name for p in settings.rules.rules.programs}
+    order = settings.rules.procedure.quota_order
     return {
         "kind": "school",
         "school": {"code": school.code, "name": school.name},
@@ -205,7 +206,7 @@ def school_dashboard(session: Session, *, actor: Actor, settings: Settings) -> S
         "unapplied": list(by_student.values())[:UNAPPLIED_SHOWN],
         "unapplied_total": len(by_student),
         "quotas": [
-            _quota_use(quota_view(session, q), program_names.get(q.program, q.program)) for q in quotas
+            _quota_use(quota_view(session, q, order), program_names.get(q.program, q.program)) for q in quotas
         ],
     }
 

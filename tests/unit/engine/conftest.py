@@ -15,6 +15,11 @@ MINI_TEXT = {
     "coverage.yaml": """\
         coverage: {from: 2017-09-01, to: 2021-08-31}
         """,
+    "procedure.yaml": """\
+        procedure:
+          notice_working_days: {value: 5, status: confirmed}
+          quota_order: {value: [special_group, level, per_capita_income, applied_at], status: confirmed}
+        """,
     "documents.yaml": """\
         documents:
           doc_a:

@@ -275,6 +275,8 @@ def test_reference_compiled_and_columnar_agree_on_the_policy(data: st.DataObject
 
 ODD_RULES = {
     "coverage.yaml": "coverage: {from: 2018-09-01, to: 2021-08-31}\n",
+    "procedure.yaml": "procedure: {notice_working_days: {value: 5, status: confirmed},"
+    " quota_order: {value: [special_group], status: confirmed}}\n",
     "documents.yaml": """\
         documents:
           doc: {title: 测试, number: 测试〔2020〕1号}

@@ -69,6 +69,9 @@ def test_loans_and_unknown_amounts_have_no_instalments() -> None:
     assert instalments("2020-2021", "semesters", None) == []
 
 
+ORDER = ("special_group", "level", "per_capita_income", "applied_at")  # rules/procedure.yaml today
+
+
 def _c(i: int, special: bool, level: str, income: int | None, minute: int) -> Candidate:
     return Candidate(i, special, level, income, datetime(2020, 9, 1, 8, minute, tzinfo=UTC))
 
@@ -77,6 +80,7 @@ def test_special_groups_are_funded_first_and_never_cut() -> None:
     result = allocate(
         [_c(1, False, "special", 0, 0), _c(2, True, "difficult", 50000, 5), _c(3, True, "general", 90000, 9)],
         places=1,
+        order=ORDER,
     )
     by_id = {a.application_id: a for a in result}
     assert by_id[2].rank == 1 and by_id[2].funded
@@ -94,7 +98,27 @@ def test_ties_break_by_level_then_income_then_application_time() -> None:
             _c(5, False, "general", None, 0),
         ],
         places=3,
+        order=ORDER,
     )
     assert [a.application_id for a in result] == [2, 4, 3, 1, 5]
     assert [a.funded for a in result] == [True, True, True, False, False]
     assert result[0].explanation == "funded: rank 1 of 5 within quota 3"
+
+
+def test_another_quota_order_from_the_rules_ranks_by_it() -> None:
+    """The order is the rule set's: with application time before level the earlier general applicant wins."""
+    candidates = [
+        _c(1, False, "special", 90000, 9),
+        _c(2, False, "general", 10000, 1),
+        _c(3, True, "general", 0, 5),
+    ]
+    by_level = allocate(candidates, places=2, order=ORDER)
+    by_time = allocate(candidates, places=2, order=("special_group", "applied_at", "level"))
+    assert [a.application_id for a in by_level] == [3, 1, 2]
+    assert [a.application_id for a in by_time] == [3, 2, 1]
+    assert [a.funded for a in by_time] == [True, True, False]
+
+
+def test_an_unknown_sort_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown quota sort key 'age'"):
+        allocate([_c(1, False, "general", 1, 1), _c(2, False, "general", 1, 2)], places=1, order=("age",))
