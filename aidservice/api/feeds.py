@@ -12,7 +12,7 @@ from aidservice.api.auth import current_actor, documented_as_guarded, require_cl
 from aidservice.api.common import Blueprint
 from aidservice.extensions import db
 from aidservice.requestid import current_request_id
-from aidservice.services.determinations.facts_assembly import SOURCE_STATUSES
+from aidservice.rulesets import current_rules
 from aidservice.services.errors import NotFound
 from aidservice.services.registry import feeds
 from aidservice.unit_of_work import unit_of_work
@@ -25,7 +25,6 @@ blp = Blueprint(
     description="Agency registers in, aid outcomes of their people out",
 )
 F = TypeVar("F", bound=Callable[..., Any])
-SOURCES_TEXT = ", ".join(SOURCE_STATUSES)
 
 
 def agency_client(view: F) -> F:
@@ -35,8 +34,9 @@ def agency_client(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         current_actor()
-        if kwargs.get("source") not in SOURCE_STATUSES:
-            raise NotFound(f"No agency source '{kwargs.get('source')}'; sources are {SOURCES_TEXT}.")
+        agencies = current_rules().vocabulary.agency_ids
+        if kwargs.get("source") not in agencies:
+            raise NotFound(f"No agency source '{kwargs.get('source')}'; sources are {', '.join(agencies)}.")
         return guarded(*args, **kwargs)
 
     refusals = ((401, "UNAUTHORIZED"), (403, "FORBIDDEN"), (404, "NOT_FOUND"))
@@ -54,7 +54,10 @@ class RecordSchema(Schema):
         },
     )
     name = fields.String(required=True, metadata={"example": "张三"})
-    status = fields.String(required=True, metadata={"description": f"allowed per source: {SOURCE_STATUSES}"})
+    status = fields.String(
+        required=True,
+        metadata={"description": "allowed per source: the statuses rules/sources.yaml names (GET /api/v1/rules)"},
+    )
     valid_from = fields.Date(required=True, metadata={"description": "1900-01-01 to 2100-12-31"})
     valid_to = fields.Date(
         allow_none=True,
@@ -187,5 +190,10 @@ def get_outcomes(query: dict[str, Any], source: str) -> dict[str, Any]:
     """Aid outcomes of the people this source reached with a record valid in the school year, in change order;
     resume with `next_cursor`."""
     return feeds.outcomes(
-        db.session(), actor=current_actor(), source=source, cursor=query["cursor"], limit=query["limit"]
+        db.session(),
+        actor=current_actor(),
+        source=source,
+        vocabulary=current_rules().vocabulary,
+        cursor=query["cursor"],
+        limit=query["limit"],
     )

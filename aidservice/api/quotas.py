@@ -76,7 +76,7 @@ def put(body: dict[str, Any], school_code: str, program: str, school_year: str) 
             places=body["places"],
             request_id=current_request_id(),
         )
-        view = quotas.quota_view(uow.session, quota)
+        view = quotas.quota_view(uow.session, quota, wiring.settings().rules.vocabulary.group_statuses)
     return view, 201 if created else 200
 
 

@@ -11,7 +11,8 @@ from typing import TypeVar
 import click
 from flask.cli import AppGroup
 
-from aidservice.services.actors import ROLES, SOURCES, Actor
+from aidservice.rulesets import current_rules
+from aidservice.services.actors import ROLES, Actor
 from aidservice.services.errors import DomainError
 
 user_group = AppGroup("user", help="Accounts of officers, administrators and auditors.")
@@ -102,7 +103,7 @@ def user_password(username: str) -> None:
 
 @client_group.command("create")
 @click.argument("name")
-@click.option("--source", required=True, type=click.Choice(SOURCES))
+@click.option("--source", required=True, help="An agency source of the loaded rules (rules/sources.yaml).")
 @click.option(
     "--expires-days", type=click.IntRange(min=1), default=None, help="Token lifetime (default: none)."
 )
@@ -117,6 +118,7 @@ def client_create(name: str, source: str, expires_days: int | None) -> None:
             actor=cli_actor(),
             name=name,
             source=source,
+            agencies=current_rules().vocabulary.agency_ids,
             expires_days=expires_days,
         )
     )

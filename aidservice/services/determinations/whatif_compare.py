@@ -158,7 +158,7 @@ def compare_with_running(
     )
     result = WhatIfResult(region, day, running.version, draft.version)
     programs = _programs(running, draft)
-    matches = chunk_matches(session, day, Scope(1, None))  # one hash join for the run, shared by both sides
+    matches = chunk_matches(session, day, Scope(1, None), running.vocabulary, draft.vocabulary)  # shared by both sides
     after = 0
     while True:
         roster = _read_chunk(session, prefix, after, chunk)

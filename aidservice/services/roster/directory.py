@@ -386,7 +386,7 @@ def application_start(
     student = _student(session, student_id)
     check_act(actor, student.school, f"Student {student_id}", "student")
     as_of = settings.default_as_of()
-    (found,) = assemble(session, [student.id], as_of, settings.rules.facts)
+    (found,) = assemble(session, [student.id], as_of, settings.rules)
     blocking = session.execute(
         select(Application.id, Application.state).where(
             Application.student_pk == student.id,
