@@ -2,7 +2,9 @@
 
 Texts are written in Chinese where they are used (templates call `_("学生名册")`); `EN` translates them.
 A text without an English entry is shown as written (data from the rules, such as program names and
-reason labels, stays Chinese: it is the policy's own wording). Placeholders are `{name}`.
+reason labels, stays Chinese: it is the policy's own wording). The labels of agency sources, stages, cities
+and special groups come from the loaded rule set (web.ui); `EN` translates the shipped ones. Placeholders
+are `{name}`.
 """
 
 from __future__ import annotations
@@ -42,36 +44,13 @@ ROLES = {
     "province_admin": "省级管理员",
     "auditor": "审计人员",
 }
-SOURCES = {
+BUILTIN_SOURCES = {
     "roster": "学籍名册",
     "school": "学校信息",
     "declared": "申请人申报（承诺书）",
     "application": "申请人申报（承诺书）",
-    "poverty_alleviation": "扶贫部门",
-    "civil_affairs": "民政部门",
-    "disabled_persons_federation": "残联",
-    "veterans_affairs": "退役军人事务部门",
 }
-STAGES = {
-    "preschool": "学前教育",
-    "primary": "小学",
-    "junior": "初中",
-    "senior_high": "普通高中",
-    "vocational": "中职",
-    "undergraduate": "本专科",
-    "master": "硕士研究生",
-    "doctor": "博士研究生",
-}
-GROUPS = {
-    "registered_poor": "建档立卡学生",
-    "poverty_monitored": "防返贫监测对象学生",
-    "subsistence_allowance": "低保家庭学生",
-    "extreme_poverty_support": "特困供养学生",
-    "orphan": "孤儿",
-    "de_facto_orphan": "事实无人抚养儿童",
-    "martyr_child": "烈士子女",
-    "disabled": "残疾学生",
-}
+"""Where a fact comes from when no agency sends it; agency sources are named by the rules (sources.yaml)."""
 RELATIONS = {
     "father": "父亲",
     "mother": "母亲",

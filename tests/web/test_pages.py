@@ -19,6 +19,7 @@ from aidservice.extensions import db
 from aidservice.models import AuditEvent
 from tests.web.conftest import csrf
 from tests.world import web as w
+from tests.world.vocabulary import shipped_rules
 
 pytestmark = pytest.mark.databases  # SQLite always, PostgreSQL when it answers
 
@@ -203,9 +204,7 @@ def used_texts() -> set[str]:
         i18n.ACTIONS,
         i18n.OUTCOMES,
         i18n.ROLES,
-        i18n.SOURCES,
-        i18n.STAGES,
-        i18n.GROUPS,
+        i18n.BUILTIN_SOURCES,
         i18n.STATUSES,
         i18n.RELATIONS,
         i18n.KINDS,
@@ -213,6 +212,10 @@ def used_texts() -> set[str]:
         i18n.REPORT_KINDS,
     ):
         found.update(table.values())
+    rules = shipped_rules()  # the labels the shipped rules give sources, stages and special groups
+    found.update(source.label for source in rules.vocabulary.sources)
+    found.update(rules.facts["stage"].label_of(value) for value in rules.facts["stage"].values)
+    found.update(rules.vocabulary.group_labels.values())
     return {t for t in found if re.search(r"[\u4e00-\u9fff]", t)}
 
 
