@@ -103,6 +103,20 @@ def test_rules_page_lists_programs_amounts_citations_and_statuses(
     assert "尚未运行" in page  # no what-if yet
 
 
+def test_rules_page_lists_the_sources_their_statuses_and_the_special_groups(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
+    page = html(as_user("auditor1"), "/rules")
+    section = re.search(r'<section class="card" id="sources">.*?</section>', page, re.S).group(0)
+    assert "数据来源与特殊群体" in section
+    civil = re.search(r"<tr>\s*<th[^>]*>民政部门.*?</tr>", section, re.S).group(0)
+    assert "城乡最低生活保障家庭" in civil and "学生本人或其监护人（家庭）" in civil
+    assert "残联" in section and "附带 残疾等级（必填）" in section and "监护人持有时：父母持残疾人证" in section
+    groups = re.findall(r"<li>(\S+) <code", section)
+    assert groups == list(shipped_rules().vocabulary.group_labels.values())
+    assert groups[0] == "建档立卡学生" and "事实无人抚养儿童" in groups
+
+
 def test_rules_page_shows_the_last_what_if(
     app: Flask, as_user: Callable[[str], FlaskClient], world: w.World, rules_copy: Path
 ) -> None:
