@@ -56,7 +56,9 @@ class RecordSchema(Schema):
     name = fields.String(required=True, metadata={"example": "张三"})
     status = fields.String(
         required=True,
-        metadata={"description": "allowed per source: the statuses rules/sources.yaml names (GET /api/v1/rules)"},
+        metadata={
+            "description": "allowed per source: the statuses rules/sources.yaml names (GET /api/v1/rules)"
+        },
     )
     valid_from = fields.Date(required=True, metadata={"description": "1900-01-01 to 2100-12-31"})
     valid_to = fields.Date(

@@ -47,7 +47,9 @@ def vocabulary_lines(ruleset: Any, lang: str) -> list[str]:
     lines = []
     for source in vocabulary.sources:
         statuses = ("、" if not en else ", ").join(
-            f"{st.name} {facts[st.name].label}（{reach[st.reaches]}）" if not en else f"{st.name} ({st.reaches})"
+            f"{st.name} {facts[st.name].label}（{reach[st.reaches]}）"
+            if not en
+            else f"{st.name} ({st.reaches})"
             for st in source.statuses
         )
         head = f"source {source.id} ({source.label})" if en else f"数据来源 {source.label}（{source.id}）"

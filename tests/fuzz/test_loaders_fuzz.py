@@ -27,10 +27,10 @@ from aidservice.engine.loader import load_texts, rule_files
 from aidservice.errors import PROBLEM_MIMETYPE
 from aidservice.extensions import db
 from aidservice.models import AgencyRecord, AuditEvent, Determination, FeedBatch, Guardian, Student
-from tests.world.vocabulary import agency_statuses
 from tests.conftest import RULES_DIR
 from tests.world.factories import bearer, id_number
 from tests.world.feeds import person
+from tests.world.vocabulary import agency_statuses
 
 FUZZ = settings(
     max_examples=40,

@@ -111,7 +111,9 @@ def test_rules_page_lists_the_sources_their_statuses_and_the_special_groups(
     assert "数据来源与特殊群体" in section
     civil = re.search(r"<tr>\s*<th[^>]*>民政部门.*?</tr>", section, re.S).group(0)
     assert "城乡最低生活保障家庭" in civil and "学生本人或其监护人（家庭）" in civil
-    assert "残联" in section and "附带 残疾等级（必填）" in section and "监护人持有时：父母持残疾人证" in section
+    assert (
+        "残联" in section and "附带 残疾等级（必填）" in section and "监护人持有时：父母持残疾人证" in section
+    )
     groups = re.findall(r"<li>(\S+) <code", section)
     assert groups == list(shipped_rules().vocabulary.group_labels.values())
     assert groups[0] == "建档立卡学生" and "事实无人抚养儿童" in groups

@@ -326,7 +326,9 @@ def _reassess(
         k: v for k, v in application.declared.items() if settings.rules.facts[k].source == DECLARABLE_SOURCE
     }
     claims = {
-        k: v for k, v in application.declared.items() if settings.rules.facts[k].source in agency_sources(settings.rules)
+        k: v
+        for k, v in application.declared.items()
+        if settings.rules.facts[k].source in agency_sources(settings.rules)
     }
     evaluation = evaluate_student(
         session,

@@ -144,7 +144,9 @@ def evaluate_student(
 def reevaluate(settings: Settings, application: Application, override: str | None) -> Evaluation:
     """The application's recorded facts evaluated again (a level adjustment), on its recorded date."""
     claims = {
-        k: v for k, v in application.declared.items() if settings.rules.facts[k].source in agency_sources(settings.rules)
+        k: v
+        for k, v in application.declared.items()
+        if settings.rules.facts[k].source in agency_sources(settings.rules)
     }
     return _evaluation(settings.rules, application.facts, claims, application.as_of, override)
 

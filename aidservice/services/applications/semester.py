@@ -78,7 +78,9 @@ def open_semester(
             if k in facts and facts[k].source == DECLARABLE_SOURCE
         }
         claims = {
-            k: v for k, v in application.declared.items() if k in facts and facts[k].source in agency_sources(settings.rules)
+            k: v
+            for k, v in application.declared.items()
+            if k in facts and facts[k].source in agency_sources(settings.rules)
         }
         evaluation = evaluate_student(
             session,

@@ -112,7 +112,11 @@ def redetermine_set(
         if stale:
             again = Scope(pks=tuple(stale), array=scope.array)
             redone, _evaluated, _skipped = _compare(
-                session, ctx, _roster_frame(session, again), again, chunk_matches(session, batch.as_of, again, rules.vocabulary)
+                session,
+                ctx,
+                _roster_frame(session, again),
+                again,
+                chunk_matches(session, batch.as_of, again, rules.vocabulary),
             )
             todo = pl.concat([todo.filter(~pl.col("pk").is_in(stale)), redone], how="vertical_relaxed").sort(
                 "pk"

@@ -158,7 +158,8 @@ def assemble(
     matches = matches_for(session, rows, day, rules.vocabulary)
     declared = declared or {}
     return [
-        build(row, matches.get(row.id, ()), rules.facts, rules.vocabulary, declared.get(row.id)) for row in rows
+        build(row, matches.get(row.id, ()), rules.facts, rules.vocabulary, declared.get(row.id))
+        for row in rows
     ]
 
 

@@ -16,10 +16,10 @@ import polars as pl
 from sqlalchemy import and_, case, literal, or_, select, text
 from sqlalchemy.orm import Session
 
-from aidservice.models import AgencyRecord, Determination, Guardian, Student
-from aidservice.services.bulk import chunks, read_frame, where_in
 from aidservice.engine import RuleSet
 from aidservice.engine.vocabulary import Vocabulary
+from aidservice.models import AgencyRecord, Determination, Guardian, Student
+from aidservice.services.bulk import chunks, read_frame, where_in
 from aidservice.services.determinations.facts_assembly import current_record, in_force, valid_on
 from aidservice.services.determinations.runs import Scope
 
@@ -62,7 +62,9 @@ def _matches_query(
 ) -> Any:
     """Agency records meeting `condition` that reach the scope's students, both ways, as one UNION ALL."""
     bound = bound_attributes(vocabularies)
-    whens = [(AgencyRecord.status == st, AgencyRecord.attributes[name].as_integer()) for st, name in bound.items()]
+    whens = [
+        (AgencyRecord.status == st, AgencyRecord.attributes[name].as_integer()) for st, name in bound.items()
+    ]
     grade = case(*whens, else_=None) if whens else literal(None, type_=AgencyRecord.id.type)
     columns = (AgencyRecord.id, AgencyRecord.status, grade)
     own = (
@@ -271,9 +273,7 @@ def agency_frame(matches: pl.DataFrame, catalogue: Mapping[str, Any], vocabulary
 
 def _attribute_facts(vocabulary: Vocabulary) -> dict[str, str]:
     """Status -> the fact its first bound attribute gives (`disabled` -> `disability_grade`)."""
-    return {
-        st.attributes[0].fact: st.name for st in vocabulary.statuses.values() if st.attributes
-    }
+    return {st.attributes[0].fact: st.name for st in vocabulary.statuses.values() if st.attributes}
 
 
 def _measured(found: pl.DataFrame, catalogue: Mapping[str, Any], vocabulary: Vocabulary) -> pl.DataFrame:
@@ -301,13 +301,15 @@ def _fact_expr(vocabulary: Vocabulary) -> pl.Expr:
     via, status = pl.col("via"), pl.col("status")
     guardian_facts = {n: st.guardian_fact for n, st in vocabulary.statuses.items() if st.guardian_fact}
     household = sorted(vocabulary.household_statuses)
-    expr = pl.when(~via).then(status)
+    expr: Any = pl.when(~via).then(status)
     for name, fact in guardian_facts.items():
         expr = expr.when(status == name).then(pl.lit(fact))
     return expr.when(status.is_in(household)).then(status).otherwise(pl.lit(None, dtype=pl.Utf8))
 
 
-def agency_values(matches: pl.DataFrame, catalogue: Mapping[str, Any], vocabulary: Vocabulary) -> pl.DataFrame:
+def agency_values(
+    matches: pl.DataFrame, catalogue: Mapping[str, Any], vocabulary: Vocabulary
+) -> pl.DataFrame:
     """Per matched student, the agency facts' values as one text (`fact,fact|fact=value`): what the rules
     read, without the record ids that only say where a value came from."""
     names = sorted(set(vocabulary.fact_sources) & set(catalogue))

@@ -47,10 +47,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from aidservice.engine.vocabulary import Vocabulary
 from aidservice.models import AgencyRecord, Determination, FeedBatch, Guardian, Student
 from aidservice.services.actors import Actor
 from aidservice.services.bulk import backend, in_array
-from aidservice.engine.vocabulary import Vocabulary
 from aidservice.services.errors import Forbidden, NotFound, ValidationFailed
 
 OUTCOMES_MAX = 1000
@@ -134,17 +134,17 @@ def _reached_by(
         .join(AgencyRecord, AgencyRecord.person_hmac == Student.id_hmac)
         .where(AgencyRecord.source == source)
     )
-    guardian = (
+    guardians = (
         select(Guardian.student_pk.label("student_pk"), literal(1).label("via"), *columns)
         .join(AgencyRecord, AgencyRecord.person_hmac == Guardian.id_hmac)
         .where(AgencyRecord.source == source, AgencyRecord.status.in_(guardian))
     )
     if among is not None:
         own = own.where(in_array(Student.id, among) if arrays else Student.id.in_(among))
-        guardian = guardian.where(
+        guardians = guardians.where(
             in_array(Guardian.student_pk, among) if arrays else Guardian.student_pk.in_(among)
         )
-    return own.union_all(guardian)
+    return own.union_all(guardians)
 
 
 def _reaches(
@@ -224,7 +224,13 @@ def outcomes(
 
 
 def _walk(
-    session: Session, source: str, guardian: Sequence[str], bounds: YearBounds, after: int, wanted: int, window: int
+    session: Session,
+    source: str,
+    guardian: Sequence[str],
+    bounds: YearBounds,
+    after: int,
+    wanted: int,
+    window: int,
 ) -> tuple[list[Row[Any]], int, int]:
     """The first `wanted` determinations of the source's people among the `window` after seq `after`, how many
     determinations the window held and its last seq, all from one statement (one snapshot: a later statement

@@ -335,7 +335,9 @@ def _attributes(
         problems.append(Rejection(index, "attributes", f"must have at most {ATTRIBUTES_MAX} keys"))
         return None
     found = [
-        Rejection(index, *pair) for key, item in value.items() for pair in _attribute_problems(key, item, bound)
+        Rejection(index, *pair)
+        for key, item in value.items()
+        for pair in _attribute_problems(key, item, bound)
     ]
     for name in sorted(bound.required.get(status or "", frozenset()) - value.keys()):
         found.append(Rejection(index, f"attributes.{name}", bound.message(name, status)))

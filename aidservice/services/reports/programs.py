@@ -18,10 +18,10 @@ from aidservice.services.applications.decisions import rules_of_version
 from aidservice.services.errors import Conflict
 from aidservice.services.reports.common import (
     AID_KINDS,
-    Labels,
     Bar,
     Chart,
     Column,
+    Labels,
     Report,
     Section,
 )

@@ -321,7 +321,10 @@ class Context:
 
     def _member_select(self, match: Table) -> Select[Any]:
         """Household statuses through the student or a guardian, personal ones through the student's own number."""
-        reaches = or_(match.c.via_guardian.is_(False), match.c.grp.in_(sorted(self.settings.rules.vocabulary.household_statuses)))
+        reaches = or_(
+            match.c.via_guardian.is_(False),
+            match.c.grp.in_(sorted(self.settings.rules.vocabulary.household_statuses)),
+        )
         return (
             select(
                 match.c.student_pk,

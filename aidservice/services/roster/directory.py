@@ -426,7 +426,9 @@ def fact_rows(
                 "records": [records[i] for i in entry.get("record_ids") or () if i in records],
             }
         )
-    rank = {s: i for i, s in enumerate(("roster", "school", *settings.rules.vocabulary.agency_ids, "declared"))}
+    rank = {
+        s: i for i, s in enumerate(("roster", "school", *settings.rules.vocabulary.agency_ids, "declared"))
+    }
     rows.sort(key=lambda r: (rank.get(r["source"], len(rank)), order.get(r["name"], len(order))))
     return rows
 

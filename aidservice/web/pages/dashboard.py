@@ -19,6 +19,7 @@ from typing import Any, Literal, TypedDict
 from sqlalchemy import ColumnElement, Select, func, select, union
 from sqlalchemy.orm import Session
 
+from aidservice.engine.vocabulary import Vocabulary
 from aidservice.models import (
     AgencyRecord,
     Application,
@@ -34,7 +35,6 @@ from aidservice.models.application import STATES
 from aidservice.services.actors import Actor, in_region
 from aidservice.services.applications.quotas import QuotaView, quota_view
 from aidservice.services.context import Settings
-from aidservice.engine.vocabulary import Vocabulary
 from aidservice.services.determinations.facts_assembly import valid_on
 from aidservice.services.errors import Forbidden, NotFound
 
@@ -195,7 +195,8 @@ def school_dashboard(session: Session, *, actor: Actor, settings: Settings) -> S
         "unapplied": list(by_student.values())[:UNAPPLIED_SHOWN],
         "unapplied_total": len(by_student),
         "quotas": [
-            _quota_use(quota_view(session, q, groups), program_names.get(q.program, q.program)) for q in quotas
+            _quota_use(quota_view(session, q, groups), program_names.get(q.program, q.program))
+            for q in quotas
         ],
     }
 
@@ -310,7 +311,11 @@ def _members(as_of: date, scope: ColumnElement[bool], vocabulary: Vocabulary) ->
         .join(School, School.code == Student.school_code)
         .join(Guardian, Guardian.student_pk == Student.id)
         .join(AgencyRecord, AgencyRecord.person_hmac == Guardian.id_hmac)
-        .where(scope, valid_on(as_of), AgencyRecord.status.in_(sorted(vocabulary.household_statuses & set(statuses))))
+        .where(
+            scope,
+            valid_on(as_of),
+            AgencyRecord.status.in_(sorted(vocabulary.household_statuses & set(statuses))),
+        )
     )
     return union(own, via_guardian).subquery("members")  # UNION: each (student, group) once
 

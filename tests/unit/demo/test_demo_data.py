@@ -58,11 +58,14 @@ def test_the_registers_are_the_rules_sources_and_a_status_the_rules_add_is_drawn
     assert civil is not None
     marginal = replace(civil.statuses[0], name="subsistence_marginal")
     sources = tuple(
-        replace(s, statuses=(*s.statuses, marginal)) if s.id == "civil_affairs" else s for s in shipped.sources
+        replace(s, statuses=(*s.statuses, marginal)) if s.id == "civil_affairs" else s
+        for s in shipped.sources
     )
     province = generate(2000, Vocabulary(sources, shipped.groups), 3)
     assert list(province.records) == list(shipped.agency_ids)
     sent = {source: {r["status"] for r in records} for source, records in province.records.items()}
     assert "subsistence_marginal" in sent["civil_affairs"]
-    assert all(sent[source] <= set(shipped.agency_statuses[source]) for source in sent if source != "civil_affairs")
+    assert all(
+        sent[source] <= set(shipped.agency_statuses[source]) for source in sent if source != "civil_affairs"
+    )
     assert sent["civil_affairs"] <= {*shipped.agency_statuses["civil_affairs"], "subsistence_marginal"}
