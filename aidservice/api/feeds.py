@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from aidservice.api.auth import current_actor, documented_as_guarded, require_client
 from aidservice.api.common import Blueprint
+from aidservice.engine.vocabulary import Vocabulary
 from aidservice.extensions import db
 from aidservice.requestid import current_request_id
 from aidservice.rulesets import current_rules
@@ -57,7 +58,7 @@ class RecordSchema(Schema):
     status = fields.String(
         required=True,
         metadata={
-            "description": "allowed per source: the statuses rules/sources.yaml names (GET /api/v1/rules)"
+            "description": "one of the statuses the source sends: AgencyStatuses (from the loaded rules' sources.yaml)"
         },
     )
     valid_from = fields.Date(required=True, metadata={"description": "1900-01-01 to 2100-12-31"})
@@ -71,9 +72,36 @@ class RecordSchema(Schema):
         metadata={
             "description": (
                 "a flat object: at most 16 keys of 1-64 characters; values strings (at most 256 characters), true, false, "
-                "null or finite numbers (|x| <= 10^15; NaN and Infinity are rejected); disabled: {disability_grade: 1-4}"
+                "null or finite numbers (|x| <= 10^15; NaN and Infinity are rejected); a status's attributes bound to "
+                "facts (AgencyStatuses) must hold a value of their fact, and required ones must be there"
             )
         }
+    )
+
+
+def document_sources(spec: Any, vocabulary: Vocabulary) -> None:
+    """The agency sources of the loaded rules and what each sends, as the `AgencyStatuses` component of the
+    OpenAPI document (written when the app starts: the rules decide, not this module)."""
+    properties = {
+        source.id: {
+            "description": source.label,
+            "type": "string",
+            "enum": list(source.status_names),
+            "x-attributes": {
+                st.name: [{"name": a.name, "fact": a.fact, "required": a.required} for a in st.attributes]
+                for st in source.statuses
+                if st.attributes
+            },
+        }
+        for source in vocabulary.agencies
+    }
+    spec.components.schema(
+        "AgencyStatuses",
+        {
+            "type": "object",
+            "description": "Per agency source (the {source} of the feed paths): the statuses its records may carry",
+            "properties": properties,
+        },
     )
 
 

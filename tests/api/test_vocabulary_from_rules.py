@@ -106,6 +106,8 @@ def test_a_new_civil_affairs_status_makes_the_student_difficult_and_is_a_special
 ) -> None:
     vocabulary = app.extensions["aid_rules"].vocabulary
     assert NEW_STATUS in vocabulary.agency_statuses["civil_affairs"]
+    documented = client.get("/api/v1/openapi.json").json["components"]["schemas"]["AgencyStatuses"]
+    assert NEW_STATUS in documented["properties"]["civil_affairs"]["enum"]
     at = school(stages=("junior",))
     pk = student("S1", at, seed=1, guardians=[7001]).id
     student("S2", at, seed=2, guardians=[7002])
