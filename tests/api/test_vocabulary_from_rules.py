@@ -100,10 +100,15 @@ def post(client: FlaskClient, records: list[dict[str, Any]], batch_id: str = "B-
     return response.json
 
 
+@pytest.mark.parametrize("columnar", [False, True], ids=["per_student", "columnar"])
 @pytest.mark.parametrize("rules_dir", [add_marginal_status], indirect=True)
 def test_a_new_civil_affairs_status_makes_the_student_difficult_and_is_a_special_group(
-    app: Flask, client: FlaskClient
+    app: Flask, client: FlaskClient, columnar: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from aidservice.services.determinations import students as determinations
+
+    if columnar:  # the vectorised path (matches, agency_frame) from one student on
+        monkeypatch.setattr(determinations, "VECTOR_MIN", 1)
     vocabulary = app.extensions["aid_rules"].vocabulary
     assert NEW_STATUS in vocabulary.agency_statuses["civil_affairs"]
     documented = client.get("/api/v1/openapi.json").json["components"]["schemas"]["AgencyStatuses"]
