@@ -265,22 +265,22 @@ def agency_frame(matches: pl.DataFrame, catalogue: Mapping[str, Any], vocabulary
         if catalogue[name].type == "bool":
             out.append(frag.is_not_null().alias(name))
     wide = wide.select(out)
-    for fact in sorted(set(_attribute_facts(vocabulary)) & set(names)):
+    for fact in sorted({fact for _status, fact in _attribute_facts(vocabulary)} & set(names)):
         values = grades.filter(pl.col("fact") == fact).select("pk", pl.col("grade").alias(fact))
         wide = wide.join(values, on="pk", how="left")
     return wide
 
 
-def _attribute_facts(vocabulary: Vocabulary) -> dict[str, str]:
-    """Status -> the fact its first bound attribute gives (`disabled` -> `disability_grade`)."""
-    return {st.attributes[0].fact: st.name for st in vocabulary.statuses.values() if st.attributes}
+def _attribute_facts(vocabulary: Vocabulary) -> list[tuple[str, str]]:
+    """(status, the fact its first bound attribute gives): (`disabled`, `disability_grade`)."""
+    return [(st.name, st.attributes[0].fact) for st in vocabulary.statuses.values() if st.attributes]
 
 
 def _measured(found: pl.DataFrame, catalogue: Mapping[str, Any], vocabulary: Vocabulary) -> pl.DataFrame:
     """The student's own records whose bound attribute holds a value within its fact's bounds, with the fact
     it gives (`fact`): `facts_assembly.attribute_value`, vectorised."""
     parts = []
-    for fact, status in _attribute_facts(vocabulary).items():
+    for status, fact in _attribute_facts(vocabulary):
         spec = catalogue.get(fact)
         if spec is None:
             continue
