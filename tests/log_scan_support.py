@@ -18,7 +18,9 @@ from urllib.parse import unquote
 import pytest
 from stdnum.cn import ric
 
-from aidservice.services.determinations.facts_assembly import SOURCE_STATUSES
+from tests.world.vocabulary import agency_statuses
+
+SOURCE_STATUSES = agency_statuses()
 
 STANDARD = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "", None, None))) | {
     "message",

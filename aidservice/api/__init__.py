@@ -50,6 +50,7 @@ def register_api(app: Flask) -> None:
         jobs,  # background jobs (issue 8)
     ):
         api.register_blueprint(module.blp)
+    feeds.document_sources(api.spec, app.extensions["aid_rules"].vocabulary)
     register_docs_assets(app)
     init_input_guard(app)  # app-wide: the web UI's forms reach the same database
     init_read_only(app)

@@ -10,9 +10,10 @@ from marshmallow import Schema, fields, validate
 
 from aidservice.api.auth import current_actor, documented_as_guarded, require_client
 from aidservice.api.common import Blueprint
+from aidservice.engine.vocabulary import Vocabulary
 from aidservice.extensions import db
 from aidservice.requestid import current_request_id
-from aidservice.services.determinations.facts_assembly import SOURCE_STATUSES
+from aidservice.rulesets import current_rules
 from aidservice.services.errors import NotFound
 from aidservice.services.registry import feeds
 from aidservice.unit_of_work import unit_of_work
@@ -25,7 +26,6 @@ blp = Blueprint(
     description="Agency registers in, aid outcomes of their people out",
 )
 F = TypeVar("F", bound=Callable[..., Any])
-SOURCES_TEXT = ", ".join(SOURCE_STATUSES)
 
 
 def agency_client(view: F) -> F:
@@ -35,8 +35,9 @@ def agency_client(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         current_actor()
-        if kwargs.get("source") not in SOURCE_STATUSES:
-            raise NotFound(f"No agency source '{kwargs.get('source')}'; sources are {SOURCES_TEXT}.")
+        agencies = current_rules().vocabulary.agency_ids
+        if kwargs.get("source") not in agencies:
+            raise NotFound(f"No agency source '{kwargs.get('source')}'; sources are {', '.join(agencies)}.")
         return guarded(*args, **kwargs)
 
     refusals = ((401, "UNAUTHORIZED"), (403, "FORBIDDEN"), (404, "NOT_FOUND"))
@@ -54,7 +55,12 @@ class RecordSchema(Schema):
         },
     )
     name = fields.String(required=True, metadata={"example": "张三"})
-    status = fields.String(required=True, metadata={"description": f"allowed per source: {SOURCE_STATUSES}"})
+    status = fields.String(
+        required=True,
+        metadata={
+            "description": "one of the statuses the source sends: AgencyStatuses (from the loaded rules' sources.yaml)"
+        },
+    )
     valid_from = fields.Date(required=True, metadata={"description": "1900-01-01 to 2100-12-31"})
     valid_to = fields.Date(
         allow_none=True,
@@ -66,9 +72,36 @@ class RecordSchema(Schema):
         metadata={
             "description": (
                 "a flat object: at most 16 keys of 1-64 characters; values strings (at most 256 characters), true, false, "
-                "null or finite numbers (|x| <= 10^15; NaN and Infinity are rejected); disabled: {disability_grade: 1-4}"
+                "null or finite numbers (|x| <= 10^15; NaN and Infinity are rejected); a status's attributes bound to "
+                "facts (AgencyStatuses) must hold a value of their fact, and required ones must be there"
             )
         }
+    )
+
+
+def document_sources(spec: Any, vocabulary: Vocabulary) -> None:
+    """The agency sources of the loaded rules and what each sends, as the `AgencyStatuses` component of the
+    OpenAPI document (written when the app starts: the rules decide, not this module)."""
+    properties = {
+        source.id: {
+            "description": source.label,
+            "type": "string",
+            "enum": list(source.status_names),
+            "x-attributes": {
+                st.name: [{"name": a.name, "fact": a.fact, "required": a.required} for a in st.attributes]
+                for st in source.statuses
+                if st.attributes
+            },
+        }
+        for source in vocabulary.agencies
+    }
+    spec.components.schema(
+        "AgencyStatuses",
+        {
+            "type": "object",
+            "description": "Per agency source (the {source} of the feed paths): the statuses its records may carry",
+            "properties": properties,
+        },
     )
 
 
@@ -187,5 +220,10 @@ def get_outcomes(query: dict[str, Any], source: str) -> dict[str, Any]:
     """Aid outcomes of the people this source reached with a record valid in the school year, in change order;
     resume with `next_cursor`."""
     return feeds.outcomes(
-        db.session(), actor=current_actor(), source=source, cursor=query["cursor"], limit=query["limit"]
+        db.session(),
+        actor=current_actor(),
+        source=source,
+        vocabulary=current_rules().vocabulary,
+        cursor=query["cursor"],
+        limit=query["limit"],
     )

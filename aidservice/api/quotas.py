@@ -86,7 +86,10 @@ def put(body: dict[str, Any], school_code: str, program: str, school_year: str) 
             reason=body["reason"],
             request_id=current_request_id(),
         )
-        view = quotas.quota_view(uow.session, quota, settings.rules.procedure.quota_order)
+        rules = wiring.settings().rules
+        view = quotas.quota_view(
+            uow.session, quota, rules.procedure.quota_order, rules.vocabulary.group_statuses
+        )
     return view, 201 if created else 200
 
 

@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import TypeVar
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, ScriptInfo
 
-from aidservice.services.actors import ROLES, SOURCES, Actor
+from aidservice.rulesets import current_rules
+from aidservice.services.actors import ROLES, Actor
 from aidservice.services.errors import DomainError
 
 user_group = AppGroup("user", help="Accounts of officers, administrators and auditors.")
@@ -42,6 +43,14 @@ def run(change: Callable[[], T]) -> T:
         raise click.ClickException(" | ".join(details) if details else exc.detail) from None
     db.session.commit()
     return result
+
+
+def _agency_source(ctx: click.Context, value: str) -> str:
+    """`--source` names an agency source of the app's loaded rules (a usage error otherwise, as a choice would)."""
+    agencies = ctx.ensure_object(ScriptInfo).load_app().extensions["aid_rules"].vocabulary.agency_ids
+    if value not in agencies:
+        raise click.BadParameter(f"'{value}' is not one of {', '.join(agencies)}.")
+    return value
 
 
 def _read_password() -> str:
@@ -102,7 +111,12 @@ def user_password(username: str) -> None:
 
 @client_group.command("create")
 @click.argument("name")
-@click.option("--source", required=True, type=click.Choice(SOURCES))
+@click.option(
+    "--source",
+    required=True,
+    callback=lambda ctx, _param, value: _agency_source(ctx, value),
+    help="An agency source of the loaded rules (rules/sources.yaml).",
+)
 @click.option(
     "--expires-days", type=click.IntRange(min=1), default=None, help="Token lifetime (default: none)."
 )
@@ -117,6 +131,7 @@ def client_create(name: str, source: str, expires_days: int | None) -> None:
             actor=cli_actor(),
             name=name,
             source=source,
+            agencies=current_rules().vocabulary.agency_ids,
             expires_days=expires_days,
         )
     )

@@ -40,6 +40,27 @@ def load_rules(rules_dir: Path, lang: str = "en") -> Any:
         raise click.ClickException(f"{len(exc.lines)} problem(s) in {rules_dir}") from None
 
 
+def vocabulary_lines(ruleset: Any, lang: str) -> list[str]:
+    """The sources with the statuses each sends, and the special groups, as `aid rules check` prints them."""
+    vocabulary = ruleset.vocabulary
+    facts = ruleset.facts
+    en = lang == "en"
+    reach = {"household": "household" if en else "家庭", "person": "person" if en else "本人"}
+    lines = []
+    for source in vocabulary.sources:
+        statuses = ("、" if not en else ", ").join(
+            f"{st.name} {facts[st.name].label}（{reach[st.reaches]}）"
+            if not en
+            else f"{st.name} ({st.reaches})"
+            for st in source.statuses
+        )
+        head = f"source {source.id} ({source.label})" if en else f"数据来源 {source.label}（{source.id}）"
+        lines.append(f"{head}: {statuses}" if en else f"{head}：{statuses}")
+    groups = [f"{g.label}（{g.status}）" for g in vocabulary.groups]
+    lines.append(("special groups: " + ", ".join(groups)) if en else ("特殊群体：" + "、".join(groups)))
+    return lines
+
+
 @rules_group.command("check")
 @RULES_OPTION
 @click.option(
@@ -54,6 +75,8 @@ def rules_check(rules_dir: Path | None, lang: str) -> None:
     root = _rules_dir(rules_dir)
     ruleset = load_rules(root, lang)
     click.echo(f"rules {root}: version {ruleset.version}")
+    for line in vocabulary_lines(ruleset, lang):
+        click.echo(line)
     findings = completeness.check(ruleset.rules)
     for finding in findings:
         click.echo(finding.text(lang), err=True)

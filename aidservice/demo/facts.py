@@ -7,6 +7,11 @@ catalogue) in the *external* representation a batch file carries: money as Decim
 Pure (polars only; no Flask, no database). Randomness is polars' seeded 64-bit hash of the row
 index, one independent stream per fact, so a (n, seed) pair always gives the same frame with the
 pinned polars version, and row i does not depend on n.
+
+The agency facts follow a rule set's vocabulary when one is given: the ones the demo has shares for keep
+them (the shipped rules give the same frame as none), a status it has no share for is true with OTHER_SHARE
+(a stream of its own, drawn after all the others), an attribute fact it does not know is unknown, and agency
+facts the vocabulary does not name are left out.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import polars as pl
+
+from aidservice.engine.vocabulary import Vocabulary
 
 STAGES: dict[str, float] = {  # share of enrolled students (Jiangsu-like)
     "preschool": 0.16,
@@ -66,12 +73,28 @@ TUITION: dict[str, tuple[int, int]] = {
     "doctor": (10000, 10000),
 }
 
+AGENCY_FACTS = (
+    "registered_poor",
+    "poverty_monitored",
+    "subsistence_allowance",
+    "extreme_poverty_support",
+    "orphan",
+    "de_facto_orphan",
+    "martyr_child",
+    "disabled",
+    "disability_grade",
+    "disabled_parent",
+)
+"""The agency facts the demo has shares for (below); a vocabulary decides which of them a frame carries."""
+OTHER_SHARE = 0.005
+
 _HASH = pl.UInt64
 _TWO64 = float(2**64)
 
 
-def generate_facts(n: int, seed: int = 0) -> pl.DataFrame:
-    """`n` students' facts, reproducible from `seed` (see the module docstring for the representation)."""
+def generate_facts(n: int, seed: int = 0, vocabulary: Vocabulary | None = None) -> pl.DataFrame:
+    """`n` students' facts, reproducible from `seed`, with the agency facts of `vocabulary` when given (see the
+    module docstring for the representation)."""
     if n < 0:
         raise ValueError("n must be >= 0")
     streams: dict[str, int] = {}
@@ -227,6 +250,17 @@ def generate_facts(n: int, seed: int = 0) -> pl.DataFrame:
         "disability_grade",
         "disabled_parent",
     ]
+    if vocabulary is not None:
+        named = vocabulary.fact_sources
+        attribute_facts = {a.fact for st in vocabulary.statuses.values() for a in st.attributes}
+        extra = [name for name in named if name not in AGENCY_FACTS]
+        facts = facts.with_columns(
+            pl.lit(None, dtype=pl.Int64).alias(name)
+            if name in attribute_facts
+            else chance(f"other:{name}", OTHER_SHARE).alias(name)
+            for name in extra
+        )
+        order = [name for name in order if name not in AGENCY_FACTS or name in named] + extra
     return facts.select(order).collect()
 
 

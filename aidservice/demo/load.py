@@ -143,7 +143,13 @@ def _accounts(session, province) -> list[str]:  # type: ignore[no-untyped-def]
 def _registers(session, settings, province, analyze_after: bool = False) -> list[str]:  # type: ignore[no-untyped-def]
     lines = ["agency API tokens (demo only):"]
     for source, records in province.records.items():
-        made = create_client(session, actor=Actor.system("demo-data"), name=f"demo {source}", source=source)
+        made = create_client(
+            session,
+            actor=Actor.system("demo-data"),
+            name=f"demo {source}",
+            source=source,
+            agencies=settings.rules.vocabulary.agency_ids,
+        )
         lines.append(f"  {source:<28} {made.token}")
         actor = client_actor(made.client)
         for number, part in enumerate(batches(records), start=1):

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from operator import mul
 
+from aidservice.engine.vocabulary import Status, Vocabulary
+
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK = "10X98765432"
 
@@ -124,8 +126,11 @@ def _name(rnd: random.Random) -> str:
     return rnd.choice(SURNAMES) + "".join(rnd.choice(GIVEN) for _ in range(rnd.choice((1, 2))))
 
 
-def generate(students: int, seed: int = 0, school_year_start: date = date(2020, 9, 1)) -> DemoProvince:
-    """A province of about `students` students, deterministic for (students, seed)."""
+def generate(
+    students: int, vocabulary: Vocabulary, seed: int = 0, school_year_start: date = date(2020, 9, 1)
+) -> DemoProvince:
+    """A province of about `students` students, deterministic for (students, seed) and the rules' vocabulary
+    (the agency sources and the statuses each sends)."""
     rnd = random.Random(seed)
     ids = _Ids()
     demo = DemoProvince(counties=[c for cs in COUNTIES.values() for c in cs])
@@ -137,7 +142,7 @@ def generate(students: int, seed: int = 0, school_year_start: date = date(2020, 
         student = _student(rnd, ids, index, school, kind, school_year_start)
         demo.students.append(student)
         households.append((student, school["city_code"]))
-    demo.records = _registers(rnd, ids, households, school_year_start)
+    demo.records = _registers(rnd, ids, households, school_year_start, vocabulary)
     return demo
 
 
@@ -204,22 +209,43 @@ def _student(rnd: random.Random, ids: _Ids, index: int, school: dict, kind: str,
     }
 
 
+SHARES = {
+    "registered_poor": 0.03,
+    "poverty_monitored": 0.01,
+    "subsistence_allowance": 0.02,
+    "extreme_poverty_support": 0.002,
+    "orphan": 0.0015,
+    "de_facto_orphan": 0.0015,
+    "disabled": 0.006,
+    "martyr_child": 0.0005,
+}
+"""Chance per student of each status the demo knows (before the north-south weighting of household ones)."""
+OTHER_SHARE = 0.005
+"""Chance per student of a status the rules name and the demo has no share for (a new agency status)."""
+GUARDIAN_SHARE = 0.01
+"""Chance that a guardian holds a personal status that reaches the student (`disabled` -> `disabled_parent`)."""
+
+
 def _registers(
-    rnd: random.Random, ids: _Ids, households: list[tuple[dict, str]], start: date
+    rnd: random.Random,
+    ids: _Ids,
+    households: list[tuple[dict, str]],
+    start: date,
+    vocabulary: Vocabulary,
 ) -> dict[str, list[dict]]:
-    """Agency records: household statuses on a guardian, personal ones on the student, some ended, some unmatched."""
-    records: dict[str, list[dict]] = {
-        s: []
-        for s in ("poverty_alleviation", "civil_affairs", "disabled_persons_federation", "veterans_affairs")
-    }
+    """Agency records of the rules' sources: household statuses on a guardian, personal ones on the student, some
+    ended, some unmatched. Statuses the demo has shares for are drawn in a fixed order (the same province for the
+    same seed); any other status the rules name is drawn after them with OTHER_SHARE."""
+    records: dict[str, list[dict]] = {s: [] for s in vocabulary.agency_ids}
+    statuses = vocabulary.statuses
     since = date(start.year - 3, 1, 1)
 
-    def add(
-        source: str, person: dict, status: str, attributes: dict | None = None, ended: bool = False
-    ) -> None:
+    def add(person: dict, status: str, attributes: dict | None = None, ended: bool = False) -> None:
+        if status not in statuses:
+            return  # a status these rules do not name
         valid_from = since + timedelta(days=rnd.randrange(900))
         valid_to = (start - timedelta(days=rnd.randrange(30, 300))).isoformat() if ended else None
-        records[source].append(
+        records[statuses[status].source].append(
             {
                 "id_number": person["id_number"],
                 "name": person["name"],
@@ -230,48 +256,51 @@ def _registers(
             }
         )
 
+    def measured(status: str) -> dict:
+        """Random values of the status's attributes within their bounds (a disability grade 1-4)."""
+        return {a.name: rnd.randint(1, 4) for a in statuses[status].attributes} if status in statuses else {}
+
+    others = [st for name, st in statuses.items() if name not in SHARES]
     for student, city in households:
         head = student["guardians"][0] if student["guardians"] else student
         north = 2.0 if city in NORTH else 0.6
         roll = rnd.random
-        if roll() < 0.03 * north:
-            add("poverty_alleviation", head, "registered_poor", ended=roll() < 0.1)
-        elif roll() < 0.01:
-            add("poverty_alleviation", head, "poverty_monitored")
-        if roll() < 0.02 * north:
-            add("civil_affairs", head, "subsistence_allowance", ended=roll() < 0.15)
-        if roll() < 0.002:
-            add("civil_affairs", student, "extreme_poverty_support")
-        if roll() < 0.0015:
-            add("civil_affairs", student, "orphan")
-        elif roll() < 0.0015:
-            add("civil_affairs", student, "de_facto_orphan")
-        if roll() < 0.006:
-            add("disabled_persons_federation", student, "disabled", {"disability_grade": rnd.randint(1, 4)})
-        if student["guardians"] and roll() < 0.01:
-            add(
-                "disabled_persons_federation",
-                rnd.choice(student["guardians"]),
-                "disabled",
-                {"disability_grade": rnd.randint(1, 4)},
-            )
-        if roll() < 0.0005:
-            add("veterans_affairs", student, "martyr_child")
+        if roll() < SHARES["registered_poor"] * north:
+            add(head, "registered_poor", ended=roll() < 0.1)
+        elif roll() < SHARES["poverty_monitored"]:
+            add(head, "poverty_monitored")
+        if roll() < SHARES["subsistence_allowance"] * north:
+            add(head, "subsistence_allowance", ended=roll() < 0.15)
+        if roll() < SHARES["extreme_poverty_support"]:
+            add(student, "extreme_poverty_support")
+        if roll() < SHARES["orphan"]:
+            add(student, "orphan")
+        elif roll() < SHARES["de_facto_orphan"]:
+            add(student, "de_facto_orphan")
+        if roll() < SHARES["disabled"]:
+            add(student, "disabled", measured("disabled"))
+        if student["guardians"] and roll() < GUARDIAN_SHARE:
+            add(rnd.choice(student["guardians"]), "disabled", measured("disabled"))
+        if roll() < SHARES["martyr_child"]:
+            add(student, "martyr_child")
+        for other in others:
+            if roll() < OTHER_SHARE * (north if other.household else 1.0):
+                add(head if other.household else student, other.name, _first_values(other))
     for source, items in records.items():  # people the registers know who are not enrolled anywhere
+        first = vocabulary.agency_statuses[source][0]
         for _ in range(max(1, len(items) // 10)):
             county = rnd.choice([c for cs in COUNTIES.values() for c, _ in cs])
             person = {
                 "id_number": ids.take(county, date(1980, 1, 1) + timedelta(days=rnd.randrange(9000))),
                 "name": _name(rnd),
             }
-            status = {
-                "poverty_alleviation": "registered_poor",
-                "civil_affairs": "subsistence_allowance",
-                "disabled_persons_federation": "disabled",
-                "veterans_affairs": "martyr_child",
-            }[source]
-            add(source, person, status, {"disability_grade": 2} if status == "disabled" else None)
+            add(person, first, _first_values(statuses[first], 2))
     return records
+
+
+def _first_values(status: Status, value: int = 1) -> dict:
+    """Fixed values of a status's attributes (no draw): `value` each (a disability grade)."""
+    return {a.name: value for a in status.attributes}
 
 
 def batches(records: list[dict], size: int = 10_000) -> Iterator[list[dict]]:

@@ -10,7 +10,6 @@ if TYPE_CHECKING:
 
 ROLES = ("school_officer", "county_admin", "city_admin", "province_admin", "auditor")
 ADMIN_ROLES = ("county_admin", "city_admin", "province_admin")
-SOURCES = ("poverty_alleviation", "civil_affairs", "disabled_persons_federation", "veterans_affairs")
 
 
 def region_prefix(code: str) -> str:

@@ -19,7 +19,7 @@ from aidservice.services.roster import directory
 from aidservice.unit_of_work import unit_of_work
 
 from .blueprint import bp
-from .forms import CLAIMABLE, DECLARED_BOOLEANS, ActionForm, ApplicationFilterForm, ApplicationForm
+from .forms import ActionForm, ApplicationFilterForm, ApplicationForm, application_form
 from .session import actor
 from .ui import _
 
@@ -50,7 +50,7 @@ def application_list() -> tuple[str, int] | str:
 def apply(student_id: str) -> Response | tuple[str, int] | str:
     settings = wiring.settings()
     start = directory.application_start(db.session(), actor=actor(), settings=settings, student_id=student_id)
-    form = ApplicationForm()
+    form = application_form(settings.rules)()
     if request.method == "GET":
         return _apply_page(start, form)
     if not form.validate_on_submit():
@@ -91,8 +91,8 @@ def _apply_page(
         start=start,
         form=form,
         general=general or [],
-        declared_booleans=DECLARED_BOOLEANS,
-        claimable=CLAIMABLE,
+        declared_booleans=form.declared_booleans,
+        claimable=form.claimable,
     ), status
 
 

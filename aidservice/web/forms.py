@@ -24,26 +24,7 @@ from aidservice.engine.numbers import MONEY_MAX, NumberRefused, bounded_decimal
 from aidservice.engine.result import LEVELS
 from aidservice.services.applications.values import NOTE_MAX, RESOLUTIONS
 
-DECLARED_BOOLEANS = (
-    "major_illness",
-    "disaster",
-    "unemployed_parent",
-    "single_parent",
-    "covid_impact",
-    "covid_infected_family",
-)
-CLAIMABLE = (
-    "registered_poor",
-    "poverty_monitored",
-    "subsistence_allowance",
-    "extreme_poverty_support",
-    "orphan",
-    "de_facto_orphan",
-    "martyr_child",
-    "disabled",
-    "disabled_parent",
-)
-"""Agency statuses a family may state on the application; they are compared with the records (the record wins)."""
+DECLARABLE_SOURCE = "application"
 LEVEL_CHOICES = ["", *reversed(LEVELS)]  # values only: the templates label them in the page's language
 ACTION_NAMES = ("review", "publish_notice", "object", "resolve", "approve", "reject")
 
@@ -110,6 +91,11 @@ class MoneyField(StringField):
 
 
 class ApplicationForm(FlaskForm):
+    """The application form's fixed fields; `application_form` adds a yes/no field per fact the rules let the
+    family declare (`declared_booleans`) or state as an agency status (`claimable`)."""
+
+    declared_booleans: tuple[str, ...] = ()
+    claimable: tuple[str, ...] = ()
     household_size = IntegerField(
         validators=[
             Optional(),
@@ -119,21 +105,6 @@ class ApplicationForm(FlaskForm):
     )
     per_capita_income = MoneyField(validators=[Optional()])
     academic_rank_pct = MoneyField(validators=[Optional()])
-    major_illness = BooleanField()
-    disaster = BooleanField()
-    unemployed_parent = BooleanField()
-    single_parent = BooleanField()
-    covid_impact = BooleanField()
-    covid_infected_family = BooleanField()
-    registered_poor = BooleanField()
-    poverty_monitored = BooleanField()
-    subsistence_allowance = BooleanField()
-    extreme_poverty_support = BooleanField()
-    orphan = BooleanField()
-    de_facto_orphan = BooleanField()
-    martyr_child = BooleanField()
-    disabled = BooleanField()
-    disabled_parent = BooleanField()
     commitment = BooleanField(validators=[DataRequired("必须签署承诺书。")])
 
     def validate_academic_rank_pct(self, field: MoneyField) -> None:
@@ -149,7 +120,7 @@ class ApplicationForm(FlaskForm):
             out["per_capita_income"] = self.per_capita_income.data
         if self.academic_rank_pct.data:
             out["academic_rank_pct"] = self.academic_rank_pct.data
-        for name in (*DECLARED_BOOLEANS, *CLAIMABLE):
+        for name in (*self.declared_booleans, *self.claimable):
             if self[name].data:
                 out[name] = True
         return out
@@ -160,6 +131,32 @@ class ApplicationForm(FlaskForm):
         if name == "commitment_signed":
             name = "commitment"
         return self._fields.get(name)
+
+
+_FORMS: dict[str, type[ApplicationForm]] = {}
+
+
+def application_form(rules: Any) -> type[ApplicationForm]:
+    """The application form of a rule set (made once per version): a yes/no field for each boolean fact the
+    application declares (source `application`), then one for each boolean fact an agency's record sets (the
+    statuses, and `disabled_parent`), which the family may state and the records are compared with."""
+    found = _FORMS.get(rules.version)
+    if found is not None:
+        return found
+    facts = rules.facts
+    booleans = tuple(n for n, s in facts.items() if s.type == "bool" and s.source == DECLARABLE_SOURCE)
+    claimable = tuple(n for n, s in facts.items() if s.type == "bool" and n in rules.vocabulary.fact_sources)
+    taken = [n for n in (*booleans, *claimable) if hasattr(ApplicationForm, n)]
+    if taken:
+        raise ValueError(f"facts named like the form's own attributes: {', '.join(taken)}")
+    fields: dict[str, Any] = {name: BooleanField() for name in (*booleans, *claimable)}
+    form = type(
+        "RulesApplicationForm",
+        (ApplicationForm,),
+        {**fields, "declared_booleans": booleans, "claimable": claimable},
+    )
+    _FORMS[rules.version] = form
+    return form
 
 
 class ActionForm(FlaskForm):

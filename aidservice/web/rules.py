@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, render_template
 
-from aidservice import i18n, wiring
+from aidservice import wiring
 from aidservice.services.determinations import whatif
 from aidservice.web.pages import rules_overview
 
@@ -17,6 +17,4 @@ def rules() -> str:
     data = rules_overview.overview(settings.rules, settings.default_as_of())
     last = whatif.load(current_app.config["AID_WHATIF_FILE"])
     program_names = {p["id"]: p["name"] for p in data["programs"]}
-    return render_template(
-        "web/rules.html", rules=data, whatif=last, program_names=program_names, cities=i18n.CITIES
-    )
+    return render_template("web/rules.html", rules=data, whatif=last, program_names=program_names)

@@ -48,6 +48,40 @@ def _labeller(table: dict[str, str]) -> Callable[[object], str]:
     return lambda key: i18n.label(table, key, language())
 
 
+def _rules() -> Any:
+    return current_app.extensions["aid_rules"]
+
+
+def _ruled(text: str | None, key: object) -> str:
+    """A label the rules give (translated when the UI is English and EN knows it), else the code itself."""
+    if key is None:
+        return ""
+    return i18n.translate(text, language()) if text is not None else str(key)
+
+
+def source_label(key: object) -> str:
+    """A fact's source by name: an agency as the rules name it, or the roster, school, application."""
+    source = _rules().vocabulary.source(str(key))
+    return _ruled(source.label if source is not None else i18n.BUILTIN_SOURCES.get(str(key)), key)
+
+
+def stage_label(key: object) -> str:
+    """A stage by the label of the rules' `stage` value (小学)."""
+    spec = _rules().facts.get("stage")
+    return _ruled(spec.label_of(key) if spec is not None and key in spec.values else None, key)
+
+
+def group_label(key: object) -> str:
+    """A special group by the name the rules give it (建档立卡学生)."""
+    return _ruled(_rules().vocabulary.group_labels.get(str(key)), key)
+
+
+def city_label(key: object) -> str | None:
+    """A city by the label of the rules' `city_code` value (南京市), or None."""
+    spec = _rules().facts.get("city_code")
+    return spec.label_of(str(key)) if spec is not None and str(key) in spec.values else None
+
+
 def fact_value(entry: dict[str, Any]) -> str:
     """A fact's value as a person reads it: 是/否, money, a stage or a city by name, or the number."""
     value, kind, name = entry.get("value"), entry.get("type"), entry.get("name")
@@ -58,9 +92,9 @@ def fact_value(entry: dict[str, Any]) -> str:
     if kind == "money":
         return i18n.format_money(value)
     if name == "stage":
-        return i18n.label(i18n.STAGES, value, language())
+        return stage_label(value)
     if name == "city_code":
-        city = i18n.CITIES.get(str(value))
+        city = city_label(value)
         return f"{city}（{value}）" if city else str(value)
     return str(value)
 
@@ -119,9 +153,9 @@ def init_app(app: Flask) -> None:
         action_label=_labeller(i18n.ACTIONS),
         outcome_label=_labeller(i18n.OUTCOMES),
         role_label=_labeller(i18n.ROLES),
-        source_label=_labeller(i18n.SOURCES),
-        stage_label=_labeller(i18n.STAGES),
-        group_label=_labeller(i18n.GROUPS),
+        source_label=source_label,
+        stage_label=stage_label,
+        group_label=group_label,
         status_label=_labeller(i18n.STATUSES),
         relation_label=_labeller(i18n.RELATIONS),
         kind_label=_labeller(i18n.KINDS),
@@ -134,6 +168,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(  # globals: imported macros see them too
         _=_,
         fact_label=fact_label,
+        city_label=city_label,
         lang_url=lang_url,
         level_label_fn=_labeller(i18n.LEVELS),
         outcome_label_fn=_labeller(i18n.OUTCOMES),

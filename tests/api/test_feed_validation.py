@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from aidservice.extensions import db
 from aidservice.identity import id_hmac
 from aidservice.models import AgencyRecord
-from aidservice.services.determinations.facts_assembly import SOURCE_STATUSES
 from aidservice.services.registry.feed_records import CANONICAL_ID, RecordChecker, Rejection
 from tests.fuzz.test_loaders_fuzz import (
     ALL_STATUSES,
@@ -28,9 +27,11 @@ from tests.fuzz.test_loaders_fuzz import (
 )
 from tests.world.factories import bearer, id_number, make_client
 from tests.world.feeds import apply, client_actor, person, record
+from tests.world.vocabulary import agency_statuses, shipped_rules
 
 TODAY = date(2026, 11, 27)
 KEY = "test-hmac-key"
+SOURCE_STATUSES = agency_statuses()
 
 
 def _slow(checker: RecordChecker, index: int, raw: Any) -> tuple[Any, list[Rejection]]:
@@ -90,7 +91,7 @@ def test_the_fast_path_accepts_only_what_the_full_checks_accept_and_parses_it_th
     source: str, data: st.DataObject
 ) -> None:
     raw = data.draw(st.one_of(_record_fields(source), JSON, _nearly_valid(source)), label="record")
-    checker = RecordChecker(source, KEY, TODAY)
+    checker = RecordChecker(shipped_rules(), source, KEY, TODAY)
     fast = checker.valid(3, raw)
     slow, problems = _slow(checker, 3, raw)
     if fast is not None:
@@ -110,7 +111,7 @@ def test_the_fast_path_accepts_only_what_the_full_checks_accept_and_parses_it_th
     ],
 )
 def test_canonical_valid_records_take_the_fast_path(raw: dict[str, Any]) -> None:
-    checker = RecordChecker("civil_affairs", KEY, TODAY)
+    checker = RecordChecker(shipped_rules(), "civil_affairs", KEY, TODAY)
     fast = checker.valid(0, raw)
     assert fast is not None
     assert fast == _slow(checker, 0, raw)[0]
@@ -132,7 +133,7 @@ def test_canonical_valid_records_take_the_fast_path(raw: dict[str, Any]) -> None
     ],
 )
 def test_a_record_with_a_problem_never_takes_the_fast_path(change: dict[str, Any], field: str) -> None:
-    checker = RecordChecker("civil_affairs", KEY, TODAY)
+    checker = RecordChecker(shipped_rules(), "civil_affairs", KEY, TODAY)
     raw = {**record(id_number(2), "orphan"), **change}
     assert checker.valid(0, raw) is None
     checked = checker.check([raw])
@@ -185,7 +186,7 @@ def test_a_batch_transaction_on_postgresql_runs_without_jit(app: Flask) -> None:
 
 def test_the_keyed_hash_of_a_record_is_the_one_students_are_matched_by() -> None:
     number = id_number(5)
-    parsed = RecordChecker("civil_affairs", KEY, TODAY).check(
+    parsed = RecordChecker(shipped_rules(), "civil_affairs", KEY, TODAY).check(
         [record(number, "orphan"), {**record(number.lower(), "de_facto_orphan")}]
     )
     assert [r.person_hmac for r in parsed.records] == [id_hmac(KEY, number)] * 2

@@ -326,6 +326,22 @@ def test_the_endpoint_is_documented(client: FlaskClient) -> None:
     spec = client.get("/api/v1/openapi.json").json
     assert "/api/v1/feeds/{source}/batches" in spec["paths"]
     assert "/api/v1/feeds/{source}/outcomes" in spec["paths"]
+    sources = spec["components"]["schemas"]["AgencyStatuses"]["properties"]
+    assert list(sources) == [
+        "poverty_alleviation",
+        "civil_affairs",
+        "disabled_persons_federation",
+        "veterans_affairs",
+    ]
+    assert sources["civil_affairs"]["enum"] == [
+        "subsistence_allowance",
+        "extreme_poverty_support",
+        "orphan",
+        "de_facto_orphan",
+    ]
+    assert sources["disabled_persons_federation"]["x-attributes"] == {
+        "disabled": [{"name": "disability_grade", "fact": "disability_grade", "required": True}]
+    }
 
 
 @pytest.fixture(params=["per_student", "columnar"])

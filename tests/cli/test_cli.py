@@ -28,6 +28,25 @@ def test_rules_check_passes_on_the_shipped_rules(app: Flask) -> None:
     assert passed > 0 and failed == 0
 
 
+def test_rules_check_shows_the_sources_their_statuses_and_the_special_groups(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["aid", "rules", "check"])
+    lines = result.output.splitlines()
+    assert (
+        "数据来源 民政部门（civil_affairs）：subsistence_allowance 城乡最低生活保障家庭（家庭）、"
+        in result.output
+    )
+    assert any(line.startswith("数据来源 残联（disabled_persons_federation）：disabled") for line in lines)
+    (groups,) = [line for line in lines if line.startswith("特殊群体：")]
+    assert (
+        groups.startswith("特殊群体：建档立卡学生（registered_poor）、") and "残疾学生（disabled）" in groups
+    )
+    english = app.test_cli_runner().invoke(args=["aid", "rules", "check", "--lang", "en"]).output
+    assert (
+        "source civil_affairs (民政部门): subsistence_allowance (household), extreme_poverty_support (person)"
+        in english
+    )
+
+
 def test_rules_check_on_a_broken_set_prints_file_line_and_exits_1(app: Flask, broken_rules: Path) -> None:
     result = app.test_cli_runner().invoke(args=["aid", "rules", "check", "--rules", str(broken_rules)])
     assert result.exit_code == 1

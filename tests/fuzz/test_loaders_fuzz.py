@@ -27,10 +27,10 @@ from aidservice.engine.loader import load_texts, rule_files
 from aidservice.errors import PROBLEM_MIMETYPE
 from aidservice.extensions import db
 from aidservice.models import AgencyRecord, AuditEvent, Determination, FeedBatch, Guardian, Student
-from aidservice.services.determinations.facts_assembly import SOURCE_STATUSES
 from tests.conftest import RULES_DIR
 from tests.world.factories import bearer, id_number
 from tests.world.feeds import person
+from tests.world.vocabulary import agency_statuses
 
 FUZZ = settings(
     max_examples=40,
@@ -84,6 +84,8 @@ ID_NUMBERS = st.one_of(
     NASTY_TEXT,
     JSON_SCALARS,
 )
+SOURCE_STATUSES = agency_statuses()
+
 DATES = st.one_of(
     st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)).map(date.isoformat),
     st.sampled_from(

@@ -30,7 +30,6 @@ from sqlalchemy import select, update
 from aidservice import create_app, wiring
 from aidservice.extensions import db
 from aidservice.models import Base, Determination, School, Student
-from aidservice.services.accounts.auth import SOURCES
 from tests.conftest import _bind_session_to, make_config
 from tests.world import security as mw
 from tests.world import web as w
@@ -39,7 +38,7 @@ pytestmark = pytest.mark.databases
 
 ROLES = mw.ROLES
 USERS = tuple(mw.USERS)
-AGENCIES = SOURCES
+AGENCIES = SOURCES = mw.SOURCES
 NO_LOGIN = dict.fromkeys(("anonymous", "revoked", "expired", "revoked_client", "expired_client"), 401)
 
 S1_READERS = {"officer_a", "county_a", "city_a", "province", "auditor"}

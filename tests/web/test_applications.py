@@ -52,7 +52,7 @@ def test_the_form_shows_the_facts_with_their_sources(
     html = as_user("officer1").get("/students/S1-002/apply").get_data(as_text=True)
     assert "李娜" in html and "初二(1)班" in html
     assert "建档立卡低收入农户" in html and "扶贫部门" in html and "批次 B-2020-09-01" in html
-    assert "学籍名册" in html and "学校所在设区市" in html and "南京（320100）" in html
+    assert "学籍名册" in html and "学校所在设区市" in html and "南京市（320100）" in html
     assert 'name="commitment"' in html and "承诺书" in html
 
 

@@ -19,6 +19,7 @@ from aidservice.extensions import db
 from aidservice.models import AuditEvent
 from tests.web.conftest import csrf
 from tests.world import web as w
+from tests.world.vocabulary import shipped_rules
 
 pytestmark = pytest.mark.databases  # SQLite always, PostgreSQL when it answers
 
@@ -100,6 +101,22 @@ def test_rules_page_lists_programs_amounts_citations_and_statuses(
     assert "按学费标准" in page  # the waivers pay the school's fee
     assert "教财〔2018〕16号" in page and "特别困难" in page
     assert "尚未运行" in page  # no what-if yet
+
+
+def test_rules_page_lists_the_sources_their_statuses_and_the_special_groups(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
+    page = html(as_user("auditor1"), "/rules")
+    section = re.search(r'<section class="card" id="sources">.*?</section>', page, re.S).group(0)
+    assert "数据来源与特殊群体" in section
+    civil = re.search(r"<tr>\s*<th[^>]*>民政部门.*?</tr>", section, re.S).group(0)
+    assert "城乡最低生活保障家庭" in civil and "学生本人或其监护人（家庭）" in civil
+    assert (
+        "残联" in section and "附带 残疾等级（必填）" in section and "监护人持有时：父母持残疾人证" in section
+    )
+    groups = re.findall(r"<li>(\S+) <code", section)
+    assert groups == list(shipped_rules().vocabulary.group_labels.values())
+    assert groups[0] == "建档立卡学生" and "事实无人抚养儿童" in groups
 
 
 def test_rules_page_shows_the_last_what_if(
@@ -203,9 +220,7 @@ def used_texts() -> set[str]:
         i18n.ACTIONS,
         i18n.OUTCOMES,
         i18n.ROLES,
-        i18n.SOURCES,
-        i18n.STAGES,
-        i18n.GROUPS,
+        i18n.BUILTIN_SOURCES,
         i18n.STATUSES,
         i18n.RELATIONS,
         i18n.KINDS,
@@ -213,6 +228,10 @@ def used_texts() -> set[str]:
         i18n.REPORT_KINDS,
     ):
         found.update(table.values())
+    rules = shipped_rules()  # the labels the shipped rules give sources, stages and special groups
+    found.update(source.label for source in rules.vocabulary.sources)
+    found.update(rules.facts["stage"].label_of(value) for value in rules.facts["stage"].values)
+    found.update(rules.vocabulary.group_labels.values())
     return {t for t in found if re.search(r"[\u4e00-\u9fff]", t)}
 
 

@@ -16,7 +16,6 @@ from aidservice.crypto import DEV_KEY, DEV_KEY_ID, IdVault, parse_keys
 from aidservice.models import ApiClient, Guardian, Region, School, Student, User
 from aidservice.services.accounts.auth import (
     CLIENT_TOKEN_PREFIX,
-    SOURCES,
     hash_password,
     issue_user_token,
     new_token,
@@ -150,7 +149,7 @@ def make_user(
 
 def make_client(
     session: Session,
-    source: str = SOURCES[0],
+    source: str = "poverty_alleviation",
     *,
     name: str | None = None,
     expires_at: datetime | None = None,

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from aidservice.models import AuthToken, Decision
-from aidservice.services.accounts.auth import SOURCES, resolve_token
+from aidservice.services.accounts.auth import resolve_token
 from aidservice.services.actors import Actor
 from aidservice.services.applications import actions, quotas, submission
 from aidservice.services.applications.values import ActionRequest
@@ -23,6 +23,7 @@ from aidservice.services.registry.feeds import apply_batch
 from aidservice.services.reports.archive import Due, archive_one
 from tests.world import web as w
 from tests.world.factories import make_client, make_user
+from tests.world.vocabulary import agency_statuses
 
 QUOTA_PROGRAM = "compulsory_living_subsidy"
 ARCHIVED_REGION = "320102"  # the county of school A
@@ -36,6 +37,7 @@ USERS = {  # matrix role: the web world's user
     "province": "province1",
     "auditor": "auditor1",
 }
+SOURCES = tuple(agency_statuses())
 ROLES = ("anonymous", *USERS, *SOURCES, "revoked", "expired", "revoked_client", "expired_client")
 """Every caller the matrix asks: columns of the table, in order."""
 

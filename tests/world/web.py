@@ -177,7 +177,8 @@ def _record(
 def _agency(
     session: Session, settings: Settings, source: str, batch_id: str, records: list[dict[str, Any]]
 ) -> None:
-    made = create_client(session, actor=SYSTEM, name=f"{source} test", source=source)
+    agencies = settings.rules.vocabulary.agency_ids
+    made = create_client(session, actor=SYSTEM, name=f"{source} test", source=source, agencies=agencies)
     apply_batch(
         session,
         actor=client_actor(made.client),

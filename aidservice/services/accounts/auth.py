@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from aidservice.models import ApiClient, AuthToken, User
-from aidservice.services.actors import SOURCES, Actor  # noqa: F401 - SOURCES re-exported for callers of this module
+from aidservice.services.actors import Actor
 
 TOKEN_BYTES = 32
 USER_TOKEN_PREFIX = "aidu_"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from aidservice.models import ApiClient
 from aidservice.services import audit
-from aidservice.services.accounts.auth import CLIENT_TOKEN_PREFIX, SOURCES, new_token, now, token_digest
+from aidservice.services.accounts.auth import CLIENT_TOKEN_PREFIX, new_token, now, token_digest
 from aidservice.services.actors import Actor
 from aidservice.services.errors import NotFound, ValidationFailed
 from aidservice.services.plaintext import name_problem
@@ -33,18 +34,20 @@ def create_client(
     actor: Actor,
     name: str,
     source: str,
+    agencies: Sequence[str],
     expires_days: int | None = None,
     request_id: str | None = None,
 ) -> NewClient:
-    """Register an agency client for one source; its token never reaches the database or the audit trail."""
+    """Register an agency client for one source, one of the rules' `agencies`; its token never reaches the
+    database or the audit trail."""
     errors: dict[str, list[str]] = {}
     clean_name = name.strip()
     if not clean_name or len(clean_name) > NAME_MAX:
         errors["name"] = [f"must have 1-{NAME_MAX} characters"]
     elif (problem := name_problem(clean_name)) is not None:
         errors["name"] = [problem]
-    if source not in SOURCES:
-        errors["source"] = [f"must be one of {', '.join(SOURCES)}"]
+    if source not in agencies:
+        errors["source"] = [f"must be one of {', '.join(agencies)}"]
     if expires_days is not None and expires_days <= 0:
         errors["expires_days"] = ["must be a positive number of days"]
     if errors:

@@ -23,8 +23,8 @@ from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.applications.decisions import decide
 from aidservice.services.applications.evaluation import (
-    AGENCY_SOURCES,
     DECLARABLE_SOURCE,
+    agency_sources,
     apply_evaluation,
     evaluate_student,
     outcome_summary,
@@ -326,7 +326,9 @@ def _reassess(
         k: v for k, v in application.declared.items() if settings.rules.facts[k].source == DECLARABLE_SOURCE
     }
     claims = {
-        k: v for k, v in application.declared.items() if settings.rules.facts[k].source in AGENCY_SOURCES
+        k: v
+        for k, v in application.declared.items()
+        if settings.rules.facts[k].source in agency_sources(settings.rules)
     }
     evaluation = evaluate_student(
         session,

@@ -176,6 +176,7 @@ def decide(
                 quota=quota,
                 pending=application if spec is not None else None,
                 actor=actor,
+                groups=settings.rules.vocabulary.group_statuses,
                 cause=f"application {application.id} {cause}"[:200],
                 order=settings.rules.procedure.quota_order,
                 request_id=request_id,

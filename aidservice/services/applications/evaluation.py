@@ -21,11 +21,15 @@ from aidservice.models import Application
 from aidservice.services import audit
 from aidservice.services.applications.values import sha256_text, yuan
 from aidservice.services.context import Settings
-from aidservice.services.determinations.facts_assembly import SOURCE_STATUSES, assemble
+from aidservice.services.determinations.facts_assembly import assemble
 from aidservice.services.errors import ValidationFailed
 
-AGENCY_SOURCES = frozenset(SOURCE_STATUSES)
 DECLARABLE_SOURCE = "application"
+
+
+def agency_sources(rules: Any) -> frozenset[str]:
+    """The rules' agency sources: a fact they send is only claimed on an application, never declared."""
+    return frozenset(rules.vocabulary.agency_ids)
 
 
 # --------------------------------------------------------------------------------- declared facts
@@ -49,7 +53,7 @@ def split_declared(rules: Any, raw: Mapping[str, Any]) -> tuple[dict[str, Any], 
             continue
         if spec.source == DECLARABLE_SOURCE:
             target = declared
-        elif spec.source in AGENCY_SOURCES:
+        elif spec.source in agency_sources(rules):
             target = claims
         else:
             errors[key] = [f"cannot be declared: it comes from the {spec.source} record"]
@@ -133,14 +137,16 @@ def evaluate_student(
 ) -> Evaluation:
     """Assemble the student's facts (roster, school, agency records valid on `as_of`, declared) and evaluate."""
     rules = settings.rules
-    (found,) = assemble(session, [student_pk], as_of, rules.facts, {student_pk: dict(declared)})
+    (found,) = assemble(session, [student_pk], as_of, rules, {student_pk: dict(declared)})
     return _evaluation(rules, found.snapshot, claims, as_of, override)
 
 
 def reevaluate(settings: Settings, application: Application, override: str | None) -> Evaluation:
     """The application's recorded facts evaluated again (a level adjustment), on its recorded date."""
     claims = {
-        k: v for k, v in application.declared.items() if settings.rules.facts[k].source in AGENCY_SOURCES
+        k: v
+        for k, v in application.declared.items()
+        if settings.rules.facts[k].source in agency_sources(settings.rules)
     }
     return _evaluation(settings.rules, application.facts, claims, application.as_of, override)
 

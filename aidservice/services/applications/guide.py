@@ -16,6 +16,7 @@ shortfall) come from the school's quota and the current decisions, as the quota 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -29,7 +30,7 @@ from aidservice.services.applications.quotas import is_special
 from aidservice.services.applications.values import school_year_errors
 from aidservice.services.context import Settings
 from aidservice.services.errors import Forbidden, ValidationFailed
-from aidservice.services.reports.common import STAGE_NAMES, rate
+from aidservice.services.reports.common import rate
 from aidservice.services.reports.scope import Scope, resolve_scope
 
 IDENTIFIED_LEVELS = ("general", "difficult", "special")
@@ -140,7 +141,8 @@ def quota_guide(
     on = date(int(year[:4]), 9, 1)  # the school year's first day
     programs = [p for p in rules.programs if stage in p.stages and p.kind != "loan"]
     schools = list(session.execute(select(School).where(scope.schools()).order_by(School.code)).scalars())
-    counts = _count(session, scope, year, stage, [p.id for p in programs])
+    groups = settings.rules.vocabulary.group_statuses
+    counts = _count(session, scope, year, stage, [p.id for p in programs], groups)
     counties = {
         r.code: r.name for r in session.execute(select(Region).where(Region.level == "county")).scalars()
     }
@@ -218,7 +220,7 @@ def quota_guide(
         region=scope.as_json(),
         school_year=year,
         stage=stage,
-        stage_name=STAGE_NAMES.get(stage, stage),
+        stage_name=rules.facts["stage"].label_of(stage),
         guide_parameter=param_id,
         guide_label=guide.label if guide is not None else "",
         guide_status=provenance,
@@ -230,7 +232,9 @@ def quota_guide(
     )
 
 
-def _count(session: Session, scope: Scope, year: str, stage: str, programs: list[str]) -> dict[str, _Counts]:
+def _count(
+    session: Session, scope: Scope, year: str, stage: str, programs: list[str], groups: Sequence[str]
+) -> dict[str, _Counts]:
     """Per school of the scope: enrolled, identified, special-group students of the stage; aided and unfunded
     students per program; the quota places per program."""
     out: dict[str, _Counts] = defaultdict(_Counts)
@@ -255,7 +259,7 @@ def _count(session: Session, scope: Scope, year: str, stage: str, programs: list
     ):
         if state == "approved" and level in IDENTIFIED_LEVELS:
             identified[code].add(student_pk)
-        if is_special(facts or {}):
+        if is_special(facts or {}, groups):
             special[code].add(student_pk)
     for code, pks in identified.items():
         out[code].identified = len(pks)

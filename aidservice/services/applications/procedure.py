@@ -21,17 +21,6 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "reject": (("submitted", "reviewed", "notice", "objected"), "rejected"),
 }
 REASON_REQUIRED = frozenset({"object", "resolve", "reject"})
-SPECIAL_GROUPS = (
-    "registered_poor",
-    "subsistence_allowance",
-    "extreme_poverty_support",
-    "orphan",
-    "de_facto_orphan",
-    "martyr_child",
-    "disabled",
-    "poverty_monitored",
-)
-"""Students in these groups are funded first and never cut by a quota (应助尽助)."""
 
 
 class IllegalTransition(ValueError):

@@ -21,7 +21,7 @@ from aidservice.models import Application, Decision, Quota, School, Student
 from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.applications.decision_rows import reallocated
-from aidservice.services.applications.procedure import SPECIAL_GROUPS, Allocation, Candidate, allocate
+from aidservice.services.applications.procedure import Allocation, Candidate, allocate
 from aidservice.services.applications.values import NOTE_MAX, aware, fen, school_year_errors
 from aidservice.services.context import Settings
 from aidservice.services.errors import Forbidden, ValidationFailed
@@ -61,16 +61,17 @@ class QuotaView(TypedDict):
     allocations: list[QuotaRow]
 
 
-def is_special(facts: Mapping[str, Mapping[str, Any]]) -> bool:
-    """In a special group per the agency records (declared claims never count)."""
-    return any((facts.get(name) or {}).get("value") is True for name in SPECIAL_GROUPS)
+def is_special(facts: Mapping[str, Mapping[str, Any]], groups: Sequence[str]) -> bool:
+    """In one of the rules' special groups (`groups`: their statuses) per the agency records (declared claims
+    never count)."""
+    return any((facts.get(name) or {}).get("value") is True for name in groups)
 
 
-def candidate_of(application: Application) -> Candidate:
+def candidate_of(application: Application, groups: Sequence[str]) -> Candidate:
     income = (application.facts.get("per_capita_income") or {}).get("value")
     return Candidate(
         application_id=application.id,
-        special=is_special(application.facts),
+        special=is_special(application.facts, groups),
         level=application.level,
         per_capita_income_fen=fen(income),
         submitted_at=aware(application.submitted_at),
@@ -122,18 +123,20 @@ def allocate_program(
     quota: Quota,
     pending: Application | None,
     actor: Actor,
+    groups: Sequence[str],
     cause: str,
     order: Sequence[str],
     request_id: str | None = None,
     exclude: int | None = None,
 ) -> dict[str, Any] | None:
     """Allocate a quota over its competitors plus `pending` (whose own decisions are being made); supersede
-    the competitors' decisions whose funding changes; return `pending`'s allocation."""
+    the competitors' decisions whose funding changes; return `pending`'s allocation. `groups`: the statuses of
+    the rules' special groups, never cut."""
     left_out = pending.id if pending is not None else exclude
     competitors = _competitors(session, quota, left_out)
-    candidates = [candidate_of(a) for _d, a in competitors]
+    candidates = [candidate_of(a, groups) for _d, a in competitors]
     if pending is not None:
-        candidates.append(candidate_of(pending))
+        candidates.append(candidate_of(pending, groups))
     by_app = {a.application_id: a for a in allocate(candidates, quota.places, order=order)}
     changed = []
     for decision, application in competitors:
@@ -257,6 +260,7 @@ def put_quota(
         quota=quota,
         pending=None,
         actor=actor,
+        groups=settings.rules.vocabulary.group_statuses,
         cause=f"quota set to {places} by {actor.label}",
         order=settings.rules.procedure.quota_order,
         request_id=request_id,
@@ -278,13 +282,16 @@ def get_quota(
     ).scalar_one_or_none()
     if quota is None:
         raise not_found("quota")
-    return quota_view(session, quota, settings.rules.procedure.quota_order)
+    return quota_view(
+        session, quota, settings.rules.procedure.quota_order, settings.rules.vocabulary.group_statuses
+    )
 
 
-def quota_view(session: Session, quota: Quota, order: Sequence[str]) -> QuotaView:
-    """The allocation as it stands, ranked by `order` (the rule set's `procedure.quota_order`)."""
+def quota_view(session: Session, quota: Quota, order: Sequence[str], groups: Sequence[str]) -> QuotaView:
+    """The allocation as it stands, ranked by `order` (the rule set's `procedure.quota_order`); `groups`: the
+    statuses of the rules' special groups, never cut."""
     competitors = _competitors(session, quota, None)
-    candidates = [candidate_of(a) for _d, a in competitors]
+    candidates = [candidate_of(a, groups) for _d, a in competitors]
     by_app = {a.application_id: a for a in allocate(candidates, quota.places, order=order)}
     students = {
         s.id: s

@@ -18,8 +18,8 @@ from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.applications.decision_rows import current_decisions
 from aidservice.services.applications.evaluation import (
-    AGENCY_SOURCES,
     DECLARABLE_SOURCE,
+    agency_sources,
     evaluate_student,
     override_of,
 )
@@ -78,7 +78,9 @@ def open_semester(
             if k in facts and facts[k].source == DECLARABLE_SOURCE
         }
         claims = {
-            k: v for k, v in application.declared.items() if k in facts and facts[k].source in AGENCY_SOURCES
+            k: v
+            for k, v in application.declared.items()
+            if k in facts and facts[k].source in agency_sources(settings.rules)
         }
         evaluation = evaluate_student(
             session,

@@ -104,7 +104,7 @@ def redetermine_set(
     if roster.is_empty():
         return 0, Stored()
     if matches is None:
-        matches = chunk_matches(session, batch.as_of, scope)
+        matches = chunk_matches(session, batch.as_of, scope, rules.vocabulary)
     todo, evaluated, _skipped = _compare(session, ctx, roster, scope, matches)
     if seen_seq is not None:
         lock_changes(session)
@@ -112,7 +112,11 @@ def redetermine_set(
         if stale:
             again = Scope(pks=tuple(stale), array=scope.array)
             redone, _evaluated, _skipped = _compare(
-                session, ctx, _roster_frame(session, again), again, chunk_matches(session, batch.as_of, again)
+                session,
+                ctx,
+                _roster_frame(session, again),
+                again,
+                chunk_matches(session, batch.as_of, again, rules.vocabulary),
             )
             todo = pl.concat([todo.filter(~pl.col("pk").is_in(stale)), redone], how="vertical_relaxed").sort(
                 "pk"
@@ -195,7 +199,7 @@ def _redetermined_since(session: Session, seen_seq: int, pks: Sequence[int], sch
 
 def _redo_stale(session: Session, ctx: Context, pks: Sequence[int], result: RegionResult) -> None:
     """The per-student path, under the locks already held, for students whose facts changed meanwhile."""
-    students = assemble(session, pks, ctx.batch.as_of, ctx.rules.facts)
+    students = assemble(session, pks, ctx.batch.as_of, ctx.rules)
     renderer, evaluate = Renderer(), ctx.rules.compiled(ctx.batch.as_of)
     candidates: list[Candidate] = [renderer.candidate(s, evaluate(s.values)) for s in students]
     previous: dict[int, Previous] = current_previous(session, pks, ctx.batch.school_year)

@@ -66,7 +66,7 @@ def facts_of_chunk(ctx: Context, roster: pl.DataFrame, matches: pl.DataFrame) ->
     catalogue = ctx.rules.facts
     usable = _usable(roster, catalogue)
     skipped = roster.height - usable.height
-    agency = agency_frame(matches, catalogue)
+    agency = agency_frame(matches, catalogue, ctx.rules.vocabulary)
     frame = usable.join(agency, on="pk", how="left").sort("pk")
     bools = [
         n for n in agency.columns if not n.startswith("__frag_") and n != "pk" and catalogue[n].type == "bool"

@@ -1,10 +1,11 @@
 """The facts a stored determination is made from, assembled set-based from the roster, schools and agency records.
 
-DESIGN.md "Data": household statuses (registered_poor, poverty_monitored, subsistence_allowance) count
-when the record's person is the student or one of the student's guardians; personal statuses
-(orphan, de_facto_orphan, extreme_poverty_support, martyr_child, disabled) only on the student's
-own number; `disabled` on a guardian gives `disabled_parent`. Only current records (not
-superseded) valid on the evaluation date (`valid_from <= date < valid_to`, open ends allowed) count.
+DESIGN.md "Data", read from the rule set's vocabulary (rules/sources.yaml): household statuses count
+when the record's person is the student or one of the student's guardians; personal statuses only on the
+student's own number; a guardian's personal status with a `guardian` fact gives the student that fact
+(`disabled` -> `disabled_parent`); a record's attributes become the facts they are bound to
+(`disability_grade`). Only current records (not superseded) valid on the evaluation date
+(`valid_from <= date < valid_to`, open ends allowed) count.
 
 Each fact's snapshot is `{value, source, record_ids}`. Roster and school booleans that are false,
 and agency statuses nobody reported, are left out: the rules default every boolean to false, so the
@@ -23,24 +24,12 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from aidservice.engine import FactsError
+from aidservice.engine import FactsError, RuleSet
 from aidservice.engine.facts import convert, to_json
+from aidservice.engine.vocabulary import Vocabulary
 from aidservice.models import AgencyRecord, Guardian, School, Student
 from aidservice.services.bulk import where_in
 
-SOURCE_STATUSES: dict[str, tuple[str, ...]] = {
-    "poverty_alleviation": ("registered_poor", "poverty_monitored"),
-    "civil_affairs": ("subsistence_allowance", "extreme_poverty_support", "orphan", "de_facto_orphan"),
-    "disabled_persons_federation": ("disabled",),
-    "veterans_affairs": ("martyr_child",),
-}
-"""Agency sources and the statuses each may send (DESIGN.md)."""
-HOUSEHOLD_STATUSES = frozenset({"registered_poor", "poverty_monitored", "subsistence_allowance"})
-PERSONAL_STATUSES = frozenset(
-    {"orphan", "de_facto_orphan", "extreme_poverty_support", "martyr_child", "disabled"}
-)
-GUARDIAN_STATUSES = HOUSEHOLD_STATUSES | {"disabled"}
-"""Statuses that reach a student through a guardian's number."""
 ROSTER_FACTS = (
     "stage",
     "grade",
@@ -129,7 +118,9 @@ def roster_rows(session: Session, student_pks: Sequence[int]) -> list[Any]:
     return rows
 
 
-def matches_for(session: Session, rows: Sequence[Any], day: date) -> dict[int, list[Match]]:
+def matches_for(
+    session: Session, rows: Sequence[Any], day: date, vocabulary: Vocabulary
+) -> dict[int, list[Match]]:
     """Agency records reaching these students through their own or their guardians' keyed hashes."""
     people: dict[str, list[tuple[int, bool]]] = defaultdict(list)
     for row in rows:
@@ -149,7 +140,7 @@ def matches_for(session: Session, rows: Sequence[Any], day: date) -> dict[int, l
         ).where(condition, valid_on(day))
         for record_id, hmac, source, status, attributes in session.execute(query).all():
             for pk, via_guardian in people[hmac]:
-                if not via_guardian or status in GUARDIAN_STATUSES:
+                if not via_guardian or status in vocabulary.guardian_statuses:
                     found[pk].append(Match(pk, record_id, source, status, attributes or {}, via_guardian))
     return found
 
@@ -158,20 +149,25 @@ def assemble(
     session: Session,
     student_pks: Iterable[int],
     day: date,
-    catalogue: Mapping[str, Any],
+    rules: RuleSet,
     declared: Mapping[int, Mapping[str, object]] | None = None,
 ) -> list[StudentFacts]:
-    """Facts of these students on `day`: one query each for students+schools, guardians and agency records."""
+    """Facts of these students on `day` under `rules` (its fact catalogue and vocabulary): one query each for
+    students+schools, guardians and agency records."""
     rows = roster_rows(session, sorted(set(student_pks)))
-    matches = matches_for(session, rows, day)
+    matches = matches_for(session, rows, day, rules.vocabulary)
     declared = declared or {}
-    return [build(row, matches.get(row.id, ()), catalogue, declared.get(row.id)) for row in rows]
+    return [
+        build(row, matches.get(row.id, ()), rules.facts, rules.vocabulary, declared.get(row.id))
+        for row in rows
+    ]
 
 
 def build(
     row: Any,
     matches: Iterable[Match],
     catalogue: Mapping[str, Any],
+    vocabulary: Vocabulary,
     declared: Mapping[str, object] | None = None,
 ) -> StudentFacts:
     """One student's facts from a roster row (see ROSTER_COLUMNS) and the agency records that reach them."""
@@ -183,7 +179,7 @@ def build(
     _put(facts, catalogue, "inclusive_kindergarten", bool(row.inclusive_kindergarten), "school")
     _put(facts, catalogue, "tuition_fee", row.tuition_fee_fen, "school")
     _put(facts, catalogue, "central_university", bool(row.central_university), "school")
-    _agency(facts, catalogue, matches)
+    _agency(facts, catalogue, vocabulary, matches)
     if declared:
         _declared(facts, catalogue, declared)
     return facts
@@ -228,38 +224,53 @@ def _json_value(spec: Any, value: object) -> object:
     return f"{sign}{fen // 100}.{fen % 100:02d}"
 
 
-def _agency(facts: StudentFacts, catalogue: Mapping[str, Any], matches: Iterable[Match]) -> None:
+def _agency(
+    facts: StudentFacts, catalogue: Mapping[str, Any], vocabulary: Vocabulary, matches: Iterable[Match]
+) -> None:
     """Statuses from agency records: household via the student or a guardian, personal on the student only."""
-    for fact, (value, source, ids) in agency_facts(matches).items():
+    for fact, (value, source, ids) in agency_facts(matches, vocabulary, catalogue).items():
         _put(facts, catalogue, fact, value, source, ids)
 
 
-def agency_facts(matches: Iterable[Match]) -> dict[str, tuple[object, str, list[int]]]:
-    """{fact: (value, source, record ids)} from the records that reach one student (the matching rules)."""
+def agency_facts(
+    matches: Iterable[Match], vocabulary: Vocabulary, catalogue: Mapping[str, Any]
+) -> dict[str, tuple[object, str, list[int]]]:
+    """{fact: (value, source, record ids)} from the records that reach one student (the matching rules).
+
+    A record's attribute bound to a fact (`disability_grade`) counts on the student's own records only; of
+    several, the smallest value counts (the most severe disability grade)."""
     found: dict[str, tuple[object, str, list[int]]] = {}
-    grades: list[tuple[int, int]] = []
+    measured: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
     for match in matches:
         fact = match.status
+        status = vocabulary.statuses.get(match.status)
+        if status is None:
+            continue  # a status the rules do not name (any more) gives no fact
         if match.via_guardian:
-            if match.status == "disabled":
-                fact = "disabled_parent"
-            elif match.status not in HOUSEHOLD_STATUSES:
+            if status.guardian_fact:
+                fact = status.guardian_fact
+            elif not status.household:
                 continue
-        elif match.status == "disabled":
-            grade = _grade(match.attributes)
-            if grade is not None:
-                grades.append((grade, match.record_id))
+        else:
+            for attribute in status.attributes:
+                value = attribute_value(catalogue.get(attribute.fact), match.attributes.get(attribute.name))
+                if value is not None:
+                    measured[attribute.fact].append((value, match.record_id, match.source))
         _value, _source, ids = found.setdefault(fact, (True, match.source, []))
         ids.append(match.record_id)
-    if grades:
-        grade, record_id = min(grades)  # the most severe certificate counts
-        found["disability_grade"] = (grade, "disabled_persons_federation", [record_id])
+    for fact, values in measured.items():
+        value, record_id, source = min(values)
+        found[fact] = (value, source, [record_id])
     return found
 
 
-def _grade(attributes: Mapping[str, Any]) -> int | None:
-    value = attributes.get("disability_grade")
-    return value if type(value) is int and 1 <= value <= 4 else None
+def attribute_value(spec: Any, value: object) -> int | None:
+    """An attribute's value as its fact reads it: an integer within the fact's bounds, else none."""
+    if spec is None or type(value) is not int:
+        return None
+    if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
+        return None
+    return value
 
 
 def _declared(facts: StudentFacts, catalogue: Mapping[str, Any], declared: Mapping[str, object]) -> None:

@@ -125,7 +125,9 @@ def run(
         publish(session, ruleset)
     after = result.resumed_after
     seen_seq = 0 if dry_run else change_log_head(session)
-    matches = chunk_matches(session, ctx.batch.as_of, Scope(after + 1, None))  # one hash join for the run
+    matches = chunk_matches(
+        session, ctx.batch.as_of, Scope(after + 1, None), ctx.rules.vocabulary
+    )  # one hash join for the run
     while True:
         frame = read_chunk(session, ctx, after, chunk)
         if frame.is_empty():

@@ -104,7 +104,7 @@ def redetermine_students(
         )
         return Redetermined(evaluated, stored.changed, len(stored.seqs))
     lock_changes(session)
-    students = assemble(session, pks, batch.as_of, rules.facts, declared)
+    students = assemble(session, pks, batch.as_of, rules, declared)
     renderer = Renderer()
     evaluate = rules.compiled(batch.as_of)
     candidates = [renderer.candidate(s, evaluate(s.values)) for s in students]

@@ -158,7 +158,8 @@ def compare_with_running(
     )
     result = WhatIfResult(region, day, running.version, draft.version)
     programs = _programs(running, draft)
-    matches = chunk_matches(session, day, Scope(1, None))  # one hash join for the run, shared by both sides
+    # one hash join for the run, shared by both sides (guardian statuses of either rule set)
+    matches = chunk_matches(session, day, Scope(1, None), running.vocabulary, draft.vocabulary)
     after = 0
     while True:
         roster = _read_chunk(session, prefix, after, chunk)

@@ -47,19 +47,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from aidservice.engine.vocabulary import Vocabulary
 from aidservice.models import AgencyRecord, Determination, FeedBatch, Guardian, Student
 from aidservice.services.actors import Actor
 from aidservice.services.bulk import backend, in_array
-from aidservice.services.determinations.facts_assembly import GUARDIAN_STATUSES, SOURCE_STATUSES
 from aidservice.services.errors import Forbidden, NotFound, ValidationFailed
 
 OUTCOMES_MAX = 1000
 
 
-def check_source(actor: Actor, source: str) -> None:
-    """Known source (404) and the caller's own (403)."""
-    if source not in SOURCE_STATUSES:
-        raise NotFound(f"No agency source '{source}'; sources are {', '.join(SOURCE_STATUSES)}.")
+def check_source(actor: Actor, source: str, vocabulary: Vocabulary) -> None:
+    """An agency source of the rules (404) and the caller's own (403)."""
+    if source not in vocabulary.agency_ids:
+        raise NotFound(f"No agency source '{source}'; sources are {', '.join(vocabulary.agency_ids)}.")
     if actor.kind != "client" or actor.source != source:
         raise Forbidden(f"This endpoint is for the '{source}' agency's clients only.")
 
@@ -114,10 +114,13 @@ def valid_in_year(valid_from: date, valid_to: date | None, school_year: str) -> 
 # ---------------------------------------------------------------------------------------- who is listed
 
 
-def _reached_by(source: str, among: Sequence[int] | None = None, arrays: bool = False) -> Select[Any]:
+def _reached_by(
+    source: str, guardian: Sequence[str], among: Sequence[int] | None = None, arrays: bool = False
+) -> Select[Any]:
     """(student_pk, via, rid, person, valid_from, valid_to, batch_pk, record_index) for every record of this
     source that reaches a student, or only one of the students `among` (a PostgreSQL array semi-join with
-    `arrays`, else an IN list). `via` is 0 for the student's own number, 1 for a guardian's."""
+    `arrays`, else an IN list). `via` is 0 for the student's own number, 1 for a guardian's (statuses of
+    `guardian` only: those that reach a student through a guardian)."""
     columns = (
         AgencyRecord.id.label("rid"),
         AgencyRecord.person_mask.label("person"),
@@ -131,20 +134,22 @@ def _reached_by(source: str, among: Sequence[int] | None = None, arrays: bool = 
         .join(AgencyRecord, AgencyRecord.person_hmac == Student.id_hmac)
         .where(AgencyRecord.source == source)
     )
-    guardian = (
+    guardians = (
         select(Guardian.student_pk.label("student_pk"), literal(1).label("via"), *columns)
         .join(AgencyRecord, AgencyRecord.person_hmac == Guardian.id_hmac)
-        .where(AgencyRecord.source == source, AgencyRecord.status.in_(sorted(GUARDIAN_STATUSES)))
+        .where(AgencyRecord.source == source, AgencyRecord.status.in_(guardian))
     )
     if among is not None:
         own = own.where(in_array(Student.id, among) if arrays else Student.id.in_(among))
-        guardian = guardian.where(
+        guardians = guardians.where(
             in_array(Guardian.student_pk, among) if arrays else Guardian.student_pk.in_(among)
         )
-    return own.union_all(guardian)
+    return own.union_all(guardians)
 
 
-def _reaches(source: str, bounds: YearBounds, school_year: ColumnElement[Any]) -> ColumnElement[bool]:
+def _reaches(
+    source: str, guardian: Sequence[str], bounds: YearBounds, school_year: ColumnElement[Any]
+) -> ColumnElement[bool]:
     """Whether this source sent a record valid in `school_year` about the student of the row (`Student` in the
     enclosing query).
 
@@ -164,7 +169,7 @@ def _reaches(source: str, bounds: YearBounds, school_year: ColumnElement[Any]) -
         .where(
             Guardian.student_pk == Student.id,
             record.source == source,
-            record.status.in_(sorted(GUARDIAN_STATUSES)),
+            record.status.in_(guardian),
             bounds.valid(record, school_year),
         )
     )
@@ -189,30 +194,43 @@ takes the rest from the set of everyone the source reached (a probe costs ~20 µ
 
 
 def outcomes(
-    session: Session, *, actor: Actor, source: str, cursor: str | None = None, limit: int = 100
+    session: Session,
+    *,
+    actor: Actor,
+    source: str,
+    vocabulary: Vocabulary,
+    cursor: str | None = None,
+    limit: int = 100,
 ) -> dict[str, Any]:
     """Determinations of the students this source reached in their school year, in change order after the cursor."""
-    check_source(actor, source)
+    check_source(actor, source, vocabulary)
+    guardian = sorted(vocabulary.guardian_statuses)
     bounds = YearBounds(backend(session) == "postgresql")
     start = after = decode_cursor(cursor)
     limit = max(1, min(limit, OUTCOMES_MAX))
     rows: list[Row[Any]] = []
     for multiple, most in WALK_WINDOWS:
         window = min(multiple * limit, most)
-        found, walked, last = _walk(session, source, bounds, after, limit - len(rows), window)
+        found, walked, last = _walk(session, source, guardian, bounds, after, limit - len(rows), window)
         rows += found
         if len(rows) >= limit or walked < window:  # the page is full, or the change log ends here
             break
         after = last
     else:
-        rows += _from_reached_set(session, source, bounds, after, limit - len(rows))
-    matches = _matches(session, source, rows)
+        rows += _from_reached_set(session, source, guardian, bounds, after, limit - len(rows))
+    matches = _matches(session, source, guardian, rows)
     items = [_outcome(row, matches.get((row.student_pk, row.school_year))) for row in rows]
     return {"items": items, "next_cursor": encode_cursor(rows[-1].seq if rows else start)}
 
 
 def _walk(
-    session: Session, source: str, bounds: YearBounds, after: int, wanted: int, window: int
+    session: Session,
+    source: str,
+    guardian: Sequence[str],
+    bounds: YearBounds,
+    after: int,
+    wanted: int,
+    window: int,
 ) -> tuple[list[Row[Any]], int, int]:
     """The first `wanted` determinations of the source's people among the `window` after seq `after`, how many
     determinations the window held and its last seq, all from one statement (one snapshot: a later statement
@@ -230,7 +248,7 @@ def _walk(
     ).subquery()
     # OFFSET 0 keeps the probes inside: flattened, the filter and the output would each evaluate them
     probed = (
-        select(span, _reaches(source, bounds, span.c.school_year).label("reached"))
+        select(span, _reaches(source, guardian, bounds, span.c.school_year).label("reached"))
         .join(Student, Student.id == span.c.student_pk)
         .order_by(span.c.seq)
         .offset(0)
@@ -250,10 +268,10 @@ def _walk(
 
 
 def _from_reached_set(
-    session: Session, source: str, bounds: YearBounds, after: int, wanted: int
+    session: Session, source: str, guardian: Sequence[str], bounds: YearBounds, after: int, wanted: int
 ) -> list[Row[Any]]:
     """The next determinations of the source's people after seq `after`, from the whole set it reached."""
-    reached = _reached_by(source).subquery()
+    reached = _reached_by(source, guardian).subquery()
     return list(
         session.execute(
             select(*DETERMINATION_OUTCOME)
@@ -282,7 +300,9 @@ class Match:
     index: int
 
 
-def _matches(session: Session, source: str, rows: Sequence[Row[Any]]) -> dict[tuple[int, str], Match]:
+def _matches(
+    session: Session, source: str, guardian: Sequence[str], rows: Sequence[Row[Any]]
+) -> dict[tuple[int, str], Match]:
     """For each (student, school year) of the page, the record it was matched through: the student's own record
     valid in the year, else the latest guardian record valid in it.
 
@@ -295,7 +315,7 @@ def _matches(session: Session, source: str, rows: Sequence[Row[Any]]) -> dict[tu
         return {}
     on_pg = backend(session) == "postgresql"
     best: dict[tuple[int, str], tuple[tuple[int, int], Any]] = {}
-    for found in session.execute(_reached_by(source, among=sorted(years), arrays=on_pg)):
+    for found in session.execute(_reached_by(source, guardian, among=sorted(years), arrays=on_pg)):
         for year in years[found.student_pk]:
             if not valid_in_year(found.valid_from, found.valid_to, year):
                 continue

@@ -10,7 +10,9 @@ Every size and number is bounded before it is worked on: the ID number is ASCII 
 `aidservice.identity`), dates are `YYYY-MM-DD` between 1900-01-01 and 2100-12-31, attributes are a flat
 object of at most ATTRIBUTES_MAX keys whose values are strings, booleans, null or finite numbers of bounded
 size (NaN and Infinity, which JSON parsers hand over as floats, are rejected; PostgreSQL's JSON type refuses
-them), and `disability_grade`, where present, is an integer 1-4. Messages name the field, never the value.
+them). What a source may send comes from the loaded rule set (rules/sources.yaml): its statuses, and the
+attributes bound to facts (`disability_grade`), which where present must be a value of their fact (an integer
+1-4) and which a status may require. Messages name the field, never the value.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from typing import Any, NamedTuple
 
 from stdnum.cn import ric
 
+from aidservice.engine import RuleSet
 from aidservice.identity import InvalidIdNumber, mask, normalise_id_number
-from aidservice.services.determinations.facts_assembly import SOURCE_STATUSES
 from aidservice.services.plaintext import NOT_IN_NAME, name_problem
 
 NAME_MAX = 64
@@ -43,7 +45,6 @@ ATTRIBUTE_KEY_MAX = 64
 ATTRIBUTE_TEXT_MAX = 256
 ATTRIBUTE_NUMBER_MAX = 10**15
 """Integers and decimals in attributes: |value| at most this (exact in every JSON reader, doubles included)."""
-GRADE = "disability_grade"
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")  # [0-9], not \d: ASCII digits only
 CANONICAL_ID = re.compile(r"[0-9]{17}[0-9X]\Z")
 NON_FINITE = "must be a finite number (NaN and Infinity are not accepted)"
@@ -92,10 +93,13 @@ class Checked:
 class RecordChecker:
     """Validates one source's records quickly (plain Python; 10,000 records in well under a second)."""
 
-    def __init__(self, source: str, hmac_key: str, today: date) -> None:
+    def __init__(self, rules: RuleSet, source: str, hmac_key: str, today: date) -> None:
         self.source = source
-        self.allowed = SOURCE_STATUSES[source]
+        vocabulary = rules.vocabulary
+        found = vocabulary.source(source)
+        self.allowed = found.status_names if found is not None else ()
         self.allowed_set = frozenset(self.allowed)
+        self.bound = Bound.of(rules)
         self.key = hmac_key.encode("utf-8")
         self.keyed = hmac.new(
             self.key, digestmod="sha256"
@@ -155,9 +159,9 @@ class RecordChecker:
             return None
         if attributes is None:
             attributes = {}
-        elif type(attributes) is not dict or not _plain_attributes(attributes):
+        elif type(attributes) is not dict or not _plain_attributes(attributes, self.bound):
             return None
-        if status == "disabled" and GRADE not in attributes:
+        if not self.bound.required.get(status, frozenset()) <= attributes.keys():
             return None
         return ParsedRecord(
             index, self._hmac(number), mask(number), name, status, valid_from, valid_to, dict(attributes)
@@ -176,7 +180,7 @@ class RecordChecker:
         valid_to = _date(index, "valid_to", raw.get("valid_to"), problems, required=False)
         if valid_from is not None and valid_to is not None and valid_to <= valid_from:
             problems.append(Rejection(index, "valid_to", "must be after valid_from"))
-        attributes = _attributes(index, raw.get("attributes"), status, problems)
+        attributes = _attributes(index, raw.get("attributes"), status, self.bound, problems)
         if (
             problems
             or number is None
@@ -286,8 +290,40 @@ def _date(index: int, name: str, value: object, problems: list[Rejection], *, re
     return parsed
 
 
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """The attributes the rules bind to facts: each one's bounds (every source's, wherever it comes), and the
+    ones each status requires."""
+
+    ranges: Mapping[str, tuple[int | None, int | None]]
+    required: Mapping[str, frozenset[str]]
+
+    @staticmethod
+    def of(rules: RuleSet) -> Bound:
+        ranges: dict[str, tuple[int | None, int | None]] = {}
+        required: dict[str, frozenset[str]] = {}
+        for status in rules.vocabulary.statuses.values():
+            for attribute in status.attributes:
+                spec = rules.facts[attribute.fact]
+                ranges[attribute.name] = (
+                    None if spec.min is None else int(spec.min),
+                    None if spec.max is None else int(spec.max),
+                )
+            required[status.name] = frozenset(a.name for a in status.attributes if a.required)
+        return Bound(ranges, required)
+
+    def message(self, name: str, status: str | None = None) -> str:
+        low, high = self.ranges[name]
+        span = f" {low}-{high}" if low is not None and high is not None else ""
+        return f"must be an integer{span}" + (f" for {status}" if status else "")
+
+    def fits(self, name: str, value: object) -> bool:
+        low, high = self.ranges[name]
+        return type(value) is int and (low is None or low <= value) and (high is None or value <= high)
+
+
 def _attributes(
-    index: int, value: object, status: str | None, problems: list[Rejection]
+    index: int, value: object, status: str | None, bound: Bound, problems: list[Rejection]
 ) -> Attributes | None:
     """The attributes as stored, or None with every problem appended (by key: `attributes.<key>`)."""
     if value is None:
@@ -299,15 +335,17 @@ def _attributes(
         problems.append(Rejection(index, "attributes", f"must have at most {ATTRIBUTES_MAX} keys"))
         return None
     found = [
-        Rejection(index, *pair) for key, item in value.items() for pair in _attribute_problems(key, item)
+        Rejection(index, *pair)
+        for key, item in value.items()
+        for pair in _attribute_problems(key, item, bound)
     ]
-    if status == "disabled" and GRADE not in value:
-        found.append(Rejection(index, f"attributes.{GRADE}", "must be an integer 1-4 for disabled"))
+    for name in sorted(bound.required.get(status or "", frozenset()) - value.keys()):
+        found.append(Rejection(index, f"attributes.{name}", bound.message(name, status)))
     problems.extend(found)
     return None if found else dict(value)
 
 
-def _attribute_problems(key: object, value: object) -> list[tuple[str, str]]:
+def _attribute_problems(key: object, value: object, bound: Bound) -> list[tuple[str, str]]:
     """(field, message) for what is wrong with one attribute; none for a plain one."""
     if not isinstance(key, str) or not key:
         return [("attributes", "keys must be non-empty strings")]
@@ -316,8 +354,8 @@ def _attribute_problems(key: object, value: object) -> list[tuple[str, str]]:
     name = f"attributes.{key}"
     if isinstance(value, float) and not math.isfinite(value):
         return [(name, NON_FINITE)]
-    if key == GRADE:
-        return [] if type(value) is int and 1 <= value <= 4 else [(name, "must be an integer 1-4")]
+    if key in bound.ranges:
+        return [] if bound.fits(key, value) else [(name, bound.message(key))]
     if isinstance(value, (dict, list)):
         return [(name, SCALAR)]
     if isinstance(value, str) and len(value) > ATTRIBUTE_TEXT_MAX:
@@ -329,15 +367,15 @@ def _attribute_problems(key: object, value: object) -> list[tuple[str, str]]:
     return []
 
 
-def _plain_attributes(attributes: dict[Any, Any]) -> bool:
+def _plain_attributes(attributes: dict[Any, Any], bound: Bound) -> bool:
     """Whether `_attribute_problems` finds nothing, decided fast for the common shapes ({}, a grade, short text)."""
     if len(attributes) > ATTRIBUTES_MAX:
         return False
     for key, value in attributes.items():
         kind = type(value)
-        if kind is str and len(value) <= ATTRIBUTE_TEXT_MAX and key != GRADE:
+        if kind is str and len(value) <= ATTRIBUTE_TEXT_MAX and key not in bound.ranges:
             continue
-        if _attribute_problems(key, value):
+        if _attribute_problems(key, value, bound):
             return False
     return True
 

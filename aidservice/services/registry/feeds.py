@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -35,7 +35,7 @@ from aidservice.services.actors import Actor
 from aidservice.services.applications.semester import flag_after_agency_change
 from aidservice.services.bulk import NULL, backend, copy_escape, copy_text, insert_many, set_many, where_in
 from aidservice.services.context import Settings
-from aidservice.services.determinations.facts_assembly import GUARDIAN_STATUSES, current_record
+from aidservice.services.determinations.facts_assembly import current_record
 from aidservice.services.determinations.store import change_log_head, lock
 from aidservice.services.determinations.students import redetermine_students
 from aidservice.services.errors import Conflict, DomainError, ValidationFailed
@@ -131,7 +131,8 @@ def apply_batch(
     request_id: str | None = None,
 ) -> BatchOutcome:
     """Apply one agency batch in the caller's transaction (the caller commits once)."""
-    check_source(actor, source)
+    vocabulary = settings.rules.vocabulary
+    check_source(actor, source, vocabulary)
     batch_id, raw_records = check_body(body)
     digest = body_hash(body)
     lock(session, f"feed:{source}")  # batches of a source apply one at a time
@@ -142,17 +143,18 @@ def apply_batch(
         # the batch's probe queries are estimated above jit_above_cost, yet each probe is one index lookup:
         # compiling them (about 20 ms a query) costs more than it saves
         session.execute(text("SET LOCAL jit = off"))
-    checked = RecordChecker(source, settings.id_hmac_key, settings.today or date.today()).check(raw_records)
+    checker = RecordChecker(settings.rules, source, settings.id_hmac_key, settings.today or date.today())
+    checked = checker.check(raw_records)
     sorted_out = sort_out(session, source, checked.records, settings.rules.rules.coverage)
     rejected = sorted([*checked.rejected, *sorted_out.refused], key=lambda r: r.index)
     batch = _batch_row(session, actor, source, batch_id, digest, len(raw_records))
     new_ids = _store_records(session, batch.id, source, sorted_out.stored)
-    reached = matched_students(session, sorted_out.stored)
+    reached = matched_students(session, sorted_out.stored, vocabulary.guardian_statuses)
     # records outside the coverage tell the agency nothing: not counted, no first determination (feed_entitlement)
     students = (
         reached
         if len(sorted_out.entitled) == len(sorted_out.stored)
-        else matched_students(session, sorted_out.entitled)
+        else matched_students(session, sorted_out.entitled, vocabulary.guardian_statuses)
     )
     changed = _redetermine_reached(
         session, actor, settings, f"feed:{source}/{batch_id}", reached, new_ids, request_id, students
@@ -196,7 +198,7 @@ def _redetermine_reached(
     head = change_log_head(session)
     first = undetermined(session, entitled, settings.school_year) if entitled else []  # a first determination
     affected, matches = facts_changed(
-        session, settings.default_as_of(), settings.rules.facts, students, new_ids, include=first
+        session, settings.default_as_of(), settings.rules, students, new_ids, include=first
     )
     redone = redetermine_students(
         session,
@@ -429,12 +431,15 @@ CROSS JOIN LATERAL (SELECT guardians.student_pk FROM guardians WHERE guardians.i
 """PostgreSQL: students reached by a batch, one index probe per person (see SUPERSEDED)."""
 
 
-def matched_students(session: Session, records: Iterable[ParsedRecord]) -> list[int]:
-    """Students the records reach: by their own number (any status) or a guardian's (household, disabled)."""
+def matched_students(
+    session: Session, records: Iterable[ParsedRecord], guardian: Collection[str]
+) -> list[int]:
+    """Students the records reach: by their own number (any status) or a guardian's (statuses of `guardian`:
+    household ones, and those giving the student a fact of their own, as `disabled`)."""
     own, household = set(), set()
     for record in records:
         own.add(record.person_hmac)
-        if record.status in GUARDIAN_STATUSES:
+        if record.status in guardian:
             household.add(record.person_hmac)
     if not own:
         return []

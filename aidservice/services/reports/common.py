@@ -1,6 +1,6 @@
-"""What every report kind shares: the special groups, stages, reasons and levels in report order with their
-Chinese names, the definition of "aided", and the report structure (sections, columns, charts) the renderers
-write. The scope a report covers is `scope`; the time the data is read at and the SQL for "current at that
+"""What every report kind shares: the special groups and stages in report order with their Chinese names (read
+from the loaded rule set: `Labels`), reasons and levels, the definition of "aided", and the report structure
+(sections, columns, charts) the renderers write. The scope a report covers is `scope`; the time the data is read at and the SQL for "current at that
 time" are `reading`.
 """
 
@@ -10,39 +10,37 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-GROUPS = (
-    "registered_poor",
-    "poverty_monitored",
-    "subsistence_allowance",
-    "extreme_poverty_support",
-    "orphan",
-    "de_facto_orphan",
-    "martyr_child",
-    "disabled",
-)
-"""The special groups in report order (the same set as procedure.SPECIAL_GROUPS)."""
-GROUP_NAMES = {
-    "registered_poor": "建档立卡学生",
-    "poverty_monitored": "防返贫监测对象学生",
-    "subsistence_allowance": "低保家庭学生",
-    "extreme_poverty_support": "特困供养学生",
-    "orphan": "孤儿",
-    "de_facto_orphan": "事实无人抚养儿童",
-    "martyr_child": "烈士子女",
-    "disabled": "残疾学生",
-}
-STAGES = ("preschool", "primary", "junior", "senior_high", "vocational", "undergraduate", "master", "doctor")
-STAGE_NAMES = {
-    "preschool": "学前教育",
-    "primary": "小学",
-    "junior": "初中",
-    "senior_high": "普通高中",
-    "vocational": "中职",
-    "undergraduate": "本专科",
-    "master": "硕士研究生",
-    "doctor": "博士研究生",
-    "all": "合计",
-}
+TOTAL_NAME = "合计"
+"""The name of a report's total row (stage `all`)."""
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The rule set's special groups and stages in report order, with the names reports print.
+
+    Groups are the rules' `special_groups` (rules/sources.yaml); stages the values of the `stage` fact with
+    their labels (rules/facts.yaml); the stage `all` is the total row.
+    """
+
+    groups: tuple[str, ...]
+    group_names: dict[str, str]
+    stages: tuple[str, ...]
+    stage_names: dict[str, str]
+
+    @staticmethod
+    def of(rules: Any) -> Labels:
+        stage = rules.facts["stage"]
+        return Labels(
+            groups=rules.vocabulary.group_statuses,
+            group_names=dict(rules.vocabulary.group_labels),
+            stages=tuple(stage.values),
+            stage_names={**{v: stage.label_of(v) for v in stage.values}, "all": TOTAL_NAME},
+        )
+
+    def stage_name(self, stage: str) -> str:
+        return self.stage_names.get(stage, stage)
+
+
 AID_KINDS = ("grant", "waiver", "scholarship")
 """Kinds of award that count as aid: money paid or fees waived. A loan is a ceiling, not aid paid."""
 REASONS = (

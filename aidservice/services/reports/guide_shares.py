@@ -17,7 +17,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from aidservice.models import Application, Decision, School, Student
-from aidservice.services.reports.common import AID_KINDS, STAGE_NAMES, Column, Section, rate
+from aidservice.services.reports.common import AID_KINDS, Column, Section, rate
 from aidservice.services.reports.reading import Context, known_children
 
 IDENTIFIED_LEVELS = ("general", "difficult", "special")
@@ -67,7 +67,7 @@ def section(ctx: Context) -> Section | None:
             rows.append(
                 (
                     stage,
-                    STAGE_NAMES.get(stage, stage),
+                    ctx.settings.rules.rules.facts["stage"].label_of(stage),
                     code,
                     names.get(code, code),
                     c.students,

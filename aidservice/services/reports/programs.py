@@ -18,11 +18,10 @@ from aidservice.services.applications.decisions import rules_of_version
 from aidservice.services.errors import Conflict
 from aidservice.services.reports.common import (
     AID_KINDS,
-    STAGE_NAMES,
-    STAGES,
     Bar,
     Chart,
     Column,
+    Labels,
     Report,
     Section,
 )
@@ -71,7 +70,7 @@ def build(ctx: Context) -> Report:
     data, versions = _committed(ctx)
     flags = provisional_items(ctx, versions)
     _paid(ctx, data)
-    rows = _program_rows(data, names, kinds, flags)
+    rows = _program_rows(data, names, kinds, flags, ctx.labels)
     quotas = _quotas(ctx, names)
     provisional = [
         (program, names.get(program, program), item, note, version)
@@ -194,14 +193,18 @@ def _paid(ctx: Context, data: Data) -> None:
 
 
 def _program_rows(
-    data: Data, names: dict[str, str], kinds: dict[str, str], flags: dict[str, list[tuple[str, str, str]]]
+    data: Data,
+    names: dict[str, str],
+    kinds: dict[str, str],
+    flags: dict[str, list[tuple[str, str, str]]],
+    labels: Labels,
 ) -> list[tuple]:
     keys = ("recipients", "not_funded", "committed", "paid_autumn", "paid_spring", "paid")
     rows: list[tuple] = []
     order = list(names) + sorted({p for p, _s in data} - set(names))
     for program in order:
-        stages = [s for s in STAGES if (program, s) in data] + sorted(
-            {s for p, s in data if p == program} - set(STAGES)
+        stages = [s for s in labels.stages if (program, s) in data] + sorted(
+            {s for p, s in data if p == program} - set(labels.stages)
         )
         if not stages:
             continue
@@ -217,7 +220,7 @@ def _program_rows(
                     names.get(program, program),
                     kinds.get(program, ""),
                     stage,
-                    STAGE_NAMES.get(stage, stage),
+                    labels.stage_name(stage),
                     *(v[k] for k in keys),
                     status,
                 )
@@ -228,7 +231,7 @@ def _program_rows(
                 names.get(program, program),
                 kinds.get(program, ""),
                 "all",
-                STAGE_NAMES["all"],
+                labels.stage_name("all"),
                 *(total[k] for k in keys),
                 status,
             )

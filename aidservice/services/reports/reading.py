@@ -60,8 +60,7 @@ from aidservice.models import (
 )
 from aidservice.models.application import OPEN_STATES
 from aidservice.services.context import Settings
-from aidservice.services.determinations.facts_assembly import HOUSEHOLD_STATUSES
-from aidservice.services.reports.common import AID_KINDS, AIDED_DEFINITION, GROUPS
+from aidservice.services.reports.common import AID_KINDS, AIDED_DEFINITION, Labels
 from aidservice.services.reports.periods import Period, utc_text
 from aidservice.services.reports.scope import Scope
 
@@ -81,6 +80,16 @@ class Context:
     )  # special-group students, computed once per transaction
     notes: bool = False
     """Officers' free-text notes (a rejection's reason) may appear: only in a school officer's own school report."""
+
+    @property
+    def labels(self) -> Labels:
+        """The running rules' special groups and stages with their names."""
+        return Labels.of(self.settings.rules)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The running rules' special groups (their statuses), in report order."""
+        return self.settings.rules.vocabulary.group_statuses
 
     @property
     def dialect(self) -> str:
@@ -207,7 +216,7 @@ class Context:
             insert(record).from_select(
                 ["hmac", "grp"],
                 select(AgencyRecord.person_hmac, AgencyRecord.status)
-                .where(AgencyRecord.status.in_(GROUPS), self.record_current(), self.record_valid())
+                .where(AgencyRecord.status.in_(self.groups), self.record_current(), self.record_valid())
                 .distinct(),
             )
         )
@@ -294,7 +303,7 @@ class Context:
     def special_records(self) -> Select[Any]:
         """Current special-group records valid in the period (the people the special-group report is about)."""
         return select(AgencyRecord).where(
-            AgencyRecord.status.in_(GROUPS), self.record_current(), self.record_valid()
+            AgencyRecord.status.in_(self.groups), self.record_current(), self.record_valid()
         )
 
     def _match_select(self, rec: Table) -> Any:
@@ -312,7 +321,10 @@ class Context:
 
     def _member_select(self, match: Table) -> Select[Any]:
         """Household statuses through the student or a guardian, personal ones through the student's own number."""
-        reaches = or_(match.c.via_guardian.is_(False), match.c.grp.in_(sorted(HOUSEHOLD_STATUSES)))
+        reaches = or_(
+            match.c.via_guardian.is_(False),
+            match.c.grp.in_(sorted(self.settings.rules.vocabulary.household_statuses)),
+        )
         return (
             select(
                 match.c.student_pk,
@@ -364,7 +376,7 @@ class Context:
             unfunded.status == "not_funded",
             self.decision_current(unfunded),
         )
-        shows_group = or_(*[Application.facts[(g, "value")].as_boolean().is_(True) for g in GROUPS])
+        shows_group = or_(*[Application.facts[(g, "value")].as_boolean().is_(True) for g in self.groups])
         conflicts = func.coalesce(func.json_array_length(Application.conflicts), 0) > 0
         outcome = case(
             (aided.c.student_pk.is_not(None), "aided"),

@@ -35,15 +35,12 @@ from sqlalchemy.orm import aliased
 from aidservice.models import AgencyRecord, Application, ApplicationAction, Decision, School, Student
 from aidservice.services.reports.common import (
     AID_KINDS,
-    GROUP_NAMES,
-    GROUPS,
     REASON_NAMES,
     REASONS,
-    STAGE_NAMES,
-    STAGES,
     Bar,
     Chart,
     Column,
+    Labels,
     Report,
     Section,
     rate,
@@ -123,7 +120,7 @@ def build(ctx: Context) -> Report:
     unmatched = _unmatched_counts(ctx)
     money, versions = _money(ctx, member, classified)
     names = program_names(ctx.settings)
-    summary = _summary_rows(counts, unmatched, money)
+    summary = _summary_rows(counts, unmatched, money, ctx.labels)
     total_students = sum(n for (grp, _stage, _o), n in counts.items() if grp == "*")
     empty = total_students == 0 and not unmatched
     regions = _by_region(ctx, classified)
@@ -139,7 +136,12 @@ def build(ctx: Context) -> Report:
                 summary,
                 "“合计”行按学生去重；一名学生可属于多个群体。未匹配记录只计入群体合计行。",
             ),
-            Section("money", "特殊群体学生资助金额（按项目）", MONEY_COLUMNS, _money_rows(money, names)),
+            Section(
+                "money",
+                "特殊群体学生资助金额（按项目）",
+                MONEY_COLUMNS,
+                _money_rows(money, names, ctx.labels),
+            ),
             Section("regions", "各地区特殊群体资助覆盖率（由低到高）", REGION_COLUMNS, regions),
             Section(
                 "unaided",
@@ -195,7 +197,7 @@ def unmatched_condition(ctx: Context, a: Any = AgencyRecord) -> Any:
         reached = exists().where(
             match.c.hmac == a.person_hmac, ward.id == match.c.student_pk, ctx.enrolled(ward)
         )
-    conditions = [a.status.in_(GROUPS), ctx.record_current(a), ctx.record_valid(a), ~reached]
+    conditions = [a.status.in_(ctx.groups), ctx.record_current(a), ctx.record_valid(a), ~reached]
     prefix = ctx.scope.person_prefix()
     if prefix is not None:
         conditions.append(a.person_mask.like(prefix + "%"))
@@ -274,7 +276,7 @@ def _money(ctx: Context, member: Any, classified: Any) -> tuple[Money, list[str]
 
 
 def _summary_rows(
-    counts: dict[tuple[str, str, str], int], unmatched: dict[str, int], money: Money
+    counts: dict[tuple[str, str, str], int], unmatched: dict[str, int], money: Money, labels: Labels
 ) -> list[tuple]:
     committed: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for (grp, stage, _program, kind), (_n, fen, paid) in money.items():
@@ -283,30 +285,32 @@ def _summary_rows(
                 committed[key][0] += fen
                 committed[key][1] += paid
     rows: list[tuple] = []
-    for grp in (*GROUPS, "*"):
+    for grp in (*labels.groups, "*"):
         totals: dict[str, int] = defaultdict(int)
-        for stage in STAGES:
+        for stage in labels.stages:
             cell = {o: counts.get((grp, stage, o), 0) for o in ("aided", *LIST_REASONS)}
             students = sum(cell.values())
             if not students:
                 continue
             for key, n in cell.items():
                 totals[key] += n
-            rows.append(_summary_row(grp, stage, cell, 0, committed.get((grp, stage), [0, 0])))
+            rows.append(_summary_row(labels, grp, stage, cell, 0, committed.get((grp, stage), [0, 0])))
         lost = sum(unmatched.values()) if grp == "*" else unmatched.get(grp, 0)
-        rows.append(_summary_row(grp, "all", totals, lost, committed.get((grp, "all"), [0, 0])))
+        rows.append(_summary_row(labels, grp, "all", totals, lost, committed.get((grp, "all"), [0, 0])))
     return rows
 
 
-def _summary_row(grp: str, stage: str, cell: dict[str, int], unmatched: int, money: Sequence[int]) -> tuple:
+def _summary_row(
+    labels: Labels, grp: str, stage: str, cell: dict[str, int], unmatched: int, money: Sequence[int]
+) -> tuple:
     students = sum(cell.get(o, 0) for o in ("aided", *LIST_REASONS))
     aided = cell.get("aided", 0)
-    name = "任一特殊群体" if grp == "*" else GROUP_NAMES[grp]
+    name = "任一特殊群体" if grp == "*" else labels.group_names[grp]
     return (
         "any" if grp == "*" else grp,
         name,
         stage,
-        STAGE_NAMES.get(stage, stage),
+        labels.stage_name(stage),
         students,
         aided,
         students - aided,
@@ -318,9 +322,9 @@ def _summary_row(grp: str, stage: str, cell: dict[str, int], unmatched: int, mon
     )
 
 
-def _money_rows(money: Money, names: dict[str, str]) -> list[tuple]:
-    order = {g: i for i, g in enumerate((*GROUPS, "*"))}
-    stages = {s: i for i, s in enumerate(STAGES)}
+def _money_rows(money: Money, names: dict[str, str], labels: Labels) -> list[tuple]:
+    order = {g: i for i, g in enumerate((*labels.groups, "*"))}
+    stages = {s: i for i, s in enumerate(labels.stages)}
     rows = []
     for (grp, stage, program, kind), (n, fen, paid) in sorted(
         money.items(), key=lambda item: (order[item[0][0]], stages.get(item[0][1], 99), item[0][2])
@@ -328,9 +332,9 @@ def _money_rows(money: Money, names: dict[str, str]) -> list[tuple]:
         rows.append(
             (
                 "any" if grp == "*" else grp,
-                "任一特殊群体" if grp == "*" else GROUP_NAMES[grp],
+                "任一特殊群体" if grp == "*" else labels.group_names[grp],
                 stage,
-                STAGE_NAMES.get(stage, stage),
+                labels.stage_name(stage),
                 program,
                 names.get(program, program),
                 kind,
@@ -373,6 +377,7 @@ def _unaided_rows(ctx: Context, member: Any, classified: Any) -> Iterator[tuple]
     """Every special-group student not aided, then every unmatched record: streamed from the database."""
     ctx.tune()  # the stream may run in a transaction of its own
     member, classified = ctx.members(), ctx.classified()  # again, if that transaction is a new one
+    labels = ctx.labels
     groups = (
         select(member.c.student_pk, ctx.concat(member.c.grp).label("groups"))
         .group_by(member.c.student_pk)
@@ -449,7 +454,7 @@ def _unaided_rows(ctx: Context, member: Any, classified: Any) -> Iterator[tuple]
         unfunded_programs,
         level,
     ) in result:
-        keys = sorted(set((groups_text or "").split(";")) - {""}, key=GROUPS.index)
+        keys = sorted(set((groups_text or "").split(";")) - {""}, key=labels.groups.index)
         detail = _detail(outcome, state, conflicts, note if ctx.notes else None, unfunded_programs, level)
         yield (
             outcome,
@@ -461,10 +466,10 @@ def _unaided_rows(ctx: Context, member: Any, classified: Any) -> Iterator[tuple]
             school_code,
             school_name,
             class_name,
-            STAGE_NAMES.get(stage, stage),
+            labels.stage_name(stage),
             grade,
             ";".join(keys),
-            "、".join(GROUP_NAMES[k] for k in keys),
+            "、".join(labels.group_names[k] for k in keys),
             app_id,
             STATE_NAMES.get(state or "", state or ""),
             "",
@@ -497,7 +502,7 @@ def _unaided_rows(ctx: Context, member: Any, classified: Any) -> Iterator[tuple]
             "",
             None,
             status,
-            GROUP_NAMES[status],
+            labels.group_names[status],
             None,
             "",
             source,

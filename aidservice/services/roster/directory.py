@@ -37,15 +37,6 @@ from aidservice.services.sheets.spreadsheets import read_table
 
 PER_PAGE = 50
 QUERY_MAX = 64
-SOURCE_ORDER = (
-    "roster",
-    "school",
-    "poverty_alleviation",
-    "civil_affairs",
-    "disabled_persons_federation",
-    "veterans_affairs",
-    "declared",
-)
 ID_READ_ACTION = "student.id_number.read"
 ID_COLUMN = re.compile(r"^(id_number|guardian[1-9]_id_number)$")
 ID_LIKE = re.compile(r"^\d{17}[\dXx]$")
@@ -386,7 +377,7 @@ def application_start(
     student = _student(session, student_id)
     check_act(actor, student.school, f"Student {student_id}", "student")
     as_of = settings.default_as_of()
-    (found,) = assemble(session, [student.id], as_of, settings.rules.facts)
+    (found,) = assemble(session, [student.id], as_of, settings.rules)
     blocking = session.execute(
         select(Application.id, Application.state).where(
             Application.student_pk == student.id,
@@ -435,7 +426,9 @@ def fact_rows(
                 "records": [records[i] for i in entry.get("record_ids") or () if i in records],
             }
         )
-    rank = {s: i for i, s in enumerate(SOURCE_ORDER)}
+    rank = {
+        s: i for i, s in enumerate(("roster", "school", *settings.rules.vocabulary.agency_ids, "declared"))
+    }
     rows.sort(key=lambda r: (rank.get(r["source"], len(rank)), order.get(r["name"], len(order))))
     return rows
 

@@ -19,6 +19,7 @@ from typing import Any, Literal, TypedDict
 from sqlalchemy import ColumnElement, Select, func, select, union
 from sqlalchemy.orm import Session
 
+from aidservice.engine.vocabulary import Vocabulary
 from aidservice.models import (
     AgencyRecord,
     Application,
@@ -32,27 +33,14 @@ from aidservice.models import (
 )
 from aidservice.models.application import STATES
 from aidservice.services.actors import Actor, in_region
-from aidservice.services.applications.procedure import SPECIAL_GROUPS
 from aidservice.services.applications.quotas import QuotaView, quota_view
 from aidservice.services.context import Settings
-from aidservice.services.determinations.facts_assembly import HOUSEHOLD_STATUSES, valid_on
+from aidservice.services.determinations.facts_assembly import valid_on
 from aidservice.services.errors import Forbidden, NotFound
 
 UNAPPLIED_SHOWN = 100
 BATCHES_SHOWN = 8
 LEVEL_ORDER = ("special", "difficult", "general", "none")
-GROUP_ORDER = (
-    "registered_poor",
-    "poverty_monitored",
-    "subsistence_allowance",
-    "extreme_poverty_support",
-    "orphan",
-    "de_facto_orphan",
-    "martyr_child",
-    "disabled",
-)
-"""The special groups in the order of the periodic report (the same set as procedure.SPECIAL_GROUPS)."""
-assert set(GROUP_ORDER) == set(SPECIAL_GROUPS)
 
 
 # ------------------------------------------------------------------------------------------------- views
@@ -171,7 +159,9 @@ def school_dashboard(session: Session, *, actor: Actor, settings: Settings) -> S
         raise NotFound("Your account's school does not exist.")
     in_school = Student.school_code == school.code
     as_of = settings.default_as_of()
-    members = _members(as_of, in_school)
+    vocabulary = settings.rules.vocabulary
+    groups = vocabulary.group_statuses
+    members = _members(as_of, in_school, vocabulary)
     unapplied = (
         select(Student.student_id, Student.name, Student.class_name, members.c.status)
         .join(members, members.c.pk == Student.id)
@@ -206,7 +196,8 @@ def school_dashboard(session: Session, *, actor: Actor, settings: Settings) -> S
         "unapplied": list(by_student.values())[:UNAPPLIED_SHOWN],
         "unapplied_total": len(by_student),
         "quotas": [
-            _quota_use(quota_view(session, q, order), program_names.get(q.program, q.program)) for q in quotas
+            _quota_use(quota_view(session, q, order, groups), program_names.get(q.program, q.program))
+            for q in quotas
         ],
     }
 
@@ -243,8 +234,9 @@ def region_dashboard(session: Session, *, actor: Actor, settings: Settings) -> R
             .group_by(Determination.level)
         ).all()
     )
-    members = _members(as_of, region_filter)
-    groups = {status: GroupCounts(students=0, applied=0, approved=0) for status in SPECIAL_GROUPS}
+    vocabulary = settings.rules.vocabulary
+    members = _members(as_of, region_filter, vocabulary)
+    groups = {status: GroupCounts(students=0, applied=0, approved=0) for status in vocabulary.group_statuses}
     latest = _latest_state(year)
     rows = session.execute(
         select(
@@ -272,7 +264,7 @@ def region_dashboard(session: Session, *, actor: Actor, settings: Settings) -> R
         "students": students,
         "levels": [{"level": level, "count": levels.get(level, 0)} for level in LEVEL_ORDER],
         "determined": sum(levels.values()),
-        "groups": [GroupCoverage(group=status, **groups[status]) for status in GROUP_ORDER],
+        "groups": [GroupCoverage(group=status, **groups[status]) for status in vocabulary.group_statuses],
         "special_students": in_any_group,
         "applications": _by_state(
             session,
@@ -305,20 +297,26 @@ def latest_batches(session: Session, limit: int = BATCHES_SHOWN) -> list[BatchVi
 # ----------------------------------------------------------------------------------------------- helpers
 
 
-def _members(as_of: date, scope: ColumnElement[bool]) -> Any:
-    """Subquery (pk, status): students of the scope in each special group on `as_of`, once per group."""
+def _members(as_of: date, scope: ColumnElement[bool], vocabulary: Vocabulary) -> Any:
+    """Subquery (pk, status): students of the scope in each of the rules' special groups on `as_of`, once per
+    group (a household group through a guardian's record too)."""
+    statuses = vocabulary.group_statuses
     own: Select[int, str] = (
         select(Student.id.label("pk"), AgencyRecord.status.label("status"))
         .join(School, School.code == Student.school_code)
         .join(AgencyRecord, AgencyRecord.person_hmac == Student.id_hmac)
-        .where(scope, valid_on(as_of), AgencyRecord.status.in_(SPECIAL_GROUPS))
+        .where(scope, valid_on(as_of), AgencyRecord.status.in_(statuses))
     )
     via_guardian: Select[int, str] = (
         select(Student.id.label("pk"), AgencyRecord.status.label("status"))
         .join(School, School.code == Student.school_code)
         .join(Guardian, Guardian.student_pk == Student.id)
         .join(AgencyRecord, AgencyRecord.person_hmac == Guardian.id_hmac)
-        .where(scope, valid_on(as_of), AgencyRecord.status.in_(sorted(HOUSEHOLD_STATUSES)))
+        .where(
+            scope,
+            valid_on(as_of),
+            AgencyRecord.status.in_(sorted(vocabulary.household_statuses & set(statuses))),
+        )
     )
     return union(own, via_guardian).subquery("members")  # UNION: each (student, group) once
 

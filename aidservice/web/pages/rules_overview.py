@@ -39,10 +39,13 @@ class RulesOverview(TypedDict):
     parameters: list[dict[str, Any]]
     combinations: list[dict[str, Any]]
     level_labels: dict[str, str]
+    sources: list[dict[str, Any]]
+    special_groups: list[dict[str, Any]]
 
 
 def overview(rules: RuleSet, on: date) -> RulesOverview:
-    """Version, documents, level clauses, programs with amounts in force on `on`, parameters, combinations."""
+    """Version, documents, level clauses, programs with amounts in force on `on`, parameters, combinations, and
+    the sources with the statuses each sends and the special groups (rules/sources.yaml)."""
     described = rules.describe()
     parameters = {p["name"]: p for p in described["parameters"]}
     programs = []
@@ -61,6 +64,8 @@ def overview(rules: RuleSet, on: date) -> RulesOverview:
         "parameters": described["parameters"],
         "combinations": described["combinations"],
         "level_labels": dict(rules.rules.level_labels),
+        "sources": described["sources"],
+        "special_groups": described["special_groups"],
     }
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from aidservice.engine.vocabulary import Vocabulary
 from aidservice.extensions import db
 from aidservice.models import AgencyRecord, Determination, FeedBatch, School, Student, User
+from tests.world.vocabulary import shipped_rules
 
 
 @pytest.mark.databases
@@ -41,6 +44,28 @@ def test_demo_province_loads_through_the_services_and_keeps_the_audit_chain(
 def test_same_seed_gives_the_same_province() -> None:
     from aidservice.demo.province import generate
 
-    first, again = generate(200, 3), generate(200, 3)
+    vocabulary = shipped_rules().vocabulary
+    first, again = generate(200, vocabulary, 3), generate(200, vocabulary, 3)
     assert first.students == again.students and first.records == again.records
-    assert generate(200, 4).students != first.students
+    assert generate(200, vocabulary, 4).students != first.students
+
+
+def test_the_registers_are_the_rules_sources_and_a_status_the_rules_add_is_drawn_too() -> None:
+    from aidservice.demo.province import generate
+
+    shipped = shipped_rules().vocabulary
+    civil = shipped.source("civil_affairs")
+    assert civil is not None
+    marginal = replace(civil.statuses[0], name="subsistence_marginal")
+    sources = tuple(
+        replace(s, statuses=(*s.statuses, marginal)) if s.id == "civil_affairs" else s
+        for s in shipped.sources
+    )
+    province = generate(2000, Vocabulary(sources, shipped.groups), 3)
+    assert list(province.records) == list(shipped.agency_ids)
+    sent = {source: {r["status"] for r in records} for source, records in province.records.items()}
+    assert "subsistence_marginal" in sent["civil_affairs"]
+    assert all(
+        sent[source] <= set(shipped.agency_statuses[source]) for source in sent if source != "civil_affairs"
+    )
+    assert sent["civil_affairs"] <= {*shipped.agency_statuses["civil_affairs"], "subsistence_marginal"}

@@ -48,7 +48,7 @@ def redo(app: Flask, *pks: int, as_of: date | None = None, cause: str = "test", 
 
 
 def facts_of(app: Flask, pk: int, day: date = AS_OF) -> dict:  # type: ignore[type-arg]
-    (found,) = assemble(db.session, [pk], day, app.extensions["aid_rules"].facts)
+    (found,) = assemble(db.session, [pk], day, app.extensions["aid_rules"])
     return found.values
 
 
@@ -266,7 +266,7 @@ def test_the_fast_snapshot_json_is_the_canonical_json(app: Flask, db_url: str) -
         db.session,
         [s.id],
         AS_OF,
-        app.extensions["aid_rules"].facts,
+        app.extensions["aid_rules"],
         {s.id: {"academic_rank_pct": "12.5", "household_size": 3}},
     )
     assert snapshot_json(found.snapshot) == audit.canonical(found.snapshot)

@@ -165,7 +165,7 @@ def test_bulk_rows_hash_like_the_per_student_path_and_can_be_recomputed(
     rules = app.extensions["aid_rules"]
     for row in rows:
         assert row.content_hash == content_hash_of(row)
-        (found,) = assemble(db.session, [row.student_pk], AS_OF, rules.facts)
+        (found,) = assemble(db.session, [row.student_pk], AS_OF, rules)
         assert row.facts == found.snapshot
         assert snapshot_json(row.facts) == audit.canonical(row.facts)
 
