@@ -209,6 +209,14 @@ MATRIX: tuple[Row, ...] = (
         why="only officers act (403 for the other roles, whatever the id); another school's officer: not found",
     ),
     Row(
+        "/api/v1/applications/<int:application_id>/declarations/<int:declaration_id>/verify",
+        "POST",
+        "/api/v1/applications/{submitted}/declarations/{declaration}/verify",
+        {**api_users({"officer_a"}, ok=409), "officer_b": 404},
+        json={"result": "verified", "version": "{submitted_version}"},
+        why="only the school's officer verifies; the world's declaration was rejected already (409 for them)",
+    ),
+    Row(
         "/api/v1/decisions",
         "GET",
         "/api/v1/decisions?student_id=S1-001",
