@@ -91,6 +91,15 @@ def fact_label(name: str) -> str:
     return spec.label if spec is not None else name
 
 
+def source_label(code: object) -> str:
+    """Where a fact came from: the UI's own names, else the running rule set's source label (sources.yaml)."""
+    if code is not None and str(code) not in i18n.SOURCES:
+        source = current_app.extensions["aid_rules"].vocabulary.source(str(code))
+        if source is not None:
+            return str(source.label)
+    return i18n.label(i18n.SOURCES, code, language())
+
+
 def lang_url(code: str) -> str:
     """This page in another language (the query kept, `lang` replaced)."""
     args = [
@@ -119,7 +128,7 @@ def init_app(app: Flask) -> None:
         action_label=_labeller(i18n.ACTIONS),
         outcome_label=_labeller(i18n.OUTCOMES),
         role_label=_labeller(i18n.ROLES),
-        source_label=_labeller(i18n.SOURCES),
+        source_label=source_label,
         stage_label=_labeller(i18n.STAGES),
         group_label=_labeller(i18n.GROUPS),
         status_label=_labeller(i18n.STATUSES),
