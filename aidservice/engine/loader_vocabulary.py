@@ -126,10 +126,13 @@ class VocabularySections(RuleChecks):
         fact or attributes (a document proves the status, nothing more); it counts as the Jiangsu one."""
         agency = self.facts[name].source
         sent = self.sections["sources"].get(agency)
-        body = (
-            sent[0].get("statuses", {}).get(name) if sent is not None and isinstance(sent[0], YMap) else None
-        )
-        if not isinstance(body, YMap) or sent[0].get("kind", "agency") != "agency":
+        spec_of_agency = sent[0] if sent is not None and isinstance(sent[0], YMap) else None
+        body = spec_of_agency.get("statuses", {}).get(name) if spec_of_agency is not None else None
+        if (
+            spec_of_agency is None
+            or not isinstance(body, YMap)
+            or spec_of_agency.get("kind", "agency") != "agency"
+        ):
             self.error(
                 file, line, f"{what}: a declared status must be a status an agency sends; '{name}' is not"
             )

@@ -3,6 +3,7 @@ school officer's 核实 / 不予核实 buttons on the application page, before r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import flash, redirect, url_for
@@ -33,7 +34,7 @@ def declarable_choices() -> list[tuple[str, str]]:
     ]
 
 
-def verify_forms(view: dict[str, Any], who: Actor) -> dict[int, VerifyForm]:
+def verify_forms(view: Mapping[str, Any], who: Actor) -> dict[int, VerifyForm]:
     """A form per pending declaration, for the school's officer while the application is submitted."""
     if (
         who.role != "school_officer"

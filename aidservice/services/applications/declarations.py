@@ -270,8 +270,7 @@ def verify(
         raise ValidationFailed({"note": ["不予核实须填写理由"]})
     if request.version != application.version:
         raise Conflict(
-            f"Stale version {request.version}: application {application.id} is at version "
-            f"{application.version}; reload it and try again.",
+            f"此申请已被更新（您看到的是第 {request.version} 版，当前为第 {application.version} 版），请刷新后重新办理。",
             {"version": [f"stale: current version is {application.version}"]},
         )
     if application.state != "submitted":
@@ -297,7 +296,7 @@ def verify(
         session.flush()
     except StaleDataError:
         raise Conflict(
-            f"Application {application_id} was changed by someone else meanwhile; reload it and try again.",
+            "此申请刚被他人更新，请刷新后重新办理。",
             {"version": ["stale: the application has changed since you loaded it"]},
         ) from None
     details = {

@@ -11,6 +11,7 @@ the line's name come from the rule set (sources.yaml, `kind: declared`, `report_
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import select, true
 
@@ -70,7 +71,7 @@ def _row(group: str, name: str, stage: str, found: set[int], aided: set[int]) ->
     return (group, name, stage, STAGE_NAMES.get(stage, stage), n, helped, n - helped, rate(helped, n))
 
 
-def _query(ctx: Context):  # type: ignore[no-untyped-def]
+def _query(ctx: Context) -> Any:
     scope = ctx.in_scope().subquery("declared_scope")
     aided = ctx.aided()
     verified_by_then = true() if ctx.live else StatusDeclaration.verified_at <= ctx.as_of
