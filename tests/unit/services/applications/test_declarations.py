@@ -187,3 +187,16 @@ def test_reassessment_keeps_a_verified_status(app: Flask, world: World) -> None:
     )
     assert reassessed.level == "special"
     assert reassessed.facts["registered_poor"]["source"] == "declared_verified"
+
+
+def test_spring_re_identification_keeps_a_verified_status(app: Flask, world: World) -> None:
+    application = decide_on(app, world, submitted(app, world, ANHUI_POOR), "verified")
+    application = step(app, world, application, "review")
+    application = step(app, world, application, "publish_notice")
+    later = notices.notice_period_end(service_settings(app), SUBMITTED) + timedelta(days=1)
+    step(app, world, application, "approve", later)
+    result = app.test_cli_runner().invoke(
+        args=["aid", "semester", "open", "--school-year", "2020-2021", "--semester", "spring"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 approved application(s) re-identified, 1 unchanged, 0 flagged for review" in result.output
