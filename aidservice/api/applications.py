@@ -236,7 +236,8 @@ class ApplicationSchema(Schema):
         values=fields.Dict(),
         required=True,
         metadata={
-            "description": "{fact: {value, source, record_ids}}; source roster | school | declared | agency"
+            "description": "{fact: {value, source, record_ids}}; source roster | school | declared | an agency | "
+            "a declared source (declared_verified: a verified out-of-province status, with declaration_ids)"
         },
     )
     conflicts = fields.List(fields.Nested(DeclaredConflictSchema), required=True)
