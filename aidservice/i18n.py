@@ -37,6 +37,7 @@ ACTIONS = {
     "approve": "批准",
     "reject": "不予认定",
     "reassess": "重新认定",
+    "verify_declaration": "核实外省身份申报",
 }
 OUTCOMES = {"upheld": "异议成立（调整等级）", "dismissed": "异议不成立（维持等级）"}
 ROLES = {

@@ -443,4 +443,40 @@ EN: dict[str, str] = {
     "名额不能小于0。": "Places cannot be below 0.",
     "请填写调整理由。": "Give the reason for the change.",
     "名额已保存，已按新名额重新分配。": "Places saved; the quota has been re-allocated.",
+    # out-of-province status declarations
+    "核实外省身份申报": "Verify an out-of-province status",
+    "外省身份申报（须提供证明材料，经核实后认定）": "Out-of-province status (with a supporting document; counts once verified)",
+    "学生家庭在外省享有建档立卡、低保或特困供养身份的，凭证明材料申报；学校资助专员核实前不计入认定。": (
+        "A household holding 建档立卡, 低保 or 特困 status in another province declares it with the document; "
+        "it counts for nothing until the school's aid officer verifies it."
+    ),
+    "申报的外省身份": "Declared out-of-province status",
+    "不申报": "None",
+    "出具证明的省份": "Province that issued the document",
+    "如：安徽 或 340000": "e.g. 安徽 or 340000",
+    "证明种类": "Document kind",
+    "如：建档立卡证明、低保证、特困供养证": "e.g. 建档立卡证明, 低保证, 特困供养证",
+    "出具单位": "Issued by",
+    "证明编号": "Document number",
+    "证明日期": "Document date",
+    "外省身份申报": "Out-of-province statuses",
+    "经学校资助专员核实的外省身份与本省身份同等认定；待核实或不予核实的不计入认定。评议前须逐项核实。": (
+        "A verified out-of-province status counts as the Jiangsu status does; a pending or rejected one counts "
+        "for nothing. Verify each one before review."
+    ),
+    "身份": "Status",
+    "省份": "Province",
+    "证明材料": "Document",
+    "核实情况": "Verification",
+    "待核实": "Pending",
+    "已核实": "Verified",
+    "核实": "Verify",
+    "不予核实": "Not verified",
+    "不予核实的理由": "Why it is not verified",
+    "身份来源": "Status from",
+    "省份最多 32 个字符。": "At most 32 characters.",
+    "最多 64 个字符。": "At most 64 characters.",
+    "最多 128 个字符。": "At most 128 characters.",
+    "日期格式 YYYY-MM-DD。": "Date as YYYY-MM-DD.",
+    "理由最多 500 字。": "At most 500 characters.",
 }

@@ -15,7 +15,7 @@ from aidservice.engine.result import LEVELS
 from aidservice.extensions import db
 from aidservice.models.application import STATES
 from aidservice.requestid import current_request_id
-from aidservice.services.applications import actions, reading, submission, views
+from aidservice.services.applications import actions, declarations, reading, submission, views
 from aidservice.services.applications.values import ACTIONS, NOTE_MAX, RESOLUTIONS, ActionRequest
 from aidservice.services.applications.views import ApplicationView
 from aidservice.unit_of_work import unit_of_work
@@ -47,6 +47,87 @@ class ApplicationCreateSchema(Schema):
         },
     )
     commitment_signed = fields.Raw(load_default=None, metadata={"type": "boolean", "example": True})
+    out_of_province = fields.List(
+        fields.Nested(lambda: DeclarationInSchema()),
+        load_default=None,
+        metadata={
+            "description": f"statuses held in another province, each with its document (at most "
+            f"{declarations.MAX_DECLARATIONS}, one per status); each is pending until the school's officer "
+            "verifies it (POST .../declarations/{id}/verify), and counts only once verified; errors named "
+            "out_of_province.<i>.<field>",
+            "maxItems": declarations.MAX_DECLARATIONS,
+        },
+    )
+
+
+class DocumentSchema(Schema):
+    """The supporting document: its kind (建档立卡证明, 低保证, 特困供养证), who issued it, its number and date."""
+
+    kind = fields.String(
+        required=True, metadata={"example": "建档立卡证明", "maxLength": declarations.KIND_MAX}
+    )
+    issuer = fields.String(
+        required=True, metadata={"example": "阜阳市乡村振兴局", "maxLength": declarations.ISSUER_MAX}
+    )
+    number = fields.String(
+        required=True, metadata={"example": "AH-2020-0017", "maxLength": declarations.NUMBER_MAX}
+    )
+    date = fields.Date(required=True, metadata={"description": "not in the future", "example": "2020-06-30"})
+
+
+class DeclarationInSchema(Schema):
+    """A status held in another province: one the rule set lets a student declare (sources of kind declared)."""
+
+    status = fields.String(
+        required=True,
+        metadata={
+            "enum_from_rules": lambda rules: list(declarations.declarable(rules)),
+            "description": "a status of the rule set's declared sources (GET /api/v1/rules, sources)",
+        },
+    )
+    province = fields.String(
+        required=True,
+        metadata={"description": "another province than Jiangsu: name (安徽) or division code (34, 340000)"},
+    )
+    document = fields.Nested(DocumentSchema, required=True)
+
+
+class VerifySchema(Schema):
+    """The school's officer's finding on a declaration, naming the application version they saw."""
+
+    result = fields.String(required=True, validate=validate.OneOf(declarations.RESULTS))
+    version = fields.Integer(required=True, strict=True)
+    note = fields.String(
+        load_default="",
+        validate=validate.Length(max=declarations.NOTE_MAX),
+        metadata={"description": "required when rejected: why"},
+    )
+
+
+class DeclarationDocumentSchema(Schema):
+    kind = fields.String(required=True)
+    issuer = fields.String(required=True)
+    number = fields.String(required=True)
+    date = fields.Date(required=True)
+
+
+class DeclarationSchema(Schema):
+    """An out-of-province declaration and what the school's officer found (pending | verified | rejected)."""
+
+    id = fields.Integer(required=True)
+    position = fields.Integer(required=True)
+    source = fields.String(required=True, metadata={"example": "declared_verified"})
+    source_label = fields.String(required=True)
+    status = fields.String(required=True)
+    status_label = fields.String(required=True, metadata={"example": "外省建档立卡"})
+    province = fields.String(required=True, metadata={"example": "34"})
+    province_name = fields.String(required=True, metadata={"example": "安徽省"})
+    document = fields.Nested(DeclarationDocumentSchema, required=True)
+    state = fields.String(required=True, validate=validate.OneOf(("pending", *declarations.RESULTS)))
+    state_label = fields.String(required=True)
+    verified_by = fields.String(required=True, allow_none=True)
+    verified_at = DateTime(required=True, allow_none=True)
+    note = fields.String(required=True)
 
 
 class ActionSchema(Schema):
@@ -155,10 +236,12 @@ class ApplicationSchema(Schema):
         values=fields.Dict(),
         required=True,
         metadata={
-            "description": "{fact: {value, source, record_ids}}; source roster | school | declared | agency"
+            "description": "{fact: {value, source, record_ids}}; source roster | school | declared | an agency | "
+            "a declared source (declared_verified: a verified out-of-province status, with declaration_ids)"
         },
     )
     conflicts = fields.List(fields.Nested(DeclaredConflictSchema), required=True)
+    out_of_province = fields.List(fields.Nested(DeclarationSchema), required=True)
     notice = fields.Nested(NoticeRefSchema, required=True, allow_none=True)
     history = fields.List(fields.Nested(ApplicationHistorySchema), required=True)
     decisions = fields.List(fields.Dict(), required=True)
@@ -261,6 +344,34 @@ def act(body: dict[str, Any], application_id: int) -> ApplicationView:
                 level=body["level"],
                 outcome=body["outcome"],
             ),
+            request_id=current_request_id(),
+        )
+        view = views.application_view(uow.session, application, settings)
+    return view
+
+
+@blp.route("/<int:application_id>/declarations/<int:declaration_id>/verify", methods=["POST"])
+@require_user(OFFICERS)
+@blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
+@blp.arguments(VerifySchema)
+@blp.response(200, ApplicationSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="Not the officer of the application's school")
+@blp.alt_response(404, response="NOT_FOUND", description="No such application or declaration")
+@blp.alt_response(
+    409, response="CONFLICT", description="Stale version, application past submitted, declaration decided"
+)
+def verify_declaration(body: dict[str, Any], application_id: int, declaration_id: int) -> ApplicationView:
+    """Verify (核实) or reject (不予核实, with a reason) an out-of-province declaration before review; a verified
+    one counts as the Jiangsu status does and the application is evaluated again at once."""
+    settings = wiring.settings()
+    with unit_of_work() as uow:
+        application = declarations.verify(
+            uow.session,
+            actor=current_actor(),
+            settings=settings,
+            application_id=application_id,
+            declaration_id=declaration_id,
+            request=declarations.VerifyRequest(body["result"], body["version"], body["note"]),
             request_id=current_request_id(),
         )
         view = views.application_view(uow.session, application, settings)

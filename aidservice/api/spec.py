@@ -23,6 +23,17 @@ class AidApi(Api):
         """Teach the spec how our fields are sent, so the documented types are the ones on the wire."""
         super()._init_spec(**kwargs)
         self.ma_plugin.converter.add_attribute_function(decimal_as_sent)
+        api = self
+
+        def enum_from_rules(_converter: Any, field: ma.fields.Field, **_: Any) -> dict[str, Any]:
+            """A field whose metadata names `enum_from_rules` (a function of the rule set) documents the values
+            the app's loaded rules allow (the API registers its routes after the rules are loaded)."""
+            values_of = field.metadata.get("enum_from_rules")
+            app = getattr(api, "_app", None)
+            rules = app.extensions.get("aid_rules") if app is not None else None
+            return {} if values_of is None or rules is None else {"enum": list(values_of(rules))}
+
+        self.ma_plugin.converter.add_attribute_function(enum_from_rules)
         self.spec.components.security_scheme(
             SECURITY_SCHEME,
             {

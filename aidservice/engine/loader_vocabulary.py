@@ -37,7 +37,9 @@ class VocabularySections(RuleChecks):
 
     def _source(self, source_id: str, value: Any, file: str, line: int) -> Source | None:
         what = f"source '{source_id}'"
-        spec = self.fields(value, file, line, what, {"label", "statuses"}, {"kind", "description"})
+        spec = self.fields(
+            value, file, line, what, {"label", "statuses"}, {"kind", "description", "basis", "report_label"}
+        )
         if spec is None or not self.ident(source_id, file, line, "source"):
             return None
         kind = spec.get("kind", "agency")
@@ -62,14 +64,25 @@ class VocabularySections(RuleChecks):
         label = self.text(spec, "label", file, what)
         if not label:
             self.error(file, self.line_of(spec, "label"), f"{what}: label is required text")
-        return Source(source_id, label, str(kind), statuses, Where(file, line))
+        report_label = self.text(spec, "report_label", file, what)
+        return Source(
+            source_id,
+            label,
+            str(kind),
+            statuses,
+            Where(file, line),
+            report_label or "",
+            self.basis(spec, file, what),
+        )
 
     def _status(self, source_id: str, kind: str, name: str, body: Any, file: str, line: int) -> Status | None:
         what = f"status '{name}' of source '{source_id}'"
-        spec = self.fields(body, file, line, what, {"reaches"}, {"guardian", "attributes"})
+        spec = self.fields(body, file, line, what, {"reaches"}, {"guardian", "attributes", "label", "basis"})
         if spec is None:
             return None
         ok = self._own_fact(name, source_id, kind, file, line, what, bool_only=True)
+        if kind == "declared" and ok:
+            ok = self._declarable(name, spec, file, line, what)
         reaches = spec["reaches"]
         if reaches not in REACHES:
             self.error(
@@ -104,7 +117,37 @@ class VocabularySections(RuleChecks):
             None if guardian is None else str(guardian),
             attributes,
             Where(file, line),
+            self.text(spec, "label", file, what) or "",
+            self.basis(spec, file, what),
         )
+
+    def _declarable(self, name: str, spec: YMap, file: str, line: int, what: str) -> bool:
+        """A declared status is one an agency sends in Jiangsu, reaching as it does there, with no guardian
+        fact or attributes (a document proves the status, nothing more); it counts as the Jiangsu one."""
+        agency = self.facts[name].source
+        sent = self.sections["sources"].get(agency)
+        spec_of_agency = sent[0] if sent is not None and isinstance(sent[0], YMap) else None
+        body = spec_of_agency.get("statuses", {}).get(name) if spec_of_agency is not None else None
+        if (
+            spec_of_agency is None
+            or not isinstance(body, YMap)
+            or spec_of_agency.get("kind", "agency") != "agency"
+        ):
+            self.error(
+                file, line, f"{what}: a declared status must be a status an agency sends; '{name}' is not"
+            )
+            return False
+        if spec["reaches"] != body.get("reaches"):
+            self.error(
+                file,
+                self.line_of(spec, "reaches"),
+                f"{what}: reaches must be as the agency's status ({body.get('reaches')})",
+            )
+            return False
+        if "guardian" in spec or "attributes" in spec:
+            self.error(file, line, f"{what}: a declared status carries no guardian fact or attributes")
+            return False
+        return True
 
     def _attributes(
         self, source_id: str, kind: str, raw: Any, file: str, line: int, what: str

@@ -268,10 +268,13 @@ def _describe(rules: Rules) -> dict[str, Any]:
                 "id": source.id,
                 "label": source.label,
                 "kind": source.kind,
+                **({"report_label": source.report_label} if source.report_label else {}),
+                **({"basis": _citations(source.basis)} if source.basis else {}),
                 "statuses": [
                     {
                         "status": st.name,
-                        "label": rules.facts[st.name].label,
+                        "label": st.label or rules.facts[st.name].label,
+                        **({"basis": _citations(st.basis)} if st.basis else {}),
                         "reaches": st.reaches,
                         "guardian_fact": st.guardian_fact,
                         "attributes": [

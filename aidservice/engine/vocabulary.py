@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from .result import Citation
 from .where import Where
 
 REACHES = ("household", "person")
@@ -45,6 +46,8 @@ class Status:
     guardian_fact: str | None = None  # the fact a guardian's (personal) status gives the student
     attributes: tuple[Attribute, ...] = ()
     where: Where | None = None
+    label: str = ""  # how a declared status is named to officers (外省建档立卡); empty: the fact's label
+    basis: tuple[Citation, ...] = ()
 
     @property
     def household(self) -> bool:
@@ -63,6 +66,8 @@ class Source:
     kind: str
     statuses: tuple[Status, ...]
     where: Where | None = None
+    report_label: str = ""  # a declared source's own line in the special-groups report
+    basis: tuple[Citation, ...] = ()
 
     @property
     def status_names(self) -> tuple[str, ...]:
@@ -145,3 +150,8 @@ class Vocabulary:
     def declarable(self, kind: str = "declared") -> dict[str, tuple[str, ...]]:
         """Sources of `kind` -> the statuses an applicant may declare through them."""
         return {s.id: s.status_names for s in self.sources if s.kind == kind}
+
+    @cached_property
+    def declared_sources(self) -> tuple[Source, ...]:
+        """The `declared` sources: statuses an applicant declares with a document and the school verifies."""
+        return tuple(s for s in self.sources if s.kind == "declared")

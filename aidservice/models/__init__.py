@@ -7,6 +7,7 @@ from .agency import AgencyRecord, ApiClient, FeedBatch
 from .application import Application, ApplicationAction, Decision, Notice, Quota
 from .audit import AuditCheckpoint, AuditEvent
 from .base import Base
+from .declaration import StatusDeclaration
 from .determination import Counter, Determination, Job
 from .keys import KeyFingerprint
 from .registry import Guardian, Region, School, Student
@@ -34,6 +35,7 @@ __all__ = [
     "Region",
     "RuleSet",
     "School",
+    "StatusDeclaration",
     "Student",
     "User",
 ]

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import applications, auth, jobs, quotas, reports, roster, rules, ui  # noqa: F401 - the modules attach their routes
+from . import (  # noqa: F401 - the modules attach their routes
+    applications,
+    auth,
+    declarations,
+    jobs,
+    quotas,
+    reports,
+    roster,
+    rules,
+    ui,
+)
 from .blueprint import bp, csrf
 
 

@@ -19,6 +19,7 @@ from aidservice.services.roster import directory
 from aidservice.unit_of_work import unit_of_work
 
 from .blueprint import bp
+from .declarations import declarable_choices, verify_forms
 from .forms import ActionForm, ApplicationFilterForm, ApplicationForm, application_form
 from .session import actor
 from .ui import _
@@ -60,6 +61,7 @@ def apply(student_id: str) -> Response | tuple[str, int] | str:
         "school_year": settings.school_year,
         "declared": form.declared(),
         "commitment_signed": bool(form.commitment.data),
+        "out_of_province": form.out_of_province(),
     }
     try:
         with unit_of_work() as uow:
@@ -93,6 +95,7 @@ def _apply_page(
         general=general or [],
         declared_booleans=form.declared_booleans,
         claimable=form.claimable,
+        declarable=declarable_choices(),
     ), status
 
 
@@ -197,6 +200,7 @@ def _application_page(
         app=view,
         facts=facts,
         forms=forms,
+        verify_forms=verify_forms(view, actor()),
         conflict=conflict,
         failed_action=failed.action_name if failed is not None else None,
     ), status

@@ -106,6 +106,13 @@ class ApplicationForm(FlaskForm):
     per_capita_income = MoneyField(validators=[Optional()])
     academic_rank_pct = MoneyField(validators=[Optional()])
     commitment = BooleanField(validators=[DataRequired("必须签署承诺书。")])
+    # one out-of-province status with its document (the service checks each field; choices from the rules)
+    oop_status = SelectField(validate_choice=False, default="")
+    oop_province = StringField(validators=[Length(max=32, message="省份最多 32 个字符。")])
+    oop_kind = StringField(validators=[Length(max=64, message="最多 64 个字符。")])
+    oop_issuer = StringField(validators=[Length(max=128, message="最多 128 个字符。")])
+    oop_number = StringField(validators=[Length(max=64, message="最多 64 个字符。")])
+    oop_date = StringField(validators=[Length(max=10, message="日期格式 YYYY-MM-DD。")])
 
     def validate_academic_rank_pct(self, field: MoneyField) -> None:
         if field.data and not field.errors and not (Decimal("0") <= Decimal(field.data) <= Decimal("100")):
@@ -125,8 +132,31 @@ class ApplicationForm(FlaskForm):
                 out[name] = True
         return out
 
+    def out_of_province(self) -> list[dict[str, Any]]:
+        """The declared out-of-province status, if one is chosen, with its document."""
+        if not self.oop_status.data:
+            return []
+        return [
+            {
+                "status": self.oop_status.data,
+                "province": self.oop_province.data or "",
+                "document": {
+                    "kind": self.oop_kind.data or "",
+                    "issuer": self.oop_issuer.data or "",
+                    "number": self.oop_number.data or "",
+                    "date": self.oop_date.data or "",
+                },
+            }
+        ]
+
     def field_for(self, key: str) -> Any:
-        """The form field a service error key names (`declared.household_size`, `commitment_signed`)."""
+        """The form field a service error key names (`declared.household_size`, `commitment_signed`,
+        `out_of_province.0.document.date`)."""
+        if key.startswith("out_of_province"):
+            last = key.rsplit(".", 1)[-1]
+            return self._fields.get(
+                f"oop_{last}" if not last.isdigit() and last != "out_of_province" else "oop_status"
+            )
         name = key.removeprefix("declared.")
         if name == "commitment_signed":
             name = "commitment"
@@ -211,6 +241,17 @@ class QuotaPlacesForm(FlaskForm):
     reason = StringField(
         validators=[DataRequired("请填写调整理由。"), Length(max=NOTE_MAX, message="理由最多 2000 字。")]
     )
+
+
+class VerifyForm(FlaskForm):
+    """The officer's finding on an out-of-province declaration, naming the version they saw."""
+
+    version = HiddenField(validators=[DataRequired("无法办理")])
+    note = TextAreaField(validators=[Length(max=500, message="理由最多 500 字。")])
+
+    def validate_version(self, field: HiddenField) -> None:
+        if not str(field.data or "").isdigit():
+            raise ValidationError("无法办理")
 
 
 class ReportForm(GetForm):

@@ -177,6 +177,7 @@ def test_csv_sections_with_headers_bom_and_money_strings(client: FlaskClient, pr
         "特殊群体学生资助金额（按项目）",
         "各地区特殊群体资助覆盖率（由低到高）",
         "未获资助的特殊群体学生名单及原因",
+        "外省建档立卡等（已核实）学生资助情况",
     ]
     record = dict(row[:2] for row in sections[""])
     assert record["地区"] == "江苏省 (320000)" and record["期间"].startswith("2020-2021学年秋季学期")
@@ -205,6 +206,7 @@ def test_xlsx_a_sheet_per_section_numbers_as_numbers(client: FlaskClient, provin
         "特殊群体学生资助金额（按项目）",
         "各地区特殊群体资助覆盖率（由低到高）",
         "未获资助的特殊群体学生名单及原因",
+        "外省建档立卡等（已核实）学生资助情况",
     ]
     sheet = book["各特殊群体资助覆盖情况（按学段）"]
     assert sheet.freeze_panes == "A2"

@@ -208,6 +208,14 @@ MATRIX: tuple[Row, ...] = (
         why="only officers act (403 for the other roles, whatever the id); another school's officer: not found",
     ),
     Row(
+        "/api/v1/applications/<int:application_id>/declarations/<int:declaration_id>/verify",
+        "POST",
+        "/api/v1/applications/{submitted}/declarations/{declaration}/verify",
+        {**api_users({"officer_a"}, ok=409), "officer_b": 404},
+        json={"result": "verified", "version": "{submitted_version}"},
+        why="only the school's officer verifies; the world's declaration was rejected already (409 for them)",
+    ),
+    Row(
         "/api/v1/decisions",
         "GET",
         "/api/v1/decisions?student_id=S1-001",
@@ -365,6 +373,14 @@ MATRIX: tuple[Row, ...] = (
         "/applications/{submitted}/review",
         {**ui({"officer_a"}, 302), "officer_b": 404, "city_b": 404},
         data={"review-version": "{submitted_version}"},
+    ),
+    Row(
+        "/applications/<int:application_id>/declarations/<int:declaration_id>/<any(verified, rejected):result>",
+        "POST",
+        "/applications/{submitted}/declarations/{declaration}/verified",
+        {**ui({"officer_a"}, 302), "officer_b": 404, "city_b": 404},
+        data={"decl{declaration}-version": "{submitted_version}"},
+        why="the school's officer is sent back to the page (the world's declaration is decided: a message)",
     ),
     Row(
         "/schools/<school_code>/notices/<int:notice_id>",
@@ -534,7 +550,7 @@ def call(setup: Setup, row: Row, role: str) -> Any:
     elif row.json is not None:
         kwargs["json"] = _fill(row.json, ids)
     if row.data is not None or row.files or csrf:
-        data: dict[str, Any] = {k: _fill(v, ids) for k, v in (row.data or {}).items()}
+        data: dict[str, Any] = {k.format(**ids): _fill(v, ids) for k, v in (row.data or {}).items()}
         if csrf and row.method == "POST":
             data["csrf_token"] = csrf
         for name, (_content, filename) in row.files.items():

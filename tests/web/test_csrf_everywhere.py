@@ -26,6 +26,8 @@ SAMPLE_VALUES = {
     "school_code": "320102001",
     "notice_id": 1,
     "kind": "special-groups",
+    "declaration_id": 1,
+    "result": "verified",
 }
 """A value for each URL variable of the web routes (a new variable fails the test until it is added here)."""
 

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from aidservice.models import AuthToken, Decision
 from aidservice.services.accounts.auth import resolve_token
 from aidservice.services.actors import Actor
-from aidservice.services.applications import actions, quotas, submission
+from aidservice.services.applications import actions, declarations, quotas, submission
+from aidservice.services.applications.declaration_views import declarations_of
 from aidservice.services.applications.values import ActionRequest
 from aidservice.services.regions import ensure_county
 from aidservice.services.registry.feeds import apply_batch
@@ -171,7 +172,8 @@ def _expired_officer_token(session: Session) -> str:
 
 
 def _applications(session: Session, app: Flask, world: MatrixWorld) -> None:
-    """S1-001 approved after its notice (decisions made); S1-002 submitted (the target of actions)."""
+    """S1-001 approved after its notice (decisions made); S1-002 submitted (the target of actions), with an
+    out-of-province declaration the officer did not verify (so review is open and verifying it again is 409)."""
     officer = resolve_token(session, world.base.tokens["officer1"])
     settings = w.settings_for(app, w.SUBMITTED)
     declared = {"household_size": 4, "per_capita_income": "5000.00"}
@@ -210,7 +212,28 @@ def _applications(session: Session, app: Flask, world: MatrixWorld) -> None:
             "school_year": w.YEAR,
             "commitment_signed": True,
             "declared": declared,
+            "out_of_province": [
+                {
+                    "status": "registered_poor",
+                    "province": "安徽",
+                    "document": {
+                        "kind": "建档立卡证明",
+                        "issuer": "阜阳市乡村振兴局",
+                        "number": "M-1",
+                        "date": "2020-06-01",
+                    },
+                }
+            ],
         },
+    )
+    (declaration,) = declarations_of(session, submitted.id)
+    submitted = declarations.verify(
+        session,
+        actor=officer,
+        settings=settings,
+        application_id=submitted.id,
+        declaration_id=declaration.id,
+        request=declarations.VerifyRequest("rejected", submitted.version, "证明与户籍不符"),
     )
     decision = (
         session.execute(select(Decision.id).where(Decision.application_id == approved.id)).scalars().first()
@@ -221,6 +244,7 @@ def _applications(session: Session, app: Flask, world: MatrixWorld) -> None:
         notice=approved.notice_id,
         submitted=submitted.id,
         submitted_version=submitted.version,
+        declaration=declaration.id,
         decision=decision,
     )
 

@@ -22,6 +22,7 @@ from aidservice.models import Application
 from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.applications.decisions import decide
+from aidservice.services.applications.declarations import refuse_pending, verified_of
 from aidservice.services.applications.evaluation import (
     DECLARABLE_SOURCE,
     agency_sources,
@@ -181,6 +182,7 @@ def _review(
     note: str,
     request_id: str | None,
 ) -> Handled:
+    refuse_pending(session, settings, application)  # out-of-province statuses are verified before review
     details: dict[str, Any] = {}
     if request.level is not None and request.level != application.level:
         if not note:
@@ -338,6 +340,7 @@ def _reassess(
         claims=claims,
         as_of=settings.default_as_of(),
         override=override_of(application),
+        verified=verified_of(session, application.id),
     )
     apply_evaluation(application, evaluation)
     details["after"] = {"level": application.level, "as_of": application.as_of.isoformat()}

@@ -19,6 +19,7 @@ from aidservice.engine.facts import convert, to_json
 from aidservice.engine.result import Result, TraceEntry
 from aidservice.models import Application
 from aidservice.services import audit
+from aidservice.services.applications.declared_facts import Verified, annotate, with_verified
 from aidservice.services.applications.values import sha256_text, yuan
 from aidservice.services.context import Settings
 from aidservice.services.determinations.facts_assembly import assemble
@@ -134,11 +135,13 @@ def evaluate_student(
     claims: Mapping[str, Any],
     as_of: date,
     override: str | None,
+    verified: tuple[Verified, ...] = (),
 ) -> Evaluation:
-    """Assemble the student's facts (roster, school, agency records valid on `as_of`, declared) and evaluate."""
+    """Assemble the student's facts (roster, school, agency records valid on `as_of`, declared, verified
+    out-of-province declarations) and evaluate."""
     rules = settings.rules
     (found,) = assemble(session, [student_pk], as_of, rules, {student_pk: dict(declared)})
-    return _evaluation(rules, found.snapshot, claims, as_of, override)
+    return _evaluation(rules, with_verified(found.snapshot, verified), claims, as_of, override)
 
 
 def reevaluate(settings: Settings, application: Application, override: str | None) -> Evaluation:
@@ -166,7 +169,7 @@ def _evaluation(
         conflicts=conflicts_of(rules, claims, snapshot),
         evaluated_level=evaluated,
         level=result.level,
-        result=result_json(rules, result),
+        result=annotate(rules, result_json(rules, result), result, snapshot),
     )
 
 

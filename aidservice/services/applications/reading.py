@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, exists, func, select
 from sqlalchemy.orm import Session, contains_eager
 
-from aidservice.models import Application, ApplicationAction, School, Student
+from aidservice.models import Application, ApplicationAction, School, StatusDeclaration, Student
 from aidservice.services.actors import Actor, in_region
 from aidservice.services.applications.scope import check_read
 from aidservice.services.applications.views import (
@@ -52,6 +52,9 @@ APPLICATION_READ = (
         School.region_code,
         *BRIEF_COLUMNS,
         *(getattr(ApplicationAction, name).label(f"history_{name}") for name in HISTORY_FIELDS),
+        exists()
+        .where(StatusDeclaration.application_id == Application.id)
+        .label("has_declarations"),  # read them only when there are some
     )
     .join(School, School.code == Application.school_code)
     .join(Student, Student.id == Application.student_pk)
@@ -77,7 +80,9 @@ def get_application(
         for r in rows
         if r.history_action is not None
     ]
-    return application_view(session, row[0], settings, student=row, history=history)
+    return application_view(
+        session, row[0], settings, student=row, history=history, declarations=row.has_declarations
+    )
 
 
 def list_applications(

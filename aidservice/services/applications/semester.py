@@ -17,6 +17,7 @@ from aidservice.schoolyear import semester_start
 from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.applications.decision_rows import current_decisions
+from aidservice.services.applications.declarations import verified_of
 from aidservice.services.applications.evaluation import (
     DECLARABLE_SOURCE,
     agency_sources,
@@ -90,6 +91,7 @@ def open_semester(
             claims=claims,
             as_of=as_of,
             override=override_of(application),
+            verified=verified_of(session, application.id),  # a verified out-of-province status still holds
         )
         current = [d for d in current_decisions(session, application.id).values() if d.status != "withdrawn"]
         before = {

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from aidservice.models import Application, School, Student
 from aidservice.models.application import ACTIVE_STATES
 from aidservice.services.actors import Actor
+from aidservice.services.applications.declarations import FIELD, add_declarations, parse_declarations
 from aidservice.services.applications.evaluation import (
     apply_evaluation,
     evaluate_student,
@@ -60,6 +61,7 @@ def create_application(
     if errors:
         raise ValidationFailed(errors)
     declared, claims = split_declared(settings.rules, raw)
+    declarations = parse_declarations(settings.rules, payload.get(FIELD), settings.current_date())
     student_id = str(payload.get("student_id") or "")
     found = session.execute(
         select(Student, School)
@@ -104,6 +106,7 @@ def create_application(
         raise Conflict(
             f"Student {student_id} already has an open or approved application for {settings.school_year}."
         ) from None
+    add_declarations(session, application, declarations, actor)
     record_action(
         session,
         application,
@@ -111,7 +114,10 @@ def create_application(
         action="submit",
         from_state="",
         note="",
-        details={"conflicts": [c["fact"] for c in application.conflicts]},
+        details={
+            "conflicts": [c["fact"] for c in application.conflicts],
+            **({"out_of_province": [d.status for d in declarations]} if declarations else {}),
+        },
         request_id=request_id,
         summary={
             "application_id": application.id,

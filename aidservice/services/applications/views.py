@@ -14,6 +14,7 @@ from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from aidservice.models import Application, ApplicationAction, Decision, Student
+from aidservice.services.applications.declaration_views import DeclarationView, declaration_views
 from aidservice.services.applications.values import actions_allowed, yuan
 from aidservice.services.context import Settings
 
@@ -91,6 +92,7 @@ class ApplicationView(TypedDict):
     missing: list[str]
     facts: dict[str, Any]
     conflicts: list[dict[str, Any]]
+    out_of_province: list[DeclarationView]  # declared statuses of another province, and their verification
     notice: NoticeRef | None
     history: list[dict[str, Any]]  # HISTORY_FIELDS of each action, oldest first
     decisions: list[DecisionView]
@@ -149,10 +151,12 @@ def application_view(
     settings: Settings,
     student: Student | Row[Any] | None = None,
     history: list[dict[str, Any]] | None = None,
+    declarations: bool = True,
 ) -> ApplicationView:
     """An application for the officer's screen: student (ID masked), state, what may be done next, the
     evaluation with every fact's source, the conflicts, the history, its notice and its decisions.
-    `student`: the student, or a row of BRIEF_COLUMNS, and `history`, when the caller has read them already."""
+    `student`: the student, or a row of BRIEF_COLUMNS, and `history`, when the caller has read them already;
+    `declarations` false when the caller knows the application has no out-of-province declarations."""
     if student is None:
         student = application.student
     if history is None:
@@ -198,6 +202,7 @@ def application_view(
         "missing": result.get("missing", []),
         "facts": application.facts,
         "conflicts": application.conflicts,
+        "out_of_province": declaration_views(session, settings.rules, application.id) if declarations else [],
         "notice": notice,
         "history": history,
         "decisions": [decision_view(d, student) for d in decisions],

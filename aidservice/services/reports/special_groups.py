@@ -33,6 +33,7 @@ from sqlalchemy import and_, case, exists, func, literal, select, true
 from sqlalchemy.orm import aliased
 
 from aidservice.models import AgencyRecord, Application, ApplicationAction, Decision, School, Student
+from aidservice.services.reports import out_of_province
 from aidservice.services.reports.common import (
     AID_KINDS,
     REASON_NAMES,
@@ -159,6 +160,8 @@ def build(ctx: Context) -> Report:
         ],
         empty=empty,
     )
+    if (declared := out_of_province.section(ctx)) is not None:  # verified out-of-province students, apart
+        report.sections.append(declared)
     if empty:
         report.message = (
             f"{ctx.period.name}，{ctx.scope.name}没有与在校学生匹配的特殊群体记录，"
