@@ -9,7 +9,7 @@ from .audit import AuditCheckpoint, AuditEvent
 from .base import Base
 from .determination import Counter, Determination, Job
 from .keys import KeyFingerprint
-from .registry import Guardian, Region, School, Student
+from .registry import Guardian, PersonBirth, Region, School, Student
 from .rule_set import RuleSet
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "KeyFingerprint",
     "LoginFailure",
     "Notice",
+    "PersonBirth",
     "Quota",
     "Region",
     "RuleSet",

@@ -1,0 +1,49 @@
+"""students: east–west cooperation flag and origin, enrolment state and date; person_births
+
+Revision ID: seedgroups_0014
+Revises: 0013
+Create Date: 2026-12-07 16:00:00
+
+Seed items 35 (东西协作) and 30 (控辍保学). Existing students are `enrolled`, not east–west. `person_births`
+starts empty: it fills as agency batches arrive (a record received before this migration has no birth date
+until its agency sends it again).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "seedgroups_0014"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("students") as batch:
+        batch.add_column(
+            sa.Column("east_west_cooperation", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch.add_column(sa.Column("east_west_origin", sa.String(length=32), nullable=True))
+        batch.add_column(
+            sa.Column("enrolment_state", sa.String(length=16), nullable=False, server_default="enrolled")
+        )
+        batch.add_column(sa.Column("enrolment_date", sa.Date(), nullable=True))
+        batch.create_index("ix_students_enrolment_state", ["enrolment_state"])
+    op.create_table(
+        "person_births",
+        sa.Column("person_hmac", sa.String(length=64), nullable=False),
+        sa.Column("birth_date", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint("person_hmac", name=op.f("pk_person_births")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("person_births")
+    with op.batch_alter_table("students") as batch:
+        batch.drop_index("ix_students_enrolment_state")
+        batch.drop_column("enrolment_date")
+        batch.drop_column("enrolment_state")
+        batch.drop_column("east_west_origin")
+        batch.drop_column("east_west_cooperation")
