@@ -33,6 +33,7 @@ from sqlalchemy import and_, case, exists, func, literal, select, true
 from sqlalchemy.orm import aliased
 
 from aidservice.models import AgencyRecord, Application, ApplicationAction, Decision, School, Student
+from aidservice.services.reports import east_west
 from aidservice.services.reports.common import (
     AID_KINDS,
     GROUP_NAMES,
@@ -125,7 +126,8 @@ def build(ctx: Context) -> Report:
     names = program_names(ctx.settings)
     summary = _summary_rows(counts, unmatched, money)
     total_students = sum(n for (grp, _stage, _o), n in counts.items() if grp == "*")
-    empty = total_students == 0 and not unmatched
+    east_west_section = east_west.section(ctx)
+    empty = total_students == 0 and not unmatched and not east_west_section.rows
     regions = _by_region(ctx, classified)
     report = Report(
         kind="special-groups",
@@ -140,6 +142,7 @@ def build(ctx: Context) -> Report:
                 "“合计”行按学生去重；一名学生可属于多个群体。未匹配记录只计入群体合计行。",
             ),
             Section("money", "特殊群体学生资助金额（按项目）", MONEY_COLUMNS, _money_rows(money, names)),
+            east_west_section,
             Section("regions", "各地区特殊群体资助覆盖率（由低到高）", REGION_COLUMNS, regions),
             Section(
                 "unaided",
