@@ -122,7 +122,7 @@ def test_a_record_no_longer_on_the_roll_frees_the_number_for_another_school(
     assert change.summary["after"] == {"enrolment_state": "transferred", "enrolment_date": "2020-09-20"}
 
 
-HEADER = "student_id,id_number,name,stage,grade,east_west_cooperation,east_west_origin,enrolment_state,enrolment_date"
+HEADER = "student_id,school_code,id_number,name,stage,grade,east_west_cooperation,east_west_origin,enrolment_state,enrolment_date"
 
 
 def import_csv(client: FlaskClient, world: World, *rows: str, who: str = "officer_v1"):  # type: ignore[no-untyped-def]
@@ -139,9 +139,9 @@ def test_an_import_takes_the_rules_chinese_labels_of_origin_and_state(client: Fl
     response = import_csv(
         client,
         world,
-        f"EW1,{id_number(321, born=date(2004, 1, 1))},甲,vocational,1,是,贵州铜仁,在读,",
-        f"EW2,{id_number(322, born=date(2004, 1, 1))},乙,vocational,2,是,shaanxi,休学,2020-11-02",
-        f"PL1,{id_number(323, born=date(2004, 1, 1))},丙,vocational,3,否,,辍学,2020-10-08",
+        f"EW1,V1,{id_number(321, born=date(2004, 1, 1))},甲,vocational,1,是,贵州铜仁,在读,",
+        f"EW2,V1,{id_number(322, born=date(2004, 1, 1))},乙,vocational,2,是,shaanxi,休学,2020-11-02",
+        f"PL1,V1,{id_number(323, born=date(2004, 1, 1))},丙,vocational,3,否,,辍学,2020-10-08",
     )
     assert response.status_code == 200, response.json
     assert response.json["created"] == 3
@@ -155,9 +155,9 @@ def test_an_import_row_with_an_unknown_label_is_refused_naming_its_column(client
     response = import_csv(
         client,
         world,
-        f"EW1,{id_number(331, born=date(2004, 1, 1))},甲,vocational,1,是,甘肃,在读,",
-        f"EW2,{id_number(332, born=date(2004, 1, 1))},乙,vocational,1,是,陕西,退学,2020-10-01",
-        f"EW3,{id_number(333, born=date(2004, 1, 1))},丙,vocational,1,是,,在读,",
+        f"EW1,V1,{id_number(331, born=date(2004, 1, 1))},甲,vocational,1,是,甘肃,在读,",
+        f"EW2,V1,{id_number(332, born=date(2004, 1, 1))},乙,vocational,1,是,陕西,退学,2020-10-01",
+        f"EW3,V1,{id_number(333, born=date(2004, 1, 1))},丙,vocational,1,是,,在读,",
     )
     assert response.status_code == 422
     assert set(response.json["errors"]) == {
@@ -166,3 +166,26 @@ def test_an_import_row_with_an_unknown_label_is_refused_naming_its_column(client
         "rows.4.east_west_origin",
     }
     assert db.session.execute(sa.select(sa.func.count()).select_from(Student)).scalar() == 0
+
+
+def test_one_import_may_hold_a_transfer_and_the_new_enrolment_of_the_same_person(
+    client: FlaskClient, world: World
+) -> None:
+    same = id_number(341, born=date(2004, 1, 1))
+    response = import_csv(
+        client,
+        world,
+        f"OLD,V1,{same},甲,vocational,1,否,,转出,2020-09-15",
+        f"NEW,V1,{same},甲,vocational,1,否,,在读,",
+        f"DUP,V1,{same},甲,vocational,1,否,,休学,2020-10-01",  # a second record on the roll: refused
+        who="county_admin",
+    )
+    assert response.status_code == 422 and set(response.json["errors"]) == {"rows.4.id_number"}
+    response = import_csv(
+        client,
+        world,
+        f"OLD,V1,{same},甲,vocational,1,否,,转出,2020-09-15",
+        f"NEW,V1,{same},甲,vocational,1,否,,在读,",
+        who="county_admin",
+    )
+    assert response.status_code == 200 and response.json["created"] == 2

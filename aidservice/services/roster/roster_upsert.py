@@ -246,12 +246,13 @@ def _validate_rows(
             rejected.append(RowError(number, "student_id", f"repeats row {seen.by_id[student_id]}"))
             continue
         seen.by_id[student_id] = number
-        if id_number in seen.by_number:
-            rejected.append(
-                RowError(number, "id_number", f"repeats the number on row {seen.by_number[id_number]}")
-            )
-            continue
-        seen.by_number[id_number] = number
+        if on_roll(data["enrolment_state"]):  # a record off the roll may share it (a transfer and the new school)
+            if id_number in seen.by_number:
+                rejected.append(
+                    RowError(number, "id_number", f"repeats the number on row {seen.by_number[id_number]}")
+                )
+                continue
+            seen.by_number[id_number] = number
         valid.append(_Row(number, data, list(guardian_columns), id_hmac(hmac_key, id_number)))
     return valid
 
