@@ -14,7 +14,8 @@ KINDS = ("special-groups", "programs", "regions", "dropout_control")
 FORMATS = ("json", "csv", "xlsx", "html")
 
 report_group = AppGroup(
-    "report", help="Periodic reports: special-groups, programs, regions, dropout_control; `schedule` archives the due ones."
+    "report",
+    help="Periodic reports: special-groups, programs, regions, dropout_control; `schedule` archives the due ones.",
 )
 
 

@@ -50,7 +50,9 @@ def add_seed_groups(
             student.update(east_west_cooperation=True, east_west_origin=pick.choice(list(origins)))
         if stage not in ("primary", "junior"):
             continue
-        reached = student["id_number"] in listed or any(g["id_number"] in listed for g in student["guardians"])
+        reached = student["id_number"] in listed or any(
+            g["id_number"] in listed for g in student["guardians"]
+        )
         if rnd.random() >= (ENDED_SHARE_SPECIAL if reached else ENDED_SHARE_OTHER):
             continue
         state = rnd.choice((DROPPED_OUT, SUSPENDED, TRANSFERRED))

@@ -68,7 +68,9 @@ def test_ended_enrolments_of_special_group_pupils_are_listed_but_not_a_transfer_
     assert ended_ids(report(app, "320000")) == ["ST-DROP", "ST-GONE", "ST-SUSP", "ST-WUXI"]
 
 
-def test_a_transfer_listed_until_the_pupil_enrols_in_another_jiangsu_school(app: Flask, county: County) -> None:
+def test_a_transfer_listed_until_the_pupil_enrols_in_another_jiangsu_school(
+    app: Flask, county: County
+) -> None:
     assert "ST-GONE" in ended_ids(report(app, "320102"))
     enrol(db.session, "GONE-IN", db.session.get(School, "B1"), county.numbers["GONE"], "primary")
     db.session.commit()
@@ -107,7 +109,9 @@ def test_birth_dates_are_kept_at_ingest_by_keyed_hash_only(app: Flask, county: C
     assert all(len(key) == 64 and not key.isdigit() for key in births)
 
 
-def test_a_school_report_lists_its_own_ended_pupils_and_no_agency_children(app: Flask, county: County) -> None:
+def test_a_school_report_lists_its_own_ended_pupils_and_no_agency_children(
+    app: Flask, county: County
+) -> None:
     body = report(app, "A1")
     assert ended_ids(body) == ["ST-DROP", "ST-GONE", "ST-SUSP"]
     assert body["sections"]["unmatched_children"]["rows"] == []
@@ -136,7 +140,9 @@ ACCESS = [
 
 
 @pytest.mark.parametrize(("who", "region", "status"), ACCESS)
-def test_who_may_read_the_report(client: FlaskClient, county: County, who: str, region: str, status: int) -> None:
+def test_who_may_read_the_report(
+    client: FlaskClient, county: County, who: str, region: str, status: int
+) -> None:
     response = client.get(
         "/api/v1/reports/dropout_control",
         query_string={"period": PERIOD, "region": region},
@@ -148,12 +154,16 @@ def test_who_may_read_the_report(client: FlaskClient, county: County, who: str, 
 def test_csv_and_xlsx_carry_both_lists_in_chinese(client: FlaskClient, county: County) -> None:
     query = {"period": PERIOD, "region": "320102"}
     headers = county.headers("county_admin")
-    data = client.get("/api/v1/reports/dropout_control", query_string={**query, "format": "csv"}, headers=headers)
+    data = client.get(
+        "/api/v1/reports/dropout_control", query_string={**query, "format": "csv"}, headers=headers
+    )
     assert data.status_code == 200
     sections = csv_sections(data.data)
     titles = [t for t in sections if t]
     assert any("学籍中止" in t for t in titles) and any("6至15周岁" in t for t in titles)
-    book = client.get("/api/v1/reports/dropout_control", query_string={**query, "format": "xlsx"}, headers=headers)
+    book = client.get(
+        "/api/v1/reports/dropout_control", query_string={**query, "format": "xlsx"}, headers=headers
+    )
     sheets = xlsx_sheets(book.data)
     assert any("辍学" in str(cell) for rows in sheets.values() for row in rows for cell in row)
 

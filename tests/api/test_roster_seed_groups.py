@@ -58,7 +58,9 @@ def payload(**changes: Any) -> dict[str, Any]:
     return body
 
 
-def put(client: FlaskClient, world: World, student_id: str = "EW1", who: str = "county_admin", **changes: Any):  # type: ignore[no-untyped-def]
+def put(
+    client: FlaskClient, world: World, student_id: str = "EW1", who: str = "county_admin", **changes: Any
+):  # type: ignore[no-untyped-def]
     return client.put(f"/api/v1/students/{student_id}", json=payload(**changes), headers=world.headers(who))
 
 
@@ -105,11 +107,24 @@ def test_a_record_no_longer_on_the_roll_frees_the_number_for_another_school(
     client: FlaskClient, world: World
 ) -> None:
     number = id_number(311)
-    common = {"id_number": number, "east_west_cooperation": False, "east_west_origin": None, "stage": "junior"}
+    common = {
+        "id_number": number,
+        "east_west_cooperation": False,
+        "east_west_origin": None,
+        "stage": "junior",
+    }
     assert put(client, world, "T1", school_code="P1", **common).status_code == 201
     # enrolled twice: refused (no more said than "taken")
     assert put(client, world, "T2", who="city_admin", school_code="P2", **common).status_code == 409
-    moved = put(client, world, "T1", school_code="P1", enrolment_state="transferred", enrolment_date="2020-09-20", **common)
+    moved = put(
+        client,
+        world,
+        "T1",
+        school_code="P1",
+        enrolment_state="transferred",
+        enrolment_date="2020-09-20",
+        **common,
+    )
     assert moved.status_code == 200 and moved.json["enrolment_state"] == "transferred"
     assert put(client, world, "T2", who="city_admin", school_code="P2", **common).status_code == 201
     # and the transferred record cannot come back on the roll while the other one is
@@ -135,7 +150,9 @@ def import_csv(client: FlaskClient, world: World, *rows: str, who: str = "office
     )
 
 
-def test_an_import_takes_the_rules_chinese_labels_of_origin_and_state(client: FlaskClient, world: World) -> None:
+def test_an_import_takes_the_rules_chinese_labels_of_origin_and_state(
+    client: FlaskClient, world: World
+) -> None:
     response = import_csv(
         client,
         world,
@@ -151,7 +168,9 @@ def test_an_import_takes_the_rules_chinese_labels_of_origin_and_state(client: Fl
     assert (stored("PL1").east_west_cooperation, stored("PL1").enrolment_state) == (False, "dropped_out")
 
 
-def test_an_import_row_with_an_unknown_label_is_refused_naming_its_column(client: FlaskClient, world: World) -> None:
+def test_an_import_row_with_an_unknown_label_is_refused_naming_its_column(
+    client: FlaskClient, world: World
+) -> None:
     response = import_csv(
         client,
         world,

@@ -91,7 +91,9 @@ def enrol(
     )
     for seed in guardians:
         g_number = id_number(seed, born=date(1980, 1, 1))
-        student.guardians.append(Guardian(**VAULT.seal("guardian", g_number), name=f"家长{seed}", relation="father"))
+        student.guardians.append(
+            Guardian(**VAULT.seal("guardian", g_number), name=f"家长{seed}", relation="father")
+        )
     session.add(student)
     session.flush()
     return student
@@ -143,23 +145,44 @@ def build_county(app: Flask) -> County:
     )
     ended = date(2020, 10, 10)
     s = county.students
-    s["DROP"] = enrol(session, "DROP", a1, n["DROP"], "primary", state="dropped_out", day=ended, guardians=(7001,))
+    s["DROP"] = enrol(
+        session, "DROP", a1, n["DROP"], "primary", state="dropped_out", day=ended, guardians=(7001,)
+    )
     s["SUSP"] = enrol(session, "SUSP", a1, n["SUSP"], "junior", state="suspended", day=date(2020, 11, 1))
     s["MOVED"] = enrol(session, "MOVED", a1, n["MOVED"], "junior", state="transferred", day=date(2020, 9, 20))
     s["MOVED-IN"] = enrol(session, "MOVED-IN", a2, n["MOVED"], "junior")
     s["GONE"] = enrol(session, "GONE", a1, n["GONE"], "primary", state="transferred", day=date(2020, 9, 20))
     s["PLAIN"] = enrol(session, "PLAIN", a1, n["PLAIN"], "primary", state="dropped_out", day=ended)
     s["LATE"] = enrol(
-        session, "LATE", a1, n["LATE"], "primary", state="dropped_out", day=date(2021, 3, 5), guardians=(7006,)
+        session,
+        "LATE",
+        a1,
+        n["LATE"],
+        "primary",
+        state="dropped_out",
+        day=date(2021, 3, 5),
+        guardians=(7006,),
     )
     s["VOC"] = enrol(session, "VOC", v1, n["VOC"], "vocational", state="dropped_out", day=ended)
     s["STAY"] = enrol(session, "STAY", a1, n["STAY"], "junior")
     s["WUXI"] = enrol(session, "WUXI", b1, n["WUXI"], "junior", state="dropped_out", day=ended)
     s["EW1"] = enrol(
-        session, "EW1", v1, n["EW1"], "vocational", east_west_cooperation=True, east_west_origin="guizhou_tongren"
+        session,
+        "EW1",
+        v1,
+        n["EW1"],
+        "vocational",
+        east_west_cooperation=True,
+        east_west_origin="guizhou_tongren",
     )
     s["EW2"] = enrol(
-        session, "EW2", v1, n["EW2"], "vocational", east_west_cooperation=True, east_west_origin="qinghai_haidong"
+        session,
+        "EW2",
+        v1,
+        n["EW2"],
+        "vocational",
+        east_west_cooperation=True,
+        east_west_origin="qinghai_haidong",
     )
     session.commit()
     feed(

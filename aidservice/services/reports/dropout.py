@@ -170,7 +170,20 @@ def _ended_rows(ctx: Context) -> Iterator[tuple[Any, ...]]:
     rows = ctx.session.execute(candidates).all()
     groups = _groups_of(ctx, [(r[0], r[4]) for r in rows])
     labels = value_labels(ctx.settings.rules.facts, "enrolment_state")
-    for pk, student_id, name, id_mask, _hmac, school, school_name, class_name, stage, grade, state, day in rows:
+    for (
+        pk,
+        student_id,
+        name,
+        id_mask,
+        _hmac,
+        school,
+        school_name,
+        class_name,
+        stage,
+        grade,
+        state,
+        day,
+    ) in rows:
         keys = [g for g in GROUPS if g in groups.get(pk, ())]
         if not keys:
             continue
@@ -244,7 +257,8 @@ def _children_rows(ctx: Context, day: date) -> Iterator[tuple[Any, ...]]:
     people: dict[str, dict[str, Any]] = {}
     for hmac, person_mask, name, status, source, birth in ctx.session.execute(records):
         person = people.setdefault(
-            hmac, {"mask": person_mask, "name": name, "age": age_on(birth, day), "groups": set(), "sources": set()}
+            hmac,
+            {"mask": person_mask, "name": name, "age": age_on(birth, day), "groups": set(), "sources": set()},
         )
         person["groups"].add(status)
         person["sources"].add(source)

@@ -20,7 +20,9 @@ from aidservice.services.reports.reading import Context
 from aidservice.services.vocabulary import value_labels
 
 TITLE = "东西协作计划学生资助情况（按学校）"
-NOTE = "职业教育东西协作计划学生（《2020年工作要点》第35项），按学校各列一行；享受中职资助政策与其他学生相同。"
+NOTE = (
+    "职业教育东西协作计划学生（《2020年工作要点》第35项），按学校各列一行；享受中职资助政策与其他学生相同。"
+)
 COLUMNS = (
     Column("school_code", "学校代码", width=14),
     Column("school_name", "学校", width=28),
@@ -82,7 +84,8 @@ def rows(ctx: Context) -> list[tuple[Any, ...]]:
             school,
             names.get(school, school),
             "；".join(
-                f"{labels.get(o, o or '未填')} {n}" for o, n in sorted(origins[school].items(), key=_order(labels))
+                f"{labels.get(o, o or '未填')} {n}"
+                for o, n in sorted(origins[school].items(), key=_order(labels))
             ),
             n,
             n_aided,

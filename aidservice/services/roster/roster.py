@@ -30,7 +30,6 @@ from aidservice.services.actors import Actor
 from aidservice.services.context import Settings
 from aidservice.services.errors import Forbidden, ValidationFailed
 from aidservice.services.hidden import not_found
-from aidservice.services.vocabulary import ON_ROLL
 from aidservice.services.regions import check_code, city_code_of, resolve_region
 from aidservice.services.roster.roster_common import (
     audit_view,
@@ -50,6 +49,7 @@ from aidservice.services.roster.roster_schema import (
     StudentPayloadSchema,
     load_payload,
 )
+from aidservice.services.vocabulary import ON_ROLL
 
 SchoolRuleField = Literal["city_code", "inclusive_kindergarten", "tuition_fee", "central_university"]
 SCHOOL_RULE_FIELDS: tuple[SchoolRuleField, ...] = get_args(SchoolRuleField)
@@ -361,7 +361,9 @@ def put_student(
     hmac = id_hmac(settings.id_hmac_key, data["id_number"])
     other = session.execute(
         select(Student.student_id)
-        .where(Student.id_hmac == hmac, Student.student_id != student_id, Student.enrolment_state.in_(ON_ROLL))
+        .where(
+            Student.id_hmac == hmac, Student.student_id != student_id, Student.enrolment_state.in_(ON_ROLL)
+        )
         .limit(1)
     ).scalar_one_or_none()
     if other is not None and on_roll(data["enrolment_state"]):  # a transferred record keeps its number

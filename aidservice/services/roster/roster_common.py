@@ -82,13 +82,17 @@ def seed_errors(settings: Settings, data: Mapping[str, Any]) -> dict[str, list[s
     errors: dict[str, list[str]] = {}
     origin, flagged = data.get("east_west_origin"), data.get("east_west_cooperation", False)
     if flagged and data.get("stage") != "vocational":
-        errors["east_west_cooperation"] = ["only vocational (中职) students are in the east–west cooperation plan"]
+        errors["east_west_cooperation"] = [
+            "only vocational (中职) students are in the east–west cooperation plan"
+        ]
     if flagged and origin is None:
         errors["east_west_origin"] = ["is required for an east–west cooperation student"]
     elif origin is not None and not flagged:
         errors["east_west_origin"] = ["is given only for an east–west cooperation student"]
     elif origin is not None and origin not in facts["east_west_origin"].values:
-        errors["east_west_origin"] = [f"{origin!r} is not one of {', '.join(facts['east_west_origin'].values)}"]
+        errors["east_west_origin"] = [
+            f"{origin!r} is not one of {', '.join(facts['east_west_origin'].values)}"
+        ]
     state = data.get("enrolment_state", ENROLLED)
     if state not in facts["enrolment_state"].values:
         errors["enrolment_state"] = [f"{state!r} is not one of {', '.join(facts['enrolment_state'].values)}"]
@@ -105,7 +109,10 @@ def enum_values(facts: Mapping[str, Any], payload: Mapping[str, Any]) -> Mapping
     """An import row with its east–west origin and enrolment state cells as values when written as labels."""
     if not any(name in payload for name in ENUM_CELLS):
         return payload
-    return {**payload, **{name: value_of(facts, name, payload[name]) for name in ENUM_CELLS if name in payload}}
+    return {
+        **payload,
+        **{name: value_of(facts, name, payload[name]) for name in ENUM_CELLS if name in payload},
+    }
 
 
 def on_roll(state: str) -> bool:

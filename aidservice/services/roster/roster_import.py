@@ -42,7 +42,16 @@ __all__ = ["ImportResult", "RowError", "import_student_file", "reject_all", "row
 
 GUARDIAN_COLUMN = re.compile(r"^guardian([1-9])_(id_number|name|relation)$")
 TEXT_COLUMNS = frozenset(
-    {"student_id", "id_number", "name", "school_code", "class_name", "stage", "east_west_origin", "enrolment_state"}
+    {
+        "student_id",
+        "id_number",
+        "name",
+        "school_code",
+        "class_name",
+        "stage",
+        "east_west_origin",
+        "enrolment_state",
+    }
 )
 REQUIRED_COLUMNS = ("student_id", "id_number", "name", "stage", "grade")
 

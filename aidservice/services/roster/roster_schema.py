@@ -34,7 +34,16 @@ BOOL_FIELDS = (
 )
 STATE_FIELDS = ("east_west_origin", "enrolment_state", "enrolment_date")
 """Checked against the rules with the stage (`roster_common.seed_errors`): origin and state are enum facts."""
-STUDENT_FIELDS = ("id_number", "name", "school_code", "class_name", "stage", "grade", *BOOL_FIELDS, *STATE_FIELDS)
+STUDENT_FIELDS = (
+    "id_number",
+    "name",
+    "school_code",
+    "class_name",
+    "stage",
+    "grade",
+    *BOOL_FIELDS,
+    *STATE_FIELDS,
+)
 ROW_FIELDS = STUDENT_FIELDS[1:]  # stored as plain columns; the number is sealed (aidservice.crypto)
 
 
@@ -160,12 +169,18 @@ class StudentPayloadSchema(Schema):
     enrolment_state = Text(
         load_default="enrolled",
         validate=validate.Length(min=1, max=16),
-        metadata={"example": "enrolled", "description": "a value of the rules' `enrolment_state` (seed item 30)"},
+        metadata={
+            "example": "enrolled",
+            "description": "a value of the rules' `enrolment_state` (seed item 30)",
+        },
     )
     enrolment_date = fields.Date(
         load_default=None,
         allow_none=True,
-        metadata={"example": "2020-09-01", "description": "the day the state took effect; required unless enrolled"},
+        metadata={
+            "example": "2020-09-01",
+            "description": "the day the state took effect; required unless enrolled",
+        },
     )
     guardians = fields.List(
         fields.Nested(GuardianSchema), load_default=list, validate=validate.Length(max=MAX_GUARDIANS)

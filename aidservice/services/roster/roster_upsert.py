@@ -170,8 +170,7 @@ class _Seen:
 def check_rows(session: Session, *, actor: Actor, settings: Settings, rows: Iterable[RawRow]) -> Checked:
     """Pass 1: check every row, chunk by chunk, against the roster as it is (nothing is written)."""
     checked, seen = Checked(), _Seen()
-    facts = settings.rules.facts
-    rows = ((number, enum_values(facts, payload), columns) for number, payload, columns in rows)  # 在读 -> enrolled
+    rows = ((n, enum_values(settings.rules.facts, payload), c) for n, payload, c in rows)  # 在读 -> enrolled
     for part in _batches(rows, CHUNK):
         checked.total += len(part)
         valid = _validate_rows(part, checked.rejected, settings.id_hmac_key, seen)
@@ -246,7 +245,7 @@ def _validate_rows(
             rejected.append(RowError(number, "student_id", f"repeats row {seen.by_id[student_id]}"))
             continue
         seen.by_id[student_id] = number
-        if on_roll(data["enrolment_state"]):  # a record off the roll may share it (a transfer and the new school)
+        if on_roll(data["enrolment_state"]):  # one off the roll may share it (a transfer, the new school)
             if id_number in seen.by_number:
                 rejected.append(
                     RowError(number, "id_number", f"repeats the number on row {seen.by_number[id_number]}")

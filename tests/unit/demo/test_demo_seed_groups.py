@@ -17,7 +17,9 @@ def test_the_demo_province_has_east_west_students_ended_enrolments_and_unrostere
     demo = generate(3000, 3, date(2020, 9, 1), ORIGINS)
     assert len(demo.students) == 3000
     east_west = [s for s in demo.students if s["east_west_cooperation"]]
-    assert east_west and all(s["stage"] == "vocational" and s["east_west_origin"] in ORIGINS for s in east_west)
+    assert east_west and all(
+        s["stage"] == "vocational" and s["east_west_origin"] in ORIGINS for s in east_west
+    )
     states = Counter(s["enrolment_state"] for s in demo.students)
     assert {"dropped_out", "suspended", "transferred"} <= set(states) and states["enrolled"] > 2500
     ended = [s for s in demo.students if s["enrolment_state"] != "enrolled"]
@@ -28,7 +30,10 @@ def test_the_demo_province_has_east_west_students_ended_enrolments_and_unrostere
     assert transferred & set(enrolled_numbers), "some transfers enrolled again in another school"
     rostered = {s["id_number"] for s in demo.students}
     children = [
-        r for items in demo.records.values() for r in items if r["id_number"] not in rostered and r["name"] == "未入学儿童"
+        r
+        for items in demo.records.values()
+        for r in items
+        if r["id_number"] not in rostered and r["name"] == "未入学儿童"
     ]
     ages = {2020 - int(r["id_number"][6:10]) for r in children}
     assert len(children) >= 3 and sum(6 <= a <= 15 for a in ages) >= 3

@@ -48,4 +48,7 @@ def test_a_region_added_in_the_rules_is_labelled_without_a_code_change(tmp_path:
     ).replace("qinghai_haidong=青海海东。", "qinghai_haidong=青海海东；gansu_linxia=甘肃临夏。")
     facts.write_text(text, encoding="utf-8")
     labels = value_labels(load_rules(copy).facts, "east_west_origin")
-    assert labels["gansu_linxia"] == "甘肃临夏" and value_of(load_rules(copy).facts, "east_west_origin", "甘肃临夏") == "gansu_linxia"
+    assert (
+        labels["gansu_linxia"] == "甘肃临夏"
+        and value_of(load_rules(copy).facts, "east_west_origin", "甘肃临夏") == "gansu_linxia"
+    )
