@@ -118,6 +118,7 @@ EN: dict[str, str] = {
     "批量重新认定": "Bulk re-determination",
     "名册导入": "Roster import",
     "报告生成": "Report generation",
+    "控辍保学监测报告": "Dropout-control monitoring report",
     "排队中": "Queued",
     "运行中": "Running",
     "已完成": "Done",
