@@ -19,7 +19,7 @@ from aidservice.services.vocabulary import DROPPED_OUT, ENROLLED, SUSPENDED, TRA
 EAST_WEST_SHARE = 0.08  # of vocational students
 ENDED_SHARE_SPECIAL = 0.12  # of compulsory-stage students an agency register reaches
 ENDED_SHARE_OTHER = 0.01
-REENROLLED_SHARE = 0.4  # of transfers: enrolled again in another school (the report must not list them)
+REENROLLED_EVERY = 2  # every second transfer enrolled again in another school (the report must not list it)
 
 
 def add_seed_groups(
@@ -41,6 +41,8 @@ def add_seed_groups(
         for stage in school["stages"]:
             by_stage.setdefault(stage, []).append(school)
     moved: list[dict[str, Any]] = []
+    transfers = 0
+    autumn = date(start.year if start.month >= 9 else start.year - 1, 9, 1)  # ended in the autumn semester
     for student in students:
         student.update(
             east_west_cooperation=False, east_west_origin=None, enrolment_state=ENROLLED, enrolment_date=None
@@ -56,9 +58,10 @@ def add_seed_groups(
         if rnd.random() >= (ENDED_SHARE_SPECIAL if reached else ENDED_SHARE_OTHER):
             continue
         state = rnd.choice((DROPPED_OUT, SUSPENDED, TRANSFERRED))
-        student.update(enrolment_state=state, enrolment_date=start + timedelta(days=rnd.randrange(20, 110)))
+        student.update(enrolment_state=state, enrolment_date=autumn + timedelta(days=rnd.randrange(20, 140)))
         others = [s for s in by_stage.get(stage, []) if s["code"] != student["school_code"]]
-        if state == TRANSFERRED and others and rnd.random() < REENROLLED_SHARE:
+        transfers += state == TRANSFERRED
+        if state == TRANSFERRED and others and transfers % REENROLLED_EVERY == 1:
             school = rnd.choice(others)
             moved.append(
                 {
@@ -70,8 +73,10 @@ def add_seed_groups(
                     "enrolment_date": student["enrolment_date"],
                 }
             )
-    if moved:  # the province keeps its size: the last students make room for the new enrolments
-        del students[-len(moved) :]
+    if moved:  # the province keeps its size: the last plain students make room for the new enrolments
+        spare = [i for i, s in enumerate(students) if s["enrolment_state"] == ENROLLED][-len(moved) :]
+        for index in reversed(spare):
+            del students[index]
         students.extend(moved)
     _unmatched_children(records, schools, take_id, rnd, start, max(3, len(students) // 400))
 

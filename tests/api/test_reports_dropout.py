@@ -216,3 +216,18 @@ def test_the_special_groups_report_has_an_east_west_line_per_school(
     assert row["origins"] == "贵州铜仁 1；青海海东 1"
     assert (row["students"], row["aided"], row["coverage"]) == (2, 1, 0.5)
     assert row["committed"] == f"{committed / 100:.2f}"
+
+
+def test_a_report_on_a_past_period_counts_ages_on_the_periods_last_day(app: Flask, county: County) -> None:
+    ctx = reports.context(
+        db.session,
+        actor=Actor.system("test"),
+        settings=settings_for(app),
+        kind=dropout.KIND,
+        period="2020-09-01..2020-12-14",  # SIX turns 6 the day after this period
+        region="320102",
+        now=REPORT_MOMENT,
+    )
+    assert dropout.report_date(ctx) == date(2020, 12, 14)
+    body = as_json(b"".join(reports.render(dropout.build(ctx), "json")))
+    assert mask(CHILDREN["SIX"]) not in child_masks(body) and body["report_date"] == "2020-12-14"

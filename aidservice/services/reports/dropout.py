@@ -10,7 +10,7 @@ Two lists for the county to follow up, "精准到重点人头":
     household status through the student's or a guardian's number, a personal one through the student's
     own: the matching of the special-group report).
 (b) `unmatched_children`: people aged 6 to 15 on the report date (the Beijing date of the report's as-of
-    time; birth date from the ID number, kept at ingest in `person_births`) listed in a current special-group
+    time, or the period's last day when that is earlier; birth date from the ID number, kept at ingest in `person_births`) listed in a current special-group
     agency record valid in the period who match no enrolled student: possible out-of-school children.
     Attributed to a region by the number's division code, as the special-group report's unmatched records;
     a school's report has no such list (a school officer sees list (a) of their school only).
@@ -110,8 +110,9 @@ def build(ctx: Context) -> Report:
 
 
 def report_date(ctx: Context) -> date:
-    """The day ages are counted on: the report's as-of time in Beijing."""
-    return ctx.as_of.astimezone(LOCAL).date()
+    """The day ages are counted on: the report's as-of day in Beijing, or the period's last day when the period
+    ended before it (a report on a past period counts the ages of that period)."""
+    return min(ctx.as_of.astimezone(LOCAL).date(), ctx.period.end)
 
 
 def years_before(day: date, years: int) -> date:
