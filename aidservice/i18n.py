@@ -85,6 +85,7 @@ REPORT_KINDS = {
     "special-groups": "特殊群体学生资助情况",
     "programs": "资助项目情况",
     "regions": "地区资助情况",
+    "dropout_control": "控辍保学监测报告",
 }
 FORMATS = {"xlsx": "Excel（XLSX）", "csv": "CSV"}
 

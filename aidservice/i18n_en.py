@@ -479,4 +479,6 @@ EN: dict[str, str] = {
     "最多 128 个字符。": "At most 128 characters.",
     "日期格式 YYYY-MM-DD。": "Date as YYYY-MM-DD.",
     "理由最多 500 字。": "At most 500 characters.",
+    # r18seedgroups
+    "控辍保学监测报告": "Dropout-control monitoring report",
 }

@@ -82,3 +82,8 @@ def id_hmac(key: str | bytes, number: str) -> str:
     """Keyed hash for matching across agencies: without the key, a table of hashes reveals nothing."""
     secret = key.encode() if isinstance(key, str) else key
     return hmac.digest(secret, number.encode("ascii"), "sha256").hex()  # one-shot: 10x faster than hmac.new
+
+
+def birth_date(number: str) -> date:
+    """The birth date a normalised ID number carries (its 7th to 14th characters). Never log or show it."""
+    return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))

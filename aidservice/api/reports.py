@@ -141,7 +141,7 @@ def download(report_id: int) -> Response:
     200, description="The report: JSON, CSV (UTF-8 with BOM), XLSX or a printable HTML page; streamed"
 )
 def get_report(query: dict[str, Any], kind: str) -> Response:
-    """A report (`special-groups`, `programs`, `regions`) for a period and region, as of now or a past time."""
+    """A report (`special-groups`, `programs`, `regions`, `dropout_control`) for a period and region, as of now or a past time."""
     reports.check_kind(kind)
     actor = current_actor()
     # committed before streaming: the audit event is kept if the client stops reading

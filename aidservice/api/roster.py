@@ -99,6 +99,14 @@ class StudentSchema(Schema):
     arts_performance_major = fields.Boolean(required=True)
     retired_soldier = fields.Boolean(required=True)
     salaried = fields.Boolean(required=True)
+    east_west_cooperation = fields.Boolean(required=True, metadata={"description": "东西协作计划学生"})
+    east_west_origin = fields.String(
+        required=True, allow_none=True, metadata={"description": "partner region (rules: east_west_origin)"}
+    )
+    enrolment_state = fields.String(
+        required=True, metadata={"description": "a value of the rules' enrolment_state (在读, 转出, …)"}
+    )
+    enrolment_date = fields.Date(required=True, allow_none=True)
     guardians = fields.List(fields.Nested(GuardianViewSchema), required=True)
     created_at = DateTime(required=True)
     updated_at = DateTime(required=True)

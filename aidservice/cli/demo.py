@@ -59,7 +59,10 @@ def demo_data(students: int, seed: int, logins_path: Path | None, load_path: str
         raise click.ClickException(f"demo-data loads an empty database only: {exc}") from None
     session.rollback()  # no snapshot held open while the province is generated
     bulk = load_path == "bulk" or (load_path == "auto" and students >= BULK_FROM)
-    province = generate(students, settings.rules.vocabulary, seed, settings.default_as_of())
+    origins = (
+        settings.rules.facts["east_west_origin"].values if "east_west_origin" in settings.rules.facts else ()
+    )
+    province = generate(students, settings.rules.vocabulary, seed, settings.default_as_of(), origins)
     _note(started, f"generated {len(province.students):,} students")
     lines = load_province(session, settings, province, bulk=bulk, note=lambda what: _note(started, what))
     path = logins_path or Path(current_app.instance_path) / "demo-logins.txt"

@@ -10,11 +10,12 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-KINDS = ("special-groups", "programs", "regions")
+KINDS = ("special-groups", "programs", "regions", "dropout_control")
 FORMATS = ("json", "csv", "xlsx", "html")
 
 report_group = AppGroup(
-    "report", help="Periodic reports: special-groups, programs, regions; `schedule` archives the due ones."
+    "report",
+    help="Periodic reports: special-groups, programs, regions, dropout_control; `schedule` archives the due ones.",
 )
 
 

@@ -9,11 +9,12 @@ sequence digits start at 9xx, a block no real number in this demo's counties is 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from operator import mul
 
+from aidservice.demo.seed_groups import add_seed_groups
 from aidservice.engine.vocabulary import Status, Vocabulary
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -127,10 +128,15 @@ def _name(rnd: random.Random) -> str:
 
 
 def generate(
-    students: int, vocabulary: Vocabulary, seed: int = 0, school_year_start: date = date(2020, 9, 1)
+    students: int,
+    vocabulary: Vocabulary,
+    seed: int = 0,
+    school_year_start: date = date(2020, 9, 1),
+    origins: Sequence[str] = (),
 ) -> DemoProvince:
     """A province of about `students` students, deterministic for (students, seed) and the rules' vocabulary
-    (the agency sources and the statuses each sends)."""
+    (the agency sources and the statuses each sends); `origins` are the rules' east–west partner regions
+    (none: no east–west students). Transfers add a few records (`seed_groups`)."""
     rnd = random.Random(seed)
     ids = _Ids()
     demo = DemoProvince(counties=[c for cs in COUNTIES.values() for c in cs])
@@ -143,6 +149,16 @@ def generate(
         demo.students.append(student)
         households.append((student, school["city_code"]))
     demo.records = _registers(rnd, ids, households, school_year_start, vocabulary)
+    add_seed_groups(
+        demo.students,
+        demo.records,
+        demo.schools,
+        ids.take,
+        seed=seed,
+        origins=origins,
+        start=school_year_start,
+        vocabulary=vocabulary,
+    )
     return demo
 
 

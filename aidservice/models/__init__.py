@@ -10,7 +10,7 @@ from .base import Base
 from .declaration import StatusDeclaration
 from .determination import Counter, Determination, Job
 from .keys import KeyFingerprint
-from .registry import Guardian, Region, School, Student
+from .registry import Guardian, PersonBirth, Region, School, Student
 from .rule_set import RuleSet
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "KeyFingerprint",
     "LoginFailure",
     "Notice",
+    "PersonBirth",
     "Quota",
     "Region",
     "RuleSet",

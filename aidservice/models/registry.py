@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -78,6 +79,12 @@ class Student(SealedIdNumber, Base):
     arts_performance_major: Mapped[bool] = mapped_column(Boolean, default=False)
     retired_soldier: Mapped[bool] = mapped_column(Boolean, default=False)
     salaried: Mapped[bool] = mapped_column(Boolean, default=False)
+    east_west_cooperation: Mapped[bool] = mapped_column(Boolean, default=False)  # seed item 35
+    east_west_origin: Mapped[str | None] = mapped_column(String(32))  # a value of the rules' enum fact
+    # Seed item 30 (控辍保学): the enrolment's state and the day it took effect; each change is a
+    # student.update / student.import audit event with the state before and after (the history).
+    enrolment_state: Mapped[str] = mapped_column(String(16), default="enrolled", index=True)
+    enrolment_date: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -99,3 +106,13 @@ class Guardian(SealedIdNumber, Base):
     relation: Mapped[str] = mapped_column(String(16))  # father | mother | guardian | ...
 
     student: Mapped[Student] = relationship(back_populates="guardians")
+
+
+class PersonBirth(Base):
+    """The birth date of a person an agency listed, taken from the ID number when the record arrives (the
+    record keeps only the keyed hash and the mask): the dropout-control report's ages. Never shown or logged."""
+
+    __tablename__ = "person_births"
+
+    person_hmac: Mapped[str] = mapped_column(String(64), primary_key=True)
+    birth_date: Mapped[date] = mapped_column(Date)

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from flask import Flask, current_app, has_request_context, request, session
 
 from aidservice import i18n
+from aidservice.services.vocabulary import value_labels
 
 from .session import LANGUAGE_KEY, display_user
 
@@ -96,7 +97,16 @@ def fact_value(entry: dict[str, Any]) -> str:
     if name == "city_code":
         city = city_label(value)
         return f"{city}（{value}）" if city else str(value)
+    if kind == "enum" and isinstance(name, str):
+        return enum_label(value, name)
     return str(value)
+
+
+def enum_label(value: object, fact: str) -> str:
+    """A value of an enum fact by its Chinese label from the running rules (陕西, 在读); '—' for none."""
+    if value is None or value == "":
+        return "—"
+    return value_labels(current_app.extensions["aid_rules"].facts, fact).get(str(value), str(value))
 
 
 def report_cell(value: object, column: Any) -> str:
@@ -163,6 +173,7 @@ def init_app(app: Flask) -> None:
         report_label=_labeller(i18n.REPORT_KINDS),
         fact_value=fact_value,
         fact_labels=fact_labels,
+        enum_label=enum_label,
         report_cell=report_cell,
     )
     app.jinja_env.globals.update(  # globals: imported macros see them too

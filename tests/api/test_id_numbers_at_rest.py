@@ -294,3 +294,53 @@ def test_a_row_rewritten_while_its_batch_runs_keeps_the_new_number(app: Flask, w
     assert (batch.resealed, batch.skipped) == (1, 1)
     db.session.expire_all()
     assert [vault.open_row("student", s) for s in rows(Student)] == [fresh, id_number(301)]
+
+
+@pytest.mark.databases
+def test_migration_seedgroups_0014_keeps_every_student_and_guardian_and_goes_back(
+    empty_database: str,
+) -> None:
+    """Adding the seed's student columns rebuilds no table: on SQLite a rebuild would cascade to guardians."""
+    application = committed_app(empty_database)
+    with application.app_context():
+        upgrade(revision="0013")
+        with db.engine.begin() as conn:
+            stamp = {"at": datetime(2020, 9, 1, tzinfo=UTC)}
+            conn.execute(
+                sa.text(
+                    "INSERT INTO schools (code, name, region_code, city_code, stages, kind, "
+                    "inclusive_kindergarten, central_university, created_at, updated_at) VALUES "
+                    "('M1', 'm', '320100', '320100', '[\"junior\"]', 'public', false, false, :at, :at)"
+                ),
+                stamp,
+            )
+            student = {**VAULT.seal("student", id_number(511)), **stamp}
+            conn.execute(
+                sa.text(
+                    "INSERT INTO students (id, student_id, id_cipher, id_key_id, id_hmac, id_mask, name, "
+                    "school_code, class_name, stage, grade, boarding, rural_hukou, agri_major, "
+                    "arts_performance_major, retired_soldier, salaried, created_at, updated_at) VALUES "
+                    "(1, 'M1-1', :id_cipher, :id_key_id, :id_hmac, :id_mask, '甲', 'M1', '', 'junior', 1, "
+                    "false, false, false, false, false, false, :at, :at)"
+                ),
+                student,
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO guardians (student_pk, id_cipher, id_key_id, id_hmac, id_mask, name, relation) "
+                    "VALUES (1, :id_cipher, :id_key_id, :id_hmac, :id_mask, '乙', 'father')"
+                ),
+                VAULT.seal("guardian", id_number(512)),
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            assert conn.execute(
+                sa.text("SELECT enrolment_state, east_west_cooperation, enrolment_date FROM students")
+            ).one() == ("enrolled", False, None)
+            assert conn.execute(sa.text("SELECT count(*) FROM guardians")).scalar_one() == 1
+            assert conn.execute(sa.text("SELECT count(*) FROM person_births")).scalar_one() == 0
+        downgrade(revision="0013")
+        with db.engine.connect() as conn:
+            assert "enrolment_state" not in {c["name"] for c in sa.inspect(conn).get_columns("students")}
+            assert conn.execute(sa.text("SELECT count(*) FROM guardians")).scalar_one() == 1
+        db.engine.dispose()

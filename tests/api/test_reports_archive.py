@@ -55,17 +55,17 @@ def test_the_schedule_archives_what_is_due_once(app: Flask, province: Province) 
     first = runner.invoke(args=args)
     assert first.exit_code == 0, first.output
     assert (
-        "12 archived, 0 already there" in first.output
-    )  # autumn 2020-2021 as of 1 March: 3 kinds x 2 regions x 2
+        "16 archived, 0 already there" in first.output
+    )  # autumn 2020-2021 as of 1 March: 4 kinds (dropout_control too) x 2 regions x 2
     again = runner.invoke(args=[*args[:4], "2021-03-20T10:00:00+08:00", *args[5:]])
-    assert again.exit_code == 0 and "0 archived, 12 already there" in again.output
+    assert again.exit_code == 0 and "0 archived, 16 already there" in again.output
     rows = db.session.execute(sa.select(ArchivedReport)).scalars().all()
-    assert len(rows) == 12 and {r.period for r in rows} == {"2020-2021-autumn"}
+    assert len(rows) == 16 and {r.period for r in rows} == {"2020-2021-autumn"}
     assert {r.as_of_day.isoformat() for r in rows} == {"2021-03-01"}
     assert all(r.empty and r.trigger == "schedule" for r in rows)  # nothing existed on 1 March 2021
     for row in rows:
         assert row.content_hash == hashlib.sha256(row.content).hexdigest() and row.size == len(row.content)
-    assert len(events("report.archived")) == 12
+    assert len(events("report.archived")) == 16
     bad = runner.invoke(args=["aid", "report", "schedule", "--formats", "pdf"])
     assert bad.exit_code == 1 and "format" in bad.output
 

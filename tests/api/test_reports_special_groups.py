@@ -175,6 +175,7 @@ def test_csv_sections_with_headers_bom_and_money_strings(client: FlaskClient, pr
     assert list(sections)[1:] == [
         "各特殊群体资助覆盖情况（按学段）",
         "特殊群体学生资助金额（按项目）",
+        "东西协作计划学生资助情况（按学校）",
         "各地区特殊群体资助覆盖率（由低到高）",
         "未获资助的特殊群体学生名单及原因",
         "外省建档立卡等（已核实）学生资助情况",
@@ -204,6 +205,7 @@ def test_xlsx_a_sheet_per_section_numbers_as_numbers(client: FlaskClient, provin
         "说明",
         "各特殊群体资助覆盖情况（按学段）",
         "特殊群体学生资助金额（按项目）",
+        "东西协作计划学生资助情况（按学校）",
         "各地区特殊群体资助覆盖率（由低到高）",
         "未获资助的特殊群体学生名单及原因",
         "外省建档立卡等（已核实）学生资助情况",

@@ -39,6 +39,7 @@ from aidservice.services.determinations.facts_assembly import current_record
 from aidservice.services.determinations.store import change_log_head, lock
 from aidservice.services.determinations.students import redetermine_students
 from aidservice.services.errors import Conflict, DomainError, ValidationFailed
+from aidservice.services.registry.births import record_births
 from aidservice.services.registry.feed_entitlement import sort_out
 from aidservice.services.registry.feed_outcomes import (
     OUTCOMES_MAX,
@@ -149,6 +150,7 @@ def apply_batch(
     rejected = sorted([*checked.rejected, *sorted_out.refused], key=lambda r: r.index)
     batch = _batch_row(session, actor, source, batch_id, digest, len(raw_records))
     new_ids = _store_records(session, batch.id, source, sorted_out.stored)
+    record_births(session, raw_records, sorted_out.stored, settings.current_date())  # dropout control's ages
     reached = matched_students(session, sorted_out.stored, vocabulary.guardian_statuses)
     # records outside the coverage tell the agency nothing: not counted, no first determination (feed_entitlement)
     students = (

@@ -14,7 +14,7 @@ from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.context import Settings
 from aidservice.services.errors import NotFound, ValidationFailed
-from aidservice.services.reports import programs, regions, special_groups
+from aidservice.services.reports import dropout, programs, regions, special_groups
 from aidservice.services.reports.common import Report
 from aidservice.services.reports.periods import parse_as_of, parse_period, utc_text
 from aidservice.services.reports.reading import Context
@@ -25,6 +25,7 @@ KINDS: dict[str, Callable[[Context], Report]] = {
     "special-groups": special_groups.build,
     "programs": programs.build,
     "regions": regions.build,
+    dropout.KIND: dropout.build,
 }
 
 

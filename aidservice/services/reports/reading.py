@@ -6,7 +6,7 @@ Reading history (`as_of`): determinations and decisions are never overwritten; a
 when it was created by T and no row superseding it was created by T. Agency records are superseded through
 `superseded_by`: a record was current at T when received by T and its successor (if any) arrived after T.
 An application's state at T is the state its last action up to T led to (`application_actions`). Students
-count from their `created_at`. What has no history here is read as it is now: the roster's other fields
+count from their `created_at` while on a school's roll (enrolment state enrolled or suspended). What has no history here is read as it is now: the roster's other fields
 (school, stage, guardians), an application's listed conflicts, and quota places.
 Without `as_of` the report reads the live `current` flags at the time it starts (recorded as its as_of), which
 is the same set the history predicates select for that time.
@@ -63,6 +63,7 @@ from aidservice.services.context import Settings
 from aidservice.services.reports.common import AID_KINDS, AIDED_DEFINITION, Labels
 from aidservice.services.reports.periods import Period, utc_text
 from aidservice.services.reports.scope import Scope
+from aidservice.services.vocabulary import ON_ROLL
 
 
 @dataclass(slots=True)
@@ -149,7 +150,9 @@ class Context:
         )
 
     def enrolled(self, s: Any = Student) -> ColumnElement[bool]:
-        return true() if self.live else s.created_at <= self.as_of
+        """On a school's roll (enrolled or suspended; the state is read as it is now) and created by the report time."""
+        on_roll = s.enrolment_state.in_(ON_ROLL)
+        return on_roll if self.live else and_(on_roll, s.created_at <= self.as_of)
 
     def application_seen(self, a: Any = Application) -> ColumnElement[bool]:
         return true() if self.live else a.submitted_at <= self.as_of

@@ -33,7 +33,7 @@ from sqlalchemy import and_, case, exists, func, literal, select, true
 from sqlalchemy.orm import aliased
 
 from aidservice.models import AgencyRecord, Application, ApplicationAction, Decision, School, Student
-from aidservice.services.reports import out_of_province
+from aidservice.services.reports import east_west, out_of_province
 from aidservice.services.reports.common import (
     AID_KINDS,
     REASON_NAMES,
@@ -123,7 +123,8 @@ def build(ctx: Context) -> Report:
     names = program_names(ctx.settings)
     summary = _summary_rows(counts, unmatched, money, ctx.labels)
     total_students = sum(n for (grp, _stage, _o), n in counts.items() if grp == "*")
-    empty = total_students == 0 and not unmatched
+    east_west_section = east_west.section(ctx)
+    empty = total_students == 0 and not unmatched and not east_west_section.rows
     regions = _by_region(ctx, classified)
     report = Report(
         kind="special-groups",
@@ -143,6 +144,7 @@ def build(ctx: Context) -> Report:
                 MONEY_COLUMNS,
                 _money_rows(money, names, ctx.labels),
             ),
+            east_west_section,
             Section("regions", "各地区特殊群体资助覆盖率（由低到高）", REGION_COLUMNS, regions),
             Section(
                 "unaided",

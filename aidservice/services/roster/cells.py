@@ -8,6 +8,7 @@ column, instead of `int()` failing the whole import. What cannot be converted is
 from __future__ import annotations
 
 import math
+from datetime import date, datetime
 
 from aidservice.engine.facts import FALSE_TEXT, TRUE_TEXT
 from aidservice.engine.numbers import NumberRefused, bounded_int
@@ -47,3 +48,12 @@ def flag(value: CellValue) -> CellValue:
         if lowered in FALSE_TEXT:
             return False
     return value
+
+
+def day(value: CellValue) -> CellValue:
+    """A date column: a spreadsheet date (or date-time at midnight) as ISO text, text as written."""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value
+    if isinstance(value, date):
+        return value.isoformat()
+    return value.strip() if isinstance(value, str) else value

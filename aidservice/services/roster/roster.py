@@ -35,7 +35,9 @@ from aidservice.services.roster.roster_common import (
     audit_view,
     concurrent_change,
     grade_errors,
+    on_roll,
     redetermine,
+    seed_errors,
     stage_errors,
 )
 from aidservice.services.roster.roster_schema import (
@@ -47,6 +49,7 @@ from aidservice.services.roster.roster_schema import (
     StudentPayloadSchema,
     load_payload,
 )
+from aidservice.services.vocabulary import ON_ROLL
 
 SchoolRuleField = Literal["city_code", "inclusive_kindergarten", "tuition_fee", "central_university"]
 SCHOOL_RULE_FIELDS: tuple[SchoolRuleField, ...] = get_args(SchoolRuleField)
@@ -129,6 +132,10 @@ class StudentView(TypedDict):
     arts_performance_major: bool
     retired_soldier: bool
     salaried: bool
+    east_west_cooperation: bool
+    east_west_origin: str | None  # a value of the rules' `east_west_origin`
+    enrolment_state: str  # a value of the rules' `enrolment_state`
+    enrolment_date: date | None
     guardians: list[GuardianView]
     created_at: datetime
     updated_at: datetime
@@ -348,13 +355,18 @@ def put_student(
         errors["stage"] = problems
     if problems := grade_errors(settings, data["grade"]):
         errors["grade"] = problems
+    errors.update(seed_errors(settings, data))
     if errors:
         raise ValidationFailed(errors)
     hmac = id_hmac(settings.id_hmac_key, data["id_number"])
     other = session.execute(
-        select(Student.student_id).where(Student.id_hmac == hmac, Student.student_id != student_id).limit(1)
+        select(Student.student_id)
+        .where(
+            Student.id_hmac == hmac, Student.student_id != student_id, Student.enrolment_state.in_(ON_ROLL)
+        )
+        .limit(1)
     ).scalar_one_or_none()
-    if other is not None:
+    if other is not None and on_roll(data["enrolment_state"]):  # a transferred record keeps its number
         raise IdNumberTaken(mask(data["id_number"]))  # the caller audits and charges it (id_probes)
     before = None if student is None else student_audit_view(student)
     created = student is None
@@ -441,6 +453,10 @@ def student_view(session: Session, student: Student, settings: Settings) -> Stud
         "arts_performance_major": student.arts_performance_major,
         "retired_soldier": student.retired_soldier,
         "salaried": student.salaried,
+        "east_west_cooperation": student.east_west_cooperation,
+        "east_west_origin": student.east_west_origin,
+        "enrolment_state": student.enrolment_state,
+        "enrolment_date": student.enrolment_date,
         "guardians": [
             {"id_number": g.id_mask, "name": g.name, "relation": g.relation} for g in student.guardians
         ],

@@ -41,7 +41,18 @@ from aidservice.services.sheets.spreadsheets import XLSX_MAGIC, iter_table
 __all__ = ["ImportResult", "RowError", "import_student_file", "reject_all", "row_messages"]
 
 GUARDIAN_COLUMN = re.compile(r"^guardian([1-9])_(id_number|name|relation)$")
-TEXT_COLUMNS = frozenset({"student_id", "id_number", "name", "school_code", "class_name", "stage"})
+TEXT_COLUMNS = frozenset(
+    {
+        "student_id",
+        "id_number",
+        "name",
+        "school_code",
+        "class_name",
+        "stage",
+        "east_west_origin",
+        "enrolment_state",
+    }
+)
 REQUIRED_COLUMNS = ("student_id", "id_number", "name", "stage", "grade")
 
 
@@ -228,4 +239,6 @@ def _typed(name: str, value: Any) -> Any:
         return cell_values.flag(value)
     if name == "grade":
         return cell_values.integer(value)
+    if name == "enrolment_date":
+        return cell_values.day(value)
     return value

@@ -30,8 +30,20 @@ BOOL_FIELDS = (
     "arts_performance_major",
     "retired_soldier",
     "salaried",
+    "east_west_cooperation",
 )
-STUDENT_FIELDS = ("id_number", "name", "school_code", "class_name", "stage", "grade", *BOOL_FIELDS)
+STATE_FIELDS = ("east_west_origin", "enrolment_state", "enrolment_date")
+"""Checked against the rules with the stage (`roster_common.seed_errors`): origin and state are enum facts."""
+STUDENT_FIELDS = (
+    "id_number",
+    "name",
+    "school_code",
+    "class_name",
+    "stage",
+    "grade",
+    *BOOL_FIELDS,
+    *STATE_FIELDS,
+)
 ROW_FIELDS = STUDENT_FIELDS[1:]  # stored as plain columns; the number is sealed (aidservice.crypto)
 
 
@@ -141,6 +153,35 @@ class StudentPayloadSchema(Schema):
     arts_performance_major = StrictBoolean(load_default=False)
     retired_soldier = StrictBoolean(load_default=False)
     salaried = StrictBoolean(load_default=False)
+    east_west_cooperation = StrictBoolean(
+        load_default=False,
+        metadata={"description": "东西协作计划学生 (vocational only; seed item 35)"},
+    )
+    east_west_origin = Text(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=32),
+        metadata={
+            "example": "guizhou_tongren",
+            "description": "partner region, a value of the rules' `east_west_origin`; required with the flag",
+        },
+    )
+    enrolment_state = Text(
+        load_default="enrolled",
+        validate=validate.Length(min=1, max=16),
+        metadata={
+            "example": "enrolled",
+            "description": "a value of the rules' `enrolment_state` (seed item 30)",
+        },
+    )
+    enrolment_date = fields.Date(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "example": "2020-09-01",
+            "description": "the day the state took effect; required unless enrolled",
+        },
+    )
     guardians = fields.List(
         fields.Nested(GuardianSchema), load_default=list, validate=validate.Length(max=MAX_GUARDIANS)
     )

@@ -48,11 +48,15 @@ from aidservice.services.roster.roster_common import (
     audit_view,
     chunks,
     concurrent_change,
+    enum_values,
     grade_errors,
+    on_roll,
     redetermine,
+    seed_errors,
     stage_errors,
 )
 from aidservice.services.roster.roster_schema import ROW_FIELDS, StudentRowSchema, flatten
+from aidservice.services.vocabulary import ON_ROLL
 
 CHUNK = 2000  # rows checked, then written, together; also the IN lists' length
 RawRow = tuple[int, Mapping[str, Any], Sequence[int]]
@@ -166,6 +170,7 @@ class _Seen:
 def check_rows(session: Session, *, actor: Actor, settings: Settings, rows: Iterable[RawRow]) -> Checked:
     """Pass 1: check every row, chunk by chunk, against the roster as it is (nothing is written)."""
     checked, seen = Checked(), _Seen()
+    rows = ((n, enum_values(settings.rules.facts, payload), c) for n, payload, c in rows)  # 在读 -> enrolled
     for part in _batches(rows, CHUNK):
         checked.total += len(part)
         valid = _validate_rows(part, checked.rejected, settings.id_hmac_key, seen)
@@ -240,12 +245,13 @@ def _validate_rows(
             rejected.append(RowError(number, "student_id", f"repeats row {seen.by_id[student_id]}"))
             continue
         seen.by_id[student_id] = number
-        if id_number in seen.by_number:
-            rejected.append(
-                RowError(number, "id_number", f"repeats the number on row {seen.by_number[id_number]}")
-            )
-            continue
-        seen.by_number[id_number] = number
+        if on_roll(data["enrolment_state"]):  # one off the roll may share it (a transfer, the new school)
+            if id_number in seen.by_number:
+                rejected.append(
+                    RowError(number, "id_number", f"repeats the number on row {seen.by_number[id_number]}")
+                )
+                continue
+            seen.by_number[id_number] = number
         valid.append(_Row(number, data, list(guardian_columns), id_hmac(hmac_key, id_number)))
     return valid
 
@@ -302,11 +308,14 @@ def _schools(session: Session, codes: set[str], known: dict[str, School | None])
 
 
 def _id_owners(session: Session, hmacs: Sequence[str]) -> dict[str, set[str]]:
-    """Which student records already hold each ID number (by keyed hash)."""
+    """Which student records on a school's roll already hold each ID number (by keyed hash); a transferred,
+    dropped-out or graduated record does not hold it (the same person may enrol elsewhere)."""
     owners: dict[str, set[str]] = {}
     for part in chunks(hmacs):
         for hmac, student_id in session.execute(
-            select(Student.id_hmac, Student.student_id).where(Student.id_hmac.in_(part))
+            select(Student.id_hmac, Student.student_id).where(
+                Student.id_hmac.in_(part), Student.enrolment_state.in_(ON_ROLL)
+            )
         ):
             owners.setdefault(hmac, set()).add(student_id)
     return owners
@@ -340,7 +349,9 @@ def _check_row(
         RowError(row.number, "stage", m) for m in stage_errors(settings, data["stage"], school.stages)
     )
     rejected.extend(RowError(row.number, "grade", m) for m in grade_errors(settings, data["grade"]))
-    if owners.get(row.hmac, set()) - {data["student_id"]}:
+    for name, messages in seed_errors(settings, data).items():
+        rejected.extend(RowError(row.number, name, m) for m in messages)
+    if on_roll(data["enrolment_state"]) and owners.get(row.hmac, set()) - {data["student_id"]}:
         rejected.append(RowError(row.number, "id_number", "another student record has this identity number"))
     return len(rejected) == before
 
