@@ -8,6 +8,7 @@ from .application import Application, ApplicationAction, Decision, Notice, Quota
 from .audit import AuditCheckpoint, AuditEvent
 from .base import Base
 from .determination import Counter, Determination, Job
+from .job_file import JobFile
 from .keys import KeyFingerprint
 from .registry import Guardian, Region, School, Student
 from .rule_set import RuleSet
@@ -27,6 +28,7 @@ __all__ = [
     "FeedBatch",
     "Guardian",
     "Job",
+    "JobFile",
     "KeyFingerprint",
     "LoginFailure",
     "Notice",
