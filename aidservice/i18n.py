@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
+from aidservice.i18n_whatif import EN_WHATIF
+
 LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
 JIANGSU = timezone(timedelta(hours=8), "CST")  # China Standard Time, no daylight saving
@@ -97,7 +99,12 @@ CITIES = {
     "321200": "泰州",
     "321300": "宿迁",
 }
-JOB_KINDS = {"redetermine": "批量重新认定", "roster.import": "名册导入", "report": "报告生成"}
+JOB_KINDS = {
+    "redetermine": "批量重新认定",
+    "roster.import": "名册导入",
+    "report": "报告生成",
+    "whatif": "规则模拟",
+}
 JOB_STATES = {"queued": "排队中", "running": "运行中", "done": "已完成", "failed": "失败"}
 REPORT_KINDS = {
     "special-groups": "特殊群体学生资助情况",
@@ -475,7 +482,7 @@ EN: dict[str, str] = {
     "至": "to",
     "互斥规则": "Exclusive combinations",
     "最近一次模拟重新认定": "Last what-if re-determination",
-    "尚未运行。管理员可运行 flask --app wsgi aid whatif [--rules 草案目录] 生成。": "None run yet. An administrator runs flask --app wsgi aid whatif [--rules DRAFT_DIR] to make one.",
+    "尚未运行。管理员可在“规则模拟”页面运行，或运行 flask --app wsgi aid whatif [--rules 草案目录]。": "None run yet. An administrator runs one on the What-if page, or runs flask --app wsgi aid whatif [--rules DRAFT_DIR].",
     "运行时间": "Ran at",
     "范围": "Scope",
     "使用规则": "Rules",
@@ -510,6 +517,7 @@ EN: dict[str, str] = {
     "服务器暂时无法完成请求。": "The server could not complete the request.",
     "请求过于频繁，请稍后再试。": "Too many requests; wait a moment and try again.",
     "表单已过期或来源无法验证，请返回上一页、刷新后重试。": "The form has expired or its origin could not be verified; go back, reload the page and try again.",
+    **EN_WHATIF,
 }
 
 

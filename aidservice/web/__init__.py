@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import applications, auth, jobs, reports, roster, rules, ui  # noqa: F401 - the modules attach their routes
+from . import applications, auth, jobs, reports, roster, rules, ui, whatif  # noqa: F401 - the modules attach their routes
 from .blueprint import bp, csrf
 
 
