@@ -5,6 +5,7 @@ students with masked ID numbers, so officers get neither the page nor the file."
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
@@ -72,9 +73,9 @@ def whatif_page() -> tuple[str, int] | str | Response:
 
 def _start(form: WhatIfForm) -> int:
     who = actor()
-    upload = form.file.data
+    upload: Any = form.file.data  # a werkzeug FileStorage when a file was chosen
     data: bytes | None = None
-    if upload is not None and getattr(upload, "filename", ""):
+    if upload is not None and upload.filename:
         limit = zip_limits(current_app.config).max_bytes
         data = upload.stream.read(limit + 1)
         if len(data) > limit:
