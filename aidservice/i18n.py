@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
-from aidservice.i18n_whatif import EN_WHATIF
+from aidservice.i18n_whatif import EN_WHATIF, WHATIF_KINDS
 
 LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
@@ -99,12 +99,8 @@ CITIES = {
     "321200": "泰州",
     "321300": "宿迁",
 }
-JOB_KINDS = {
-    "redetermine": "批量重新认定",
-    "roster.import": "名册导入",
-    "report": "报告生成",
-    "whatif": "规则模拟",
-}
+JOB_KINDS = {"redetermine": "批量重新认定", "roster.import": "名册导入", "report": "报告生成"}
+JOB_KINDS.update(WHATIF_KINDS)
 JOB_STATES = {"queued": "排队中", "running": "运行中", "done": "已完成", "failed": "失败"}
 REPORT_KINDS = {
     "special-groups": "特殊群体学生资助情况",

@@ -1,7 +1,8 @@
-"""English for the what-if page (/whatif) and its links; merged into `i18n.EN`."""
+"""English for the what-if page (/whatif) and its links, merged into `i18n.EN`; the job kind's label."""
 
 from __future__ import annotations
 
+WHATIF_KINDS = {"whatif": "规则模拟"}  # the job kind's label
 EN_WHATIF: dict[str, str] = {
     "规则模拟": "What-if",
     "规则模拟：草案规则与现行规则对比": "What-if: draft rules against the running rules",

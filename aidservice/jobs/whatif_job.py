@@ -105,7 +105,7 @@ def draft_of(ctx: JobContext) -> tuple[RuleSet | None, str | None]:
 
 
 def run_whatif(ctx: JobContext) -> dict[str, Any]:
-    """Compare, keep the workbook with the job, keep the summary for the rules page; return the totals."""
+    """Compare, keep the workbook with the job; return the summary (totals, no student) and the download URL."""
     params = ctx.job.params
     draft, name = draft_of(ctx)
     ctx.progress(0, count_students(ctx.session, params["region"]))
@@ -139,9 +139,8 @@ def run_whatif(ctx: JobContext) -> dict[str, Any]:
     whatif_files.keep(
         ctx.session, job_id=ctx.job.id, filename=filename, media_type=MEDIA_TYPE, content=content
     )
-    summary = whatif.summary_of(result, rules_dir=name)
-    if ctx.config.get("AID_WHATIF_FILE"):
-        whatif.save(ctx.config["AID_WHATIF_FILE"], summary)
+    summary = whatif.summary_of(result, rules_dir=name)  # the rules page reads it from the job (no file here:
+    # a worker may run on another machine than the web pages)
     ctx.job.counts = {"students": result.students, "changing": result.totals()["students_changing"]}
     return {
         **summary,

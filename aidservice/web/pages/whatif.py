@@ -3,7 +3,7 @@ what-if jobs in scope, and one job's totals with the names read from the running
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
@@ -12,6 +12,7 @@ from aidservice.engine import RuleSet
 from aidservice.models import Region
 from aidservice.services import jobs as jobs_service
 from aidservice.services.actors import Actor, in_region
+from aidservice.services.determinations.whatif import SUMMARY_VERSION, WhatIfSummary
 from aidservice.services.determinations.whatif_files import KIND
 
 RECENT = 10
@@ -62,6 +63,19 @@ def region_choices(session: Session, actor: Actor) -> list[tuple[str, str]]:
 
 def recent_jobs(session: Session, actor: Actor) -> list[jobs_service.JobView]:
     return jobs_service.list_jobs(session, actor=actor, kind=KIND, limit=RECENT)["items"]
+
+
+def latest_summary(session: Session, actor: Actor, kept: WhatIfSummary | None) -> WhatIfSummary | None:
+    """The newer of the summary `aid whatif` kept in its file and the last finished what-if job the actor may
+    see (aggregate counts only in either)."""
+    done = jobs_service.list_jobs(session, actor=actor, kind=KIND, state="done", limit=1)["items"]
+    result = done[0]["result"] if done else None
+    if not result or result.get("summary_version") != SUMMARY_VERSION:
+        return kept
+    summary = cast(WhatIfSummary, {k: v for k, v in result.items() if k in WhatIfSummary.__annotations__})
+    if kept is None or summary["ran_at"] >= kept["ran_at"]:
+        return summary
+    return kept
 
 
 def result_view(session: Session, job: jobs_service.JobView, rules: RuleSet) -> ResultView | None:
