@@ -71,7 +71,9 @@ def test_an_administrator_runs_a_server_draft_and_reads_totals_by_program_and_re
     header = next(book["变化学生"].iter_rows(values_only=True))
     assert header[:2] == ("学号", "身份证号（脱敏）")
     assert as_user("officer1").get(link).status_code == 403
-    rules = client.get("/rules").get_data(as_text=True)  # the rules page shows the last job the reader may see
+    rules = client.get("/rules").get_data(
+        as_text=True
+    )  # the rules page shows the last job the reader may see
     block = re.search(r'<section class="card" id="whatif">.*?</section>', rules, re.S).group(0)
     assert "草案规则（raise-1250）" in block and "资助增加" in block and "仅事实变化" not in block
     officer_rules = as_user("officer1").get("/rules").get_data(as_text=True)
