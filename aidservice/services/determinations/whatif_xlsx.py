@@ -40,6 +40,8 @@ STUDENT_HEADINGS = (
     "变化",
 )
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MAX_STUDENT_ROWS = 1_048_575
+"""Rows under the heading a worksheet holds (Excel's limit); students past it are counted, not listed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +90,17 @@ class StudentsWorkbook:
             self.students.set_column(col, col, 14 if col != 2 else 24)
             self.students.write_string(0, col, heading, self.header)
         self.row = 0
+        self.max_rows = MAX_STUDENT_ROWS
+        self.left_out = 0
 
     def add(self, session: Session, rows: pl.DataFrame) -> None:
         """Write a chunk of changing students (`whatif_rows.change_rows`), looking up masks and names once."""
+        room = self.max_rows - self.row
+        if rows.height > room:
+            self.left_out += rows.height - room
+            rows = rows.head(room)
+        if rows.is_empty():
+            return
         masks = masked_numbers(session, rows["pk"].to_list())
         schools = _names(session, School.code, School.name, rows["school_code"].unique().to_list())
         regions = self._regions(session, rows["region_code"].unique().to_list())
@@ -135,6 +145,8 @@ class StudentsWorkbook:
             ("等级上升", totals["level_up"]),
             ("等级下降", totals["level_down"]),
         ]
+        if self.left_out:
+            lines.append(("超出工作表行数上限未列出的学生", self.left_out))
         r = 0
         for label, value in lines:
             sheet.write_string(r, 0, label, header)

@@ -137,3 +137,33 @@ def test_with_no_draft_the_workbook_says_no_change_and_lists_no_student(
     texts = [row[0] for row in book["汇总"] if row and row[0]]
     assert any(str(t).startswith("无变化") for t in texts)
     assert any(row[0] == "草案规则" and row[1].startswith("无草案") for row in book["汇总"] if row)
+
+
+def test_students_past_the_sheet_limit_are_counted_in_the_summary_not_listed(
+    app: Flask, province: list[int], rules_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aidservice.services.determinations import whatif_xlsx
+
+    levels = rules_copy / "levels.yaml"
+    text = levels.read_text(encoding="utf-8")
+    for clause in ("registered_poor", "subsistence_allowance", "extreme_poverty_support"):
+        text = text.replace(f"when: {clause}\n", "when: false\n", 1)
+    levels.write_text(text, encoding="utf-8")
+    monkeypatch.setattr(whatif_xlsx, "MAX_STUDENT_ROWS", 1)
+    path = tmp_path / "capped.xlsx"
+    result = compare_to_workbook(
+        db.session,
+        str(path),
+        actor=SYSTEM,
+        settings=settings_for(app),
+        draft=load_rules(rules_copy),
+        draft_name="cut",
+        region=None,
+        as_of=AS_OF,
+    )
+    changing = result.totals()["students_changing"]
+    assert changing > 1
+    book = sheets(path)
+    assert len(book["变化学生"]) == 2  # the heading and one student
+    summary = {row[0]: row[1] for row in book["汇总"] if row and row[0]}
+    assert summary["超出工作表行数上限未列出的学生"] == changing - 1
