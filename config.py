@@ -222,6 +222,11 @@ class Config:
         self.AID_HSTS = _flag(env, "AID_HSTS", False)
         self.AID_LOG_LEVEL = _log_level(env, "AID_LOG_LEVEL", self.default_log_level)
         self.AID_WHATIF_FILE = env.get("AID_WHATIF_FILE") or str(REPO_ROOT / "instance" / "whatif-last.json")
+        # Draft rule sets an administrator may compare with the running rules (/whatif): one folder per draft.
+        self.AID_DRAFT_RULES_DIR = env.get("AID_DRAFT_RULES_DIR") or str(REPO_ROOT / "instance" / "drafts")
+        # An uploaded ZIP of a draft rules folder: at most this many bytes (entries, depth, inflated size are
+        # bounded too, services/determinations/whatif_drafts.py).
+        self.AID_WHATIF_ZIP_MAX_BYTES = _count(env, "AID_WHATIF_ZIP_MAX_BYTES", 2 * 1024 * 1024)
         self._jobs(env)
         self.AID_REDIS_PREFIX = env.get("AID_REDIS_PREFIX") or "aidservice:"
         self.AID_LOGIN_THROTTLE = self._login_throttle(env)

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from aidservice.i18n_en import EN as EN  # the English catalogue, re-exported for callers
+from aidservice.i18n_whatif import WHATIF_KINDS
 
 LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
@@ -64,22 +65,8 @@ RELATIONS = {
 STATUSES = {"confirmed": "已确认", "provisional": "暂定"}
 KINDS = {"grant": "助学金", "waiver": "免学费", "scholarship": "奖学金", "loan": "贷款（额度）"}
 DECISION_STATUSES = {"awarded": "已资助", "not_funded": "名额不足未资助", "withdrawn": "已撤销"}
-CITIES = {
-    "320100": "南京",
-    "320200": "无锡",
-    "320300": "徐州",
-    "320400": "常州",
-    "320500": "苏州",
-    "320600": "南通",
-    "320700": "连云港",
-    "320800": "淮安",
-    "320900": "盐城",
-    "321000": "扬州",
-    "321100": "镇江",
-    "321200": "泰州",
-    "321300": "宿迁",
-}
 JOB_KINDS = {"redetermine": "批量重新认定", "roster.import": "名册导入", "report": "报告生成"}
+JOB_KINDS.update(WHATIF_KINDS)
 JOB_STATES = {"queued": "排队中", "running": "运行中", "done": "已完成", "failed": "失败"}
 REPORT_KINDS = {
     "special-groups": "特殊群体学生资助情况",

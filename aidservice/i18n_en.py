@@ -6,6 +6,8 @@ catalogue can grow; `tests/web/test_pages.py` fails on a text the templates use 
 
 from __future__ import annotations
 
+from aidservice.i18n_whatif import EN_WHATIF
+
 EN: dict[str, str] = {
     # layout, navigation, common
     "江苏省学生资助": "Jiangsu Student Aid",
@@ -481,4 +483,8 @@ EN: dict[str, str] = {
     "理由最多 500 字。": "At most 500 characters.",
     # r18seedgroups
     "控辍保学监测报告": "Dropout-control monitoring report",
+    "尚未运行。管理员可在“规则模拟”页面运行，或运行 flask --app wsgi aid whatif [--rules 草案目录]。": (
+        "None run yet. An administrator runs one on the What-if page, or runs flask --app wsgi aid whatif [--rules DRAFT_DIR]."
+    ),
+    **EN_WHATIF,
 }

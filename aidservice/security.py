@@ -30,8 +30,8 @@ SERVER = "aidservice"
 gunicorn send this one instead of its own)."""
 NO_FRAMING = "frame-ancestors 'none'"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-UPLOAD_ENDPOINTS = frozenset({"roster.import_students"})
-"""API routes whose body is a multipart file upload (CSV/XLSX import); every other API body must be JSON."""
+UPLOAD_ENDPOINTS = frozenset({"roster.import_students", "whatif.post_whatif_upload"})
+"""API routes whose body is a multipart file upload (CSV/XLSX import, a draft rules ZIP); every other API body must be JSON."""
 UPLOAD_TYPES = frozenset({"multipart/form-data"})
 
 

@@ -20,6 +20,7 @@ from aidservice.api import (
     reports,
     roster,
     rules,
+    whatif,
 )
 from aidservice.api.common import RowIdConverter
 from aidservice.api.docs import register_docs_assets
@@ -48,6 +49,7 @@ def register_api(app: Flask) -> None:
         notices,
         reports,  # periodic reports (issue 5)
         jobs,  # background jobs (issue 8)
+        whatif,  # draft rules against the running ones (issue 18)
     ):
         api.register_blueprint(module.blp)
     feeds.document_sources(api.spec, app.extensions["aid_rules"].vocabulary)

@@ -14,6 +14,7 @@ from flask import current_app
 
 from aidservice.cli.redetermine import refusal
 from aidservice.cli.rules import load_rules
+from aidservice.rulesets import current_rules
 
 
 @click.command("whatif")
@@ -42,6 +43,13 @@ from aidservice.cli.rules import load_rules
     "--chunk", type=click.IntRange(min=1), default=50_000, show_default=True, help="Students per chunk."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (and the examples) as JSON.")
+@click.option(
+    "--xlsx",
+    "xlsx_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Also write an XLSX workbook: a summary sheet and every changing student (masked ID numbers).",
+)
 def whatif_command(
     region: str | None,
     as_of: datetime | None,
@@ -49,13 +57,14 @@ def whatif_command(
     examples: int,
     chunk: int,
     as_json: bool,
+    xlsx_path: Path | None,
 ) -> None:
     """Compare a draft rule set with the running rules at the same date on the real roster.
 
     Every student of the region is evaluated twice (running rules, draft) with the same facts; prints who
     gains and loses money, level moves, programs gained and lost and the money delta by program, overall and
     by region. Writes nothing to the database; saves the summary (counts only) to AID_WHATIF_FILE for the
-    web UI's rules page.
+    web UI's rules page; with --xlsx, also a workbook listing every changing student (masked ID numbers).
     """
     from tqdm import tqdm
 
@@ -65,6 +74,7 @@ def whatif_command(
     from aidservice.services.determinations.diff import masked_numbers
     from aidservice.services.determinations.region import count_students
     from aidservice.services.determinations.whatif_compare import compare_with_running
+    from aidservice.services.determinations.whatif_xlsx import compare_to_workbook
     from aidservice.services.errors import DomainError
     from aidservice.wiring import settings
 
@@ -73,17 +83,33 @@ def whatif_command(
     try:
         total = count_students(session, region) if region is None or region.isdigit() else None
         with tqdm(total=total, unit="student", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
-            result = compare_with_running(
-                session,
-                actor=Actor.system("cli:whatif"),
-                settings=settings(),
-                draft=draft,
-                region=region,
-                as_of=as_of.date() if as_of else None,
-                chunk=chunk,
-                keep=examples,
-                progress=bar.update,
-            )
+            day = as_of.date() if as_of else None
+            if xlsx_path is None:
+                result = compare_with_running(
+                    session,
+                    actor=Actor.system("cli:whatif"),
+                    settings=settings(),
+                    draft=draft,
+                    region=region,
+                    as_of=day,
+                    chunk=chunk,
+                    keep=examples,
+                    progress=bar.update,
+                )
+            else:
+                result = compare_to_workbook(
+                    session,
+                    str(xlsx_path),
+                    actor=Actor.system("cli:whatif"),
+                    settings=settings(),
+                    draft=draft,
+                    draft_name=rules_dir.name if rules_dir is not None else None,
+                    region=region,
+                    as_of=day,
+                    chunk=chunk,
+                    keep=examples,
+                    progress=bar.update,
+                )
         masks = masked_numbers(session, [c.pk for c in result.changes])
     except DomainError as exc:
         raise click.ClickException(refusal(exc)) from None
@@ -96,12 +122,13 @@ def whatif_command(
         click.echo(json.dumps({**summary, "examples": shown}, ensure_ascii=False, indent=1))
     else:
         _print(summary, shown)
+    if xlsx_path is not None:
+        click.echo(f"workbook written to {xlsx_path}")
     click.echo(f"summary saved to {path}")
 
 
 def _print(summary: Mapping[str, Any], shown: list[dict[str, Any]]) -> None:
-    from aidservice.i18n import CITIES
-
+    cities = current_rules().facts["city_code"]
     draft = f"draft {summary['rules_dir_name']}" if summary["draft"] else "no draft"
     click.echo(
         f"what-if: {draft} ({summary['rule_set_version']}) against the running rules "
@@ -129,7 +156,7 @@ def _print(summary: Mapping[str, Any], shown: list[dict[str, Any]]) -> None:
                 click.echo(f"  {name:<40} {value:>14}")
     click.echo("by region:")
     for code, totals in summary["by_region"].items():
-        name = CITIES.get(code, "")
+        name = cities.label_of(code) if code in cities.values else ""
         click.echo(
             f"  {code} {name:<4} {totals['students_changing']:>7} change  {totals['students_gaining']:>7} gain  "
             f"{totals['students_losing']:>7} lose  delta {totals['total_delta']:>14}"

@@ -30,6 +30,7 @@ from aidservice.services.sheets import spreadsheets
 
 from .execute import Handler, JobContext
 from .payload import open_upload
+from .whatif_job import WHATIF, prepare_whatif, run_whatif
 
 REDETERMINE = "redetermine"  # the kind `aid redetermine` records too: one job table, one resumable cursor
 IMPORT = "roster.import"
@@ -217,14 +218,21 @@ def run_report(ctx: JobContext) -> dict[str, Any]:
     }
 
 
-HANDLERS: dict[str, Handler] = {REDETERMINE: run_redetermine, IMPORT: run_import, REPORT: run_report}
+HANDLERS: dict[str, Handler] = {
+    REDETERMINE: run_redetermine,
+    IMPORT: run_import,
+    REPORT: run_report,
+    WHATIF: run_whatif,
+}
 
 __all__ = [
     "HANDLERS",
     "IMPORT",
     "REDETERMINE",
     "REPORT",
+    "WHATIF",
     "prepare_import",
     "prepare_redetermine",
     "prepare_report",
+    "prepare_whatif",
 ]

@@ -9,6 +9,7 @@ from .audit import AuditCheckpoint, AuditEvent
 from .base import Base
 from .declaration import StatusDeclaration
 from .determination import Counter, Determination, Job
+from .job_file import JobFile
 from .keys import KeyFingerprint
 from .registry import Guardian, PersonBirth, Region, School, Student
 from .rule_set import RuleSet
@@ -28,6 +29,7 @@ __all__ = [
     "FeedBatch",
     "Guardian",
     "Job",
+    "JobFile",
     "KeyFingerprint",
     "LoginFailure",
     "Notice",

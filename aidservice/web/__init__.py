@@ -20,6 +20,7 @@ from . import (  # noqa: F401 - the modules attach their routes
     roster,
     rules,
     ui,
+    whatif,
 )
 from .blueprint import bp, csrf
 

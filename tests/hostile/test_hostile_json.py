@@ -190,6 +190,13 @@ ROUTES = (
         },
     ),
     Route(
+        "whatif",
+        "POST",
+        "/api/v1/whatif",
+        "province_admin",
+        {"key": "hostile-3", "region": "320100", "as_of": "2020-09-01"},
+    ),
+    Route(
         "civil affairs batch",
         "POST",
         "/api/v1/feeds/civil_affairs/batches",
@@ -216,7 +223,11 @@ def test_every_json_route_of_the_api_is_covered(app: Flask) -> None:
         if rule.rule.startswith("/api/")
         for method in rule.methods & {"POST", "PUT", "PATCH"}
     }
-    uploads = {("POST", "/api/v1/students/import"), ("POST", "/api/v1/jobs/<int:job_id>/retry")}
+    uploads = {
+        ("POST", "/api/v1/students/import"),
+        ("POST", "/api/v1/jobs/<int:job_id>/retry"),
+        ("POST", "/api/v1/whatif/upload"),
+    }
     assert writes - uploads == covered
 
 

@@ -45,6 +45,7 @@ S1_READERS = {"officer_a", "county_a", "city_a", "province", "auditor"}
 S1_ADMINS = {"county_a", "city_a", "province"}
 S1_WRITERS = {"officer_a", *S1_ADMINS}
 COUNTY_A_READERS = S1_READERS - {"officer_a"}
+EVERY_ADMIN = {"county_a", "city_a", "city_b", "province"}
 ANY_WRITER = {"officer_a", "officer_b", "county_a", "city_a", "city_b", "province"}
 NO_SESSION = (*NO_LOGIN, *SOURCES)
 
@@ -305,6 +306,32 @@ MATRIX: tuple[Row, ...] = (
         api_users(COUNTY_A_READERS, 202),
         json={"period": "2020-2021-autumn", "region": mw.ARCHIVED_REGION, "format": "json"},
     ),
+    # ---------------------------------------------------------------- what-if (draft rules against the running ones)
+    Row("/api/v1/whatif/drafts", "GET", "/api/v1/whatif/drafts", api_users(EVERY_ADMIN | {"auditor"})),
+    Row(
+        "/api/v1/whatif",
+        "POST",
+        "/api/v1/whatif",
+        api_users(S1_ADMINS, 202),
+        json={"region": mw.ARCHIVED_REGION},
+        why="administrators over the region run it (no draft: no change); auditors read, officers neither",
+    ),
+    Row(
+        "/api/v1/whatif/upload",
+        "POST",
+        "/api/v1/whatif/upload",
+        api_users(S1_ADMINS, 422),
+        data={"region": mw.ARCHIVED_REGION},
+        files={"file": (b"csv", "draft.zip")},
+        why="the scope is checked before the archive (this one is not a ZIP: 422)",
+    ),
+    Row(
+        "/api/v1/whatif/<int:job_id>/xlsx",
+        "GET",
+        "/api/v1/whatif/{whatif_job}/xlsx",
+        {**api_users(COUNTY_A_READERS), "city_b": 404},
+        why="the workbook lists students (masked): administrators over the job's region and auditors",
+    ),
     # ---------------------------------------------------------------- agency feeds
     Row(
         "/api/v1/feeds/<source>/batches",
@@ -419,6 +446,21 @@ MATRIX: tuple[Row, ...] = (
     Row("/rules", "GET", "/rules", ui(EVERY_USER)),
     Row("/jobs", "GET", "/jobs", ui(EVERY_USER)),
     Row("/jobs/<int:job_id>", "GET", "/jobs/{job}", ui(COUNTY_A_READERS, denied=404)),
+    Row("/whatif", "GET", "/whatif", ui(EVERY_ADMIN | {"auditor"})),
+    Row(
+        "/whatif",
+        "POST",
+        "/whatif",
+        ui(S1_ADMINS, 302),
+        data={"region": mw.ARCHIVED_REGION, "as_of": "2020-09-01"},
+        why="administrators over the region start a what-if job (then its results); city B's region is not theirs",
+    ),
+    Row(
+        "/whatif/<int:job_id>.xlsx",
+        "GET",
+        "/whatif/{whatif_job}.xlsx",
+        {**ui(COUNTY_A_READERS), "city_b": 404},
+    ),
     Row("/jobs/<int:job_id>/status", "GET", "/jobs/{job}/status", ui(COUNTY_A_READERS, denied=404)),
 )
 """THE table: one row per (rule, method) of the URL map."""

@@ -104,7 +104,9 @@ def build(session: Session, app: Flask) -> MatrixWorld:
 
 
 def _job(session: Session, world: MatrixWorld) -> None:
-    """A queued re-determination of school A's county, made by its county administrator (never run here)."""
+    """A queued re-determination of school A's county, made by its county administrator (never run here), and a
+    finished what-if of the county with its workbook."""
+    from aidservice.models import JobFile
     from aidservice.services.jobs import Scope, enqueue
 
     county = resolve_token(session, world.base.tokens["county1"])
@@ -118,6 +120,27 @@ def _job(session: Session, world: MatrixWorld) -> None:
         max_attempts=1,
     )
     world.ids["job"] = made.job.id
+    whatif = enqueue(
+        session,
+        actor=county,
+        kind="whatif",
+        params={"region": ARCHIVED_REGION, "as_of": "2020-09-01", "draft": None, "upload": None},
+        key="matrix-whatif",
+        scope=Scope(region=ARCHIVED_REGION),
+        max_attempts=1,
+    ).job
+    whatif.state = "done"
+    session.add(
+        JobFile(
+            job_id=whatif.id,
+            filename="whatif.xlsx",
+            media_type="application/octet-stream",
+            size=2,
+            content_hash="0" * 64,
+            content=b"PK",
+        )
+    )
+    world.ids["whatif_job"] = whatif.id
 
 
 def _user_of(username: str) -> dict[str, str | None]:

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypedDict, cast
 
-from aidservice.services.determinations.whatif_compare import ComparisonTotals, WhatIfResult
+from aidservice.services.determinations.whatif_compare import WhatIfResult
+from aidservice.services.determinations.whatif_rows import ComparisonTotals
 
 SUMMARY_VERSION = 2  # 1: the draft against the stored determinations (no longer written)
 

@@ -31,21 +31,14 @@ from aidservice.services.determinations.columnar import BULK_SCHEMA, ROSTER, fac
 from aidservice.services.determinations.evaluation_dates import redetermination_date, require_covered
 from aidservice.services.determinations.matches import chunk_matches
 from aidservice.services.determinations.records import Batch
-from aidservice.services.determinations.runs import Context, Diff, DiffTotals, Scope, yuan
+from aidservice.services.determinations.runs import Context, Scope, yuan
+from aidservice.services.determinations.whatif_rows import ComparisonTotals, Tallies, change_rows, tally_rows
 from aidservice.services.errors import ValidationFailed
 
 KEEP = 20
 """Changing students kept by default (the CLI prints them with masked ID numbers)."""
 
 SCHEMA: dict[str, Any] = {**BULK_SCHEMA, "region_code": pl.Utf8}
-
-
-class ComparisonTotals(DiffTotals):
-    """`DiffTotals` (facts_only is always 0 here) and who gains and loses money (loans not counted)."""
-
-    students_gaining: int
-    students_losing: int
-    total_delta: str  # yuan, loans not counted
 
 
 @dataclass(slots=True)
@@ -71,36 +64,6 @@ class Change:
             "lost": self.lost,
             "delta": {p: yuan(v) for p, v in sorted(self.delta_fen.items())},
             "total_delta": yuan(self.total_delta_fen),
-        }
-
-
-@dataclass(slots=True)
-class Tallies:
-    """A `Diff` with who gains and loses money."""
-
-    diff: Diff = field(default_factory=Diff)
-    gaining: int = 0
-    losing: int = 0
-    total_fen: int = 0
-
-    def add(self, change: Change) -> None:
-        diff = self.diff
-        diff.students += 1
-        if change.level[0] != change.level[1]:
-            diff.level_moves[change.level] += 1
-        diff.gained.update(change.gained)
-        diff.lost.update(change.lost)
-        diff.delta_fen.update(change.delta_fen)
-        self.gaining += change.total_delta_fen > 0
-        self.losing += change.total_delta_fen < 0
-        self.total_fen += change.total_delta_fen
-
-    def totals(self) -> ComparisonTotals:
-        return {
-            **self.diff.totals(),
-            "students_gaining": self.gaining,
-            "students_losing": self.losing,
-            "total_delta": yuan(self.total_fen),
         }
 
 
@@ -140,11 +103,14 @@ def compare_with_running(
     chunk: int = 50_000,
     keep: int | None = KEEP,
     progress: Callable[[int], object] | None = None,
+    sink: Callable[[pl.DataFrame], object] | None = None,
 ) -> WhatIfResult:
     """Evaluate every student of `region` with the running rules and with `draft` (default: the running rules,
     so no change) as of one date, and tally the differences (module docstring). Reads only; writes nothing.
 
-    `keep`: how many changing students to keep in `changes` (None: all of them).
+    `keep`: how many changing students to keep in `changes` (None: all of them). `sink` receives each
+    chunk's changing students as a frame (`whatif_rows.change_rows`: levels, totals and per-program amounts
+    before and after), for a report of every changing student.
     """
     running = settings.rules
     draft = draft or running
@@ -171,7 +137,11 @@ def compare_with_running(
         proposed, _skipped = _outcomes(draft_ctx, roster, mine, programs)
         result.students += base.height
         result.skipped += skipped
-        _tally_chunk(result, _changed(base, proposed, programs), programs, prefix, keep)
+        changed = change_rows(_changed(base, proposed, programs), programs, prefix)
+        tally_rows(result.overall, result.by_region, changed, programs)
+        _keep_examples(result, changed, programs, keep)
+        if sink is not None and not changed.is_empty():
+            sink(changed)
         after = hi
         if progress is not None:
             progress(roster.height)
@@ -215,7 +185,8 @@ def _outcomes(
         else:
             columns += [pl.lit(False).alias(f"has_{p}"), pl.lit(None, dtype=pl.Int64).alias(f"fen_{p}")]
     out = out.select(columns)
-    return facts.select("pk", "student_id", "region_code").join(out, on="pk", how="left"), skipped
+    keys = facts.select("pk", "student_id", "school_code", "region_code")
+    return keys.join(out, on="pk", how="left"), skipped
 
 
 def _changed(base: pl.DataFrame, draft: pl.DataFrame, programs: Mapping[str, bool]) -> pl.DataFrame:
@@ -226,6 +197,7 @@ def _changed(base: pl.DataFrame, draft: pl.DataFrame, programs: Mapping[str, boo
     both = both.with_columns(
         pl.coalesce("student_id", "student_id_draft").alias("student_id"),
         pl.coalesce("region_code", "region_code_draft").alias("region_code"),
+        pl.coalesce("school_code", "school_code_draft").alias("school_code"),
         pl.col("level").fill_null("none"),
         pl.col("level_draft").fill_null("none"),
         *(pl.col(f"has_{p}{side}").fill_null(False) for p in programs for side in ("", "_draft")),
@@ -238,40 +210,23 @@ def _changed(base: pl.DataFrame, draft: pl.DataFrame, programs: Mapping[str, boo
     return both.filter(differs).sort("pk")
 
 
-def _tally_chunk(
-    result: WhatIfResult,
-    changed: pl.DataFrame,
-    programs: Mapping[str, bool],
-    prefix: str | None,
-    keep: int | None,
+def _keep_examples(
+    result: WhatIfResult, rows: pl.DataFrame, programs: Mapping[str, bool], keep: int | None
 ) -> None:
-    for row in changed.iter_rows(named=True):
-        change = _change_of(row, programs)
-        result.overall.add(change)
-        result.by_region.setdefault(_group(change.region_code, prefix), Tallies()).add(change)
-        if keep is None or len(result.changes) < keep:
-            result.changes.append(change)
+    room = rows.height if keep is None else max(keep - len(result.changes), 0)
+    for row in rows.head(room).iter_rows(named=True):
+        result.changes.append(_change_of(row, programs))
 
 
 def _change_of(row: Mapping[str, Any], programs: Mapping[str, bool]) -> Change:
-    old = {p: row[f"fen_{p}"] or 0 for p in programs if row[f"has_{p}"]}
-    new = {p: row[f"fen_{p}_draft"] or 0 for p in programs if row[f"has_{p}_draft"]}
-    delta = {p: new.get(p, 0) - old.get(p, 0) for p in sorted(old.keys() | new.keys())}
-    delta = {p: v for p, v in delta.items() if v}
+    delta = {p: row[f"delta_{p}"] for p in programs if row[f"delta_{p}"]}
     return Change(
         pk=int(row["pk"]),
         student_id=row["student_id"],
-        region_code=row["region_code"] or "",
-        level=(row["level"], row["level_draft"]),
-        gained=sorted(new.keys() - old.keys()),
-        lost=sorted(old.keys() - new.keys()),
+        region_code=row["region_code"],
+        level=(row["level_before"], row["level_after"]),
+        gained=[p for p in programs if row[f"gained_{p}"]],
+        lost=[p for p in programs if row[f"lost_{p}"]],
         delta_fen=delta,
-        total_delta_fen=sum(v for p, v in delta.items() if programs[p]),
+        total_delta_fen=int(row["total_delta"]),
     )
-
-
-def _group(region_code: str, prefix: str | None) -> str:
-    """The region a change is counted in: the city in a province run, the county in a city's or county's."""
-    if prefix is None or len(prefix) <= 2:
-        return f"{region_code[:4]}00" if len(region_code) >= 4 else region_code
-    return region_code

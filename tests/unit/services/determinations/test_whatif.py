@@ -148,3 +148,21 @@ def test_the_command_prints_gains_by_region_with_masked_numbers(
     (example,) = json.loads(as_json.output[: as_json.output.rindex("}") + 1])["examples"]
     assert example["student_id"] == "S02" and "*" in example["person"]
     assert rows() == before
+
+
+def test_the_command_writes_the_workbook_with_every_changing_student(
+    app: Flask, province: list[int], rules_copy: Path, tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    draft_with(rules_copy, "values: {2018-09-01: 2000}", "values: {2018-09-01: 2200}")
+    out = tmp_path / "out.xlsx"
+    args = ["aid", "whatif", "--rules", str(rules_copy), "--as-of", "2020-09-01", "--examples", "0"]
+    result = app.test_cli_runner().invoke(args=[*args, "--xlsx", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"workbook written to {out}" in result.output
+    book = load_workbook(out, read_only=True)
+    rows = list(book["变化学生"].iter_rows(values_only=True))
+    assert (
+        len(rows) == 2 and rows[1][0] == "S02" and rows[1][8] == 200
+    )  # --examples does not cut the workbook
