@@ -203,6 +203,10 @@ def test_a_chunked_import_is_one_audit_event_with_the_digest_of_every_row_in_stu
             "arts_performance_major": False,
             "retired_soldier": False,
             "salaried": False,
+            "east_west_cooperation": False,
+            "east_west_origin": None,
+            "enrolment_state": "enrolled",
+            "enrolment_date": None,
         }
         guardians = [
             {"id_number": id_number(9700 + i, born=GUARDIAN_BORN), "name": "父亲某", "relation": "father"}
