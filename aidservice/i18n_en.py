@@ -487,4 +487,5 @@ EN: dict[str, str] = {
         "None run yet. An administrator runs one on the What-if page, or runs flask --app wsgi aid whatif [--rules DRAFT_DIR]."
     ),
     **EN_WHATIF,
+    "外省认定（本人申报、学校核实）": "Out-of-province status (declared, verified by the school)",
 }

@@ -215,6 +215,11 @@ def generate_facts(n: int, seed: int = 0, vocabulary: Vocabulary | None = None) 
         disabled.alias("disabled"),
         disability_grade.alias("disability_grade"),
         chance("dparent", 0.02).alias("disabled_parent"),
+        # the seed's roster fields (after the others, so their random streams stay as they were): no rule
+        # reads them; an east–west student's origin is left unknown here, every enrolment is current
+        (is_stage["vocational"] & chance("eastwest", 0.01)).alias("east_west_cooperation"),
+        pl.lit(None, dtype=pl.Utf8).alias("east_west_origin"),
+        pl.lit("enrolled").alias("enrolment_state"),
     )
     order = [
         "student_id",
@@ -230,6 +235,9 @@ def generate_facts(n: int, seed: int = 0, vocabulary: Vocabulary | None = None) 
         "central_university",
         "salaried",
         "retired_soldier",
+        "east_west_cooperation",
+        "east_west_origin",
+        "enrolment_state",
         "academic_rank_pct",
         "household_size",
         "per_capita_income",

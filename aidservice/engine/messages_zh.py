@@ -118,6 +118,11 @@ MESSAGES: dict[str, str] = {
     "fact '{fact}': source '{source}' sends no such status, guardian fact or attribute (see sources.yaml)": (
         "事实 '{fact}'：来源 '{source}' 不报送这一状态、监护人事实或属性（见 sources.yaml）"
     ),
+    "{what}: a declared status must be a status an agency sends; '{name}' is not": (
+        "{what}：申报类状态须是某个部门报送的状态；'{name}' 不是"
+    ),
+    "{what}: reaches must be as the agency's status ({reaches})": "{what}：reaches 须与部门报送的该状态一致（{reaches}）",
+    "{what}: a declared status carries no guardian fact or attributes": "{what}：申报类状态不能带监护人事实或属性",
     "special group '{status}': no source sends this status": "特殊群体 '{status}'：没有任何来源报送这一状态",
     "duplicate special group '{status}'": "重复的特殊群体 '{status}'",
     # expressions
