@@ -125,11 +125,8 @@ def _masks(session: Any, examples: list[dict[str, Any]]) -> list[dict[str, Any]]
     return [{**e, "person": masks.get(e["pk"], "")} for e in examples]
 
 
-def _print_diff(diff: Mapping[str, Any], examples: list[dict[str, Any]]) -> None:
-    click.echo(
-        f"{diff['students_changing']} students would change level or awards "
-        f"({diff['level_up']} up, {diff['level_down']} down); {diff['facts_only']} only facts"
-    )
+def echo_diff_sections(diff: Mapping[str, Any]) -> None:
+    """The level moves, programs gained and lost, and money delta by program of a diff (`redetermine`, `whatif`)."""
     for title, key in (
         ("level moves", "level_moves"),
         ("programs gained", "programs_gained"),
@@ -140,6 +137,14 @@ def _print_diff(diff: Mapping[str, Any], examples: list[dict[str, Any]]) -> None
             click.echo(f"{title}:")
             for name, value in diff[key].items():
                 click.echo(f"  {name:<40} {value:>14}")
+
+
+def _print_diff(diff: Mapping[str, Any], examples: list[dict[str, Any]]) -> None:
+    click.echo(
+        f"{diff['students_changing']} students would change level or awards "
+        f"({diff['level_up']} up, {diff['level_down']} down); {diff['facts_only']} only facts"
+    )
+    echo_diff_sections(diff)
     if examples:
         click.echo("examples:")
     for e in examples:

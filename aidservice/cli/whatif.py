@@ -12,7 +12,7 @@ from typing import Any
 import click
 from flask import current_app
 
-from aidservice.cli.redetermine import refusal
+from aidservice.cli.redetermine import echo_diff_sections, refusal
 from aidservice.cli.rules import load_rules
 from aidservice.rulesets import current_rules
 
@@ -144,16 +144,7 @@ def _print(summary: Mapping[str, Any], shown: list[dict[str, Any]]) -> None:
         f"{diff['students_losing']} lose money ({diff['level_up']} level up, {diff['level_down']} down); "
         f"total delta {diff['total_delta']} yuan (loans not counted)"
     )
-    for title, key in (
-        ("level moves", "level_moves"),
-        ("programs gained", "programs_gained"),
-        ("programs lost", "programs_lost"),
-        ("money delta by program (yuan)", "money_delta"),
-    ):
-        if diff[key]:
-            click.echo(f"{title}:")
-            for name, value in diff[key].items():
-                click.echo(f"  {name:<40} {value:>14}")
+    echo_diff_sections(diff)
     click.echo("by region:")
     for code, totals in summary["by_region"].items():
         name = cities.label_of(code) if code in cities.values else ""
