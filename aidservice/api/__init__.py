@@ -25,13 +25,14 @@ from aidservice.api import (
 from aidservice.api.common import RowIdConverter
 from aidservice.api.docs import register_docs_assets
 from aidservice.api.reads import init_read_only
-from aidservice.api.spec import api
+from aidservice.api.spec import AidApi
 from aidservice.inputguard import init_input_guard
 
 
 def register_api(app: Flask) -> None:
-    """Bind the Api, register every resource with it (and so in the OpenAPI document) and the docs assets."""
-    api.init_app(app)
+    """Bind an Api to `app`, register every resource with it (and so in the OpenAPI document, written when first
+    read) and the docs assets."""
+    api = AidApi(app)
     app.url_map.converters["int"] = RowIdConverter  # before any route is added: rules bind their converter
     api.register_converter(RowIdConverter, integerconverter2paramschema)
     for module in (
@@ -52,7 +53,8 @@ def register_api(app: Flask) -> None:
         whatif,  # draft rules against the running ones (issue 18)
     ):
         api.register_blueprint(module.blp)
-    feeds.document_sources(api.spec, app.extensions["aid_rules"].vocabulary)
+    vocabulary = app.extensions["aid_rules"].vocabulary
+    api.document_later(lambda spec: feeds.document_sources(spec, vocabulary))
     register_docs_assets(app)
     init_input_guard(app)  # app-wide: the web UI's forms reach the same database
     init_read_only(app)

@@ -1,8 +1,16 @@
 """The service's flask-smorest Api: the OpenAPI document with our problem+json errors, bearer tokens and money
-as sent (strings), bound to the app by `register_api`."""
+as sent (strings), one per app (`register_api`).
+
+The document is written lazily: registering a blueprint registers its routes at once, but the work of
+describing them (resolving every marshmallow schema into the spec, about three quarters of building an app)
+waits until the first reader of `spec` (the /openapi.json route, `flask openapi`, a test). Each pending step
+runs once, in registration order, so the document is the same as if it had been written eagerly; an app that
+never shows its document (a worker, a test) never pays for it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
@@ -18,6 +26,38 @@ class AidApi(Api):
     """flask-smorest Api documenting our problem+json errors instead of its own error schema."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._pending_docs: list[Callable[[Any], None]] = []
+        super().__init__(*args, **kwargs)
+
+    @property
+    def spec(self) -> Any:
+        """The OpenAPI document (an apispec APISpec), with every pending description written into it first."""
+        while self._pending_docs:
+            self._pending_docs.pop(0)(self._spec)
+        return self._spec
+
+    @spec.setter
+    def spec(self, value: Any) -> None:
+        self._spec = value
+
+    def document_later(self, step: Callable[[Any], None]) -> None:
+        """Write `step(spec)` into the document when it is first read, after the steps queued before it."""
+        self._pending_docs.append(step)
+
+    def register_blueprint(self, blp: Any, *, parameters: Any = None, **options: Any) -> None:
+        """flask-smorest's registration with the description deferred (see the module docstring)."""
+        name = options.get("name", blp.name)
+        app = self._app
+        app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        app.register_blueprint(blp, **options)
+
+        def describe(spec: Any) -> None:
+            blp.register_views_in_doc(self, app, spec, name=name, parameters=parameters)
+            spec.tag({"name": name, "description": blp.description})
+
+        self.document_later(describe)
 
     def _init_spec(self, **kwargs: Any) -> None:
         """Teach the spec how our fields are sent, so the documented types are the ones on the wire."""
@@ -70,6 +110,4 @@ def decimal_as_sent(_converter: Any, field: ma.fields.Field, ret: dict[str, Any]
     }
 
 
-api = AidApi()
-
-__all__ = ["SECURITY_SCHEME", "AidApi", "api", "decimal_as_sent"]
+__all__ = ["SECURITY_SCHEME", "AidApi", "decimal_as_sent"]
