@@ -29,13 +29,20 @@ class AidApi(Api):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._pending_docs: list[Callable[[Any], None]] = []
+        self._writing_docs = False
         super().__init__(*args, **kwargs)
 
     @property
     def spec(self) -> Any:
-        """The OpenAPI document (an apispec APISpec), with every pending description written into it first."""
-        while self._pending_docs:
-            self._pending_docs.pop(0)(self._spec)
+        """The OpenAPI document (an apispec APISpec), with every pending description written into it first (a
+        step that itself reads `spec` gets the document as written so far: steps never run out of order)."""
+        if not self._writing_docs:
+            self._writing_docs = True
+            try:
+                while self._pending_docs:
+                    self._pending_docs.pop(0)(self._spec)
+            finally:
+                self._writing_docs = False
         return self._spec
 
     @spec.setter
@@ -84,7 +91,17 @@ class AidApi(Api):
         )
 
     def _register_responses(self) -> None:
-        """Document the standard error responses as problem+json (smorest registers them as JSON)."""
+        """Document the standard error responses as problem+json (smorest registers them as JSON), when the
+        document is first read."""
+        self.document_later(lambda _spec: self._register_problem_responses())
+
+    def _register_etag_headers(self) -> None:
+        self.document_later(lambda _spec: super(AidApi, self)._register_etag_headers())
+
+    def _register_pagination_header(self) -> None:
+        self.document_later(lambda _spec: super(AidApi, self)._register_pagination_header())
+
+    def _register_problem_responses(self) -> None:
         super()._register_responses()
         for response in self.spec.components.responses_lazy.values():
             content = response.get("content") or {}

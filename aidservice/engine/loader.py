@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 
 from .loader_checks import LISTED, SECTIONS
@@ -76,6 +77,15 @@ def load_texts(texts: Mapping[str, str], name: str = "rules", *, published: bool
     }
     if not rule_texts:
         raise RulesError([RuleIssue(name, 0, "no rule files (*.yaml) found")])
+    return _built(name, tuple(rule_texts.items()), published)
+
+
+@lru_cache(maxsize=16)
+def _built(name: str, texts: tuple[tuple[str, str], ...], published: bool) -> Rules:
+    """The same texts build the same (immutable) `Rules`: a process builds each set once, however many apps,
+    replays or what-if runs load it. Keyed by the whole texts, not their digest; a set with problems raises
+    every time (nothing is cached for it)."""
+    rule_texts = dict(texts)
     return _Builder(name, rule_texts, version_of(rule_texts), published=published).build()
 
 
