@@ -115,7 +115,7 @@ def standing_select(
         Determination.school_year == school_year,
         Determination.current.is_(True) if current.determination is None else current.determination,
     )
-    chosen = true()
+    chosen: ColumnElement[bool] = true()
     if students is not None:
         pks: Any = students if isinstance(students, Select) else list(students)
         approved = approved.where(Application.student_pk.in_(pks))
