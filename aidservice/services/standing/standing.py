@@ -23,7 +23,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, TypedDict
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 
 from aidservice.engine.result import COUNTED_KINDS
@@ -86,7 +98,10 @@ LIVE = Current()
 
 
 def standing_select(
-    school_year: str, *, students: Sequence[int] | Select[Any] | None = None, current: Current = LIVE
+    school_year: str | BindParameter[str],
+    *,
+    students: Sequence[int] | Select[Any] | BindParameter[Any] | None = None,
+    current: Current = LIVE,
 ) -> Select[Any]:
     """(student_pk, level, source, funded_fen, unfunded_fen, decided_at, application_id) per student with a
     standing; `students`: some student pks (a list or a select of them), else every student."""
@@ -117,7 +132,7 @@ def standing_select(
     )
     chosen: ColumnElement[bool] = true()
     if students is not None:
-        pks: Any = students if isinstance(students, Select) else list(students)
+        pks: Any = students if isinstance(students, Select | BindParameter) else list(students)
         approved = approved.where(Application.student_pk.in_(pks))
         money = money.where(Decision.student_pk.in_(pks))
         assessed = assessed.where(Determination.student_pk.in_(pks))
@@ -146,14 +161,18 @@ def standing_select(
     )
 
 
+STANDINGS_READ = standing_select(bindparam("school_year"), students=bindparam("student_pks", expanding=True))
+"""The standings of some students, built once (statements are immutable; building this one costs more than
+running it for a page)."""
+
+
 def standings(session: Session, student_pks: Iterable[int], school_year: str) -> dict[int, Standing]:
     """The standings of these students (a page of a list) in one query; a student without one is left out."""
     pks = sorted(set(student_pks))
     if not pks:
         return {}
-    return {
-        row.student_pk: _standing(row) for row in session.execute(standing_select(school_year, students=pks))
-    }
+    rows = session.execute(STANDINGS_READ, {"school_year": school_year, "student_pks": pks})
+    return {row.student_pk: _standing(row) for row in rows}
 
 
 def standing_of(session: Session, student_pk: int, school_year: str) -> Standing | None:
