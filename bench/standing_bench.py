@@ -100,12 +100,12 @@ def main() -> None:
     with app.app_context():
         session = db.session()
         pks = list(session.scalars(select(Student.id)))
-        approved = session.scalar(
-            select(func.count()).select_from(Application).where(Application.state == "approved")
-        )
         rnd = random.Random(7)
         if args.approve:
             approve(session, app, rnd.sample(pks, args.approve))
+        approved = session.scalar(
+            select(func.count()).select_from(Application).where(Application.state == "approved")
+        )
 
         def one_old() -> None:
             pk = rnd.choice(pks)

@@ -24,7 +24,7 @@ from aidservice.services.reports.common import (
     rate,
 )
 from aidservice.services.reports.reading import Context, coverage_by_child, known_children
-from aidservice.services.standing.standing import Current, standing_select
+from aidservice.services.standing.standing import Current, standing_levels
 
 TITLE = "学生资助分地区情况报告"
 COLUMNS = (
@@ -129,9 +129,9 @@ def _students_and_levels(ctx: Context, data: dict[str, dict[str, int]]) -> list[
     current = Current(
         decision=ctx.decision_current(),
         determination=ctx.determination_current(),
-        application_state=ctx.application_state(),
+        application_state=ctx.application_state,
     )
-    standing = standing_select(ctx.period.school_year, current=current).subquery("standing")
+    standing = standing_levels(ctx.period.school_year, current).subquery("standing")
     query = (
         select(
             child,
