@@ -24,7 +24,7 @@ from aidservice.services.reports.common import (
     rate,
 )
 from aidservice.services.reports.reading import Context, coverage_by_child, known_children
-from aidservice.services.standing.standing import Current, standing_levels
+from aidservice.services.standing.standing import Current, with_levels
 
 TITLE = "学生资助分地区情况报告"
 COLUMNS = (
@@ -126,24 +126,20 @@ def _students_and_levels(ctx: Context, data: dict[str, dict[str, int]]) -> list[
     """Enrolled students and each one's standing for the school year (the approved decision, else the
     pre-assessment: `services.standing`), at the report time; the determinations' rule-set versions."""
     child = ctx.scope.child()
-    current = Current(
-        decision=ctx.decision_current(),
-        determination=ctx.determination_current(),
-        application_state=ctx.application_state,
-    )
-    standing = standing_levels(ctx.period.school_year, current).subquery("standing")
-    query = (
-        select(
-            child,
-            func.count(Student.id),
-            *(func.sum(case((standing.c.level == k, 1), else_=0)) for k in LEVEL_KEYS),
-        )
+    current = Current(determination=ctx.determination_current, application_state=ctx.application_state)
+    students = (
+        select(Student.id)
         .select_from(Student)
         .join(School, School.code == Student.school_code)
-        .outerjoin(standing, standing.c.student_pk == Student.id)
         .where(ctx.scope.schools(), ctx.enrolled())
-        .group_by(child)
-    )  # derived tables: history is one anti-join each, not one per student
+    )
+    levels = with_levels(students, ctx.period.school_year, current)
+    query = levels.query.with_only_columns(
+        child,
+        func.count(Student.id),
+        *(func.sum(case((levels.level == k, 1), else_=0)) for k in LEVEL_KEYS),
+        maintain_column_froms=True,
+    ).group_by(child)
     for code, students, *levels in ctx.session.execute(query):
         data[code]["students"] += students
         for key, n in zip(LEVEL_KEYS, levels, strict=True):

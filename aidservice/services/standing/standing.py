@@ -35,7 +35,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    union_all,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -90,8 +89,8 @@ class Standing:
 class Current:
     """What is current: the live flags (default), or a report's predicates for a time in the past."""
 
-    decision: ColumnElement[bool] | None = None
-    determination: ColumnElement[bool] | None = None
+    decision: Callable[[Any], ColumnElement[bool]] | None = None  # Decision (or an alias) -> current then
+    determination: Callable[[Any], ColumnElement[bool]] | None = None  # the same for Determination
     application_state: Callable[[Any], Any] | None = None  # Application (or an alias) -> its state then
 
 
@@ -101,6 +100,13 @@ LIVE = Current()
 def state_of(application: Any, current: Current) -> Any:
     """An application's (or an alias's) state: now, or at the time `current` reads."""
     return application.state if current.application_state is None else current.application_state(application)
+
+
+def determination_current(determination: Any, current: Current) -> ColumnElement[bool]:
+    """A determination (or an alias) current now, or at the time `current` reads."""
+    if current.determination is None:
+        return determination.current.is_(True)
+    return current.determination(determination)
 
 
 def standing_select(
@@ -130,11 +136,10 @@ def standing_select(
         func.max(Decision.decided_at).label("decided_at"),
     ).where(
         Decision.school_year == school_year,
-        Decision.current.is_(True) if current.decision is None else current.decision,
+        Decision.current.is_(True) if current.decision is None else current.decision(Decision),
     )
     assessed = select(Determination.student_pk, Determination.level, Determination.created_at).where(
-        Determination.school_year == school_year,
-        Determination.current.is_(True) if current.determination is None else current.determination,
+        Determination.school_year == school_year, determination_current(Determination, current)
     )
     chosen: ColumnElement[bool] = true()
     if students is not None:
@@ -208,53 +213,51 @@ class LevelCount(TypedDict):
     decided: int
 
 
-def standing_levels(
-    school_year: str, current: Current = LIVE, students: Select[Any] | None = None
-) -> Select[Any]:
-    """(student_pk, level, source) of every student with a standing: the same rule as `standing_select`
-    without the money, for counting thousands (a union the database aggregates in one pass, rather than one
-    probe per student into the decisions)."""
-    approved = select(
-        Application.student_pk.label("student_pk"),
-        Application.level.label("level"),
-        literal("decision").label("source"),
-    ).where(Application.school_year == school_year, state_of(Application, current) == "approved")
-    other = aliased(Application)
-    decided = (
-        select(other.id)
-        .where(
-            other.student_pk == Determination.student_pk,
-            other.school_year == school_year,
-            state_of(other, current) == "approved",
-        )
-        .exists()
+@dataclass(frozen=True, slots=True)
+class Levels:
+    """A query over students joined to each one's standing level (see `with_levels`)."""
+
+    query: Select[Any]
+    level: ColumnElement[Any]  # null: no standing
+    decided: ColumnElement[bool]  # by an approved decision
+
+
+def with_levels(query: Select[Any], school_year: str, current: Current = LIVE) -> Levels:
+    """Join a query over `Student` to each student's standing level: the same rule as `standing_select`
+    without the money, as two index joins the database aggregates over thousands of students in one pass."""
+    approved, assessed = aliased(Application, name="approved"), aliased(Determination, name="assessed")
+    joined = query.outerjoin(
+        approved,
+        and_(
+            approved.student_pk == Student.id,
+            approved.school_year == school_year,
+            state_of(approved, current) == "approved",
+        ),
+    ).outerjoin(
+        assessed,
+        and_(
+            assessed.student_pk == Student.id,
+            assessed.school_year == school_year,
+            determination_current(assessed, current),
+        ),
     )
-    assessed = select(
-        Determination.student_pk.label("student_pk"),
-        Determination.level.label("level"),
-        literal("pre_assessment").label("source"),
-    ).where(
-        Determination.school_year == school_year,
-        Determination.current.is_(True) if current.determination is None else current.determination,
-        ~decided,
-    )
-    if students is not None:  # in each arm: a database may not push the condition into a union
-        approved = approved.where(Application.student_pk.in_(students))
-        assessed = assessed.where(Determination.student_pk.in_(students))
-    return select(union_all(approved, assessed).subquery("standing_levels"))
+    decided = approved.id.is_not(None)
+    return Levels(joined, case((decided, approved.level), else_=assessed.level), decided)
 
 
 def level_counts(
     session: Session, school_year: str, students: Select[Any], current: Current = LIVE
 ) -> dict[str, LevelCount]:
-    """How many of these students (a select of their pks) stand at each level, in one query."""
-    rows = standing_levels(school_year, current, students).subquery("standing")
-    query = select(rows.c.level, func.count(), func.count().filter(rows.c.source == "decision")).group_by(
-        rows.c.level
-    )
+    """How many students stand at each level, in one query; `students`: a select over `Student` (with the
+    joins and conditions of the scope)."""
+    levels = with_levels(students, school_year, current)
+    query = levels.query.with_only_columns(
+        levels.level, func.count(), func.count().filter(levels.decided), maintain_column_froms=True
+    ).group_by(levels.level)
     return {
         level: {"level": level, "count": count, "decided": int(decided or 0)}
         for level, count, decided in session.execute(query)
+        if level is not None
     }
 
 
