@@ -133,11 +133,11 @@ def _students_and_levels(ctx: Context, data: dict[str, dict[str, int]]) -> list[
         .join(School, School.code == Student.school_code)
         .where(ctx.scope.schools(), ctx.enrolled())
     )
-    levels = with_levels(students, ctx.period.school_year, current)
-    query = levels.query.with_only_columns(
+    standing = with_levels(students, ctx.period.school_year, current)
+    query = standing.query.with_only_columns(
         child,
         func.count(Student.id),
-        *(func.sum(case((levels.level == k, 1), else_=0)) for k in LEVEL_KEYS),
+        *(func.sum(case((standing.level == k, 1), else_=0)) for k in LEVEL_KEYS),
         maintain_column_froms=True,
     ).group_by(child)
     for code, students, *levels in ctx.session.execute(query):
