@@ -9,9 +9,12 @@ pre-assessment (系统预判: the current determination from agency data and the
 - decided_at: the newest current decision (the approval or reassessment itself when it awards nothing), or
   when the determination was made.
 
-One rule, one SQL statement (`standing_select`): a page of students reads their standings in one query, and
-dashboards and reports count levels and money over the same statement as a derived table (no N+1). Reports
-that read history pass their own "current at time T" predicates; an approved application's level is then
+One rule, two statements: `standing_select` (with the money) reads one student or a page of them in one query
+(`standings`, no N+1); `with_levels` joins any query over students to their standing level without the money,
+for the counts of dashboards and reports over thousands (`level_counts`, the regions report). The property
+test (tests/api/test_standing_everywhere.py) holds the two, and every page, to the same answers. Money totals
+of reports are the sums of current awarded decisions, the same money `funded_total` adds up. Reports that read
+history pass their own "current at time T" predicates (`Current`); an approved application's level is then
 read as it is now (as `reports.reading` reads other application columns).
 """
 
