@@ -21,6 +21,7 @@ from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import PayloadTooLarge, ValidationFailed
 from aidservice.services.roster import directory, import_guard, roster
 from aidservice.services.roster.roster_schema import SchoolPayloadSchema, StudentPayloadSchema
+from aidservice.services.standing.standing import SOURCES
 from aidservice.unit_of_work import unit_of_work
 from aidservice.wiring import id_probe_budget, settings
 
@@ -83,6 +84,28 @@ class DeterminationSchema(Schema):
     created_at = DateTime(required=True)
 
 
+class StandingSchema(Schema):
+    """The student's standing for the configured school year: the one answer every page shows.
+
+    The approved decision when there is one (`source` decision: its level, its funded money), otherwise the
+    system's pre-assessment (`source` pre_assessment, 系统预判: the current determination; it funds nothing).
+    `funded_total` counts awarded grants, waivers and scholarships only; `unfunded_total` the amounts beyond a
+    quota (名额不足未资助), never included in `funded_total`."""
+
+    level = fields.String(required=True, validate=validate.OneOf(LEVELS))
+    source = fields.String(required=True, validate=validate.OneOf(SOURCES))
+    funded_total = _money(required=True)
+    unfunded_total = _money(required=True)
+    decided_at = DateTime(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the newest current decision, or when the pre-assessment was made"},
+    )
+    application_id = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "the approved application (source decision)"}
+    )
+
+
 class StudentSchema(Schema):
     """A student with ID numbers masked and the current determination (null until one is made)."""
 
@@ -111,6 +134,12 @@ class StudentSchema(Schema):
     created_at = DateTime(required=True)
     updated_at = DateTime(required=True)
     determination = fields.Nested(DeterminationSchema, required=True, allow_none=True)
+    standing = fields.Nested(
+        StandingSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "null until the student has a determination or an approved application"},
+    )
 
 
 class ImportQuerySchema(Schema):

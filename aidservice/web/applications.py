@@ -16,6 +16,7 @@ from aidservice.services.applications import actions, notices, reading, submissi
 from aidservice.services.applications.values import ActionRequest
 from aidservice.services.errors import Conflict, ValidationFailed
 from aidservice.services.roster import directory
+from aidservice.services.standing.standing import standing_of_application
 from aidservice.unit_of_work import unit_of_work
 
 from .blueprint import bp
@@ -180,6 +181,7 @@ def _application_page(
         db.session(), actor=actor(), settings=settings, application_id=application_id
     )
     facts = directory.fact_rows(db.session(), settings, view["facts"])
+    found = standing_of_application(db.session(), application_id)  # the student's one answer (scope: above)
     forms = {}
     if actor().role == "school_officer":
         for action in view["allowed_actions"]:
@@ -198,6 +200,7 @@ def _application_page(
     return render_template(
         "web/application.html",
         app=view,
+        standing=None if found is None else found.view(),
         facts=facts,
         forms=forms,
         verify_forms=verify_forms(view, actor()),

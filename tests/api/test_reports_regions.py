@@ -43,10 +43,12 @@ def rows(report: dict) -> list[tuple]:
 
 
 def test_the_province_by_city_weakest_coverage_first(client: FlaskClient, province: Province) -> None:
+    # levels are standings: PLAIN and QUOTA were approved as difficult (their determinations say none and
+    # special), every other approved student at the determination's level
     report = as_json(get(client, province).data)
     table = rows(report)
-    assert table[0] == ("320200", 3, 2, 0, 0, 1, 0, 1, "1250.00", "625.00", 2, 0, 0.0)
-    assert table[1] == ("320100", 7, 6, 0, 0, 1, 0, 2, "5850.00", "2925.00", 6, 2, 0.3333)
+    assert table[0] == ("320200", 3, 2, 1, 0, 0, 0, 1, "1250.00", "625.00", 2, 0, 0.0)
+    assert table[1] == ("320100", 7, 5, 1, 0, 1, 0, 2, "5850.00", "2925.00", 6, 2, 0.3333)
     others = table[2:-1]
     assert [r[0] for r in others] == [
         "320300",
@@ -62,7 +64,7 @@ def test_the_province_by_city_weakest_coverage_first(client: FlaskClient, provin
         "321300",
     ]
     assert all(r[1:] == EMPTY_CITY for r in others)
-    assert table[-1] == ("320000", 10, 8, 0, 0, 2, 0, 3, "7100.00", "3550.00", 8, 2, 0.25)
+    assert table[-1] == ("320000", 10, 7, 2, 0, 1, 0, 3, "7100.00", "3550.00", 8, 2, 0.25)
     assert report["sections"]["regions"]["rows"][-1]["name"] == "江苏省合计"
     assert report["rule_set_versions"]["determinations"] == [report["running_rule_set_version"]]
 
@@ -70,15 +72,15 @@ def test_the_province_by_city_weakest_coverage_first(client: FlaskClient, provin
 def test_a_city_by_county_and_a_county_by_school(client: FlaskClient, province: Province) -> None:
     nanjing = rows(as_json(get(client, province, "nanjing_admin").data))
     assert nanjing == [
-        ("320102", 6, 5, 0, 0, 1, 0, 1, "1250.00", "625.00", 5, 1, 0.2),
+        ("320102", 6, 4, 1, 0, 1, 0, 1, "1250.00", "625.00", 5, 1, 0.2),
         ("320104", 1, 1, 0, 0, 0, 0, 1, "4600.00", "2300.00", 1, 1, 1.0),
-        ("320100", 7, 6, 0, 0, 1, 0, 2, "5850.00", "2925.00", 6, 2, 0.3333),
+        ("320100", 7, 5, 1, 0, 1, 0, 2, "5850.00", "2925.00", 6, 2, 0.3333),
     ]
     county = rows(as_json(get(client, province, "county_admin").data))
     assert county == [
         ("K1", 1, 1, 0, 0, 0, 0, 0, "0.00", "0.00", 1, 0, 0.0),
-        ("S1", 5, 4, 0, 0, 1, 0, 1, "1250.00", "625.00", 4, 1, 0.25),
-        ("320102", 6, 5, 0, 0, 1, 0, 1, "1250.00", "625.00", 5, 1, 0.2),
+        ("S1", 5, 3, 1, 0, 1, 0, 1, "1250.00", "625.00", 4, 1, 0.25),
+        ("320102", 6, 4, 1, 0, 1, 0, 1, "1250.00", "625.00", 5, 1, 0.2),
     ]
     school = rows(as_json(get(client, province, "officer_S2").data))
     assert school == [
@@ -91,7 +93,7 @@ def test_a_student_without_a_determination_is_undetermined(client: FlaskClient, 
     make_student(db.session, "ST-NEW", province.students["PLAIN"].school, seed=120, stage="junior", grade=1)
     db.session.commit()
     wuxi = rows(as_json(get(client, province, "wuxi_admin").data))
-    assert wuxi[0][:8] == ("320213", 4, 2, 0, 0, 1, 1, 1)
+    assert wuxi[0][:8] == ("320213", 4, 2, 1, 0, 0, 1, 1)
 
 
 def test_csv_and_html_carry_the_ranking(client: FlaskClient, province: Province) -> None:

@@ -115,7 +115,7 @@ def test_an_officer_takes_an_application_from_start_to_decision(context: Any, li
     application_url = page.url
 
     result = page.locator("section.result").inner_text()
-    assert "困难" in result and "¥1,250.00" in result and "合计 ¥1,250.00" in result
+    assert "困难" in result and "¥1,250.00" in result and "拟资助合计（尚未审批，未资助） ¥1,250.00" in result
     assert "家庭人均年收入低于当地年低保标准的1.5倍" in result and "教财〔2018〕16号" in result
     assert "暂定" in result
     conflicts = page.locator("section.conflicts").inner_text()

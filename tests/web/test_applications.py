@@ -103,7 +103,8 @@ def test_an_application_shows_level_awards_and_the_explanation(
     assert "申请已提交并完成认定。" in html
     assert 'class="level level-difficult"' in html
     assert "义务教育家庭经济困难学生生活补助" in html and "¥1,250.00" in html
-    assert "疫情临时困难补助" in html and "¥1,000.00" in html and "合计 ¥2,250.00" in html
+    assert "疫情临时困难补助" in html and "¥1,000.00" in html
+    assert "拟资助合计（尚未审批，未资助） ¥2,250.00" in html  # proposed: nothing is funded before approval
     assert "家庭人均年收入低于当地年低保标准的1.5倍" in html  # a reason, in plain Chinese
     assert "教财〔2018〕16号" in html  # its citation
     assert 'class="badge provisional"' in html and "暂定" in html

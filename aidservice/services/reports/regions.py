@@ -1,5 +1,6 @@
 """The regions report: the province by city, a city by county, a county by school (a school: itself), with
-students, identification levels (current determinations), aided students, money and special-group coverage,
+students, identification levels (each student's standing: the approved decision, else the system's
+pre-assessment), aided students, money and special-group coverage,
 weakest coverage first."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from aidservice.services.reports.common import (
     rate,
 )
 from aidservice.services.reports.reading import Context, coverage_by_child, known_children
+from aidservice.services.standing.standing import Current, with_levels
 
 TITLE = "学生资助分地区情况报告"
 COLUMNS = (
@@ -121,34 +123,40 @@ def _row(code: str, name: str, level: str, v: dict[str, int]) -> tuple:
 
 
 def _students_and_levels(ctx: Context, data: dict[str, dict[str, int]]) -> list[str]:
-    """Enrolled students and the level of each one's current determination for the school year; the versions."""
+    """Enrolled students and each one's standing for the school year (the approved decision, else the
+    pre-assessment: `services.standing`), at the report time; the determinations' rule-set versions."""
     child = ctx.scope.child()
-    current = (
-        select(Determination.student_pk, Determination.level, Determination.rule_set_version)
-        .where(Determination.school_year == ctx.period.school_year, ctx.determination_current())
-        .subquery("current_determination")
-    )  # a derived table: history is one anti-join, not one per student
-    query = (
-        select(
-            child,
-            current.c.rule_set_version,
-            func.count(Student.id),
-            *(func.sum(case((current.c.level == k, 1), else_=0)) for k in LEVEL_KEYS),
-        )
+    current = Current(determination=ctx.determination_current, application_state=ctx.application_state)
+    students = (
+        select(Student.id)
         .select_from(Student)
         .join(School, School.code == Student.school_code)
-        .outerjoin(current, current.c.student_pk == Student.id)
         .where(ctx.scope.schools(), ctx.enrolled())
-        .group_by(child, current.c.rule_set_version)
     )
-    versions: set[str] = set()
-    for code, version, students, *levels in ctx.session.execute(query):
+    standing = with_levels(students, ctx.period.school_year, current)
+    query = standing.query.with_only_columns(
+        child,
+        func.count(Student.id),
+        *(func.sum(case((standing.level == k, 1), else_=0)) for k in LEVEL_KEYS),
+        maintain_column_froms=True,
+    ).group_by(child)
+    for code, students, *levels in ctx.session.execute(query):
         data[code]["students"] += students
         for key, n in zip(LEVEL_KEYS, levels, strict=True):
             data[code][f"level_{key}"] += int(n or 0)
-        if version is not None:
-            versions.add(version)
-    return sorted(versions)
+    versions = (
+        select(Determination.rule_set_version)
+        .join(Student, Student.id == Determination.student_pk)
+        .join(School, School.code == Student.school_code)
+        .where(
+            Determination.school_year == ctx.period.school_year,
+            ctx.determination_current(),
+            ctx.scope.schools(),
+            ctx.enrolled(),
+        )
+        .distinct()
+    )
+    return sorted(ctx.session.scalars(versions))
 
 
 def _aid(ctx: Context, data: dict[str, dict[str, int]]) -> list[str]:

@@ -36,6 +36,7 @@ from aidservice.models import AgencyRecord, Application, ApplicationAction, Deci
 from aidservice.services.reports import east_west, out_of_province
 from aidservice.services.reports.common import (
     AID_KINDS,
+    LEVEL_NAMES,
     REASON_NAMES,
     REASONS,
     Bar,
@@ -535,7 +536,7 @@ def _detail(
             return "申报与部门数据不一致（以部门数据为准）：" + "；".join(items)
         return "认定时记录的数据中没有该特殊群体身份（部门数据在认定后变化），需重新认定"
     if outcome == "no_award":
-        return f"已认定（{level or ''}），但没有适用的资助项目"
+        return f"已认定（{LEVEL_NAMES.get(level or '', level or '')}），但没有适用的资助项目"  # the standing's level
     return ""
 
 

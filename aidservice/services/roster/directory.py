@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from aidservice.identity import mask
-from aidservice.models import AgencyRecord, Application, Determination, FeedBatch, School, Student
+from aidservice.models import AgencyRecord, Application, FeedBatch, School, Student
 from aidservice.models.application import ACTIVE_STATES
 from aidservice.services import audit
 from aidservice.services.actors import Actor, in_region
@@ -34,6 +34,7 @@ from aidservice.services.hidden import not_found
 from aidservice.services.roster import roster
 from aidservice.services.roster.roster import StudentView
 from aidservice.services.sheets.spreadsheets import read_table
+from aidservice.services.standing.standing import StandingView, standings
 
 PER_PAGE = 50
 QUERY_MAX = 64
@@ -62,7 +63,8 @@ class StudentItem(TypedDict):
     class_name: str
     stage: str
     grade: int
-    level: str | None  # the current determination's
+    level: str | None  # the standing's (the approved decision's, else the pre-assessment's)
+    standing: StandingView | None
     application: ApplicationRef | None
 
 
@@ -215,7 +217,7 @@ def list_students(
         .offset((query.page - 1) * per_page)
     ).all()
     pks = [student.id for student, _name in rows]
-    levels = _levels(session, pks, settings.school_year)
+    found = standings(session, pks, settings.school_year)  # one query for the page
     latest = _latest_applications(session, pks, settings.school_year)
     return {
         "items": [
@@ -228,7 +230,8 @@ def list_students(
                 "class_name": s.class_name,
                 "stage": s.stage,
                 "grade": s.grade,
-                "level": levels.get(s.id),
+                "level": found[s.id].level if s.id in found else None,
+                "standing": found[s.id].view() if s.id in found else None,
                 "application": latest.get(s.id),
             }
             for s, school_name in rows
@@ -258,19 +261,6 @@ def _search(settings: Settings, text: str) -> ColumnElement[bool]:
         Student.student_id.istartswith(text, autoescape=True),
         Student.class_name.contains(text, autoescape=True),
     )
-
-
-def _levels(session: Session, pks: list[int], school_year: str) -> dict[int, str]:
-    if not pks:
-        return {}
-    rows = session.execute(
-        select(Determination.student_pk, Determination.level).where(
-            Determination.student_pk.in_(pks),
-            Determination.school_year == school_year,
-            Determination.current.is_(True),
-        )
-    )
-    return {pk: level for pk, level in rows}
 
 
 def _latest_applications(session: Session, pks: list[int], school_year: str) -> dict[int, ApplicationRef]:

@@ -49,6 +49,7 @@ from aidservice.services.roster.roster_schema import (
     StudentPayloadSchema,
     load_payload,
 )
+from aidservice.services.standing.standing import StandingView, standing_of
 from aidservice.services.vocabulary import ON_ROLL
 
 SchoolRuleField = Literal["city_code", "inclusive_kindergarten", "tuition_fee", "central_university"]
@@ -140,6 +141,7 @@ class StudentView(TypedDict):
     created_at: datetime
     updated_at: datetime
     determination: DeterminationView | None
+    standing: StandingView | None  # the one answer: the approved decision, else the pre-assessment
 
 
 # ---------------------------------------------------------------------------------------- schools
@@ -439,6 +441,7 @@ def student_view(session: Session, student: Student, settings: Settings) -> Stud
     current = session.execute(
         CURRENT_DETERMINATION, {"student_pk": student.id, "school_year": settings.school_year}
     ).one_or_none()
+    standing = standing_of(session, student.id, settings.school_year)
     return {
         "student_id": student.student_id,
         "id_number": student.id_mask,
@@ -463,6 +466,7 @@ def student_view(session: Session, student: Student, settings: Settings) -> Stud
         "created_at": student.created_at,
         "updated_at": student.updated_at,
         "determination": None if current is None else determination_view(current),
+        "standing": None if standing is None else standing.view(),
     }
 
 

@@ -3,7 +3,8 @@ names of a school's own students for its own officer.
 
 - school officer: the school's applications by state, its special-group students without an application
   this school year, and its quotas with how many places are used;
-- administrators and auditors: the region's students, current determinations by level, special-group
+- administrators and auditors: the region's students, their standings by level (`services.standing`: the
+  approved decision, else the system's pre-assessment), special-group
   students (and how many applied and were approved), applications by state, and the latest agency batches.
 
 Special-group membership is read from the agency records valid on the current semester's first day, with
@@ -23,7 +24,6 @@ from aidservice.engine.vocabulary import Vocabulary
 from aidservice.models import (
     AgencyRecord,
     Application,
-    Determination,
     FeedBatch,
     Guardian,
     Quota,
@@ -37,6 +37,7 @@ from aidservice.services.applications.quotas import QuotaView, quota_view
 from aidservice.services.context import Settings
 from aidservice.services.determinations.facts_assembly import valid_on
 from aidservice.services.errors import Forbidden, NotFound
+from aidservice.services.standing.standing import LevelCount, level_counts
 
 UNAPPLIED_SHOWN = 100
 BATCHES_SHOWN = 8
@@ -96,11 +97,6 @@ class RegionRef(TypedDict):
     code: str
     name: str
     level: str
-
-
-class LevelCount(TypedDict):
-    level: str
-    count: int
 
 
 class GroupCounts(TypedDict):
@@ -225,14 +221,10 @@ def region_dashboard(session: Session, *, actor: Actor, settings: Settings) -> R
         )
         or 0
     )
-    levels = dict(
-        session.execute(
-            select(Determination.level, func.count())
-            .join(Student, Student.id == Determination.student_pk)
-            .join(School, School.code == Student.school_code)
-            .where(Determination.current.is_(True), Determination.school_year == year, region_filter)
-            .group_by(Determination.level)
-        ).all()
+    levels = level_counts(  # the students' standings: approved decisions, else the pre-assessments
+        session,
+        year,
+        select(Student.id).join(School, School.code == Student.school_code).where(region_filter),
     )
     vocabulary = settings.rules.vocabulary
     members = _members(as_of, region_filter, vocabulary)
@@ -262,8 +254,8 @@ def region_dashboard(session: Session, *, actor: Actor, settings: Settings) -> R
         "school_year": year,
         "as_of": as_of,
         "students": students,
-        "levels": [{"level": level, "count": levels.get(level, 0)} for level in LEVEL_ORDER],
-        "determined": sum(levels.values()),
+        "levels": [levels.get(level, {"level": level, "count": 0, "decided": 0}) for level in LEVEL_ORDER],
+        "determined": sum(row["count"] for row in levels.values()),
         "groups": [GroupCoverage(group=status, **groups[status]) for status in vocabulary.group_statuses],
         "special_students": in_any_group,
         "applications": _by_state(
