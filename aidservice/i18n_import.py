@@ -13,6 +13,10 @@ EN_IMPORT: dict[str, str] = {
     "导入错误说明": "import-problems",
     "此处列出前 {shown} 行；全部错误见下载的表格。": "The first {shown} rows are listed here; the downloaded sheet has them all.",
     "错误说明": "Problems",
+    "所选文件与该导入任务的文件不同；请选择当时上传的同一文件。": "The chosen file is not the file of this import job; choose the file you uploaded then.",
+    "该导入任务没有逐行的错误可下载。": "This import job has no row problems to download.",
+    "下载带“错误说明”列的原表：请再次选择当时上传的文件（系统不保留上传的文件）": "Download your sheet with the 错误说明 (problems) column: choose the uploaded file again (uploads are not kept)",
+    "下载错误说明表": "Download the problems sheet",
     # row messages of an import (the English the checks give; services.roster.import_messages)
     "必填，不能为空": "Missing data for required field.",
     "应为整数": "Not a valid integer.",

@@ -4,6 +4,7 @@ the audited full ID number for the school's own officer), and the roster import 
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -16,6 +17,7 @@ from aidservice import jobs, wiring
 from aidservice.extensions import db
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
+from aidservice.services import jobs as jobs_service
 from aidservice.services.accounts import id_probes
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import PayloadTooLarge, ValidationFailed
@@ -24,7 +26,7 @@ from aidservice.unit_of_work import unit_of_work
 from aidservice.web.pages import dashboard as dashboard_service
 
 from .blueprint import bp
-from .forms import IdLookupForm, ImportForm, PostForm, StudentSearchForm
+from .forms import ErrorSheetForm, IdLookupForm, ImportForm, PostForm, StudentSearchForm
 from .session import actor
 from .ui import _
 
@@ -35,6 +37,7 @@ ROW_ERRORS_SHOWN = 500
 ERROR_SHEET_INLINE_BYTES = 4 * 1024 * 1024
 """Largest error sheet the page carries as a download link (a bigger file: the background import's job page)."""
 TEMPLATE_NAME = "学生名册导入模板.xlsx"
+ERROR_SHEET_NAME = "导入错误说明.xlsx"
 
 
 @bp.route("/")
@@ -241,6 +244,42 @@ def template_response(facts: Mapping[str, Any]) -> Response:
     response = Response(body, mimetype=import_sheets.XLSX_TYPE)
     response.headers["Content-Disposition"] = (
         f"attachment; filename=student-import-template.xlsx; filename*=UTF-8''{quote(TEMPLATE_NAME)}"
+    )
+    return response
+
+
+@bp.route("/jobs/<int:job_id>/import-errors", methods=["POST"])
+def job_error_sheet(job_id: int) -> Response | tuple[str, int]:
+    """A background import's error sheet: the officer chooses the same file again (the job keeps no upload, it
+    holds personal data); its SHA-256 must be the job's, and the job's stored problems are put in front of it."""
+    job = jobs_service.get_job(db.session(), actor=actor(), job_id=job_id)
+    if job.kind != kinds.IMPORT or actor().role not in WRITERS:
+        raise Forbidden(_("您没有权限查看此页面，或该数据不在您的管理范围内。"))
+    form = ErrorSheetForm()
+    limit = int(current_app.config.get("AID_IMPORT_MAX_BYTES", IMPORT_MAX_BYTES))
+    data = form.file.data.stream.read(limit + 1) if form.validate_on_submit() else b""
+    if not data or hashlib.sha256(data).hexdigest() != job.params.get("sha256"):
+        flash(_("所选文件与该导入任务的文件不同；请选择当时上传的同一文件。"), "error")
+        return redirect(url_for("web.job", job_id=job_id))
+    result = job.result or {}
+    errors = result.get("errors") or roster_import.row_messages(
+        [roster_import.RowError(e["row"], e["field"], e["message"]) for e in result.get("rejected", [])]
+    )
+    max_rows = int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS))
+    report = import_sheets.import_report(
+        str(job.params.get("filename", "")),
+        data,
+        errors,
+        wiring.settings().rules.facts,
+        max_rows=max_rows,
+        shown=0,
+    )
+    if report.workbook is None:
+        flash(_("该导入任务没有逐行的错误可下载。"), "error")
+        return redirect(url_for("web.job", job_id=job_id))
+    response = Response(report.workbook, mimetype=import_sheets.XLSX_TYPE)
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=import-errors-{job_id}.xlsx; filename*=UTF-8''{quote(ERROR_SHEET_NAME)}"
     )
     return response
 

@@ -470,6 +470,15 @@ MATRIX: tuple[Row, ...] = (
         {**ui(COUNTY_A_READERS), "city_b": 404},
     ),
     Row("/jobs/<int:job_id>/status", "GET", "/jobs/{job}/status", ui(COUNTY_A_READERS, denied=404)),
+    Row(
+        "/jobs/<int:job_id>/import-errors",
+        "POST",
+        "/jobs/{job}/import-errors",
+        ui(COUNTY_A_READERS, ok=403, denied=404),
+        files={"file": (b"csv", "students.csv")},
+        why="an import job's error sheet (the same file again); the matrix job is a re-determination: 403 to "
+        "those who see it, 404 to the others",
+    ),
 )
 """THE table: one row per (rule, method) of the URL map."""
 
