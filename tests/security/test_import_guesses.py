@@ -206,7 +206,9 @@ def test_the_web_import_form_answers_429_for_the_file_that_would_reach_the_lock(
         return client.post("/students/import", data=data, content_type="multipart/form-data")
 
     first = post(roster(taken, 0))
-    assert first.status_code == 422 and "有 5 行的身份证号已被另一条学生记录使用" in first.get_data(as_text=True)
+    assert first.status_code == 422 and "有 5 行的身份证号已被另一条学生记录使用" in first.get_data(
+        as_text=True
+    )
     second = post(roster(taken, 10))
     assert second.status_code == 429
     assert post(roster(taken[:1], 20), background=True).status_code == 429

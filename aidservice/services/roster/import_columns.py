@@ -151,8 +151,9 @@ def header_names(facts: Mapping[str, Any]) -> HeaderNames:
         keys[column.key] = column.key
         keys[column.header] = column.key
         spec = facts.get(column.key)
-        if spec is not None and getattr(spec, "label", ""):
-            keys[spec.label] = column.key  # the full label (涉农专业（中职）) is taken too
+        full: str = spec.label if spec is not None else ""
+        if full:
+            keys[full] = column.key  # the full label (涉农专业（中职）) is taken too
         labels[column.key] = column.header
     return HeaderNames(keys, labels)
 
