@@ -12,7 +12,9 @@ Both are written with xlsxwriter with formulas off: a cell that starts with "=" 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +32,7 @@ from aidservice.services.roster.import_columns import (
     header_names,
 )
 from aidservice.services.roster.import_messages import message_lines
-from aidservice.services.sheets.spreadsheets import read_table
+from aidservice.services.sheets.spreadsheets import iter_table
 
 TEMPLATE_ROWS = 2000
 """Rows of the template sheet the drop-down lists cover (Excel copies them down further on paste)."""
@@ -159,15 +161,25 @@ def import_report(
     report.bad_rows = len([n for n in lines if n > 1])
     if not lines:
         return report
+    listed = set(sorted(n for n in lines if n > 1)[:shown])
+    where: Callable[[Sequence[Any], str], str] | None = None
+
+    def noting(table: Iterable[list[Any]]) -> Iterator[list[Any]]:
+        """The rows on their way into the sheet, the listed ones noted for the page (the table is never held)."""
+        nonlocal where
+        for number, cells in enumerate(table, start=1):
+            if where is None:
+                where = _where(cells, names)
+            elif number in listed:
+                report.rows.append(
+                    ReportRow(number, where(cells, "student_id"), where(cells, "name"), lines[number])
+                )
+            yield cells
+
     try:
-        table = read_table(filename, data, max_rows)
+        report.workbook = error_workbook(noting(iter_table(filename, data, max_rows)), lines)
     except DomainError:
-        return report
-    where = _where(table[0] if table else [], names)
-    for number in sorted(n for n in lines if n > 1)[:shown]:
-        cells = table[number - 1] if number - 1 < len(table) else []
-        report.rows.append(ReportRow(number, where(cells, "student_id"), where(cells, "name"), lines[number]))
-    report.workbook = error_workbook(table, lines)
+        report.rows, report.workbook = [], None
     return report
 
 
@@ -185,8 +197,17 @@ def _where(header: Sequence[Any], names: HeaderNames) -> Callable[[Sequence[Any]
 
 def error_workbook(table: Iterable[Sequence[Any]], problems: Mapping[int, Sequence[str]]) -> bytes:
     """The uploaded table, every row in its order, with 错误说明 (the row's problems) as the first column."""
-    out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {**OPTIONS, "constant_memory": True})
+    # constant_memory (a row at a time) needs a file: with in_memory xlsxwriter would hold every cell
+    with tempfile.TemporaryDirectory(prefix="aid-import-") as folder:
+        path = os.path.join(folder, "errors.xlsx")
+        book = xlsxwriter.Workbook(path, {**OPTIONS, "in_memory": False, "constant_memory": True})
+        _error_rows(book, table, problems)
+        book.close()
+        with open(path, "rb") as written:
+            return written.read()
+
+
+def _error_rows(book: Any, table: Iterable[Sequence[Any]], problems: Mapping[int, Sequence[str]]) -> None:
     head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     bad = book.add_format({"font_color": "#9C0006", "bg_color": "#FFC7CE", "text_wrap": True})
     sheet = book.add_worksheet("学生名册")
@@ -205,8 +226,6 @@ def error_workbook(table: Iterable[Sequence[Any]], problems: Mapping[int, Sequen
             sheet.write_string(number - 1, 0, "；".join(messages)[:32000], bad)
         for col, value in enumerate(cells, start=1):
             _write(sheet, number - 1, col, value, None)
-    book.close()
-    return out.getvalue()
 
 
 def _write(sheet: Any, row: int, col: int, value: Any, style: Any) -> None:
