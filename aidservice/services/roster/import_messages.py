@@ -56,11 +56,25 @@ EXACT: dict[str, str] = {
     "missing column": "缺少此必填列",
 }
 
-Labeller = Callable[[str, str], str]  # (fact, value) -> its Chinese label
+
+class Labeller:
+    """(fact, value) -> the rules' label of the value (the value itself when the fact gives none); a fact's labels."""
+
+    def __init__(self, facts: Mapping[str, Any]) -> None:
+        self.facts = facts
+
+    def __call__(self, fact: str, value: str) -> str:
+        spec = self.facts.get(fact)
+        return spec.label_of(value) if spec is not None else value
+
+    def choices(self, fact: str) -> str:
+        spec = self.facts.get(fact)
+        return "、".join(spec.label_of(v) for v in spec.values) if spec is not None and spec.values else ""
 
 
 def _enum(match: re.Match[str], field: str, label: Labeller) -> str:
-    return f"“{label(field, match[1])}”不是允许的值"
+    allowed = label.choices(field)
+    return f"“{label(field, match[1])}”不是允许的值" + (f"（可选：{allowed}）" if allowed else "")
 
 
 PATTERNS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], str, Labeller], str]], ...] = (
@@ -93,13 +107,8 @@ PATTERNS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], str, Labeller], 
 
 
 def labeller(facts: Mapping[str, Any]) -> Labeller:
-    """(fact, value) -> the rules' label of the value; the value itself when the fact gives none."""
-
-    def label(fact: str, value: str) -> str:
-        spec = facts.get(fact)
-        return spec.label_of(value) if spec is not None else value
-
-    return label
+    """The rules' labels of enum values, for the messages."""
+    return Labeller(facts)
 
 
 def chinese(message: str, field: str, label: Labeller) -> str:

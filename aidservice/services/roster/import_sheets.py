@@ -89,6 +89,8 @@ def _drop_down(sheet: Any, lists: Any, col: int, column: Column) -> None:
             "error_message": "请从下拉列表中选择：" + "、".join(column.choices)[:200],
             "input_title": column.header[:32],
             "input_message": ("必填。" if column.required else "") + "从列表中选择",
+            # a relation may be one the list does not name (舅舅): Excel warns, the officer may keep it
+            "error_type": "information" if column.key.endswith("_relation") else "stop",
         },
     )
 
