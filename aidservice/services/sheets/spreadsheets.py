@@ -97,16 +97,20 @@ class _RecordBudget:
 def decode_csv(data: bytes, filename: str, limits: SheetLimits) -> str:
     """The text of a CSV file: UTF-8 tried strictly (a byte-order mark skipped), then GB18030 (a superset of GBK,
     what Excel saves as "CSV" on Chinese Windows). No declared charset is trusted; the size is bounded before
-    anything is decoded, and text that decodes but holds control characters (a binary file) is refused."""
+    anything is decoded; bytes that are not UTF-8 and decode as GB18030 only with control characters in them (a
+    binary file: GB18030 maps almost any byte sequence) are refused."""
     if len(data) > limits.max_csv_bytes:
         raise too_large(f"is larger than {limits.max_csv_bytes} bytes")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if not CONTROL.search(text):
-            return text
+    try:
+        return data.decode("utf-8-sig")  # a control character here is refused by row, as it always was
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and not CONTROL.search(text):
+        return text
     name = "XLSX 工作簿" if filename.lower().endswith(".xlsx") else "CSV 文件（UTF-8 或 GBK/GB18030 编码）"
     raise ValidationFailed(
         {"file": [f"无法作为{name}读取：请另存为 XLSX，或 CSV（UTF-8 或 GBK 编码）"]},

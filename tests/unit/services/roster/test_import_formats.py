@@ -101,7 +101,9 @@ def test_gb18030_only_characters_are_read() -> None:
 
 
 @pytest.mark.parametrize(
-    "data", [b"\xff\xfe\x00\x01\x02garbage\x80\xff", b"ok,\x00\x01\x02\x03\r\n"], ids=["bytes", "controls"]
+    "data",
+    [b"\xff\xfe\x00\x01\x02garbage\x80\xff", b"ok,\x00\x01\xb0\xa1\x02\r\n"],
+    ids=["bytes", "controls"],
 )
 def test_garbage_is_refused_with_a_clear_chinese_message(data: bytes) -> None:
     with pytest.raises(ValidationFailed) as refused:
