@@ -95,10 +95,12 @@ class Problem:
     type_suffix: str
     errors: dict[str, list[str]] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # extension members (RFC 9457 §3.2)
 
     def to_json(self, request_id: str) -> dict[str, Any]:
         """The problem+json body."""
         return {
+            **self.extra,
             "type": PROBLEM_TYPE_BASE + self.type_suffix,
             "title": self.title,
             "status": self.status,
@@ -152,7 +154,15 @@ def problem_for(error: BaseException) -> Problem:
     """Classify any exception as a Problem; anything unforeseen is a 500 that reveals nothing internal."""
     if isinstance(error, DomainError):
         headers = dict(getattr(error, "headers", None) or {})  # e.g. Retry-After of a 429
-        return Problem(error.status, error.title, error.detail, error.type_suffix, error.errors, headers)
+        return Problem(
+            error.status,
+            error.title,
+            error.detail,
+            error.type_suffix,
+            error.errors,
+            headers,
+            dict(getattr(error, "extra", {})),
+        )
     if isinstance(error, FactsError):
         errors = flatten_messages(error.errors, "facts")
         return Problem(422, TITLES[422], "The facts are invalid; see errors.", "validation-error", errors)

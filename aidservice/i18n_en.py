@@ -6,6 +6,7 @@ catalogue can grow; `tests/web/test_pages.py` fails on a text the templates use 
 
 from __future__ import annotations
 
+from aidservice.i18n_import import EN_IMPORT
 from aidservice.i18n_whatif import EN_WHATIF
 
 EN: dict[str, str] = {
@@ -503,5 +504,6 @@ EN: dict[str, str] = {
         "None run yet. An administrator runs one on the What-if page, or runs flask --app wsgi aid whatif [--rules DRAFT_DIR]."
     ),
     **EN_WHATIF,
+    **EN_IMPORT,
     "外省认定（本人申报、学校核实）": "Out-of-province status (declared, verified by the school)",
 }

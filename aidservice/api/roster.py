@@ -19,7 +19,7 @@ from aidservice.requestid import current_request_id
 from aidservice.services.accounts import id_probes
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import PayloadTooLarge, ValidationFailed
-from aidservice.services.roster import directory, import_guard, roster
+from aidservice.services.roster import directory, import_guard, import_sheets, roster
 from aidservice.services.roster.roster_schema import SchoolPayloadSchema, StudentPayloadSchema
 from aidservice.services.standing.standing import SOURCES
 from aidservice.unit_of_work import unit_of_work
@@ -156,6 +156,13 @@ class ImportQuerySchema(Schema):
     key = fields.String(
         load_default=None,
         metadata={"description": "background import: idempotency key (or the Idempotency-Key header)"},
+    )
+    error_sheet = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "on a refusal, answer 422 with the uploaded sheet and 错误说明 as its first column "
+            "(XLSX) instead of problem+json"
+        },
     )
 
 
@@ -333,23 +340,54 @@ def import_students(query: dict[str, Any], files: dict[str, Any]) -> dict[str, A
             db.session(), actor=who, filename=upload.filename or "", data=data, partial=query["partial"]
         )
         return submit(kinds.IMPORT, params, scope, key, payload=data)
-    # on a refusal nothing of the file is written; the audit event and the charges of its taken rows are
-    with unit_of_work(commit_on=(ValidationFailed, id_probes.LookupsLocked)) as uow:
-        result = import_guard.import_charged(
-            uow.session,
-            actor=who,
-            settings=settings(),
-            budget=budget,
-            channel="api import",
-            filename=upload.filename or "",
-            data=data,
-            partial=query["partial"],
-            max_rows=int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS)),
-            request_id=current_request_id(),
-        )
+    max_rows = int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS))
+    try:
+        # on a refusal nothing of the file is written; the audit event and the charges of its taken rows are
+        with unit_of_work(commit_on=(ValidationFailed, id_probes.LookupsLocked)) as uow:
+            result = import_guard.import_charged(
+                uow.session,
+                actor=who,
+                settings=settings(),
+                budget=budget,
+                channel="api import",
+                filename=upload.filename or "",
+                data=data,
+                partial=query["partial"],
+                max_rows=max_rows,
+                request_id=current_request_id(),
+            )
+    except ValidationFailed as exc:
+        sheet = _error_sheet(upload.filename or "", data, exc, max_rows) if query["error_sheet"] else None
+        if sheet is None:
+            raise
+        return Response(sheet, status=422, mimetype=import_sheets.XLSX_TYPE)
     return {
         "created": result.created,
         "updated": result.updated,
         "unchanged": result.unchanged,
         "rejected": [{"row": e.row, "field": e.field, "message": e.message} for e in result.rejected],
     }
+
+
+def _error_sheet(filename: str, data: bytes, refused: ValidationFailed, max_rows: int) -> bytes | None:
+    """The refused file with 错误说明 first (None when the file itself could not be read: problem+json then)."""
+    return import_sheets.import_report(
+        filename, data, refused.errors, settings().rules.facts, max_rows=max_rows, shown=0
+    ).workbook
+
+
+@blp.route("/students/import/template", methods=["GET"])
+@require_user(WRITERS)
+@blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
+@blp.response(
+    200, description="The import template (XLSX): 学生名册 with Chinese headers and drop-down lists, 说明"
+)
+@blp.alt_response(403, response="FORBIDDEN", description="Not a school officer or administrator")
+@read_only
+def import_template() -> Response:
+    """The XLSX import template: Chinese headers in the officers' order, drop-down lists from the rules' labels
+    (学段, 是/否, 与学生关系), and a 说明 sheet (each column, required or not, allowed values, an example row)."""
+    body = import_sheets.template_workbook(settings().rules.facts)
+    response = Response(body, mimetype=import_sheets.XLSX_TYPE)
+    response.headers["Content-Disposition"] = "attachment; filename=student-import-template.xlsx"
+    return response

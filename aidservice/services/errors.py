@@ -16,6 +16,8 @@ class DomainError(Exception):
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.errors: dict[str, list[str]] = {k: list(v) for k, v in (errors or {}).items()}
+        self.extra: dict[str, object] = {}
+        """Extension members of the problem+json answer (an import's `rows` list and `total_errors`)."""
 
 
 class NotFound(DomainError):

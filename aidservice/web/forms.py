@@ -69,6 +69,12 @@ class ImportForm(FlaskForm):
     background = BooleanField()
 
 
+class ErrorSheetForm(FlaskForm):
+    """The file of a background import again, to have it back with 错误说明 (nothing of it was kept)."""
+
+    file = FileField(validators=[InputRequired("请选择文件")])
+
+
 class MoneyField(StringField):
     """A yuan amount kept as typed (so a bad value is shown back as it was), checked as two-place Decimal."""
 

@@ -3,6 +3,12 @@ the audited full ID number for the school's own officer), and the roster import 
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
 from flask import current_app, flash, redirect, render_template, request, url_for
 from werkzeug.exceptions import Forbidden
 from werkzeug.wrappers import Response
@@ -11,15 +17,16 @@ from aidservice import jobs, wiring
 from aidservice.extensions import db
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
+from aidservice.services import jobs as jobs_service
 from aidservice.services.accounts import id_probes
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import PayloadTooLarge, ValidationFailed
-from aidservice.services.roster import directory, import_guard, roster_import
+from aidservice.services.roster import directory, import_guard, import_sheets, roster_import
 from aidservice.unit_of_work import unit_of_work
 from aidservice.web.pages import dashboard as dashboard_service
 
 from .blueprint import bp
-from .forms import IdLookupForm, ImportForm, PostForm, StudentSearchForm
+from .forms import ErrorSheetForm, IdLookupForm, ImportForm, PostForm, StudentSearchForm
 from .session import actor
 from .ui import _
 
@@ -27,6 +34,10 @@ WRITERS = ("school_officer", *ADMIN_ROLES)
 IMPORT_MAX_BYTES = 8 * 1024 * 1024
 IMPORT_MAX_ROWS = 50_000
 ROW_ERRORS_SHOWN = 500
+ERROR_SHEET_INLINE_BYTES = 4 * 1024 * 1024
+"""Largest error sheet the page carries as a download link (a bigger file: the background import's job page)."""
+TEMPLATE_NAME = "学生名册导入模板.xlsx"
+ERROR_SHEET_NAME = "导入错误说明.xlsx"
 
 
 @bp.route("/")
@@ -143,9 +154,7 @@ def import_students() -> tuple[str, int] | str:
         raise Forbidden(_("您没有权限查看此页面，或该数据不在您的管理范围内。"))
     form = ImportForm()
     if request.method == "GET" or not form.validate_on_submit():
-        return render_template(
-            "web/import.html", form=form, outcome=None
-        ), 200 if request.method == "GET" else 422
+        return _import_page(form, None, 200 if request.method == "GET" else 422)
     upload = form.file.data
     limit = int(current_app.config.get("AID_IMPORT_MAX_BYTES", IMPORT_MAX_BYTES))
     data = upload.stream.read(limit + 1)
@@ -175,12 +184,10 @@ def import_students() -> tuple[str, int] | str:
                 request_id=current_request_id(),
             )
     except ValidationFailed as exc:
-        rows = directory.rejected_rows(filename, data, exc.errors, max_rows=max_rows, shown=ROW_ERRORS_SHOWN)
-        for message in rows.file_errors:
-            form.file.errors = [*form.file.errors, message]
-        return render_template("web/import.html", form=form, outcome={"written": False, "rows": rows}), 422
+        report = _report(filename, data, exc, max_rows)
+        form.file.errors = [*form.file.errors, *report.file_errors]
+        return _import_page(form, {"written": False, "report": report}, 422)
     errors = roster_import.row_messages(result.rejected)
-    rows = directory.rejected_rows(filename, data, errors, max_rows=max_rows, shown=ROW_ERRORS_SHOWN)
     flash(
         _(
             "导入完成：新增 {created} 人，更新 {updated} 人，未变 {unchanged} 人。",
@@ -192,9 +199,89 @@ def import_students() -> tuple[str, int] | str:
     )
     if not result.rejected:
         return redirect(url_for("web.students"))
-    return render_template(
-        "web/import.html", form=ImportForm(formdata=None), outcome={"written": True, "rows": rows}
-    ), 200
+    report = import_sheets.import_report(
+        filename, data, errors, wiring.settings().rules.facts, max_rows=max_rows, shown=ROW_ERRORS_SHOWN
+    )
+    return _import_page(ImportForm(formdata=None), {"written": True, "report": report}, 200)
+
+
+def _report(
+    filename: str, data: bytes, refused: ValidationFailed, max_rows: int
+) -> import_sheets.ImportReport:
+    total = refused.extra.get("total_errors")
+    return import_sheets.import_report(
+        filename,
+        data,
+        refused.errors,
+        wiring.settings().rules.facts,
+        max_rows=max_rows,
+        shown=ROW_ERRORS_SHOWN,
+        total_errors=total if isinstance(total, int) else None,
+    )
+
+
+def _import_page(form: ImportForm, outcome: dict[str, object] | None, status: int) -> tuple[str, int]:
+    """The import page; an error sheet is offered as a download link of its own bytes (nothing kept on the
+    server), with the officer's own numbers in it: the answer is never stored by a cache (no-store)."""
+    report = outcome["report"] if outcome else None
+    sheet = getattr(report, "workbook", None)
+    link = None
+    if sheet is not None and len(sheet) <= ERROR_SHEET_INLINE_BYTES:
+        link = f"data:{import_sheets.XLSX_TYPE};base64,{base64.b64encode(sheet).decode()}"
+    return render_template("web/import.html", form=form, outcome=outcome, error_sheet=link), status
+
+
+@bp.route("/students/import/template")
+def import_template() -> Response:
+    """The import template (XLSX): Chinese headers, drop-down lists, a sheet of instructions."""
+    if actor().role not in WRITERS:
+        raise Forbidden(_("您没有权限查看此页面，或该数据不在您的管理范围内。"))
+    return template_response(wiring.settings().rules.facts)
+
+
+def template_response(facts: Mapping[str, Any]) -> Response:
+    body = import_sheets.template_workbook(facts)
+    response = Response(body, mimetype=import_sheets.XLSX_TYPE)
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=student-import-template.xlsx; filename*=UTF-8''{quote(TEMPLATE_NAME)}"
+    )
+    return response
+
+
+@bp.route("/jobs/<int:job_id>/import-errors", methods=["POST"])
+def job_error_sheet(job_id: int) -> Response | tuple[str, int]:
+    """A background import's error sheet: the officer chooses the same file again (the job keeps no upload, it
+    holds personal data); its SHA-256 must be the job's, and the job's stored problems are put in front of it."""
+    job = jobs_service.get_job(db.session(), actor=actor(), job_id=job_id)
+    if job.kind != kinds.IMPORT or actor().role not in WRITERS:
+        raise Forbidden(_("您没有权限查看此页面，或该数据不在您的管理范围内。"))
+    form = ErrorSheetForm()
+    limit = int(current_app.config.get("AID_IMPORT_MAX_BYTES", IMPORT_MAX_BYTES))
+    data = form.file.data.stream.read(limit + 1) if form.validate_on_submit() else b""
+    if not data or hashlib.sha256(data).hexdigest() != job.params.get("sha256"):
+        flash(_("所选文件与该导入任务的文件不同；请选择当时上传的同一文件。"), "error")
+        return redirect(url_for("web.job", job_id=job_id))
+    result = job.result or {}
+    errors = result.get("errors") or roster_import.row_messages(
+        [roster_import.RowError(e["row"], e["field"], e["message"]) for e in result.get("rejected", [])]
+    )
+    max_rows = int(current_app.config.get("AID_IMPORT_MAX_ROWS", IMPORT_MAX_ROWS))
+    report = import_sheets.import_report(
+        str(job.params.get("filename", "")),
+        data,
+        errors,
+        wiring.settings().rules.facts,
+        max_rows=max_rows,
+        shown=0,
+    )
+    if report.workbook is None:
+        flash(_("该导入任务没有逐行的错误可下载。"), "error")
+        return redirect(url_for("web.job", job_id=job_id))
+    response = Response(report.workbook, mimetype=import_sheets.XLSX_TYPE)
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=import-errors-{job_id}.xlsx; filename*=UTF-8''{quote(ERROR_SHEET_NAME)}"
+    )
+    return response
 
 
 def _background_import(filename: str, data: bytes, partial: bool) -> Response:

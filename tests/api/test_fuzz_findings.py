@@ -182,7 +182,7 @@ def test_a_nul_character_in_an_imported_cell_rejects_its_row(
         headers=admin,
     )
     problem = _problem(response, 422)
-    assert problem["errors"] == {"rows.2.name": ["must not contain the character U+0000"]}
+    assert problem["errors"] == {"rows.2.name": ["含有不可见的控制字符"]}
 
 
 def test_a_multipart_part_without_a_name_is_a_clear_error_not_a_crash(

@@ -737,8 +737,8 @@ def test_an_import_with_invalid_rows_writes_nothing_and_lists_every_problem(
         "rows.6.grade",
         "rows.6.boarding",
     }
-    assert "check character" in errors["rows.3.id_number"][0]
-    assert "4 of 5 rows are invalid" in response.json["detail"]
+    assert errors["rows.3.id_number"] == ["校验位不正确（请核对号码）"]
+    assert "5 行数据中有 4 行有错误" in response.json["detail"]
     assert student("C1") is None and len(audit_events()) == before
 
 
@@ -755,10 +755,10 @@ def test_a_partial_import_writes_the_valid_rows_and_reports_the_others(
     assert response.status_code == 200, response.json
     assert response.json["created"] == 1 and response.json["updated"] == 0
     assert response.json["rejected"] == [
-        {"row": 3, "field": "id_number", "message": "birth date is not a valid date"},
-        {"row": 4, "field": "guardian2_name", "message": "Missing data for required field."},
-        {"row": 4, "field": "guardian2_relation", "message": "Missing data for required field."},
-        {"row": 5, "field": "student_id", "message": "repeats row 2"},
+        {"row": 3, "field": "id_number", "message": "出生日期不是有效日期"},
+        {"row": 4, "field": "guardian2_name", "message": "必填，不能为空"},
+        {"row": 4, "field": "guardian2_relation", "message": "必填，不能为空"},
+        {"row": 5, "field": "student_id", "message": "学号与第 2 行重复"},
     ]
     assert student("C1") is not None and student("C2") is None and student("C3") is None
 
@@ -793,25 +793,25 @@ def test_an_admins_import_needs_school_codes_and_rejects_rows_outside_their_regi
     response = upload(client, world, content, who="city_admin", partial=True)
     assert response.json["created"] == 1
     assert response.json["rejected"] == [
-        {"row": 3, "field": "school_code", "message": "school S2 is outside your scope"}
+        {"row": 3, "field": "school_code", "message": "学校 S2 不在您的管理范围内"}
     ]
     without = upload(client, world, csv_file(csv_row("C3", 403)), who="city_admin")
-    assert without.status_code == 422 and without.json["errors"] == {"rows.1.school_code": ["missing column"]}
+    assert without.status_code == 422 and without.json["errors"] == {"rows.1.school_code": ["缺少此必填列"]}
 
 
 @pytest.mark.parametrize(
     ("header", "errors"),
     [
-        (HEADER + ",nickname", {"rows.1.nickname": ["unknown column"]}),
-        (HEADER.replace("grade,", ""), {"rows.1.grade": ["missing column"]}),
+        (HEADER + ",nickname", {"rows.1.nickname": ["无法识别的列名"]}),
+        (HEADER.replace("grade,", ""), {"rows.1.grade": ["缺少此必填列"]}),
         (
             HEADER + ",guardian3_name",
             {
-                "rows.1.guardian3_id_number": ["missing column"],
-                "rows.1.guardian3_relation": ["missing column"],
+                "rows.1.guardian3_id_number": ["缺少此必填列"],
+                "rows.1.guardian3_relation": ["缺少此必填列"],
             },
         ),
-        (HEADER + ",grade", {"rows.1.grade": ["appears twice"]}),
+        (HEADER + ",grade", {"rows.1.grade": ["列名重复"]}),
     ],
 )
 def test_header_problems_reject_the_whole_file(
@@ -824,11 +824,11 @@ def test_header_problems_reject_the_whole_file(
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"\xff\xfe\x00bad", "could not be read as a CSV file"),
+        (b"\xff\xfe\x00bad", "无法作为CSV 文件（UTF-8 或 GBK/GB18030 编码）读取"),
         (b"PK\x03\x04not really a zip", "could not be read as an XLSX workbook"),
         (b"\xd0\xcf\x11\xe0old", "old Excel"),
         (b"", "is empty"),
-        (HEADER.encode(), "has no data rows"),
+        (HEADER.encode(), "表头下没有数据行"),
     ],
 )
 def test_an_unreadable_file_is_refused(

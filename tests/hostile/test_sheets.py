@@ -494,7 +494,7 @@ def test_non_ascii_digits_in_id_numbers_reject_only_their_rows(
         (3, "id_number"),
         (4, "guardian1_id_number"),
     ]
-    assert all("ASCII digits" in r["message"] for r in response.json["rejected"])
+    assert all("半角数字" in r["message"] for r in response.json["rejected"])
     assert stored() == (2, 1) and elapsed < SLOW_FILE
 
 

@@ -174,6 +174,13 @@ MATRIX: tuple[Row, ...] = (
         files={"file": (b"csv", "students.csv")},
         why="a writer elsewhere may import, but a row of another school is refused by row (422), nothing written",
     ),
+    Row(
+        "/api/v1/students/import/template",
+        "GET",
+        "/api/v1/students/import/template",
+        api_users(ANY_WRITER),
+        why="the blank template: any school officer or administrator",
+    ),
     # ---------------------------------------------------------------- applications, decisions, quotas, notices
     Row(
         "/api/v1/applications",
@@ -372,6 +379,7 @@ MATRIX: tuple[Row, ...] = (
     Row("/students/<student_id>", "GET", "/students/S1-001", ui(S1_READERS, denied=404)),
     Row("/students/<student_id>/id-number", "POST", "/students/S1-001/id-number", ui({"officer_a"})),
     Row("/students/import", "GET", "/students/import", ui(ANY_WRITER)),
+    Row("/students/import/template", "GET", "/students/import/template", ui(ANY_WRITER)),
     Row(
         "/students/import",
         "POST",
@@ -462,6 +470,15 @@ MATRIX: tuple[Row, ...] = (
         {**ui(COUNTY_A_READERS), "city_b": 404},
     ),
     Row("/jobs/<int:job_id>/status", "GET", "/jobs/{job}/status", ui(COUNTY_A_READERS, denied=404)),
+    Row(
+        "/jobs/<int:job_id>/import-errors",
+        "POST",
+        "/jobs/{job}/import-errors",
+        ui(COUNTY_A_READERS, ok=403, denied=404),
+        files={"file": (b"csv", "students.csv")},
+        why="an import job's error sheet (the same file again); the matrix job is a re-determination: 403 to "
+        "those who see it, 404 to the others",
+    ),
 )
 """THE table: one row per (rule, method) of the URL map."""
 

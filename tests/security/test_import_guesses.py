@@ -100,7 +100,7 @@ def test_an_import_lists_taken_rows_only_while_they_stay_under_the_budget(app: F
     taken, before = taken_numbers(world), students()
     first = api_import(app, world, roster(taken, 0))  # 5 taken, 10 left: counted, not named (nothing written)
     assert first.status_code == 422 and list(first.json["errors"]) == ["file"]
-    assert first.json["errors"]["file"][0].startswith("5 row(s) hold an identity number that another student")
+    assert first.json["errors"]["file"][0].startswith("有 5 行的身份证号已被另一条学生记录使用")
     second = api_import(
         app, world, roster(taken, 10)
     )  # 5 taken, 5 left: the fifth would lock, so none answered
@@ -128,7 +128,7 @@ def test_a_refused_file_of_candidates_does_not_say_which_one_is_enrolled(app: Fl
     response = api_import(app, world, content)
     assert response.status_code == 422
     errors = response.json["errors"]
-    assert errors["file"][0].startswith("1 row(s) hold") and set(errors) == {"file", "rows.2.grade"}
+    assert errors["file"][0].startswith("有 1 行的身份证号") and set(errors) == {"file", "rows.2.grade"}
     assert real not in response.get_data(as_text=True) and "139" not in str(errors)
 
 
@@ -179,7 +179,7 @@ def test_a_background_import_of_guesses_is_charged_and_refused_like_a_synchronou
     assert first.status_code == 202 and first.json["state"] == "failed"
     assert (
         list(first.json["result"]["errors"]) == ["file"]
-        and "5 row(s)" in first.json["result"]["errors"]["file"][0]
+        and "有 5 行" in first.json["result"]["errors"]["file"][0]
     )
     second = api_import(app, world, roster(taken, 10), query="?async=true")
     assert second.status_code == 202 and second.json["state"] == "failed"
@@ -206,7 +206,9 @@ def test_the_web_import_form_answers_429_for_the_file_that_would_reach_the_lock(
         return client.post("/students/import", data=data, content_type="multipart/form-data")
 
     first = post(roster(taken, 0))
-    assert first.status_code == 422 and "5 row(s) hold an identity number" in first.get_data(as_text=True)
+    assert first.status_code == 422 and "有 5 行的身份证号已被另一条学生记录使用" in first.get_data(
+        as_text=True
+    )
     second = post(roster(taken, 10))
     assert second.status_code == 429
     assert post(roster(taken[:1], 20), background=True).status_code == 429

@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from typing import Any
 
+import openpyxl
 from flask.testing import FlaskClient
 
 from tests.web.conftest import csrf
@@ -63,6 +65,29 @@ def test_a_failed_background_import_lists_the_bad_rows(
     url = background_import(client, roster_file(row("S1-303", 733, grade="x")))
     page = client.get(url).get_data(as_text=True)
     assert "失败" in page and "rows.2.grade" in page and "未导入任何数据" in page
+
+
+def test_a_failed_background_import_gives_its_error_sheet_for_the_same_file_chosen_again(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
+    client = as_user("officer1")
+    content = roster_file(row("S1-306", 736), row("S1-307", 737, grade="x")).getvalue()
+    url = background_import(client, io.BytesIO(content))
+    assert "下载错误说明表" in client.get(url).get_data(as_text=True)
+
+    def post(data: bytes) -> Any:
+        return client.post(
+            url + "/import-errors",
+            data={"csrf_token": csrf(client, url), "file": (io.BytesIO(data), "roster.csv")},
+            content_type="multipart/form-data",
+        )
+
+    assert post(content + b"\n").status_code == 302  # another file: not this job's
+    sheet = post(content)
+    assert sheet.status_code == 200 and sheet.mimetype.endswith("spreadsheetml.sheet")
+    table = [[c.value for c in r] for r in openpyxl.load_workbook(io.BytesIO(sheet.data)).active.iter_rows()]
+    assert table[0][:2] == ["错误说明", "student_id"] and [r[1] for r in table[1:]] == ["S1-306", "S1-307"]
+    assert table[1][0] is None and "年级" in table[2][0]
 
 
 def test_the_status_json_feeds_the_progress_bar(

@@ -14,6 +14,8 @@ from aidservice.engine.facts import FALSE_TEXT, TRUE_TEXT
 from aidservice.engine.numbers import NumberRefused, bounded_int
 
 CellValue = str | int | float | bool | None | object
+HAS, HAS_NOT = frozenset({"有", "√", "✓"}), frozenset({"无", "没有"})
+"""What officers also write in a yes/no column (寄宿生：有/无, a tick), beside the rules' true/false texts."""
 
 
 def text(value: CellValue) -> str:
@@ -34,7 +36,7 @@ def integer(value: CellValue) -> CellValue:
 
 
 def flag(value: CellValue) -> CellValue:
-    """true/false, 1/0, yes/no, 是/否 as booleans; anything else as read."""
+    """true/false, 1/0, yes/no, 是/否, 有/无 as booleans; anything else as read."""
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
     if isinstance(value, bool):
@@ -43,9 +45,9 @@ def flag(value: CellValue) -> CellValue:
         return bool(value)
     if isinstance(value, str):
         lowered = value.strip().lower()
-        if lowered in TRUE_TEXT:
+        if lowered in TRUE_TEXT or lowered in HAS:
             return True
-        if lowered in FALSE_TEXT:
+        if lowered in FALSE_TEXT or lowered in HAS_NOT:
             return False
     return value
 

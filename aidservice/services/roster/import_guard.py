@@ -28,6 +28,8 @@ what both files hold, no more.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from sqlalchemy.orm import Session
 
 from aidservice.services.accounts import id_probes
@@ -35,6 +37,7 @@ from aidservice.services.accounts.id_probes import Budget, LookupsLocked
 from aidservice.services.actors import Actor
 from aidservice.services.context import Settings
 from aidservice.services.errors import ValidationFailed
+from aidservice.services.roster.import_messages import CONFLICT
 from aidservice.services.roster.roster_import import ImportResult, import_student_file, row_messages
 
 
@@ -67,7 +70,7 @@ def import_charged(
         )
     except ValidationFailed as exc:
         savepoint.rollback()
-        taken = id_probes.conflicts_in(exc.errors)
+        taken = _taken(exc.errors)
         _settle(session, actor, budget, taken, channel, request_id, written=False)
         if taken:
             raise _rows_not_named(exc, taken) from None
@@ -75,7 +78,7 @@ def import_charged(
     except BaseException:
         savepoint.rollback()
         raise
-    taken = id_probes.conflicts_in(row_messages(result.rejected))
+    taken = _taken(row_messages(result.rejected))
     left = id_probes.budget_left(actor, budget) if taken else None
     if left is not None and taken >= left:
         savepoint.rollback()
@@ -85,18 +88,32 @@ def import_charged(
     return result
 
 
+def _is_conflict(key: str, message: str) -> bool:
+    return key.endswith(".id_number") and message in (id_probes.CONFLICT_MESSAGE, CONFLICT)
+
+
+def _taken(errors: Mapping[str, Sequence[str]]) -> int:
+    """How many rows of an import's `errors` ({"rows.<n>.id_number": [...]}) hold a number taken elsewhere."""
+    return sum(1 for key, messages in errors.items() if any(_is_conflict(key, m) for m in messages))
+
+
 def _rows_not_named(refused: ValidationFailed, taken: int) -> ValidationFailed:
     """The refusal without the rows whose number is held elsewhere: their count instead, under `file`."""
     errors: dict[str, list[str]] = {}
     for key, messages in refused.errors.items():
-        kept = [m for m in messages if not (key.endswith(".id_number") and m == id_probes.CONFLICT_MESSAGE)]
+        kept = [m for m in messages if not _is_conflict(key, m)]
         if kept:
             errors[key] = kept
     errors.setdefault("file", []).append(
-        f"{taken} row(s) hold an identity number that another student record has; they are not named while "
-        "nothing of the file is written: import it with partial=true to write the other rows and list them"
+        f"有 {taken} 行的身份证号已被另一条学生记录使用；未写入任何数据时不列出这些行："
+        "请勾选“只导入有效行”（partial=true）导入其他行后查看"
     )
-    return ValidationFailed(errors)
+    answer = ValidationFailed(errors, refused.detail)
+    rows = refused.extra.get("rows")
+    if isinstance(rows, list):
+        kept_rows = [r for r in rows if not _is_conflict(f".{r['field']}", r["message"])]
+        answer.extra = {**refused.extra, "rows": kept_rows}
+    return answer
 
 
 def _settle(

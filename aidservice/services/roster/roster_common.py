@@ -101,12 +101,12 @@ def seed_errors(settings: Settings, data: Mapping[str, Any]) -> dict[str, list[s
     return errors
 
 
-ENUM_CELLS = ("east_west_origin", "enrolment_state")
+ENUM_CELLS = ("stage", "east_west_origin", "enrolment_state")
 """Import cells that may hold a Chinese label of the rules' enum fact instead of its value."""
 
 
 def enum_values(facts: Mapping[str, Any], payload: Mapping[str, Any]) -> Mapping[str, Any]:
-    """An import row with its east–west origin and enrolment state cells as values when written as labels."""
+    """An import row with its stage, east–west origin and enrolment state cells as values when written as labels."""
     if not any(name in payload for name in ENUM_CELLS):
         return payload
     return {

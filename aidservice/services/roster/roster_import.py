@@ -23,7 +23,9 @@ from aidservice.services.actors import Actor
 from aidservice.services.context import Settings
 from aidservice.services.errors import ValidationFailed
 from aidservice.services.roster import cells as cell_values
-from aidservice.services.roster.roster_schema import BOOL_FIELDS, STUDENT_FIELDS
+from aidservice.services.roster.import_columns import ERROR_COLUMN, HeaderNames, header_names, relation_value
+from aidservice.services.roster.import_messages import in_chinese, refusal
+from aidservice.services.roster.roster_schema import BOOL_FIELDS
 from aidservice.services.roster.roster_upsert import (
     CHUNK,
     ImportResult,
@@ -67,23 +69,31 @@ def import_student_file(
     max_rows: int = 50_000,
     request_id: str | None = None,
 ) -> ImportResult:
-    """Import students from a CSV (UTF-8, BOM or not) or XLSX file; columns are the student payload's fields.
+    """Import students from a CSV (UTF-8, BOM or not, or GB18030/GBK) or XLSX file, Chinese or English headers.
 
-    Guardians are columns `guardian1_id_number, guardian1_name, guardian1_relation, guardian2_…`;
-    `school_code` may be left out by a school officer (their school). All-or-nothing unless `partial`.
+    Columns are the payload's fields under their key (`stage`) or Chinese header (学段, `import_columns`); cells
+    may hold the rules' labels (小学, 在读) and 是/否. Guardians are `guardian1_id_number, guardian1_name,
+    guardian1_relation, guardian2_…` (监护人1身份证号 …); `school_code` may be left out by a school officer.
+    Every problem of the file (header, stray cells, cells, rows against the roster) is found before the answer,
+    which lists them all in Chinese. All-or-nothing unless `partial`; header problems refuse the file always.
     """
+    facts = settings.rules.facts
+    names = header_names(facts)
     table = iter_table(filename, data, max_rows)  # streamed: each row is typed and packed as it is read
     header = next(table)
-    columns = _check_header(
-        header, default_school=actor.school_code if actor.role == "school_officer" else None
+    columns, header_errors = _check_header(
+        header, names, default_school=actor.school_code if actor.role == "school_officer" else None
     )
     reading = _FileRows(columns, actor)
     reading.read(table)
-    if not reading.count:
-        raise ValidationFailed({"file": ["has no data rows under the header"]})
-    if reading.stray and not partial:
-        raise reject_all(reading.stray, reading.count)
+    if not reading.count and not header_errors:
+        raise ValidationFailed({"file": ["表头下没有数据行"]}, "The file has no data rows under the header.")
     checked = check_rows(session, actor=actor, settings=settings, rows=reading.rows())
+    rejected = [e for e in checked.rejected if e.field not in columns.missing]
+    problems = in_chinese([*header_errors, *reading.stray, *rejected], facts)
+    if header_errors or (problems and not partial):
+        raise refusal(problems, reading.count, names)
+    checked.rejected = []
     result = write_checked(
         session,
         actor=actor,
@@ -100,7 +110,7 @@ def import_student_file(
             }
         },
     )
-    result.rejected = sorted([*reading.stray, *result.rejected], key=lambda e: e.row)
+    result.rejected = sorted(problems, key=lambda e: e.row)
     return result
 
 
@@ -155,6 +165,7 @@ class _Columns:
     student: dict[str, int]  # field -> column index
     guardians: dict[int, dict[str, int]]  # N -> {id_number|name|relation -> column index}
     ignored: list[tuple[int, str]]  # (index, spreadsheet letter) of columns with no header
+    missing: frozenset[str] = frozenset()  # required fields with no column (reported once, on the header)
 
 
 def _letter(index: int) -> str:
@@ -166,30 +177,35 @@ def _letter(index: int) -> str:
     return name
 
 
-def _check_header(header: Sequence[Any], default_school: str | None) -> _Columns:
-    """Known columns only, each once, the required ones present: header problems reject the whole file."""
-    known = {"student_id", *STUDENT_FIELDS}
+def _check_header(
+    header: Sequence[Any], names: HeaderNames, default_school: str | None
+) -> tuple[_Columns, list[RowError]]:
+    """Known columns (key or Chinese header), each once, the required ones present; the problems are returned
+    with the columns that could be placed, so the rows are still checked and every problem told at once."""
     student: dict[str, int] = {}
     guardians: dict[int, dict[str, int]] = {}
     ignored: list[tuple[int, str]] = []
     errors: list[RowError] = []
     for index, cell in enumerate(header):
-        name = str(cell).strip().lower() if _present(cell) else ""
-        if not name:
+        text = str(cell).strip() if _present(cell) else ""
+        if text.startswith(ERROR_COLUMN):
+            continue  # the error sheet's own column: an officer imports the fixed sheet as it is
+        if not text:
             ignored.append((index, _letter(index)))
             continue
-        match = GUARDIAN_COLUMN.fullmatch(name)
-        if match:
+        name = names.key_of(text)
+        match = GUARDIAN_COLUMN.fullmatch(name or "")
+        if name is None:
+            errors.append(RowError(1, text[:64], "unknown column"))
+        elif match:
             slot = guardians.setdefault(int(match[1]), {})
             if match[2] in slot:
                 errors.append(RowError(1, name, "appears twice"))
             slot[match[2]] = index
-        elif name in known:
+        else:
             if name in student:
                 errors.append(RowError(1, name, "appears twice"))
             student[name] = index
-        else:
-            errors.append(RowError(1, name, "unknown column"))
     required = [c for c in REQUIRED_COLUMNS if c not in student]
     if "school_code" not in student and default_school is None:
         required.append("school_code")
@@ -198,9 +214,7 @@ def _check_header(header: Sequence[Any], default_school: str | None) -> _Columns
             f"guardian{n}_{part}" for part in ("id_number", "name", "relation") if part not in slot
         )
     errors.extend(RowError(1, c, "missing column") for c in required)
-    if errors:
-        raise ValidationFailed(row_messages(errors), "The header row (row 1) has problems; nothing was read.")
-    return _Columns(student, dict(sorted(guardians.items())), ignored)
+    return _Columns(student, dict(sorted(guardians.items())), ignored, frozenset(required)), errors
 
 
 def _row_payload(
@@ -233,7 +247,9 @@ def _row_payload(
 
 def _typed(name: str, value: Any) -> Any:
     """A spreadsheet cell as the JSON value the payload schema expects; what cannot be converted stays as is."""
-    if name in TEXT_COLUMNS or name == "relation":
+    if name == "relation":
+        return relation_value(cell_values.text(value))
+    if name in TEXT_COLUMNS:
         return cell_values.text(value)
     if name in BOOL_FIELDS:
         return cell_values.flag(value)

@@ -19,6 +19,7 @@ class SheetLimits:
     """What one import file may hold; checked while reading, never taken from what the file says about itself."""
 
     max_rows: int = 50_000  # data rows under the header (AID_IMPORT_MAX_ROWS)
+    max_csv_bytes: int = 32 * MIB  # a CSV file's bytes, checked before it is decoded
     max_columns: int = 64  # columns holding a value
     max_cell_chars: int = 1_000  # characters in one cell (also one shared string)
     max_inflated_bytes: int = 64 * MIB  # all parts of a workbook read, counted while inflating

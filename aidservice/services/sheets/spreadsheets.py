@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 from aidservice.services.errors import ValidationFailed
-from aidservice.services.sheets.sheet_limits import SheetLimits, too_many_rows, unreadable
+from aidservice.services.sheets.sheet_limits import SheetLimits, too_large, too_many_rows, unreadable
 from aidservice.services.sheets.xlsx import Interned, xlsx_rows
 
 XLSX_MAGIC = b"PK\x03\x04"
 XLS_MAGIC = b"\xd0\xcf\x11\xe0"
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Characters no text file of a roster holds: their presence means the bytes are not text in that encoding."""
 ID_NUMBER_CHARACTERS = (
     "must contain only the ASCII digits 0-9 and X (no full-width or other non-ASCII characters)"
 )
@@ -55,14 +58,8 @@ def iter_table(
 
 
 def csv_rows(data: bytes, filename: str, limits: SheetLimits) -> Iterator[list[str]]:
-    """Records of a UTF-8 CSV file (a byte-order mark, as Excel writes it, is skipped), each within the bounds."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        name = "the XLSX file" if filename.lower().endswith(".xlsx") else "a CSV file"
-        raise ValidationFailed(
-            {"file": [f"could not be read as {name}: save it as CSV UTF-8 or XLSX"]}
-        ) from None
+    """Records of a CSV file in UTF-8 (BOM or not) or GB18030/GBK (`decode_csv`), each within the bounds."""
+    text = decode_csv(data, filename, limits)
     budget = _RecordBudget(limits.max_columns * (2 * limits.max_cell_chars + 3) + 2, limits)
     number = 0
     interned = Interned()
@@ -95,6 +92,30 @@ class _RecordBudget:
             f"has a row with more than {self.limits.max_columns} columns or a cell longer than "
             f"{self.limits.max_cell_chars} characters"
         )
+
+
+def decode_csv(data: bytes, filename: str, limits: SheetLimits) -> str:
+    """The text of a CSV file: UTF-8 tried strictly (a byte-order mark skipped), then GB18030 (a superset of GBK,
+    what Excel saves as "CSV" on Chinese Windows). No declared charset is trusted; the size is bounded before
+    anything is decoded; bytes that are not UTF-8 and decode as GB18030 only with control characters in them (a
+    binary file: GB18030 maps almost any byte sequence) are refused."""
+    if len(data) > limits.max_csv_bytes:
+        raise too_large(f"is larger than {limits.max_csv_bytes} bytes")
+    try:
+        return data.decode("utf-8-sig")  # a control character here is refused by row, as it always was
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and not CONTROL.search(text):
+        return text
+    name = "XLSX 工作簿" if filename.lower().endswith(".xlsx") else "CSV 文件（UTF-8 或 GBK/GB18030 编码）"
+    raise ValidationFailed(
+        {"file": [f"无法作为{name}读取：请另存为 XLSX，或 CSV（UTF-8 或 GBK 编码）"]},
+        "The file could not be read as CSV (UTF-8 or GB18030/GBK) or XLSX; nothing was read.",
+    )
 
 
 def _checked(record: list[str], number: int, limits: SheetLimits) -> list[str]:
