@@ -1,0 +1,132 @@
+"""Batch actions through the API: each item in its own savepoint, reported on its own (done, refused with the
+reason, stale), nothing half-written, the scope respected per item, bounds and duplicates refused before work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from aidservice.extensions import db
+from aidservice.models import ApplicationAction
+from aidservice.services import audit
+from tests.world.applications import (
+    AFTER_NOTICE,
+    Clock,
+    World,
+    clock_fixture,  # noqa: F401 - fixture "clock"
+    events,
+    ok,
+    submit,
+    world_fixture,  # noqa: F401 - fixture "world"
+)
+
+URL = "/api/v1/applications/actions"
+
+
+def batch(client: FlaskClient, world: World, action: str, items: list[Any], who: str = "officer", **more: Any) -> Any:
+    payload = {"action": action, "items": items, **more}
+    return client.post(URL, json=payload, headers=world.headers(who))
+
+
+def item(application: dict[str, Any]) -> dict[str, int]:
+    return {"id": application["id"], "version": application["version"]}
+
+
+def submitted(client: FlaskClient, world: World, count: int) -> list[dict[str, Any]]:
+    made = []
+    for i in range(count):
+        world.student(f"B{i}", name=f"学生{i}")
+        made.append(ok(submit(client, world, f"B{i}"), 201))
+    return made
+
+
+def history_count(application_id: int) -> int:
+    query = sa.select(sa.func.count()).select_from(ApplicationAction)
+    return db.session.scalar(query.where(ApplicationAction.application_id == application_id)) or 0
+
+
+def by_id(results: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    return {r["id"]: r for r in results}
+
+
+@pytest.mark.databases
+def test_one_refused_one_stale_the_rest_applied_and_nothing_half_written(
+    client: FlaskClient, world: World, clock: Clock
+) -> None:
+    apps = submitted(client, world, 5)
+    world.student("X1", school=world.s2)
+    foreign = ok(submit(client, world, "X1", who="other_officer"), 201)
+    reviewed = ok(batch(client, world, "review", [item(a) for a in apps[:4]], note="班级评议通过"))["results"]
+    assert [r["status"] for r in reviewed] == ["done"] * 4
+    fresh = {r["id"]: r["application"] for r in reviewed}
+
+    items = [{"id": a["id"], "version": fresh[a["id"]]["version"]} for a in apps[:3]]
+    items.append(item(apps[3]))  # the version before review: stale
+    items.append(item(apps[4]))  # still submitted: publishing is refused
+    items.append(item(foreign))  # another school's: refused as not found
+    results = by_id(ok(batch(client, world, "publish_notice", items))["results"])
+
+    assert [results[a["id"]]["status"] for a in apps[:3]] == ["done"] * 3
+    assert all(results[a["id"]]["application"]["state"] == "notice" for a in apps[:3])
+    stale = results[apps[3]["id"]]
+    assert stale["status"] == "stale" and stale["problem"]["reason"] == "stale"
+    assert stale["problem"]["status"] == 409 and "version" in stale["problem"]["errors"]
+    refused = results[apps[4]["id"]]
+    assert refused["status"] == "refused" and refused["problem"]["reason"] == "not_allowed"
+    assert refused["problem"]["context"] == {"state": "submitted"}
+    hidden = results[foreign["id"]]
+    assert hidden["status"] == "refused" and hidden["problem"]["reason"] == "not_found"
+    assert hidden["problem"]["status"] == 404 and "S2" not in str(hidden) and "X1" not in str(hidden)
+
+    assert history_count(apps[3]["id"]) == 2 and history_count(apps[4]["id"]) == 1  # submit (+ review)
+    assert history_count(foreign["id"]) == 1
+    assert len(events("application.publish_notice")) == 3
+    assert audit.verify(db.session)[1] is None
+
+
+@pytest.mark.databases
+def test_a_batch_approval_decides_each_and_a_retry_applies_nothing_twice(
+    client: FlaskClient, world: World, clock: Clock
+) -> None:
+    apps = submitted(client, world, 3)
+    reviewed = ok(batch(client, world, "review", [item(a) for a in apps]))["results"]
+    published = ok(batch(client, world, "publish_notice", [item(r["application"]) for r in reviewed]))["results"]
+    on_notice = [r["application"] for r in published]
+    early = ok(batch(client, world, "approve", [item(a) for a in on_notice]))["results"]
+    assert {r["problem"]["reason"] for r in early} == {"notice_open"}
+    assert early[0]["problem"]["context"]["closes_on"] == "2020-10-16"
+
+    clock.today = AFTER_NOTICE
+    approved = ok(batch(client, world, "approve", [item(a) for a in on_notice], note="同意"))["results"]
+    assert [r["status"] for r in approved] == ["done"] * 3
+    assert len(events("application.approve")) == 3 and len(events("decisions.made")) == 3
+    again = ok(batch(client, world, "approve", [item(a) for a in on_notice], note="同意"))["results"]
+    assert [r["status"] for r in again] == ["stale"] * 3
+    assert len(events("application.approve")) == 3
+    view = ok(client.get(f"/api/v1/applications/{apps[0]['id']}", headers=world.headers("officer")))
+    assert view["state"] == "approved" and view["history"][-1]["note"] == "同意"
+
+
+def test_the_batch_is_checked_before_any_work(client: FlaskClient, world: World, clock: Clock) -> None:
+    apps = submitted(client, world, 2)
+    too_many = [{"id": i + 1, "version": 1} for i in range(1001)]
+    response = batch(client, world, "review", too_many)
+    assert response.status_code == 422 and "items" in response.json["errors"]
+    duplicate = batch(client, world, "review", [item(apps[0]), item(apps[1]), item(apps[0])])
+    assert duplicate.status_code == 422 and list(duplicate.json["errors"]) == ["items.2.id"]
+    no_reason = batch(client, world, "reject", [item(apps[0])])
+    assert no_reason.status_code == 422 and "note" in no_reason.json["errors"]
+    empty = batch(client, world, "review", [])
+    assert empty.status_code == 422 and "items" in empty.json["errors"]
+    assert history_count(apps[0]["id"]) == 1
+
+
+def test_only_school_officers_act_in_batch(client: FlaskClient, world: World, clock: Clock, app: Flask) -> None:
+    apps = submitted(client, world, 1)
+    for who in ("county_admin", "auditor", "client"):
+        assert batch(client, world, "review", [item(apps[0])], who=who).status_code == 403
+    assert batch(client, world, "review", [item(apps[0])], who="nobody").status_code == 401
