@@ -209,6 +209,15 @@ MATRIX: tuple[Row, ...] = (
         why="only officers act (403 for the other roles, whatever the id); another school's officer: not found",
     ),
     Row(
+        "/api/v1/applications/actions",
+        "POST",
+        "/api/v1/applications/actions",
+        api_users({"officer_a", "officer_b"}),
+        json={"action": "review", "items": [{"id": "{submitted}", "version": "{submitted_version}"}]},
+        why="only officers act in batch (403 for the other roles); another school's officer gets 200 with the "
+        "item refused as not found, nothing written",
+    ),
+    Row(
         "/api/v1/applications/<int:application_id>/declarations/<int:declaration_id>/verify",
         "POST",
         "/api/v1/applications/{submitted}/declarations/{declaration}/verify",
@@ -556,6 +565,8 @@ def _fill(value: Any, ids: dict[str, Any]) -> Any:
         return value.format(**ids)
     if isinstance(value, dict):
         return {k: _fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
     return value
 
 
