@@ -51,11 +51,9 @@ class ApplicationBatchSchema(Schema):
     @pre_load
     def bound_items(self, data: Any, **_kwargs: Any) -> Any:
         """Refuse an oversized list before reading its items."""
-        if isinstance(data, dict) and isinstance(data.get("items"), list):
-            if len(data["items"]) > batch.BATCH_MAX:
-                raise ValidationError(
-                    [f"at most {batch.BATCH_MAX} items; got {len(data['items'])}"], field_name="items"
-                )
+        items = data.get("items") if isinstance(data, dict) else None
+        if isinstance(items, list) and len(items) > batch.BATCH_MAX:
+            raise ValidationError([f"at most {batch.BATCH_MAX} items; got {len(items)}"], field_name="items")
         return data
 
 
@@ -96,7 +94,9 @@ class ApplicationBatchResultSchema(Schema):
 @blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
 @blp.arguments(ApplicationBatchSchema)
 @blp.response(200, ApplicationBatchResultSchema)
-@blp.alt_response(422, response="UNPROCESSABLE_ENTITY", description="Bad action, note, too many or duplicate items")
+@blp.alt_response(
+    422, response="UNPROCESSABLE_ENTITY", description="Bad action, note, too many or duplicate items"
+)
 def act_on_many(body: dict[str, Any]) -> dict[str, Any]:
     """One action on many applications: each item is applied in its own savepoint and reported on its own
     (200 with per-item results: done, refused with the reason, stale). Another school's application is
@@ -111,7 +111,11 @@ def act_on_many(body: dict[str, Any]) -> dict[str, Any]:
     request_id = current_request_id()
     with unit_of_work() as uow:
         results = batch.act_on_many(
-            uow.session, actor=current_actor(), settings=wiring.settings(), request=request, request_id=request_id
+            uow.session,
+            actor=current_actor(),
+            settings=wiring.settings(),
+            request=request,
+            request_id=request_id,
         )
     return {"results": [_result(r, request_id) for r in results]}
 

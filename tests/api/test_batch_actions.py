@@ -27,7 +27,9 @@ from tests.world.applications import (
 URL = "/api/v1/applications/actions"
 
 
-def batch(client: FlaskClient, world: World, action: str, items: list[Any], who: str = "officer", **more: Any) -> Any:
+def batch(
+    client: FlaskClient, world: World, action: str, items: list[Any], who: str = "officer", **more: Any
+) -> Any:
     payload = {"action": action, "items": items, **more}
     return client.post(URL, json=payload, headers=world.headers(who))
 
@@ -94,7 +96,9 @@ def test_a_batch_approval_decides_each_and_a_retry_applies_nothing_twice(
 ) -> None:
     apps = submitted(client, world, 3)
     reviewed = ok(batch(client, world, "review", [item(a) for a in apps]))["results"]
-    published = ok(batch(client, world, "publish_notice", [item(r["application"]) for r in reviewed]))["results"]
+    published = ok(batch(client, world, "publish_notice", [item(r["application"]) for r in reviewed]))[
+        "results"
+    ]
     on_notice = [r["application"] for r in published]
     early = ok(batch(client, world, "approve", [item(a) for a in on_notice]))["results"]
     assert {r["problem"]["reason"] for r in early} == {"notice_open"}
@@ -125,7 +129,9 @@ def test_the_batch_is_checked_before_any_work(client: FlaskClient, world: World,
     assert history_count(apps[0]["id"]) == 1
 
 
-def test_only_school_officers_act_in_batch(client: FlaskClient, world: World, clock: Clock, app: Flask) -> None:
+def test_only_school_officers_act_in_batch(
+    client: FlaskClient, world: World, clock: Clock, app: Flask
+) -> None:
     apps = submitted(client, world, 1)
     for who in ("county_admin", "auditor", "client"):
         assert batch(client, world, "review", [item(apps[0])], who=who).status_code == 403

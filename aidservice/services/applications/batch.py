@@ -27,6 +27,7 @@ from aidservice.models import Application
 from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.applications import actions
+from aidservice.services.applications.decisions import decide_many
 from aidservice.services.applications.values import (
     ACTIONS,
     NEEDS_REASON,
@@ -120,10 +121,30 @@ def act_on_many(
     check_batch(request)
     if request.action in actions.SHARED_ROW_ACTIONS:
         audit.lock_writers(session)  # once for the batch, before any row
-    return [
-        _one(session, actor=actor, settings=settings, request=request, item=item, rid=request_id)
-        for item in request.items
-    ]
+    deferred = request.action == "approve"
+    done: list[Application] = []
+    results = []
+    for item in request.items:
+        result, application = _one(
+            session,
+            actor=actor,
+            settings=settings,
+            request=request,
+            item=item,
+            rid=request_id,
+            decide=not deferred,
+        )
+        results.append(result)
+        if application is not None:
+            done.append(application)
+    if deferred and done:
+        decide_many(
+            session, actor=actor, settings=settings, applications=done, cause="approve", request_id=request_id
+        )
+    views = {a.id: AppliedView(id=a.id, state=a.state, version=a.version, level=a.level) for a in done}
+    for result in results:
+        result.application = views.get(result.id) if result.status == "done" else None
+    return results
 
 
 def _one(
@@ -134,7 +155,10 @@ def _one(
     request: BatchRequest,
     item: BatchItem,
     rid: str | None,
-) -> ItemResult:
+    decide: bool,
+) -> tuple[ItemResult, Application | None]:
+    """One item in its own savepoint: applied (its decisions too unless `decide` is False: the batch makes
+    them together afterwards), or rolled back and refused."""
     step = ActionRequest(
         action=request.action,
         version=item.version,
@@ -145,16 +169,19 @@ def _one(
     savepoint = session.begin_nested()
     try:
         application = actions.act(
-            session, actor=actor, settings=settings, application_id=item.id, request=step, request_id=rid
-        )
-        view = AppliedView(
-            id=application.id, state=application.state, version=application.version, level=application.level
+            session,
+            actor=actor,
+            settings=settings,
+            application_id=item.id,
+            request=step,
+            request_id=rid,
+            decide_now=decide,
         )
         savepoint.commit()
     except DomainError as exc:
         savepoint.rollback()
-        return _refused(session, item, request.action, exc, settings)
-    return ItemResult(id=item.id, status="done", application=view)
+        return _refused(session, item, request.action, exc, settings), None
+    return ItemResult(id=item.id, status="done"), application
 
 
 def _refused(
