@@ -11,20 +11,27 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from aidservice.extensions import db
-from aidservice.models import ApplicationAction
+from aidservice.models import ApplicationAction, Decision, Quota
 from aidservice.services import audit
+from aidservice.services.applications import actions
+from aidservice.services.applications import batch as batch_service
+from aidservice.services.applications.values import ActionRequest
 from tests.world.applications import (
     AFTER_NOTICE,
+    YEAR,
     Clock,
     World,
     clock_fixture,  # noqa: F401 - fixture "clock"
+    declared,
     events,
     ok,
+    service_settings,
     submit,
     world_fixture,  # noqa: F401 - fixture "world"
 )
 
 URL = "/api/v1/applications/actions"
+PROGRAM = "compulsory_living_subsidy"
 
 
 def batch(
@@ -136,3 +143,62 @@ def test_only_school_officers_act_in_batch(
     for who in ("county_admin", "auditor", "client"):
         assert batch(client, world, "review", [item(apps[0])], who=who).status_code == 403
     assert batch(client, world, "review", [item(apps[0])], who="nobody").status_code == 401
+
+
+@pytest.mark.databases
+def test_a_batch_approval_ends_with_the_decisions_one_at_a_time_makes(
+    client: FlaskClient, world: World, clock: Clock, app: Flask
+) -> None:
+    """The quota is allocated once for the batch: the funded and unfunded are those of approving one at a
+    time (here in the order that supersedes most), and each competitor's decision is superseded at most once."""
+    apps = []
+    for i in range(6):
+        world.student(f"Q{i}", name=f"学生{i}")
+        income = f"{3000 + 1000 * i}.00"
+        made = ok(submit(client, world, f"Q{i}", declared={**declared(), "per_capita_income": income}), 201)
+        apps.append(made)
+    db.session.add(Quota(school_code="S1", program=PROGRAM, school_year=YEAR, places=3, set_by="test"))
+    db.session.commit()
+    for action in ("review", "publish_notice"):
+        done = ok(batch(client, world, action, [item(a) for a in apps]))["results"]
+        apps = [r["application"] for r in done]
+    actor, settings = world.actor("officer"), service_settings(app, AFTER_NOTICE)
+
+    one_by_one = db.session.begin_nested()
+    for a in reversed(apps):  # the poorest last: each approval pushes an earlier one out
+        actions.act(
+            db.session,
+            actor=actor,
+            settings=settings,
+            application_id=a["id"],
+            request=ActionRequest(action="approve", version=a["version"]),
+        )
+    expected = funding()
+    one_by_one.rollback()
+
+    together = batch_service.act_on_many(
+        db.session,
+        actor=actor,
+        settings=settings,
+        request=batch_service.BatchRequest(
+            action="approve", items=[batch_service.BatchItem(a["id"], a["version"]) for a in apps]
+        ),
+    )
+    assert [r.status for r in together] == ["done"] * 6
+    assert funding() == expected
+    assert sorted(expected.values()) == ["awarded"] * 3 + ["not_funded"] * 3
+    assert expected[apps[0]["id"]] == "awarded" and expected[apps[5]["id"]] == "not_funded"
+    assert len(decisions_made()) == 6  # one decision per application, none superseded within the batch
+
+
+def funding() -> dict[int, str]:
+    rows = db.session.execute(
+        sa.select(Decision.application_id, Decision.status).where(
+            Decision.current.is_(True), Decision.program == PROGRAM
+        )
+    )
+    return {application_id: status for application_id, status in rows}
+
+
+def decisions_made() -> list[Decision]:
+    return list(db.session.execute(sa.select(Decision).where(Decision.program == PROGRAM)).scalars())
