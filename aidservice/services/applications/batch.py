@@ -21,9 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypedDict
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aidservice.models import Application
+from aidservice.models import Application, Student
 from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.applications import actions
@@ -35,6 +36,7 @@ from aidservice.services.applications.values import (
     ActionRequest,
     actions_allowed,
 )
+from aidservice.services.applications.views import BRIEF_COLUMNS, StudentBrief, student_brief
 from aidservice.services.context import Settings
 from aidservice.services.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from aidservice.services.plaintext import note_problem
@@ -214,3 +216,33 @@ def _reason(
     if action == "review" and any(key.startswith("out_of_province") for key in exc.errors):
         return "declarations_pending", {}
     return "conflict", {}
+
+
+class Selected(TypedDict):
+    """An application chosen for a batch, as the confirmation and result pages show it (ID number masked)."""
+
+    id: int
+    version: int
+    state: str
+    level: str
+    student: StudentBrief
+
+
+def selected(session: Session, *, actor: Actor, ids: Sequence[int]) -> dict[int, Selected]:
+    """The chosen applications the caller may act on (their school's officer), by id; the others are left out
+    without saying why (a batch refuses them as not found)."""
+    if actor.kind != "user" or actor.role != "school_officer" or not ids:
+        return {}
+    found: dict[int, Selected] = {}
+    for start in range(0, len(ids), 500):
+        query = (
+            select(Application.id, Application.version, Application.state, Application.level, *BRIEF_COLUMNS)
+            .join(Student, Student.id == Application.student_pk)
+            .where(Application.id.in_(list(ids[start : start + 500])))
+            .where(Application.school_code == actor.school_code)
+        )
+        for row in session.execute(query):
+            found[row.id] = Selected(
+                id=row.id, version=row.version, state=row.state, level=row.level, student=student_brief(row)
+            )
+    return found
