@@ -411,6 +411,22 @@ MATRIX: tuple[Row, ...] = (
         data={"review-version": "{submitted_version}"},
     ),
     Row(
+        "/applications/batch/confirm",
+        "POST",
+        "/applications/batch/confirm",
+        {**ui({"officer_a"}), "officer_b": 302},
+        data={"action": "review", "ids": "{submitted}:{submitted_version}"},
+        why="officers only; another school's officer chose nothing in their scope: back to the list",
+    ),
+    Row(
+        "/applications/batch",
+        "POST",
+        "/applications/batch",
+        ui({"officer_a", "officer_b"}),
+        data={"action": "review", "ids": "{submitted}:{submitted_version}"},
+        why="officers only; another school's officer gets the result page with the item refused, nothing written",
+    ),
+    Row(
         "/applications/<int:application_id>/declarations/<int:declaration_id>/<any(verified, rejected):result>",
         "POST",
         "/applications/{submitted}/declarations/{declaration}/verified",
