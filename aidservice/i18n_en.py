@@ -525,6 +525,16 @@ EN: dict[str, str] = {
     "选择": "Select",
     "选择全部 {total} 条符合筛选条件的申请（不限本页）": "Select all {total} applications matching the filter (not only this page)",
     "选择申请 #{id}": "Select application #{id}",
+    "不予认定后此申请办结，确认不予认定？": "Rejecting closes this application. Reject it?",
+    "公示期至 {date} 结束，{start} 起可批准。": "The public notice runs until {date}; approval is possible from {start}.",
+    "当前状态为“{state}”；此操作须在“{needs}”状态下办理。": 'The application is "{state}"; this step is taken when it is "{needs}".',
+    "批准后将作出资助决定并计入名额，确认批准此申请？": "Approving makes the aid decisions and counts against the quota. Approve this application?",
+    "申报的外省身份尚未核实：请先逐项核实或不予核实，再评议。": "Declared out-of-province statuses are not verified yet: verify or reject each, then review.",
+    "确认不予认定": "Confirm rejection",
+    "确认批准": "Confirm approval",
+    "学生的数据变化或进入新学期时，可重新认定：按当前数据再次认定，作出新的资助决定。": (
+        "When the student's data change or a new semester begins, reassess: identify again with the current data and make new aid decisions."
+    ),
     **EN_WHATIF,
     "外省认定（本人申报、学校核实）": "Out-of-province status (declared, verified by the school)",
 }

@@ -404,7 +404,7 @@ MATRIX: tuple[Row, ...] = (
     Row("/applications", "GET", "/applications", ui(EVERY_USER)),
     Row("/applications/<int:application_id>", "GET", "/applications/{approved}", ui(S1_READERS, denied=404)),
     Row(
-        "/applications/<int:application_id>/<any(review, publish_notice, object, resolve, approve, reject):action>",
+        "/applications/<int:application_id>/<any(review, publish_notice, object, resolve, approve, reject, reassess):action>",
         "POST",
         "/applications/{submitted}/review",
         {**ui({"officer_a"}, 302), "officer_b": 404, "city_b": 404},
