@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -228,6 +228,9 @@ class Selected(TypedDict):
     student: StudentBrief
 
 
+SELECTED_COLUMNS = (Application.id, Application.version, Application.state, Application.level, *BRIEF_COLUMNS)
+
+
 def selected(session: Session, *, actor: Actor, ids: Sequence[int]) -> dict[int, Selected]:
     """The chosen applications the caller may act on (their school's officer), by id; the others are left out
     without saying why (a batch refuses them as not found)."""
@@ -236,13 +239,17 @@ def selected(session: Session, *, actor: Actor, ids: Sequence[int]) -> dict[int,
     found: dict[int, Selected] = {}
     for start in range(0, len(ids), 500):
         query = (
-            select(Application.id, Application.version, Application.state, Application.level, *BRIEF_COLUMNS)
+            select(*SELECTED_COLUMNS)
             .join(Student, Student.id == Application.student_pk)
             .where(Application.id.in_(list(ids[start : start + 500])))
             .where(Application.school_code == actor.school_code)
         )
         for row in session.execute(query):
             found[row.id] = Selected(
-                id=row.id, version=row.version, state=row.state, level=row.level, student=student_brief(row)
+                id=row.id,
+                version=row.version,
+                state=row.state,
+                level=row.level,
+                student=student_brief(cast(Any, row)),  # a row of BRIEF_COLUMNS
             )
     return found

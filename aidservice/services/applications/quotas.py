@@ -320,7 +320,7 @@ def get_quota(
 def quota_view(session: Session, quota: Quota, order: Sequence[str], groups: Sequence[str]) -> QuotaView:
     """The allocation as it stands, ranked by `order` (the rule set's `procedure.quota_order`); `groups`: the
     statuses of the rules' special groups, never cut."""
-    competitors = _competitors(session, quota, None)
+    competitors = _competitors(session, quota, ())
     candidates = [candidate_of(a, groups) for _d, a in competitors]
     by_app = {a.application_id: a for a in allocate(candidates, quota.places, order=order)}
     students = {
