@@ -202,3 +202,26 @@ def funding() -> dict[int, str]:
 
 def decisions_made() -> list[Decision]:
     return list(db.session.execute(sa.select(Decision).where(Decision.program == PROGRAM)).scalars())
+
+
+def test_another_schools_application_is_refused_as_one_that_does_not_exist(
+    client: FlaskClient, world: World, clock: Clock
+) -> None:
+    world.student("X1", school=world.s2)
+    foreign = ok(submit(client, world, "X1", who="other_officer"), 201)
+    results = ok(batch(client, world, "review", [item(foreign), {"id": 987654, "version": 1}]))["results"]
+    hidden, missing = (dict(r["problem"]) for r in results)
+    assert [r["status"] for r in results] == ["refused", "refused"]
+    assert hidden == missing and hidden["reason"] == "not_found" and hidden["status"] == 404
+    assert history_count(foreign["id"]) == 1
+
+
+def test_a_level_none_application_is_refused_publication_by_name(
+    client: FlaskClient, world: World, clock: Clock
+) -> None:
+    world.student("N1")
+    none = ok(submit(client, world, "N1", declared={**declared(), "per_capita_income": "90000.00"}), 201)
+    assert none["level"] == "none"
+    (reviewed,) = ok(batch(client, world, "review", [item(none)]))["results"]
+    (refused,) = ok(batch(client, world, "publish_notice", [item(reviewed["application"])]))["results"]
+    assert refused["status"] == "refused" and refused["problem"]["reason"] == "nothing_to_publish"
