@@ -6,6 +6,7 @@ from flask import Flask
 from flask_smorest.spec.plugins import integerconverter2paramschema
 
 from aidservice.api import (
+    application_batch,
     applications,
     audit,
     decisions,
@@ -44,6 +45,7 @@ def register_api(app: Flask) -> None:
         login,
         roster,
         applications,
+        application_batch,  # batch actions (issue 19)
         decisions,
         quotas,
         quota_guide,  # guide ratios and proposed places (issue 18)

@@ -13,6 +13,7 @@ from flask import Flask
 from . import (  # noqa: F401 - the modules attach their routes
     applications,
     auth,
+    batch,
     declarations,
     jobs,
     quotas,

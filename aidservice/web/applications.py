@@ -19,6 +19,7 @@ from aidservice.services.roster import directory
 from aidservice.services.standing.standing import standing_of_application
 from aidservice.unit_of_work import unit_of_work
 
+from .action_steps import page_steps
 from .blueprint import bp
 from .declarations import declarable_choices, verify_forms
 from .forms import ActionForm, ApplicationFilterForm, ApplicationForm, application_form
@@ -118,7 +119,7 @@ def application(application_id: int) -> tuple[str, int] | str:
 
 
 @bp.route(
-    "/applications/<int:application_id>/<any(review, publish_notice, object, resolve, approve, reject):action>",
+    "/applications/<int:application_id>/<any(review, publish_notice, object, resolve, approve, reject, reassess):action>",
     methods=["POST"],
 )
 def act(application_id: int, action: str) -> Response | tuple[str, int] | str:
@@ -185,8 +186,6 @@ def _application_page(
     forms = {}
     if actor().role == "school_officer":
         for action in view["allowed_actions"]:
-            if action == "reassess":
-                continue
             if failed is not None and failed.action_name == action and conflict is None:
                 forms[action] = failed
             else:
@@ -204,6 +203,7 @@ def _application_page(
         facts=facts,
         forms=forms,
         verify_forms=verify_forms(view, actor()),
+        steps=page_steps(view, settings.current_date()) if forms else [],
         conflict=conflict,
         failed_action=failed.action_name if failed is not None else None,
     ), status

@@ -26,7 +26,7 @@ from aidservice.services.applications.values import NOTE_MAX, RESOLUTIONS
 
 DECLARABLE_SOURCE = "application"
 LEVEL_CHOICES = ["", *reversed(LEVELS)]  # values only: the templates label them in the page's language
-ACTION_NAMES = ("review", "publish_notice", "object", "resolve", "approve", "reject")
+ACTION_NAMES = ("review", "publish_notice", "object", "resolve", "approve", "reject", "reassess")
 
 
 class GetForm(FlaskForm):
@@ -215,7 +215,7 @@ class ActionForm(FlaskForm):
 
     def validate_note(self, field: TextAreaField) -> None:
         note = (field.data or "").strip()
-        if self.action_name in ("object", "resolve", "reject") and not note:
+        if self.action_name in ("object", "resolve", "reject", "reassess") and not note:
             raise ValidationError("请填写理由。")
         if self.action_name == "review" and self.level.data and not note:
             raise ValidationError("调整等级必须填写理由。")

@@ -43,6 +43,9 @@ def act(page: Any, action: str, note: str = "", level: str | None = None) -> Non
         form.locator("select[name$='-level']").select_option(level)
     if note:
         form.locator("textarea").fill(note)
+    confirm = form.locator("details.confirm > summary")
+    if confirm.count():  # approve and reject ask first
+        confirm.click()
     form.locator("button[type=submit]").click()
     page.wait_for_load_state()
 
@@ -129,8 +132,9 @@ def test_an_officer_takes_an_application_from_start_to_decision(context: Any, li
     act(page, "publish_notice")
     assert "公示进行中" in page.inner_text("main")
 
-    act(page, "approve")  # too early: the notice is open until Friday
-    assert "公示期至 2020年10月16日 结束，期满后方可批准。" in page.locator(".alert").inner_text()
+    approve = page.locator("div.action-approve.unavailable")  # too early: the notice is open until Friday
+    assert approve.locator("button").is_disabled()
+    assert approve.locator(".why").inner_text() == "公示期至 2020年10月16日 结束，2020年10月17日 起可批准。"
 
     with context.expect_page() as opened:
         page.click("text=查看公示", modifiers=["Control"])

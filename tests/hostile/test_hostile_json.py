@@ -165,6 +165,13 @@ ROUTES = (
         "officer_S1",
         {"action": "review", "note": "核实", "version": 1},
     ),
+    Route(  # a valid body reaches the service: the item is refused on its own (200), a hostile body first
+        "batch actions",
+        "POST",
+        "/api/v1/applications/actions",
+        "officer_S1",
+        {"action": "review", "note": "核实", "items": [{"id": 1, "version": 1}, {"id": 2, "version": 1}]},
+    ),
     Route("replay", "POST", lambda: f"/api/v1/decisions/{_decision_id()}/replay", "auditor", {}),
     Route(  # no declaration in this province: a valid body reaches the lookup (404), a hostile one is refused first
         "declaration verify",

@@ -216,6 +216,15 @@ MATRIX: tuple[Row, ...] = (
         why="only officers act (403 for the other roles, whatever the id); another school's officer: not found",
     ),
     Row(
+        "/api/v1/applications/actions",
+        "POST",
+        "/api/v1/applications/actions",
+        api_users({"officer_a", "officer_b"}),
+        json={"action": "review", "items": [{"id": "{submitted}", "version": "{submitted_version}"}]},
+        why="only officers act in batch (403 for the other roles); another school's officer gets 200 with the "
+        "item refused as not found, nothing written",
+    ),
+    Row(
         "/api/v1/applications/<int:application_id>/declarations/<int:declaration_id>/verify",
         "POST",
         "/api/v1/applications/{submitted}/declarations/{declaration}/verify",
@@ -403,11 +412,27 @@ MATRIX: tuple[Row, ...] = (
     Row("/applications", "GET", "/applications", ui(EVERY_USER)),
     Row("/applications/<int:application_id>", "GET", "/applications/{approved}", ui(S1_READERS, denied=404)),
     Row(
-        "/applications/<int:application_id>/<any(review, publish_notice, object, resolve, approve, reject):action>",
+        "/applications/<int:application_id>/<any(review, publish_notice, object, resolve, approve, reject, reassess):action>",
         "POST",
         "/applications/{submitted}/review",
         {**ui({"officer_a"}, 302), "officer_b": 404, "city_b": 404},
         data={"review-version": "{submitted_version}"},
+    ),
+    Row(
+        "/applications/batch/confirm",
+        "POST",
+        "/applications/batch/confirm",
+        {**ui({"officer_a"}), "officer_b": 302},
+        data={"action": "review", "ids": "{submitted}:{submitted_version}"},
+        why="officers only; another school's officer chose nothing in their scope: back to the list",
+    ),
+    Row(
+        "/applications/batch",
+        "POST",
+        "/applications/batch",
+        ui({"officer_a", "officer_b"}),
+        data={"action": "review", "ids": "{submitted}:{submitted_version}"},
+        why="officers only; another school's officer gets the result page with the item refused, nothing written",
     ),
     Row(
         "/applications/<int:application_id>/declarations/<int:declaration_id>/<any(verified, rejected):result>",
@@ -573,6 +598,8 @@ def _fill(value: Any, ids: dict[str, Any]) -> Any:
         return value.format(**ids)
     if isinstance(value, dict):
         return {k: _fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
     return value
 
 

@@ -32,7 +32,7 @@ MISSING_ID = "987654321"
 MISSING_STUDENT = "S9-999"
 MISSING_SCHOOL = "3202139999"
 QUOTA = f"{mw.QUOTA_PROGRAM}/{w.YEAR}"
-ACT = "/applications/<int:application_id>/<any(review, publish_notice, object, resolve, approve, reject):action>"
+ACT = "/applications/<int:application_id>/<any(review, publish_notice, object, resolve, approve, reject, reassess):action>"
 
 PROBES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     # rule, method, path of the existing record, paths of records that do not exist

@@ -132,5 +132,5 @@ def test_administrators_and_auditors_read_applications_but_get_no_buttons(
     url = f"/applications/{on_notice['app']}"
     officer = as_user("officer1").get(url).get_data(as_text=True)
     county = as_user("county1").get(url).get_data(as_text=True)
-    assert f"/applications/{on_notice['app']}/approve" in officer
-    assert "/approve" not in county and "您只能查看此申请" in county
+    assert f"/applications/{on_notice['app']}/reject" in officer  # approval: once the notice is over
+    assert "/approve" not in county and "/reject" not in county and "您只能查看此申请" in county

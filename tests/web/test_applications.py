@@ -176,7 +176,16 @@ def test_the_procedure_through_the_buttons(
     )  # name, class, level only
     assert "S1-001" not in notice and "困难学生生活补助" not in notice
 
-    early = act(client, application_id, "approve")
+    page = text(
+        client.get(url)
+    )  # approval is not offered while the notice is open: the day it becomes possible
+    assert "公示期至 2020年10月16日 结束，2020年10月17日 起可批准。" in page
+    assert re.search(
+        r'<div class="action action-approve unavailable">\s*<h3>批准</h3>\s*<button type="button" disabled',
+        page,
+    )
+    version = int(re.search(r'name="reject-version" type="hidden" value="(\d+)"', page).group(1))
+    early = act(client, application_id, "approve", version=version)  # posted anyway: the service refuses it
     assert early.status_code == 409 and "公示期至 2020年10月16日 结束，期满后方可批准。" in text(early)
 
     clock.today = w.AFTER_NOTICE

@@ -61,8 +61,12 @@ def act(
     application_id: int,
     request: ActionRequest,
     request_id: str | None = None,
+    decide_now: bool = True,
 ) -> Application:
     """Take one step of the procedure on an application, naming the version it saw.
+
+    `decide_now=False`: an approval or reassessment leaves its decisions to the caller (a batch decides them
+    together with `decisions.decide_many` once every item is applied).
 
     409: a stale version (also when another officer's update wins the race: the optimistic lock), an
     action the state does not allow (naming those it does), approval while the notice is open.
@@ -104,7 +108,7 @@ def act(
         summary=summary,
         request_id=request_id,
     )
-    if request.action in ("approve", "reassess"):
+    if decide_now and request.action in DECIDING:
         decide(
             session,
             actor=actor,
@@ -116,6 +120,8 @@ def act(
     return application
 
 
+DECIDING = frozenset({"approve", "reassess"})
+"""Steps that make (or renew) the application's decisions."""
 SHARED_ROW_ACTIONS = frozenset({"publish_notice", "approve", "reassess"})
 """Steps that change rows other applications share (the school's notice; decisions against quotas)."""
 

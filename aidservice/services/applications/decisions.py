@@ -10,7 +10,7 @@ rule version, loaded back from the published rule sets.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -28,7 +28,7 @@ from aidservice.services.applications.decision_rows import (
     new_decision,
 )
 from aidservice.services.applications.evaluation import evaluate_snapshot
-from aidservice.services.applications.quotas import allocate_program, locked_quota
+from aidservice.services.applications.quotas import allocate_for, allocate_program, locked_quota
 from aidservice.services.applications.values import fen, yuan
 from aidservice.services.applications.views import DecisionView, decision_view
 from aidservice.services.context import Settings
@@ -158,11 +158,13 @@ def decide(
     application: Application,
     cause: str,
     request_id: str | None = None,
+    allocated: Mapping[str, dict[str, Any]] | None = None,
 ) -> list[Decision]:
     """Make (approval) or renew (reassessment) an application's decisions; the caller holds the audit lock.
 
     Capped programs are allocated within their quota first (special groups never cut), which may
-    supersede other students' decisions whose funding changes.
+    supersede other students' decisions whose funding changes; `allocated`: the application's allocations
+    by program, made already for a batch (`decide_many`).
     """
     specs = specs_for(application, cause)
     current = current_decisions(session, application.id)
@@ -170,7 +172,10 @@ def decide(
     for program in sorted(set(specs) | set(current)):
         quota = locked_quota(session, application.school_code, program, application.school_year)
         spec = specs.get(program)
-        if quota is not None:
+        if quota is not None and spec is not None and allocated is not None and program in allocated:
+            spec.status = "awarded" if allocated[program]["funded"] else "not_funded"
+            spec.allocation = allocated[program]
+        elif quota is not None:
             allocation = allocate_program(
                 session,
                 quota=quota,
@@ -255,6 +260,53 @@ def decide(
             request_id=request_id,
         )
     return made
+
+
+def decide_many(
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    applications: Sequence[Application],
+    cause: str,
+    request_id: str | None = None,
+) -> None:
+    """Make the decisions of many applications approved together (a batch): each capped program's quota is
+    allocated once over its competitors and all of them (`allocate_for`), then each application's decisions
+    are made with its allocation. The ranking depends only on who competes, so the decisions are those one
+    approval at a time would end with, without superseding the same decisions once per approval."""
+    by_quota: dict[tuple[str, str, str], list[Application]] = {}
+    for application in applications:
+        for award in application.result.get("awards", []):
+            key = (application.school_code, award["program"], application.school_year)
+            by_quota.setdefault(key, []).append(application)
+    allocated: dict[int, dict[str, dict[str, Any]]] = {a.id: {} for a in applications}
+    for (school_code, program, school_year), pending in sorted(by_quota.items()):
+        quota = locked_quota(session, school_code, program, school_year)
+        if quota is None:
+            continue
+        allocations = allocate_for(
+            session,
+            quota=quota,
+            pending=pending,
+            actor=actor,
+            groups=settings.rules.vocabulary.group_statuses,
+            cause=f"{len(pending)} applications {cause} in one batch"[:200],
+            order=settings.rules.procedure.quota_order,
+            request_id=request_id,
+        )
+        for application_id, allocation in allocations.items():
+            allocated[application_id][program] = allocation
+    for application in applications:
+        decide(
+            session,
+            actor=actor,
+            settings=settings,
+            application=application,
+            cause=cause,
+            request_id=request_id,
+            allocated=allocated[application.id],
+        )
 
 
 # ---------------------------------------------------------------------------------------- reading

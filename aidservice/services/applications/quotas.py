@@ -10,7 +10,7 @@ UPDATE while allocating, after the audit head (the lock order of every writer).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -97,8 +97,11 @@ def locked_quota(session: Session, school_code: str, program: str, school_year: 
     ).scalar_one_or_none()
 
 
-def _competitors(session: Session, quota: Quota, exclude: int | None) -> list[tuple[Decision, Application]]:
-    """Current decisions of approved applications competing for this quota (one application left out)."""
+def _competitors(
+    session: Session, quota: Quota, exclude: Collection[int]
+) -> list[tuple[Decision, Application]]:
+    """Current decisions of approved applications competing for this quota (the `exclude`d applications left
+    out: those whose decisions are being made)."""
     query = (
         select(Decision, Application)
         .join(Application, Application.id == Decision.application_id)
@@ -112,8 +115,8 @@ def _competitors(session: Session, quota: Quota, exclude: int | None) -> list[tu
         )
         .order_by(Decision.id)
     )
-    if exclude is not None:
-        query = query.where(Decision.application_id != exclude)
+    if exclude:
+        query = query.where(Decision.application_id.not_in(list(exclude)))
     return [(d, a) for d, a in session.execute(query).all()]
 
 
@@ -133,10 +136,39 @@ def allocate_program(
     the competitors' decisions whose funding changes; return `pending`'s allocation. `groups`: the statuses of
     the rules' special groups, never cut."""
     left_out = pending.id if pending is not None else exclude
-    competitors = _competitors(session, quota, left_out)
+    allocations = allocate_for(
+        session,
+        quota=quota,
+        pending=[pending] if pending is not None else [],
+        actor=actor,
+        groups=groups,
+        cause=cause,
+        order=order,
+        request_id=request_id,
+        exclude=[left_out] if left_out is not None else [],
+    )
+    return None if pending is None else allocations[pending.id]
+
+
+def allocate_for(
+    session: Session,
+    *,
+    quota: Quota,
+    pending: Sequence[Application],
+    actor: Actor,
+    groups: Sequence[str],
+    cause: str,
+    order: Sequence[str],
+    request_id: str | None = None,
+    exclude: Collection[int] = (),
+) -> dict[int, dict[str, Any]]:
+    """Allocate a quota once over its competitors plus every `pending` application (a batch approval: the
+    ranking depends only on the final set, so one allocation gives what one per approval would end with,
+    without superseding the same decisions again and again); supersede the competitors' decisions whose
+    funding changes; return each pending application's allocation."""
+    competitors = _competitors(session, quota, {*exclude, *(a.id for a in pending)})
     candidates = [candidate_of(a, groups) for _d, a in competitors]
-    if pending is not None:
-        candidates.append(candidate_of(pending, groups))
+    candidates.extend(candidate_of(a, groups) for a in pending)
     by_app = {a.application_id: a for a in allocate(candidates, quota.places, order=order)}
     changed = []
     for decision, application in competitors:
@@ -171,9 +203,7 @@ def allocate_program(
             },
             request_id=request_id,
         )
-    if pending is None:
-        return None
-    return allocation_json(by_app[pending.id])
+    return {a.id: allocation_json(by_app[a.id]) for a in pending}
 
 
 # --------------------------------------------------------------------------------------- use cases
@@ -290,7 +320,7 @@ def get_quota(
 def quota_view(session: Session, quota: Quota, order: Sequence[str], groups: Sequence[str]) -> QuotaView:
     """The allocation as it stands, ranked by `order` (the rule set's `procedure.quota_order`); `groups`: the
     statuses of the rules' special groups, never cut."""
-    competitors = _competitors(session, quota, None)
+    competitors = _competitors(session, quota, ())
     candidates = [candidate_of(a, groups) for _d, a in competitors]
     by_app = {a.application_id: a for a in allocate(candidates, quota.places, order=order)}
     students = {
