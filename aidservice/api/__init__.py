@@ -13,6 +13,7 @@ from aidservice.api import (
     feeds,
     health,
     jobs,
+    lists,
     login,
     notices,
     quota_guide,
@@ -42,6 +43,7 @@ def register_api(app: Flask) -> None:
         feeds,
         login,
         roster,
+        lists,  # the lists' filter, sort, page and downloads (issue 19)
         applications,
         decisions,
         quotas,
