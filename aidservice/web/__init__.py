@@ -15,6 +15,7 @@ from . import (  # noqa: F401 - the modules attach their routes
     auth,
     declarations,
     jobs,
+    list_pages,
     quotas,
     reports,
     roster,

@@ -99,6 +99,10 @@ class ListFilter:
             out["per_page"] = str(changed.per_page)
         return out
 
+    def download(self, fmt: str) -> dict[str, str]:
+        """The query string of this filter's file (every page): the screen's filter with `format`."""
+        return {**self.args(page=1), "format": fmt}
+
     def sorted_by(self, key: str) -> dict[str, str]:
         """The query string sorting by `key`: ascending first, then the other way when it is the sort already."""
         current = self.sort or DEFAULT_SORT[self.kind]
