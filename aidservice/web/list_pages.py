@@ -132,5 +132,3 @@ def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
             out.append(None)
         out.append(n)
     return out
-
-

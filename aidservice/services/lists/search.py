@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_
 
 from aidservice.models import AgencyRecord, Guardian, Student
 from aidservice.services.actors import Actor
@@ -58,6 +58,7 @@ def group_condition(settings: Settings, group: str, today: date) -> ColumnElemen
     own = exists().where(valid, AgencyRecord.person_hmac == Student.id_hmac)
     if group not in settings.rules.vocabulary.household_statuses:
         return own
-    guardians = select(Guardian.id_hmac).where(Guardian.student_pk == Student.id)
-    through_guardian = exists().where(valid, AgencyRecord.person_hmac.in_(guardians))
+    through_guardian = exists().where(
+        valid, Guardian.student_pk == Student.id, AgencyRecord.person_hmac == Guardian.id_hmac
+    )
     return or_(own, through_guardian)
