@@ -34,11 +34,11 @@ BATCH = 1000
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("students") as batch:
-        batch.add_column(sa.Column("id_tail4", sa.String(length=32), nullable=True))
-        batch.add_column(sa.Column("id_tail6", sa.String(length=32), nullable=True))
-        batch.create_index("ix_students_id_tail4", ["id_tail4"])
-        batch.create_index("ix_students_id_tail6", ["id_tail6"])
+    # plain ALTER TABLE ... ADD COLUMN: on SQLite a table rebuild would cascade to the guardians
+    op.add_column("students", sa.Column("id_tail4", sa.String(length=32), nullable=True))
+    op.add_column("students", sa.Column("id_tail6", sa.String(length=32), nullable=True))
+    op.create_index("ix_students_id_tail4", "students", ["id_tail4"])
+    op.create_index("ix_students_id_tail6", "students", ["id_tail6"])
     _backfill(op.get_bind())
 
 
@@ -83,8 +83,7 @@ def _backfill(conn: sa.Connection) -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("students") as batch:
-        batch.drop_index("ix_students_id_tail6")
-        batch.drop_index("ix_students_id_tail4")
-        batch.drop_column("id_tail6")
-        batch.drop_column("id_tail4")
+    op.drop_index("ix_students_id_tail6", table_name="students")
+    op.drop_index("ix_students_id_tail4", table_name="students")
+    op.drop_column("students", "id_tail6")
+    op.drop_column("students", "id_tail4")
