@@ -500,5 +500,4 @@ EN: dict[str, str] = {
     "跳至第": "Go to page",
     "跳转": "Go",
     "页": "",
-    "下载": "Downloads",
 }

@@ -128,7 +128,8 @@ def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
     shown = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
     out: list[int | None] = []
     for n in shown:
-        if out and out[-1] is not None and n - out[-1] > 1:  # type: ignore[operator]
+        last = out[-1] if out else None
+        if last is not None and n - last > 1:
             out.append(None)
         out.append(n)
     return out

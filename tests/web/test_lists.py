@@ -3,7 +3,6 @@ keys; pages; search by name, student number or the last digits of the ID number 
 through keyed digests); XLSX and CSV downloads with Chinese headers, masked numbers, the screen's rows, formula
 cells quoted, every download audited."""
 
-# ruff: noqa: F811 - the web world's fixtures are imported, then named as parameters
 from __future__ import annotations
 
 import csv
@@ -148,7 +147,7 @@ def test_the_roster_downloads_as_xlsx_with_the_screens_rows_chinese_headers_and_
     assert rows[0][:4] == ["学号", "姓名", "身份证号（脱敏）", "学校代码"]
     assert [r[0] for r in rows[1:]] == ["S1-003", "S1-002", "S1-001"]  # grade 2, as sorted on screen
     number = world.number("S1-001")
-    masked = [r[2] for r in rows[1:] if r[0] == "S1-001"][0]
+    masked = next(r[2] for r in rows[1:] if r[0] == "S1-001")
     assert masked == number[:6] + "*" * 11 + number[-1:]
     assert all(r[6] == "初中" for r in rows[1:])  # the stage by the rules' label
     assert all(r[9] == "未申请" for r in rows[1:])

@@ -71,7 +71,9 @@ def _scope(session: Session, actor: Actor, school: str | None) -> list[Any]:
     if actor.kind not in ("user", "system"):
         raise Forbidden("Applications are for signed-in users.")
     if school is not None:
-        row = session.execute(select(School.code, School.region_code).where(School.code == school)).first()
+        row: Any = session.execute(
+            select(School.code, School.region_code).where(School.code == school)
+        ).first()
         if row is None:
             raise NotFound(f"No school {school}.")
         check_read(actor, row, f"School {school}")
@@ -81,7 +83,8 @@ def _scope(session: Session, actor: Actor, school: str | None) -> list[Any]:
     if actor.role == "school_officer":
         return [Application.school_code == actor.school_code]
     if actor.is_admin:
-        return [in_region(School.region_code, actor.region_code or "")]
+        region: Any = School.region_code
+        return [in_region(region, actor.region_code or "")]
     raise Forbidden("Your role does not reach applications.")
 
 

@@ -57,24 +57,29 @@ def _latest(school_year: str) -> Any:
     )
 
 
+COLUMNS: tuple[Any, ...] = (
+    Student.id.label("pk"),
+    Student.student_id,
+    Student.name,
+    Student.id_mask,
+    Student.school_code,
+    School.name.label("school_name"),
+    Student.class_name,
+    Student.stage,
+    Student.grade,
+    Determination.level.label("level"),
+    LatestApplication.id.label("application_id"),
+    LatestApplication.state.label("application_state"),
+    LatestApplication.level.label("application_level"),
+)
+
+
 def _query(actor: Actor, settings: Settings, flt: ListFilter) -> Select[Any]:
     """Every student row of the filter, unsorted and unpaged."""
     latest = _latest(settings.school_year)
     query = (
         select(
-            Student.id.label("pk"),
-            Student.student_id,
-            Student.name,
-            Student.id_mask,
-            Student.school_code,
-            School.name.label("school_name"),
-            Student.class_name,
-            Student.stage,
-            Student.grade,
-            Determination.level.label("level"),
-            LatestApplication.id.label("application_id"),
-            LatestApplication.state.label("application_state"),
-            LatestApplication.level.label("application_level"),
+            *COLUMNS,
         )
         .join(School, School.code == Student.school_code)
         .outerjoin(
