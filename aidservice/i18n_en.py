@@ -500,4 +500,5 @@ EN: dict[str, str] = {
     "跳至第": "Go to page",
     "跳转": "Go",
     "页": "",
+    "下载本表 {format}": "Download this table ({format})",
 }

@@ -210,3 +210,29 @@ def test_the_applications_download_holds_the_filtered_applications(
     assert (
         approved.status_code == 200 and "已资助金额（元）" in header and "名额不足未资助金额（元）" in header
     )
+
+
+def test_the_unaided_special_group_students_download_alone(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
+    """The 应助尽助 list: the special-group report's unaided table as a file of its own, audited as reports are."""
+    client = as_user("county1")
+    page = client.get("/reports?kind=special-groups&period=2020-2021-autumn").get_data(as_text=True)
+    assert "section=unaided" in page and "下载本表 XLSX" in page
+    query = "period=2020-2021-autumn&region=320102&format=xlsx&section=unaided"
+    response = client.get(f"/reports/special-groups/download?{query}")
+    assert response.status_code == 200 and "special-groups_unaided" in response.headers["Content-Disposition"]
+    book = load_workbook(io.BytesIO(response.data), read_only=True)
+    assert book.sheetnames[0] == "说明" and len(book.sheetnames) == 2
+    rows = [list(r) for r in book.worksheets[1].iter_rows(values_only=True)]
+    names = {c for r in rows[1:] for c in r if isinstance(c, str)}
+    assert "李娜" in names and "张伟" in names  # special-group students without an application
+    assert not any(re.fullmatch(r"\d{17}[\dXx]", c) for c in names)
+    assert (
+        client.get(f"/reports/special-groups/download?{query.replace('unaided', 'Robert;')}").status_code
+        == 422
+    )
+    event = (
+        db.session.execute(select(AuditEvent).where(AuditEvent.action == "report.generated")).scalars().all()
+    )
+    assert event[-1].summary["section"] == "unaided"
