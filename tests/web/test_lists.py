@@ -20,6 +20,7 @@ from aidservice.extensions import db
 from aidservice.models import AuditEvent, Student
 from aidservice.services.actors import Actor
 from aidservice.services.errors import ValidationFailed
+from aidservice.services.lists import applications as lists_applications
 from aidservice.services.lists import export, filters, students
 from tests.web.conftest import csrf
 from tests.world import web as w
@@ -190,7 +191,7 @@ def test_the_api_lists_students_in_scope_and_downloads_them(
 
 
 def test_the_applications_download_holds_the_filtered_applications(
-    as_user: Callable[[str], FlaskClient], client: FlaskClient, world: w.World
+    app: Flask, as_user: Callable[[str], FlaskClient], client: FlaskClient, world: w.World
 ) -> None:
     officer = as_user("officer1")
     for student_id in ("S1-001", "S1-002"):
@@ -205,6 +206,22 @@ def test_the_applications_download_holds_the_filtered_applications(
         "/api/v1/applications?sort=student_id&order=asc", headers=bearer(world, "county1")
     ).json
     assert [a["student"]["name"] for a in listed_["items"]] == ["王小明", "李娜"] and listed_["total"] == 2
+    settings = w.settings_for(app)
+    matching = lists_applications.matching_application_ids(
+        db.session,
+        actor=OFFICER,
+        settings=settings,
+        flt=filters.ListFilter(kind="applications", q="王"),
+        school_year=None,
+    )
+    assert len(matching) == 1  # what a batch action's "select all N matching" takes
+    assert lists_applications.matching_application_ids(
+        db.session,
+        actor=OFFICER,
+        settings=settings,
+        flt=filters.ListFilter(kind="applications"),
+        school_year=None,
+    ) == sorted(matching + [a for a in (int(rows[1][0]),)], reverse=True)
     approved = officer.get("/applications/approved?format=xlsx")
     header = sheet_rows(approved.data)[0]
     assert (

@@ -74,9 +74,13 @@ class ListFilter:
     grade: int | None = None
     class_name: str | None = None
     sort: str = ""
-    desc: bool = False
+    desc: bool | None = None  # None: the list's default order (applications: newest first)
     page: int = 1
     per_page: int = PER_PAGE
+
+    def __post_init__(self) -> None:
+        if self.desc is None:
+            object.__setattr__(self, "desc", DEFAULT_DESC[self.kind])
 
     @property
     def offset(self) -> int:
