@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 from aidservice import wiring
 from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import ROW_ID_MAX, Blueprint, DateTime, dumped_response
-from aidservice.api.lists import ListArgsSchema, file_content, file_response, json_wanted, parse
+from aidservice.api.lists import ListArgsSchema, file_response, json_wanted, list_response, parse
 from aidservice.api.reads import read_only, read_only_when
 from aidservice.engine.result import LEVELS
 from aidservice.extensions import db
@@ -305,7 +305,7 @@ def create(body: dict[str, Any]) -> ApplicationView:
 @blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
 @blp.arguments(ApplicationListQuerySchema, location="query")
 @blp.response(200, ApplicationListSchema)
-@blp.doc(responses={"200": {"content": file_content()}})
+@blp.doc(responses={"200": list_response("ApplicationList")})
 @read_only_when(json_wanted)
 def list_(query: dict[str, Any]) -> Response:
     """Applications in your scope (ID numbers masked), newest first; filter by school, state, level, special group,

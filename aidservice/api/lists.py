@@ -96,12 +96,16 @@ class StudentPageSchema(Schema):
     pages = fields.Integer(required=True)
 
 
-def file_content() -> dict[str, Any]:
-    """The OpenAPI content of a list's 200: a JSON page, or the whole list as CSV or XLSX."""
+def list_response(component: str) -> dict[str, Any]:
+    """The OpenAPI 200 of a list: a JSON page (`component`), or the whole list as CSV or XLSX."""
     binary = {"schema": {"type": "string", "format": "binary"}}
     return {
-        "text/csv": {**binary, "description": "UTF-8 with BOM"},
-        XLSX: binary,
+        "description": "format=json: a page; format=csv (UTF-8 with BOM) or xlsx: every row of the filter",
+        "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{component}"}},
+            "text/csv": binary,
+            XLSX: binary,
+        },
     }
 
 
@@ -123,7 +127,7 @@ def file_response(made: Export) -> Response:
 @blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
 @blp.arguments(ListArgsSchema, location="query")
 @blp.response(200, StudentPageSchema)
-@blp.doc(responses={"200": {"content": file_content()}})
+@blp.doc(responses={"200": list_response("StudentPage")})
 @blp.alt_response(403, response="FORBIDDEN", description="An agency token")
 @read_only_when(json_wanted)
 def list_students(query: dict[str, Any]) -> Response:
