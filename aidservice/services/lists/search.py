@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy import ColumnElement, and_, or_, select
 
 from aidservice.models import AgencyRecord, Guardian, Student
 from aidservice.services.actors import Actor
@@ -55,10 +55,14 @@ def group_condition(settings: Settings, group: str, today: date) -> ColumnElemen
         or_(AgencyRecord.valid_from.is_(None), AgencyRecord.valid_from <= today),
         or_(AgencyRecord.valid_to.is_(None), AgencyRecord.valid_to > today),
     )
-    own = exists().where(valid, AgencyRecord.person_hmac == Student.id_hmac)
+    # uncorrelated IN subqueries: each is read once per query, not once per student (bench/lists_bench.py)
+    reached = select(AgencyRecord.person_hmac).where(valid)
+    own = Student.id_hmac.in_(reached)
     if group not in settings.rules.vocabulary.household_statuses:
         return own
-    through_guardian = exists().where(
-        valid, Guardian.student_pk == Student.id, AgencyRecord.person_hmac == Guardian.id_hmac
+    through_guardian = Student.id.in_(
+        select(Guardian.student_pk)
+        .join(AgencyRecord, AgencyRecord.person_hmac == Guardian.id_hmac)
+        .where(valid)
     )
     return or_(own, through_guardian)
