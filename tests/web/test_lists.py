@@ -95,6 +95,8 @@ def test_filters_sorting_and_pages_in_the_service(app: Flask, world: w.World) ->
     assert ids(group="orphan") == ["S1-003"]  # a personal status on the student's own number
     assert ids(group="registered_poor") == ["S1-002"]  # a household status through the guardian
     assert ids(per_page=2, page=3) == ["S1-005"]
+    for key in filters.SORT_KEYS["students"]:  # every whitelisted column sorts on both databases
+        assert sorted(ids(sort=key, desc=True)) == ids(), key
     flt = filters.ListFilter(kind="students", per_page=2)
     page = students.page(db.session, actor=COUNTY, settings=settings, flt=flt)
     assert (page["total"], page["pages"]) == (5, 3)
@@ -206,6 +208,12 @@ def test_the_applications_download_holds_the_filtered_applications(
         "/api/v1/applications?sort=student_id&order=asc", headers=bearer(world, "county1")
     ).json
     assert [a["student"]["name"] for a in listed_["items"]] == ["王小明", "李娜"] and listed_["total"] == 2
+    for key in filters.SORT_KEYS["applications"]:  # every whitelisted column sorts on both databases
+        for order in ("asc", "desc"):
+            sorted_ = client.get(
+                f"/api/v1/applications?sort={key}&order={order}", headers=bearer(world, "county1")
+            )
+            assert sorted_.status_code == 200 and sorted_.json["total"] == 2, (key, order)
     settings = w.settings_for(app)
     matching = lists_applications.matching_application_ids(
         db.session,
