@@ -22,7 +22,8 @@ from aidservice.services.actors import Actor
 from aidservice.services.errors import ValidationFailed
 from aidservice.services.lists import applications as lists_applications
 from aidservice.services.lists import export, filters, students
-from tests.web.conftest import csrf
+from tests.web.conftest import Clock, csrf
+from tests.web.test_applications import act, created
 from tests.world import web as w
 
 pytestmark = pytest.mark.databases
@@ -261,3 +262,30 @@ def test_the_unaided_special_group_students_download_alone(
         db.session.execute(select(AuditEvent).where(AuditEvent.action == "report.generated")).scalars().all()
     )
     assert event[-1].summary["section"] == "unaided"
+
+
+def test_the_approved_list_shows_funded_money_and_a_notice_downloads_as_shown(
+    as_user: Callable[[str], FlaskClient], world: w.World, clock: Clock
+) -> None:
+    client = as_user("officer1")
+    application_id = created(client)  # S1-001
+    assert act(client, application_id, "review", level="special", note="评议小组一致同意").status_code == 302
+    assert act(client, application_id, "publish_notice").status_code == 302
+    html = client.get(f"/applications/{application_id}").get_data(as_text=True)
+    notice_url = re.search(r'href="(/schools/[^"]+/notices/\d+)"', html).group(1)
+    notice_page = client.get(notice_url).get_data(as_text=True)
+    assert "download?format=xlsx" in notice_page
+    notice = csv_rows(client.get(notice_url + "/download?format=csv").data)
+    assert notice == [
+        ["姓名", "班级", "认定等级"],
+        ["王小明", "初二(1)班", "特别困难"],
+    ]  # name, class, level only
+    clock.today = w.AFTER_NOTICE
+    assert act(client, application_id, "approve", note="公示无异议").status_code == 302
+    rows = sheet_rows(client.get("/applications/approved?format=xlsx").data)
+    header, [row] = rows[0], rows[1:]
+    cell = dict(zip(header, row, strict=True))
+    assert cell["学号"] == "S1-001" and cell["认定等级"] == "特别困难"
+    assert cell["已资助金额（元）"] == 1250 and "生活补助" in cell["资助项目（已资助）"]
+    assert cell["名额不足未资助金额（元）"] == 0  # funded and unfunded never added together
+    assert "*" * 11 in cell["身份证号（脱敏）"]
