@@ -120,12 +120,23 @@ class IdVault:
         sealed = self._ciphers[self.current].encrypt(
             nonce, number.encode("ascii"), _aad(kind, self.current, digest)
         )
-        return {
+        columns: dict[str, Any] = {
             "id_cipher": nonce + sealed,
             "id_key_id": self.current,
             "id_hmac": digest,
             "id_mask": mask(number),
         }
+        if kind == "student":  # the roster's search by the last digits (services/lists/search.py)
+            columns.update(self.tails(number))
+        return columns
+
+    def tail_digest(self, digits: str) -> str:
+        """Keyed digest of a number's last 4 or 6 characters: equal tails match, the digits are not stored."""
+        return id_hmac(self.hmac_key, f"aidservice:id-tail:{len(digits)}:{digits.upper()}")[:TAIL_DIGEST_HEX]
+
+    def tails(self, number: str) -> dict[str, str]:
+        """The stored tail digests of a student's number: id_tail4 and id_tail6."""
+        return {f"id_tail{n}": self.tail_digest(number[-n:]) for n in TAIL_LENGTHS}
 
     def open(self, kind: Kind, *, cipher: bytes, key_id: str, hmac: str) -> str:
         """The plain number of a stored row; CannotOpen when the key is missing or anything was altered."""
@@ -170,6 +181,10 @@ class IdVault:
         """`open` for a row (model instance or result row) with id_cipher, id_key_id and id_hmac."""
         return self.open(kind, cipher=row.id_cipher, key_id=row.id_key_id, hmac=row.id_hmac)
 
+
+TAIL_LENGTHS = (4, 6)
+TAIL_DIGEST_HEX = 32
+"""128 bits of the keyed hash: equality only; without the HMAC key the 10^4 or 10^6 tails cannot be tried."""
 
 SEALED_COLUMNS = ("id_cipher", "id_key_id", "id_hmac", "id_mask")
 """The stored columns of a number, in the order COPY loaders list them."""

@@ -555,4 +555,17 @@ EN: dict[str, str] = {
     **EN_WHATIF,
     **EN_IMPORT,
     "外省认定（本人申报、学校核实）": "Out-of-province status (declared, verified by the school)",
+    # the lists' filter, pages and downloads (issue 19)
+    "下载 CSV": "Download CSV",
+    "下载 Excel (XLSX)": "Download Excel (XLSX)",
+    "下载当前筛选结果（{total} 条）：": "Download the filtered list ({total} rows):",
+    "下载资助名单（含金额，CSV）": "Download the aid list with amounts (CSV)",
+    "下载资助名单（含金额，Excel）": "Download the aid list with amounts (Excel)",
+    "全部": "All",
+    "姓名、学号、班级或身份证号后4位/后6位": "Name, student number, class, or the last 4 or 6 characters of the ID number",
+    "搜索申请": "Search applications",
+    "跳至第": "Go to page",
+    "跳转": "Go",
+    "页": "",
+    "下载本表 {format}": "Download this table ({format})",
 }

@@ -14,6 +14,7 @@ from aidservice.api import (
     feeds,
     health,
     jobs,
+    lists,
     login,
     notices,
     quota_guide,
@@ -44,6 +45,7 @@ def register_api(app: Flask) -> None:
         feeds,
         login,
         roster,
+        lists,  # the lists' filter, sort, page and downloads (issue 19)
         applications,
         application_batch,  # batch actions (issue 19)
         decisions,

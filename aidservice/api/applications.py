@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, request
 from marshmallow import Schema, fields, validate
 
 from aidservice import wiring
 from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import ROW_ID_MAX, Blueprint, DateTime, dumped_response
-from aidservice.api.reads import read_only
+from aidservice.api.lists import ListArgsSchema, file_response, json_wanted, list_response, parse
+from aidservice.api.reads import read_only, read_only_when
 from aidservice.engine.result import LEVELS
 from aidservice.extensions import db
 from aidservice.models.application import STATES
@@ -18,6 +19,8 @@ from aidservice.requestid import current_request_id
 from aidservice.services.applications import actions, declarations, reading, submission, views
 from aidservice.services.applications.values import ACTIONS, NOTE_MAX, RESOLUTIONS, ActionRequest
 from aidservice.services.applications.views import ApplicationView
+from aidservice.services.lists import applications as lists
+from aidservice.services.lists import downloads
 from aidservice.unit_of_work import unit_of_work
 
 blp = Blueprint(
@@ -151,8 +154,10 @@ class ActionSchema(Schema):
     )
 
 
-class ApplicationListQuerySchema(Schema):
-    school = fields.String(load_default=None)
+class ApplicationListQuerySchema(ListArgsSchema):
+    """The list's filter, sort and page (sort: id, student_id, name, school, class_name, grade, state, level,
+    conflicts, submitted_at; newest first by default); `limit`/`offset` or `page`/`per_page`."""
+
     state = fields.String(load_default=None, validate=validate.OneOf(STATES))
     school_year = fields.String(load_default=None)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=reading.LIST_MAX))
@@ -254,6 +259,7 @@ class ApplicationItemSchema(Schema):
     id = fields.Integer(required=True)
     student = fields.Nested(StudentBriefSchema, required=True)
     school_code = fields.String(required=True)
+    school_name = fields.String(required=True)
     school_year = fields.String(required=True)
     state = fields.String(required=True)
     version = fields.Integer(required=True)
@@ -266,6 +272,9 @@ class ApplicationItemSchema(Schema):
 class ApplicationListSchema(Schema):
     items = fields.List(fields.Nested(ApplicationItemSchema), required=True)
     total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    pages = fields.Integer(required=True)
 
 
 @blp.route("", methods=["POST"])
@@ -296,13 +305,38 @@ def create(body: dict[str, Any]) -> ApplicationView:
 @blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
 @blp.arguments(ApplicationListQuerySchema, location="query")
 @blp.response(200, ApplicationListSchema)
-@read_only
+@blp.doc(responses={"200": list_response("ApplicationList")})
+@read_only_when(json_wanted)
 def list_(query: dict[str, Any]) -> Response:
-    """Applications in your scope (ID numbers masked), newest first; filter by school, state, school year."""
+    """Applications in your scope (ID numbers masked), newest first; filter by school, state, level, special group,
+    grade, class, school year, search, sort; a JSON page, or every row as CSV or XLSX (audited)."""
+    flt = parse("applications")
+    settings = wiring.settings()
+    if query["format"] != "json":
+        with unit_of_work() as uow:
+            made = downloads.application_export(
+                uow.session,
+                actor=current_actor(),
+                settings=settings,
+                flt=flt,
+                fmt=query["format"],
+                request_id=current_request_id(),
+                school_year=query["school_year"],
+            )
+        return file_response(made)
+    paged = "page" in request.args or "per_page" in request.args
     # the service builds each item in ApplicationItemSchema's shape (tests/api/test_applications.py holds it equal
     # to the schema's dump), so the hundred items skip the marshmallow pass
     return dumped_response(
-        reading.list_applications(db.session(), actor=current_actor(), settings=wiring.settings(), **query)
+        lists.page(
+            db.session(),
+            actor=current_actor(),
+            settings=settings,
+            flt=flt,
+            school_year=query["school_year"],
+            limit=None if paged else query["limit"],
+            offset=None if paged else query["offset"],
+        )
     )
 
 

@@ -41,11 +41,23 @@ def read_only(view: F) -> F:
     return view
 
 
+def read_only_when(predicate: Callable[[], bool]) -> Callable[[F], F]:
+    """Mark a view that writes for some requests only (a list whose file download is audited): read-only when
+    `predicate()` holds for the request."""
+
+    def mark(view: F) -> F:
+        setattr(view, MARK, predicate)
+        return view
+
+    return mark
+
+
 def begin_read_only() -> None:
     """Before a read-only route: the guard armed; on PostgreSQL the session's connection in autocommit, on SQLite
     its transaction deferred (no write lock)."""
     view = current_app.view_functions.get(request.endpoint or "")
-    if not getattr(view, MARK, False):
+    mark = getattr(view, MARK, False)
+    if not (mark() if callable(mark) else mark):
         return
     session = db.session()
     session.info[READ_ONLY] = True

@@ -85,6 +85,10 @@ class Student(SealedIdNumber, Base):
     # student.update / student.import audit event with the state before and after (the history).
     enrolment_state: Mapped[str] = mapped_column(String(16), default="enrolled", index=True)
     enrolment_date: Mapped[date | None] = mapped_column(Date)
+    # Keyed digests of the ID number's last 4 and last 6 characters (IdVault.tails): the list search by the
+    # last digits matches them; neither the digits nor anything an attacker could try offline is stored.
+    id_tail4: Mapped[str | None] = mapped_column(String(32), index=True)
+    id_tail6: Mapped[str | None] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

@@ -16,6 +16,7 @@ from . import (  # noqa: F401 - the modules attach their routes
     batch,
     declarations,
     jobs,
+    list_pages,
     quotas,
     reports,
     roster,

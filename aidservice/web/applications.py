@@ -10,43 +10,45 @@ from werkzeug.wrappers import Response
 
 from aidservice import wiring
 from aidservice.extensions import db
-from aidservice.models.application import STATES
 from aidservice.requestid import current_request_id
 from aidservice.services.applications import actions, notices, reading, submission
 from aidservice.services.applications.values import ActionRequest
 from aidservice.services.errors import Conflict, ValidationFailed
+from aidservice.services.lists import applications as lists
+from aidservice.services.lists import downloads
 from aidservice.services.roster import directory
 from aidservice.services.standing.standing import standing_of_application
 from aidservice.unit_of_work import unit_of_work
 
+from . import list_pages
 from .action_steps import page_steps
 from .blueprint import bp
 from .declarations import declarable_choices, verify_forms
-from .forms import ActionForm, ApplicationFilterForm, ApplicationForm, application_form
+from .forms import ActionForm, ApplicationForm, application_form
 from .session import actor
 from .ui import _
 
-PER_PAGE = 50
-
 
 @bp.route("/applications")
-def application_list() -> tuple[str, int] | str:
-    form = ApplicationFilterForm(request.args)
-    form.state.choices = ["", *STATES]
-    if not form.validate() or (form.state.data and form.state.data not in STATES):
-        return render_template("web/applications.html", form=form, result=None), 422
-    page = form.page.data or 1
-    result = reading.list_applications(
-        db.session(),
-        actor=actor(),
-        settings=wiring.settings(),
-        state=form.state.data or None,
-        school_year=wiring.settings().school_year,
-        limit=PER_PAGE,
-        offset=(page - 1) * PER_PAGE,
-    )
-    pages = max(1, -(-result["total"] // PER_PAGE))
-    return render_template("web/applications.html", form=form, result=result, page=page, pages=pages)
+def application_list() -> Response | tuple[str, int] | str:
+    """The school year's applications: filter, search, sort, pages; `format=xlsx|csv` downloads the filter's rows."""
+    made = list_pages.screen("applications")
+    fmt = list_pages.download_format()
+    if fmt is not None and not made.errors:
+        return list_pages.exported(downloads.application_export, made.flt, fmt)
+    settings = wiring.settings()
+    result = None
+    if not made.errors:
+        result = lists.page(
+            db.session(), actor=actor(), settings=settings, flt=made.flt, school_year=settings.school_year
+        )
+    return render_template(
+        "web/applications.html",
+        screen=made,
+        flt=made.flt,
+        result=result,
+        page_numbers=list_pages.page_numbers,
+    ), (422 if made.errors else 200)
 
 
 @bp.route("/students/<student_id>/apply", methods=["GET", "POST"])

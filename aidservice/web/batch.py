@@ -11,15 +11,17 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import Forbidden
 from werkzeug.wrappers import Response
-from wtforms import BooleanField, HiddenField, SelectField, TextAreaField
+from wtforms import BooleanField, SelectField, TextAreaField
 
 from aidservice import i18n, wiring
 from aidservice.extensions import db
 from aidservice.models.application import STATES
 from aidservice.requestid import current_request_id
-from aidservice.services.applications import batch, reading
+from aidservice.services.applications import batch
 from aidservice.services.applications.values import NEEDS_REASON, NOTE_MAX
 from aidservice.services.errors import ValidationFailed
+from aidservice.services.lists import applications as lists
+from aidservice.services.lists import filters
 from aidservice.unit_of_work import unit_of_work
 
 from .blueprint import bp
@@ -34,8 +36,7 @@ class BatchForm(FlaskForm):
 
     action = SelectField(choices=BATCH_ACTIONS, validate_choice=True)
     note = TextAreaField()
-    all_matching = BooleanField()
-    state = HiddenField()
+    all_matching = BooleanField()  # with the list's filter posted back (filters.KNOWN)
 
 
 def batch_label(action: str) -> str:
@@ -142,25 +143,9 @@ def _chosen(form: BatchForm) -> list[dict[str, Any]] | str:
     """The applications to confirm: every one the list's filter matches (the list's own query), or the rows
     checked with the versions the list showed; a message when there are none or too many."""
     if form.all_matching.data:
-        state = form.state.data or None
-        if state is not None and state not in STATES:
-            return _("请选择批量操作。")
-        settings = wiring.settings()
-        listed = reading.list_applications(
-            db.session(),
-            actor=actor(),
-            settings=settings,
-            state=state,
-            school_year=settings.school_year,
-            limit=batch.BATCH_MAX,
-        )
-        if listed["total"] > batch.BATCH_MAX:
-            return _(
-                "符合条件的申请有 {total} 条，一次最多办理 {max} 条，请缩小筛选范围。",
-                total=listed["total"],
-                max=batch.BATCH_MAX,
-            )
-        rows: list[dict[str, Any]] = [dict(item) for item in listed["items"]]
+        rows: list[dict[str, Any]] | str = _all_matching()
+        if isinstance(rows, str):
+            return rows
     else:
         items = _posted_items()
         shown = batch.selected(db.session(), actor=actor(), ids=[item.id for item in items])
@@ -168,6 +153,28 @@ def _chosen(form: BatchForm) -> list[dict[str, Any]] | str:
     if not rows:
         return _("请至少选择一条申请。")
     return rows
+
+
+def _all_matching() -> list[dict[str, Any]] | str:
+    """Every application the list's filter (posted back as the list showed it) matches, through the list's own
+    query (services.lists.applications), within the batch bound; a message otherwise."""
+    settings = wiring.settings()
+    posted = {k: v for k, v in request.form.items() if k in filters.KNOWN and k not in ("page", "format")}
+    too_many = _("符合条件的申请超过 {max} 条，一次最多办理 {max} 条，请缩小筛选范围。", max=batch.BATCH_MAX)
+    try:
+        flt = filters.parse("applications", posted, settings.rules)
+    except ValidationFailed:
+        return _("筛选条件有误，请返回列表重新筛选。")
+    try:
+        ids = lists.matching_application_ids(
+            db.session(), actor=actor(), settings=settings, flt=flt, school_year=settings.school_year
+        )
+    except ValidationFailed:  # more than the list's own bound match
+        return too_many
+    if len(ids) > batch.BATCH_MAX:
+        return too_many
+    shown = batch.selected(db.session(), actor=actor(), ids=ids)
+    return [dict(shown[i]) for i in ids if i in shown]
 
 
 def _result_row(result: batch.ItemResult, shown: batch.Selected | None) -> dict[str, Any]:

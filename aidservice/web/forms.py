@@ -46,21 +46,10 @@ class PostForm(FlaskForm):
     """A button that changes something (sign out, read the full ID number): the CSRF token only."""
 
 
-class StudentSearchForm(GetForm):
-    q = StringField(validators=[Optional(), Length(max=64)])
-    school = StringField(validators=[Optional(), Length(max=32)])
-    page = IntegerField(default=1, validators=[Optional(), NumberRange(min=1, message="请输入整数。")])
-
-
 class IdLookupForm(FlaskForm):
     """Find a student by full ID number: a POST, so the number never sits in a URL (or an access log)."""
 
     id_number = StringField(validators=[DataRequired("请输入完整的18位身份证号。"), Length(max=32)])
-
-
-class ApplicationFilterForm(GetForm):
-    state = SelectField(validate_choice=False, validators=[Optional()])
-    page = IntegerField(default=1, validators=[Optional(), NumberRange(min=1, message="请输入整数。")])
 
 
 class ImportForm(FlaskForm):

@@ -3,6 +3,7 @@ XLSX or CSV, through the reports services (each generation is an audit event).""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from itertools import islice
 from typing import Any
@@ -25,6 +26,7 @@ from .session import actor
 
 ROWS_SHOWN = 200
 DOWNLOAD_FORMATS = ("xlsx", "csv")
+SECTION_KEY = re.compile(r"^[a-z_]{1,40}$")
 
 
 def _semester_label() -> str:
@@ -79,6 +81,9 @@ def report_download(kind: str) -> Response:
     fmt = request.args.get("format", "xlsx")
     if fmt not in DOWNLOAD_FORMATS:
         raise ValidationFailed({"format": [f"one of {', '.join(DOWNLOAD_FORMATS)}"]})
+    section = request.args.get("section") or None  # one table alone (the unaided special-group students)
+    if section is not None and not SECTION_KEY.fullmatch(section):
+        raise ValidationFailed({"section": ["没有这个报告表格"]})
     # committed before streaming: the audit event is kept if the download is abandoned
     with unit_of_work() as uow:
         made = reports.generate(
@@ -90,6 +95,7 @@ def report_download(kind: str) -> Response:
             region=request.args.get("region") or None,
             fmt=fmt,
             request_id=current_request_id(),
+            section=section,
         )
     session = uow.session  # the stream goes on reading after the view returns
     # stream_with_context: the rows are read while streaming, and the session needs the app context then

@@ -21,12 +21,15 @@ from aidservice.services import jobs as jobs_service
 from aidservice.services.accounts import id_probes
 from aidservice.services.actors import ADMIN_ROLES
 from aidservice.services.errors import PayloadTooLarge, ValidationFailed
+from aidservice.services.lists import downloads
+from aidservice.services.lists import students as lists_students
 from aidservice.services.roster import directory, import_guard, import_sheets, roster_import
 from aidservice.unit_of_work import unit_of_work
 from aidservice.web.pages import dashboard as dashboard_service
 
+from . import list_pages
 from .blueprint import bp
-from .forms import ErrorSheetForm, IdLookupForm, ImportForm, PostForm, StudentSearchForm
+from .forms import ErrorSheetForm, IdLookupForm, ImportForm, PostForm
 from .session import actor
 from .ui import _
 
@@ -47,23 +50,17 @@ def dashboard() -> str:
 
 
 @bp.route("/students")
-def students() -> tuple[str, int] | str:
-    form = StudentSearchForm(request.args)
-    if directory.looks_like_id_number(form.q.data or ""):
-        form.q.data = ""  # never echo a full number back
-        form.q.errors = ["请使用“按身份证号查找”。"]
-        return _students_page(form, None, 422)
-    if not form.validate():
-        return _students_page(form, None, 422)
-    query = directory.StudentQuery(
-        text=form.q.data or "", school=form.school.data or None, page=form.page.data or 1
-    )
-    try:
-        result = directory.list_students(db.session(), actor=actor(), settings=wiring.settings(), query=query)
-    except ValidationFailed as exc:
-        _attach(form, exc)
-        return _students_page(form, None, 422)
-    return _students_page(form, result, 200)
+def students() -> Response | tuple[str, int] | str:
+    """The roster: filter, search (name, student number, class; the school's officer also the last 4 or 6
+    characters of the ID number), sort, pages; `format=xlsx|csv` downloads the filter's rows."""
+    made = list_pages.screen("students")
+    fmt = list_pages.download_format()
+    if fmt is not None and not made.errors:
+        return list_pages.exported(downloads.student_export, made.flt, fmt)
+    if made.errors:
+        return _students_page(made, None, 422)
+    result = lists_students.page(db.session(), actor=actor(), settings=wiring.settings(), flt=made.flt)
+    return _students_page(made, result, 200)
 
 
 @bp.route("/students/lookup", methods=["POST"])
@@ -105,18 +102,20 @@ def student_lookup() -> Response | tuple[str, int]:
             ]
             status = 404
     lookup.id_number.data = ""  # never echo a full number back
-    return _students_page(StudentSearchForm(formdata=None), None, status, lookup=lookup)
+    return _students_page(list_pages.screen("students"), None, status, lookup=lookup)
 
 
 def _students_page(
-    form: StudentSearchForm,
-    result: directory.StudentList | None,
+    screen: list_pages.ListScreen,
+    result: lists_students.StudentPage | None,
     status: int,
     lookup: IdLookupForm | None = None,
 ) -> tuple[str, int]:
     return render_template(
         "web/students.html",
-        form=form,
+        screen=screen,
+        flt=screen.flt,
+        page_numbers=list_pages.page_numbers,
         result=result,
         lookup=lookup or IdLookupForm(),
         may_import=actor().role in WRITERS,
@@ -301,10 +300,3 @@ def _background_import(filename: str, data: bytes, partial: bool) -> Response:
     )
     flash(_("已在后台开始导入，完成后本页显示结果。"), "info")
     return redirect(url_for("web.job", job_id=job_id))
-
-
-def _attach(form: StudentSearchForm, exc: ValidationFailed) -> None:
-    for key, messages in exc.errors.items():
-        field = form._fields.get(key)
-        if field is not None:
-            field.errors = [*field.errors, *messages]

@@ -344,3 +344,53 @@ def test_migration_seedgroups_0014_keeps_every_student_and_guardian_and_goes_bac
             assert "enrolment_state" not in {c["name"] for c in sa.inspect(conn).get_columns("students")}
             assert conn.execute(sa.text("SELECT count(*) FROM guardians")).scalar_one() == 1
         db.engine.dispose()
+
+
+@pytest.mark.databases
+def test_migration_lists_0001_backfills_the_tail_digests_and_goes_back(empty_database: str) -> None:
+    """The search by the last digits: existing students get their keyed tail digests, nothing else changes."""
+    application = committed_app(empty_database)
+    number = id_number(521)
+    with application.app_context():
+        upgrade(revision="whatif1")
+        with db.engine.begin() as conn:
+            stamp = {"at": datetime(2020, 9, 1, tzinfo=UTC)}
+            conn.execute(
+                sa.text(
+                    "INSERT INTO schools (code, name, region_code, city_code, stages, kind, "
+                    "inclusive_kindergarten, central_university, created_at, updated_at) VALUES "
+                    "('M1', 'm', '320100', '320100', '[\"junior\"]', 'public', false, false, :at, :at)"
+                ),
+                stamp,
+            )
+            sealed = {k: v for k, v in VAULT.seal("student", number).items() if not k.startswith("id_tail")}
+            conn.execute(
+                sa.text(
+                    "INSERT INTO students (id, student_id, id_cipher, id_key_id, id_hmac, id_mask, name, "
+                    "school_code, class_name, stage, grade, boarding, rural_hukou, agri_major, "
+                    "arts_performance_major, retired_soldier, salaried, created_at, updated_at) VALUES "
+                    "(1, 'M1-1', :id_cipher, :id_key_id, :id_hmac, :id_mask, '甲', 'M1', '', 'junior', 1, "
+                    "false, false, false, false, false, false, :at, :at)"
+                ),
+                {**sealed, **stamp},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO guardians (student_pk, id_cipher, id_key_id, id_hmac, id_mask, name, relation) "
+                    "VALUES (1, :id_cipher, :id_key_id, :id_hmac, :id_mask, '乙', 'father')"
+                ),
+                VAULT.seal("guardian", id_number(522)),
+            )
+        upgrade(revision="lists_0001")
+        with db.engine.connect() as conn:
+            tails = conn.execute(sa.text("SELECT id_tail4, id_tail6 FROM students")).one()
+            assert tuple(tails) == (VAULT.tail_digest(number[-4:]), VAULT.tail_digest(number[-6:]))
+            assert (
+                number[-4:] not in tails[0]
+                and conn.execute(sa.text("SELECT count(*) FROM guardians")).scalar_one() == 1
+            )
+        downgrade(revision="whatif1")
+        with db.engine.connect() as conn:
+            assert "id_tail4" not in {c["name"] for c in sa.inspect(conn).get_columns("students")}
+            assert conn.execute(sa.text("SELECT count(*) FROM guardians")).scalar_one() == 1
+        db.engine.dispose()

@@ -202,6 +202,13 @@ MATRIX: tuple[Row, ...] = (
         why="each user gets the applications in their scope",
     ),
     Row(
+        "/api/v1/students",
+        "GET",
+        "/api/v1/students",
+        api_users(EVERY_USER),
+        why="each user gets the students in their scope (masked numbers); format=csv|xlsx the same rows",
+    ),
+    Row(
         "/api/v1/applications/<int:application_id>",
         "GET",
         "/api/v1/applications/{approved}",
@@ -410,6 +417,13 @@ MATRIX: tuple[Row, ...] = (
         data={"household_size": "3", "per_capita_income": "6000.00", "commitment": "y"},
     ),
     Row("/applications", "GET", "/applications", ui(EVERY_USER)),
+    Row(
+        "/applications/approved",
+        "GET",
+        "/applications/approved?format=csv",
+        ui(EVERY_USER),
+        why="the approved list of the caller's scope (masked numbers), an audited download",
+    ),
     Row("/applications/<int:application_id>", "GET", "/applications/{approved}", ui(S1_READERS, denied=404)),
     Row(
         "/applications/<int:application_id>/<any(review, publish_notice, object, resolve, approve, reject, reassess):action>",
@@ -447,6 +461,13 @@ MATRIX: tuple[Row, ...] = (
         "GET",
         f"/schools/{w.S1}/notices/{{notice}}",
         ui(S1_READERS, denied=404),
+    ),
+    Row(
+        "/schools/<school_code>/notices/<int:notice_id>/download",
+        "GET",
+        f"/schools/{w.S1}/notices/{{notice}}/download?format=csv",
+        ui(S1_READERS, denied=404),
+        why="the notice's list (name, class, level) as a file, audited",
     ),
     Row("/reports", "GET", "/reports", ui(EVERY_USER)),
     Row(

@@ -54,6 +54,7 @@ class Generated:
     as_of: str
     chunks: Iterator[bytes]
     report: Report | None = None
+    section: str | None = None  # one section only (a list officers download alone: the unaided students)
 
 
 def check_kind(kind: str) -> None:
@@ -144,6 +145,7 @@ def generate(
     fmt: str = "json",
     as_of: str | datetime | None = None,
     request_id: str | None = None,
+    section: str | None = None,
 ) -> Generated:
     """Validate and audit a request; the report is computed, as of the time fixed here, as its bytes are read."""
     # The caller commits first (the audit event stays even if the reader stops), then reads `chunks`:
@@ -158,6 +160,7 @@ def generate(
         "as_of": utc_text(ctx.as_of),
         "format": fmt,
         "feed_watermark": ctx.watermark(),
+        **({"section": section} if section else {}),
     }
     audit.record(
         session,
@@ -171,9 +174,10 @@ def generate(
         kind,
         fmt,
         MEDIA_TYPES[fmt],
-        filename(kind, ctx.scope.code, ctx.period.label, fmt),
+        filename(f"{kind}_{section}" if section else kind, ctx.scope.code, ctx.period.label, fmt),
         utc_text(ctx.as_of),
         iter(()),
+        section=section,
     )
     made.chunks = _stream(ctx, made)
     return made
@@ -181,6 +185,8 @@ def generate(
 
 def _stream(ctx: Context, made: Generated) -> Iterator[bytes]:
     made.report = KINDS[made.kind](ctx)
+    if made.section is not None:
+        made.report.sections = [s for s in made.report.sections if s.key == made.section]
     yield from render(made.report, made.format)
 
 

@@ -1,4 +1,4 @@
-"""What the officer UI reads about students: the roster searched and paged within the caller's scope, one
+"""What the officer UI reads about students (the roster as a list is services.lists.students): one
 student with every fact's source, the facts an application would start from, and the full ID number
 for the school's own aid officer (audited). Reads only, except that reading a full number is recorded.
 
@@ -12,10 +12,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from math import ceil
 from typing import Any, TypedDict
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from aidservice.identity import mask
@@ -29,57 +28,18 @@ from aidservice.services.applications.views import DecisionView
 from aidservice.services.context import Settings
 from aidservice.services.determinations.facts_assembly import assemble
 from aidservice.services.determinations.store import current_determination
-from aidservice.services.errors import DomainError, Forbidden, ValidationFailed
+from aidservice.services.errors import DomainError, Forbidden
 from aidservice.services.hidden import not_found
 from aidservice.services.roster import roster
 from aidservice.services.roster.roster import StudentView
 from aidservice.services.sheets.spreadsheets import read_table
-from aidservice.services.standing.standing import StandingView, standings
 
-PER_PAGE = 50
-QUERY_MAX = 64
 ID_READ_ACTION = "student.id_number.read"
 ID_COLUMN = re.compile(r"^(id_number|guardian[1-9]_id_number)$")
 ID_LIKE = re.compile(r"^\d{17}[\dXx]$")
 
 
 # ------------------------------------------------------------------------------------------- views
-
-
-class ApplicationRef(TypedDict):
-    """A student's newest application of the school year, in the list."""
-
-    id: int
-    state: str
-    level: str
-
-
-class StudentItem(TypedDict):
-    student_id: str
-    name: str
-    id_number: str  # masked
-    school_code: str
-    school_name: str
-    class_name: str
-    stage: str
-    grade: int
-    level: str | None  # the standing's (the approved decision's, else the pre-assessment's)
-    standing: StandingView | None
-    application: ApplicationRef | None
-
-
-class SearchEcho(TypedDict):
-    q: str
-    school: str | None
-
-
-class StudentList(TypedDict):
-    items: list[StudentItem]
-    total: int
-    page: int
-    per_page: int
-    pages: int
-    query: SearchEcho
 
 
 class RecordRef(TypedDict):
@@ -181,100 +141,9 @@ def may_read_full_id(actor: Actor, school_code: str) -> bool:
 # ------------------------------------------------------------------------------------------ listing
 
 
-@dataclass(frozen=True, slots=True)
-class StudentQuery:
-    text: str = ""
-    school: str | None = None
-    page: int = 1
-
-
-def list_students(
-    session: Session, *, actor: Actor, settings: Settings, query: StudentQuery, per_page: int = PER_PAGE
-) -> StudentList:
-    """A page of the students in the caller's scope, searched by name, student id, class or masked number (as
-    lists show it: 320102***********1); ID numbers masked.
-    A full ID number is not a search text (it would travel in URLs and logs): `id_probes.find_by_id_number`
-    takes it, audited and within a budget."""
-    text = query.text.strip()
-    if len(text) > QUERY_MAX:
-        raise ValidationFailed({"q": [f"at most {QUERY_MAX} characters"]})
-    if looks_like_id_number(text):
-        raise ValidationFailed({"q": ["请使用“按身份证号查找”。"]})
-    if query.page < 1:
-        raise ValidationFailed({"page": ["must be 1 or more"]})
-    base = select(Student, School.name).join(School, School.code == Student.school_code)
-    condition = scope_condition(actor)
-    if condition is not None:
-        base = base.where(condition)
-    if query.school:
-        base = base.where(Student.school_code == query.school)
-    if text:
-        base = base.where(_search(settings, text))
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    rows = session.execute(
-        base.order_by(Student.school_code, Student.class_name, Student.student_id)
-        .limit(per_page)
-        .offset((query.page - 1) * per_page)
-    ).all()
-    pks = [student.id for student, _name in rows]
-    found = standings(session, pks, settings.school_year)  # one query for the page
-    latest = _latest_applications(session, pks, settings.school_year)
-    return {
-        "items": [
-            {
-                "student_id": s.student_id,
-                "name": s.name,
-                "id_number": s.id_mask,
-                "school_code": s.school_code,
-                "school_name": school_name,
-                "class_name": s.class_name,
-                "stage": s.stage,
-                "grade": s.grade,
-                "level": found[s.id].level if s.id in found else None,
-                "standing": found[s.id].view() if s.id in found else None,
-                "application": latest.get(s.id),
-            }
-            for s, school_name in rows
-        ],
-        "total": total,
-        "page": query.page,
-        "per_page": per_page,
-        "pages": max(1, ceil(total / per_page)),
-        "query": {"q": text, "school": query.school},
-    }
-
-
 def looks_like_id_number(text: str) -> bool:
     """18 characters of digits (the last may be X): never searched in the clear, nor echoed back."""
     return bool(ID_LIKE.fullmatch(text.strip()))
-
-
-MASKED = re.compile(r"\d{6}\*{11}[\dX]")
-"""A masked number as lists show it (aidservice.identity.mask): searched as it is stored."""
-
-
-def _search(settings: Settings, text: str) -> ColumnElement[bool]:
-    if MASKED.fullmatch(text.upper()):
-        return Student.id_mask == text.upper()
-    return or_(
-        Student.name.contains(text, autoescape=True),
-        Student.student_id.istartswith(text, autoescape=True),
-        Student.class_name.contains(text, autoescape=True),
-    )
-
-
-def _latest_applications(session: Session, pks: list[int], school_year: str) -> dict[int, ApplicationRef]:
-    if not pks:
-        return {}
-    found: dict[int, ApplicationRef] = {}
-    rows = session.execute(
-        select(Application.student_pk, Application.id, Application.state, Application.level)
-        .where(Application.student_pk.in_(pks), Application.school_year == school_year)
-        .order_by(Application.id)
-    )
-    for pk, application_id, state, level in rows:
-        found[pk] = {"id": application_id, "state": state, "level": level}  # the newest wins
-    return found
 
 
 # ------------------------------------------------------------------------------------------ one student
