@@ -15,7 +15,6 @@ from wtforms import BooleanField, SelectField, TextAreaField
 
 from aidservice import i18n, wiring
 from aidservice.extensions import db
-from aidservice.models.application import STATES
 from aidservice.requestid import current_request_id
 from aidservice.services.applications import batch
 from aidservice.services.applications.values import NEEDS_REASON, NOTE_MAX
@@ -51,7 +50,12 @@ def batch_label(action: str) -> str:
 
 @bp.app_context_processor
 def _batch_globals() -> dict[str, Any]:
-    return {"batch_actions": BATCH_ACTIONS, "batch_label": batch_label, "may_batch": _may_batch}
+    return {
+        "batch_actions": BATCH_ACTIONS,
+        "batch_label": batch_label,
+        "may_batch": _may_batch,
+        "list_args": list_args,
+    }
 
 
 def _may_batch() -> bool:
@@ -125,8 +129,13 @@ def _form_problem(form: BatchForm) -> str | None:
 
 def _back(form: BatchForm, message: str) -> Response:
     flash(message, "error")
-    state = form.state.data if form.state.data in STATES else None
-    return redirect(url_for("web.application_list", state=state))
+    return redirect(url_for("web.application_list", **list_args()))
+
+
+def list_args() -> dict[str, str]:
+    """The list's filter as posted back (known names only, bounded values): to return to the same list and to
+    carry it through the confirmation."""
+    return {k: v[:100] for k, v in request.form.items() if k in filters.KNOWN and k != "format" and v}
 
 
 def _posted_items() -> list[batch.BatchItem]:
@@ -159,7 +168,7 @@ def _all_matching() -> list[dict[str, Any]] | str:
     """Every application the list's filter (posted back as the list showed it) matches, through the list's own
     query (services.lists.applications), within the batch bound; a message otherwise."""
     settings = wiring.settings()
-    posted = {k: v for k, v in request.form.items() if k in filters.KNOWN and k not in ("page", "format")}
+    posted = {k: v for k, v in list_args().items() if k != "page"}
     too_many = _("符合条件的申请超过 {max} 条，一次最多办理 {max} 条，请缩小筛选范围。", max=batch.BATCH_MAX)
     try:
         flt = filters.parse("applications", posted, settings.rules)

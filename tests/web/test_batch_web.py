@@ -84,6 +84,20 @@ def test_all_matching_takes_the_whole_filtered_list(
     assert all(f'href="/applications/{i}"' in approved for i in ids)
 
 
+def test_all_matching_follows_every_filter_of_the_list_not_only_the_state(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
+    client = as_user("officer1")
+    for s in ("S1-001", "S1-002", "S1-003", "S1-004"):
+        created(client, s)
+    listed = text(client.get("/applications", query_string={"state": "submitted", "grade": "2"}))
+    assert 'name="grade" value="2"' in listed  # the toolbar posts the screen's filter back
+    confirmed = text(confirm(client, "review", [], all_matching="y", state="submitted", grade="2"))
+    assert "将对以下 3 条申请办理“评议”。" in confirmed  # S1-004 is not in grade 2
+    assert 'name="grade" value="2"' in confirmed
+    assert "已办理 3 条" in text(run(client, confirmed))
+
+
 def test_nothing_chosen_or_no_reason_goes_back_to_the_list(
     as_user: Callable[[str], FlaskClient], world: w.World, clock: Clock
 ) -> None:

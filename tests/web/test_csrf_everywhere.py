@@ -28,6 +28,7 @@ SAMPLE_VALUES = {
     "kind": "special-groups",
     "declaration_id": 1,
     "result": "verified",
+    "job_id": 1,
 }
 """A value for each URL variable of the web routes (a new variable fails the test until it is added here)."""
 
