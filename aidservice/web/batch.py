@@ -129,7 +129,8 @@ def _form_problem(form: BatchForm) -> str | None:
 
 def _back(form: BatchForm, message: str) -> Response:
     flash(message, "error")
-    return redirect(url_for("web.application_list", **list_args()))
+    back: dict[str, Any] = list_args()
+    return redirect(url_for("web.application_list", **back))
 
 
 def list_args() -> dict[str, str]:
