@@ -154,7 +154,9 @@ def test_the_roster_downloads_as_xlsx_with_the_screens_rows_chinese_headers_and_
     masked = next(r[2] for r in rows[1:] if r[0] == "S1-001")
     assert masked == number[:6] + "*" * 11 + number[-1:]
     assert all(r[6] == "初中" for r in rows[1:])  # the stage by the rules' label
-    assert all(r[9] == ("系统预判" if r[8] else "") and r[10] == "未申请" for r in rows[1:])  # no decision yet
+    assert all(
+        r[9] == ("系统预判" if r[8] else "") and r[10] == "未申请" for r in rows[1:]
+    )  # no decision yet
     events = db.session.execute(
         select(AuditEvent).where(AuditEvent.action == export.EXPORTED_ACTION)
     ).scalars()
