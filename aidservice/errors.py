@@ -57,6 +57,17 @@ INVALID_FIELDS = "The request has invalid fields; see errors."
 UNEXPECTED = "The server could not complete the request. Quote the request id when reporting this."
 
 
+class ProblemRowSchema(ma.Schema):
+    """One problem of a refused file: its row as the spreadsheet numbers it, the field and its header."""
+
+    row = ma.fields.Integer(
+        required=True, metadata={"description": "The row number as the spreadsheet shows it"}
+    )
+    field = ma.fields.String(required=True, metadata={"description": "The field (column name in English)"})
+    column = ma.fields.String(required=True, metadata={"description": "The column's Chinese header"})
+    message = ma.fields.String(required=True, metadata={"description": "What is wrong, in Chinese"})
+
+
 class ProblemSchema(ma.Schema):
     """RFC 9457 problem details as this service sends them (documentation only; responses are built by hand)."""
 
@@ -82,6 +93,15 @@ class ProblemSchema(ma.Schema):
     request_id = ma.fields.String(
         required=True,
         metadata={"description": "Echo of the X-Request-ID response header; quote it in reports"},
+    )
+    rows = ma.fields.List(
+        ma.fields.Nested(ProblemRowSchema),
+        metadata={
+            "description": "A refused file's problems by row and column (the roster import), at most 500"
+        },
+    )
+    total_errors = ma.fields.Integer(
+        metadata={"description": "How many problems the refused file has in all (`rows` lists at most 500)"}
     )
 
 

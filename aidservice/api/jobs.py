@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from aidservice import jobs as runner
 from aidservice.api.auth import current_actor, require_user
-from aidservice.api.common import Blueprint
+from aidservice.api.common import ROW_ID_MAX, Blueprint
 from aidservice.extensions import db
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
@@ -77,7 +77,7 @@ class JobQuerySchema(Schema):
     kind = fields.String(load_default=None, validate=validate.OneOf(sorted(kinds.HANDLERS)))
     state = fields.String(load_default=None, validate=validate.OneOf(jobs.STATES))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=jobs.LIST_MAX))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=ROW_ID_MAX))
 
 
 class RedeterminationSchema(Schema):

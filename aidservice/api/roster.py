@@ -13,6 +13,7 @@ from aidservice.api.common import Blueprint, DateTime
 from aidservice.api.jobs import JobSchema, idempotency_key, submit
 from aidservice.api.reads import read_only
 from aidservice.engine.result import LEVELS
+from aidservice.errors import PROBLEM_MIMETYPE, ProblemSchema
 from aidservice.extensions import db
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
@@ -305,6 +306,12 @@ def _prefers_async() -> bool:
     return any(part.strip().lower() == "respond-async" for part in prefer.replace(";", ",").split(","))
 
 
+REFUSED_WHOLE = (
+    "The file is refused whole: problem+json with every problem by row and column (`rows`, `total_errors`), or "
+    "with error_sheet=true the uploaded sheet with 错误说明 as its first column"
+)
+
+
 @blp.route("/students/import", methods=["POST"])
 @require_user(WRITERS)
 @blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
@@ -318,6 +325,18 @@ def _prefers_async() -> bool:
     409, response="CONFLICT", description="Background import: the key was used for another file"
 )
 @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="File over the size or row limit")
+@blp.alt_response(
+    422,
+    schema=ProblemSchema,
+    content_type=PROBLEM_MIMETYPE,
+    description=REFUSED_WHOLE,
+)
+@blp.alt_response(
+    422,
+    schema={"type": "string", "format": "binary"},
+    content_type=import_sheets.XLSX_TYPE,
+    description=REFUSED_WHOLE,
+)
 @blp.alt_response(
     429,
     response="TOO_MANY_REQUESTS",

@@ -80,7 +80,7 @@ def test_a_batch_approval_of_thirty_applications(context: Any, live: Live) -> No
     problems = watch(page)
     sign_in(page, live, "officer1")
     page.goto(live.url + "/applications")
-    page.select_option("#state", "notice")
+    page.select_option("#f-state", "notice")
     page.click("form.search button[type=submit]")
     page.wait_for_url(re.compile(r"state=notice"))
     assert page.locator("input[name=ids]").count() == COUNT

@@ -35,7 +35,7 @@ def test_an_officer_filters_the_roster_and_downloads_exactly_those_rows(
     path = tmp_path / caught.value.suggested_filename
     caught.value.save_as(str(path))
     rows = [list(r) for r in load_workbook(path, read_only=True).worksheets[0].iter_rows(values_only=True)]
-    assert rows[0][:3] == ["学号", "姓名", "身份证号（脱敏）"] and "认定等级（系统预判）" in rows[0]
+    assert rows[0][:3] == ["学号", "姓名", "身份证号（脱敏）"] and {"认定等级", "认定来源"} <= set(rows[0])
     assert [r[0] for r in rows[1:]] == shown  # the screen's rows, in the screen's order
     assert all(re.fullmatch(r"\d{6}\*{11}[\dX]", str(r[2])) for r in rows[1:])
     assert not problems, problems

@@ -84,12 +84,12 @@ def test_an_officer_takes_an_application_from_start_to_decision(context: Any, li
 
     number = live.world.number("S1-001")
     page.goto(live.url + "/students")
-    page.fill("#q", number)
+    page.fill("#f-q", number)
     page.click(
         "form[role=search] button[type=submit]"
     )  # the browser refuses: the pattern keeps it out of the URL
     assert page.url == live.url + "/students" and page.evaluate(
-        "!document.querySelector('#q').validity.valid"
+        "!document.querySelector('#f-q').validity.valid"
     )
     page.fill("#id_number", number)
     page.click("form.lookup button[type=submit]")  # the lookup posts it instead

@@ -32,7 +32,9 @@ def vault(keys: str = K1, current: str = "") -> IdVault:
 
 def test_a_sealed_number_opens_to_itself_and_stores_no_plain_digits() -> None:
     sealed = vault().seal("student", NUMBER)
-    assert set(sealed) == {"id_cipher", "id_key_id", "id_hmac", "id_mask"}
+    assert set(sealed) == {"id_cipher", "id_key_id", "id_hmac", "id_mask", "id_tail4", "id_tail6"}
+    assert sealed["id_tail4"] == vault().tail_digest(NUMBER[-4:]) != vault().tail_digest(NUMBER[-5:-1])
+    assert not any(NUMBER[-4:] in str(sealed[t]) for t in ("id_tail4", "id_tail6"))  # digests, not digits
     assert sealed["id_key_id"] == "k1" and sealed["id_hmac"] == id_hmac(HMAC_KEY, NUMBER)
     assert sealed["id_mask"] == NUMBER[:6] + "*" * 11 + NUMBER[-1:]
     assert NUMBER.encode() not in sealed["id_cipher"] and len(sealed["id_cipher"]) == 12 + 18 + 16
