@@ -92,7 +92,9 @@ def account_password() -> Response | tuple[str, int] | tuple[str, int, dict[str,
                 actor=actor(),
                 current=form.current.data,
                 new=form.new.data,
-                attempt=Attempt(request.remote_addr, login_guard(), device_tokens(), web_session.device_tokens()),
+                attempt=Attempt(
+                    request.remote_addr, login_guard(), device_tokens(), web_session.device_tokens()
+                ),
                 request_id=current_request_id(),
             )
     except AuthenticationFailed:

@@ -99,4 +99,3 @@ def _check_current(user: User, current: str, attempt: Attempt) -> None:
         attempt.guard.after_failure(user.username, attempt.address, device)
         raise AuthenticationFailed(WRONG_CURRENT)
     attempt.guard.after_success(user.username, attempt.address, device)
-
