@@ -505,7 +505,11 @@ MATRIX: tuple[Row, ...] = (
         "POST",
         "/account/password",
         ui(EVERY_USER, 303),
-        data={"current": w.PASSWORD, "new": "Quince-harbour-lantern-47", "repeat": "Quince-harbour-lantern-47"},
+        data={
+            "current": w.PASSWORD,
+            "new": "Quince-harbour-lantern-47",
+            "repeat": "Quince-harbour-lantern-47",
+        },
         why="everyone changes their own password (and nobody else's: the form names no account)",
     ),
     Row("/jobs", "GET", "/jobs", ui(EVERY_USER)),
