@@ -143,3 +143,11 @@ def test_every_page_links_to_help_and_the_password_change(
     assert 'href="/help"' in page and 'href="/account/password"' in page
     english = as_user("officer2").get("/help?lang=en").get_data(as_text=True)
     assert "Change password" in english and "Bulk review" in english
+
+
+def test_every_password_rule_has_the_pages_wording() -> None:
+    from aidservice.services.accounts import passwords
+    from aidservice.web.account import RULE_TEXTS
+
+    assert set(RULE_TEXTS) == set(passwords.RULES)
+    assert passwords.problems("short1A", "x") == [passwords.RULES["too_short"]]
