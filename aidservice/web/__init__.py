@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Flask
 
 from . import (  # noqa: F401 - the modules attach their routes
+    account,
     applications,
     auth,
     batch,

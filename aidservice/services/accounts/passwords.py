@@ -126,27 +126,42 @@ LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"
 CLASSES = (re.compile(r"[a-z]"), re.compile(r"[A-Z]"), re.compile(r"[0-9]"), re.compile(r"[^a-zA-Z0-9]"))
 
 
+RULES: dict[str, str] = {
+    "too_short": f"must have at least {MIN_LENGTH} characters",
+    "too_long": f"must have at most {MAX_LENGTH} characters",
+    "only_digits": "must not be only digits",
+    "one_kind": "must mix at least two kinds of character: lower-case, upper-case, digits, symbols",
+    "has_username": "must not contain the username",
+    "common": "is a well-known password; choose another",
+    "guessable": "is too easy to guess (a keyboard pattern, repeats, a sequence or common words); "
+    "use a longer phrase of uncommon words",
+}
+"""Each rule's code and its message; pages show their own wording by code (web.account)."""
+
+
 def problems(password: str, username: str | None = None) -> list[str]:
     """Every rule the password breaks, in words an officer can act on (empty when it is acceptable)."""
+    return [RULES[code] for code in broken_rules(password, username)]
+
+
+def broken_rules(password: str, username: str | None = None) -> list[str]:
+    """The codes (keys of `RULES`) of every rule the password breaks, in the order they are checked."""
     found: list[str] = []
     if len(password) < MIN_LENGTH:
-        found.append(f"must have at least {MIN_LENGTH} characters")
+        found.append("too_short")
     elif len(password) > MAX_LENGTH:
-        found.append(f"must have at most {MAX_LENGTH} characters")
+        found.append("too_long")
     if password.isdigit():
-        found.append("must not be only digits")
+        found.append("only_digits")
     elif sum(1 for kind in CLASSES if kind.search(password)) < MIN_CLASSES:
-        found.append("must mix at least two kinds of character: lower-case, upper-case, digits, symbols")
+        found.append("one_kind")
     name = (username or "").strip().casefold()
     if name and name in password.casefold():
-        found.append("must not contain the username")
+        found.append("has_username")
     elif is_common(password):
-        found.append("is a well-known password; choose another")
+        found.append("common")
     elif MIN_LENGTH <= len(password) <= MAX_LENGTH and strength(password, username) < MIN_SCORE:
-        found.append(
-            "is too easy to guess (a keyboard pattern, repeats, a sequence or common words); "
-            "use a longer phrase of uncommon words"
-        )
+        found.append("guessable")
     return found
 
 
