@@ -12,6 +12,7 @@ from flask import Flask
 
 from . import (  # noqa: F401 - the modules attach their routes
     applications,
+    audit,
     auth,
     batch,
     declarations,
