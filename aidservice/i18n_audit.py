@@ -87,6 +87,8 @@ EN_AUDIT: dict[str, str] = {
         "时间（北京时间）": "Time (Beijing)",
         "哈希": "Hash",
         "没有符合条件的审计记录。": "No audit events match.",
+        "结束日期不能早于开始日期，格式如 2020-09-01。": "The end date must not be before the start date (e.g. 2020-09-01).",
+        "内容过长。": "Too long.",
         "如 student:S0001、application:12 或学号": "e.g. student:S0001, application:12 or a student number",
         "用户名，如 officer": "A username, e.g. officer",
         "按序号从新到旧排列；哈希将每条记录与前一条相连。": (
