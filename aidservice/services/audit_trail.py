@@ -127,8 +127,8 @@ def _like_suffix(value: str) -> str:
 def _named(column: Any, value: str) -> ColumnElement[bool]:
     """`kind:key` exactly, or a bare key under any kind."""
     if ":" in value:
-        return column == value  # type: ignore[no-any-return]
-    return column.like(_like_suffix(value), escape="\\")  # type: ignore[no-any-return]
+        return column == value
+    return column.like(_like_suffix(value), escape="\\")
 
 
 def _beijing_midnight(day: date) -> datetime:
@@ -233,18 +233,13 @@ def verify_and_record(session: Session, *, actor: Actor, request_id: str | None 
     `audit.verify` reads in pages and detaches what it read; the caller re-attaches objects it still needs.
     """
     checked, broken = audit.verify(session)
-    summary = {
-        "checked": checked,
-        "intact": broken is None,
-        "broken_seq": broken.seq if broken is not None else None,
-        "reason": broken.reason if broken is not None else None,
-    }
+    broken_seq = broken.seq if broken is not None else None
+    reason = broken.reason if broken is not None else None
+    summary = {"checked": checked, "intact": broken is None, "broken_seq": broken_seq, "reason": reason}
     audit.record(
         session, actor=actor, action=VERIFIED, subject=CHAIN_SUBJECT, summary=summary, request_id=request_id
     )
-    return Verification(
-        datetime.now(UTC), actor.label, checked, broken is None, summary["broken_seq"], summary["reason"]
-    )
+    return Verification(datetime.now(UTC), actor.label, checked, broken is None, broken_seq, reason)
 
 
 @dataclass(frozen=True, slots=True)
