@@ -146,3 +146,17 @@ def test_replay_shows_identical_then_the_differences_after_tampering(
         400,
         403,
     )
+
+
+def test_a_verification_of_a_tampered_chain_shows_where_it_broke(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
+    first = db.session.execute(select(AuditEvent).order_by(AuditEvent.seq).limit(1)).scalar_one()
+    db.session.execute(update(AuditEvent).where(AuditEvent.id == first.id).values(action="tampered"))
+    db.session.commit()
+    client = as_user("auditor1")
+    response = client.post("/audit/verify", data={"csrf_token": csrf(client, "/audit")})
+    job = db.session.get(Job, int(re.search(r"job=(\d+)", response.headers["Location"]).group(1)))
+    assert job is not None and job.state == "done" and job.result["intact"] is False
+    html = text(client.get("/audit"))
+    assert f"已损坏：第 {first.seq} 条" in html
