@@ -160,7 +160,10 @@ def search(
     page = min(max(page, 1), MAX_PAGE)
     page_size = min(max(page_size, 1), 200)
     where = conditions(filters)
-    total = session.execute(select(func.count()).select_from(AuditEvent).where(*where)).scalar_one()
+    if where:
+        total = session.execute(select(func.count()).select_from(AuditEvent).where(*where)).scalar_one()
+    else:  # the whole chain: its seqs run 1..n without gaps (verify checks it), so no count over every row
+        total = session.execute(select(func.coalesce(func.max(AuditEvent.seq), 0))).scalar_one()
     events = session.execute(
         select(AuditEvent)
         .where(*where)
