@@ -107,6 +107,8 @@ def test_verify_now_starts_a_job_and_the_chain_state_shows_its_outcome(
     assert job is not None and job.kind == "audit.verify"
     html = text(client.get(response.headers["Location"]))
     assert f'href="/jobs/{job_id}"' in html
+    job_page = client.get(f"/jobs/{job_id}")
+    assert job_page.status_code == 200 and "审计链校验" in text(job_page)
     if job.state == "done":  # the tests' runner is inline: the outcome is recorded already
         assert "完整（已校验" in html
     assert client.post("/audit/verify", data={"csrf_token": token}).status_code == 302
