@@ -43,6 +43,17 @@ AUDIT_ACTIONS = {
 }
 """Each action the trail records, as people read it (`application.<step>` takes the step's label, i18n.ACTIONS)."""
 
+BROKEN_REASONS = (
+    ("sequence gap", "序号不连续"),
+    ("link to the previous event", "与前一条记录的链接不符"),
+    ("does not match its hash", "内容与哈希不符（已被修改）"),
+    ("chain head does not match", "链头与最后一条记录不符（记录被删除）"),
+    ("events removed", "检查点所覆盖的记录已不存在（记录被删除）"),
+    ("events rewritten", "检查点与审计链不符（记录被改写）"),
+)
+"""Why a verification failed (services.audit's reasons, in English for the CLI) as the page says it: the first
+fragment found names it."""
+
 REPLAY_FIELDS = {
     "rule_set_version": "规则版本",
     "as_of": "认定日期",
@@ -74,6 +85,13 @@ EN_AUDIT: dict[str, str] = {
         "完整（已校验 {checked} 条）": "Intact ({checked} events verified)",
         "已损坏：第 {seq} 条（{reason}）": "Broken at event {seq} ({reason})",
         "第 {seq} 条": "Event {seq}",
+        "已损坏：第 {seq} 条": "Broken at event {seq}",
+        "序号不连续": "a gap in the sequence",
+        "与前一条记录的链接不符": "the link to the previous event does not match",
+        "内容与哈希不符（已被修改）": "the content does not match its hash (edited)",
+        "链头与最后一条记录不符（记录被删除）": "the chain head does not match the last event (events removed)",
+        "检查点所覆盖的记录已不存在（记录被删除）": "events a checkpoint covers are gone (events removed)",
+        "检查点与审计链不符（记录被改写）": "a checkpoint does not match the chain (events rewritten)",
         "立即校验": "Verify now",
         "校验已在后台开始。": "The verification runs in the background.",
         "查看校验任务": "See the verification job",

@@ -161,4 +161,5 @@ def test_a_verification_of_a_tampered_chain_shows_where_it_broke(
     job = db.session.get(Job, int(re.search(r"job=(\d+)", response.headers["Location"]).group(1)))
     assert job is not None and job.state == "done" and job.result["intact"] is False
     html = text(client.get("/audit"))
-    assert f"已损坏：第 {first.seq} 条" in html
+    assert f"已损坏：第 {first.seq} 条（内容与哈希不符（已被修改））" in html
+    assert f"已损坏：第 {first.seq} 条" in text(client.get(f"/jobs/{job.id}"))

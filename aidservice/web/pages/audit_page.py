@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 from aidservice import i18n
+from aidservice.i18n_audit import BROKEN_REASONS
 from aidservice.services.audit_trail import ChainState, TrailRow
 from aidservice.web.ui import _, language
 
@@ -51,6 +52,14 @@ def actor_label(actor: str, role: str | None) -> str:
     return actor
 
 
+def reason_label(reason: str | None) -> str:
+    """Why the chain broke, in the page's language (the service's reasons are the CLI's English)."""
+    for fragment, label in BROKEN_REASONS:
+        if reason and fragment in reason:
+            return _(label)
+    return reason or ""
+
+
 def event_view(row: TrailRow) -> EventView:
     return {
         "seq": row.seq,
@@ -72,7 +81,11 @@ def chain_view(state: ChainState) -> dict[str, Any]:
         outcome = (
             _("完整（已校验 {checked} 条）", checked=verified.checked)
             if verified.intact
-            else _("已损坏：第 {seq} 条（{reason}）", seq=verified.broken_seq, reason=verified.reason or "")
+            else _(
+                "已损坏：第 {seq} 条（{reason}）",
+                seq=verified.broken_seq,
+                reason=reason_label(verified.reason),
+            )
         )
         verification = {
             "time": i18n.format_datetime(verified.at, lang),
