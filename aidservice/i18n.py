@@ -12,6 +12,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
+from aidservice.i18n_audit import AUDIT_ACTIONS as AUDIT_ACTIONS
+from aidservice.i18n_audit import AUDIT_JOB_KINDS
+from aidservice.i18n_audit import REPLAY_FIELDS as REPLAY_FIELDS
 from aidservice.i18n_en import EN as EN  # the English catalogue, re-exported for callers
 from aidservice.i18n_whatif import WHATIF_KINDS
 
@@ -67,6 +70,7 @@ KINDS = {"grant": "助学金", "waiver": "免学费", "scholarship": "奖学金"
 DECISION_STATUSES = {"awarded": "已资助", "not_funded": "名额不足未资助", "withdrawn": "已撤销"}
 JOB_KINDS = {"redetermine": "批量重新认定", "roster.import": "名册导入", "report": "报告生成"}
 JOB_KINDS.update(WHATIF_KINDS)
+JOB_KINDS.update(AUDIT_JOB_KINDS)
 JOB_STATES = {"queued": "排队中", "running": "运行中", "done": "已完成", "failed": "失败"}
 REPORT_KINDS = {
     "special-groups": "特殊群体学生资助情况",

@@ -28,6 +28,7 @@ from aidservice.services.reports.periods import utc_text
 from aidservice.services.roster import import_guard
 from aidservice.services.sheets import spreadsheets
 
+from .audit_job import VERIFY, prepare_verify, run_verify
 from .execute import Handler, JobContext
 from .payload import open_upload
 from .whatif_job import WHATIF, prepare_whatif, run_whatif
@@ -223,6 +224,7 @@ HANDLERS: dict[str, Handler] = {
     IMPORT: run_import,
     REPORT: run_report,
     WHATIF: run_whatif,
+    VERIFY: run_verify,
 }
 
 __all__ = [
@@ -230,9 +232,11 @@ __all__ = [
     "IMPORT",
     "REDETERMINE",
     "REPORT",
+    "VERIFY",
     "WHATIF",
     "prepare_import",
     "prepare_redetermine",
     "prepare_report",
+    "prepare_verify",
     "prepare_whatif",
 ]

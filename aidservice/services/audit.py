@@ -461,11 +461,16 @@ def events_for(session: Session, subject: str, limit: int = 500) -> list[AuditEv
     )
 
 
+def browses_everything(actor: Actor) -> bool:
+    """Who reads the whole trail (every subject): auditors, the province administrators and the system."""
+    return actor.kind == "system" or actor.is_auditor or actor.role == "province_admin"
+
+
 def subject_in_scope(session: Session, actor: Actor, subject: str) -> bool:
     """Auditors and the province see every subject; others the students and schools of their scope."""
     from aidservice.models import School, Student
 
-    if actor.kind == "system" or actor.is_auditor or (actor.role == "province_admin"):
+    if browses_everything(actor):
         return True
     kind, _, key = subject.partition(":")
     school: School | None = None

@@ -13,6 +13,7 @@ from flask import Flask
 from . import (  # noqa: F401 - the modules attach their routes
     account,
     applications,
+    audit,
     auth,
     batch,
     declarations,

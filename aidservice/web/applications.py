@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from aidservice import wiring
 from aidservice.extensions import db
 from aidservice.requestid import current_request_id
+from aidservice.services import audit
 from aidservice.services.applications import actions, notices, reading, submission
 from aidservice.services.applications.values import ActionRequest
 from aidservice.services.errors import Conflict, ValidationFailed
@@ -208,6 +209,7 @@ def _application_page(
         steps=page_steps(view, settings.current_date()) if forms else [],
         conflict=conflict,
         failed_action=failed.action_name if failed is not None else None,
+        may_replay=audit.browses_everything(actor()),
     ), status
 
 

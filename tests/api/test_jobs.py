@@ -317,7 +317,7 @@ def test_bad_report_jobs_are_refused_before_any_job_exists(
 
 
 def test_every_kind_has_a_handler() -> None:
-    assert set(kinds.HANDLERS) == {kinds.REDETERMINE, kinds.IMPORT, kinds.REPORT, kinds.WHATIF}
+    assert set(kinds.HANDLERS) == {kinds.REDETERMINE, kinds.IMPORT, kinds.REPORT, kinds.WHATIF, kinds.VERIFY}
 
 
 # ------------------------------------------------------------------------------------------ manual retry

@@ -48,6 +48,7 @@ COUNTY_A_READERS = S1_READERS - {"officer_a"}
 EVERY_ADMIN = {"county_a", "city_a", "city_b", "province"}
 ANY_WRITER = {"officer_a", "officer_b", "county_a", "city_a", "city_b", "province"}
 NO_SESSION = (*NO_LOGIN, *SOURCES)
+TRAIL_READERS = {"province", "auditor"}
 
 
 def outcomes(default: int, **by_role: int) -> dict[str, int]:
@@ -530,6 +531,27 @@ MATRIX: tuple[Row, ...] = (
         {**ui(COUNTY_A_READERS), "city_b": 404},
     ),
     Row("/jobs/<int:job_id>/status", "GET", "/jobs/{job}/status", ui(COUNTY_A_READERS, denied=404)),
+    Row(
+        "/audit",
+        "GET",
+        "/audit?subject=student:S1-001&since=2020-01-01",
+        ui(TRAIL_READERS),
+        why="the whole trail: those who read every subject through the API (auditors, the province)",
+    ),
+    Row(
+        "/audit/verify",
+        "POST",
+        "/audit/verify",
+        ui(TRAIL_READERS, 302),
+        why="starts the chain's verification as a job, back to /audit with its link",
+    ),
+    Row(
+        "/decisions/<int:decision_id>/replay",
+        "POST",
+        "/decisions/{decision}/replay",
+        ui(TRAIL_READERS),
+        why="replay from the application page, recorded in the trail",
+    ),
     Row(
         "/jobs/<int:job_id>/import-errors",
         "POST",

@@ -29,6 +29,7 @@ SAMPLE_VALUES = {
     "declaration_id": 1,
     "result": "verified",
     "job_id": 1,
+    "decision_id": 1,
 }
 """A value for each URL variable of the web routes (a new variable fails the test until it is added here)."""
 

@@ -1,0 +1,148 @@
+"""What the auditor's page shows of the trail and of a replay: actions, actors and replayed values as people
+read them (labels from i18n; levels, kinds and statuses by their labels), times in Beijing time."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from aidservice import i18n
+from aidservice.i18n_audit import BROKEN_REASONS
+from aidservice.services.audit_trail import ChainState, TrailRow
+from aidservice.web.ui import _, language
+
+HASH_SHOWN = 12
+
+
+class EventView(TypedDict):
+    seq: int
+    time: str
+    actor: str
+    action: str
+    subject: str
+    hash: str
+    short_hash: str
+
+
+class DifferenceView(TypedDict):
+    field: str
+    recorded: str
+    replayed: str
+
+
+def action_label(action: str) -> str:
+    """An action by its Chinese label (`application.<step>` by the step's); unknown actions as recorded."""
+    lang = language()
+    if action in i18n.AUDIT_ACTIONS:
+        return i18n.label(i18n.AUDIT_ACTIONS, action, lang)
+    kind, _sep, step = action.partition(".")
+    if kind == "application" and step in i18n.ACTIONS:
+        return _("申请：{step}", step=i18n.label(i18n.ACTIONS, step, lang))
+    return action
+
+
+def actor_label(actor: str, role: str | None) -> str:
+    """`user:alice` as alice（审计人员）, an agency client by name, the system as 系统."""
+    kind, _sep, name = actor.partition(":")
+    if kind == "user":
+        return f"{name}（{i18n.label(i18n.ROLES, role, language())}）" if role else name
+    if kind == "client":
+        return f"{name}（{_('部门接口')}）"
+    if kind == "system":
+        return _("系统") if name in ("", "system") else f"{_('系统')}（{name}）"
+    return actor
+
+
+def reason_label(reason: str | None) -> str:
+    """Why the chain broke, in the page's language (the service's reasons are the CLI's English)."""
+    for fragment, label in BROKEN_REASONS:
+        if reason and fragment in reason:
+            return _(label)
+    return reason or ""
+
+
+def event_view(row: TrailRow) -> EventView:
+    return {
+        "seq": row.seq,
+        "time": i18n.format_datetime(row.occurred_at, language()),
+        "actor": actor_label(row.actor, row.actor_role),
+        "action": action_label(row.action),
+        "subject": row.subject,
+        "hash": row.hash,
+        "short_hash": row.hash[:HASH_SHOWN],
+    }
+
+
+def chain_view(state: ChainState) -> dict[str, Any]:
+    """The chain's length, its last verification and checkpoint as sentences."""
+    lang = language()
+    verified, checkpoint = state.last_verification, state.last_checkpoint
+    verification = None
+    if verified is not None:
+        outcome = (
+            _("完整（已校验 {checked} 条）", checked=verified.checked)
+            if verified.intact
+            else _(
+                "已损坏：第 {seq} 条（{reason}）",
+                seq=verified.broken_seq,
+                reason=reason_label(verified.reason),
+            )
+        )
+        verification = {
+            "time": i18n.format_datetime(verified.at, lang),
+            "outcome": outcome,
+            "intact": verified.intact,
+        }
+    return {
+        "length": state.length,
+        "verification": verification,
+        "checkpoint": (
+            {
+                "time": i18n.format_datetime(checkpoint.at, lang),
+                "seq": _("第 {seq} 条", seq=checkpoint.seq),
+                "hash": checkpoint.chain_hash,
+                "short_hash": checkpoint.chain_hash[:HASH_SHOWN],
+            }
+            if checkpoint is not None
+            else None
+        ),
+    }
+
+
+def replay_value(field: str, value: object) -> str:
+    """A replayed or recorded value as people read it."""
+    lang = language()
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return _("是") if value else _("否")
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    if field in ("level", "level_override"):
+        return i18n.label(i18n.LEVELS, value, lang)
+    if field == "kind":
+        return i18n.label(i18n.KINDS, value, lang)
+    if field == "rule_status":
+        return i18n.label(i18n.STATUSES, value, lang)
+    if field == "as_of":
+        return i18n.format_date(value, lang)
+    if field == "amount":
+        return i18n.format_money(value)
+    return str(value)
+
+
+def differences(found: list[dict[str, Any]]) -> list[DifferenceView]:
+    lang = language()
+    return [
+        {
+            "field": i18n.label(i18n.REPLAY_FIELDS, d["field"], lang),
+            "recorded": replay_value(d["field"], d["recorded"]),
+            "replayed": replay_value(d["field"], d["replayed"]),
+        }
+        for d in found
+    ]
+
+
+def action_choices() -> list[tuple[str, str]]:
+    """The filter's actions: every labelled one (and each application step), by label."""
+    steps = [f"application.{step}" for step in i18n.ACTIONS]
+    return sorted(((a, action_label(a)) for a in [*i18n.AUDIT_ACTIONS, *steps]), key=lambda c: c[1])
