@@ -20,6 +20,7 @@ from . import (  # noqa: F401 - the modules attach their routes
     jobs,
     list_pages,
     quotas,
+    regions,
     reports,
     roster,
     rules,

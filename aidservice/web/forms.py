@@ -253,3 +253,12 @@ class ReportForm(GetForm):
     kind = SelectField(validate_choice=False, validators=[Optional()])
     period = StringField(validators=[Optional(), Length(max=40)])
     region = StringField(validators=[Optional(), Length(max=32)])
+
+
+class RedetermineForm(FlaskForm):
+    """Re-determine the administrator's region as a background job: confirmed, with a reason for the trail."""
+
+    reason = StringField(
+        validators=[DataRequired("请填写重新认定的理由。"), Length(max=500, message="理由最多 500 字。")]
+    )
+    confirm = BooleanField(validators=[DataRequired("请勾选确认。")])

@@ -25,9 +25,8 @@ from aidservice.services.lists import downloads
 from aidservice.services.lists import students as lists_students
 from aidservice.services.roster import directory, import_guard, import_sheets, roster_import
 from aidservice.unit_of_work import unit_of_work
-from aidservice.web.pages import dashboard as dashboard_service
 
-from . import list_pages
+from . import list_pages, regions
 from .blueprint import bp
 from .forms import ErrorSheetForm, IdLookupForm, ImportForm, PostForm
 from .session import actor
@@ -45,8 +44,7 @@ ERROR_SHEET_NAME = "导入错误说明.xlsx"
 
 @bp.route("/")
 def dashboard() -> str:
-    data = dashboard_service.dashboard(db.session(), actor=actor(), settings=wiring.settings())
-    return render_template("web/dashboard.html", data=data)
+    return regions.dashboard_page()
 
 
 @bp.route("/students")
