@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from aidservice.models import Application, School, Student
+from aidservice.models import Application, Region, School, Student
 from aidservice.services.actors import Actor, in_region
 from aidservice.services.applications.scope import check_read
 from aidservice.services.applications.views import ApplicationItem, ApplicationList, student_brief
@@ -24,9 +24,12 @@ MATCH_MAX = 5000
 
 
 class ApplicationRow(ApplicationItem):
-    """An application in a list, with its school's name (the export's and the administrators' page column)."""
+    """An application in a list, with its school's name and county (the export's and the administrators' page
+    columns)."""
 
     school_name: str
+    region_code: str
+    region_name: str
 
 
 class ApplicationPage(ApplicationList):
@@ -39,6 +42,8 @@ COLUMNS = (
     Application.id,
     Application.school_code,
     School.name.label("school_name"),
+    School.region_code,
+    Region.name.label("region_name"),
     Application.school_year,
     Application.state,
     Application.version,
@@ -58,6 +63,7 @@ SORT_COLUMNS: dict[str, Any] = {
     "student_id": Student.student_id,
     "name": Student.name,
     "school": Application.school_code,
+    "region": School.region_code,
     "class_name": Student.class_name,
     "grade": Student.grade,
     "state": Application.state,
@@ -101,6 +107,7 @@ def _query(
         .select_from(Application)
         .join(Student, Student.id == Application.student_pk)
         .join(School, School.code == Application.school_code)
+        .outerjoin(Region, Region.code == School.region_code)
         .where(*_scope(session, actor, flt.school))
     )
     if school_year is not None:
@@ -187,6 +194,8 @@ def _row(r: Any) -> ApplicationRow:
         "student": student_brief(r),
         "school_code": r.school_code,
         "school_name": r.school_name,
+        "region_code": r.region_code,
+        "region_name": r.region_name or r.region_code,
         "school_year": r.school_year,
         "state": r.state,
         "version": r.version,

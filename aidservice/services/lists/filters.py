@@ -32,6 +32,7 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
         "student_id",
         "name",
         "school",
+        "region",
         "class_name",
         "grade",
         "state",
