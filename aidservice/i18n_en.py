@@ -573,4 +573,22 @@ EN: dict[str, str] = {
     "跳转": "Go",
     "页": "",
     "下载本表 {format}": "Download this table ({format})",
+    # administrators' regions: drill-down and re-determination from the start page (issue 20)
+    "{name}的学校": "Schools of {name}",
+    "{name}的下级地区": "Regions of {name}",
+    "点击学校名称查看该校学生名册。": "Click a school's name for its roster.",
+    "点击地区名称查看下一级。": "Click a region's name for the next level down.",
+    "没有下级单位。": "Nothing below this region.",
+    "所在位置": "You are here",
+    "重新认定本地区学生": "Re-determine your region's students",
+    "按当前数据和现行规则重新认定{name}的全部在校学生，在后台运行；开始后转到任务页面查看进度。": (
+        "Re-determines every enrolled student of {name} with the current data and the running rules, in the "
+        "background; the job's page then shows the progress."
+    ),
+    "我确认重新认定本地区全部学生": "I confirm re-determining every student of my region",
+    "开始重新认定": "Start re-determination",
+    "重新认定已开始；本页显示进度。": "Re-determination started; this page shows its progress.",
+    "请填写重新认定的理由。": "Please give the reason for the re-determination.",
+    "请勾选确认。": "Please tick the confirmation.",
+    "县（市、区）": "County (district)",
 }

@@ -515,6 +515,21 @@ MATRIX: tuple[Row, ...] = (
     ),
     Row("/jobs", "GET", "/jobs", ui(EVERY_USER)),
     Row("/jobs/<int:job_id>", "GET", "/jobs/{job}", ui(COUNTY_A_READERS, denied=404)),
+    Row(
+        "/regions/<code>",
+        "GET",
+        "/regions/320102",
+        ui(COUNTY_A_READERS),
+        why="the drill-down of county A: its administrators above it and the auditor; officers and city B refused",
+    ),
+    Row(
+        "/regions/redetermine",
+        "POST",
+        "/regions/redetermine",
+        ui(EVERY_ADMIN, 303),
+        data={"reason": "部门数据更新", "confirm": "y"},
+        why="an administrator re-determines their own region (a job); officers and the auditor get no button",
+    ),
     Row("/whatif", "GET", "/whatif", ui(EVERY_ADMIN | {"auditor"})),
     Row(
         "/whatif",
