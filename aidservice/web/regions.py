@@ -29,7 +29,9 @@ NO_ACCESS = "您没有权限查看此页面，或该数据不在您的管理范�
 @bp.route("/regions/<code>")
 def region_page(code: str) -> str:
     """A region's next level down, with a breadcrumb back up to the caller's own region."""
-    view = drilldown.drilldown(db.session(), actor=actor(), code=code, school_year=wiring.settings().school_year)
+    view = drilldown.drilldown(
+        db.session(), actor=actor(), code=code, school_year=wiring.settings().school_year
+    )
     return render_template("web/region.html", drill=view)
 
 

@@ -76,9 +76,7 @@ def test_an_administrator_starts_the_regions_redetermination_with_a_reason(
     job = db.session.get(Job, job_id)
     assert job is not None and job.kind == "redetermine" and job.scope_region == "320102"
     assert job.params["region"] == "320102"
-    events = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "redetermine.requested")
-    ).all()
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "redetermine.requested")).all()
     assert [(e.subject, e.summary["reason"]) for e in events] == [("region:320102", "部门数据更新")]
     assert "批量重新认定" in page(client, f"/jobs/{job_id}")
 

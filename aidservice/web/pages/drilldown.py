@@ -9,7 +9,7 @@ Forbidden, an unknown code NotFound (the page answers 403/404 like the rest of t
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -66,7 +66,11 @@ def drilldown(session: Session, *, actor: Actor, code: str, school_year: str) ->
     if region is None:
         raise NotFound(f"No region {code}.")
     level = region_level(code)
-    rows = _school_rows(session, code, school_year) if level == "county" else _region_rows(session, code, school_year)
+    rows = (
+        _school_rows(session, code, school_year)
+        if level == "county"
+        else _region_rows(session, code, school_year)
+    )
     return {
         "code": code,
         "name": region.name,
@@ -93,10 +97,9 @@ def _trail(session: Session, top: str, region: Region) -> list[Crumb]:
 def _counts(session: Session, code: str, school_year: str, key: str) -> dict[str, dict[str, int]]:
     """Per school or per school region (`key`): students by standing level ('' for none yet)."""
     column = School.code if key == "school" else School.region_code
+    region: Any = School.region_code  # a column of the mapped class (what `in_region` takes)
     students = (
-        select(Student.id)
-        .join(School, School.code == Student.school_code)
-        .where(in_region(School.region_code, code))
+        select(Student.id).join(School, School.code == Student.school_code).where(in_region(region, code))
     )
     levels = with_levels(students, school_year)
     query = levels.query.with_only_columns(
