@@ -260,6 +260,8 @@ class ApplicationItemSchema(Schema):
     student = fields.Nested(StudentBriefSchema, required=True)
     school_code = fields.String(required=True)
     school_name = fields.String(required=True)
+    region_code = fields.String(metadata={"description": "the school's county (lists)", "example": "320102"})
+    region_name = fields.String(metadata={"description": "the county's name (lists)", "example": "玄武区"})
     school_year = fields.String(required=True)
     state = fields.String(required=True)
     version = fields.Integer(required=True)
