@@ -14,7 +14,6 @@ the transaction the `app` fixture rolls back, so what a generated request writes
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -29,7 +28,7 @@ from hypothesis import strategies as st
 
 from aidservice.extensions import db
 from aidservice.models import Application, Decision
-from tests.timing_support import FAST
+from tests.timing_support import FAST, work_clock
 from tests.world.factories import bearer, id_number
 from tests.world.reports import seeded_province_database
 
@@ -279,7 +278,7 @@ def call(client: FlaskClient, db_url: str) -> Callable[[Route, str], tuple[int, 
 
     def send(route: Route, text: str) -> tuple[int, str, float]:
         headers = bearer(tokens[route.caller]) if route.caller in tokens else {}
-        started = time.perf_counter()
+        started = work_clock()
         response = client.open(
             route.url(),
             method=route.method,
@@ -287,7 +286,7 @@ def call(client: FlaskClient, db_url: str) -> Callable[[Route, str], tuple[int, 
             content_type="application/json",
             headers=headers,
         )
-        return response.status_code, response.content_type, time.perf_counter() - started
+        return response.status_code, response.content_type, work_clock() - started
 
     return send
 
