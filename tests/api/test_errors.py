@@ -157,7 +157,8 @@ def test_webargs_locations_are_not_field_names() -> None:
 def test_problem_schema_is_in_the_openapi_document(client: FlaskClient) -> None:
     spec = client.get("/api/v1/openapi.json").get_json()
     problem = spec["components"]["schemas"]["Problem"]
-    assert set(problem["properties"]) == PROBLEM_KEYS | {"rows", "total_errors"}  # a refused file's extensions
+    refused_file = {"rows", "total_errors"}  # the extension members of a refused import
+    assert set(problem["properties"]) == PROBLEM_KEYS | refused_file
     assert set(problem["required"]) == PROBLEM_KEYS
     default_error = spec["components"]["responses"]["DEFAULT_ERROR"]
     assert "application/problem+json" in default_error["content"]
