@@ -109,13 +109,14 @@ def report_download(kind: str) -> Response:
 
 def _section(section: Section) -> dict[str, Any]:
     rows = section.iter_rows()
-    head = list(islice(rows, ROWS_SHOWN))
+    shown = section.shown
+    head = [[row[i] for i in shown] for row in islice(rows, ROWS_SHOWN)]
     more = sum(1 for _row in rows)
     return {
         "key": section.key,
         "title": section.title,
         "note": section.note,
-        "columns": section.columns,
+        "columns": [section.columns[i] for i in shown],
         "rows": head,
         "more": more,
     }

@@ -74,7 +74,7 @@ class Column:
 
     key: str
     heading: str
-    type: str = "text"  # text | int | money | rate | date
+    type: str = "text"  # text | int | money | rate | date | code (a code beside its label: files only)
     width: int = 12
 
 
@@ -87,6 +87,11 @@ class Section:
     columns: Sequence[Column]
     rows: Sequence[Sequence[Any]] | Callable[[], Iterable[Sequence[Any]]]
     note: str = ""
+
+    @property
+    def shown(self) -> list[int]:
+        """The columns a reader sees on a page: the codes beside their labels stay in the files only."""
+        return [i for i, c in enumerate(self.columns) if c.type != "code"]
 
     def iter_rows(self) -> Iterator[Sequence[Any]]:
         """The rows; a streamed section runs its query again each time."""
@@ -129,6 +134,11 @@ AIDED_DEFINITION = (
     "report time, with status 'awarded' (funded, within or beyond a quota) and of kind grant, waiver or "
     "scholarship; loans (a ceiling, not money paid), unfunded and withdrawn decisions do not count"
 )
+AIDED_DEFINITION_CN = (
+    "已资助：学生在本期所属学年有至少一项在报告时点有效的资助决定，其状态为“已资助”（名额内或超出名额资助），"
+    "类别为助学金、免学费或奖学金；贷款（仅为额度，并非实际发放的资金）、名额不足未资助和已撤销的决定不计入"
+)
+"""The definition as the Chinese report states it (the JSON keeps `AIDED_DEFINITION`; i18n_en translates this)."""
 
 
 def rate(part: int, whole: int) -> float | None:

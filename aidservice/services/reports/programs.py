@@ -30,10 +30,10 @@ from aidservice.services.reports.reading import Context, program_names
 
 TITLE = "学生资助项目执行情况报告"
 PROGRAM_COLUMNS = (
-    Column("program", "项目代码", width=34),
+    Column("program", "项目代码", "code", 34),
     Column("program_name", "资助项目", width=34),
     Column("kind", "类别", width=10),
-    Column("stage", "学段代码", width=14),
+    Column("stage", "学段代码", "code", 14),
     Column("stage_name", "学段", width=12),
     Column("recipients", "受助学生数", "int"),
     Column("not_funded", "超出名额未资助", "int"),
@@ -44,7 +44,7 @@ PROGRAM_COLUMNS = (
     Column("rule_status", "规则状态", width=12),
 )
 QUOTA_COLUMNS = (
-    Column("program", "项目代码", width=34),
+    Column("program", "项目代码", "code", 34),
     Column("program_name", "资助项目", width=34),
     Column("schools", "设名额学校数", "int"),
     Column("places", "名额", "int"),
@@ -53,7 +53,7 @@ QUOTA_COLUMNS = (
     Column("shortfall", "名额缺口（特殊群体超额资助）", "int"),
 )
 PROVISIONAL_COLUMNS = (
-    Column("program", "项目代码", width=34),
+    Column("program", "项目代码", "code", 34),
     Column("program_name", "资助项目", width=34),
     Column("item", "暂定项", width=40),
     Column("note", "说明", width=60),

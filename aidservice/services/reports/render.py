@@ -21,7 +21,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, Template, select_autoescape
 
-from aidservice.services.reports.common import Chart, Column, Report, Section
+from aidservice.i18n import format_date, format_datetime
+from aidservice.services.reports.common import AIDED_DEFINITION_CN, Chart, Column, Report, Section
 
 FORMATS = ("json", "csv", "xlsx", "html")
 MEDIA_TYPES = {
@@ -32,11 +33,12 @@ MEDIA_TYPES = {
 }
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CHUNK = 64 * 1024
+VERSION_KINDS = {"determinations": "认定结果", "decisions": "资助决定"}
 META_LABELS = (
     ("title", "报告"),
     ("period", "期间"),
     ("region", "地区"),
-    ("as_of", "数据截至（UTC）"),
+    ("as_of", "数据截至（北京时间）"),
     ("rule_set_versions", "规则版本"),
     ("feed_watermark", "部门数据水位"),
     ("aided_definition", "“已资助”定义"),
@@ -142,22 +144,31 @@ def _csv_value(column: Column, value: Any) -> str:
 def meta_lines(report: Report) -> list[tuple[str, str]]:
     """The report's reproducibility record as (label, text) lines."""
     meta = report.meta
-    versions = "; ".join(f"{kind}: {', '.join(v) or '—'}" for kind, v in meta["rule_set_versions"].items())
-    watermark = (
-        "; ".join(f"{w['source']} {w['batch_id']} @ {w['received_at']}" for w in meta["feed_watermark"])
-        or "—"
+    versions = "；".join(
+        f"{VERSION_KINDS.get(kind, kind)}：{'、'.join(v) or '—'}" for kind, v in meta["rule_set_versions"].items()
     )
+    period = meta["period"]
     values = {
         "title": report.title,
-        "period": f"{meta['period']['name']} ({meta['period']['label']}: {meta['period']['start']} – {meta['period']['end']})",
-        "region": f"{meta['region']['name']} ({meta['region']['code']})",
-        "as_of": meta["as_of"],
+        "period": f"{period['name']}（{format_date(period['start'])}至{format_date(period['end'])}）",
+        "region": f"{meta['region']['name']}（{meta['region']['code']}）",
+        "as_of": format_datetime(meta["as_of"]),
         "rule_set_versions": versions,
-        "feed_watermark": watermark,
-        "aided_definition": meta["aided_definition"],
+        "feed_watermark": watermark_text(meta["feed_watermark"], meta.get("source_labels", {})),
+        "aided_definition": AIDED_DEFINITION_CN,
         "message": report.message or ("本报告为空" if report.empty else ""),
     }
     return [(label, values[key]) for key, label in META_LABELS if values[key]]
+
+
+def watermark_text(watermark: Sequence[dict[str, Any]], labels: dict[str, str]) -> str:
+    """Each agency's last batch as a Chinese sentence with the source's label and the Beijing time it arrived."""
+    sentences = [
+        f"{labels.get(w['source'], w['source'])}最近一批数据（批次 {w['batch_id']}）于"
+        f"{format_datetime(w['received_at'])}收到"
+        for w in watermark
+    ]
+    return "；".join(sentences) + "。" if sentences else "尚未收到部门数据。"
 
 
 def csv_chunks(report: Report) -> Iterator[str]:
@@ -323,9 +334,9 @@ def html_chunks(report: Report) -> Iterator[str]:
             "key": s.key,
             "title": s.title,
             "note": s.note,
-            "columns": s.columns,
+            "columns": [s.columns[i] for i in s.shown],
             "rows": _html_rows(s),
-            "numeric": [c.type in ("money", "rate", "int") for c in s.columns],
+            "numeric": [s.columns[i].type in ("money", "rate", "int") for i in s.shown],
         }
         for s in report.sections
     ]
@@ -344,5 +355,6 @@ def _page_template() -> Template:
 
 
 def _html_rows(section: Section) -> Iterator[list[str]]:
+    shown = section.shown
     for row in section.iter_rows():
-        yield [_html_value(c, v) for c, v in zip(section.columns, row, strict=True)]
+        yield [_html_value(section.columns[i], row[i]) for i in shown]

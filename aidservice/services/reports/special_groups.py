@@ -62,9 +62,9 @@ STATE_NAMES = {
 }
 
 SUMMARY_COLUMNS = (
-    Column("group", "群体代码", width=22),
+    Column("group", "群体代码", "code", 22),
     Column("group_name", "特殊群体", width=18),
-    Column("stage", "学段代码", width=14),
+    Column("stage", "学段代码", "code", 14),
     Column("stage_name", "学段", width=10),
     Column("students", "在校学生数", "int"),
     Column("aided", "已资助", "int"),
@@ -75,11 +75,11 @@ SUMMARY_COLUMNS = (
     Column("paid", "本期应发（元）", "money", 14),
 )
 MONEY_COLUMNS = (
-    Column("group", "群体代码", width=22),
+    Column("group", "群体代码", "code", 22),
     Column("group_name", "特殊群体", width=18),
-    Column("stage", "学段代码", width=14),
+    Column("stage", "学段代码", "code", 14),
     Column("stage_name", "学段", width=10),
-    Column("program", "项目代码", width=34),
+    Column("program", "项目代码", "code", 34),
     Column("program_name", "资助项目", width=34),
     Column("kind", "类别", width=10),
     Column("recipients", "受助学生数", "int"),
@@ -94,7 +94,7 @@ REGION_COLUMNS = (
     Column("coverage", "资助覆盖率", "rate"),
 )
 UNAIDED_COLUMNS = (
-    Column("reason", "原因代码", width=16),
+    Column("reason", "原因代码", "code", 16),
     Column("reason_name", "未资助原因", width=20),
     Column("detail", "说明", width=40),
     Column("student_id", "学籍号", width=16),
@@ -105,7 +105,7 @@ UNAIDED_COLUMNS = (
     Column("class_name", "班级", width=14),
     Column("stage", "学段", width=12),
     Column("grade", "年级", "int", 6),
-    Column("groups", "群体代码", width=24),
+    Column("groups", "群体代码", "code", 24),
     Column("group_names", "特殊群体", width=24),
     Column("application_id", "申请编号", "int", 10),
     Column("application_state", "申请状态", width=10),
