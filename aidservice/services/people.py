@@ -41,7 +41,9 @@ def _client_id(actor_id: str) -> int | None:
     return int(head) if head.isdigit() else None
 
 
-def _name(actor_id: str, roles: dict[str, str], sources: dict[int | None, str], vocabulary: Vocabulary) -> str:
+def _name(
+    actor_id: str, roles: dict[str, str], sources: dict[int | None, str], vocabulary: Vocabulary
+) -> str:
     kind, _, rest = actor_id.partition(":")
     if kind == "user":
         role = roles.get(rest)

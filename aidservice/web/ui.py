@@ -144,7 +144,7 @@ def actor_name(actor_id: object) -> str:
     key = str(actor_id)
     known: dict[str, str] = g.setdefault("actor_names", {})
     if key not in known:
-        known.update(actor_names(db.session, [key], _rules().vocabulary))
+        known.update(actor_names(db.session(), [key], _rules().vocabulary))
     return i18n.translate(known.get(key, key), language())
 
 

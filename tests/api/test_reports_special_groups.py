@@ -181,7 +181,8 @@ def test_csv_sections_with_headers_bom_and_money_strings(client: FlaskClient, pr
         "外省建档立卡等（已核实）学生资助情况",
     ]
     record = dict(row[:2] for row in sections[""])
-    assert record["地区"] == "江苏省 (320000)" and record["期间"].startswith("2020-2021学年秋季学期")
+    assert record["地区"] == "江苏省（320000）" and record["期间"].startswith("2020-2021学年秋季学期")
+    assert "数据截至（北京时间）" in record and "T" not in record["数据截至（北京时间）"]
     groups = sections["各特殊群体资助覆盖情况（按学段）"]
     header = groups[0]
     assert header[:5] == ["群体代码", "特殊群体", "学段代码", "学段", "在校学生数"]

@@ -52,11 +52,20 @@ def vocabulary_codes() -> set[str]:
     """Every code of the rules' vocabulary and of the service's state tables."""
     rules = shipped_rules()
     vocabulary = rules.vocabulary
-    codes = {g.status for g in vocabulary.groups} | set(vocabulary.statuses) | {s.id for s in vocabulary.sources}
+    codes = (
+        {g.status for g in vocabulary.groups} | set(vocabulary.statuses) | {s.id for s in vocabulary.sources}
+    )
     for spec in rules.facts.values():
         codes |= {str(v) for v in (getattr(spec, "values", None) or ()) if not str(v).isdigit()}
     codes |= {p.id for p in rules.rules.programs} | {p.kind for p in rules.rules.programs}
-    for table in (i18n.LEVELS, i18n.STATES, i18n.ACTIONS, i18n.KINDS, i18n.DECISION_STATUSES, i18n.JOB_STATES):
+    for table in (
+        i18n.LEVELS,
+        i18n.STATES,
+        i18n.ACTIONS,
+        i18n.KINDS,
+        i18n.DECISION_STATUSES,
+        i18n.JOB_STATES,
+    ):
         codes |= set(table)
     codes |= set(i18n.JOB_KINDS) | set(i18n.ROLES)
     return codes
@@ -98,8 +107,13 @@ def test_the_printable_report_speaks_chinese(app, world: w.World) -> None:  # ty
     province = Actor(kind="user", name="province1", role="province_admin", region_code="320000")
     for kind in reports.KINDS:
         report = reports.prepare(
-            db.session, actor=province, settings=wiring.settings(), kind=kind, period="2020-2021-autumn",
-            region=None, fmt="html",
+            db.session,
+            actor=province,
+            settings=wiring.settings(),
+            kind=kind,
+            period="2020-2021-autumn",
+            region=None,
+            fmt="html",
         )
         html = b"".join(render(report, "html")).decode("utf-8")
         assert_clean(html, f"printable {kind}", codes)
@@ -116,7 +130,13 @@ def test_application_student_and_job_pages_name_people_and_labels(
     assert act(client, application_id, "publish_notice").status_code == 302
     clock.today = w.AFTER_NOTICE
     assert act(client, application_id, "approve", note="公示无异议").status_code == 302
-    for url in (f"/applications/{application_id}", "/students/S1-001", "/students/S1-002", "/applications", "/jobs"):
+    for url in (
+        f"/applications/{application_id}",
+        "/students/S1-001",
+        "/students/S1-002",
+        "/applications",
+        "/jobs",
+    ):
         html = client.get(url).get_data(as_text=True)
         assert_clean(html, url, codes)
     page = visible_text(client.get(f"/applications/{application_id}").get_data(as_text=True))

@@ -10,6 +10,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from aidservice.i18n_reports import AIDED_DEFINITION_CN as AIDED_DEFINITION_CN
+from aidservice.i18n_reports import AIDED_DEFINITION_EN
+
 TOTAL_NAME = "合计"
 """The name of a report's total row (stage `all`)."""
 
@@ -129,16 +132,7 @@ class Report:
     message: str = ""
 
 
-AIDED_DEFINITION = (
-    "aided: the student has at least one decision for the period's school year that was current at the "
-    "report time, with status 'awarded' (funded, within or beyond a quota) and of kind grant, waiver or "
-    "scholarship; loans (a ceiling, not money paid), unfunded and withdrawn decisions do not count"
-)
-AIDED_DEFINITION_CN = (
-    "已资助：学生在本期所属学年有至少一项在报告时点有效的资助决定，其状态为“已资助”（名额内或超出名额资助），"
-    "类别为助学金、免学费或奖学金；贷款（仅为额度，并非实际发放的资金）、名额不足未资助和已撤销的决定不计入"
-)
-"""The definition as the Chinese report states it (the JSON keeps `AIDED_DEFINITION`; i18n_en translates this)."""
+AIDED_DEFINITION = AIDED_DEFINITION_EN  # the JSON's wording; the Chinese report states AIDED_DEFINITION_CN
 
 
 def rate(part: int, whole: int) -> float | None:

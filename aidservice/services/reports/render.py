@@ -145,7 +145,8 @@ def meta_lines(report: Report) -> list[tuple[str, str]]:
     """The report's reproducibility record as (label, text) lines."""
     meta = report.meta
     versions = "；".join(
-        f"{VERSION_KINDS.get(kind, kind)}：{'、'.join(v) or '—'}" for kind, v in meta["rule_set_versions"].items()
+        f"{VERSION_KINDS.get(kind, kind)}：{'、'.join(v) or '—'}"
+        for kind, v in meta["rule_set_versions"].items()
     )
     period = meta["period"]
     values = {
