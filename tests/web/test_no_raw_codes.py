@@ -62,6 +62,8 @@ def vocabulary_codes() -> set[str]:
         i18n.LEVELS,
         i18n.STATES,
         i18n.ACTIONS,
+        i18n.STATUSES,
+        i18n.BUILTIN_SOURCES,
         i18n.KINDS,
         i18n.DECISION_STATUSES,
         i18n.JOB_STATES,

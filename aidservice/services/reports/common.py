@@ -79,6 +79,7 @@ class Column:
     heading: str
     type: str = "text"  # text | int | money | rate | date | code (a code beside its label: files only)
     width: int = 12
+    labels: str = ""  # kind | rule_status | source | item: a code shown by its label in files and pages (JSON: the code)
 
 
 @dataclass(slots=True)

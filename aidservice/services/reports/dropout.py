@@ -63,7 +63,7 @@ CHILD_COLUMNS = (
     Column("age", "年龄（周岁）", "int", 8),
     Column("groups", "群体代码", "code", 24),
     Column("group_names", "特殊群体", width=24),
-    Column("sources", "数据来源", width=30),
+    Column("sources", "数据来源", width=30, labels="source"),
     Column("roster", "学籍记录", width=24),
 )
 FOLLOW_UP = {

@@ -13,7 +13,7 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -21,7 +21,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, Template, select_autoescape
 
-from aidservice.i18n import format_date, format_datetime
+from aidservice.i18n import BUILTIN_SOURCES, KINDS, STATUSES, format_date, format_datetime
 from aidservice.services.reports.common import AIDED_DEFINITION_CN, Chart, Column, Report, Section
 
 FORMATS = ("json", "csv", "xlsx", "html")
@@ -57,6 +57,42 @@ def yuan(fen: int | None) -> str | None:
 def filename(kind: str, region: str, period: str, fmt: str) -> str:
     """special-groups_320000_2020-2021-autumn.xlsx (a date range's '..' becomes '_')."""
     return f"{kind}_{region}_{period}".replace("..", "_") + f".{fmt}"
+
+
+def labelled_rows(report: Report, section: Section) -> Iterator[Sequence[Any]]:
+    """The section's rows with its coded columns (kinds, rule states, sources) as their labels, for people."""
+    sources = {**BUILTIN_SOURCES, **report.meta.get("source_labels", {})}
+    tables: dict[str, Callable[[str], str]] = {
+        "kind": lambda code: KINDS.get(code, code),
+        "rule_status": lambda code: STATUSES.get(code, code),
+        "source": lambda code: sources.get(code, code),
+        "item": provisional_item,
+    }
+    coded = [(i, tables[c.labels]) for i, c in enumerate(section.columns) if c.labels in tables]
+    for row in section.iter_rows():
+        if not coded:
+            yield row
+            continue
+        out = list(row)
+        for i, name in coded:
+            if isinstance(out[i], str) and out[i]:
+                out[i] = "、".join(name(code) for code in out[i].split(";"))
+        yield out
+
+
+def provisional_item(item: str) -> str:
+    """A provisional item as the programs report names it: 资助项目本身, 金额 …, 参数 <label>."""
+    if item == "program":
+        return "资助项目本身"
+    head, _, rest = item.partition(" ")
+    if head == "amount":
+        return f"金额 {rest}"
+    if head == "parameter":
+        label = rest.partition(" (")[2].rstrip(")")
+        return f"参数 {label or rest}"
+    if item == "rule set not published":
+        return "规则版本未存档，无法列出暂定项"
+    return item
 
 
 def render(report: Report, fmt: str) -> Iterator[bytes]:
@@ -191,7 +227,7 @@ def csv_chunks(report: Report) -> Iterator[str]:
     for section in report.sections:
         writer.writerow([f"【{section.title}】"] + ([section.note] if section.note else []))
         writer.writerow([c.heading for c in section.columns])
-        for n, row in enumerate(section.iter_rows(), start=1):
+        for n, row in enumerate(labelled_rows(report, section), start=1):
             writer.writerow([_csv_value(c, v) for c, v in zip(section.columns, row, strict=True)])
             if n % 500 == 0:
                 yield take()
@@ -250,7 +286,7 @@ def write_xlsx(report: Report, path: str) -> None:
             sheet.write_string(0, col, column.heading, header)
         kinds = [c.type for c in section.columns]
         write_string, write_number = sheet.write_string, sheet.write_number
-        for r, row in enumerate(section.iter_rows(), start=1):
+        for r, row in enumerate(labelled_rows(report, section), start=1):
             for col, value in enumerate(row):
                 kind = kinds[col]
                 if value is None or value == "":
@@ -336,7 +372,7 @@ def html_chunks(report: Report) -> Iterator[str]:
             "title": s.title,
             "note": s.note,
             "columns": [s.columns[i] for i in s.shown],
-            "rows": _html_rows(s),
+            "rows": _html_rows(report, s),
             "numeric": [s.columns[i].type in ("money", "rate", "int") for i in s.shown],
         }
         for s in report.sections
@@ -355,7 +391,7 @@ def _page_template() -> Template:
     return environment.get_template("reports/report.html")
 
 
-def _html_rows(section: Section) -> Iterator[list[str]]:
+def _html_rows(report: Report, section: Section) -> Iterator[list[str]]:
     shown = section.shown
-    for row in section.iter_rows():
+    for row in labelled_rows(report, section):
         yield [_html_value(section.columns[i], row[i]) for i in shown]

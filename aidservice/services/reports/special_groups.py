@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, literal, select, true
 from sqlalchemy.orm import aliased
 
+from aidservice.i18n import format_date
 from aidservice.models import AgencyRecord, Application, ApplicationAction, Decision, School, Student
 from aidservice.services.reports import east_west, out_of_province
 from aidservice.services.reports.common import (
@@ -81,7 +82,7 @@ MONEY_COLUMNS = (
     Column("stage_name", "学段", width=10),
     Column("program", "项目代码", "code", 34),
     Column("program_name", "资助项目", width=34),
-    Column("kind", "类别", width=10),
+    Column("kind", "类别", width=10, labels="kind"),
     Column("recipients", "受助学生数", "int"),
     Column("committed", "资助金额（元）", "money", 14),
     Column("paid", "本期应发（元）", "money", 14),
@@ -109,7 +110,7 @@ UNAIDED_COLUMNS = (
     Column("group_names", "特殊群体", width=24),
     Column("application_id", "申请编号", "int", 10),
     Column("application_state", "申请状态", width=10),
-    Column("source", "数据来源", width=24),
+    Column("source", "数据来源", width=24, labels="source"),
 )
 
 
@@ -494,7 +495,7 @@ def _unaided_rows(ctx: Context, member: Any, classified: Any) -> Iterator[tuple]
     for status, person_mask, source, valid_from, valid_to in ctx.session.execute(
         records.execution_options(yield_per=2000)
     ):
-        span = f"有效期 {valid_from or '—'} 至 {valid_to or '长期'}"
+        span = f"有效期 {format_date(valid_from) or '—'} 至 {format_date(valid_to) or '长期'}"
         yield (
             "unmatched",
             REASON_NAMES["unmatched"],
