@@ -9,11 +9,14 @@ from html.parser import HTMLParser
 
 from flask.testing import FlaskClient
 
-from aidservice import i18n
+from aidservice import i18n, wiring
+from aidservice.extensions import db
 from aidservice.services import reports
+from aidservice.services.actors import Actor
 from aidservice.services.reports.render import render
 from tests.web.conftest import Clock
 from tests.web.test_applications import act, created
+from tests.web.test_jobs import background_import, roster_file, row
 from tests.world import web as w
 from tests.world.vocabulary import shipped_rules
 
@@ -97,14 +100,16 @@ def test_reports_show_labels_beijing_times_and_chinese_sentences(
         assert page.status_code == 200, url
         html = page.get_data(as_text=True)
         assert_clean(html, url, codes)
-        assert "部门数据水位" not in html or "年" in html
+    civil_affairs = shipped_rules().vocabulary.source("civil_affairs")
+    assert civil_affairs is not None
+    watermark = visible_text(html).split("部门数据水位", 1)[1]
+    assert re.match(
+        rf"\s*{civil_affairs.label}最近一批数据（批次 M-2020-09-01）于\d{{4}}年\d+月\d+日 \d\d:\d\d收到",
+        watermark,
+    )
 
 
 def test_the_printable_report_speaks_chinese(app, world: w.World) -> None:  # type: ignore[no-untyped-def]
-    from aidservice import wiring
-    from aidservice.extensions import db
-    from aidservice.services.actors import Actor
-
     codes = vocabulary_codes()
     province = Actor(kind="user", name="province1", role="province_admin", region_code="320000")
     for kind in reports.KINDS:
@@ -132,12 +137,14 @@ def test_application_student_and_job_pages_name_people_and_labels(
     assert act(client, application_id, "publish_notice").status_code == 302
     clock.today = w.AFTER_NOTICE
     assert act(client, application_id, "approve", note="公示无异议").status_code == 302
+    job = background_import(client, roster_file(row("S1-301", 731)))
     for url in (
         f"/applications/{application_id}",
         "/students/S1-001",
         "/students/S1-002",
         "/applications",
         "/jobs",
+        job,
     ):
         html = client.get(url).get_data(as_text=True)
         assert_clean(html, url, codes)
