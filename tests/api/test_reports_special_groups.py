@@ -131,9 +131,10 @@ def test_each_unaided_student_with_the_reason_and_its_detail(client: FlaskClient
         by["ST-REJECT"]["detail"] == REJECTED_ELSEWHERE and by["ST-REJECT"]["school_code"] == "S3"
     )  # not the note
     assert (
-        "compulsory_living_subsidy" in by["ST-QUOTA"]["detail"] and by["ST-QUOTA"]["groups"] == "martyr_child"
+        "义务教育家庭经济困难学生生活补助" in by["ST-QUOTA"]["detail"]
+        and by["ST-QUOTA"]["groups"] == "martyr_child"
     )
-    assert "subsistence_allowance" in by["ST-CONFLICT"]["detail"]
+    assert "城乡最低生活保障家庭" in by["ST-CONFLICT"]["detail"]
     assert (
         by["ST-NOAWARD"]["reason_name"] == "已认定但无适用资助项目"
         and by["ST-NOAWARD"]["stage"] == "学前教育"

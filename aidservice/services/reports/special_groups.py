@@ -26,7 +26,8 @@ application of the period's school year as it stood at the report time, first th
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, literal, select, true
@@ -385,6 +386,7 @@ def _unaided_rows(ctx: Context, member: Any, classified: Any) -> Iterator[tuple]
     ctx.tune()  # the stream may run in a transaction of its own
     member, classified = ctx.members(), ctx.classified()  # again, if that transaction is a new one
     labels = ctx.labels
+    names = Names(program_names(ctx.settings), ctx.settings.rules.facts)
     groups = (
         select(member.c.student_pk, ctx.concat(member.c.grp).label("groups"))
         .group_by(member.c.student_pk)
@@ -462,7 +464,9 @@ def _unaided_rows(ctx: Context, member: Any, classified: Any) -> Iterator[tuple]
         level,
     ) in result:
         keys = sorted(set((groups_text or "").split(";")) - {""}, key=labels.groups.index)
-        detail = _detail(outcome, state, conflicts, note if ctx.notes else None, unfunded_programs, level)
+        detail = _detail(
+            outcome, state, conflicts, note if ctx.notes else None, unfunded_programs, level, names
+        )
         yield (
             outcome,
             REASON_NAMES[outcome],
@@ -517,19 +521,25 @@ def _unaided_rows(ctx: Context, member: Any, classified: Any) -> Iterator[tuple]
 
 
 def _detail(
-    outcome: str, state: str | None, conflicts: Any, note: str | None, unfunded: str | None, level: str | None
+    outcome: str,
+    state: str | None,
+    conflicts: Any,
+    note: str | None,
+    unfunded: str | None,
+    level: str | None,
+    names: Names,
 ) -> str:
-    """What the administrator reads beside the reason."""
+    """What the administrator reads beside the reason (programs and facts by their labels)."""
     if outcome == "rejected":
         return REJECTED_ELSEWHERE if note is None else note
     if outcome == "in_review":
         return f"申请状态：{STATE_NAMES.get(state or '', state or '')}"
     if outcome == "quota_shortfall":
-        programs = ";".join(sorted(set((unfunded or "").split(";")) - {""}))
+        programs = "、".join(names.program(p) for p in sorted(set((unfunded or "").split(";")) - {""}))
         return f"符合条件但超出名额未获资助：{programs}"
     if outcome == "data_conflict":
         items = [
-            f"{c.get('fact')}：申报 {_flag(c.get('declared'))}，部门数据 {_flag(c.get('agency'))}"
+            f"{names.fact(c.get('fact'))}：申报 {_flag(c.get('declared'))}，部门数据 {_flag(c.get('agency'))}"
             for c in (conflicts or [])
             if isinstance(c, dict)
         ]
@@ -539,6 +549,21 @@ def _detail(
     if outcome == "no_award":
         return f"已认定（{LEVEL_NAMES.get(level or '', level or '')}），但没有适用的资助项目"  # the standing's level
     return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """Programs and facts by their labels in the rules (a code the rules do not know stays as it is)."""
+
+    programs: dict[str, str]
+    facts: Mapping[str, Any]
+
+    def program(self, code: str) -> str:
+        return self.programs.get(code, code)
+
+    def fact(self, name: object) -> str:
+        spec = self.facts.get(str(name))
+        return spec.label if spec is not None and spec.label else str(name)
 
 
 def _flag(value: Any) -> str:
