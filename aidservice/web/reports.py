@@ -15,8 +15,8 @@ from aidservice import wiring
 from aidservice.requestid import current_request_id
 from aidservice.services import reports
 from aidservice.services.errors import ValidationFailed
-from aidservice.services.reports.common import Section
-from aidservice.services.reports.render import layout, meta_lines
+from aidservice.services.reports.common import Report, Section
+from aidservice.services.reports.render import labelled_rows, layout, meta_lines
 from aidservice.unit_of_work import unit_of_work
 from aidservice.web.pages import report_page
 
@@ -57,7 +57,7 @@ def reports_page() -> tuple[str, int] | str:
                 region=form.region.data or None,
                 request_id=current_request_id(),
             )
-            sections = [_section(s) for s in report.sections]
+            sections = [_section(report, s) for s in report.sections]
     except ValidationFailed as exc:
         for key, messages in exc.errors.items():
             field = form._fields.get(key) or form.period
@@ -107,15 +107,16 @@ def report_download(kind: str) -> Response:
     )
 
 
-def _section(section: Section) -> dict[str, Any]:
-    rows = section.iter_rows()
-    head = list(islice(rows, ROWS_SHOWN))
+def _section(report: Report, section: Section) -> dict[str, Any]:
+    rows = labelled_rows(report, section)
+    shown = section.shown
+    head = [[row[i] for i in shown] for row in islice(rows, ROWS_SHOWN)]
     more = sum(1 for _row in rows)
     return {
         "key": section.key,
         "title": section.title,
         "note": section.note,
-        "columns": section.columns,
+        "columns": [section.columns[i] for i in shown],
         "rows": head,
         "more": more,
     }

@@ -10,9 +10,11 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, current_app, has_request_context, request, session
+from flask import Flask, current_app, g, has_request_context, request, session
 
 from aidservice import i18n
+from aidservice.extensions import db
+from aidservice.services.people import actor_names
 from aidservice.services.vocabulary import value_labels
 
 from .session import LANGUAGE_KEY, display_user
@@ -135,6 +137,17 @@ def fact_label(name: str) -> str:
     return spec.label if spec is not None else name
 
 
+def actor_name(actor_id: object) -> str:
+    """An actor id (`user:officer1`) as officers read it (officer1（学校资助专员）); looked up once per request."""
+    if not actor_id:
+        return ""
+    key = str(actor_id)
+    known: dict[str, str] = g.setdefault("actor_names", {})
+    if key not in known:
+        known.update(actor_names(db.session(), [key], _rules().vocabulary))
+    return i18n.translate(known.get(key, key), language())
+
+
 def lang_url(code: str) -> str:
     """This page in another language (the query kept, `lang` replaced)."""
     args = [
@@ -175,6 +188,7 @@ def init_app(app: Flask) -> None:
         fact_labels=fact_labels,
         enum_label=enum_label,
         report_cell=report_cell,
+        actor_name=actor_name,
     )
     app.jinja_env.globals.update(  # globals: imported macros see them too
         _=_,

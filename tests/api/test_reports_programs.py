@@ -121,7 +121,7 @@ def test_formats_carry_the_same_numbers(client: FlaskClient, province: Province)
     assert values[:8] == [
         "compulsory_living_subsidy",
         "义务教育家庭经济困难学生生活补助",
-        "grant",
+        "助学金",  # the kind by its label (the JSON keeps the code)
         "junior",
         "初中",
         2,

@@ -131,9 +131,10 @@ def test_each_unaided_student_with_the_reason_and_its_detail(client: FlaskClient
         by["ST-REJECT"]["detail"] == REJECTED_ELSEWHERE and by["ST-REJECT"]["school_code"] == "S3"
     )  # not the note
     assert (
-        "compulsory_living_subsidy" in by["ST-QUOTA"]["detail"] and by["ST-QUOTA"]["groups"] == "martyr_child"
+        "义务教育家庭经济困难学生生活补助" in by["ST-QUOTA"]["detail"]
+        and by["ST-QUOTA"]["groups"] == "martyr_child"
     )
-    assert "subsistence_allowance" in by["ST-CONFLICT"]["detail"]
+    assert "城乡最低生活保障家庭" in by["ST-CONFLICT"]["detail"]
     assert (
         by["ST-NOAWARD"]["reason_name"] == "已认定但无适用资助项目"
         and by["ST-NOAWARD"]["stage"] == "学前教育"
@@ -181,7 +182,8 @@ def test_csv_sections_with_headers_bom_and_money_strings(client: FlaskClient, pr
         "外省建档立卡等（已核实）学生资助情况",
     ]
     record = dict(row[:2] for row in sections[""])
-    assert record["地区"] == "江苏省 (320000)" and record["期间"].startswith("2020-2021学年秋季学期")
+    assert record["地区"] == "江苏省（320000）" and record["期间"].startswith("2020-2021学年秋季学期")
+    assert "数据截至（北京时间）" in record and "T" not in record["数据截至（北京时间）"]
     groups = sections["各特殊群体资助覆盖情况（按学段）"]
     header = groups[0]
     assert header[:5] == ["群体代码", "特殊群体", "学段代码", "学段", "在校学生数"]

@@ -10,6 +10,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from aidservice.i18n_reports import AIDED_DEFINITION_CN as AIDED_DEFINITION_CN
+from aidservice.i18n_reports import AIDED_DEFINITION_EN
+
 TOTAL_NAME = "合计"
 """The name of a report's total row (stage `all`)."""
 
@@ -74,8 +77,9 @@ class Column:
 
     key: str
     heading: str
-    type: str = "text"  # text | int | money | rate | date
+    type: str = "text"  # text | int | money | rate | date | code (a code beside its label: files only)
     width: int = 12
+    labels: str = ""  # kind | rule_status | source | item: a code shown by its label in files and pages (JSON: the code)
 
 
 @dataclass(slots=True)
@@ -87,6 +91,11 @@ class Section:
     columns: Sequence[Column]
     rows: Sequence[Sequence[Any]] | Callable[[], Iterable[Sequence[Any]]]
     note: str = ""
+
+    @property
+    def shown(self) -> list[int]:
+        """The columns a reader sees on a page: the codes beside their labels stay in the files only."""
+        return [i for i, c in enumerate(self.columns) if c.type != "code"]
 
     def iter_rows(self) -> Iterator[Sequence[Any]]:
         """The rows; a streamed section runs its query again each time."""
@@ -124,11 +133,7 @@ class Report:
     message: str = ""
 
 
-AIDED_DEFINITION = (
-    "aided: the student has at least one decision for the period's school year that was current at the "
-    "report time, with status 'awarded' (funded, within or beyond a quota) and of kind grant, waiver or "
-    "scholarship; loans (a ceiling, not money paid), unfunded and withdrawn decisions do not count"
-)
+AIDED_DEFINITION = AIDED_DEFINITION_EN  # the JSON's wording; the Chinese report states AIDED_DEFINITION_CN
 
 
 def rate(part: int, whole: int) -> float | None:

@@ -50,10 +50,10 @@ ENDED_COLUMNS = (
     Column("class_name", "班级", width=14),
     Column("stage", "学段", width=10),
     Column("grade", "年级", "int", 6),
-    Column("state", "学籍状态代码", width=14),
+    Column("state", "学籍状态代码", "code", 14),
     Column("state_name", "学籍状态", width=10),
     Column("state_date", "状态日期", "date", 12),
-    Column("groups", "群体代码", width=24),
+    Column("groups", "群体代码", "code", 24),
     Column("group_names", "特殊群体", width=24),
     Column("follow_up", "说明", width=36),
 )
@@ -61,9 +61,9 @@ CHILD_COLUMNS = (
     Column("id_number", "身份证号（脱敏）", width=20),
     Column("name", "姓名", width=10),
     Column("age", "年龄（周岁）", "int", 8),
-    Column("groups", "群体代码", width=24),
+    Column("groups", "群体代码", "code", 24),
     Column("group_names", "特殊群体", width=24),
-    Column("sources", "数据来源", width=30),
+    Column("sources", "数据来源", width=30, labels="source"),
     Column("roster", "学籍记录", width=24),
 )
 FOLLOW_UP = {

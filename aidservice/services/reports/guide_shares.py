@@ -22,7 +22,7 @@ from aidservice.services.reports.reading import Context, known_children
 
 IDENTIFIED_LEVELS = ("general", "difficult", "special")
 COLUMNS = (
-    Column("stage", "学段代码", width=12),
+    Column("stage", "学段代码", "code", 12),
     Column("stage_name", "学段", width=10),
     Column("code", "代码", width=14),
     Column("name", "名称", width=26),

@@ -21,9 +21,9 @@ from aidservice.services.reports.reading import Context
 
 KEY = "out_of_province"
 COLUMNS = (
-    Column("group", "群体代码", width=30),
+    Column("group", "群体代码", "code", 30),
     Column("group_name", "群体", width=26),
-    Column("stage", "学段代码", width=14),
+    Column("stage", "学段代码", "code", 14),
     Column("stage_name", "学段", width=10),
     Column("students", "在校学生数", "int"),
     Column("aided", "已资助", "int"),

@@ -30,10 +30,10 @@ from aidservice.services.reports.reading import Context, program_names
 
 TITLE = "学生资助项目执行情况报告"
 PROGRAM_COLUMNS = (
-    Column("program", "项目代码", width=34),
+    Column("program", "项目代码", "code", 34),
     Column("program_name", "资助项目", width=34),
-    Column("kind", "类别", width=10),
-    Column("stage", "学段代码", width=14),
+    Column("kind", "类别", width=10, labels="kind"),
+    Column("stage", "学段代码", "code", 14),
     Column("stage_name", "学段", width=12),
     Column("recipients", "受助学生数", "int"),
     Column("not_funded", "超出名额未资助", "int"),
@@ -41,10 +41,10 @@ PROGRAM_COLUMNS = (
     Column("paid_autumn", "秋季学期应发（元）", "money", 16),
     Column("paid_spring", "春季学期应发（元）", "money", 16),
     Column("paid", "本期应发合计（元）", "money", 16),
-    Column("rule_status", "规则状态", width=12),
+    Column("rule_status", "规则状态", width=12, labels="rule_status"),
 )
 QUOTA_COLUMNS = (
-    Column("program", "项目代码", width=34),
+    Column("program", "项目代码", "code", 34),
     Column("program_name", "资助项目", width=34),
     Column("schools", "设名额学校数", "int"),
     Column("places", "名额", "int"),
@@ -53,9 +53,9 @@ QUOTA_COLUMNS = (
     Column("shortfall", "名额缺口（特殊群体超额资助）", "int"),
 )
 PROVISIONAL_COLUMNS = (
-    Column("program", "项目代码", width=34),
+    Column("program", "项目代码", "code", 34),
     Column("program_name", "资助项目", width=34),
-    Column("item", "暂定项", width=40),
+    Column("item", "暂定项", width=40, labels="item"),
     Column("note", "说明", width=60),
     Column("rule_set_version", "规则版本", width=26),
 )
@@ -103,7 +103,7 @@ def build(ctx: Context) -> Report:
             ),
             Section(
                 "provisional",
-                "暂定（provisional）规则与参数",
+                "暂定规则与参数",
                 PROVISIONAL_COLUMNS,
                 provisional,
                 "这些金额或条件尚无两个以上独立来源确认，省级可在规则数据中修正。",

@@ -473,6 +473,7 @@ class Context:
             "feed_watermark": self.watermark(),
             "running_rule_set_version": self.settings.rules.version,
             "aided_definition": AIDED_DEFINITION,
+            "source_labels": {src.id: src.label for src in self.settings.rules.vocabulary.sources},
         }
 
 

@@ -13,7 +13,7 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -21,7 +21,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, Template, select_autoescape
 
-from aidservice.services.reports.common import Chart, Column, Report, Section
+from aidservice.i18n import BUILTIN_SOURCES, KINDS, STATUSES, format_date, format_datetime
+from aidservice.services.reports.common import AIDED_DEFINITION_CN, Chart, Column, Report, Section
 
 FORMATS = ("json", "csv", "xlsx", "html")
 MEDIA_TYPES = {
@@ -32,11 +33,12 @@ MEDIA_TYPES = {
 }
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CHUNK = 64 * 1024
+VERSION_KINDS = {"determinations": "认定结果", "decisions": "资助决定"}
 META_LABELS = (
     ("title", "报告"),
     ("period", "期间"),
     ("region", "地区"),
-    ("as_of", "数据截至（UTC）"),
+    ("as_of", "数据截至（北京时间）"),
     ("rule_set_versions", "规则版本"),
     ("feed_watermark", "部门数据水位"),
     ("aided_definition", "“已资助”定义"),
@@ -55,6 +57,42 @@ def yuan(fen: int | None) -> str | None:
 def filename(kind: str, region: str, period: str, fmt: str) -> str:
     """special-groups_320000_2020-2021-autumn.xlsx (a date range's '..' becomes '_')."""
     return f"{kind}_{region}_{period}".replace("..", "_") + f".{fmt}"
+
+
+def labelled_rows(report: Report, section: Section) -> Iterator[Sequence[Any]]:
+    """The section's rows with its coded columns (kinds, rule states, sources) as their labels, for people."""
+    sources = {**BUILTIN_SOURCES, **report.meta.get("source_labels", {})}
+    tables: dict[str, Callable[[str], str]] = {
+        "kind": lambda code: KINDS.get(code, code),
+        "rule_status": lambda code: STATUSES.get(code, code),
+        "source": lambda code: sources.get(code, code),
+        "item": provisional_item,
+    }
+    coded = [(i, tables[c.labels]) for i, c in enumerate(section.columns) if c.labels in tables]
+    for row in section.iter_rows():
+        if not coded:
+            yield row
+            continue
+        out = list(row)
+        for i, name in coded:
+            if isinstance(out[i], str) and out[i]:
+                out[i] = "、".join(name(code) for code in out[i].split(";"))
+        yield out
+
+
+def provisional_item(item: str) -> str:
+    """A provisional item as the programs report names it: 资助项目本身, 金额 …, 参数 <label>."""
+    if item == "program":
+        return "资助项目本身"
+    head, _, rest = item.partition(" ")
+    if head == "amount":
+        return f"金额 {rest}"
+    if head == "parameter":
+        label = rest.partition(" (")[2].rstrip(")")
+        return f"参数 {label or rest}"
+    if item == "rule set not published":
+        return "规则版本未存档，无法列出暂定项"
+    return item
 
 
 def render(report: Report, fmt: str) -> Iterator[bytes]:
@@ -142,22 +180,32 @@ def _csv_value(column: Column, value: Any) -> str:
 def meta_lines(report: Report) -> list[tuple[str, str]]:
     """The report's reproducibility record as (label, text) lines."""
     meta = report.meta
-    versions = "; ".join(f"{kind}: {', '.join(v) or '—'}" for kind, v in meta["rule_set_versions"].items())
-    watermark = (
-        "; ".join(f"{w['source']} {w['batch_id']} @ {w['received_at']}" for w in meta["feed_watermark"])
-        or "—"
+    versions = "；".join(
+        f"{VERSION_KINDS.get(kind, kind)}：{'、'.join(v) or '—'}"
+        for kind, v in meta["rule_set_versions"].items()
     )
+    period = meta["period"]
     values = {
         "title": report.title,
-        "period": f"{meta['period']['name']} ({meta['period']['label']}: {meta['period']['start']} – {meta['period']['end']})",
-        "region": f"{meta['region']['name']} ({meta['region']['code']})",
-        "as_of": meta["as_of"],
+        "period": f"{period['name']}（{format_date(period['start'])}至{format_date(period['end'])}）",
+        "region": f"{meta['region']['name']}（{meta['region']['code']}）",
+        "as_of": format_datetime(meta["as_of"]),
         "rule_set_versions": versions,
-        "feed_watermark": watermark,
-        "aided_definition": meta["aided_definition"],
+        "feed_watermark": watermark_text(meta["feed_watermark"], meta.get("source_labels", {})),
+        "aided_definition": AIDED_DEFINITION_CN,
         "message": report.message or ("本报告为空" if report.empty else ""),
     }
     return [(label, values[key]) for key, label in META_LABELS if values[key]]
+
+
+def watermark_text(watermark: Sequence[dict[str, Any]], labels: dict[str, str]) -> str:
+    """Each agency's last batch as a Chinese sentence with the source's label and the Beijing time it arrived."""
+    sentences = [
+        f"{labels.get(w['source'], w['source'])}最近一批数据（批次 {w['batch_id']}）于"
+        f"{format_datetime(w['received_at'])}收到"
+        for w in watermark
+    ]
+    return "；".join(sentences) + "。" if sentences else "尚未收到部门数据。"
 
 
 def csv_chunks(report: Report) -> Iterator[str]:
@@ -179,7 +227,7 @@ def csv_chunks(report: Report) -> Iterator[str]:
     for section in report.sections:
         writer.writerow([f"【{section.title}】"] + ([section.note] if section.note else []))
         writer.writerow([c.heading for c in section.columns])
-        for n, row in enumerate(section.iter_rows(), start=1):
+        for n, row in enumerate(labelled_rows(report, section), start=1):
             writer.writerow([_csv_value(c, v) for c, v in zip(section.columns, row, strict=True)])
             if n % 500 == 0:
                 yield take()
@@ -238,7 +286,7 @@ def write_xlsx(report: Report, path: str) -> None:
             sheet.write_string(0, col, column.heading, header)
         kinds = [c.type for c in section.columns]
         write_string, write_number = sheet.write_string, sheet.write_number
-        for r, row in enumerate(section.iter_rows(), start=1):
+        for r, row in enumerate(labelled_rows(report, section), start=1):
             for col, value in enumerate(row):
                 kind = kinds[col]
                 if value is None or value == "":
@@ -323,9 +371,9 @@ def html_chunks(report: Report) -> Iterator[str]:
             "key": s.key,
             "title": s.title,
             "note": s.note,
-            "columns": s.columns,
-            "rows": _html_rows(s),
-            "numeric": [c.type in ("money", "rate", "int") for c in s.columns],
+            "columns": [s.columns[i] for i in s.shown],
+            "rows": _html_rows(report, s),
+            "numeric": [s.columns[i].type in ("money", "rate", "int") for i in s.shown],
         }
         for s in report.sections
     ]
@@ -343,6 +391,7 @@ def _page_template() -> Template:
     return environment.get_template("reports/report.html")
 
 
-def _html_rows(section: Section) -> Iterator[list[str]]:
-    for row in section.iter_rows():
-        yield [_html_value(c, v) for c, v in zip(section.columns, row, strict=True)]
+def _html_rows(report: Report, section: Section) -> Iterator[list[str]]:
+    shown = section.shown
+    for row in labelled_rows(report, section):
+        yield [_html_value(section.columns[i], row[i]) for i in shown]

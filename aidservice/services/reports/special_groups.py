@@ -26,12 +26,14 @@ application of the period's school year as it stood at the report time, first th
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, literal, select, true
 from sqlalchemy.orm import aliased
 
+from aidservice.i18n import format_date
 from aidservice.models import AgencyRecord, Application, ApplicationAction, Decision, School, Student
 from aidservice.services.reports import east_west, out_of_province
 from aidservice.services.reports.common import (
@@ -62,9 +64,9 @@ STATE_NAMES = {
 }
 
 SUMMARY_COLUMNS = (
-    Column("group", "群体代码", width=22),
+    Column("group", "群体代码", "code", 22),
     Column("group_name", "特殊群体", width=18),
-    Column("stage", "学段代码", width=14),
+    Column("stage", "学段代码", "code", 14),
     Column("stage_name", "学段", width=10),
     Column("students", "在校学生数", "int"),
     Column("aided", "已资助", "int"),
@@ -75,13 +77,13 @@ SUMMARY_COLUMNS = (
     Column("paid", "本期应发（元）", "money", 14),
 )
 MONEY_COLUMNS = (
-    Column("group", "群体代码", width=22),
+    Column("group", "群体代码", "code", 22),
     Column("group_name", "特殊群体", width=18),
-    Column("stage", "学段代码", width=14),
+    Column("stage", "学段代码", "code", 14),
     Column("stage_name", "学段", width=10),
-    Column("program", "项目代码", width=34),
+    Column("program", "项目代码", "code", 34),
     Column("program_name", "资助项目", width=34),
-    Column("kind", "类别", width=10),
+    Column("kind", "类别", width=10, labels="kind"),
     Column("recipients", "受助学生数", "int"),
     Column("committed", "资助金额（元）", "money", 14),
     Column("paid", "本期应发（元）", "money", 14),
@@ -94,7 +96,7 @@ REGION_COLUMNS = (
     Column("coverage", "资助覆盖率", "rate"),
 )
 UNAIDED_COLUMNS = (
-    Column("reason", "原因代码", width=16),
+    Column("reason", "原因代码", "code", 16),
     Column("reason_name", "未资助原因", width=20),
     Column("detail", "说明", width=40),
     Column("student_id", "学籍号", width=16),
@@ -105,11 +107,11 @@ UNAIDED_COLUMNS = (
     Column("class_name", "班级", width=14),
     Column("stage", "学段", width=12),
     Column("grade", "年级", "int", 6),
-    Column("groups", "群体代码", width=24),
+    Column("groups", "群体代码", "code", 24),
     Column("group_names", "特殊群体", width=24),
     Column("application_id", "申请编号", "int", 10),
     Column("application_state", "申请状态", width=10),
-    Column("source", "数据来源", width=24),
+    Column("source", "数据来源", width=24, labels="source"),
 )
 
 
@@ -384,6 +386,7 @@ def _unaided_rows(ctx: Context, member: Any, classified: Any) -> Iterator[tuple]
     ctx.tune()  # the stream may run in a transaction of its own
     member, classified = ctx.members(), ctx.classified()  # again, if that transaction is a new one
     labels = ctx.labels
+    names = Names(program_names(ctx.settings), ctx.settings.rules.facts)
     groups = (
         select(member.c.student_pk, ctx.concat(member.c.grp).label("groups"))
         .group_by(member.c.student_pk)
@@ -461,7 +464,9 @@ def _unaided_rows(ctx: Context, member: Any, classified: Any) -> Iterator[tuple]
         level,
     ) in result:
         keys = sorted(set((groups_text or "").split(";")) - {""}, key=labels.groups.index)
-        detail = _detail(outcome, state, conflicts, note if ctx.notes else None, unfunded_programs, level)
+        detail = _detail(
+            outcome, state, conflicts, note if ctx.notes else None, unfunded_programs, level, names
+        )
         yield (
             outcome,
             REASON_NAMES[outcome],
@@ -494,7 +499,7 @@ def _unaided_rows(ctx: Context, member: Any, classified: Any) -> Iterator[tuple]
     for status, person_mask, source, valid_from, valid_to in ctx.session.execute(
         records.execution_options(yield_per=2000)
     ):
-        span = f"有效期 {valid_from or '—'} 至 {valid_to or '长期'}"
+        span = f"有效期 {format_date(valid_from) or '—'} 至 {format_date(valid_to) or '长期'}"
         yield (
             "unmatched",
             REASON_NAMES["unmatched"],
@@ -516,19 +521,25 @@ def _unaided_rows(ctx: Context, member: Any, classified: Any) -> Iterator[tuple]
 
 
 def _detail(
-    outcome: str, state: str | None, conflicts: Any, note: str | None, unfunded: str | None, level: str | None
+    outcome: str,
+    state: str | None,
+    conflicts: Any,
+    note: str | None,
+    unfunded: str | None,
+    level: str | None,
+    names: Names,
 ) -> str:
-    """What the administrator reads beside the reason."""
+    """What the administrator reads beside the reason (programs and facts by their labels)."""
     if outcome == "rejected":
         return REJECTED_ELSEWHERE if note is None else note
     if outcome == "in_review":
         return f"申请状态：{STATE_NAMES.get(state or '', state or '')}"
     if outcome == "quota_shortfall":
-        programs = ";".join(sorted(set((unfunded or "").split(";")) - {""}))
+        programs = "、".join(names.program(p) for p in sorted(set((unfunded or "").split(";")) - {""}))
         return f"符合条件但超出名额未获资助：{programs}"
     if outcome == "data_conflict":
         items = [
-            f"{c.get('fact')}：申报 {_flag(c.get('declared'))}，部门数据 {_flag(c.get('agency'))}"
+            f"{names.fact(c.get('fact'))}：申报 {_flag(c.get('declared'))}，部门数据 {_flag(c.get('agency'))}"
             for c in (conflicts or [])
             if isinstance(c, dict)
         ]
@@ -538,6 +549,21 @@ def _detail(
     if outcome == "no_award":
         return f"已认定（{LEVEL_NAMES.get(level or '', level or '')}），但没有适用的资助项目"  # the standing's level
     return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """Programs and facts by their labels in the rules (a code the rules do not know stays as it is)."""
+
+    programs: dict[str, str]
+    facts: Mapping[str, Any]
+
+    def program(self, code: str) -> str:
+        return self.programs.get(code, code)
+
+    def fact(self, name: object) -> str:
+        spec = self.facts.get(str(name))
+        return spec.label if spec is not None and spec.label else str(name)
 
 
 def _flag(value: Any) -> str:
