@@ -10,8 +10,11 @@ from aidservice import wiring
 from aidservice.api.auth import current_actor, require_user
 from aidservice.api.common import Blueprint, DateTime
 from aidservice.extensions import db
+from aidservice.requestid import current_request_id
+from aidservice.services import audit_trail
 from aidservice.services.applications import decisions
 from aidservice.services.applications.decisions import DecisionList, ReplayView
+from aidservice.unit_of_work import unit_of_work
 
 blp = Blueprint(
     "decisions",
@@ -108,7 +111,14 @@ def list_(query: dict[str, Any]) -> DecisionList:
 @blp.alt_response(403, response="FORBIDDEN", description="Outside your scope")
 @blp.alt_response(404, response="NOT_FOUND", description="No such decision")
 def replay(decision_id: int) -> ReplayView:
-    """Re-evaluate with the recorded rule version (from the published rule sets), facts, date and level."""
-    return decisions.replay(
-        db.session(), actor=current_actor(), settings=wiring.settings(), decision_id=decision_id
-    )
+    """Re-evaluate with the recorded rule version (from the published rule sets), facts, date and level; the
+    replay and its outcome are recorded in the audit trail (`decision.replayed`)."""
+    with unit_of_work() as uow:
+        replayed = audit_trail.replay_recorded(
+            uow.session,
+            actor=current_actor(),
+            settings=wiring.settings(),
+            decision_id=decision_id,
+            request_id=current_request_id(),
+        )
+    return replayed.view

@@ -256,8 +256,8 @@ class Replayed:
 def replay_recorded(
     session: Session, *, actor: Actor, settings: Settings, decision_id: int, request_id: str | None = None
 ) -> Replayed:
-    """Replay a decision (`decisions.replay`, scope-checked there) and record that it was replayed and the outcome."""
-    require_reader(actor)
+    """Replay a decision (`decisions.replay`, scope-checked there: anyone who may read the decision may replay it)
+    and record that it was replayed and the outcome, whether from the auditor's page or the API."""
     view = decisions.replay(session, actor=actor, settings=settings, decision_id=decision_id)
     decision = session.get(Decision, decision_id)
     assert decision is not None  # replay found it

@@ -231,3 +231,23 @@ def test_replay_reports_differences_when_the_record_was_tampered_with(
     assert replay["identical"] is False and replay["content_hash_matches"] is False
     fields = {d["field"] for d in replay["differences"]}
     assert {"level", "eligible", "reasons"} <= fields
+
+
+def test_a_replay_through_the_api_is_recorded_with_its_outcome(
+    client: FlaskClient, app: Flask, world: World
+) -> None:
+    world.student("A1")
+    application = approve_through_services(app, world, _student("A1"))
+    (decision,) = decisions_of(application.id)
+    decision_id = decision.id
+    body = ok(client.post(f"/api/v1/decisions/{decision_id}/replay", headers=world.headers("county_admin")))
+    assert body["identical"]
+    with app.app_context():
+        replays = events("decision.replayed")
+    assert [(e.subject, e.summary["identical"], e.summary["fields"]) for e in replays] == [
+        (f"decision:{decision_id}", True, [])
+    ]
+    refused = client.post(f"/api/v1/decisions/{decision_id}/replay", headers=world.headers("other_officer"))
+    assert refused.status_code == 404
+    with app.app_context():
+        assert len(events("decision.replayed")) == 1
