@@ -78,7 +78,8 @@ def subject_url(subject: str) -> str | None:
         return url_for("web.application", application_id=int(key))
     if kind in SUBJECT_PAGES and key:
         endpoint, name = SUBJECT_PAGES[kind]
-        return url_for(endpoint, **{name: key})
+        values: dict[str, Any] = {name: key}
+        return url_for(endpoint, **values)
     return None
 
 
