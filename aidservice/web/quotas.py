@@ -16,6 +16,7 @@ from aidservice.requestid import current_request_id
 from aidservice.services.applications.guide import quota_guide
 from aidservice.services.applications.quotas import put_quota
 from aidservice.services.errors import ValidationFailed
+from aidservice.services.lists.choices import region_choices
 from aidservice.unit_of_work import unit_of_work
 
 from .blueprint import bp
@@ -42,7 +43,14 @@ def _page(
     region = (region or "").strip() or None
     stages = settings.rules.rules.facts["stage"].values
     form = {"stage": stage, "school_year": year, "region": region or ""}
-    context = {"form": form, "stages": stages, "may_set": actor().is_admin, "problems": problems or {}}
+    regions = region_choices(db.session(), actor=actor())
+    context = {
+        "form": form,
+        "stages": stages,
+        "regions": regions,
+        "may_set": actor().is_admin,
+        "problems": problems or {},
+    }
     try:
         view = quota_guide(
             db.session(), actor=actor(), settings=settings, region=region, school_year=year, stage=stage

@@ -119,3 +119,19 @@ def test_an_auditor_reads_but_may_not_set_places(
     client = as_user("auditor1")
     assert "设定名额" not in page(client, "/quotas?stage=junior")
     assert _set_places(client, "理由").status_code == 403
+
+
+def test_the_region_is_chosen_by_name_among_the_administrators_own(
+    as_user: Callable[[str], FlaskClient],
+) -> None:
+    html = page(as_user("city1"), f"/quotas?stage=junior&region=320102&school_year={w.YEAR}")
+    select = re.search(r'<select id="region" name="region">(.*?)</select>', html, re.S)
+    assert select is not None
+    offered = re.findall(r'<option value="(\d*)"( selected)?>[　]*([^<]*)</option>', select.group(1))
+    assert [(code, name) for code, _sel, name in offered] == [
+        ("", "默认为您的范围"),
+        ("320100", "南京市"),
+        ("320102", "玄武区"),
+    ]
+    assert [code for code, selected, _name in offered if selected] == ["320102"]
+    assert "南京市玄武区第一中学" in html

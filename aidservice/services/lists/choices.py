@@ -46,11 +46,11 @@ def _top(actor: Actor) -> str | None:
     return None
 
 
-def filter_choices(session: Session, *, actor: Actor, region: str | None) -> FilterChoices:
-    """The regions (cities and counties) and schools the caller may filter the lists by."""
+def region_choices(session: Session, *, actor: Actor) -> list[RegionChoice]:
+    """The cities and counties under the caller's region (all of the province's for auditors), by code."""
     top = _top(actor)
     if top is None:
-        return {"regions": [], "schools": [], "more_schools": False}
+        return []
     region_code: Any = Region.code
     regions = select(Region.code, Region.name).order_by(Region.code)
     if top:
@@ -58,6 +58,14 @@ def filter_choices(session: Session, *, actor: Actor, region: str | None) -> Fil
     found: list[RegionChoice] = [
         {"code": code, "name": name, "level": region_level(code)} for code, name in session.execute(regions)
     ]
+    return [r for r in found if r["level"] != "province"]
+
+
+def filter_choices(session: Session, *, actor: Actor, region: str | None) -> FilterChoices:
+    """The regions (cities and counties) and schools the caller may filter the lists by."""
+    top = _top(actor)
+    if top is None:
+        return {"regions": [], "schools": [], "more_schools": False}
     school_region: Any = School.region_code
     schools = select(School.code, School.name, School.region_code).order_by(School.region_code, School.code)
     if top:
@@ -66,7 +74,7 @@ def filter_choices(session: Session, *, actor: Actor, region: str | None) -> Fil
         schools = schools.where(in_region(school_region, region))
     rows = session.execute(schools.limit(SCHOOLS_MAX + 1)).all()
     return {
-        "regions": [r for r in found if r["level"] != "province"],
+        "regions": region_choices(session, actor=actor),
         "schools": [{"code": c, "name": n, "region_code": rc} for c, n, rc in rows[:SCHOOLS_MAX]],
         "more_schools": len(rows) > SCHOOLS_MAX,
     }
