@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 from flask.testing import FlaskClient
 
+from tests.web.conftest import csrf
 from tests.world import web as w
 
 pytestmark = pytest.mark.databases
@@ -50,3 +51,16 @@ def test_the_guide_walks_the_administrators_and_the_auditors_steps(
     auditor = html[html.index('id="help-auditor"') :]
     for words in ("序号和哈希", "立即校验", "重放"):
         assert words in auditor and 'href="/audit"' in auditor, words
+
+
+@pytest.mark.parametrize(
+    ("username", "scope"), [("county1", "玄武区"), ("city2", "无锡市"), ("officer1", "南京市玄武区第一中学")]
+)
+def test_the_header_names_the_users_region_or_school(
+    client: FlaskClient, world: w.World, username: str, scope: str
+) -> None:
+    data = {"csrf_token": csrf(client, "/login"), "username": username, "password": w.PASSWORD}
+    assert client.post("/login", data=data).status_code == 302
+    html = client.get("/").get_data(as_text=True)
+    role = re.search(r'<span class="role">([^<]*)</span>', html)
+    assert role is not None and role.group(1).endswith(f" · {scope}"), role and role.group(1)
