@@ -52,7 +52,7 @@ def test_an_administrator_sees_places_and_that_junior_has_no_guide(
 def test_the_preschool_guide_is_shown_with_its_basis(
     as_user: Callable[[str], FlaskClient], world: w.World
 ) -> None:
-    html = page(as_user("province1"), "/quotas")
+    html = page(as_user("province1"), "/quotas?stage=preschool")
     assert "学前教育资助指导比例" in html and "第29项" in html
     assert "该范围内没有此学段的学校。" in html  # the world has no kindergarten
     assert 'aria-current="page">名额</a>' in html
@@ -135,3 +135,12 @@ def test_the_region_is_chosen_by_name_among_the_administrators_own(
     ]
     assert [code for code, selected, _name in offered if selected] == ["320102"]
     assert "南京市玄武区第一中学" in html
+
+
+def test_without_a_stage_the_page_opens_on_one_the_regions_schools_teach(
+    as_user: Callable[[str], FlaskClient],
+) -> None:
+    html = page(as_user("county1"), "/quotas")  # 玄武区 has one junior secondary school, no kindergarten
+    assert '<option value="junior" selected>' in html and "南京市玄武区第一中学" in html
+    html = page(as_user("city2"), "/quotas")  # 无锡市: one primary school
+    assert '<option value="primary" selected>' in html and "无锡市梁溪区实验小学" in html

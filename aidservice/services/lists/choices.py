@@ -78,3 +78,15 @@ def filter_choices(session: Session, *, actor: Actor, region: str | None) -> Fil
         "schools": [{"code": c, "name": n, "region_code": rc} for c, n, rc in rows[:SCHOOLS_MAX]],
         "more_schools": len(rows) > SCHOOLS_MAX,
     }
+
+
+def stages_taught(session: Session, *, actor: Actor, limit: int = 2000) -> set[str]:
+    """The stages the schools of the caller's scope teach (from at most `limit` schools): a page's default."""
+    top = _top(actor)
+    if top is None:
+        return set()
+    school_region: Any = School.region_code
+    query = select(School.stages).limit(limit)
+    if top:
+        query = query.where(in_region(school_region, top))
+    return {stage for stages in session.scalars(query) for stage in (stages or [])}
