@@ -64,24 +64,33 @@ EN_ACCOUNT: dict[str, str] = {
         "Quotas: by stage and school year, see each school's places, funded and shortfall; set places by the "
         "guide ratio, with a reason."
     ),
-    "首页看本地区各校的申请进度和资助情况，申请列表可按学校筛选。": (
-        "The dashboard shows your region's schools' progress and aid; the application list filters by school."
+    "逐级查看：首页列出本地区的下级地区及其学生认定情况，点击地区名称逐级查看到学校，再点学校名称进入该校名册和学生。": (
+        "Drill down: the dashboard lists your region's divisions with their students' standings; click a "
+        "region's name to go down to its schools, a school's name for its roster and students."
+    ),
+    "申请列表可按地区和学校筛选，并显示学校和县（区）。": (
+        "The application list filters by region and school and shows each application's school and county."
     ),
     "统计报告：按学期和地区生成、下载报告。": "Reports: make and download reports by semester and region.",
-    "重新认定：政策或部门数据变化后，对本地区重新认定，在后台任务中查看进度。": (
-        "Re-determination: after a change of policy or agency data, determine your region again; follow it "
-        "under background jobs."
+    "重新认定：政策或部门数据变化后，在首页“重新认定本地区学生”处填写理由并确认，页面转到后台任务显示进度。": (
+        "Re-determination: after a change of policy or agency data, give the reason and confirm under "
+        "“Re-determine the region's students” on the dashboard; the background job's page shows the progress."
     ),
-    "规则模拟：用草案规则与现行规则对比，查看哪些学生的资助会变化。": (
-        "What-if: compare draft rules with the running ones and see whose aid would change."
+    "规则模拟：选择草案规则、认定日期和地区，开始模拟；完成后查看哪些学生的等级或资助会变化。": (
+        "What-if: choose a draft, a date and a region and start it; then see whose level or aid would change."
     ),
-    "审计记录：按对象、操作人、类型和时间查找事件，核对哈希链。": (
-        "Audit trail: find events by subject, actor, kind and time, and check the hash chain."
+    "审计记录：按对象、操作人、类型和时间查找事件，每条显示在链中的序号和哈希。": (
+        "Audit trail: find events by subject, actor, kind and time; each shows its position in the chain and "
+        "its hash."
+    ),
+    "校验：在审计记录页点击“立即校验”，后台核对整条哈希链，完成后显示结果。": (
+        "Verify: “Verify now” on the audit trail checks the whole hash chain in the background and shows the "
+        "outcome."
     ),
     "审计记录": "Audit trail",
-    "复现认定：在申请页面查看认定依据，用当时的规则和数据复现，核对结果是否一致。": (
-        "Replay: on an application's page, see the grounds of its determination and replay it with the rules "
-        "and data of the time, to check the result is the same."
+    "复现认定：在审计记录中点击“申请 #编号”打开申请，在“资助决定”中点击“重放”，页面显示一致或差异。": (
+        "Replay: in the audit trail, click “Application #n” to open it, then “Replay” under “Aid decisions”; the "
+        "page shows it identical or the differences."
     ),
     "认定规则：查看现行规则及其文件依据。": "Rules: read the running rules and the documents they rest on.",
 }

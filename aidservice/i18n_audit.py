@@ -174,4 +174,8 @@ EN_AUDIT: dict[str, str] = {
         "资助类型": "Kind of aid",
         "规则状态": "Rule status",
     },
+    "内容": "Details",
+    "名额 {before} → {after}": "Places {before} → {after}",
+    "理由：{reason}": "Reason: {reason}",
+    "申请 #{id}": "Application #{id}",
 }

@@ -43,4 +43,5 @@ EN_WHATIF: dict[str, str] = {
     "尚无模拟。": "No what-if yet.",
     "文件超过 {n} 字节。": "The file is over {n} bytes.",
     "请输入日期，如 2020-09-01。": "Enter a date, e.g. 2020-09-01.",
+    "查看模拟结果": "See the what-if's result",
 }

@@ -48,6 +48,12 @@ class ListArgsSchema(Schema):
             "maxLength": filters.QUERY_MAX,
         },
     )
+    region = fields.String(
+        load_default=None,
+        metadata={
+            "description": "a city's or county's 6-digit code: its schools only (nothing outside your scope)"
+        },
+    )
     school = fields.String(load_default=None, metadata={"description": "a school code in your scope"})
     state = fields.String(load_default=None, metadata={"description": "an application state"})
     level = fields.String(load_default=None, metadata={"description": "none | general | difficult | special"})

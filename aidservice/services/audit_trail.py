@@ -53,6 +53,7 @@ class TrailRow:
     action: str
     subject: str
     hash: str
+    summary: dict[str, Any]  # what the event recorded (no personal data: the trail keeps none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +176,16 @@ def search(
     roles = _roles(session, rows)
     return TrailPage(
         rows=[
-            TrailRow(e.seq, e.occurred_at, e.actor, roles.get(e.actor), e.action, e.subject, e.hash)
+            TrailRow(
+                e.seq,
+                e.occurred_at,
+                e.actor,
+                roles.get(e.actor),
+                e.action,
+                e.subject,
+                e.hash,
+                e.summary or {},
+            )
             for e in rows
         ],
         total=total,

@@ -15,11 +15,12 @@ from werkzeug.datastructures import MultiDict
 
 from aidservice import wiring
 from aidservice.engine.result import LEVELS
+from aidservice.extensions import db
 from aidservice.models.application import STATES
 from aidservice.requestid import current_request_id
 from aidservice.services.applications import notices
 from aidservice.services.errors import ValidationFailed
-from aidservice.services.lists import downloads, filters
+from aidservice.services.lists import choices, downloads, filters
 from aidservice.services.lists.export import EXPORT_FORMATS, Export
 from aidservice.services.lists.search import may_search_tails
 from aidservice.unit_of_work import unit_of_work
@@ -41,6 +42,9 @@ class ListScreen:
     groups: tuple[str, ...] = ()
     stages: tuple[str, ...] = ()
     tails: bool = False  # the search takes the last 4 or 6 characters of the ID number
+    regions: list[choices.RegionChoice] = field(default_factory=list)  # administrators and auditors only
+    schools: list[choices.SchoolChoice] = field(default_factory=list)
+    more_schools: bool = False
 
 
 def screen(kind: filters.Kind) -> ListScreen:
@@ -61,6 +65,12 @@ def screen(kind: filters.Kind) -> ListScreen:
         made.flt = filters.parse(kind, args, rules)
     except ValidationFailed as exc:
         made.errors = {k: list(v) for k, v in exc.errors.items()}
+    offered = choices.filter_choices(db.session(), actor=actor(), region=made.flt.region)
+    made.regions, made.schools, made.more_schools = (
+        offered["regions"],
+        offered["schools"],
+        offered["more_schools"],
+    )
     return made
 
 

@@ -16,6 +16,7 @@ from aidservice.requestid import current_request_id
 from aidservice.services.applications.guide import quota_guide
 from aidservice.services.applications.quotas import put_quota
 from aidservice.services.errors import ValidationFailed
+from aidservice.services.lists.choices import region_choices, stages_taught
 from aidservice.unit_of_work import unit_of_work
 
 from .blueprint import bp
@@ -37,12 +38,22 @@ def _page(
     problems: dict[str, list[str]] | None = None,
 ) -> tuple[str, int]:
     settings = wiring.settings()
-    stage = (stage or "preschool").strip()
+    stages = settings.rules.rules.facts["stage"].values
+    if not stage:  # the first stage the region's schools teach, not an empty table
+        taught = stages_taught(db.session(), actor=actor())
+        stage = next((s for s in stages if s in taught), stages[0] if stages else "preschool")
+    stage = stage.strip()
     year = (school_year or settings.school_year).strip()
     region = (region or "").strip() or None
-    stages = settings.rules.rules.facts["stage"].values
     form = {"stage": stage, "school_year": year, "region": region or ""}
-    context = {"form": form, "stages": stages, "may_set": actor().is_admin, "problems": problems or {}}
+    regions = region_choices(db.session(), actor=actor())
+    context = {
+        "form": form,
+        "stages": stages,
+        "regions": regions,
+        "may_set": actor().is_admin,
+        "problems": problems or {},
+    }
     try:
         view = quota_guide(
             db.session(), actor=actor(), settings=settings, region=region, school_year=year, stage=stage

@@ -18,6 +18,7 @@ from werkzeug.exceptions import Unauthorized
 from werkzeug.wrappers import Response
 
 from aidservice.extensions import db
+from aidservice.models import Region, School
 from aidservice.services.accounts.accounts import LoginResult
 from aidservice.services.accounts.auth import AuthenticationFailed, resolve_token
 from aidservice.services.accounts.devices import MAX_AGE_SECONDS, TOKEN_MAX_LENGTH, merged
@@ -78,8 +79,20 @@ def remember(result: LoginResult) -> None:
         "role": user.role,
         "school_code": user.school_code,
         "region_code": user.region_code,
+        "scope_name": _scope_name(user.school_code, user.region_code),
     }
     request.environ.pop(ACTOR_KEY, None)
+
+
+def _scope_name(school_code: str | None, region_code: str | None) -> str | None:
+    """The user's school or region by name, for the page header (None when unknown: the code is shown)."""
+    if school_code:
+        school = db.session.get(School, school_code)
+        return school.name if school is not None else None
+    if region_code:
+        region = db.session.get(Region, region_code)
+        return region.name if region is not None else None
+    return None
 
 
 def forget() -> None:

@@ -96,6 +96,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             "DATABASE_URL": f"sqlite:///{folder / 'aidservice.sqlite3'}",
             "AID_RULES_DIR": str(RULES_DIR),
             "AID_WHATIF_FILE": str(folder / "whatif-last.json"),
+            "AID_DRAFT_RULES_DIR": str(folder / "drafts"),
         }
     )
     app = create_app(config)

@@ -15,10 +15,10 @@ from tests.world import web as w
 STUDENT = "S1-003"
 
 
-def approved_application(live: Live) -> int:
+def approved_application(live: Live, student: str = STUDENT) -> int:
     """An application approved by the school's officer (through the app, not the browser: not what is tested)."""
     client = sign_in_client(live.app.test_client(), live.world, "officer1")
-    application_id = created(client, STUDENT)
+    application_id = created(client, student)
     for action in ("review", "publish_notice"):
         assert act(client, application_id, action).status_code == 302
     today, live.clock.today = live.clock.today, w.AFTER_NOTICE

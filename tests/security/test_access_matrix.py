@@ -892,6 +892,18 @@ LISTS: tuple[tuple[str, str, Any, dict[str, Any]], ...] = (
         _names_on_page,
         {**dict.fromkeys(S1_READERS, frozenset({"王小明", "李娜"})), "officer_b": set(), "city_b": set()},
     ),
+    (  # the region filter narrows the scope, never widens it: outside it, nothing
+        "GET",
+        "/applications?region=320102",
+        _names_on_page,
+        {**dict.fromkeys(S1_READERS, frozenset({"王小明", "李娜"})), "officer_b": set(), "city_b": set()},
+    ),
+    (
+        "GET",
+        "/api/v1/applications?region=320102",
+        _application_students,
+        {**dict.fromkeys(S1_READERS, S1_APPLICANTS), "officer_b": set(), "city_b": set()},
+    ),
 )
 
 

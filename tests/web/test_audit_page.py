@@ -163,3 +163,27 @@ def test_a_verification_of_a_tampered_chain_shows_where_it_broke(
     html = text(client.get("/audit"))
     assert f"已损坏：第 {first.seq} 条（内容与哈希不符（已被修改））" in html
     assert f"已损坏：第 {first.seq} 条" in text(client.get(f"/jobs/{job.id}"))
+
+
+def test_an_event_shows_what_it_recorded_and_links_its_subject_and_application(
+    as_user: Callable[[str], FlaskClient], world: w.World, clock: Clock
+) -> None:
+    application_id = approved(as_user("officer1"), clock)
+    county = as_user("county1")
+    page = county.get("/quotas?stage=junior").get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_from(page),
+        "school_code": w.S1,
+        "program": "compulsory_living_subsidy",
+        "school_year": w.YEAR,
+        "places": "4",
+        "reason": "按指导比例追加",
+    }
+    assert county.post("/quotas/places", data=data).status_code == 303
+    auditor = as_user("auditor1")
+    quota = rows(auditor.get(f"/audit?subject=school:{w.S1}&action=quota.set").get_data(as_text=True))
+    assert len(quota) == 1 and "名额 — → 4；理由：按指导比例追加" in quota[0]
+    assert f'href="/students?school={w.S1}"' in quota[0]
+    approve = rows(auditor.get("/audit?action=application.approve").get_data(as_text=True))
+    assert len(approve) == 1 and "公示中 → 已批准" in approve[0]
+    assert f'href="/applications/{application_id}"' in approve[0] and 'href="/students/S1-001"' in approve[0]

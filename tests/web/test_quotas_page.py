@@ -52,7 +52,7 @@ def test_an_administrator_sees_places_and_that_junior_has_no_guide(
 def test_the_preschool_guide_is_shown_with_its_basis(
     as_user: Callable[[str], FlaskClient], world: w.World
 ) -> None:
-    html = page(as_user("province1"), "/quotas")
+    html = page(as_user("province1"), "/quotas?stage=preschool")
     assert "学前教育资助指导比例" in html and "第29项" in html
     assert "该范围内没有此学段的学校。" in html  # the world has no kindergarten
     assert 'aria-current="page">名额</a>' in html
@@ -119,3 +119,28 @@ def test_an_auditor_reads_but_may_not_set_places(
     client = as_user("auditor1")
     assert "设定名额" not in page(client, "/quotas?stage=junior")
     assert _set_places(client, "理由").status_code == 403
+
+
+def test_the_region_is_chosen_by_name_among_the_administrators_own(
+    as_user: Callable[[str], FlaskClient],
+) -> None:
+    html = page(as_user("city1"), f"/quotas?stage=junior&region=320102&school_year={w.YEAR}")
+    select = re.search(r'<select id="region" name="region">(.*?)</select>', html, re.S)
+    assert select is not None
+    offered = re.findall(r'<option value="(\d*)"( selected)?>[　]*([^<]*)</option>', select.group(1))
+    assert [(code, name) for code, _sel, name in offered] == [
+        ("", "默认为您的范围"),
+        ("320100", "南京市"),
+        ("320102", "玄武区"),
+    ]
+    assert [code for code, selected, _name in offered if selected] == ["320102"]
+    assert "南京市玄武区第一中学" in html
+
+
+def test_without_a_stage_the_page_opens_on_one_the_regions_schools_teach(
+    as_user: Callable[[str], FlaskClient],
+) -> None:
+    html = page(as_user("county1"), "/quotas")  # 玄武区 has one junior secondary school, no kindergarten
+    assert '<option value="junior" selected>' in html and "南京市玄武区第一中学" in html
+    html = page(as_user("city2"), "/quotas")  # 无锡市: one primary school
+    assert '<option value="primary" selected>' in html and "无锡市梁溪区实验小学" in html

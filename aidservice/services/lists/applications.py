@@ -112,6 +112,9 @@ def _query(
     )
     if school_year is not None:
         query = query.where(Application.school_year == school_year)
+    if flt.region:  # a filter inside the scope above: a region outside it matches nothing
+        region: Any = School.region_code
+        query = query.where(in_region(region, flt.region))
     if flt.q:
         query = query.where(text_condition(actor, settings, flt.q))
     if flt.state:

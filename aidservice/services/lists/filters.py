@@ -45,8 +45,10 @@ DEFAULT_SORT = {"students": "student_id", "applications": "id"}
 DEFAULT_DESC = {"students": False, "applications": True}  # applications: newest first, as before
 ID_LIKE = re.compile(r"^\d{17}[\dXx]$")
 DIGITS = re.compile(r"^\d+$")
+REGION_CODE = re.compile(r"^\d{6}$")
 KNOWN = (
     "q",
+    "region",
     "school",
     "state",
     "level",
@@ -67,6 +69,7 @@ class ListFilter:
 
     kind: Kind
     q: str = ""
+    region: str | None = None  # a city's or county's code: its schools (within the caller's scope, always)
     school: str | None = None
     state: str | None = None
     level: str | None = None
@@ -150,10 +153,15 @@ def parse(kind: Kind, args: Mapping[str, str | None], rules: RuleSet) -> ListFil
     stages = list(stage_spec.values) if stage_spec is not None else []
     groups = [g.status for g in rules.vocabulary.groups]
     sort = one_of("sort", SORT_KEYS[kind], "不支持按该列排序") or ""
+    region = text("region", 6) or None
+    if region is not None and not REGION_CODE.fullmatch(region):
+        errors.setdefault("region", []).append("应为6位行政区划代码")
+        region = None
     order = one_of("order", ("asc", "desc"), "排序方向应为 asc 或 desc")
     result = ListFilter(
         kind=kind,
         q=q,
+        region=region,
         school=text("school", SCHOOL_MAX) or None,
         state=one_of("state", STATES, "没有这个申请状态"),
         level=one_of("level", LEVELS, "没有这个认定等级"),

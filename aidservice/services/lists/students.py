@@ -17,7 +17,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from aidservice.models import Application, School, Student
-from aidservice.services.actors import Actor
+from aidservice.services.actors import Actor, in_region
 from aidservice.services.context import Settings
 from aidservice.services.lists.filters import DEFAULT_SORT, ListFilter
 from aidservice.services.lists.search import group_condition, text_condition
@@ -102,6 +102,9 @@ def _query(actor: Actor, settings: Settings, flt: ListFilter) -> Select[Any]:
 
 def _conditions(actor: Actor, settings: Settings, flt: ListFilter, levels: Levels) -> list[Any]:
     out: list[Any] = []
+    if flt.region:  # a filter inside the caller's scope: a region outside it matches nothing
+        region: Any = School.region_code
+        out.append(in_region(region, flt.region))
     if flt.school:
         out.append(Student.school_code == flt.school)
     if flt.q:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+from flask import url_for
+
 from aidservice import i18n
 from aidservice.i18n_audit import BROKEN_REASONS
 from aidservice.services.audit_trail import ChainState, TrailRow
@@ -19,6 +21,9 @@ class EventView(TypedDict):
     actor: str
     action: str
     subject: str
+    subject_url: str | None  # the subject's page (a student, an application, a school's roster, a region)
+    detail: str  # what the event recorded, as people read it (a reason, places before and after, states)
+    application_id: int | None  # the application the event concerns: its page has the decisions to replay
     hash: str
     short_hash: str
 
@@ -60,13 +65,55 @@ def reason_label(reason: str | None) -> str:
     return reason or ""
 
 
+SUBJECT_PAGES = {  # a subject's kind: the page that shows it, and the name of its URL variable
+    "student": ("web.student", "student_id"),
+    "school": ("web.students", "school"),
+    "region": ("web.region_page", "code"),
+}
+
+
+def subject_url(subject: str) -> str | None:
+    kind, _sep, key = subject.partition(":")
+    if kind == "application" and key.isdigit():
+        return url_for("web.application", application_id=int(key))
+    if kind in SUBJECT_PAGES and key:
+        endpoint, name = SUBJECT_PAGES[kind]
+        values: dict[str, Any] = {name: key}
+        return url_for(endpoint, **values)
+    return None
+
+
+def event_detail(summary: dict[str, Any]) -> str:
+    """The parts of an event's summary people look for: a reason, places set, a state change."""
+    lang, parts = language(), []
+    places = summary.get("places")
+    if isinstance(places, dict):
+        before = places.get("before")
+        parts.append(
+            _("名额 {before} → {after}", before="—" if before is None else before, after=places.get("after"))
+        )
+    if summary.get("from_state") and summary.get("to_state") and summary["from_state"] != summary["to_state"]:
+        parts.append(
+            f"{i18n.label(i18n.STATES, summary['from_state'], lang)} → {i18n.label(i18n.STATES, summary['to_state'], lang)}"
+        )
+    for key in ("reason", "note"):
+        if isinstance(summary.get(key), str) and summary[key].strip():
+            parts.append(_("理由：{reason}", reason=summary[key].strip()))
+    return "；".join(parts)
+
+
 def event_view(row: TrailRow) -> EventView:
+    summary = row.summary
+    application_id = summary.get("application_id")
     return {
         "seq": row.seq,
         "time": i18n.format_datetime(row.occurred_at, language()),
         "actor": actor_label(row.actor, row.actor_role),
         "action": action_label(row.action),
         "subject": row.subject,
+        "subject_url": subject_url(row.subject),
+        "detail": event_detail(summary),
+        "application_id": application_id if isinstance(application_id, int) else None,
         "hash": row.hash,
         "short_hash": row.hash[:HASH_SHOWN],
     }
