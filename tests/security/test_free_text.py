@@ -10,7 +10,6 @@ stored. The province is tests/world/reports.py's: student REJECT (school S3, 无
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -35,7 +34,7 @@ from aidservice.models import (
 from aidservice.services.actors import Actor
 from aidservice.services.reports.archive import Due, archive_one
 from aidservice.services.reports.special_groups import REJECTED_ELSEWHERE
-from tests.timing_support import FAST
+from tests.timing_support import FAST, work_clock
 from tests.world.factories import bearer, id_number, make_client, make_school, make_student, make_user
 from tests.world.reports import (
     Province,
@@ -268,9 +267,9 @@ def student_payload(**changes: Any) -> dict[str, Any]:
 
 
 def timed(call: Callable[[], Any]) -> tuple[Any, float]:
-    started = time.monotonic()
+    started = work_clock()
     result = call()
-    return result, time.monotonic() - started
+    return result, work_clock() - started
 
 
 def refused(response: Any, elapsed: float, field: str) -> None:

@@ -9,7 +9,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,7 @@ from config import (
 from scripts.demo_needed import embedded_demo_database
 from scripts.demo_needed import main as demo_needed
 from tests.production_keys import AES_K1, PRODUCTION_SECRETS, SECRET_KEY
-from tests.timing_support import FAST
+from tests.timing_support import FAST, work_clock
 
 RULES = str(REPO_ROOT / "rules")
 
@@ -74,14 +73,14 @@ def unsafe_env(variable: str, value: str | None) -> dict[str, str]:
 def test_production_config_refuses_the_unsafe_key_in_one_line_naming_the_variable(
     case: str, variable: str, value: str | None, words: str
 ) -> None:
-    started = time.perf_counter()
+    started = work_clock()
     with pytest.raises(ConfigError) as refused:
         load_config(unsafe_env(variable, value))
     message = str(refused.value)
     assert variable in message and words in message, message
     assert "\n" not in message
     assert value is None or len(value) < 20 or value not in message  # never the key itself
-    assert time.perf_counter() - started < FAST
+    assert work_clock() - started < FAST
 
 
 def test_the_same_keys_made_safe_start_in_production() -> None:
@@ -176,9 +175,9 @@ def test_demo_data_refuses_in_production_and_stores_nothing(tmp_path: Path) -> N
     )
     with app.app_context():
         upgrade()
-        started = time.perf_counter()
+        started = work_clock()
         result = app.test_cli_runner().invoke(args=["aid", "demo-data", "--students", "10"])
-        assert time.perf_counter() - started < FAST
+        assert work_clock() - started < FAST
         assert result.exit_code == 1
         assert "demo-data refuses to run with AID_ENV=production" in result.output
         assert db.session.execute(db.text("SELECT count(*) FROM users")).scalar_one() == 0
