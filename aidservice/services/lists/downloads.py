@@ -9,6 +9,7 @@ special groups; states and decision statuses as the pages name them), audited; s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -84,13 +85,36 @@ class Labels:
         return self.stages.get(code, code)
 
 
+def _begin(
+    session: Session,
+    *,
+    actor: Actor,
+    name: str,
+    flt: ListFilter,
+    fmt: str,
+    request_id: str | None,
+    count: Callable[[], int],
+) -> None:
+    """What every list download does first: check the format, count the filter's rows (refusing a list
+    beyond the bound before reading it) and audit who downloads what."""
+    check_format(fmt)
+    total = count()
+    check_size(total)
+    audit_export(session, actor=actor, name=name, flt=flt, fmt=fmt, rows=total, request_id=request_id)
+
+
 def student_export(
     session: Session, *, actor: Actor, settings: Settings, flt: ListFilter, fmt: str, request_id: str | None
 ) -> Export:
-    check_format(fmt)
-    total = students.count(session, actor=actor, settings=settings, flt=flt)
-    check_size(total)
-    audit_export(session, actor=actor, name="students", flt=flt, fmt=fmt, rows=total, request_id=request_id)
+    _begin(
+        session,
+        actor=actor,
+        name="students",
+        flt=flt,
+        fmt=fmt,
+        request_id=request_id,
+        count=lambda: students.count(session, actor=actor, settings=settings, flt=flt),
+    )
     labels = Labels(settings)
     rows = (
         (
@@ -121,12 +145,15 @@ def application_export(
     request_id: str | None,
     school_year: str | None = None,
 ) -> Export:
-    check_format(fmt)
     year = school_year or settings.school_year
-    total = applications.count(session, actor=actor, settings=settings, flt=flt, school_year=year)
-    check_size(total)
-    audit_export(
-        session, actor=actor, name="applications", flt=flt, fmt=fmt, rows=total, request_id=request_id
+    _begin(
+        session,
+        actor=actor,
+        name="applications",
+        flt=flt,
+        fmt=fmt,
+        request_id=request_id,
+        count=lambda: applications.count(session, actor=actor, settings=settings, flt=flt, school_year=year),
     )
     labels = Labels(settings)
     rows = (
@@ -153,13 +180,18 @@ def approved_export(
     school_year: str | None = None,
 ) -> Export:
     """The approved applications of the filter (its state is set to approved) with their money."""
-    check_format(fmt)
     year = school_year or settings.school_year
     approved = replace(flt, state="approved")
-    total = applications.count(session, actor=actor, settings=settings, flt=approved, school_year=year)
-    check_size(total)
-    audit_export(
-        session, actor=actor, name="approved", flt=approved, fmt=fmt, rows=total, request_id=request_id
+    _begin(
+        session,
+        actor=actor,
+        name="approved",
+        flt=approved,
+        fmt=fmt,
+        request_id=request_id,
+        count=lambda: applications.count(
+            session, actor=actor, settings=settings, flt=approved, school_year=year
+        ),
     )
     labels = Labels(settings)
     found = list(applications.rows(session, actor=actor, settings=settings, flt=approved, school_year=year))
