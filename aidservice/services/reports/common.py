@@ -94,7 +94,8 @@ class Section:
 
     @property
     def shown(self) -> list[int]:
-        """The columns a reader sees on a page: and in the CSV and XLSX files; the codes beside their labels stay in the JSON only."""
+        """The columns a reader sees on a page and in the CSV and XLSX files: the codes beside their labels stay in
+        the JSON only."""
         return [i for i, c in enumerate(self.columns) if c.type != "code"]
 
     def iter_rows(self) -> Iterator[Sequence[Any]]:
