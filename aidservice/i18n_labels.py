@@ -6,6 +6,7 @@ from __future__ import annotations
 EN_LABELS: dict[str, str] = {
     "表达式": "Expression",
     "代码": "Code",
+    "拟认定": "Proposed",
     "尚未运行。管理员可在“规则模拟”页面运行，或运行以下命令：": (
         "None run yet. An administrator runs one on the What-if page, or runs this command:"
     ),

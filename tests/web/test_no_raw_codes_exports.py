@@ -72,6 +72,29 @@ def test_every_list_download_names_codes_by_their_labels(
             assert not problems(response.data, fmt, codes), (url, problems(response.data, fmt, codes))
 
 
+def test_the_application_list_marks_a_level_before_approval_as_proposed(
+    as_user: Callable[[str], FlaskClient], world: w.World, clock: Clock
+) -> None:
+    client = as_user("officer1")
+    approved = created(client)
+    assert act(client, approved, "review", level="special", note="评议小组一致同意").status_code == 302
+    assert act(client, approved, "publish_notice").status_code == 302
+    clock.today = w.AFTER_NOTICE
+    assert act(client, approved, "approve", note="公示无异议").status_code == 302
+    proposed = created(client, "S1-002")
+    page = client.get("/applications").get_data(as_text=True)
+    cells = {
+        int(n): re.sub(r"<[^>]+>", "", row)
+        for n, row in re.findall(
+            r'<a href="/applications/(\d+)">#\d+</a>.*?<td>([^\n]*?)</td>\s*<td class="num', page, re.S
+        )
+    }
+    assert cells[proposed].startswith("拟认定") and not cells[approved].startswith("拟认定"), cells
+    rows = next(tables(client.get("/applications?format=csv").data, "csv"))[1]
+    listed = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+    assert listed[str(proposed)]["等级性质"] == "拟认定" and listed[str(approved)]["等级性质"] == "已批准"
+
+
 def test_every_report_table_download_names_codes_by_their_labels(
     as_user: Callable[[str], FlaskClient], world: w.World
 ) -> None:

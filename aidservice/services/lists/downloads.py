@@ -51,6 +51,7 @@ APPLICATION_COLUMNS = (
     Column("grade", "年级", "int", 6),
     Column("state", "状态"),
     Column("level", "认定等级"),
+    Column("level_kind", "等级性质", width=10),  # 拟认定 before approval: never read as the standing
     Column("conflicts", "数据冲突", "int", 8),
     Column("submitted_at", "提交时间（北京时间）", width=18),
 )
@@ -80,6 +81,11 @@ class Labels:
     def source(level: str | None, decided: bool) -> str:
         """Where a standing's level comes from, as every page labels it."""
         return "" if level is None else ("审批决定" if decided else "系统预判")
+
+    @staticmethod
+    def level_kind(level: str | None, state: str) -> str:
+        """An application's level is the proposed one (拟认定) until it is approved."""
+        return "" if level is None else ("已批准" if state == "approved" else "拟认定")
 
     def stage(self, code: str) -> str:
         return self.stages.get(code, code)
@@ -161,6 +167,7 @@ def application_export(
             *_application_cells(a, labels),
             STATES.get(a["state"], a["state"]),
             labels.level(a["level"]),
+            labels.level_kind(a["level"], a["state"]),
             a["conflicts"],
             a["submitted_at"],
         )
