@@ -60,11 +60,14 @@ def reason_label(reason: str | None) -> str:
     return reason or ""
 
 
-def event_view(row: TrailRow) -> EventView:
+def event_view(row: TrailRow, names: dict[str, str]) -> EventView:
+    """An event as the page lists it; `names`: services.people.actor_names of the page's actors (people by name
+    and role, an agency's client by its source's label, the service as 系统)."""
+    named = names.get(row.actor)
     return {
         "seq": row.seq,
         "time": i18n.format_datetime(row.occurred_at, language()),
-        "actor": actor_label(row.actor, row.actor_role),
+        "actor": i18n.translate(named, language()) if named else actor_label(row.actor, row.actor_role),
         "action": action_label(row.action),
         "subject": row.subject,
         "hash": row.hash,
