@@ -13,8 +13,8 @@ from aidservice.extensions import db
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
 from aidservice.services import audit, audit_trail
-from aidservice.services.people import actor_names
 from aidservice.services.errors import ValidationFailed
+from aidservice.services.people import actor_names
 from aidservice.unit_of_work import unit_of_work
 from aidservice.web.pages import audit_page as page
 
