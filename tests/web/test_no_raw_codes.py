@@ -28,10 +28,11 @@ class _Text(HTMLParser):
     """The text a reader sees: data outside <script>, <style>, <title> and <template>, and, unless `specialist`,
     outside the specialists' expression toggle (<details class="expr">) and typed commands (<kbd>)."""
 
-    def __init__(self, specialist: bool = False) -> None:
+    def __init__(self, specialist: bool = False, prose: bool = False) -> None:
         super().__init__()
         self.parts: list[str] = []
         self.specialist = specialist
+        self.prose = prose  # the sentences only: without <code> (identifiers, hashes, versions) too
         self._hidden: list[str] = []  # the open tags that hide their content, innermost last
 
     def _hides(self, tag: str, attrs: list[tuple[str, str | None]]) -> bool:
@@ -40,7 +41,7 @@ class _Text(HTMLParser):
         if self.specialist:
             return False
         classes = (dict(attrs).get("class") or "").split()
-        return tag == "kbd" or (tag == "details" and "expr" in classes)
+        return tag == "kbd" or (tag == "details" and "expr" in classes) or (self.prose and tag == "code")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self._hidden and tag == self._hidden[0]:
@@ -57,8 +58,8 @@ class _Text(HTMLParser):
             self.parts.append(data)
 
 
-def visible_text(html: str) -> str:
-    parser = _Text()
+def visible_text(html: str, prose: bool = False) -> str:
+    parser = _Text(prose=prose)
     parser.feed(html)
     return " ".join(parser.parts)
 
