@@ -9,8 +9,8 @@ from marshmallow import Schema, fields, validate
 
 from aidservice import wiring
 from aidservice.api.auth import current_actor, require_user
-from aidservice.api.common import ROW_ID_MAX, Blueprint, DateTime, dumped_response
-from aidservice.api.lists import ListArgsSchema, file_response, json_wanted, list_response, parse
+from aidservice.api.common import ROW_ID_MAX, Blueprint, DateTime, download, dumped_response
+from aidservice.api.lists import ListArgsSchema, json_wanted, list_response, parse
 from aidservice.api.reads import read_only, read_only_when
 from aidservice.engine.result import LEVELS
 from aidservice.extensions import db
@@ -314,18 +314,15 @@ def list_(query: dict[str, Any]) -> Response:
     grade, class, school year, search, sort; a JSON page, or every row as CSV or XLSX (audited)."""
     flt = parse("applications")
     settings = wiring.settings()
-    if query["format"] != "json":
-        with unit_of_work() as uow:
-            made = downloads.application_export(
-                uow.session,
-                actor=current_actor(),
-                settings=settings,
-                flt=flt,
-                fmt=query["format"],
-                request_id=current_request_id(),
-                school_year=query["school_year"],
-            )
-        return file_response(made)
+    made = download(
+        query["format"],
+        downloads.application_export,
+        settings=settings,
+        flt=flt,
+        school_year=query["school_year"],
+    )
+    if made is not None:
+        return made
     paged = "page" in request.args or "per_page" in request.args
     # the service builds each item in ApplicationItemSchema's shape (tests/api/test_applications.py holds it equal
     # to the schema's dump), so the hundred items skip the marshmallow pass

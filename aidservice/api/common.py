@@ -14,6 +14,11 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.routing import IntegerConverter, Map
 
+from aidservice.api.auth import current_actor
+from aidservice.requestid import current_request_id
+from aidservice.services.lists.export import Export
+from aidservice.unit_of_work import unit_of_work
+
 F = TypeVar("F", bound=Callable[..., Any])
 ROW_ID_MAX = 2**31 - 1
 """The largest id an INTEGER primary key holds on PostgreSQL; also a bound for offsets."""
@@ -113,3 +118,24 @@ def dumped_response(data: Mapping[str, Any]) -> Response:
     """A view's answer without the marshmallow pass (flask-smorest sends a Response as it is): for hot routes
     whose data the service already builds in the documented shape; a test holds it equal to the schema's dump."""
     return jsonify(as_dumped(data))
+
+
+def file_response(made: Export) -> Response:
+    """A finished download as an attachment."""
+    return Response(
+        made.content,
+        content_type=made.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{made.filename}"'},
+    )
+
+
+def download(fmt: str, export: Callable[..., Export], **arguments: Any) -> Response | None:
+    """A list's file for format=csv or xlsx: the export (which audits the download) in its own unit of work, sent
+    as an attachment; None for format=json, where the caller answers with the page."""
+    if fmt == "json":
+        return None
+    with unit_of_work() as uow:
+        made = export(
+            uow.session, actor=current_actor(), request_id=current_request_id(), fmt=fmt, **arguments
+        )
+    return file_response(made)

@@ -11,14 +11,12 @@ from marshmallow import Schema, fields, validate
 
 from aidservice import wiring
 from aidservice.api.auth import current_actor, require_user
-from aidservice.api.common import Blueprint, dumped_response
+from aidservice.api.common import Blueprint, download, dumped_response
 from aidservice.api.reads import read_only_when
 from aidservice.api.roster import StandingSchema
 from aidservice.extensions import db
-from aidservice.requestid import current_request_id
 from aidservice.services.lists import downloads, filters, students
-from aidservice.services.lists.export import EXPORT_FORMATS, EXPORT_MAX_ROWS, Export
-from aidservice.unit_of_work import unit_of_work
+from aidservice.services.lists.export import EXPORT_FORMATS, EXPORT_MAX_ROWS
 
 blp = Blueprint(
     "lists",
@@ -124,14 +122,6 @@ def parse(kind: filters.Kind) -> filters.ListFilter:
     return filters.parse(kind, args, wiring.settings().rules)
 
 
-def file_response(made: Export) -> Response:
-    return Response(
-        made.content,
-        content_type=made.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{made.filename}"'},
-    )
-
-
 @blp.route("/students", methods=["GET"])
 @require_user()
 @blp.alt_response(401, response="UNAUTHORIZED", description="No valid bearer token")
@@ -145,15 +135,7 @@ def list_students(query: dict[str, Any]) -> Response:
     grade, level or state; a JSON page, or every row as CSV or XLSX (audited)."""
     flt = parse("students")
     settings = wiring.settings()
-    if query["format"] == "json":
-        return dumped_response(students.page(db.session(), actor=current_actor(), settings=settings, flt=flt))
-    with unit_of_work() as uow:
-        made = downloads.student_export(
-            uow.session,
-            actor=current_actor(),
-            settings=settings,
-            flt=flt,
-            fmt=query["format"],
-            request_id=current_request_id(),
-        )
-    return file_response(made)
+    made = download(query["format"], downloads.student_export, settings=settings, flt=flt)
+    if made is not None:
+        return made
+    return dumped_response(students.page(db.session(), actor=current_actor(), settings=settings, flt=flt))

@@ -19,6 +19,7 @@ from . import (  # noqa: F401 - the modules attach their routes
     declarations,
     jobs,
     list_pages,
+    messages,
     quotas,
     regions,
     reports,
@@ -34,4 +35,5 @@ def register_web(app: Flask) -> None:
     """The `web` blueprint at /, its CSRF protection and filters."""
     csrf.init_app(app)
     ui.init_app(app)
+    app.jinja_env.filters.update(page_message=messages.page_message, page_detail=messages.page_detail)
     app.register_blueprint(bp)

@@ -14,6 +14,7 @@ from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
 from aidservice.services import audit, audit_trail
 from aidservice.services.errors import ValidationFailed
+from aidservice.services.people import actor_names
 from aidservice.unit_of_work import unit_of_work
 from aidservice.web.pages import audit_page as page
 
@@ -51,11 +52,12 @@ def audit_page() -> tuple[str, int] | str:
     found = audit_trail.search(
         session, actor=who, filters=filters, page=request.args.get("page", 1, type=int) or 1
     )
+    names = actor_names(session, [row.actor for row in found.rows], wiring.settings().rules.vocabulary)
     html = render_template(
         "web/audit.html",
         raw=raw,
         errors=errors,
-        events=[page.event_view(row) for row in found.rows],
+        events=[page.event_view(row, names) for row in found.rows],
         found=found,
         chain=page.chain_view(audit_trail.chain_state(session, actor=who)),
         actions=page.action_choices(),

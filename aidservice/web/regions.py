@@ -20,6 +20,7 @@ from aidservice.web.pages import drilldown
 
 from .blueprint import bp
 from .forms import RedetermineForm
+from .messages import page_message
 from .session import actor
 from .ui import _
 
@@ -52,7 +53,7 @@ def redetermine() -> Response | tuple[str, int]:
     except ValidationFailed as exc:
         session.rollback()
         for messages in exc.errors.values():
-            form.reason.errors = [*form.reason.errors, *messages]
+            form.reason.errors = [*form.reason.errors, *(page_message(m) for m in messages)]
         return dashboard_page(form), 422
     audit.record(  # the reason: the job's own event (job.enqueued) names its parameters, not why
         session,

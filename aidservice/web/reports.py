@@ -80,7 +80,7 @@ def report_download(kind: str) -> Response:
     reports.check_kind(kind)
     fmt = request.args.get("format", "xlsx")
     if fmt not in DOWNLOAD_FORMATS:
-        raise ValidationFailed({"format": [f"one of {', '.join(DOWNLOAD_FORMATS)}"]})
+        raise ValidationFailed({"format": [f"应为 {' 或 '.join(DOWNLOAD_FORMATS)}"]})
     section = request.args.get("section") or None  # one table alone (the unaided special-group students)
     if section is not None and not SECTION_KEY.fullmatch(section):
         raise ValidationFailed({"section": ["没有这个报告表格"]})

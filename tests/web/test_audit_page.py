@@ -17,7 +17,9 @@ from aidservice.models import Decision, Job
 from aidservice.models.audit import AuditEvent
 from tests.web.conftest import Clock, csrf, csrf_from
 from tests.web.test_applications import act, created, text
+from tests.web.test_no_raw_codes import ACTOR_ID, visible_text
 from tests.world import web as w
+from tests.world.vocabulary import shipped_rules
 
 pytestmark = pytest.mark.databases
 
@@ -187,3 +189,17 @@ def test_an_event_shows_what_it_recorded_and_links_its_subject_and_application(
     approve = rows(auditor.get("/audit?action=application.approve").get_data(as_text=True))
     assert len(approve) == 1 and "公示中 → 已批准" in approve[0]
     assert f'href="/applications/{application_id}"' in approve[0] and 'href="/students/S1-001"' in approve[0]
+
+
+def test_actors_are_named_people_and_agencies_never_ids(
+    as_user: Callable[[str], FlaskClient], world: w.World
+) -> None:
+    created(as_user("officer1"))
+    html = as_user("auditor1").get("/audit?action=feed.batch").get_data(as_text=True)
+    found = rows(html)
+    labels = {s.label for s in shipped_rules().vocabulary.agencies}
+    assert found and all(any(label in r for label in labels) for r in found), found[:2]
+    everything = rows(as_user("auditor1").get("/audit").get_data(as_text=True))
+    actors = [re.findall(r"<td>(.*?)</td>", r, re.S)[1] for r in everything]
+    assert actors and not ACTOR_ID.findall(visible_text(" ".join(actors))), actors
+    assert "auditor1（审计人员）" in actors or "officer1（学校资助专员）" in actors

@@ -25,28 +25,41 @@ ACTOR_ID = re.compile(r"\b(?:user|client|system):[\w.-]+")
 
 
 class _Text(HTMLParser):
-    """The text a reader sees: data outside <script>, <style> and <title>."""
+    """The text a reader sees: data outside <script>, <style>, <title> and <template>, and, unless `specialist`,
+    outside the specialists' expression toggle (<details class="expr">) and typed commands (<kbd>)."""
 
-    def __init__(self) -> None:
+    def __init__(self, specialist: bool = False, prose: bool = False) -> None:
         super().__init__()
         self.parts: list[str] = []
-        self._hidden = 0
+        self.specialist = specialist
+        self.prose = prose  # the sentences only: without <code> (identifiers, hashes, versions) too
+        self._hidden: list[str] = []  # the open tags that hide their content, innermost last
+
+    def _hides(self, tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+        if tag in ("script", "style", "template", "title"):
+            return True
+        if self.specialist:
+            return False
+        classes = (dict(attrs).get("class") or "").split()
+        return tag == "kbd" or (tag == "details" and "expr" in classes) or (self.prose and tag == "code")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "template"):
-            self._hidden += 1
+        if self._hidden and tag == self._hidden[0]:
+            self._hidden.append(tag)  # the same tag nested inside the hidden one
+        elif not self._hidden and self._hides(tag, attrs):
+            self._hidden.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "template"):
-            self._hidden -= 1
+        if self._hidden and tag == self._hidden[-1]:
+            self._hidden.pop()
 
     def handle_data(self, data: str) -> None:
         if not self._hidden:
             self.parts.append(data)
 
 
-def visible_text(html: str) -> str:
-    parser = _Text()
+def visible_text(html: str, prose: bool = False) -> str:
+    parser = _Text(prose=prose)
     parser.feed(html)
     return " ".join(parser.parts)
 

@@ -266,3 +266,24 @@ def test_import_without_a_file_or_with_a_bad_one(
     )
     html = header_only.get_data(as_text=True)
     assert header_only.status_code == 422 and "缺少此必填列" in html and "无法识别的列名" in html
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"\xd0\xcf\x11\xe0old", "旧版 Excel（.xls）"),
+        (b"PK\x03\x04not really a zip", "无法作为 XLSX 工作簿读取"),
+    ],
+)
+def test_a_file_the_reader_refuses_is_explained_in_chinese(
+    as_user: Callable[[str], FlaskClient], world: w.World, content: bytes, said: str
+) -> None:
+    client = as_user("officer1")
+    refused = client.post(
+        "/students/import",
+        data={"csrf_token": csrf(client, "/students/import"), "file": (io.BytesIO(content), "x.xlsx")},
+        content_type="multipart/form-data",
+    )
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and said in html, html[-3000:]
+    assert "could not be read" not in html and "old Excel" not in html

@@ -9,6 +9,7 @@ special groups; states and decision statuses as the pages name them), audited; s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -50,6 +51,7 @@ APPLICATION_COLUMNS = (
     Column("grade", "年级", "int", 6),
     Column("state", "状态"),
     Column("level", "认定等级"),
+    Column("level_kind", "等级性质", width=10),  # 拟认定 before approval: never read as the standing
     Column("conflicts", "数据冲突", "int", 8),
     Column("submitted_at", "提交时间（北京时间）", width=18),
 )
@@ -80,17 +82,45 @@ class Labels:
         """Where a standing's level comes from, as every page labels it."""
         return "" if level is None else ("审批决定" if decided else "系统预判")
 
+    @staticmethod
+    def level_kind(level: str | None, state: str) -> str:
+        """An application's level is the proposed one (拟认定) until it is approved."""
+        return "" if level is None else ("已批准" if state == "approved" else "拟认定")
+
     def stage(self, code: str) -> str:
         return self.stages.get(code, code)
+
+
+def _begin(
+    session: Session,
+    *,
+    actor: Actor,
+    name: str,
+    flt: ListFilter,
+    fmt: str,
+    request_id: str | None,
+    count: Callable[[], int],
+) -> None:
+    """What every list download does first: check the format, count the filter's rows (refusing a list
+    beyond the bound before reading it) and audit who downloads what."""
+    check_format(fmt)
+    total = count()
+    check_size(total)
+    audit_export(session, actor=actor, name=name, flt=flt, fmt=fmt, rows=total, request_id=request_id)
 
 
 def student_export(
     session: Session, *, actor: Actor, settings: Settings, flt: ListFilter, fmt: str, request_id: str | None
 ) -> Export:
-    check_format(fmt)
-    total = students.count(session, actor=actor, settings=settings, flt=flt)
-    check_size(total)
-    audit_export(session, actor=actor, name="students", flt=flt, fmt=fmt, rows=total, request_id=request_id)
+    _begin(
+        session,
+        actor=actor,
+        name="students",
+        flt=flt,
+        fmt=fmt,
+        request_id=request_id,
+        count=lambda: students.count(session, actor=actor, settings=settings, flt=flt),
+    )
     labels = Labels(settings)
     rows = (
         (
@@ -121,12 +151,15 @@ def application_export(
     request_id: str | None,
     school_year: str | None = None,
 ) -> Export:
-    check_format(fmt)
     year = school_year or settings.school_year
-    total = applications.count(session, actor=actor, settings=settings, flt=flt, school_year=year)
-    check_size(total)
-    audit_export(
-        session, actor=actor, name="applications", flt=flt, fmt=fmt, rows=total, request_id=request_id
+    _begin(
+        session,
+        actor=actor,
+        name="applications",
+        flt=flt,
+        fmt=fmt,
+        request_id=request_id,
+        count=lambda: applications.count(session, actor=actor, settings=settings, flt=flt, school_year=year),
     )
     labels = Labels(settings)
     rows = (
@@ -134,6 +167,7 @@ def application_export(
             *_application_cells(a, labels),
             STATES.get(a["state"], a["state"]),
             labels.level(a["level"]),
+            labels.level_kind(a["level"], a["state"]),
             a["conflicts"],
             a["submitted_at"],
         )
@@ -153,13 +187,18 @@ def approved_export(
     school_year: str | None = None,
 ) -> Export:
     """The approved applications of the filter (its state is set to approved) with their money."""
-    check_format(fmt)
     year = school_year or settings.school_year
     approved = replace(flt, state="approved")
-    total = applications.count(session, actor=actor, settings=settings, flt=approved, school_year=year)
-    check_size(total)
-    audit_export(
-        session, actor=actor, name="approved", flt=approved, fmt=fmt, rows=total, request_id=request_id
+    _begin(
+        session,
+        actor=actor,
+        name="approved",
+        flt=approved,
+        fmt=fmt,
+        request_id=request_id,
+        count=lambda: applications.count(
+            session, actor=actor, settings=settings, flt=approved, school_year=year
+        ),
     )
     labels = Labels(settings)
     found = list(applications.rows(session, actor=actor, settings=settings, flt=approved, school_year=year))

@@ -77,7 +77,7 @@ class Column:
 
     key: str
     heading: str
-    type: str = "text"  # text | int | money | rate | date | code (a code beside its label: files only)
+    type: str = "text"  # text | int | money | rate | date | code (a code beside its label: JSON only)
     width: int = 12
     labels: str = ""  # kind | rule_status | source | item: a code shown by its label in files and pages (JSON: the code)
 
@@ -94,7 +94,8 @@ class Section:
 
     @property
     def shown(self) -> list[int]:
-        """The columns a reader sees on a page: the codes beside their labels stay in the files only."""
+        """The columns a reader sees on a page and in the CSV and XLSX files: the codes beside their labels stay in
+        the JSON only."""
         return [i for i, c in enumerate(self.columns) if c.type != "code"]
 
     def iter_rows(self) -> Iterator[Sequence[Any]]:

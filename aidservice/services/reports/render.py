@@ -59,6 +59,16 @@ def filename(kind: str, region: str, period: str, fmt: str) -> str:
     return f"{kind}_{region}_{period}".replace("..", "_") + f".{fmt}"
 
 
+def people_rows(report: Report, section: Section) -> tuple[list[Column], Iterator[Sequence[Any]]]:
+    """The columns and rows a file for people holds (CSV, XLSX): codes by their labels, and the code columns
+    beside their labels left out (the JSON keeps them for programs)."""
+    shown = section.shown
+    columns = [section.columns[i] for i in shown]
+    if len(shown) == len(section.columns):
+        return columns, labelled_rows(report, section)
+    return columns, ([row[i] for i in shown] for row in labelled_rows(report, section))
+
+
 def labelled_rows(report: Report, section: Section) -> Iterator[Sequence[Any]]:
     """The section's rows with its coded columns (kinds, rule states, sources) as their labels, for people."""
     sources = {**BUILTIN_SOURCES, **report.meta.get("source_labels", {})}
@@ -226,9 +236,10 @@ def csv_chunks(report: Report) -> Iterator[str]:
     yield take()
     for section in report.sections:
         writer.writerow([f"【{section.title}】"] + ([section.note] if section.note else []))
-        writer.writerow([c.heading for c in section.columns])
-        for n, row in enumerate(labelled_rows(report, section), start=1):
-            writer.writerow([_csv_value(c, v) for c, v in zip(section.columns, row, strict=True)])
+        columns, rows = people_rows(report, section)
+        writer.writerow([c.heading for c in columns])
+        for n, row in enumerate(rows, start=1):
+            writer.writerow([_csv_value(c, v) for c, v in zip(columns, row, strict=True)])
             if n % 500 == 0:
                 yield take()
         writer.writerow([])
@@ -281,12 +292,13 @@ def write_xlsx(report: Report, path: str) -> None:
     for section in report.sections:
         sheet = workbook.add_worksheet(_sheet_name(section, used))
         sheet.freeze_panes(1, 0)
-        for col, column in enumerate(section.columns):
+        columns, rows = people_rows(report, section)
+        for col, column in enumerate(columns):
             sheet.set_column(col, col, column.width)
             sheet.write_string(0, col, column.heading, header)
-        kinds = [c.type for c in section.columns]
+        kinds = [c.type for c in columns]
         write_string, write_number = sheet.write_string, sheet.write_number
-        for r, row in enumerate(labelled_rows(report, section), start=1):
+        for r, row in enumerate(rows, start=1):
             for col, value in enumerate(row):
                 kind = kinds[col]
                 if value is None or value == "":

@@ -32,6 +32,7 @@ from aidservice.services.roster.import_columns import (
     header_names,
 )
 from aidservice.services.roster.import_messages import message_lines
+from aidservice.services.sheets import sheet_messages
 from aidservice.services.sheets.spreadsheets import iter_table
 
 TEMPLATE_ROWS = 2000
@@ -158,7 +159,7 @@ def import_report(
     report = ImportReport(total_errors=total_errors or sum(len(m) for m in errors.values()))
     for key, messages in errors.items():
         if not key.startswith("rows."):
-            report.file_errors.extend(messages)
+            report.file_errors.extend(sheet_messages.chinese(m) for m in messages)
     report.file_errors.extend(f"表头（第 1 行）：{m}" for m in lines.get(1, []))
     report.bad_rows = len([n for n in lines if n > 1])
     if not lines:

@@ -102,13 +102,16 @@ def event_detail(summary: dict[str, Any]) -> str:
     return "；".join(parts)
 
 
-def event_view(row: TrailRow) -> EventView:
+def event_view(row: TrailRow, names: dict[str, str]) -> EventView:
+    """An event as the page lists it; `names`: services.people.actor_names of the page's actors (people by name
+    and role, an agency's client by its source's label, the service as 系统)."""
+    named = names.get(row.actor)
     summary = row.summary
     application_id = summary.get("application_id")
     return {
         "seq": row.seq,
         "time": i18n.format_datetime(row.occurred_at, language()),
-        "actor": actor_label(row.actor, row.actor_role),
+        "actor": i18n.translate(named, language()) if named else actor_label(row.actor, row.actor_role),
         "action": action_label(row.action),
         "subject": row.subject,
         "subject_url": subject_url(row.subject),

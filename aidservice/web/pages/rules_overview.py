@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any, NotRequired, TypedDict
 
 from aidservice.engine import RuleSet
+from aidservice.engine.sentences import combination_sentence, sentence
 
 FEE_FACT = "tuition_fee"
 
@@ -29,7 +30,9 @@ the fee or formula alone."""
 
 class RulesOverview(TypedDict):
     """The rules page. The described parts are the engine's `describe()` JSON, free-form here; each program
-    carries `amounts`: its `amount` cases, each with the `values` (AmountValue) it pays on `on`."""
+    carries `amounts`: its `amount` cases, each with the `values` (AmountValue) it pays on `on`. Every level
+    clause, program, amount case (with a condition) and combination carries `sentence`: its condition in
+    Chinese words (engine/sentences.py); the expression stays in `when` for specialists."""
 
     version: str
     on: date
@@ -47,22 +50,38 @@ def overview(rules: RuleSet, on: date) -> RulesOverview:
     """Version, documents, level clauses, programs with amounts in force on `on`, parameters, combinations, and
     the sources with the statuses each sends and the special groups (rules/sources.yaml)."""
     described = rules.describe()
+    loaded = rules.rules
     parameters = {p["name"]: p for p in described["parameters"]}
+    shipped = {p.id: p for p in loaded.programs}
     programs = []
     for program in described["programs"]:
-        amounts = [
-            {**case, "values": _values(parameters.get(case["value"]), case["value"], on)}
-            for case in program["amount"]
+        conditions = [
+            None if c.when is None else sentence(c.when, loaded) for c in shipped[program["id"]].amount
         ]
-        programs.append({**program, "amounts": amounts})
+        amounts = [
+            {**case, "values": _values(parameters.get(case["value"]), case["value"], on), "sentence": said}
+            for case, said in zip(program["amount"], conditions, strict=True)
+        ]
+        programs.append(
+            {**program, "amounts": amounts, "sentence": sentence(shipped[program["id"]].when, loaded)}
+        )
+    clauses = {c.id: c for c in loaded.clauses}
+    levels = [
+        {**lv, "clauses": [{**c, "sentence": sentence(clauses[c["id"]].when, loaded)} for c in lv["clauses"]]}
+        for lv in described["levels"]
+    ]
+    combinations = [
+        {**c, "sentence": combination_sentence(rule, loaded)}
+        for c, rule in zip(described["combinations"], loaded.combinations, strict=True)
+    ]
     return {
         "version": described["version"],
         "on": on,
         "documents": described["documents"],
-        "levels": described["levels"],
+        "levels": levels,
         "programs": programs,
         "parameters": described["parameters"],
-        "combinations": described["combinations"],
+        "combinations": combinations,
         "level_labels": dict(rules.rules.level_labels),
         "sources": described["sources"],
         "special_groups": described["special_groups"],
