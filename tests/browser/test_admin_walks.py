@@ -175,7 +175,7 @@ def test_the_auditor_filters_verifies_and_replays_by_clicking(context: Any, live
     assert rows.count() == 1, rows.all_inner_texts()
     row = rows.first
     assert re.fullmatch(r"\d+", row.locator("th").inner_text().strip())  # the position in the chain
-    assert len(row.locator("code").get_attribute("title") or "") == 64
+    assert len(row.locator("code[title]").get_attribute("title") or "") == 64
     assert "officer1" in row.inner_text() and "公示中 → 已批准" in row.inner_text(), row.inner_text()
 
     page.fill("#since", (today + timedelta(days=3)).isoformat())
