@@ -149,6 +149,10 @@ def test_each_role_s_pages_have_no_serious_or_critical_violation(
     wide = page.viewport_size["width"] == WIDE["width"]
     for path in PAGES[username] if wide else NARROW_PAGES:
         visit(page, live.url + path, found)
+    if not wide:  # the navigation opened by the 菜单 button
+        page.goto(live.url + "/")
+        page.click("[data-menu-toggle]")
+        found.extend(violations(page))
     for application_id in applications:  # every role here oversees school S1
         visit(page, f"{live.url}/applications/{application_id}", found)
     if username == "officer1" and wide:  # once: the batch moves the applications on
