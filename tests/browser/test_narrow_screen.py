@@ -4,6 +4,7 @@ report's chart keeps a legible size, scrolled inside its figure (issue 20)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -97,6 +98,8 @@ def test_a_report_fits_the_phone_and_its_chart_stays_legible(phone: Any, live: L
     labels = page.evaluate(LABEL_BOXES)
     assert len(labels) >= 2
     assert all(box["height"] >= 9 for box in labels)  # px on screen: about the size of the page's small print
-    assert all(a["bottom"] <= b["top"] for a, b in zip(labels, labels[1:]))  # a line each, none overlapping
+    assert all(
+        a["bottom"] <= b["top"] for a, b in itertools.pairwise(labels)
+    )  # a line each, none overlapping
     live.shot(page, "32-phone-report")
     assert not problems, problems
