@@ -54,6 +54,7 @@ EN: dict[str, str] = {
     "主导航": "Main navigation",
     "语言": "Language",
     "跳到正文": "Skip to content",
+    "菜单": "Menu",
     "当前学年": "School year",
     "学年": "School year",
     "返回首页": "Back to the dashboard",
