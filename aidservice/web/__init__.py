@@ -19,6 +19,7 @@ from . import (  # noqa: F401 - the modules attach their routes
     declarations,
     jobs,
     list_pages,
+    notices,
     quotas,
     regions,
     reports,

@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from typing import TypedDict
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aidservice.models import NoticeSettings, School
 from aidservice.services import audit
-from aidservice.services.actors import ADMIN_ROLES, Actor
+from aidservice.services.actors import ADMIN_ROLES, Actor, region_prefix
 from aidservice.services.applications.notices import default_signoff
 from aidservice.services.applications.scope import may_act
 from aidservice.services.errors import Forbidden, ValidationFailed
@@ -117,3 +118,25 @@ def update_settings(
             request_id=request_id,
         )
     return _view(session, actor, school)
+
+
+class SchoolChoice(TypedDict):
+    code: str
+    name: str
+
+
+def schools_in_scope(session: Session, *, actor: Actor) -> list[SchoolChoice]:
+    """The schools whose notices the caller reads: an officer's own, an administrator's region, all for
+    auditors; none for anyone else."""
+    if actor.kind != "user" or actor.role is None:
+        return []
+    query = select(School.code, School.name, School.region_code).order_by(School.code)
+    if actor.role == "school_officer":
+        query = query.where(School.code == actor.school_code)
+    elif actor.role in ADMIN_ROLES and actor.region_code:
+        query = query.where(School.region_code.startswith(region_prefix(actor.region_code)))
+    return [
+        {"code": code, "name": name}
+        for code, name, region in session.execute(query).all()
+        if actor.reaches_school(code, region)
+    ]
