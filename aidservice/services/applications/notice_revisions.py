@@ -13,7 +13,7 @@ Callers hold the writers' mutex (`audit.lock_writers`): two steps on one notice 
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -153,7 +153,9 @@ def revise(
     reason = REASON_OF_ACTION[action]
     only_added = all(c["from"] is None for c in changes)
     if reason == "addition" and only_added and latest.revised_on == today:
-        latest.entries = list(entries)  # joins the day's revision (new lists: the JSON columns see a change)
+        latest.entries = cast(
+            list[dict[str, Any]], list(entries)
+        )  # joins the day's revision (new lists: the JSON columns see a change)
         if latest.number > 1:  # a correction's revision: its additions are among its changes, audited
             latest.changes = sort_entries_by_name([*latest.changes, *changes])
             _audit(session, notice, latest, actor=actor, request_id=request_id, changes=changes)
