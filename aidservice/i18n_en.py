@@ -10,6 +10,7 @@ from aidservice.i18n_account import EN_ACCOUNT
 from aidservice.i18n_audit import EN_AUDIT
 from aidservice.i18n_import import EN_IMPORT
 from aidservice.i18n_labels import EN_LABELS
+from aidservice.i18n_notices import EN_NOTICES
 from aidservice.i18n_reports import EN_REPORTS
 from aidservice.i18n_whatif import EN_WHATIF
 
@@ -564,6 +565,7 @@ EN: dict[str, str] = {
     **EN_AUDIT,
     **EN_LABELS,
     **EN_REPORTS,
+    **EN_NOTICES,
     "外省认定（本人申报、学校核实）": "Out-of-province status (declared, verified by the school)",
     # the lists' filter, pages and downloads (issue 19)
     "下载 CSV": "Download CSV",

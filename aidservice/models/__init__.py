@@ -11,6 +11,7 @@ from .declaration import StatusDeclaration
 from .determination import Counter, Determination, Job
 from .job_file import JobFile
 from .keys import KeyFingerprint
+from .notice import NoticeRevision, NoticeSettings
 from .registry import Guardian, PersonBirth, Region, School, Student
 from .rule_set import RuleSet
 
@@ -33,6 +34,8 @@ __all__ = [
     "KeyFingerprint",
     "LoginFailure",
     "Notice",
+    "NoticeRevision",
+    "NoticeSettings",
     "PersonBirth",
     "Quota",
     "Region",

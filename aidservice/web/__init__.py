@@ -20,6 +20,7 @@ from . import (  # noqa: F401 - the modules attach their routes
     jobs,
     list_pages,
     messages,
+    notices,
     quotas,
     regions,
     reports,

@@ -262,3 +262,11 @@ class RedetermineForm(FlaskForm):
         validators=[DataRequired("请填写重新认定的理由。"), Length(max=500, message="理由最多 500 字。")]
     )
     confirm = BooleanField(validators=[DataRequired("请勾选确认。")])
+
+
+class NoticeSettingsForm(FlaskForm):
+    """A school's notice phone (监督电话) and sign-off (落款); the service checks the formats again."""
+
+    school_code = HiddenField(validators=[DataRequired()])
+    contact_phone = StringField(validators=[Optional(), Length(max=32, message="监督电话最多 32 个字符。")])
+    signoff = StringField(validators=[Optional(), Length(max=60, message="落款最多 60 个字。")])

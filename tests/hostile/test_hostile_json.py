@@ -183,6 +183,13 @@ ROUTES = (
         "quota", "PUT", "/api/v1/quotas/S1/compulsory_living_subsidy/2020-2021", "county_admin", {"places": 3}
     ),
     Route(
+        "notice settings",
+        "PUT",
+        "/api/v1/schools/S1/notice-settings",
+        "officer_S1",
+        {"contact_phone": "025-83456789", "signoff": "学生资助工作领导小组"},
+    ),
+    Route(
         "redetermination",
         "POST",
         "/api/v1/redeterminations",
@@ -254,6 +261,7 @@ def _rule_of(route: Route) -> str:
         "student": "/api/v1/students/<student_id>",
         "reveal": "/api/v1/students/<student_id>/id-number",
         "quota": "/api/v1/quotas/<school_code>/<program>/<school_year>",
+        "notice settings": "/api/v1/schools/<code>/notice-settings",
         "report job": "/api/v1/reports/<kind>/jobs",
         "civil affairs batch": "/api/v1/feeds/<source>/batches",
         "disability batch": "/api/v1/feeds/<source>/batches",

@@ -281,6 +281,26 @@ MATRIX: tuple[Row, ...] = (
         f"/api/v1/schools/{w.S1}/notices/{{notice}}",
         api_scoped(S1_READERS),
     ),
+    Row(
+        "/api/v1/schools/<code>/notices/<int:notice_id>/revisions/<int:number>",
+        "GET",
+        f"/api/v1/schools/{w.S1}/notices/{{notice}}/revisions/1",
+        api_scoped(S1_READERS),
+    ),
+    Row(
+        "/api/v1/schools/<code>/notice-settings",
+        "GET",
+        f"/api/v1/schools/{w.S1}/notice-settings",
+        api_scoped(S1_READERS),
+    ),
+    Row(
+        "/api/v1/schools/<code>/notice-settings",
+        "PUT",
+        f"/api/v1/schools/{w.S1}/notice-settings",
+        {**api_scoped(S1_WRITERS), "auditor": 403},
+        json={"contact_phone": "025-83456789", "signoff": "学生资助工作领导小组"},
+        why="the school's officer and the administrators of its region; the auditor reads only",
+    ),
     # ---------------------------------------------------------------- reports, audit
     Row(
         "/api/v1/reports/<kind>",
@@ -469,6 +489,21 @@ MATRIX: tuple[Row, ...] = (
         f"/schools/{w.S1}/notices/{{notice}}/download?format=csv",
         ui(S1_READERS, denied=404),
         why="the notice's list (name, class, level) as a file, audited",
+    ),
+    Row(
+        "/schools/<school_code>/notices/<int:notice_id>/revisions/<int:number>",
+        "GET",
+        f"/schools/{w.S1}/notices/{{notice}}/revisions/1",
+        ui(S1_READERS, denied=404),
+    ),
+    Row("/notices", "GET", f"/notices?school={w.S1}", ui(S1_READERS, denied=404)),
+    Row(
+        "/notices/settings",
+        "POST",
+        "/notices/settings",
+        {**ui(S1_WRITERS, 303), "auditor": 403, "officer_b": 404, "city_b": 404},
+        data={"school_code": w.S1, "contact_phone": "025-83456789", "signoff": "学生资助工作领导小组"},
+        why="the school's officer and the administrators of its region set the phone and sign-off",
     ),
     Row("/reports", "GET", "/reports", ui(EVERY_USER)),
     Row(

@@ -6,8 +6,9 @@ history and the audit trail. Approval and reassessment make the decisions (decis
 
 Lock order, as in every writer: the writers' mutex first where an action changes shared rows (a notice,
 decisions and quotas: `audit.lock_writers`), then rows, and the audit chain head last, at commit. The steps
-that change only the application (review, objection, its resolution, rejection) take no mutex, so officers
-of different schools never wait for each other.
+that change only the application (review, objection, a rejection before the notice) take no mutex, so officers
+of different schools never wait for each other; a resolution or rejection of an application on a notice may
+revise the notice (notice_revisions) and takes it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from aidservice.engine.result import LEVELS
-from aidservice.models import Application
+from aidservice.models import Application, Notice
 from aidservice.services import audit
 from aidservice.services.actors import Actor
 from aidservice.services.applications.decisions import decide
@@ -33,6 +34,7 @@ from aidservice.services.applications.evaluation import (
     reevaluate,
 )
 from aidservice.services.applications.history import record_action
+from aidservice.services.applications.notice_revisions import REASON_OF_ACTION, revise
 from aidservice.services.applications.notices import place_on_notice
 from aidservice.services.applications.procedure import IllegalTransition, next_state
 from aidservice.services.applications.reading import load
@@ -74,7 +76,9 @@ def act(
     """
     application = load(session, application_id)
     check_act(actor, application.school, f"Application {application_id}", "application")
-    if request.action in SHARED_ROW_ACTIONS:
+    if request.action in SHARED_ROW_ACTIONS or (
+        request.action in REASON_OF_ACTION and application.notice_id is not None
+    ):
         audit.lock_writers(session)  # lock order: the writers' mutex first, then rows
     note = (request.note or "").strip()
     _check_request(application, request, note)
@@ -92,6 +96,12 @@ def act(
         )
         application.updated_at = now()  # every action bumps the version, even one that changes no column
         session.flush()
+        if request.action in REASON_OF_ACTION and application.notice_id is not None:
+            notice = session.get(Notice, application.notice_id)
+            assert notice is not None
+            revise(
+                session, notice, action=request.action, actor=actor, settings=settings, request_id=request_id
+            )
     except StaleDataError:
         raise Conflict(
             f"Application {application_id} was changed by someone else meanwhile; reload it and try again.",
@@ -123,7 +133,8 @@ def act(
 DECIDING = frozenset({"approve", "reassess"})
 """Steps that make (or renew) the application's decisions."""
 SHARED_ROW_ACTIONS = frozenset({"publish_notice", "approve", "reassess"})
-"""Steps that change rows other applications share (the school's notice; decisions against quotas)."""
+"""Steps that change rows other applications share (the school's notice; decisions against quotas); the steps
+that may revise a notice (REASON_OF_ACTION) take the mutex too when the application is on one."""
 
 
 def _check_request(application: Application, request: ActionRequest, note: str) -> None:

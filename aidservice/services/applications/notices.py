@@ -1,4 +1,4 @@
-"""The public notice (公示) of a school's identification results: name, class and level only.
+"""The public notice (公示) of a school's identification results: name, class and level only, by revision.
 
 Never the ID number, address, phone, birth date, or the category or reason (e.g. 低保): the entries
 are built from those three fields alone, so nothing else can leak into any format.
@@ -17,18 +17,23 @@ from typing import TypedDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aidservice.engine.result import LEVELS
-from aidservice.models import Application, Notice, School, Student
+from aidservice.models import Application, Notice, NoticeRevision, NoticeSettings, School
 from aidservice.services import audit
 from aidservice.services.actors import Actor
+from aidservice.services.applications.notice_revisions import (
+    LISTED_STATES,
+    REASONS,
+    latest_revision,
+    listed_entries,
+    revisions_of,
+)
 from aidservice.services.applications.procedure import add_working_days
 from aidservice.services.applications.scope import check_read
 from aidservice.services.context import Settings
 from aidservice.services.errors import NotFound
 from aidservice.services.hidden import check_visible, not_found
 
-LISTED_STATES = ("notice", "objected", "approved")
-"""Entries shown: on notice, under objection review, approved (a rejected application leaves the notice)."""
+__all__ = ["LISTED_STATES", "get_notice", "get_revision", "list_notices", "place_on_notice"]
 
 
 class NoticeHeader(TypedDict):
@@ -40,6 +45,9 @@ class NoticeHeader(TypedDict):
     closes_on: date
     working_days: int
     open: bool
+    revision: int
+    revised_on: date
+    entries_count: int
 
 
 class NoticeEntry(TypedDict):
@@ -51,8 +59,36 @@ class NoticeEntry(TypedDict):
     level_label: str
 
 
+class NoticeChange(TypedDict):
+    """One line of a revision's 更正说明: `from_level` None for an entry added, `to_level` None for one removed."""
+
+    name: str
+    class_name: str
+    from_level: str | None
+    from_label: str | None
+    to_level: str | None
+    to_label: str | None
+
+
+class RevisionSummary(TypedDict):
+    number: int
+    revised_on: date
+    reason: str
+    reason_label: str
+    entries_count: int
+
+
 class NoticeView(NoticeHeader):
+    """A notice as of one revision (the latest unless asked): its entries, the changes from the revision
+    before, every revision, and what the school prints on it."""
+
     entries: list[NoticeEntry]
+    reason: str
+    reason_label: str
+    changes: list[NoticeChange]
+    revisions: list[RevisionSummary]
+    contact_phone: str
+    signoff: str
 
 
 class NoticeList(TypedDict):
@@ -134,7 +170,26 @@ def _school(session: Session, actor: Actor, school_code: str) -> School:
     return school
 
 
-def _header(notice: Notice, school: School, settings: Settings) -> NoticeHeader:
+def _stored(session: Session, notice: Notice) -> list[NoticeRevision]:
+    """The notice's revisions; a notice made before revisions existed (none stored) reads as one revision
+    of its current entries, dated the day it opened (as the migration backfills it)."""
+    revisions = revisions_of(session, notice.id)
+    if revisions:
+        return revisions
+    return [
+        NoticeRevision(
+            notice_id=notice.id,
+            number=1,
+            revised_on=notice.opened_on,
+            reason="initial",
+            entries=listed_entries(session, notice.id),
+            changes=[],
+            created_by=notice.created_by,
+        )
+    ]
+
+
+def _header(notice: Notice, school: School, settings: Settings, latest: NoticeRevision) -> NoticeHeader:
     today = settings.current_date()
     return {
         "id": notice.id,
@@ -145,6 +200,9 @@ def _header(notice: Notice, school: School, settings: Settings) -> NoticeHeader:
         "closes_on": notice.closes_on,
         "working_days": notice.working_days,
         "open": notice.opened_on <= today <= notice.closes_on,
+        "revision": latest.number,
+        "revised_on": latest.revised_on,
+        "entries_count": len(latest.entries),
     }
 
 
@@ -154,34 +212,89 @@ def list_notices(session: Session, *, actor: Actor, settings: Settings, school_c
     notices = session.execute(
         select(Notice).where(Notice.school_code == school.code).order_by(Notice.id.desc())
     ).scalars()
-    return {"items": [_header(n, school, settings) for n in notices]}
+    items = []
+    for notice in notices:
+        latest = latest_revision(session, notice.id) or _stored(session, notice)[-1]
+        items.append(_header(notice, school, settings, latest))
+    return {"items": items}
 
 
 def get_notice(
     session: Session, *, actor: Actor, settings: Settings, school_code: str, notice_id: int
 ) -> NoticeView:
-    """One notice with its entries: name, class and level (code and label) only; a notice of a school outside
-    the caller's scope is one that does not exist (404, see hidden)."""
+    """One notice as of its latest revision: entries with name, class and level (code and label) only; a
+    notice of a school outside the caller's scope is one that does not exist (404, see hidden)."""
+    return get_revision(
+        session, actor=actor, settings=settings, school_code=school_code, notice_id=notice_id, number=None
+    )
+
+
+def get_revision(
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    school_code: str,
+    notice_id: int,
+    number: int | None,
+) -> NoticeView:
+    """One revision of a notice (None: the latest), as published that day; 404 for a revision it never had."""
     school = session.get(School, school_code)
     notice = session.get(Notice, notice_id)
     if school is None or notice is None or notice.school_code != school.code:
         raise not_found("notice")
     check_visible(actor, school, "notice")
+    revisions = _stored(session, notice)
+    chosen = revisions[-1] if number is None else next((r for r in revisions if r.number == number), None)
+    if chosen is None:
+        raise not_found("notice revision")
     labels = settings.rules.rules.level_labels
-    rows = session.execute(
-        select(Student.name, Student.class_name, Application.level)
-        .join(Student, Student.id == Application.student_pk)
-        .where(
-            Application.notice_id == notice.id,
-            Application.state.in_(LISTED_STATES),
-            Application.level != "none",
-        )
-    ).all()
-    entries: list[NoticeEntry] = sorted(
-        (
-            {"name": name, "class_name": class_name, "level": level, "level_label": labels.get(level, level)}
-            for name, class_name, level in rows
-        ),
-        key=lambda e: (e["class_name"], -LEVELS.index(e["level"]), e["name"]),
-    )
-    return {**_header(notice, school, settings), "entries": entries}
+
+    def label(level: str | None) -> str | None:
+        return None if level is None else labels.get(level, level)
+
+    entries: list[NoticeEntry] = [
+        {
+            "name": e["name"],
+            "class_name": e["class_name"],
+            "level": e["level"],
+            "level_label": labels.get(e["level"], e["level"]),
+        }
+        for e in chosen.entries
+    ]
+    changes: list[NoticeChange] = [
+        {
+            "name": c["name"],
+            "class_name": c["class_name"],
+            "from_level": c["from"],
+            "from_label": label(c["from"]),
+            "to_level": c["to"],
+            "to_label": label(c["to"]),
+        }
+        for c in chosen.changes
+    ]
+    stored_settings = session.get(NoticeSettings, school.code)
+    return {
+        **_header(notice, school, settings, chosen),
+        "entries": entries,
+        "reason": chosen.reason,
+        "reason_label": REASONS.get(chosen.reason, chosen.reason),
+        "changes": changes,
+        "revisions": [
+            {
+                "number": r.number,
+                "revised_on": r.revised_on,
+                "reason": r.reason,
+                "reason_label": REASONS.get(r.reason, r.reason),
+                "entries_count": len(r.entries),
+            }
+            for r in revisions
+        ],
+        "contact_phone": stored_settings.contact_phone if stored_settings else "",
+        "signoff": (stored_settings.signoff if stored_settings else "") or default_signoff(school.name),
+    }
+
+
+def default_signoff(school_name: str) -> str:
+    """The sign-off printed when the school set none."""
+    return f"{school_name}学生资助工作组"
