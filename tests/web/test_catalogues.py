@@ -11,15 +11,20 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from babel import Locale
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from flask import Flask
+from flask_babel import get_locale
+from flask_babel import gettext as flask_babel_gettext
 
 from aidservice import i18n
 from aidservice.i18n_audit import BROKEN_REASONS
 from aidservice.i18n_rules import rule_labels
+from aidservice.web.forms import LoginForm
 from tests.world.vocabulary import shipped_rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,3 +133,19 @@ def test_translate_reads_the_catalogues_outside_requests() -> None:
     assert i18n.translate("", "en") == ""  # not the catalogue's header
     assert i18n.translate("没有这条文字", "en") == "没有这条文字"  # unknown: shown as written
     assert i18n.label(i18n.STATES, "approved", "en") == "Approved"
+
+
+@pytest.mark.parametrize(
+    ("query", "locale", "too_long"),
+    [("", "zh_CN", "字段长度不能超过 64 个字符"), ("?lang=en", "en", "longer than 64")],
+)
+def test_flask_babel_follows_the_ui_language(app: Flask, query: str, locale: str, too_long: str) -> None:
+    """The locale selector is the page's language; WTForms' own messages (a Length without our message) follow it."""
+    with app.test_request_context(
+        "/login" + query, method="POST", data={"username": "u" * 65, "password": "x"}
+    ):
+        assert get_locale() == Locale.parse(locale)
+        assert flask_babel_gettext("首页") == i18n.translate("首页", "en" if locale == "en" else "zh-CN")
+        form = LoginForm(meta={"csrf": False})
+        assert not form.validate()
+        assert too_long in " ".join(form.username.errors)
