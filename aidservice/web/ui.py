@@ -62,7 +62,7 @@ def _rules() -> Any:
 
 
 def _ruled(text: str | None, key: object) -> str:
-    """A label the rules give (translated when the UI is English and EN knows it), else the code itself."""
+    """A label the rules give (translated when the UI is English and the catalogue knows it), else the code itself."""
     if key is None:
         return ""
     return i18n.translate(text, language()) if text is not None else str(key)
