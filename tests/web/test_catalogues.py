@@ -78,6 +78,20 @@ def test_the_extraction_finds_the_label_tables_and_the_rules_labels() -> None:
     assert not labels - extracted()
 
 
+def test_form_messages_are_marked_for_the_catalogue() -> None:
+    """A validator's Chinese message is shown through `_()` as a value: without N_ it would stay untranslated."""
+    message = re.compile(
+        r"""(?:ValidationError|DataRequired|InputRequired|EqualTo\("\w+",|message=)\(?\s*(?:N_\()?["']([^"']*[\u4e00-\u9fff][^"']*)["']"""
+    )
+    found = {
+        text
+        for path in (ROOT / "aidservice" / "web").rglob("*.py")
+        for text in message.findall(path.read_text("utf-8"))
+    }
+    assert {"请输入用户名", "请输入当前密码", "名额不能小于0。"} <= found
+    assert not found - extracted(), f"mark these with N_(...): {sorted(found - extracted())}"
+
+
 def test_every_ui_text_has_an_english_translation() -> None:
     english = catalogue("en")
     missing = sorted(text for text in extracted() if text not in english or not english[text].string)
