@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 FLASK  := $(VENV)/bin/flask --app wsgi
 STAMP  := $(VENV)/.install.stamp
 
-.PHONY: help install run test faults lint bench
+.PHONY: help install run test faults lint bench messages
 
 help:
 	@echo "make install   create $(VENV) and install aidservice with its test extras"
@@ -20,6 +20,8 @@ help:
 	@echo "make lint      ruff check, ruff format --check, import contracts (lint-imports), mypy against its baseline;"
 	@echo "               runs all four and fails if any failed"
 	@echo "make bench     run the benchmarks (bench/run_all.py)"
+	@echo "make messages  extract the UI texts into aidservice/translations/messages.pot, update the zh_CN and en"
+	@echo "               catalogues (new texts with an empty msgstr, unused ones dropped) and compile the .mo files"
 
 install: $(STAMP)
 	@# this environment sets PYTHONDONTWRITEBYTECODE: compile once here so commands start without recompiling
@@ -72,3 +74,21 @@ lint: install
 bench: install
 	@$(PY) -c "import aiohttp, pyinstrument" 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	@if [ -f bench/run_all.py ]; then $(PY) bench/run_all.py; else echo "bench/run_all.py does not exist yet"; fi
+
+# The gettext catalogues (README "Translations"): extract with babel.cfg, update both catalogues, compile. The
+# .mo files are committed (a wheel ships them; tests/web/test_catalogues.py checks they match the .po files).
+# No line numbers and sorted entries, so that branches adding texts rarely touch the same lines.
+CATALOGUE := aidservice/translations
+PYBABEL   := $(VENV)/bin/pybabel
+messages: install
+	$(PYBABEL) -q extract -F babel.cfg -k translate:1 --add-location=file --sort-output --no-wrap \
+		--project=aidservice --version=0.1.0 -o $(CATALOGUE)/messages.pot .
+	@for locale in zh_CN en; do \
+		if [ -f $(CATALOGUE)/$$locale/LC_MESSAGES/messages.po ]; then \
+			$(PYBABEL) -q update -i $(CATALOGUE)/messages.pot -d $(CATALOGUE) -l $$locale --no-wrap \
+				--no-fuzzy-matching --ignore-obsolete || exit 1; \
+		else \
+			$(PYBABEL) -q init -i $(CATALOGUE)/messages.pot -d $(CATALOGUE) -l $$locale --no-wrap || exit 1; \
+		fi; \
+	done
+	$(PYBABEL) -q compile -d $(CATALOGUE) --statistics

@@ -41,6 +41,7 @@ def create_app(config: Config | None = None, *, offline: bool | None = None, web
         if not _skips_key_check():
             check_keys(app)
         register_json_bodies(app)
+        register_i18n(app, web=web)
         register_blueprints(app, web=web)
         register_wiring(app)
         register_error_handlers(app)
@@ -140,6 +141,29 @@ def register_json_bodies(app: Flask) -> None:
     from aidservice.jsonbody import init_json_bodies
 
     init_json_bodies(app)
+
+
+def register_i18n(app: Flask, *, web: bool = True) -> None:
+    """Flask-Babel over the catalogues in aidservice/translations (i18n.TRANSLATIONS): the locale of a request is
+    the UI language the web UI chose (web.ui.babel_locale: ?lang=, the session, AID_UI_LANGUAGE), Chinese without
+    the web UI. Before the blueprints: the web UI's own `_` (with `{name}` placeholders) replaces the Jinja `_`
+    Flask-Babel installs; `{% trans %}` and flask_babel.gettext read the same catalogues."""
+    from flask_babel import Babel
+
+    from aidservice import i18n
+
+    selector = None
+    if web:
+        from aidservice.web.ui import babel_locale
+
+        selector = babel_locale
+    Babel(
+        app,
+        default_locale=i18n.catalogue(i18n.DEFAULT_LANGUAGE),
+        default_translation_directories=str(i18n.TRANSLATIONS),
+        default_timezone=i18n.JIANGSU_ZONE,
+        locale_selector=selector,
+    )
 
 
 def register_blueprints(app: Flask, *, web: bool = True) -> None:

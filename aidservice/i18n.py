@@ -1,82 +1,98 @@
 """The officer UI's language: Chinese (zh-CN) by default, English on request; labels, dates and money.
 
-Texts are written in Chinese where they are used (templates call `_("学生名册")`); `EN` translates them.
-A text without an English entry is shown as written (data from the rules, such as program names and
-reason labels, stays Chinese: it is the policy's own wording). The labels of agency sources, stages, cities
-and special groups come from the loaded rule set (web.ui); `EN` translates the shipped ones. Placeholders
-are `{name}`.
+Texts are written in Chinese where they are used (templates call `_("学生名册")`, label tables mark theirs
+with `N_`); the gettext catalogues in aidservice/translations (messages.pot, zh_CN, en; `make messages`)
+translate them, the Chinese text being the msgid. A text without an English entry is shown as written (data
+from the rules, such as program names and reason labels, stays Chinese: it is the policy's own wording). The
+labels of agency sources, stages, cities and special groups come from the loaded rule set (web.ui); the
+catalogue translates the shipped ones (aidservice.i18n_rules extracts them). Placeholders are `{name}`,
+filled after the lookup, so the msgid keeps them.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from functools import cache
+from pathlib import Path
+
+from babel.support import Translations
 
 from aidservice.i18n_audit import AUDIT_ACTIONS as AUDIT_ACTIONS
 from aidservice.i18n_audit import AUDIT_JOB_KINDS
 from aidservice.i18n_audit import REPLAY_FIELDS as REPLAY_FIELDS
-from aidservice.i18n_en import EN as EN  # the English catalogue, re-exported for callers
+from aidservice.i18n_marker import N_
 from aidservice.i18n_whatif import WHATIF_KINDS
 
 LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+"""The gettext catalogues: messages.pot and <catalogue>/LC_MESSAGES/messages.po and .mo (shipped compiled)."""
+CATALOGUES = {"zh-CN": "zh_CN", "en": "en"}
+"""Each UI language's catalogue (a Babel locale name)."""
 JIANGSU = timezone(timedelta(hours=8), "CST")  # China Standard Time, no daylight saving
+JIANGSU_ZONE = "Asia/Shanghai"  # the same, by name (Flask-Babel's default time zone)
 EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-LEVELS = {"special": "特别困难", "difficult": "困难", "general": "一般困难", "none": "不困难"}
+LEVELS = {"special": N_("特别困难"), "difficult": N_("困难"), "general": N_("一般困难"), "none": N_("不困难")}
 STATES = {
-    "submitted": "已提交",
-    "reviewed": "已评议",
-    "notice": "公示中",
-    "objected": "异议复核中",
-    "approved": "已批准",
-    "rejected": "未通过",
+    "submitted": N_("已提交"),
+    "reviewed": N_("已评议"),
+    "notice": N_("公示中"),
+    "objected": N_("异议复核中"),
+    "approved": N_("已批准"),
+    "rejected": N_("未通过"),
 }
 ACTIONS = {
-    "submit": "提交申请",
-    "review": "评议",
-    "publish_notice": "公示",
-    "object": "登记异议",
-    "resolve": "复核异议",
-    "approve": "批准",
-    "reject": "不予认定",
-    "reassess": "重新认定",
-    "verify_declaration": "核实外省身份申报",
+    "submit": N_("提交申请"),
+    "review": N_("评议"),
+    "publish_notice": N_("公示"),
+    "object": N_("登记异议"),
+    "resolve": N_("复核异议"),
+    "approve": N_("批准"),
+    "reject": N_("不予认定"),
+    "reassess": N_("重新认定"),
+    "verify_declaration": N_("核实外省身份申报"),
 }
-OUTCOMES = {"upheld": "异议成立（调整等级）", "dismissed": "异议不成立（维持等级）"}
+OUTCOMES = {"upheld": N_("异议成立（调整等级）"), "dismissed": N_("异议不成立（维持等级）")}
 ROLES = {
-    "school_officer": "学校资助专员",
-    "county_admin": "县（区）管理员",
-    "city_admin": "设区市管理员",
-    "province_admin": "省级管理员",
-    "auditor": "审计人员",
+    "school_officer": N_("学校资助专员"),
+    "county_admin": N_("县（区）管理员"),
+    "city_admin": N_("设区市管理员"),
+    "province_admin": N_("省级管理员"),
+    "auditor": N_("审计人员"),
 }
 BUILTIN_SOURCES = {
-    "roster": "学籍名册",
-    "school": "学校信息",
-    "declared": "申请人申报（承诺书）",
-    "application": "申请人申报（承诺书）",
+    "roster": N_("学籍名册"),
+    "school": N_("学校信息"),
+    "declared": N_("申请人申报（承诺书）"),
+    "application": N_("申请人申报（承诺书）"),
 }
 """Where a fact comes from when no agency sends it; agency sources are named by the rules (sources.yaml)."""
 RELATIONS = {
-    "father": "父亲",
-    "mother": "母亲",
-    "guardian": "其他监护人",
-    "grandfather": "祖父",
-    "grandmother": "祖母",
+    "father": N_("父亲"),
+    "mother": N_("母亲"),
+    "guardian": N_("其他监护人"),
+    "grandfather": N_("祖父"),
+    "grandmother": N_("祖母"),
 }
-STATUSES = {"confirmed": "已确认", "provisional": "暂定"}
-KINDS = {"grant": "助学金", "waiver": "免学费", "scholarship": "奖学金", "loan": "贷款（额度）"}
-DECISION_STATUSES = {"awarded": "已资助", "not_funded": "名额不足未资助", "withdrawn": "已撤销"}
-JOB_KINDS = {"redetermine": "批量重新认定", "roster.import": "名册导入", "report": "报告生成"}
+STATUSES = {"confirmed": N_("已确认"), "provisional": N_("暂定")}
+KINDS = {
+    "grant": N_("助学金"),
+    "waiver": N_("免学费"),
+    "scholarship": N_("奖学金"),
+    "loan": N_("贷款（额度）"),
+}
+DECISION_STATUSES = {"awarded": N_("已资助"), "not_funded": N_("名额不足未资助"), "withdrawn": N_("已撤销")}
+JOB_KINDS = {"redetermine": N_("批量重新认定"), "roster.import": N_("名册导入"), "report": N_("报告生成")}
 JOB_KINDS.update(WHATIF_KINDS)
 JOB_KINDS.update(AUDIT_JOB_KINDS)
-JOB_STATES = {"queued": "排队中", "running": "运行中", "done": "已完成", "failed": "失败"}
+JOB_STATES = {"queued": N_("排队中"), "running": N_("运行中"), "done": N_("已完成"), "failed": N_("失败")}
 REPORT_KINDS = {
-    "special-groups": "特殊群体学生资助情况",
-    "programs": "资助项目情况",
-    "regions": "地区资助情况",
-    "dropout_control": "控辍保学监测报告",
+    "special-groups": N_("特殊群体学生资助情况"),
+    "programs": N_("资助项目情况"),
+    "regions": N_("地区资助情况"),
+    "dropout_control": N_("控辍保学监测报告"),
 }
 FORMATS = {"xlsx": "Excel（XLSX）", "csv": "CSV"}
 
@@ -91,9 +107,21 @@ def normalise_language(value: str | None) -> str | None:
     return None
 
 
+def catalogue(language: str) -> str:
+    """The catalogue (Babel locale) of a UI language: 'en' -> 'en', anything else -> 'zh_CN'."""
+    return CATALOGUES.get(language, CATALOGUES[DEFAULT_LANGUAGE])
+
+
+@cache
+def translations(language: str) -> Translations:
+    """The compiled catalogue of a UI language, read once per process (a missing .mo file is an error)."""
+    with (TRANSLATIONS / catalogue(language) / "LC_MESSAGES" / "messages.mo").open("rb") as compiled:
+        return Translations(compiled)
+
+
 def translate(text: str, language: str, **values: object) -> str:
-    """The text in `language` with `{name}` placeholders filled."""
-    out = EN.get(text, text) if language == "en" else text
+    """The text in `language` with `{name}` placeholders filled (outside requests too: exports, jobs)."""
+    out = translations(language).gettext(text) if text else text  # gettext("") is the catalogue's header
     return out.format(**values) if values else out
 
 

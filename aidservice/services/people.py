@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 
 from aidservice.engine.vocabulary import Vocabulary
 from aidservice.i18n import ROLES
+from aidservice.i18n_marker import N_
 from aidservice.models import User
 from aidservice.models.agency import ApiClient
 
-SYSTEM_NAME = "系统"
-UNKNOWN_CLIENT = "部门数据接口"
+SYSTEM_NAME = N_("系统")
+UNKNOWN_CLIENT = N_("部门数据接口")
 
 
 def actor_names(session: Session, actor_ids: Iterable[str | None], vocabulary: Vocabulary) -> dict[str, str]:

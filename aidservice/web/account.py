@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from aidservice.i18n_marker import N_
 from aidservice.ratelimit import rate_limited
 from aidservice.requestid import current_request_id
 from aidservice.services.accounts import passwords
@@ -31,13 +32,13 @@ from .session import actor
 from .ui import _
 
 RULE_TEXTS = {
-    "too_short": "至少 {n} 个字符。",
-    "too_long": "最多 {n} 个字符。",
-    "only_digits": "不能全是数字。",
-    "one_kind": "至少包含两类字符：小写字母、大写字母、数字、符号。",
-    "has_username": "不能包含用户名。",
-    "common": "这是常见密码，请另选一个。",
-    "guessable": "太容易被猜到（键盘序列、重复、连续字符或常用词），请用由不常见词语组成的较长短语。",
+    "too_short": N_("至少 {n} 个字符。"),
+    "too_long": N_("最多 {n} 个字符。"),
+    "only_digits": N_("不能全是数字。"),
+    "one_kind": N_("至少包含两类字符：小写字母、大写字母、数字、符号。"),
+    "has_username": N_("不能包含用户名。"),
+    "common": N_("这是常见密码，请另选一个。"),
+    "guessable": N_("太容易被猜到（键盘序列、重复、连续字符或常用词），请用由不常见词语组成的较长短语。"),
 }
 """Each rule of services.passwords (by its code) as the page says it; `{n}` is the rule's number."""
 RULE_NUMBERS = {"too_short": passwords.MIN_LENGTH, "too_long": passwords.MAX_LENGTH}
@@ -67,10 +68,10 @@ HELP_LINKS = {
 
 
 class PasswordChangeForm(FlaskForm):
-    current = PasswordField(validators=[DataRequired("请输入当前密码"), Length(max=passwords.MAX_LENGTH)])
-    new = PasswordField(validators=[DataRequired("请输入新密码"), Length(max=passwords.MAX_LENGTH)])
+    current = PasswordField(validators=[DataRequired(N_("请输入当前密码")), Length(max=passwords.MAX_LENGTH)])
+    new = PasswordField(validators=[DataRequired(N_("请输入新密码")), Length(max=passwords.MAX_LENGTH)])
     repeat = PasswordField(
-        validators=[DataRequired("请再次输入新密码"), EqualTo("new", "两次输入的新密码不一致")]
+        validators=[DataRequired(N_("请再次输入新密码")), EqualTo("new", N_("两次输入的新密码不一致"))]
     )
 
 

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from aidservice import jobs, wiring
 from aidservice.extensions import db
+from aidservice.i18n_marker import N_
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
 from aidservice.services import audit, audit_trail
@@ -22,14 +23,14 @@ from .blueprint import bp
 from .session import actor
 from .ui import _
 
-NO_ACCESS = "您没有权限查看此页面，或该数据不在您的管理范围内。"
+NO_ACCESS = N_("您没有权限查看此页面，或该数据不在您的管理范围内。")
 FILTER_FIELDS = ("subject", "actor", "action", "since", "until")
 FIELD_ERRORS = {
-    "since": "请输入日期，如 2020-09-01。",
-    "until": "结束日期不能早于开始日期，格式如 2020-09-01。",
-    "subject": "内容过长。",
-    "actor": "内容过长。",
-    "action": "内容过长。",
+    "since": N_("请输入日期，如 2020-09-01。"),
+    "until": N_("结束日期不能早于开始日期，格式如 2020-09-01。"),
+    "subject": N_("内容过长。"),
+    "actor": N_("内容过长。"),
+    "action": N_("内容过长。"),
 }
 
 

@@ -7,13 +7,15 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
+from aidservice.i18n_marker import N_
+
 from .session import current_actor, login_expired
 from .ui import _
 
 bp = Blueprint("web", __name__)
 csrf = CSRFProtect()
 PUBLIC_ENDPOINTS = frozenset({"web.login"})
-CSRF_MESSAGE = "表单已过期或来源无法验证，请返回上一页、刷新后重试。"
+CSRF_MESSAGE = N_("表单已过期或来源无法验证，请返回上一页、刷新后重试。")
 
 
 @bp.before_request

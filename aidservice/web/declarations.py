@@ -10,6 +10,7 @@ from flask import flash, redirect, url_for
 from werkzeug.wrappers import Response
 
 from aidservice import wiring
+from aidservice.i18n_marker import N_
 from aidservice.requestid import current_request_id
 from aidservice.services.actors import Actor
 from aidservice.services.applications import declarations
@@ -22,7 +23,7 @@ from .forms import VerifyForm
 from .session import actor
 from .ui import _
 
-RESULT_LABELS = {"verified": "核实", "rejected": "不予核实"}
+RESULT_LABELS = {"verified": N_("核实"), "rejected": N_("不予核实")}
 
 
 def declarable_choices() -> list[tuple[str, str]]:

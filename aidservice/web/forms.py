@@ -22,6 +22,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from aidservice.engine.numbers import MONEY_MAX, NumberRefused, bounded_decimal
 from aidservice.engine.result import LEVELS
+from aidservice.i18n_marker import N_
 from aidservice.services.applications.values import NOTE_MAX, RESOLUTIONS
 
 DECLARABLE_SOURCE = "application"
@@ -37,8 +38,8 @@ class GetForm(FlaskForm):
 
 
 class LoginForm(FlaskForm):
-    username = StringField(validators=[DataRequired("请输入用户名"), Length(max=64)])
-    password = PasswordField(validators=[DataRequired("请输入密码"), Length(max=1024)])
+    username = StringField(validators=[DataRequired(N_("请输入用户名")), Length(max=64)])
+    password = PasswordField(validators=[DataRequired(N_("请输入密码")), Length(max=1024)])
     next = HiddenField()
 
 
@@ -49,11 +50,11 @@ class PostForm(FlaskForm):
 class IdLookupForm(FlaskForm):
     """Find a student by full ID number: a POST, so the number never sits in a URL (or an access log)."""
 
-    id_number = StringField(validators=[DataRequired("请输入完整的18位身份证号。"), Length(max=32)])
+    id_number = StringField(validators=[DataRequired(N_("请输入完整的18位身份证号。")), Length(max=32)])
 
 
 class ImportForm(FlaskForm):
-    file = FileField(validators=[InputRequired("请选择文件")])
+    file = FileField(validators=[InputRequired(N_("请选择文件"))])
     partial = BooleanField()
     background = BooleanField()
 
@@ -61,7 +62,7 @@ class ImportForm(FlaskForm):
 class ErrorSheetForm(FlaskForm):
     """The file of a background import again, to have it back with 错误说明 (nothing of it was kept)."""
 
-    file = FileField(validators=[InputRequired("请选择文件")])
+    file = FileField(validators=[InputRequired(N_("请选择文件"))])
 
 
 class MoneyField(StringField):
@@ -75,13 +76,13 @@ class MoneyField(StringField):
         try:
             amount = bounded_decimal(text)  # its text checked (length, exponent) before it is made exact
         except NumberRefused:
-            raise ValidationError("请输入金额，如 5000.00。") from None
+            raise ValidationError(N_("请输入金额，如 5000.00。")) from None
         if amount < 0:
-            raise ValidationError("金额不能为负数。")
+            raise ValidationError(N_("金额不能为负数。"))
         if amount > MONEY_MAX:
-            raise ValidationError("金额不能超过 10000000.00。")
+            raise ValidationError(N_("金额不能超过 10000000.00。"))
         if amount != amount.quantize(Decimal("0.01")):
-            raise ValidationError("金额最多两位小数。")
+            raise ValidationError(N_("金额最多两位小数。"))
         self.data = text
 
 
@@ -94,24 +95,24 @@ class ApplicationForm(FlaskForm):
     household_size = IntegerField(
         validators=[
             Optional(),
-            NumberRange(min=1, message="家庭人口数至少为 1。"),
-            NumberRange(max=30, message="家庭人口数最多为 30。"),
+            NumberRange(min=1, message=N_("家庭人口数至少为 1。")),
+            NumberRange(max=30, message=N_("家庭人口数最多为 30。")),
         ]
     )
     per_capita_income = MoneyField(validators=[Optional()])
     academic_rank_pct = MoneyField(validators=[Optional()])
-    commitment = BooleanField(validators=[DataRequired("必须签署承诺书。")])
+    commitment = BooleanField(validators=[DataRequired(N_("必须签署承诺书。"))])
     # one out-of-province status with its document (the service checks each field; choices from the rules)
     oop_status = SelectField(validate_choice=False, default="")
-    oop_province = StringField(validators=[Length(max=32, message="省份最多 32 个字符。")])
-    oop_kind = StringField(validators=[Length(max=64, message="最多 64 个字符。")])
-    oop_issuer = StringField(validators=[Length(max=128, message="最多 128 个字符。")])
-    oop_number = StringField(validators=[Length(max=64, message="最多 64 个字符。")])
-    oop_date = StringField(validators=[Length(max=10, message="日期格式 YYYY-MM-DD。")])
+    oop_province = StringField(validators=[Length(max=32, message=N_("省份最多 32 个字符。"))])
+    oop_kind = StringField(validators=[Length(max=64, message=N_("最多 64 个字符。"))])
+    oop_issuer = StringField(validators=[Length(max=128, message=N_("最多 128 个字符。"))])
+    oop_number = StringField(validators=[Length(max=64, message=N_("最多 64 个字符。"))])
+    oop_date = StringField(validators=[Length(max=10, message=N_("日期格式 YYYY-MM-DD。"))])
 
     def validate_academic_rank_pct(self, field: MoneyField) -> None:
         if field.data and not field.errors and not (Decimal("0") <= Decimal(field.data) <= Decimal("100")):
-            raise ValidationError("请输入 0 到 100 之间的数。")
+            raise ValidationError(N_("请输入 0 到 100 之间的数。"))
 
     def declared(self) -> dict[str, Any]:
         """The application's `declared` facts: numbers typed, the ticked yes/no facts and stated statuses."""
@@ -188,9 +189,9 @@ class ActionForm(FlaskForm):
     """One step of the procedure, naming the version the officer saw; fields are prefixed by the action
     (`review-note`), so the page can hold one form per allowed action."""
 
-    version = HiddenField(validators=[DataRequired("无法办理")])
+    version = HiddenField(validators=[DataRequired(N_("无法办理"))])
     # No Optional(): it would stop the chain before the checks below, which depend on the action.
-    note = TextAreaField(validators=[Length(max=NOTE_MAX, message="理由最多 2000 字。")])
+    note = TextAreaField(validators=[Length(max=NOTE_MAX, message=N_("理由最多 2000 字。"))])
     level = SelectField(choices=LEVEL_CHOICES, validate_choice=False, default="")
     outcome = SelectField(choices=["", *RESOLUTIONS], validate_choice=False, default="")
 
@@ -200,28 +201,28 @@ class ActionForm(FlaskForm):
 
     def validate_version(self, field: HiddenField) -> None:
         if not str(field.data or "").isdigit():
-            raise ValidationError("无法办理")
+            raise ValidationError(N_("无法办理"))
 
     def validate_note(self, field: TextAreaField) -> None:
         note = (field.data or "").strip()
         if self.action_name in ("object", "resolve", "reject", "reassess") and not note:
-            raise ValidationError("请填写理由。")
+            raise ValidationError(N_("请填写理由。"))
         if self.action_name == "review" and self.level.data and not note:
-            raise ValidationError("调整等级必须填写理由。")
+            raise ValidationError(N_("调整等级必须填写理由。"))
 
     def validate_outcome(self, field: SelectField) -> None:
         field.data = field.data or ""
         if field.data not in field.choices:
-            raise ValidationError("请选择复核结论。")
+            raise ValidationError(N_("请选择复核结论。"))
         if self.action_name == "resolve" and not field.data:
-            raise ValidationError("请选择复核结论。")
+            raise ValidationError(N_("请选择复核结论。"))
 
     def validate_level(self, field: SelectField) -> None:
         field.data = field.data or ""
         if field.data not in field.choices:
-            raise ValidationError("无法办理")
+            raise ValidationError(N_("无法办理"))
         if self.action_name == "resolve" and self.outcome.data == "upheld" and not field.data:
-            raise ValidationError("异议成立时请选择新等级。")
+            raise ValidationError(N_("异议成立时请选择新等级。"))
 
 
 class QuotaPlacesForm(FlaskForm):
@@ -231,22 +232,25 @@ class QuotaPlacesForm(FlaskForm):
     program = HiddenField(validators=[DataRequired()])
     school_year = HiddenField(validators=[DataRequired()])
     places = IntegerField(
-        validators=[InputRequired("请填写名额。"), NumberRange(min=0, message="名额不能小于0。")]
+        validators=[InputRequired(N_("请填写名额。")), NumberRange(min=0, message=N_("名额不能小于0。"))]
     )
     reason = StringField(
-        validators=[DataRequired("请填写调整理由。"), Length(max=NOTE_MAX, message="理由最多 2000 字。")]
+        validators=[
+            DataRequired(N_("请填写调整理由。")),
+            Length(max=NOTE_MAX, message=N_("理由最多 2000 字。")),
+        ]
     )
 
 
 class VerifyForm(FlaskForm):
     """The officer's finding on an out-of-province declaration, naming the version they saw."""
 
-    version = HiddenField(validators=[DataRequired("无法办理")])
-    note = TextAreaField(validators=[Length(max=500, message="理由最多 500 字。")])
+    version = HiddenField(validators=[DataRequired(N_("无法办理"))])
+    note = TextAreaField(validators=[Length(max=500, message=N_("理由最多 500 字。"))])
 
     def validate_version(self, field: HiddenField) -> None:
         if not str(field.data or "").isdigit():
-            raise ValidationError("无法办理")
+            raise ValidationError(N_("无法办理"))
 
 
 class ReportForm(GetForm):
@@ -259,14 +263,19 @@ class RedetermineForm(FlaskForm):
     """Re-determine the administrator's region as a background job: confirmed, with a reason for the trail."""
 
     reason = StringField(
-        validators=[DataRequired("请填写重新认定的理由。"), Length(max=500, message="理由最多 500 字。")]
+        validators=[
+            DataRequired(N_("请填写重新认定的理由。")),
+            Length(max=500, message=N_("理由最多 500 字。")),
+        ]
     )
-    confirm = BooleanField(validators=[DataRequired("请勾选确认。")])
+    confirm = BooleanField(validators=[DataRequired(N_("请勾选确认。"))])
 
 
 class NoticeSettingsForm(FlaskForm):
     """A school's notice phone (监督电话) and sign-off (落款); the service checks the formats again."""
 
     school_code = HiddenField(validators=[DataRequired()])
-    contact_phone = StringField(validators=[Optional(), Length(max=32, message="监督电话最多 32 个字符。")])
-    signoff = StringField(validators=[Optional(), Length(max=60, message="落款最多 60 个字。")])
+    contact_phone = StringField(
+        validators=[Optional(), Length(max=32, message=N_("监督电话最多 32 个字符。"))]
+    )
+    signoff = StringField(validators=[Optional(), Length(max=60, message=N_("落款最多 60 个字。"))])

@@ -8,6 +8,7 @@ import re
 from datetime import date
 
 from aidservice import i18n
+from aidservice.i18n_marker import N_
 from aidservice.services.sheets import sheet_messages
 
 from .ui import _, language
@@ -22,7 +23,7 @@ SCHOOL_YEAR = re.compile(
     rf"(?P<day>{_DAY}) is (?P<where>after|before) the current school year (?P<year>\S+) "
     rf"\((?P<start>{_DAY}) to (?P<end>{_DAY})\)(?P<hint>; .*)?"
 )
-GENERAL = "此项输入有误，请检查后重试。"
+GENERAL = N_("此项输入有误，请检查后重试。")
 
 
 def _day(text: str) -> str:

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from aidservice import wiring
 from aidservice.extensions import db
+from aidservice.i18n_marker import N_
 from aidservice.requestid import current_request_id
 from aidservice.services.applications import notice_settings, notices
 from aidservice.services.errors import ValidationFailed
@@ -20,8 +21,10 @@ from .session import actor
 from .ui import _
 
 FIELD_MESSAGES = {
-    "contact_phone": "监督电话须为手机号码、带区号的固定电话（如 025-83456789，可加分机号）或 7 至 8 位本地号码。",
-    "signoff": "落款须为 2 至 60 个字的一行文字。",
+    "contact_phone": N_(
+        "监督电话须为手机号码、带区号的固定电话（如 025-83456789，可加分机号）或 7 至 8 位本地号码。"
+    ),
+    "signoff": N_("落款须为 2 至 60 个字的一行文字。"),
 }
 """The service's field errors, as the page says them."""
 
@@ -83,7 +86,7 @@ def notice_settings_save() -> Response | tuple[str, int]:
         for name in exc.errors:
             field = getattr(form, name, None)
             if field is not None:
-                field.errors = [FIELD_MESSAGES.get(name, "请检查此项。")]
+                field.errors = [FIELD_MESSAGES.get(name, N_("请检查此项。"))]
         return _page(form.school_code.data, form, 422)
     flash(_("公示的监督电话和落款已保存。"), "ok")
     return redirect(url_for("web.notices_page", school=form.school_code.data), 303)

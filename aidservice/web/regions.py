@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from aidservice import jobs, wiring
 from aidservice.extensions import db
+from aidservice.i18n_marker import N_
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
 from aidservice.services import audit
@@ -24,7 +25,7 @@ from .messages import page_message
 from .session import actor
 from .ui import _
 
-NO_ACCESS = "您没有权限查看此页面，或该数据不在您的管理范围内。"
+NO_ACCESS = N_("您没有权限查看此页面，或该数据不在您的管理范围内。")
 
 
 @bp.route("/regions/<code>")

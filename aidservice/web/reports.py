@@ -12,6 +12,7 @@ from flask import Response, render_template, request, stream_with_context
 from sqlalchemy.orm import Session
 
 from aidservice import wiring
+from aidservice.i18n_marker import N_
 from aidservice.requestid import current_request_id
 from aidservice.services import reports
 from aidservice.services.errors import ValidationFailed
@@ -44,7 +45,7 @@ def reports_page() -> tuple[str, int] | str:
         return render_template("web/reports.html", form=form, report=None), 200
     if not form.validate() or form.kind.data not in reports.KINDS:
         if form.kind.data not in reports.KINDS:
-            form.kind.errors = [*form.kind.errors, "请选择报告类型。"]
+            form.kind.errors = [*form.kind.errors, N_("请选择报告类型。")]
         return render_template("web/reports.html", form=form, report=None), 422
     try:
         with unit_of_work() as uow:  # a refused period or region is rolled back and shown on the form

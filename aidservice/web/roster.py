@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from aidservice import jobs, wiring
 from aidservice.extensions import db
+from aidservice.i18n_marker import N_
 from aidservice.jobs import kinds
 from aidservice.requestid import current_request_id
 from aidservice.services import jobs as jobs_service
@@ -96,7 +97,7 @@ def student_lookup() -> Response | tuple[str, int]:
                 return redirect(url_for("web.student", student_id=found))
             lookup.id_number.errors = [
                 *lookup.id_number.errors,
-                "未找到该身份证号对应的学生，或该学生不在您的管理范围内。",
+                N_("未找到该身份证号对应的学生，或该学生不在您的管理范围内。"),
             ]
             status = 404
     lookup.id_number.data = ""  # never echo a full number back

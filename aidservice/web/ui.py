@@ -14,6 +14,7 @@ from flask import Flask, current_app, g, has_request_context, request, session
 
 from aidservice import i18n
 from aidservice.extensions import db
+from aidservice.i18n_marker import N_
 from aidservice.services.people import actor_names
 from aidservice.services.vocabulary import value_labels
 
@@ -35,8 +36,13 @@ def language() -> str:
 
 
 def _(text: str, **values: object) -> str:
-    """Translate a UI text (written in Chinese) into the page's language."""
+    """Translate a UI text (written in Chinese) into the page's language; `{name}` placeholders filled after."""
     return i18n.translate(text, language(), **values)
+
+
+def babel_locale() -> str:
+    """Flask-Babel's locale selector: the catalogue of the page's language (zh_CN or en)."""
+    return i18n.catalogue(language())
 
 
 def _remember_language() -> None:
@@ -56,7 +62,7 @@ def _rules() -> Any:
 
 
 def _ruled(text: str | None, key: object) -> str:
-    """A label the rules give (translated when the UI is English and EN knows it), else the code itself."""
+    """A label the rules give (translated when the UI is English and the catalogue knows it), else the code itself."""
     if key is None:
         return ""
     return i18n.translate(text, language()) if text is not None else str(key)
@@ -191,7 +197,8 @@ def init_app(app: Flask) -> None:
         actor_name=actor_name,
     )
     app.jinja_env.globals.update(  # globals: imported macros see them too
-        _=_,
+        _=_,  # replaces Flask-Babel's: the texts' placeholders are `{name}`
+        N_=N_,
         fact_label=fact_label,
         city_label=city_label,
         lang_url=lang_url,

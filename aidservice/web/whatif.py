@@ -16,6 +16,7 @@ from wtforms import SelectField, StringField
 
 from aidservice import jobs, wiring
 from aidservice.extensions import db
+from aidservice.i18n_marker import N_
 from aidservice.jobs import kinds
 from aidservice.jobs.whatif_job import zip_limits
 from aidservice.requestid import current_request_id
@@ -29,7 +30,7 @@ from .jobs import status
 from .session import actor
 from .ui import _
 
-NO_ACCESS = "您没有权限查看此页面，或该数据不在您的管理范围内。"
+NO_ACCESS = N_("您没有权限查看此页面，或该数据不在您的管理范围内。")
 
 
 class WhatIfForm(FlaskForm):

@@ -24,7 +24,6 @@ from tests.world.vocabulary import shipped_rules
 pytestmark = pytest.mark.databases  # SQLite always, PostgreSQL when it answers
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "aidservice" / "templates"
-WEB_CODE = Path(__file__).resolve().parents[2] / "aidservice" / "web"
 
 
 def html(client: FlaskClient, url: str, status: int = 200) -> str:
@@ -202,42 +201,6 @@ def test_dates_and_money_are_formatted_the_chinese_way() -> None:
     assert i18n.format_money(1250) == "¥1,250.00"
     assert i18n.format_money("-12.5") == "-¥12.50"
     assert i18n.format_money(None) == ""
-
-
-def used_texts() -> set[str]:
-    """Every UI text: `_("...")` in templates and web code, and the label tables."""
-    found: set[str] = set()
-    pattern = re.compile(r"""_\(\s*(["'])(.+?)\1""")
-    for path in [*TEMPLATES.glob("web/*.html"), TEMPLATES / "error.html", *WEB_CODE.glob("*.py")]:
-        found.update(m.group(2) for m in pattern.finditer(path.read_text(encoding="utf-8")))
-    form_messages = re.compile(
-        r"""(?:ValidationError|DataRequired|InputRequired|message=)\(?\s*["']([^"']*[\u4e00-\u9fff][^"']*)["']"""
-    )
-    found.update(form_messages.findall((WEB_CODE / "forms.py").read_text(encoding="utf-8")))
-    for table in (
-        i18n.LEVELS,
-        i18n.STATES,
-        i18n.ACTIONS,
-        i18n.OUTCOMES,
-        i18n.ROLES,
-        i18n.BUILTIN_SOURCES,
-        i18n.STATUSES,
-        i18n.RELATIONS,
-        i18n.KINDS,
-        i18n.DECISION_STATUSES,
-        i18n.REPORT_KINDS,
-    ):
-        found.update(table.values())
-    rules = shipped_rules()  # the labels the shipped rules give sources, stages and special groups
-    found.update(source.label for source in rules.vocabulary.sources)
-    found.update(rules.facts["stage"].label_of(value) for value in rules.facts["stage"].values)
-    found.update(rules.vocabulary.group_labels.values())
-    return {t for t in found if re.search(r"[\u4e00-\u9fff]", t)}
-
-
-def test_every_ui_text_has_an_english_translation() -> None:
-    missing = sorted(used_texts() - set(i18n.EN))
-    assert not missing, missing
 
 
 # ---------------------------------------------------------------------------------- errors, templates

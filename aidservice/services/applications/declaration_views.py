@@ -9,10 +9,11 @@ from typing import Any, TypedDict
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from aidservice.i18n_marker import N_
 from aidservice.models import StatusDeclaration
 from aidservice.services.applications.provinces import province_name
 
-STATE_LABELS = {"pending": "待核实", "verified": "已核实", "rejected": "不予核实"}
+STATE_LABELS = {"pending": N_("待核实"), "verified": N_("已核实"), "rejected": N_("不予核实")}
 
 
 class DocumentView(TypedDict):

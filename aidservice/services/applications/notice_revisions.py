@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aidservice.engine.result import LEVELS
+from aidservice.i18n_marker import N_
 from aidservice.models import Application, Notice, NoticeRevision, Student
 from aidservice.services import audit
 from aidservice.services.actors import Actor
@@ -27,11 +28,11 @@ from aidservice.services.context import Settings
 LISTED_STATES = ("notice", "objected", "approved")
 """Entries shown: on notice, under objection review, approved (a rejected application leaves the notice)."""
 REASONS = {
-    "initial": "首次公示",
-    "addition": "新增公示名单",
-    "objection": "异议复核调整等级",
-    "reassess": "重新认定",
-    "rejection": "撤销认定",
+    "initial": N_("首次公示"),
+    "addition": N_("新增公示名单"),
+    "objection": N_("异议复核调整等级"),
+    "reassess": N_("重新认定"),
+    "rejection": N_("撤销认定"),
 }
 """Why a revision was made (the step that made it), with its label."""
 REASON_OF_ACTION = {

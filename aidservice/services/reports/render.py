@@ -22,6 +22,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, Template, select_autoescape
 
 from aidservice.i18n import BUILTIN_SOURCES, KINDS, STATUSES, format_date, format_datetime
+from aidservice.i18n_marker import N_
 from aidservice.services.reports.common import AIDED_DEFINITION_CN, Chart, Column, Report, Section
 
 FORMATS = ("json", "csv", "xlsx", "html")
@@ -38,10 +39,10 @@ META_LABELS = (
     ("title", "报告"),
     ("period", "期间"),
     ("region", "地区"),
-    ("as_of", "数据截至（北京时间）"),
+    ("as_of", N_("数据截至（北京时间）")),
     ("rule_set_versions", "规则版本"),
-    ("feed_watermark", "部门数据水位"),
-    ("aided_definition", "“已资助”定义"),
+    ("feed_watermark", N_("部门数据水位")),
+    ("aided_definition", N_("“已资助”定义")),
     ("message", "说明"),
 )
 

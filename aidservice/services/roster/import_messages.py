@@ -13,47 +13,50 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from aidservice.i18n_marker import N_
 from aidservice.services.errors import ValidationFailed
 from aidservice.services.roster.import_columns import HeaderNames
 from aidservice.services.roster.roster_upsert import RowError
 
 MAX_REPORTED = 500
 """Problems an answer lists; the total is always given."""
-CONFLICT = "另一条学生记录已使用此身份证号"
+CONFLICT = N_("另一条学生记录已使用此身份证号")
 """The Chinese row message of a number held by another record (the guard counts rows by it)."""
 
 EXACT: dict[str, str] = {
-    "Missing data for required field.": "必填，不能为空",
-    "Not a valid integer.": "应为整数",
-    "Not a valid boolean.": "应为“是”或“否”",
-    "Not a valid date.": "不是有效日期（应为 2020-09-01 格式）",
-    "Not a valid string.": "应为文本",
-    "Not a valid list.": "格式不正确",
-    "Field may not be null.": "不能为空",
-    "Unknown field.": "无法识别的字段",
-    "is too large": "数值过大",
-    "1-32 letters, digits, - or _": "应为 1 至 32 位字母、数字、- 或 _",
+    "Missing data for required field.": N_("必填，不能为空"),
+    "Not a valid integer.": N_("应为整数"),
+    "Not a valid boolean.": N_("应为“是”或“否”"),
+    "Not a valid date.": N_("不是有效日期（应为 2020-09-01 格式）"),
+    "Not a valid string.": N_("应为文本"),
+    "Not a valid list.": N_("格式不正确"),
+    "Field may not be null.": N_("不能为空"),
+    "Unknown field.": N_("无法识别的字段"),
+    "is too large": N_("数值过大"),
+    "1-32 letters, digits, - or _": N_("应为 1 至 32 位字母、数字、- 或 _"),
     "must contain only the ASCII digits 0-9 and X (no full-width or other non-ASCII characters)": (
-        "只能包含半角数字 0-9 和 X（不能有全角或其他字符）"
+        N_("只能包含半角数字 0-9 和 X（不能有全角或其他字符）")
     ),
-    "must be an 18-character resident identity number": "应为 18 位居民身份证号",
-    "must have 18 characters": "应为 18 位",
-    "must be 17 digits followed by a digit or X": "应为 17 位数字加 1 位数字或 X",
-    "birth date is not a valid date": "出生日期不是有效日期",
-    "birth date is not plausible": "出生日期不合理",
-    "check character does not match (GB 11643 MOD 11-2)": "校验位不正确（请核对号码）",
-    "must not contain the character U+0000": "含有不可见的控制字符",
-    "is the student's own number": "与学生本人的身份证号相同",
-    "is listed twice": "同一学生的监护人重复",
-    "belongs to a school outside your scope": "该学号的学生属于您管理范围以外的学校",
-    "only vocational (中职) students are in the east–west cooperation plan": "只有中职学生可以是东西协作计划学生",
-    "is required for an east–west cooperation student": "东西协作计划学生必须填写",
-    "is given only for an east–west cooperation student": "仅东西协作计划学生填写",
+    "must be an 18-character resident identity number": N_("应为 18 位居民身份证号"),
+    "must have 18 characters": N_("应为 18 位"),
+    "must be 17 digits followed by a digit or X": N_("应为 17 位数字加 1 位数字或 X"),
+    "birth date is not a valid date": N_("出生日期不是有效日期"),
+    "birth date is not plausible": N_("出生日期不合理"),
+    "check character does not match (GB 11643 MOD 11-2)": N_("校验位不正确（请核对号码）"),
+    "must not contain the character U+0000": N_("含有不可见的控制字符"),
+    "is the student's own number": N_("与学生本人的身份证号相同"),
+    "is listed twice": N_("同一学生的监护人重复"),
+    "belongs to a school outside your scope": N_("该学号的学生属于您管理范围以外的学校"),
+    "only vocational (中职) students are in the east–west cooperation plan": N_(
+        "只有中职学生可以是东西协作计划学生"
+    ),
+    "is required for an east–west cooperation student": N_("东西协作计划学生必须填写"),
+    "is given only for an east–west cooperation student": N_("仅东西协作计划学生填写"),
     "another student record has this identity number": CONFLICT,
-    "has a value but no column header": "该列有数据但没有列名",
-    "appears twice": "列名重复",
-    "unknown column": "无法识别的列名",
-    "missing column": "缺少此必填列",
+    "has a value but no column header": N_("该列有数据但没有列名"),
+    "appears twice": N_("列名重复"),
+    "unknown column": N_("无法识别的列名"),
+    "missing column": N_("缺少此必填列"),
 }
 
 

@@ -51,9 +51,9 @@ def actor_label(actor: str, role: str | None) -> str:
     if kind == "user":
         return f"{name}（{i18n.label(i18n.ROLES, role, language())}）" if role else name
     if kind == "client":
-        return f"{name}（{_('部门接口')}）"
+        return _("{name}（部门接口）", name=name)
     if kind == "system":
-        return _("系统") if name in ("", "system") else f"{_('系统')}（{name}）"
+        return _("系统") if name in ("", "system") else _("系统（{name}）", name=name)
     return actor
 
 
