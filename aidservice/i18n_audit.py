@@ -59,6 +59,24 @@ BROKEN_REASONS = (
 """Why a verification failed (services.audit's reasons, in English for the CLI) as the page says it: the first
 fragment found names it."""
 
+SUBJECT_KINDS = {
+    "student": N_("学生"),
+    "school": N_("学校"),
+    "region": N_("地区"),
+    "application": N_("申请"),
+    "decision": N_("资助决定"),
+    "client": N_("部门接口账号"),
+    "user": N_("用户"),
+    "job": N_("后台任务"),
+    "batch": N_("部门数据批次"),
+    "report": N_("报告"),
+    "list": N_("名单下载"),
+    "determinations": N_("批量认定"),
+    "audit": N_("审计链"),
+    "lookup": N_("身份证号查询"),
+}
+"""The kinds of subject the trail records (`kind:key`), as the auditor's page names them before the key."""
+
 REPLAY_FIELDS = {
     "rule_set_version": N_("规则版本"),
     "as_of": N_("认定日期"),

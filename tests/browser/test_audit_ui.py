@@ -44,7 +44,7 @@ def test_the_auditor_filters_the_trail_and_replays_a_decision(context: Any, live
     rows = page.locator("table.audit tbody tr")
     assert rows.count() >= 3
     for text in rows.all_inner_texts():
-        assert f"student:{STUDENT}" in text and re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d", text)
+        assert f"学生 {STUDENT}" in text and re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d", text)
     assert len(rows.first.locator("code[title]").get_attribute("title") or "") == 64
     live.shot(page, "audit-trail")
 

@@ -8,9 +8,9 @@ from typing import Any, TypedDict
 from flask import url_for
 
 from aidservice import i18n
-from aidservice.i18n_audit import BROKEN_REASONS
+from aidservice.i18n_audit import BROKEN_REASONS, SUBJECT_KINDS
 from aidservice.services.audit_trail import ChainState, TrailRow
-from aidservice.web.ui import _, language
+from aidservice.web.ui import _, language, source_label
 
 HASH_SHOWN = 12
 
@@ -20,7 +20,8 @@ class EventView(TypedDict):
     time: str
     actor: str
     action: str
-    subject: str
+    subject: str  # as recorded (kind:key), for the filter
+    subject_label: str  # the kind by its label, then the key: 学生 S1-001, 部门数据批次 民政部门/b-17
     subject_url: str | None  # the subject's page (a student, an application, a school's roster, a region)
     detail: str  # what the event recorded, as people read it (a reason, places before and after, states)
     application_id: int | None  # the application the event concerns: its page has the decisions to replay
@@ -72,6 +73,23 @@ SUBJECT_PAGES = {  # a subject's kind: the page that shows it, and the name of i
 }
 
 
+def subject_label(subject: str) -> str:
+    """A subject as people read it: the kind's label and the key; a batch's source and a report's kind by their
+    labels (`batch:civil_affairs/b-17` -> 部门数据批次 民政部门/b-17); a bulk determination by its kind alone (its
+    cause is the service's own words, kept in the title); an unknown kind as recorded."""
+    kind, sep, key = subject.partition(":")
+    if not sep or kind not in SUBJECT_KINDS:
+        return subject
+    if kind == "determinations":  # the key is the run's cause as the service wrote it; the details name it
+        return _(SUBJECT_KINDS[kind])
+    head, slash, rest = key.partition("/")
+    if kind == "batch" and slash:
+        key = f"{source_label(head)}/{rest}"
+    elif kind == "report" and slash:
+        key = f"{i18n.label(i18n.REPORT_KINDS, head, language())}/{rest}"
+    return f"{_(SUBJECT_KINDS[kind])} {key}"
+
+
 def subject_url(subject: str) -> str | None:
     kind, _sep, key = subject.partition(":")
     if kind == "application" and key.isdigit():
@@ -114,6 +132,7 @@ def event_view(row: TrailRow, names: dict[str, str]) -> EventView:
         "actor": i18n.translate(named, language()) if named else actor_label(row.actor, row.actor_role),
         "action": action_label(row.action),
         "subject": row.subject,
+        "subject_label": subject_label(row.subject),
         "subject_url": subject_url(row.subject),
         "detail": event_detail(summary),
         "application_id": application_id if isinstance(application_id, int) else None,
