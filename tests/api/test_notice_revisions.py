@@ -217,6 +217,7 @@ def test_every_format_of_a_revision_lists_name_class_and_level_and_prints_its_nu
     assert "认定等级由困难调整为特别困难" in page
     first_page = client.get(base.replace("/2", "/1") + "?format=html", headers=world.headers("officer"))
     assert "第1版（2020年10月12日）" in first_page.get_data(as_text=True)
+    assert "公示期：2020年10月12日 至 2020年10月16日" in first_page.get_data(as_text=True)  # no padded 09月
     assert "更正说明" not in first_page.get_data(as_text=True)
     assert client.get(base.replace("/2", "/3"), headers=world.headers("officer")).status_code == 404
     assert client.get(base, headers=world.headers("other_officer")).status_code == 404
