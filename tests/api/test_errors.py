@@ -124,7 +124,10 @@ def test_outside_the_api_errors_are_html_pages(failing_routes: Flask, client: Fl
     assert response.status_code == 404
     assert response.mimetype == "text/html"
     page = response.get_data(as_text=True)
-    assert "student S1 not found" in page and response.headers["X-Request-ID"] in page
+    assert response.headers["X-Request-ID"] in page and "不存在" in page
+    assert "student S1 not found" not in page  # the Chinese page never carries the English detail
+    english = client.get("/ui/_test/missing?lang=en").get_data(as_text=True)
+    assert "student S1 not found" in english
     crash = client.get("/ui/_test/crash")
     assert crash.status_code == 500 and "secret" not in crash.get_data(as_text=True)
 
