@@ -11,9 +11,11 @@ from flask.testing import FlaskClient
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import update
 
+from aidservice import keycheck
 from aidservice.extensions import db
 from aidservice.keysafety import HMAC_KIND
 from aidservice.models import KeyFingerprint
+from aidservice.services.accounts.keyprints import hmac_mismatch
 from tests.conftest import TEST_REDIS_URL
 from tests.world.feeds import committed_app, scratch_database
 
@@ -144,3 +146,22 @@ def test_probes_need_no_authentication_and_are_not_throttled(client: FlaskClient
     for _ in range(30):
         for path in (*PROBES, *READY):
             assert client.get(path, headers={"Authorization": "Bearer nonsense"}).status_code == 200, path
+
+
+def test_probes_answer_while_the_deferred_key_check_refuses_every_other_request(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database did not answer at start (keycheck checks at the first request); now the keys differ."""
+
+    def mismatch(*_args: object) -> None:
+        raise hmac_mismatch()
+
+    app.extensions.pop(keycheck.CHECKED, None)
+    app.before_request(keycheck._check_before_first_request)
+    monkeypatch.setattr(keycheck, "check_keys", mismatch)
+    assert client.get("/api/v1/rules").status_code == 503
+    assert_live(client)
+    ready = client.get("/health/ready")
+    assert (
+        ready.status_code == 200 and ready.get_json()["status"] == "ready"
+    )  # its own checks, not the refusal
