@@ -1,4 +1,4 @@
-"""Health probes: is the database there (GET /api/v1/health), and is this instance ready for traffic (readiness).
+"""Health probes: is this instance ready for traffic (GET /health/ready, and GET /api/v1/health in its own body).
 
 Readiness (GET /health/ready) passes when every check passes:
 
@@ -45,17 +45,6 @@ class Check(TypedDict):
     name: str
     ok: bool
     reason: str
-
-
-def database_available(session: Session) -> bool:
-    """True when the database answers a trivial query; a failure is logged, not raised."""
-    try:
-        session.execute(select(literal(1)))  # a SELECT the read-only guard (api.reads) lets through
-    except SQLAlchemyError as exc:
-        log.warning("database unavailable: %s", exc.__class__.__name__)
-        session.rollback()
-        return False
-    return True
 
 
 def passed(name: str) -> Check:

@@ -9,13 +9,16 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from aidservice import keycheck
 from aidservice.extensions import db
 from aidservice.keysafety import HMAC_KIND
+from aidservice.migrations import migration_heads
 from aidservice.models import KeyFingerprint
 from aidservice.services.accounts.keyprints import hmac_mismatch
+from aidservice.services.health import database_checks
+from aidservice.wiring import id_vault
 from tests.conftest import TEST_REDIS_URL
 from tests.world.feeds import committed_app, scratch_database
 
@@ -165,3 +168,13 @@ def test_probes_answer_while_the_deferred_key_check_refuses_every_other_request(
     assert (
         ready.status_code == 200 and ready.get_json()["status"] == "ready"
     )  # its own checks, not the refusal
+
+
+@pytest.mark.databases
+def test_readiness_bounds_its_statements_with_a_short_timeout_on_postgresql(app: Flask) -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a statement timeout is PostgreSQL's; SQLite's probe reads take no lock")
+    session = db.session()
+    checks = database_checks(session, migration_heads(app), id_vault())
+    assert [check["ok"] for check in checks] == [True, True, True]
+    assert session.execute(text("SHOW statement_timeout")).scalar() == "2s"
