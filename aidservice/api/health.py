@@ -7,8 +7,9 @@
 - `GET /api/v1/health`: the earlier interface, kept: the same checks as readiness, in its own body
   (`status` ok|degraded, `database` ok|unavailable, `rule_set_version`, and the `checks`).
 
-The top-level `/health/...` paths are for load balancers (outside /api, no API prefix to configure); both sets are
-exempt from the deferred start-up key check's refusal (aidservice.keycheck), so a probe reports instead.
+The top-level `/health/...` paths are for load balancers (outside /api, no API prefix to configure); the live and
+ready probes are exempt from the deferred start-up key check's refusal (aidservice.keycheck), so they report
+instead; `/api/v1/health` is refused with the rest (503 naming the key), as before.
 """
 
 from __future__ import annotations
@@ -128,7 +129,6 @@ probes.add_url_rule("/ready", "ready", ready, methods=["GET"])
 @blp.route("", methods=["GET"])
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, schema=HealthSchema, description="Not ready: a check failed (see `checks`)")
-@probe
 def health() -> tuple[dict[str, Any], int, dict[str, str]]:
     """The readiness checks in the earlier body (rule-set version, database state); needs no authentication."""
     checks = readiness_checks()
