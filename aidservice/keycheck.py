@@ -4,14 +4,17 @@
 open the database and the migrations (`flask --app wsgi db ...`) skip it (aidservice/startup.py). The check reads
 first (on SQLite without taking the write lock, so a start never waits behind a writer) and writes only when a
 fingerprint is to be recorded. A database that does not answer at start is checked again at the first request,
-which answers 503 naming the key while the keys do not match.
+which answers 503 naming the key while the keys do not match (except the health probes, marked `@probe`: liveness
+answers while the process serves, readiness reports the mismatch itself).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -27,6 +30,14 @@ from aidservice.wiring import id_vault
 
 log = logging.getLogger("aidservice.keys")
 CHECKED = "aid_keys_checked"
+PROBE = "_aid_probe"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def probe(view: F) -> F:
+    """Mark a health probe: the deferred key check never refuses it (kept through functools.wraps)."""
+    setattr(view, PROBE, True)
+    return view
 
 
 def check_keys(engine: Engine, vault: IdVault) -> KeysChecked | None:
@@ -79,6 +90,8 @@ def _check_before_first_request() -> None:
     """The start-up check, deferred until the database answers: while the keys do not match, every request answers
     503 naming the key."""
     if current_app.extensions.get(CHECKED):
+        return
+    if getattr(current_app.view_functions.get(request.endpoint or ""), PROBE, False):
         return
     try:
         check_keys(db.engine, id_vault())

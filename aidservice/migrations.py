@@ -42,3 +42,18 @@ class _LazyMigrateConfig:
 def register_lazy_migrations(app: Flask) -> None:
     """The migrate extension entry, without importing Alembic yet."""
     app.extensions["migrate"] = _LazyMigrateConfig(app)
+
+
+HEADS = "aid_migration_heads"
+
+
+def migration_heads(app: Flask) -> frozenset[str]:
+    """The head revisions of the migration script directory, read once per app (readiness compares the database's
+    alembic_version with them)."""
+    heads = app.extensions.get(HEADS)
+    if heads is None:
+        from alembic.script import ScriptDirectory  # Alembic: only when a probe first asks (see above)
+
+        directory = init_migrations(app).directory
+        heads = app.extensions[HEADS] = frozenset(ScriptDirectory(directory).get_heads())
+    return heads

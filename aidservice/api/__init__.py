@@ -57,6 +57,7 @@ def register_api(app: Flask) -> None:
         whatif,  # draft rules against the running ones (issue 18)
     ):
         api.register_blueprint(module.blp)
+    app.register_blueprint(health.probes)  # /health/live, /health/ready: top level, for load balancers
     vocabulary = app.extensions["aid_rules"].vocabulary
     api.document_later(lambda spec: feeds.document_sources(spec, vocabulary))
     register_docs_assets(app)

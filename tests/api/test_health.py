@@ -1,4 +1,4 @@
-"""GET /api/v1/health on every database backend, and when the database is gone."""
+"""GET /api/v1/health on every database backend, and when the database is gone (readiness: test_readiness.py)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from flask.testing import FlaskClient
 def test_health_is_ok_with_the_rule_set_version(app: Flask, client: FlaskClient) -> None:
     response = client.get("/api/v1/health")
     assert response.status_code == 200
-    assert response.get_json() == {
-        "status": "ok",
-        "rule_set_version": app.extensions["aid_rules"].version,
-        "database": "ok",
-    }
+    body = response.get_json()
+    assert body.pop("checks") == [
+        {"name": name, "ok": True, "reason": ""} for name in ("database", "migrations", "keys", "rules")
+    ]
+    assert body == {"status": "ok", "rule_set_version": app.extensions["aid_rules"].version, "database": "ok"}
 
 
 def test_health_is_degraded_and_503_when_the_database_does_not_answer(

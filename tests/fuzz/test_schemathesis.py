@@ -39,7 +39,14 @@ CLIENTS = (
     "client_veterans_affairs",
 )
 CALLERS = (*USERS, *CLIENTS, "anonymous")
-OPEN_PATHS = ("/api/v1/health", "/api/v1/rules", "/api/v1/evaluate", "/api/v1/auth/login")
+OPEN_PATHS = (
+    "/api/v1/health",
+    "/api/v1/health/live",
+    "/api/v1/health/ready",
+    "/api/v1/rules",
+    "/api/v1/evaluate",
+    "/api/v1/auth/login",
+)
 """Operations that read no token: one caller with a token and one without are enough."""
 FEEDS = "/api/v1/feeds/"
 

@@ -129,6 +129,10 @@ EVERY_USER = set(USERS)
 MATRIX: tuple[Row, ...] = (
     # ---------------------------------------------------------------- public API
     Row("/api/v1/health", "GET", "/api/v1/health", public(), why="load balancers ask it without a token"),
+    Row("/api/v1/health/live", "GET", "/api/v1/health/live", public(), why="liveness probe, no token"),
+    Row("/api/v1/health/ready", "GET", "/api/v1/health/ready", public(), why="readiness probe, no token"),
+    Row("/health/live", "GET", "/health/live", public(), why="load balancers' liveness probe, no token"),
+    Row("/health/ready", "GET", "/health/ready", public(), why="load balancers' readiness probe, no token"),
     Row("/api/v1/openapi.json", "GET", "/api/v1/openapi.json", public(), why="the interface, not data"),
     Row("/api/v1/docs", "GET", "/api/v1/docs", public()),
     Row("/api/v1/docs/assets/<path:filename>", "GET", "/api/v1/docs/assets/index.css", public()),
