@@ -47,7 +47,7 @@ def moved(client: FlaskClient, action: Callable[[], object], name: str, **labels
 
 def test_a_request_is_counted_under_its_route_template_and_status(client: FlaskClient) -> None:
     route = "/api/v1/students/<student_id>"
-    user, token = make_user(db.session, "province")
+    _user, token = make_user(db.session, "province")
 
     def ask() -> None:
         assert client.get("/api/v1/students/NO-SUCH-1", headers=bearer(token)).status_code == 404

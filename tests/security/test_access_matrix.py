@@ -129,6 +129,13 @@ EVERY_USER = set(USERS)
 MATRIX: tuple[Row, ...] = (
     # ---------------------------------------------------------------- public API
     Row("/api/v1/health", "GET", "/api/v1/health", public(), why="load balancers ask it without a token"),
+    Row(
+        "/metrics",
+        "GET",
+        "/metrics",
+        public(),
+        why="the test client is 127.0.0.1; remote callers: tests/metrics",
+    ),
     Row("/api/v1/openapi.json", "GET", "/api/v1/openapi.json", public(), why="the interface, not data"),
     Row("/api/v1/docs", "GET", "/api/v1/docs", public()),
     Row("/api/v1/docs/assets/<path:filename>", "GET", "/api/v1/docs/assets/index.css", public()),
