@@ -217,6 +217,8 @@ class Config:
             raise ConfigError(f"AID_UI_LANGUAGE must be zh-CN or en, got {self.AID_UI_LANGUAGE!r}")
         # Behind N reverse proxies, trust their X-Forwarded-For/-Proto/-Host (scheme for HSTS, address for the throttle).
         self.AID_PROXY_HOPS = _count(env, "AID_PROXY_HOPS", 0)
+        # GET /metrics: from this machine, or from anywhere with `Authorization: Bearer <token>` (unset: localhost only).
+        self.AID_METRICS_TOKEN = env.get("AID_METRICS_TOKEN", "").strip() or None
         # HSTS is sent on requests that arrived over TLS; AID_HSTS=true sends it always (TLS ended at a proxy
         # that does not say so).
         self.AID_HSTS = _flag(env, "AID_HSTS", False)

@@ -5,6 +5,7 @@ that change them are in aidservice/gunicorn_conf.py, which an installed package 
 from aidservice.gunicorn_conf import (  # noqa: F401 - gunicorn reads these names from this module
     accesslog,
     bind,
+    child_exit,
     control_socket_disable,
     graceful_timeout,
     max_requests,

@@ -46,6 +46,7 @@ def create_app(config: Config | None = None, *, offline: bool | None = None, web
         register_wiring(app)
         register_error_handlers(app)
         register_request_hooks(app)
+        register_metrics(app)
         register_security(app)
     register_commands(app)
     return app
@@ -196,6 +197,13 @@ def register_request_hooks(app: Flask) -> None:
     from aidservice.requestid import init_request_id
 
     init_request_id(app)
+
+
+def register_metrics(app: Flask) -> None:
+    """Requests counted and timed by route template, and GET /metrics (aidservice.metrics_http)."""
+    from aidservice.metrics_http import init_metrics
+
+    init_metrics(app)
 
 
 def register_security(app: Flask) -> None:

@@ -16,6 +16,9 @@ Every value can be changed by the environment at start (or by gunicorn's own com
   is replaced after about that many requests (the jitter keeps the workers from restarting together), which
   bounds what a slow leak or a fragmented heap can cost;
 - an unsafe configuration (aidservice/refusal.py) stops the master before any worker starts, with one line;
+- metrics (aidservice/metrics.py): with `PROMETHEUS_MULTIPROC_DIR` set (a folder only this server uses, e.g.
+  systemd's RuntimeDirectory), the workers share their counts there; `on_starting` empties it and `child_exit`
+  drops a dead worker's gauges, so `/metrics` from any worker reports the whole server;
 - no control socket: gunicorn 25+ opens one at a fixed path in $HOME, so two servers or checkouts would fight over
   it; no access log: the app writes its own access line per request (aidservice/logs.py, JSON, with request id);
 - the `Server` header is the app's (`aidservice`, aidservice/security.py): gunicorn always writes `Server: gunicorn`
@@ -32,6 +35,7 @@ from typing import Any
 
 from gunicorn.http.wsgi import Response
 
+from aidservice.metrics import clear_multiprocess_dir, mark_process_dead
 from aidservice.refusal import refusing_to_start
 from config import load_config
 
@@ -76,6 +80,7 @@ def on_starting(_server: Any) -> None:
     whether the keys match the database is checked by each worker as it builds the app (aidservice/keycheck.py)."""
     with refusing_to_start():
         load_config()
+    clear_multiprocess_dir()  # a previous run's worker files would be summed into /metrics
 
 
 def app_names_the_server(
@@ -107,3 +112,9 @@ def app_names_the_server(
 
 
 Response.process_headers = app_names_the_server(Response.process_headers)  # type: ignore[method-assign]
+
+
+def child_exit(_server: Any, worker: Any) -> None:
+    """gunicorn hook, in the master when a worker exits: with PROMETHEUS_MULTIPROC_DIR set (several workers share
+    their counts there, aidservice/metrics.py), its live gauges are dropped from /metrics."""
+    mark_process_dead(worker.pid)

@@ -133,6 +133,13 @@ MATRIX: tuple[Row, ...] = (
     Row("/api/v1/health/ready", "GET", "/api/v1/health/ready", public(), why="readiness probe, no token"),
     Row("/health/live", "GET", "/health/live", public(), why="load balancers' liveness probe, no token"),
     Row("/health/ready", "GET", "/health/ready", public(), why="load balancers' readiness probe, no token"),
+    Row(
+        "/metrics",
+        "GET",
+        "/metrics",
+        public(),
+        why="the test client is 127.0.0.1; remote callers: tests/metrics",
+    ),
     Row("/api/v1/openapi.json", "GET", "/api/v1/openapi.json", public(), why="the interface, not data"),
     Row("/api/v1/docs", "GET", "/api/v1/docs", public()),
     Row("/api/v1/docs/assets/<path:filename>", "GET", "/api/v1/docs/assets/index.css", public()),

@@ -18,6 +18,7 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from aidservice.metrics import SIGNIN_FAILURES
 from aidservice.models import AuthToken, Region, School, User
 from aidservice.services import audit
 from aidservice.services.accounts import passwords
@@ -240,9 +241,11 @@ def login(
     if user is None:
         check_password(_decoy_hash(), password)
         guard.after_failure(username, address, device)
+        SIGNIN_FAILURES.inc()
         raise AuthenticationFailed(BAD_CREDENTIALS)
     if not check_password(user.password_hash, password):
         guard.after_failure(username, address, device)
+        SIGNIN_FAILURES.inc()
         raise AuthenticationFailed(BAD_CREDENTIALS)
     guard.after_success(username, address, device)
     token, expires = issue_user_token(session, user)

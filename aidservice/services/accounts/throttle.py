@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from aidservice.metrics import SIGNIN_THROTTLED
 from aidservice.models import LoginFailure
 from aidservice.services.errors import DomainError
 
@@ -128,6 +129,7 @@ def refuse_longest(waits: list[tuple[float, str]]) -> None:
     """Raise TooManyAttempts for the longest of the (seconds, kind) locks in force, if any."""
     if waits:
         seconds, kind = max(waits)
+        SIGNIN_THROTTLED.labels(kind).inc()
         raise TooManyAttempts(ceil(seconds), kind)
 
 

@@ -34,6 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aidservice.engine import RuleSet
+from aidservice.metrics import count_redetermination
 from aidservice.models import Job, School, Student
 from aidservice.services import audit
 from aidservice.services.actors import Actor, in_region, region_prefix
@@ -140,6 +141,8 @@ def run(
         if progress is not None:
             progress(frame.height)
     _finish(session, ctx, job, result, checkpoint)
+    if not dry_run:
+        count_redetermination("region", result.students, result.changed)
     return result
 
 

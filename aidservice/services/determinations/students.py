@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from aidservice.metrics import count_redetermination
 from aidservice.services.actors import Actor
 from aidservice.services.context import Settings
 from aidservice.services.determinations.facts_assembly import assemble
@@ -82,8 +83,11 @@ def redetermine_students(
     batch = Batch(settings.school_year, as_of or settings.default_as_of(), rules.version, cause[:160])
     publish(session, rules)
     if declared is None and matches is None and seen_seq is None and len(pks) > VECTOR_MAX:
-        return _redetermine_chunked(
-            session, actor=actor, rules=rules, batch=batch, pks=pks, request_id=request_id
+        return _counted(
+            cause,
+            _redetermine_chunked(
+                session, actor=actor, rules=rules, batch=batch, pks=pks, request_id=request_id
+            ),
         )
     if declared is None and VECTOR_MIN <= len(pks) <= VECTOR_MAX:
         from aidservice.services.determinations.chunks import (
@@ -102,7 +106,7 @@ def redetermine_students(
             matches=matches,
             seen_seq=seen_seq,
         )
-        return Redetermined(evaluated, stored.changed, len(stored.seqs))
+        return _counted(cause, Redetermined(evaluated, stored.changed, len(stored.seqs)))
     lock_changes(session)
     students = assemble(session, pks, batch.as_of, rules, declared)
     renderer = Renderer()
@@ -122,7 +126,13 @@ def redetermine_students(
         request_id=request_id,
         single=single,
     )
-    return Redetermined(len(students), stored.changed, len(stored.seqs))
+    return _counted(cause, Redetermined(len(students), stored.changed, len(stored.seqs)))
+
+
+def _counted(cause: str, result: Redetermined) -> Redetermined:
+    """Count a run in the metrics (aidservice.metrics: evaluated and changed, by the cause's kind)."""
+    count_redetermination(cause, result.evaluated, result.changed)
+    return result
 
 
 def _redetermine_chunked(

@@ -29,6 +29,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from aidservice.metrics import count_feed_batch
 from aidservice.models import AgencyRecord, FeedBatch, Guardian, Student
 from aidservice.services import audit
 from aidservice.services.actors import Actor
@@ -139,6 +140,7 @@ def apply_batch(
     lock(session, f"feed:{source}")  # batches of a source apply one at a time
     earlier = _earlier(session, source, batch_id, digest)
     if earlier is not None:
+        count_feed_batch(source, "replayed")
         return earlier
     if backend(session) == "postgresql":
         # the batch's probe queries are estimated above jit_above_cost, yet each probe is one index lookup:
@@ -483,6 +485,7 @@ def _audit_batch(
         },
         request_id=request_id,
     )
+    count_feed_batch(source, "applied", response["accepted"], len(response["rejected"]))
 
 
 __all__ = [
