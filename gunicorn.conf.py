@@ -7,6 +7,7 @@ from aidservice.gunicorn_conf import (  # noqa: F401 - gunicorn reads these name
     bind,
     control_socket_disable,
     graceful_timeout,
+    logconfig_dict,
     max_requests,
     max_requests_jitter,
     on_starting,
