@@ -50,9 +50,9 @@ class RedactingJsonFormatter(JsonFormatter):
     def __init__(self) -> None:
         super().__init__(FIELDS, rename_fields=RENAMED, json_ensure_ascii=False)
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         """UTC with milliseconds: 2026-12-07T21:54:12.345Z."""
-        return time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created)) + f".{int(record.msecs):03d}Z"
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))

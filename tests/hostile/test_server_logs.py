@@ -113,7 +113,9 @@ def test_every_line_of_the_server_is_json_with_a_millisecond_utc_time_and_no_pat
 
 def test_an_access_record_from_gunicorn_keeps_only_method_status_bytes_duration_and_request_id() -> None:
     atoms = {"m": "GET", "s": "404", "B": 12, "D": 1500, "U": "/x/S-1", "q": f"id={NUMBER}", "h": "10.0.0.9"}
-    made = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, "%(h)s %(U)s?%(q)s", (atoms,), None)
+    made = logging.LogRecord(
+        "gunicorn.access", logging.INFO, __file__, 1, "%(h)s %(U)s?%(q)s", (atoms,), None
+    )
     assert ServerAccessFilter().filter(made)
     line = json.loads(RedactingJsonFormatter().format(made))
     assert {k: line[k] for k in ("method", "status", "bytes", "duration_ms", "request_id")} == {
@@ -123,7 +125,11 @@ def test_an_access_record_from_gunicorn_keeps_only_method_status_bytes_duration_
         "duration_ms": 1.5,
         "request_id": "",
     }
-    assert "S-1" not in json.dumps(line) and "10.0.0.9" not in json.dumps(line) and NUMBER not in json.dumps(line)
+    assert (
+        "S-1" not in json.dumps(line)
+        and "10.0.0.9" not in json.dumps(line)
+        and NUMBER not in json.dumps(line)
+    )
 
 
 @pytest.mark.parametrize(
