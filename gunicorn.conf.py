@@ -8,6 +8,7 @@ from aidservice.gunicorn_conf import (  # noqa: F401 - gunicorn reads these name
     child_exit,
     control_socket_disable,
     graceful_timeout,
+    logconfig_dict,
     max_requests,
     max_requests_jitter,
     on_starting,

@@ -4,9 +4,11 @@ does), or `gunicorn -c python:aidservice.gunicorn_conf wsgi:app` where only the 
 Every value can be changed by the environment at start (or by gunicorn's own command-line flags, which win):
 
 - bind: `AID_BIND` (e.g. `0.0.0.0:8000`, `unix:/run/aid.sock`), else `127.0.0.1:$PORT` (PORT default 5000);
-- workers: `AID_WORKERS` (default 2); worker class `AID_WORKER_CLASS`: `sync` (default; right for the embedded
-  SQLite, whose writers take turns anyway) or `gevent` on PostgreSQL (docs/deployment.md), with
-  `AID_WORKER_CONNECTIONS` (default 1000) concurrent requests per gevent worker;
+- workers: `AID_WORKERS` (default 2); worker class `AID_WORKER_CLASS`, by default chosen by the database:
+  `gevent` when DATABASE_URL is PostgreSQL (a request mostly waits for the database, and psycopg 3 waits
+  cooperatively under gevent: docs/deployment.md, *Serving*), `sync` on the embedded SQLite (its writers take
+  turns anyway, and a sync worker holds one connection); `AID_WORKER_CONNECTIONS` (default 1000) concurrent
+  requests per gevent worker;
 - `timeout` (`AID_WORKER_TIMEOUT`, 120 s): a worker silent that long is killed and replaced, so one request can pin
   a worker for at most that long; it is above the longest legitimate request (a synchronous import of the
   largest allowed file: ~30 s on an idle 2-core machine, ~75 s under load), since every hostile input is refused
@@ -20,7 +22,11 @@ Every value can be changed by the environment at start (or by gunicorn's own com
   systemd's RuntimeDirectory), the workers share their counts there; `on_starting` empties it and `child_exit`
   drops a dead worker's gauges, so `/metrics` from any worker reports the whole server;
 - no control socket: gunicorn 25+ opens one at a fixed path in $HOME, so two servers or checkouts would fight over
-  it; no access log: the app writes its own access line per request (aidservice/logs.py, JSON, with request id);
+  it;
+- logs (`logconfig_dict`): gunicorn's error and access lines go to stderr as JSON through the app's formatter
+  (aidservice/logs.py: UTC with milliseconds, ID numbers masked); the server's access line carries the response's
+  X-Request-ID, the id of the app's lines for the same request, and only method, status, bytes and duration (no
+  path or query: the app's own access line names the route rule); `AID_LOG_LEVEL` sets the error log's level;
 - the `Server` header is the app's (`aidservice`, aidservice/security.py): gunicorn always writes `Server: gunicorn`
   and drops an app's `Server` as hop-by-hop, so here the app's value becomes the one gunicorn writes
   (`app_names_the_server`): one `Server` header, naming no product or version.
@@ -37,7 +43,7 @@ from gunicorn.http.wsgi import Response
 
 from aidservice.metrics import clear_multiprocess_dir, mark_process_dead
 from aidservice.refusal import refusing_to_start
-from config import load_config
+from config import LOG_LEVELS, database_url, load_config
 
 WORKER_CLASSES = ("sync", "gevent", "gthread")
 
@@ -57,7 +63,9 @@ def _int(name: str, default: int, minimum: int = 0) -> int:
 
 
 def _worker_class() -> str:
-    value = (os.environ.get("AID_WORKER_CLASS") or "sync").strip()
+    """AID_WORKER_CLASS, else gevent on PostgreSQL and sync on SQLite (the module docstring says why)."""
+    default = "gevent" if database_url(os.environ).startswith("postgresql") else "sync"
+    value = (os.environ.get("AID_WORKER_CLASS") or default).strip()
     if value not in WORKER_CLASSES:
         raise SystemExit(f"AID_WORKER_CLASS must be one of {', '.join(WORKER_CLASSES)}, got {value!r}")
     return value
@@ -72,7 +80,35 @@ graceful_timeout = _int("AID_GRACEFUL_TIMEOUT", 20, 1)
 max_requests = _int("AID_MAX_REQUESTS", 1000)
 max_requests_jitter = _int("AID_MAX_REQUESTS_JITTER", 100)
 control_socket_disable = True
-accesslog = None
+accesslog = None  # the access lines go through logconfig_dict's handler, not gunicorn's plain-text file
+
+
+def _logconfig(level: str) -> dict[str, Any]:
+    """logging.config.dictConfig for the server: every line JSON on stderr (gunicorn merges this over its defaults,
+    one top-level key at a time, so each key it has is given here)."""
+    json_handler = {"class": "aidservice.logs.StderrHandler", "formatter": "json"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "aidservice.logs.RedactingJsonFormatter"}},
+        "filters": {"server_access": {"()": "aidservice.logs.ServerAccessFilter"}},
+        "handlers": {
+            "json": json_handler,
+            "access": {**json_handler, "filters": ["server_access"]},
+        },
+        "root": {"level": "WARNING", "handlers": ["json"]},  # libraries' warnings: JSON too, not plain text
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": ["json"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
+            # the app gives this logger its own JSON handler (configure_logger); not again through the root's
+            "aidservice": {"propagate": False},
+        },
+    }
+
+
+_level = (os.environ.get("AID_LOG_LEVEL") or "INFO").strip().upper()
+# a wrong level is refused with one line by on_starting (load_config); until then the server logs at INFO
+logconfig_dict = _logconfig(_level if _level in LOG_LEVELS else "INFO")
 
 
 def on_starting(_server: Any) -> None:

@@ -1,7 +1,12 @@
 """Structured logs: one JSON object per line on stderr, with the request id, and one access line per request.
 
+Under gunicorn its own error and access lines go through the same formatter (aidservice/gunicorn_conf.py's
+logconfig_dict): the server's access line carries the request id the app answered with, so one id joins the app's
+lines and the server's for a request. Times are UTC with milliseconds (2026-12-07T21:54:12.345Z).
+
 Personal data stays out by construction (the access line names the route rule, not the path, and the actor
-by kind and number, not by name); as defence in depth the formatter masks anything shaped like an ID number
+by kind and number, not by name; the server's access line has no path, query, address or user agent at all); as
+defence in depth the formatter masks anything shaped like an ID number
 in the finished line (message, extra fields and tracebacks alike) before it is written.
 """
 
@@ -11,6 +16,7 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, has_request_context, request
@@ -42,7 +48,11 @@ class RedactingJsonFormatter(JsonFormatter):
     converter = time.gmtime
 
     def __init__(self) -> None:
-        super().__init__(FIELDS, rename_fields=RENAMED, datefmt="%Y-%m-%dT%H:%M:%SZ", json_ensure_ascii=False)
+        super().__init__(FIELDS, rename_fields=RENAMED, json_ensure_ascii=False)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """UTC with milliseconds: 2026-12-07T21:54:12.345Z."""
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
@@ -54,6 +64,27 @@ class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = current_request_id() if has_request_context() else ""
+        return True
+
+
+class ServerAccessFilter(logging.Filter):
+    """gunicorn's access records as fields: method, status, bytes, duration and the response's X-Request-ID.
+
+    gunicorn logs `access_log_format % atoms` with the atoms (gunicorn.glogging.SafeAtoms: request line, path,
+    query, address, headers) as the record's arguments; this keeps the few fields above and drops the rest, so no
+    path, query string, address or user agent reaches the line (the app's own access line names the route rule).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        atoms: Any = record.args if isinstance(record.args, Mapping) else {}
+        request_id = atoms.get("{x-request-id}o") or ""
+        status = str(atoms.get("s") or "")
+        record.request_id = "" if request_id == "-" else request_id
+        record.method = atoms.get("m")
+        record.status = int(status) if status.isdigit() else None
+        record.bytes = atoms.get("B")
+        record.duration_ms = round(atoms["D"] / 1000, 2) if isinstance(atoms.get("D"), int) else None
+        record.msg, record.args = "server access", None
         return True
 
 
