@@ -32,8 +32,8 @@ from typing import Any
 
 from gunicorn.http.wsgi import Response
 
+from aidservice.config import load_config
 from aidservice.refusal import refusing_to_start
-from config import load_config
 
 WORKER_CLASSES = ("sync", "gevent", "gthread")
 
