@@ -1,13 +1,8 @@
-"""WSGI entry point: `gunicorn wsgi:app`, `flask --app wsgi ...`.
-
-An unsafe configuration or keys that do not match the database stop the process here with one line and exit
-status 3 (aidservice/refusal.py), for the server, the command line and the job worker alike.
-"""
+"""Shim for the repository layout: `gunicorn wsgi:app`, `flask --app wsgi ...` from a checkout. The entry point
+itself is in the package, aidservice/wsgi.py (`gunicorn aidservice.wsgi:app` where only the wheel is installed)."""
 
 from __future__ import annotations
 
-from aidservice import create_app
-from aidservice.refusal import refusing_to_start
+from aidservice.wsgi import app
 
-with refusing_to_start():
-    app = create_app()
+__all__ = ["app"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flask import Flask
 
-    from config import Config
+    from aidservice.config import Config
 
 
 def create_app(config: Config | None = None, *, offline: bool | None = None, web: bool = True) -> Flask:
@@ -25,7 +25,7 @@ def create_app(config: Config | None = None, *, offline: bool | None = None, web
     """
     from flask import Flask
 
-    from config import load_config
+    from aidservice.config import load_config
 
     if offline is None:
         offline = _offline_process()
@@ -53,12 +53,12 @@ def create_app(config: Config | None = None, *, offline: bool | None = None, web
 
 
 def _offline_process() -> bool:
-    """This process is the `flask` command line running a batch command listed in aidservice.startup."""
+    """This process is the `flask` (or `aid`) command line running a batch command listed in aidservice.startup."""
     import sys
 
-    from aidservice.startup import is_offline_command, running_flask_cli
+    from aidservice.startup import flask_arguments, is_offline_command, running_flask_cli
 
-    return running_flask_cli() and is_offline_command(sys.argv[1:])
+    return running_flask_cli() and is_offline_command(flask_arguments(sys.argv))
 
 
 def register_logging(app: Flask) -> None:
@@ -72,9 +72,9 @@ def _skips_key_check() -> bool:
     """This process is the `flask` command line running a migration or `aid keys generate` (aidservice.startup)."""
     import sys
 
-    from aidservice.startup import running_flask_cli, skips_key_check
+    from aidservice.startup import flask_arguments, running_flask_cli, skips_key_check
 
-    return running_flask_cli() and skips_key_check(sys.argv[1:])
+    return running_flask_cli() and skips_key_check(flask_arguments(sys.argv))
 
 
 def warn_if_development(app: Flask) -> None:

@@ -1,5 +1,5 @@
 """gunicorn settings for aidservice: `gunicorn -c gunicorn.conf.py wsgi:app` from the repository (what `make run`
-does), or `gunicorn -c python:aidservice.gunicorn_conf wsgi:app` where only the package is installed.
+does), or `gunicorn -c python:aidservice.gunicorn_conf aidservice.wsgi:app` (`aid serve`) where only the package is installed.
 
 Every value can be changed by the environment at start (or by gunicorn's own command-line flags, which win):
 
@@ -41,9 +41,9 @@ from typing import Any
 
 from gunicorn.http.wsgi import Response
 
+from aidservice.config import LOG_LEVELS, database_url, load_config
 from aidservice.metrics import clear_multiprocess_dir, mark_process_dead
 from aidservice.refusal import refusing_to_start
-from config import LOG_LEVELS, database_url, load_config
 
 WORKER_CLASSES = ("sync", "gevent", "gthread")
 

@@ -7,7 +7,6 @@ the real one on first use; the `db` command group that does the same is in aidse
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -22,10 +21,11 @@ def init_migrations(app: Flask) -> Any:
         return current
     from flask_migrate import Migrate  # Alembic: only when migrations are asked for (see above)
 
+    from aidservice.config import MIGRATIONS_DIR
     from aidservice.extensions import db
-    from config import REPO_ROOT
 
-    Migrate(app, db, directory=str(Path(REPO_ROOT) / "migrations"), **OPTIONS)
+    # the Alembic scripts ship inside the package (aidservice/alembic), so an installed wheel migrates too
+    Migrate(app, db, directory=str(MIGRATIONS_DIR), **OPTIONS)
     return app.extensions["migrate"]
 
 

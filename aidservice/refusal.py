@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from aidservice.config import ConfigError
 from aidservice.keysafety import KeysMismatch
-from config import ConfigError
 
 EXIT_REFUSED = 3
 PREFIX = "aidservice refuses to start: "

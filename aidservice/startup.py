@@ -9,6 +9,7 @@ command, the server and the tests get the whole app.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 # Command paths (after `flask [options]`) that touch neither routes nor the database.
 OFFLINE_COMMANDS: tuple[tuple[str, ...], ...] = (
@@ -41,6 +42,15 @@ def command_words(argv: Sequence[str], limit: int = 3) -> tuple[str, ...]:
             if len(words) == limit:
                 break
     return tuple(words)
+
+
+def flask_arguments(argv: Sequence[str]) -> list[str]:
+    """The arguments after the program name as `flask` would see them: the `aid` console script
+    (aidservice/console.py) runs `aid rules check` for `flask aid rules check`, and `aid db ...` as `flask db ...`."""
+    args = list(argv[1:])
+    if not argv or Path(argv[0]).name != "aid":
+        return args
+    return args if command_words(args, 1) == ("db",) else ["aid", *args]
 
 
 def is_offline_command(argv: Sequence[str]) -> bool:

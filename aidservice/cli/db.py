@@ -27,7 +27,12 @@ class _LazyDbGroup(click.Group):
 
 
 @click.group("db", cls=_LazyDbGroup)
-@click.option("-d", "--directory", default=None, help='Migration script directory (default is "migrations")')
+@click.option(
+    "-d",
+    "--directory",
+    default=None,
+    help="Migration script directory (default: the package's own, aidservice/alembic)",
+)
 @click.option("-x", "--x-arg", multiple=True, help="Additional arguments consumed by custom env.py scripts")
 @with_appcontext
 def db_group(directory: str | None, x_arg: tuple[str, ...]) -> None:

@@ -27,10 +27,25 @@ def test_values_come_from_the_mapping_given() -> None:
     assert (cfg.SECRET_KEY, cfg.AID_ID_HMAC_KEY) == ("s3cret", "k3y")
 
 
+def test_an_installed_package_keeps_its_files_in_the_folder_it_runs_in(monkeypatch, tmp_path) -> None:
+    """Outside a checkout (no pyproject.toml beside the package) instance/ is the current folder's, or AID_INSTANCE_DIR."""
+    import aidservice.config as package_config
+
+    monkeypatch.setattr(package_config, "CHECKOUT_ROOT", None)
+    monkeypatch.chdir(tmp_path)
+    cfg = DevelopmentConfig.from_env({})
+    assert cfg.SQLALCHEMY_DATABASE_URI == f"sqlite:///{tmp_path / 'instance' / 'aidservice.sqlite3'}"
+    assert cfg.AID_DRAFT_RULES_DIR == str(tmp_path / "instance" / "drafts")
+    chosen = DevelopmentConfig.from_env({"AID_INSTANCE_DIR": str(tmp_path / "var")})
+    assert chosen.AID_WHATIF_FILE == str(tmp_path / "var" / "whatif-last.json")
+    assert chosen.AID_RULES_DIR == str(package_config.RULES_DIR)
+
+
 def test_defaults_point_into_the_repository() -> None:
     cfg = DevelopmentConfig.from_env({})
     assert cfg.SQLALCHEMY_DATABASE_URI == f"sqlite:///{config.REPO_ROOT / 'instance' / 'aidservice.sqlite3'}"
-    assert cfg.AID_RULES_DIR == str(config.REPO_ROOT / "rules")
+    # package data; the root `rules` is a link to it
+    assert cfg.AID_RULES_DIR == str(config.REPO_ROOT / "aidservice" / "rules")
     assert cfg.AID_SCHOOL_YEAR == "2020-2021"
     assert cfg.MAX_CONTENT_LENGTH == 16 * 1024 * 1024
     assert cfg.OPENAPI_URL_PREFIX == "/api/v1"
