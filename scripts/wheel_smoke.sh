@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Wheel smoke test (CI, .ci/run): what an operator gets from the wheel alone. Builds the wheel, installs it into a
 # fresh virtualenv outside the checkout, and from an empty folder: `aid db upgrade` on a new SQLite database,
-# `aid rules check`, `aid serve` on a free port, readiness 200 (/health/ready, else /api/v1/health), stop.
+# `aid rules check`, `aid serve` on a free port, readiness 200 (/health/ready), stop.
 # Usage: scripts/wheel_smoke.sh [PYTHON]   (PYTHON builds the wheel; default .venv/bin/python, else python3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,8 +36,12 @@ fi
 
 step "installing $(basename "$wheel") into a fresh virtualenv"
 python3 -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel" 2>&1 \
+# Only the lock and the wheel: the runtime dependencies with their hashes, then the wheel without resolving again.
+"$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
+  -r requirements/runtime.txt 2>&1 | grep -v "^WARNING: Location" || true
+"$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "$wheel" 2>&1 \
   | grep -v "^WARNING: Location" || true
+"$work/venv/bin/python" -m pip check
 test -x "$work/venv/bin/aid" || { echo "wheel smoke: the wheel installed no aid script" >&2; exit 1; }
 
 mkdir "$work/empty"
@@ -61,9 +65,6 @@ status=000
 for _ in $(seq 1 120); do
   kill -0 "$server" 2>/dev/null || { cat "$work/serve.log" >&2; echo "wheel smoke: aid serve exited" >&2; exit 1; }
   status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health/ready" || true)
-  if [ "$status" = 404 ]; then  # no readiness route in this version: the API's health answer
-    status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/v1/health" || true)
-  fi
   [ "$status" = 200 ] && break
   sleep 0.5
 done
