@@ -201,6 +201,8 @@ def test_a_multipart_part_without_a_name_is_a_clear_error_not_a_crash(
 
 OPEN_OPERATIONS = {
     ("get", "/api/v1/health"),
+    ("get", "/api/v1/health/live"),  # load balancers' probes: no token
+    ("get", "/api/v1/health/ready"),
     ("get", "/api/v1/rules"),
     ("post", "/api/v1/evaluate"),
     ("post", "/api/v1/auth/login"),
